@@ -1,0 +1,9 @@
+//! Domain types, parsed once at the edge; inner code never takes a raw `String` for these.
+
+mod address;
+mod chain;
+mod symbol;
+
+pub use address::{Address, AddressError};
+pub use chain::{Chain, ChainError};
+pub use symbol::{Symbol, SymbolError};

@@ -1,0 +1,225 @@
+//! Queue names and job payloads: the one contract between whoever enqueues and whoever executes.
+//!
+//! A payload is plain serde JSON. Adding a queue means: a payload here, a variant in [`Queue`], a
+//! handler and a thin binary in `workers/`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::domain::{Address, Chain, Symbol};
+
+/// A validated queue name: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueName(String);
+
+/// The name is not a valid queue name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue name {0:?} must be 1-64 characters of a-z, 0-9, '-' or '_'")]
+pub struct QueueNameError(String);
+
+impl QueueName {
+    pub fn parse(input: &str) -> Result<Self, QueueNameError> {
+        let ok = !input.is_empty()
+            && input.len() <= 64
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(QueueNameError(input.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for QueueName {
+    type Error = QueueNameError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<QueueName> for String {
+    fn from(q: QueueName) -> Self {
+        q.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The product's queues, one worker binary each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Queue {
+    Prices,
+    Market,
+    Wallet,
+    Health,
+    Cleanup,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 5] = [
+        Queue::Prices,
+        Queue::Market,
+        Queue::Wallet,
+        Queue::Health,
+        Queue::Cleanup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Prices => "prices",
+            Queue::Market => "market",
+            Queue::Wallet => "wallet",
+            Queue::Health => "health",
+            Queue::Cleanup => "cleanup",
+        }
+    }
+
+    pub fn name(self) -> QueueName {
+        QueueName(self.as_str().to_owned())
+    }
+}
+
+impl fmt::Display for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A payload that belongs to one queue.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The queue this payload travels on.
+    fn queue() -> QueueName;
+}
+
+/// Refresh USD prices. `None` means the configured tracked set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricesJob {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<Vec<Symbol>>,
+}
+
+/// Refresh the top-N markets, global stats and supply figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketJob {
+    pub limit: u32,
+}
+
+/// Analyse one wallet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletJob {
+    pub chain: Chain,
+    pub address: Address,
+}
+
+/// Probe upstreams, Redis, queues and workers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthJob {}
+
+/// Expire records, trim histories, prune finished task records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupJob {}
+
+macro_rules! on_queue {
+    ($($job:ty => $queue:expr),* $(,)?) => {
+        $(impl Job for $job {
+            fn queue() -> QueueName {
+                $queue.name()
+            }
+        })*
+    };
+}
+
+on_queue!(
+    PricesJob => Queue::Prices,
+    MarketJob => Queue::Market,
+    WalletJob => Queue::Wallet,
+    HealthJob => Queue::Health,
+    CleanupJob => Queue::Cleanup,
+);
+
+/// A diagnostic task on the `probe` queue: it does nothing but what it asks for (sleep, fail).
+/// It measures the queue machinery without an upstream (`coinbeat bench queue`) and lets the
+/// process tests hold tasks in flight or make them fail on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeJob {
+    /// Caller's sequence number, echoed in the result so tests can account for every task.
+    #[serde(default)]
+    pub seq: u64,
+    /// How long the task runs.
+    #[serde(default)]
+    pub sleep_ms: u64,
+    /// Count this run in the probe run ledger, so a test can prove every task ran exactly once.
+    #[serde(default)]
+    pub record: bool,
+    /// Fail on purpose with this kind of error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<ProbeFailure>,
+}
+
+/// Which error a probe task returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeFailure {
+    Permanent,
+    Transient,
+}
+
+impl Job for ProbeJob {
+    fn queue() -> QueueName {
+        QueueName("probe".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_queue_names_are_the_five_documented_ones() {
+        let names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
+        assert_eq!(names, ["prices", "market", "wallet", "health", "cleanup"]);
+        assert_eq!(PricesJob::queue().as_str(), "prices");
+        assert_eq!(WalletJob::queue().as_str(), "wallet");
+    }
+
+    #[test]
+    fn queue_names_are_validated() {
+        assert!(QueueName::parse("prices").is_ok());
+        assert!(QueueName::parse("t-01_x").is_ok());
+        assert!(QueueName::parse("").is_err());
+        assert!(QueueName::parse("Prices").is_err());
+        assert!(QueueName::parse("a:b").is_err());
+    }
+
+    #[test]
+    fn payloads_parse_their_domain_types_at_the_edge() {
+        let job: WalletJob = serde_json::from_str(
+            r#"{"chain":"ethereum","address":"0xDE0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"}"#,
+        )
+        .unwrap();
+        assert_eq!(job.address.as_str(), "0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae");
+        assert!(serde_json::from_str::<WalletJob>(r#"{"chain":"ethereum","address":"0x12"}"#).is_err());
+        let prices: PricesJob = serde_json::from_str(r#"{"symbols":["btc","eth"]}"#).unwrap();
+        assert_eq!(prices.symbols.unwrap()[0].as_str(), "BTC");
+        assert_eq!(serde_json::to_string(&PricesJob::default()).unwrap(), "{}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The only place that builds Redis keys. Every key starts with the configured prefix.
+//!
+//! Queue keys follow apalis-redis 1.0's layout (`{ns}:active`, `{ns}:data`, `{ns}:meta:{id}`, ...)
+//! with `{ns} = {prefix}:q:{queue}` passed to apalis as its queue name, so apalis's own scripts
+//! (register, heartbeat, fetch, orphan recovery) and ours (enqueue, ack, promote, stats) agree.
+//! The one key we cannot prefix is apalis's global `core:apalis:queues:list`, written by its
+//! worker registration.
+
+use crate::jobs::QueueName;
+
+/// Key builder for one deployment (one prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The keys of one queue.
+    pub fn queue(&self, queue: &QueueName) -> QueueKeys {
+        QueueKeys {
+            ns: format!("{}:q:{}", self.prefix, queue),
+        }
+    }
+
+    /// HASH seq → number of runs, written by `probe` tasks that ask to be recorded.
+    pub fn probe_runs(&self) -> String {
+        format!("{}:probe:runs", self.prefix)
+    }
+
+    /// A pattern matching every key of this deployment (for tests and purge tools).
+    pub fn all_pattern(&self) -> String {
+        format!("{}:*", self.prefix)
+    }
+}
+
+/// Keys of one queue, in apalis-redis's layout plus coinbeat's additions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueKeys {
+    ns: String,
+}
+
+impl QueueKeys {
+    /// The namespace handed to apalis-redis as its "queue" (`Config::queue`).
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+    /// LIST of task ids ready to run (apalis `{q}:active`); enqueue appends here directly.
+    pub fn active(&self) -> String {
+        format!("{}:active", self.ns)
+    }
+    /// apalis's ZSET of scheduled ids. coinbeat never writes it: its promotion script unpacks
+    /// every due id at once and dies past ~8,000 (defect 1), so it must stay empty.
+    pub fn apalis_scheduled(&self) -> String {
+        format!("{}:scheduled", self.ns)
+    }
+    /// ZSET of delayed and retrying ids, score = run-at in unix milliseconds (coinbeat's own).
+    pub fn delayed(&self) -> String {
+        format!("{}:delayed", self.ns)
+    }
+    /// HASH task id → JSON payload.
+    pub fn data(&self) -> String {
+        format!("{}:data", self.ns)
+    }
+    /// Prefix of the per-task metadata HASHes.
+    pub fn meta_prefix(&self) -> String {
+        format!("{}:meta", self.ns)
+    }
+    pub fn meta(&self, task_id: &str) -> String {
+        format!("{}:meta:{task_id}", self.ns)
+    }
+    /// ZSET worker name → last heartbeat (unix seconds).
+    pub fn workers(&self) -> String {
+        format!("{}:workers", self.ns)
+    }
+    /// HASH apalis keeps per worker (backend name, service).
+    pub fn worker_metadata(&self, worker: &str) -> String {
+        format!("{}:workers:metadata:{worker}", self.ns)
+    }
+    /// Prefix of the per-worker in-flight SETs.
+    pub fn inflight_prefix(&self) -> String {
+        format!("{}:inflight", self.ns)
+    }
+    pub fn inflight(&self, worker: &str) -> String {
+        format!("{}:inflight:{worker}", self.ns)
+    }
+    /// SET of finished ids (apalis `{q}:done`).
+    pub fn done(&self) -> String {
+        format!("{}:done", self.ns)
+    }
+    /// SET of dead ids (apalis `{q}:dead`).
+    pub fn dead(&self) -> String {
+        format!("{}:dead", self.ns)
+    }
+    /// ZSET of done and dead ids by finish time (ms), so retention can prune oldest first.
+    pub fn finished(&self) -> String {
+        format!("{}:finished", self.ns)
+    }
+    /// apalis's wake-up LIST, kept in step for apalis tools.
+    pub fn signal(&self) -> String {
+        format!("{}:signal", self.ns)
+    }
+    /// Prefix of idempotency keys (STRING → task id, always with a TTL).
+    pub fn idempotency_prefix(&self) -> String {
+        format!("{}:idempotency", self.ns)
+    }
+    pub fn idempotency(&self, key: &str) -> String {
+        format!("{}:idempotency:{key}", self.ns)
+    }
+    /// Pub/Sub channel on which enqueue announces new immediate tasks to idle workers.
+    pub fn available_channel(&self) -> String {
+        format!("{}:available", self.ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_keys_live_under_the_prefix_in_apalis_layout() {
+        let k = Keys::new("cb").queue(&QueueName::parse("prices").unwrap());
+        assert_eq!(k.namespace(), "cb:q:prices");
+        assert_eq!(k.active(), "cb:q:prices:active");
+        assert_eq!(k.meta("01H"), "cb:q:prices:meta:01H");
+        assert_eq!(k.inflight("w1"), "cb:q:prices:inflight:w1");
+        assert_eq!(k.idempotency("tick"), "cb:q:prices:idempotency:tick");
+    }
+}

@@ -1,0 +1,24 @@
+//! The contract between coinbeat's processes.
+//!
+//! Every binary (scheduler, workers, API, CLI) depends on this crate and on nothing of each other.
+//!
+//! - [`settings`]: the one typed configuration tree (defaults → TOML file → environment).
+//! - [`domain`]: parsed domain types (`Symbol`, `Address`, `Chain`).
+//! - [`jobs`]: the queue names and job payloads, the wire contract between producers and workers.
+//! - [`keys`]: the only place that builds Redis keys.
+//! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
+//! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
+//! - `testing` (feature `testing`): a private `redis-server` per test.
+
+pub mod domain;
+pub mod jobs;
+pub mod keys;
+pub mod queue;
+pub mod redis_conn;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use settings::Settings;

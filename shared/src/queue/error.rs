@@ -1,0 +1,28 @@
+//! Errors of the queue layer's Redis operations.
+
+use crate::jobs::QueueName;
+
+use super::TaskId;
+
+/// Why an enqueue or a queue query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue already holds `depth` waiting tasks and taking these would pass `cap`.
+    /// Nothing was written.
+    #[error("queue {queue} is full: {depth} tasks waiting, cap is {cap}")]
+    Full {
+        queue: QueueName,
+        depth: u64,
+        cap: u64,
+    },
+    /// The idempotency key is still held by an earlier task.
+    #[error("duplicate: idempotency key {key:?} already enqueued task {existing}")]
+    Duplicate { key: String, existing: TaskId },
+    #[error("payload cannot be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis answered something our scripts never return; a bug or a foreign key.
+    #[error("unexpected reply from redis: {0}")]
+    Protocol(String),
+}

@@ -1,0 +1,104 @@
+//! Task lookup by id: status, attempts, last error or result.
+
+use std::collections::HashMap;
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+
+use super::{QueueError, TaskId, scripts::LOOKUP};
+use crate::{jobs::QueueName, keys::Keys};
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Waiting to run (now or at `run_at`).
+    Pending,
+    /// Held by a live worker.
+    Running,
+    Done,
+    /// Failed with a transient error; waits for its next attempt at `run_at`.
+    Failed,
+    /// Will never run again: a permanent error, or retries exhausted.
+    Dead,
+}
+
+/// Everything known about one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskInfo {
+    pub id: TaskId,
+    pub queue: QueueName,
+    pub status: TaskStatus,
+    /// Attempts finished so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub payload: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub enqueued_at: Option<u64>,
+    pub run_at: Option<u64>,
+    pub finished_at: Option<u64>,
+    /// The worker holding it, while running.
+    pub worker: Option<String>,
+}
+
+/// Looks a task up; `Ok(None)` when the queue has no record of it (never existed or pruned).
+pub async fn lookup_task(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    queue: &QueueName,
+    id: TaskId,
+) -> Result<Option<TaskInfo>, QueueError> {
+    let k = keys.queue(queue);
+    let id_s = id.to_string();
+    let reply: Vec<redis::Value> = LOOKUP
+        .key(k.meta(&id_s))
+        .key(k.data())
+        .key(k.workers())
+        .arg(&id_s)
+        .arg(k.inflight_prefix())
+        .invoke_async(&mut conn.clone())
+        .await?;
+    if reply.is_empty() {
+        return Ok(None);
+    }
+    let mut it = reply.into_iter();
+    let meta: HashMap<String, String> = decode(it.next())?;
+    let payload: String = decode(it.next())?;
+    let held_by: String = decode(it.next())?;
+
+    let num = |f: &str| meta.get(f).and_then(|v| v.parse::<u64>().ok());
+    let status = if !held_by.is_empty() {
+        TaskStatus::Running
+    } else {
+        match meta.get("status").map(String::as_str) {
+            Some("Done") => TaskStatus::Done,
+            Some("Killed") => TaskStatus::Dead,
+            Some("Failed") => TaskStatus::Failed,
+            _ => TaskStatus::Pending,
+        }
+    };
+    Ok(Some(TaskInfo {
+        id,
+        queue: queue.clone(),
+        status,
+        attempts: num("attempts").unwrap_or(0) as u32,
+        max_attempts: num("max_attempts").unwrap_or(0) as u32,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        result: meta
+            .get("result")
+            .filter(|_| status == TaskStatus::Done)
+            .and_then(|r| serde_json::from_str(r).ok()),
+        last_error: meta.get("last_error").cloned().filter(|e| !e.is_empty()),
+        enqueued_at: num("enqueued_at"),
+        run_at: num("run_at"),
+        finished_at: num("done_at"),
+        worker: (!held_by.is_empty()).then_some(held_by),
+    }))
+}
+
+fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T, QueueError> {
+    redis::from_redis_value(v.unwrap_or(redis::Value::Nil))
+        .map_err(|e| QueueError::Protocol(e.to_string()))
+}

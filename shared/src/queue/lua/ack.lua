@@ -1,0 +1,47 @@
+-- Record a task's outcome. coinbeat acks itself instead of apalis's handle_results.lua, which
+-- retries every failure 25 times whatever max_attempts says (defect 6).
+--
+-- KEYS[1] this worker's inflight set  KEYS[2] done set  KEYS[3] dead set  KEYS[4] delayed zset (ms)
+-- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash
+-- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient"  ARGV[3] now (unix ms)
+-- ARGV[4] result JSON (ok) or error text  ARGV[5] retry base ms  ARGV[6] retry max ms
+-- ARGV[7] jitter in [0, 1)
+--
+-- Returns {state, attempts, run_at_ms}; state is "done", "dead", "retry", or "stale" when the
+-- task is no longer held by this worker (it was released or recovered; someone else owns it).
+local id = ARGV[1]
+local outcome = ARGV[2]
+local now = tonumber(ARGV[3])
+
+if redis.call("SREM", KEYS[1], id) == 0 then
+    return {"stale", 0, 0}
+end
+
+local attempts = redis.call("HINCRBY", KEYS[6], "attempts", 1)
+local max_attempts = tonumber(redis.call("HGET", KEYS[6], "max_attempts") or "1")
+
+if outcome == "ok" then
+    redis.call("SADD", KEYS[2], id)
+    redis.call("ZADD", KEYS[5], now, id)
+    redis.call("HSET", KEYS[6], "status", "Done", "result", ARGV[4], "done_at", now)
+    return {"done", attempts, 0}
+end
+
+if outcome == "permanent" or attempts >= max_attempts then
+    redis.call("SADD", KEYS[3], id)
+    redis.call("ZADD", KEYS[5], now, id)
+    redis.call("HSET", KEYS[6], "status", "Killed", "last_error", ARGV[4], "done_at", now)
+    return {"dead", attempts, 0}
+end
+
+-- Exponential backoff with "equal jitter": half the delay fixed, half random, so delays grow
+-- while replicas that failed together spread out.
+local base = tonumber(ARGV[5])
+local cap = tonumber(ARGV[6])
+local delay = base * (2 ^ (attempts - 1))
+if delay > cap then delay = cap end
+delay = math.floor(delay / 2 + (delay / 2) * tonumber(ARGV[7]))
+local run_at = now + delay
+redis.call("ZADD", KEYS[4], run_at, id)
+redis.call("HSET", KEYS[6], "status", "Failed", "last_error", ARGV[4], "run_at", run_at)
+return {"retry", attempts, run_at}

@@ -1,0 +1,62 @@
+-- Enqueue tasks in apalis-redis's data/meta layout, immediate ones straight onto the active list.
+--
+-- KEYS[1] active list      KEYS[2] delayed zset (ms)   KEYS[3] data hash   KEYS[4] signal list
+-- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] "available" channel
+-- ARGV[4] backlog cap      ARGV[5] tasks to reserve against the cap (>= tasks in this call)
+-- ARGV[6] now (unix ms)
+-- ARGV[7..] groups of 6: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none), ttl secs
+--
+-- Returns {1, depth_after, r1, r2, ...} where ri is the new id, or "dup:<existing id>" when the
+-- idempotency key is already held; or {0, depth} when the queue is full (nothing written).
+local cap = tonumber(ARGV[4])
+local reserve = tonumber(ARGV[5])
+local now = tonumber(ARGV[6])
+
+local depth = redis.call("LLEN", KEYS[1]) + redis.call("ZCARD", KEYS[2])
+if depth + reserve > cap then
+    return {0, depth}
+end
+
+local out = {1, 0}
+local immediate = 0
+for i = 7, #ARGV, 6 do
+    local id = ARGV[i]
+    local payload = ARGV[i + 1]
+    local max_attempts = ARGV[i + 2]
+    local run_at = tonumber(ARGV[i + 3])
+    local idem = ARGV[i + 4]
+    local ttl = tonumber(ARGV[i + 5])
+    local accepted = true
+    if #idem > 0 then
+        local key = ARGV[2] .. ":" .. idem
+        -- SET NX EX in one command: the key can never exist without its TTL (apalis defect 2).
+        if not redis.call("SET", key, id, "NX", "EX", ttl) then
+            accepted = false
+            out[#out + 1] = "dup:" .. (redis.call("GET", key) or "")
+        end
+    end
+    if accepted then
+        redis.call("HSET", KEYS[3], id, payload)
+        local when = run_at
+        if when <= 0 then when = now end
+        redis.call("HSET", ARGV[1] .. ":" .. id,
+            "attempts", 0, "max_attempts", max_attempts, "status", "Pending",
+            "idempotency_key", idem, "enqueued_at", now, "run_at", when)
+        if run_at > now then
+            redis.call("ZADD", KEYS[2], run_at, id)
+        else
+            redis.call("RPUSH", KEYS[1], id)
+            immediate = immediate + 1
+        end
+        depth = depth + 1
+        out[#out + 1] = id
+    end
+end
+out[2] = depth
+
+if immediate > 0 then
+    redis.call("DEL", KEYS[4])
+    redis.call("LPUSH", KEYS[4], 1)
+    redis.call("PUBLISH", ARGV[3], immediate)
+end
+return out

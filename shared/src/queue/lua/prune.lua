@@ -1,0 +1,15 @@
+-- Delete finished (done or dead) task records older than a cutoff, oldest first, at most
+-- ARGV[3] per call. apalis never expires them (defect 8).
+--
+-- KEYS[1] finished zset (ms)  KEYS[2] done set  KEYS[3] dead set  KEYS[4] data hash
+-- ARGV[1] meta key prefix     ARGV[2] cutoff (unix ms)  ARGV[3] limit
+-- Returns the number of task records deleted.
+local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[2], "LIMIT", 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+    redis.call("SREM", KEYS[2], id)
+    redis.call("SREM", KEYS[3], id)
+    redis.call("HDEL", KEYS[4], id)
+    redis.call("DEL", ARGV[1] .. ":" .. id)
+    redis.call("ZREM", KEYS[1], id)
+end
+return #ids

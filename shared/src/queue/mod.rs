@@ -1,0 +1,37 @@
+//! The queue layer: apalis-redis 1.0's storage layout and worker loop, with coinbeat's answer to
+//! each of its defects (see ARCHITECTURE.md, "apalis-redis workarounds").
+//!
+//! - [`Producer`]: enqueue (single, bulk, delayed), backlog cap, idempotency keys.
+//! - [`WorkerRuntime`]: runs an apalis worker under a supervisor with unique names, explicit
+//!   heartbeats, wake-on-enqueue, our own acks and retries, graceful stop.
+//! - [`JobError`]: how a handler says "retry" or "never retry".
+//! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
+//! - [`prune_finished`]: retention for finished task records.
+
+mod error;
+mod job_error;
+mod lookup;
+mod producer;
+mod prune;
+mod runtime;
+mod scripts;
+mod stats;
+mod task_id;
+mod wake;
+
+pub use error::QueueError;
+pub use job_error::{JobError, JobResult};
+pub use lookup::{TaskInfo, TaskStatus, lookup_task};
+pub use producer::{EnqueueOptions, Producer};
+pub use prune::prune_finished;
+pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};
+pub use stats::{QueueStats, queue_stats};
+pub use task_id::{TaskId, TaskIdError};
+
+/// Milliseconds since the Unix epoch, the time unit of every coinbeat queue score.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}

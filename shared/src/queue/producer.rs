@@ -1,0 +1,182 @@
+//! Enqueueing: immediate tasks straight onto the active list, delayed ones into a bounded
+//! delayed set, every call checked against the queue's backlog cap.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+
+use super::{QueueError, TaskId, now_ms, scripts::ENQUEUE};
+use crate::{
+    jobs::{Job, QueueName},
+    keys::Keys,
+    settings::QueuesSettings,
+};
+
+/// Tasks per script call in a bulk enqueue, so one huge batch never blocks Redis for long.
+const BULK_CHUNK: usize = 2_000;
+
+/// Options for one enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    /// While this key is held, a second enqueue with the same key is refused
+    /// ([`QueueError::Duplicate`]). The key always expires (`idempotency_ttl`, or the queue's
+    /// default), so the same work can be enqueued again later.
+    pub idempotency_key: Option<String>,
+    pub idempotency_ttl: Option<Duration>,
+    /// Run no earlier than this long from now.
+    pub delay: Option<Duration>,
+    /// Overrides the queue's `max_retries` for this task.
+    pub max_retries: Option<u32>,
+}
+
+/// Puts tasks on queues. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    conn: ConnectionManager,
+    keys: Keys,
+    queues: QueuesSettings,
+}
+
+struct Entry {
+    id: TaskId,
+    payload: Vec<u8>,
+    max_attempts: u32,
+    run_at_ms: u64,
+    idempotency_key: String,
+    ttl_secs: u64,
+}
+
+impl Producer {
+    pub fn new(conn: ConnectionManager, keys: Keys, queues: QueuesSettings) -> Self {
+        Self { conn, keys, queues }
+    }
+
+    /// Enqueues one job on its queue.
+    pub async fn enqueue<J: Job>(&self, job: &J, opts: EnqueueOptions) -> Result<TaskId, QueueError> {
+        self.enqueue_to(&J::queue(), job, opts).await
+    }
+
+    /// Enqueues one payload on a queue named at run time (the API and the CLI, which take the
+    /// queue from the caller). The payload must already have been validated for that queue.
+    pub async fn enqueue_to<P: Serialize + ?Sized>(
+        &self,
+        queue: &QueueName,
+        payload: &P,
+        opts: EnqueueOptions,
+    ) -> Result<TaskId, QueueError> {
+        let entry = self.entry(queue, payload, &opts)?;
+        let key = entry.idempotency_key.clone();
+        let mut results = self.push(queue, &[entry], 1).await?;
+        match results.pop() {
+            Some(Ok(id)) => Ok(id),
+            Some(Err(existing)) => Err(QueueError::Duplicate { key, existing }),
+            None => Err(QueueError::Protocol("enqueue returned no result".into())),
+        }
+    }
+
+    /// Enqueues many jobs of one kind, immediately, without idempotency keys.
+    ///
+    /// The cap is checked for the whole batch before anything is written: a batch that does
+    /// not fit fails with [`QueueError::Full`] and writes nothing. (Batches are written in
+    /// chunks; a concurrent producer may still fill the queue between chunks, in which case the
+    /// chunks already written stay and the error says so by the depth it reports.)
+    pub async fn enqueue_bulk<J: Job>(&self, jobs: &[J]) -> Result<Vec<TaskId>, QueueError> {
+        let queue = J::queue();
+        let opts = EnqueueOptions::default();
+        let mut ids = Vec::with_capacity(jobs.len());
+        let mut remaining = jobs.len();
+        for chunk in jobs.chunks(BULK_CHUNK) {
+            let entries = chunk
+                .iter()
+                .map(|j| self.entry(&queue, j, &opts))
+                .collect::<Result<Vec<_>, _>>()?;
+            for r in self.push(&queue, &entries, remaining).await? {
+                ids.push(r.map_err(|_| QueueError::Protocol("bulk task refused as duplicate".into()))?);
+            }
+            remaining -= chunk.len();
+        }
+        Ok(ids)
+    }
+
+    fn entry<P: Serialize + ?Sized>(
+        &self,
+        queue: &QueueName,
+        payload: &P,
+        opts: &EnqueueOptions,
+    ) -> Result<Entry, QueueError> {
+        let settings = self.queues.for_queue(queue);
+        let ttl = opts
+            .idempotency_ttl
+            .map(|d| d.as_secs().max(1))
+            .unwrap_or(settings.idempotency_ttl_secs.max(1));
+        Ok(Entry {
+            id: TaskId::generate(),
+            payload: serde_json::to_vec(payload)?,
+            max_attempts: opts.max_retries.unwrap_or(settings.max_retries).saturating_add(1),
+            run_at_ms: opts
+                .delay
+                .filter(|d| !d.is_zero())
+                .map(|d| now_ms() + d.as_millis() as u64)
+                .unwrap_or(0),
+            idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
+            ttl_secs: ttl,
+        })
+    }
+
+    /// Runs the enqueue script; each result is the new id or the id holding the idempotency key.
+    async fn push(
+        &self,
+        queue: &QueueName,
+        entries: &[Entry],
+        reserve: usize,
+    ) -> Result<Vec<Result<TaskId, TaskId>>, QueueError> {
+        let k = self.keys.queue(queue);
+        let cap = self.queues.for_queue(queue).max_backlog;
+        let mut inv = ENQUEUE.prepare_invoke();
+        inv.key(k.active())
+            .key(k.delayed())
+            .key(k.data())
+            .key(k.signal())
+            .arg(k.meta_prefix())
+            .arg(k.idempotency_prefix())
+            .arg(k.available_channel())
+            .arg(cap)
+            .arg(reserve.max(entries.len()))
+            .arg(now_ms());
+        for e in entries {
+            inv.arg(e.id.to_string())
+                .arg(&e.payload)
+                .arg(e.max_attempts)
+                .arg(e.run_at_ms)
+                .arg(&e.idempotency_key)
+                .arg(e.ttl_secs);
+        }
+        let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn.clone()).await?;
+        let mut it = reply.into_iter();
+        let ok: i64 = redis::from_redis_value(it.next().unwrap_or(redis::Value::Nil))
+            .map_err(|e| QueueError::Protocol(e.to_string()))?;
+        let depth: u64 = redis::from_redis_value(it.next().unwrap_or(redis::Value::Nil))
+            .map_err(|e| QueueError::Protocol(e.to_string()))?;
+        if ok == 0 {
+            return Err(QueueError::Full {
+                queue: queue.clone(),
+                depth,
+                cap,
+            });
+        }
+        it.map(|v| {
+            let s: String =
+                redis::from_redis_value(v).map_err(|e| QueueError::Protocol(e.to_string()))?;
+            let (dup, id) = match s.strip_prefix("dup:") {
+                Some(rest) => (true, rest),
+                None => (false, s.as_str()),
+            };
+            let id = id
+                .parse::<TaskId>()
+                .map_err(|e| QueueError::Protocol(e.to_string()))?;
+            Ok(if dup { Err(id) } else { Ok(id) })
+        })
+        .collect()
+    }
+}

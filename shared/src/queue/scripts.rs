@@ -1,0 +1,20 @@
+//! The Lua scripts of the queue layer, loaded once per process and run with EVALSHA.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! script {
+    ($name:ident, $file:literal) => {
+        pub(crate) static $name: LazyLock<Script> =
+            LazyLock::new(|| Script::new(include_str!(concat!("lua/", $file))));
+    };
+}
+
+script!(ENQUEUE, "enqueue.lua");
+script!(ACK, "ack.lua");
+script!(PROMOTE, "promote.lua");
+script!(RELEASE, "release.lua");
+script!(STATS, "stats.lua");
+script!(LOOKUP, "lookup.lua");
+script!(PRUNE, "prune.lua");

@@ -1,0 +1,116 @@
+//! Waking idle workers: a Pub/Sub listener for "tasks available" and a promoter that moves due
+//! delayed tasks onto the active list. apalis-redis parks an idle worker until its next
+//! heartbeat, so without this an enqueued task could wait a whole heartbeat to start.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::{Stream, StreamExt};
+use redis::{Client, aio::ConnectionManager};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{now_ms, scripts::PROMOTE};
+use crate::keys::QueueKeys;
+
+/// Most delayed tasks moved per script call.
+const PROMOTE_STEP: u64 = 1_000;
+
+/// Shared by the listener, the promoter and the worker's poll strategy.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Wake {
+    notify: Arc<Notify>,
+}
+
+impl Wake {
+    /// A stream that yields when work may be available, and at least every `fallback`.
+    pub(crate) fn stream(&self, fallback: Duration) -> impl Stream<Item = ()> + Send + Unpin + 'static {
+        let notify = self.notify.clone();
+        futures::stream::unfold(notify, move |n| async move {
+            tokio::select! {
+                () = n.notified() => {},
+                () = tokio::time::sleep(fallback) => {},
+            }
+            Some(((), n))
+        })
+        .boxed()
+    }
+
+    fn signal(&self) {
+        // notify_one stores a permit when nobody waits, so a message that arrives while the
+        // worker is busy fetching is not lost.
+        self.notify.notify_one();
+    }
+
+    /// Subscribes to the queue's "available" channel until cancelled, reconnecting after
+    /// Redis errors.
+    pub(crate) async fn listen(self, client: Client, keys: QueueKeys, stop: CancellationToken) {
+        let channel = keys.available_channel();
+        while !stop.is_cancelled() {
+            match client.get_async_pubsub().await {
+                Ok(mut pubsub) => {
+                    if let Err(e) = pubsub.subscribe(&channel).await {
+                        tracing::debug!(error = %e, "subscribe failed");
+                    } else {
+                        // Anything enqueued while we were not subscribed is picked up now.
+                        self.signal();
+                        let mut messages = pubsub.on_message();
+                        loop {
+                            tokio::select! {
+                                m = messages.next() => match m {
+                                    Some(_) => self.signal(),
+                                    None => break,
+                                },
+                                () = stop.cancelled() => return,
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "pubsub connect failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(500)) => {},
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// Every `period`, moves due delayed tasks to the active list in bounded steps.
+    pub(crate) async fn promote(
+        self,
+        conn: ConnectionManager,
+        keys: QueueKeys,
+        period: Duration,
+        stop: CancellationToken,
+    ) {
+        let mut conn = conn;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(period) => {},
+                () = stop.cancelled() => return,
+            }
+            loop {
+                let moved: Result<u64, _> = PROMOTE
+                    .key(keys.delayed())
+                    .key(keys.active())
+                    .key(keys.signal())
+                    .arg(now_ms())
+                    .arg(PROMOTE_STEP)
+                    .invoke_async(&mut conn)
+                    .await;
+                match moved {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.signal();
+                        if n < PROMOTE_STEP {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "promote failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

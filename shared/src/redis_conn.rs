@@ -1,0 +1,31 @@
+//! Opening Redis connections from settings, with errors that never echo the URL's password.
+
+use redis::{Client, aio::ConnectionManager};
+
+use crate::settings::RedisSettings;
+
+/// Redis could not be reached or the URL is malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid redis url: {0}")]
+    BadUrl(#[source] redis::RedisError),
+    #[error("cannot connect to redis: {0}")]
+    Connect(#[source] redis::RedisError),
+}
+
+/// A client for the configured URL (no connection is made yet).
+pub fn client(settings: &RedisSettings) -> Result<Client, ConnectError> {
+    Client::open(settings.url.expose()).map_err(ConnectError::BadUrl)
+}
+
+/// A self-reconnecting, multiplexed connection shared by everything in one process.
+pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
+    let client = client(settings)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_number_of_retries(2);
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(ConnectError::Connect)
+}

@@ -1,0 +1,326 @@
+//! The one typed settings tree, loaded once in `main` and passed down.
+//!
+//! Layers, later wins: built-in defaults → an optional TOML file → `COINBEAT_*` environment variables
+//! (`__` separates path segments, e.g. `COINBEAT_QUEUES__DEFAULTS__MAX_RETRIES=3`). `REDIS_URL`,
+//! `COINGECKO_API_KEY` and `ETHERSCAN_API_KEY` are also read under those plain names, because that
+//! is how every other tool in this space names them.
+
+use std::{fmt, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::QueueName;
+
+/// Errors raised while loading settings.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(#[from] Box<figment::Error>);
+
+/// The whole configuration of a coinbeat deployment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub redis: RedisSettings,
+    pub queues: QueuesSettings,
+    pub providers: ProvidersSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+impl Settings {
+    /// Loads defaults, then `path` if given (a missing file is an error: the caller asked for
+    /// it), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::figment(path).extract().map_err(|e| SettingsError(Box::new(e)))
+    }
+
+    fn figment(path: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("COINBEAT_").split("__"))
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["COINGECKO_API_KEY"])
+                    .map(|_| "providers.coingecko.api_key".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["ETHERSCAN_API_KEY"])
+                    .map(|_| "providers.etherscan.api_key".into()),
+            )
+    }
+}
+
+/// Where Redis is and how our keys are named in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://`, `rediss://` or `redis+unix://` URL. May carry a password, so it is a secret.
+    pub url: Secret,
+    /// Every key coinbeat writes starts with this prefix and a colon. Two deployments (or two
+    /// tests) sharing one Redis stay apart by using different prefixes.
+    pub key_prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("redis://127.0.0.1:6379"),
+            key_prefix: "coinbeat".into(),
+        }
+    }
+}
+
+/// Queue behaviour: defaults for every queue, with per-queue overrides.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueuesSettings {
+    pub defaults: QueueSettings,
+    /// Per-queue overrides, keyed by queue name; any field left out keeps the default.
+    pub overrides: std::collections::BTreeMap<String, QueueOverride>,
+}
+
+impl QueuesSettings {
+    /// The effective settings of one queue.
+    pub fn for_queue(&self, queue: &QueueName) -> QueueSettings {
+        let mut s = self.defaults.clone();
+        if let Some(o) = self.overrides.get(queue.as_str()) {
+            o.apply(&mut s);
+        }
+        s
+    }
+}
+
+/// The effective settings of one queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Most tasks a queue may hold waiting (immediate plus delayed). Past it, enqueue fails with
+    /// "queue full" instead of letting Redis grow without bound.
+    pub max_backlog: u64,
+    /// How many times a transient failure is retried before the task is dead.
+    pub max_retries: u32,
+    /// First retry delay; each later retry doubles it, up to `retry_max_delay_ms`, with jitter.
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    /// Tasks one worker process runs at once.
+    pub concurrency: usize,
+    /// Tasks fetched per round trip.
+    pub fetch_batch: usize,
+    /// How often a worker proves it is alive.
+    pub heartbeat_secs: u64,
+    /// A worker silent this long is dead; live workers re-enqueue what it held.
+    pub orphan_after_secs: u64,
+    /// Fallback poll period; new tasks normally wake workers at once through Pub/Sub.
+    pub poll_interval_ms: u64,
+    /// How long a stopping worker may take to finish its tasks before it releases the rest.
+    pub shutdown_timeout_secs: u64,
+    /// How long an idempotency key blocks duplicates when the caller gives no TTL.
+    pub idempotency_ttl_secs: u64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_backlog: 1_000_000,
+            max_retries: 3,
+            retry_base_delay_ms: 1_000,
+            retry_max_delay_ms: 300_000,
+            concurrency: 16,
+            fetch_batch: 64,
+            heartbeat_secs: 5,
+            orphan_after_secs: 15,
+            poll_interval_ms: 500,
+            shutdown_timeout_secs: 25,
+            idempotency_ttl_secs: 3_600,
+        }
+    }
+}
+
+impl QueueSettings {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+    pub fn orphan_after(&self) -> Duration {
+        Duration::from_secs(self.orphan_after_secs.max(self.heartbeat_secs.max(1)))
+    }
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// Optional per-queue overrides of [`QueueSettings`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueOverride {
+    pub max_backlog: Option<u64>,
+    pub max_retries: Option<u32>,
+    pub retry_base_delay_ms: Option<u64>,
+    pub retry_max_delay_ms: Option<u64>,
+    pub concurrency: Option<usize>,
+    pub fetch_batch: Option<usize>,
+    pub heartbeat_secs: Option<u64>,
+    pub orphan_after_secs: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub idempotency_ttl_secs: Option<u64>,
+}
+
+impl QueueOverride {
+    fn apply(&self, s: &mut QueueSettings) {
+        macro_rules! take {
+            ($($f:ident),*) => { $(if let Some(v) = self.$f { s.$f = v; })* };
+        }
+        take!(
+            max_backlog,
+            max_retries,
+            retry_base_delay_ms,
+            retry_max_delay_ms,
+            concurrency,
+            fetch_batch,
+            heartbeat_secs,
+            orphan_after_secs,
+            poll_interval_ms,
+            shutdown_timeout_secs,
+            idempotency_ttl_secs
+        );
+    }
+}
+
+/// Upstream APIs. Only workers read these.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersSettings {
+    pub coingecko: ProviderSettings,
+    pub etherscan: ProviderSettings,
+}
+
+/// One upstream: where it is and the key to call it with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Empty means the provider's public address.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+}
+
+/// Pretty for people at a terminal, JSON for log collectors.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// A string that must never reach a log: its `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value itself, for the one place that needs it (a header, a connection).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_then_file_then_environment_each_win_in_turn() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "coinbeat.toml",
+                r#"
+                [redis]
+                key_prefix = "from-file"
+                [queues.defaults]
+                max_retries = 7
+                concurrency = 2
+                [queues.overrides.wallet]
+                max_retries = 1
+                "#,
+            )?;
+            jail.set_env("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "9");
+            jail.set_env("REDIS_URL", "redis://example:6380/2");
+            jail.set_env("ETHERSCAN_API_KEY", "sekret");
+            let s = Settings::load(Some(Path::new("coinbeat.toml"))).expect("loads");
+            assert_eq!(s.redis.key_prefix, "from-file");
+            assert_eq!(s.redis.url.expose(), "redis://example:6380/2");
+            assert_eq!(s.queues.defaults.max_retries, 7);
+            assert_eq!(s.queues.defaults.concurrency, 9);
+            assert_eq!(s.queues.defaults.heartbeat_secs, 5, "untouched default");
+            let wallet = s.queues.for_queue(&QueueName::parse("wallet").unwrap());
+            assert_eq!(wallet.max_retries, 1);
+            assert_eq!(wallet.concurrency, 9);
+            assert_eq!(
+                s.providers.etherscan.api_key.as_ref().map(Secret::expose),
+                Some("sekret")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let mut s = Settings::default();
+        s.redis.url = Secret::new("redis://:hunter2@host");
+        s.providers.coingecko.api_key = Some(Secret::new("CG-abc123"));
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("CG-abc123"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_are_errors_that_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("COINBEAT_QUEUES__DEFAULTS__MAX_RETRIES", "many");
+            let err = Settings::load(None).expect_err("must fail");
+            assert!(err.to_string().to_lowercase().contains("max_retries"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[redis]\nurll = \"x\"\n")?;
+            let err = Settings::load(Some(Path::new("c.toml"))).expect_err("must fail");
+            assert!(err.to_string().contains("urll"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,111 @@
+//! Test support: a private `redis-server` on a unix socket in a temp dir, stopped on drop.
+//!
+//! Each test starts its own server (about 10 ms), so tests never share state or ports. When
+//! `redis-server` is not installed the helper panics with the command that installs it: a test
+//! that needs Redis is never silently skipped.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::settings::{Secret, Settings};
+
+/// A running private redis-server.
+#[derive(Debug)]
+pub struct TestRedis {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl TestRedis {
+    /// Starts a server and waits until it answers PING.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("coinbeat-redis-")
+            .tempdir()
+            .expect("create temp dir for redis");
+        let mut me = Self { dir, child: None };
+        me.spawn();
+        me
+    }
+
+    /// The socket path; stays the same across [`TestRedis::restart`].
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
+    }
+
+    /// `redis+unix://` URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket().display())
+    }
+
+    /// Settings pointing at this server, with a key prefix unique to the calling test.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        s.redis.url = Secret::new(self.url());
+        s.redis.key_prefix = unique_prefix();
+        s
+    }
+
+    /// Kills the server (SIGKILL: nothing is saved) and starts a fresh, empty one on the same
+    /// socket, as a crashed and restarted Redis looks to clients.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Kills the server without starting another.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.socket());
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(self.socket())
+            .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}). The tests need it installed (not running): \
+                     `sudo apt-get install -y redis-server` on Debian/Ubuntu, \
+                     `brew install redis` on macOS"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = self.url();
+        loop {
+            let ok = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok();
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer PING within 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("t{}", ulid::Ulid::generate().to_string().to_ascii_lowercase())
+}

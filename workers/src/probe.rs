@@ -1,0 +1,38 @@
+//! The `probe` queue: tasks that do only what their payload asks (sleep, fail, record that they
+//! ran). It measures the queue machinery without an upstream and lets tests hold tasks in
+//! flight, make them fail, and count how often each one ran.
+
+use std::time::Duration;
+
+use coinbeat_shared::{
+    jobs::{ProbeFailure, ProbeJob},
+    keys::Keys,
+    queue::{JobContext, JobError, JobResult},
+};
+
+/// Runs one probe task. With `record` set, it counts the run in the probe run ledger
+/// (`Keys::probe_runs`, field = `seq`) once the task has finished its sleep.
+pub async fn handle(
+    conn: redis::aio::ConnectionManager,
+    keys: Keys,
+    job: ProbeJob,
+    _ctx: JobContext,
+) -> JobResult {
+    if job.sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
+    }
+    if job.record {
+        let _: i64 = redis::cmd("HINCRBY")
+            .arg(keys.probe_runs())
+            .arg(job.seq)
+            .arg(1)
+            .query_async(&mut conn.clone())
+            .await
+            .map_err(|e| JobError::transient(format!("recording the run: {e}")))?;
+    }
+    match job.fail {
+        Some(ProbeFailure::Permanent) => Err(JobError::permanent(format!("probe {} failed on purpose", job.seq))),
+        Some(ProbeFailure::Transient) => Err(JobError::transient(format!("probe {} failed on purpose", job.seq))),
+        None => Ok(Some(serde_json::json!({ "seq": job.seq }))),
+    }
+}
