@@ -216,8 +216,13 @@ mod tests {
             r#"{"chain":"ethereum","address":"0xDE0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"}"#,
         )
         .unwrap();
-        assert_eq!(job.address.as_str(), "0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae");
-        assert!(serde_json::from_str::<WalletJob>(r#"{"chain":"ethereum","address":"0x12"}"#).is_err());
+        assert_eq!(
+            job.address.as_str(),
+            "0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae"
+        );
+        assert!(
+            serde_json::from_str::<WalletJob>(r#"{"chain":"ethereum","address":"0x12"}"#).is_err()
+        );
         let prices: PricesJob = serde_json::from_str(r#"{"symbols":["btc","eth"]}"#).unwrap();
         assert_eq!(prices.symbols.unwrap()[0].as_str(), "BTC");
         assert_eq!(serde_json::to_string(&PricesJob::default()).unwrap(), "{}");

@@ -34,7 +34,9 @@ impl Settings {
     /// Loads defaults, then `path` if given (a missing file is an error: the caller asked for
     /// it), then the environment.
     pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
-        Self::figment(path).extract().map_err(|e| SettingsError(Box::new(e)))
+        Self::figment(path)
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))
     }
 
     fn figment(path: Option<&Path>) -> Figment {
@@ -258,6 +260,7 @@ impl fmt::Display for Secret {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed by figment.
 mod tests {
     use super::*;
     use figment::Jail;
@@ -313,7 +316,10 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("COINBEAT_QUEUES__DEFAULTS__MAX_RETRIES", "many");
             let err = Settings::load(None).expect_err("must fail");
-            assert!(err.to_string().to_lowercase().contains("max_retries"), "{err}");
+            assert!(
+                err.to_string().to_lowercase().contains("max_retries"),
+                "{err}"
+            );
             Ok(())
         });
         Jail::expect_with(|jail| {

@@ -69,7 +69,14 @@ impl TestRedis {
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocket"])
             .arg(self.socket())
-            .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
+            .args([
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -93,7 +100,10 @@ impl TestRedis {
             if ok {
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not answer PING within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -107,5 +117,8 @@ impl Drop for TestRedis {
 
 /// A key prefix no other test uses.
 pub fn unique_prefix() -> String {
-    format!("t{}", ulid::Ulid::generate().to_string().to_ascii_lowercase())
+    format!(
+        "t{}",
+        ulid::Ulid::generate().to_string().to_ascii_lowercase()
+    )
 }

@@ -36,7 +36,13 @@ async fn setup(tune: impl FnOnce(&mut Settings)) -> Ctx {
     let conn = redis_conn::connect(&settings.redis).await.unwrap();
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
-    Ctx { _redis: redis, settings, keys, conn, producer }
+    Ctx {
+        _redis: redis,
+        settings,
+        keys,
+        conn,
+        producer,
+    }
 }
 
 impl Ctx {
@@ -61,30 +67,51 @@ impl Ctx {
     /// Every key of this test's prefix with a dump of its value: a full picture of what we wrote.
     async fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut c = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(self.keys.all_pattern()).query_async(&mut c).await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(self.keys.all_pattern())
+            .query_async(&mut c)
+            .await
+            .unwrap();
         let mut out = BTreeMap::new();
         for k in keys {
-            let v: Vec<u8> = redis::cmd("DUMP").arg(&k).query_async(&mut c).await.unwrap();
+            let v: Vec<u8> = redis::cmd("DUMP")
+                .arg(&k)
+                .query_async(&mut c)
+                .await
+                .unwrap();
             out.insert(k, v);
         }
         out
     }
 
-    async fn wait_for_status(&self, id: coinbeat_shared::queue::TaskId, want: TaskStatus, within: Duration) {
+    async fn wait_for_status(
+        &self,
+        id: coinbeat_shared::queue::TaskId,
+        want: TaskStatus,
+        within: Duration,
+    ) {
         let deadline = Instant::now() + within;
         loop {
-            let info = lookup_task(&self.conn, &self.keys, &ProbeJob::queue(), id).await.unwrap();
+            let info = lookup_task(&self.conn, &self.keys, &ProbeJob::queue(), id)
+                .await
+                .unwrap();
             if info.as_ref().map(|i| i.status) == Some(want) {
                 return;
             }
-            assert!(Instant::now() < deadline, "task never reached {want:?}: {info:?}");
+            assert!(
+                Instant::now() < deadline,
+                "task never reached {want:?}: {info:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
 
 fn probe(seq: u64) -> ProbeJob {
-    ProbeJob { seq, ..ProbeJob::default() }
+    ProbeJob {
+        seq,
+        ..ProbeJob::default()
+    }
 }
 
 #[tokio::test]
@@ -106,10 +133,28 @@ async fn an_idempotency_key_refuses_the_duplicate_until_its_ttl_expires() {
         other => panic!("expected a duplicate, got {other:?}"),
     }
     let mut c = ctx.conn.clone();
-    let idem_key = ctx.keys.queue(&ProbeJob::queue()).idempotency("tick:prices:1700000000");
-    let ttl: i64 = redis::cmd("PTTL").arg(&idem_key).query_async(&mut c).await.unwrap();
-    assert!(ttl > 0 && ttl <= 1000, "the key must carry its TTL, got {ttl}");
-    let waiting = queue_stats(&ctx.conn, &ctx.keys, &ProbeJob::queue(), &ctx.settings.queues.defaults).await.unwrap().waiting;
+    let idem_key = ctx
+        .keys
+        .queue(&ProbeJob::queue())
+        .idempotency("tick:prices:1700000000");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&idem_key)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= 1000,
+        "the key must carry its TTL, got {ttl}"
+    );
+    let waiting = queue_stats(
+        &ctx.conn,
+        &ctx.keys,
+        &ProbeJob::queue(),
+        &ctx.settings.queues.defaults,
+    )
+    .await
+    .unwrap()
+    .waiting;
     assert_eq!(waiting, 1, "the duplicate must not be queued");
 
     tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -121,21 +166,65 @@ async fn an_idempotency_key_refuses_the_duplicate_until_its_ttl_expires() {
 async fn enqueue_past_the_cap_is_refused_and_changes_nothing() {
     let ctx = setup(|s| s.queues.defaults.max_backlog = 5).await;
     for i in 0..4 {
-        ctx.producer.enqueue(&probe(i), EnqueueOptions::default()).await.unwrap();
+        ctx.producer
+            .enqueue(&probe(i), EnqueueOptions::default())
+            .await
+            .unwrap();
     }
     // A delayed task counts against the cap too.
-    let delayed = EnqueueOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() };
+    let delayed = EnqueueOptions {
+        delay: Some(Duration::from_secs(3600)),
+        ..Default::default()
+    };
     ctx.producer.enqueue(&probe(4), delayed).await.unwrap();
     let before = ctx.snapshot().await;
 
-    let err = ctx.producer.enqueue(&probe(5), EnqueueOptions::default()).await.unwrap_err();
-    assert!(matches!(err, QueueError::Full { depth: 5, cap: 5, .. }), "{err:?}");
-    let err = ctx.producer.enqueue_bulk(&[probe(6), probe(7)]).await.unwrap_err();
-    assert!(matches!(err, QueueError::Full { depth: 5, cap: 5, .. }), "{err:?}");
-    let keyed = EnqueueOptions { idempotency_key: Some("k".into()), ..Default::default() };
-    assert!(matches!(ctx.producer.enqueue(&probe(8), keyed).await, Err(QueueError::Full { .. })));
+    let err = ctx
+        .producer
+        .enqueue(&probe(5), EnqueueOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::Full {
+                depth: 5,
+                cap: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = ctx
+        .producer
+        .enqueue_bulk(&[probe(6), probe(7)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::Full {
+                depth: 5,
+                cap: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let keyed = EnqueueOptions {
+        idempotency_key: Some("k".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        ctx.producer.enqueue(&probe(8), keyed).await,
+        Err(QueueError::Full { .. })
+    ));
 
-    assert_eq!(ctx.snapshot().await, before, "a refused enqueue must not write anything");
+    assert_eq!(
+        ctx.snapshot().await,
+        before,
+        "a refused enqueue must not write anything"
+    );
 }
 
 #[tokio::test]
@@ -146,13 +235,25 @@ async fn a_bulk_batch_that_does_not_fit_writes_nothing_and_one_that_fits_is_queu
     assert_eq!(ids.len(), 2_500);
     let before = ctx.snapshot().await;
     let more: Vec<_> = (0..2_100).map(probe).collect();
-    assert!(matches!(ctx.producer.enqueue_bulk(&more).await, Err(QueueError::Full { depth: 2_500, .. })));
+    assert!(matches!(
+        ctx.producer.enqueue_bulk(&more).await,
+        Err(QueueError::Full { depth: 2_500, .. })
+    ));
     assert_eq!(ctx.snapshot().await, before);
 
     let mut c = ctx.conn.clone();
-    let active: Vec<String> = redis::cmd("LRANGE").arg(ctx.keys.queue(&ProbeJob::queue()).active()).arg(0).arg(-1).query_async(&mut c).await.unwrap();
+    let active: Vec<String> = redis::cmd("LRANGE")
+        .arg(ctx.keys.queue(&ProbeJob::queue()).active())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
     let expected: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-    assert_eq!(active, expected, "immediate tasks go straight to the active list, in order");
+    assert_eq!(
+        active, expected,
+        "immediate tasks go straight to the active list, in order"
+    );
 }
 
 #[tokio::test]
@@ -164,23 +265,39 @@ async fn a_permanent_error_kills_the_task_after_one_attempt_with_its_reason() {
         let calls = c2.clone();
         async move {
             *calls.lock().unwrap() += 1;
-            Err(JobError::permanent(format!("bad address in task {}", job.seq)))
+            Err(JobError::permanent(format!(
+                "bad address in task {}",
+                job.seq
+            )))
         }
     });
-    let id = ctx.producer.enqueue(&probe(7), EnqueueOptions::default()).await.unwrap();
-    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(10)).await;
+    let id = ctx
+        .producer
+        .enqueue(&probe(7), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(10))
+        .await;
 
-    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id).await.unwrap().unwrap();
+    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.attempts, 1);
     assert_eq!(info.last_error.as_deref(), Some("bad address in task 7"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(*calls.lock().unwrap(), 1, "a permanent error is never retried");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        1,
+        "a permanent error is never retried"
+    );
     stop.cancel();
     h.await.unwrap();
 }
 
 #[tokio::test]
-async fn a_transient_error_is_retried_the_configured_number_of_times_with_growing_delays_then_dead() {
+async fn a_transient_error_is_retried_the_configured_number_of_times_with_growing_delays_then_dead()
+{
     let ctx = setup(|s| {
         let q = &mut s.queues.defaults;
         q.max_retries = 3;
@@ -198,8 +315,13 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
             Err(JobError::transient("upstream answered 503"))
         }
     });
-    let id = ctx.producer.enqueue(&probe(1), EnqueueOptions::default()).await.unwrap();
-    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(20)).await;
+    let id = ctx
+        .producer
+        .enqueue(&probe(1), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(20))
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let runs = calls.lock().unwrap().clone();
@@ -208,10 +330,17 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
     // Retry n waits between half and all of 400 ms × 2^(n-1): [200,400], [400,800], [800,1600].
     for (n, d) in delays.iter().enumerate() {
         let nominal = 400u128 << n;
-        assert!(*d >= nominal / 2 && *d <= nominal + 400, "retry {} waited {d} ms (nominal {nominal})", n + 1);
+        assert!(
+            *d >= nominal / 2 && *d <= nominal + 400,
+            "retry {} waited {d} ms (nominal {nominal})",
+            n + 1
+        );
     }
     assert!(delays[2] > delays[0], "delays grow: {delays:?}");
-    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id).await.unwrap().unwrap();
+    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.attempts, 4);
     assert_eq!(info.last_error.as_deref(), Some("upstream answered 503"));
     stop.cancel();
@@ -237,43 +366,95 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
     // 3 done, 1 dead.
     let mut first = Vec::new();
     for i in 0..3 {
-        first.push(ctx.producer.enqueue(&probe(i), EnqueueOptions::default()).await.unwrap());
+        first.push(
+            ctx.producer
+                .enqueue(&probe(i), EnqueueOptions::default())
+                .await
+                .unwrap(),
+        );
     }
-    let fail = ProbeJob { seq: 3, fail: Some(ProbeFailure::Permanent), ..ProbeJob::default() };
-    let dead = ctx.producer.enqueue(&fail, EnqueueOptions::default()).await.unwrap();
+    let fail = ProbeJob {
+        seq: 3,
+        fail: Some(ProbeFailure::Permanent),
+        ..ProbeJob::default()
+    };
+    let dead = ctx
+        .producer
+        .enqueue(&fail, EnqueueOptions::default())
+        .await
+        .unwrap();
     for id in &first {
-        ctx.wait_for_status(*id, TaskStatus::Done, Duration::from_secs(10)).await;
+        ctx.wait_for_status(*id, TaskStatus::Done, Duration::from_secs(10))
+            .await;
     }
-    ctx.wait_for_status(dead, TaskStatus::Dead, Duration::from_secs(10)).await;
+    ctx.wait_for_status(dead, TaskStatus::Dead, Duration::from_secs(10))
+        .await;
     // 2 long tasks occupy the worker, the rest wait; 3 are delayed an hour.
-    let long = |seq| ProbeJob { seq, sleep_ms: 30_000, ..ProbeJob::default() };
+    let long = |seq| ProbeJob {
+        seq,
+        sleep_ms: 30_000,
+        ..ProbeJob::default()
+    };
     let running = [
-        ctx.producer.enqueue(&long(10), EnqueueOptions::default()).await.unwrap(),
-        ctx.producer.enqueue(&long(11), EnqueueOptions::default()).await.unwrap(),
+        ctx.producer
+            .enqueue(&long(10), EnqueueOptions::default())
+            .await
+            .unwrap(),
+        ctx.producer
+            .enqueue(&long(11), EnqueueOptions::default())
+            .await
+            .unwrap(),
     ];
     for id in running {
-        ctx.wait_for_status(id, TaskStatus::Running, Duration::from_secs(10)).await;
+        ctx.wait_for_status(id, TaskStatus::Running, Duration::from_secs(10))
+            .await;
     }
     for i in 20..25 {
-        ctx.producer.enqueue(&long(i), EnqueueOptions::default()).await.unwrap();
+        ctx.producer
+            .enqueue(&long(i), EnqueueOptions::default())
+            .await
+            .unwrap();
     }
     for i in 30..33 {
-        let later = EnqueueOptions { delay: Some(Duration::from_secs(3600)), ..Default::default() };
+        let later = EnqueueOptions {
+            delay: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
         ctx.producer.enqueue(&probe(i), later).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &ctx.settings.queues.defaults).await.unwrap();
+    let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &ctx.settings.queues.defaults)
+        .await
+        .unwrap();
 
     // The same figures read with plain commands.
     let k = ctx.keys.queue(&queue);
     let mut c = ctx.conn.clone();
-    let llen: u64 = redis::cmd("LLEN").arg(k.active()).query_async(&mut c).await.unwrap();
-    let zcard: u64 = redis::cmd("ZCARD").arg(k.delayed()).query_async(&mut c).await.unwrap();
-    let workers: Vec<String> = redis::cmd("ZRANGE").arg(k.workers()).arg(0).arg(-1).query_async(&mut c).await.unwrap();
+    let llen: u64 = redis::cmd("LLEN")
+        .arg(k.active())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let zcard: u64 = redis::cmd("ZCARD")
+        .arg(k.delayed())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let workers: Vec<String> = redis::cmd("ZRANGE")
+        .arg(k.workers())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
     let mut in_flight = 0u64;
     for w in &workers {
-        let n: u64 = redis::cmd("SCARD").arg(k.inflight(w)).query_async(&mut c).await.unwrap();
+        let n: u64 = redis::cmd("SCARD")
+            .arg(k.inflight(w))
+            .query_async(&mut c)
+            .await
+            .unwrap();
         in_flight += n;
     }
     assert_eq!(stats.waiting, llen);
@@ -289,7 +470,10 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
     assert_eq!(stats.live_workers, 1);
     assert_eq!(stats.registered_workers, 1);
     let oldest = stats.oldest_waiting_ms.expect("tasks wait");
-    assert!((250..10_000).contains(&oldest), "oldest waiting {oldest} ms");
+    assert!(
+        (250..10_000).contains(&oldest),
+        "oldest waiting {oldest} ms"
+    );
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
 }
@@ -299,16 +483,29 @@ async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is
     let ctx = setup(|_| {}).await;
     let queue = ProbeJob::queue();
     let unknown = coinbeat_shared::queue::TaskId::generate();
-    assert!(lookup_task(&ctx.conn, &ctx.keys, &queue, unknown).await.unwrap().is_none());
+    assert!(
+        lookup_task(&ctx.conn, &ctx.keys, &queue, unknown)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move { Ok(None) });
     let id = ctx
         .producer
-        .enqueue_to(&queue, &serde_json::json!({"seq": "not a number"}), EnqueueOptions::default())
+        .enqueue_to(
+            &queue,
+            &serde_json::json!({"seq": "not a number"}),
+            EnqueueOptions::default(),
+        )
         .await
         .unwrap();
-    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(10)).await;
-    let info = lookup_task(&ctx.conn, &ctx.keys, &queue, id).await.unwrap().unwrap();
+    ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(10))
+        .await;
+    let info = lookup_task(&ctx.conn, &ctx.keys, &queue, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(info.last_error.unwrap().starts_with("invalid payload"));
     stop.cancel();
     h.await.unwrap();

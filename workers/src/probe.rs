@@ -31,8 +31,14 @@ pub async fn handle(
             .map_err(|e| JobError::transient(format!("recording the run: {e}")))?;
     }
     match job.fail {
-        Some(ProbeFailure::Permanent) => Err(JobError::permanent(format!("probe {} failed on purpose", job.seq))),
-        Some(ProbeFailure::Transient) => Err(JobError::transient(format!("probe {} failed on purpose", job.seq))),
+        Some(ProbeFailure::Permanent) => Err(JobError::permanent(format!(
+            "probe {} failed on purpose",
+            job.seq
+        ))),
+        Some(ProbeFailure::Transient) => Err(JobError::transient(format!(
+            "probe {} failed on purpose",
+            job.seq
+        ))),
         None => Ok(Some(serde_json::json!({ "seq": job.seq }))),
     }
 }

@@ -72,8 +72,17 @@ mod tests {
 
     #[test]
     fn parse_rejects_wrong_prefix_length_and_digits() {
-        assert!(matches!(Address::parse("de0b295669a9fd93d5f28d9ec85e40f4cb697bae"), Err(AddressError::MissingPrefix(_))));
-        assert!(matches!(Address::parse("0x1234"), Err(AddressError::BadLength(_))));
-        assert!(matches!(Address::parse("0xzz0b295669a9fd93d5f28d9ec85e40f4cb697bae"), Err(AddressError::NotHex(_))));
+        assert!(matches!(
+            Address::parse("de0b295669a9fd93d5f28d9ec85e40f4cb697bae"),
+            Err(AddressError::MissingPrefix(_))
+        ));
+        assert!(matches!(
+            Address::parse("0x1234"),
+            Err(AddressError::BadLength(_))
+        ));
+        assert!(matches!(
+            Address::parse("0xzz0b295669a9fd93d5f28d9ec85e40f4cb697bae"),
+            Err(AddressError::NotHex(_))
+        ));
     }
 }

@@ -74,8 +74,14 @@ mod tests {
     #[test]
     fn parse_rejects_empty_long_and_odd_input() {
         assert_eq!(Symbol::parse("  "), Err(SymbolError::Empty));
-        assert!(matches!(Symbol::parse("ABCDEFGHIJKLMNOP"), Err(SymbolError::TooLong(_))));
-        assert!(matches!(Symbol::parse("BTC/USD"), Err(SymbolError::BadCharacter(_))));
+        assert!(matches!(
+            Symbol::parse("ABCDEFGHIJKLMNOP"),
+            Err(SymbolError::TooLong(_))
+        ));
+        assert!(matches!(
+            Symbol::parse("BTC/USD"),
+            Err(SymbolError::BadCharacter(_))
+        ));
         assert!(serde_json::from_str::<Symbol>("\"B-TC\"").is_err());
     }
 }

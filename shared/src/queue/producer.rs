@@ -53,7 +53,11 @@ impl Producer {
     }
 
     /// Enqueues one job on its queue.
-    pub async fn enqueue<J: Job>(&self, job: &J, opts: EnqueueOptions) -> Result<TaskId, QueueError> {
+    pub async fn enqueue<J: Job>(
+        &self,
+        job: &J,
+        opts: EnqueueOptions,
+    ) -> Result<TaskId, QueueError> {
         self.enqueue_to(&J::queue(), job, opts).await
     }
 
@@ -92,7 +96,9 @@ impl Producer {
                 .map(|j| self.entry(&queue, j, &opts))
                 .collect::<Result<Vec<_>, _>>()?;
             for r in self.push(&queue, &entries, remaining).await? {
-                ids.push(r.map_err(|_| QueueError::Protocol("bulk task refused as duplicate".into()))?);
+                ids.push(
+                    r.map_err(|_| QueueError::Protocol("bulk task refused as duplicate".into()))?,
+                );
             }
             remaining -= chunk.len();
         }
@@ -113,7 +119,10 @@ impl Producer {
         Ok(Entry {
             id: TaskId::generate(),
             payload: serde_json::to_vec(payload)?,
-            max_attempts: opts.max_retries.unwrap_or(settings.max_retries).saturating_add(1),
+            max_attempts: opts
+                .max_retries
+                .unwrap_or(settings.max_retries)
+                .saturating_add(1),
             run_at_ms: opts
                 .delay
                 .filter(|d| !d.is_zero())

@@ -77,7 +77,12 @@ pub struct WorkerRuntime {
 
 impl WorkerRuntime {
     /// `client` opens the Pub/Sub connection; `conn` carries everything else.
-    pub fn new(client: Client, conn: ConnectionManager, keys: Keys, settings: QueueSettings) -> Self {
+    pub fn new(
+        client: Client,
+        conn: ConnectionManager,
+        keys: Keys,
+        settings: QueueSettings,
+    ) -> Self {
         Self {
             client,
             conn,
@@ -88,7 +93,11 @@ impl WorkerRuntime {
 
     /// Runs `handler` for every job of `J`'s queue until `shutdown` is cancelled, then stops
     /// gracefully. Returns only at shutdown.
-    pub async fn run<J, H, Fut>(self, handler: H, shutdown: CancellationToken) -> Result<(), RuntimeError>
+    pub async fn run<J, H, Fut>(
+        self,
+        handler: H,
+        shutdown: CancellationToken,
+    ) -> Result<(), RuntimeError>
     where
         J: Job,
         H: Fn(J, JobContext) -> Fut + Clone + Send + Sync + 'static,
@@ -96,13 +105,19 @@ impl WorkerRuntime {
     {
         let s = &self.settings;
         if s.concurrency == 0 || s.fetch_batch == 0 {
-            return Err(RuntimeError::Settings("concurrency and fetch_batch must be at least 1".into()));
+            return Err(RuntimeError::Settings(
+                "concurrency and fetch_batch must be at least 1".into(),
+            ));
         }
         let queue = J::queue();
         let qkeys = self.keys.queue(&queue);
         let wake = Wake::default();
         let background = shutdown.child_token();
-        let listener = tokio::spawn(wake.clone().listen(self.client.clone(), qkeys.clone(), background.clone()));
+        let listener = tokio::spawn(wake.clone().listen(
+            self.client.clone(),
+            qkeys.clone(),
+            background.clone(),
+        ));
         let promoter = tokio::spawn(wake.clone().promote(
             self.conn.clone(),
             qkeys.clone(),
@@ -126,8 +141,12 @@ impl WorkerRuntime {
                 backoff = Duration::from_millis(100);
             }
             match result {
-                Ok(()) => tracing::warn!(worker = %name, "worker ended without shutdown; restarting"),
-                Err(e) => tracing::warn!(worker = %name, error = %e, retry_in_ms = backoff.as_millis() as u64, "worker stopped by an error; restarting"),
+                Ok(()) => {
+                    tracing::warn!(worker = %name, "worker ended without shutdown; restarting")
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %name, error = %e, retry_in_ms = backoff.as_millis() as u64, "worker stopped by an error; restarting")
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {},
@@ -158,7 +177,11 @@ impl WorkerRuntime {
     {
         let s = &self.settings;
         let heartbeat = s.heartbeat();
-        let missed = s.orphan_after().as_secs().div_ceil(heartbeat.as_secs()).max(1) as usize;
+        let missed = s
+            .orphan_after()
+            .as_secs()
+            .div_ceil(heartbeat.as_secs())
+            .max(1) as usize;
         let config = ApalisConfig::default()
             .queue(qkeys.namespace())
             .heartbeat_interval(heartbeat)
@@ -184,31 +207,44 @@ impl WorkerRuntime {
         let worker = WorkerBuilder::new(name)
             .backend(backend)
             .concurrency(s.concurrency)
-            .build(move |payload: Value, id: ApalisTaskId, wctx: WorkerContext| {
-                let handler = handler.clone();
-                let ack = ack.clone();
-                let queue = queue.clone();
-                async move {
-                    let id_s = id.to_string();
-                    let span = tracing::info_span!("job", queue = %queue, task_id = %id_s);
+            .build(
+                move |payload: Value, id: ApalisTaskId, wctx: WorkerContext| {
+                    let handler = handler.clone();
+                    let ack = ack.clone();
+                    let queue = queue.clone();
                     async move {
-                        let outcome = match (serde_json::from_value::<J>(payload), id_s.parse::<TaskId>()) {
-                            (Ok(job), Ok(task_id)) => {
-                                let ctx = JobContext { task_id, queue, worker: wctx.name().to_owned() };
-                                AssertUnwindSafe(handler(job, ctx))
-                                    .catch_unwind()
-                                    .await
-                                    .unwrap_or_else(|_| Err(JobError::transient("handler panicked")))
-                            }
-                            (Err(e), _) => Err(JobError::permanent(format!("invalid payload: {e}"))),
-                            (_, Err(e)) => Err(JobError::permanent(e)),
-                        };
-                        ack.ack(wctx.name(), &id_s, &outcome).await
+                        let id_s = id.to_string();
+                        let span = tracing::info_span!("job", queue = %queue, task_id = %id_s);
+                        async move {
+                            let outcome = match (
+                                serde_json::from_value::<J>(payload),
+                                id_s.parse::<TaskId>(),
+                            ) {
+                                (Ok(job), Ok(task_id)) => {
+                                    let ctx = JobContext {
+                                        task_id,
+                                        queue,
+                                        worker: wctx.name().to_owned(),
+                                    };
+                                    AssertUnwindSafe(handler(job, ctx))
+                                        .catch_unwind()
+                                        .await
+                                        .unwrap_or_else(|_| {
+                                            Err(JobError::transient("handler panicked"))
+                                        })
+                                }
+                                (Err(e), _) => {
+                                    Err(JobError::permanent(format!("invalid payload: {e}")))
+                                }
+                                (_, Err(e)) => Err(JobError::permanent(e)),
+                            };
+                            ack.ack(wctx.name(), &id_s, &outcome).await
+                        }
+                        .instrument(span)
+                        .await
                     }
-                    .instrument(span)
-                    .await
-                }
-            });
+                },
+            );
 
         let stop = shutdown.clone();
         let run = worker.run_until(async move {
@@ -245,7 +281,9 @@ impl WorkerRuntime {
         match r {
             Ok(0) => {}
             Ok(n) => tracing::info!(worker = %name, released = n, "released unfinished tasks"),
-            Err(e) => tracing::warn!(worker = %name, error = %e, "could not release tasks; orphan recovery will"),
+            Err(e) => {
+                tracing::warn!(worker = %name, error = %e, "could not release tasks; orphan recovery will")
+            }
         }
     }
 }
@@ -260,9 +298,20 @@ struct Acker {
 }
 
 impl Acker {
-    async fn ack(&self, worker: &str, id: &str, outcome: &JobResult) -> Result<(), redis::RedisError> {
+    async fn ack(
+        &self,
+        worker: &str,
+        id: &str,
+        outcome: &JobResult,
+    ) -> Result<(), redis::RedisError> {
         let (kind, text) = match outcome {
-            Ok(result) => ("ok", result.as_ref().map(Value::to_string).unwrap_or_else(|| "null".into())),
+            Ok(result) => (
+                "ok",
+                result
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "null".into()),
+            ),
             Err(JobError::Permanent(r)) => ("permanent", r.clone()),
             Err(JobError::Transient(r)) => ("transient", r.clone()),
         };
@@ -285,7 +334,9 @@ impl Acker {
             .await?;
         match state.as_str() {
             "done" => tracing::debug!(attempts, "job done"),
-            "retry" => tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry"),
+            "retry" => {
+                tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry")
+            }
             "dead" => tracing::error!(attempts, error = %text, "job dead"),
             _ => tracing::warn!("result dropped: task no longer held by this worker"),
         }

@@ -50,8 +50,22 @@ pub async fn queue_stats(
         .arg(cutoff_secs)
         .invoke_async(&mut conn.clone())
         .await?;
-    let [waiting, due, future, in_flight, done, dead, oldest, live, registered] = r[..] else {
-        return Err(QueueError::Protocol(format!("stats returned {} fields", r.len())));
+    let [
+        waiting,
+        due,
+        future,
+        in_flight,
+        done,
+        dead,
+        oldest,
+        live,
+        registered,
+    ] = r[..]
+    else {
+        return Err(QueueError::Protocol(format!(
+            "stats returned {} fields",
+            r.len()
+        )));
     };
     let n = |v: i64| v.max(0) as u64;
     Ok(QueueStats {

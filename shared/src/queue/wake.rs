@@ -23,7 +23,10 @@ pub(crate) struct Wake {
 
 impl Wake {
     /// A stream that yields when work may be available, and at least every `fallback`.
-    pub(crate) fn stream(&self, fallback: Duration) -> impl Stream<Item = ()> + Send + Unpin + 'static {
+    pub(crate) fn stream(
+        &self,
+        fallback: Duration,
+    ) -> impl Stream<Item = ()> + Send + Unpin + 'static {
         let notify = self.notify.clone();
         futures::stream::unfold(notify, move |n| async move {
             tokio::select! {
