@@ -1,1 +1,1 @@
-//! placeholder
+//! `coinbeat`: the operator CLI (`coinbeat up`, enqueue, task, queues, ...). Filled by the price pipeline issue.

@@ -510,3 +510,114 @@ async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is
     stop.cancel();
     h.await.unwrap();
 }
+
+#[tokio::test]
+async fn pruning_deletes_finished_task_records_past_the_retention_and_keeps_the_rest() {
+    let ctx = setup(|s| s.queues.defaults.max_retries = 0).await;
+    let queue = ProbeJob::queue();
+    let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
+        match job.fail {
+            Some(_) => Err(JobError::permanent("no")),
+            None => Ok(Some(serde_json::json!({"seq": job.seq}))),
+        }
+    });
+    let mut finished = Vec::new();
+    for i in 0..3 {
+        finished.push(
+            ctx.producer
+                .enqueue(&probe(i), EnqueueOptions::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let fail = ProbeJob {
+        seq: 9,
+        fail: Some(ProbeFailure::Permanent),
+        ..ProbeJob::default()
+    };
+    finished.push(
+        ctx.producer
+            .enqueue(&fail, EnqueueOptions::default())
+            .await
+            .unwrap(),
+    );
+    for id in &finished[..3] {
+        ctx.wait_for_status(*id, TaskStatus::Done, Duration::from_secs(10))
+            .await;
+    }
+    ctx.wait_for_status(finished[3], TaskStatus::Dead, Duration::from_secs(10))
+        .await;
+    stop.cancel();
+    h.await.unwrap();
+    let later = EnqueueOptions {
+        delay: Some(Duration::from_secs(3600)),
+        ..Default::default()
+    };
+    let pending = ctx.producer.enqueue(&probe(20), later).await.unwrap();
+
+    let kept = coinbeat_shared::queue::prune_finished(
+        &ctx.conn,
+        &ctx.keys,
+        &queue,
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept, 0, "nothing is older than an hour");
+    let pruned =
+        coinbeat_shared::queue::prune_finished(&ctx.conn, &ctx.keys, &queue, Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!(pruned, 4);
+
+    for id in finished {
+        assert!(
+            lookup_task(&ctx.conn, &ctx.keys, &queue, id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(
+        lookup_task(&ctx.conn, &ctx.keys, &queue, pending)
+            .await
+            .unwrap()
+            .is_some(),
+        "unfinished tasks stay"
+    );
+    let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &ctx.settings.queues.defaults)
+        .await
+        .unwrap();
+    assert_eq!((stats.done, stats.dead), (0, 0));
+    let k = ctx.keys.queue(&queue);
+    let mut c = ctx.conn.clone();
+    let data_len: u64 = redis::cmd("HLEN")
+        .arg(k.data())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(data_len, 1, "only the pending task's payload is left");
+}
+
+#[tokio::test]
+async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
+    // Poll and heartbeat far apart: only the wake-up signal can start the task in time.
+    let ctx = setup(|s| {
+        s.queues.defaults.poll_interval_ms = 60_000;
+        s.queues.defaults.heartbeat_secs = 60;
+        s.queues.defaults.orphan_after_secs = 180;
+    })
+    .await;
+    let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move { Ok(None) });
+    // Let the worker register, fetch nothing and go idle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = ctx
+        .producer
+        .enqueue(&probe(1), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(id, TaskStatus::Done, Duration::from_secs(10))
+        .await;
+    stop.cancel();
+    h.await.unwrap();
+}

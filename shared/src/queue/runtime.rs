@@ -343,3 +343,17 @@ impl Acker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_worker_name_is_new_and_says_queue_and_pid() {
+        let q = QueueName::parse("prices").unwrap();
+        let (a, b) = (worker_name(&q), worker_name(&q));
+        assert_ne!(a, b, "two incarnations in one process never share a name");
+        assert!(a.starts_with("prices-"), "{a}");
+        assert!(a.contains(&format!("-{}-", std::process::id())), "{a}");
+    }
+}
