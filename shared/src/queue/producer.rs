@@ -10,7 +10,7 @@ use super::{QueueError, TaskId, now_ms, scripts::ENQUEUE};
 use crate::{
     jobs::{Job, QueueName},
     keys::Keys,
-    settings::QueuesSettings,
+    settings::{QueueSettings, QueuesSettings},
 };
 
 /// Tasks per script call in a bulk enqueue, so one huge batch never blocks Redis for long.
@@ -69,9 +69,10 @@ impl Producer {
         payload: &P,
         opts: EnqueueOptions,
     ) -> Result<TaskId, QueueError> {
-        let entry = self.entry(queue, payload, &opts)?;
+        let settings = self.queues.for_queue(queue);
+        let entry = entry(&settings, payload, &opts)?;
         let key = entry.idempotency_key.clone();
-        let mut results = self.push(queue, &[entry], 1).await?;
+        let mut results = self.push(queue, settings.max_backlog, &[entry], 1).await?;
         match results.pop() {
             Some(Ok(id)) => Ok(id),
             Some(Err(existing)) => Err(QueueError::Duplicate { key, existing }),
@@ -87,15 +88,19 @@ impl Producer {
     /// chunks already written stay and the error says so by the depth it reports.)
     pub async fn enqueue_bulk<J: Job>(&self, jobs: &[J]) -> Result<Vec<TaskId>, QueueError> {
         let queue = J::queue();
+        let settings = self.queues.for_queue(&queue);
         let opts = EnqueueOptions::default();
         let mut ids = Vec::with_capacity(jobs.len());
         let mut remaining = jobs.len();
         for chunk in jobs.chunks(BULK_CHUNK) {
             let entries = chunk
                 .iter()
-                .map(|j| self.entry(&queue, j, &opts))
+                .map(|j| entry(&settings, j, &opts))
                 .collect::<Result<Vec<_>, _>>()?;
-            for r in self.push(&queue, &entries, remaining).await? {
+            for r in self
+                .push(&queue, settings.max_backlog, &entries, remaining)
+                .await?
+            {
                 ids.push(
                     r.map_err(|_| QueueError::Protocol("bulk task refused as duplicate".into()))?,
                 );
@@ -105,43 +110,15 @@ impl Producer {
         Ok(ids)
     }
 
-    fn entry<P: Serialize + ?Sized>(
-        &self,
-        queue: &QueueName,
-        payload: &P,
-        opts: &EnqueueOptions,
-    ) -> Result<Entry, QueueError> {
-        let settings = self.queues.for_queue(queue);
-        let ttl = opts
-            .idempotency_ttl
-            .map(|d| d.as_secs().max(1))
-            .unwrap_or(settings.idempotency_ttl_secs.max(1));
-        Ok(Entry {
-            id: TaskId::generate(),
-            payload: serde_json::to_vec(payload)?,
-            max_attempts: opts
-                .max_retries
-                .unwrap_or(settings.max_retries)
-                .saturating_add(1),
-            run_at_ms: opts
-                .delay
-                .filter(|d| !d.is_zero())
-                .map(|d| now_ms() + d.as_millis() as u64)
-                .unwrap_or(0),
-            idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
-            ttl_secs: ttl,
-        })
-    }
-
     /// Runs the enqueue script; each result is the new id or the id holding the idempotency key.
     async fn push(
         &self,
         queue: &QueueName,
+        cap: u64,
         entries: &[Entry],
         reserve: usize,
     ) -> Result<Vec<Result<TaskId, TaskId>>, QueueError> {
         let k = self.keys.queue(queue);
-        let cap = self.queues.for_queue(queue).max_backlog;
         let mut inv = ENQUEUE.prepare_invoke();
         inv.key(k.active())
             .key(k.delayed())
@@ -188,4 +165,31 @@ impl Producer {
         })
         .collect()
     }
+}
+
+/// One task ready for the enqueue script, with the queue's settings already applied.
+fn entry<P: Serialize + ?Sized>(
+    settings: &QueueSettings,
+    payload: &P,
+    opts: &EnqueueOptions,
+) -> Result<Entry, QueueError> {
+    let ttl = opts
+        .idempotency_ttl
+        .map(|d| d.as_secs().max(1))
+        .unwrap_or(settings.idempotency_ttl_secs.max(1));
+    Ok(Entry {
+        id: TaskId::generate(),
+        payload: serde_json::to_vec(payload)?,
+        max_attempts: opts
+            .max_retries
+            .unwrap_or(settings.max_retries)
+            .saturating_add(1),
+        run_at_ms: opts
+            .delay
+            .filter(|d| !d.is_zero())
+            .map(|d| now_ms() + d.as_millis() as u64)
+            .unwrap_or(0),
+        idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
+        ttl_secs: ttl,
+    })
 }
