@@ -1,1 +1,22 @@
-//! `coinbeat-api`: the thin axum API over the cache and the queues; never calls an upstream. Filled by the price pipeline issue.
+//! `coinbeat-api`: the thin HTTP API over the price cache and the queues. It reads the cache,
+//! enqueues work on demand and reports on tasks and queues; it never calls an upstream.
+//!
+//! - [`state`]: [`AppState`], the clone-cheap handles every request shares (one lazy Redis
+//!   connection, the price cache, the producer), and the time bound on every Redis call.
+//! - [`error`]: [`ApiError`], the one JSON error shape, and the layer that puts every other error
+//!   response (405, 413, timeouts) into that shape.
+//! - [`json`]: [`JsonBody`], a JSON body extractor whose rejections use that shape.
+//! - [`routes`]: the router, its middleware, and one file per route group.
+//! - [`server`]: [`serve`] on a given listener and [`run`] on the configured address.
+
+pub mod error;
+pub mod json;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+pub use error::ApiError;
+pub use json::JsonBody;
+pub use routes::router;
+pub use server::{ServeError, run, serve};
+pub use state::AppState;

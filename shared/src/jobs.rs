@@ -98,6 +98,21 @@ impl fmt::Display for Queue {
     }
 }
 
+/// The name is not one of the product's queues (job kinds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup")]
+pub struct UnknownKind(pub String);
+
+impl std::str::FromStr for Queue {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Queue::ALL
+            .into_iter()
+            .find(|q| q.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_owned()))
+    }
+}
+
 /// A payload that belongs to one queue.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The queue this payload travels on.

@@ -6,7 +6,7 @@
 //! The one key we cannot prefix is apalis's global `core:apalis:queues:list`, written by its
 //! worker registration.
 
-use crate::jobs::QueueName;
+use crate::{domain::Symbol, jobs::QueueName};
 
 /// Key builder for one deployment (one prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,33 @@ impl Keys {
         QueueKeys {
             ns: format!("{}:q:{}", self.prefix, queue),
         }
+    }
+
+    /// HASH with the cached price of one symbol: `record` (JSON) and `fetched_at_ms`.
+    pub fn price(&self, symbol: &Symbol) -> String {
+        format!("{}:price:{symbol}", self.prefix)
+    }
+
+    /// ZSET of one symbol's price history: score = fetched-at (ms), member = `{"t":..,"usd":".."}`.
+    pub fn price_history(&self, symbol: &Symbol) -> String {
+        format!("{}:price:{symbol}:history", self.prefix)
+    }
+
+    /// Pub/Sub channel carrying every price record as it is written.
+    pub fn price_events(&self) -> String {
+        format!("{}:events:prices", self.prefix)
+    }
+
+    /// HASH with the run record of one schedule entry (`last_tick_ms`, `last_task_id`,
+    /// `last_enqueued_ms`, `next_tick_ms`).
+    pub fn schedule_entry(&self, entry: &str) -> String {
+        format!("{}:schedule:{entry}", self.prefix)
+    }
+
+    /// The idempotency key a tick of a schedule entry enqueues under: whoever claims it first
+    /// enqueues, every other scheduler replica sees a duplicate.
+    pub fn schedule_tick_claim(entry: &str, tick_ms: i64) -> String {
+        format!("schedule:{entry}:{tick_ms}")
     }
 
     /// HASH seq → number of runs, written by `probe` tasks that ask to be recorded.

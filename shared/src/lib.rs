@@ -5,18 +5,24 @@
 //! - [`settings`]: the one typed configuration tree (defaults → TOML file → environment).
 //! - [`domain`]: parsed domain types (`Symbol`, `Address`, `Chain`).
 //! - [`jobs`]: the queue names and job payloads, the wire contract between producers and workers.
+//! - [`cache`]: cached records (prices) with newest-wins writes and freshness.
 //! - [`keys`]: the only place that builds Redis keys.
 //! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
+//! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
+//! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
+pub mod cache;
 pub mod domain;
 pub mod jobs;
 pub mod keys;
 pub mod queue;
 pub mod redis_conn;
+pub mod schedule_state;
 pub mod settings;
 pub mod shutdown;
+pub mod submit;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

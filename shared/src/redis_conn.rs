@@ -21,11 +21,21 @@ pub fn client(settings: &RedisSettings) -> Result<Client, ConnectError> {
 /// A self-reconnecting, multiplexed connection shared by everything in one process.
 pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
     let client = client(settings)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
-        .set_number_of_retries(2);
-    ConnectionManager::new_with_config(client, config)
+    ConnectionManager::new_with_config(client, manager_config())
         .await
         .map_err(ConnectError::Connect)
+}
+
+/// Like [`connect`], but returns at once and connects on first use: for processes that must
+/// start (and report Redis as unavailable) while Redis is down, such as the API.
+pub fn connect_lazy(settings: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
+    let client = client(settings)?;
+    ConnectionManager::new_lazy_with_config(client, manager_config()).map_err(ConnectError::Connect)
+}
+
+fn manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_number_of_retries(2)
 }

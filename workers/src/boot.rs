@@ -1,5 +1,5 @@
-//! The start-up every worker binary shares: settings → telemetry → Redis → run until SIGINT or
-//! SIGTERM, then stop gracefully.
+//! The start-up every worker shares: settings → telemetry → Redis → run until SIGINT or
+//! SIGTERM (or the caller's token), then stop gracefully.
 
 use std::{future::Future, path::PathBuf};
 
@@ -11,6 +11,9 @@ use coinbeat_shared::{
     queue::{JobContext, JobResult, WorkerRuntime},
     redis_conn, shutdown, telemetry,
 };
+use tokio_util::sync::CancellationToken;
+
+use crate::registry;
 
 /// Everything a handler factory may need, built once per process.
 #[derive(Debug, Clone)]
@@ -20,17 +23,26 @@ pub struct WorkerEnv {
     pub conn: redis::aio::ConnectionManager,
 }
 
-/// Runs the worker of `J`'s queue with the handler `make` builds, until a signal arrives.
-/// Settings come from `COINBEAT_CONFIG` (a TOML file, optional) and the environment.
-pub async fn run<J, H, Fut>(service: &str, make: impl FnOnce(&WorkerEnv) -> H) -> anyhow::Result<()>
+/// The `main` of a worker binary: settings from `COINBEAT_CONFIG` (a TOML file, optional) and
+/// the environment, logs, then the worker called `name` until a signal arrives.
+pub async fn main(name: &str) -> anyhow::Result<()> {
+    let config = std::env::var_os("COINBEAT_CONFIG").map(PathBuf::from);
+    let settings = Settings::load(config.as_deref()).context("loading settings")?;
+    telemetry::init(name, settings.telemetry.format);
+    registry::run(name, settings, shutdown::on_signal()).await
+}
+
+/// Runs the worker of `J`'s queue with the handler `make` builds, until `stop` is cancelled.
+pub async fn run<J, H, Fut>(
+    settings: Settings,
+    stop: CancellationToken,
+    make: impl FnOnce(&WorkerEnv) -> anyhow::Result<H>,
+) -> anyhow::Result<()>
 where
     J: Job,
     H: Fn(J, JobContext) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = JobResult> + Send + 'static,
 {
-    let config = std::env::var_os("COINBEAT_CONFIG").map(PathBuf::from);
-    let settings = Settings::load(config.as_deref()).context("loading settings")?;
-    telemetry::init(service, settings.telemetry.format);
     let client = redis_conn::client(&settings.redis)?;
     let conn = redis_conn::connect(&settings.redis)
         .await
@@ -38,12 +50,11 @@ where
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let queue_settings = settings.queues.for_queue(&J::queue());
     let env = WorkerEnv {
-        settings: settings.clone(),
+        settings,
         keys: keys.clone(),
         conn: conn.clone(),
     };
-    let handler = make(&env);
-    let stop = shutdown::on_signal();
+    let handler = make(&env)?;
     WorkerRuntime::new(client, conn, keys, queue_settings)
         .run(handler, stop)
         .await?;

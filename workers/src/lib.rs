@@ -1,7 +1,12 @@
 //! coinbeat's workers: one handler module per queue, one thin binary per queue in `src/bin/`.
 //!
-//! - [`boot`]: what every worker binary does (settings, telemetry, Redis, run until a signal).
+//! - [`boot`]: what every worker does (settings, telemetry, Redis, run until a signal).
+//! - [`registry`]: every worker by name, for the binaries and `coinbeat up`.
+//! - [`prices`]: the `prices` queue, over the [`coingecko`] client.
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod boot;
+pub mod coingecko;
+pub mod prices;
 pub mod probe;
+pub mod registry;

@@ -15,28 +15,74 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::QueueName;
 
+mod api;
+mod prices;
+mod providers;
+mod schedule;
+
+pub use api::ApiSettings;
+pub use prices::PricesSettings;
+pub use providers::{CoinGeckoPlan, CoinGeckoSettings, ProviderSettings, ProvidersSettings};
+pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
+
 /// Errors raised while loading settings.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid settings: {0}")]
-pub struct SettingsError(#[from] Box<figment::Error>);
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
 
 /// The whole configuration of a coinbeat deployment.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub redis: RedisSettings,
     pub queues: QueuesSettings,
     pub providers: ProvidersSettings,
+    pub prices: PricesSettings,
+    pub schedule: ScheduleTable,
+    pub api: ApiSettings,
     pub telemetry: TelemetrySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            redis: RedisSettings::default(),
+            queues: QueuesSettings::default(),
+            providers: ProvidersSettings::default(),
+            prices: PricesSettings::default(),
+            schedule: default_schedule(),
+            api: ApiSettings::default(),
+            telemetry: TelemetrySettings::default(),
+        }
+    }
 }
 
 impl Settings {
     /// Loads defaults, then `path` if given (a missing file is an error: the caller asked for
     /// it), then the environment.
     pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
-        Self::figment(path)
+        let settings: Self = Self::figment(path)
             .extract()
-            .map_err(|e| SettingsError(Box::new(e)))
+            .map_err(|e| SettingsError::Load(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: every tracked symbol has a coin id.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let unmapped = self.prices.unmapped();
+        if !unmapped.is_empty() {
+            let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();
+            return Err(SettingsError::Invalid(format!(
+                "tracked symbols without a CoinGecko id: {} (add them under [prices.coins])",
+                list.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     fn figment(path: Option<&Path>) -> Figment {
@@ -45,7 +91,16 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
-            .merge(Env::prefixed("COINBEAT_").split("__"))
+            .merge(
+                // `COINBEAT_CONFIG` names the file; `COINBEAT_SIM_*` configure the simulator.
+                // Neither is a setting.
+                Env::prefixed("COINBEAT_")
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        key != "config" && !key.starts_with("sim_")
+                    })
+                    .split("__"),
+            )
             .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
             .merge(
                 Env::raw()
@@ -199,23 +254,6 @@ impl QueueOverride {
     }
 }
 
-/// Upstream APIs. Only workers read these.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProvidersSettings {
-    pub coingecko: ProviderSettings,
-    pub etherscan: ProviderSettings,
-}
-
-/// One upstream: where it is and the key to call it with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProviderSettings {
-    /// Empty means the provider's public address.
-    pub base_url: String,
-    pub api_key: Option<Secret>,
-}
-
 /// How logs are written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -281,6 +319,8 @@ mod tests {
                 "#,
             )?;
             jail.set_env("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "9");
+            jail.set_env("COINBEAT_CONFIG", "coinbeat.toml");
+            jail.set_env("COINBEAT_SIM_ADDR", "127.0.0.1:9180");
             jail.set_env("REDIS_URL", "redis://example:6380/2");
             jail.set_env("ETHERSCAN_API_KEY", "sekret");
             let s = Settings::load(Some(Path::new("coinbeat.toml"))).expect("loads");

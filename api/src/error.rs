@@ -1,0 +1,359 @@
+//! The API's one error type and its one JSON shape:
+//! `{"error": {"code": "not_found", "message": "...", "details": {...}}}` (`details` only where
+//! there is something to add).
+//!
+//! Client errors echo what was wrong. Redis trouble answers 503 `redis_unavailable`; internal
+//! errors are logged once with their cause chain and answered generically. Responses that do
+//! not come from a handler (405 from the router, 413 from the body limit, the request timeout)
+//! are put into the same shape by [`reshape`].
+
+use std::{error::Error as StdError, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use coinbeat_shared::{
+    cache::CacheError,
+    domain::{Symbol, SymbolError},
+    jobs::{Queue, QueueName, UnknownKind},
+    queue::{QueueError, TaskId, TaskIdError},
+    submit::SubmitError,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Seconds a caller refused with "queue full" is told to wait before trying again: long enough
+/// for workers to take a bite out of the backlog, short enough not to idle a client for long.
+pub const QUEUE_FULL_RETRY_AFTER_SECS: u64 = 5;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: Method, path: String },
+    /// A query string or path segment that cannot be read at all.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("expected a JSON body with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// Well-formed JSON that does not fit the request (missing field, wrong type, unknown field).
+    #[error("invalid request body: {0}")]
+    InvalidBody(String),
+    #[error(transparent)]
+    InvalidSymbol(#[from] SymbolError),
+    /// A symbol list that is empty or too long.
+    #[error("{0}")]
+    InvalidSymbols(String),
+    #[error(
+        "unknown symbol {0}: it is not tracked, has no configured coin id, and nothing is cached for it"
+    )]
+    UnknownSymbol(Symbol),
+    /// Known (tracked, or with a configured coin id) but with nothing cached yet.
+    #[error(
+        "{symbol} {} but has not been fetched yet; it appears once a prices job has run for it",
+        if *.tracked { "is tracked" } else { "has a configured coin id" }
+    )]
+    NotFetchedYet { symbol: Symbol, tracked: bool },
+    #[error(transparent)]
+    UnknownKind(#[from] UnknownKind),
+    #[error("invalid args for {kind}: {message}")]
+    InvalidArgs { kind: Queue, message: String },
+    #[error("queue {queue} is full: {depth} tasks waiting, cap is {cap}; retry later")]
+    QueueFull {
+        queue: QueueName,
+        depth: u64,
+        cap: u64,
+    },
+    #[error("idempotency key {key:?} is already held by task {existing}")]
+    Duplicate { key: String, existing: TaskId },
+    #[error(transparent)]
+    InvalidTaskId(#[from] TaskIdError),
+    #[error("no task with id {0} (it never existed, or its record was pruned)")]
+    TaskNotFound(TaskId),
+    #[error("redis did not answer within {} ms", .0.as_millis())]
+    RedisTimeout(Duration),
+    /// An enqueue that timed out: Redis may still have run it.
+    #[error(
+        "redis did not answer within {} ms; the task may or may not have been enqueued \
+         (retry with an idempotency_key to be safe)", .0.as_millis()
+    )]
+    EnqueueTimeout(Duration),
+    #[error("redis is unavailable: {0}")]
+    RedisUnavailable(#[source] redis::RedisError),
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            RouteNotFound { .. } | UnknownSymbol(_) | NotFetchedYet { .. } | TaskNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InvalidBody(_)
+            | InvalidSymbol(_)
+            | InvalidSymbols(_)
+            | UnknownKind(_)
+            | InvalidArgs { .. }
+            | InvalidTaskId(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Duplicate { .. } => StatusCode::CONFLICT,
+            RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code callers branch on.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            RouteNotFound { .. } => "not_found",
+            BadRequest(_) => "bad_request",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge { .. } => "payload_too_large",
+            InvalidJson(_) => "invalid_json",
+            InvalidBody(_) => "invalid_body",
+            InvalidSymbol(_) | InvalidSymbols(_) => "invalid_symbol",
+            UnknownSymbol(_) => "unknown_symbol",
+            NotFetchedYet { .. } => "not_fetched_yet",
+            UnknownKind(_) => "unknown_kind",
+            InvalidArgs { .. } => "invalid_args",
+            QueueFull { .. } => "queue_full",
+            Duplicate { .. } => "duplicate",
+            InvalidTaskId(_) => "invalid_task_id",
+            TaskNotFound(_) => "task_not_found",
+            RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
+            Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::UnknownKind(_) => Some(json!({
+                "valid_kinds": Queue::ALL.map(Queue::as_str),
+            })),
+            ApiError::QueueFull { queue, depth, cap } => Some(json!({
+                "queue": queue,
+                "depth": depth,
+                "cap": cap,
+                "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
+            })),
+            ApiError::Duplicate { existing, .. } => Some(json!({
+                "existing_task_id": existing,
+                "status_url": format!("/v1/tasks/{existing}"),
+            })),
+            ApiError::UnknownSymbol(symbol) | ApiError::NotFetchedYet { symbol, .. } => {
+                Some(json!({ "symbol": symbol }))
+            }
+            _ => None,
+        }
+    }
+
+    /// What the caller is told. Server-side failures get a generic sentence: their cause is in
+    /// the log, not in the response.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::RedisUnavailable(_) => "redis is unavailable; try again shortly".into(),
+            ApiError::Internal(_) => "internal error; the cause is in the server log".into(),
+            other => other.to_string(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            ApiError::Internal(_) => tracing::error!(error = %chain(self), "internal error"),
+            ApiError::RedisUnavailable(_)
+            | ApiError::RedisTimeout(_)
+            | ApiError::EnqueueTimeout(_) => {
+                tracing::warn!(error = %chain(self), "redis unavailable")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated.
+fn chain(error: &dyn StdError) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !out.ends_with(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        source = e.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut response = error_response(
+            self.status(),
+            self.code(),
+            &self.public_message(),
+            self.details(),
+        );
+        if matches!(self, ApiError::QueueFull { .. }) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
+}
+
+fn error_body(code: &str, message: &str, details: Option<Value>) -> Vec<u8> {
+    serde_json::to_vec(&Envelope {
+        error: ErrorBody {
+            code,
+            message,
+            details,
+        },
+    })
+    .expect("error bodies serialize")
+}
+
+fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Option<Value>,
+) -> Response {
+    let mut response = Response::new(Body::from(error_body(code, message, details)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Puts an error response that did not come from [`ApiError`] (the router's 405, the body
+/// limit's 413, the request timeout's 503) into the one shape, keeping its status and headers
+/// (such as `Allow`). Successful and already-JSON responses pass untouched.
+pub fn reshape(response: Response, max_body_bytes: usize) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "method not allowed on this route; the Allow header lists the allowed ones".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            ApiError::PayloadTooLarge {
+                limit: max_body_bytes,
+            }
+            .to_string(),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ("timeout", "the request did not complete in time".to_owned())
+        }
+        StatusCode::NOT_FOUND => ("not_found", "not found".to_owned()),
+        other => (
+            "error",
+            other
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_ascii_lowercase(),
+        ),
+    };
+    let (mut parts, _body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(error_body(code, &message, None)))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(e: redis::RedisError) -> Self {
+        if is_unavailability(&e) {
+            ApiError::RedisUnavailable(e)
+        } else {
+            ApiError::Internal(Box::new(e))
+        }
+    }
+}
+
+/// Whether a Redis error means "Redis cannot serve us right now" (connection refused or
+/// dropped, loading, failing over) rather than "we sent something wrong" (a bug, answered 500).
+fn is_unavailability(e: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, RetryMethod};
+    match e.kind() {
+        ErrorKind::Server(_) | ErrorKind::Extension => {
+            !matches!(e.retry_method(), RetryMethod::NoRetry)
+        }
+        ErrorKind::UnexpectedReturnType | ErrorKind::Parse | ErrorKind::InvalidClientConfig => {
+            false
+        }
+        _ => true,
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Redis(e) => e.into(),
+            corrupt @ CacheError::Corrupt { .. } => ApiError::Internal(Box::new(corrupt)),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Full { queue, depth, cap } => ApiError::QueueFull { queue, depth, cap },
+            QueueError::Duplicate { key, existing } => ApiError::Duplicate { key, existing },
+            QueueError::Redis(e) => e.into(),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::BadArgs { kind, message } => ApiError::InvalidArgs { kind, message },
+            SubmitError::Queue(e) => e.into(),
+        }
+    }
+}

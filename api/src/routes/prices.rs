@@ -1,0 +1,197 @@
+//! `GET /v1/prices` and `GET /v1/prices/{symbol}`: cached prices with their age and staleness.
+//!
+//! A record says when it was fetched and from where; past the freshness window it is served
+//! with `stale: true` until Redis expires it. A symbol with nothing cached is reported as such
+//! (not fetched yet, or unknown), never silently dropped and never made up.
+
+use std::collections::HashSet;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    cache::{Freshness, PriceRecord},
+    domain::Symbol,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState};
+
+/// Most symbols one `?symbols=` list may name.
+pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
+
+/// One cached price as the API shows it. Decimals are strings with the upstream's digits.
+#[derive(Debug, Serialize)]
+pub struct PriceView<'a> {
+    pub symbol: &'a Symbol,
+    pub coin_id: &'a str,
+    pub usd: &'a Decimal,
+    pub change_24h_pct: Option<&'a Decimal>,
+    pub market_cap_usd: Option<&'a Decimal>,
+    pub volume_24h_usd: Option<&'a Decimal>,
+    pub upstream_updated_at: Option<DateTime<Utc>>,
+    pub fetched_at: DateTime<Utc>,
+    pub source: &'a str,
+    /// Whole seconds since `fetched_at`.
+    pub age_seconds: u64,
+    /// True once the record is older than `prices.fresh_secs`.
+    pub stale: bool,
+}
+
+impl<'a> PriceView<'a> {
+    pub fn new(record: &'a PriceRecord, now: DateTime<Utc>, state: &AppState) -> Self {
+        let freshness =
+            Freshness::assess(record.fetched_at, now, state.settings().prices.fresh_for());
+        Self {
+            symbol: &record.symbol,
+            coin_id: &record.coin_id,
+            usd: &record.usd,
+            change_24h_pct: record.change_24h_pct.as_ref(),
+            market_cap_usd: record.market_cap_usd.as_ref(),
+            volume_24h_usd: record.volume_24h_usd.as_ref(),
+            upstream_updated_at: record.upstream_updated_at,
+            fetched_at: record.fetched_at,
+            source: &record.source,
+            age_seconds: freshness.age_seconds,
+            stale: freshness.stale,
+        }
+    }
+}
+
+/// A requested symbol with nothing cached, and why.
+#[derive(Debug, Serialize)]
+pub struct Missing {
+    pub symbol: Symbol,
+    /// `not_fetched_yet` or `unknown_symbol`, the codes the single-symbol route answers with.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ListResponse<'a> {
+    prices: Vec<PriceView<'a>>,
+    missing: Vec<Missing>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Comma-separated symbols; absent means the tracked set.
+    symbols: Option<String>,
+}
+
+/// `GET /v1/prices[?symbols=BTC,ETH]`: `{"prices": [...], "missing": [...]}` in the order asked
+/// (the tracked order when no list is given), in one Redis round trip.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let asked;
+    let symbols: &[Symbol] = match &query.symbols {
+        None => &state.settings().prices.tracked,
+        Some(list) => {
+            asked = parse_list(list)?;
+            &asked
+        }
+    };
+    let records = if symbols.is_empty() {
+        Vec::new()
+    } else {
+        state.redis(state.cache().get_many(symbols)).await?
+    };
+    let now = Utc::now();
+    let mut prices = Vec::with_capacity(records.len());
+    let mut missing = Vec::new();
+    for (symbol, record) in symbols.iter().zip(&records) {
+        match record {
+            Some(record) => prices.push(PriceView::new(record, now, &state)),
+            None => {
+                let why = absent(&state, symbol.clone());
+                missing.push(Missing {
+                    reason: why.code(),
+                    message: why.to_string(),
+                    symbol: symbol.clone(),
+                });
+            }
+        }
+    }
+    Ok(Json(ListResponse { prices, missing }).into_response())
+}
+
+/// `GET /v1/prices/{symbol}`: one record, or 422 `invalid_symbol`, 404 `not_fetched_yet`,
+/// 404 `unknown_symbol`.
+pub async fn one(
+    State(state): State<AppState>,
+    symbol: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let symbol = Symbol::parse(&raw)?;
+    match state.redis(state.cache().get(&symbol)).await? {
+        Some(record) => Ok(Json(PriceView::new(&record, Utc::now(), &state)).into_response()),
+        None => Err(absent(&state, symbol)),
+    }
+}
+
+/// Why nothing is cached for `symbol`.
+fn absent(state: &AppState, symbol: Symbol) -> ApiError {
+    if state.knows(&symbol) {
+        let tracked = state.settings().prices.is_tracked(&symbol);
+        ApiError::NotFetchedYet { symbol, tracked }
+    } else {
+        ApiError::UnknownSymbol(symbol)
+    }
+}
+
+/// Parses `BTC,eth, SOL`: trimmed, uppercased, duplicates and empty items dropped, order kept.
+fn parse_list(list: &str) -> Result<Vec<Symbol>, ApiError> {
+    let mut seen = HashSet::new();
+    let mut symbols = Vec::new();
+    for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+        let symbol = Symbol::parse(item)?;
+        if seen.insert(symbol.clone()) {
+            symbols.push(symbol);
+        }
+        if symbols.len() > MAX_SYMBOLS_PER_REQUEST {
+            return Err(ApiError::InvalidSymbols(format!(
+                "`symbols` names more than {MAX_SYMBOLS_PER_REQUEST} symbols"
+            )));
+        }
+    }
+    if symbols.is_empty() {
+        return Err(ApiError::InvalidSymbols(
+            "`symbols` is empty; leave it out for the tracked set".into(),
+        ));
+    }
+    Ok(symbols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symbol_list_is_normalised_deduplicated_and_checked() {
+        let parsed = parse_list("btc, ETH,,BTC ,sol,").unwrap();
+        let names: Vec<&str> = parsed.iter().map(Symbol::as_str).collect();
+        assert_eq!(names, ["BTC", "ETH", "SOL"]);
+        assert!(matches!(
+            parse_list(" , "),
+            Err(ApiError::InvalidSymbols(_))
+        ));
+        assert!(matches!(
+            parse_list("BTC,B-TC"),
+            Err(ApiError::InvalidSymbol(_))
+        ));
+        let many: Vec<String> = (0..=MAX_SYMBOLS_PER_REQUEST)
+            .map(|i| format!("S{i}"))
+            .collect();
+        assert!(matches!(
+            parse_list(&many.join(",")),
+            Err(ApiError::InvalidSymbols(_))
+        ));
+    }
+}

@@ -1,0 +1,156 @@
+//! `POST /v1/tasks` (enqueue work on demand) and `GET /v1/tasks/{id}` (what became of it).
+
+use axum::{
+    Json,
+    extract::{Path, State, rejection::PathRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    jobs::{Queue, QueueName},
+    queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, lookup_task},
+    submit,
+};
+use futures::future::try_join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{ApiError, AppState, JsonBody};
+
+/// Longest accepted idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+
+/// The body of `POST /v1/tasks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The job kind, which is also its queue: `prices`, `market`, `wallet`, `health`, `cleanup`.
+    pub kind: String,
+    /// The kind's arguments; absent or `null` means none (e.g. the tracked set for `prices`).
+    #[serde(default)]
+    pub args: Value,
+    /// While held (the queue's `idempotency_ttl_secs`), a second request with the same key is
+    /// refused with 409 and the first task's id.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Accepted {
+    id: TaskId,
+    queue: Queue,
+    status: TaskStatus,
+    status_url: String,
+}
+
+/// `POST /v1/tasks`: 202 with `{"id", "queue", "status": "pending", "status_url"}` and a
+/// `Location` header. 422 for an unknown kind or bad args, 429 when the queue is full
+/// (with `Retry-After`), 409 for a held idempotency key.
+pub async fn submit(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SubmitRequest>,
+) -> Result<Response, ApiError> {
+    let kind: Queue = request.kind.parse()?;
+    if let Some(key) = &request.idempotency_key
+        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES)
+    {
+        return Err(ApiError::InvalidBody(format!(
+            "`idempotency_key` must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+        )));
+    }
+    let options = EnqueueOptions {
+        idempotency_key: request.idempotency_key,
+        ..EnqueueOptions::default()
+    };
+    // `submit` checks the args before it touches Redis, so bad args answer 422 at once.
+    let enqueue = submit::submit(
+        state.producer(),
+        state.settings(),
+        kind,
+        &request.args,
+        options,
+    );
+    let id = state.redis(enqueue).await.map_err(|e| match e {
+        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
+        other => other,
+    })?;
+    let status_url = format!("/v1/tasks/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, status_url.clone())],
+        Json(Accepted {
+            id,
+            queue: kind,
+            status: TaskStatus::Pending,
+            status_url,
+        }),
+    )
+        .into_response())
+}
+
+/// A task as the API shows it; times are RFC 3339 UTC, like every time in the API.
+#[derive(Debug, Serialize)]
+struct TaskView {
+    id: TaskId,
+    queue: QueueName,
+    status: TaskStatus,
+    /// Attempts finished so far.
+    attempts: u32,
+    max_attempts: u32,
+    payload: Value,
+    /// The handler's result, once done.
+    result: Option<Value>,
+    last_error: Option<String>,
+    enqueued_at: Option<DateTime<Utc>>,
+    /// When it may run (or next runs, after a transient failure).
+    run_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    /// The worker holding it, while running.
+    worker: Option<String>,
+}
+
+impl From<TaskInfo> for TaskView {
+    fn from(t: TaskInfo) -> Self {
+        let at = |ms: Option<u64>| {
+            ms.filter(|ms| *ms > 0)
+                .and_then(|ms| DateTime::from_timestamp_millis(ms as i64))
+        };
+        Self {
+            id: t.id,
+            queue: t.queue,
+            status: t.status,
+            attempts: t.attempts,
+            max_attempts: t.max_attempts,
+            payload: t.payload,
+            result: t.result,
+            last_error: t.last_error,
+            enqueued_at: at(t.enqueued_at),
+            run_at: at(t.run_at),
+            finished_at: at(t.finished_at),
+            worker: t.worker,
+        }
+    }
+}
+
+/// `GET /v1/tasks/{id}`: the task, looked up in every queue at once (an id does not say its
+/// queue). 422 `invalid_task_id` for something that is not a ULID, 404 `task_not_found` for
+/// an id no queue knows.
+pub async fn get(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let id: TaskId = raw.parse()?;
+    let lookups = state
+        .queues()
+        .iter()
+        .map(|(_, name, _)| lookup_task(state.conn(), state.keys(), name, id));
+    let found = state.redis(try_join_all(lookups)).await?;
+    let task = found
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or(ApiError::TaskNotFound(id))?;
+    Ok(Json(TaskView::from(task)).into_response())
+}

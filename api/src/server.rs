@@ -1,0 +1,56 @@
+//! Serving the router: [`serve`] on a listener the caller bound (tests bind port 0), [`run`] on
+//! the configured address. Both stop gracefully when the shutdown token is cancelled.
+
+use axum::serve::ListenerExt;
+use coinbeat_shared::{Settings, redis_conn::ConnectError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{AppState, router};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Redis(#[from] ConnectError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds `settings.api.addr` and serves until `shutdown` is cancelled.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let addr = settings.api.addr.clone();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    serve(settings, listener, shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then lets requests in progress
+/// finish. Does not wait for Redis: the API starts (and reports 503) while Redis is down.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let state = AppState::new(&settings)?;
+    let addr = listener.local_addr()?;
+    // Responses are small and written whole; Nagle's algorithm would only add latency.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}

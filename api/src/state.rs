@@ -1,0 +1,130 @@
+//! The state every request shares: clone-cheap handles behind one `Arc`, built once from the
+//! settings.
+
+use std::{sync::Arc, time::Duration};
+
+use coinbeat_shared::{
+    Settings,
+    cache::PriceCache,
+    domain::Symbol,
+    jobs::{Queue, QueueName},
+    keys::Keys,
+    queue::Producer,
+    redis_conn::{self, ConnectError},
+    settings::QueueSettings,
+};
+use redis::aio::ConnectionManager;
+
+use crate::ApiError;
+
+/// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
+/// this is the backstop for everything else (a client trickling its body, a bug).
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers share. Cloning it clones one `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    /// One multiplexed connection for the whole process; it connects on first use and
+    /// reconnects by itself, so the API starts and answers 503 while Redis is down.
+    conn: ConnectionManager,
+    keys: Keys,
+    cache: PriceCache,
+    producer: Producer,
+    /// Every product queue with its effective settings, resolved once.
+    queues: Vec<(Queue, QueueName, QueueSettings)>,
+    redis_timeout: Duration,
+}
+
+impl AppState {
+    /// Builds the state without touching Redis (the connection is made on first use).
+    /// Must be called inside a Tokio runtime. Fails only on a malformed Redis URL.
+    pub fn new(settings: &Settings) -> Result<Self, ConnectError> {
+        let conn = redis_conn::connect_lazy(&settings.redis)?;
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
+        let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+        let queues = Queue::ALL
+            .into_iter()
+            .map(|q| {
+                let name = q.name();
+                let queue_settings = settings.queues.for_queue(&name);
+                (q, name, queue_settings)
+            })
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings: settings.clone(),
+                conn,
+                keys,
+                cache,
+                producer,
+                queues,
+                redis_timeout: Duration::from_millis(settings.api.redis_timeout_ms.max(1)),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn conn(&self) -> &ConnectionManager {
+        &self.inner.conn
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn cache(&self) -> &PriceCache {
+        &self.inner.cache
+    }
+
+    pub fn producer(&self) -> &Producer {
+        &self.inner.producer
+    }
+
+    /// The product queues, in [`Queue::ALL`] order, with their effective settings.
+    pub fn queues(&self) -> &[(Queue, QueueName, QueueSettings)] {
+        &self.inner.queues
+    }
+
+    /// How long any one Redis call may take before the request answers 503.
+    pub fn redis_timeout(&self) -> Duration {
+        self.inner.redis_timeout
+    }
+
+    /// How long a whole request may take.
+    pub fn request_timeout(&self) -> Duration {
+        MIN_REQUEST_TIMEOUT.max(self.inner.redis_timeout * 3)
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.settings.api.max_body_bytes
+    }
+
+    /// Whether the deployment knows `symbol`: tracked, or with a configured coin id, so a price
+    /// job can fetch it.
+    pub fn knows(&self, symbol: &Symbol) -> bool {
+        let prices = &self.inner.settings.prices;
+        prices.is_tracked(symbol) || prices.coin_id(symbol).is_some()
+    }
+
+    /// Runs one Redis operation, bounded by the Redis timeout, so a request never hangs on a
+    /// Redis that is down or stuck.
+    pub async fn redis<T, E>(&self, op: impl Future<Output = Result<T, E>>) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        match tokio::time::timeout(self.inner.redis_timeout, op).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_elapsed) => Err(ApiError::RedisTimeout(self.inner.redis_timeout)),
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The API over real HTTP against a private redis-server: one test binary, one file per route
+//! group, `support` for starting both.
+
+mod prices;
+mod service;
+mod support;
+mod tasks;

@@ -1,0 +1,163 @@
+//! Queues, health, readiness, Redis outages, unknown routes and wrong methods, shutdown.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, header};
+use serde_json::json;
+
+use crate::support::{Api, assert_error, json};
+
+/// Generous for a loaded 2-core machine: this checks that requests do not hang on a dead
+/// Redis (the Redis timeout is 1 s), not how fast they fail.
+const HANG_BOUND: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn queues_lists_all_five_product_queues() {
+    let api = Api::start().await;
+    let (status, body) = api.get("/v1/queues").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names: Vec<&str> = body["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["prices", "market", "wallet", "health", "cleanup"]);
+    assert_eq!(body["queues"][2]["waiting"], 0);
+    assert_eq!(body["queues"][2]["live_workers"], 0);
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_are_ok_while_redis_answers() {
+    let api = Api::start().await;
+    assert_eq!(
+        api.get("/healthz").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        api.get("/readyz").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+}
+
+#[tokio::test]
+async fn once_redis_dies_readyz_and_reads_answer_503_quickly_and_healthz_stays_ok() {
+    let mut api = Api::start().await;
+    assert_eq!(api.get("/readyz").await.0, StatusCode::OK);
+    assert_eq!(api.get("/v1/prices/WLD").await.0, StatusCode::NOT_FOUND);
+
+    api.redis.kill();
+
+    for path in ["/readyz", "/v1/prices/BTC", "/v1/prices", "/v1/queues"] {
+        let started = Instant::now();
+        let (status, body) = api.get(path).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_error(&body, "redis_unavailable");
+        assert!(
+            started.elapsed() < HANG_BOUND,
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    let (status, body) = json(api.post("/v1/tasks", &json!({"kind": "health"})).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(started.elapsed() < HANG_BOUND);
+    assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_to_a_stuck_redis_answers_503_at_the_redis_timeout_instead_of_waiting() {
+    let api = Api::start_with(|s| s.api.redis_timeout_ms = 250).await;
+    // A script that keeps Redis busy for 3 s: every other client waits (below Redis's 5 s
+    // script limit, after which it would answer BUSY errors instead of making them wait).
+    let mut blocker = coinbeat_shared::redis_conn::connect(&api.settings.redis)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let busy = "local s = redis.call('TIME') repeat local n = redis.call('TIME') \
+                    until (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > 3000000 return 1";
+        let _: redis::RedisResult<i64> = redis::cmd("EVAL")
+            .arg(busy)
+            .arg(0)
+            .query_async(&mut blocker)
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for path in ["/v1/prices/BTC", "/readyz"] {
+        let started = Instant::now();
+        let (status, body) = api.get(path).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_error(&body, "redis_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_api_starts_while_redis_is_down_and_recovers_when_it_returns() {
+    let mut api = Api::start_with(|_| {}).await;
+    api.redis.kill();
+    let started = Instant::now();
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(started.elapsed() < HANG_BOUND);
+
+    api.redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if api.get("/readyz").await.0 == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz never recovered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape() {
+    let api = Api::start().await;
+
+    let (status, body) = api.get("/v1/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/nothing-here")
+    );
+
+    let response = api.http.delete(api.url("/v1/prices")).send().await.unwrap();
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = json(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_error(&body, "method_not_allowed");
+    assert!(allow.expect("an Allow header").contains("GET"));
+
+    let (status, body) = json(api.http.get(api.url("/v1/tasks")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_error(&body, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn serve_returns_once_shutdown_is_cancelled() {
+    let mut api = Api::start().await;
+    assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+
+    api.shutdown.cancel();
+    let server = api.server.take().unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returns after shutdown")
+        .expect("serve did not panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(api.http.get(api.url("/healthz")).send().await.is_err());
+}

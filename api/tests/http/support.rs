@@ -1,0 +1,134 @@
+//! Test support: a private Redis plus the API served on a port-0 listener, called with reqwest;
+//! and price records written the way the price worker writes them (`PriceCache::write`).
+
+use chrono::{DateTime, Utc};
+use coinbeat_api::ServeError;
+use coinbeat_shared::{
+    Settings,
+    cache::{PriceCache, PriceRecord},
+    domain::Symbol,
+    keys::Keys,
+    redis_conn,
+    testing::TestRedis,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// A running API and the Redis behind it; both stop on drop.
+pub struct Api {
+    pub redis: TestRedis,
+    pub settings: Settings,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub server: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl Api {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts Redis, lets the test adjust the settings, then serves the API.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let redis = TestRedis::start();
+        let mut settings = redis.settings();
+        adjust(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(coinbeat_api::serve(
+            settings.clone(),
+            listener,
+            shutdown.clone(),
+        ));
+        Self {
+            redis,
+            settings,
+            base,
+            http: reqwest::Client::new(),
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The price cache of this deployment, on its own connection (as a worker has).
+    pub async fn cache(&self) -> PriceCache {
+        let conn = redis_conn::connect(&self.settings.redis)
+            .await
+            .expect("connect to test redis");
+        PriceCache::new(
+            conn,
+            Keys::new(self.settings.redis.key_prefix.clone()),
+            &self.settings.prices,
+        )
+    }
+
+    /// Writes records through the cache, as the price worker does.
+    pub async fn write(&self, records: &[PriceRecord]) {
+        let outcome = self
+            .cache()
+            .await
+            .write(records)
+            .await
+            .expect("write prices");
+        assert_eq!(outcome.written, records.len(), "every record is new");
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        json(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Status and JSON body; panics (with the body) when the body is not JSON.
+pub async fn json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("read body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text:?}"));
+    (status, body)
+}
+
+/// Asserts the one error shape: `{"error": {"code": code, "message": "<non-empty>"}}`.
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "error without a message: {body}");
+}
+
+/// A record as a worker would write it, with every optional field set.
+pub fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
+    PriceRecord {
+        symbol: Symbol::parse(symbol).unwrap(),
+        coin_id: format!("{}-coin", symbol.to_lowercase()),
+        usd: usd.parse().unwrap(),
+        change_24h_pct: Some("-1.250".parse().unwrap()),
+        market_cap_usd: Some("1325847389123.5".parse().unwrap()),
+        volume_24h_usd: Some("28734987.0012".parse().unwrap()),
+        upstream_updated_at: Some(fetched_at - chrono::Duration::seconds(30)),
+        fetched_at,
+        source: "coingecko".into(),
+    }
+}

@@ -1,0 +1,38 @@
+//! One module per subcommand; [`dispatch`] routes to them.
+
+mod enqueue;
+mod queues;
+mod run;
+mod task;
+
+use std::{path::Path, process::ExitCode};
+
+use anyhow::Context;
+use coinbeat_shared::{Settings, keys::Keys, redis_conn};
+use redis::aio::ConnectionManager;
+
+use crate::args::{Cli, Command};
+
+/// Runs the chosen subcommand.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = load_settings(cli.config.as_deref())?;
+    match cli.command {
+        Command::Up(args) => crate::up::up(settings, args).await,
+        Command::Enqueue(args) => enqueue::enqueue(&settings, args).await,
+        Command::Task { id, json } => task::task(&settings, &id, json).await,
+        Command::Queues { json } => queues::queues(&settings, json).await,
+        Command::Run(args) => run::run(settings, args).await,
+    }
+}
+
+fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
+    Settings::load(path).context("loading settings")
+}
+
+/// A Redis connection and the deployment's keys, for the ops commands.
+async fn connect(settings: &Settings) -> anyhow::Result<(ConnectionManager, Keys)> {
+    let conn = redis_conn::connect(&settings.redis)
+        .await
+        .context("connecting to redis (set REDIS_URL, or run `coinbeat up`)")?;
+    Ok((conn, Keys::new(settings.redis.key_prefix.clone())))
+}

@@ -1,0 +1,57 @@
+//! `coinbeat task <id>`: everything known about one task.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use coinbeat_shared::{
+    jobs::Queue,
+    queue::{TaskId, TaskInfo, lookup_task},
+};
+
+use crate::output;
+
+pub async fn task(
+    settings: &coinbeat_shared::Settings,
+    id: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let id: TaskId = id
+        .parse()
+        .with_context(|| format!("{id:?} is not a task id"))?;
+    let (conn, keys) = super::connect(settings).await?;
+    let mut found: Option<TaskInfo> = None;
+    for queue in Queue::ALL {
+        if let Some(info) = lookup_task(&conn, &keys, &queue.name(), id).await? {
+            found = Some(info);
+            break;
+        }
+    }
+    let Some(info) = found else {
+        eprintln!("no task {id} in any queue (never enqueued, or pruned after its retention)");
+        return Ok(ExitCode::FAILURE);
+    };
+    if json {
+        output::json(&info);
+    } else {
+        let rows = [
+            ("id", info.id.to_string()),
+            ("queue", info.queue.to_string()),
+            ("status", format!("{:?}", info.status).to_lowercase()),
+            ("attempts", format!("{} of {}", info.attempts, info.max_attempts)),
+            ("enqueued", output::time_ms(info.enqueued_at)),
+            ("run at", output::time_ms(info.run_at)),
+            ("finished", output::time_ms(info.finished_at)),
+            ("worker", info.worker.clone().unwrap_or_else(|| "-".into())),
+            ("payload", info.payload.to_string()),
+            (
+                "result",
+                info.result.as_ref().map_or("-".into(), |r| r.to_string()),
+            ),
+            ("error", info.last_error.clone().unwrap_or_else(|| "-".into())),
+        ];
+        for (name, value) in rows {
+            println!("{name:>9}  {value}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,0 @@
-//! `coinbeat`: the operator CLI (`coinbeat up`, enqueue, task, queues, ...). Filled by the price pipeline issue.

@@ -1,0 +1,119 @@
+//! `coinbeat up`: the whole system on this machine.
+//!
+//! Redis (a private `redis-server` in `--data-dir`, unless `REDIS_URL` is set), optionally the
+//! simulator (in this process), then one child process per component: the scheduler, every
+//! product worker, and the API. Output is prefixed per component. On SIGINT or SIGTERM (or when
+//! any child dies) everything started here is stopped, children first, Redis last.
+
+mod children;
+mod redis_server;
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use coinbeat_shared::{Settings, shutdown};
+use coinbeat_workers::registry::PRODUCT_WORKERS;
+
+use crate::args::UpArgs;
+use children::{ChildProcess, first_exit};
+use redis_server::RedisServer;
+
+/// How long a child may take to stop after being asked (workers finish running tasks).
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn up(settings: Settings, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let stop = shutdown::on_signal();
+    let mut env: Vec<(String, String)> = Vec::new();
+
+    let redis = if std::env::var_os("REDIS_URL").is_some() {
+        println!("using the Redis at REDIS_URL");
+        None
+    } else {
+        let dir = args.data_dir.join("redis");
+        let server = RedisServer::start(&dir).await?;
+        println!("started a private redis-server ({})", server.url());
+        env.push(("REDIS_URL".into(), server.url()));
+        Some(server)
+    };
+
+    let sim = if args.simulate {
+        let config = coinbeat_sim::SimConfig {
+            addr: args.sim_addr,
+            ..Default::default()
+        };
+        let sim = coinbeat_sim::start(config)
+            .await
+            .context("starting the simulator")?;
+        println!("simulator: CoinGecko at {}", sim.base_url());
+        env.push((
+            "COINBEAT_PROVIDERS__COINGECKO__BASE_URL".into(),
+            sim.base_url(),
+        ));
+        Some(sim)
+    } else {
+        None
+    };
+
+    let api_addr = match args.api_addr {
+        Some(addr) => {
+            env.push(("COINBEAT_API__ADDR".into(), addr.to_string()));
+            addr.to_string()
+        }
+        None => settings.api.addr.clone(),
+    };
+
+    let mut components = vec!["scheduler"];
+    components.extend(PRODUCT_WORKERS);
+    components.push("api");
+    let mut running = Vec::new();
+    for name in components {
+        match ChildProcess::spawn(name, &env) {
+            Ok(child) => running.push(child),
+            Err(e) => {
+                stop_all(running, sim, redis).await;
+                return Err(e);
+            }
+        }
+    }
+    println!();
+    println!("coinbeat is up. API: http://{api_addr}");
+    println!("  curl http://{api_addr}/v1/prices");
+    println!(
+        "  curl -X POST http://{api_addr}/v1/tasks -H 'content-type: application/json' \
+         -d '{{\"kind\":\"prices\"}}'"
+    );
+    println!("  curl http://{api_addr}/v1/queues");
+    println!("Ctrl-C stops everything.");
+    println!();
+
+    let code = tokio::select! {
+        _ = stop.cancelled() => {
+            println!("stopping...");
+            ExitCode::SUCCESS
+        }
+        (index, status) = first_exit(&mut running) => {
+            let name = running[index].name.clone();
+            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+            eprintln!("{name} exited unexpectedly ({status}); stopping everything");
+            ExitCode::FAILURE
+        }
+    };
+    stop_all(running, sim, redis).await;
+    println!("stopped.");
+    Ok(code)
+}
+
+/// Stops children (in parallel), then the simulator, then Redis.
+async fn stop_all(
+    running: Vec<ChildProcess>,
+    sim: Option<coinbeat_sim::SimHandle>,
+    redis: Option<RedisServer>,
+) {
+    futures::future::join_all(running.into_iter().map(|c| c.stop(STOP_GRACE))).await;
+    if let Some(sim) = sim {
+        let _ = sim.stop().await;
+    }
+    if let Some(redis) = redis {
+        redis.stop().await;
+    }
+}

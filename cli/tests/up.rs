@@ -1,0 +1,313 @@
+//! `coinbeat up --simulate` as a new user runs it: the real binary, which starts a private
+//! redis-server, the simulator, the scheduler, the price worker and the API. Covers the
+//! scheduled path, the on-demand path, newest-wins against a late older write, honest staleness
+//! while the upstream is down, and a Ctrl-C that leaves no process behind.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    cache::{PriceCache, PriceRecord},
+    domain::Symbol,
+    keys::Keys,
+    settings::RedisSettings,
+    settings::{PricesSettings, Secret},
+};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+const FRESH_SECS: u64 = 4;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `coinbeat up` process; killed (with everything it started) if the test fails.
+struct Up {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Up {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- coinbeat up output ----\n{}", self.log());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every process whose parent chain leads to `root`.
+fn descendants(root: u32) -> BTreeSet<u32> {
+    let mut parent_of = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        parent_of.insert(pid, ppid);
+    }
+    let mut found = BTreeSet::from([root]);
+    loop {
+        let more: Vec<u32> = parent_of
+            .iter()
+            .filter(|(pid, ppid)| found.contains(ppid) && !found.contains(pid))
+            .map(|(pid, _)| *pid)
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        found.extend(more);
+    }
+    found.remove(&root);
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has exited; only its parent's wait is missing.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+        .unwrap_or(false)
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = http.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_for<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(started.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn by_symbol(prices: &Value) -> BTreeMap<String, Value> {
+    prices["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["symbol"].as_str().unwrap().to_owned(), p.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, sim_port) = (free_port(), free_port());
+    let api = format!("http://127.0.0.1:{api_port}");
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let log = data.path().join("up.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .args(["up", "--simulate"])
+        .args(["--api-addr", &format!("127.0.0.1:{api_port}")])
+        .args(["--sim-addr", &format!("127.0.0.1:{sim_port}")])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("REDIS_URL")
+        .env_remove("COINBEAT_CONFIG")
+        .env("COINBEAT_PRICES__FRESH_SECS", FRESH_SECS.to_string())
+        // The beat refreshes every 3 s here, so the scheduled path shows within the test.
+        .env("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(data.path().join("up.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let up = Up { child, log };
+    let http = reqwest::Client::new();
+
+    // 1. Within 30 s the beat's first job has filled the cache: all 12 default symbols, fresh,
+    //    with exactly the decimals the simulator sent.
+    let first = wait_for("12 fresh prices", Duration::from_secs(30), async || {
+        let response = http.get(format!("{api}/v1/prices")).send().await.ok()?;
+        let body: Value = response.json().await.ok()?;
+        let prices = by_symbol(&body);
+        (prices.len() == 12 && prices.values().all(|p| p["stale"] == false)).then_some(prices)
+    })
+    .await;
+    let defaults = PricesSettings::default();
+    assert_eq!(
+        first.keys().cloned().collect::<BTreeSet<_>>(),
+        defaults
+            .tracked
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+    );
+    wait_for("cache == what the simulator served", Duration::from_secs(10), async || {
+        let (_, before) = get(&http, &format!("{api}/v1/prices")).await;
+        let (_, served) = get(&http, &format!("{sim}/sim/served")).await;
+        let (_, after) = get(&http, &format!("{api}/v1/prices")).await;
+        let (before, after) = (by_symbol(&before), by_symbol(&after));
+        if before != after {
+            return None; // a refresh landed in between; look again
+        }
+        for (symbol, record) in &after {
+            let id = record["coin_id"].as_str().unwrap();
+            let sent = served["coingecko"][id]["usd"].as_str()?;
+            assert_eq!(record["source"], "coingecko");
+            assert!(record["usd"].is_string(), "prices are decimal strings");
+            if Decimal::from_str(sent).unwrap() != Decimal::from_str(record["usd"].as_str()?).unwrap()
+            {
+                return None;
+            }
+            assert_eq!(record["usd"].as_str().unwrap(), sent, "{symbol}: exact digits");
+        }
+        Some(())
+    })
+    .await;
+
+    // 2. The scheduled path keeps going: fetched_at moves without anyone asking.
+    let btc_at = |prices: &BTreeMap<String, Value>| -> DateTime<Utc> {
+        prices["BTC"]["fetched_at"].as_str().unwrap().parse().unwrap()
+    };
+    let t_first = btc_at(&first);
+    wait_for("a scheduled refresh", Duration::from_secs(10), async || {
+        let (_, now) = get(&http, &format!("{api}/v1/prices")).await;
+        (btc_at(&by_symbol(&now)) > t_first).then_some(())
+    })
+    .await;
+
+    // 3. On demand: 202, done within 2 s, fetched_at moves.
+    let (_, before) = get(&http, &format!("{api}/v1/prices/ETH")).await;
+    let eth_before: DateTime<Utc> = before["fetched_at"].as_str().unwrap().parse().unwrap();
+    let response = http
+        .post(format!("{api}/v1/tasks"))
+        .json(&json!({"kind": "prices", "args": {"symbols": ["ETH"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let status_url = format!("{api}{}", accepted["status_url"].as_str().unwrap());
+    let posted = Instant::now();
+    let task = wait_for("the task to be done", Duration::from_secs(5), async || {
+        let (_, task) = get(&http, &status_url).await;
+        (task["status"] == "done").then_some(task)
+    })
+    .await;
+    let took = posted.elapsed();
+    assert!(took < Duration::from_secs(2), "task took {took:?}: {task}");
+    let (_, after) = get(&http, &format!("{api}/v1/prices/ETH")).await;
+    let eth_after: DateTime<Utc> = after["fetched_at"].as_str().unwrap().parse().unwrap();
+    assert!(eth_after > eth_before, "{eth_before} -> {eth_after}");
+
+    // 4. A late, older result (a re-delivered job finishing after a newer one) is refused.
+    let redis = RedisSettings {
+        url: Secret::new(format!(
+            "redis+unix://{}",
+            data.path().canonicalize().unwrap().join("redis/redis.sock").display()
+        )),
+        key_prefix: "coinbeat".into(),
+    };
+    let conn = coinbeat_shared::redis_conn::connect(&redis).await.unwrap();
+    let cache = PriceCache::new(conn, Keys::new("coinbeat"), &defaults);
+    let eth = Symbol::parse("ETH").unwrap();
+    let newest = cache.get(&eth).await.unwrap().unwrap();
+    let late = PriceRecord {
+        usd: Decimal::from_str("1.23").unwrap(),
+        fetched_at: newest.fetched_at - chrono::Duration::seconds(30),
+        ..newest.clone()
+    };
+    assert_eq!(cache.write(&[late]).await.unwrap().skipped, 1);
+    let (_, served) = get(&http, &format!("{api}/v1/prices/ETH")).await;
+    assert_ne!(served["usd"], "1.23");
+
+    // 5. Upstream down: the last prices stay served, marked stale once past the window.
+    let response = http
+        .post(format!("{sim}/sim/control"))
+        .json(&json!({"down": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let (_, last_fresh) = get(&http, &format!("{api}/v1/prices")).await;
+    let stale = wait_for("stale prices", Duration::from_secs(FRESH_SECS + 10), async || {
+        let (status, body) = get(&http, &format!("{api}/v1/prices")).await;
+        assert_eq!(status, 200);
+        let prices = by_symbol(&body);
+        (prices.len() == 12 && prices.values().all(|p| p["stale"] == true)).then_some(prices)
+    })
+    .await;
+    for (symbol, record) in &stale {
+        assert!(record["age_seconds"].as_u64().unwrap() > FRESH_SECS - 1);
+        let before = &by_symbol(&last_fresh)[symbol];
+        if before["fetched_at"] == record["fetched_at"] {
+            assert_eq!(before["usd"], record["usd"], "{symbol}: the last known value");
+        }
+    }
+
+    // 6. Ctrl-C: everything `up` started exits, nothing is left behind.
+    let pid = up.child.id();
+    let started = descendants(pid);
+    assert!(
+        started.len() >= 4,
+        "expected redis-server, scheduler, price-worker and api under coinbeat up, got {started:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut up = up;
+    let exit = wait_for("coinbeat up to exit", Duration::from_secs(40), async || {
+        up.child.try_wait().unwrap()
+    })
+    .await;
+    assert!(exit.success(), "coinbeat up exited with {exit}\n{}", up.log());
+    let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert!(up.log().contains("stopped."), "{}", up.log());
+}
+
+#[test]
+fn up_without_redis_server_installed_says_how_to_get_it() {
+    let data = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .arg("up")
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("REDIS_URL")
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("redis-server is not installed"), "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    assert!(!Path::new(&data.path().join("redis/redis.sock")).exists());
+}

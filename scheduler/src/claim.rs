@@ -1,0 +1,157 @@
+//! Claiming one tick of one entry: enqueue its payload under the idempotency key
+//! `Keys::schedule_tick_claim(entry, tick_ms)`, then record the run. Every replica computes the
+//! same key from the tick's scheduled time, so exactly one of them enqueues; the others get
+//! `Duplicate` and learn which task won.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    keys::Keys,
+    queue::{EnqueueOptions, Producer, QueueError, TaskId},
+};
+use redis::aio::ConnectionManager;
+
+use crate::{
+    entry::Entry,
+    record::{TickRecord, record_next, record_tick},
+};
+
+/// How long one claim (enqueue plus record) may take before it counts as failed. Bounds the
+/// handlers piling up while Redis is unreachable, and the wait at shutdown.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a tick was not claimed. The beat logs it and lets catch-up retry; it is never fatal.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error(transparent)]
+    Enqueue(QueueError),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("no answer from redis within {0:?}")]
+    Timeout(Duration),
+}
+
+/// What became of a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This replica enqueued the tick's job.
+    Enqueued(TaskId),
+    /// Another replica (or an earlier attempt) already holds the claim, with this task.
+    AlreadyClaimed(TaskId),
+}
+
+/// Why a tick is being claimed, for the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// apalis-cron fired it.
+    Tick,
+    /// The latest scheduled time had not run (first start, downtime, a failed tick).
+    CatchUp,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Tick => "tick",
+            Trigger::CatchUp => "catch-up",
+        }
+    }
+}
+
+/// Enqueues ticks and records them. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Claimer {
+    producer: Producer,
+    conn: ConnectionManager,
+    keys: Keys,
+}
+
+impl Claimer {
+    pub fn new(producer: Producer, conn: ConnectionManager, keys: Keys) -> Self {
+        Self {
+            producer,
+            conn,
+            keys,
+        }
+    }
+
+    pub fn conn(&self) -> &ConnectionManager {
+        &self.conn
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Enqueues `entry`'s job for the tick scheduled at `tick`, unless the tick is already
+    /// claimed, and records the run.
+    pub async fn claim(
+        &self,
+        entry: &Entry,
+        tick: DateTime<Utc>,
+        trigger: Trigger,
+    ) -> Result<Claim, ClaimError> {
+        tokio::time::timeout(CLAIM_TIMEOUT, self.claim_inner(entry, tick, trigger))
+            .await
+            .unwrap_or(Err(ClaimError::Timeout(CLAIM_TIMEOUT)))
+    }
+
+    async fn claim_inner(
+        &self,
+        entry: &Entry,
+        tick: DateTime<Utc>,
+        trigger: Trigger,
+    ) -> Result<Claim, ClaimError> {
+        let tick_ms = tick.timestamp_millis();
+        let opts = EnqueueOptions {
+            idempotency_key: Some(Keys::schedule_tick_claim(entry.name(), tick_ms)),
+            idempotency_ttl: Some(entry.claim_ttl(tick)),
+            ..EnqueueOptions::default()
+        };
+        let (claim, enqueued_ms) = match self
+            .producer
+            .enqueue_to(&entry.kind().name(), entry.payload(), opts)
+            .await
+        {
+            Ok(id) => (Claim::Enqueued(id), Some(Utc::now().timestamp_millis())),
+            Err(QueueError::Duplicate { existing, .. }) => (Claim::AlreadyClaimed(existing), None),
+            Err(e) => return Err(ClaimError::Enqueue(e)),
+        };
+        let task_id = match claim {
+            Claim::Enqueued(id) | Claim::AlreadyClaimed(id) => id,
+        };
+        match claim {
+            Claim::Enqueued(_) => tracing::info!(
+                entry = entry.name(), queue = %entry.kind(), tick = %tick.to_rfc3339(),
+                task_id = %task_id, trigger = trigger.as_str(), "enqueued"
+            ),
+            Claim::AlreadyClaimed(_) => tracing::debug!(
+                entry = entry.name(), tick = %tick.to_rfc3339(), task_id = %task_id,
+                trigger = trigger.as_str(), "tick already claimed"
+            ),
+        }
+        let record = TickRecord {
+            tick_ms,
+            task_id,
+            enqueued_ms,
+            next_tick_ms: entry.next_after(tick).map(|t| t.timestamp_millis()),
+        };
+        // The claim key, not the record, is what prevents a second enqueue; a record that
+        // could not be written only makes a later catch-up try (and be refused) again.
+        if let Err(e) = record_tick(&self.conn, &self.keys, entry.name(), &record).await {
+            tracing::warn!(entry = entry.name(), error = %e, "could not record the run");
+        }
+        Ok(claim)
+    }
+
+    /// Publishes the entry's next scheduled time after `now`.
+    pub async fn publish_next(
+        &self,
+        entry: &Entry,
+        now: DateTime<Utc>,
+    ) -> Result<(), redis::RedisError> {
+        let next = entry.next_after(now).map(|t| t.timestamp_millis());
+        record_next(&self.conn, &self.keys, entry.name(), next).await
+    }
+}

@@ -1,0 +1,137 @@
+//! Reading and writing cached prices.
+
+use std::sync::LazyLock;
+
+use redis::{Script, aio::ConnectionManager};
+
+use super::{CacheError, HistoryPoint, PriceRecord};
+use crate::{domain::Symbol, keys::Keys, settings::PricesSettings};
+
+static WRITE_PRICES: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/write_prices.lua")));
+
+/// Records per script call: bounds the time one call holds Redis.
+const WRITE_CHUNK: usize = 500;
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Records that replaced an older one (or were the first).
+    pub written: usize,
+    /// Records not newer than the cached one, left out.
+    pub skipped: usize,
+}
+
+/// The price cache of one deployment.
+#[derive(Debug, Clone)]
+pub struct PriceCache {
+    conn: ConnectionManager,
+    keys: Keys,
+    expire_ms: u64,
+    history_points: u64,
+}
+
+impl PriceCache {
+    pub fn new(conn: ConnectionManager, keys: Keys, settings: &PricesSettings) -> Self {
+        Self {
+            conn,
+            keys,
+            expire_ms: settings.expire_after().as_millis() as u64,
+            history_points: settings.history_points,
+        }
+    }
+
+    /// Writes each record unless the cache already holds one fetched at the same time or later,
+    /// adds a history point and publishes the record on the price event channel, all in one
+    /// atomic step per chunk.
+    pub async fn write(&self, records: &[PriceRecord]) -> Result<WriteOutcome, CacheError> {
+        let mut outcome = WriteOutcome::default();
+        for chunk in records.chunks(WRITE_CHUNK) {
+            let mut invocation = WRITE_PRICES.prepare_invoke();
+            invocation
+                .arg(self.expire_ms)
+                .arg(self.history_points)
+                .arg(self.keys.price_events());
+            for record in chunk {
+                let record_json = serde_json::to_string(record).expect("records serialize");
+                let point = HistoryPoint {
+                    t: record.fetched_at.timestamp_millis(),
+                    usd: record.usd,
+                };
+                let point_json = serde_json::to_string(&point).expect("points serialize");
+                invocation
+                    .key(self.keys.price(&record.symbol))
+                    .key(self.keys.price_history(&record.symbol))
+                    .arg(point.t)
+                    .arg(record_json)
+                    .arg(point_json);
+            }
+            let written: usize = invocation.invoke_async(&mut self.conn.clone()).await?;
+            outcome.written += written;
+            outcome.skipped += chunk.len() - written;
+        }
+        Ok(outcome)
+    }
+
+    /// The cached record of `symbol`, if there is one.
+    pub async fn get(&self, symbol: &Symbol) -> Result<Option<PriceRecord>, CacheError> {
+        Ok(self
+            .get_many(std::slice::from_ref(symbol))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// The cached records of `symbols`, in the same order (`None` where there is none).
+    pub async fn get_many(
+        &self,
+        symbols: &[Symbol],
+    ) -> Result<Vec<Option<PriceRecord>>, CacheError> {
+        let mut pipe = redis::pipe();
+        for symbol in symbols {
+            pipe.hget(self.keys.price(symbol), "record");
+        }
+        let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn.clone()).await?;
+        symbols
+            .iter()
+            .zip(raw)
+            .map(|(symbol, json)| {
+                json.map(|json| {
+                    serde_json::from_str(&json).map_err(|source| CacheError::Corrupt {
+                        key: self.keys.price(symbol),
+                        source,
+                    })
+                })
+                .transpose()
+            })
+            .collect()
+    }
+
+    /// The newest `limit` history points of `symbol`, oldest first.
+    pub async fn history(
+        &self,
+        symbol: &Symbol,
+        limit: usize,
+    ) -> Result<Vec<HistoryPoint>, CacheError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.keys.price_history(symbol);
+        let mut raw: Vec<String> = redis::cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(limit as i64 - 1)
+            .arg("REV")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        raw.reverse();
+        raw.iter()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|source| CacheError::Corrupt {
+                    key: key.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,53 @@
+//! The run record of a schedule entry: when its last tick was enqueued, as which task, and when
+//! it runs next. The scheduler writes it (one HASH per entry, `Keys::schedule_entry`); the API and
+//! the CLI read it to report schedules, and the scheduler reads it to decide on catch-up.
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+
+use crate::{keys::Keys, queue::TaskId};
+
+/// HASH field: the scheduled time (unix ms) of the newest tick enqueued. Only ever increases.
+pub const LAST_TICK_MS: &str = "last_tick_ms";
+/// HASH field: the task that tick enqueued (whichever scheduler replica won the claim).
+pub const LAST_TASK_ID: &str = "last_task_id";
+/// HASH field: when (unix ms, wall clock of the replica that enqueued) that task was enqueued.
+pub const LAST_ENQUEUED_MS: &str = "last_enqueued_ms";
+/// HASH field: the next scheduled time (unix ms) after the last tick; absent when the cron
+/// expression never fires again.
+pub const NEXT_TICK_MS: &str = "next_tick_ms";
+
+/// What Redis knows about one schedule entry's runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScheduleRecord {
+    /// Scheduled time (unix ms) of the newest tick that was enqueued; catch-up compares with it.
+    pub last_tick_ms: Option<i64>,
+    pub last_task_id: Option<TaskId>,
+    pub last_enqueued_ms: Option<i64>,
+    pub next_tick_ms: Option<i64>,
+}
+
+/// Reads the run record of `entry`; `None` when the entry never ran against this Redis.
+///
+/// A field that is missing or does not parse reads as absent, which for `last_tick_ms` means
+/// "never ran" (the scheduler's record script treats it the same way).
+pub async fn read_schedule_record(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    entry: &str,
+) -> Result<Option<ScheduleRecord>, redis::RedisError> {
+    let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(keys.schedule_entry(entry))
+        .query_async(&mut conn.clone())
+        .await?;
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let ms = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+    Ok(Some(ScheduleRecord {
+        last_tick_ms: ms(LAST_TICK_MS),
+        last_task_id: fields.get(LAST_TASK_ID).and_then(|v| v.parse().ok()),
+        last_enqueued_ms: ms(LAST_ENQUEUED_MS),
+        next_tick_ms: ms(NEXT_TICK_MS),
+    }))
+}

@@ -1,0 +1,25 @@
+//! Settings of the HTTP API process.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the API listens and how long it waits on Redis before answering 503.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// `host:port` to listen on (`COINBEAT_API__ADDR`).
+    pub addr: String,
+    /// A Redis call slower than this answers 503 instead of hanging the request.
+    pub redis_timeout_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            redis_timeout_ms: 1_000,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Upstream APIs: where each one is and the key to call it with. Only workers read these.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// Every upstream coinbeat calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersSettings {
+    pub coingecko: CoinGeckoSettings,
+    pub etherscan: ProviderSettings,
+}
+
+/// One upstream: where it is and the key to call it with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Empty means the provider's public address.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+}
+
+/// CoinGecko: a keyless or demo key on the public host, or a pro key on the pro host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinGeckoSettings {
+    /// Empty means the public address of `plan` (`https://api.coingecko.com/api/v3` or
+    /// `https://pro-api.coingecko.com/api/v3`).
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    /// Which header carries the key: `x-cg-demo-api-key` or `x-cg-pro-api-key`.
+    pub plan: CoinGeckoPlan,
+    /// Most coin ids sent in one `/simple/price` request.
+    pub max_ids_per_request: usize,
+    /// Most requests one job has in flight at once (a big refresh is split into batches).
+    pub max_concurrent_requests: usize,
+    /// A request slower than this fails (and the job is retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for CoinGeckoSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            plan: CoinGeckoPlan::Demo,
+            max_ids_per_request: 250,
+            max_concurrent_requests: 4,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl CoinGeckoSettings {
+    /// The configured base URL, or the plan's public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            match self.plan {
+                CoinGeckoPlan::Demo => "https://api.coingecko.com/api/v3",
+                CoinGeckoPlan::Pro => "https://pro-api.coingecko.com/api/v3",
+            }
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+}
+
+/// CoinGecko's plans differ in host and key header.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CoinGeckoPlan {
+    #[default]
+    Demo,
+    Pro,
+}

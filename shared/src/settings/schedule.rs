@@ -1,0 +1,47 @@
+//! The schedule table the beat turns into jobs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::Queue;
+
+/// One schedule entry: a cron expression (six fields, seconds first) and the job it enqueues.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    /// e.g. `0 */5 * * * *` (every five minutes, at second 0). Evaluated in UTC.
+    pub cron: String,
+    /// The queue (and so the job kind) the entry enqueues to.
+    pub kind: Queue,
+    /// The job's arguments, checked against the kind's payload at start-up.
+    #[serde(default = "empty_args")]
+    pub args: serde_json::Value,
+    /// A disabled entry is kept in the table but never enqueues.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn empty_args() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// Entry name → entry. The name is part of the Redis keys that record its runs.
+pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
+
+/// The built-in table: prices every five minutes.
+pub fn default_schedule() -> ScheduleTable {
+    BTreeMap::from([(
+        "prices".to_owned(),
+        ScheduleEntry {
+            cron: "0 */5 * * * *".into(),
+            kind: Queue::Prices,
+            args: empty_args(),
+            enabled: true,
+        },
+    )])
+}

@@ -1,0 +1,138 @@
+//! Turning a request for work (a job kind plus JSON arguments, from the API, the CLI or the
+//! schedule table) into a checked payload on its queue. The one place that decides what
+//! arguments each kind accepts beyond its payload type.
+
+use serde_json::Value;
+
+use crate::{
+    Settings,
+    jobs::{CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
+    queue::{EnqueueOptions, Producer, QueueError, TaskId},
+};
+
+/// Most symbols one on-demand price job may name.
+pub const MAX_SYMBOLS_PER_JOB: usize = 10_000;
+
+/// Why a request for work was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The arguments do not fit the kind's payload (unknown field, wrong type, bad symbol, ...).
+    #[error("invalid args for {kind}: {message}")]
+    BadArgs { kind: Queue, message: String },
+    /// The queue refused it (full, duplicate, Redis).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Checks `args` against `kind`'s payload and the settings, and returns the payload as it will be
+/// stored (normalised: symbols uppercased, defaults filled in). `null` means no arguments.
+pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Value, SubmitError> {
+    let args = match args {
+        Value::Null => Value::Object(Default::default()),
+        other => other.clone(),
+    };
+    let bad = |message: String| SubmitError::BadArgs { kind, message };
+    let normalised = match kind {
+        Queue::Prices => {
+            let job: PricesJob = parse(&args).map_err(bad)?;
+            if let Some(symbols) = &job.symbols {
+                if symbols.is_empty() {
+                    return Err(bad(
+                        "`symbols` must not be empty (leave it out for the tracked set)".into(),
+                    ));
+                }
+                if symbols.len() > MAX_SYMBOLS_PER_JOB {
+                    return Err(bad(format!(
+                        "`symbols` has {} entries; at most {MAX_SYMBOLS_PER_JOB} per job",
+                        symbols.len()
+                    )));
+                }
+                let unknown: Vec<&str> = symbols
+                    .iter()
+                    .filter(|s| settings.prices.coin_id(s).is_none())
+                    .map(|s| s.as_str())
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(bad(format!(
+                        "no coin id is configured for {} (see [prices.coins])",
+                        unknown.join(", ")
+                    )));
+                }
+            }
+            serde_json::to_value(job)
+        }
+        Queue::Market => {
+            let job: MarketJob = parse(&args).map_err(bad)?;
+            if !(1..=1_000).contains(&job.limit) {
+                return Err(bad("`limit` must be between 1 and 1000".into()));
+            }
+            serde_json::to_value(job)
+        }
+        Queue::Wallet => serde_json::to_value(parse::<WalletJob>(&args).map_err(bad)?),
+        Queue::Health => serde_json::to_value(parse::<HealthJob>(&args).map_err(bad)?),
+        Queue::Cleanup => serde_json::to_value(parse::<CleanupJob>(&args).map_err(bad)?),
+    };
+    Ok(normalised.expect("payloads serialize"))
+}
+
+/// Checks the request and enqueues it on `kind`'s queue.
+pub async fn submit(
+    producer: &Producer,
+    settings: &Settings,
+    kind: Queue,
+    args: &Value,
+    options: EnqueueOptions,
+) -> Result<TaskId, SubmitError> {
+    let payload = check_args(kind, args, settings)?;
+    Ok(producer.enqueue_to(&kind.name(), &payload, options).await?)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(args: &Value) -> Result<T, String> {
+    if !args.is_object() {
+        return Err("`args` must be a JSON object".into());
+    }
+    serde_json::from_value(args.clone()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(kind: Queue, args: Value) -> Result<Value, String> {
+        check_args(kind, &args, &Settings::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn prices_args_are_normalised_and_checked_against_the_coin_table() {
+        assert_eq!(check(Queue::Prices, Value::Null).unwrap(), json!({}));
+        assert_eq!(
+            check(Queue::Prices, json!({"symbols": ["btc", " eth "]})).unwrap(),
+            json!({"symbols": ["BTC", "ETH"]})
+        );
+        let err = check(Queue::Prices, json!({"symbols": ["BTC", "NOPE"]})).unwrap_err();
+        assert!(err.contains("NOPE"), "{err}");
+        let err = check(Queue::Prices, json!({"symbols": []})).unwrap_err();
+        assert!(err.contains("must not be empty"), "{err}");
+        let err = check(Queue::Prices, json!({"symbols": ["B-TC"]})).unwrap_err();
+        assert!(err.contains("B-TC"), "{err}");
+        let err = check(Queue::Prices, json!({"symbol": ["BTC"]})).unwrap_err();
+        assert!(err.contains("unknown field `symbol`"), "{err}");
+        let err = check(Queue::Prices, json!([1, 2])).unwrap_err();
+        assert!(err.contains("JSON object"), "{err}");
+    }
+
+    #[test]
+    fn other_kinds_check_their_payloads() {
+        assert!(check(Queue::Market, json!({"limit": 0})).is_err());
+        assert!(check(Queue::Market, json!({"limit": 100})).is_ok());
+        assert!(
+            check(
+                Queue::Wallet,
+                json!({"chain": "ethereum", "address": "0x1"})
+            )
+            .is_err()
+        );
+        assert_eq!(check(Queue::Health, json!({})).unwrap(), json!({}));
+    }
+}

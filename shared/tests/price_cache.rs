@@ -1,0 +1,108 @@
+//! The price cache against a real, private redis-server: newest wins atomically, one history
+//! point per accepted write, bounded history, an event per accepted record, hard expiry.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use coinbeat_shared::{
+    cache::{PriceCache, PriceRecord},
+    domain::Symbol,
+    keys::Keys,
+    redis_conn,
+    testing::TestRedis,
+};
+use futures::StreamExt;
+use rust_decimal::Decimal;
+
+fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
+    PriceRecord {
+        symbol: Symbol::parse(symbol).unwrap(),
+        coin_id: symbol.to_lowercase(),
+        usd: Decimal::from_str(usd).unwrap(),
+        change_24h_pct: None,
+        market_cap_usd: Some(Decimal::from_str("1317802988326.25").unwrap()),
+        volume_24h_usd: None,
+        upstream_updated_at: None,
+        fetched_at,
+        source: "test".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() {
+    let redis = TestRedis::start();
+    let mut settings = redis.settings();
+    settings.prices.history_points = 3;
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
+
+    let mut events = redis::Client::open(redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    events.subscribe(keys.price_events()).await.unwrap();
+    let mut events = events.into_on_message();
+
+    let t0 = Utc::now() - Duration::seconds(60);
+    let newer = record("BTC", "67187.3358936566", t0 + Duration::seconds(10));
+    let older = record("BTC", "60000.1", t0);
+    let pepe = record("PEPE", "0.00000982", t0);
+
+    let first = cache.write(&[newer.clone(), pepe.clone()]).await.unwrap();
+    assert_eq!((first.written, first.skipped), (2, 0));
+    // A late or re-delivered job brings an older price: it is skipped, atomically.
+    let late = cache.write(&[older.clone()]).await.unwrap();
+    assert_eq!((late.written, late.skipped), (0, 1));
+    // The same fetch written twice is not "newer" either.
+    assert_eq!(cache.write(&[newer.clone()]).await.unwrap().skipped, 1);
+
+    let btc = Symbol::parse("BTC").unwrap();
+    let got = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(got, newer);
+    assert_eq!(got.usd.to_string(), "67187.3358936566");
+    let both = cache
+        .get_many(&[Symbol::parse("PEPE").unwrap(), Symbol::parse("NONE").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(both[0].as_ref().unwrap().usd.to_string(), "0.00000982");
+    assert!(both[1].is_none());
+
+    // Exactly the two accepted records were announced, in order.
+    for expected in [&newer, &pepe] {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
+            .await
+            .expect("an event within 5 s")
+            .unwrap();
+        let payload: String = msg.get_payload().unwrap();
+        let announced: PriceRecord = serde_json::from_str(&payload).unwrap();
+        assert_eq!(&announced, expected);
+    }
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), events.next())
+            .await
+            .is_err(),
+        "a skipped write must not be announced"
+    );
+
+    // History: one point per accepted write, newest kept, bounded to 3.
+    for i in 1..=4 {
+        let r = record("BTC", &format!("6800{i}.5"), t0 + Duration::seconds(10 + i));
+        assert_eq!(cache.write(&[r]).await.unwrap().written, 1);
+    }
+    let history = cache.history(&btc, 10).await.unwrap();
+    let prices: Vec<String> = history.iter().map(|p| p.usd.to_string()).collect();
+    assert_eq!(prices, ["68002.5", "68003.5", "68004.5"]);
+    assert!(history.windows(2).all(|w| w[0].t < w[1].t));
+
+    // The record carries the hard expiry.
+    let mut c = conn.clone();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys.price(&btc))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let expire_ms = settings.prices.expire_after().as_millis() as i64;
+    assert!(ttl > expire_ms - 60_000 && ttl <= expire_ms, "pttl {ttl}");
+}

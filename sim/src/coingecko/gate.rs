@@ -1,0 +1,39 @@
+//! The middleware in front of every CoinGecko endpoint: count, delay, limit, fail, check the key,
+//! and answer each refusal the way CoinGecko does.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::{auth, responses};
+use crate::faults::{self, Verdict};
+use crate::state::{SimState, lock};
+
+pub(super) async fn gate(
+    State(state): State<Arc<SimState>>,
+    path: MatchedPath,
+    request: Request,
+    next: Next,
+) -> Response {
+    let credentials = auth::credentials(request.headers(), request.uri());
+    tracing::debug!(
+        endpoint = path.as_str(),
+        auth = credentials.kind.label(),
+        "coingecko request"
+    );
+    match faults::admit(&state, path.as_str(), credentials.kind.label()).await {
+        Verdict::Pass => {}
+        Verdict::RateLimited { retry_after_secs } => {
+            return responses::rate_limited(retry_after_secs);
+        }
+        Verdict::Down | Verdict::InjectedError => return responses::unavailable(),
+    }
+    // CoinGecko answers a wrong key like a missing one (10002).
+    if !state.accepts_key(credentials.key.as_deref()) {
+        lock(&state.stats).auth_failures += 1;
+        return responses::key_missing();
+    }
+    next.run(request).await
+}

@@ -1,0 +1,17 @@
+//! Why the simulator could not start or could not apply a change.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped with an error")]
+    Serve(#[source] std::io::Error),
+    #[error("error_rate must be a fraction within 0..=1, got {0}")]
+    ErrorRate(f64),
+}

@@ -1,0 +1,148 @@
+//! HTTP calls to CoinGecko with the configured plan, key and timeout.
+
+use std::{collections::HashMap, time::Duration};
+
+use coinbeat_shared::settings::{CoinGeckoPlan, CoinGeckoSettings};
+use reqwest::{StatusCode, header::HeaderMap};
+
+use super::{CoinGeckoError, SimplePrice, parse_simple_prices};
+
+/// A CoinGecko API v3 client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CoinGecko {
+    http: reqwest::Client,
+    base_url: String,
+    max_ids_per_request: usize,
+}
+
+impl CoinGecko {
+    pub fn new(settings: &CoinGeckoSettings) -> Result<Self, CoinGeckoError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &settings.api_key {
+            let name = match settings.plan {
+                CoinGeckoPlan::Demo => "x-cg-demo-api-key",
+                CoinGeckoPlan::Pro => "x-cg-pro-api-key",
+            };
+            let mut value = key
+                .expose()
+                .parse::<reqwest::header::HeaderValue>()
+                .map_err(|_| CoinGeckoError::Rejected {
+                    status: 0,
+                    message: "the CoinGecko API key has characters a header cannot carry".into(),
+                })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(CoinGeckoError::Transport)?;
+        Ok(Self {
+            http,
+            base_url: settings.effective_base_url().to_owned(),
+            max_ids_per_request: settings.max_ids_per_request.max(1),
+        })
+    }
+
+    /// Most ids one `/simple/price` request carries.
+    pub fn max_ids_per_request(&self) -> usize {
+        self.max_ids_per_request
+    }
+
+    /// `GET /ping`: whether CoinGecko answers.
+    pub async fn ping(&self) -> Result<(), CoinGeckoError> {
+        self.get("/ping", &[]).await.map(drop)
+    }
+
+    /// `GET /simple/price` in USD with market cap, 24 h volume and change, and last update, for
+    /// at most [`Self::max_ids_per_request`] ids. Unknown ids are simply absent from the answer.
+    pub async fn simple_prices(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, SimplePrice>, CoinGeckoError> {
+        debug_assert!(ids.len() <= self.max_ids_per_request);
+        let ids = ids.join(",");
+        let body = self
+            .get(
+                "/simple/price",
+                &[
+                    ("ids", ids.as_str()),
+                    ("vs_currencies", "usd"),
+                    ("include_market_cap", "true"),
+                    ("include_24hr_vol", "true"),
+                    ("include_24hr_change", "true"),
+                    ("include_last_updated_at", "true"),
+                    ("precision", "full"),
+                ],
+            )
+            .await?;
+        parse_simple_prices(&body).map_err(|message| CoinGeckoError::Unavailable {
+            status: 200,
+            message,
+        })
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, CoinGeckoError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .query(query)
+            .send()
+            .await
+            .map_err(CoinGeckoError::Transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.text().await.map_err(CoinGeckoError::Transport)?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = error_message(&body);
+        let status_code = status.as_u16();
+        Err(match status {
+            StatusCode::TOO_MANY_REQUESTS => CoinGeckoError::RateLimited { retry_after },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => CoinGeckoError::Unauthorized {
+                status: status_code,
+                message,
+            },
+            StatusCode::REQUEST_TIMEOUT => CoinGeckoError::Unavailable {
+                status: status_code,
+                message,
+            },
+            s if s.is_client_error() => CoinGeckoError::Rejected {
+                status: status_code,
+                message,
+            },
+            _ => CoinGeckoError::Unavailable {
+                status: status_code,
+                message,
+            },
+        })
+    }
+}
+
+/// The message of one of CoinGecko's error bodies (`{"error":"..."}`,
+/// `{"status":{"error_message":"..."}}`), or the start of whatever else came back.
+fn error_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let found = parsed.as_ref().and_then(|v| {
+        v.get("error")
+            .and_then(|e| e.as_str())
+            .or_else(|| v.pointer("/status/error_message").and_then(|m| m.as_str()))
+            .or_else(|| {
+                v.pointer("/error/status/error_message")
+                    .and_then(|m| m.as_str())
+            })
+    });
+    match found {
+        Some(message) => message.to_owned(),
+        None => body.chars().take(200).collect(),
+    }
+}

@@ -1,0 +1,45 @@
+//! Every worker by name: what `coinbeat up` starts and what each thin binary runs.
+
+use anyhow::bail;
+use coinbeat_shared::{
+    Settings,
+    jobs::{PricesJob, ProbeJob},
+    queue::JobContext,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    boot::{self, WorkerEnv},
+    prices::PriceWorker,
+    probe,
+};
+
+/// The product's worker binaries, one per queue; `coinbeat up` runs one replica of each.
+pub const PRODUCT_WORKERS: &[&str] = &["price-worker"];
+
+/// Runs the worker called `name` until `stop` is cancelled.
+pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
+    match name {
+        "price-worker" => {
+            boot::run::<PricesJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let worker = PriceWorker::new(env)?;
+                Ok(move |job: PricesJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
+        "probe-worker" => {
+            boot::run::<ProbeJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let (conn, keys) = (env.conn.clone(), env.keys.clone());
+                Ok(move |job: ProbeJob, ctx: JobContext| probe::handle(conn.clone(), keys.clone(), job, ctx))
+            })
+            .await
+        }
+        other => bail!(
+            "no worker called {other:?}; known: {}, probe-worker",
+            PRODUCT_WORKERS.join(", ")
+        ),
+    }
+}

@@ -1,0 +1,181 @@
+//! The price worker against the simulator and a real, private redis-server: batching, exact
+//! decimals, the key header, what upstream errors do to a job, and ids the upstream lacks.
+
+use std::collections::BTreeMap;
+
+use coinbeat_shared::{
+    Settings,
+    cache::PriceCache,
+    domain::Symbol,
+    jobs::PricesJob,
+    keys::Keys,
+    redis_conn,
+    settings::{CoinGeckoPlan, Secret},
+    testing::TestRedis,
+};
+use coinbeat_sim::{ControlRequest, SimConfig, SimHandle};
+use coinbeat_workers::{boot::WorkerEnv, prices::PriceWorker};
+
+struct Ctx {
+    _redis: TestRedis,
+    sim: SimHandle,
+    settings: Settings,
+    worker: PriceWorker,
+    cache: PriceCache,
+}
+
+async fn setup(tune: impl FnOnce(&mut Settings), sim: SimConfig) -> Ctx {
+    let redis = TestRedis::start();
+    let sim = coinbeat_sim::start(sim).await.unwrap();
+    let mut settings = redis.settings();
+    settings.providers.coingecko.base_url = sim.base_url();
+    tune(&mut settings);
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let env = WorkerEnv {
+        settings: settings.clone(),
+        keys: keys.clone(),
+        conn: conn.clone(),
+    };
+    Ctx {
+        _redis: redis,
+        worker: PriceWorker::new(&env).unwrap(),
+        cache: PriceCache::new(conn, keys, &settings.prices),
+        sim,
+        settings,
+    }
+}
+
+fn symbols(list: &[&str]) -> Vec<Symbol> {
+    list.iter().map(|s| Symbol::parse(s).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn the_tracked_set_is_fetched_in_batches_with_the_exact_digits_served() {
+    let ctx = setup(
+        |s| {
+            s.providers.coingecko.max_ids_per_request = 5;
+            s.providers.coingecko.api_key = Some(Secret::new("CG-test"));
+            s.providers.coingecko.plan = CoinGeckoPlan::Pro;
+        },
+        SimConfig::default(),
+    )
+    .await;
+    let result = ctx.worker.handle(PricesJob::default()).await.unwrap().unwrap();
+    assert_eq!(result["written"], 12, "{result}");
+    assert_eq!(result["upstream_requests"], 3, "12 ids in batches of 5");
+
+    let stats = ctx.sim.stats();
+    assert_eq!(stats.by_endpoint["/api/v3/simple/price"], 3);
+    assert_eq!(stats.by_auth.get("pro_header"), Some(&3), "{stats:?}");
+    assert_eq!(stats.ids_requested, 12);
+
+    let served = ctx.sim.served().coingecko;
+    let tracked = ctx.settings.prices.tracked.clone();
+    let records = ctx.cache.get_many(&tracked).await.unwrap();
+    for (symbol, record) in tracked.iter().zip(records) {
+        let record = record.unwrap_or_else(|| panic!("{symbol} not cached"));
+        let id = ctx.settings.prices.coin_id(symbol).unwrap();
+        assert_eq!(record.coin_id, id);
+        assert_eq!(record.usd.to_string(), served[id].usd, "{symbol}");
+        assert_eq!(record.source, "coingecko");
+        assert!(record.market_cap_usd.is_some() && record.volume_24h_usd.is_some());
+    }
+}
+
+#[tokio::test]
+async fn sub_cent_coins_keep_their_significant_digits() {
+    let ctx = setup(
+        |s| {
+            s.prices.coins.insert("PEPE".into(), "pepe".into());
+            s.prices.coins.insert("SHIB".into(), "shiba-inu".into());
+        },
+        SimConfig::default(),
+    )
+    .await;
+    let job = PricesJob {
+        symbols: Some(symbols(&["PEPE", "SHIB"])),
+    };
+    ctx.worker.handle(job).await.unwrap();
+    let served = ctx.sim.served().coingecko;
+    for (symbol, id) in [("PEPE", "pepe"), ("SHIB", "shiba-inu")] {
+        let record = ctx
+            .cache
+            .get(&Symbol::parse(symbol).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(record.usd < rust_decimal::Decimal::new(1, 2), "{symbol} is sub-cent");
+        assert!(!record.usd.is_zero());
+        assert_eq!(record.usd.to_string(), served[id].usd);
+    }
+}
+
+#[tokio::test]
+async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported() {
+    let ctx = setup(
+        |s| {
+            s.prices.coins.insert("GHOST".into(), "no-such-coin".into());
+        },
+        SimConfig::default(),
+    )
+    .await;
+    // An id CoinGecko does not know is simply absent: reported, not an error.
+    let result = ctx
+        .worker
+        .handle(PricesJob {
+            symbols: Some(symbols(&["BTC", "GHOST"])),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["written"], 1);
+    assert_eq!(result["missing"], serde_json::json!(["GHOST"]));
+
+    // Rate limited: a transient error (the job is retried later), nothing made up.
+    ctx.sim
+        .control(&ControlRequest {
+            rate_limit_per_minute: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let _ = ctx.worker.handle(PricesJob::default()).await;
+    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err:?}");
+    assert!(err.reason().contains("rate limit"), "{err:?}");
+
+    // Down: transient too.
+    ctx.sim
+        .control(&ControlRequest {
+            rate_limit_per_minute: Some(0),
+            down: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_refused_key_is_a_permanent_error() {
+    let ctx = setup(
+        |s| s.providers.coingecko.api_key = Some(Secret::new("wrong")),
+        SimConfig {
+            api_keys: vec!["right".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+    let cached: BTreeMap<_, _> = ctx
+        .cache
+        .get_many(&ctx.settings.prices.tracked)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(|r| (r.symbol.clone(), r))
+        .collect();
+    assert!(cached.is_empty(), "nothing is written without data");
+}
