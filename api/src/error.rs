@@ -278,6 +278,7 @@ pub fn reshape(response: Response, max_body_bytes: usize) -> Response {
             .to_string(),
         ),
         StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::warn!("request timed out");
             ("timeout", "the request did not complete in time".to_owned())
         }
         StatusCode::NOT_FOUND => ("not_found", "not found".to_owned()),

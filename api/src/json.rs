@@ -59,7 +59,8 @@ fn has_json_content_type(headers: &HeaderMap) -> bool {
     };
     kind.eq_ignore_ascii_case("application")
         && (subtype.eq_ignore_ascii_case("json")
-            || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json"))
+            || subtype.len() > 5
+                && subtype.as_bytes()[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 #[cfg(test)]

@@ -39,7 +39,10 @@ fn enqueue_then_task_then_queues_round_trip_as_json() {
     let task = json_of(&coinbeat(&settings, &["task", id, "--json"]));
     assert_eq!(task["id"], id);
     assert_eq!(task["status"], "pending");
-    assert_eq!(task["payload"]["symbols"], serde_json::json!(["BTC", "ETH"]));
+    assert_eq!(
+        task["payload"]["symbols"],
+        serde_json::json!(["BTC", "ETH"])
+    );
 
     let queues = json_of(&coinbeat(&settings, &["queues", "--json"]));
     let queues = queues.as_array().unwrap();
@@ -58,7 +61,10 @@ fn bad_input_is_refused_with_a_message_and_nothing_is_enqueued() {
     let cases: [(&[&str], &str); 4] = [
         (&["enqueue", "nope"], "unknown job kind"),
         (&["enqueue", "prices", "--symbols", "NOTACOIN"], "NOTACOIN"),
-        (&["enqueue", "prices", "--args", "{not json"], "not valid JSON"),
+        (
+            &["enqueue", "prices", "--args", "{not json"],
+            "not valid JSON",
+        ),
         (&["task", "not-a-ulid"], "not a task id"),
     ];
     for (args, expected) in cases {
@@ -71,11 +77,5 @@ fn bad_input_is_refused_with_a_message_and_nothing_is_enqueued() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no task"));
     let queues = json_of(&coinbeat(&settings, &["queues", "--json"]));
-    assert!(
-        queues
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|q| q["waiting"] == 0)
-    );
+    assert!(queues.as_array().unwrap().iter().all(|q| q["waiting"] == 0));
 }

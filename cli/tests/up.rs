@@ -99,11 +99,7 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn wait_for<T>(
-    what: &str,
-    within: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
+async fn wait_for<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     let started = Instant::now();
     loop {
         if let Some(value) = probe().await {
@@ -158,6 +154,11 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         (prices.len() == 12 && prices.values().all(|p| p["stale"] == false)).then_some(prices)
     })
     .await;
+    assert!(
+        up.log().contains(&format!("coinbeat is up. API: {api}")),
+        "up says where the API is:\n{}",
+        up.log()
+    );
     let defaults = PricesSettings::default();
     assert_eq!(
         first.keys().cloned().collect::<BTreeSet<_>>(),
@@ -167,32 +168,45 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
             .map(|s| s.to_string())
             .collect::<BTreeSet<_>>()
     );
-    wait_for("cache == what the simulator served", Duration::from_secs(10), async || {
-        let (_, before) = get(&http, &format!("{api}/v1/prices")).await;
-        let (_, served) = get(&http, &format!("{sim}/sim/served")).await;
-        let (_, after) = get(&http, &format!("{api}/v1/prices")).await;
-        let (before, after) = (by_symbol(&before), by_symbol(&after));
-        if before != after {
-            return None; // a refresh landed in between; look again
-        }
-        for (symbol, record) in &after {
-            let id = record["coin_id"].as_str().unwrap();
-            let sent = served["coingecko"][id]["usd"].as_str()?;
-            assert_eq!(record["source"], "coingecko");
-            assert!(record["usd"].is_string(), "prices are decimal strings");
-            if Decimal::from_str(sent).unwrap() != Decimal::from_str(record["usd"].as_str()?).unwrap()
-            {
-                return None;
+    wait_for(
+        "cache == what the simulator served",
+        Duration::from_secs(10),
+        async || {
+            let (_, before) = get(&http, &format!("{api}/v1/prices")).await;
+            let (_, served) = get(&http, &format!("{sim}/sim/served")).await;
+            let (_, after) = get(&http, &format!("{api}/v1/prices")).await;
+            let (before, after) = (by_symbol(&before), by_symbol(&after));
+            if before != after {
+                return None; // a refresh landed in between; look again
             }
-            assert_eq!(record["usd"].as_str().unwrap(), sent, "{symbol}: exact digits");
-        }
-        Some(())
-    })
+            for (symbol, record) in &after {
+                let id = record["coin_id"].as_str().unwrap();
+                let sent = served["coingecko"][id]["usd"].as_str()?;
+                assert_eq!(record["source"], "coingecko");
+                assert!(record["usd"].is_string(), "prices are decimal strings");
+                if Decimal::from_str(sent).unwrap()
+                    != Decimal::from_str(record["usd"].as_str()?).unwrap()
+                {
+                    return None;
+                }
+                assert_eq!(
+                    record["usd"].as_str().unwrap(),
+                    sent,
+                    "{symbol}: exact digits"
+                );
+            }
+            Some(())
+        },
+    )
     .await;
 
     // 2. The scheduled path keeps going: fetched_at moves without anyone asking.
     let btc_at = |prices: &BTreeMap<String, Value>| -> DateTime<Utc> {
-        prices["BTC"]["fetched_at"].as_str().unwrap().parse().unwrap()
+        prices["BTC"]["fetched_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let t_first = btc_at(&first);
     wait_for("a scheduled refresh", Duration::from_secs(10), async || {
@@ -229,7 +243,11 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let redis = RedisSettings {
         url: Secret::new(format!(
             "redis+unix://{}",
-            data.path().canonicalize().unwrap().join("redis/redis.sock").display()
+            data.path()
+                .canonicalize()
+                .unwrap()
+                .join("redis/redis.sock")
+                .display()
         )),
         key_prefix: "coinbeat".into(),
     };
@@ -255,18 +273,25 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         .unwrap();
     assert!(response.status().is_success());
     let (_, last_fresh) = get(&http, &format!("{api}/v1/prices")).await;
-    let stale = wait_for("stale prices", Duration::from_secs(FRESH_SECS + 10), async || {
-        let (status, body) = get(&http, &format!("{api}/v1/prices")).await;
-        assert_eq!(status, 200);
-        let prices = by_symbol(&body);
-        (prices.len() == 12 && prices.values().all(|p| p["stale"] == true)).then_some(prices)
-    })
+    let stale = wait_for(
+        "stale prices",
+        Duration::from_secs(FRESH_SECS + 10),
+        async || {
+            let (status, body) = get(&http, &format!("{api}/v1/prices")).await;
+            assert_eq!(status, 200);
+            let prices = by_symbol(&body);
+            (prices.len() == 12 && prices.values().all(|p| p["stale"] == true)).then_some(prices)
+        },
+    )
     .await;
     for (symbol, record) in &stale {
         assert!(record["age_seconds"].as_u64().unwrap() > FRESH_SECS - 1);
         let before = &by_symbol(&last_fresh)[symbol];
         if before["fetched_at"] == record["fetched_at"] {
-            assert_eq!(before["usd"], record["usd"], "{symbol}: the last known value");
+            assert_eq!(
+                before["usd"], record["usd"],
+                "{symbol}: the last known value"
+            );
         }
     }
 
@@ -287,7 +312,11 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         up.child.try_wait().unwrap()
     })
     .await;
-    assert!(exit.success(), "coinbeat up exited with {exit}\n{}", up.log());
+    assert!(
+        exit.success(),
+        "coinbeat up exited with {exit}\n{}",
+        up.log()
+    );
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(up.log().contains("stopped."), "{}", up.log());

@@ -53,17 +53,27 @@ async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() 
     let first = cache.write(&[newer.clone(), pepe.clone()]).await.unwrap();
     assert_eq!((first.written, first.skipped), (2, 0));
     // A late or re-delivered job brings an older price: it is skipped, atomically.
-    let late = cache.write(&[older.clone()]).await.unwrap();
+    let late = cache.write(std::slice::from_ref(&older)).await.unwrap();
     assert_eq!((late.written, late.skipped), (0, 1));
     // The same fetch written twice is not "newer" either.
-    assert_eq!(cache.write(&[newer.clone()]).await.unwrap().skipped, 1);
+    assert_eq!(
+        cache
+            .write(std::slice::from_ref(&newer))
+            .await
+            .unwrap()
+            .skipped,
+        1
+    );
 
     let btc = Symbol::parse("BTC").unwrap();
     let got = cache.get(&btc).await.unwrap().unwrap();
     assert_eq!(got, newer);
     assert_eq!(got.usd.to_string(), "67187.3358936566");
     let both = cache
-        .get_many(&[Symbol::parse("PEPE").unwrap(), Symbol::parse("NONE").unwrap()])
+        .get_many(&[
+            Symbol::parse("PEPE").unwrap(),
+            Symbol::parse("NONE").unwrap(),
+        ])
         .await
         .unwrap();
     assert_eq!(both[0].as_ref().unwrap().usd.to_string(), "0.00000982");

@@ -33,7 +33,9 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
         "probe-worker" => {
             boot::run::<ProbeJob, _, _>(settings, stop, |env: &WorkerEnv| {
                 let (conn, keys) = (env.conn.clone(), env.keys.clone());
-                Ok(move |job: ProbeJob, ctx: JobContext| probe::handle(conn.clone(), keys.clone(), job, ctx))
+                Ok(move |job: ProbeJob, ctx: JobContext| {
+                    probe::handle(conn.clone(), keys.clone(), job, ctx)
+                })
             })
             .await
         }

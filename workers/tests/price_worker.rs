@@ -61,7 +61,12 @@ async fn the_tracked_set_is_fetched_in_batches_with_the_exact_digits_served() {
         SimConfig::default(),
     )
     .await;
-    let result = ctx.worker.handle(PricesJob::default()).await.unwrap().unwrap();
+    let result = ctx
+        .worker
+        .handle(PricesJob::default())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(result["written"], 12, "{result}");
     assert_eq!(result["upstream_requests"], 3, "12 ids in batches of 5");
 
@@ -105,7 +110,10 @@ async fn sub_cent_coins_keep_their_significant_digits() {
             .await
             .unwrap()
             .unwrap();
-        assert!(record.usd < rust_decimal::Decimal::new(1, 2), "{symbol} is sub-cent");
+        assert!(
+            record.usd < rust_decimal::Decimal::new(1, 2),
+            "{symbol} is sub-cent"
+        );
         assert!(!record.usd.is_zero());
         assert_eq!(record.usd.to_string(), served[id].usd);
     }

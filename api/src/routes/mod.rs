@@ -7,15 +7,22 @@
 //! | `GET /v1/queues` | [`queues`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 
+use std::any::Any;
+
 use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{Method, StatusCode, Uri},
     middleware::map_response,
-    response::Response,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
-use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
+    trace::{DefaultOnFailure, TraceLayer},
+};
 
 use crate::{ApiError, AppState, error::reshape};
 
@@ -28,7 +35,7 @@ pub mod tasks;
 ///
 /// Middleware, outermost first: a trace span per request; [`reshape`], so the errors the layers
 /// below produce share the one error shape; the request timeout (503); the body limit
-/// (`api.max_body_bytes`, 413).
+/// (`api.max_body_bytes`, 413); a panic catcher (500).
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
@@ -43,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.
+        // A bug that panics answers 500 in the error shape (and is logged), not a dropped
+        // connection.
+        .layer(CatchPanicLayer::custom(panic_response))
         // axum's extractors apply their own default limit (2 MiB); make it agree.
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -53,7 +63,12 @@ pub fn router(state: AppState) -> Router {
         .layer(map_response(move |response: Response| async move {
             reshape(response, limit)
         }))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged where their cause is known (`ApiError`, `reshape`); the trace
+        // layer would log each 503 of a Redis outage a second time, without the cause.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
@@ -62,4 +77,13 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
         method,
         path: uri.path().to_owned(),
     }
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    ApiError::Internal(format!("handler panicked: {message}").into()).into_response()
 }

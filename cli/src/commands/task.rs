@@ -37,7 +37,10 @@ pub async fn task(
             ("id", info.id.to_string()),
             ("queue", info.queue.to_string()),
             ("status", format!("{:?}", info.status).to_lowercase()),
-            ("attempts", format!("{} of {}", info.attempts, info.max_attempts)),
+            (
+                "attempts",
+                format!("{} of {}", info.attempts, info.max_attempts),
+            ),
             ("enqueued", output::time_ms(info.enqueued_at)),
             ("run at", output::time_ms(info.run_at)),
             ("finished", output::time_ms(info.finished_at)),
@@ -47,7 +50,10 @@ pub async fn task(
                 "result",
                 info.result.as_ref().map_or("-".into(), |r| r.to_string()),
             ),
-            ("error", info.last_error.clone().unwrap_or_else(|| "-".into())),
+            (
+                "error",
+                info.last_error.clone().unwrap_or_else(|| "-".into()),
+            ),
         ];
         for (name, value) in rows {
             println!("{name:>9}  {value}");

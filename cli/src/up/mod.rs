@@ -75,16 +75,7 @@ pub async fn up(settings: Settings, args: UpArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!();
-    println!("coinbeat is up. API: http://{api_addr}");
-    println!("  curl http://{api_addr}/v1/prices");
-    println!(
-        "  curl -X POST http://{api_addr}/v1/tasks -H 'content-type: application/json' \
-         -d '{{\"kind\":\"prices\"}}'"
-    );
-    println!("  curl http://{api_addr}/v1/queues");
-    println!("Ctrl-C stops everything.");
-    println!();
+    tokio::spawn(announce_when_listening(api_addr));
 
     let code = tokio::select! {
         _ = stop.cancelled() => {
@@ -101,6 +92,28 @@ pub async fn up(settings: Settings, args: UpArgs) -> anyhow::Result<ExitCode> {
     stop_all(running, sim, redis).await;
     println!("stopped.");
     Ok(code)
+}
+
+/// Prints where the API is once it accepts connections.
+async fn announce_when_listening(api_addr: String) {
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(&api_addr).await.is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            eprintln!("the API is not listening on {api_addr} after 30 s; see its log lines above");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!();
+    println!("coinbeat is up. API: http://{api_addr}");
+    println!("  curl http://{api_addr}/v1/prices");
+    println!(
+        "  curl -X POST http://{api_addr}/v1/tasks -H 'content-type: application/json' \\
+         -d '{{\"kind\":\"prices\"}}'"
+    );
+    println!("  curl http://{api_addr}/v1/queues");
+    println!("Ctrl-C stops everything.");
+    println!();
 }
 
 /// Stops children (in parallel), then the simulator, then Redis.
