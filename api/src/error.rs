@@ -343,7 +343,11 @@ impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
             QueueError::Full { queue, depth, cap } => ApiError::QueueFull { queue, depth, cap },
-            QueueError::Duplicate { key, existing } => ApiError::Duplicate { key, existing },
+            QueueError::Duplicate { key, existing } => ApiError::Duplicate {
+                // `submit` namespaces callers' keys; show the key the caller sent.
+                key: key.strip_prefix("user:").unwrap_or(&key).to_owned(),
+                existing,
+            },
             QueueError::Redis(e) => e.into(),
             other => ApiError::Internal(Box::new(other)),
         }

@@ -36,6 +36,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the system: starts what it needs (a private redis-server, the simulator, child
+    /// processes), prints a table, appends it to BENCHMARKS.md, and stops everything it started.
+    Bench(BenchArgs),
     /// Run one component in the foreground (what `coinbeat up` starts as child processes).
     #[command(hide = true)]
     Run(RunArgs),
@@ -77,10 +80,67 @@ pub struct EnqueueArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// `scheduler`, `api`, `sim`, or a worker (`price-worker`, `probe-worker`).
+    /// `scheduler`, `api`, or a worker (`price-worker`, `probe-worker`).
     pub component: String,
     /// Stop gracefully when standard input closes: `coinbeat up` holds the other end, so its
     /// children stop with it even if it is killed.
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
+}
+
+/// What `coinbeat bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Bulk enqueue and drain of no-op tasks; Redis commands per task; enqueue→start latency.
+    Queue,
+    /// `GET /v1/prices/BTC` and `GET /v1/prices` at many connections.
+    Api,
+    /// One price job until every tracked symbol is fresh, against a slow simulator.
+    Refresh,
+    /// Resident memory of each component idle and under the queue and api loads.
+    Memory,
+    /// Every scenario above, one after the other.
+    All,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    pub scenario: Scenario,
+    /// Measured runs per figure (the median is reported); one warm-up run comes first and is
+    /// not counted.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// queue: no-op tasks enqueued in bulk and drained per run.
+    #[arg(long, default_value_t = 100_000)]
+    pub tasks: usize,
+    /// queue: worker processes draining them.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// queue: tasks each worker process runs at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// queue: tasks fetched per round trip (default: the `queues.defaults.fetch_batch` setting).
+    #[arg(long)]
+    pub fetch_batch: Option<usize>,
+    /// queue: single tasks sent one at a time to an idle worker for enqueue→start latency.
+    #[arg(long, default_value_t = 1_000)]
+    pub latency_tasks: usize,
+    /// api: seconds of load per endpoint and run (after a 2 s warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// api: concurrent keep-alive connections of the load generator.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// refresh: tracked-symbol counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [12, 1_000, 10_000])]
+    pub symbols: Vec<usize>,
+    /// refresh: latency the simulator adds to every upstream request.
+    #[arg(long, default_value_t = 100)]
+    pub upstream_latency_ms: u64,
+    /// Print the table only; do not append it to the benchmark file.
+    #[arg(long)]
+    pub no_append: bool,
+    /// The file each run is appended to.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    pub out: PathBuf,
 }

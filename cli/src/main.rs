@@ -1,6 +1,7 @@
 //! `coinbeat`: run the whole system locally (`coinbeat up`) and operate a running one.
 
 mod args;
+mod bench;
 mod commands;
 mod output;
 mod up;

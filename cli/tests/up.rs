@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::os::unix::process::CommandExt;
+
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
@@ -138,6 +140,8 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         // The beat refreshes every 3 s here, so the scheduled path shows within the test.
         .env("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *")
         .stdin(Stdio::null())
+        // Its own process group, as at a terminal, so Ctrl-C can go to the whole group.
+        .process_group(0)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(data.path().join("up.err")).unwrap())
         .spawn()
@@ -302,8 +306,9 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         started.len() >= 4,
         "expected redis-server, scheduler, price-worker and api under coinbeat up, got {started:?}"
     );
+    // What a terminal does on Ctrl-C: SIGINT to the foreground process group.
     let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args(["-INT", "--", &format!("-{pid}")])
         .status()
         .unwrap();
     assert!(status.success());

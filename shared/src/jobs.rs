@@ -188,6 +188,10 @@ pub struct ProbeJob {
     /// Fail on purpose with this kind of error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail: Option<ProbeFailure>,
+    /// Note when the task started (`Keys::probe_starts`), so `coinbeat bench queue` can measure
+    /// enqueue→start latency.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stamp: bool,
 }
 
 /// Which error a probe task returns.

@@ -64,6 +64,12 @@ impl Keys {
         format!("{}:probe:runs", self.prefix)
     }
 
+    /// LIST of `{seq}:{unix_micros}`, appended by `probe` tasks that ask to be stamped, at the
+    /// moment they start (enqueue→start latency in `coinbeat bench queue`).
+    pub fn probe_starts(&self) -> String {
+        format!("{}:probe:starts", self.prefix)
+    }
+
     /// A pattern matching every key of this deployment (for tests and purge tools).
     pub fn all_pattern(&self) -> String {
         format!("{}:*", self.prefix)

@@ -34,8 +34,10 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
     let bad = |message: String| SubmitError::BadArgs { kind, message };
     let normalised = match kind {
         Queue::Prices => {
-            let job: PricesJob = parse(&args).map_err(bad)?;
-            if let Some(symbols) = &job.symbols {
+            let mut job: PricesJob = parse(&args).map_err(bad)?;
+            if let Some(symbols) = &mut job.symbols {
+                let mut seen = std::collections::HashSet::new();
+                symbols.retain(|s| seen.insert(s.clone()));
                 if symbols.is_empty() {
                     return Err(bad(
                         "`symbols` must not be empty (leave it out for the tracked set)".into(),
@@ -75,15 +77,17 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
     Ok(normalised.expect("payloads serialize"))
 }
 
-/// Checks the request and enqueues it on `kind`'s queue.
+/// Checks the request and enqueues it on `kind`'s queue. A caller's idempotency key lives in
+/// its own namespace (`user:{key}`), so no caller can take a key the beat claims ticks with.
 pub async fn submit(
     producer: &Producer,
     settings: &Settings,
     kind: Queue,
     args: &Value,
-    options: EnqueueOptions,
+    mut options: EnqueueOptions,
 ) -> Result<TaskId, SubmitError> {
     let payload = check_args(kind, args, settings)?;
+    options.idempotency_key = options.idempotency_key.map(|key| format!("user:{key}"));
     Ok(producer.enqueue_to(&kind.name(), &payload, options).await?)
 }
 
@@ -107,7 +111,7 @@ mod tests {
     fn prices_args_are_normalised_and_checked_against_the_coin_table() {
         assert_eq!(check(Queue::Prices, Value::Null).unwrap(), json!({}));
         assert_eq!(
-            check(Queue::Prices, json!({"symbols": ["btc", " eth "]})).unwrap(),
+            check(Queue::Prices, json!({"symbols": ["btc", " eth ", "BTC"]})).unwrap(),
             json!({"symbols": ["BTC", "ETH"]})
         );
         let err = check(Queue::Prices, json!({"symbols": ["BTC", "NOPE"]})).unwrap_err();

@@ -9,13 +9,13 @@ use std::{
 
 use coinbeat_shared::{
     Settings,
-    jobs::{Job, ProbeFailure, ProbeJob},
+    jobs::{Job, ProbeFailure, ProbeJob, Queue},
     keys::Keys,
     queue::{
         EnqueueOptions, JobError, Producer, QueueError, TaskStatus, WorkerRuntime, lookup_task,
         queue_stats,
     },
-    redis_conn,
+    redis_conn, submit,
     testing::TestRedis,
 };
 use redis::aio::ConnectionManager;
@@ -345,6 +345,89 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
     assert_eq!(info.last_error.as_deref(), Some("upstream answered 503"));
     stop.cancel();
     h.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_throttled_error_waits_at_least_the_upstreams_retry_after() {
+    let ctx = setup(|s| {
+        let q = &mut s.queues.defaults;
+        q.max_retries = 3;
+        q.retry_base_delay_ms = 10;
+        q.retry_max_delay_ms = 10;
+        q.poll_interval_ms = 10;
+    })
+    .await;
+    let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move {
+        Err(JobError::throttled(
+            "429 from upstream",
+            Duration::from_millis(1_500),
+        ))
+    });
+    let id = ctx
+        .producer
+        .enqueue(&probe(1), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(id, TaskStatus::Failed, Duration::from_secs(5))
+        .await;
+    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The queue's own backoff is 5-10 ms; the upstream asked for 1.5 s.
+    assert!(
+        info.run_at.unwrap() >= info.enqueued_at.unwrap() + 1_500,
+        "retry at {:?}, enqueued at {:?}",
+        info.run_at,
+        info.enqueued_at
+    );
+    assert_eq!(info.attempts, 1);
+    assert_eq!(info.last_error.as_deref(), Some("429 from upstream"));
+    stop.cancel();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_callers_idempotency_key_cannot_take_a_tick_the_beat_claims() {
+    let ctx = setup(|_| {}).await;
+    let tick_key = Keys::schedule_tick_claim("prices", 1_800_000_000_000);
+    let opts = |key: &str| EnqueueOptions {
+        idempotency_key: Some(key.to_owned()),
+        ..Default::default()
+    };
+    let args = serde_json::json!({"symbols": ["BTC"]});
+    // A caller (API, CLI) sends the beat's own key for a future tick...
+    submit::submit(
+        &ctx.producer,
+        &ctx.settings,
+        Queue::Prices,
+        &args,
+        opts(&tick_key),
+    )
+    .await
+    .unwrap();
+    // ...and the beat still claims that tick.
+    ctx.producer
+        .enqueue_to(
+            &Queue::Prices.name(),
+            &serde_json::json!({}),
+            opts(&tick_key),
+        )
+        .await
+        .expect("the tick is still free");
+    // The caller's key still dedupes the caller.
+    let again = submit::submit(
+        &ctx.producer,
+        &ctx.settings,
+        Queue::Prices,
+        &args,
+        opts(&tick_key),
+    )
+    .await;
+    assert!(matches!(
+        again,
+        Err(submit::SubmitError::Queue(QueueError::Duplicate { .. }))
+    ));
 }
 
 #[tokio::test]

@@ -10,14 +10,27 @@ use coinbeat_shared::{
     queue::{JobContext, JobError, JobResult},
 };
 
-/// Runs one probe task. With `record` set, it counts the run in the probe run ledger
-/// (`Keys::probe_runs`, field = `seq`) once the task has finished its sleep.
+/// Runs one probe task. With `stamp` set, it first appends `{seq}:{unix_micros}` to
+/// `Keys::probe_starts` (when it started). With `record` set, it counts the run in the probe run
+/// ledger (`Keys::probe_runs`, field = `seq`) once the task has finished its sleep.
 pub async fn handle(
     conn: redis::aio::ConnectionManager,
     keys: Keys,
     job: ProbeJob,
     _ctx: JobContext,
 ) -> JobResult {
+    if job.stamp {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or_default();
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(keys.probe_starts())
+            .arg(format!("{}:{micros}", job.seq))
+            .query_async(&mut conn.clone())
+            .await
+            .map_err(|e| JobError::transient(format!("stamping the start: {e}")))?;
+    }
     if job.sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
     }

@@ -151,6 +151,10 @@ async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported()
     let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
     assert!(!err.is_permanent(), "{err:?}");
     assert!(err.reason().contains("rate limit"), "{err:?}");
+    let wait = err
+        .retry_after()
+        .expect("a 429 carries the upstream's retry-after");
+    assert!(wait >= std::time::Duration::from_secs(1), "{wait:?}");
 
     // Down: transient too.
     ctx.sim

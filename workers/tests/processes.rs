@@ -146,7 +146,7 @@ fn recorded(seq: u64, sleep_ms: u64) -> ProbeJob {
         seq,
         sleep_ms,
         record: true,
-        fail: None,
+        ..ProbeJob::default()
     }
 }
 

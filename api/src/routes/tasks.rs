@@ -9,10 +9,9 @@ use axum::{
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::{Queue, QueueName},
-    queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, lookup_task},
+    queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, find_task},
     submit,
 };
-use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -142,15 +141,9 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let id: TaskId = raw.parse()?;
-    let lookups = state
-        .queues()
-        .iter()
-        .map(|(_, name, _)| lookup_task(state.conn(), state.keys(), name, id));
-    let found = state.redis(try_join_all(lookups)).await?;
-    let task = found
-        .into_iter()
-        .flatten()
-        .next()
+    let task = state
+        .redis(find_task(state.conn(), state.keys(), id))
+        .await?
         .ok_or(ApiError::TaskNotFound(id))?;
     Ok(Json(TaskView::from(task)).into_response())
 }

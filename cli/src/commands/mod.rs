@@ -15,13 +15,18 @@ use crate::args::{Cli, Command};
 
 /// Runs the chosen subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Bench(args) = cli.command {
+        // The bench builds its own settings: its figures must not depend on the caller's.
+        return crate::bench::bench(args).await;
+    }
     let settings = load_settings(cli.config.as_deref())?;
     match cli.command {
-        Command::Up(args) => crate::up::up(settings, args).await,
+        Command::Up(args) => crate::up::up(settings, cli.config.as_deref(), args).await,
         Command::Enqueue(args) => enqueue::enqueue(&settings, args).await,
         Command::Task { id, json } => task::task(&settings, &id, json).await,
         Command::Queues { json } => queues::queues(&settings, json).await,
         Command::Run(args) => run::run(settings, args).await,
+        Command::Bench(_) => unreachable!("handled above"),
     }
 }
 

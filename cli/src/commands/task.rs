@@ -3,10 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use coinbeat_shared::{
-    jobs::Queue,
-    queue::{TaskId, TaskInfo, lookup_task},
-};
+use coinbeat_shared::queue::{TaskId, find_task};
 
 use crate::output;
 
@@ -19,13 +16,7 @@ pub async fn task(
         .parse()
         .with_context(|| format!("{id:?} is not a task id"))?;
     let (conn, keys) = super::connect(settings).await?;
-    let mut found: Option<TaskInfo> = None;
-    for queue in Queue::ALL {
-        if let Some(info) = lookup_task(&conn, &keys, &queue.name(), id).await? {
-            found = Some(info);
-            break;
-        }
-    }
+    let found = find_task(&conn, &keys, id).await?;
     let Some(info) = found else {
         eprintln!("no task {id} in any queue (never enqueued, or pruned after its retention)");
         return Ok(ExitCode::FAILURE);

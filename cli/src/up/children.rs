@@ -32,6 +32,8 @@ impl ChildProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Stopped by us (stdin closed), in order, not by the terminal's Ctrl-C directly.
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         let width = 14;
@@ -47,6 +49,12 @@ impl ChildProcess {
             child,
             stdin,
         })
+    }
+
+    /// The operating system's id of the process, while it runs (`coinbeat bench` reads its
+    /// memory and CPU time from `/proc`).
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Waits for the process to exit by itself.

@@ -5,13 +5,13 @@
 //! product worker, and the API. Output is prefixed per component. On SIGINT or SIGTERM (or when
 //! any child dies) everything started here is stopped, children first, Redis last.
 
-mod children;
-mod redis_server;
+pub(crate) mod children;
+pub(crate) mod redis_server;
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use coinbeat_shared::{Settings, shutdown};
+use coinbeat_shared::{Settings, settings::RedisSettings, shutdown};
 use coinbeat_workers::registry::PRODUCT_WORKERS;
 
 use crate::args::UpArgs;
@@ -21,12 +21,25 @@ use redis_server::RedisServer;
 /// How long a child may take to stop after being asked (workers finish running tasks).
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
-pub async fn up(settings: Settings, args: UpArgs) -> anyhow::Result<ExitCode> {
+pub async fn up(
+    settings: Settings,
+    config: Option<&Path>,
+    args: UpArgs,
+) -> anyhow::Result<ExitCode> {
     let stop = shutdown::on_signal();
     let mut env: Vec<(String, String)> = Vec::new();
+    if let Some(config) = config {
+        // The children read the same file (whether it came from --config or COINBEAT_CONFIG).
+        let path = config
+            .canonicalize()
+            .with_context(|| format!("settings file {}", config.display()))?;
+        env.push(("COINBEAT_CONFIG".into(), path.display().to_string()));
+    }
 
-    let redis = if std::env::var_os("REDIS_URL").is_some() {
-        println!("using the Redis at REDIS_URL");
+    let redis_configured = std::env::var_os("REDIS_URL").is_some()
+        || settings.redis.url != RedisSettings::default().url;
+    let redis = if redis_configured {
+        println!("using the configured Redis");
         None
     } else {
         let dir = args.data_dir.join("redis");
@@ -61,6 +74,13 @@ pub async fn up(settings: Settings, args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         None => settings.api.addr.clone(),
     };
+    if let Err(e) = std::net::TcpListener::bind(&api_addr) {
+        stop_all(Vec::new(), sim, redis).await;
+        anyhow::bail!(
+            "the API cannot listen on {api_addr}: {e}. Is coinbeat already running? \
+             Choose another address with --api-addr"
+        );
+    }
 
     let mut components = vec!["scheduler"];
     components.extend(PRODUCT_WORKERS);

@@ -38,6 +38,9 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal reaches `coinbeat up`, which stops
+            // the components first and Redis last, not Redis at the same moment.
+            .process_group(0)
             .spawn()
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => anyhow::anyhow!(

@@ -14,6 +14,12 @@ pub enum JobError {
     /// Network trouble, an upstream 5xx: retried with exponential backoff and jitter up to the
     /// queue's `max_retries`, then dead.
     Transient(String),
+    /// Like `Transient`, but the next attempt waits at least `retry_after` (an upstream's
+    /// `retry-after` on a 429), so a throttled job is not burnt through its retries in seconds.
+    Throttled {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl JobError {
@@ -23,9 +29,22 @@ impl JobError {
     pub fn transient(reason: impl fmt::Display) -> Self {
         Self::Transient(reason.to_string())
     }
+    pub fn throttled(reason: impl fmt::Display, retry_after: std::time::Duration) -> Self {
+        Self::Throttled {
+            reason: reason.to_string(),
+            retry_after,
+        }
+    }
     pub fn reason(&self) -> &str {
         match self {
-            Self::Permanent(r) | Self::Transient(r) => r,
+            Self::Permanent(r) | Self::Transient(r) | Self::Throttled { reason: r, .. } => r,
+        }
+    }
+    /// The least delay before the next attempt, beyond the queue's backoff.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
     pub fn is_permanent(&self) -> bool {
@@ -38,6 +57,10 @@ impl fmt::Display for JobError {
         match self {
             Self::Permanent(r) => write!(f, "permanent: {r}"),
             Self::Transient(r) => write!(f, "transient: {r}"),
+            Self::Throttled {
+                reason,
+                retry_after,
+            } => write!(f, "throttled (retry after {retry_after:?}): {reason}"),
         }
     }
 }

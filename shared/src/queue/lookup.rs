@@ -102,3 +102,15 @@ fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T, QueueE
     redis::from_redis_value(v.unwrap_or(redis::Value::Nil))
         .map_err(|e| QueueError::Protocol(e.to_string()))
 }
+
+/// Looks a task up in every product queue at once (a task id does not say its queue).
+pub async fn find_task(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    id: TaskId,
+) -> Result<Option<TaskInfo>, QueueError> {
+    let lookups = crate::jobs::Queue::ALL
+        .map(|queue| async move { lookup_task(conn, keys, &queue.name(), id).await });
+    let found = futures::future::try_join_all(lookups).await?;
+    Ok(found.into_iter().flatten().next())
+}

@@ -21,7 +21,7 @@ mod wake;
 
 pub use error::QueueError;
 pub use job_error::{JobError, JobResult};
-pub use lookup::{TaskInfo, TaskStatus, lookup_task};
+pub use lookup::{TaskInfo, TaskStatus, find_task, lookup_task};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};

@@ -304,6 +304,10 @@ impl Acker {
         id: &str,
         outcome: &JobResult,
     ) -> Result<(), redis::RedisError> {
+        let least_delay_ms = match outcome {
+            Err(e) => e.retry_after().map_or(0, |d| d.as_millis() as u64),
+            Ok(_) => 0,
+        };
         let (kind, text) = match outcome {
             Ok(result) => (
                 "ok",
@@ -314,6 +318,7 @@ impl Acker {
             ),
             Err(JobError::Permanent(r)) => ("permanent", r.clone()),
             Err(JobError::Transient(r)) => ("transient", r.clone()),
+            Err(e @ JobError::Throttled { .. }) => ("transient", e.reason().to_owned()),
         };
         let jitter: f64 = rand::rng().random();
         let (state, attempts, run_at): (String, u64, u64) = scripts::ACK
@@ -330,6 +335,7 @@ impl Acker {
             .arg(self.retry_base_ms)
             .arg(self.retry_max_ms)
             .arg(jitter)
+            .arg(least_delay_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
         match state.as_str() {

@@ -65,9 +65,13 @@ impl Settings {
     /// Loads defaults, then `path` if given (a missing file is an error: the caller asked for
     /// it), then the environment.
     pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
-        let settings: Self = Self::figment(path)
+        let mut settings: Self = Self::figment(path)
             .extract()
             .map_err(|e| SettingsError::Load(Box::new(e)))?;
+        settings
+            .prices
+            .normalize_coins()
+            .map_err(SettingsError::Invalid)?;
         settings.validate()?;
         Ok(settings)
     }

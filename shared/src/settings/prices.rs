@@ -58,13 +58,45 @@ impl Default for PricesSettings {
 }
 
 impl PricesSettings {
-    /// The CoinGecko id of `symbol`, if one is configured. Keys are matched case-insensitively
-    /// (environment variables arrive lowercased).
+    /// The CoinGecko id of `symbol`, if one is configured.
     pub fn coin_id(&self, symbol: &Symbol) -> Option<&str> {
-        self.coins
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(symbol.as_str()))
-            .map(|(_, id)| id.as_str())
+        self.coins.get(symbol.as_str()).map(String::as_str)
+    }
+
+    /// Rewrites the coin table with symbol keys (uppercase), as [`Self::coin_id`] expects.
+    /// Layers can spell a symbol differently (environment keys arrive lowercased, `btc` next to
+    /// the built-in `BTC`); of two spellings, the one that changes the built-in id is the
+    /// override. Two different overrides of one symbol are an error.
+    pub fn normalize_coins(&mut self) -> Result<(), String> {
+        let builtin: BTreeMap<&str, &str> = DEFAULT_COINS.iter().copied().collect();
+        let mut normalized: BTreeMap<String, String> = BTreeMap::new();
+        for (key, id) in std::mem::take(&mut self.coins) {
+            let symbol = Symbol::parse(&key)
+                .map_err(|e| format!("[prices.coins] key {key:?}: {e}"))?
+                .to_string();
+            let id = id.trim().to_owned();
+            if id.is_empty() {
+                return Err(format!("[prices.coins] {symbol}: the coin id is empty"));
+            }
+            let default = builtin.get(symbol.as_str()).copied();
+            match normalized.get(&symbol) {
+                None => {
+                    normalized.insert(symbol, id);
+                }
+                Some(existing) if *existing == id => {}
+                Some(existing) if Some(existing.as_str()) == default => {
+                    normalized.insert(symbol, id);
+                }
+                Some(_) if Some(id.as_str()) == default => {}
+                Some(existing) => {
+                    return Err(format!(
+                        "[prices.coins] {symbol} is given two ids, {existing:?} and {id:?}"
+                    ));
+                }
+            }
+        }
+        self.coins = normalized;
+        Ok(())
     }
 
     /// Whether `symbol` is in the tracked set.
@@ -86,5 +118,36 @@ impl PricesSettings {
             .iter()
             .filter(|s| self.coin_id(s).is_none())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_in_another_spelling_replaces_the_builtin_id() {
+        let mut p = PricesSettings::default();
+        p.coins.insert("btc".into(), "wrapped-bitcoin".into());
+        p.coins.insert("pepe".into(), " pepe ".into());
+        p.normalize_coins().unwrap();
+        let sym = |s| Symbol::parse(s).unwrap();
+        assert_eq!(p.coin_id(&sym("BTC")), Some("wrapped-bitcoin"));
+        assert_eq!(p.coin_id(&sym("PEPE")), Some("pepe"));
+        assert_eq!(p.coin_id(&sym("ETH")), Some("ethereum"));
+        assert!(
+            p.coins
+                .keys()
+                .all(|k| k.chars().all(|c| !c.is_ascii_lowercase()))
+        );
+
+        let mut p = PricesSettings::default();
+        p.coins.insert("Eth".into(), "a".into());
+        p.coins.insert("eth".into(), "b".into());
+        assert!(p.normalize_coins().unwrap_err().contains("two ids"));
+
+        let mut p = PricesSettings::default();
+        p.coins.insert("B-TC".into(), "x".into());
+        assert!(p.normalize_coins().unwrap_err().contains("B-TC"));
     }
 }

@@ -10,6 +10,9 @@ pub enum CoinGeckoError {
     /// HTTP 429: slow down. `retry_after` is CoinGecko's `retry-after` header, when present.
     #[error("coingecko rate limit exceeded (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
+    /// The settings cannot be turned into a request (e.g. a key a header cannot carry).
+    #[error("coingecko is misconfigured: {0}")]
+    Config(String),
     /// 401/403: the key is missing, wrong, or not allowed on this host. Retrying cannot help.
     #[error("coingecko refused the credentials (HTTP {status}): {message}")]
     Unauthorized { status: u16, message: String },
@@ -27,16 +30,24 @@ pub enum CoinGeckoError {
 impl CoinGeckoError {
     /// Whether a later attempt may succeed.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, Self::Unauthorized { .. } | Self::Rejected { .. })
+        !matches!(
+            self,
+            Self::Unauthorized { .. } | Self::Rejected { .. } | Self::Config(_)
+        )
     }
 }
 
+/// When CoinGecko throttles without saying how long, wait this long at least.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 impl From<CoinGeckoError> for JobError {
     fn from(e: CoinGeckoError) -> Self {
-        if e.is_transient() {
-            JobError::transient(e)
-        } else {
-            JobError::permanent(e)
+        match e {
+            CoinGeckoError::RateLimited { retry_after } => {
+                JobError::throttled(&e, retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
+            }
+            e if e.is_transient() => JobError::transient(e),
+            e => JobError::permanent(e),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `usd_24h_vol`, `usd_24h_change` and `last_updated_at`. Values are JSON numbers (or `null`);
 //! they are read from their text so no digit is lost to a float.
 
-use std::{collections::HashMap, str::FromStr};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -62,7 +62,8 @@ fn decimal(text: &str) -> Result<Option<Decimal>, String> {
     let parsed = if text.contains(['e', 'E']) {
         Decimal::from_scientific(text)
     } else {
-        Decimal::from_str(text)
+        // Exact: more digits than a Decimal holds is an error, never a silent rounding.
+        Decimal::from_str_exact(text)
     };
     parsed
         .map(Some)

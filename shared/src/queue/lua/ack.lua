@@ -5,7 +5,7 @@
 -- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash
 -- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient"  ARGV[3] now (unix ms)
 -- ARGV[4] result JSON (ok) or error text  ARGV[5] retry base ms  ARGV[6] retry max ms
--- ARGV[7] jitter in [0, 1)
+-- ARGV[7] jitter in [0, 1)  ARGV[8] least delay (ms) before the retry, e.g. an upstream's retry-after
 --
 -- Returns {state, attempts, run_at_ms}; state is "done", "dead", "retry", or "stale" when the
 -- task is no longer held by this worker (it was released or recovered; someone else owns it).
@@ -41,6 +41,8 @@ local cap = tonumber(ARGV[6])
 local delay = base * (2 ^ (attempts - 1))
 if delay > cap then delay = cap end
 delay = math.floor(delay / 2 + (delay / 2) * tonumber(ARGV[7]))
+local least = tonumber(ARGV[8]) or 0
+if delay < least then delay = least end
 local run_at = now + delay
 redis.call("ZADD", KEYS[4], run_at, id)
 redis.call("HSET", KEYS[6], "status", "Failed", "last_error", ARGV[4], "run_at", run_at)

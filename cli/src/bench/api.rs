@@ -1,0 +1,146 @@
+//! `bench api`: with twelve prices cached, `GET /v1/prices/BTC` and `GET /v1/prices` under the
+//! built-in load generator on this machine (64 keep-alive connections by default).
+
+use std::time::Duration;
+
+use anyhow::bail;
+use coinbeat_shared::cache::{PriceCache, PriceRecord};
+use rust_decimal::Decimal;
+
+use super::{
+    lab::{Lab, free_addr, wait_listening},
+    load,
+    report::{Report, Row},
+    stats::{median, percentile},
+};
+use crate::args::BenchArgs;
+
+/// The routes measured: (label, path).
+const ROUTES: [(&str, &str); 2] = [
+    ("GET /v1/prices/BTC", "/v1/prices/BTC"),
+    ("GET /v1/prices (12 symbols)", "/v1/prices"),
+];
+
+const WARM_UP: Duration = Duration::from_secs(2);
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
+    let mut lab = Lab::start().await?;
+    let result = measure(args, &mut lab).await;
+    lab.shutdown().await;
+    result
+}
+
+async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
+    let mut report = Report::new(
+        "api",
+        format!(
+            "`coinbeat run api` (one process) with 12 cached prices; built-in load generator in \
+             the bench process on the same machine, {} keep-alive connections, {} s per route and \
+             run after a {} s warm-up; median of {} runs",
+            args.connections,
+            args.duration_secs,
+            WARM_UP.as_secs(),
+            args.runs
+        ),
+    );
+    write_prices(lab).await?;
+    let addr = free_addr()?;
+    lab.spawn("api", &[("COINBEAT_API__ADDR", addr.to_string())])?;
+    wait_listening(addr).await?;
+
+    let duration = Duration::from_secs(args.duration_secs.max(1));
+    for (label, path) in ROUTES {
+        let warm = load::run(addr, path, args.connections, WARM_UP).await?;
+        if warm.ok == 0 {
+            bail!("{label}: no successful answer during the warm-up");
+        }
+        let mut rates = Vec::new();
+        let mut p50 = Vec::new();
+        let mut p99 = Vec::new();
+        let mut p999 = Vec::new();
+        let mut errors = 0;
+        for run in 1..=args.runs {
+            let r = load::run(addr, path, args.connections, duration).await?;
+            let ms = |p| percentile(&r.latencies_us, p) as f64 / 1000.0;
+            println!(
+                "api {label} run {run}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p999 {:.3} ms, {} errors",
+                r.per_second(),
+                ms(50.0),
+                ms(99.0),
+                ms(99.9),
+                r.errors
+            );
+            rates.push(r.per_second());
+            p50.push(ms(50.0));
+            p99.push(ms(99.0));
+            p999.push(ms(99.9));
+            errors += r.errors;
+        }
+        let (rate, p99m) = (median(&rates), median(&p99));
+        if path == "/v1/prices/BTC" {
+            report.rows.push(Row::target(
+                format!("{label}: req/s"),
+                format!("{rate:.0}"),
+                "≥ 50,000",
+                rate >= 50_000.0,
+            ));
+            report.rows.push(Row::info(
+                format!("{label}: p50 (ms)"),
+                format!("{:.3}", median(&p50)),
+            ));
+            report.rows.push(Row::target(
+                format!("{label}: p99 (ms)"),
+                format!("{p99m:.3}"),
+                "≤ 2 ms",
+                p99m <= 2.0,
+            ));
+        } else {
+            report
+                .rows
+                .push(Row::info(format!("{label}: req/s"), format!("{rate:.0}")));
+            report.rows.push(Row::info(
+                format!("{label}: p50 (ms)"),
+                format!("{:.3}", median(&p50)),
+            ));
+            report.rows.push(Row::info(
+                format!("{label}: p99 (ms)"),
+                format!("{p99m:.3}"),
+            ));
+        }
+        report.rows.push(Row::info(
+            format!("{label}: p999 (ms)"),
+            format!("{:.3}", median(&p999)),
+        ));
+        if errors > 0 {
+            report
+                .notes
+                .push(format!("{label}: {errors} non-2xx answers during the runs"));
+        }
+    }
+    Ok(report)
+}
+
+/// Caches a record for each of the twelve default symbols, as a price job would.
+pub async fn write_prices(lab: &Lab) -> anyhow::Result<()> {
+    let prices = &lab.settings.prices;
+    let cache = PriceCache::new(lab.conn.clone(), lab.keys.clone(), prices);
+    let now = chrono::Utc::now();
+    let records: Vec<PriceRecord> = prices
+        .tracked
+        .iter()
+        .enumerate()
+        .map(|(i, symbol)| PriceRecord {
+            symbol: symbol.clone(),
+            coin_id: prices.coin_id(symbol).unwrap_or("unknown").to_owned(),
+            usd: Decimal::new(6_543_210 + i as i64, 2),
+            change_24h_pct: Some(Decimal::new(-123, 2)),
+            market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),
+            volume_24h_usd: Some(Decimal::new(98_765_432_100, 0)),
+            upstream_updated_at: Some(now),
+            fetched_at: now,
+            source: "bench".into(),
+        })
+        .collect();
+    cache.write(&records).await?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! What a scenario runs on: a temporary folder, a private `redis-server` in it, a Redis
+//! connection, and child processes `coinbeat run <component>` pointed at that Redis.
+//!
+//! Dropping a [`Lab`] kills whatever is still running and removes the folder, so an error or a
+//! Ctrl-C leaves nothing behind; [`Lab::shutdown`] stops everything gracefully.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use coinbeat_shared::{
+    Settings,
+    jobs::QueueName,
+    keys::Keys,
+    queue::{Producer, queue_stats},
+    redis_conn,
+    settings::Secret,
+};
+use redis::aio::ConnectionManager;
+
+use crate::up::{children::ChildProcess, redis_server::RedisServer};
+
+/// How long a child may take to stop after being asked.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// A private Redis and the children running against it.
+#[derive(Debug)]
+pub struct Lab {
+    redis: Option<RedisServer>,
+    /// The bench's own settings: the defaults, with the private Redis.
+    pub settings: Settings,
+    pub conn: ConnectionManager,
+    pub keys: Keys,
+    redis_url: String,
+    children: Vec<ChildProcess>,
+    // Last, so the folder is removed after Redis (dropped before it) is gone.
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("coinbeat-bench-")
+            .tempdir()
+            .context("creating a temporary folder")?;
+        let redis = RedisServer::start(&dir.path().join("redis")).await?;
+        let redis_url = redis.url();
+        let mut settings = Settings::default();
+        settings.redis.url = Secret::new(redis_url.clone());
+        let conn = redis_conn::connect(&settings.redis)
+            .await
+            .context("connecting to the private redis")?;
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        // Saving a big dataset at shutdown or every minute would only add noise.
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("save")
+            .arg("")
+            .query_async(&mut conn.clone())
+            .await?;
+        Ok(Self {
+            redis: Some(redis),
+            settings,
+            conn,
+            keys,
+            redis_url,
+            children: Vec::new(),
+            dir,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn producer(&self) -> Producer {
+        Producer::new(
+            self.conn.clone(),
+            self.keys.clone(),
+            self.settings.queues.clone(),
+        )
+    }
+
+    /// Starts `coinbeat run <component>` against the private Redis, with `env` added; returns
+    /// its pid.
+    pub fn spawn(&mut self, component: &str, env: &[(&str, String)]) -> anyhow::Result<u32> {
+        let mut all: Vec<(String, String)> = vec![
+            ("REDIS_URL".into(), self.redis_url.clone()),
+            // The children's log lines would bury the table.
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let child = ChildProcess::spawn(component, &all)?;
+        let pid = child.id().context("the child exited at once")?;
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// Stops every child (closing their standard input), in parallel.
+    pub async fn stop_children(&mut self) {
+        let children = std::mem::take(&mut self.children);
+        futures::future::join_all(children.into_iter().map(|c| c.stop(STOP_GRACE))).await;
+    }
+
+    /// Stops the children, then Redis; the folder goes when `self` is dropped.
+    pub async fn shutdown(mut self) {
+        self.stop_children().await;
+        let _: redis::RedisResult<()> = redis::cmd("FLUSHALL")
+            .query_async(&mut self.conn.clone())
+            .await;
+        if let Some(redis) = self.redis.take() {
+            redis.stop().await;
+        }
+    }
+
+    /// Empties Redis (between runs, with no worker running).
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        let _: () = redis::cmd("FLUSHALL")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until `count` workers of `queue` have registered.
+    pub async fn wait_for_workers(&self, queue: &QueueName, count: u64) -> anyhow::Result<()> {
+        let settings = self.settings.queues.for_queue(queue);
+        let started = Instant::now();
+        loop {
+            let stats = queue_stats(&self.conn, &self.keys, queue, &settings).await?;
+            if stats.live_workers >= count {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "{count} {queue} worker(s) did not register within 30 s (live: {})",
+                    stats.live_workers
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// `INFO commandstats` as command → (calls, microseconds spent).
+    pub async fn command_stats(&self) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(parse_command_stats(&info))
+    }
+
+    /// The Redis server's CPU time (user + system) so far, in microseconds.
+    pub async fn redis_cpu_micros(&self) -> anyhow::Result<u64> {
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(((field("used_cpu_user:") + field("used_cpu_sys:")) * 1e6) as u64)
+    }
+}
+
+/// Parses `cmdstat_<name>:calls=N,usec=M,...` lines.
+fn parse_command_stats(info: &str) -> BTreeMap<String, (u64, u64)> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let mut calls = None;
+            let mut usec = None;
+            for part in rest.split(',') {
+                match part.split_once('=') {
+                    Some(("calls", v)) => calls = v.parse().ok(),
+                    Some(("usec", v)) => usec = v.parse().ok(),
+                    _ => {}
+                }
+            }
+            Some((name.to_owned(), (calls?, usec.unwrap_or(0))))
+        })
+        .collect()
+}
+
+/// Calls and microseconds per command between two snapshots, largest first.
+pub fn command_deltas(
+    before: &BTreeMap<String, (u64, u64)>,
+    after: &BTreeMap<String, (u64, u64)>,
+) -> Vec<(String, u64, u64)> {
+    let mut out: Vec<(String, u64, u64)> = after
+        .iter()
+        .map(|(name, (calls, usec))| {
+            let (c0, u0) = before.get(name).copied().unwrap_or((0, 0));
+            (
+                name.clone(),
+                calls.saturating_sub(c0),
+                usec.saturating_sub(u0),
+            )
+        })
+        .filter(|(_, calls, _)| *calls > 0)
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_addr() -> anyhow::Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Waits until something accepts TCP connections at `addr`.
+pub async fn wait_listening(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("nothing listens on {addr} after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Writes a settings file into the lab's folder and returns its path.
+pub fn write_config(dir: &Path, name: &str, toml: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_stats_are_read_from_info_lines() {
+        let info = "# Commandstats\r\ncmdstat_evalsha:calls=10,usec=200,usec_per_call=20.00,rejected_calls=0,failed_calls=0\r\ncmdstat_get:calls=3,usec=4,usec_per_call=1.33\r\n";
+        let stats = parse_command_stats(info);
+        assert_eq!(stats["evalsha"], (10, 200));
+        assert_eq!(stats["get"], (3, 4));
+    }
+}

@@ -1,0 +1,78 @@
+//! `coinbeat bench <scenario>`: measures the system on this machine and writes down the figures.
+//!
+//! Every scenario starts what it needs in a temporary folder (a private `redis-server`, the
+//! simulator in this process, child processes `coinbeat run <component>` of this executable),
+//! runs a warm-up that is not counted and then `--runs` measured runs, prints a table of the
+//! medians, appends it to BENCHMARKS.md, and stops everything it started: on success, on error
+//! (children and Redis are killed when dropped) and on Ctrl-C.
+//!
+//! - [`queue`]: bulk enqueue and drain of no-op tasks, Redis commands per task, enqueue→start.
+//! - [`api`]: the price routes under the built-in load generator ([`load`]).
+//! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream.
+//! - [`memory`]: resident memory of each component, idle and under load.
+//! - [`machine`], [`report`], [`stats`], [`lab`]: the machine, the table, the arithmetic, and
+//!   the processes a scenario runs on.
+
+mod api;
+mod lab;
+mod load;
+mod machine;
+mod memory;
+mod queue;
+mod refresh;
+mod report;
+mod stats;
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use coinbeat_shared::shutdown;
+
+use crate::args::{BenchArgs, Scenario};
+use report::Report;
+
+pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let stop = shutdown::on_signal();
+    let machine = machine::Machine::detect();
+    let command = format!(
+        "cargo run --release -p coinbeat -- {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    println!("{}", machine.describe());
+    let scenarios = match args.scenario {
+        Scenario::All => vec![
+            Scenario::Queue,
+            Scenario::Api,
+            Scenario::Refresh,
+            Scenario::Memory,
+        ],
+        one => vec![one],
+    };
+    for scenario in scenarios {
+        let run = async {
+            match scenario {
+                Scenario::Queue => queue::run(&args).await,
+                Scenario::Api => api::run(&args).await,
+                Scenario::Refresh => refresh::run(&args).await,
+                Scenario::Memory => memory::run(&args).await,
+                Scenario::All => unreachable!("expanded above"),
+            }
+        };
+        // Dropping the scenario's future drops its lab: children and Redis are killed and the
+        // temporary folder is removed.
+        let report: Report = tokio::select! {
+            r = run => r?,
+            () = stop.cancelled() => bail!("interrupted; everything the bench started is stopped"),
+        };
+        println!();
+        println!("{}", report.to_markdown(&machine, &command));
+        if !args.no_append {
+            report::append(&args.out, &report.to_markdown(&machine, &command))?;
+            println!("appended to {}", args.out.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
