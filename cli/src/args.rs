@@ -57,7 +57,7 @@ pub struct UpArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub sim_addr: SocketAddr,
     /// Folder for the private Redis's data and socket (used when REDIS_URL is not set).
-    #[arg(long, default_value = ".coinbeat")]
+    #[arg(long, default_value = crate::up::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 }
 

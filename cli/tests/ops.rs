@@ -79,3 +79,31 @@ fn bad_input_is_refused_with_a_message_and_nothing_is_enqueued() {
     let queues = json_of(&coinbeat(&settings, &["queues", "--json"]));
     assert!(queues.as_array().unwrap().iter().all(|q| q["waiting"] == 0));
 }
+
+#[test]
+fn with_no_redis_configured_the_ops_commands_use_the_private_one_of_coinbeat_up_here() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let here = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(here.path().join(".coinbeat/redis")).unwrap();
+    std::os::unix::fs::symlink(
+        redis.socket(),
+        here.path().join(".coinbeat/redis/redis.sock"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+            .args(args)
+            .current_dir(here.path())
+            .env_remove("REDIS_URL")
+            .env_remove("COINBEAT_REDIS__URL")
+            .env_remove("COINBEAT_CONFIG")
+            .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+            .output()
+            .unwrap()
+    };
+    let enqueued = json_of(&run(&["enqueue", "prices", "--json"]));
+    let id = enqueued["id"].as_str().unwrap();
+    let task = json_of(&run(&["task", id, "--json"]));
+    assert_eq!(task["status"], "pending");
+}

@@ -219,6 +219,17 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     })
     .await;
 
+    // The beat's run record: last and next run of the entry.
+    let (status, schedules) = get(&http, &format!("{api}/v1/schedules")).await;
+    assert_eq!(status, 200);
+    let entry = &schedules["schedules"][0];
+    assert_eq!(entry["name"], "prices");
+    assert_eq!(entry["cron"], "*/3 * * * * *");
+    let last: DateTime<Utc> = entry["last_tick"].as_str().unwrap().parse().unwrap();
+    let next: DateTime<Utc> = entry["next_tick"].as_str().unwrap().parse().unwrap();
+    assert!(next > last, "{entry}");
+    assert!(entry["last_task_id"].is_string(), "{entry}");
+
     // 3. On demand: 202, done within 2 s, fetched_at moves.
     let (_, before) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     let eth_before: DateTime<Utc> = before["fetched_at"].as_str().unwrap().parse().unwrap();

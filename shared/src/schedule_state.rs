@@ -1,6 +1,6 @@
 //! The run record of a schedule entry: when its last tick was enqueued, as which task, and when
-//! it runs next. The scheduler writes it (one HASH per entry, `Keys::schedule_entry`); the API and
-//! the CLI read it to report schedules, and the scheduler reads it to decide on catch-up.
+//! it runs next. The scheduler writes it (one HASH per entry, `Keys::schedule_entry`) and reads it
+//! to decide on catch-up; the API reports it at `GET /v1/schedules`.
 
 use redis::aio::ConnectionManager;
 use serde::Serialize;

@@ -29,6 +29,7 @@ use crate::{ApiError, AppState, error::reshape};
 pub mod health;
 pub mod prices;
 pub mod queues;
+pub mod schedules;
 pub mod tasks;
 
 /// The whole API, ready to serve.
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks", post(tasks::submit))
         .route("/v1/tasks/{id}", get(tasks::get))
         .route("/v1/queues", get(queues::list))
+        .route("/v1/schedules", get(schedules::list))
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.

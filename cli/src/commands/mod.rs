@@ -8,7 +8,7 @@ mod task;
 use std::{path::Path, process::ExitCode};
 
 use anyhow::Context;
-use coinbeat_shared::{Settings, keys::Keys, redis_conn};
+use coinbeat_shared::{Settings, keys::Keys, redis_conn, settings::Secret};
 use redis::aio::ConnectionManager;
 
 use crate::args::{Cli, Command};
@@ -34,10 +34,18 @@ fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
     Settings::load(path).context("loading settings")
 }
 
-/// A Redis connection and the deployment's keys, for the ops commands.
+/// A Redis connection and the deployment's keys, for the ops commands. With no Redis
+/// configured, the private one `coinbeat up` keeps in `./.coinbeat` is used when it exists.
 async fn connect(settings: &Settings) -> anyhow::Result<(ConnectionManager, Keys)> {
-    let conn = redis_conn::connect(&settings.redis)
+    let mut redis = settings.redis.clone();
+    if !crate::up::redis_is_configured(settings) {
+        let socket = Path::new(crate::up::DEFAULT_DATA_DIR).join("redis/redis.sock");
+        if let Ok(socket) = socket.canonicalize() {
+            redis.url = Secret::new(format!("redis+unix://{}", socket.display()));
+        }
+    }
+    let conn = redis_conn::connect(&redis)
         .await
-        .context("connecting to redis (set REDIS_URL, or run `coinbeat up`)")?;
+        .context("connecting to redis (set REDIS_URL, or run `coinbeat up` here)")?;
     Ok((conn, Keys::new(settings.redis.key_prefix.clone())))
 }

@@ -18,6 +18,15 @@ use crate::args::UpArgs;
 use children::{ChildProcess, first_exit};
 use redis_server::RedisServer;
 
+/// Where `coinbeat up` keeps its private Redis unless `--data-dir` says otherwise.
+pub const DEFAULT_DATA_DIR: &str = ".coinbeat";
+
+/// Whether the user named a Redis (`REDIS_URL`, or `redis.url` in the file or environment);
+/// if not, `coinbeat up` runs a private one.
+pub fn redis_is_configured(settings: &Settings) -> bool {
+    std::env::var_os("REDIS_URL").is_some() || settings.redis.url != RedisSettings::default().url
+}
+
 /// How long a child may take to stop after being asked (workers finish running tasks).
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
@@ -36,9 +45,7 @@ pub async fn up(
         env.push(("COINBEAT_CONFIG".into(), path.display().to_string()));
     }
 
-    let redis_configured = std::env::var_os("REDIS_URL").is_some()
-        || settings.redis.url != RedisSettings::default().url;
-    let redis = if redis_configured {
+    let redis = if redis_is_configured(&settings) {
         println!("using the configured Redis");
         None
     } else {

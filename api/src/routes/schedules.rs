@@ -1,0 +1,70 @@
+//! `GET /v1/schedules`: the schedule table with each entry's run record (last and next run).
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    jobs::Queue,
+    queue::TaskId,
+    schedule_state::{ScheduleRecord, read_schedule_record},
+};
+use futures::future::try_join_all;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{ApiError, AppState};
+
+/// One entry as configured, and what the beat recorded about it.
+#[derive(Debug, Serialize)]
+struct ScheduleView<'a> {
+    name: &'a str,
+    cron: &'a str,
+    kind: Queue,
+    args: &'a Value,
+    enabled: bool,
+    /// The scheduled time of the newest tick enqueued; `null` if it never ran.
+    last_tick: Option<DateTime<Utc>>,
+    last_task_id: Option<TaskId>,
+    last_enqueued_at: Option<DateTime<Utc>>,
+    next_tick: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SchedulesResponse<'a> {
+    schedules: Vec<ScheduleView<'a>>,
+}
+
+fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
+}
+
+/// `GET /v1/schedules`: `{"schedules": [...]}` in name order.
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let table = &state.settings().schedule;
+    let reads = table
+        .keys()
+        .map(|name| read_schedule_record(state.conn(), state.keys(), name));
+    let records = state.redis(try_join_all(reads)).await?;
+    let schedules = table
+        .iter()
+        .zip(records)
+        .map(|((name, entry), record)| {
+            let record = record.unwrap_or_else(ScheduleRecord::default);
+            ScheduleView {
+                name,
+                cron: &entry.cron,
+                kind: entry.kind,
+                args: &entry.args,
+                enabled: entry.enabled,
+                last_tick: at(record.last_tick_ms),
+                last_task_id: record.last_task_id,
+                last_enqueued_at: at(record.last_enqueued_ms),
+                next_tick: at(record.next_tick_ms),
+            }
+        })
+        .collect();
+    Ok(Json(SchedulesResponse { schedules }).into_response())
+}
