@@ -29,6 +29,8 @@ async fn setup(tune: impl FnOnce(&mut Settings), sim: SimConfig) -> Ctx {
     let sim = coinbeat_sim::start(sim).await.unwrap();
     let mut settings = redis.settings();
     settings.providers.coingecko.base_url = sim.base_url();
+    // No fallback unless a test sets one up: the public Binance is not reachable from tests.
+    settings.providers.binance.enabled = false;
     tune(&mut settings);
     let conn = redis_conn::connect(&settings.redis).await.unwrap();
     let keys = Keys::new(settings.redis.key_prefix.clone());
@@ -190,4 +192,118 @@ async fn a_refused_key_is_a_permanent_error() {
         .map(|r| (r.symbol.clone(), r))
         .collect();
     assert!(cached.is_empty(), "nothing is written without data");
+}
+
+#[tokio::test]
+async fn with_coingecko_down_prices_come_from_binance_and_say_so() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path, query_param},
+    };
+    let binance = MockServer::start().await;
+    // One unknown pair fails Binance's whole multi-symbol request with -1121 ...
+    Mock::given(method("GET"))
+        .and(path("/api/v3/ticker/24hr"))
+        .and(query_param("symbols", r#"["BTCUSDT","NOPEUSDT"]"#))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(r#"{"code":-1121,"msg":"Invalid symbol."}"#),
+        )
+        .mount(&binance)
+        .await;
+    // ... so the client asks pair by pair and leaves the unknown one out.
+    Mock::given(method("GET"))
+        .and(path("/api/v3/ticker/24hr"))
+        .and(query_param("symbol", "BTCUSDT"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"symbol":"BTCUSDT","priceChangePercent":"-1.250","lastPrice":"95176.59000000",
+               "quoteVolume":"1189707.37500000","closeTime":1700086400000}"#,
+        ))
+        .mount(&binance)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/ticker/24hr"))
+        .and(query_param("symbol", "NOPEUSDT"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(r#"{"code":-1121,"msg":"Invalid symbol."}"#),
+        )
+        .mount(&binance)
+        .await;
+
+    let ctx = setup(
+        |s| {
+            s.providers.binance.enabled = true;
+            s.providers.binance.base_url = binance.uri();
+            s.prices.coins.insert("NOPE".into(), "nope".into());
+        },
+        SimConfig::default(),
+    )
+    .await;
+    ctx.sim
+        .control(&ControlRequest {
+            down: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let result = ctx
+        .worker
+        .handle(PricesJob {
+            symbols: Some(symbols(&["BTC", "NOPE", "USDT"])),
+        })
+        .await
+        .expect("the fallback answers")
+        .unwrap();
+    assert_eq!(result["fallback"]["source"], "binance", "{result}");
+    assert!(
+        result["fallback"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable")
+    );
+    assert_eq!(result["written"], 1);
+    // USDT has no USDT pair and NOPE is not listed: both reported, neither made up.
+    assert_eq!(result["missing"], serde_json::json!(["NOPE", "USDT"]));
+    let btc = ctx
+        .cache
+        .get(&Symbol::parse("BTC").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(btc.source, "binance");
+    assert_eq!(btc.usd.to_string(), "95176.59000000");
+    assert_eq!(btc.change_24h_pct.unwrap().to_string(), "-1.250");
+    assert_eq!(btc.coin_id, "bitcoin");
+    assert!(
+        ctx.cache
+            .get(&Symbol::parse("USDT").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn when_the_fallback_fails_too_the_job_fails_with_coingeckos_error() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
+    let binance = MockServer::start().await;
+    Mock::given(path("/api/v3/ticker/24hr"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
+        .mount(&binance)
+        .await;
+    let ctx = setup(
+        |s| {
+            s.providers.binance.enabled = true;
+            s.providers.binance.base_url = binance.uri();
+        },
+        SimConfig::default(),
+    )
+    .await;
+    ctx.sim
+        .control(&ControlRequest {
+            down: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err:?}");
+    assert!(err.reason().contains("coingecko"), "{err:?}");
 }

@@ -69,6 +69,10 @@ pub async fn up(
             "COINBEAT_PROVIDERS__COINGECKO__BASE_URL".into(),
             sim.base_url(),
         ));
+        env.push((
+            "COINBEAT_PROVIDERS__BINANCE__BASE_URL".into(),
+            format!("{}/binance", sim.root_url()),
+        ));
         Some(sim)
     } else {
         None

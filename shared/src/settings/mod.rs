@@ -22,7 +22,9 @@ mod schedule;
 
 pub use api::ApiSettings;
 pub use prices::PricesSettings;
-pub use providers::{CoinGeckoPlan, CoinGeckoSettings, ProviderSettings, ProvidersSettings};
+pub use providers::{
+    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, ProviderSettings, ProvidersSettings,
+};
 pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
 
 /// Errors raised while loading settings.

@@ -9,7 +9,42 @@ use super::Secret;
 #[serde(default, deny_unknown_fields)]
 pub struct ProvidersSettings {
     pub coingecko: CoinGeckoSettings,
+    pub binance: BinanceSettings,
     pub etherscan: ProviderSettings,
+}
+
+/// Binance spot market data: the price worker's fallback when CoinGecko fails. No key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BinanceSettings {
+    /// Empty means `https://api.binance.com`.
+    pub base_url: String,
+    /// Whether the price worker falls back to Binance at all.
+    pub enabled: bool,
+    /// A request slower than this fails.
+    pub timeout_ms: u64,
+}
+
+impl Default for BinanceSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            enabled: true,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl BinanceSettings {
+    /// The configured base URL or the public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            "https://api.binance.com"
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
 }
 
 /// One upstream: where it is and the key to call it with.
