@@ -158,11 +158,13 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         (prices.len() == 12 && prices.values().all(|p| p["stale"] == false)).then_some(prices)
     })
     .await;
-    assert!(
-        up.log().contains(&format!("coinbeat is up. API: {api}")),
-        "up says where the API is:\n{}",
-        up.log()
-    );
+    let banner = format!("coinbeat is up. API: {api}");
+    wait_for(
+        "up to say where the API is",
+        Duration::from_secs(5),
+        async || up.log().contains(&banner).then_some(()),
+    )
+    .await;
     let defaults = PricesSettings::default();
     assert_eq!(
         first.keys().cloned().collect::<BTreeSet<_>>(),
@@ -222,8 +224,12 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     // The beat's run record: last and next run of the entry.
     let (status, schedules) = get(&http, &format!("{api}/v1/schedules")).await;
     assert_eq!(status, 200);
-    let entry = &schedules["schedules"][0];
-    assert_eq!(entry["name"], "prices");
+    let entry = schedules["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "prices")
+        .unwrap_or_else(|| panic!("a prices entry in {schedules}"));
     assert_eq!(entry["cron"], "*/3 * * * * *");
     let last: DateTime<Utc> = entry["last_tick"].as_str().unwrap().parse().unwrap();
     let next: DateTime<Utc> = entry["next_tick"].as_str().unwrap().parse().unwrap();

@@ -42,6 +42,11 @@ impl Keys {
         format!("{}:price:{symbol}:history", self.prefix)
     }
 
+    /// A pattern matching every price record and history key (for cleanup).
+    pub fn price_pattern(&self) -> String {
+        format!("{}:price:*", self.prefix)
+    }
+
     /// Pub/Sub channel carrying every price record as it is written.
     pub fn price_events(&self) -> String {
         format!("{}:events:prices", self.prefix)
@@ -118,6 +123,10 @@ impl QueueKeys {
     /// HASH apalis keeps per worker (backend name, service).
     pub fn worker_metadata(&self, worker: &str) -> String {
         format!("{}:workers:metadata:{worker}", self.ns)
+    }
+    /// Prefix of the per-worker metadata HASHes.
+    pub fn worker_metadata_prefix(&self) -> String {
+        format!("{}:workers:metadata", self.ns)
     }
     /// Prefix of the per-worker in-flight SETs.
     pub fn inflight_prefix(&self) -> String {

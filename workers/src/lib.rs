@@ -3,10 +3,12 @@
 //! - [`boot`]: what every worker does (settings, telemetry, Redis, run until a signal).
 //! - [`registry`]: every worker by name, for the binaries and `coinbeat up`.
 //! - [`prices`]: the `prices` queue, over the [`coingecko`] client with the [`binance`] fallback.
+//! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod binance;
 pub mod boot;
+pub mod cleanup;
 pub mod coingecko;
 pub mod prices;
 pub mod probe;

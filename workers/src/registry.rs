@@ -3,19 +3,20 @@
 use anyhow::bail;
 use coinbeat_shared::{
     Settings,
-    jobs::{PricesJob, ProbeJob},
+    jobs::{CleanupJob, PricesJob, ProbeJob},
     queue::JobContext,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     boot::{self, WorkerEnv},
+    cleanup::CleanupWorker,
     prices::PriceWorker,
     probe,
 };
 
 /// The product's worker binaries, one per queue; `coinbeat up` runs one replica of each.
-pub const PRODUCT_WORKERS: &[&str] = &["price-worker"];
+pub const PRODUCT_WORKERS: &[&str] = &["price-worker", "cleanup-worker"];
 
 /// Runs the worker called `name` until `stop` is cancelled.
 pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
@@ -24,6 +25,16 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             boot::run::<PricesJob, _, _>(settings, stop, |env: &WorkerEnv| {
                 let worker = PriceWorker::new(env)?;
                 Ok(move |job: PricesJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
+        "cleanup-worker" => {
+            boot::run::<CleanupJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let worker = CleanupWorker::new(env);
+                Ok(move |job: CleanupJob, _ctx: JobContext| {
                     let worker = worker.clone();
                     async move { worker.handle(job).await }
                 })

@@ -6,7 +6,8 @@
 //!   heartbeats, wake-on-enqueue, our own acks and retries, graceful stop.
 //! - [`JobError`]: how a handler says "retry" or "never retry".
 //! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
-//! - [`prune_finished`]: retention for finished task records.
+//! - [`prune_finished`]: retention for finished task records; [`sweep_dead_workers`]: what dead
+//!   workers left in the registry.
 
 mod error;
 mod job_error;
@@ -16,6 +17,7 @@ mod prune;
 mod runtime;
 mod scripts;
 mod stats;
+mod sweep;
 mod task_id;
 mod wake;
 
@@ -26,6 +28,7 @@ pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};
 pub use stats::{QueueStats, queue_stats};
+pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};
 
 /// Milliseconds since the Unix epoch, the time unit of every coinbeat queue score.

@@ -18,3 +18,4 @@ script!(RELEASE, "release.lua");
 script!(STATS, "stats.lua");
 script!(LOOKUP, "lookup.lua");
 script!(PRUNE, "prune.lua");
+script!(SWEEP_WORKERS, "sweep_workers.lua");

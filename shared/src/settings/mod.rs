@@ -187,6 +187,8 @@ pub struct QueueSettings {
     pub shutdown_timeout_secs: u64,
     /// How long an idempotency key blocks duplicates when the caller gives no TTL.
     pub idempotency_ttl_secs: u64,
+    /// How long finished (done and dead) task records are kept before cleanup prunes them.
+    pub finished_retention_secs: u64,
 }
 
 impl Default for QueueSettings {
@@ -203,6 +205,7 @@ impl Default for QueueSettings {
             poll_interval_ms: 500,
             shutdown_timeout_secs: 25,
             idempotency_ttl_secs: 3_600,
+            finished_retention_secs: 86_400,
         }
     }
 }
@@ -219,6 +222,9 @@ impl QueueSettings {
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+    pub fn finished_retention(&self) -> Duration {
+        Duration::from_secs(self.finished_retention_secs)
     }
 }
 
@@ -237,6 +243,7 @@ pub struct QueueOverride {
     pub poll_interval_ms: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
     pub idempotency_ttl_secs: Option<u64>,
+    pub finished_retention_secs: Option<u64>,
 }
 
 impl QueueOverride {
@@ -255,7 +262,8 @@ impl QueueOverride {
             orphan_after_secs,
             poll_interval_ms,
             shutdown_timeout_secs,
-            idempotency_ttl_secs
+            idempotency_ttl_secs,
+            finished_retention_secs
         );
     }
 }

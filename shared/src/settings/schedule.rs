@@ -33,15 +33,16 @@ fn enabled() -> bool {
 /// Entry name → entry. The name is part of the Redis keys that record its runs.
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
-/// The built-in table: prices every five minutes.
+/// The built-in table: prices every five minutes, cleanup daily at 02:00 UTC.
 pub fn default_schedule() -> ScheduleTable {
-    BTreeMap::from([(
-        "prices".to_owned(),
-        ScheduleEntry {
-            cron: "0 */5 * * * *".into(),
-            kind: Queue::Prices,
-            args: empty_args(),
-            enabled: true,
-        },
-    )])
+    let entry = |cron: &str, kind| ScheduleEntry {
+        cron: cron.into(),
+        kind,
+        args: empty_args(),
+        enabled: true,
+    };
+    BTreeMap::from([
+        ("prices".to_owned(), entry("0 */5 * * * *", Queue::Prices)),
+        ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
+    ])
 }
