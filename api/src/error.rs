@@ -16,7 +16,7 @@ use axum::{
 };
 use coinbeat_shared::{
     cache::CacheError,
-    domain::{Symbol, SymbolError},
+    domain::{Address, AddressError, Chain, ChainError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
     queue::{QueueError, TaskId, TaskIdError},
     submit::SubmitError,
@@ -61,6 +61,16 @@ pub enum ApiError {
     )]
     NotFetchedYet { symbol: Symbol, tracked: bool },
     #[error(transparent)]
+    InvalidAddress(#[from] AddressError),
+    #[error(transparent)]
+    InvalidChain(#[from] ChainError),
+    /// A valid address with no cached analysis (never requested, or expired).
+    #[error(
+        "no analysis of {address} on {chain} is cached; request one with \
+         POST /v1/wallets/{address}/analyze?chain={chain} and read it here once the task is done"
+    )]
+    WalletNotAnalysed { chain: Chain, address: Address },
+    #[error(transparent)]
     UnknownKind(#[from] UnknownKind),
     #[error("invalid args for {kind}: {message}")]
     InvalidArgs { kind: Queue, message: String },
@@ -76,6 +86,11 @@ pub enum ApiError {
     InvalidTaskId(#[from] TaskIdError),
     #[error("no task with id {0} (it never existed, or its record was pruned)")]
     TaskNotFound(TaskId),
+    #[error(
+        "no health report yet: the health job runs on the `health` schedule entry, or request \
+         one with POST /v1/tasks {{\"kind\": \"health\"}}"
+    )]
+    NoHealthReport,
     #[error("redis did not answer within {} ms", .0.as_millis())]
     RedisTimeout(Duration),
     /// An enqueue that timed out: Redis may still have run it.
@@ -94,15 +109,20 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            RouteNotFound { .. } | UnknownSymbol(_) | NotFetchedYet { .. } | TaskNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            RouteNotFound { .. }
+            | UnknownSymbol(_)
+            | NotFetchedYet { .. }
+            | TaskNotFound(_)
+            | NoHealthReport
+            | WalletNotAnalysed { .. } => StatusCode::NOT_FOUND,
             BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             InvalidBody(_)
             | InvalidSymbol(_)
             | InvalidSymbols(_)
+            | InvalidAddress(_)
+            | InvalidChain(_)
             | UnknownKind(_)
             | InvalidArgs { .. }
             | InvalidTaskId(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -128,12 +148,16 @@ impl ApiError {
             InvalidSymbol(_) | InvalidSymbols(_) => "invalid_symbol",
             UnknownSymbol(_) => "unknown_symbol",
             NotFetchedYet { .. } => "not_fetched_yet",
+            InvalidAddress(_) => "invalid_address",
+            InvalidChain(_) => "invalid_chain",
+            WalletNotAnalysed { .. } => "not_analysed_yet",
             UnknownKind(_) => "unknown_kind",
             InvalidArgs { .. } => "invalid_args",
             QueueFull { .. } => "queue_full",
             Duplicate { .. } => "duplicate",
             InvalidTaskId(_) => "invalid_task_id",
             TaskNotFound(_) => "task_not_found",
+            NoHealthReport => "no_health_report",
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
             Internal(_) => "internal",
         }
@@ -157,6 +181,14 @@ impl ApiError {
             ApiError::UnknownSymbol(symbol) | ApiError::NotFetchedYet { symbol, .. } => {
                 Some(json!({ "symbol": symbol }))
             }
+            ApiError::WalletNotAnalysed { chain, address } => Some(json!({
+                "chain": chain,
+                "address": address,
+                "analyze_url": format!("/v1/wallets/{address}/analyze?chain={chain}"),
+            })),
+            ApiError::InvalidChain(_) => Some(json!({
+                "valid_chains": Chain::ALL.map(Chain::as_str),
+            })),
             _ => None,
         }
     }

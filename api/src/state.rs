@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use coinbeat_shared::{
     Settings,
-    cache::PriceCache,
+    cache::{PriceCache, WalletCache},
     domain::Symbol,
     jobs::{Queue, QueueName},
     keys::Keys,
@@ -35,6 +35,7 @@ struct Inner {
     conn: ConnectionManager,
     keys: Keys,
     cache: PriceCache,
+    wallets: WalletCache,
     producer: Producer,
     /// Every product queue with its effective settings, resolved once.
     queues: Vec<(Queue, QueueName, QueueSettings)>,
@@ -48,6 +49,7 @@ impl AppState {
         let conn = redis_conn::connect_lazy(&settings.redis)?;
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
+        let wallets = WalletCache::new(conn.clone(), keys.clone(), &settings.wallets);
         let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
         let queues = Queue::ALL
             .into_iter()
@@ -63,6 +65,7 @@ impl AppState {
                 conn,
                 keys,
                 cache,
+                wallets,
                 producer,
                 queues,
                 redis_timeout: Duration::from_millis(settings.api.redis_timeout_ms.max(1)),
@@ -84,6 +87,11 @@ impl AppState {
 
     pub fn cache(&self) -> &PriceCache {
         &self.inner.cache
+    }
+
+    /// The cached wallet analyses.
+    pub fn wallets(&self) -> &WalletCache {
+        &self.inner.wallets
     }
 
     pub fn producer(&self) -> &Producer {

@@ -139,6 +139,8 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         .env("COINBEAT_PRICES__FRESH_SECS", FRESH_SECS.to_string())
         // The beat refreshes every 3 s here, so the scheduled path shows within the test.
         .env("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *")
+        // And the health report every second, so it follows the upstream going down and back.
+        .env("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *")
         .stdin(Stdio::null())
         // Its own process group, as at a terminal, so Ctrl-C can go to the whole group.
         .process_group(0)
@@ -285,6 +287,25 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let (_, served) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     assert_ne!(served["usd"], "1.23");
 
+    let coingecko_health = async |http: &reqwest::Client| -> Option<String> {
+        let (status, report) = get(http, &format!("{api}/v1/health")).await;
+        if status != 200 {
+            return None;
+        }
+        let upstream = report["upstreams"]
+            .as_array()?
+            .iter()
+            .find(|u| u["name"] == "coingecko")?
+            .clone();
+        upstream["status"].as_str().map(str::to_owned)
+    };
+    wait_for(
+        "health: coingecko up",
+        Duration::from_secs(10),
+        async || (coingecko_health(&http).await.as_deref() == Some("up")).then_some(()),
+    )
+    .await;
+
     // 5. Upstream down: the last prices stay served, marked stale once past the window.
     let response = http
         .post(format!("{sim}/sim/control"))
@@ -315,6 +336,26 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
             );
         }
     }
+
+    wait_for(
+        "health: coingecko down",
+        Duration::from_secs(10),
+        async || (coingecko_health(&http).await.as_deref() == Some("down")).then_some(()),
+    )
+    .await;
+    let response = http
+        .post(format!("{sim}/sim/control"))
+        .json(&json!({"down": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    wait_for(
+        "health: coingecko up again",
+        Duration::from_secs(10),
+        async || (coingecko_health(&http).await.as_deref() == Some("up")).then_some(()),
+    )
+    .await;
 
     // 6. Ctrl-C: everything `up` started exits, nothing is left behind.
     let pid = up.child.id();

@@ -55,10 +55,11 @@ impl SchedulerProcess {
             .collect()
     }
 
+    /// Log lines with this message about the `prices` entry (the default table has others).
     fn messages(&self, message: &str) -> Vec<Value> {
         self.log()
             .into_iter()
-            .filter(|l| l["message"] == message)
+            .filter(|l| l["message"] == message && l["entry"] == "prices")
             .collect()
     }
 

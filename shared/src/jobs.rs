@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn payloads_parse_their_domain_types_at_the_edge() {
         let job: WalletJob = serde_json::from_str(
-            r#"{"chain":"ethereum","address":"0xDE0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"}"#,
+            r#"{"chain":"ethereum","address":"0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"}"#,
         )
         .unwrap();
         assert_eq!(

@@ -6,7 +6,10 @@
 //! The one key we cannot prefix is apalis's global `core:apalis:queues:list`, written by its
 //! worker registration.
 
-use crate::{domain::Symbol, jobs::QueueName};
+use crate::{
+    domain::{Address, Chain, Symbol},
+    jobs::QueueName,
+};
 
 /// Key builder for one deployment (one prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,11 @@ impl Keys {
         format!("{}:price:*", self.prefix)
     }
 
+    /// HASH with the cached analysis of one wallet: `record` (JSON) and `fetched_at_ms`.
+    pub fn wallet(&self, chain: Chain, address: &Address) -> String {
+        format!("{}:wallet:{chain}:{address}", self.prefix)
+    }
+
     /// Pub/Sub channel carrying every price record as it is written.
     pub fn price_events(&self) -> String {
         format!("{}:events:prices", self.prefix)
@@ -62,6 +70,11 @@ impl Keys {
     /// enqueues, every other scheduler replica sees a duplicate.
     pub fn schedule_tick_claim(entry: &str, tick_ms: i64) -> String {
         format!("schedule:{entry}:{tick_ms}")
+    }
+
+    /// STRING: the latest health report (JSON), with an expiry.
+    pub fn health_report(&self) -> String {
+        format!("{}:health:report", self.prefix)
     }
 
     /// HASH seq → number of runs, written by `probe` tasks that ask to be recorded.

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
+use crate::{Provider, SimError};
 
 /// Settings of one simulator. `Default` listens on an ephemeral port of 127.0.0.1, which is what
 /// tests want; the binary defaults to 127.0.0.1:9180.
@@ -13,8 +13,8 @@ use crate::SimError;
 pub struct SimConfig {
     /// Where to listen; port 0 picks a free port.
     pub addr: SocketAddr,
-    /// Seeds the price walks and the error injection: the same seed and the same steps give the
-    /// same prices, whatever order requests arrive in.
+    /// Seeds the price walks, the Etherscan ledgers and the error injection: the same seed and the
+    /// same steps give the same answers, whatever order requests arrive in.
     pub seed: u64,
     /// How often prices take a step, in milliseconds. 0 freezes them: steps then come only from
     /// `advance_steps` in a [`crate::ControlRequest`].
@@ -24,8 +24,9 @@ pub struct SimConfig {
     pub extra_coins: u32,
     /// Faults at start; `/sim/control` changes them at run time.
     pub faults: Faults,
-    /// When non-empty, provider endpoints demand one of these keys (CoinGecko: demo or pro,
-    /// header or query); when empty, any key or none is accepted.
+    /// When non-empty, keyed endpoints demand one of these keys (CoinGecko: demo or pro, header or
+    /// query; Etherscan: `apikey`); when empty, CoinGecko accepts any key or none and Etherscan
+    /// any non-empty `apikey` (it always requires one).
     pub api_keys: Vec<String>,
 }
 
@@ -59,27 +60,109 @@ impl fmt::Debug for SimConfig {
     }
 }
 
-/// Faults injected into every provider request (never into `/sim/` routes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Binance's documented `REQUEST_WEIGHT` limit per minute and IP.
+pub const BINANCE_WEIGHT_PER_MINUTE: u32 = 6000;
+/// Etherscan's per-second limit as older docs give it for the free tier (newer: 3/s).
+pub const ETHERSCAN_CALLS_PER_SEC: u32 = 5;
+
+/// Faults injected into provider requests (never into `/sim/` routes). The top-level fields apply
+/// to every provider; each provider's own [`ProviderFaults`] add to them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Faults {
     /// Added before every provider request is answered, including rejected ones.
     pub latency_ms: u64,
-    /// Fraction (0..=1) of admitted requests answered with a 503 instead.
+    /// Fraction (0..=1) of admitted requests answered with a 5xx instead.
     pub error_rate: f64,
-    /// Requests per sliding minute before answers turn into 429s; 0 means unlimited.
-    /// Every answered request counts, errors included, as on CoinGecko; 429s do not, so a
-    /// `retry-after` is honest.
+    /// Requests per sliding minute, per provider, before answers turn into that provider's
+    /// rate-limit answer; 0 means unlimited. Every answered request counts, errors included, as
+    /// on CoinGecko; rate-limited ones do not, so a `retry-after` is honest.
     pub rate_limit_per_minute: u32,
-    /// Every provider endpoint answers 503 while set.
+    /// Every provider endpoint answers 5xx while set.
+    pub down: bool,
+    pub coingecko: ProviderFaults,
+    pub binance: ProviderFaults,
+    pub etherscan: ProviderFaults,
+    pub coinlore: ProviderFaults,
+    /// Binance request weight per sliding minute before 429s; 0 means unlimited.
+    pub binance_weight_per_minute: u32,
+    /// Etherscan calls per sliding second before its `Max calls per sec` answer; 0 means unlimited.
+    pub etherscan_calls_per_sec: u32,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            error_rate: 0.0,
+            rate_limit_per_minute: 0,
+            down: false,
+            coingecko: ProviderFaults::default(),
+            binance: ProviderFaults::default(),
+            etherscan: ProviderFaults::default(),
+            coinlore: ProviderFaults::default(),
+            binance_weight_per_minute: BINANCE_WEIGHT_PER_MINUTE,
+            etherscan_calls_per_sec: ETHERSCAN_CALLS_PER_SEC,
+        }
+    }
+}
+
+/// One provider's own faults, on top of the global ones: latencies add up, the larger error rate
+/// wins, and either `down` takes the provider down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderFaults {
+    pub latency_ms: u64,
+    pub error_rate: f64,
     pub down: bool,
 }
 
+/// What one provider's requests actually get.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Effective {
+    pub(crate) latency_ms: u64,
+    pub(crate) error_rate: f64,
+    pub(crate) down: bool,
+    pub(crate) rate_limit_per_minute: u32,
+}
+
 impl Faults {
-    pub(crate) fn validate(self) -> Result<Self, SimError> {
-        if (0.0..=1.0).contains(&self.error_rate) {
-            Ok(self)
-        } else {
-            Err(SimError::ErrorRate(self.error_rate))
+    pub fn provider(&self, provider: Provider) -> &ProviderFaults {
+        match provider {
+            Provider::CoinGecko => &self.coingecko,
+            Provider::Binance => &self.binance,
+            Provider::Etherscan => &self.etherscan,
+            Provider::CoinLore => &self.coinlore,
         }
+    }
+
+    pub(crate) fn provider_mut(&mut self, provider: Provider) -> &mut ProviderFaults {
+        match provider {
+            Provider::CoinGecko => &mut self.coingecko,
+            Provider::Binance => &mut self.binance,
+            Provider::Etherscan => &mut self.etherscan,
+            Provider::CoinLore => &mut self.coinlore,
+        }
+    }
+
+    pub(crate) fn effective(&self, provider: Provider) -> Effective {
+        let own = self.provider(provider);
+        Effective {
+            latency_ms: self.latency_ms + own.latency_ms,
+            error_rate: self.error_rate.max(own.error_rate),
+            down: self.down || own.down,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+        }
+    }
+
+    pub(crate) fn validate(self) -> Result<Self, SimError> {
+        let rates = std::iter::once(self.error_rate)
+            .chain(Provider::ALL.iter().map(|&p| self.provider(p).error_rate));
+        for rate in rates {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(SimError::ErrorRate(rate));
+            }
+        }
+        Ok(self)
     }
 }

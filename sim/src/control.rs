@@ -1,10 +1,16 @@
 //! The `/sim/` routes, outside every provider's namespace: observe what was asked and served, and
 //! change faults at run time. They are never delayed, limited, failed or counted.
 //!
-//! - `GET /sim/stats` → [`Stats`]
-//! - `GET /sim/served` → [`crate::Served`]
+//! - `GET /sim/stats` → [`Stats`] (totals, and per provider under `by_provider`)
+//! - `GET /sim/served` → [`crate::Served`] (CoinGecko USD texts, Binance last prices, CoinLore)
 //! - `GET /sim/control` → the [`Faults`] in force
-//! - `POST /sim/control` with a [`ControlRequest`] → the [`Faults`] now in force (400 if invalid)
+//! - `POST /sim/control` with a [`ControlRequest`] → the [`Faults`] now in force (400 if invalid);
+//!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`) the `latency_ms`,
+//!   `error_rate` and `down` fields change only that provider, e.g.
+//!   `{"provider":"coingecko","down":true}`; without it they change the global faults that apply
+//!   to every provider.
+//! - `GET /sim/etherscan/ledger/{address}` → the sim's own totals of an address's ledger
+//!   ([`crate::LedgerSummary`]), to compare an analysis with
 //! - `POST /sim/reset` → 204; zeroes [`Stats`] and the rate-limit window
 
 use std::sync::Arc;
@@ -18,12 +24,15 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{SimState, lock};
-use crate::{Faults, SimError, Stats};
+use crate::{Faults, Provider, SimError, Stats};
 
 /// A change of faults: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlRequest {
+    /// Which provider `latency_ms`, `error_rate` and `down` apply to; all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,22 +42,45 @@ pub struct ControlRequest {
     pub rate_limit_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub down: Option<bool>,
+    /// Binance request weight per minute; 0 removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binance_weight_per_minute: Option<u32>,
+    /// Etherscan calls per second; 0 removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etherscan_calls_per_sec: Option<u32>,
     /// Moves every price walk this many steps forward now (on top of time-driven steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_steps: Option<u64>,
 }
 
 impl ControlRequest {
-    pub(crate) fn apply_to(&self, faults: Faults) -> Result<Faults, SimError> {
-        Faults {
-            latency_ms: self.latency_ms.unwrap_or(faults.latency_ms),
-            error_rate: self.error_rate.unwrap_or(faults.error_rate),
-            rate_limit_per_minute: self
-                .rate_limit_per_minute
-                .unwrap_or(faults.rate_limit_per_minute),
-            down: self.down.unwrap_or(faults.down),
+    pub(crate) fn apply_to(&self, mut faults: Faults) -> Result<Faults, SimError> {
+        if let Some(limit) = self.rate_limit_per_minute {
+            if self.provider.is_some() {
+                return Err(SimError::GlobalOnly("rate_limit_per_minute"));
+            }
+            faults.rate_limit_per_minute = limit;
         }
-        .validate()
+        if let Some(weight) = self.binance_weight_per_minute {
+            faults.binance_weight_per_minute = weight;
+        }
+        if let Some(calls) = self.etherscan_calls_per_sec {
+            faults.etherscan_calls_per_sec = calls;
+        }
+        match self.provider {
+            Some(provider) => {
+                let own = faults.provider_mut(provider);
+                own.latency_ms = self.latency_ms.unwrap_or(own.latency_ms);
+                own.error_rate = self.error_rate.unwrap_or(own.error_rate);
+                own.down = self.down.unwrap_or(own.down);
+            }
+            None => {
+                faults.latency_ms = self.latency_ms.unwrap_or(faults.latency_ms);
+                faults.error_rate = self.error_rate.unwrap_or(faults.error_rate);
+                faults.down = self.down.unwrap_or(faults.down);
+            }
+        }
+        faults.validate()
     }
 }
 

@@ -14,4 +14,6 @@ pub enum SimError {
     Serve(#[source] std::io::Error),
     #[error("error_rate must be a fraction within 0..=1, got {0}")]
     ErrorRate(f64),
+    #[error("{0} applies to every provider and cannot be combined with `provider`")]
+    GlobalOnly(&'static str),
 }

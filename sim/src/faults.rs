@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::Provider;
 use crate::limiter::retry_after_secs;
 use crate::rng;
 use crate::state::{SimState, lock};
+use crate::stats::Refusal;
 
 /// The seed's stream for injected errors (coins use streams from 0).
 const ERROR_STREAM: u64 = u64::MAX;
@@ -21,29 +23,38 @@ pub(crate) enum Verdict {
     InjectedError,
 }
 
-/// Counts the request, waits the configured latency and decides whether it gets through.
-pub(crate) async fn admit(state: &SimState, endpoint: &str, auth: &str) -> Verdict {
-    lock(&state.stats).record_request(endpoint, auth);
-    let latency_ms = lock(&state.faults).latency_ms;
+/// Counts the request, waits the provider's latency and decides whether it gets through.
+pub(crate) async fn admit(
+    state: &SimState,
+    provider: Provider,
+    endpoint: &str,
+    auth: &str,
+) -> Verdict {
+    lock(&state.stats).record_request(provider, endpoint, auth);
+    let latency_ms = lock(&state.faults).effective(provider).latency_ms;
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
     // Read again after the delay, so a change made meanwhile applies at once.
-    let faults = *lock(&state.faults);
+    let faults = lock(&state.faults).effective(provider);
     let limit = faults.rate_limit_per_minute;
-    if let Err(wait) = lock(&state.limiter).try_admit(Instant::now(), limit) {
-        lock(&state.stats).rate_limited += 1;
+    let admitted = lock(&state.limiters)
+        .entry(provider)
+        .or_default()
+        .try_admit(Instant::now(), limit);
+    if let Err(wait) = admitted {
+        lock(&state.stats).record_refusal(provider, Refusal::RateLimited);
         return Verdict::RateLimited {
             retry_after_secs: retry_after_secs(wait),
         };
     }
     if faults.down {
-        lock(&state.stats).down_rejections += 1;
+        lock(&state.stats).record_refusal(provider, Refusal::Down);
         return Verdict::Down;
     }
     let n = state.admitted.fetch_add(1, Ordering::Relaxed);
     if rng::unit(state.seed, ERROR_STREAM, n) < faults.error_rate {
-        lock(&state.stats).injected_errors += 1;
+        lock(&state.stats).record_refusal(provider, Refusal::InjectedError);
         return Verdict::InjectedError;
     }
     Verdict::Pass

@@ -23,3 +23,13 @@ pub(crate) fn number(text: String) -> Box<RawValue> {
     // Unreachable with `number`'s output; `null` keeps the document valid regardless.
     RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
+
+/// A JSON string.
+pub(crate) fn string(text: &str) -> Box<RawValue> {
+    value(&text)
+}
+
+/// Any serializable value as raw JSON (`null` for `None`).
+pub(crate) fn value<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}

@@ -4,20 +4,42 @@
 //!
 //! - [`config`]: [`SimConfig`] and the run-time [`Faults`].
 //! - [`server`]: [`start`] (background, returns a [`SimHandle`]), [`serve`] and [`run_until`].
-//! - `coingecko/`: CoinGecko v3 (`/api/v3/ping`, `/api/v3/simple/price`), one file per endpoint.
+//! - `coingecko/`: CoinGecko v3 at `/api/v3` (`ping`, `simple/price`, `coins/markets`, `global`,
+//!   `coins/{id}`), one file per endpoint.
+//! - `binance/`: Binance spot at `/binance/api/v3` (`ticker/price`, `ticker/24hr`).
+//! - `etherscan/`: Etherscan V2 at `/etherscan/v2/api` (`balance`, `txlist`, `tokentx`) over
+//!   deterministic per-address ledgers, and `/sim/etherscan/ledger/{address}`.
+//! - `coinlore/`: CoinLore at `/api/tickers/` and `/api/ticker/`.
+//! - [`provider`]: the closed set of providers that keys faults and counters.
 //! - `market/`: the coin catalogue and the seeded, deterministic price walks.
 //! - `faults`, `limiter`: latency, injected errors, outages and the per-minute request limit.
 //! - [`control`]: the `/sim/` routes that change faults and expose [`Stats`] and [`Served`] prices.
-//! - `number`, `json`: number text written digit by digit, and JSON objects that keep their order.
+//! - `number`, `json`, `time`: number text written digit by digit, JSON objects that keep their
+//!   order, ISO 8601 timestamps.
+//!
+//! Base URLs a client sets to talk to a sim at `http://HOST:PORT` (also on [`SimHandle`]):
+//!
+//! | Provider | Base URL | e.g. |
+//! |---|---|---|
+//! | CoinGecko | `http://HOST:PORT/api/v3` | `/api/v3/coins/markets?vs_currency=usd` |
+//! | Binance | `http://HOST:PORT/binance` | `/binance/api/v3/ticker/price?symbol=BTCUSDT` |
+//! | Etherscan | `http://HOST:PORT/etherscan` | `/etherscan/v2/api?chainid=1&module=account&...` |
+//! | CoinLore | `http://HOST:PORT/api` | `/api/tickers/?start=0&limit=100` |
+//!
+//! Binance sits under its own prefix because its paths (`/api/v3/...`) collide with CoinGecko's.
 
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod provider;
 pub mod served;
 pub mod server;
 pub mod stats;
 
+mod binance;
 mod coingecko;
+mod coinlore;
+mod etherscan;
 mod faults;
 mod json;
 mod limiter;
@@ -25,10 +47,13 @@ mod market;
 mod number;
 mod rng;
 mod state;
+mod time;
 
-pub use config::{Faults, SimConfig};
+pub use config::{Faults, ProviderFaults, SimConfig};
 pub use control::ControlRequest;
 pub use error::SimError;
+pub use etherscan::{LedgerSummary, NormalTotals, TokenNet, TokenTotals};
+pub use provider::Provider;
 pub use served::{Served, ServedPrice};
 pub use server::{SimHandle, run_until, serve, start};
-pub use stats::Stats;
+pub use stats::{ProviderStats, Stats};

@@ -1,5 +1,6 @@
-//! A sliding one-minute request limit, like CoinGecko's "calls per minute": it remembers when each
-//! admitted request came, so it can say exactly when the window frees a slot.
+//! Sliding-window limits: a request count per minute, like CoinGecko's "calls per minute", and a
+//! weighted window for Binance's request weight and Etherscan's calls per second. Each remembers
+//! when every admitted request came, so it can say exactly when the window frees room.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -41,9 +42,76 @@ impl SlidingWindow {
             }
         }
     }
+}
+
+/// A window of `span` holding weighted entries (a plain count is weight 1).
+#[derive(Debug)]
+pub(crate) struct WeightWindow {
+    span: Duration,
+    /// Admission times and weights within the last `span`, oldest first.
+    entries: VecDeque<(Instant, u32)>,
+}
+
+/// Refused: the weight used now, and how long until the request would fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full {
+    pub(crate) used: u64,
+    pub(crate) wait: Duration,
+}
+
+impl WeightWindow {
+    pub(crate) fn new(span: Duration) -> Self {
+        Self {
+            span,
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Takes `weight` at `now` if the window then holds at most `limit` (0 means unlimited);
+    /// returns the weight used including this one.
+    pub(crate) fn try_take(&mut self, now: Instant, weight: u32, limit: u32) -> Result<u64, Full> {
+        self.expire(now);
+        let used = self.used();
+        if limit == 0 || used + u64::from(weight) <= u64::from(limit) {
+            self.entries.push_back((now, weight));
+            return Ok(used + u64::from(weight));
+        }
+        // The oldest entries must expire until the new weight fits.
+        let mut freed = 0;
+        let must_free = (used + u64::from(weight)).saturating_sub(u64::from(limit));
+        let mut wait = self.span;
+        for &(at, w) in &self.entries {
+            freed += u64::from(w);
+            if freed >= must_free {
+                wait = self.span - now.duration_since(at);
+                break;
+            }
+        }
+        Err(Full { used, wait })
+    }
+
+    /// The weight used within the window ending `now`.
+    pub(crate) fn used_at(&mut self, now: Instant) -> u64 {
+        self.expire(now);
+        self.used()
+    }
 
     pub(crate) fn clear(&mut self) {
-        self.admitted.clear();
+        self.entries.clear();
+    }
+
+    fn used(&self) -> u64 {
+        self.entries.iter().map(|&(_, w)| u64::from(w)).sum()
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|&(t, _)| now.duration_since(t) >= self.span)
+        {
+            self.entries.pop_front();
+        }
     }
 }
 
@@ -81,6 +149,19 @@ mod tests {
             .try_admit(start + Duration::from_secs(30), 2)
             .unwrap_err();
         assert_eq!(wait, Duration::from_secs(31));
+    }
+
+    #[test]
+    fn weights_add_up_to_the_limit_and_the_wait_frees_enough_of_them() {
+        let start = Instant::now();
+        let mut window = WeightWindow::new(WINDOW);
+        assert_eq!(window.try_take(start, 4, 10), Ok(4));
+        let later = start + Duration::from_secs(20);
+        assert_eq!(window.try_take(later, 4, 10), Ok(8));
+        let refused = window.try_take(later, 4, 10).unwrap_err();
+        assert_eq!(refused.used, 8);
+        assert_eq!(refused.wait, Duration::from_secs(40));
+        assert_eq!(window.used_at(start + Duration::from_secs(60)), 4);
     }
 
     #[test]

@@ -57,6 +57,17 @@ pub(crate) fn significant(x: f64, digits: usize) -> String {
     fixed(x, places)
 }
 
+/// `x` with 15 significant digits, in exponent notation from 1e15 up as CoinGecko's `/global`
+/// writes huge values (`2.70016521312815e+15`), plain below.
+pub(crate) fn huge(x: f64) -> String {
+    if !x.is_finite() || x.abs() < 1e15 {
+        return significant(x, FULL_DIGITS);
+    }
+    let exponent = x.abs().log10().floor() as i32;
+    let mantissa = fixed(x / 10f64.powi(exponent), FULL_DIGITS - 1);
+    format!("{mantissa}e+{exponent}")
+}
+
 /// `x` rounded to `places` decimal places, trailing zeros dropped.
 pub(crate) fn fixed(x: f64, places: usize) -> String {
     // Rust's `{:.N}` is exact and never uses an exponent.
@@ -93,6 +104,13 @@ mod tests {
         assert_eq!(fixed(2.0, 2), "2");
         assert_eq!(fixed(-0.0001, 2), "0");
         assert_eq!(fixed(-1.23456, 2), "-1.23");
+    }
+
+    #[test]
+    fn huge_values_switch_to_exponent_notation_at_1e15() {
+        assert_eq!(huge(2.700_165_213_128_15e15), "2.70016521312815e+15");
+        assert_eq!(huge(3.2e16), "3.2e+16");
+        assert_eq!(huge(2_515_268_352_188.766), "2515268352188.77");
     }
 
     #[test]

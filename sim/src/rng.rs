@@ -14,6 +14,18 @@ pub(crate) fn normal(seed: u64, stream: u64, counter: u64) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// 64 uniform bits.
+pub(crate) fn bits(seed: u64, stream: u64, counter: u64) -> u64 {
+    hash(seed, stream, counter)
+}
+
+/// Folds bytes into a stream number, so text (an address) names its own random stream.
+pub(crate) fn stream_of(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0x5EED, |acc, &b| splitmix(acc ^ u64::from(b)))
+}
+
 fn hash(seed: u64, stream: u64, counter: u64) -> u64 {
     splitmix(splitmix(splitmix(seed) ^ stream) ^ counter)
 }

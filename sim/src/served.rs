@@ -1,20 +1,42 @@
-//! The last price each coin was served at, as the exact number text sent, so tests can check that
+//! The last price each coin was served at, as the exact text sent, so tests can check that
 //! coinbeat's cache holds exactly what the upstream said. Served at `GET /sim/served`.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Per provider, the last served USD price of each coin id.
+/// Per provider, the last served USD price of each coin or pair.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Served {
+    /// By CoinGecko id: the `usd` text of `/simple/price`, or the `current_price` (USD) of
+    /// `/coins/markets` and `/coins/{id}`, whichever was served last.
     pub coingecko: BTreeMap<String, ServedPrice>,
+    /// By Binance symbol (`BTCUSDT`): the last `price`/`lastPrice` string, in USDT.
+    #[serde(default)]
+    pub binance: BTreeMap<String, ServedPrice>,
+    /// By CoinLore symbol (`BTC`): the last `price_usd` string.
+    #[serde(default)]
+    pub coinlore: BTreeMap<String, ServedPrice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServedPrice {
-    /// The JSON number text exactly as sent, e.g. `"0.0000220134"`.
+    /// The price text exactly as sent, e.g. `"0.0000220134"` (a JSON number's text for
+    /// CoinGecko, a string's content for Binance and CoinLore).
     pub usd: String,
     /// When it was sent, unix milliseconds.
     pub served_at_ms: u64,
+}
+
+impl Served {
+    /// Records prices sent at one moment into one provider's map.
+    pub(crate) fn record<'a>(
+        map: &mut BTreeMap<String, ServedPrice>,
+        served_at_ms: u64,
+        prices: impl IntoIterator<Item = (&'a str, String)>,
+    ) {
+        for (key, usd) in prices {
+            map.insert(key.to_owned(), ServedPrice { usd, served_at_ms });
+        }
+    }
 }

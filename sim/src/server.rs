@@ -11,7 +11,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::state::{SimState, lock};
-use crate::{ControlRequest, Faults, Served, SimConfig, SimError, Stats, coingecko, control};
+use crate::{
+    ControlRequest, Faults, Served, SimConfig, SimError, Stats, binance, coingecko, coinlore,
+    control, etherscan,
+};
 
 /// Binds `config.addr` and serves in the background until [`SimHandle::stop`] or drop.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
@@ -39,7 +42,14 @@ pub async fn run_until(
 ) -> Result<(), SimError> {
     let listener = bind(config.addr).await?;
     let addr = local_addr(&listener, config.addr)?;
-    tracing::info!(base_url = %coingecko_base_url(addr), "coinbeat-sim listening");
+    let root = root_url(addr);
+    tracing::info!(
+        base_url = %coingecko_base_url(addr),
+        binance = %format!("{root}{}", binance::BASE_PATH),
+        etherscan = %format!("{root}{}", etherscan::BASE_PATH),
+        coinlore = %format!("{root}{}", coinlore::BASE_PATH),
+        "coinbeat-sim listening"
+    );
     serve(listener, config, shutdown).await
 }
 
@@ -60,6 +70,9 @@ async fn serve_state(
 ) -> Result<(), SimError> {
     let app = Router::new()
         .merge(coingecko::router(Arc::clone(&state)))
+        .merge(etherscan::router(Arc::clone(&state)))
+        .merge(binance::router(Arc::clone(&state)))
+        .merge(coinlore::router(Arc::clone(&state)))
         .merge(control::router())
         .with_state(state);
     axum::serve(listener, app)
@@ -104,6 +117,22 @@ impl SimHandle {
     /// `http://HOST:PORT/api/v3`: what a CoinGecko client uses as its base URL.
     pub fn base_url(&self) -> String {
         coingecko_base_url(self.addr)
+    }
+
+    /// `http://HOST:PORT/binance`: a Binance client's base URL (`{this}/api/v3/ticker/price`).
+    pub fn binance_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), binance::BASE_PATH)
+    }
+
+    /// `http://HOST:PORT/api`: a CoinLore client's base URL (`{this}/tickers/`).
+    pub fn coinlore_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), coinlore::BASE_PATH)
+    }
+
+    /// `http://HOST:PORT/etherscan`: an Etherscan client's base (its V2 endpoint is
+    /// `{this}/v2/api`).
+    pub fn etherscan_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), etherscan::BASE_PATH)
     }
 
     /// The counters, as `GET /sim/stats` shows them.

@@ -1,21 +1,30 @@
 //! Everything a running simulator shares between its routes and its handle.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use crate::limiter::SlidingWindow;
+use crate::etherscan::Ledgers;
+use crate::limiter::{SlidingWindow, WeightWindow};
 use crate::market::Market;
-use crate::{ControlRequest, Faults, Served, SimConfig, SimError, Stats};
+use crate::{ControlRequest, Faults, Provider, Served, SimConfig, SimError, Stats};
 
 #[derive(Debug)]
 pub(crate) struct SimState {
     pub(crate) seed: u64,
     pub(crate) market: Market,
     pub(crate) faults: Mutex<Faults>,
-    pub(crate) limiter: Mutex<SlidingWindow>,
+    /// The per-minute request limit's window, one per provider.
+    pub(crate) limiters: Mutex<BTreeMap<Provider, SlidingWindow>>,
+    /// Binance's request weight over the last minute.
+    pub(crate) binance_weight: Mutex<WeightWindow>,
+    /// Etherscan's calls over the last second.
+    pub(crate) etherscan_calls: Mutex<WeightWindow>,
+    pub(crate) ledgers: Ledgers,
     pub(crate) stats: Mutex<Stats>,
     pub(crate) served: Mutex<Served>,
-    /// Empty: keys are optional and any key is accepted.
+    /// Empty: CoinGecko keys are optional and any key is accepted.
     api_keys: Vec<String>,
     /// Numbers admitted requests, so injected errors follow the seed.
     pub(crate) admitted: AtomicU64,
@@ -27,7 +36,10 @@ impl SimState {
             seed: config.seed,
             market: Market::new(config.seed, config.step_ms, config.extra_coins),
             faults: Mutex::new(config.faults.validate()?),
-            limiter: Mutex::default(),
+            limiters: Mutex::default(),
+            binance_weight: Mutex::new(WeightWindow::new(Duration::from_secs(60))),
+            etherscan_calls: Mutex::new(WeightWindow::new(Duration::from_secs(1))),
+            ledgers: Ledgers::new(config.seed),
             stats: Mutex::default(),
             served: Mutex::default(),
             api_keys: config.api_keys.clone(),
@@ -37,6 +49,11 @@ impl SimState {
 
     pub(crate) fn accepts_key(&self, key: Option<&str>) -> bool {
         self.api_keys.is_empty() || key.is_some_and(|k| self.api_keys.iter().any(|a| a == k))
+    }
+
+    /// A key is required: any non-empty one when no keys are configured.
+    pub(crate) fn accepts_required_key(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|k| !k.trim().is_empty()) && self.accepts_key(key)
     }
 
     /// Applies a change of faults (all or nothing) and advances the market; returns the faults now
@@ -50,10 +67,12 @@ impl SimState {
         Ok(*faults)
     }
 
-    /// Zeroes the counters and forgets the rate-limit window; served prices are kept.
+    /// Zeroes the counters and forgets every rate-limit window; served prices are kept.
     pub(crate) fn reset(&self) {
         *lock(&self.stats) = Stats::default();
-        lock(&self.limiter).clear();
+        lock(&self.limiters).clear();
+        lock(&self.binance_weight).clear();
+        lock(&self.etherscan_calls).clear();
     }
 }
 

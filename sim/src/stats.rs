@@ -4,32 +4,81 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Provider;
+
 /// Every provider request counts once in `requests_total`, `by_endpoint` and `by_auth`, whatever
-/// its answer; the other counters say why a request was not served.
+/// its answer; the other counters say why a request was not served. The top-level counters sum
+/// every provider; `by_provider` splits them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub requests_total: u64,
-    /// Keyed by route, e.g. `/api/v3/simple/price`.
+    /// Keyed by route, e.g. `/api/v3/simple/price`, `/binance/api/v3/ticker/price`.
     pub by_endpoint: BTreeMap<String, u64>,
     /// Keyed by how the request authenticated: `none`, `demo_header`, `demo_query`, `pro_header`,
-    /// `pro_query`.
+    /// `pro_query` (CoinGecko), `apikey` (Etherscan).
     pub by_auth: BTreeMap<String, u64>,
-    /// Answered 429 by the per-minute limit.
+    /// Answered by a rate limit (CoinGecko/Binance/CoinLore 429, Etherscan's 200 `NOTOK`).
     pub rate_limited: u64,
-    /// Answered 503 by the error rate.
+    /// Answered 5xx by the error rate.
     pub injected_errors: u64,
-    /// Answered 503 because the sim was set `down`.
+    /// Answered 5xx because the provider was set `down`.
     pub down_rejections: u64,
-    /// Answered 401 for a missing or unknown key.
+    /// Refused for a missing or unknown key.
     pub auth_failures: u64,
-    /// Coin ids asked for by price requests that got through, summed (duplicates counted once).
+    /// Coin ids asked for by CoinGecko price requests that got through, summed (duplicates
+    /// counted once).
     pub ids_requested: u64,
+    /// Keyed by [`Provider::label`]; a provider appears once it was asked.
+    #[serde(default)]
+    pub by_provider: BTreeMap<String, ProviderStats>,
+}
+
+/// One provider's share of the counters of [`Stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderStats {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub injected_errors: u64,
+    pub down_rejections: u64,
+    pub auth_failures: u64,
+}
+
+/// Why a request was not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    RateLimited,
+    InjectedError,
+    Down,
+    Auth,
 }
 
 impl Stats {
-    pub(crate) fn record_request(&mut self, endpoint: &str, auth: &str) {
+    pub(crate) fn record_request(&mut self, provider: Provider, endpoint: &str, auth: &str) {
         self.requests_total += 1;
         *self.by_endpoint.entry(endpoint.to_owned()).or_default() += 1;
         *self.by_auth.entry(auth.to_owned()).or_default() += 1;
+        self.provider(provider).requests += 1;
+    }
+
+    pub(crate) fn record_refusal(&mut self, provider: Provider, refusal: Refusal) {
+        let own = self
+            .by_provider
+            .entry(provider.label().to_owned())
+            .or_default();
+        let (own, total) = match refusal {
+            Refusal::RateLimited => (&mut own.rate_limited, &mut self.rate_limited),
+            Refusal::InjectedError => (&mut own.injected_errors, &mut self.injected_errors),
+            Refusal::Down => (&mut own.down_rejections, &mut self.down_rejections),
+            Refusal::Auth => (&mut own.auth_failures, &mut self.auth_failures),
+        };
+        *own += 1;
+        *total += 1;
+    }
+
+    fn provider(&mut self, provider: Provider) -> &mut ProviderStats {
+        self.by_provider
+            .entry(provider.label().to_owned())
+            .or_default()
     }
 }

@@ -4,12 +4,17 @@
 //! - [`registry`]: every worker by name, for the binaries and `coinbeat up`.
 //! - [`prices`]: the `prices` queue, over the [`coingecko`] client with the [`binance`] fallback.
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
+//! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
+//! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod binance;
 pub mod boot;
 pub mod cleanup;
 pub mod coingecko;
+pub mod etherscan;
+pub mod health;
 pub mod prices;
 pub mod probe;
 pub mod registry;
+pub mod wallet;

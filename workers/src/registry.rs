@@ -3,7 +3,7 @@
 use anyhow::bail;
 use coinbeat_shared::{
     Settings,
-    jobs::{CleanupJob, PricesJob, ProbeJob},
+    jobs::{CleanupJob, HealthJob, PricesJob, ProbeJob, WalletJob},
     queue::JobContext,
 };
 use tokio_util::sync::CancellationToken;
@@ -11,12 +11,19 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     boot::{self, WorkerEnv},
     cleanup::CleanupWorker,
+    health::HealthWorker,
     prices::PriceWorker,
     probe,
+    wallet::WalletWorker,
 };
 
 /// The product's worker binaries, one per queue; `coinbeat up` runs one replica of each.
-pub const PRODUCT_WORKERS: &[&str] = &["price-worker", "cleanup-worker"];
+pub const PRODUCT_WORKERS: &[&str] = &[
+    "price-worker",
+    "wallet-worker",
+    "health-worker",
+    "cleanup-worker",
+];
 
 /// Runs the worker called `name` until `stop` is cancelled.
 pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
@@ -31,10 +38,30 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             })
             .await
         }
+        "health-worker" => {
+            boot::run::<HealthJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let worker = HealthWorker::new(env)?;
+                Ok(move |job: HealthJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
         "cleanup-worker" => {
             boot::run::<CleanupJob, _, _>(settings, stop, |env: &WorkerEnv| {
                 let worker = CleanupWorker::new(env);
                 Ok(move |job: CleanupJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
+        "wallet-worker" => {
+            boot::run::<WalletJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let worker = WalletWorker::new(env)?;
+                Ok(move |job: WalletJob, _ctx: JobContext| {
                     let worker = worker.clone();
                     async move { worker.handle(job).await }
                 })

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
+//! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 
@@ -27,10 +28,12 @@ use tower_http::{
 use crate::{ApiError, AppState, error::reshape};
 
 pub mod health;
+pub mod health_report;
 pub mod prices;
 pub mod queues;
 pub mod schedules;
 pub mod tasks;
+pub mod wallets;
 
 /// The whole API, ready to serve.
 ///
@@ -47,8 +50,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prices/{symbol}", get(prices::one))
         .route("/v1/tasks", post(tasks::submit))
         .route("/v1/tasks/{id}", get(tasks::get))
+        .route("/v1/wallets/{address}", get(wallets::one))
+        .route("/v1/wallets/{address}/analyze", post(wallets::analyze))
         .route("/v1/queues", get(queues::list))
         .route("/v1/schedules", get(schedules::list))
+        .route("/v1/health", get(health_report::latest))
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.

@@ -5,3 +5,4 @@ mod prices;
 mod service;
 mod support;
 mod tasks;
+mod wallets;

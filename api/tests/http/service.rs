@@ -161,3 +161,56 @@ async fn serve_returns_once_shutdown_is_cancelled() {
     assert!(result.is_ok(), "{result:?}");
     assert!(api.http.get(api.url("/healthz")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
+    use coinbeat_shared::{
+        cache::{HealthReport, RedisHealth, Status, UpstreamHealth},
+        keys::Keys,
+        redis_conn,
+    };
+    let api = Api::start().await;
+    let (status, body) = api.get("/v1/health").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "no_health_report");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"kind\": \"health\"")
+    );
+
+    let upstreams = vec![UpstreamHealth {
+        name: "coingecko".into(),
+        status: Status::Down,
+        latency_ms: 3,
+        error: Some("HTTP 503".into()),
+    }];
+    let redis = RedisHealth {
+        status: Status::Up,
+        latency_us: 80,
+        used_memory_bytes: Some(1_000_000),
+    };
+    let report = HealthReport {
+        status: HealthReport::overall(&upstreams, &redis, &[]),
+        checked_at: chrono::Utc::now() - chrono::Duration::seconds(3),
+        upstreams,
+        redis,
+        queues: Vec::new(),
+    };
+    assert_eq!(
+        report.status,
+        Status::Degraded,
+        "one upstream down degrades"
+    );
+    let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    let keys = Keys::new(api.settings.redis.key_prefix.clone());
+    report.store(&conn, &keys, 60).await.unwrap();
+
+    let (status, body) = api.get("/v1/health").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["upstreams"][0]["status"], "down");
+    assert_eq!(body["upstreams"][0]["error"], "HTTP 503");
+    assert!(body["age_seconds"].as_u64().unwrap() >= 3);
+}

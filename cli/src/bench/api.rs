@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::{
     lab::{Lab, free_addr, wait_listening},
-    load,
+    load, machine,
     report::{Report, Row},
     stats::{median, percentile},
 };
@@ -45,7 +45,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     );
     write_prices(lab).await?;
     let addr = free_addr()?;
-    lab.spawn("api", &[("COINBEAT_API__ADDR", addr.to_string())])?;
+    let api_pid = lab.spawn("api", &[("COINBEAT_API__ADDR", addr.to_string())])?;
+    let me = std::process::id();
     wait_listening(addr).await?;
 
     let duration = Duration::from_secs(args.duration_secs.max(1));
@@ -59,8 +60,25 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         let mut p99 = Vec::new();
         let mut p999 = Vec::new();
         let mut errors = 0;
+        // CPU µs per request of (api, redis, load generator), summed over the runs.
+        let mut cpu = [0u64; 3];
+        let mut requests = 0u64;
         for run in 1..=args.runs {
+            let before = [
+                machine::cpu_micros(api_pid).unwrap_or(0),
+                lab.redis_cpu_micros().await?,
+                machine::cpu_micros(me).unwrap_or(0),
+            ];
             let r = load::run(addr, path, args.connections, duration).await?;
+            let after = [
+                machine::cpu_micros(api_pid).unwrap_or(0),
+                lab.redis_cpu_micros().await?,
+                machine::cpu_micros(me).unwrap_or(0),
+            ];
+            for i in 0..3 {
+                cpu[i] += after[i].saturating_sub(before[i]);
+            }
+            requests += r.ok + r.errors;
             let ms = |p| percentile(&r.latencies_us, p) as f64 / 1000.0;
             println!(
                 "api {label} run {run}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p999 {:.3} ms, {} errors",
@@ -110,6 +128,16 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         report.rows.push(Row::info(
             format!("{label}: p999 (ms)"),
             format!("{:.3}", median(&p999)),
+        ));
+        let per = |us: u64| us as f64 / requests.max(1) as f64;
+        report.rows.push(Row::info(
+            format!("{label}: CPU per request, µs (api / redis / load generator)"),
+            format!(
+                "{:.1} / {:.1} / {:.1}",
+                per(cpu[0]),
+                per(cpu[1]),
+                per(cpu[2])
+            ),
         ));
         if errors > 0 {
             report

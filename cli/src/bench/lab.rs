@@ -204,7 +204,7 @@ pub fn command_deltas(
         })
         .filter(|(_, calls, _)| *calls > 0)
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|c| std::cmp::Reverse(c.1));
     out
 }
 

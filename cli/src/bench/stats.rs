@@ -5,7 +5,9 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
         return T::default();
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    // The small subtraction keeps float error (99.9% of 1000 = 999.0000000000001) from
+    // moving the rank up by one.
+    let rank = ((p / 100.0) * sorted.len() as f64 - 1e-9).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 

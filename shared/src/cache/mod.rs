@@ -3,17 +3,25 @@
 //! - [`PriceRecord`]: one symbol's USD price as the upstream gave it, with when and from where.
 //! - [`PriceCache`]: atomic newest-wins writes (a re-delivered job never rolls a record back),
 //!   one history point per write, an update event per record, reads by symbol.
+//! - [`HealthReport`]: the latest report of the health worker.
 //! - [`Freshness`]: a record's age and whether it is stale.
+//! - [`WalletAnalysis`], [`WalletCache`]: one wallet's analysis, newest-wins, by chain and address.
 //! - [`sweep_prices`]: cleanup of expired records and old history points.
 
 mod error;
 mod freshness;
+mod health;
 mod price;
 mod price_cache;
 mod price_sweep;
+mod wallet;
+mod wallet_cache;
 
 pub use error::CacheError;
 pub use freshness::Freshness;
+pub use health::{HealthReport, QueueHealth, RedisHealth, Status, UpstreamHealth};
 pub use price::{HistoryPoint, PriceRecord};
 pub use price_cache::{PriceCache, WriteOutcome};
 pub use price_sweep::{PriceSweep, sweep_prices};
+pub use wallet::{Counterparty, TokenHolding, WalletAnalysis, WalletFlags};
+pub use wallet_cache::WalletCache;

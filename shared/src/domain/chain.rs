@@ -43,6 +43,15 @@ impl Chain {
         }
     }
 
+    /// The symbol of the chain's native coin, whose cached price values a balance.
+    pub fn native_symbol(self) -> &'static str {
+        match self {
+            Chain::Ethereum | Chain::Arbitrum | Chain::Optimism | Chain::Base => "ETH",
+            Chain::Polygon => "POL",
+            Chain::Bsc => "BNB",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Chain::Ethereum => "ethereum",

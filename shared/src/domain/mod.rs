@@ -3,7 +3,9 @@
 mod address;
 mod chain;
 mod symbol;
+mod units;
 
 pub use address::{Address, AddressError};
 pub use chain::{Chain, ChainError};
 pub use symbol::{Symbol, SymbolError};
+pub use units::{MAX_UNITS_DIGITS, Units, UnitsError};

@@ -16,16 +16,21 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::QueueName;
 
 mod api;
+mod health;
 mod prices;
 mod providers;
 mod schedule;
+mod wallets;
 
 pub use api::ApiSettings;
+pub use health::HealthSettings;
 pub use prices::PricesSettings;
 pub use providers::{
-    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, ProviderSettings, ProvidersSettings,
+    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, EtherscanSettings, ProviderSettings,
+    ProvidersSettings,
 };
 pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
+pub use wallets::{ETHERSCAN_MAX_RECORDS, WalletSettings};
 
 /// Errors raised while loading settings.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +50,9 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub prices: PricesSettings,
     pub schedule: ScheduleTable,
+    pub wallets: WalletSettings,
     pub api: ApiSettings,
+    pub health: HealthSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -57,7 +64,9 @@ impl Default for Settings {
             providers: ProvidersSettings::default(),
             prices: PricesSettings::default(),
             schedule: default_schedule(),
+            wallets: WalletSettings::default(),
             api: ApiSettings::default(),
+            health: HealthSettings::default(),
             telemetry: TelemetrySettings::default(),
         }
     }
@@ -74,6 +83,8 @@ impl Settings {
             .prices
             .normalize_coins()
             .map_err(SettingsError::Invalid)?;
+        // Watched wallets are analysed through the schedule table like any other job.
+        settings.wallets.extend_schedule(&mut settings.schedule);
         settings.validate()?;
         Ok(settings)
     }

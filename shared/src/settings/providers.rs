@@ -10,7 +10,7 @@ use super::Secret;
 pub struct ProvidersSettings {
     pub coingecko: CoinGeckoSettings,
     pub binance: BinanceSettings,
-    pub etherscan: ProviderSettings,
+    pub etherscan: EtherscanSettings,
 }
 
 /// Binance spot market data: the price worker's fallback when CoinGecko fails. No key.
@@ -109,4 +109,52 @@ pub enum CoinGeckoPlan {
     #[default]
     Demo,
     Pro,
+}
+
+/// Etherscan API V2 (one host for every chain, `chainid` per request): the wallet worker's only
+/// upstream. The key is required: without it a wallet job fails at once, naming
+/// `ETHERSCAN_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtherscanSettings {
+    /// Empty means `https://api.etherscan.io`; requests go to `{base_url}/v2/api`.
+    pub base_url: String,
+    /// Read from `ETHERSCAN_API_KEY` too. Sent as the `apikey` query parameter, so request URLs
+    /// are never logged.
+    pub api_key: Option<Secret>,
+    /// A request slower than this fails (and the job is retried).
+    pub timeout_ms: u64,
+    /// How long a job waits before retrying after Etherscan's "Max rate limit reached" body
+    /// (Etherscan sends no `Retry-After`; its limits are per second).
+    pub rate_limit_retry_ms: u64,
+}
+
+impl Default for EtherscanSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            timeout_ms: 15_000,
+            rate_limit_retry_ms: 1_000,
+        }
+    }
+}
+
+impl EtherscanSettings {
+    /// The configured base URL or the public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            "https://api.etherscan.io"
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+
+    /// The key, if one is set and not blank.
+    pub fn key(&self) -> Option<&Secret> {
+        self.api_key
+            .as_ref()
+            .filter(|k| !k.expose().trim().is_empty())
+    }
 }

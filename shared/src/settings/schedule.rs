@@ -33,7 +33,7 @@ fn enabled() -> bool {
 /// Entry name → entry. The name is part of the Redis keys that record its runs.
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
-/// The built-in table: prices every five minutes, cleanup daily at 02:00 UTC.
+/// The built-in table: prices and health every five minutes, cleanup daily at 02:00 UTC.
 pub fn default_schedule() -> ScheduleTable {
     let entry = |cron: &str, kind| ScheduleEntry {
         cron: cron.into(),
@@ -43,6 +43,7 @@ pub fn default_schedule() -> ScheduleTable {
     };
     BTreeMap::from([
         ("prices".to_owned(), entry("0 */5 * * * *", Queue::Prices)),
+        ("health".to_owned(), entry("30 */5 * * * *", Queue::Health)),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
     ])
 }

@@ -9,7 +9,8 @@ use clap::Parser;
 use coinbeat_sim::{Faults, SimConfig};
 use tracing_subscriber::EnvFilter;
 
-/// Simulated upstream APIs (CoinGecko v3) with injectable faults.
+/// Simulated upstream APIs (CoinGecko v3, Binance spot, Etherscan V2, CoinLore) with injectable
+/// faults.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -25,6 +26,12 @@ struct Args {
     /// Provider requests allowed per sliding minute before 429s; 0 means unlimited.
     #[arg(long, default_value_t = 0)]
     rate_limit_per_minute: u32,
+    /// Binance request weight allowed per sliding minute before 429s; 0 means unlimited.
+    #[arg(long, default_value_t = coinbeat_sim::config::BINANCE_WEIGHT_PER_MINUTE)]
+    binance_weight_per_minute: u32,
+    /// Etherscan calls allowed per sliding second; 0 means unlimited.
+    #[arg(long, default_value_t = coinbeat_sim::config::ETHERSCAN_CALLS_PER_SEC)]
+    etherscan_calls_per_sec: u32,
     /// Seed of the price walks and the injected errors.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -64,6 +71,9 @@ async fn main() -> anyhow::Result<()> {
             error_rate: args.error_rate,
             rate_limit_per_minute: args.rate_limit_per_minute,
             down: false,
+            binance_weight_per_minute: args.binance_weight_per_minute,
+            etherscan_calls_per_sec: args.etherscan_calls_per_sec,
+            ..Faults::default()
         },
         api_keys: args.api_keys,
     };
@@ -71,7 +81,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("starting the simulator")?;
     println!("{}", sim.base_url());
-    tracing::info!(base_url = %sim.base_url(), sim_url = %sim.root_url(), "coinbeat-sim listening");
+    tracing::info!(
+        base_url = %sim.base_url(),
+        binance = %sim.binance_url(),
+        etherscan = %sim.etherscan_url(),
+        coinlore = %sim.coinlore_url(),
+        sim_url = %sim.root_url(),
+        "coinbeat-sim listening"
+    );
     shutdown_signal()
         .await
         .context("waiting for a shutdown signal")?;

@@ -8,8 +8,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{auth, responses};
+use crate::Provider;
 use crate::faults::{self, Verdict};
 use crate::state::{SimState, lock};
+use crate::stats::Refusal;
 
 pub(super) async fn gate(
     State(state): State<Arc<SimState>>,
@@ -23,7 +25,14 @@ pub(super) async fn gate(
         auth = credentials.kind.label(),
         "coingecko request"
     );
-    match faults::admit(&state, path.as_str(), credentials.kind.label()).await {
+    match faults::admit(
+        &state,
+        Provider::CoinGecko,
+        path.as_str(),
+        credentials.kind.label(),
+    )
+    .await
+    {
         Verdict::Pass => {}
         Verdict::RateLimited { retry_after_secs } => {
             return responses::rate_limited(retry_after_secs);
@@ -32,7 +41,7 @@ pub(super) async fn gate(
     }
     // CoinGecko answers a wrong key like a missing one (10002).
     if !state.accepts_key(credentials.key.as_deref()) {
-        lock(&state.stats).auth_failures += 1;
+        lock(&state.stats).record_refusal(Provider::CoinGecko, Refusal::Auth);
         return responses::key_missing();
     }
     next.run(request).await

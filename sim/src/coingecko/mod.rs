@@ -2,7 +2,11 @@
 //! injects faults and checks keys. Wire formats follow shared/reference/providers.md §1.
 
 mod auth;
+mod coin;
+mod figures;
 mod gate;
+mod global;
+mod markets;
 mod ping;
 mod prices;
 mod responses;
@@ -16,6 +20,8 @@ use axum::routing::get;
 
 use crate::state::SimState;
 
+use figures::Figures;
+
 /// Where the API lives on the sim, as on `api.coingecko.com`; a client's base URL ends with it.
 pub(crate) const BASE_PATH: &str = "/api/v3";
 
@@ -23,7 +29,42 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
     let endpoints = Router::new()
         .route("/ping", get(ping::ping))
         .route("/simple/price", get(prices::simple_price))
+        .route("/coins/markets", get(markets::markets))
+        .route("/coins/{id}", get(coin::coin))
+        .route("/global", get(global::global))
         // A route layer runs after routing, so unknown paths are plain 404s that count nowhere.
         .route_layer(middleware::from_fn_with_state(state, gate::gate));
     Router::new().nest(BASE_PATH, endpoints)
+}
+
+/// Every coin's figures at the current step, largest market cap first (rank = position + 1).
+fn ranked_figures(state: &SimState) -> Vec<Figures> {
+    let market = &state.market;
+    let mut quotes = market.quotes();
+    let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
+    quotes
+        .ranked()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(position, quote)| {
+            let id = market.id(quote.index);
+            let info = market.info(&id)?;
+            Some(Figures {
+                id,
+                quote,
+                info,
+                rank: position as u64 + 1,
+                btc_usd,
+            })
+        })
+        .collect()
+}
+
+/// A CoinGecko-style image URL; the number is the coin's catalogue position, not CoinGecko's.
+fn image_url(f: &Figures, size: &str) -> Box<serde_json::value::RawValue> {
+    crate::json::string(&format!(
+        "https://assets.coingecko.com/coins/images/{}/{size}/{}.png",
+        f.quote.index + 1,
+        f.id
+    ))
 }

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::responses;
 use super::vs_currency::VsCurrency;
-use crate::ServedPrice;
+use crate::Served;
 use crate::json::{Ordered, number};
 use crate::market::{Quote, now_unix_ms};
 use crate::number::Precision;
@@ -123,36 +123,31 @@ fn coin_object(quote: &Quote, wanted: &Wanted, btc_usd: f64) -> (CoinObject, Opt
     (Ordered(fields), usd_text)
 }
 
-fn record_served(state: &SimState, served_usd: Vec<(&str, String)>) {
+pub(super) fn record_served(state: &SimState, served_usd: Vec<(&str, String)>) {
     if served_usd.is_empty() {
         return;
     }
-    let served_at_ms = now_unix_ms();
     let mut served = lock(&state.served);
-    for (id, usd) in served_usd {
-        served
-            .coingecko
-            .insert(id.to_owned(), ServedPrice { usd, served_at_ms });
-    }
+    Served::record(&mut served.coingecko, now_unix_ms(), served_usd);
 }
 
-fn present(param: &Option<String>) -> Option<&str> {
+pub(super) fn present(param: &Option<String>) -> Option<&str> {
     param.as_deref().filter(|value| !value.trim().is_empty())
 }
 
-fn flag(param: &Option<String>) -> bool {
+pub(super) fn flag(param: &Option<String>) -> bool {
     param.as_deref() == Some("true")
 }
 
 /// A comma-separated list; spaces around commas and empty items are tolerated.
-fn list(raw: &str) -> impl Iterator<Item = &str> {
+pub(super) fn list(raw: &str) -> impl Iterator<Item = &str> {
     raw.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
 }
 
 /// Keeps the first of each item, in order: a JSON object cannot repeat a key.
-fn unique<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
+pub(super) fn unique<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut seen = HashSet::new();
     items.filter(|item| seen.insert(*item)).collect()
 }

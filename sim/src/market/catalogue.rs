@@ -89,6 +89,19 @@ impl Catalogue {
         canonical.then(|| (LISTED.len() as u64) + u64::from(n) - 1)
     }
 
+    /// Built-in coins first, then synthetic ones.
+    pub(crate) fn len(&self) -> u64 {
+        LISTED.len() as u64 + u64::from(self.extra_coins)
+    }
+
+    /// The CoinGecko id of a coin in `0..len()`.
+    pub(crate) fn id(&self, index: CoinIndex) -> String {
+        match LISTED.get(index as usize) {
+            Some(listed) => listed.id.to_owned(),
+            None => extra_id((index - LISTED.len() as u64 + 1) as u32),
+        }
+    }
+
     pub(crate) fn spec(&self, index: CoinIndex, seed: u64) -> CoinSpec {
         match LISTED.get(index as usize) {
             Some(listed) => listed.spec,

@@ -2,12 +2,14 @@
 
 mod catalogue;
 mod clock;
+mod info;
 mod walk;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 pub(crate) use clock::now_unix_ms;
+pub(crate) use info::CoinInfo;
 
 use catalogue::{Catalogue, CoinIndex};
 use clock::Clock;
@@ -27,6 +29,11 @@ pub(crate) struct Market {
 /// A coin's numbers in USD at one step.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Quote {
+    /// The coin's place in the catalogue (not its rank).
+    pub(crate) index: u64,
+    /// The price 24 hours ago, which the 24h change is measured against.
+    pub(crate) open_24h_usd: f64,
+    pub(crate) circulating_supply: f64,
     pub(crate) price_usd: f64,
     pub(crate) market_cap_usd: f64,
     pub(crate) volume_24h_usd: f64,
@@ -46,6 +53,23 @@ impl Market {
 
     pub(crate) fn advance(&self, steps: u64) {
         self.clock.advance(steps);
+    }
+
+    /// How many coins exist.
+    pub(crate) fn coin_count(&self) -> u64 {
+        self.catalogue.len()
+    }
+
+    /// The CoinGecko id of the coin at `index`.
+    pub(crate) fn id(&self, index: u64) -> String {
+        self.catalogue.id(index)
+    }
+
+    /// `None` for an unknown id.
+    pub(crate) fn info(&self, id: &str) -> Option<CoinInfo> {
+        let index = self.catalogue.index_of(id)?;
+        let spec = self.catalogue.spec(index, self.seed);
+        Some(info::info(id, index, &spec))
     }
 
     /// Quotes at the current step; one request's coins all come from the same step.
@@ -71,10 +95,23 @@ pub(crate) struct Quotes<'a> {
 impl Quotes<'_> {
     /// `None` for an unknown id.
     pub(crate) fn get(&mut self, id: &str) -> Option<Quote> {
+        let coin = self.market.catalogue.index_of(id)?;
+        Some(self.at(coin))
+    }
+
+    /// Every coin's quote, largest market cap first: position + 1 is the market-cap rank.
+    pub(crate) fn ranked(&mut self) -> Vec<Quote> {
+        let mut quotes: Vec<Quote> = (0..self.market.catalogue.len())
+            .map(|index| self.at(index))
+            .collect();
+        quotes.sort_by(|a, b| b.market_cap_usd.total_cmp(&a.market_cap_usd));
+        quotes
+    }
+
+    fn at(&mut self, coin: CoinIndex) -> Quote {
         let Market {
             seed, catalogue, ..
         } = *self.market;
-        let coin = catalogue.index_of(id)?;
         let spec = catalogue.spec(coin, seed);
         let price = self
             .walks
@@ -82,12 +119,16 @@ impl Quotes<'_> {
             .or_insert_with(|| Walk::start(seed, coin))
             .price_at(&spec, seed, coin, self.step);
         let market_cap = price * spec.circulating_supply;
-        Some(Quote {
+        let open = walk::open_24h(&spec, seed, coin);
+        Quote {
+            index: coin,
+            open_24h_usd: open,
+            circulating_supply: spec.circulating_supply,
             price_usd: price,
             market_cap_usd: market_cap,
             volume_24h_usd: market_cap * spec.volume_ratio,
-            change_24h_pct: (price / walk::open_24h(&spec, seed, coin) - 1.0) * 100.0,
+            change_24h_pct: (price / open - 1.0) * 100.0,
             updated_at_unix_secs: self.updated_at_unix_secs,
-        })
+        }
     }
 }

@@ -82,3 +82,19 @@ pub async fn sim_post(sim: &SimHandle, path: &str, body: serde_json::Value) -> r
         .await
         .expect("the sim answers")
 }
+
+/// `GET` any URL with a query, expecting an answer.
+pub async fn fetch(url: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .query(query)
+        .send()
+        .await
+        .expect("the sim answers")
+}
+
+/// `GET` any URL and parse its JSON body, whatever the status.
+pub async fn fetch_json(url: &str, query: &[(&str, &str)]) -> serde_json::Value {
+    let text = fetch(url, query).await.text().await.expect("a body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

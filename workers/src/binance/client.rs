@@ -28,6 +28,11 @@ impl Binance {
         })
     }
 
+    /// `GET /api/v3/ping`: whether Binance answers (the health worker's probe).
+    pub async fn ping(&self) -> Result<(), BinanceError> {
+        self.get("/api/v3/ping", &[]).await.map(drop)
+    }
+
     /// `GET /api/v3/ticker/24hr` for `pairs`. Its `lastPrice` is the last trade, the same figure
     /// `/ticker/price` gives, so one call yields price, change and volume. Binance fails the
     /// whole request when one pair does not exist (-1121); pairs are then asked one by one and

@@ -52,6 +52,11 @@ impl CoinGecko {
         self.max_ids_per_request
     }
 
+    /// `GET /ping`: whether CoinGecko answers (the health worker's probe).
+    pub async fn ping(&self) -> Result<(), CoinGeckoError> {
+        self.get("/ping", &[]).await.map(drop)
+    }
+
     /// `GET /simple/price` in USD with market cap, 24 h volume and change, and last update, for
     /// at most [`Self::max_ids_per_request`] ids. Unknown ids are simply absent from the answer.
     pub async fn simple_prices(

@@ -1,0 +1,35 @@
+//! `GET /v1/health`: the latest report of the health worker, with its age.
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use chrono::Utc;
+use coinbeat_shared::cache::HealthReport;
+use serde::Serialize;
+
+use crate::{ApiError, AppState};
+
+#[derive(Serialize)]
+struct ReportView {
+    #[serde(flatten)]
+    report: HealthReport,
+    /// Seconds since the worker checked.
+    age_seconds: u64,
+}
+
+/// `GET /v1/health`: 200 with the report (whatever its status), 404 `no_health_report` when
+/// the health job has not run yet (or its report expired).
+pub async fn latest(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let report = state
+        .redis(HealthReport::load(state.conn(), state.keys()))
+        .await?
+        .ok_or(ApiError::NoHealthReport)?;
+    let age_seconds = (Utc::now() - report.checked_at).num_seconds().max(0) as u64;
+    Ok(Json(ReportView {
+        report,
+        age_seconds,
+    })
+    .into_response())
+}

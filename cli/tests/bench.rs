@@ -1,0 +1,88 @@
+//! `coinbeat bench queue` as the README documents it, at a small size: it starts its own Redis
+//! and workers, prints its table, appends it to the benchmark file, and leaves no process
+//! behind. (It asserts what was printed, never how fast: speed is the bench's output, not a
+//! test's condition.)
+
+use std::{path::Path, process::Command};
+
+/// Processes whose command line or environment mentions `dir` (the bench's Redis socket and
+/// its children's `REDIS_URL` live there).
+fn processes_using(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        for file in ["cmdline", "environ"] {
+            if let Ok(bytes) = std::fs::read(entry.path().join(file))
+                && String::from_utf8_lossy(&bytes).contains(&needle)
+            {
+                found.push(name.clone());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .args([
+            "bench",
+            "queue",
+            "--tasks",
+            "2000",
+            "--runs",
+            "1",
+            "--latency-tasks",
+            "50",
+            "--out",
+        ])
+        .arg(&out)
+        // The bench's temporary folder (Redis socket, settings) goes under TMPDIR.
+        .env("TMPDIR", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    for figure in [
+        "| enqueue rate (bulk, tasks/s) |",
+        "| drain rate (tasks/s, 1 worker(s)) |",
+        "| Redis commands per task",
+        "| enqueue→start p99 at idle (ms) |",
+    ] {
+        assert!(stdout.contains(figure), "missing {figure:?} in:\n{stdout}");
+    }
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.starts_with("# Benchmarks"), "{written}");
+    assert!(written.contains("### queue"), "{written}");
+    assert!(
+        written.contains("bench queue --tasks 2000"),
+        "the command is recorded: {written}"
+    );
+    assert_eq!(
+        processes_using(dir.path()),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("coinbeat-bench-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
+}

@@ -1,0 +1,28 @@
+//! How the health worker judges what it probes.
+
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of the health report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSettings {
+    /// An upstream slower than this is `degraded`.
+    pub slow_ms: u64,
+    /// An upstream that does not answer within this is `down`.
+    pub probe_timeout_ms: u64,
+    /// A queue whose oldest waiting task is older than this is `degraded`.
+    pub queue_lag_secs: u64,
+    /// The report disappears after this long without a refresh (the API then says so).
+    pub report_ttl_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            slow_ms: 2_000,
+            probe_timeout_ms: 5_000,
+            queue_lag_secs: 60,
+            report_ttl_secs: 900,
+        }
+    }
+}

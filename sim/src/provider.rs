@@ -1,0 +1,36 @@
+//! The upstream providers the sim speaks for: a closed set that keys per-provider faults, counters
+//! and rate-limit windows.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// `/api/v3/...`
+    CoinGecko,
+    /// `/binance/api/v3/...`
+    Binance,
+    /// `/etherscan/v2/api`
+    Etherscan,
+    /// `/api/tickers/`, `/api/ticker/`
+    CoinLore,
+}
+
+impl Provider {
+    pub const ALL: [Self; 4] = [
+        Self::CoinGecko,
+        Self::Binance,
+        Self::Etherscan,
+        Self::CoinLore,
+    ];
+
+    /// The name used in JSON (`/sim/control`, `/sim/stats`): `coingecko`, `binance`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CoinGecko => "coingecko",
+            Self::Binance => "binance",
+            Self::Etherscan => "etherscan",
+            Self::CoinLore => "coinlore",
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Per-provider faults and counters over real HTTP: one provider down while the others serve,
+//! the global switch still taking every provider down, and counters split by provider.
+
+mod common;
+
+use coinbeat_sim::{Faults, Provider, ProviderFaults, Stats};
+use common::{fetch, frozen_sim, get, sim_get, sim_post};
+use serde_json::json;
+
+async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 4] {
+    let coingecko = get(sim, "/ping", &[]).await.status().as_u16();
+    let binance = fetch(
+        &format!("{}/api/v3/ticker/price", sim.binance_url()),
+        &[("symbol", "BTCUSDT")],
+    )
+    .await
+    .status()
+    .as_u16();
+    let etherscan_url = format!("{}/v2/api", sim.etherscan_url());
+    let etherscan = fetch(
+        &etherscan_url,
+        &[
+            ("chainid", "1"),
+            ("module", "account"),
+            ("action", "balance"),
+            ("address", "0x1111111111111111111111111111111111111111"),
+            ("apikey", "k"),
+        ],
+    )
+    .await
+    .status()
+    .as_u16();
+    let coinlore = fetch(&format!("{}/tickers/", sim.coinlore_url()), &[])
+        .await
+        .status()
+        .as_u16();
+    [coingecko, binance, etherscan, coinlore]
+}
+
+#[tokio::test]
+async fn one_provider_can_be_down_while_the_others_serve() {
+    let sim = frozen_sim(1).await;
+
+    let answer = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coingecko", "down": true }),
+    )
+    .await;
+    let faults: Faults = answer.json().await.unwrap();
+    let coingecko_down = statuses(&sim).await;
+    sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coingecko", "down": false }),
+    )
+    .await;
+    sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "etherscan", "down": true }),
+    )
+    .await;
+    let etherscan_down = statuses(&sim).await;
+
+    assert_eq!(
+        faults.coingecko,
+        ProviderFaults {
+            down: true,
+            ..ProviderFaults::default()
+        }
+    );
+    assert!(!faults.down, "the global switch is untouched");
+    assert_eq!(coingecko_down, [503, 200, 200, 200]);
+    assert_eq!(etherscan_down, [200, 200, 503, 200]);
+    let stats: Stats = sim_get(&sim, "/sim/stats").await;
+    assert_eq!(stats.down_rejections, 2);
+    assert_eq!(stats.by_provider["coingecko"].down_rejections, 1);
+    assert_eq!(stats.by_provider["etherscan"].down_rejections, 1);
+    assert_eq!(stats.by_provider["binance"].requests, 2);
+    assert_eq!(stats.requests_total, 8);
+}
+
+#[tokio::test]
+async fn the_global_down_switch_takes_every_provider_down() {
+    let sim = frozen_sim(1).await;
+
+    sim_post(&sim, "/sim/control", json!({ "down": true })).await;
+    let down = statuses(&sim).await;
+    sim_post(&sim, "/sim/control", json!({ "down": false })).await;
+
+    assert_eq!(down, [503, 503, 503, 503]);
+    assert_eq!(statuses(&sim).await, [200, 200, 200, 200]);
+}
+
+#[tokio::test]
+async fn a_provider_error_rate_and_latency_apply_to_that_provider_only() {
+    let sim = frozen_sim(1).await;
+    sim.control(&coinbeat_sim::ControlRequest {
+        provider: Some(Provider::Binance),
+        error_rate: Some(1.0),
+        ..Default::default()
+    })
+    .unwrap();
+
+    let answered = statuses(&sim).await;
+    let per_provider_limit = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "binance", "rate_limit_per_minute": 3 }),
+    )
+    .await;
+
+    assert_eq!(answered, [200, 503, 200, 200]);
+    assert_eq!(sim.stats().by_provider["binance"].injected_errors, 1);
+    assert_eq!(
+        per_provider_limit.status(),
+        400,
+        "the minute limit is global"
+    );
+}

@@ -1,0 +1,6 @@
+//! `health-worker`: runs the `health` queue until SIGINT or SIGTERM.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    coinbeat_workers::boot::main("health-worker").await
+}

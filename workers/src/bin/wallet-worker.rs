@@ -1,0 +1,6 @@
+//! `wallet-worker`: runs the `wallet` queue until SIGINT or SIGTERM.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    coinbeat_workers::boot::main("wallet-worker").await
+}

@@ -1,0 +1,211 @@
+//! HTTP calls to Etherscan API V2 with the configured key, timeout and base URL.
+
+use std::time::Duration;
+
+use coinbeat_shared::{
+    domain::{Address, Chain, Units},
+    settings::{EtherscanSettings, Secret},
+};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{EtherscanError, NormalTx, TokenTransfer, rows};
+
+/// One page of a list: Etherscan's `page` (from 1) and `offset` (rows per page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+/// An Etherscan API V2 client. Cheap to clone. It exists only with a key: V2 refuses every
+/// request without one.
+#[derive(Debug, Clone)]
+pub struct Etherscan {
+    http: reqwest::Client,
+    endpoint: String,
+    key: Secret,
+    rate_limit_retry: Duration,
+}
+
+/// Etherscan's envelope: `{"status": "1"|"0", "message": "...", "result": ...}`.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    status: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    result: Value,
+}
+
+impl Etherscan {
+    /// Fails with [`EtherscanError::MissingKey`] when no key is configured.
+    pub fn new(settings: &EtherscanSettings) -> Result<Self, EtherscanError> {
+        let key = settings.key().ok_or(EtherscanError::MissingKey)?.clone();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        Ok(Self {
+            http,
+            endpoint: format!("{}/v2/api", settings.effective_base_url()),
+            key,
+            rate_limit_retry: Duration::from_millis(settings.rate_limit_retry_ms),
+        })
+    }
+
+    /// `account/balance` at the latest block, in wei.
+    pub async fn balance(&self, chain: Chain, address: &Address) -> Result<Units, EtherscanError> {
+        let result = self
+            .call(
+                chain,
+                "balance",
+                &[("address", address.as_str()), ("tag", "latest")],
+            )
+            .await?;
+        let digits = match &result {
+            Value::String(s) => s.as_str(),
+            other => {
+                return Err(unreadable(format!(
+                    "balance result is not a string: {other}"
+                )));
+            }
+        };
+        Units::parse(digits).map_err(|e| unreadable(format!("balance: {e}")))
+    }
+
+    /// One page of `account/txlist`, newest first. An address without transactions is an
+    /// empty list (Etherscan's `status: "0"`, "No transactions found").
+    pub async fn txlist(
+        &self,
+        chain: Chain,
+        address: &Address,
+        page: Page,
+    ) -> Result<Vec<NormalTx>, EtherscanError> {
+        let rows = self.list(chain, "txlist", address, page).await?;
+        rows::normal_txs(rows).map_err(unreadable)
+    }
+
+    /// One page of `account/tokentx` (ERC-20 transfers), newest first; empty when there are none.
+    pub async fn tokentx(
+        &self,
+        chain: Chain,
+        address: &Address,
+        page: Page,
+    ) -> Result<Vec<TokenTransfer>, EtherscanError> {
+        let rows = self.list(chain, "tokentx", address, page).await?;
+        rows::token_transfers(rows).map_err(unreadable)
+    }
+
+    async fn list(
+        &self,
+        chain: Chain,
+        action: &str,
+        address: &Address,
+        page: Page,
+    ) -> Result<Value, EtherscanError> {
+        let (number, size) = (page.number.to_string(), page.size.to_string());
+        let result = self
+            .call(
+                chain,
+                action,
+                &[
+                    ("address", address.as_str()),
+                    ("startblock", "0"),
+                    ("endblock", "99999999"),
+                    ("page", &number),
+                    ("offset", &size),
+                    ("sort", "desc"),
+                ],
+            )
+            .await?;
+        match result {
+            rows @ Value::Array(_) => Ok(rows),
+            other => Err(unreadable(format!(
+                "{action} result is not a list: {other}"
+            ))),
+        }
+    }
+
+    /// One `module=account` call; returns the envelope's `result` when it is data.
+    async fn call(
+        &self,
+        chain: Chain,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, EtherscanError> {
+        let chain_id = chain.id().to_string();
+        tracing::debug!(provider = "etherscan", %chain, action, "upstream call");
+        let response = self
+            .http
+            .get(&self.endpoint)
+            .query(&[
+                ("chainid", chain_id.as_str()),
+                ("module", "account"),
+                ("action", action),
+            ])
+            .query(params)
+            .query(&[("apikey", self.key.expose())])
+            .send()
+            .await
+            // The URL carries the key: never let it into an error message.
+            .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        if !status.is_success() {
+            let message = excerpt(&body);
+            return Err(match status {
+                StatusCode::TOO_MANY_REQUESTS => EtherscanError::RateLimited {
+                    message,
+                    retry_after: self.rate_limit_retry,
+                },
+                StatusCode::UNAUTHORIZED => EtherscanError::InvalidKey { message },
+                StatusCode::REQUEST_TIMEOUT => EtherscanError::Unavailable {
+                    status: status.as_u16(),
+                    message,
+                },
+                s if s.is_client_error() => EtherscanError::Rejected {
+                    message: format!("HTTP {}: {message}", s.as_u16()),
+                },
+                s => EtherscanError::Unavailable {
+                    status: s.as_u16(),
+                    message,
+                },
+            });
+        }
+        let envelope: Envelope = serde_json::from_str(&body).map_err(|_| {
+            // An HTML block page ("Just a moment...") or a cut-off body: not Etherscan's answer.
+            unreadable(format!("not an Etherscan envelope: {}", excerpt(&body)))
+        })?;
+        match envelope.result {
+            // Data, including `status: "0"` with `[]` ("No transactions found").
+            rows @ Value::Array(_) => Ok(rows),
+            result if envelope.status == "1" => Ok(result),
+            Value::String(reason) if !reason.trim().is_empty() => Err(
+                EtherscanError::from_refusal(reason.trim(), self.rate_limit_retry),
+            ),
+            _ => Err(EtherscanError::from_refusal(
+                envelope.message.trim(),
+                self.rate_limit_retry,
+            )),
+        }
+    }
+}
+
+fn unreadable(message: String) -> EtherscanError {
+    EtherscanError::Unavailable {
+        status: 200,
+        message,
+    }
+}
+
+/// The start of a body, for an error message.
+fn excerpt(body: &str) -> String {
+    body.chars().take(200).collect()
+}
