@@ -287,6 +287,39 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let (_, served) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     assert_ne!(served["usd"], "1.23");
 
+    // 4b. CoinGecko down alone: prices keep refreshing from Binance, and say so; USDT (which
+    //     has no USDT pair) is never priced by assumption.
+    let control = async |body: Value| {
+        let response = http
+            .post(format!("{sim}/sim/control"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{body}");
+    };
+    control(json!({"provider": "coingecko", "down": true})).await;
+    let switched_at = Utc::now();
+    let from_binance = wait_for("prices from binance", Duration::from_secs(15), async || {
+        let (_, body) = get(&http, &format!("{api}/v1/prices")).await;
+        let prices = by_symbol(&body);
+        let btc = &prices["BTC"];
+        let at: DateTime<Utc> = btc["fetched_at"].as_str()?.parse().ok()?;
+        (btc["source"] == "binance" && at > switched_at).then_some(prices)
+    })
+    .await;
+    assert_eq!(from_binance["ETH"]["source"], "binance");
+    assert_eq!(from_binance["USDT"]["source"], "coingecko");
+    let (_, served) = get(&http, &format!("{sim}/sim/served")).await;
+    let btc_sent = served["binance"]["BTCUSDT"]["usd"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        Decimal::from_str(btc_sent).is_ok(),
+        "the sim served BTCUSDT: {served}"
+    );
+    control(json!({"provider": "coingecko", "down": false})).await;
+
     let coingecko_health = async |http: &reqwest::Client| -> Option<String> {
         let (status, report) = get(http, &format!("{api}/v1/health")).await;
         if status != 200 {
