@@ -36,6 +36,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the schedule table: each entry's cron, kind, and last and next run.
+    Schedules {
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the system: starts what it needs (a private redis-server, the simulator, child
     /// processes), prints a table, appends it to BENCHMARKS.md, and stops everything it started.
     Bench(BenchArgs),

@@ -107,3 +107,19 @@ fn with_no_redis_configured_the_ops_commands_use_the_private_one_of_coinbeat_up_
     let task = json_of(&run(&["task", id, "--json"]));
     assert_eq!(task["status"], "pending");
 }
+
+#[test]
+fn schedules_lists_the_table_with_its_run_records() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let rows = json_of(&coinbeat(&settings, &["schedules", "--json"]));
+    let prices = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "prices")
+        .unwrap();
+    assert_eq!(prices["cron"], "0 */5 * * * *");
+    assert_eq!(prices["kind"], "prices");
+    assert!(prices["last_tick_ms"].is_null(), "never ran here: {prices}");
+}

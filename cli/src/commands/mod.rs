@@ -3,6 +3,7 @@
 mod enqueue;
 mod queues;
 mod run;
+mod schedules;
 mod task;
 
 use std::{path::Path, process::ExitCode};
@@ -25,6 +26,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(args) => enqueue::enqueue(&settings, args).await,
         Command::Task { id, json } => task::task(&settings, &id, json).await,
         Command::Queues { json } => queues::queues(&settings, json).await,
+        Command::Schedules { json } => schedules::schedules(&settings, json).await,
         Command::Run(args) => run::run(settings, args).await,
         Command::Bench(_) => unreachable!("handled above"),
     }
