@@ -64,14 +64,29 @@ pub async fn up(
         let sim = coinbeat_sim::start(config)
             .await
             .context("starting the simulator")?;
-        println!("simulator: CoinGecko at {}", sim.base_url());
+        println!(
+            "simulator at {} (CoinGecko, Binance, CoinLore, Etherscan)",
+            sim.root_url()
+        );
         env.push((
             "COINBEAT_PROVIDERS__COINGECKO__BASE_URL".into(),
             sim.base_url(),
         ));
         env.push((
             "COINBEAT_PROVIDERS__BINANCE__BASE_URL".into(),
-            format!("{}/binance", sim.root_url()),
+            sim.binance_url(),
+        ));
+        env.push((
+            "COINBEAT_PROVIDERS__ETHERSCAN__BASE_URL".into(),
+            sim.etherscan_url(),
+        ));
+        if settings.providers.etherscan.api_key.is_none() {
+            // The simulator takes any key; Etherscan itself needs one for every call.
+            env.push(("ETHERSCAN_API_KEY".into(), "simulated".into()));
+        }
+        env.push((
+            "COINBEAT_PROVIDERS__COINLORE__BASE_URL".into(),
+            sim.coinlore_url(),
         ));
         Some(sim)
     } else {
