@@ -16,7 +16,7 @@ use axum::{
 };
 use coinbeat_shared::{
     cache::CacheError,
-    domain::{Address, AddressError, Chain, ChainError, Symbol, SymbolError},
+    domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
     queue::{QueueError, TaskId, TaskIdError},
     submit::SubmitError,
@@ -70,6 +70,33 @@ pub enum ApiError {
          POST /v1/wallets/{address}/analyze?chain={chain} and read it here once the task is done"
     )]
     WalletNotAnalysed { chain: Chain, address: Address },
+    /// A `limit` that is not a whole number from 1 to 1000.
+    #[error("limit must be a whole number from 1 to 1000, got {0:?}")]
+    InvalidLimit(String),
+    #[error(
+        "no market snapshot is cached yet: the market job runs on the `market` schedule entry, \
+         or request one with POST /v1/tasks {{\"kind\": \"market\", \"args\": {{\"limit\": 100}}}}"
+    )]
+    MarketsNotFetched,
+    #[error(
+        "no global market figures are cached yet: the market job runs on the `market` schedule \
+         entry, or request one with POST /v1/tasks {{\"kind\": \"market\", \"args\": {{\"limit\": 100}}}}"
+    )]
+    GlobalNotFetched,
+    #[error(transparent)]
+    InvalidCoinId(#[from] CoinIdError),
+    /// A valid coin id with no cached supply figures.
+    #[error(
+        "no supply figures for {id} are cached; {}",
+        if *.tracked {
+            "it is tracked, so they appear once a market job has run: request one with \
+             POST /v1/tasks {\"kind\": \"market\", \"args\": {\"limit\": 100}}"
+        } else {
+            "supply is fetched for tracked coins only: add the coin under [prices.coins] and \
+             prices.tracked, then run a market job"
+        }
+    )]
+    CoinNotFetched { id: CoinId, tracked: bool },
     #[error(transparent)]
     UnknownKind(#[from] UnknownKind),
     #[error("invalid args for {kind}: {message}")]
@@ -114,7 +141,10 @@ impl ApiError {
             | NotFetchedYet { .. }
             | TaskNotFound(_)
             | NoHealthReport
-            | WalletNotAnalysed { .. } => StatusCode::NOT_FOUND,
+            | WalletNotAnalysed { .. }
+            | MarketsNotFetched
+            | GlobalNotFetched
+            | CoinNotFetched { .. } => StatusCode::NOT_FOUND,
             BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -125,7 +155,9 @@ impl ApiError {
             | InvalidChain(_)
             | UnknownKind(_)
             | InvalidArgs { .. }
-            | InvalidTaskId(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidTaskId(_)
+            | InvalidLimit(_)
+            | InvalidCoinId(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Duplicate { .. } => StatusCode::CONFLICT,
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
@@ -158,6 +190,11 @@ impl ApiError {
             InvalidTaskId(_) => "invalid_task_id",
             TaskNotFound(_) => "task_not_found",
             NoHealthReport => "no_health_report",
+            InvalidLimit(_) => "invalid_limit",
+            MarketsNotFetched => "markets_not_fetched",
+            GlobalNotFetched => "global_not_fetched",
+            InvalidCoinId(_) => "invalid_coin_id",
+            CoinNotFetched { .. } => "coin_not_fetched",
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
             Internal(_) => "internal",
         }
@@ -185,6 +222,12 @@ impl ApiError {
                 "chain": chain,
                 "address": address,
                 "analyze_url": format!("/v1/wallets/{address}/analyze?chain={chain}"),
+            })),
+            ApiError::MarketsNotFetched | ApiError::GlobalNotFetched => Some(market_task()),
+            ApiError::CoinNotFetched { id, tracked } => Some(json!({
+                "coin_id": id,
+                "tracked": tracked,
+                "request": market_task(),
             })),
             ApiError::InvalidChain(_) => Some(json!({
                 "valid_chains": Chain::ALL.map(Chain::as_str),
@@ -214,6 +257,15 @@ impl ApiError {
             _ => {}
         }
     }
+}
+
+/// The task that refreshes market data, as `POST /v1/tasks` takes it.
+fn market_task() -> Value {
+    json!({
+        "method": "POST",
+        "url": "/v1/tasks",
+        "body": { "kind": Queue::Market, "args": { "limit": 100 } },
+    })
 }
 
 /// An error and its sources, `: `-separated.

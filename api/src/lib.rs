@@ -6,11 +6,15 @@
 //! - [`error`]: [`ApiError`], the one JSON error shape, and the layer that puts every other error
 //!   response (405, 413, timeouts) into that shape.
 //! - [`json`]: [`JsonBody`], a JSON body extractor whose rejections use that shape.
+//! - [`live_prices`]: [`live_prices::LivePrices`], the in-process copy of the price records that
+//!   price reads are served from, kept current by the price event channel.
 //! - [`routes`]: the router, its middleware, and one file per route group.
-//! - [`server`]: [`serve`] on a given listener and [`run`] on the configured address.
+//! - [`server`]: [`serve`] on a given listener (it also runs the copy's follower) and [`run`] on
+//!   the configured address.
 
 pub mod error;
 pub mod json;
+pub mod live_prices;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -2,11 +2,14 @@
 //! the configured address. Both stop gracefully when the shutdown token is cancelled.
 
 use axum::serve::ListenerExt;
-use coinbeat_shared::{Settings, redis_conn::ConnectError};
+use coinbeat_shared::{
+    Settings,
+    redis_conn::{self, ConnectError},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{AppState, router};
+use crate::{AppState, live_prices, router};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +37,18 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets requests in progress
 /// finish. Does not wait for Redis: the API starts (and reports 503) while Redis is down.
+/// Alongside, it keeps the in-process price copy current until it returns.
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let state = AppState::new(&settings)?;
+    let client = redis_conn::client(&settings.redis)?;
+    let follower_stop = shutdown.child_token();
+    // Stops the follower however `serve` returns.
+    let _stop_follower = follower_stop.clone().drop_guard();
+    tokio::spawn(live_prices::follow(state.clone(), client, follower_stop));
     let addr = listener.local_addr()?;
     // Responses are small and written whole; Nagle's algorithm would only add latency.
     let listener = listener.tap_io(|tcp| {

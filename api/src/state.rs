@@ -15,7 +15,7 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-use crate::ApiError;
+use crate::{ApiError, live_prices::LivePrices};
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
@@ -36,6 +36,8 @@ struct Inner {
     keys: Keys,
     cache: PriceCache,
     wallets: WalletCache,
+    /// The in-process copy of the price records, served while it is current.
+    live_prices: LivePrices,
     producer: Producer,
     /// Every product queue with its effective settings, resolved once.
     queues: Vec<(Queue, QueueName, QueueSettings)>,
@@ -66,6 +68,7 @@ impl AppState {
                 keys,
                 cache,
                 wallets,
+                live_prices: LivePrices::new(settings.prices.expire_after()),
                 producer,
                 queues,
                 redis_timeout: Duration::from_millis(settings.api.redis_timeout_ms.max(1)),
@@ -92,6 +95,11 @@ impl AppState {
     /// The cached wallet analyses.
     pub fn wallets(&self) -> &WalletCache {
         &self.inner.wallets
+    }
+
+    /// The in-process copy of the price records (see [`crate::live_prices`]).
+    pub fn live_prices(&self) -> &LivePrices {
+        &self.inner.live_prices
     }
 
     pub fn producer(&self) -> &Producer {

@@ -7,7 +7,7 @@
 //! worker registration.
 
 use crate::{
-    domain::{Address, Chain, Symbol},
+    domain::{Address, Chain, CoinId, Symbol},
     jobs::QueueName,
 };
 
@@ -53,6 +53,21 @@ impl Keys {
     /// HASH with the cached analysis of one wallet: `record` (JSON) and `fetched_at_ms`.
     pub fn wallet(&self, chain: Chain, address: &Address) -> String {
         format!("{}:wallet:{chain}:{address}", self.prefix)
+    }
+
+    /// HASH with the latest top-N market snapshot: `record` (JSON) and `fetched_at_ms`.
+    pub fn market_snapshot(&self) -> String {
+        format!("{}:market:snapshot", self.prefix)
+    }
+
+    /// HASH with the latest global market stats: `record` (JSON) and `fetched_at_ms`.
+    pub fn market_global(&self) -> String {
+        format!("{}:market:global", self.prefix)
+    }
+
+    /// HASH with the supply figures of one coin: `record` (JSON) and `fetched_at_ms`.
+    pub fn coin_supply(&self, coin: &CoinId) -> String {
+        format!("{}:market:supply:{coin}", self.prefix)
     }
 
     /// Pub/Sub channel carrying every price record as it is written.

@@ -3,6 +3,8 @@
 //! - [`boot`]: what every worker does (settings, telemetry, Redis, run until a signal).
 //! - [`registry`]: every worker by name, for the binaries and `coinbeat up`.
 //! - [`prices`]: the `prices` queue, over the [`coingecko`] client with the [`binance`] fallback.
+//! - [`market`]: the `market` queue (top-N, global figures, supply), over [`coingecko`] with the
+//!   [`coinlore`] fallback.
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
@@ -12,8 +14,10 @@ pub mod binance;
 pub mod boot;
 pub mod cleanup;
 pub mod coingecko;
+pub mod coinlore;
 pub mod etherscan;
 pub mod health;
+pub mod market;
 pub mod prices;
 pub mod probe;
 pub mod registry;

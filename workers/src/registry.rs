@@ -3,7 +3,7 @@
 use anyhow::bail;
 use coinbeat_shared::{
     Settings,
-    jobs::{CleanupJob, HealthJob, PricesJob, ProbeJob, WalletJob},
+    jobs::{CleanupJob, HealthJob, MarketJob, PricesJob, ProbeJob, WalletJob},
     queue::JobContext,
 };
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use crate::{
     boot::{self, WorkerEnv},
     cleanup::CleanupWorker,
     health::HealthWorker,
+    market::MarketWorker,
     prices::PriceWorker,
     probe,
     wallet::WalletWorker,
@@ -20,6 +21,7 @@ use crate::{
 /// The product's worker binaries, one per queue; `coinbeat up` runs one replica of each.
 pub const PRODUCT_WORKERS: &[&str] = &[
     "price-worker",
+    "market-worker",
     "wallet-worker",
     "health-worker",
     "cleanup-worker",
@@ -32,6 +34,16 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             boot::run::<PricesJob, _, _>(settings, stop, |env: &WorkerEnv| {
                 let worker = PriceWorker::new(env)?;
                 Ok(move |job: PricesJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
+        "market-worker" => {
+            boot::run::<MarketJob, _, _>(settings, stop, |env: &WorkerEnv| {
+                let worker = MarketWorker::new(env)?;
+                Ok(move |job: MarketJob, _ctx: JobContext| {
                     let worker = worker.clone();
                     async move { worker.handle(job).await }
                 })

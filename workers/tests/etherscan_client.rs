@@ -161,6 +161,22 @@ async fn no_transactions_found_is_an_empty_list_not_an_error() {
 }
 
 #[tokio::test]
+async fn a_nothing_found_message_is_an_empty_list_whatever_the_result_holds() {
+    for body in [
+        json!({"status": "0", "message": "No transactions found", "result": null}),
+        json!({"status": "0", "message": "No token transfers found", "result": []}),
+        json!({"status": "0", "message": "NOTOK", "result": "No records found"}),
+    ] {
+        let fake = answering(200, body.clone()).await;
+        let rows = client(&fake.uri())
+            .tokentx(Chain::Ethereum, &wallet(), FIRST_PAGE)
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert!(rows.is_empty(), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn the_rate_limit_body_is_a_throttle_of_about_a_second_not_data_and_not_permanent() {
     for text in [
         "Max rate limit reached",

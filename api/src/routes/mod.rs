@@ -3,6 +3,7 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
+//! | `GET /v1/markets`, `GET /v1/markets/global`, `GET /v1/coins/{id}` | [`markets`] |
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
@@ -29,6 +30,7 @@ use crate::{ApiError, AppState, error::reshape};
 
 pub mod health;
 pub mod health_report;
+pub mod markets;
 pub mod prices;
 pub mod queues;
 pub mod schedules;
@@ -48,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/prices", get(prices::list))
         .route("/v1/prices/{symbol}", get(prices::one))
+        .route("/v1/markets", get(markets::list))
+        .route("/v1/markets/global", get(markets::global))
+        .route("/v1/coins/{id}", get(markets::coin))
         .route("/v1/tasks", post(tasks::submit))
         .route("/v1/tasks/{id}", get(tasks::get))
         .route("/v1/wallets/{address}", get(wallets::one))

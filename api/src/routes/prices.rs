@@ -3,8 +3,11 @@
 //! A record says when it was fetched and from where; past the freshness window it is served
 //! with `stale: true` until Redis expires it. A symbol with nothing cached is reported as such
 //! (not fetched yet, or unknown), never silently dropped and never made up.
+//!
+//! Records come from the in-process copy ([`crate::live_prices`]) while it is current; every
+//! symbol it does not hold goes to Redis, so misses, 404s and Redis outages are unchanged.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use axum::{
     Json,
@@ -84,7 +87,8 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/prices[?symbols=BTC,ETH]`: `{"prices": [...], "missing": [...]}` in the order asked
-/// (the tracked order when no list is given), in one Redis round trip.
+/// (the tracked order when no list is given): from the in-process copy, with one Redis round trip
+/// for the symbols it does not hold.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -98,12 +102,24 @@ pub async fn list(
             &asked
         }
     };
-    let records = if symbols.is_empty() {
-        Vec::new()
-    } else {
-        state.redis(state.cache().get_many(symbols)).await?
-    };
-    let now = Utc::now();
+    let mut now = Utc::now();
+    let mut records = state.live_prices().get_many(symbols, now);
+    let misses: Vec<Symbol> = symbols
+        .iter()
+        .zip(&records)
+        .filter(|(_, record)| record.is_none())
+        .map(|(symbol, _)| symbol.clone())
+        .collect();
+    if !misses.is_empty() {
+        let mut fetched = state
+            .redis(state.cache().get_many(&misses))
+            .await?
+            .into_iter();
+        for slot in records.iter_mut().filter(|record| record.is_none()) {
+            *slot = fetched.next().flatten().map(Arc::new);
+        }
+        now = Utc::now();
+    }
     let mut prices = Vec::with_capacity(records.len());
     let mut missing = Vec::new();
     for (symbol, record) in symbols.iter().zip(&records) {
@@ -130,6 +146,10 @@ pub async fn one(
 ) -> Result<Response, ApiError> {
     let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let symbol = Symbol::parse(&raw)?;
+    let now = Utc::now();
+    if let Some(record) = state.live_prices().get(&symbol, now) {
+        return Ok(Json(PriceView::new(&record, now, &state)).into_response());
+    }
     match state.redis(state.cache().get(&symbol)).await? {
         Some(record) => Ok(Json(PriceView::new(&record, Utc::now(), &state)).into_response()),
         None => Err(absent(&state, symbol)),

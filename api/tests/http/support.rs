@@ -54,6 +54,26 @@ impl Api {
         }
     }
 
+    /// Stops the server and serves the API again on a new port against the same Redis, as a
+    /// redeployed API process.
+    pub async fn restart_server(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        self.base = format!("http://{}", listener.local_addr().unwrap());
+        self.shutdown = CancellationToken::new();
+        self.server = Some(tokio::spawn(coinbeat_api::serve(
+            self.settings.clone(),
+            listener,
+            self.shutdown.clone(),
+        )));
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

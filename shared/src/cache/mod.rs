@@ -3,6 +3,8 @@
 //! - [`PriceRecord`]: one symbol's USD price as the upstream gave it, with when and from where.
 //! - [`PriceCache`]: atomic newest-wins writes (a re-delivered job never rolls a record back),
 //!   one history point per write, an update event per record, reads by symbol.
+//! - [`MarketSnapshot`], [`GlobalStats`], [`CoinSupply`], [`MarketCache`]: market data, each
+//!   document newest-wins.
 //! - [`HealthReport`]: the latest report of the health worker.
 //! - [`Freshness`]: a record's age and whether it is stale.
 //! - [`WalletAnalysis`], [`WalletCache`]: one wallet's analysis, newest-wins, by chain and address.
@@ -11,6 +13,8 @@
 mod error;
 mod freshness;
 mod health;
+mod market;
+mod market_cache;
 mod price;
 mod price_cache;
 mod price_sweep;
@@ -20,6 +24,8 @@ mod wallet_cache;
 pub use error::CacheError;
 pub use freshness::Freshness;
 pub use health::{HealthReport, QueueHealth, RedisHealth, Status, UpstreamHealth};
+pub use market::{CoinSupply, GlobalStats, MarketRow, MarketSnapshot};
+pub use market_cache::MarketCache;
 pub use price::{HistoryPoint, PriceRecord};
 pub use price_cache::{PriceCache, WriteOutcome};
 pub use price_sweep::{PriceSweep, sweep_prices};

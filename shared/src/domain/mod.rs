@@ -2,10 +2,12 @@
 
 mod address;
 mod chain;
+mod coin_id;
 mod symbol;
 mod units;
 
 pub use address::{Address, AddressError};
 pub use chain::{Chain, ChainError};
+pub use coin_id::{CoinId, CoinIdError};
 pub use symbol::{Symbol, SymbolError};
 pub use units::{MAX_UNITS_DIGITS, Units, UnitsError};

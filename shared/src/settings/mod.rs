@@ -17,6 +17,7 @@ use crate::jobs::QueueName;
 
 mod api;
 mod health;
+mod markets;
 mod prices;
 mod providers;
 mod schedule;
@@ -24,10 +25,11 @@ mod wallets;
 
 pub use api::ApiSettings;
 pub use health::HealthSettings;
+pub use markets::MarketsSettings;
 pub use prices::PricesSettings;
 pub use providers::{
-    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, EtherscanSettings, ProviderSettings,
-    ProvidersSettings,
+    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings, EtherscanSettings,
+    ProviderSettings, ProvidersSettings,
 };
 pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
 pub use wallets::{ETHERSCAN_MAX_RECORDS, WalletSettings};
@@ -49,6 +51,7 @@ pub struct Settings {
     pub queues: QueuesSettings,
     pub providers: ProvidersSettings,
     pub prices: PricesSettings,
+    pub markets: MarketsSettings,
     pub schedule: ScheduleTable,
     pub wallets: WalletSettings,
     pub api: ApiSettings,
@@ -63,6 +66,7 @@ impl Default for Settings {
             queues: QueuesSettings::default(),
             providers: ProvidersSettings::default(),
             prices: PricesSettings::default(),
+            markets: MarketsSettings::default(),
             schedule: default_schedule(),
             wallets: WalletSettings::default(),
             api: ApiSettings::default(),

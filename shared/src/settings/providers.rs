@@ -11,6 +11,7 @@ pub struct ProvidersSettings {
     pub coingecko: CoinGeckoSettings,
     pub binance: BinanceSettings,
     pub etherscan: EtherscanSettings,
+    pub coinlore: CoinLoreSettings,
 }
 
 /// Binance spot market data: the price worker's fallback when CoinGecko fails. No key.
@@ -44,6 +45,32 @@ impl BinanceSettings {
             self.base_url.as_str()
         };
         url.trim_end_matches('/')
+    }
+}
+
+/// CoinLore: the market worker's fallback for the top-N when CoinGecko fails. No key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinLoreSettings {
+    /// Where `/tickers/` lives; never used with a trailing slash.
+    pub base_url: String,
+    /// A request slower than this fails.
+    pub timeout_ms: u64,
+}
+
+impl Default for CoinLoreSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.coinlore.net/api".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl CoinLoreSettings {
+    /// The base URL without a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        self.base_url.trim_end_matches('/')
     }
 }
 

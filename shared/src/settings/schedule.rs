@@ -33,7 +33,8 @@ fn enabled() -> bool {
 /// Entry name → entry. The name is part of the Redis keys that record its runs.
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
-/// The built-in table: prices and health every five minutes, cleanup daily at 02:00 UTC.
+/// The built-in table: prices and health every five minutes, the top-100 markets every ten
+/// minutes, cleanup daily at 02:00 UTC.
 pub fn default_schedule() -> ScheduleTable {
     let entry = |cron: &str, kind| ScheduleEntry {
         cron: cron.into(),
@@ -44,6 +45,13 @@ pub fn default_schedule() -> ScheduleTable {
     BTreeMap::from([
         ("prices".to_owned(), entry("0 */5 * * * *", Queue::Prices)),
         ("health".to_owned(), entry("30 */5 * * * *", Queue::Health)),
+        (
+            "market".to_owned(),
+            ScheduleEntry {
+                args: serde_json::json!({ "limit": 100 }),
+                ..entry("0 */10 * * * *", Queue::Market)
+            },
+        ),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
     ])
 }

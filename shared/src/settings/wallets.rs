@@ -172,5 +172,32 @@ mod tests {
             serde_json::json!({"chain": "ethereum", "address": a.as_str()})
         );
         assert!(!table[&name_b].enabled, "the hand-written entry is kept");
+        // The beat checks an entry's args like any submitted job: these pass as they are.
+        let settings = crate::Settings::default();
+        let checked = crate::submit::check_args(Queue::Wallet, &entry.args, &settings).unwrap();
+        assert_eq!(checked, entry.args);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed by figment.
+    fn watched_addresses_from_the_environment_are_on_the_loaded_schedule() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "COINBEAT_WALLETS__WATCHED",
+                "[0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed]",
+            );
+            let s = crate::Settings::load(None).expect("loads");
+            let name = "wallet-ethereum-0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+            assert_eq!(s.schedule[name].cron, "0 0 * * * *");
+            assert!(s.schedule.contains_key("prices"), "built-in entries stay");
+
+            jail.set_env(
+                "COINBEAT_WALLETS__WATCHED",
+                "[0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD]",
+            );
+            let err = crate::Settings::load(None).expect_err("bad checksum");
+            assert!(err.to_string().contains("EIP-55"), "{err}");
+            Ok(())
+        });
     }
 }

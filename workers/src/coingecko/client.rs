@@ -5,7 +5,12 @@ use std::{collections::HashMap, time::Duration};
 use coinbeat_shared::settings::{CoinGeckoPlan, CoinGeckoSettings};
 use reqwest::{StatusCode, header::HeaderMap};
 
-use super::{CoinGeckoError, SimplePrice, parse_simple_prices};
+use coinbeat_shared::{cache::MarketRow, domain::CoinId};
+
+use super::{
+    CoinDetails, CoinGeckoError, Global, SimplePrice, parse_coin, parse_global, parse_markets,
+    parse_simple_prices,
+};
 
 /// A CoinGecko API v3 client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -85,6 +90,56 @@ impl CoinGecko {
         })
     }
 
+    /// `GET /coins/markets` in USD, largest market cap first: page `page` (from 1) of
+    /// `per_page` rows (at most [`super::MAX_PER_PAGE`]).
+    pub async fn markets(
+        &self,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<MarketRow>, CoinGeckoError> {
+        let per_page = per_page.clamp(1, super::MAX_PER_PAGE).to_string();
+        let page = page.max(1).to_string();
+        let body = self
+            .get(
+                "/coins/markets",
+                &[
+                    ("vs_currency", "usd"),
+                    ("order", "market_cap_desc"),
+                    ("per_page", per_page.as_str()),
+                    ("page", page.as_str()),
+                    ("sparkline", "false"),
+                    ("precision", "full"),
+                ],
+            )
+            .await?;
+        parse_markets(&body).map_err(unreadable)
+    }
+
+    /// `GET /global`: the whole market's figures.
+    pub async fn global(&self) -> Result<Global, CoinGeckoError> {
+        let body = self.get("/global", &[]).await?;
+        parse_global(&body).map_err(unreadable)
+    }
+
+    /// `GET /coins/{id}` with market data only: the coin's supply figures. An unknown id is
+    /// [`CoinGeckoError::Rejected`] with status 404 (`coin not found`).
+    pub async fn coin(&self, id: &CoinId) -> Result<CoinDetails, CoinGeckoError> {
+        let body = self
+            .get(
+                &format!("/coins/{id}"),
+                &[
+                    ("localization", "false"),
+                    ("tickers", "false"),
+                    ("market_data", "true"),
+                    ("community_data", "false"),
+                    ("developer_data", "false"),
+                    ("sparkline", "false"),
+                ],
+            )
+            .await?;
+        parse_coin(&body).map_err(unreadable)
+    }
+
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, CoinGeckoError> {
         let response = self
             .http
@@ -125,6 +180,14 @@ impl CoinGecko {
                 message,
             },
         })
+    }
+}
+
+/// A 200 whose body is not what CoinGecko sends.
+fn unreadable(message: String) -> CoinGeckoError {
+    CoinGeckoError::Unavailable {
+        status: 200,
+        message,
     }
 }
 

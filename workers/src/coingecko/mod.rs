@@ -2,11 +2,19 @@
 //!
 //! - [`CoinGecko`]: requests with the plan's key header, timeouts, error classification.
 //! - [`SimplePrice`]: one coin's entry of `/simple/price`, numbers kept as exact decimals.
+//! - [`parse_markets`], [`Global`], [`CoinDetails`]: `/coins/markets` rows, `/global` and the
+//!   supply figures of `/coins/{id}`, numbers kept as exact decimals too.
 
 mod client;
+mod coin;
 mod error;
+mod global;
+mod markets;
 mod simple_price;
 
 pub use client::CoinGecko;
+pub use coin::{CoinDetails, parse_coin};
 pub use error::CoinGeckoError;
+pub use global::{Global, parse_global};
+pub use markets::{MAX_PER_PAGE, parse_markets};
 pub use simple_price::{SimplePrice, parse_simple_prices};

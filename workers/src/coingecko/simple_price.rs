@@ -55,7 +55,7 @@ pub fn parse_simple_prices(body: &str) -> Result<HashMap<String, SimplePrice>, S
 
 /// A JSON number's text as an exact decimal; `null` is `None`. Exponent notation (CoinGecko
 /// writes large market caps as `2.70016521312815e+15`) is accepted.
-fn decimal(text: &str) -> Result<Option<Decimal>, String> {
+pub(super) fn decimal(text: &str) -> Result<Option<Decimal>, String> {
     if text == "null" {
         return Ok(None);
     }

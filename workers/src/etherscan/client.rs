@@ -187,6 +187,9 @@ impl Etherscan {
             // Data, including `status: "0"` with `[]` ("No transactions found").
             rows @ Value::Array(_) => Ok(rows),
             result if envelope.status == "1" => Ok(result),
+            // The empty-list answer in any other clothing (`null` or a string result, Blockscout's
+            // "No token transfers found"): still no rows, not a refusal.
+            result if is_nothing_found(&envelope.message, &result) => Ok(Value::Array(Vec::new())),
             Value::String(reason) if !reason.trim().is_empty() => Err(
                 EtherscanError::from_refusal(reason.trim(), self.rate_limit_retry),
             ),
@@ -196,6 +199,15 @@ impl Etherscan {
             )),
         }
     }
+}
+
+/// Whether a `status: "0"` envelope says "no rows" rather than refusing.
+fn is_nothing_found(message: &str, result: &Value) -> bool {
+    let says = |text: &str| {
+        let text = text.to_ascii_lowercase();
+        text.starts_with("no ") && text.contains(" found")
+    };
+    says(message) || result.as_str().is_some_and(says)
 }
 
 fn unreadable(message: String) -> EtherscanError {

@@ -218,12 +218,9 @@ pub fn analyse(input: Inputs<'_>) -> WalletAnalysis {
     }
 }
 
+/// `n` days, capped at 10,000 years so a huge threshold cannot overflow date arithmetic.
 fn days(n: u64) -> Duration {
-    Duration::days(
-        i64::try_from(n)
-            .unwrap_or(i64::MAX / 86_400_000)
-            .min(365 * 10_000),
-    )
+    Duration::days(n.min(3_650_000) as i64)
 }
 
 /// `outflow × 100 ≥ pct × (balance + outflow)`, in integers; never for no outflow.

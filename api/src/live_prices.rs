@@ -1,0 +1,241 @@
+//! [`LivePrices`]: an in-process copy of the cached price records, kept current by the price
+//! event channel, so a price read costs no Redis round trip.
+//!
+//! [`follow`] subscribes to `{prefix}:events:prices` first and only then loads every record from
+//! Redis, so no write is missed in between; events are applied newest-wins, as the write script
+//! does. While the subscription is down (or the load is still running) the copy is not served and
+//! every read goes to Redis, so misses, 404s and Redis outages behave exactly as without it. A
+//! record past the hard expiry counts as absent (Redis expires it at the same age).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
+use futures::StreamExt;
+use redis::{AsyncCommands, Client};
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+
+/// Records per pipelined `HGET` during the load.
+const LOAD_CHUNK: usize = 500;
+/// Bound on connecting and subscribing, so a stuck Redis does not stall the follower.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+type Records = HashMap<Symbol, Arc<PriceRecord>>;
+
+/// The copy: records by symbol, and whether it is current enough to be served.
+#[derive(Debug)]
+pub struct LivePrices {
+    records: RwLock<Records>,
+    /// True between a completed load and the loss of the subscription.
+    ready: AtomicBool,
+    expire_after: TimeDelta,
+}
+
+impl LivePrices {
+    /// An empty copy, not served until [`follow`] has loaded it.
+    pub fn new(expire_after: Duration) -> Self {
+        Self {
+            records: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+            expire_after: TimeDelta::from_std(expire_after).unwrap_or(TimeDelta::MAX),
+        }
+    }
+
+    /// Whether reads are served from the copy.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The record of each symbol (same order) when the copy is served and holds a record within
+    /// the hard expiry; `None` means "ask Redis".
+    pub fn get_many(
+        &self,
+        symbols: &[Symbol],
+        now: DateTime<Utc>,
+    ) -> Vec<Option<Arc<PriceRecord>>> {
+        if !self.is_ready() {
+            return vec![None; symbols.len()];
+        }
+        let mut expired = false;
+        let found = {
+            let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+            symbols
+                .iter()
+                .map(|symbol| {
+                    let record = records.get(symbol)?;
+                    if self.is_expired(record, now) {
+                        expired = true;
+                        None
+                    } else {
+                        Some(Arc::clone(record))
+                    }
+                })
+                .collect()
+        };
+        if expired {
+            self.remove_expired(now);
+        }
+        found
+    }
+
+    /// [`LivePrices::get_many`] for one symbol.
+    pub fn get(&self, symbol: &Symbol, now: DateTime<Utc>) -> Option<Arc<PriceRecord>> {
+        if !self.is_ready() {
+            return None;
+        }
+        let record = {
+            let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(records.get(symbol)?)
+        };
+        if self.is_expired(&record, now) {
+            self.remove_expired(now);
+            return None;
+        }
+        Some(record)
+    }
+
+    /// Past the hard expiry, as the price sweep counts it.
+    fn is_expired(&self, record: &PriceRecord, now: DateTime<Utc>) -> bool {
+        now.signed_duration_since(record.fetched_at) > self.expire_after
+    }
+
+    fn remove_expired(&self, now: DateTime<Utc>) {
+        self.write()
+            .retain(|_, record| !self.is_expired(record, now));
+    }
+
+    /// Keeps `record` unless the copy holds one fetched at the same time or later.
+    fn apply(records: &mut Records, record: PriceRecord) {
+        match records.get(&record.symbol) {
+            Some(held) if held.fetched_at >= record.fetched_at => {}
+            _ => {
+                records.insert(record.symbol.clone(), Arc::new(record));
+            }
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Records> {
+        self.records.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+}
+
+/// Why one round of following ended.
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("connecting or subscribing took longer than {0:?}")]
+    Timeout(Duration),
+    #[error("the price event subscription ended")]
+    Ended,
+}
+
+/// Keeps `state`'s [`LivePrices`] current until `stop` is cancelled: subscribe, load, apply
+/// events; on any error stop serving the copy, back off (100 ms doubling to 5 s) and start over.
+pub async fn follow(state: AppState, client: Client, stop: CancellationToken) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let result = tokio::select! {
+            result = follow_once(&state, &client, &mut backoff) => result,
+            () = stop.cancelled() => Ok(()),
+        };
+        state.live_prices().set_ready(false);
+        if stop.is_cancelled() {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::debug!(error = %e, ?backoff, "price copy not served; following again");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One round: subscribe, then load, then apply events until the subscription ends.
+async fn follow_once(
+    state: &AppState,
+    client: &Client,
+    backoff: &mut Duration,
+) -> Result<(), FollowError> {
+    let channel = state.keys().price_events();
+    let mut pubsub = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&channel).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    })
+    .await
+    .map_err(|_| FollowError::Timeout(SUBSCRIBE_TIMEOUT))??;
+    // Subscribed before loading: any write from now on is in the message stream.
+    let loaded = load(state).await?;
+    let live = state.live_prices();
+    *live.write() = loaded;
+    live.set_ready(true);
+    *backoff = FIRST_BACKOFF;
+    tracing::debug!("price copy loaded; serving reads from it");
+
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let payload = message.get_payload_bytes();
+        match serde_json::from_slice::<PriceRecord>(payload) {
+            Ok(record) => LivePrices::apply(&mut live.write(), record),
+            Err(e) => tracing::warn!(error = %e, "unreadable price event ignored"),
+        }
+    }
+    Err(FollowError::Ended)
+}
+
+/// Every cached price record, newest per symbol.
+async fn load(state: &AppState) -> Result<Records, FollowError> {
+    let mut conn = state.conn().clone();
+    let mut keys: Vec<String> = Vec::new();
+    {
+        let mut iter: redis::AsyncIter<String> = conn
+            .scan_options(
+                redis::ScanOptions::default()
+                    .with_pattern(state.keys().price_pattern())
+                    .with_count(1_000),
+            )
+            .await?;
+        while let Some(key) = iter.next().await {
+            let key = key?;
+            if !key.ends_with(":history") {
+                keys.push(key);
+            }
+        }
+    }
+    let mut records = Records::with_capacity(keys.len());
+    for chunk in keys.chunks(LOAD_CHUNK) {
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.hget(key, "record");
+        }
+        let raw: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        for (key, json) in chunk.iter().zip(raw) {
+            // A key gone between SCAN and HGET has no record; skip it.
+            let Some(json) = json else { continue };
+            match serde_json::from_str::<PriceRecord>(&json) {
+                Ok(record) => LivePrices::apply(&mut records, record),
+                Err(e) => tracing::warn!(%key, error = %e, "unreadable price record not copied"),
+            }
+        }
+    }
+    Ok(records)
+}

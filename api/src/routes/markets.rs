@@ -1,0 +1,177 @@
+//! `GET /v1/markets`, `GET /v1/markets/global` and `GET /v1/coins/{id}`: the cached market
+//! data, each with when and from where it was fetched, its age and whether it is stale (past
+//! `markets.fresh_secs`).
+//!
+//! Nothing cached is reported with how to request it, never made up.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    cache::{CoinSupply, Freshness, GlobalStats, MarketCache, MarketRow},
+    domain::CoinId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState};
+
+/// Rows `GET /v1/markets` answers with when no `limit` is given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Most rows one `GET /v1/markets` may ask for.
+pub const MAX_LIMIT: usize = 1_000;
+
+/// How old a document is now. Flattened next to the document's own `fetched_at` and `source`.
+#[derive(Debug, Serialize)]
+struct Age {
+    /// Whole seconds since `fetched_at`.
+    age_seconds: u64,
+    /// True once the document is older than `markets.fresh_secs`.
+    stale: bool,
+}
+
+impl Age {
+    fn of(fetched_at: DateTime<Utc>, state: &AppState) -> Self {
+        let freshness =
+            Freshness::assess(fetched_at, Utc::now(), state.settings().markets.fresh_for());
+        Self {
+            age_seconds: freshness.age_seconds,
+            stale: freshness.stale,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct MarketsResponse<'a> {
+    fetched_at: DateTime<Utc>,
+    source: &'a str,
+    #[serde(flatten)]
+    age: Age,
+    /// Rows asked for; `rows` may hold fewer when the cached snapshot is smaller.
+    limit: usize,
+    /// Rows in the cached snapshot.
+    available: usize,
+    rows: &'a [MarketRow],
+}
+
+#[derive(Debug, Serialize)]
+struct GlobalResponse<'a> {
+    #[serde(flatten)]
+    age: Age,
+    #[serde(flatten)]
+    global: &'a GlobalStats,
+}
+
+#[derive(Debug, Serialize)]
+struct CoinResponse<'a> {
+    #[serde(flatten)]
+    age: Age,
+    #[serde(flatten)]
+    supply: &'a CoinSupply,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MarketsQuery {
+    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    limit: Option<String>,
+}
+
+/// `GET /v1/markets[?limit=N]`: the top `N` (1..=1000, default 100) rows of the cached
+/// snapshot; 422 `invalid_limit`, 404 `markets_not_fetched`.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<MarketsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = parse_limit(query.limit.as_deref())?;
+    let snapshot = state
+        .redis(cache(&state).snapshot())
+        .await?
+        .ok_or(ApiError::MarketsNotFetched)?;
+    let rows = &snapshot.rows[..limit.min(snapshot.rows.len())];
+    Ok(Json(MarketsResponse {
+        fetched_at: snapshot.fetched_at,
+        source: &snapshot.source,
+        age: Age::of(snapshot.fetched_at, &state),
+        limit,
+        available: snapshot.rows.len(),
+        rows,
+    })
+    .into_response())
+}
+
+/// `GET /v1/markets/global`: the cached global figures; 404 `global_not_fetched`.
+pub async fn global(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let global = state
+        .redis(cache(&state).global())
+        .await?
+        .ok_or(ApiError::GlobalNotFetched)?;
+    Ok(Json(GlobalResponse {
+        age: Age::of(global.fetched_at, &state),
+        global: &global,
+    })
+    .into_response())
+}
+
+/// `GET /v1/coins/{id}`: one coin's cached supply; 422 `invalid_coin_id`, 404
+/// `coin_not_fetched`.
+pub async fn coin(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let id = CoinId::parse(&raw)?;
+    let Some(supply) = state.redis(cache(&state).supply(&id)).await? else {
+        let prices = &state.settings().prices;
+        let tracked = prices
+            .tracked
+            .iter()
+            .any(|symbol| prices.coin_id(symbol) == Some(id.as_str()));
+        return Err(ApiError::CoinNotFetched { id, tracked });
+    };
+    Ok(Json(CoinResponse {
+        age: Age::of(supply.fetched_at, &state),
+        supply: &supply,
+    })
+    .into_response())
+}
+
+/// The market cache on the shared connection (cheap: a connection handle and a key builder).
+fn cache(state: &AppState) -> MarketCache {
+    MarketCache::new(
+        state.conn().clone(),
+        state.keys().clone(),
+        &state.settings().markets,
+    )
+}
+
+/// `limit` as given, or the default; 1..=1000.
+fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ApiError::InvalidLimit(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_a_whole_number_from_1_to_1000() {
+        assert_eq!(parse_limit(None).unwrap(), DEFAULT_LIMIT);
+        assert_eq!(parse_limit(Some("1")).unwrap(), 1);
+        assert_eq!(parse_limit(Some("1000")).unwrap(), 1000);
+        for bad in ["0", "1001", "-1", "ten", ""] {
+            assert!(
+                matches!(parse_limit(Some(bad)), Err(ApiError::InvalidLimit(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! `market-worker`: runs the `market` queue until SIGINT or SIGTERM.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    coinbeat_workers::boot::main("market-worker").await
+}

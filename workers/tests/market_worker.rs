@@ -1,0 +1,212 @@
+//! The market worker against the simulator and a real, private redis-server: the top-N in pages
+//! with the exact digits served, the global figures and the tracked coins' supply, and the
+//! CoinLore fallback when CoinGecko is down.
+
+use coinbeat_shared::{
+    Settings, cache::MarketCache, domain::CoinId, jobs::MarketJob, keys::Keys, queue::JobError,
+    redis_conn, testing::TestRedis,
+};
+use coinbeat_sim::{ControlRequest, Provider, SimConfig, SimHandle};
+use coinbeat_workers::{boot::WorkerEnv, market::MarketWorker};
+
+struct Ctx {
+    _redis: TestRedis,
+    sim: SimHandle,
+    settings: Settings,
+    worker: MarketWorker,
+    cache: MarketCache,
+}
+
+async fn setup() -> Ctx {
+    let redis = TestRedis::start();
+    let sim = coinbeat_sim::start(SimConfig {
+        extra_coins: 300,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut settings = redis.settings();
+    settings.providers.coingecko.base_url = sim.base_url();
+    settings.providers.coinlore.base_url = sim.coinlore_url();
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let env = WorkerEnv {
+        settings: settings.clone(),
+        keys: keys.clone(),
+        conn: conn.clone(),
+    };
+    Ctx {
+        _redis: redis,
+        worker: MarketWorker::new(&env).unwrap(),
+        cache: MarketCache::new(conn, keys, &settings.markets),
+        sim,
+        settings,
+    }
+}
+
+fn tracked_ids(settings: &Settings) -> Vec<String> {
+    let mut ids: Vec<String> = settings
+        .prices
+        .tracked
+        .iter()
+        .filter_map(|s| settings.prices.coin_id(s).map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn the_top_n_global_figures_and_supply_come_from_coingecko_with_the_digits_served() {
+    let ctx = setup().await;
+    let result = ctx
+        .worker
+        .handle(MarketJob { limit: 300 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["source"], "coingecko", "{result}");
+    assert_eq!(result["rows"], 300, "{result}");
+    assert_eq!(result["global"]["written"], true, "{result}");
+    let tracked = tracked_ids(&ctx.settings);
+    assert_eq!(result["supply"]["written"], tracked.len(), "{result}");
+
+    let stats = ctx.sim.stats();
+    assert_eq!(
+        stats.by_endpoint["/api/v3/coins/markets"], 2,
+        "300 rows in pages of 250"
+    );
+
+    let snapshot = ctx
+        .cache
+        .snapshot()
+        .await
+        .unwrap()
+        .expect("snapshot cached");
+    assert_eq!(snapshot.source, "coingecko");
+    assert_eq!(snapshot.rows.len(), 300);
+    assert_eq!(snapshot.rows[0].rank, Some(1));
+    // `/coins/{id}` also records a served price for tracked coins; compare the others.
+    let served = ctx.sim.served().coingecko;
+    let mut compared = 0;
+    for row in snapshot
+        .rows
+        .iter()
+        .filter(|r| !tracked.contains(&r.coin_id))
+    {
+        let price = row.price_usd.expect("a price");
+        assert_eq!(
+            price.to_string(),
+            served[&row.coin_id].usd,
+            "{}",
+            row.coin_id
+        );
+        compared += 1;
+    }
+    assert!(compared > 250, "compared {compared}");
+
+    let global = ctx.cache.global().await.unwrap().expect("global cached");
+    assert_eq!(global.source, "coingecko");
+    assert!(global.total_market_cap_usd.unwrap() > rust_decimal::Decimal::ZERO);
+    // CoinGecko lists dominance for the top 10 only; with the sim's extra coins BTC may be out.
+    let btc_in_top_10 = snapshot.rows[..10].iter().any(|r| r.coin_id == "bitcoin");
+    assert_eq!(
+        global.btc_dominance_pct.is_some(),
+        btc_in_top_10,
+        "{global:?}"
+    );
+    assert!(global.active_cryptocurrencies.is_some(), "{global:?}");
+
+    let btc = ctx
+        .cache
+        .supply(&CoinId::parse("bitcoin").unwrap())
+        .await
+        .unwrap()
+        .expect("bitcoin supply cached");
+    assert_eq!(btc.max_supply.unwrap().to_string(), "21000000");
+    assert!(btc.circulating_supply.is_some());
+    let eth = ctx
+        .cache
+        .supply(&CoinId::parse("ethereum").unwrap())
+        .await
+        .unwrap()
+        .expect("ethereum supply cached");
+    assert_eq!(eth.max_supply, None, "ethereum is uncapped");
+}
+
+#[tokio::test]
+async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_reported_missing() {
+    let ctx = setup().await;
+    ctx.sim
+        .control(&ControlRequest {
+            provider: Some(Provider::CoinGecko),
+            down: Some(true),
+            ..ControlRequest::default()
+        })
+        .unwrap();
+    let result = ctx
+        .worker
+        .handle(MarketJob { limit: 150 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["source"], "coinlore", "{result}");
+    assert_eq!(result["fallback"]["source"], "coinlore", "{result}");
+    assert_eq!(result["global"]["written"], false, "{result}");
+    assert!(result["global"]["missing"].is_string(), "{result}");
+    let tracked = tracked_ids(&ctx.settings);
+    assert_eq!(
+        result["supply"]["missing"].as_array().unwrap().len(),
+        tracked.len(),
+        "{result}"
+    );
+
+    let snapshot = ctx
+        .cache
+        .snapshot()
+        .await
+        .unwrap()
+        .expect("snapshot cached");
+    assert_eq!(snapshot.source, "coinlore");
+    assert_eq!(snapshot.rows.len(), 150, "two CoinLore pages of 100");
+    let served = ctx.sim.served().coinlore;
+    for row in &snapshot.rows {
+        assert_eq!(
+            row.price_usd.unwrap().to_string(),
+            served[&row.symbol].usd,
+            "{}",
+            row.symbol
+        );
+    }
+    assert_eq!(ctx.cache.global().await.unwrap(), None, "never made up");
+}
+
+#[tokio::test]
+async fn with_both_upstreams_down_the_job_fails_and_writes_nothing() {
+    let ctx = setup().await;
+    for provider in [Provider::CoinGecko, Provider::CoinLore] {
+        ctx.sim
+            .control(&ControlRequest {
+                provider: Some(provider),
+                down: Some(true),
+                ..ControlRequest::default()
+            })
+            .unwrap();
+    }
+    let error = ctx
+        .worker
+        .handle(MarketJob { limit: 10 })
+        .await
+        .unwrap_err();
+    assert!(!matches!(error, JobError::Permanent(_)), "{error:?}");
+    assert_eq!(ctx.cache.snapshot().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_limit_outside_1_to_1000_is_rejected_without_retry() {
+    let ctx = setup().await;
+    for limit in [0, 1001] {
+        let error = ctx.worker.handle(MarketJob { limit }).await.unwrap_err();
+        assert!(matches!(error, JobError::Permanent(_)), "{error:?}");
+    }
+}
