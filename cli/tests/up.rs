@@ -52,8 +52,14 @@ impl Drop for Up {
         if std::thread::panicking() {
             eprintln!("---- coinbeat up output ----\n{}", self.log());
         }
+        // Everything `up` started, including redis-server in its own process group, which a
+        // SIGKILL of `up` alone would leave behind.
+        let started = descendants(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in started {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
     }
 }
 
