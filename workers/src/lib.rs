@@ -17,6 +17,7 @@ pub mod coingecko;
 pub mod coinlore;
 pub mod etherscan;
 pub mod health;
+pub mod http;
 pub mod market;
 pub mod prices;
 pub mod probe;

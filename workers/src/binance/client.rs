@@ -1,11 +1,10 @@
 //! HTTP calls to Binance's public market-data endpoints.
 
-use std::time::Duration;
-
 use coinbeat_shared::settings::BinanceSettings;
 use reqwest::StatusCode;
 
 use super::{BinanceError, Ticker24h, ticker::parse_tickers};
+use crate::http::{Answer, excerpt};
 
 /// A Binance spot market-data client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -16,11 +15,7 @@ pub struct Binance {
 
 impl Binance {
     pub fn new(settings: &BinanceSettings) -> Result<Self, BinanceError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
+        let http = crate::http::client(settings.timeout_ms, Default::default())
             .map_err(BinanceError::Transport)?;
         Ok(Self {
             http,
@@ -58,21 +53,17 @@ impl Binance {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, BinanceError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .send()
-            .await
-            .map_err(BinanceError::Transport)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.text().await.map_err(BinanceError::Transport)?;
+        let Answer {
+            status,
+            retry_after,
+            body,
+        } = Answer::fetch(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .query(query),
+        )
+        .await
+        .map_err(BinanceError::Transport)?;
         if status.is_success() {
             return Ok(body);
         }
@@ -94,12 +85,12 @@ impl Binance {
                 message: parsed
                     .as_ref()
                     .and_then(|v| v.get("msg")?.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| body.chars().take(200).collect()),
+                    .unwrap_or_else(|| excerpt(&body)),
             });
         }
         Err(BinanceError::Unavailable {
             status: code,
-            message: body.chars().take(200).collect(),
+            message: excerpt(&body),
         })
     }
 }

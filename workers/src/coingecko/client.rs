@@ -1,11 +1,13 @@
 //! HTTP calls to CoinGecko with the configured plan, key and timeout.
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use coinbeat_shared::settings::{CoinGeckoPlan, CoinGeckoSettings};
 use reqwest::{StatusCode, header::HeaderMap};
 
 use coinbeat_shared::{cache::MarketRow, domain::CoinId};
+
+use crate::http::Answer;
 
 use super::{
     CoinDetails, CoinGeckoError, Global, SimplePrice, parse_coin, parse_global, parse_markets,
@@ -38,13 +40,8 @@ impl CoinGecko {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(CoinGeckoError::Transport)?;
+        let http =
+            crate::http::client(settings.timeout_ms, headers).map_err(CoinGeckoError::Transport)?;
         Ok(Self {
             http,
             base_url: settings.effective_base_url().to_owned(),
@@ -141,21 +138,17 @@ impl CoinGecko {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, CoinGeckoError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .send()
-            .await
-            .map_err(CoinGeckoError::Transport)?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.text().await.map_err(CoinGeckoError::Transport)?;
+        let Answer {
+            status,
+            retry_after,
+            body,
+        } = Answer::fetch(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .query(query),
+        )
+        .await
+        .map_err(CoinGeckoError::Transport)?;
         if status.is_success() {
             return Ok(body);
         }
@@ -206,6 +199,6 @@ fn error_message(body: &str) -> String {
     });
     match found {
         Some(message) => message.to_owned(),
-        None => body.chars().take(200).collect(),
+        None => crate::http::excerpt(body),
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{EtherscanError, NormalTx, TokenTransfer, rows};
+use crate::http::{Answer, excerpt};
 
 /// One page of a list: Etherscan's `page` (from 1) and `offset` (rows per page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +44,7 @@ impl Etherscan {
     /// Fails with [`EtherscanError::MissingKey`] when no key is configured.
     pub fn new(settings: &EtherscanSettings) -> Result<Self, EtherscanError> {
         let key = settings.key().ok_or(EtherscanError::MissingKey)?.clone();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
+        let http = crate::http::client(settings.timeout_ms, Default::default())
             .map_err(|e| EtherscanError::Transport(e.without_url()))?;
         Ok(Self {
             http,
@@ -139,25 +136,20 @@ impl Etherscan {
     ) -> Result<Value, EtherscanError> {
         let chain_id = chain.id().to_string();
         tracing::debug!(provider = "etherscan", %chain, action, "upstream call");
-        let response = self
-            .http
-            .get(&self.endpoint)
-            .query(&[
-                ("chainid", chain_id.as_str()),
-                ("module", "account"),
-                ("action", action),
-            ])
-            .query(params)
-            .query(&[("apikey", self.key.expose())])
-            .send()
-            .await
-            // The URL carries the key: never let it into an error message.
-            .map_err(|e| EtherscanError::Transport(e.without_url()))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        let Answer { status, body, .. } = Answer::fetch(
+            self.http
+                .get(&self.endpoint)
+                .query(&[
+                    ("chainid", chain_id.as_str()),
+                    ("module", "account"),
+                    ("action", action),
+                ])
+                .query(params)
+                .query(&[("apikey", self.key.expose())]),
+        )
+        .await
+        // The URL carries the key: never let it into an error message.
+        .map_err(|e| EtherscanError::Transport(e.without_url()))?;
         if !status.is_success() {
             let message = excerpt(&body);
             return Err(match status {
@@ -215,9 +207,4 @@ fn unreadable(message: String) -> EtherscanError {
         status: 200,
         message,
     }
-}
-
-/// The start of a body, for an error message.
-fn excerpt(body: &str) -> String {
-    body.chars().take(200).collect()
 }
