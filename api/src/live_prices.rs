@@ -17,7 +17,7 @@ use std::{
 };
 
 use chrono::{DateTime, TimeDelta, Utc};
-use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
+use coinbeat_shared::{cache::PriceRecord, domain::Symbol, keys::Keys};
 use futures::StreamExt;
 use redis::{AsyncCommands, Client};
 use tokio_util::sync::CancellationToken;
@@ -216,7 +216,7 @@ async fn load(state: &AppState) -> Result<Records, FollowError> {
             .await?;
         while let Some(key) = iter.next().await {
             let key = key?;
-            if !key.ends_with(":history") {
+            if !Keys::is_price_history(&key) {
                 keys.push(key);
             }
         }

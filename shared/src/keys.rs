@@ -11,6 +11,9 @@ use crate::{
     jobs::QueueName,
 };
 
+/// What a price record's key gets to name its history.
+const PRICE_HISTORY_SUFFIX: &str = ":history";
+
 /// Key builder for one deployment (one prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
@@ -42,7 +45,7 @@ impl Keys {
 
     /// ZSET of one symbol's price history: score = fetched-at (ms), member = `{"t":..,"usd":".."}`.
     pub fn price_history(&self, symbol: &Symbol) -> String {
-        format!("{}:price:{symbol}:history", self.prefix)
+        Self::price_history_of(&self.price(symbol))
     }
 
     /// A pattern matching every price record and history key (for cleanup).
@@ -68,6 +71,23 @@ impl Keys {
     /// HASH with the supply figures of one coin: `record` (JSON) and `fetched_at_ms`.
     pub fn coin_supply(&self, coin: &CoinId) -> String {
         format!("{}:market:supply:{coin}", self.prefix)
+    }
+
+    /// For a key matched by [`Self::price_pattern`]: whether it is a history (not a record).
+    pub fn is_price_history(key: &str) -> bool {
+        key.ends_with(PRICE_HISTORY_SUFFIX)
+    }
+
+    /// The history key of a price record key.
+    pub fn price_history_of(record_key: &str) -> String {
+        format!("{record_key}{PRICE_HISTORY_SUFFIX}")
+    }
+
+    /// The record key of a price history key.
+    pub fn price_record_of(history_key: &str) -> &str {
+        history_key
+            .strip_suffix(PRICE_HISTORY_SUFFIX)
+            .unwrap_or(history_key)
     }
 
     /// Pub/Sub channel carrying every price record as it is written.

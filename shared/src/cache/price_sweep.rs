@@ -43,7 +43,7 @@ pub async fn sweep_prices(
         }
     }
     let (histories, records): (Vec<String>, Vec<String>) =
-        all.into_iter().partition(|k| k.ends_with(":history"));
+        all.into_iter().partition(|k| Keys::is_price_history(k));
 
     let expire_ms = settings.expire_after().as_millis() as i64;
     let cutoff = now_ms - expire_ms;
@@ -60,7 +60,7 @@ pub async fn sweep_prices(
         let mut pipe = redis::pipe();
         let mut trims = 0;
         for (key, stamp) in chunk.iter().zip(stamps) {
-            let history = format!("{key}:history");
+            let history = Keys::price_history_of(key);
             if stamp.is_some_and(|t| t < cutoff) {
                 pipe.del(key).ignore().del(&history).ignore();
                 sweep.expired_records += 1;
@@ -84,7 +84,7 @@ pub async fn sweep_prices(
         // Look again: a record written since the scan began owns its history.
         let mut pipe = redis::pipe();
         for history in chunk {
-            pipe.exists(history.trim_end_matches(":history"));
+            pipe.exists(Keys::price_record_of(history));
         }
         let exists: Vec<bool> = pipe.query_async(&mut c).await?;
         let orphans: Vec<&String> = chunk
