@@ -73,8 +73,14 @@ pub struct EnqueueArgs {
     /// For `prices`: the symbols to refresh, comma-separated (default: the tracked set).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<String>,
-    /// The job's arguments as a JSON object (instead of the kind-specific flags).
+    /// For `wallet`: the address to analyse (0x + 40 hex; mixed case must pass EIP-55).
     #[arg(long, conflicts_with = "symbols")]
+    pub address: Option<String>,
+    /// For `market`: how many of the top coins to fetch.
+    #[arg(long, conflicts_with_all = ["symbols", "address"])]
+    pub limit: Option<u32>,
+    /// The job's arguments as a JSON object (instead of the kind-specific flags).
+    #[arg(long, conflicts_with_all = ["symbols", "address", "limit"])]
     pub args: Option<String>,
     /// Refuse the job if another with this key was enqueued within the idempotency TTL.
     #[arg(long)]

@@ -3,16 +3,15 @@
 //! scheduled path, the on-demand path, newest-wins against a late older write, honest staleness
 //! while the upstream is down, and a Ctrl-C that leaves no process behind.
 
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
-    net::TcpListener,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     str::FromStr,
     time::{Duration, Instant},
 };
-
-use std::os::unix::process::CommandExt;
 
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
@@ -25,98 +24,9 @@ use coinbeat_shared::{
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use common::{alive, descendants, free_port, get, private_redis_url, up_simulate, wait_for};
+
 const FRESH_SECS: u64 = 4;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The `coinbeat up` process; killed (with everything it started) if the test fails.
-struct Up {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Up {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("---- coinbeat up output ----\n{}", self.log());
-        }
-        // Everything `up` started, including redis-server in its own process group, which a
-        // SIGKILL of `up` alone would leave behind.
-        let started = descendants(self.child.id());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for pid in started {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-    }
-}
-
-/// Every process whose parent chain leads to `root`.
-fn descendants(root: u32) -> BTreeSet<u32> {
-    let mut parent_of = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
-        parent_of.insert(pid, ppid);
-    }
-    let mut found = BTreeSet::from([root]);
-    loop {
-        let more: Vec<u32> = parent_of
-            .iter()
-            .filter(|(pid, ppid)| found.contains(ppid) && !found.contains(pid))
-            .map(|(pid, _)| *pid)
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        found.extend(more);
-    }
-    found.remove(&root);
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie has exited; only its parent's wait is missing.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
-        .unwrap_or(false)
-}
-
-async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
-    let response = http.get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn wait_for<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(started.elapsed() < within, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn by_symbol(prices: &Value) -> BTreeMap<String, Value> {
     prices["prices"]
@@ -133,28 +43,19 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let (api_port, sim_port) = (free_port(), free_port());
     let api = format!("http://127.0.0.1:{api_port}");
     let sim = format!("http://127.0.0.1:{sim_port}");
-    let log = data.path().join("up.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
-        .args(["up", "--simulate"])
-        .args(["--api-addr", &format!("127.0.0.1:{api_port}")])
-        .args(["--sim-addr", &format!("127.0.0.1:{sim_port}")])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("REDIS_URL")
-        .env_remove("COINBEAT_CONFIG")
-        .env("COINBEAT_PRICES__FRESH_SECS", FRESH_SECS.to_string())
-        // The beat refreshes every 3 s here, so the scheduled path shows within the test.
-        .env("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *")
-        // And the health report every second, so it follows the upstream going down and back.
-        .env("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *")
-        .stdin(Stdio::null())
-        // Its own process group, as at a terminal, so Ctrl-C can go to the whole group.
-        .process_group(0)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(data.path().join("up.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let up = Up { child, log };
+    let fresh_secs = FRESH_SECS.to_string();
+    let up = up_simulate(
+        data.path(),
+        api_port,
+        sim_port,
+        &[
+            ("COINBEAT_PRICES__FRESH_SECS", &fresh_secs),
+            // The beat refreshes every 3 s here, so the scheduled path shows within the test.
+            ("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *"),
+            // And the health report every second, so it follows the upstream going down and back.
+            ("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *"),
+        ],
+    );
     let http = reqwest::Client::new();
 
     // 1. Within 30 s the beat's first job has filled the cache: all 12 default symbols, fresh,
@@ -270,14 +171,7 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
 
     // 4. A late, older result (a re-delivered job finishing after a newer one) is refused.
     let redis = RedisSettings {
-        url: Secret::new(format!(
-            "redis+unix://{}",
-            data.path()
-                .canonicalize()
-                .unwrap()
-                .join("redis/redis.sock")
-                .display()
-        )),
+        url: Secret::new(private_redis_url(data.path())),
         key_prefix: "coinbeat".into(),
     };
     let conn = coinbeat_shared::redis_conn::connect(&redis).await.unwrap();

@@ -131,13 +131,26 @@ pub struct PricesJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketJob {
+    /// How many of the top coins by market cap; `DEFAULT_LIMIT` when left out.
+    #[serde(default = "MarketJob::default_limit")]
     pub limit: u32,
+}
+
+impl MarketJob {
+    /// The top-N a market job fetches when it does not say (the default schedule's too).
+    pub const DEFAULT_LIMIT: u32 = 100;
+
+    fn default_limit() -> u32 {
+        Self::DEFAULT_LIMIT
+    }
 }
 
 /// Analyse one wallet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WalletJob {
+    /// Ethereum when left out.
+    #[serde(default)]
     pub chain: Chain,
     pub address: Address,
 }

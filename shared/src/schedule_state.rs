@@ -5,7 +5,11 @@
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use crate::{keys::Keys, queue::TaskId};
+use crate::{
+    jobs::Queue,
+    keys::Keys,
+    queue::{QueueError, TaskId, TaskInfo, lookup_task},
+};
 
 /// HASH field: the scheduled time (unix ms) of the newest tick enqueued. Only ever increases.
 pub const LAST_TICK_MS: &str = "last_tick_ms";
@@ -50,4 +54,42 @@ pub async fn read_schedule_record(
         last_enqueued_ms: ms(LAST_ENQUEUED_MS),
         next_tick_ms: ms(NEXT_TICK_MS),
     }))
+}
+
+/// An entry's run record and what became of the last task it enqueued.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScheduleStatus {
+    pub record: ScheduleRecord,
+    /// The last task as its queue knows it now; `None` when the entry never ran or the task's
+    /// record is gone (finished tasks are pruned after the queue's retention).
+    pub last_task: Option<TaskInfo>,
+}
+
+impl ScheduleStatus {
+    /// The last run's outcome as operators read it: the task's status, or `expired` when the
+    /// entry ran but its task record was pruned, or `None` when it never ran.
+    pub fn last_outcome(&self) -> Option<&'static str> {
+        match (&self.last_task, self.record.last_task_id) {
+            (Some(task), _) => Some(task.status.as_str()),
+            (None, Some(_)) => Some("expired"),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Reads the run record of `entry` (whose jobs go to `queue`) and looks its last task up.
+pub async fn read_schedule_status(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    entry: &str,
+    queue: Queue,
+) -> Result<ScheduleStatus, QueueError> {
+    let record = read_schedule_record(conn, keys, entry)
+        .await?
+        .unwrap_or_default();
+    let last_task = match record.last_task_id {
+        Some(id) => lookup_task(conn, keys, &queue.name(), id).await?,
+        None => None,
+    };
+    Ok(ScheduleStatus { record, last_task })
 }

@@ -11,6 +11,10 @@ pub struct Served {
     /// By CoinGecko id: the `usd` text of `/simple/price`, or the `current_price` (USD) of
     /// `/coins/markets` and `/coins/{id}`, whichever was served last.
     pub coingecko: BTreeMap<String, ServedPrice>,
+    /// By CoinGecko id: the `current_price` (USD) of `/coins/markets` only, so a market snapshot
+    /// can be checked even while `/simple/price` keeps answering with newer prices.
+    #[serde(default)]
+    pub coingecko_markets: BTreeMap<String, ServedPrice>,
     /// By Binance symbol (`BTCUSDT`): the last `price`/`lastPrice` string, in USDT.
     #[serde(default)]
     pub binance: BTreeMap<String, ServedPrice>,

@@ -23,6 +23,19 @@ pub struct WorkerEnv {
     pub conn: redis::aio::ConnectionManager,
 }
 
+impl WorkerEnv {
+    /// Connects to the Redis of `settings`.
+    pub async fn connect(settings: Settings) -> Result<Self, redis_conn::ConnectError> {
+        let conn = redis_conn::connect(&settings.redis).await?;
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        Ok(Self {
+            settings,
+            keys,
+            conn,
+        })
+    }
+}
+
 /// The `main` of a worker binary: settings from `COINBEAT_CONFIG` (a TOML file, optional) and
 /// the environment, logs, then the worker called `name` until a signal arrives.
 pub async fn main(name: &str) -> anyhow::Result<()> {
@@ -44,18 +57,12 @@ where
     Fut: Future<Output = JobResult> + Send + 'static,
 {
     let client = redis_conn::client(&settings.redis)?;
-    let conn = redis_conn::connect(&settings.redis)
+    let queue_settings = settings.queues.for_queue(&J::queue());
+    let env = WorkerEnv::connect(settings)
         .await
         .context("connecting to redis")?;
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let queue_settings = settings.queues.for_queue(&J::queue());
-    let env = WorkerEnv {
-        settings,
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
     let handler = make(&env)?;
-    WorkerRuntime::new(client, conn, keys, queue_settings)
+    WorkerRuntime::new(client, env.conn.clone(), env.keys.clone(), queue_settings)
         .run(handler, stop)
         .await?;
     Ok(())

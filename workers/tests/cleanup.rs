@@ -10,7 +10,6 @@ use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
     domain::Symbol,
     jobs::{CleanupJob, Job, PricesJob, Queue},
-    keys::Keys,
     queue::{EnqueueOptions, Producer, TaskStatus, WorkerRuntime, lookup_task},
     redis_conn,
     testing::TestRedis,
@@ -56,8 +55,8 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
     settings.queues.defaults.orphan_after_secs = 1;
     settings.queues.defaults.heartbeat_secs = 1;
     settings.queues.defaults.poll_interval_ms = 20;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
     let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
     let now = Utc::now().timestamp_millis();
     let sym = |s: &str| Symbol::parse(s).unwrap();
@@ -179,11 +178,6 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
         .unwrap();
     let _: () = c.zadd(m.workers(), "alive", now / 1_000).await.unwrap();
 
-    let env = WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
     let cleanup = CleanupWorker::new(&env);
     let first = cleanup.handle(CleanupJob {}).await.unwrap().unwrap();
     let removed = &first["removed"];

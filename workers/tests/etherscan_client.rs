@@ -27,6 +27,7 @@ fn client(base_url: &str) -> Etherscan {
         api_key: Some(Secret::new(KEY)),
         timeout_ms: 5_000,
         rate_limit_retry_ms: 1_000,
+        ..EtherscanSettings::default()
     })
     .unwrap()
 }

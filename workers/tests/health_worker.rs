@@ -5,9 +5,7 @@
 use coinbeat_shared::{
     cache::{HealthReport, Status},
     jobs::{HealthJob, MarketJob},
-    keys::Keys,
     queue::{EnqueueOptions, Producer},
-    redis_conn,
     testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, SimConfig};
@@ -20,14 +18,9 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     let mut settings = redis.settings();
     settings.providers.coingecko.base_url = sim.base_url();
     settings.providers.binance.enabled = false;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let worker = HealthWorker::new(&WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    })
-    .unwrap();
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
+    let worker = HealthWorker::new(&env).unwrap();
     let coingecko = |report: &HealthReport| {
         report
             .upstreams

@@ -3,8 +3,8 @@
 //! CoinLore fallback when CoinGecko is down.
 
 use coinbeat_shared::{
-    Settings, cache::MarketCache, domain::CoinId, jobs::MarketJob, keys::Keys, queue::JobError,
-    redis_conn, testing::TestRedis,
+    Settings, cache::MarketCache, domain::CoinId, jobs::MarketJob, queue::JobError,
+    testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, Provider, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, market::MarketWorker};
@@ -28,13 +28,8 @@ async fn setup() -> Ctx {
     let mut settings = redis.settings();
     settings.providers.coingecko.base_url = sim.base_url();
     settings.providers.coinlore.base_url = sim.coinlore_url();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let env = WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
     Ctx {
         _redis: redis,
         worker: MarketWorker::new(&env).unwrap(),

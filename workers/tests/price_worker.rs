@@ -8,8 +8,6 @@ use coinbeat_shared::{
     cache::PriceCache,
     domain::Symbol,
     jobs::PricesJob,
-    keys::Keys,
-    redis_conn,
     settings::{CoinGeckoPlan, Secret},
     testing::TestRedis,
 };
@@ -32,13 +30,8 @@ async fn setup(tune: impl FnOnce(&mut Settings), sim: SimConfig) -> Ctx {
     // No fallback unless a test sets one up: the public Binance is not reachable from tests.
     settings.providers.binance.enabled = false;
     tune(&mut settings);
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let env = WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
     Ctx {
         _redis: redis,
         worker: PriceWorker::new(&env).unwrap(),

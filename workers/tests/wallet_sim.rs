@@ -9,8 +9,6 @@ use coinbeat_shared::{
     cache::WalletCache,
     domain::{Address, Chain, Units},
     jobs::WalletJob,
-    keys::Keys,
-    redis_conn,
     settings::Secret,
     testing::TestRedis,
 };
@@ -37,13 +35,8 @@ async fn setup(tune: impl FnOnce(&mut Settings)) -> Ctx {
     settings.providers.etherscan.base_url = sim.etherscan_url();
     settings.providers.etherscan.api_key = Some(Secret::new("sim-key"));
     tune(&mut settings);
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let env = WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
     Ctx {
         _redis: redis,
         worker: WalletWorker::new(&env).unwrap(),

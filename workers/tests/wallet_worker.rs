@@ -13,7 +13,6 @@ use coinbeat_shared::{
     cache::{PriceCache, PriceRecord, WalletCache},
     domain::{Address, Chain, Symbol},
     jobs::{Job, WalletJob},
-    keys::Keys,
     queue::{EnqueueOptions, Producer, TaskStatus, WorkerRuntime, lookup_task},
     redis_conn,
     settings::Secret,
@@ -39,13 +38,8 @@ async fn setup(fake: Option<&FakeEtherscan>, tune: impl FnOnce(&mut Settings)) -
         settings.providers.etherscan.api_key = Some(Secret::new(KEY));
     }
     tune(&mut settings);
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let env = WorkerEnv {
-        settings: settings.clone(),
-        keys: keys.clone(),
-        conn: conn.clone(),
-    };
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
     Ctx {
         _redis: redis,
         worker: WalletWorker::new(&env).unwrap(),

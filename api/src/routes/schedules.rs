@@ -1,4 +1,5 @@
-//! `GET /v1/schedules`: the schedule table with each entry's run record (last and next run).
+//! `GET /v1/schedules`: the schedule table with each entry's run record (last and next run) and
+//! the outcome of its last run.
 
 use axum::{
     Json,
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
     queue::TaskId,
-    schedule_state::{ScheduleRecord, read_schedule_record},
+    schedule_state::{ScheduleStatus, read_schedule_status},
 };
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -30,6 +31,13 @@ struct ScheduleView<'a> {
     last_task_id: Option<TaskId>,
     last_enqueued_at: Option<DateTime<Utc>>,
     next_tick: Option<DateTime<Utc>>,
+    /// `pending`, `running`, `done`, `failed` (waiting for a retry), `dead`, or `expired` (the
+    /// task record was pruned after its retention); `null` if it never ran.
+    last_outcome: Option<&'static str>,
+    /// When the last task finished, if it did and its record is kept.
+    last_finished_at: Option<DateTime<Utc>>,
+    /// The last task's error, if its last attempt failed.
+    last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,14 +53,14 @@ fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let table = &state.settings().schedule;
     let reads = table
-        .keys()
-        .map(|name| read_schedule_record(state.conn(), state.keys(), name));
+        .iter()
+        .map(|(name, entry)| read_schedule_status(state.conn(), state.keys(), name, entry.kind));
     let records = state.redis(try_join_all(reads)).await?;
     let schedules = table
         .iter()
         .zip(records)
-        .map(|((name, entry), record)| {
-            let record = record.unwrap_or_else(ScheduleRecord::default);
+        .map(|((name, entry), status)| {
+            let ScheduleStatus { record, last_task } = &status;
             ScheduleView {
                 name,
                 cron: &entry.cron,
@@ -63,6 +71,13 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
                 last_task_id: record.last_task_id,
                 last_enqueued_at: at(record.last_enqueued_ms),
                 next_tick: at(record.next_tick_ms),
+                last_outcome: status.last_outcome(),
+                last_finished_at: last_task
+                    .as_ref()
+                    .and_then(|t| t.finished_at)
+                    .filter(|ms| *ms > 0)
+                    .and_then(|ms| at(Some(ms as i64))),
+                last_error: last_task.as_ref().and_then(|t| t.last_error.clone()),
             }
         })
         .collect();

@@ -35,12 +35,48 @@ pub struct SubmitRequest {
     pub idempotency_key: Option<String>,
 }
 
+/// What a 202 for new work says; other routes that enqueue flatten it into their own answer.
 #[derive(Debug, Serialize)]
-struct Accepted {
-    id: TaskId,
-    queue: Queue,
-    status: TaskStatus,
-    status_url: String,
+pub(crate) struct Accepted {
+    pub id: TaskId,
+    pub queue: Queue,
+    pub status: TaskStatus,
+    pub status_url: String,
+}
+
+impl Accepted {
+    /// 202 with `body` (which carries this) and a `Location` header naming the status URL.
+    pub fn respond(&self, body: impl Serialize) -> Response {
+        (
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, self.status_url.clone())],
+            Json(body),
+        )
+            .into_response()
+    }
+}
+
+/// Checks `args` for `kind` and enqueues the job: every route that enqueues work goes through
+/// here. A Redis that does not answer in time is `EnqueueTimeout` (the job may or may not be on
+/// the queue, which the message says).
+pub(crate) async fn enqueue(
+    state: &AppState,
+    kind: Queue,
+    args: &Value,
+    options: EnqueueOptions,
+) -> Result<Accepted, ApiError> {
+    // `submit` checks the args before it touches Redis, so bad args answer 422 at once.
+    let enqueue = submit::submit(state.producer(), state.settings(), kind, args, options);
+    let id = state.redis(enqueue).await.map_err(|e| match e {
+        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
+        other => other,
+    })?;
+    Ok(Accepted {
+        id,
+        queue: kind,
+        status: TaskStatus::Pending,
+        status_url: format!("/v1/tasks/{id}"),
+    })
 }
 
 /// `POST /v1/tasks`: 202 with `{"id", "queue", "status": "pending", "status_url"}` and a
@@ -62,30 +98,8 @@ pub async fn submit(
         idempotency_key: request.idempotency_key,
         ..EnqueueOptions::default()
     };
-    // `submit` checks the args before it touches Redis, so bad args answer 422 at once.
-    let enqueue = submit::submit(
-        state.producer(),
-        state.settings(),
-        kind,
-        &request.args,
-        options,
-    );
-    let id = state.redis(enqueue).await.map_err(|e| match e {
-        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
-        other => other,
-    })?;
-    let status_url = format!("/v1/tasks/{id}");
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, status_url.clone())],
-        Json(Accepted {
-            id,
-            queue: kind,
-            status: TaskStatus::Pending,
-            status_url,
-        }),
-    )
-        .into_response())
+    let accepted = enqueue(&state, kind, &request.args, options).await?;
+    Ok(accepted.respond(&accepted))
 }
 
 /// A task as the API shows it; times are RFC 3339 UTC, like every time in the API.

@@ -8,7 +8,6 @@
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
-    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
@@ -16,12 +15,12 @@ use coinbeat_shared::{
     cache::{Freshness, WalletAnalysis},
     domain::{Address, Chain},
     jobs::Queue,
-    queue::{EnqueueOptions, TaskId, TaskStatus},
-    submit,
+    queue::EnqueueOptions,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::tasks::{Accepted, enqueue};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -41,11 +40,9 @@ struct WalletView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-struct Accepted {
-    id: TaskId,
-    queue: Queue,
-    status: TaskStatus,
-    status_url: String,
+struct AnalysisAccepted<'a> {
+    #[serde(flatten)]
+    task: &'a Accepted,
     chain: Chain,
     address: Address,
     /// Where the analysis appears once the task is done.
@@ -102,30 +99,11 @@ pub async fn analyze(
 ) -> Result<Response, ApiError> {
     let (chain, address) = parse(&state, address, query)?;
     let args = json!({ "chain": chain, "address": address });
-    let enqueue = submit::submit(
-        state.producer(),
-        state.settings(),
-        Queue::Wallet,
-        &args,
-        EnqueueOptions::default(),
-    );
-    let id = state.redis(enqueue).await.map_err(|e| match e {
-        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
-        other => other,
-    })?;
-    let status_url = format!("/v1/tasks/{id}");
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, status_url.clone())],
-        Json(Accepted {
-            id,
-            queue: Queue::Wallet,
-            status: TaskStatus::Pending,
-            status_url,
-            analysis_url: format!("/v1/wallets/{address}?chain={chain}"),
-            chain,
-            address,
-        }),
-    )
-        .into_response())
+    let task = enqueue(&state, Queue::Wallet, &args, EnqueueOptions::default()).await?;
+    Ok(task.respond(AnalysisAccepted {
+        analysis_url: format!("/v1/wallets/{address}?chain={chain}"),
+        chain,
+        address,
+        task: &task,
+    }))
 }

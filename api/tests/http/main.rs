@@ -4,6 +4,7 @@
 mod live_prices;
 mod markets;
 mod prices;
+mod schedules;
 mod service;
 mod support;
 mod tasks;

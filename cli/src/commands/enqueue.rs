@@ -12,16 +12,36 @@ use serde_json::{Value, json};
 
 use crate::{args::EnqueueArgs, output};
 
+/// The job's arguments from `--args` or the kind's own flag; each flag fits one kind only.
+fn job_args(args: &EnqueueArgs) -> anyhow::Result<Value> {
+    if let Some(raw) = &args.args {
+        return serde_json::from_str::<Value>(raw).context("--args is not valid JSON");
+    }
+    let kind = args.kind;
+    let only = |flag: &str, fits: Queue| {
+        anyhow::ensure!(kind == fits, "{flag} applies to {fits} jobs only");
+        Ok(())
+    };
+    if !args.symbols.is_empty() {
+        only("--symbols", Queue::Prices)?;
+        return Ok(json!({ "symbols": args.symbols }));
+    }
+    if let Some(address) = &args.address {
+        only("--address", Queue::Wallet)?;
+        return Ok(json!({ "address": address }));
+    }
+    if let Some(limit) = args.limit {
+        only("--limit", Queue::Market)?;
+        return Ok(json!({ "limit": limit }));
+    }
+    Ok(json!({}))
+}
+
 pub async fn enqueue(
     settings: &coinbeat_shared::Settings,
     args: EnqueueArgs,
 ) -> anyhow::Result<ExitCode> {
-    let job_args = match (&args.args, args.symbols.is_empty()) {
-        (Some(raw), _) => serde_json::from_str::<Value>(raw).context("--args is not valid JSON")?,
-        (None, false) if args.kind == Queue::Prices => json!({ "symbols": args.symbols }),
-        (None, false) => anyhow::bail!("--symbols applies to prices jobs only"),
-        (None, true) => json!({}),
-    };
+    let job_args = job_args(&args)?;
     let (conn, keys) = super::connect(settings).await?;
     let producer = Producer::new(conn, keys, settings.queues.clone());
     let options = EnqueueOptions {

@@ -1,8 +1,8 @@
-//! `coinbeat schedules`: the schedule table with each entry's last and next run.
+//! `coinbeat schedules`: the schedule table with each entry's last run, its outcome, and the next run.
 
 use std::process::ExitCode;
 
-use coinbeat_shared::schedule_state::read_schedule_record;
+use coinbeat_shared::schedule_state::read_schedule_status;
 use serde_json::json;
 
 use crate::output;
@@ -14,9 +14,9 @@ pub async fn schedules(
     let (conn, keys) = super::connect(settings).await?;
     let mut rows = Vec::new();
     for (name, entry) in &settings.schedule {
-        let record = read_schedule_record(&conn, &keys, name)
-            .await?
-            .unwrap_or_default();
+        let status = read_schedule_status(&conn, &keys, name, entry.kind).await?;
+        let record = &status.record;
+        let last_error = status.last_task.as_ref().and_then(|t| t.last_error.clone());
         rows.push(json!({
             "name": name,
             "cron": entry.cron,
@@ -26,6 +26,8 @@ pub async fn schedules(
             "last_tick_ms": record.last_tick_ms,
             "last_task_id": record.last_task_id.map(|id| id.to_string()),
             "next_tick_ms": record.next_tick_ms,
+            "last_outcome": status.last_outcome(),
+            "last_error": last_error,
         }));
     }
     if json {
@@ -33,20 +35,24 @@ pub async fn schedules(
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<10} {:<18} {:<8} {:<8} {:<26} {:<26}",
-        "entry", "cron", "kind", "enabled", "last run", "next run"
+        "{:<10} {:<18} {:<8} {:<8} {:<26} {:<8} {:<26}",
+        "entry", "cron", "kind", "enabled", "last run", "outcome", "next run"
     );
     for row in rows {
         let ms = |v: &serde_json::Value| output::time_ms(v.as_i64().map(|ms| ms as u64));
         println!(
-            "{:<10} {:<18} {:<8} {:<8} {:<26} {:<26}",
+            "{:<10} {:<18} {:<8} {:<8} {:<26} {:<8} {:<26}",
             row["name"].as_str().unwrap_or_default(),
             row["cron"].as_str().unwrap_or_default(),
             row["kind"].as_str().unwrap_or_default(),
             row["enabled"],
             ms(&row["last_tick_ms"]),
+            row["last_outcome"].as_str().unwrap_or("-"),
             ms(&row["next_tick_ms"]),
         );
+        if let Some(error) = row["last_error"].as_str() {
+            println!("{:<10} last error: {error}", "");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

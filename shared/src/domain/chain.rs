@@ -5,9 +5,11 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 /// A supported chain. Closed on purpose: each one needs a known chain id and native token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Chain {
+    /// The chain a request means when it names none.
+    #[default]
     Ethereum,
     Polygon,
     Arbitrum,

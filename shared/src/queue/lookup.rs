@@ -23,6 +23,19 @@ pub enum TaskStatus {
     Dead,
 }
 
+impl TaskStatus {
+    /// The name the API and the CLI show (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Dead => "dead",
+        }
+    }
+}
+
 /// Everything known about one task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskInfo {

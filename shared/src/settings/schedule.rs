@@ -48,10 +48,60 @@ pub fn default_schedule() -> ScheduleTable {
         (
             "market".to_owned(),
             ScheduleEntry {
-                args: serde_json::json!({ "limit": 100 }),
+                args: serde_json::json!({ "limit": crate::jobs::MarketJob::DEFAULT_LIMIT }),
                 ..entry("0 */10 * * * *", Queue::Market)
             },
         ),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
     ])
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed by figment.
+mod tests {
+    use std::path::Path;
+
+    use figment::Jail;
+
+    use crate::{Settings, jobs::Queue, submit::check_args};
+
+    /// The README's refresh tiers: two entries of one kind, each with its own arguments.
+    #[test]
+    fn refresh_tiers_are_entries_with_their_own_arguments() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "tiers.toml",
+                r#"
+                [schedule.prices-top]
+                cron = "*/30 * * * * *"
+                kind = "prices"
+                args = { symbols = ["btc", "ETH", "SOL"] }
+
+                [schedule.prices]
+                cron = "0 */5 * * * *"
+                kind = "prices"
+                "#,
+            )?;
+            let s = Settings::load(Some(Path::new("tiers.toml"))).expect("loads");
+            let top = &s.schedule["prices-top"];
+            assert_eq!(
+                (top.cron.as_str(), top.kind),
+                ("*/30 * * * * *", Queue::Prices)
+            );
+            let args = check_args(top.kind, &top.args, &s).expect("valid args");
+            assert_eq!(
+                args,
+                serde_json::json!({ "symbols": ["BTC", "ETH", "SOL"] })
+            );
+            let rest = &s.schedule["prices"];
+            assert_eq!(rest.cron, "0 */5 * * * *");
+            assert_eq!(
+                check_args(rest.kind, &rest.args, &s).unwrap(),
+                serde_json::json!({})
+            );
+            // The other default entries are still there.
+            assert!(s.schedule.contains_key("market") && s.schedule.contains_key("cleanup"));
+            Ok(())
+        });
+    }
 }

@@ -16,6 +16,7 @@ use super::prices::{flag, list, present, record_served};
 use super::responses;
 use super::vs_currency::VsCurrency;
 use crate::json::{self, Ordered, number};
+use crate::market::now_unix_ms;
 use crate::number::Precision;
 use crate::state::SimState;
 
@@ -83,6 +84,11 @@ pub(super) async fn markets(
     let Ok(body) = serde_json::to_string(&rows) else {
         return responses::internal_error();
     };
+    if !served.is_empty() {
+        let mut log = crate::state::lock(&state.served);
+        let entries = served.iter().map(|(id, usd)| (*id, usd.clone()));
+        crate::Served::record(&mut log.coingecko_markets, now_unix_ms(), entries);
+    }
     record_served(&state, served);
     responses::ok(body)
 }
