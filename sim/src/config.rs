@@ -115,6 +115,9 @@ pub struct ProviderFaults {
     pub latency_ms: u64,
     pub error_rate: f64,
     pub down: bool,
+    /// Requests per sliding second this provider admits before answering with its rate-limit
+    /// answer (as the per-minute limit does); 0 means unlimited.
+    pub calls_per_sec: u32,
 }
 
 /// What one provider's requests actually get.
@@ -124,6 +127,7 @@ pub(crate) struct Effective {
     pub(crate) error_rate: f64,
     pub(crate) down: bool,
     pub(crate) rate_limit_per_minute: u32,
+    pub(crate) calls_per_sec: u32,
 }
 
 impl Faults {
@@ -152,6 +156,7 @@ impl Faults {
             error_rate: self.error_rate.max(own.error_rate),
             down: self.down || own.down,
             rate_limit_per_minute: self.rate_limit_per_minute,
+            calls_per_sec: own.calls_per_sec,
         }
     }
 

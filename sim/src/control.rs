@@ -11,12 +11,15 @@
 //!   to every provider.
 //! - `GET /sim/etherscan/ledger/{address}` → the sim's own totals of an address's ledger
 //!   ([`crate::LedgerSummary`]), to compare an analysis with
-//! - `POST /sim/reset` → 204; zeroes [`Stats`] and the rate-limit window
+//! - `GET /sim/arrivals?provider=etherscan` → [`crate::ArrivalLog`]: when each request of that
+//!   provider arrived (unix microseconds), to check a limit at the upstream's side
+//! - `POST /sim/reset` → 204; zeroes [`Stats`], the arrivals and the rate-limit windows
 
 use std::sync::Arc;
 
+use axum::extract::Query;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,7 +33,8 @@ use crate::{Faults, Provider, SimError, Stats};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlRequest {
-    /// Which provider `latency_ms`, `error_rate` and `down` apply to; all of them when absent.
+    /// Which provider `latency_ms`, `error_rate` and `down` apply to (all of them when absent);
+    /// required by `calls_per_sec` and `throttle_once_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +52,13 @@ pub struct ControlRequest {
     /// Etherscan calls per second; 0 removes the limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etherscan_calls_per_sec: Option<u32>,
+    /// With `provider`: that provider's requests per sliding second; 0 removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_per_sec: Option<u32>,
+    /// With `provider`: its next request gets its rate-limit answer with this `Retry-After`
+    /// (seconds), once, whatever the limits say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_once_secs: Option<u64>,
     /// Moves every price walk this many steps forward now (on top of time-driven steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_steps: Option<u64>,
@@ -67,9 +78,18 @@ impl ControlRequest {
         if let Some(calls) = self.etherscan_calls_per_sec {
             faults.etherscan_calls_per_sec = calls;
         }
+        if self.provider.is_none() {
+            if self.calls_per_sec.is_some() {
+                return Err(SimError::ProviderOnly("calls_per_sec"));
+            }
+            if self.throttle_once_secs.is_some() {
+                return Err(SimError::ProviderOnly("throttle_once_secs"));
+            }
+        }
         match self.provider {
             Some(provider) => {
                 let own = faults.provider_mut(provider);
+                own.calls_per_sec = self.calls_per_sec.unwrap_or(own.calls_per_sec);
                 own.latency_ms = self.latency_ms.unwrap_or(own.latency_ms);
                 own.error_rate = self.error_rate.unwrap_or(own.error_rate);
                 own.down = self.down.unwrap_or(own.down);
@@ -88,6 +108,7 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
     Router::new()
         .route("/sim/stats", get(stats))
         .route("/sim/served", get(served))
+        .route("/sim/arrivals", get(arrivals))
         .route("/sim/control", get(current).post(change))
         .route("/sim/reset", post(reset))
 }
@@ -98,6 +119,29 @@ async fn stats(State(state): State<Arc<SimState>>) -> Json<Stats> {
 
 async fn served(State(state): State<Arc<SimState>>) -> Response {
     Json(&*lock(&state.served)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ArrivalsQuery {
+    provider: Provider,
+}
+
+async fn arrivals(
+    State(state): State<Arc<SimState>>,
+    query: Result<Query<ArrivalsQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(ArrivalsQuery { provider })) => Json(crate::ArrivalLog {
+            provider,
+            arrivals_us: lock(&state.arrivals).of(provider),
+        })
+        .into_response(),
+        Err(rejection) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": rejection.body_text() })),
+        )
+            .into_response(),
+    }
 }
 
 async fn current(State(state): State<Arc<SimState>>) -> Json<Faults> {

@@ -16,4 +16,6 @@ pub enum SimError {
     ErrorRate(f64),
     #[error("{0} applies to every provider and cannot be combined with `provider`")]
     GlobalOnly(&'static str),
+    #[error("{0} applies to one provider: name it with `provider`")]
+    ProviderOnly(&'static str),
 }

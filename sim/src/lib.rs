@@ -36,6 +36,7 @@ pub mod served;
 pub mod server;
 pub mod stats;
 
+mod arrivals;
 mod binance;
 mod coingecko;
 mod coinlore;
@@ -49,6 +50,7 @@ mod rng;
 mod state;
 mod time;
 
+pub use arrivals::{ArrivalLog, busiest_window};
 pub use config::{Faults, ProviderFaults, SimConfig};
 pub use control::ControlRequest;
 pub use error::SimError;

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::arrivals::Arrivals;
 use crate::etherscan::Ledgers;
 use crate::limiter::{SlidingWindow, WeightWindow};
 use crate::market::Market;
@@ -21,6 +22,12 @@ pub(crate) struct SimState {
     pub(crate) binance_weight: Mutex<WeightWindow>,
     /// Etherscan's calls over the last second.
     pub(crate) etherscan_calls: Mutex<WeightWindow>,
+    /// Each provider's own per-second limit (`ProviderFaults::calls_per_sec`).
+    pub(crate) per_second: Mutex<BTreeMap<Provider, WeightWindow>>,
+    /// A one-shot rate-limit answer per provider: its `Retry-After` in seconds.
+    pub(crate) throttle_once: Mutex<BTreeMap<Provider, u64>>,
+    /// When each provider request arrived, per provider.
+    pub(crate) arrivals: Mutex<Arrivals>,
     pub(crate) ledgers: Ledgers,
     pub(crate) stats: Mutex<Stats>,
     pub(crate) served: Mutex<Served>,
@@ -39,6 +46,9 @@ impl SimState {
             limiters: Mutex::default(),
             binance_weight: Mutex::new(WeightWindow::new(Duration::from_secs(60))),
             etherscan_calls: Mutex::new(WeightWindow::new(Duration::from_secs(1))),
+            per_second: Mutex::default(),
+            throttle_once: Mutex::default(),
+            arrivals: Mutex::default(),
             ledgers: Ledgers::new(config.seed),
             stats: Mutex::default(),
             served: Mutex::default(),
@@ -64,6 +74,9 @@ impl SimState {
         if let Some(steps) = change.advance_steps {
             self.market.advance(steps);
         }
+        if let (Some(provider), Some(secs)) = (change.provider, change.throttle_once_secs) {
+            lock(&self.throttle_once).insert(provider, secs);
+        }
         Ok(*faults)
     }
 
@@ -73,6 +86,9 @@ impl SimState {
         lock(&self.limiters).clear();
         lock(&self.binance_weight).clear();
         lock(&self.etherscan_calls).clear();
+        lock(&self.per_second).clear();
+        lock(&self.throttle_once).clear();
+        lock(&self.arrivals).clear();
     }
 }
 

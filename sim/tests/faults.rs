@@ -253,3 +253,63 @@ async fn required_keys_are_checked_in_headers_and_queries_and_counted_by_kind() 
         ]
     );
 }
+
+#[tokio::test]
+async fn a_per_second_limit_answers_past_it_and_every_arrival_is_logged() {
+    let sim = start(with_faults(Faults::default())).await;
+    let limit: Faults = sim_post(
+        &sim,
+        "/sim/control",
+        json!({"provider": "coingecko", "calls_per_sec": 2}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(limit.coingecko.calls_per_sec, 2);
+    let started = Instant::now();
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(get(&sim, PING, &[]).await.status().as_u16());
+        }
+        statuses
+    };
+    if started.elapsed() < Duration::from_millis(900) {
+        assert_eq!(statuses, [200, 200, 429]);
+    }
+    let log: coinbeat_sim::ArrivalLog = sim_get(&sim, "/sim/arrivals?provider=coingecko").await;
+    assert_eq!(log.arrivals_us.len(), 3, "refused requests arrived too");
+    assert!(log.arrivals_us.is_sorted());
+    let other: coinbeat_sim::ArrivalLog = sim_get(&sim, "/sim/arrivals?provider=binance").await;
+    assert!(other.arrivals_us.is_empty());
+
+    // Only with a provider: a per-second limit is one provider's.
+    let response = sim_post(&sim, "/sim/control", json!({"calls_per_sec": 2})).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("provider"));
+}
+
+#[tokio::test]
+async fn throttle_once_answers_the_next_request_with_that_retry_after_then_lets_the_rest_through() {
+    let sim = start(with_faults(Faults::default())).await;
+    let set = sim_post(
+        &sim,
+        "/sim/control",
+        json!({"provider": "coingecko", "throttle_once_secs": 5}),
+    )
+    .await;
+    assert_eq!(set.status(), 200);
+
+    let limited = get(&sim, PING, &[]).await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "5");
+    assert_eq!(limited.text().await.unwrap(), RATE_LIMITED);
+    assert_eq!(get(&sim, PING, &[]).await.status(), 200, "once only");
+    let stats: Stats = sim_get(&sim, "/sim/stats").await;
+    assert_eq!(stats.rate_limited, 1);
+
+    assert_eq!(sim_post(&sim, "/sim/reset", json!({})).await.status(), 204);
+    let log: coinbeat_sim::ArrivalLog = sim_get(&sim, "/sim/arrivals?provider=coingecko").await;
+    assert!(log.arrivals_us.is_empty(), "reset forgets arrivals");
+}
