@@ -9,6 +9,7 @@
 use crate::{
     domain::{Address, Chain, CoinId, Symbol},
     jobs::QueueName,
+    ratelimit::{LimiterId, Provider},
 };
 
 /// What a price record's key gets to name its history.
@@ -123,6 +124,24 @@ impl Keys {
         format!("{}:probe:starts", self.prefix)
     }
 
+    /// The keys of one rate limiter: `{prefix}:ratelimit:{provider}[:k{key fingerprint}]:…`.
+    pub fn rate_limit(&self, limiter: &LimiterId) -> RateLimitKeys {
+        RateLimitKeys {
+            base: format!("{}:ratelimit:{limiter}", self.prefix),
+        }
+    }
+
+    /// A pattern matching the metrics HASH of every rate limiter (to list them).
+    pub fn rate_limit_metrics_pattern(&self) -> String {
+        format!("{}:ratelimit:*:metrics", self.prefix)
+    }
+
+    /// HASH with one provider's circuit breaker: `state`, `failures`, `opened_at_ms`,
+    /// `probe_at_ms`, `opens`, `closes` (see `breaker`).
+    pub fn breaker(&self, provider: Provider) -> String {
+        format!("{}:breaker:{provider}", self.prefix)
+    }
+
     /// A pattern matching every key of this deployment (for tests and purge tools).
     pub fn all_pattern(&self) -> String {
         format!("{}:*", self.prefix)
@@ -209,6 +228,36 @@ impl QueueKeys {
     /// Pub/Sub channel on which enqueue announces new immediate tasks to idle workers.
     pub fn available_channel(&self) -> String {
         format!("{}:available", self.ns)
+    }
+}
+
+/// Keys of one rate limiter (see `ratelimit::Limiter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitKeys {
+    base: String,
+}
+
+impl RateLimitKeys {
+    /// STRING: until when (unix µs, Redis's clock) the upstream's push-back blocks every
+    /// acquisition; expires when the block ends.
+    pub fn blocked_until(&self) -> String {
+        format!("{}:blocked", self.base)
+    }
+    /// HASH of counters: `acquired`, `permits`, `waited`, `wait_ms`, `denied`, `push_backs`.
+    pub fn metrics(&self) -> String {
+        format!("{}:metrics", self.base)
+    }
+    /// HASH period (ms) → permits currently in that period's sliding log.
+    pub fn log_sums(&self) -> String {
+        format!("{}:sums", self.base)
+    }
+    /// ZSET sliding log of one window: score = grant time (unix µs), member = `{nonce}:{cost}`.
+    pub fn log(&self, period_ms: u64) -> String {
+        format!("{}:log:{period_ms}", self.base)
+    }
+    /// HASH of one bucketed window: bucket index → permits granted in that bucket.
+    pub fn buckets(&self, period_ms: u64) -> String {
+        format!("{}:buckets:{period_ms}", self.base)
     }
 }
 

@@ -5,19 +5,23 @@
 //! - [`settings`]: the one typed configuration tree (defaults → TOML file → environment).
 //! - [`domain`]: parsed domain types (`Symbol`, `Address`, `Chain`).
 //! - [`jobs`]: the queue names and job payloads, the wire contract between producers and workers.
+//! - [`breaker`]: the circuit breaker per upstream, shared by every replica through Redis.
 //! - [`cache`]: cached records (prices) with newest-wins writes and freshness.
 //! - [`keys`]: the only place that builds Redis keys.
 //! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
+//! - [`ratelimit`]: the distributed rate limiter per upstream (and API key), in Redis.
 //! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
+pub mod breaker;
 pub mod cache;
 pub mod domain;
 pub mod jobs;
 pub mod keys;
 pub mod queue;
+pub mod ratelimit;
 pub mod redis_conn;
 pub mod schedule_state;
 pub mod settings;

@@ -21,6 +21,7 @@ mod markets;
 mod prices;
 mod providers;
 mod schedule;
+mod upstream;
 mod wallets;
 
 pub use api::ApiSettings;
@@ -32,6 +33,7 @@ pub use providers::{
     ProviderSettings, ProvidersSettings,
 };
 pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
+pub use upstream::UpstreamSettings;
 pub use wallets::{ETHERSCAN_MAX_RECORDS, WalletSettings};
 
 /// Errors raised while loading settings.
@@ -41,6 +43,13 @@ pub enum SettingsError {
     Load(#[from] Box<figment::Error>),
     #[error("invalid settings: {0}")]
     Invalid(String),
+    /// A `providers.<name>.rate_limit` that does not parse; `setting` is its path.
+    #[error("invalid settings: {setting}: {source}")]
+    RateLimit {
+        setting: String,
+        #[source]
+        source: crate::ratelimit::RateSpecError,
+    },
 }
 
 /// The whole configuration of a coinbeat deployment.
@@ -50,6 +59,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub queues: QueuesSettings,
     pub providers: ProvidersSettings,
+    pub upstream: UpstreamSettings,
     pub prices: PricesSettings,
     pub markets: MarketsSettings,
     pub schedule: ScheduleTable,
@@ -65,6 +75,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             queues: QueuesSettings::default(),
             providers: ProvidersSettings::default(),
+            upstream: UpstreamSettings::default(),
             prices: PricesSettings::default(),
             markets: MarketsSettings::default(),
             schedule: default_schedule(),
@@ -93,8 +104,10 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what types alone cannot: every tracked symbol has a coin id.
+    /// Checks what types alone cannot: every tracked symbol has a coin id, every provider's
+    /// rate limit parses.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.providers.validate()?;
         let unmapped = self.prices.unmapped();
         if !unmapped.is_empty() {
             let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();

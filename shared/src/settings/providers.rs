@@ -1,8 +1,10 @@
-//! Upstream APIs: where each one is and the key to call it with. Only workers read these.
+//! Upstream APIs: where each one is, the key to call it with and how fast we may call it.
+//! Only workers read these.
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{Secret, SettingsError};
+use crate::ratelimit::{LimiterId, Provider, RateSpec, RateSpecError};
 
 /// Every upstream coinbeat calls.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -12,6 +14,42 @@ pub struct ProvidersSettings {
     pub binance: BinanceSettings,
     pub etherscan: EtherscanSettings,
     pub coinlore: CoinLoreSettings,
+}
+
+impl ProvidersSettings {
+    /// Every provider's `rate_limit` parses; the error names the setting and says what is
+    /// wrong with it.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for provider in Provider::ALL {
+            self.rate_spec(provider)
+                .map_err(|source| SettingsError::RateLimit {
+                    setting: format!("providers.{provider}.rate_limit"),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The parsed `rate_limit` of one provider.
+    pub fn rate_spec(&self, provider: Provider) -> Result<RateSpec, RateSpecError> {
+        RateSpec::parse(match provider {
+            Provider::CoinGecko => &self.coingecko.rate_limit,
+            Provider::Binance => &self.binance.rate_limit,
+            Provider::Etherscan => &self.etherscan.rate_limit,
+            Provider::CoinLore => &self.coinlore.rate_limit,
+        })
+    }
+
+    /// The limiter one provider's calls go through: per key where the provider limits per
+    /// key (CoinGecko with a key, Etherscan), per provider otherwise (Binance and CoinLore
+    /// limit per IP address; so does keyless CoinGecko).
+    pub fn limiter_id(&self, provider: Provider) -> LimiterId {
+        match provider {
+            Provider::CoinGecko => LimiterId::for_key(provider, self.coingecko.api_key.as_ref()),
+            Provider::Etherscan => LimiterId::for_key(provider, self.etherscan.api_key.as_ref()),
+            Provider::Binance | Provider::CoinLore => LimiterId::new(provider),
+        }
+    }
 }
 
 /// Binance spot market data: the price worker's fallback when CoinGecko fails. No key.
@@ -24,6 +62,11 @@ pub struct BinanceSettings {
     pub enabled: bool,
     /// A request slower than this fails.
     pub timeout_ms: u64,
+    /// Request weight allowed (each request costs its weight, 2 to 80 for `/ticker/24hr`), like
+    /// `6000/min`; `off` for none. Default `6000/min`: Binance's documented `REQUEST_WEIGHT`
+    /// limit of 6000 per minute per IP. Its other limit, 61,000 raw requests per 5 minutes,
+    /// never binds first, since every request weighs at least 1.
+    pub rate_limit: String,
 }
 
 impl Default for BinanceSettings {
@@ -32,6 +75,7 @@ impl Default for BinanceSettings {
             base_url: String::new(),
             enabled: true,
             timeout_ms: 10_000,
+            rate_limit: "6000/min".into(),
         }
     }
 }
@@ -56,6 +100,10 @@ pub struct CoinLoreSettings {
     pub base_url: String,
     /// A request slower than this fails.
     pub timeout_ms: u64,
+    /// Requests allowed, like `1/s`; `off` for none. Default `1/s`: CoinLore documents no
+    /// limit, so we stay polite at the pace its existing clients keep (one request a second);
+    /// it is only a fallback, and a top-N of a few hundred coins is a few pages.
+    pub rate_limit: String,
 }
 
 impl Default for CoinLoreSettings {
@@ -63,6 +111,7 @@ impl Default for CoinLoreSettings {
         Self {
             base_url: "https://api.coinlore.net/api".into(),
             timeout_ms: 10_000,
+            rate_limit: "1/s".into(),
         }
     }
 }
@@ -99,6 +148,11 @@ pub struct CoinGeckoSettings {
     pub max_concurrent_requests: usize,
     /// A request slower than this fails (and the job is retried).
     pub timeout_ms: u64,
+    /// Requests allowed, like `30/min`; `off` for none. Default `30/min`: the "~30 calls per
+    /// minute" CoinGecko documents for the free plans (newer pages say 100/min for a Demo key,
+    /// and keyless use, limited per IP, often gets 429s sooner, so the lower figure is the
+    /// safe one). Raise it to your plan's figure (Demo `100/min`, paid plans `500/min`, ...).
+    pub rate_limit: String,
 }
 
 impl Default for CoinGeckoSettings {
@@ -110,6 +164,7 @@ impl Default for CoinGeckoSettings {
             max_ids_per_request: 250,
             max_concurrent_requests: 4,
             timeout_ms: 10_000,
+            rate_limit: "30/min".into(),
         }
     }
 }
@@ -154,6 +209,11 @@ pub struct EtherscanSettings {
     /// How long a job waits before retrying after Etherscan's "Max rate limit reached" body
     /// (Etherscan sends no `Retry-After`; its limits are per second).
     pub rate_limit_retry_ms: u64,
+    /// Requests allowed per key, like `3/s, 100000/day`; `off` for none. Default
+    /// `3/s, 100000/day`: Etherscan's free tier (the live server enforces 3/s, "Max calls per
+    /// sec rate limit reached (3/sec)"). Paid tiers: Lite `5/s, 100000/day`, Standard
+    /// `10/s, 200000/day`, ... Etherscan counts the limits across all keys of one account.
+    pub rate_limit: String,
 }
 
 impl Default for EtherscanSettings {
@@ -163,6 +223,7 @@ impl Default for EtherscanSettings {
             api_key: None,
             timeout_ms: 15_000,
             rate_limit_retry_ms: 1_000,
+            rate_limit: "3/s, 100000/day".into(),
         }
     }
 }

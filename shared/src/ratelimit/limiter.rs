@@ -1,0 +1,212 @@
+//! `Limiter`: permits for one upstream (and key), shared by every process through Redis.
+//!
+//! Each attempt is one Lua script on Redis's clock (`lua/acquire.lua`): it checks the
+//! push-back block and every window of the [`RateSpec`], and either takes the permits or says
+//! how long to wait. The caller sleeps that long and tries again, up to its maximum wait.
+//!
+//! Two ways to keep a window, chosen per window by its limit:
+//!
+//! - up to [`LOG_MAX_LIMIT`]: a sliding log, a ZSET of grant times. Exact: a window of `N` per
+//!   `P` never holds more than `N` permits in any span of `P + guard`, and lets `N` through
+//!   in every such span under sustained demand.
+//! - above it (`100000/day`): [`BUCKETS_PER_WINDOW`] buckets per period, a HASH of permits per
+//!   bucket. A permit counts as if granted at the end of its bucket, so the count can only be
+//!   too high, never too low: it never over-grants, costs at most one bucket (1 % of the
+//!   period) of throughput, and holds at most 101 fields however high the limit.
+//!
+//! The guard: a permit is granted on Redis's clock but counted by the upstream when the
+//! request arrives, a few milliseconds later, and that delay varies. Each window therefore
+//! counts a grant for `period + guard`. As long as the variation in delay stays under the
+//! guard, no window of the upstream's sees more than the limit. The price is throughput: a
+//! steady `N/period` becomes `N/(period + guard)`, 95 % of a one-second limit with the default
+//! [`DEFAULT_GUARD`] and nothing measurable for minute or day limits.
+//!
+//! Permits are not given back when a request fails: the upstreams count every request that
+//! reaches them, failed or not.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+
+use super::{
+    LimiterId, LimiterSnapshot, RateLimitError, RateSpec,
+    metrics::redis_instant,
+    read_snapshot,
+    scripts::{ACQUIRE, PUSH_BACK},
+};
+use crate::keys::{Keys, RateLimitKeys};
+
+/// How much longer than its period each window counts a grant, by default. It covers up to
+/// 50 ms of variation between the moment Redis grants a permit and the moment the request
+/// reaches the upstream, for 5 % of a one-second limit's throughput.
+pub const DEFAULT_GUARD: Duration = Duration::from_millis(50);
+
+/// Windows with a limit up to this keep a sliding log (one ZSET entry per grant, so at most
+/// this many entries); higher limits use buckets.
+pub const LOG_MAX_LIMIT: u32 = 1_000;
+
+/// Buckets per period for windows above [`LOG_MAX_LIMIT`].
+pub const BUCKETS_PER_WINDOW: u64 = 100;
+
+/// Permits for one limiter. Cheap to clone; every clone, in every process, shares the state in
+/// Redis.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    conn: ConnectionManager,
+    keys: Keys,
+    rate_keys: RateLimitKeys,
+    id: LimiterId,
+    spec: RateSpec,
+    guard: Duration,
+}
+
+/// A granted acquisition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acquired {
+    /// How long the caller waited for it; zero when granted at the first attempt.
+    pub waited: Duration,
+    /// When it was granted, on Redis's clock.
+    pub granted_at: DateTime<Utc>,
+}
+
+/// What one attempt of the acquire script answered.
+enum Attempt {
+    Granted { at_us: i64 },
+    Wait(Duration),
+    Denied(Duration),
+}
+
+impl Limiter {
+    /// A limiter with the [`DEFAULT_GUARD`].
+    pub fn new(conn: ConnectionManager, keys: &Keys, id: LimiterId, spec: RateSpec) -> Self {
+        Self {
+            conn,
+            rate_keys: keys.rate_limit(&id),
+            keys: keys.clone(),
+            id,
+            spec,
+            guard: DEFAULT_GUARD,
+        }
+    }
+
+    /// Counts each grant for `period + guard` instead of the default guard (whole
+    /// milliseconds). Every process sharing the limiter should use the same guard.
+    pub fn with_guard(mut self, guard: Duration) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    pub fn id(&self) -> &LimiterId {
+        &self.id
+    }
+
+    pub fn spec(&self) -> &RateSpec {
+        &self.spec
+    }
+
+    pub fn guard(&self) -> Duration {
+        self.guard
+    }
+
+    /// Takes `cost` permits (1 for most upstreams, the request weight for Binance), waiting
+    /// for them if needed, but never longer than `max_wait`: when the next permit is further
+    /// away than the wait left, it returns [`RateLimitError::Throttled`] at once, with how long
+    /// until that permit, and takes nothing. `max_wait` zero means "only if free now".
+    pub async fn acquire(&self, cost: u32, max_wait: Duration) -> Result<Acquired, RateLimitError> {
+        let max = self.spec.max_cost().unwrap_or(u32::MAX);
+        if cost == 0 || cost > max {
+            return Err(RateLimitError::CostOutOfRange {
+                limiter: self.id.to_string(),
+                cost,
+                max,
+            });
+        }
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        loop {
+            let budget = max_wait.saturating_sub(waited);
+            match self.attempt(cost, waited, budget).await? {
+                Attempt::Granted { at_us } => {
+                    return Ok(Acquired {
+                        waited,
+                        granted_at: redis_instant(at_us),
+                    });
+                }
+                Attempt::Wait(wait) => tokio::time::sleep(wait).await,
+                Attempt::Denied(retry_after) => {
+                    tracing::debug!(limiter = %self.id, ?retry_after, "rate limit: no permit within max wait");
+                    return Err(RateLimitError::Throttled {
+                        limiter: self.id.to_string(),
+                        retry_after,
+                        waited,
+                    });
+                }
+            }
+            // At least 1 ms, so a later grant always counts as one that waited.
+            waited = started.elapsed().max(Duration::from_millis(1));
+        }
+    }
+
+    /// The upstream pushed back (429 + `Retry-After`, Binance 418, Etherscan "Max rate limit
+    /// reached"): every acquisition on this limiter, in every process, waits until `for_` from
+    /// now on Redis's clock, or until an earlier push-back's end if that is later. Returns the
+    /// blocked-until instant now in force.
+    pub async fn push_back(&self, for_: Duration) -> Result<DateTime<Utc>, RateLimitError> {
+        let until_us: i64 = PUSH_BACK
+            .key(self.rate_keys.blocked_until())
+            .key(self.rate_keys.metrics())
+            .arg(millis_ceil(for_))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        tracing::debug!(limiter = %self.id, ?for_, "rate limit: upstream pushed back");
+        Ok(redis_instant(until_us))
+    }
+
+    /// The counters and push-back state of this limiter.
+    pub async fn snapshot(&self) -> Result<LimiterSnapshot, RateLimitError> {
+        read_snapshot(&self.conn, &self.keys, &self.id).await
+    }
+
+    async fn attempt(
+        &self,
+        cost: u32,
+        waited: Duration,
+        budget: Duration,
+    ) -> Result<Attempt, RateLimitError> {
+        let mut invocation = ACQUIRE.prepare_invoke();
+        invocation
+            .key(self.rate_keys.blocked_until())
+            .key(self.rate_keys.metrics())
+            .key(self.rate_keys.log_sums())
+            .arg(cost)
+            .arg(millis_ceil(waited))
+            .arg(budget.as_millis() as u64)
+            .arg(millis_ceil(self.guard))
+            .arg(rand::random::<u64>());
+        for window in self.spec.windows() {
+            let period_ms = window.period().as_millis() as u64;
+            let bucket_ms = if window.limit() <= LOG_MAX_LIMIT {
+                invocation.key(self.rate_keys.log(period_ms));
+                0
+            } else {
+                invocation.key(self.rate_keys.buckets(period_ms));
+                period_ms.div_ceil(BUCKETS_PER_WINDOW)
+            };
+            invocation.arg(window.limit()).arg(period_ms).arg(bucket_ms);
+        }
+        let (status, wait_ms, now_us): (i64, u64, i64) =
+            invocation.invoke_async(&mut self.conn.clone()).await?;
+        let wait = Duration::from_millis(wait_ms);
+        Ok(match status {
+            1 => Attempt::Granted { at_us: now_us },
+            0 => Attempt::Wait(wait),
+            _ => Attempt::Denied(wait),
+        })
+    }
+}
+
+/// Whole milliseconds, rounded up, so a short wait or block is never rounded to nothing.
+fn millis_ceil(d: Duration) -> u64 {
+    d.as_nanos().div_ceil(1_000_000) as u64
+}

@@ -1,0 +1,23 @@
+//! A distributed rate limiter in Redis: one limiter per upstream (and per API key where the
+//! upstream limits per key), several windows at once, shared by every worker process.
+//!
+//! - [`RateSpec`]: the configured limits (`30/min`, `3/s, 100000/day`), parsed at the edge.
+//! - [`LimiterId`] and [`Provider`]: which limiter; a key appears only as a short fingerprint.
+//! - [`Limiter`]: `acquire(cost, max_wait)` and `push_back(for_)`, one Lua script per attempt
+//!   on Redis's clock (see `limiter.rs` for the algorithm and its guard).
+//! - [`LimiterSnapshot`] and [`read_snapshot`]: the counters kept in Redis per limiter and
+//!   the push-back state, for the API and the health report.
+//! - [`RateLimitError`]: throttled, impossible cost, or Redis; converts into a `JobError`.
+
+mod error;
+mod limiter;
+mod limiter_id;
+mod metrics;
+mod scripts;
+mod spec;
+
+pub use error::RateLimitError;
+pub use limiter::{Acquired, BUCKETS_PER_WINDOW, DEFAULT_GUARD, LOG_MAX_LIMIT, Limiter};
+pub use limiter_id::{FINGERPRINT_HEX, LimiterId, Provider};
+pub use metrics::{LimiterMetrics, LimiterSnapshot, read_snapshot};
+pub use spec::{MAX_WINDOW, RateSpec, RateSpecError, RateWindow};
