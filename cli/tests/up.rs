@@ -54,6 +54,12 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
             ("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *"),
             // And the health report every second, so it follows the upstream going down and back.
             ("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *"),
+            // An upstream that comes back is probed every second (not every 10 s), so the
+            // breakers its outage opened close within the test's waits.
+            ("COINBEAT_UPSTREAM__BREAKER_PROBE_MS", "1000"),
+            // That pace (a refresh every 3 s, a health probe every second, on-demand jobs) is
+            // over CoinGecko's keyless 30/min; the simulator enforces no limit here.
+            ("COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT", "20/s"),
         ],
     );
     let http = reqwest::Client::new();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use coinbeat_shared::{
-    breaker::{Admission, Breaker, Transition, read_breaker},
+    breaker::{Admission, Breaker, BreakerState, Transition, read_breaker},
     keys::Keys,
     ratelimit::Provider,
     redis_conn,
@@ -63,11 +63,14 @@ async fn consecutive_failures_open_it_for_every_replica_and_one_probe_per_interv
     let open = read_breaker(&conn, &keys, Provider::CoinGecko)
         .await
         .unwrap();
-    assert_eq!((open.state, open.opens, open.closes), ("open", 1, 0));
+    assert_eq!(
+        (open.state, open.opens, open.closes),
+        (BreakerState::Open, 1, 0)
+    );
     assert!(open.opened_at.is_some() && open.next_probe_at.is_some());
     // Other providers are not affected.
     let binance = read_breaker(&conn, &keys, Provider::Binance).await.unwrap();
-    assert_eq!(binance.state, "closed");
+    assert_eq!(binance.state, BreakerState::Closed);
 
     // After the interval, replicas ask at once: exactly one gets the probe.
     tokio::time::sleep(PROBE + Duration::from_millis(50)).await;
@@ -97,7 +100,7 @@ async fn consecutive_failures_open_it_for_every_replica_and_one_probe_per_interv
         .unwrap();
     assert_eq!(
         (closed.state, closed.failures, closed.opens, closed.closes),
-        ("closed", 0, 1, 1)
+        (BreakerState::Closed, 0, 1, 1)
     );
     assert_eq!(closed.next_probe_at, None);
 }

@@ -1,5 +1,6 @@
-//! The `health` queue: probe every configured upstream, Redis, each queue and its workers, and
-//! store the report the API serves at `GET /v1/health`.
+//! The `health` queue: probe every configured upstream (through its shared limiter and breaker,
+//! whose state the report shows), Redis, each queue and its workers, and store the report the
+//! API serves at `GET /v1/health`.
 
 use std::{
     future::Future,
@@ -9,14 +10,20 @@ use std::{
 use chrono::Utc;
 use coinbeat_shared::{
     Settings,
-    cache::{HealthReport, QueueHealth, RedisHealth, Status, UpstreamHealth},
+    breaker::{BreakerState, read_breaker},
+    cache::{HealthReport, QueueHealth, RateLimitHealth, RedisHealth, Status, UpstreamHealth},
     jobs::{HealthJob, Queue},
     keys::Keys,
     queue::{JobError, JobResult, queue_stats},
+    ratelimit::{Provider, read_snapshot},
 };
+use futures::future::{BoxFuture, FutureExt, join_all};
 use redis::aio::ConnectionManager;
 
-use crate::{binance::Binance, boot::WorkerEnv, coingecko::CoinGecko};
+use crate::{
+    binance::Binance, boot::WorkerEnv, coingecko::CoinGecko, coinlore::CoinLore,
+    etherscan::Etherscan,
+};
 
 /// Handles `health` jobs. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -26,6 +33,9 @@ pub struct HealthWorker {
     settings: Settings,
     coingecko: CoinGecko,
     binance: Option<Binance>,
+    coinlore: CoinLore,
+    /// Only with a key: without one there is no Etherscan to probe.
+    etherscan: Option<Etherscan>,
 }
 
 impl HealthWorker {
@@ -34,32 +44,37 @@ impl HealthWorker {
         let binance = providers
             .binance
             .enabled
-            .then(|| Binance::new(&providers.binance))
+            .then(|| Binance::new(env))
             .transpose()?;
+        let etherscan = match providers.etherscan.key() {
+            Some(_) => Some(Etherscan::new(env)?),
+            None => None,
+        };
         Ok(Self {
             conn: env.conn.clone(),
             keys: env.keys.clone(),
             settings: env.settings.clone(),
-            coingecko: CoinGecko::new(&providers.coingecko)?,
+            coingecko: CoinGecko::new(env)?,
             binance,
+            coinlore: CoinLore::new(env)?,
+            etherscan,
         })
     }
 
     pub async fn handle(&self, _job: HealthJob) -> JobResult {
-        let binance = async {
-            match &self.binance {
-                Some(binance) => Some(self.probe("binance", binance.ping()).await),
-                None => None,
-            }
-        };
-        let (coingecko, binance, redis, queues) = tokio::join!(
-            self.probe("coingecko", self.coingecko.ping()),
-            binance,
-            self.redis(),
-            self.queues()
-        );
-        let upstreams: Vec<UpstreamHealth> =
-            [Some(coingecko), binance].into_iter().flatten().collect();
+        let mut probes: Vec<BoxFuture<'_, UpstreamHealth>> = vec![
+            self.probe(Provider::CoinGecko, self.coingecko.ping())
+                .boxed(),
+            self.probe(Provider::CoinLore, self.coinlore.ping()).boxed(),
+        ];
+        if let Some(binance) = &self.binance {
+            probes.push(self.probe(Provider::Binance, binance.ping()).boxed());
+        }
+        if let Some(etherscan) = &self.etherscan {
+            probes.push(self.probe(Provider::Etherscan, etherscan.ping()).boxed());
+        }
+        let (upstreams, redis, queues) =
+            tokio::join!(join_all(probes), self.redis(), self.queues());
         let queues = queues?;
         let report = HealthReport {
             status: HealthReport::overall(&upstreams, &redis, &queues),
@@ -77,10 +92,12 @@ impl HealthWorker {
         ))
     }
 
-    /// Times one probe: down on error or timeout, degraded when slow.
+    /// Times one probe: down on error or timeout (or while the breaker is open), degraded when
+    /// slow or held back by the upstream; with the provider's breaker and limiter as Redis
+    /// holds them after the probe.
     async fn probe<E: std::fmt::Display>(
         &self,
-        name: &str,
+        provider: Provider,
         call: impl Future<Output = Result<(), E>>,
     ) -> UpstreamHealth {
         let health = &self.settings.health;
@@ -88,7 +105,7 @@ impl HealthWorker {
         let outcome =
             tokio::time::timeout(Duration::from_millis(health.probe_timeout_ms), call).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let (status, error) = match outcome {
+        let (mut status, error) = match outcome {
             Ok(Ok(())) if latency_ms > health.slow_ms => (Status::Degraded, None),
             Ok(Ok(())) => (Status::Up, None),
             Ok(Err(e)) => (Status::Down, Some(e.to_string())),
@@ -97,11 +114,36 @@ impl HealthWorker {
                 Some(format!("no answer within {} ms", health.probe_timeout_ms)),
             ),
         };
+        let breaker = read_breaker(&self.conn, &self.keys, provider)
+            .await
+            .unwrap_or_default();
+        if breaker.state == BreakerState::Open {
+            status = Status::Down;
+        }
+        let providers = &self.settings.providers;
+        let rate_limit = read_snapshot(&self.conn, &self.keys, &providers.limiter_id(provider))
+            .await
+            .ok()
+            .map(|snapshot| RateLimitHealth {
+                limit: providers
+                    .rate_spec(provider)
+                    .map_or_else(|e| e.to_string(), |spec| spec.to_string()),
+                snapshot,
+            });
+        if status == Status::Up
+            && rate_limit
+                .as_ref()
+                .is_some_and(|r| r.snapshot.blocked_for().is_some())
+        {
+            status = Status::Degraded;
+        }
         UpstreamHealth {
-            name: name.to_owned(),
+            name: provider.to_string(),
             status,
             latency_ms,
             error,
+            breaker,
+            rate_limit,
         }
     }
 

@@ -8,6 +8,8 @@
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
+//! - [`upstream`]: the gate every upstream request passes (shared rate limit, shared circuit
+//!   breaker, retries with backoff, push-back on throttling), over [`http`].
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod binance;
@@ -22,4 +24,5 @@ pub mod market;
 pub mod prices;
 pub mod probe;
 pub mod registry;
+pub mod upstream;
 pub mod wallet;

@@ -50,8 +50,8 @@ impl MarketWorker {
     pub fn new(env: &WorkerEnv) -> anyhow::Result<Self> {
         let settings = &env.settings;
         Ok(Self {
-            coingecko: CoinGecko::new(&settings.providers.coingecko)?,
-            coinlore: CoinLore::new(&settings.providers.coinlore)?,
+            coingecko: CoinGecko::new(env)?,
+            coinlore: CoinLore::new(env)?,
             cache: MarketCache::new(env.conn.clone(), env.keys.clone(), &settings.markets),
             prices: settings.prices.clone(),
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),

@@ -64,10 +64,10 @@ impl PriceWorker {
             .providers
             .binance
             .enabled
-            .then(|| Binance::new(&settings.providers.binance))
+            .then(|| Binance::new(env))
             .transpose()?;
         Ok(Self {
-            coingecko: CoinGecko::new(&settings.providers.coingecko)?,
+            coingecko: CoinGecko::new(env)?,
             binance,
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             prices: settings.prices.clone(),

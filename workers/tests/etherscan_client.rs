@@ -5,6 +5,8 @@
 
 #[path = "common/fake_etherscan.rs"]
 mod fake_etherscan;
+#[path = "common/gated.rs"]
+mod gated;
 
 use std::time::Duration;
 
@@ -13,23 +15,34 @@ use coinbeat_shared::{
     queue::JobError,
     settings::{EtherscanSettings, Secret},
 };
-use coinbeat_workers::etherscan::{Etherscan, EtherscanError, Page};
+use coinbeat_workers::{
+    etherscan::{Etherscan, EtherscanError, Page},
+    upstream::GateError,
+};
 use fake_etherscan::*;
+use gated::{Gated, gated};
 use serde_json::json;
 use wiremock::{
     Mock, ResponseTemplate,
     matchers::{method, path, query_param},
 };
 
-fn client(base_url: &str) -> Etherscan {
-    Etherscan::new(&EtherscanSettings {
-        base_url: base_url.to_owned(),
-        api_key: Some(Secret::new(KEY)),
-        timeout_ms: 5_000,
-        rate_limit_retry_ms: 1_000,
-        ..EtherscanSettings::default()
-    })
-    .unwrap()
+/// A client of `base_url` with its own limiter, unlimited (limits are not under test here).
+async fn client(base_url: &str) -> Gated<Etherscan> {
+    let base_url = base_url.to_owned();
+    gated(
+        |s| {
+            s.providers.etherscan = EtherscanSettings {
+                base_url,
+                api_key: Some(Secret::new(KEY)),
+                timeout_ms: 5_000,
+                rate_limit_retry_ms: 1_000,
+                rate_limit: "off".into(),
+            };
+        },
+        |env| Etherscan::new(env).unwrap(),
+    )
+    .await
 }
 
 fn wallet() -> Address {
@@ -71,6 +84,7 @@ async fn balance_sends_chainid_module_action_and_key_and_reads_the_wei_string_ex
         .await;
 
     let wei = client(&fake.uri())
+        .await
         .balance(Chain::Base, &wallet())
         .await
         .unwrap();
@@ -101,7 +115,7 @@ async fn txlist_and_tokentx_rows_are_read_with_their_string_numbers_and_empty_to
         )],
     })
     .await;
-    let etherscan = client(&fake.uri());
+    let etherscan = client(&fake.uri()).await;
 
     let txs = etherscan
         .txlist(Chain::Ethereum, &wallet(), FIRST_PAGE)
@@ -144,7 +158,7 @@ async fn txlist_and_tokentx_rows_are_read_with_their_string_numbers_and_empty_to
 #[tokio::test]
 async fn no_transactions_found_is_an_empty_list_not_an_error() {
     let fake = answering(200, no_transactions()).await;
-    let etherscan = client(&fake.uri());
+    let etherscan = client(&fake.uri()).await;
     assert!(
         etherscan
             .txlist(Chain::Ethereum, &wallet(), FIRST_PAGE)
@@ -170,6 +184,7 @@ async fn a_nothing_found_message_is_an_empty_list_whatever_the_result_holds() {
     ] {
         let fake = answering(200, body.clone()).await;
         let rows = client(&fake.uri())
+            .await
             .tokentx(Chain::Ethereum, &wallet(), FIRST_PAGE)
             .await
             .unwrap_or_else(|e| panic!("{body}: {e}"));
@@ -185,6 +200,7 @@ async fn the_rate_limit_body_is_a_throttle_of_about_a_second_not_data_and_not_pe
     ] {
         let fake = answering(200, refusal(text)).await;
         let error = client(&fake.uri())
+            .await
             .txlist(Chain::Ethereum, &wallet(), FIRST_PAGE)
             .await
             .unwrap_err();
@@ -200,6 +216,7 @@ async fn the_rate_limit_body_is_a_throttle_of_about_a_second_not_data_and_not_pe
     // The balance endpoint's `result` is a string too: the text must not be read as a balance.
     let fake = answering(200, refusal("Max rate limit reached")).await;
     let error = client(&fake.uri())
+        .await
         .balance(Chain::Ethereum, &wallet())
         .await
         .unwrap_err();
@@ -214,6 +231,7 @@ async fn a_refused_key_is_permanent_and_names_the_setting() {
     for text in ["Invalid API Key", "Missing/Invalid API Key"] {
         let fake = answering(200, refusal(text)).await;
         let error = client(&fake.uri())
+            .await
             .balance(Chain::Ethereum, &wallet())
             .await
             .unwrap_err();
@@ -230,11 +248,12 @@ async fn a_refused_key_is_permanent_and_names_the_setting() {
 #[tokio::test]
 async fn no_key_means_no_client_and_an_error_naming_the_setting() {
     for key in [None, Some(Secret::new("  "))] {
-        let error = Etherscan::new(&EtherscanSettings {
-            api_key: key,
-            ..EtherscanSettings::default()
-        })
-        .unwrap_err();
+        let error = gated(
+            |s| s.providers.etherscan.api_key = key,
+            |env| Etherscan::new(env).unwrap_err(),
+        )
+        .await
+        .client;
         assert!(matches!(error, EtherscanError::MissingKey));
         let job = JobError::from(error);
         assert!(job.is_permanent());
@@ -246,6 +265,7 @@ async fn no_key_means_no_client_and_an_error_naming_the_setting() {
 async fn server_errors_and_bodies_that_are_not_etherscans_are_transient() {
     let fake = answering(502, json!({"error": "bad gateway"})).await;
     let error = client(&fake.uri())
+        .await
         .balance(Chain::Ethereum, &wallet())
         .await
         .unwrap_err();
@@ -261,6 +281,7 @@ async fn server_errors_and_bodies_that_are_not_etherscans_are_transient() {
         .mount(&fake.server)
         .await;
     let error = client(&fake.uri())
+        .await
         .txlist(Chain::Ethereum, &wallet(), FIRST_PAGE)
         .await
         .unwrap_err();
@@ -277,6 +298,7 @@ async fn server_errors_and_bodies_that_are_not_etherscans_are_transient() {
     )
     .await;
     let error = client(&fake.uri())
+        .await
         .balance(Chain::Bsc, &wallet())
         .await
         .unwrap_err();
@@ -292,10 +314,14 @@ async fn a_transport_error_is_transient_and_never_shows_the_key() {
         .unwrap()
         .port();
     let error = client(&format!("http://127.0.0.1:{port}"))
+        .await
         .balance(Chain::Ethereum, &wallet())
         .await
         .unwrap_err();
-    assert!(matches!(error, EtherscanError::Transport(_)), "{error}");
+    assert!(
+        matches!(error, EtherscanError::Gate(GateError::Transport { .. })),
+        "{error}"
+    );
     let job = JobError::from(error);
     assert!(!job.is_permanent());
     assert!(!format!("{job} {job:?}").contains(KEY), "{job:?}");
@@ -313,7 +339,7 @@ async fn pages_are_asked_with_page_and_offset_newest_first() {
         transfers: vec![],
     })
     .await;
-    let etherscan = client(&fake.uri());
+    let etherscan = client(&fake.uri()).await;
     let page = |number| Page { number, size: 2 };
     let p1 = etherscan
         .txlist(Chain::Ethereum, &wallet(), page(1))

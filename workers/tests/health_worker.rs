@@ -1,11 +1,14 @@
-//! The health worker against the simulator and a real, private redis-server: an upstream the
+//! The health worker against the simulator and a real, private redis-server: every configured
+//! upstream is probed through its shared limiter and breaker (both shown); an upstream the
 //! simulator stops turns `down` (and the whole report `degraded`), and `up` when it returns;
 //! a queue with waiting tasks and no live worker is `down`.
 
 use coinbeat_shared::{
+    breaker::BreakerState,
     cache::{HealthReport, Status},
     jobs::{HealthJob, MarketJob},
     queue::{EnqueueOptions, Producer},
+    settings::Secret,
     testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, SimConfig};
@@ -17,6 +20,9 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     let sim = coinbeat_sim::start(SimConfig::default()).await.unwrap();
     let mut settings = redis.settings();
     settings.providers.coingecko.base_url = sim.base_url();
+    settings.providers.coinlore.base_url = sim.coinlore_url();
+    settings.providers.etherscan.base_url = sim.etherscan_url();
+    settings.providers.etherscan.api_key = Some(Secret::new("sim-key"));
     settings.providers.binance.enabled = false;
     let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let (conn, keys) = (env.conn.clone(), env.keys.clone());
@@ -34,6 +40,17 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     let report = HealthReport::load(&conn, &keys).await.unwrap().unwrap();
     assert_eq!(coingecko(&report).status, Status::Up, "{report:?}");
     assert_eq!(report.status, Status::Up, "{report:?}");
+    // Every configured upstream (Binance is off here), each with its shared limiter and breaker.
+    let names: Vec<&str> = report.upstreams.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["coingecko", "coinlore", "etherscan"]);
+    let cg = coingecko(&report);
+    assert_eq!(cg.breaker.state, BreakerState::Closed);
+    let limit = cg.rate_limit.expect("coingecko's limiter");
+    assert_eq!(limit.limit, "30/min");
+    assert_eq!(
+        limit.snapshot.metrics.acquired, 1,
+        "the probe took a permit"
+    );
     assert_eq!(report.redis.status, Status::Up);
     assert!(report.redis.used_memory_bytes.unwrap() > 0);
     assert_eq!(report.queues.len(), 5);
@@ -53,6 +70,11 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     let cg = coingecko(&report);
     assert_eq!(cg.status, Status::Down, "{report:?}");
     assert!(cg.error.unwrap().contains("503"));
+    assert!(cg.breaker.failures > 0, "{report:?}");
+    assert!(
+        report.upstreams.iter().all(|u| u.status == Status::Down),
+        "{report:?}"
+    );
     let market = report.queues.iter().find(|q| q.queue == "market").unwrap();
     assert_eq!((market.status, market.waiting), (Status::Down, 1));
     assert_eq!(
@@ -68,5 +90,13 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     .unwrap();
     worker.handle(HealthJob {}).await.unwrap();
     let report = HealthReport::load(&conn, &keys).await.unwrap().unwrap();
-    assert_eq!(coingecko(&report).status, Status::Up);
+    assert!(
+        report.upstreams.iter().all(|u| u.status == Status::Up),
+        "{report:?}"
+    );
+    assert_eq!(
+        coingecko(&report).breaker.failures,
+        0,
+        "a success resets the count"
+    );
 }

@@ -135,7 +135,24 @@ async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported()
     assert_eq!(result["written"], 1);
     assert_eq!(result["missing"], serde_json::json!(["GHOST"]));
 
-    // Rate limited: a transient error (the job is retried later), nothing made up.
+    // Down: a transient error.
+    ctx.sim
+        .control(&ControlRequest {
+            down: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err:?}");
+    ctx.sim
+        .control(&ControlRequest {
+            down: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+
+    // Rate limited: the job is handed back throttled for the upstream's retry-after (which
+    // holds every replica back), nothing made up.
     ctx.sim
         .control(&ControlRequest {
             rate_limit_per_minute: Some(1),
@@ -150,17 +167,6 @@ async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported()
         .retry_after()
         .expect("a 429 carries the upstream's retry-after");
     assert!(wait >= std::time::Duration::from_secs(1), "{wait:?}");
-
-    // Down: transient too.
-    ctx.sim
-        .control(&ControlRequest {
-            rate_limit_per_minute: Some(0),
-            down: Some(true),
-            ..Default::default()
-        })
-        .unwrap();
-    let err = ctx.worker.handle(PricesJob::default()).await.unwrap_err();
-    assert!(!err.is_permanent(), "{err:?}");
 }
 
 #[tokio::test]

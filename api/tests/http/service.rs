@@ -165,6 +165,7 @@ async fn serve_returns_once_shutdown_is_cancelled() {
 #[tokio::test]
 async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     use coinbeat_shared::{
+        breaker::{BreakerSnapshot, BreakerState},
         cache::{HealthReport, RedisHealth, Status, UpstreamHealth},
         keys::Keys,
         redis_conn,
@@ -185,6 +186,12 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
         status: Status::Down,
         latency_ms: 3,
         error: Some("HTTP 503".into()),
+        breaker: BreakerSnapshot {
+            state: BreakerState::Open,
+            failures: 5,
+            ..BreakerSnapshot::default()
+        },
+        rate_limit: None,
     }];
     let redis = RedisHealth {
         status: Status::Up,
@@ -212,5 +219,7 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["upstreams"][0]["status"], "down");
     assert_eq!(body["upstreams"][0]["error"], "HTTP 503");
+    assert_eq!(body["upstreams"][0]["breaker"]["state"], "open");
+    assert_eq!(body["upstreams"][0]["breaker"]["failures"], 5);
     assert!(body["age_seconds"].as_u64().unwrap() >= 3);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{keys::Keys, ratelimit::Provider, settings::UpstreamSettings};
 
@@ -44,11 +44,19 @@ pub enum Transition {
     Closed,
 }
 
+/// Closed: requests go. Open: one probe per interval goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BreakerState {
+    #[default]
+    Closed,
+    Open,
+}
+
 /// A breaker's state as Redis holds it, for the health report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakerSnapshot {
-    /// `closed` or `open`.
-    pub state: &'static str,
+    pub state: BreakerState,
     /// Consecutive failures so far.
     pub failures: u64,
     pub opened_at: Option<DateTime<Utc>>,
@@ -131,7 +139,11 @@ pub async fn read_breaker(
     let at = |name: &str| number(name).and_then(DateTime::from_timestamp_millis);
     let open = fields.get("state").is_some_and(|s| s == "open");
     Ok(BreakerSnapshot {
-        state: if open { "open" } else { "closed" },
+        state: if open {
+            BreakerState::Open
+        } else {
+            BreakerState::Closed
+        },
         failures: number("failures").unwrap_or(0).max(0) as u64,
         opened_at: if open { at("opened_at_ms") } else { None },
         next_probe_at: if open { at("probe_at_ms") } else { None },

@@ -6,7 +6,7 @@ use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 
 use super::CacheError;
-use crate::keys::Keys;
+use crate::{breaker::BreakerSnapshot, keys::Keys, ratelimit::LimiterSnapshot};
 
 /// Up, degraded (answers, but slowly or throttled), or down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,6 +35,21 @@ pub struct UpstreamHealth {
     pub status: Status,
     pub latency_ms: u64,
     pub error: Option<String>,
+    /// The provider's circuit breaker, shared by every replica.
+    #[serde(default)]
+    pub breaker: BreakerSnapshot,
+    /// The provider's shared rate limiter: its configured limit, counters and push-back.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitHealth>,
+}
+
+/// One provider's rate limiter as the health worker read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitHealth {
+    /// The configured limit, e.g. `3/s, 100000/day` (`off` for none).
+    pub limit: String,
+    #[serde(flatten)]
+    pub snapshot: LimiterSnapshot,
 }
 
 /// Redis as the worker saw it.

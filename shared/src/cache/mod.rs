@@ -23,7 +23,7 @@ mod wallet_cache;
 
 pub use error::CacheError;
 pub use freshness::Freshness;
-pub use health::{HealthReport, QueueHealth, RedisHealth, Status, UpstreamHealth};
+pub use health::{HealthReport, QueueHealth, RateLimitHealth, RedisHealth, Status, UpstreamHealth};
 pub use market::{CoinSupply, GlobalStats, MarketRow, MarketSnapshot};
 pub use market_cache::MarketCache;
 pub use price::{HistoryPoint, PriceRecord};

@@ -1,31 +1,50 @@
 //! HTTP calls to Binance's public market-data endpoints.
 
-use coinbeat_shared::settings::BinanceSettings;
+use std::time::Duration;
+
+use coinbeat_shared::ratelimit::Provider;
 use reqwest::StatusCode;
 
 use super::{BinanceError, Ticker24h, ticker::parse_tickers};
-use crate::http::{Answer, excerpt};
+use crate::{
+    boot::WorkerEnv,
+    http::{Answer, excerpt},
+    upstream::{Reading, Upstream},
+};
+
+/// When Binance throttles (429) or bans (418) without a `Retry-After`, every replica waits this
+/// long at least.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A Binance spot market-data client. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Binance {
-    http: reqwest::Client,
+    upstream: Upstream,
     base_url: String,
 }
 
 impl Binance {
-    pub fn new(settings: &BinanceSettings) -> Result<Self, BinanceError> {
+    /// The client `env`'s settings describe, behind Binance's shared limiter (in request
+    /// weight) and breaker.
+    pub fn new(env: &WorkerEnv) -> Result<Self, BinanceError> {
+        let settings = &env.settings.providers.binance;
         let http = crate::http::client(settings.timeout_ms, Default::default())
             .map_err(BinanceError::Transport)?;
+        let upstream = Upstream::new(env, Provider::Binance, http).map_err(|e| {
+            BinanceError::Gate(crate::upstream::GateError::Config {
+                provider: Provider::Binance,
+                message: format!("providers.binance.rate_limit: {e}"),
+            })
+        })?;
         Ok(Self {
-            http,
+            upstream,
             base_url: settings.effective_base_url().to_owned(),
         })
     }
 
     /// `GET /api/v3/ping`: whether Binance answers (the health worker's probe).
     pub async fn ping(&self) -> Result<(), BinanceError> {
-        self.get("/api/v3/ping", &[]).await.map(drop)
+        self.get("/api/v3/ping", &[], 1).await.map(drop)
     }
 
     /// `GET /api/v3/ticker/24hr` for `pairs`. Its `lastPrice` is the last trade, the same figure
@@ -37,13 +56,21 @@ impl Binance {
             return Ok(Vec::new());
         }
         let list = serde_json::to_string(pairs).expect("strings serialize");
-        match self.get("/api/v3/ticker/24hr", &[("symbols", &list)]).await {
+        let weight = ticker_24h_weight(pairs.len());
+        match self
+            .get("/api/v3/ticker/24hr", &[("symbols", &list)], weight)
+            .await
+        {
             Err(e) if e.is_invalid_symbol() && pairs.len() > 1 => {}
             other => return other.and_then(|body| parse(&body)),
         }
         let mut rows = Vec::with_capacity(pairs.len());
         for pair in pairs {
-            match self.get("/api/v3/ticker/24hr", &[("symbol", pair)]).await {
+            let weight = ticker_24h_weight(1);
+            match self
+                .get("/api/v3/ticker/24hr", &[("symbol", pair)], weight)
+                .await
+            {
                 Ok(body) => rows.extend(parse(&body)?),
                 Err(e) if e.is_invalid_symbol() => {}
                 Err(e) => return Err(e),
@@ -52,18 +79,25 @@ impl Binance {
         Ok(rows)
     }
 
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, BinanceError> {
+    /// One request of `weight` (Binance's request weight, what its limit counts).
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        weight: u32,
+    ) -> Result<String, BinanceError> {
         let Answer {
             status,
             retry_after,
             body,
-        } = Answer::fetch(
-            self.http
-                .get(format!("{}{path}", self.base_url))
-                .query(query),
-        )
-        .await
-        .map_err(BinanceError::Transport)?;
+        } = self
+            .upstream
+            .fetch(
+                |http| http.get(format!("{}{path}", self.base_url)).query(query),
+                weight,
+                read,
+            )
+            .await?;
         if status.is_success() {
             return Ok(body);
         }
@@ -92,6 +126,26 @@ impl Binance {
             status: code,
             message: excerpt(&body),
         })
+    }
+}
+
+/// `/api/v3/ticker/24hr`'s documented weight: 2 for 1 to 20 symbols, 40 up to 100, 80 above.
+fn ticker_24h_weight(symbols: usize) -> u32 {
+    match symbols {
+        0..=20 => 2,
+        21..=100 => 40,
+        _ => 80,
+    }
+}
+
+/// What an answer means for the shared limiter and breaker: 429 and 418 push every replica
+/// back for Binance's `Retry-After`.
+fn read(answer: &Answer) -> Reading {
+    match answer.status.as_u16() {
+        429 | 418 => Reading::Throttled(answer.retry_after.unwrap_or(DEFAULT_RETRY_AFTER)),
+        408 => Reading::Failed,
+        s if s >= 500 => Reading::Failed,
+        _ => Reading::Answered,
     }
 }
 

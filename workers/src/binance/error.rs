@@ -23,6 +23,9 @@ pub enum BinanceError {
     Unavailable { status: u16, message: String },
     #[error("cannot reach binance: {0}")]
     Transport(#[source] reqwest::Error),
+    /// No permit in time, the breaker open, or an unreachable network after the retries.
+    #[error(transparent)]
+    Gate(#[from] crate::upstream::GateError),
 }
 
 impl BinanceError {

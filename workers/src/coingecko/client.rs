@@ -2,12 +2,16 @@
 
 use std::collections::HashMap;
 
-use coinbeat_shared::settings::{CoinGeckoPlan, CoinGeckoSettings};
+use coinbeat_shared::{ratelimit::Provider, settings::CoinGeckoPlan};
 use reqwest::{StatusCode, header::HeaderMap};
 
 use coinbeat_shared::{cache::MarketRow, domain::CoinId};
 
-use crate::http::Answer;
+use crate::{
+    boot::WorkerEnv,
+    http::Answer,
+    upstream::{Reading, Upstream},
+};
 
 use super::{
     CoinDetails, CoinGeckoError, Global, SimplePrice, parse_coin, parse_global, parse_markets,
@@ -17,13 +21,15 @@ use super::{
 /// A CoinGecko API v3 client. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CoinGecko {
-    http: reqwest::Client,
+    upstream: Upstream,
     base_url: String,
     max_ids_per_request: usize,
 }
 
 impl CoinGecko {
-    pub fn new(settings: &CoinGeckoSettings) -> Result<Self, CoinGeckoError> {
+    /// The client `env`'s settings describe, behind CoinGecko's shared limiter and breaker.
+    pub fn new(env: &WorkerEnv) -> Result<Self, CoinGeckoError> {
+        let settings = &env.settings.providers.coingecko;
         let mut headers = HeaderMap::new();
         if let Some(key) = &settings.api_key {
             let name = match settings.plan {
@@ -42,8 +48,10 @@ impl CoinGecko {
         }
         let http =
             crate::http::client(settings.timeout_ms, headers).map_err(CoinGeckoError::Transport)?;
+        let upstream = Upstream::new(env, Provider::CoinGecko, http)
+            .map_err(|e| CoinGeckoError::Config(format!("providers.coingecko.rate_limit: {e}")))?;
         Ok(Self {
-            http,
+            upstream,
             base_url: settings.effective_base_url().to_owned(),
             max_ids_per_request: settings.max_ids_per_request.max(1),
         })
@@ -142,13 +150,14 @@ impl CoinGecko {
             status,
             retry_after,
             body,
-        } = Answer::fetch(
-            self.http
-                .get(format!("{}{path}", self.base_url))
-                .query(query),
-        )
-        .await
-        .map_err(CoinGeckoError::Transport)?;
+        } = self
+            .upstream
+            .fetch(
+                |http| http.get(format!("{}{path}", self.base_url)).query(query),
+                1,
+                read,
+            )
+            .await?;
         if status.is_success() {
             return Ok(body);
         }
@@ -173,6 +182,20 @@ impl CoinGecko {
                 message,
             },
         })
+    }
+}
+
+/// What an answer means for the shared limiter and breaker.
+fn read(answer: &Answer) -> Reading {
+    match answer.status {
+        StatusCode::TOO_MANY_REQUESTS => Reading::Throttled(
+            answer
+                .retry_after
+                .unwrap_or(super::error::DEFAULT_RETRY_AFTER),
+        ),
+        StatusCode::REQUEST_TIMEOUT => Reading::Failed,
+        s if s.is_server_error() => Reading::Failed,
+        _ => Reading::Answered,
     }
 }
 

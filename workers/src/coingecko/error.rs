@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use coinbeat_shared::queue::JobError;
 
+use crate::upstream::GateError;
+
 /// A CoinGecko call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoinGeckoError {
@@ -25,6 +27,9 @@ pub enum CoinGeckoError {
     /// Connect failure, timeout, reset.
     #[error("cannot reach coingecko: {0}")]
     Transport(#[source] reqwest::Error),
+    /// No permit in time, the breaker open, or an unreachable network after the retries.
+    #[error(transparent)]
+    Gate(#[from] GateError),
 }
 
 impl CoinGeckoError {
@@ -32,19 +37,25 @@ impl CoinGeckoError {
     pub fn is_transient(&self) -> bool {
         !matches!(
             self,
-            Self::Unauthorized { .. } | Self::Rejected { .. } | Self::Config(_)
+            Self::Unauthorized { .. }
+                | Self::Rejected { .. }
+                | Self::Config(_)
+                | Self::Gate(GateError::Config { .. })
         )
     }
 }
 
 /// When CoinGecko throttles without saying how long, wait this long at least.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl From<CoinGeckoError> for JobError {
     fn from(e: CoinGeckoError) -> Self {
         match e {
             CoinGeckoError::RateLimited { retry_after } => {
                 JobError::throttled(&e, retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
+            }
+            CoinGeckoError::Gate(GateError::Throttled { retry_after, .. }) => {
+                JobError::throttled(&e, retry_after)
             }
             e if e.is_transient() => JobError::transient(e),
             e => JobError::permanent(e),

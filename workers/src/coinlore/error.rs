@@ -9,4 +9,7 @@ pub enum CoinLoreError {
     /// Connect failure, timeout, reset; or a client that cannot be built.
     #[error("cannot reach coinlore: {0}")]
     Transport(#[source] reqwest::Error),
+    /// No permit in time, the breaker open, or an unreachable network after the retries.
+    #[error(transparent)]
+    Gate(#[from] crate::upstream::GateError),
 }

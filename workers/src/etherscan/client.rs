@@ -4,14 +4,19 @@ use std::time::Duration;
 
 use coinbeat_shared::{
     domain::{Address, Chain, Units},
-    settings::{EtherscanSettings, Secret},
+    ratelimit::Provider,
+    settings::Secret,
 };
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{EtherscanError, NormalTx, TokenTransfer, rows};
-use crate::http::{Answer, excerpt};
+use crate::{
+    boot::WorkerEnv,
+    http::{Answer, excerpt},
+    upstream::{Reading, Upstream},
+};
 
 /// One page of a list: Etherscan's `page` (from 1) and `offset` (rows per page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +29,7 @@ pub struct Page {
 /// request without one.
 #[derive(Debug, Clone)]
 pub struct Etherscan {
-    http: reqwest::Client,
+    upstream: Upstream,
     endpoint: String,
     key: Secret,
     rate_limit_retry: Duration,
@@ -41,17 +46,33 @@ struct Envelope {
 }
 
 impl Etherscan {
-    /// Fails with [`EtherscanError::MissingKey`] when no key is configured.
-    pub fn new(settings: &EtherscanSettings) -> Result<Self, EtherscanError> {
+    /// The client `env`'s settings describe, behind Etherscan's shared limiter (per key) and
+    /// breaker. Fails with [`EtherscanError::MissingKey`] when no key is configured.
+    pub fn new(env: &WorkerEnv) -> Result<Self, EtherscanError> {
+        let settings = &env.settings.providers.etherscan;
         let key = settings.key().ok_or(EtherscanError::MissingKey)?.clone();
         let http = crate::http::client(settings.timeout_ms, Default::default())
             .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        let upstream = Upstream::new(env, Provider::Etherscan, http).map_err(|e| {
+            EtherscanError::Gate(crate::upstream::GateError::Config {
+                provider: Provider::Etherscan,
+                message: format!("providers.etherscan.rate_limit: {e}"),
+            })
+        })?;
         Ok(Self {
-            http,
+            upstream,
             endpoint: format!("{}/v2/api", settings.effective_base_url()),
             key,
             rate_limit_retry: Duration::from_millis(settings.rate_limit_retry_ms),
         })
+    }
+
+    /// The balance of the zero address on Ethereum: whether Etherscan answers and takes the key
+    /// (the health worker's probe).
+    pub async fn ping(&self) -> Result<(), EtherscanError> {
+        let zero = Address::parse("0x0000000000000000000000000000000000000000")
+            .expect("the zero address is an address");
+        self.balance(Chain::Ethereum, &zero).await.map(drop)
     }
 
     /// `account/balance` at the latest block, in wei.
@@ -136,20 +157,25 @@ impl Etherscan {
     ) -> Result<Value, EtherscanError> {
         let chain_id = chain.id().to_string();
         tracing::debug!(provider = "etherscan", %chain, action, "upstream call");
-        let Answer { status, body, .. } = Answer::fetch(
-            self.http
-                .get(&self.endpoint)
-                .query(&[
-                    ("chainid", chain_id.as_str()),
-                    ("module", "account"),
-                    ("action", action),
-                ])
-                .query(params)
-                .query(&[("apikey", self.key.expose())]),
-        )
-        .await
-        // The URL carries the key: never let it into an error message.
-        .map_err(|e| EtherscanError::Transport(e.without_url()))?;
+        let retry = self.rate_limit_retry;
+        // The gate strips URLs (they carry the key) from every error it returns.
+        let Answer { status, body, .. } = self
+            .upstream
+            .fetch(
+                |http| {
+                    http.get(&self.endpoint)
+                        .query(&[
+                            ("chainid", chain_id.as_str()),
+                            ("module", "account"),
+                            ("action", action),
+                        ])
+                        .query(params)
+                        .query(&[("apikey", self.key.expose())])
+                },
+                1,
+                |answer| read(answer, retry),
+            )
+            .await?;
         if !status.is_success() {
             let message = excerpt(&body);
             return Err(match status {
@@ -190,6 +216,31 @@ impl Etherscan {
                 self.rate_limit_retry,
             )),
         }
+    }
+}
+
+/// What an answer means for the shared limiter and breaker. Etherscan throttles with HTTP 200
+/// and a "Max ... rate limit reached" result, and sends no `Retry-After`.
+fn read(answer: &Answer, rate_limit_retry: Duration) -> Reading {
+    let status = answer.status.as_u16();
+    if status == 429 {
+        return Reading::Throttled(answer.retry_after.unwrap_or(rate_limit_retry));
+    }
+    if status == 408 || status >= 500 {
+        return Reading::Failed;
+    }
+    let throttled = status == 200
+        && serde_json::from_str::<Envelope>(&answer.body).is_ok_and(|envelope| {
+            envelope.status == "0"
+                && envelope
+                    .result
+                    .as_str()
+                    .is_some_and(|r| r.to_ascii_lowercase().contains("rate limit reached"))
+        });
+    if throttled {
+        Reading::Throttled(rate_limit_retry)
+    } else {
+        Reading::Answered
     }
 }
 

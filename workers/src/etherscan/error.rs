@@ -43,6 +43,9 @@ pub enum EtherscanError {
     /// Connect failure, timeout, reset.
     #[error("cannot reach etherscan: {0}")]
     Transport(#[source] reqwest::Error),
+    /// No permit in time, the breaker open, or an unreachable network after the retries.
+    #[error(transparent)]
+    Gate(#[from] crate::upstream::GateError),
 }
 
 impl EtherscanError {
@@ -69,10 +72,11 @@ impl EtherscanError {
 
     /// Whether a later attempt may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Transport(_)
-        )
+        match self {
+            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Transport(_) => true,
+            Self::Gate(gate) => !matches!(gate, crate::upstream::GateError::Config { .. }),
+            _ => false,
+        }
     }
 }
 
@@ -80,6 +84,9 @@ impl From<EtherscanError> for JobError {
     fn from(e: EtherscanError) -> Self {
         match e {
             EtherscanError::RateLimited { retry_after, .. } => JobError::throttled(&e, retry_after),
+            EtherscanError::Gate(crate::upstream::GateError::Throttled { retry_after, .. }) => {
+                JobError::throttled(&e, retry_after)
+            }
             e if e.is_transient() => JobError::transient(e),
             e => JobError::permanent(e),
         }

@@ -46,7 +46,7 @@ struct Listing<T> {
 impl WalletWorker {
     pub fn new(env: &WorkerEnv) -> anyhow::Result<Self> {
         let settings = &env.settings;
-        let etherscan = match Etherscan::new(&settings.providers.etherscan) {
+        let etherscan = match Etherscan::new(env) {
             Ok(client) => Some(client),
             Err(EtherscanError::MissingKey) => {
                 tracing::warn!(
