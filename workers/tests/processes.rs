@@ -3,9 +3,7 @@
 
 use std::{
     collections::HashMap,
-    fs::File,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -19,61 +17,14 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-/// A `probe-worker` process whose log goes to a file the test can read.
-struct WorkerProcess {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile_dir::Dir,
-}
+#[path = "common/worker_process.rs"]
+mod worker_process;
 
-mod tempfile_dir {
-    /// A temp dir removed on drop (std only, to keep dev-dependencies small).
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+use worker_process::WorkerProcess;
 
-impl WorkerProcess {
-    fn spawn(settings: &Settings, env: &[(&str, String)]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "coinbeat-worker-{}",
-            coinbeat_shared::testing::unique_prefix()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("worker.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_probe-worker"))
-            .env("REDIS_URL", settings.redis.url.expose())
-            .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start probe-worker");
-        Self {
-            child,
-            log,
-            _dir: tempfile_dir::Dir(dir),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// A `probe-worker` process.
+fn probe_worker(settings: &Settings, env: &[(&str, String)]) -> WorkerProcess {
+    WorkerProcess::spawn(env!("CARGO_BIN_EXE_probe-worker"), settings, env)
 }
 
 struct Ctx {
@@ -162,7 +113,7 @@ async fn a_backlog_of_100_000_tasks_drains_with_one_worker_process_none_lost_non
         "the whole backlog waits with no worker running"
     );
 
-    let worker = WorkerProcess::spawn(
+    let worker = probe_worker(
         &ctx.settings,
         &[
             ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "64".into()),
@@ -211,8 +162,8 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
             ORPHAN_SECS.to_string(),
         ),
     ];
-    let mut a = WorkerProcess::spawn(&ctx.settings, &env);
-    let b = WorkerProcess::spawn(&ctx.settings, &env);
+    let mut a = probe_worker(&ctx.settings, &env);
+    let b = probe_worker(&ctx.settings, &env);
     ctx.wait_until("both workers registered", Duration::from_secs(10), |s| {
         s.live_workers == 2
     })
@@ -285,7 +236,7 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_resumes_by_itself_after_redis_restarts_under_it() {
     let mut ctx = setup().await;
-    let worker = WorkerProcess::spawn(
+    let worker = probe_worker(
         &ctx.settings,
         &[
             ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".into()),
@@ -333,7 +284,7 @@ async fn a_worker_resumes_by_itself_after_redis_restarts_under_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_running_tasks_finish_and_releases_the_rest_at_the_shutdown_timeout() {
     let ctx = setup().await;
-    let mut worker = WorkerProcess::spawn(
+    let mut worker = probe_worker(
         &ctx.settings,
         &[
             (
