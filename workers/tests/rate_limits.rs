@@ -21,7 +21,7 @@ use coinbeat_shared::{
     domain::{Address, Symbol},
     jobs::{Job, MarketJob, PricesJob, WalletJob},
     keys::Keys,
-    queue::{EnqueueOptions, Producer, QueueStats, queue_stats},
+    queue::{Producer, QueueStats, queue_stats},
     redis_conn,
     testing::TestRedis,
 };
