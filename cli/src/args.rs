@@ -110,6 +110,9 @@ pub enum Scenario {
     Refresh,
     /// Resident memory of each component idle and under the queue and api loads.
     Memory,
+    /// Worker replicas sharing one upstream limit under a burst of on-demand jobs, the
+    /// simulator enforcing the same limit: rejections and the rate achieved.
+    Ratelimit,
     /// Every scenario above, one after the other.
     All,
 }
@@ -148,6 +151,15 @@ pub struct BenchArgs {
     /// refresh: latency the simulator adds to every upstream request.
     #[arg(long, default_value_t = 100)]
     pub upstream_latency_ms: u64,
+    /// ratelimit: price-worker processes sharing CoinGecko's limit.
+    #[arg(long, default_value_t = 4)]
+    pub replicas: usize,
+    /// ratelimit: the limit (requests per second) the workers share and the simulator enforces.
+    #[arg(long, default_value_t = 10)]
+    pub limit_per_sec: u32,
+    /// ratelimit: one-symbol price jobs enqueued at once per run.
+    #[arg(long, default_value_t = 300)]
+    pub jobs: usize,
     /// Print the table only; do not append it to the benchmark file.
     #[arg(long)]
     pub no_append: bool,

@@ -86,3 +86,46 @@ fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
         "temporary folders left: {leftovers:?}"
     );
 }
+
+#[test]
+fn bench_ratelimit_reports_rejections_and_the_share_of_the_limit_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .args([
+            "bench",
+            "ratelimit",
+            "--replicas",
+            "2",
+            "--limit-per-sec",
+            "20",
+            "--jobs",
+            "60",
+            "--runs",
+            "1",
+            "--no-append",
+        ])
+        .env("TMPDIR", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    for figure in [
+        "| requests the upstream rejected (worst run) |",
+        "| achieved rate while queued (% of the limit) |",
+        "| most requests in any 1 s at the upstream (worst run) |",
+    ] {
+        assert!(stdout.contains(figure), "missing {figure:?} in:\n{stdout}");
+    }
+    assert!(!dir.path().join("BENCHMARKS.md").exists(), "--no-append");
+    assert_eq!(
+        processes_using(dir.path()),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+}

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::Provider;
 use crate::state::{SimState, lock};
 use crate::{
     ControlRequest, Faults, Served, SimConfig, SimError, Stats, binance, coingecko, coinlore,
@@ -145,6 +146,12 @@ impl SimHandle {
         lock(&self.state.served).clone()
     }
 
+    /// When each request of `provider` arrived (unix µs, oldest first), as `GET /sim/arrivals`
+    /// shows them.
+    pub fn arrivals(&self, provider: Provider) -> Vec<u64> {
+        lock(&self.state.arrivals).of(provider)
+    }
+
     /// The faults in force.
     pub fn faults(&self) -> Faults {
         *lock(&self.state.faults)
@@ -155,7 +162,7 @@ impl SimHandle {
         self.state.control(change)
     }
 
-    /// Like `POST /sim/reset`: zeroes the counters and the rate-limit window.
+    /// Like `POST /sim/reset`: zeroes the counters, the arrivals and the rate-limit windows.
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -10,6 +10,7 @@
 //! - [`api`]: the price routes under the built-in load generator ([`load`]).
 //! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream.
 //! - [`memory`]: resident memory of each component, idle and under load.
+//! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
 //! - [`machine`], [`report`], [`stats`], [`lab`]: the machine, the table, the arithmetic, and
 //!   the processes a scenario runs on.
 
@@ -19,6 +20,7 @@ mod load;
 mod machine;
 mod memory;
 mod queue;
+mod ratelimit;
 mod refresh;
 mod report;
 mod stats;
@@ -48,6 +50,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             Scenario::Api,
             Scenario::Refresh,
             Scenario::Memory,
+            Scenario::Ratelimit,
         ],
         one => vec![one],
     };
@@ -58,6 +61,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 Scenario::Api => api::run(&args).await,
                 Scenario::Refresh => refresh::run(&args).await,
                 Scenario::Memory => memory::run(&args).await,
+                Scenario::Ratelimit => ratelimit::run(&args).await,
                 Scenario::All => unreachable!("expanded above"),
             }
         };
