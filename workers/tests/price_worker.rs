@@ -306,3 +306,56 @@ async fn when_the_fallback_fails_too_the_job_fails_with_coingeckos_error() {
     assert!(!err.is_permanent(), "{err:?}");
     assert!(err.reason().contains("coingecko"), "{err:?}");
 }
+
+/// While CoinGecko's breaker is open (opened by any replica), a price job goes to Binance at
+/// once: CoinGecko is not asked at all, and the job does not wait for the breaker's probe.
+#[tokio::test]
+async fn while_coingeckos_breaker_is_open_prices_go_to_binance_at_once() {
+    use coinbeat_shared::{breaker::Breaker, ratelimit::Provider};
+    let binance = coinbeat_sim::start(SimConfig::default()).await.unwrap();
+    let ctx = setup(
+        |s| {
+            s.providers.binance.enabled = true;
+            s.providers.binance.base_url = binance.binance_url();
+            s.upstream.breaker_probe_ms = 60_000;
+        },
+        SimConfig::default(),
+    )
+    .await;
+    // Another replica saw CoinGecko fail `breaker_failures` times in a row.
+    let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
+    let breaker = Breaker::new(
+        env.conn.clone(),
+        &env.keys,
+        Provider::CoinGecko,
+        &ctx.settings.upstream,
+    );
+    for _ in 0..ctx.settings.upstream.breaker_failures {
+        breaker.record(false).await.unwrap();
+    }
+
+    let started = std::time::Instant::now();
+    let result = ctx
+        .worker
+        .handle(PricesJob {
+            symbols: Some(symbols(&["BTC", "ETH"])),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{result}"
+    );
+    assert_eq!(result["fallback"]["source"], "binance", "{result}");
+    assert!(
+        result["fallback"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("circuit open"),
+        "{result}"
+    );
+    assert_eq!(ctx.sim.stats().requests_total, 0, "CoinGecko was not asked");
+    let btc = ctx.cache.get(&symbols(&["BTC"])[0]).await.unwrap().unwrap();
+    assert_eq!(btc.source, "binance");
+}
