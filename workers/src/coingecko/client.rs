@@ -31,7 +31,12 @@ impl CoinGecko {
     pub fn new(env: &WorkerEnv) -> Result<Self, CoinGeckoError> {
         let settings = &env.settings.providers.coingecko;
         let mut headers = HeaderMap::new();
-        if let Some(key) = &settings.api_key {
+        // A blank key is no key: sending an empty header would only be refused.
+        if let Some(key) = settings
+            .api_key
+            .as_ref()
+            .filter(|k| !k.expose().trim().is_empty())
+        {
             let name = match settings.plan {
                 CoinGeckoPlan::Demo => "x-cg-demo-api-key",
                 CoinGeckoPlan::Pro => "x-cg-pro-api-key",
@@ -39,9 +44,10 @@ impl CoinGecko {
             let mut value = key
                 .expose()
                 .parse::<reqwest::header::HeaderValue>()
-                .map_err(|_| CoinGeckoError::Rejected {
-                    status: 0,
-                    message: "the CoinGecko API key has characters a header cannot carry".into(),
+                .map_err(|_| {
+                    CoinGeckoError::Config(
+                        "the CoinGecko API key has characters a header cannot carry".into(),
+                    )
                 })?;
             value.set_sensitive(true);
             headers.insert(name, value);

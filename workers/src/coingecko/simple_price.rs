@@ -25,6 +25,17 @@ pub fn parse_simple_prices(body: &str) -> Result<HashMap<String, SimplePrice>, S
         serde_json::from_str(body).map_err(|e| format!("unexpected /simple/price body: {e}"))?;
     let mut out = HashMap::with_capacity(coins.len());
     for (id, fields) in coins {
+        // CoinGecko's error envelope (`{"status":{"error_code":..,"error_message":..}}`) is an
+        // object of objects too: at 200 it is not "no prices for an id called status".
+        if ["error_code", "error_message", "error"]
+            .iter()
+            .any(|k| fields.contains_key(*k))
+        {
+            return Err(format!(
+                "an error envelope, not prices: {}",
+                crate::http::excerpt(body)
+            ));
+        }
         let number = |key: &str| -> Result<Option<Decimal>, String> {
             fields
                 .get(key)
