@@ -339,3 +339,41 @@ async fn sigterm_lets_running_tasks_finish_and_releases_the_rest_at_the_shutdown
     assert_eq!(s.in_flight + s.registered_workers, 0, "{s:?}");
     assert_eq!(ctx.runs().await, HashMap::from([(1, 1)]));
 }
+
+/// apalis heartbeats only when it polls for work, and it does not poll while every slot is busy:
+/// without our own heartbeat, a worker whose tasks all outlast the orphan window (a rate-limit
+/// wait, a slow upstream) looks dead to the others, which re-run its tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_worker_whose_tasks_outlast_the_orphan_window_is_not_taken_for_dead() {
+    let ctx = setup().await;
+    let env = [
+        ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".to_owned()),
+        (
+            "COINBEAT_QUEUES__DEFAULTS__ORPHAN_AFTER_SECS",
+            "2".to_owned(),
+        ),
+        ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "1".to_owned()),
+        (
+            "COINBEAT_QUEUES__DEFAULTS__POLL_INTERVAL_MS",
+            "50".to_owned(),
+        ),
+    ];
+    let a = probe_worker(&ctx.settings, &env);
+    let b = probe_worker(&ctx.settings, &env);
+    // Two tasks of 5 s (2.5 orphan windows) and one worker slot each.
+    let jobs = [recorded(1, 5_000), recorded(2, 5_000)];
+    ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+    ctx.wait_until("both long tasks done", Duration::from_secs(30), |s| {
+        s.done == 2
+    })
+    .await;
+    let runs = ctx.runs().await;
+    assert_eq!(runs, HashMap::from([(1, 1), (2, 1)]), "each ran once");
+    for worker in [&a, &b] {
+        let log = worker.log();
+        assert!(!log.contains("result dropped"), "{log}");
+        assert!(!log.contains("Heartbeat failed"), "{log}");
+    }
+    let stats = ctx.stats().await;
+    assert_eq!(stats.live_workers, 2, "{stats:?}");
+}

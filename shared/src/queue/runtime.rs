@@ -246,6 +246,20 @@ impl WorkerRuntime {
                 },
             );
 
+        // apalis heartbeats only when it polls, and it does not poll while every slot is busy:
+        // a worker whose tasks all wait longer than the orphan window (a rate limit's permit,
+        // a slow upstream) would be declared dead and its tasks run twice. Our own heartbeat
+        // keeps it alive for as long as this incarnation runs.
+        let beating = CancellationToken::new();
+        tokio::spawn(keep_alive(
+            self.conn.clone(),
+            qkeys.workers(),
+            name.to_owned(),
+            heartbeat,
+            beating.clone(),
+        ));
+        let _stop_beating = beating.drop_guard();
+
         let stop = shutdown.clone();
         let run = worker.run_until(async move {
             stop.cancelled().await;
@@ -284,6 +298,37 @@ impl WorkerRuntime {
             Err(e) => {
                 tracing::warn!(worker = %name, error = %e, "could not release tasks; orphan recovery will")
             }
+        }
+    }
+}
+
+/// Refreshes `name`'s heartbeat in the workers ZSET (unix seconds, as apalis writes it) every
+/// `every`, until `stop`. `XX`: a worker that orphan recovery already removed stays removed (its
+/// tasks went back to the queue; apalis's next heartbeat fails and the incarnation restarts).
+async fn keep_alive(
+    conn: ConnectionManager,
+    workers: String,
+    name: String,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let beat: redis::RedisResult<i64> = redis::cmd("ZADD")
+            .arg(&workers)
+            .arg("XX")
+            .arg(now)
+            .arg(&name)
+            .query_async(&mut conn.clone())
+            .await;
+        if let Err(e) = beat {
+            tracing::debug!(worker = %name, error = %e, "heartbeat failed; retrying next interval");
         }
     }
 }
