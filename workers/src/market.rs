@@ -27,6 +27,7 @@ use crate::{
     boot::WorkerEnv,
     coingecko::{self, CoinGecko, CoinGeckoError},
     coinlore::{self, CoinLore, CoinLoreError},
+    upstream::GateError,
 };
 
 /// The `source` of records fetched from CoinGecko.
@@ -71,10 +72,7 @@ impl MarketWorker {
             tokio::join!(self.top(job.limit), self.global(), self.supplies());
         let global = global?;
         let supply = supply?;
-        let (snapshot, fallback) = match top {
-            Ok(found) => found,
-            Err(error) => return Err(JobError::from(error)),
-        };
+        let (snapshot, fallback) = top?;
         let written = self.cache.write_snapshot(&snapshot).await.map_err(cache)?;
         Ok(Some(json!({
             "source": snapshot.source,
@@ -88,8 +86,9 @@ impl MarketWorker {
     }
 
     /// The top `limit` rows from CoinGecko, or from CoinLore when CoinGecko fails (with a note
-    /// saying why). Both failing is CoinGecko's error.
-    async fn top(&self, limit: u32) -> Result<(MarketSnapshot, Value), CoinGeckoError> {
+    /// saying why). Both failing is CoinGecko's error, except that a job whose CoinGecko error
+    /// is permanent (a refused key) stays retryable while CoinLore's failure may pass.
+    async fn top(&self, limit: u32) -> Result<(MarketSnapshot, Value), JobError> {
         let error = match self.coingecko_top(limit).await {
             Ok(rows) => {
                 let snapshot = MarketSnapshot {
@@ -118,7 +117,17 @@ impl MarketWorker {
             }
             Err(fallback_error) => {
                 tracing::warn!(error = %fallback_error, "the coinlore fallback failed too");
-                Err(error)
+                let fallback_may_recover = !matches!(
+                    fallback_error,
+                    CoinLoreError::Gate(GateError::Config { .. })
+                );
+                Err(if !error.is_transient() && fallback_may_recover {
+                    JobError::transient(format!(
+                        "{error}; the coinlore fallback failed too: {fallback_error}"
+                    ))
+                } else {
+                    JobError::from(error)
+                })
             }
         }
     }
@@ -133,6 +142,13 @@ impl MarketWorker {
             .await?;
         let mut rows: Vec<MarketRow> = pages.into_iter().flatten().collect();
         rows.truncate(limit as usize);
+        // An empty list would replace a good snapshot (newest wins) with nothing.
+        if rows.is_empty() {
+            return Err(CoinGeckoError::Unavailable {
+                status: 200,
+                message: "an empty /coins/markets list".into(),
+            });
+        }
         Ok(rows)
     }
 
@@ -148,6 +164,12 @@ impl MarketWorker {
             rows.extend(page.rows);
         }
         rows.truncate(limit as usize);
+        if rows.is_empty() {
+            return Err(CoinLoreError::Unavailable {
+                status: 200,
+                message: "an empty /tickers/ list".into(),
+            });
+        }
         Ok(rows)
     }
 

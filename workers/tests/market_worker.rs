@@ -205,3 +205,31 @@ async fn a_limit_outside_1_to_1000_is_rejected_without_retry() {
         assert!(matches!(error, JobError::Permanent(_)), "{error:?}");
     }
 }
+
+/// An empty top list from CoinGecko would replace a good snapshot (newest wins) with nothing:
+/// it counts as a failure, and CoinLore's list is used instead.
+#[tokio::test]
+async fn an_empty_top_list_is_a_failure_not_an_empty_snapshot() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
+    let coingecko = MockServer::start().await;
+    Mock::given(path("/coins/markets"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .mount(&coingecko)
+        .await;
+    let ctx = setup().await;
+    let mut settings = ctx.settings.clone();
+    settings.providers.coingecko.base_url = coingecko.uri();
+    let env = WorkerEnv::connect(settings).await.unwrap();
+    let worker = MarketWorker::new(&env).unwrap();
+
+    let result = worker
+        .handle(MarketJob { limit: 10 })
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(result["source"], "coinlore", "{result}");
+    assert_eq!(result["rows"], 10, "{result}");
+    let reason = result["fallback"]["reason"].as_str().unwrap();
+    assert!(reason.contains("empty"), "{reason}");
+}

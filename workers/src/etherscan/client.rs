@@ -238,7 +238,11 @@ fn read(answer: &Answer, rate_limit_retry: Duration) -> Reading {
                     .is_some_and(|r| r.to_ascii_lowercase().contains("rate limit reached"))
         });
     if throttled {
-        Reading::Throttled(rate_limit_retry)
+        let reason = serde_json::from_str::<Envelope>(&answer.body)
+            .ok()
+            .and_then(|e| e.result.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Reading::Throttled(super::error::throttle_for(&reason, rate_limit_retry))
     } else {
         Reading::Answered
     }

@@ -48,15 +48,34 @@ pub enum EtherscanError {
     Gate(#[from] crate::upstream::GateError),
 }
 
+/// How long a rate-limit refusal holds every caller back: until the next 00:00 UTC for the
+/// daily limit ("Max daily rate limit reached. 100000 (100%) of 100000 day/limit"), otherwise
+/// `per_second` (Etherscan sends no `Retry-After`).
+pub fn throttle_for(message: &str, per_second: Duration) -> Duration {
+    if !message.to_ascii_lowercase().contains("daily") {
+        return per_second;
+    }
+    let now = chrono::Utc::now();
+    let midnight = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    (midnight - now)
+        .to_std()
+        .unwrap_or(per_second)
+        .max(per_second)
+}
+
 impl EtherscanError {
     /// Classifies the string `result` of a `status: "0"` envelope.
     pub fn from_refusal(message: &str, rate_limit_retry: Duration) -> Self {
         let lower = message.to_ascii_lowercase();
+        let retry_after = throttle_for(message, rate_limit_retry);
         let message = message.to_owned();
         if lower.contains("rate limit reached") {
             Self::RateLimited {
                 message,
-                retry_after: rate_limit_retry,
+                retry_after,
             }
         } else if lower.contains("invalid api key") || lower.contains("missing/invalid api") {
             Self::InvalidKey { message }
@@ -95,6 +114,8 @@ impl From<EtherscanError> for JobError {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Timelike;
+
     use super::*;
 
     const WAIT: Duration = Duration::from_secs(1);
@@ -105,12 +126,26 @@ mod tests {
             "Max rate limit reached",
             "Max rate limit reached, please use API Key for higher rate limit",
             "Max calls per sec rate limit reached (3/sec)",
-            "Max daily rate limit reached. 100000 (100%) of 100000 day/limit",
         ] {
             let job = JobError::from(EtherscanError::from_refusal(text, WAIT));
             assert_eq!(job.retry_after(), Some(WAIT), "{text}");
             assert!(!job.is_permanent());
         }
+    }
+
+    #[test]
+    fn the_daily_limit_holds_back_until_the_next_utc_midnight() {
+        let text = "Max daily rate limit reached. 100000 (100%) of 100000 day/limit";
+        let job = JobError::from(EtherscanError::from_refusal(text, WAIT));
+        assert!(!job.is_permanent());
+        let wait = job.retry_after().unwrap();
+        let now = chrono::Utc::now();
+        let to_midnight = 86_400 - i64::from(now.num_seconds_from_midnight());
+        let secs = wait.as_secs() as i64;
+        assert!(
+            (to_midnight - 2..=to_midnight).contains(&secs),
+            "{wait:?} vs {to_midnight} s"
+        );
     }
 
     #[test]
