@@ -196,7 +196,7 @@ async fn six_processes_share_coingeckos_limit_and_use_at_least_90_percent_of_it(
     );
     let log = ctx.arrivals("coingecko").await;
     let n = log.arrivals_us.len();
-    assert!(n >= 490 + 10 * 4, "{n} requests");
+    assert!(n >= 500, "at least one request per job: {n} requests");
     assert!(log.busiest_window(Duration::from_secs(1)) <= 10);
     let span = (log.arrivals_us[n - 1] - log.arrivals_us[0]) as f64 / 1e6;
     let rate = (n - 1) as f64 / span;
