@@ -61,7 +61,9 @@ impl Binance {
             .get("/api/v3/ticker/24hr", &[("symbols", &list)], weight)
             .await
         {
-            Err(e) if e.is_invalid_symbol() && pairs.len() > 1 => {}
+            // The one pair asked for does not exist: left out, like any unknown pair.
+            Err(e) if e.is_invalid_symbol() && pairs.len() == 1 => return Ok(Vec::new()),
+            Err(e) if e.is_invalid_symbol() => {}
             other => return other.and_then(|body| parse(&body)),
         }
         let mut rows = Vec::with_capacity(pairs.len());
