@@ -359,3 +359,96 @@ async fn while_coingeckos_breaker_is_open_prices_go_to_binance_at_once() {
     let btc = ctx.cache.get(&symbols(&["BTC"])[0]).await.unwrap().unwrap();
     assert_eq!(btc.source, "binance");
 }
+
+/// The whole outage as the fleet lives it: CoinGecko goes down, its breaker opens after
+/// `breaker_failures` failed requests, and from then on at most one probe per interval reaches
+/// it while every job is served by Binance at once; when CoinGecko returns, the next probe
+/// closes the breaker and prices come from CoinGecko again.
+#[tokio::test]
+async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_closes_it() {
+    use coinbeat_shared::{
+        breaker::{BreakerState, read_breaker},
+        ratelimit::Provider,
+    };
+    use coinbeat_sim::Provider as SimProvider;
+    use std::time::{Duration, Instant};
+
+    const PROBE_MS: u64 = 1_000;
+    let binance = coinbeat_sim::start(SimConfig::default()).await.unwrap();
+    let ctx = setup(
+        |s| {
+            s.providers.binance.enabled = true;
+            s.providers.binance.base_url = binance.binance_url();
+            s.upstream.retries = 0;
+            s.upstream.breaker_failures = 3;
+            s.upstream.breaker_probe_ms = PROBE_MS;
+        },
+        SimConfig::default(),
+    )
+    .await;
+    let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
+    let job = || PricesJob {
+        symbols: Some(symbols(&["BTC"])),
+    };
+    let btc = Symbol::parse("BTC").unwrap();
+
+    ctx.sim
+        .control(&ControlRequest {
+            provider: Some(SimProvider::CoinGecko),
+            down: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    // 3.5 probe intervals of jobs, one every 50 ms: each is answered by Binance.
+    let outage = Instant::now();
+    let mut jobs = 0;
+    while outage.elapsed() < Duration::from_millis(PROBE_MS * 7 / 2) {
+        let result = ctx.worker.handle(job()).await.unwrap().unwrap();
+        assert_eq!(result["fallback"]["source"], "binance", "{result}");
+        jobs += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        ctx.cache.get(&btc).await.unwrap().unwrap().source,
+        "binance"
+    );
+    let snapshot = read_breaker(&env.conn, &env.keys, Provider::CoinGecko)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.state, BreakerState::Open, "{snapshot:?}");
+    // 3 failures open it; then one probe per elapsed interval (3 in 3.5 intervals), never one
+    // per job.
+    let asked = ctx.sim.arrivals(SimProvider::CoinGecko).len();
+    assert!(jobs > 30, "{jobs} jobs ran");
+    assert!(
+        (3..=3 + 4).contains(&asked),
+        "{asked} requests reached CoinGecko during the outage ({jobs} jobs)"
+    );
+
+    ctx.sim
+        .control(&ControlRequest {
+            provider: Some(SimProvider::CoinGecko),
+            down: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    let back = Instant::now();
+    let source = loop {
+        ctx.worker.handle(job()).await.unwrap().unwrap();
+        let source = ctx.cache.get(&btc).await.unwrap().unwrap().source;
+        if source == "coingecko" || back.elapsed() > Duration::from_millis(PROBE_MS * 3) {
+            break source;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(source, "coingecko", "prices come from CoinGecko again");
+    assert!(back.elapsed() <= Duration::from_millis(PROBE_MS * 2));
+    let snapshot = read_breaker(&env.conn, &env.keys, Provider::CoinGecko)
+        .await
+        .unwrap();
+    assert_eq!(
+        (snapshot.state, snapshot.closes),
+        (BreakerState::Closed, 1),
+        "{snapshot:?}"
+    );
+}
