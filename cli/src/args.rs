@@ -44,6 +44,9 @@ pub enum Command {
     /// Measure the system: starts what it needs (a private redis-server, the simulator, child
     /// processes), prints a table, appends it to BENCHMARKS.md, and stops everything it started.
     Bench(BenchArgs),
+    /// Run the fault suite: kill, pause and restart real processes and Redis under load,
+    /// check that nothing acknowledged is lost, print a table and write it to RELIABILITY.md.
+    Faults(FaultsArgs),
     /// Run one component in the foreground (what `coinbeat up` starts as child processes).
     #[command(hide = true)]
     Run(RunArgs),
@@ -165,5 +168,50 @@ pub struct BenchArgs {
     pub no_append: bool,
     /// The file each run is appended to.
     #[arg(long, default_value = "BENCHMARKS.md")]
+    pub out: PathBuf,
+}
+
+/// What `coinbeat faults` injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultScenario {
+    /// SIGKILL of one of the worker replicas every 2 s during `--jobs` tasks.
+    Kill,
+    /// Rolling SIGTERM of every worker replica during `--rolling-jobs` tasks.
+    Sigterm,
+    /// SIGSTOP of the worker holding a price job past the orphan window, then SIGCONT.
+    Pause,
+    /// Redis killed and restarted with `appendonly yes` while tasks are enqueued.
+    RedisAof,
+    /// Redis killed and restarted with no persistence: everything must refill by itself.
+    RedisEphemeral,
+    /// On-demand enqueues far past a queue's cap while health checks run.
+    Flood,
+    /// A steady job rate on shortened schedules for `--soak-secs`.
+    Soak,
+    /// Every scenario above, one after the other.
+    All,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FaultsArgs {
+    #[arg(default_value = "all")]
+    pub scenario: FaultScenario,
+    /// kill: tasks drained while replicas are killed.
+    #[arg(long, default_value_t = 10_000)]
+    pub jobs: usize,
+    /// sigterm: tasks drained during the rolling restart.
+    #[arg(long, default_value_t = 5_000)]
+    pub rolling_jobs: usize,
+    /// kill, sigterm: worker replicas.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// soak: how long it runs (at least 20 s).
+    #[arg(long, default_value_t = 120)]
+    pub soak_secs: u64,
+    /// Print the table only; do not write it into the reliability file.
+    #[arg(long)]
+    pub no_write: bool,
+    /// The file whose latest table is replaced.
+    #[arg(long, default_value = "RELIABILITY.md")]
     pub out: PathBuf,
 }

@@ -3,6 +3,7 @@
 mod args;
 mod bench;
 mod commands;
+mod faults;
 mod output;
 mod up;
 
@@ -10,14 +11,30 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    match commands::dispatch(cli).await {
-        Ok(code) => code,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    let code = runtime.block_on(async {
+        match commands::dispatch(cli).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // Do not wait for blocking threads: the read of standard input behind
+    // `run --stop-on-stdin-eof` never ends while the parent holds the pipe, so waiting for it
+    // would keep a component stopped by SIGTERM from ever exiting.
+    runtime.shutdown_background();
+    code
 }

@@ -89,11 +89,13 @@ impl MarketWorker {
     /// saying why). Both failing is CoinGecko's error, except that a job whose CoinGecko error
     /// is permanent (a refused key) stays retryable while CoinLore's failure may pass.
     async fn top(&self, limit: u32) -> Result<(MarketSnapshot, Value), JobError> {
+        // Every `fetched_at` is when we asked (see `PriceRecord::fetched_at`).
+        let asked_at = Utc::now();
         let error = match self.coingecko_top(limit).await {
             Ok(rows) => {
                 let snapshot = MarketSnapshot {
                     rows,
-                    fetched_at: Utc::now(),
+                    fetched_at: asked_at,
                     source: SOURCE.to_owned(),
                 };
                 return Ok((snapshot, Value::Null));
@@ -101,6 +103,7 @@ impl MarketWorker {
             Err(error) => error,
         };
         tracing::warn!(%error, "coingecko markets failed; asking coinlore");
+        let asked_at = Utc::now();
         match self.coinlore_top(limit).await {
             Ok(rows) => {
                 let fallback = json!({
@@ -110,7 +113,7 @@ impl MarketWorker {
                 });
                 let snapshot = MarketSnapshot {
                     rows,
-                    fetched_at: Utc::now(),
+                    fetched_at: asked_at,
                     source: FALLBACK_SOURCE.to_owned(),
                 };
                 Ok((snapshot, fallback))
@@ -175,6 +178,7 @@ impl MarketWorker {
 
     /// Fetches and writes the global figures; what happened, for the job's result.
     async fn global(&self) -> Result<Value, JobError> {
+        let asked_at = Utc::now();
         let global = match self.coingecko.global().await {
             Ok(global) => global,
             Err(error) => {
@@ -189,7 +193,7 @@ impl MarketWorker {
             eth_dominance_pct: global.eth_dominance_pct,
             active_cryptocurrencies: global.active_cryptocurrencies,
             upstream_updated_at: global.updated_at,
-            fetched_at: Utc::now(),
+            fetched_at: asked_at,
             source: SOURCE.to_owned(),
         };
         let written = self.cache.write_global(&stats).await.map_err(cache)?;
@@ -208,8 +212,9 @@ impl MarketWorker {
             .collect();
         let answers: Vec<_> = stream::iter(ids)
             .map(|id| async move {
+                let asked_at = Utc::now();
                 let answer = self.coingecko.coin(&id).await;
-                (id, answer, Utc::now())
+                (id, answer, asked_at)
             })
             .buffer_unordered(self.parallel_requests)
             .collect()

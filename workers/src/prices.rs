@@ -161,8 +161,10 @@ impl PriceWorker {
         let fetches = batches.into_iter().map(|batch| {
             let coingecko = self.coingecko.clone();
             async move {
+                // When we asked, not when the answer arrived: see `PriceRecord::fetched_at`.
+                let asked_at = Utc::now();
                 let answer = coingecko.simple_prices(&batch).await;
-                (batch, answer, Utc::now())
+                (batch, answer, asked_at)
             }
         });
         let answers: Vec<_> = stream::iter(fetches)
@@ -222,11 +224,11 @@ impl PriceWorker {
             .filter_map(|s| pair_for(s).map(|p| (p, *s)))
             .collect();
         let wanted: Vec<String> = pairs.keys().cloned().collect();
+        let fetched_at = Utc::now();
         let tickers = match binance.tickers_24h(&wanted).await {
             Ok(tickers) => tickers,
             Err(e) => return Some(Err(e)),
         };
-        let fetched_at = Utc::now();
         let mut records = Vec::with_capacity(tickers.len());
         for ticker in tickers {
             let Some(symbol) = pairs.get(&ticker.pair) else {

@@ -1,5 +1,6 @@
 //! What a scenario runs on: a temporary folder, a private `redis-server` in it, a Redis
-//! connection, and child processes `coinbeat run <component>` pointed at that Redis.
+//! connection, and child processes `coinbeat run <component>` pointed at that Redis. Shared by
+//! `coinbeat bench` and `coinbeat faults` (which also kills, pauses and restarts them).
 //!
 //! Dropping a [`Lab`] kills whatever is still running and removes the folder, so an error or a
 //! Ctrl-C leaves nothing behind; [`Lab::shutdown`] stops everything gracefully.
@@ -30,23 +31,38 @@ const STOP_GRACE: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 pub struct Lab {
     redis: Option<RedisServer>,
+    /// The arguments Redis was started with beyond ours, for restarts.
+    redis_args: Vec<String>,
     /// The bench's own settings: the defaults, with the private Redis.
     pub settings: Settings,
     pub conn: ConnectionManager,
     pub keys: Keys,
     redis_url: String,
-    children: Vec<ChildProcess>,
+    /// Each child with its pid (kept: a child's id is gone once it has been waited for).
+    children: Vec<(u32, ChildProcess)>,
     // Last, so the folder is removed after Redis (dropped before it) is gone.
     dir: tempfile::TempDir,
 }
 
 impl Lab {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_redis(&[]).await
+    }
+
+    /// A lab whose Redis runs with `redis_args` added (persistence settings, say); without
+    /// any, Redis saves nothing (a big dataset saved every minute would only add noise).
+    pub async fn start_with_redis(redis_args: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
-            .prefix("coinbeat-bench-")
+            .prefix("coinbeat-lab-")
             .tempdir()
             .context("creating a temporary folder")?;
-        let redis = RedisServer::start(&dir.path().join("redis")).await?;
+        let redis_args: Vec<String> = if redis_args.is_empty() {
+            vec!["--save".into(), String::new()]
+        } else {
+            redis_args.iter().map(|a| (*a).to_owned()).collect()
+        };
+        let args: Vec<&str> = redis_args.iter().map(String::as_str).collect();
+        let redis = RedisServer::start_with(&dir.path().join("redis"), &args).await?;
         let redis_url = redis.url();
         let mut settings = Settings::default();
         settings.redis.url = Secret::new(redis_url.clone());
@@ -54,15 +70,9 @@ impl Lab {
             .await
             .context("connecting to the private redis")?;
         let keys = Keys::new(settings.redis.key_prefix.clone());
-        // Saving a big dataset at shutdown or every minute would only add noise.
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("save")
-            .arg("")
-            .query_async(&mut conn.clone())
-            .await?;
         Ok(Self {
             redis: Some(redis),
+            redis_args,
             settings,
             conn,
             keys,
@@ -95,14 +105,76 @@ impl Lab {
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let child = ChildProcess::spawn(component, &all)?;
         let pid = child.id().context("the child exited at once")?;
-        self.children.push(child);
+        self.children.push((pid, child));
         Ok(pid)
+    }
+
+    /// The pids of the children still held (running, or exited and not yet reaped).
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(|(pid, _)| *pid).collect()
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`, `STOP`, `CONT`, ...) to the child `pid`.
+    pub fn signal(&self, pid: u32, signal: &str) -> anyhow::Result<()> {
+        let status = std::process::Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -s {signal} {pid} failed: {status}");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `within` for the child `pid` to exit and forgets it; how long it took and
+    /// its status, or `None` when it was still running at the deadline (it is then killed).
+    pub async fn reap(
+        &mut self,
+        pid: u32,
+        within: Duration,
+    ) -> anyhow::Result<Option<(Duration, std::process::ExitStatus)>> {
+        let index = self
+            .children
+            .iter()
+            .position(|(p, _)| *p == pid)
+            .with_context(|| format!("no child with pid {pid}"))?;
+        let (_, mut child) = self.children.remove(index);
+        let started = Instant::now();
+        match tokio::time::timeout(within, child.exited()).await {
+            Ok(status) => Ok(Some((started.elapsed(), status?))),
+            Err(_) => {
+                let _ = child.stop(Duration::ZERO).await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether every child held is still running (none exited by itself).
+    pub fn all_running(&mut self) -> bool {
+        self.children
+            .iter_mut()
+            .all(|(_, child)| child.try_exited().is_none())
+    }
+
+    /// Kills Redis (SIGKILL, a crash); [`Self::restart_redis`] starts it again on the same
+    /// folder and socket, with what it had persisted.
+    pub async fn kill_redis(&mut self) {
+        if let Some(redis) = self.redis.take() {
+            redis.kill().await;
+        }
+    }
+
+    /// Starts Redis again (after [`Self::kill_redis`]) with the same folder and arguments.
+    pub async fn restart_redis(&mut self) -> anyhow::Result<()> {
+        let args: Vec<&str> = self.redis_args.iter().map(String::as_str).collect();
+        self.redis = Some(RedisServer::start_with(&self.dir.path().join("redis"), &args).await?);
+        Ok(())
     }
 
     /// Stops every child (closing their standard input), in parallel.
     pub async fn stop_children(&mut self) {
         let children = std::mem::take(&mut self.children);
-        futures::future::join_all(children.into_iter().map(|c| c.stop(STOP_GRACE))).await;
+        futures::future::join_all(children.into_iter().map(|(_, c)| c.stop(STOP_GRACE))).await;
     }
 
     /// Stops the children, then Redis; the folder goes when `self` is dropped.

@@ -15,9 +15,9 @@
 //!   the processes a scenario runs on.
 
 mod api;
-mod lab;
+pub(crate) mod lab;
 mod load;
-mod machine;
+pub(crate) mod machine;
 mod memory;
 mod queue;
 mod ratelimit;

@@ -20,6 +20,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // The bench builds its own settings: its figures must not depend on the caller's.
         return crate::bench::bench(args).await;
     }
+    if let Command::Faults(args) = cli.command {
+        // Like the bench: every scenario builds its own settings.
+        return crate::faults::faults(args).await;
+    }
     let settings = load_settings(cli.config.as_deref())?;
     match cli.command {
         Command::Up(args) => crate::up::up(settings, cli.config.as_deref(), args).await,
@@ -28,7 +32,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queues { json } => queues::queues(&settings, json).await,
         Command::Schedules { json } => schedules::schedules(&settings, json).await,
         Command::Run(args) => run::run(settings, args).await,
-        Command::Bench(_) => unreachable!("handled above"),
+        Command::Bench(_) | Command::Faults(_) => unreachable!("handled above"),
     }
 }
 

@@ -57,6 +57,11 @@ impl ChildProcess {
         self.child.id()
     }
 
+    /// Whether the process has exited (without waiting).
+    pub fn try_exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Waits for the process to exit by itself.
     pub async fn exited(&mut self) -> std::io::Result<ExitStatus> {
         self.child.wait().await

@@ -20,6 +20,12 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` with its data in `dir` and waits until it answers.
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// Like [`Self::start`], with `extra` arguments after ours (later ones win, so
+    /// `["--save", ""]` or `["--appendonly", "yes"]` change the persistence).
+    pub async fn start_with(dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the data folder {}", dir.display()))?;
         let dir = dir
@@ -34,6 +40,7 @@ impl RedisServer {
             .arg(&dir)
             .arg("--logfile")
             .arg(dir.join("redis.log"))
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -82,6 +89,11 @@ impl RedisServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Kills the server at once (SIGKILL: a crash; only what it had persisted survives).
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
     }
 
     /// Saves and stops the server (`SHUTDOWN SAVE`), killing it if it does not stop in time.

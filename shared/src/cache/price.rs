@@ -21,7 +21,11 @@ pub struct PriceRecord {
     pub volume_24h_usd: Option<Decimal>,
     /// When the upstream last updated the price, if it says.
     pub upstream_updated_at: Option<DateTime<Utc>>,
-    /// When the worker received it: the order of records (newest wins) and their age.
+    /// When the worker asked the upstream for it: the order of records (newest wins) and their
+    /// age. The time of asking, not of the answer's arrival, because the data is at least that
+    /// fresh and an answer can sit in a worker for a long time (a paused or descheduled
+    /// process, a slow write): a late answer to an older question must never pass for newer
+    /// than an answer to a question asked after it (the pause scenario of `coinbeat faults`).
     pub fetched_at: DateTime<Utc>,
     /// Which upstream it came from, e.g. `coingecko`.
     pub source: String,

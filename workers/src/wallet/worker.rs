@@ -72,6 +72,8 @@ impl WalletWorker {
             .ok_or_else(|| JobError::from(EtherscanError::MissingKey))?;
         let (chain, address) = (job.chain, &job.address);
 
+        // When we asked (see `PriceRecord::fetched_at`): the balance comes first.
+        let fetched_at = Utc::now();
         let balance = etherscan.balance(chain, address).await?;
         let txs = self
             .read_pages(|page| etherscan.txlist(chain, address, page))
@@ -79,7 +81,6 @@ impl WalletWorker {
         let transfers = self
             .read_pages(|page| etherscan.tokentx(chain, address, page))
             .await?;
-        let fetched_at = Utc::now();
 
         let native = Symbol::parse(chain.native_symbol()).expect("built-in symbols parse");
         let native_price = self
