@@ -8,7 +8,7 @@ use chrono::Utc;
 use coinbeat_shared::{
     Settings,
     cache::sweep_prices,
-    jobs::{CleanupJob, Queue},
+    jobs::{CleanupJob, Job, ProbeJob, Queue},
     keys::Keys,
     queue::{JobError, JobResult, prune_finished, sweep_dead_workers},
 };
@@ -49,8 +49,12 @@ impl CleanupWorker {
 
         let mut tasks = BTreeMap::new();
         let mut workers = BTreeMap::new();
-        for queue in Queue::ALL {
-            let name = queue.name();
+        // The diagnostic `probe` queue too: benchmarks and fault runs fill it like any other.
+        let queues = Queue::ALL
+            .iter()
+            .map(|queue| queue.name())
+            .chain([ProbeJob::queue()]);
+        for name in queues {
             let queue_settings = self.settings.queues.for_queue(&name);
             let pruned = prune_finished(
                 &self.conn,
@@ -68,8 +72,8 @@ impl CleanupWorker {
             )
             .await
             .map_err(|e| failed("sweeping dead workers", e))?;
-            tasks.insert(queue.as_str(), pruned);
-            workers.insert(queue.as_str(), swept);
+            tasks.insert(name.to_string(), pruned);
+            workers.insert(name.to_string(), swept);
         }
         let removed = json!({
             "price_records": prices.expired_records,

@@ -1,0 +1,79 @@
+//! `coinbeat faults` as RELIABILITY.md documents it, on small sizes: the scenarios that kill,
+//! stop and freeze real worker processes pass, the table lands in the reliability file with the
+//! command, and nothing the suite started is left running. (The scenarios' own checks are the
+//! assertions: a lost or duplicated task, a late exit or a stale overwrite fails the command.)
+
+use std::{path::Path, process::Command};
+
+/// Processes whose command line or environment mentions `dir` (the suite's Redis socket and
+/// its children's `REDIS_URL` live there).
+fn processes_using(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        for file in ["cmdline", "environ"] {
+            if let Ok(bytes) = std::fs::read(entry.path().join(file))
+                && String::from_utf8_lossy(&bytes).contains(&needle)
+            {
+                found.push(name.clone());
+            }
+        }
+    }
+    found
+}
+
+/// Runs `coinbeat faults <args>` with its temporary folders under a fresh directory; the
+/// reliability file it wrote and that directory.
+fn faults(args: &[&str]) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("RELIABILITY.md");
+    std::fs::write(&out, "# Reliability\n\nThe text above the table stays.\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .arg("faults")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .env("TMPDIR", dir.path())
+        .env("RUST_LOG", "error")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "faults {args:?} failed: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert_eq!(
+        processes_using(dir.path()),
+        Vec::<String>::new(),
+        "processes left behind"
+    );
+    (std::fs::read_to_string(&out).unwrap(), dir)
+}
+
+#[test]
+fn killed_and_rolling_restarted_workers_lose_nothing_and_the_table_is_written() {
+    let (written, _dir) = faults(&["kill", "--jobs", "3000"]);
+    assert!(
+        written.starts_with("# Reliability\n\nThe text above the table stays.\n"),
+        "{written}"
+    );
+    assert!(written.contains("| kill | 3000 | 0 |"), "{written}");
+    assert!(written.contains("faults kill --jobs 3000"), "{written}");
+
+    let (written, _dir) = faults(&["sigterm", "--rolling-jobs", "2000"]);
+    assert!(written.contains("| sigterm | 2000 | 0 | 0 |"), "{written}");
+}
+
+#[test]
+fn a_frozen_workers_late_answer_never_overwrites_the_newer_record() {
+    let (written, _dir) = faults(&["pause"]);
+    assert!(written.contains("| pause | 1 | 0 | 0 |"), "{written}");
+    assert!(written.contains("stale overwrites: 0"), "{written}");
+}
