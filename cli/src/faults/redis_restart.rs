@@ -177,9 +177,16 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     let (during, _) = api.get("/v1/queues").await;
     lab.restart_redis().await?;
     let back = Instant::now();
+    let back_at = chrono::Utc::now();
     println!("redis-ephemeral: redis restarted, empty");
     let refilled = wait_served(&api, PERIOD * 4).await.is_ok();
     let recovery = back.elapsed();
+    // What is served must be a refill, fetched after Redis came back, not a leftover.
+    let fetched_at = api
+        .json("/v1/prices/BTC")
+        .await
+        .and_then(|record| record["fetched_at"].as_str().map(str::to_owned))
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok());
     outcome.jobs = 1;
     outcome.recovery = Some(recovery);
     outcome.check(
@@ -192,6 +199,17 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
             "BTC served again {:.1} s after Redis came back empty (≤ 2 periods of {} s)",
             recovery.as_secs_f64(),
             PERIOD.as_secs()
+        ),
+    );
+    outcome.check(
+        fetched_at.is_some_and(|at| at >= back_at - chrono::Duration::seconds(1)),
+        format!(
+            "the BTC served was fetched at {} (Redis back at {})",
+            fetched_at.map_or_else(
+                || "?".to_owned(),
+                |at| at.format("%H:%M:%S%.3f").to_string()
+            ),
+            back_at.format("%H:%M:%S%.3f")
         ),
     );
     outcome.check(
