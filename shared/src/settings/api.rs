@@ -29,3 +29,24 @@ impl Default for ApiSettings {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed by figment.
+mod tests {
+    use figment::Jail;
+
+    use crate::Settings;
+
+    #[test]
+    fn the_admin_token_comes_from_the_environment_and_never_shows_in_debug() {
+        Jail::expect_with(|jail| {
+            assert_eq!(Settings::load(None).expect("loads").api.admin_token, None);
+            jail.set_env("COINBEAT_API__ADMIN_TOKEN", "t0ps3cret");
+            let s = Settings::load(None).expect("loads");
+            let token = s.api.admin_token.as_ref().expect("set");
+            assert_eq!(token.expose(), "t0ps3cret");
+            assert!(!format!("{s:?}").contains("t0ps3cret"));
+            Ok(())
+        });
+    }
+}
