@@ -18,7 +18,8 @@ use coinbeat_shared::{
     cache::CacheError,
     domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
-    queue::{QueueError, TaskId, TaskIdError},
+    queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus},
+    schedule_control::ControlError,
     submit::SubmitError,
 };
 use serde::Serialize;
@@ -118,6 +119,29 @@ pub enum ApiError {
          one with POST /v1/tasks {{\"kind\": \"health\"}}"
     )]
     NoHealthReport,
+    /// An admin route while `api.admin_token` is not set.
+    #[error(
+        "admin routes are disabled: set the api.admin_token setting \
+         (environment: COINBEAT_API__ADMIN_TOKEN) to enable them"
+    )]
+    AdminDisabled,
+    /// An admin route without `Authorization: Bearer <token>`, or with another token.
+    #[error("admin routes need the header `Authorization: Bearer <api.admin_token>`")]
+    Unauthorized,
+    #[error("unknown queue {0:?}")]
+    UnknownQueue(String),
+    /// `offset` that is not a whole number.
+    #[error("offset must be a whole number, got {0:?}")]
+    InvalidOffset(String),
+    #[error("no task {id} in queue {queue} (it never existed, or its record was pruned)")]
+    TaskNotInQueue { queue: QueueName, id: TaskId },
+    /// Only dead tasks can be retried or purged.
+    #[error("task {id} is {}, not dead: only dead tasks can be retried or purged", .status.as_str())]
+    TaskNotDead { id: TaskId, status: TaskStatus },
+    #[error("dead task {0} has no payload left, so it cannot run again; purge it instead")]
+    NoPayload(TaskId),
+    #[error("no schedule entry named {name:?}")]
+    UnknownSchedule { name: String, known: Vec<String> },
     #[error("redis did not answer within {} ms", .0.as_millis())]
     RedisTimeout(Duration),
     /// An enqueue that timed out: Redis may still have run it.
@@ -144,7 +168,13 @@ impl ApiError {
             | WalletNotAnalysed { .. }
             | MarketsNotFetched
             | GlobalNotFetched
-            | CoinNotFetched { .. } => StatusCode::NOT_FOUND,
+            | CoinNotFetched { .. }
+            | UnknownQueue(_)
+            | TaskNotInQueue { .. }
+            | UnknownSchedule { .. } => StatusCode::NOT_FOUND,
+            AdminDisabled => StatusCode::FORBIDDEN,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            TaskNotDead { .. } | NoPayload(_) => StatusCode::CONFLICT,
             BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -157,6 +187,7 @@ impl ApiError {
             | InvalidArgs { .. }
             | InvalidTaskId(_)
             | InvalidLimit(_)
+            | InvalidOffset(_)
             | InvalidCoinId(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Duplicate { .. } => StatusCode::CONFLICT,
@@ -195,6 +226,14 @@ impl ApiError {
             GlobalNotFetched => "global_not_fetched",
             InvalidCoinId(_) => "invalid_coin_id",
             CoinNotFetched { .. } => "coin_not_fetched",
+            AdminDisabled => "admin_disabled",
+            Unauthorized => "unauthorized",
+            UnknownQueue(_) => "unknown_queue",
+            InvalidOffset(_) => "invalid_offset",
+            TaskNotInQueue { .. } => "task_not_found",
+            TaskNotDead { .. } => "task_not_dead",
+            NoPayload(_) => "no_payload",
+            UnknownSchedule { .. } => "unknown_schedule",
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
             Internal(_) => "internal",
         }
@@ -232,6 +271,11 @@ impl ApiError {
             ApiError::InvalidChain(_) => Some(json!({
                 "valid_chains": Chain::ALL.map(Chain::as_str),
             })),
+            ApiError::UnknownQueue(_) => Some(json!({
+                "valid_queues": Queue::ALL.map(Queue::as_str),
+            })),
+            ApiError::TaskNotDead { status, .. } => Some(json!({ "status": status })),
+            ApiError::UnknownSchedule { known, .. } => Some(json!({ "valid_entries": known })),
             _ => None,
         }
     }
@@ -292,6 +336,12 @@ impl IntoResponse for ApiError {
             &self.public_message(),
             self.details(),
         );
+        if matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"coinbeat admin\""),
+            );
+        }
         if matches!(self, ApiError::QueueFull { .. }) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -443,6 +493,27 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::BadArgs { kind, message } => ApiError::InvalidArgs { kind, message },
             SubmitError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeadError> for ApiError {
+    fn from(e: DeadError) -> Self {
+        match e {
+            DeadError::NotFound { queue, id } => ApiError::TaskNotInQueue { queue, id },
+            DeadError::NotDead { id, status } => ApiError::TaskNotDead { id, status },
+            DeadError::NoPayload { id } => ApiError::NoPayload(id),
+            DeadError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::UnknownEntry { name, known } => ApiError::UnknownSchedule { name, known },
+            ControlError::Submit(e) => e.into(),
+            ControlError::Redis(e) => e.into(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use coinbeat_shared::jobs::Queue;
 
 /// coinbeat keeps crypto market data fresh in Redis and serves it: a beat, queues, one worker
@@ -36,10 +36,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the schedule table: each entry's cron, kind, and last and next run.
+    /// Show the schedule table: each entry's cron, kind, whether it is paused, and last and next
+    /// run.
     Schedules {
         #[arg(long)]
         json: bool,
+    },
+    /// Pause, resume or run one schedule entry now, or show its recent runs.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// Show every worker of every queue: host, pid, start, last heartbeat, tasks held, live.
+    Workers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every waiting task of a queue (ready and delayed, with their payloads). Tasks a
+    /// worker holds run on. Without --yes it only says what it would delete.
+    Purge(PurgeArgs),
+    /// Dead letters: tasks that will never run again (a permanent error, or retries exhausted).
+    /// List, show, retry (back on the queue, attempts reset) or purge them.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
     },
     /// Measure the system: starts what it needs (a private redis-server, the simulator, child
     /// processes), prints a table, appends it to BENCHMARKS.md, and stops everything it started.
@@ -90,6 +110,121 @@ pub struct EnqueueArgs {
     pub idempotency_key: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A product queue named on the command line.
+fn queue_arg(name: &str) -> Result<Queue, String> {
+    name.parse().map_err(|_| {
+        format!(
+            "unknown queue {name:?}; expected one of {}",
+            Queue::ALL.map(Queue::as_str).join(", ")
+        )
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// The queue: prices, market, wallet, health, cleanup.
+    #[arg(value_parser = queue_arg)]
+    pub queue: Queue,
+    /// Really delete (without it, nothing is deleted and the counts are shown).
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadCommand {
+    /// List a queue's dead tasks, newest death first: id, attempts, last error, when it died.
+    List {
+        /// The queue: prices, market, wallet, health, cleanup.
+        #[arg(value_parser = queue_arg)]
+        queue: Queue,
+        /// Tasks per page (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Tasks to skip, for the next pages.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead task: payload, attempts, last error, timestamps.
+    Show {
+        #[arg(value_parser = queue_arg)]
+        queue: Queue,
+        /// The task id (a ULID), as `dead list` prints it.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead task (or, with --all, every one) back on its queue with its attempts reset.
+    /// Refused when the queue's backlog cap has no room for them.
+    #[command(group(ArgGroup::new("target").required(true).args(["id", "all"])))]
+    Retry {
+        #[arg(value_parser = queue_arg)]
+        queue: Queue,
+        /// The task id (a ULID); leave it out with --all.
+        id: Option<String>,
+        /// Every dead task of the queue.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a dead task's record (payload and metadata), or every one with --all --yes.
+    #[command(group(ArgGroup::new("target").required(true).args(["id", "all"])))]
+    Purge {
+        #[arg(value_parser = queue_arg)]
+        queue: Queue,
+        /// The task id (a ULID); leave it out with --all.
+        id: Option<String>,
+        /// Every dead task of the queue (needs --yes).
+        #[arg(long)]
+        all: bool,
+        /// Really delete every dead task (with --all).
+        #[arg(long, requires = "all")]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Stop the beat from enqueueing the entry (ticks and catch-up) until it is resumed. Every
+    /// scheduler replica sees it at its next tick.
+    Pause {
+        /// The entry's name in the schedule table (see `coinbeat schedules`).
+        entry: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let the beat enqueue the entry again from its next tick. Ticks that fell while it was
+    /// paused are skipped, not replayed (use `schedule run` to run it now).
+    Resume {
+        entry: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enqueue the entry's job with its arguments now (recorded as a manual run; works while
+    /// paused).
+    Run {
+        entry: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The entry's recent runs, newest first: tick time, task, trigger (tick, catch-up, manual)
+    /// and what became of the task.
+    History {
+        entry: String,
+        /// Runs to show (at most 50, the history's length).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

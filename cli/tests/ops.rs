@@ -1,10 +1,25 @@
-//! The ops commands against a real, private redis-server: `enqueue`, `task`, `queues`, with
-//! `--json` for scripts and clear errors for bad input.
+//! The ops commands against a real, private redis-server: `enqueue`, `task`, `queues`,
+//! `schedules`, and the operator toolkit (`workers`, `purge`, `dead`, `schedule`), with `--json`
+//! for scripts and clear errors for bad input.
 
-use std::process::{Command, Output};
+use std::{
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
 
-use coinbeat_shared::{Settings, testing::TestRedis};
+use coinbeat_shared::{
+    Settings,
+    jobs::{PricesJob, Queue},
+    keys::Keys,
+    queue::{
+        EnqueueOptions, JobContext, JobError, Producer, TaskId, TaskStatus, WorkerRuntime,
+        lookup_task,
+    },
+    redis_conn,
+    testing::TestRedis,
+};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 fn coinbeat(settings: &Settings, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coinbeat"))
@@ -122,4 +137,271 @@ fn schedules_lists_the_table_with_its_run_records() {
     assert_eq!(prices["cron"], "0 */5 * * * *");
     assert_eq!(prices["kind"], "prices");
     assert!(prices["last_tick_ms"].is_null(), "never ran here: {prices}");
+}
+
+fn stderr_of(output: &Output) -> String {
+    assert!(!output.status.success(), "should fail: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A real prices worker, in-process, whose handler fails every task permanently; stopped (and
+/// deregistered) on drop of the returned token's guard.
+fn failing_prices_worker(settings: &Settings, rt: &tokio::runtime::Runtime) -> CancellationToken {
+    let settings = settings.clone();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    rt.spawn(async move {
+        let conn = redis_conn::connect(&settings.redis).await.unwrap();
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let mut queue = settings.queues.for_queue(&Queue::Prices.name());
+        queue.max_retries = 0;
+        queue.poll_interval_ms = 20;
+        let runtime = WorkerRuntime::new(
+            redis_conn::client(&settings.redis).unwrap(),
+            conn,
+            keys,
+            queue,
+        );
+        let handler = |_job: PricesJob, _ctx: JobContext| async {
+            Err(JobError::permanent("coingecko refused the key (401)"))
+        };
+        runtime.run(handler, s).await.unwrap();
+    });
+    stop
+}
+
+/// Enqueues `n` prices tasks and lets a failing worker kill them; returns their ids.
+fn dead_prices_tasks(settings: &Settings, n: usize) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stop = failing_prices_worker(settings, &rt);
+    rt.block_on(async {
+        let conn = redis_conn::connect(&settings.redis).await.unwrap();
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let id: TaskId = producer
+                .enqueue(&PricesJob::default(), EnqueueOptions::default())
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for id in &ids {
+            loop {
+                let t = lookup_task(&conn, &keys, &Queue::Prices.name(), *id)
+                    .await
+                    .unwrap();
+                if t.is_some_and(|t| t.status == TaskStatus::Dead) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "task {id} never died");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        stop.cancel();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ids.iter().map(ToString::to_string).collect()
+    })
+}
+
+#[test]
+fn dead_letters_are_listed_shown_retried_and_purged_with_json_for_scripts() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let ids = dead_prices_tasks(&settings, 3);
+
+    let page = json_of(&coinbeat(&settings, &["dead", "list", "prices", "--json"]));
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        page["tasks"][0]["last_error"],
+        "coingecko refused the key (401)"
+    );
+    let one = json_of(&coinbeat(
+        &settings,
+        &[
+            "dead", "list", "prices", "--limit", "1", "--offset", "1", "--json",
+        ],
+    ));
+    assert_eq!(one["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(one["tasks"][0]["id"], page["tasks"][1]["id"]);
+    let human = coinbeat(&settings, &["dead", "list", "prices"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("3 dead tasks in queue prices"));
+
+    let shown = json_of(&coinbeat(
+        &settings,
+        &["dead", "show", "prices", &ids[0], "--json"],
+    ));
+    assert_eq!(shown["status"], "dead");
+    assert_eq!(shown["payload"], serde_json::json!({}));
+    assert_eq!(shown["attempts"], 1);
+
+    let retried = json_of(&coinbeat(
+        &settings,
+        &["dead", "retry", "prices", &ids[0], "--json"],
+    ));
+    assert_eq!(retried["status"], "pending");
+    let task = json_of(&coinbeat(&settings, &["task", &ids[0], "--json"]));
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_u64()),
+        (Some("pending"), Some(0))
+    );
+    let again = stderr_of(&coinbeat(&settings, &["dead", "retry", "prices", &ids[0]]));
+    assert!(again.contains("is pending, not dead"), "{again}");
+    let unknown = stderr_of(&coinbeat(
+        &settings,
+        &["dead", "show", "prices", "01J0000000000000000000000A"],
+    ));
+    assert!(unknown.contains("no task"), "{unknown}");
+
+    let refused = stderr_of(&coinbeat(&settings, &["dead", "purge", "prices", "--all"]));
+    assert!(refused.contains("would delete 2 dead tasks"), "{refused}");
+    let purged = json_of(&coinbeat(
+        &settings,
+        &["dead", "purge", "prices", &ids[1], "--json"],
+    ));
+    assert_eq!(purged["purged"], 1);
+    assert!(
+        !coinbeat(&settings, &["task", &ids[1]]).status.success(),
+        "gone"
+    );
+
+    let all = json_of(&coinbeat(
+        &settings,
+        &["dead", "retry", "prices", "--all", "--json"],
+    ));
+    assert_eq!(all["retried"], 1);
+    let page = json_of(&coinbeat(&settings, &["dead", "list", "prices", "--json"]));
+    assert_eq!(page["total"], 0);
+    let queues = json_of(&coinbeat(&settings, &["queues", "--json"]));
+    let prices = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "prices")
+        .unwrap();
+    assert_eq!(
+        (prices["waiting"].as_u64(), prices["dead"].as_u64()),
+        (Some(2), Some(0))
+    );
+
+    let needs_id = stderr_of(&coinbeat(&settings, &["dead", "retry", "prices"]));
+    assert!(needs_id.contains("--all"), "{needs_id}");
+}
+
+#[test]
+fn purge_only_counts_without_yes_and_deletes_the_waiting_tasks_with_it() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    for _ in 0..2 {
+        json_of(&coinbeat(&settings, &["enqueue", "prices", "--json"]));
+    }
+    let refused = stderr_of(&coinbeat(&settings, &["purge", "prices"]));
+    assert!(refused.contains("would delete 2 waiting"), "{refused}");
+    assert!(refused.contains("--yes"), "{refused}");
+    let waiting = |settings: &Settings| {
+        let queues = json_of(&coinbeat(settings, &["queues", "--json"]));
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["queue"] == "prices")
+            .unwrap()["waiting"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(waiting(&settings), 2, "nothing deleted without --yes");
+
+    let report = json_of(&coinbeat(
+        &settings,
+        &["purge", "prices", "--yes", "--json"],
+    ));
+    assert_eq!(report["waiting"], 2);
+    assert_eq!(report["delayed"], 0);
+    assert_eq!(waiting(&settings), 0);
+    let unknown = stderr_of(&coinbeat(&settings, &["purge", "nope", "--yes"]));
+    assert!(unknown.contains("unknown queue \"nope\""), "{unknown}");
+}
+
+#[test]
+fn schedule_entries_are_paused_resumed_and_run_now_with_their_runs_in_the_history() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let paused = json_of(&coinbeat(
+        &settings,
+        &["schedule", "pause", "prices", "--json"],
+    ));
+    assert_eq!(paused["paused"], true);
+    let rows = json_of(&coinbeat(&settings, &["schedules", "--json"]));
+    let row = |rows: &Value, name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&rows, "prices")["paused"], true);
+    assert_eq!(row(&rows, "market")["paused"], false);
+
+    let run = json_of(&coinbeat(
+        &settings,
+        &["schedule", "run", "prices", "--json"],
+    ));
+    assert_eq!(run["queue"], "prices");
+    let id = run["task_id"].as_str().unwrap();
+    let task = json_of(&coinbeat(&settings, &["task", id, "--json"]));
+    assert_eq!(task["status"], "pending");
+    let history = json_of(&coinbeat(
+        &settings,
+        &["schedule", "history", "prices", "--json"],
+    ));
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["trigger"], "manual");
+    assert_eq!(history[0]["task_id"], id);
+    assert_eq!(history[0]["outcome"], "pending");
+
+    let resumed = json_of(&coinbeat(
+        &settings,
+        &["schedule", "resume", "prices", "--json"],
+    ));
+    assert_eq!(resumed["paused"], false);
+    assert!(resumed["resumed_ms"].as_i64().unwrap() >= paused["paused_ms"].as_i64().unwrap());
+    let unknown = stderr_of(&coinbeat(&settings, &["schedule", "pause", "nope"]));
+    assert!(
+        unknown.contains("no schedule entry named \"nope\""),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn workers_lists_a_running_worker_with_its_host_and_pid() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let none = json_of(&coinbeat(&settings, &["workers", "--json"]));
+    assert_eq!(none, serde_json::json!([]));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stop = failing_prices_worker(&settings, &rt);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let workers = loop {
+        let workers = json_of(&coinbeat(&settings, &["workers", "--json"]));
+        if !workers.as_array().unwrap().is_empty() {
+            break workers;
+        }
+        assert!(Instant::now() < deadline, "the worker never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let w = &workers[0];
+    assert_eq!(w["queue"], "prices");
+    assert_eq!(w["pid"], std::process::id());
+    assert!(w["host"].as_str().is_some_and(|h| !h.is_empty()), "{w}");
+    assert!(w["started_at"].is_u64(), "{w}");
+    assert_eq!(w["in_flight"], 0);
+    assert_eq!(w["live"], true);
+    let human = coinbeat(&settings, &["workers"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains(w["name"].as_str().unwrap()));
+    stop.cancel();
 }

@@ -4,9 +4,12 @@
 //!
 //! On the very first start there is no run record, so the entry runs at once: this is what
 //! makes a fresh `coinbeat up` show prices within seconds instead of after the first period.
+//!
+//! A paused entry is not caught up, and after a resume a tick scheduled at or before the resume
+//! is never caught up: the pause skipped it on purpose (see `coinbeat_shared::schedule_control`).
 
 use chrono::{DateTime, Utc};
-use coinbeat_shared::schedule_state::read_schedule_record;
+use coinbeat_shared::{schedule_control::read_pause, schedule_state::read_schedule_record};
 
 use crate::{
     claim::{Claim, ClaimError, Claimer, Trigger},
@@ -18,14 +21,15 @@ use crate::{
 const MAX_COUNTED: usize = 10_000;
 
 /// The tick catch-up claims: the latest scheduled time at or before `now`, unless the record's
-/// `last_tick_ms` already reached it.
+/// `last_tick_ms` already reached it or the entry was resumed at or after it (`resumed_ms`).
 pub fn due_tick(
     entry: &Entry,
     last_tick_ms: Option<i64>,
+    resumed_ms: Option<i64>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let latest = entry.latest_at_or_before(now)?;
-    match last_tick_ms {
+    match last_tick_ms.max(resumed_ms) {
         Some(last) if last >= latest.timestamp_millis() => None,
         _ => Some(latest),
     }
@@ -42,7 +46,12 @@ pub async fn catch_up(
     let record = read_schedule_record(claimer.conn(), claimer.keys(), entry.name()).await?;
     let last = record.and_then(|r| r.last_tick_ms);
     claimer.publish_next(entry, now).await?;
-    let Some(tick) = due_tick(entry, last, now) else {
+    let pause = read_pause(claimer.conn(), claimer.keys(), entry.name()).await?;
+    if pause.is_paused() {
+        tracing::debug!(entry = entry.name(), "paused; no catch-up");
+        return Ok(None);
+    }
+    let Some(tick) = due_tick(entry, last, pause.resumed_ms, now) else {
         tracing::debug!(entry = entry.name(), "up to date");
         return Ok(None);
     };
@@ -136,7 +145,7 @@ mod tests {
     fn with_no_record_the_latest_scheduled_time_runs_at_once() {
         let e = every_five_minutes();
         assert_eq!(
-            due_tick(&e, None, at("2025-01-01T10:07:30Z")),
+            due_tick(&e, None, None, at("2025-01-01T10:07:30Z")),
             Some(at("2025-01-01T10:05:00Z"))
         );
     }
@@ -147,8 +156,30 @@ mod tests {
         let last = at("2025-01-01T09:50:00Z").timestamp_millis();
         // 09:55, 10:00 and 10:05 were missed; only 10:05 is claimed.
         assert_eq!(
-            due_tick(&e, Some(last), at("2025-01-01T10:07:30Z")),
+            due_tick(&e, Some(last), None, at("2025-01-01T10:07:30Z")),
             Some(at("2025-01-01T10:05:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_tick_scheduled_before_the_resume_is_not_caught_up_and_the_next_one_is() {
+        let e = every_five_minutes();
+        let last = at("2025-01-01T09:50:00Z").timestamp_millis();
+        let resumed = at("2025-01-01T10:06:00Z").timestamp_millis();
+        assert_eq!(
+            due_tick(&e, Some(last), Some(resumed), at("2025-01-01T10:07:30Z")),
+            None,
+            "10:05 fell while paused"
+        );
+        assert_eq!(
+            due_tick(&e, Some(last), Some(resumed), at("2025-01-01T10:12:00Z")),
+            Some(at("2025-01-01T10:10:00Z")),
+            "10:10 came after the resume and was missed"
+        );
+        assert_eq!(
+            due_tick(&e, None, Some(resumed), at("2025-01-01T10:07:30Z")),
+            None,
+            "an entry paused before it ever ran does not run at once on resume"
         );
     }
 
@@ -156,9 +187,12 @@ mod tests {
     fn an_entry_whose_latest_tick_ran_is_left_alone() {
         let e = every_five_minutes();
         let last = at("2025-01-01T10:05:00Z").timestamp_millis();
-        assert_eq!(due_tick(&e, Some(last), at("2025-01-01T10:09:59Z")), None);
         assert_eq!(
-            due_tick(&e, Some(last), at("2025-01-01T10:10:00Z")),
+            due_tick(&e, Some(last), None, at("2025-01-01T10:09:59Z")),
+            None
+        );
+        assert_eq!(
+            due_tick(&e, Some(last), None, at("2025-01-01T10:10:00Z")),
             Some(at("2025-01-01T10:10:00Z")),
             "a tick exactly at now is due"
         );

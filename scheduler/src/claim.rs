@@ -1,6 +1,7 @@
-//! Claiming one tick of one entry: enqueue its payload under the idempotency key
-//! `Keys::schedule_tick_claim(entry, tick_ms)`, then record the run. Every replica computes the
-//! same key from the tick's scheduled time, so exactly one of them enqueues; the others get
+//! Claiming one tick of one entry: unless the entry is paused, enqueue its payload under the
+//! idempotency key `Keys::schedule_tick_claim(entry, tick_ms)`, then record the run (and, by
+//! the replica that enqueued, add it to the entry's history). Every replica computes the same
+//! key from the tick's scheduled time, so exactly one of them enqueues; the others get
 //! `Duplicate` and learn which task won.
 
 use std::time::Duration;
@@ -9,6 +10,8 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     keys::Keys,
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
+    schedule_control::read_pause,
+    schedule_history::{RunRecord, RunTrigger, push_run},
 };
 use redis::aio::ConnectionManager;
 
@@ -39,6 +42,8 @@ pub enum Claim {
     Enqueued(TaskId),
     /// Another replica (or an earlier attempt) already holds the claim, with this task.
     AlreadyClaimed(TaskId),
+    /// The entry is paused: nothing was enqueued or recorded.
+    Paused,
 }
 
 /// Why a tick is being claimed, for the logs.
@@ -52,9 +57,14 @@ pub enum Trigger {
 
 impl Trigger {
     fn as_str(self) -> &'static str {
+        self.history().as_str()
+    }
+
+    /// How the entry's history names it.
+    fn history(self) -> RunTrigger {
         match self {
-            Trigger::Tick => "tick",
-            Trigger::CatchUp => "catch-up",
+            Trigger::Tick => RunTrigger::Tick,
+            Trigger::CatchUp => RunTrigger::CatchUp,
         }
     }
 }
@@ -104,6 +114,16 @@ impl Claimer {
         trigger: Trigger,
     ) -> Result<Claim, ClaimError> {
         let tick_ms = tick.timestamp_millis();
+        if read_pause(&self.conn, &self.keys, entry.name())
+            .await?
+            .is_paused()
+        {
+            tracing::debug!(
+                entry = entry.name(), tick = %tick.to_rfc3339(), trigger = trigger.as_str(),
+                "paused; tick skipped"
+            );
+            return Ok(Claim::Paused);
+        }
         let opts = EnqueueOptions {
             idempotency_key: Some(Keys::schedule_tick_claim(entry.name(), tick_ms)),
             idempotency_ttl: Some(entry.claim_ttl(tick)),
@@ -120,6 +140,7 @@ impl Claimer {
         };
         let task_id = match claim {
             Claim::Enqueued(id) | Claim::AlreadyClaimed(id) => id,
+            Claim::Paused => unreachable!("returned above"),
         };
         match claim {
             Claim::Enqueued(_) => tracing::info!(
@@ -130,6 +151,19 @@ impl Claimer {
                 entry = entry.name(), tick = %tick.to_rfc3339(), task_id = %task_id,
                 trigger = trigger.as_str(), "tick already claimed"
             ),
+            Claim::Paused => {}
+        }
+        // Only the replica that enqueued adds the run to the history, so each run is there once.
+        if let (Claim::Enqueued(_), Some(enqueued_ms)) = (claim, enqueued_ms) {
+            let run = RunRecord {
+                tick_ms,
+                task_id,
+                trigger: trigger.history(),
+                enqueued_ms,
+            };
+            if let Err(e) = push_run(&self.conn, &self.keys, entry.name(), &run).await {
+                tracing::warn!(entry = entry.name(), error = %e, "could not add the run to the history");
+            }
         }
         let record = TickRecord {
             tick_ms,

@@ -1,6 +1,6 @@
 //! The scheduler as real processes against a private Redis: two replicas enqueue exactly one
-//! job per tick, a restart after downtime catches up once, a bad schedule stops the start, and
-//! the beat survives Redis going away. No worker runs here, so enqueued tasks stay queued and
+//! job per tick, a restart after downtime catches up once, a paused entry enqueues nothing, a bad
+//! schedule stops the start, and the beat survives Redis going away. No worker runs here, so enqueued tasks stay queued and
 //! each one can be traced to its tick through its idempotency (claim) key.
 
 use std::{
@@ -16,6 +16,8 @@ use coinbeat_shared::{
     jobs::Queue,
     keys::Keys,
     redis_conn,
+    schedule_control::{pause, resume},
+    schedule_history::{RunTrigger, read_runs},
     schedule_state::{ScheduleRecord, read_schedule_record},
     testing::{TestRedis, unique_prefix},
 };
@@ -401,5 +403,68 @@ async fn a_scheduler_started_before_its_redis_catches_up_once_redis_answers() {
         now_ms() - now_ms().rem_euclid(hour_ms),
         "the hourly entry's latest tick, caught up"
     );
+    assert!(p.terminate().await.success(), "{}", p.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_entry_enqueues_nothing_over_several_ticks_and_runs_again_once_resumed() {
+    let ctx = setup().await;
+    let env = [("COINBEAT_SCHEDULE__PRICES__CRON", "* * * * * *")];
+    // Paused before the first start: not even the first-start catch-up runs it.
+    pause(&ctx.conn, &ctx.keys, &ctx.settings, "prices")
+        .await
+        .unwrap();
+    let mut p = SchedulerProcess::spawn(&ctx.settings, &env);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(p.is_running(), "{}", p.stderr());
+    assert_eq!(ctx.tasks().await, [], "nothing enqueued while paused");
+    assert!(
+        p.messages("paused; tick skipped").len() >= 2,
+        "the beat fired and skipped: {:?}",
+        p.log()
+    );
+    assert_eq!(
+        p.messages("enqueued").len(),
+        0,
+        "no catch-up either: {:?}",
+        p.log()
+    );
+
+    let resumed_ms = resume(&ctx.conn, &ctx.keys, &ctx.settings, "prices")
+        .await
+        .unwrap()
+        .resumed_ms
+        .unwrap();
+    let tasks = ctx.wait_for_tasks(2, Duration::from_secs(5)).await;
+    assert_one_task_per_tick(&tasks);
+    // A tick's handler reads the pause state within milliseconds of its time; nothing from the
+    // paused seconds is replayed.
+    assert!(
+        tasks.iter().all(|t| t.tick_ms > resumed_ms - 20),
+        "only ticks after the resume ({resumed_ms}) run: {tasks:?}"
+    );
+    let runs = read_runs(&ctx.conn, &ctx.keys, "prices", 10).await.unwrap();
+    assert!(runs.len() >= 2, "{runs:?}");
+    assert!(
+        runs.iter().all(|r| r.trigger == RunTrigger::Tick),
+        "{runs:?}"
+    );
+    assert!(
+        runs.windows(2).all(|w| w[0].tick_ms > w[1].tick_ms),
+        "newest first: {runs:?}"
+    );
+    assert!(
+        tasks.iter().any(|t| t.id == runs[0].task_id.to_string()),
+        "the history names the enqueued task: {runs:?} {tasks:?}"
+    );
+
+    // Paused again mid-run: once a tick in progress has settled, the count stays put.
+    pause(&ctx.conn, &ctx.keys, &ctx.settings, "prices")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let settled = ctx.tasks().await.len();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(ctx.tasks().await.len(), settled, "still paused");
     assert!(p.terminate().await.success(), "{}", p.stderr());
 }

@@ -102,6 +102,19 @@ impl Keys {
         format!("{}:schedule:{entry}", self.prefix)
     }
 
+    /// HASH with the operator's control of one schedule entry: `paused_ms` (present while the
+    /// entry is paused: when it was paused) and `resumed_ms` (when it was last resumed; catch-up
+    /// never runs a tick scheduled at or before it).
+    pub fn schedule_control(&self, entry: &str) -> String {
+        format!("{}:schedule:{entry}:control", self.prefix)
+    }
+
+    /// LIST of the entry's recent runs, newest first (JSON `schedule_history::RunRecord`),
+    /// trimmed to `schedule_history::HISTORY_LEN` on every push.
+    pub fn schedule_history(&self, entry: &str) -> String {
+        format!("{}:schedule:{entry}:history", self.prefix)
+    }
+
     /// The idempotency key a tick of a schedule entry enqueues under: whoever claims it first
     /// enqueues, every other scheduler replica sees a duplicate.
     pub fn schedule_tick_claim(entry: &str, tick_ms: i64) -> String {
@@ -194,6 +207,16 @@ impl QueueKeys {
     /// Prefix of the per-worker metadata HASHes.
     pub fn worker_metadata_prefix(&self) -> String {
         format!("{}:workers:metadata", self.ns)
+    }
+    /// HASH coinbeat keeps per worker incarnation: `host`, `pid`, `started_ms`. Written when the
+    /// incarnation starts, its expiry refreshed with every heartbeat, deleted on release and by
+    /// the sweep of dead workers.
+    pub fn worker_info(&self, worker: &str) -> String {
+        format!("{}:workers:info:{worker}", self.ns)
+    }
+    /// Prefix of the per-worker info HASHes.
+    pub fn worker_info_prefix(&self) -> String {
+        format!("{}:workers:info", self.ns)
     }
     /// Prefix of the per-worker in-flight SETs.
     pub fn inflight_prefix(&self) -> String {

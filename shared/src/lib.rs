@@ -11,6 +11,8 @@
 //! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
 //! - [`ratelimit`]: the distributed rate limiter per upstream (and API key), in Redis.
 //! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
+//! - [`schedule_control`]: pause, resume and run-now of an entry; [`schedule_history`]: its
+//!   recent runs (bounded).
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
@@ -23,6 +25,8 @@ pub mod keys;
 pub mod queue;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod schedule_control;
+pub mod schedule_history;
 pub mod schedule_state;
 pub mod settings;
 pub mod shutdown;

@@ -7,7 +7,20 @@
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
+//! | `GET /v1/schedules` | [`schedules`] |
+//! | `GET /v1/schedules/{entry}/runs` | [`schedule_control`] |
+//! | `GET /v1/workers` | [`workers`] |
+//! | `GET /v1/health` | [`health_report`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
+//!
+//! Admin routes, every one behind [`admin_auth::require_admin`] (`api.admin_token`):
+//!
+//! | route | file |
+//! |---|---|
+//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead`; `POST .../dead/retry` | [`dead`] |
+//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead/{id}`; `POST .../dead/{id}/retry` | [`dead`] |
+//! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
+//! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
 
 use std::any::Any;
 
@@ -19,6 +32,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use chrono::{DateTime, Utc};
+use coinbeat_shared::jobs::Queue;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
@@ -26,16 +41,20 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::{ApiError, AppState, error::reshape};
+use crate::{ApiError, AppState, admin_auth::require_admin, error::reshape};
 
+pub mod dead;
 pub mod health;
 pub mod health_report;
 pub mod markets;
 pub mod prices;
+pub mod purge;
 pub mod queues;
+pub mod schedule_control;
 pub mod schedules;
 pub mod tasks;
 pub mod wallets;
+pub mod workers;
 
 /// The whole API, ready to serve.
 ///
@@ -59,7 +78,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/wallets/{address}/analyze", post(wallets::analyze))
         .route("/v1/queues", get(queues::list))
         .route("/v1/schedules", get(schedules::list))
+        .route("/v1/schedules/{entry}/runs", get(schedule_control::runs))
+        .route("/v1/workers", get(workers::list))
         .route("/v1/health", get(health_report::latest))
+        .merge(admin(state.clone()))
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.
@@ -83,6 +105,51 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .with_state(state)
+}
+
+/// The admin routes; `route_layer` puts the guard on every one of them (and on nothing else:
+/// an unknown admin path is still a plain 404).
+fn admin(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/admin/queues/{queue}/dead",
+            get(dead::list).delete(dead::purge_all),
+        )
+        .route("/v1/admin/queues/{queue}/dead/retry", post(dead::retry_all))
+        .route(
+            "/v1/admin/queues/{queue}/dead/{id}",
+            get(dead::show).delete(dead::purge_one),
+        )
+        .route(
+            "/v1/admin/queues/{queue}/dead/{id}/retry",
+            post(dead::retry),
+        )
+        .route("/v1/admin/queues/{queue}/purge", post(purge::purge))
+        .route(
+            "/v1/admin/schedules/{entry}/pause",
+            post(schedule_control::pause_entry),
+        )
+        .route(
+            "/v1/admin/schedules/{entry}/resume",
+            post(schedule_control::resume_entry),
+        )
+        .route(
+            "/v1/admin/schedules/{entry}/run",
+            post(schedule_control::run_entry),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
+}
+
+/// A product queue named in a path; 404 `unknown_queue` otherwise.
+pub(crate) fn queue_param(raw: &str) -> Result<Queue, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::UnknownQueue(raw.to_owned()))
+}
+
+/// Unix milliseconds (0 or absent: none) as an RFC 3339 UTC time.
+pub(crate) fn at_ms(ms: Option<u64>) -> Option<DateTime<Utc>> {
+    ms.filter(|ms| *ms > 0)
+        .and_then(|ms| DateTime::from_timestamp_millis(ms as i64))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
     queue::TaskId,
+    schedule_control::{PauseState, read_pause},
     schedule_state::{ScheduleStatus, read_schedule_status},
 };
 use futures::future::try_join_all;
@@ -26,6 +27,9 @@ struct ScheduleView<'a> {
     kind: Queue,
     args: &'a Value,
     enabled: bool,
+    /// Paused by an operator: the beat skips it until it is resumed.
+    paused: bool,
+    paused_at: Option<DateTime<Utc>>,
     /// The scheduled time of the newest tick enqueued; `null` if it never ran.
     last_tick: Option<DateTime<Utc>>,
     last_task_id: Option<TaskId>,
@@ -56,10 +60,18 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
         .iter()
         .map(|(name, entry)| read_schedule_status(state.conn(), state.keys(), name, entry.kind));
     let records = state.redis(try_join_all(reads)).await?;
+    let pauses: Vec<PauseState> = state
+        .redis(try_join_all(
+            table
+                .keys()
+                .map(|name| read_pause(state.conn(), state.keys(), name)),
+        ))
+        .await?;
     let schedules = table
         .iter()
         .zip(records)
-        .map(|((name, entry), status)| {
+        .zip(pauses)
+        .map(|(((name, entry), status), pause)| {
             let ScheduleStatus { record, last_task } = &status;
             ScheduleView {
                 name,
@@ -67,6 +79,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
                 kind: entry.kind,
                 args: &entry.args,
                 enabled: entry.enabled,
+                paused: pause.is_paused(),
+                paused_at: at(pause.paused_ms),
                 last_tick: at(record.last_tick_ms),
                 last_task_id: record.last_task_id,
                 last_enqueued_at: at(record.last_enqueued_ms),

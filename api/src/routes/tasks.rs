@@ -104,7 +104,7 @@ pub async fn submit(
 
 /// A task as the API shows it; times are RFC 3339 UTC, like every time in the API.
 #[derive(Debug, Serialize)]
-struct TaskView {
+pub(crate) struct TaskView {
     id: TaskId,
     queue: QueueName,
     status: TaskStatus,

@@ -1,6 +1,7 @@
 //! The API over real HTTP against a private redis-server: one test binary, one file per route
 //! group, `support` for starting both.
 
+mod admin;
 mod live_prices;
 mod markets;
 mod prices;

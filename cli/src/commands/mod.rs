@@ -1,10 +1,14 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
+mod dead;
 mod enqueue;
+mod purge;
 mod queues;
 mod run;
+mod schedule;
 mod schedules;
 mod task;
+mod workers;
 
 use std::{path::Path, process::ExitCode};
 
@@ -31,6 +35,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Task { id, json } => task::task(&settings, &id, json).await,
         Command::Queues { json } => queues::queues(&settings, json).await,
         Command::Schedules { json } => schedules::schedules(&settings, json).await,
+        Command::Schedule { command } => schedule::schedule(&settings, command).await,
+        Command::Workers { json } => workers::workers(&settings, json).await,
+        Command::Purge(args) => purge::purge(&settings, args).await,
+        Command::Dead { command } => dead::dead(&settings, command).await,
         Command::Run(args) => run::run(settings, args).await,
         Command::Bench(_) | Command::Faults(_) => unreachable!("handled above"),
     }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use coinbeat_shared::schedule_state::read_schedule_status;
+use coinbeat_shared::{schedule_control::read_pause, schedule_state::read_schedule_status};
 use serde_json::json;
 
 use crate::output;
@@ -15,6 +15,7 @@ pub async fn schedules(
     let mut rows = Vec::new();
     for (name, entry) in &settings.schedule {
         let status = read_schedule_status(&conn, &keys, name, entry.kind).await?;
+        let pause = read_pause(&conn, &keys, name).await?;
         let record = &status.record;
         let last_error = status.last_task.as_ref().and_then(|t| t.last_error.clone());
         rows.push(json!({
@@ -23,6 +24,8 @@ pub async fn schedules(
             "kind": entry.kind,
             "args": entry.args,
             "enabled": entry.enabled,
+            "paused": pause.is_paused(),
+            "paused_ms": pause.paused_ms,
             "last_tick_ms": record.last_tick_ms,
             "last_task_id": record.last_task_id.map(|id| id.to_string()),
             "next_tick_ms": record.next_tick_ms,
@@ -35,17 +38,18 @@ pub async fn schedules(
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<10} {:<18} {:<8} {:<8} {:<26} {:<8} {:<26}",
-        "entry", "cron", "kind", "enabled", "last run", "outcome", "next run"
+        "{:<10} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
+        "entry", "cron", "kind", "enabled", "paused", "last run", "outcome", "next run"
     );
     for row in rows {
         let ms = |v: &serde_json::Value| output::time_ms(v.as_i64().map(|ms| ms as u64));
         println!(
-            "{:<10} {:<18} {:<8} {:<8} {:<26} {:<8} {:<26}",
+            "{:<10} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
             row["name"].as_str().unwrap_or_default(),
             row["cron"].as_str().unwrap_or_default(),
             row["kind"].as_str().unwrap_or_default(),
             row["enabled"],
+            row["paused"],
             ms(&row["last_tick_ms"]),
             row["last_outcome"].as_str().unwrap_or("-"),
             ms(&row["next_tick_ms"]),

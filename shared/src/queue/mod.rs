@@ -8,28 +8,39 @@
 //! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
 //! - [`prune_finished`]: retention for finished task records; [`sweep_dead_workers`]: what dead
 //!   workers left in the registry.
+//! - [`list_dead`] and friends (`dead`): dead letters listed, shown, retried or purged;
+//!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
 
+mod dead;
 mod error;
 mod job_error;
 mod lookup;
 mod producer;
 mod prune;
+mod purge;
 mod runtime;
 mod scripts;
 mod stats;
 mod sweep;
 mod task_id;
 mod wake;
+mod workers;
 
+pub use dead::{
+    DeadError, DeadPage, DeadTask, MAX_DEAD_PAGE, RetryReport, dead_task, list_dead,
+    purge_all_dead, purge_dead, retry_all_dead, retry_dead,
+};
 pub use error::QueueError;
 pub use job_error::{JobError, JobResult};
 pub use lookup::{TaskInfo, TaskStatus, find_task, lookup_task};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
+pub use purge::{PurgeReport, purge_waiting};
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};
+pub use workers::{WorkerInfo, list_workers};
 
 /// Milliseconds since the Unix epoch, the time unit of every coinbeat queue score.
 pub(crate) fn now_ms() -> u64 {

@@ -29,7 +29,11 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{JobError, JobResult, TaskId, now_ms, scripts, wake::Wake};
+use super::{
+    JobError, JobResult, TaskId, now_ms, scripts,
+    wake::Wake,
+    workers::{refresh_info, register_info},
+};
 use crate::{
     jobs::{Job, QueueName},
     keys::{Keys, QueueKeys},
@@ -56,14 +60,18 @@ pub enum RuntimeError {
 /// re-registers within its threshold and mixes up two live replicas with one name, so every
 /// process start and every supervisor restart takes a new one.
 pub fn worker_name(queue: &QueueName) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let suffix: u32 = rand::rng().random_range(0..=0xFF_FFFF);
+    format!("{queue}-{}-{}-{suffix:06x}", host(), std::process::id())
+}
+
+/// This machine's host name as worker names and info records carry it.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().replace([':', ' '], "-"))
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let suffix: u32 = rand::rng().random_range(0..=0xFF_FFFF);
-    format!("{queue}-{host}-{}-{suffix:06x}", std::process::id())
+        .unwrap_or_else(|| "host".into())
 }
 
 /// Runs the jobs of one queue until shutdown.
@@ -250,12 +258,18 @@ impl WorkerRuntime {
         // a worker whose tasks all wait longer than the orphan window (a rate limit's permit,
         // a slow upstream) would be declared dead and its tasks run twice. Our own heartbeat
         // keeps it alive for as long as this incarnation runs.
+        // What `coinbeat workers` shows (host, pid, start); it lives about as long as the sweep
+        // of dead workers would keep this one's registry entry.
+        let info_ttl = s.orphan_after() * 10;
+        if let Err(e) = register_info(&self.conn, qkeys, name, &host(), info_ttl).await {
+            tracing::debug!(worker = %name, error = %e, "could not write the worker info record");
+        }
         let beating = CancellationToken::new();
         tokio::spawn(keep_alive(
             self.conn.clone(),
-            qkeys.workers(),
+            (qkeys.workers(), qkeys.worker_info(name)),
             name.to_owned(),
-            heartbeat,
+            (heartbeat, info_ttl),
             beating.clone(),
         ));
         let _stop_beating = beating.drop_guard();
@@ -288,6 +302,7 @@ impl WorkerRuntime {
             .key(qkeys.workers())
             .key(qkeys.worker_metadata(name))
             .key(qkeys.signal())
+            .key(qkeys.worker_info(name))
             .arg(name)
             .arg(qkeys.available_channel())
             .invoke_async(&mut self.conn.clone())
@@ -302,14 +317,15 @@ impl WorkerRuntime {
     }
 }
 
-/// Refreshes `name`'s heartbeat in the workers ZSET (unix seconds, as apalis writes it) every
-/// `every`, until `stop`. `XX`: a worker that orphan recovery already removed stays removed (its
-/// tasks went back to the queue; apalis's next heartbeat fails and the incarnation restarts).
+/// Refreshes `name`'s heartbeat in the workers ZSET (unix seconds, as apalis writes it) and the
+/// expiry of its info record every `every`, until `stop`. `XX`: a worker that orphan recovery
+/// already removed stays removed (its tasks went back to the queue; apalis's next heartbeat
+/// fails and the incarnation restarts).
 async fn keep_alive(
     conn: ConnectionManager,
-    workers: String,
+    (workers, info): (String, String),
     name: String,
-    every: Duration,
+    (every, info_ttl): (Duration, Duration),
     stop: CancellationToken,
 ) {
     loop {
@@ -329,6 +345,8 @@ async fn keep_alive(
             .await;
         if let Err(e) = beat {
             tracing::debug!(worker = %name, error = %e, "heartbeat failed; retrying next interval");
+        } else if let Err(e) = refresh_info(&conn, &info, info_ttl).await {
+            tracing::debug!(worker = %name, error = %e, "worker info expiry not refreshed");
         }
     }
 }

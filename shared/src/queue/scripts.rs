@@ -19,3 +19,8 @@ script!(STATS, "stats.lua");
 script!(LOOKUP, "lookup.lua");
 script!(PRUNE, "prune.lua");
 script!(SWEEP_WORKERS, "sweep_workers.lua");
+script!(DEAD_LIST, "dead_list.lua");
+script!(DEAD_RETRY, "dead_retry.lua");
+script!(DEAD_PURGE, "dead_purge.lua");
+script!(PURGE_WAITING, "purge_waiting.lua");
+script!(WORKERS, "workers.lua");

@@ -8,7 +8,7 @@ use super::{QueueError, now_ms, scripts::SWEEP_WORKERS};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// Removes workers silent for longer than `silent_for` whose in-flight sets are empty (their
-/// registry entry, metadata and in-flight set). Returns how many were removed.
+/// registry entry, metadata, info and in-flight set). Returns how many were removed.
 pub async fn sweep_dead_workers(
     conn: &ConnectionManager,
     keys: &Keys,
@@ -22,6 +22,7 @@ pub async fn sweep_dead_workers(
         .arg(k.inflight_prefix())
         .arg(k.worker_metadata_prefix())
         .arg(cutoff)
+        .arg(k.worker_info_prefix())
         .invoke_async(&mut conn.clone())
         .await?)
 }

@@ -3,7 +3,7 @@
 -- incarnation. (apalis's own close removes the wrong member from the worker set: defect 4.)
 --
 -- KEYS[1] the worker's inflight set  KEYS[2] active list  KEYS[3] workers zset
--- KEYS[4] the worker's metadata hash KEYS[5] signal list
+-- KEYS[4] the worker's metadata hash KEYS[5] signal list  KEYS[6] the worker's info hash
 -- ARGV[1] worker name  ARGV[2] "available" channel
 -- Returns the number of tasks handed back.
 local ids = redis.call("SMEMBERS", KEYS[1])
@@ -15,7 +15,7 @@ for i = 1, n, 1000 do
 end
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[3], ARGV[1])
-redis.call("DEL", KEYS[4])
+redis.call("DEL", KEYS[4], KEYS[6])
 if n > 0 then
     redis.call("DEL", KEYS[5])
     redis.call("LPUSH", KEYS[5], 1)

@@ -1,15 +1,16 @@
--- Remove what dead workers left behind: their entry in the workers zset, their metadata hash and
--- their (empty) in-flight set. A worker whose in-flight set still holds tasks is left alone:
+-- Remove what dead workers left behind: their entry in the workers zset, their metadata hash,
+-- their info hash and their (empty) in-flight set. A worker whose in-flight set still holds tasks is left alone:
 -- orphan recovery must hand those tasks back first.
 --
 -- KEYS[1] workers zset (heartbeat, unix seconds)
 -- ARGV[1] in-flight key prefix  ARGV[2] metadata key prefix  ARGV[3] cutoff (unix seconds)
+-- ARGV[4] info key prefix
 -- Returns the number of workers removed.
 local removed = 0
 for _, worker in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[3])) do
     local inflight = ARGV[1] .. ":" .. worker
     if redis.call("SCARD", inflight) == 0 then
-        redis.call("DEL", inflight, ARGV[2] .. ":" .. worker)
+        redis.call("DEL", inflight, ARGV[2] .. ":" .. worker, ARGV[4] .. ":" .. worker)
         redis.call("ZREM", KEYS[1], worker)
         removed = removed + 1
     end

@@ -1,0 +1,210 @@
+//! Dead letters of a queue, admin only (`/v1/admin/queues/{queue}/dead...`): list newest first,
+//! show one, retry one or all (back on the queue, attempts reset), purge one or all.
+//!
+//! 404 `unknown_queue` for a queue that is not a product queue, 404 `task_not_found` for an id
+//! the queue does not know, 409 `task_not_dead` for a task that is not dead, 429 `queue_full`
+//! when a retry does not fit under the backlog cap.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    jobs::Queue,
+    queue::{
+        DeadTask, MAX_DEAD_PAGE, TaskId, dead_task, list_dead, purge_all_dead, purge_dead,
+        retry_all_dead, retry_dead,
+    },
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{at_ms, queue_param, tasks::TaskView};
+use crate::{ApiError, AppState};
+
+/// Dead tasks per page when no `limit` is given.
+const DEFAULT_LIMIT: u64 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DeadTaskView {
+    id: TaskId,
+    queue: Queue,
+    attempts: u32,
+    max_attempts: u32,
+    last_error: Option<String>,
+    enqueued_at: Option<DateTime<Utc>>,
+    /// When it died.
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl DeadTaskView {
+    fn new(queue: Queue, t: DeadTask) -> Self {
+        Self {
+            id: t.id,
+            queue,
+            attempts: t.attempts,
+            max_attempts: t.max_attempts,
+            last_error: t.last_error,
+            enqueued_at: at_ms(t.enqueued_at),
+            finished_at: at_ms(t.finished_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DeadPageView {
+    queue: Queue,
+    total: u64,
+    offset: u64,
+    limit: u64,
+    tasks: Vec<DeadTaskView>,
+}
+
+fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// `GET /v1/admin/queues/{queue}/dead[?limit=N&offset=M]`: a page (1..=1000, default 50) of
+/// dead tasks, newest death first, with the total.
+pub async fn list(
+    State(state): State<AppState>,
+    queue: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_param(&path_of(queue)?)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if (1..=MAX_DEAD_PAGE).contains(&n) => n,
+            _ => return Err(ApiError::InvalidLimit(raw.to_owned())),
+        },
+    };
+    let offset = match query.offset.as_deref() {
+        None => 0,
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::InvalidOffset(raw.to_owned()))?,
+    };
+    let page = state
+        .redis(list_dead(
+            state.conn(),
+            state.keys(),
+            &queue.name(),
+            offset,
+            limit,
+        ))
+        .await?;
+    Ok(Json(DeadPageView {
+        queue,
+        total: page.total,
+        offset: page.offset,
+        limit: page.limit,
+        tasks: page
+            .tasks
+            .into_iter()
+            .map(|t| DeadTaskView::new(queue, t))
+            .collect(),
+    })
+    .into_response())
+}
+
+/// `GET /v1/admin/queues/{queue}/dead/{id}`: the dead task with its payload, as
+/// `GET /v1/tasks/{id}` shows tasks.
+pub async fn show(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = path_of(path)?;
+    let (queue, id) = (queue_param(&queue)?, id.parse::<TaskId>()?);
+    let task = state
+        .redis(dead_task(state.conn(), state.keys(), &queue.name(), id))
+        .await?;
+    Ok(Json(TaskView::from(task)).into_response())
+}
+
+/// `POST /v1/admin/queues/{queue}/dead/{id}/retry`: the task is waiting again, attempts reset.
+pub async fn retry(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = path_of(path)?;
+    let (queue, id) = (queue_param(&queue)?, id.parse::<TaskId>()?);
+    let queues = &state.settings().queues;
+    state
+        .redis(retry_dead(
+            state.conn(),
+            state.keys(),
+            queues,
+            &queue.name(),
+            id,
+        ))
+        .await?;
+    Ok(Json(json!({
+        "id": id,
+        "queue": queue,
+        "status": "pending",
+        "status_url": format!("/v1/tasks/{id}"),
+    }))
+    .into_response())
+}
+
+/// `POST /v1/admin/queues/{queue}/dead/retry`: every dead task of the queue is waiting again
+/// (none when they do not all fit under the cap: 429).
+pub async fn retry_all(
+    State(state): State<AppState>,
+    queue: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_param(&path_of(queue)?)?;
+    let queues = &state.settings().queues;
+    let report = state
+        .redis(retry_all_dead(
+            state.conn(),
+            state.keys(),
+            queues,
+            &queue.name(),
+        ))
+        .await?;
+    Ok(Json(json!({
+        "queue": queue,
+        "retried": report.retried,
+        "discarded": report.discarded,
+    }))
+    .into_response())
+}
+
+/// `DELETE /v1/admin/queues/{queue}/dead/{id}`: the dead task's record is deleted.
+pub async fn purge_one(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = path_of(path)?;
+    let (queue, id) = (queue_param(&queue)?, id.parse::<TaskId>()?);
+    state
+        .redis(purge_dead(state.conn(), state.keys(), &queue.name(), id))
+        .await?;
+    Ok(Json(json!({ "queue": queue, "id": id, "purged": 1 })).into_response())
+}
+
+/// `DELETE /v1/admin/queues/{queue}/dead`: every dead task's record is deleted.
+pub async fn purge_all(
+    State(state): State<AppState>,
+    queue: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_param(&path_of(queue)?)?;
+    let purged = state
+        .redis(purge_all_dead(state.conn(), state.keys(), &queue.name()))
+        .await?;
+    Ok(Json(json!({ "queue": queue, "purged": purged })).into_response())
+}

@@ -1,0 +1,53 @@
+//! `GET /v1/workers`: every worker incarnation registered on every product queue.
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::queue::list_workers;
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use super::at_ms;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Serialize)]
+struct WorkerView {
+    name: String,
+    queue: String,
+    host: Option<String>,
+    pid: Option<u32>,
+    started_at: Option<DateTime<Utc>>,
+    last_heartbeat: Option<DateTime<Utc>>,
+    /// Tasks it holds (running or fetched).
+    in_flight: u64,
+    /// Heartbeat within the queue's orphan window.
+    live: bool,
+}
+
+/// `{"workers": [...]}`, queue by queue in `Queue::ALL` order.
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let reads = state
+        .queues()
+        .iter()
+        .map(|(_, name, settings)| list_workers(state.conn(), state.keys(), name, settings));
+    let workers: Vec<WorkerView> = state
+        .redis(try_join_all(reads))
+        .await?
+        .into_iter()
+        .flatten()
+        .map(|w| WorkerView {
+            name: w.name,
+            queue: w.queue.to_string(),
+            host: w.host,
+            pid: w.pid,
+            started_at: at_ms(w.started_at),
+            last_heartbeat: at_ms(Some(w.last_heartbeat)),
+            in_flight: w.in_flight,
+            live: w.live,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "workers": workers })).into_response())
+}

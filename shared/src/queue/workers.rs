@@ -1,0 +1,143 @@
+//! The workers of a queue as operators see them: name, host, pid, start, last heartbeat and what
+//! each holds (Flower's worker list). Host, pid and start come from the info record each
+//! incarnation writes when it starts ([`register_info`]); for a worker without one (written by an
+//! older version) host and pid are read from its name, `{queue}-{host}-{pid}-{random}`.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+
+use super::{QueueError, now_ms, scripts::WORKERS};
+use crate::{
+    jobs::QueueName,
+    keys::{Keys, QueueKeys},
+    settings::QueueSettings,
+};
+
+/// One registered worker incarnation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerInfo {
+    pub name: String,
+    pub queue: QueueName,
+    pub host: Option<String>,
+    pub pid: Option<u32>,
+    /// When the incarnation started (unix milliseconds); `None` without an info record.
+    pub started_at: Option<u64>,
+    /// Its last heartbeat (unix milliseconds, whole seconds as apalis records them).
+    pub last_heartbeat: u64,
+    /// Tasks it holds (running or fetched).
+    pub in_flight: u64,
+    /// Whether it sent a heartbeat within the queue's orphan window.
+    pub live: bool,
+}
+
+/// Every worker registered on `queue`, oldest heartbeat first.
+pub async fn list_workers(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    queue: &QueueName,
+    settings: &QueueSettings,
+) -> Result<Vec<WorkerInfo>, QueueError> {
+    let k = keys.queue(queue);
+    let reply: Vec<String> = WORKERS
+        .key(k.workers())
+        .arg(k.inflight_prefix())
+        .arg(k.worker_info_prefix())
+        .invoke_async(&mut conn.clone())
+        .await?;
+    let cutoff_secs = (now_ms() / 1_000).saturating_sub(settings.orphan_after().as_secs());
+    reply
+        .chunks_exact(6)
+        .map(|r| {
+            let heartbeat_secs: u64 = r[1]
+                .parse::<f64>()
+                .map_err(|_| QueueError::Protocol(format!("heartbeat of {}: {:?}", r[0], r[1])))?
+                as u64;
+            let (name_host, name_pid) = from_name(queue, &r[0]);
+            Ok(WorkerInfo {
+                name: r[0].clone(),
+                queue: queue.clone(),
+                host: Some(r[3].clone()).filter(|h| !h.is_empty()).or(name_host),
+                pid: r[4].parse().ok().or(name_pid),
+                started_at: r[5].parse().ok(),
+                last_heartbeat: heartbeat_secs * 1_000,
+                in_flight: r[2].parse().unwrap_or(0),
+                live: heartbeat_secs > cutoff_secs,
+            })
+        })
+        .collect()
+}
+
+/// Host and pid out of a worker name `{queue}-{host}-{pid}-{random}` (the host may hold `-`).
+fn from_name(queue: &QueueName, name: &str) -> (Option<String>, Option<u32>) {
+    let Some(rest) = name.strip_prefix(&format!("{queue}-")) else {
+        return (None, None);
+    };
+    let mut parts = rest.rsplitn(3, '-');
+    let (_suffix, pid, host) = (parts.next(), parts.next(), parts.next());
+    match (host, pid.and_then(|p| p.parse().ok())) {
+        (Some(host), Some(pid)) => (Some(host.to_owned()), Some(pid)),
+        _ => (None, None),
+    }
+}
+
+/// Writes the info record of the incarnation `name` (host, pid, start), expiring after `ttl`
+/// unless a heartbeat refreshes it ([`refresh_info`]): orphan recovery removes a dead worker
+/// from the registry without deleting it, so the expiry is what bounds it.
+pub(crate) async fn register_info(
+    conn: &ConnectionManager,
+    keys: &QueueKeys,
+    name: &str,
+    host: &str,
+    ttl: Duration,
+) -> redis::RedisResult<()> {
+    let key = keys.worker_info(name);
+    redis::pipe()
+        .atomic()
+        .cmd("HSET")
+        .arg(&key)
+        .arg("host")
+        .arg(host)
+        .arg("pid")
+        .arg(std::process::id())
+        .arg("started_ms")
+        .arg(now_ms())
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(&key)
+        .arg(ttl.as_secs().max(1))
+        .ignore()
+        .query_async(&mut conn.clone())
+        .await
+}
+
+/// Pushes the info record's expiry out again (with each heartbeat).
+pub(crate) async fn refresh_info(
+    conn: &ConnectionManager,
+    key: &str,
+    ttl: Duration,
+) -> redis::RedisResult<()> {
+    redis::cmd("EXPIRE")
+        .arg(key)
+        .arg(ttl.as_secs().max(1))
+        .query_async::<i64>(&mut conn.clone())
+        .await
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_pid_are_read_from_a_name_whose_host_has_dashes() {
+        let q = QueueName::parse("prices").unwrap();
+        assert_eq!(
+            from_name(&q, "prices-web-1-a-4242-0abc12"),
+            (Some("web-1-a".into()), Some(4242))
+        );
+        assert_eq!(from_name(&q, "market-h-1-000001"), (None, None));
+        assert_eq!(from_name(&q, "prices-nopid"), (None, None));
+    }
+}
