@@ -3,28 +3,11 @@
 //! behind. (It asserts what was printed, never how fast: speed is the bench's output, not a
 //! test's condition.)
 
-use std::{path::Path, process::Command};
+mod common;
 
-/// Processes whose command line or environment mentions `dir` (the bench's Redis socket and
-/// its children's `REDIS_URL` live there).
-fn processes_using(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() {
-            continue;
-        }
-        for file in ["cmdline", "environ"] {
-            if let Ok(bytes) = std::fs::read(entry.path().join(file))
-                && String::from_utf8_lossy(&bytes).contains(&needle)
-            {
-                found.push(name.clone());
-            }
-        }
-    }
-    found
-}
+use std::process::Command;
+
+use common::processes_using;
 
 #[test]
 fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {

@@ -3,28 +3,11 @@
 //! command, and nothing the suite started is left running. (The scenarios' own checks are the
 //! assertions: a lost or duplicated task, a late exit or a stale overwrite fails the command.)
 
-use std::{path::Path, process::Command};
+mod common;
 
-/// Processes whose command line or environment mentions `dir` (the suite's Redis socket and
-/// its children's `REDIS_URL` live there).
-fn processes_using(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() {
-            continue;
-        }
-        for file in ["cmdline", "environ"] {
-            if let Ok(bytes) = std::fs::read(entry.path().join(file))
-                && String::from_utf8_lossy(&bytes).contains(&needle)
-            {
-                found.push(name.clone());
-            }
-        }
-    }
-    found
-}
+use std::process::Command;
+
+use common::processes_using;
 
 /// Runs `coinbeat faults <args>` with its temporary folders under a fresh directory; the
 /// reliability file it wrote and that directory.

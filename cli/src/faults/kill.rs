@@ -46,16 +46,8 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
     const CONCURRENCY: usize = 4;
     let mut outcome = Outcome::new("kill");
     let env = worker_env(CONCURRENCY);
-    for _ in 0..args.replicas {
-        lab.spawn("probe-worker", &env)?;
-    }
-    lab.wait_for_workers(&ProbeJob::queue(), args.replicas as u64)
-        .await?;
-
     let n = args.jobs as u64;
-    lab.producer()
-        .enqueue_bulk(&ledger::probe_jobs(0..n))
-        .await?;
+    ledger::start_draining(lab, &env, args.replicas, n).await?;
     outcome.jobs = n;
 
     let mut kills = 0u64;

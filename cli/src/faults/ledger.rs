@@ -26,6 +26,23 @@ pub fn probe_jobs(seqs: std::ops::Range<u64>) -> Vec<ProbeJob> {
     .collect()
 }
 
+/// Starts `replicas` `probe-worker` processes with `env`, waits until they are registered, and
+/// enqueues probe tasks `0..n` for them.
+pub async fn start_draining(
+    lab: &mut Lab,
+    env: &[(&str, String)],
+    replicas: usize,
+    n: u64,
+) -> anyhow::Result<()> {
+    for _ in 0..replicas {
+        lab.spawn("probe-worker", env)?;
+    }
+    lab.wait_for_workers(&ProbeJob::queue(), replicas as u64)
+        .await?;
+    lab.producer().enqueue_bulk(&probe_jobs(0..n)).await?;
+    Ok(())
+}
+
 /// Completed runs per sequence number.
 pub async fn runs(lab: &Lab) -> anyhow::Result<HashMap<u64, u64>> {
     let runs: HashMap<u64, u64> = redis::cmd("HGETALL")

@@ -5,8 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use coinbeat_shared::jobs::{Job, ProbeJob};
-
 use super::{
     kill::{inflight_sets, worker_env},
     ledger,
@@ -32,16 +30,8 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
         "COINBEAT_QUEUES__DEFAULTS__SHUTDOWN_TIMEOUT_SECS",
         SHUTDOWN_TIMEOUT.as_secs().to_string(),
     ));
-    for _ in 0..args.replicas {
-        lab.spawn("probe-worker", &env)?;
-    }
-    lab.wait_for_workers(&ProbeJob::queue(), args.replicas as u64)
-        .await?;
-
     let n = args.rolling_jobs as u64;
-    lab.producer()
-        .enqueue_bulk(&ledger::probe_jobs(0..n))
-        .await?;
+    ledger::start_draining(lab, &env, args.replicas, n).await?;
     outcome.jobs = n;
 
     let (mut restarts, mut slowest, mut late) = (0u64, Duration::ZERO, 0u64);
