@@ -8,6 +8,7 @@
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `GET /metrics` | [`metrics`] |
 
 use std::any::Any;
 
@@ -15,7 +16,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{Method, StatusCode, Uri},
-    middleware::map_response,
+    middleware::{from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -31,6 +32,7 @@ use crate::{ApiError, AppState, error::reshape};
 pub mod health;
 pub mod health_report;
 pub mod markets;
+pub mod metrics;
 pub mod prices;
 pub mod queues;
 pub mod schedules;
@@ -39,15 +41,18 @@ pub mod wallets;
 
 /// The whole API, ready to serve.
 ///
-/// Middleware, outermost first: a trace span per request; [`reshape`], so the errors the layers
+/// Middleware, outermost first: request metrics ([`crate::metrics::track`], so they count the
+/// final status); a trace span per request; [`reshape`], so the errors the layers
 /// below produce share the one error shape; the request timeout (503); the body limit
 /// (`api.max_body_bytes`, 413); a panic catcher (500).
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
+    let http_metrics = state.http_metrics().clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/prices", get(prices::list))
         .route("/v1/prices/{symbol}", get(prices::one))
         .route("/v1/markets", get(markets::list))
@@ -82,6 +87,8 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+        // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
+        .layer(from_fn_with_state(http_metrics, crate::metrics::track))
         .with_state(state)
 }
 

@@ -3,6 +3,7 @@
 
 mod live_prices;
 mod markets;
+mod metrics;
 mod prices;
 mod schedules;
 mod service;

@@ -8,6 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A series' labels but `le`, in order.
+type Labels = Vec<(String, String)>;
+
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -137,7 +140,8 @@ impl Parser {
                 if !self.seen.insert(key) {
                     fail("duplicate series");
                 }
-                if self.types[&family] == "counter" && !(sample.value >= 0.0) {
+                if self.types[&family] == "counter" && (sample.value.is_nan() || sample.value < 0.0)
+                {
                     fail("counter below zero or NaN");
                 }
                 self.samples.push(sample);
@@ -168,7 +172,7 @@ impl Parser {
         for (family, _) in self.types.iter().filter(|(_, t)| *t == "histogram") {
             let bucket = format!("{family}_bucket");
             let count = format!("{family}_count");
-            let mut by_series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+            let mut by_series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
             for s in self.samples.iter().filter(|s| s.name == bucket) {
                 let le = s
                     .labels
