@@ -108,3 +108,36 @@ fn status_json(status: StatusCode, body: serde_json::Value) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_disabled_ops_server_binds_nothing_and_port_0_binds_a_free_port() {
+        let off = OpsSettings {
+            enabled: false,
+            ..OpsSettings::default()
+        };
+        assert!(bind(&off).await.unwrap().is_none());
+        let listener = bind(&OpsSettings::default())
+            .await
+            .unwrap()
+            .expect("enabled");
+        let addr = listener.local_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_ne!(addr.port(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_address_that_cannot_be_bound_is_an_error_naming_the_setting() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let settings = OpsSettings {
+            addr: taken.local_addr().unwrap().to_string(),
+            ..OpsSettings::default()
+        };
+        let err = bind(&settings).await.expect_err("the port is taken");
+        assert!(err.to_string().contains("ops.addr"), "{err}");
+        assert!(err.to_string().contains(&settings.addr), "{err}");
+    }
+}
