@@ -7,6 +7,8 @@
 //! - [`error`]: [`ApiError`], the one JSON error shape, and the layer that puts every other error
 //!   response (405, 413, timeouts) into that shape.
 //! - [`json`]: [`JsonBody`], a JSON body extractor whose rejections use that shape.
+//! - [`metrics`]: [`metrics::HttpMetrics`], requests counted and timed by route template, method
+//!   and status (served with the Redis gauges at `GET /metrics`).
 //! - [`live_prices`]: [`live_prices::LivePrices`], the in-process copy of the price records that
 //!   price reads are served from, kept current by the price event channel.
 //! - [`routes`]: the router, its middleware, and one file per route group.
@@ -17,6 +19,7 @@ pub mod admin_auth;
 pub mod error;
 pub mod json;
 pub mod live_prices;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod state;

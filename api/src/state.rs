@@ -9,13 +9,15 @@ use coinbeat_shared::{
     domain::Symbol,
     jobs::{Queue, QueueName},
     keys::Keys,
+    metrics::{RedisGauges, Registry},
     queue::Producer,
+    ratelimit::Provider,
     redis_conn::{self, ConnectError},
     settings::QueueSettings,
 };
 use redis::aio::ConnectionManager;
 
-use crate::{ApiError, live_prices::LivePrices};
+use crate::{ApiError, live_prices::LivePrices, metrics::HttpMetrics};
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
@@ -42,6 +44,11 @@ struct Inner {
     /// Every product queue with its effective settings, resolved once.
     queues: Vec<(Queue, QueueName, QueueSettings)>,
     redis_timeout: Duration,
+    /// The process's in-process metrics, rendered by `GET /metrics`.
+    registry: Registry,
+    http_metrics: HttpMetrics,
+    /// Every product queue and every provider, read from Redis at scrape time.
+    redis_gauges: RedisGauges,
 }
 
 impl AppState {
@@ -60,7 +67,17 @@ impl AppState {
                 let queue_settings = settings.queues.for_queue(&name);
                 (q, name, queue_settings)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let redis_timeout = Duration::from_millis(settings.api.redis_timeout_ms.max(1));
+        let registry = Registry::new();
+        let http_metrics = HttpMetrics::new(&registry);
+        let mut redis_gauges = RedisGauges::new(conn.clone(), keys.clone(), redis_timeout);
+        for (_, name, queue_settings) in &queues {
+            redis_gauges = redis_gauges.queue(name.clone(), queue_settings.clone());
+        }
+        for provider in Provider::ALL {
+            redis_gauges = redis_gauges.provider(provider, settings.providers.limiter_id(provider));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
@@ -71,7 +88,10 @@ impl AppState {
                 live_prices: LivePrices::new(settings.prices.expire_after()),
                 producer,
                 queues,
-                redis_timeout: Duration::from_millis(settings.api.redis_timeout_ms.max(1)),
+                redis_timeout,
+                registry,
+                http_metrics,
+                redis_gauges,
             }),
         })
     }
@@ -109,6 +129,21 @@ impl AppState {
     /// The product queues, in [`Queue::ALL`] order, with their effective settings.
     pub fn queues(&self) -> &[(Queue, QueueName, QueueSettings)] {
         &self.inner.queues
+    }
+
+    /// The in-process metrics of this API process.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The request counters and durations the router's middleware records.
+    pub fn http_metrics(&self) -> &HttpMetrics {
+        &self.inner.http_metrics
+    }
+
+    /// What `GET /metrics` reads from Redis.
+    pub fn redis_gauges(&self) -> &RedisGauges {
+        &self.inner.redis_gauges
     }
 
     /// How long any one Redis call may take before the request answers 503.

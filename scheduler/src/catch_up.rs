@@ -71,8 +71,12 @@ pub async fn catch_up(
                 entry = entry.name(), last_tick = %last.to_rfc3339(), tick = %tick.to_rfc3339(),
                 missed, "missed ticks; running the latest once"
             );
+            claimer
+                .metrics()
+                .skipped(entry.name(), missed.saturating_sub(1) as u64);
         }
     }
+    claimer.metrics().caught_up(entry.name());
     claimer.claim(entry, tick, Trigger::CatchUp).await.map(Some)
 }
 
@@ -93,7 +97,12 @@ mod tests {
         for _ in 0..2 {
             let conn = redis_conn::connect(&settings.redis).await.unwrap();
             let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
-            replicas.push(Claimer::new(producer, conn, keys.clone()));
+            replicas.push(Claimer::new(
+                producer,
+                conn,
+                keys.clone(),
+                crate::metrics::SchedulerMetrics::default(),
+            ));
         }
         let e = every_five_minutes();
         let now = Utc::now();

@@ -17,6 +17,7 @@ use redis::aio::ConnectionManager;
 
 use crate::{
     entry::Entry,
+    metrics::{SchedulerMetrics, TickOutcome},
     record::{TickRecord, record_next, record_tick},
 };
 
@@ -56,7 +57,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         self.history().as_str()
     }
 
@@ -75,15 +76,26 @@ pub struct Claimer {
     producer: Producer,
     conn: ConnectionManager,
     keys: Keys,
+    metrics: SchedulerMetrics,
 }
 
 impl Claimer {
-    pub fn new(producer: Producer, conn: ConnectionManager, keys: Keys) -> Self {
+    pub fn new(
+        producer: Producer,
+        conn: ConnectionManager,
+        keys: Keys,
+        metrics: SchedulerMetrics,
+    ) -> Self {
         Self {
             producer,
             conn,
             keys,
+            metrics,
         }
+    }
+
+    pub fn metrics(&self) -> &SchedulerMetrics {
+        &self.metrics
     }
 
     pub fn conn(&self) -> &ConnectionManager {
@@ -102,9 +114,17 @@ impl Claimer {
         tick: DateTime<Utc>,
         trigger: Trigger,
     ) -> Result<Claim, ClaimError> {
-        tokio::time::timeout(CLAIM_TIMEOUT, self.claim_inner(entry, tick, trigger))
+        let claim = tokio::time::timeout(CLAIM_TIMEOUT, self.claim_inner(entry, tick, trigger))
             .await
-            .unwrap_or(Err(ClaimError::Timeout(CLAIM_TIMEOUT)))
+            .unwrap_or(Err(ClaimError::Timeout(CLAIM_TIMEOUT)));
+        let outcome = match &claim {
+            Ok(Claim::Enqueued(_)) => TickOutcome::Claimed,
+            Ok(Claim::AlreadyClaimed(_)) => TickOutcome::Deduplicated,
+            Ok(Claim::Paused) => TickOutcome::Paused,
+            Err(_) => TickOutcome::Failed,
+        };
+        self.metrics.tick(entry.name(), trigger, outcome);
+        claim
     }
 
     async fn claim_inner(
@@ -134,7 +154,13 @@ impl Claimer {
             .enqueue_to(&entry.kind().name(), entry.payload(), opts)
             .await
         {
-            Ok(id) => (Claim::Enqueued(id), Some(Utc::now().timestamp_millis())),
+            Ok(id) => {
+                let enqueued_at = Utc::now();
+                let late = (enqueued_at - tick).num_microseconds().unwrap_or(i64::MAX);
+                self.metrics
+                    .late(entry.name(), trigger, late as f64 / 1_000_000.0);
+                (Claim::Enqueued(id), Some(enqueued_at.timestamp_millis()))
+            }
             Err(QueueError::Duplicate { existing, .. }) => (Claim::AlreadyClaimed(existing), None),
             Err(e) => return Err(ClaimError::Enqueue(e)),
         };

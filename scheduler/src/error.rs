@@ -14,6 +14,9 @@ pub enum SchedulerError {
     /// The Redis URL is malformed (an unreachable Redis is not an error: the beat waits for it).
     #[error(transparent)]
     Redis(#[from] ConnectError),
+    /// `ops.addr` could not be bound.
+    #[error(transparent)]
+    Ops(#[from] coinbeat_ops::OpsError),
 }
 
 /// One invalid schedule entry and what is wrong with it.

@@ -11,46 +11,96 @@
 //! - `record`: the run record of each entry in Redis (read with
 //!   `coinbeat_shared::schedule_state::read_schedule_record`).
 //! - [`error`]: why the scheduler refused to start.
+//! - [`metrics`]: [`SchedulerMetrics`], ticks by outcome, lateness, catch-up runs, served with
+//!   `/healthz` and `/readyz` by the ops server (`coinbeat-ops`, on `ops.addr`).
 //!
 //! [`run`] is the whole scheduler; the `coinbeat-scheduler` binary and `coinbeat run scheduler`
-//! both call it.
+//! both call it. [`run_on`] takes the ops listener (tests bind port 0); [`run_with`] is the beat
+//! alone, recording into metrics the caller serves.
 
 mod beat;
 mod catch_up;
 mod claim;
 pub mod entry;
 pub mod error;
+pub mod metrics;
 mod record;
 
 use std::sync::Arc;
 
+use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
     keys::Keys,
+    metrics::{RedisGauges, Registry},
     queue::Producer,
     redis_conn::{self, ConnectError},
     settings::RedisSettings,
 };
 use redis::aio::ConnectionManager;
-use tokio::task::JoinSet;
+use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 pub use entry::{Entry, parse_schedule};
 pub use error::{EntryError, EntryProblem, SchedulerError};
+pub use metrics::SchedulerMetrics;
 
 /// Runs the beat for every enabled entry of `settings.schedule` until `shutdown` is cancelled.
 ///
 /// Fails only at start: an invalid entry (every one is named) or a malformed Redis URL. Once
 /// running it never fails: a Redis error is logged, the tick is caught up once Redis answers
 /// again, and an unreachable Redis at start is waited for in the same way.
+///
+/// Alongside, the ops server on `ops.addr` (unless disabled) until `shutdown`.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+    parse_schedule(&settings)?;
+    let ops = coinbeat_ops::bind(&settings.ops).await?;
+    run_on(settings, ops, shutdown).await
+}
+
+/// [`run`] with the ops server on `ops` when given.
+pub async fn run_on(
+    settings: Settings,
+    ops: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
+    let registry = Registry::new();
+    let metrics = SchedulerMetrics::new(&registry);
+    let conn = redis_conn::connect_lazy(&settings.redis)?;
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let timeout = settings.ops.redis_timeout();
+    let gauges = RedisGauges::new(conn.clone(), keys, timeout);
+    let running = metrics.clone();
+    let ops_state = Ops::new(registry, gauges, conn, timeout, move || {
+        running.is_running()
+    });
+    let server = coinbeat_ops::spawn(ops, ops_state, shutdown.clone());
+    let result = run_with(settings, metrics, shutdown).await;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    result
+}
+
+/// The beat alone, recording into `metrics`, until `shutdown` is cancelled.
+pub async fn run_with(
+    settings: Settings,
+    metrics: SchedulerMetrics,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
     let entries = parse_schedule(&settings)?;
     let conn = connect(&settings.redis).await?;
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
-    let claimer = claim::Claimer::new(producer, conn, keys);
+    for entry in &entries {
+        metrics.register_entry(entry.name());
+    }
+    let claimer = claim::Claimer::new(producer, conn, keys, metrics.clone());
     log_table(&settings, &entries);
 
+    metrics.set_running(true);
+    // Not running once this returns, however it returns.
+    let _stopped = StopGuard(metrics.clone());
     if entries.is_empty() {
         tracing::warn!("no enabled schedule entries; idle until shutdown");
         shutdown.cancelled().await;
@@ -71,6 +121,15 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     }
     tracing::info!("scheduler stopped");
     Ok(())
+}
+
+/// Clears the running gauge when the beat returns.
+struct StopGuard(SchedulerMetrics);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.set_running(false);
+    }
 }
 
 /// Connects to Redis; if it does not answer yet, returns a connection that keeps trying, so a

@@ -8,6 +8,8 @@
 //! - [`breaker`]: the circuit breaker per upstream, shared by every replica through Redis.
 //! - [`cache`]: cached records (prices) with newest-wins writes and freshness.
 //! - [`keys`]: the only place that builds Redis keys.
+//! - [`metrics`]: Prometheus metrics: an in-process registry, gauges read from Redis at scrape
+//!   time, the text exposition format.
 //! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
 //! - [`ratelimit`]: the distributed rate limiter per upstream (and API key), in Redis.
 //! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
@@ -22,6 +24,7 @@ pub mod cache;
 pub mod domain;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod queue;
 pub mod ratelimit;
 pub mod redis_conn;

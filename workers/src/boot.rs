@@ -1,16 +1,21 @@
-//! The start-up every worker shares: settings → telemetry → Redis → run until SIGINT or
-//! SIGTERM (or the caller's token), then stop gracefully.
+//! The start-up every worker shares: settings → telemetry → Redis → the ops server
+//! (`/healthz`, `/readyz`, `/metrics` on `ops.addr`) → run until SIGINT or SIGTERM (or the
+//! caller's token), then stop gracefully.
 
 use std::{future::Future, path::PathBuf};
 
 use anyhow::Context;
+use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
     jobs::Job,
     keys::Keys,
-    queue::{JobContext, JobResult, WorkerRuntime},
+    metrics::{RedisGauges, Registry},
+    queue::{JobContext, JobResult, RuntimeMetrics, WorkerRuntime},
+    ratelimit::Provider,
     redis_conn, shutdown, telemetry,
 };
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::registry;
@@ -45,10 +50,14 @@ pub async fn main(name: &str) -> anyhow::Result<()> {
     registry::run(name, settings, shutdown::on_signal()).await
 }
 
-/// Runs the worker of `J`'s queue with the handler `make` builds, until `stop` is cancelled.
+/// Runs the worker of `J`'s queue with the handler `make` builds, until `stop` is cancelled,
+/// with its ops server on `ops` (if any) until then too. `providers` are the upstreams the
+/// handler calls, whose limiter and breaker the ops server reports.
 pub async fn run<J, H, Fut>(
     settings: Settings,
+    ops: Option<TcpListener>,
     stop: CancellationToken,
+    providers: &[Provider],
     make: impl FnOnce(&WorkerEnv) -> anyhow::Result<H>,
 ) -> anyhow::Result<()>
 where
@@ -62,8 +71,27 @@ where
         .await
         .context("connecting to redis")?;
     let handler = make(&env)?;
+
+    let registry = Registry::new();
+    let metrics = RuntimeMetrics::new(&registry);
+    let timeout = env.settings.ops.redis_timeout();
+    let mut gauges = RedisGauges::new(env.conn.clone(), env.keys.clone(), timeout)
+        .queue(J::queue(), queue_settings.clone());
+    for &provider in providers {
+        gauges = gauges.provider(provider, env.settings.providers.limiter_id(provider));
+    }
+    let (queue, running) = (J::queue(), metrics.clone());
+    let ops_state = Ops::new(registry, gauges, env.conn.clone(), timeout, move || {
+        running.is_running(&queue)
+    });
+    let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
+
     WorkerRuntime::new(client, env.conn.clone(), env.keys.clone(), queue_settings)
+        .with_metrics(metrics)
         .run(handler, stop)
         .await?;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
     Ok(())
 }

@@ -5,7 +5,9 @@ use coinbeat_shared::{
     Settings,
     jobs::{CleanupJob, HealthJob, MarketJob, PricesJob, ProbeJob, WalletJob},
     queue::JobContext,
+    ratelimit::Provider,
 };
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -27,11 +29,37 @@ pub const PRODUCT_WORKERS: &[&str] = &[
     "cleanup-worker",
 ];
 
-/// Runs the worker called `name` until `stop` is cancelled.
+/// The upstreams the worker called `name` calls, whose limiter and breaker its ops server
+/// reports.
+pub fn providers(name: &str) -> &'static [Provider] {
+    match name {
+        "price-worker" => &[Provider::CoinGecko, Provider::Binance],
+        "market-worker" => &[Provider::CoinGecko, Provider::CoinLore],
+        "wallet-worker" => &[Provider::Etherscan],
+        "health-worker" => &Provider::ALL,
+        _ => &[],
+    }
+}
+
+/// Runs the worker called `name` until `stop` is cancelled, with its ops server on `ops.addr`
+/// (see [`run_on`]).
 pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
+    let ops = coinbeat_ops::bind(&settings.ops).await?;
+    run_on(name, settings, ops, stop).await
+}
+
+/// Runs the worker called `name` until `stop` is cancelled, with its ops server on `ops` when
+/// given (tests bind port 0).
+pub async fn run_on(
+    name: &str,
+    settings: Settings,
+    ops: Option<TcpListener>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let providers = providers(name);
     match name {
         "price-worker" => {
-            boot::run::<PricesJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<PricesJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = PriceWorker::new(env)?;
                 Ok(move |job: PricesJob, _ctx: JobContext| {
                     let worker = worker.clone();
@@ -41,7 +69,7 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             .await
         }
         "market-worker" => {
-            boot::run::<MarketJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<MarketJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = MarketWorker::new(env)?;
                 Ok(move |job: MarketJob, _ctx: JobContext| {
                     let worker = worker.clone();
@@ -51,7 +79,7 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             .await
         }
         "health-worker" => {
-            boot::run::<HealthJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<HealthJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = HealthWorker::new(env)?;
                 Ok(move |job: HealthJob, _ctx: JobContext| {
                     let worker = worker.clone();
@@ -61,7 +89,7 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             .await
         }
         "cleanup-worker" => {
-            boot::run::<CleanupJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<CleanupJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = CleanupWorker::new(env);
                 Ok(move |job: CleanupJob, _ctx: JobContext| {
                     let worker = worker.clone();
@@ -71,7 +99,7 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             .await
         }
         "wallet-worker" => {
-            boot::run::<WalletJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<WalletJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = WalletWorker::new(env)?;
                 Ok(move |job: WalletJob, _ctx: JobContext| {
                     let worker = worker.clone();
@@ -81,7 +109,7 @@ pub async fn run(name: &str, settings: Settings, stop: CancellationToken) -> any
             .await
         }
         "probe-worker" => {
-            boot::run::<ProbeJob, _, _>(settings, stop, |env: &WorkerEnv| {
+            boot::run::<ProbeJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let (conn, keys) = (env.conn.clone(), env.keys.clone());
                 Ok(move |job: ProbeJob, ctx: JobContext| {
                     probe::handle(conn.clone(), keys.clone(), job, ctx)

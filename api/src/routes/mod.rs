@@ -12,6 +12,7 @@
 //! | `GET /v1/workers` | [`workers`] |
 //! | `GET /v1/health` | [`health_report`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `GET /metrics` | [`metrics`] |
 //!
 //! Admin routes, every one behind [`admin_auth::require_admin`] (`api.admin_token`):
 //!
@@ -28,7 +29,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{Method, StatusCode, Uri},
-    middleware::map_response,
+    middleware::{from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -47,6 +48,7 @@ pub mod dead;
 pub mod health;
 pub mod health_report;
 pub mod markets;
+pub mod metrics;
 pub mod prices;
 pub mod purge;
 pub mod queues;
@@ -58,15 +60,18 @@ pub mod workers;
 
 /// The whole API, ready to serve.
 ///
-/// Middleware, outermost first: a trace span per request; [`reshape`], so the errors the layers
+/// Middleware, outermost first: request metrics ([`crate::metrics::track`], so they count the
+/// final status); a trace span per request; [`reshape`], so the errors the layers
 /// below produce share the one error shape; the request timeout (503); the body limit
 /// (`api.max_body_bytes`, 413); a panic catcher (500).
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
+    let http_metrics = state.http_metrics().clone();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/prices", get(prices::list))
         .route("/v1/prices/{symbol}", get(prices::one))
         .route("/v1/markets", get(markets::list))
@@ -104,6 +109,8 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+        // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
+        .layer(from_fn_with_state(http_metrics, crate::metrics::track))
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 mod admin;
 mod live_prices;
 mod markets;
+mod metrics;
 mod prices;
 mod schedules;
 mod service;

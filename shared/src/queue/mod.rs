@@ -4,6 +4,8 @@
 //! - [`Producer`]: enqueue (single, bulk, delayed), backlog cap, idempotency keys.
 //! - [`WorkerRuntime`]: runs an apalis worker under a supervisor with unique names, explicit
 //!   heartbeats, wake-on-enqueue, our own acks and retries, graceful stop.
+//! - [`RuntimeMetrics`]: what the runtime counts (tasks by outcome, run time, in flight,
+//!   retries, running), for the process's `/metrics`.
 //! - [`JobError`]: how a handler says "retry" or "never retry".
 //! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
 //! - [`prune_finished`]: retention for finished task records; [`sweep_dead_workers`]: what dead
@@ -15,6 +17,7 @@ mod dead;
 mod error;
 mod job_error;
 mod lookup;
+mod metrics;
 mod producer;
 mod prune;
 mod purge;
@@ -33,6 +36,7 @@ pub use dead::{
 pub use error::QueueError;
 pub use job_error::{JobError, JobResult};
 pub use lookup::{TaskInfo, TaskStatus, find_task, lookup_task};
+pub use metrics::{Outcome, RuntimeMetrics};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    JobError, JobResult, TaskId, now_ms, scripts,
+    JobError, JobResult, Outcome, RuntimeMetrics, TaskId, now_ms, scripts,
     wake::Wake,
     workers::{refresh_info, register_info},
 };
@@ -81,6 +81,7 @@ pub struct WorkerRuntime {
     conn: ConnectionManager,
     keys: Keys,
     settings: QueueSettings,
+    metrics: RuntimeMetrics,
 }
 
 impl WorkerRuntime {
@@ -96,7 +97,14 @@ impl WorkerRuntime {
             conn,
             keys,
             settings,
+            metrics: RuntimeMetrics::default(),
         }
+    }
+
+    /// Records into `metrics` (by default into a registry nobody renders).
+    pub fn with_metrics(mut self, metrics: RuntimeMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Runs `handler` for every job of `J`'s queue until `shutdown` is cancelled, then stops
@@ -118,6 +126,7 @@ impl WorkerRuntime {
             ));
         }
         let queue = J::queue();
+        self.metrics.register_queue(&queue);
         let qkeys = self.keys.queue(&queue);
         let wake = Wake::default();
         let background = shutdown.child_token();
@@ -138,13 +147,16 @@ impl WorkerRuntime {
             let name = worker_name(&queue);
             let started = Instant::now();
             tracing::info!(queue = %queue, worker = %name, "worker starting");
+            self.metrics.set_running(&queue, true);
             let result = self
                 .incarnation(&name, &queue, &qkeys, &wake, handler.clone(), &shutdown)
                 .await;
+            self.metrics.set_running(&queue, false);
             self.release(&qkeys, &name).await;
             if shutdown.is_cancelled() {
                 break;
             }
+            self.metrics.restarted(&queue);
             if started.elapsed() > Duration::from_secs(30) {
                 backoff = Duration::from_millis(100);
             }
@@ -210,6 +222,8 @@ impl WorkerRuntime {
             keys: qkeys.clone(),
             retry_base_ms: s.retry_base_delay_ms,
             retry_max_ms: s.retry_max_delay_ms,
+            metrics: self.metrics.clone(),
+            queue: queue.clone(),
         };
         let queue = queue.clone();
         let worker = WorkerBuilder::new(name)
@@ -224,6 +238,8 @@ impl WorkerRuntime {
                         let id_s = id.to_string();
                         let span = tracing::info_span!("job", queue = %queue, task_id = %id_s);
                         async move {
+                            let started = Instant::now();
+                            let running = ack.metrics.start(&queue);
                             let outcome = match (
                                 serde_json::from_value::<J>(payload),
                                 id_s.parse::<TaskId>(),
@@ -246,7 +262,9 @@ impl WorkerRuntime {
                                 }
                                 (_, Err(e)) => Err(JobError::permanent(e)),
                             };
-                            ack.ack(wctx.name(), &id_s, &outcome).await
+                            drop(running);
+                            ack.ack(wctx.name(), &id_s, &outcome, started.elapsed())
+                                .await
                         }
                         .instrument(span)
                         .await
@@ -358,14 +376,18 @@ struct Acker {
     keys: QueueKeys,
     retry_base_ms: u64,
     retry_max_ms: u64,
+    metrics: RuntimeMetrics,
+    queue: QueueName,
 }
 
 impl Acker {
+    /// Records the outcome of a run that took `ran_for`, in Redis and in the metrics.
     async fn ack(
         &self,
         worker: &str,
         id: &str,
         outcome: &JobResult,
+        ran_for: Duration,
     ) -> Result<(), redis::RedisError> {
         let least_delay_ms = match outcome {
             Err(e) => e.retry_after().map_or(0, |d| d.as_millis() as u64),
@@ -401,14 +423,26 @@ impl Acker {
             .arg(least_delay_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
-        match state.as_str() {
-            "done" => tracing::debug!(attempts, "job done"),
-            "retry" => {
-                tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry")
+        let recorded = match state.as_str() {
+            "done" => {
+                tracing::debug!(attempts, "job done");
+                Outcome::Done
             }
-            "dead" => tracing::error!(attempts, error = %text, "job dead"),
-            _ => tracing::warn!("result dropped: task no longer held by this worker"),
-        }
+            "retry" => {
+                tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry");
+                Outcome::Retried
+            }
+            "dead" => {
+                tracing::error!(attempts, error = %text, "job dead");
+                Outcome::Dead
+            }
+            _ => {
+                tracing::warn!("result dropped: task no longer held by this worker");
+                Outcome::Dropped
+            }
+        };
+        self.metrics
+            .finished(&self.queue, recorded, ran_for, attempts);
         Ok(())
     }
 }

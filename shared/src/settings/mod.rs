@@ -18,6 +18,7 @@ use crate::jobs::QueueName;
 mod api;
 mod health;
 mod markets;
+mod ops;
 mod prices;
 mod providers;
 mod schedule;
@@ -27,6 +28,7 @@ mod wallets;
 pub use api::ApiSettings;
 pub use health::HealthSettings;
 pub use markets::MarketsSettings;
+pub use ops::OpsSettings;
 pub use prices::PricesSettings;
 pub use providers::{
     BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings, EtherscanSettings,
@@ -66,6 +68,7 @@ pub struct Settings {
     pub wallets: WalletSettings,
     pub api: ApiSettings,
     pub health: HealthSettings,
+    pub ops: OpsSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -82,6 +85,7 @@ impl Default for Settings {
             wallets: WalletSettings::default(),
             api: ApiSettings::default(),
             health: HealthSettings::default(),
+            ops: OpsSettings::default(),
             telemetry: TelemetrySettings::default(),
         }
     }

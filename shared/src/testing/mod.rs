@@ -3,6 +3,9 @@
 //! Each test starts its own server (about 10 ms), so tests never share state or ports. When
 //! `redis-server` is not installed the helper panics with the command that installs it: a test
 //! that needs Redis is never silently skipped.
+//!
+//! [`exposition`]: a strict reader of the Prometheus text format, for tests that scrape
+//! `/metrics`.
 
 use std::{
     path::PathBuf,
@@ -11,6 +14,9 @@ use std::{
 };
 
 use crate::settings::{Secret, Settings};
+
+pub mod exposition;
+pub use exposition::Exposition;
 
 /// A running private redis-server.
 #[derive(Debug)]

@@ -1,0 +1,143 @@
+//! Binding and serving the ops routes; stops gracefully when the process's token is cancelled.
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use coinbeat_shared::{metrics::CONTENT_TYPE, settings::OpsSettings};
+use serde_json::json;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::state::{NotReady, Ops};
+
+/// Why the ops server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("cannot listen on ops.addr {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Binds `settings.addr`, or nothing when the ops server is disabled.
+pub async fn bind(settings: &OpsSettings) -> Result<Option<TcpListener>, OpsError> {
+    if !settings.enabled {
+        tracing::info!("ops server disabled");
+        return Ok(None);
+    }
+    TcpListener::bind(&settings.addr)
+        .await
+        .map(Some)
+        .map_err(|source| OpsError::Bind {
+            addr: settings.addr.clone(),
+            source,
+        })
+}
+
+/// Serves `ops` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    ops: Ops,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    // The bound address is logged because the default port is 0: this line is how an operator
+    // (or `coinbeat up`'s output) learns where each process serves /metrics.
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "ops server listening");
+    }
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(ops);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// Serves in a task of its own when there is a listener; an error is logged, never fatal to
+/// the process (the work goes on without its ops port).
+pub fn spawn(
+    listener: Option<TcpListener>,
+    ops: Ops,
+    shutdown: CancellationToken,
+) -> Option<JoinHandle<()>> {
+    let listener = listener?;
+    Some(tokio::spawn(async move {
+        if let Err(e) = serve(listener, ops, shutdown).await {
+            tracing::error!(error = %e, "ops server stopped");
+        }
+    }))
+}
+
+async fn healthz() -> Response {
+    status_json(StatusCode::OK, json!({"status": "ok"}))
+}
+
+/// 200 `{"status":"ok"}`, or 503 in the API's error shape with `redis_unavailable` or
+/// `not_running`.
+async fn readyz(State(ops): State<Ops>) -> Response {
+    match ops.readiness().await {
+        Ok(()) => status_json(StatusCode::OK, json!({"status": "ok"})),
+        Err(NotReady::Redis) => status_json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": "redis_unavailable", "message": "redis did not answer PING in time"}}),
+        ),
+        Err(NotReady::NotRunning) => status_json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": "not_running", "message": "the runtime is not running"}}),
+        ),
+    }
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], ops.scrape().await).into_response()
+}
+
+fn status_json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_disabled_ops_server_binds_nothing_and_port_0_binds_a_free_port() {
+        let off = OpsSettings {
+            enabled: false,
+            ..OpsSettings::default()
+        };
+        assert!(bind(&off).await.unwrap().is_none());
+        let listener = bind(&OpsSettings::default())
+            .await
+            .unwrap()
+            .expect("enabled");
+        let addr = listener.local_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_ne!(addr.port(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_address_that_cannot_be_bound_is_an_error_naming_the_setting() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let settings = OpsSettings {
+            addr: taken.local_addr().unwrap().to_string(),
+            ..OpsSettings::default()
+        };
+        let err = bind(&settings).await.expect_err("the port is taken");
+        assert!(err.to_string().contains("ops.addr"), "{err}");
+        assert!(err.to_string().contains(&settings.addr), "{err}");
+    }
+}
