@@ -108,6 +108,8 @@ pub enum ApiError {
         depth: u64,
         cap: u64,
     },
+    #[error("too many requests from this client; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("idempotency key {key:?} is already held by task {existing}")]
     Duplicate { key: String, existing: TaskId },
     #[error(transparent)]
@@ -189,7 +191,7 @@ impl ApiError {
             | InvalidLimit(_)
             | InvalidOffset(_)
             | InvalidCoinId(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            QueueFull { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Duplicate { .. } => StatusCode::CONFLICT,
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -217,6 +219,7 @@ impl ApiError {
             UnknownKind(_) => "unknown_kind",
             InvalidArgs { .. } => "invalid_args",
             QueueFull { .. } => "queue_full",
+            RateLimited { .. } => "rate_limited",
             Duplicate { .. } => "duplicate",
             InvalidTaskId(_) => "invalid_task_id",
             TaskNotFound(_) => "task_not_found",
@@ -342,11 +345,15 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"coinbeat admin\""),
             );
         }
-        if matches!(self, ApiError::QueueFull { .. }) {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECS),
-            );
+        let retry_after = match &self {
+            ApiError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER_SECS),
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -17,6 +17,7 @@
 
 pub mod admin_auth;
 pub mod error;
+pub mod hardening;
 pub mod json;
 pub mod live_prices;
 pub mod metrics;

@@ -22,6 +22,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Cors(#[from] crate::hardening::cors::CorsError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -43,6 +45,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    // A bad origin is a start-up error, not an origin silently left out.
+    crate::hardening::cors::layer(&settings.api.cors_origins)?;
     let state = AppState::new(&settings)?;
     let client = redis_conn::client(&settings.redis)?;
     let follower_stop = shutdown.child_token();
@@ -57,7 +61,9 @@ pub async fn serve(
         }
     });
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(state))
+    // The peer address is what the per-client rate limit counts by.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     tracing::info!("stopped");

@@ -27,9 +27,10 @@ use std::any::Any;
 
 use axum::{
     Router,
+    body::Body,
     extract::DefaultBodyLimit,
-    http::{Method, StatusCode, Uri},
-    middleware::{from_fn_with_state, map_response},
+    http::{Method, Request, StatusCode, Uri},
+    middleware::{from_fn_with_state, map_request, map_response},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -38,11 +39,22 @@ use coinbeat_shared::jobs::Queue;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::{ApiError, AppState, admin_auth::require_admin, error::reshape};
+use crate::{
+    ApiError, AppState,
+    admin_auth::require_admin,
+    error::reshape,
+    hardening::{
+        self,
+        client_limit::{self, ClientLimiter},
+        request_id,
+    },
+};
 
 pub mod dead;
 pub mod health;
@@ -60,15 +72,23 @@ pub mod workers;
 
 /// The whole API, ready to serve.
 ///
-/// Middleware, outermost first: request metrics ([`crate::metrics::track`], so they count the
-/// final status); a trace span per request; [`reshape`], so the errors the layers
-/// below produce share the one error shape; the request timeout (503); the body limit
-/// (`api.max_body_bytes`, 413); a panic catcher (500).
+/// Middleware, outermost first: the request id ([`hardening::request_id`]); the security
+/// headers; CORS when `api.cors_origins` names origins; request metrics
+/// ([`crate::metrics::track`], so they count the final status); a trace span per request
+/// (with its request id); the per-client rate limit ([`hardening::client_limit`], 429);
+/// [`reshape`], so the errors the layers below produce share the one error shape; the request
+/// timeout (503); the body limit (`api.max_body_bytes`, 413); a panic catcher (500).
+///
+/// `api.cors_origins` must have been checked with [`hardening::cors::layer`] (as
+/// [`crate::serve`] does); an origin that does not parse is left out here.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
     let http_metrics = state.http_metrics().clone();
-    Router::new()
+    let api = &state.settings().api;
+    let client_limiter = ClientLimiter::new(api.client_rate_per_sec, api.client_burst);
+    let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
@@ -102,15 +122,48 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(map_response(move |response: Response| async move {
             reshape(response, limit)
-        }))
+        }));
+    let routes = match client_limiter {
+        Some(limiter) => routes.layer(from_fn_with_state(limiter, client_limit::limit)),
+        None => routes,
+    };
+    let routes = routes
         // Failures are logged where their cause is known (`ApiError`, `reshape`); the trace
         // layer would log each 503 of a Redis outage a second time, without the cause.
         .layer(
             TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = request.uri().path(),
+                        request_id = request_id::of(request).unwrap_or("-"),
+                    )
+                })
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
-        .layer(from_fn_with_state(http_metrics, crate::metrics::track))
+        .layer(from_fn_with_state(http_metrics, crate::metrics::track));
+    let routes = match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    let routes = hardening::security_headers::all()
+        .into_iter()
+        .fold(routes, |routes, (name, value)| {
+            routes.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        });
+    routes
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            request_id::MakeUlid,
+        ))
+        .layer(map_request(|request: Request<Body>| async move {
+            request_id::sanitize(request)
+        }))
         .with_state(state)
 }
 

@@ -45,7 +45,14 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     );
     write_prices(lab).await?;
     let addr = free_addr()?;
-    let api_pid = lab.spawn("api", &[("COINBEAT_API__ADDR", addr.to_string())])?;
+    let api_pid = lab.spawn(
+        "api",
+        &[
+            ("COINBEAT_API__ADDR", addr.to_string()),
+            // The load generator is one client; the per-client limit would measure itself.
+            ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
+        ],
+    )?;
     let me = std::process::id();
     wait_listening(addr).await?;
 

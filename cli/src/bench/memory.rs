@@ -58,6 +58,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab, sim_url: &str) -> anyhow::Resu
     let addr = free_addr()?;
     let env = [
         ("COINBEAT_API__ADDR", addr.to_string()),
+        // The load generator is one client; the per-client limit would cut the load short.
+        ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
         (
             "COINBEAT_PROVIDERS__COINGECKO__BASE_URL",
             sim_url.to_owned(),

@@ -48,8 +48,9 @@ pub async fn schedules(
             row["name"].as_str().unwrap_or_default(),
             row["cron"].as_str().unwrap_or_default(),
             row["kind"].as_str().unwrap_or_default(),
-            row["enabled"],
-            row["paused"],
+            // A JSON value's Display ignores the width: pad its text.
+            row["enabled"].to_string(),
+            row["paused"].to_string(),
             ms(&row["last_tick_ms"]),
             row["last_outcome"].as_str().unwrap_or("-"),
             ms(&row["next_tick_ms"]),

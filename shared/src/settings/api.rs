@@ -17,6 +17,14 @@ pub struct ApiSettings {
     /// The bearer token of the admin routes (`/v1/admin/...`: dead letters, queue purge,
     /// schedule pause/resume/run), `COINBEAT_API__ADMIN_TOKEN`. Unset, those routes answer 403.
     pub admin_token: Option<Secret>,
+    /// Browser origins allowed to call the API (CORS), e.g. `["https://app.example.com"]`;
+    /// `["*"]` for any. Empty (the default): no CORS headers, browsers keep other sites out.
+    pub cors_origins: Vec<String>,
+    /// Requests per second one client (peer IP) may make; past it, 429 with `Retry-After`.
+    /// 0 turns the limit off.
+    pub client_rate_per_sec: u32,
+    /// Requests a client may make at once above its rate.
+    pub client_burst: u32,
 }
 
 impl Default for ApiSettings {
@@ -26,6 +34,9 @@ impl Default for ApiSettings {
             redis_timeout_ms: 1_000,
             max_body_bytes: 64 * 1024,
             admin_token: None,
+            cors_origins: Vec::new(),
+            client_rate_per_sec: 200,
+            client_burst: 400,
         }
     }
 }

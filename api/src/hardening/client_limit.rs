@@ -1,0 +1,158 @@
+//! A request rate per client: a token bucket per peer IP (`api.client_rate_per_sec` tokens a
+//! second, at most `api.client_burst` saved up). A request without a token is answered 429
+//! `rate_limited` with `Retry-After` (whole seconds until the next token), and costs nothing
+//! else: no Redis call, no handler.
+//!
+//! The buckets are in this process (each API replica limits on its own, so N replicas let a
+//! client make N times the rate; the upstream limits that matter are the workers', which are
+//! global). The peer IP is the TCP peer: behind a proxy every client shares the proxy's bucket,
+//! so set the limit for that, or at the proxy. Memory stays bounded: a shard that grows past
+//! [`MAX_CLIENTS_PER_SHARD`] forgets every client whose bucket has refilled.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::ApiError;
+
+/// Shards of the client table, so concurrent requests rarely wait on one lock.
+const SHARDS: usize = 16;
+/// Clients remembered per shard before full buckets are forgotten.
+const MAX_CLIENTS_PER_SHARD: usize = 4_096;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The buckets of every client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClientLimiter {
+    shards: Arc<[Mutex<HashMap<IpAddr, Bucket>>; SHARDS]>,
+    rate: f64,
+    burst: f64,
+}
+
+impl ClientLimiter {
+    /// `None` when `per_sec` is 0 (no limit). The burst is at least one request.
+    pub fn new(per_sec: u32, burst: u32) -> Option<Self> {
+        (per_sec > 0).then(|| Self {
+            shards: Arc::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))),
+            rate: f64::from(per_sec),
+            burst: f64::from(burst.max(1)),
+        })
+    }
+
+    /// Takes a token for `client` at `now`; when there is none, how long until there is.
+    pub fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let shard = &self.shards[shard_of(client)];
+        let mut table = shard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if table.len() >= MAX_CLIENTS_PER_SHARD && !table.contains_key(&client) {
+            let (rate, burst) = (self.rate, self.burst);
+            table.retain(|_, b| refill(b, now, rate, burst) < burst);
+        }
+        let bucket = table.entry(client).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let tokens = refill(bucket, now, self.rate, self.burst);
+        if tokens >= 1.0 {
+            bucket.tokens = tokens - 1.0;
+            bucket.at = now;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+        }
+    }
+}
+
+/// The tokens `bucket` holds at `now` (not stored).
+fn refill(bucket: &Bucket, now: Instant, rate: f64, burst: f64) -> f64 {
+    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+    (bucket.tokens + elapsed * rate).min(burst)
+}
+
+fn shard_of(client: IpAddr) -> usize {
+    let last = match client {
+        IpAddr::V4(v4) => v4.octets()[3],
+        IpAddr::V6(v6) => v6.octets()[15],
+    };
+    usize::from(last) % SHARDS
+}
+
+/// Middleware: lets a request through when its client has a token. Requests without a peer
+/// address (none reach here through `serve`) are let through.
+pub async fn limit(State(limiter): State<ClientLimiter>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(client) = peer
+        && let Err(wait) = limiter.take(client, Instant::now())
+    {
+        return ApiError::RateLimited {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_its_burst_then_its_rate_and_others_are_not_affected() {
+        let limiter = ClientLimiter::new(2, 3).unwrap();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take(a, t0).is_ok());
+        }
+        let wait = limiter.take(a, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(500));
+        assert!(
+            limiter.take(b, t0).is_ok(),
+            "another client has its own bucket"
+        );
+        // Half a second later one token has come back, and only one.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(limiter.take(a, t1).is_ok());
+        assert!(limiter.take(a, t1).is_err());
+    }
+
+    #[test]
+    fn no_rate_is_no_limiter() {
+        assert!(ClientLimiter::new(0, 10).is_none());
+    }
+
+    #[test]
+    fn a_full_shard_forgets_clients_whose_bucket_has_refilled() {
+        let limiter = ClientLimiter::new(1_000, 1).unwrap();
+        let t0 = Instant::now();
+        for i in 0..(MAX_CLIENTS_PER_SHARD as u32 + 10) {
+            // Same last byte, so the same shard.
+            let ip = IpAddr::from(std::net::Ipv4Addr::from((i << 8) | 7));
+            assert!(
+                limiter
+                    .take(ip, t0 + Duration::from_secs(u64::from(i)))
+                    .is_ok()
+            );
+        }
+        let held = limiter.shards[7].lock().unwrap().len();
+        assert!(held <= MAX_CLIENTS_PER_SHARD, "{held}");
+    }
+}

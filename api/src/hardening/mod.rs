@@ -1,0 +1,14 @@
+//! What keeps the API safe on the open internet, besides auth and input validation: one
+//! middleware per concern, put around the router by [`crate::routes::router`].
+//!
+//! | file | concern |
+//! |---|---|
+//! | [`request_id`] | an `x-request-id` on every request and response (kept when the caller sent one), and in the request's log span |
+//! | [`security_headers`] | `nosniff`, no framing, no referrer, a restrictive CSP on every response |
+//! | [`cors`] | cross-origin access only for the origins `api.cors_origins` names |
+//! | [`client_limit`] | a request rate per client (peer IP), `api.client_rate_per_sec` / `api.client_burst`; 429 with `Retry-After` past it |
+
+pub mod client_limit;
+pub mod cors;
+pub mod request_id;
+pub mod security_headers;

@@ -1,0 +1,23 @@
+//! Headers every response carries: the API serves JSON only, so browsers are told not to sniff
+//! types, not to frame it, not to leak the URL as a referrer, and to load nothing from it.
+
+use axum::http::{HeaderName, HeaderValue, header};
+
+/// (header, value) pairs set on every response that does not set the header itself.
+pub fn all() -> [(HeaderName, HeaderValue); 4] {
+    [
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ),
+    ]
+}

@@ -1,0 +1,179 @@
+//! The API's hardening, over real HTTP: a request id on every answer (a caller's own kept,
+//! an unusable one replaced), the security headers, CORS only for the configured origins, and
+//! the per-client request rate (429 with `Retry-After` in the one error shape).
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+
+use crate::support::{Api, json};
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_the_security_headers() {
+    let api = Api::start().await;
+    for path in ["/healthz", "/v1/prices/BTC", "/v1/nope"] {
+        let response = api.http.get(api.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        let id = headers["x-request-id"].to_str().unwrap();
+        assert_eq!(id.len(), 26, "a ULID for {path}: {id}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+    }
+    // Two requests, two ids.
+    let ids: Vec<String> = futures_ids(&api, 2).await;
+    assert_ne!(ids[0], ids[1]);
+
+    let kept = api
+        .http
+        .get(api.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-me-42");
+    let replaced = api
+        .http
+        .get(api.url("/healthz"))
+        .header("x-request-id", "x".repeat(500))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.headers()["x-request-id"].to_str().unwrap().len(),
+        26,
+        "an id longer than 128 bytes is replaced"
+    );
+}
+
+async fn futures_ids(api: &Api, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let response = api.http.get(api.url("/healthz")).send().await.unwrap();
+        ids.push(
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ids
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    let open = Api::start_with(|s| {
+        s.api.cors_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let allowed = open
+        .http
+        .get(open.url("/v1/prices/BTC"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = open
+        .http
+        .get(open.url("/v1/prices/BTC"))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    let preflight = open
+        .http
+        .request(Method::OPTIONS, open.url("/v1/tasks"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert!(
+        preflight.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        !preflight
+            .headers()
+            .contains_key("access-control-allow-credentials")
+    );
+
+    let closed = Api::start().await;
+    let response = closed
+        .http
+        .get(closed.url("/v1/prices/BTC"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+}
+
+#[tokio::test]
+async fn an_unusable_cors_origin_stops_the_api_at_start_naming_it() {
+    let api = Api::start_with(|s| s.api.cors_origins = vec!["app.example.com".into()]).await;
+    let mut api = api;
+    let server = api.server.take().unwrap();
+    let err = server.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("app.example.com"), "{err}");
+}
+
+#[tokio::test]
+async fn a_client_past_its_rate_gets_429_with_retry_after_and_others_are_served() {
+    let api = Api::start_with(|s| {
+        s.api.client_rate_per_sec = 2;
+        s.api.client_burst = 5;
+    })
+    .await;
+    for i in 0..5 {
+        let (status, _) = api.get("/healthz").await;
+        assert_eq!(status, StatusCode::OK, "request {i} is within the burst");
+    }
+    let refused = api
+        .http
+        .get(api.url("/v1/prices/BTC"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry_after, 1);
+    let (_, body) = json(refused).await;
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // Half a second brings one request back.
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(api.get("/healthz").await.0, StatusCode::TOO_MANY_REQUESTS);
+
+    // With the limit off, a burst far past it is served.
+    let unlimited = Api::start_with(|s| s.api.client_rate_per_sec = 0).await;
+    for _ in 0..50 {
+        assert_eq!(unlimited.get("/healthz").await.0, StatusCode::OK);
+    }
+}
