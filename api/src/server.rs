@@ -57,8 +57,13 @@ pub async fn serve(
         }
     });
     tracing::info!(%addr, "listening");
+    let streams = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            // Live streams never end by themselves; graceful shutdown waits for them.
+            streams.price_events().close();
+        })
         .await?;
     tracing::info!("stopped");
     Ok(())

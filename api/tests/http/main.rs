@@ -2,12 +2,15 @@
 //! group, `support` for starting both.
 
 mod admin;
+mod history;
 mod live_prices;
 mod markets;
 mod metrics;
+mod portfolio;
 mod prices;
 mod schedules;
 mod service;
+mod streams;
 mod support;
 mod tasks;
 mod wallets;

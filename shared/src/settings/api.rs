@@ -17,6 +17,19 @@ pub struct ApiSettings {
     /// The bearer token of the admin routes (`/v1/admin/...`: dead letters, queue purge,
     /// schedule pause/resume/run), `COINBEAT_API__ADMIN_TOKEN`. Unset, those routes answer 403.
     pub admin_token: Option<Secret>,
+    /// Most live price streams (`/v1/stream/prices` and `/v1/ws/prices` together) one API
+    /// process serves at once; one more is answered 429 `too_many_stream_clients`.
+    pub max_stream_clients: usize,
+    /// Interval of the keep-alives on an idle live price stream (an SSE comment, a WebSocket
+    /// ping), so proxies and clients can tell a quiet stream from a dead one.
+    pub stream_keepalive_ms: u64,
+    /// Price events buffered for the live streams. A client that falls this far behind skips
+    /// ahead to the newest events and is told how many it missed (a `lagged` event).
+    pub stream_buffer: usize,
+    /// Most points `GET /v1/prices/{symbol}/history` returns (the newest are kept).
+    pub max_history_points: usize,
+    /// Most holdings one `POST /v1/portfolio/value` may list.
+    pub max_portfolio_holdings: usize,
 }
 
 impl Default for ApiSettings {
@@ -26,6 +39,11 @@ impl Default for ApiSettings {
             redis_timeout_ms: 1_000,
             max_body_bytes: 64 * 1024,
             admin_token: None,
+            max_stream_clients: 1_000,
+            stream_keepalive_ms: 15_000,
+            stream_buffer: 1_024,
+            max_history_points: 1_000,
+            max_portfolio_holdings: 100,
         }
     }
 }
