@@ -47,6 +47,12 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
             args.runs
         ),
     );
+    if args.stream_clients > 0 {
+        report.setup.push_str(&format!(
+            "; then GET /v1/prices/BTC again with {} idle SSE clients on /v1/stream/prices",
+            args.stream_clients
+        ));
+    }
     write_prices(lab).await?;
     let addr = free_addr()?;
     let api_pid = lab.spawn("api", &[("COINBEAT_API__ADDR", addr.to_string())])?;
