@@ -144,6 +144,21 @@ pub enum ApiError {
     NoPayload(TaskId),
     #[error("no schedule entry named {name:?}")]
     UnknownSchedule { name: String, known: Vec<String> },
+    /// `api.max_stream_clients` live price streams are open already.
+    #[error(
+        "this API process already serves {limit} live price streams (the api.max_stream_clients \
+         setting); try again later"
+    )]
+    TooManyStreamClients { limit: usize },
+    /// A stream asked for while the server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// A history query parameter that cannot be used (`since`, `until`, `step`).
+    #[error("{0}")]
+    InvalidHistoryQuery(String),
+    /// A portfolio that cannot be valued as asked (holdings, amounts).
+    #[error("{0}")]
+    InvalidHoldings(String),
     #[error("redis did not answer within {} ms", .0.as_millis())]
     RedisTimeout(Duration),
     /// An enqueue that timed out: Redis may still have run it.
@@ -190,8 +205,11 @@ impl ApiError {
             | InvalidTaskId(_)
             | InvalidLimit(_)
             | InvalidOffset(_)
-            | InvalidCoinId(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | InvalidCoinId(_)
+            | InvalidHistoryQuery(_)
+            | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            QueueFull { .. } | RateLimited { .. } | TooManyStreamClients { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Duplicate { .. } => StatusCode::CONFLICT,
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -237,6 +255,10 @@ impl ApiError {
             TaskNotDead { .. } => "task_not_dead",
             NoPayload(_) => "no_payload",
             UnknownSchedule { .. } => "unknown_schedule",
+            TooManyStreamClients { .. } => "too_many_stream_clients",
+            ShuttingDown => "shutting_down",
+            InvalidHistoryQuery(_) => "invalid_query",
+            InvalidHoldings(_) => "invalid_holdings",
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
             Internal(_) => "internal",
         }
@@ -278,6 +300,10 @@ impl ApiError {
                 "valid_queues": Queue::ALL.map(Queue::as_str),
             })),
             ApiError::TaskNotDead { status, .. } => Some(json!({ "status": status })),
+            ApiError::TooManyStreamClients { limit } => Some(json!({
+                "limit": limit,
+                "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
+            })),
             ApiError::UnknownSchedule { known, .. } => Some(json!({ "valid_entries": known })),
             _ => None,
         }
@@ -346,7 +372,9 @@ impl IntoResponse for ApiError {
             );
         }
         let retry_after = match &self {
-            ApiError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER_SECS),
+            ApiError::QueueFull { .. } | ApiError::TooManyStreamClients { .. } => {
+                Some(QUEUE_FULL_RETRY_AFTER_SECS)
+            }
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };

@@ -11,6 +11,10 @@
 //!   and status (served with the Redis gauges at `GET /metrics`).
 //! - [`live_prices`]: [`live_prices::LivePrices`], the in-process copy of the price records that
 //!   price reads are served from, kept current by the price event channel.
+//! - [`price_events`]: [`price_events::PriceEvents`], the fan-out of price updates (one
+//!   broadcast channel fed by the copy's follower) to the live streams, and their client bound.
+//! - [`price_feed`]: [`price_feed::PriceFeed`], what one live stream sends (snapshot, updates,
+//!   `lagged`, `closing`), whether over SSE or a WebSocket.
 //! - [`routes`]: the router, its middleware, and one file per route group.
 //! - [`server`]: [`serve`] on a given listener (it also runs the copy's follower) and [`run`] on
 //!   the configured address.
@@ -21,6 +25,8 @@ pub mod hardening;
 pub mod json;
 pub mod live_prices;
 pub mod metrics;
+pub mod price_events;
+pub mod price_feed;
 pub mod routes;
 pub mod server;
 pub mod state;

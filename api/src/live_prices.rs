@@ -115,12 +115,14 @@ impl LivePrices {
             .retain(|_, record| !self.is_expired(record, now));
     }
 
-    /// Keeps `record` unless the copy holds one fetched at the same time or later.
-    fn apply(records: &mut Records, record: PriceRecord) {
+    /// Keeps `record` unless the copy holds one fetched at the same time or later; returns it
+    /// when it was kept.
+    fn apply(records: &mut Records, record: Arc<PriceRecord>) -> Option<Arc<PriceRecord>> {
         match records.get(&record.symbol) {
-            Some(held) if held.fetched_at >= record.fetched_at => {}
+            Some(held) if held.fetched_at >= record.fetched_at => None,
             _ => {
-                records.insert(record.symbol.clone(), Arc::new(record));
+                records.insert(record.symbol.clone(), Arc::clone(&record));
+                Some(record)
             }
         }
     }
@@ -186,7 +188,18 @@ async fn follow_once(
     // Subscribed before loading: any write from now on is in the message stream.
     let loaded = load(state).await?;
     let live = state.live_prices();
-    *live.write() = loaded;
+    let events = state.price_events();
+    {
+        let mut records = live.write();
+        // What changed while the subscription was down (or before the first load) reaches the
+        // streams too; a stream drops what it has already sent.
+        for record in loaded.values() {
+            if let Some(record) = LivePrices::apply(&mut records, Arc::clone(record)) {
+                events.publish(record);
+            }
+        }
+        *records = loaded;
+    }
     live.set_ready(true);
     *backoff = FIRST_BACKOFF;
     tracing::debug!("price copy loaded; serving reads from it");
@@ -195,7 +208,13 @@ async fn follow_once(
     while let Some(message) = messages.next().await {
         let payload = message.get_payload_bytes();
         match serde_json::from_slice::<PriceRecord>(payload) {
-            Ok(record) => LivePrices::apply(&mut live.write(), record),
+            Ok(record) => {
+                let kept = LivePrices::apply(&mut live.write(), Arc::new(record));
+                // Published outside the lock; only records newer than the copy's go out.
+                if let Some(record) = kept {
+                    events.publish(record);
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "unreadable price event ignored"),
         }
     }
@@ -232,7 +251,9 @@ async fn load(state: &AppState) -> Result<Records, FollowError> {
             // A key gone between SCAN and HGET has no record; skip it.
             let Some(json) = json else { continue };
             match serde_json::from_str::<PriceRecord>(&json) {
-                Ok(record) => LivePrices::apply(&mut records, record),
+                Ok(record) => {
+                    LivePrices::apply(&mut records, Arc::new(record));
+                }
                 Err(e) => tracing::warn!(%key, error = %e, "unreadable price record not copied"),
             }
         }

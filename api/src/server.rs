@@ -61,10 +61,15 @@ pub async fn serve(
         }
     });
     tracing::info!(%addr, "listening");
+    let streams = state.clone();
     // The peer address is what the per-client rate limit counts by.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            // Live streams never end by themselves; graceful shutdown waits for them.
+            streams.price_events().close();
+        })
         .await?;
     tracing::info!("stopped");
     Ok(())

@@ -17,7 +17,7 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-use crate::{ApiError, live_prices::LivePrices, metrics::HttpMetrics};
+use crate::{ApiError, live_prices::LivePrices, metrics::HttpMetrics, price_events::PriceEvents};
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
@@ -40,6 +40,8 @@ struct Inner {
     wallets: WalletCache,
     /// The in-process copy of the price records, served while it is current.
     live_prices: LivePrices,
+    /// The fan-out of price updates to the live streams.
+    price_events: PriceEvents,
     producer: Producer,
     /// Every product queue with its effective settings, resolved once.
     queues: Vec<(Queue, QueueName, QueueSettings)>,
@@ -86,6 +88,7 @@ impl AppState {
                 cache,
                 wallets,
                 live_prices: LivePrices::new(settings.prices.expire_after()),
+                price_events: PriceEvents::new(&settings.api),
                 producer,
                 queues,
                 redis_timeout,
@@ -120,6 +123,11 @@ impl AppState {
     /// The in-process copy of the price records (see [`crate::live_prices`]).
     pub fn live_prices(&self) -> &LivePrices {
         &self.inner.live_prices
+    }
+
+    /// The fan-out of price updates to the live streams (see [`crate::price_events`]).
+    pub fn price_events(&self) -> &PriceEvents {
+        &self.inner.price_events
     }
 
     pub fn producer(&self) -> &Producer {

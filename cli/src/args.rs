@@ -283,6 +283,10 @@ pub struct BenchArgs {
     /// api: concurrent keep-alive connections of the load generator.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    /// api: idle live-price stream clients (SSE) held open while `GET /v1/prices/BTC` is
+    /// measured a second time, against the first measurement without them.
+    #[arg(long, default_value_t = 0)]
+    pub stream_clients: usize,
     /// refresh: tracked-symbol counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [12, 1_000, 10_000])]
     pub symbols: Vec<usize>,

@@ -3,6 +3,10 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
+//! | `GET /v1/prices/{symbol}/history` | [`price_history`] |
+//! | `GET /v1/stream/prices` (Server-Sent Events) | [`stream_prices`] |
+//! | `GET /v1/ws/prices` (WebSocket) | [`ws_prices`] |
+//! | `POST /v1/portfolio/value` | [`portfolio`] |
 //! | `GET /v1/markets`, `GET /v1/markets/global`, `GET /v1/coins/{id}` | [`markets`] |
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
@@ -61,14 +65,18 @@ pub mod health;
 pub mod health_report;
 pub mod markets;
 pub mod metrics;
+pub mod portfolio;
+pub mod price_history;
 pub mod prices;
 pub mod purge;
 pub mod queues;
 pub mod schedule_control;
 pub mod schedules;
+pub mod stream_prices;
 pub mod tasks;
 pub mod wallets;
 pub mod workers;
+pub mod ws_prices;
 
 /// The whole API, ready to serve.
 ///
@@ -94,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/v1/prices", get(prices::list))
         .route("/v1/prices/{symbol}", get(prices::one))
+        .route("/v1/prices/{symbol}/history", get(price_history::history))
+        .route("/v1/stream/prices", get(stream_prices::stream))
+        .route("/v1/ws/prices", get(ws_prices::upgrade))
+        .route("/v1/portfolio/value", post(portfolio::value))
         .route("/v1/markets", get(markets::list))
         .route("/v1/markets/global", get(markets::global))
         .route("/v1/coins/{id}", get(markets::coin))

@@ -102,24 +102,7 @@ pub async fn list(
             &asked
         }
     };
-    let mut now = Utc::now();
-    let mut records = state.live_prices().get_many(symbols, now);
-    let misses: Vec<Symbol> = symbols
-        .iter()
-        .zip(&records)
-        .filter(|(_, record)| record.is_none())
-        .map(|(symbol, _)| symbol.clone())
-        .collect();
-    if !misses.is_empty() {
-        let mut fetched = state
-            .redis(state.cache().get_many(&misses))
-            .await?
-            .into_iter();
-        for slot in records.iter_mut().filter(|record| record.is_none()) {
-            *slot = fetched.next().flatten().map(Arc::new);
-        }
-        now = Utc::now();
-    }
+    let (records, now) = lookup(&state, symbols).await?;
     let mut prices = Vec::with_capacity(records.len());
     let mut missing = Vec::new();
     for (symbol, record) in symbols.iter().zip(&records) {
@@ -156,8 +139,36 @@ pub async fn one(
     }
 }
 
+/// The record of each symbol (same order, `None` where nothing is cached) and the time to
+/// assess them at: from the in-process copy, with one Redis round trip for the symbols it does
+/// not hold.
+pub(crate) async fn lookup(
+    state: &AppState,
+    symbols: &[Symbol],
+) -> Result<(Vec<Option<Arc<PriceRecord>>>, DateTime<Utc>), ApiError> {
+    let mut now = Utc::now();
+    let mut records = state.live_prices().get_many(symbols, now);
+    let misses: Vec<Symbol> = symbols
+        .iter()
+        .zip(&records)
+        .filter(|(_, record)| record.is_none())
+        .map(|(symbol, _)| symbol.clone())
+        .collect();
+    if !misses.is_empty() {
+        let mut fetched = state
+            .redis(state.cache().get_many(&misses))
+            .await?
+            .into_iter();
+        for slot in records.iter_mut().filter(|record| record.is_none()) {
+            *slot = fetched.next().flatten().map(Arc::new);
+        }
+        now = Utc::now();
+    }
+    Ok((records, now))
+}
+
 /// Why nothing is cached for `symbol`.
-fn absent(state: &AppState, symbol: Symbol) -> ApiError {
+pub(crate) fn absent(state: &AppState, symbol: Symbol) -> ApiError {
     if state.knows(&symbol) {
         let tracked = state.settings().prices.is_tracked(&symbol);
         ApiError::NotFetchedYet { symbol, tracked }
@@ -167,7 +178,7 @@ fn absent(state: &AppState, symbol: Symbol) -> ApiError {
 }
 
 /// Parses `BTC,eth, SOL`: trimmed, uppercased, duplicates and empty items dropped, order kept.
-fn parse_list(list: &str) -> Result<Vec<Symbol>, ApiError> {
+pub(crate) fn parse_list(list: &str) -> Result<Vec<Symbol>, ApiError> {
     let mut seen = HashSet::new();
     let mut symbols = Vec::new();
     for item in list.split(',').filter(|s| !s.trim().is_empty()) {

@@ -7,39 +7,7 @@ use chrono::Utc;
 use coinbeat_shared::{domain::Symbol, keys::Keys, redis_conn};
 use reqwest::StatusCode;
 
-use crate::support::{Api, record};
-
-/// How many `HGET` calls the test Redis has served so far (`INFO commandstats`).
-async fn hget_calls(api: &Api) -> u64 {
-    let mut conn = redis_conn::connect(&api.settings.redis).await.unwrap();
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_hget:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |calls| calls.parse().unwrap())
-}
-
-/// Waits until `GET path` is answered from the copy: no `HGET` reaches Redis for it.
-async fn wait_served_from_copy(api: &Api, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let before = hget_calls(api).await;
-        let (status, body) = api.get(path).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if hget_calls(api).await == before {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never served from the copy"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::support::{Api, hget_calls, record, wait_served_from_copy};
 
 /// Polls `GET path` until its `usd` is `usd`.
 async fn wait_for_usd(api: &Api, path: &str, usd: &str) {

@@ -3,12 +3,15 @@
 
 mod admin;
 mod hardening;
+mod history;
 mod live_prices;
 mod markets;
 mod metrics;
+mod portfolio;
 mod prices;
 mod schedules;
 mod service;
+mod streams;
 mod support;
 mod tasks;
 mod wallets;

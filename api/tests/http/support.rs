@@ -1,6 +1,8 @@
 //! Test support: a private Redis plus the API served on a port-0 listener, called with reqwest;
 //! and price records written the way the price worker writes them (`PriceCache::write`).
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use coinbeat_api::ServeError;
 use coinbeat_shared::{
@@ -150,5 +152,37 @@ pub fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord
         upstream_updated_at: Some(fetched_at - chrono::Duration::seconds(30)),
         fetched_at,
         source: "coingecko".into(),
+    }
+}
+
+/// How many `HGET` calls the test Redis has served so far (`INFO commandstats`).
+pub async fn hget_calls(api: &Api) -> u64 {
+    let mut conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_hget:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// Waits until `GET path` is answered from the copy: no `HGET` reaches Redis for it.
+pub async fn wait_served_from_copy(api: &Api, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = hget_calls(api).await;
+        let (status, body) = api.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if hget_calls(api).await == before {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never served from the copy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,5 +1,8 @@
 //! `bench api`: with twelve prices cached, `GET /v1/prices/BTC` and `GET /v1/prices` under the
-//! built-in load generator on this machine (64 keep-alive connections by default).
+//! built-in load generator on this machine (64 keep-alive connections by default). With
+//! `--stream-clients N`, `GET /v1/prices/BTC` is measured once more while N idle SSE clients
+//! hold `GET /v1/stream/prices` open, against the figure without them (target: at most 10 %
+//! slower).
 
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use super::{
     load, machine,
     report::{Report, Row},
     stats::{median, percentile},
+    stream_clients::StreamClients,
 };
 use crate::args::BenchArgs;
 
@@ -43,6 +47,12 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
             args.runs
         ),
     );
+    if args.stream_clients > 0 {
+        report.setup.push_str(&format!(
+            "; then GET /v1/prices/BTC again with {} idle SSE clients on /v1/stream/prices",
+            args.stream_clients
+        ));
+    }
     write_prices(lab).await?;
     let addr = free_addr()?;
     let api_pid = lab.spawn(
@@ -57,6 +67,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     wait_listening(addr).await?;
 
     let duration = Duration::from_secs(args.duration_secs.max(1));
+    // The median req/s of `GET /v1/prices/BTC`, for the comparison with stream clients open.
+    let mut btc_rate = None;
     for (label, path) in ROUTES {
         let warm = load::run(addr, path, args.connections, WARM_UP).await?;
         if warm.ok == 0 {
@@ -103,6 +115,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         }
         let (rate, p99m) = (median(&rates), median(&p99));
         if path == "/v1/prices/BTC" {
+            btc_rate = Some((rate, p99m));
             report.rows.push(Row::target(
                 format!("{label}: req/s"),
                 format!("{rate:.0}"),
@@ -152,7 +165,62 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
                 .push(format!("{label}: {errors} non-2xx answers during the runs"));
         }
     }
+    if args.stream_clients > 0 {
+        let (base_rate, base_p99) = btc_rate.expect("GET /v1/prices/BTC is measured first");
+        with_stream_clients(args, addr, duration, base_rate, base_p99, &mut report).await?;
+    }
     Ok(report)
+}
+
+/// `GET /v1/prices/BTC` again with `--stream-clients` idle streams open; the slowdown against
+/// `base_rate` (req/s without them).
+async fn with_stream_clients(
+    args: &BenchArgs,
+    addr: std::net::SocketAddr,
+    duration: Duration,
+    base_rate: f64,
+    base_p99: f64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let n = args.stream_clients;
+    let clients = StreamClients::open(addr, n).await?;
+    let path = "/v1/prices/BTC";
+    let label = format!("GET /v1/prices/BTC with {n} idle stream clients");
+    load::run(addr, path, args.connections, WARM_UP).await?;
+    let mut rates = Vec::new();
+    let mut p99 = Vec::new();
+    for run in 1..=args.runs {
+        let r = load::run(addr, path, args.connections, duration).await?;
+        let p = percentile(&r.latencies_us, 99.0) as f64 / 1000.0;
+        println!(
+            "api {label} run {run}: {:.0} req/s, p99 {p:.3} ms, {} errors",
+            r.per_second(),
+            r.errors
+        );
+        rates.push(r.per_second());
+        p99.push(p);
+    }
+    let open = clients.open_count();
+    drop(clients);
+    if open < n {
+        bail!("{label}: only {open} of {n} streams were still open after the runs");
+    }
+    let rate = median(&rates);
+    let slower_pct = (1.0 - rate / base_rate) * 100.0;
+    report
+        .rows
+        .push(Row::info(format!("{label}: req/s"), format!("{rate:.0}")));
+    report.rows.push(Row::info(
+        format!("{label}: p99 (ms), without them {base_p99:.3}"),
+        format!("{:.3}", median(&p99)),
+    ));
+    report.rows.push(Row::target(
+        format!("{label}: slower than without them (%)"),
+        format!("{slower_pct:.1}"),
+        "≤ 10 %",
+        slower_pct <= 10.0,
+    ));
+    Ok(())
 }
 
 /// Caches a record for each of the twelve default symbols, as a price job would.

@@ -7,7 +7,9 @@
 //! (children and Redis are killed when dropped) and on Ctrl-C.
 //!
 //! - [`queue`]: bulk enqueue and drain of no-op tasks, Redis commands per task, enqueue→start.
-//! - [`api`]: the price routes under the built-in load generator ([`load`]).
+//! - [`api`]: the price routes under the built-in load generator ([`load`]), and
+//!   `GET /v1/prices/BTC` again with `--stream-clients` idle live streams open
+//!   ([`stream_clients`]).
 //! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream.
 //! - [`memory`]: resident memory of each component, idle and under load.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
@@ -24,6 +26,7 @@ mod ratelimit;
 mod refresh;
 mod report;
 mod stats;
+mod stream_clients;
 
 use std::process::ExitCode;
 

@@ -134,4 +134,42 @@ impl PriceCache {
             })
             .collect()
     }
+
+    /// The history points of `symbol` fetched from `since_ms` to `until_ms` (unix ms, both
+    /// included), newest first, at most `limit` of them; `None` when `symbol` has no history at
+    /// all (never fetched, or expired). One round trip.
+    pub async fn history_between(
+        &self,
+        symbol: &Symbol,
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<HistoryPoint>>, CacheError> {
+        let key = self.keys.price_history(symbol);
+        let (exists, raw): (bool, Vec<String>) = redis::pipe()
+            .exists(&key)
+            .cmd("ZRANGE")
+            .arg(&key)
+            .arg(until_ms)
+            .arg(since_ms)
+            .arg("BYSCORE")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        if !exists {
+            return Ok(None);
+        }
+        raw.iter()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|source| CacheError::Corrupt {
+                    key: key.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
 }

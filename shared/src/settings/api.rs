@@ -25,6 +25,19 @@ pub struct ApiSettings {
     pub client_rate_per_sec: u32,
     /// Requests a client may make at once above its rate.
     pub client_burst: u32,
+    /// Most live price streams (`/v1/stream/prices` and `/v1/ws/prices` together) one API
+    /// process serves at once; one more is answered 429 `too_many_stream_clients`.
+    pub max_stream_clients: usize,
+    /// Interval of the keep-alives on an idle live price stream (an SSE comment, a WebSocket
+    /// ping), so proxies and clients can tell a quiet stream from a dead one.
+    pub stream_keepalive_ms: u64,
+    /// Price events buffered for the live streams. A client that falls this far behind skips
+    /// ahead to the newest events and is told how many it missed (a `lagged` event).
+    pub stream_buffer: usize,
+    /// Most points `GET /v1/prices/{symbol}/history` returns (the newest are kept).
+    pub max_history_points: usize,
+    /// Most holdings one `POST /v1/portfolio/value` may list.
+    pub max_portfolio_holdings: usize,
 }
 
 impl Default for ApiSettings {
@@ -37,6 +50,11 @@ impl Default for ApiSettings {
             cors_origins: Vec::new(),
             client_rate_per_sec: 200,
             client_burst: 400,
+            max_stream_clients: 1_000,
+            stream_keepalive_ms: 15_000,
+            stream_buffer: 1_024,
+            max_history_points: 1_000,
+            max_portfolio_holdings: 100,
         }
     }
 }

@@ -1,0 +1,138 @@
+//! [`PriceFeed`]: what one live price stream sends, whatever carries it (SSE or WebSocket).
+//!
+//! A feed starts with the snapshot (the current record of each symbol of the filter, or of the
+//! tracked set without one), then follows the fan-out ([`crate::price_events`]). It never sends
+//! a record of a symbol that is not newer than one it already sent for that symbol, so the
+//! snapshot and an update that raced it are not sent twice, and each symbol's records arrive in
+//! `fetched_at` order. A client that fell behind the fan-out's buffer gets
+//! [`FeedItem::Lagged`] with how many events it missed, then the newest ones. When the server
+//! shuts down the feed yields [`FeedItem::Closing`] once and then ends.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+};
+
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{ApiError, AppState, price_events::Subscription, routes::prices};
+
+/// The query both stream routes take.
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    /// Comma-separated symbols; absent means every symbol.
+    pub symbols: Option<String>,
+}
+
+/// One thing to send to the client.
+#[derive(Debug)]
+pub enum FeedItem {
+    Price(Arc<PriceRecord>),
+    /// The client fell behind and this many events were skipped.
+    Lagged(u64),
+    /// The server is shutting down; nothing follows.
+    Closing,
+}
+
+/// One client's feed.
+#[derive(Debug)]
+pub struct PriceFeed {
+    subscription: Subscription,
+    /// `None`: every symbol.
+    filter: Option<HashSet<Symbol>>,
+    snapshot: VecDeque<Arc<PriceRecord>>,
+    /// The `fetched_at` of the newest record sent per symbol.
+    sent: HashMap<Symbol, DateTime<Utc>>,
+    closed: bool,
+}
+
+impl PriceFeed {
+    /// Validates the filter (422 `invalid_symbol` before anything is streamed), takes a client
+    /// permit (429 when full), subscribes, and only then reads the snapshot, so no update falls
+    /// between the two. A snapshot that cannot be read (Redis down and the copy not current) is
+    /// left out; the updates still flow.
+    pub async fn open(state: &AppState, query: &StreamQuery) -> Result<Self, ApiError> {
+        let asked = query
+            .symbols
+            .as_deref()
+            .map(prices::parse_list)
+            .transpose()?;
+        let subscription = state.price_events().subscribe()?;
+        let snapshot_symbols = asked.as_deref().unwrap_or(&state.settings().prices.tracked);
+        let snapshot = match prices::lookup(state, snapshot_symbols).await {
+            Ok((records, _)) => records.into_iter().flatten().collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "stream opened without a snapshot");
+                VecDeque::new()
+            }
+        };
+        Ok(Self {
+            subscription,
+            filter: asked.map(|symbols| symbols.into_iter().collect()),
+            snapshot,
+            sent: HashMap::new(),
+            closed: false,
+        })
+    }
+
+    /// How often the carrier sends a keep-alive on a quiet stream.
+    pub fn keepalive(&self) -> std::time::Duration {
+        self.subscription.keepalive
+    }
+
+    /// The next item, or `None` once the feed has ended. Cancel-safe: dropping the future loses
+    /// nothing.
+    pub async fn next(&mut self) -> Option<FeedItem> {
+        if self.closed {
+            return None;
+        }
+        while let Some(record) = self.snapshot.pop_front() {
+            if self.is_new(&record) {
+                return Some(FeedItem::Price(record));
+            }
+        }
+        loop {
+            let received = tokio::select! {
+                biased;
+                () = self.subscription.closing.cancelled() => {
+                    self.closed = true;
+                    return Some(FeedItem::Closing);
+                }
+                received = self.subscription.receiver.recv() => received,
+            };
+            match received {
+                Ok(record) => {
+                    if self.wants(&record.symbol) && self.is_new(&record) {
+                        return Some(FeedItem::Price(record));
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => return Some(FeedItem::Lagged(missed)),
+                // The hub is gone with the state: the server is stopping.
+                Err(RecvError::Closed) => {
+                    self.closed = true;
+                    return Some(FeedItem::Closing);
+                }
+            }
+        }
+    }
+
+    fn wants(&self, symbol: &Symbol) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| filter.contains(symbol))
+    }
+
+    /// Whether `record` is newer than anything sent for its symbol; if so, it counts as sent.
+    fn is_new(&mut self, record: &PriceRecord) -> bool {
+        match self.sent.get(&record.symbol) {
+            Some(sent) if *sent >= record.fetched_at => false,
+            _ => {
+                self.sent.insert(record.symbol.clone(), record.fetched_at);
+                true
+            }
+        }
+    }
+}

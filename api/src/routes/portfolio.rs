@@ -1,0 +1,312 @@
+//! `POST /v1/portfolio/value`: the USD value of a list of holdings at the cached prices.
+//!
+//! Body: `{"holdings": [{"symbol": "BTC", "amount": "0.5"}, ...]}`. An amount is a decimal
+//! string or a JSON number, read from its text (never through a float), positive, with at most
+//! 28 significant digits. 1 to `api.max_portfolio_holdings` holdings; a symbol listed twice is
+//! one holding with the amounts summed (in the place of its first listing).
+//!
+//! Per valued holding: `amount`, `price_usd`, `value_usd` (`amount × price_usd`, exact: a
+//! product that does not fit 28 decimal places exactly is 422, never rounded), `fetched_at`,
+//! `source`, `age_seconds`, `stale`, and `allocation_pct`, its share of the valued total in
+//! percent, rounded half away from zero to [`ALLOCATION_DECIMALS`] places (so the shares add up
+//! to 100 within that rounding). A holding with no cached price is listed under `missing` and
+//! never valued; `partial` then says `total_value_usd` leaves it out.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{cache::Freshness, domain::Symbol};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{
+    ApiError, AppState, JsonBody,
+    routes::prices::{Missing, absent, lookup},
+};
+
+/// Decimal places of `allocation_pct`.
+pub const ALLOCATION_DECIMALS: u32 = 4;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortfolioRequest {
+    holdings: Vec<HoldingRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldingRequest {
+    symbol: String,
+    /// Kept as its JSON text, so a number is read digit by digit.
+    amount: Box<RawValue>,
+}
+
+#[derive(Debug, Serialize)]
+struct PortfolioResponse {
+    holdings: Vec<Valued>,
+    missing: Vec<MissingHolding>,
+    /// The sum of `value_usd` over `holdings`.
+    total_value_usd: Decimal,
+    /// True when some holding has no cached price and is left out of the total.
+    partial: bool,
+    /// True when some price used is older than `prices.fresh_secs`.
+    any_stale: bool,
+    allocation_decimals: u32,
+    valued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct Valued {
+    symbol: Symbol,
+    amount: Decimal,
+    price_usd: Decimal,
+    value_usd: Decimal,
+    /// Percent of `total_value_usd`; `null` when the total is zero.
+    allocation_pct: Option<Decimal>,
+    fetched_at: DateTime<Utc>,
+    source: String,
+    age_seconds: u64,
+    stale: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct MissingHolding {
+    amount: Decimal,
+    #[serde(flatten)]
+    missing: Missing,
+}
+
+pub async fn value(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<PortfolioRequest>,
+) -> Result<Response, ApiError> {
+    let holdings = parse_holdings(&request, state.settings().api.max_portfolio_holdings)?;
+    let symbols: Vec<Symbol> = holdings.iter().map(|(s, _)| s.clone()).collect();
+    let (records, now) = lookup(&state, &symbols).await?;
+    let fresh_for = state.settings().prices.fresh_for();
+    let mut valued = Vec::new();
+    let mut missing = Vec::new();
+    let mut total = Decimal::ZERO;
+    for ((symbol, amount), record) in holdings.into_iter().zip(records) {
+        let Some(record) = record else {
+            let why = absent(&state, symbol.clone());
+            missing.push(MissingHolding {
+                amount,
+                missing: Missing {
+                    reason: why.code(),
+                    message: why.to_string(),
+                    symbol,
+                },
+            });
+            continue;
+        };
+        let value = exact_mul(amount, record.usd).ok_or_else(|| {
+            ApiError::InvalidHoldings(format!(
+                "{symbol}: {amount} × {} (the cached price) has more than 28 significant digits, \
+                 so it cannot be given exactly; use fewer decimal places in the amount",
+                record.usd
+            ))
+        })?;
+        total = exact_add(total, value).ok_or_else(|| {
+            ApiError::InvalidHoldings(
+                "the total value has more than 28 significant digits, so it cannot be given \
+                 exactly"
+                    .into(),
+            )
+        })?;
+        let freshness = Freshness::assess(record.fetched_at, now, fresh_for);
+        valued.push(Valued {
+            symbol,
+            amount,
+            price_usd: record.usd,
+            value_usd: value,
+            allocation_pct: None,
+            fetched_at: record.fetched_at,
+            source: record.source.clone(),
+            age_seconds: freshness.age_seconds,
+            stale: freshness.stale,
+        });
+    }
+    if !total.is_zero() {
+        for holding in &mut valued {
+            holding.allocation_pct = Some(allocation(holding.value_usd, total));
+        }
+    }
+    Ok(Json(PortfolioResponse {
+        any_stale: valued.iter().any(|h| h.stale),
+        partial: !missing.is_empty(),
+        holdings: valued,
+        missing,
+        total_value_usd: total,
+        allocation_decimals: ALLOCATION_DECIMALS,
+        valued_at: now,
+    })
+    .into_response())
+}
+
+/// The holdings in the order first listed, duplicates summed; 422 `invalid_holdings` (or
+/// `invalid_symbol`) naming the first that is wrong.
+fn parse_holdings(
+    request: &PortfolioRequest,
+    max: usize,
+) -> Result<Vec<(Symbol, Decimal)>, ApiError> {
+    if request.holdings.is_empty() {
+        return Err(ApiError::InvalidHoldings(
+            "holdings is empty: list at least one {\"symbol\", \"amount\"}".into(),
+        ));
+    }
+    if request.holdings.len() > max {
+        return Err(ApiError::InvalidHoldings(format!(
+            "{} holdings listed; at most {max} (the api.max_portfolio_holdings setting)",
+            request.holdings.len()
+        )));
+    }
+    let mut order: Vec<(Symbol, Decimal)> = Vec::new();
+    let mut index: HashMap<Symbol, usize> = HashMap::new();
+    for (i, holding) in request.holdings.iter().enumerate() {
+        let symbol = Symbol::parse(&holding.symbol)?;
+        let amount = parse_amount(holding.amount.get()).map_err(|why| {
+            ApiError::InvalidHoldings(format!("holdings[{i}] ({symbol}): amount {why}"))
+        })?;
+        match index.get(&symbol) {
+            Some(&at) => {
+                let sum = exact_add(order[at].1, amount).ok_or_else(|| {
+                    ApiError::InvalidHoldings(format!(
+                        "{symbol}: the summed amount has more than 28 significant digits"
+                    ))
+                })?;
+                order[at].1 = sum;
+            }
+            None => {
+                index.insert(symbol.clone(), order.len());
+                order.push((symbol, amount));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// An amount from its JSON text: a string holding a decimal, or a number; positive.
+fn parse_amount(json: &str) -> Result<Decimal, String> {
+    let text: String = if json.starts_with('"') {
+        serde_json::from_str(json).map_err(|e| format!("is not a string: {e}"))?
+    } else if json.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        json.to_owned()
+    } else {
+        return Err(format!("must be a decimal string or a number, got {json}"));
+    };
+    let trimmed = text.trim();
+    let amount = if trimmed.contains(['e', 'E']) {
+        Decimal::from_scientific(trimmed)
+    } else {
+        trimmed.parse::<Decimal>()
+    }
+    .map_err(|_| format!("{trimmed:?} is not a decimal number (or has more than 28 digits)"))?;
+    if amount <= Decimal::ZERO {
+        return Err(format!("must be above zero, got {trimmed}"));
+    }
+    // `Decimal`'s parser rounds digits past its 28 places; a rounded amount is not the amount.
+    if amount.normalize().to_string() != normalize_text(trimmed) {
+        return Err(format!(
+            "{trimmed:?} has more significant digits than can be held exactly (28)"
+        ));
+    }
+    Ok(amount)
+}
+
+/// A plain decimal's text without its insignificant zeros, as `Decimal::normalize` prints it
+/// (`0010.500` → `10.5`); scientific notation is left to `Decimal` itself.
+fn normalize_text(text: &str) -> String {
+    if text.contains(['e', 'E']) {
+        return Decimal::from_scientific(text)
+            .map(|d| d.normalize().to_string())
+            .unwrap_or_default();
+    }
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    }
+}
+
+/// `a × b` when `Decimal` can hold it exactly (it rounds a product past 28 decimal places).
+fn exact_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (a, b) = (a.normalize(), b.normalize());
+    let product = a.checked_mul(b)?;
+    (product.scale() == a.scale() + b.scale()).then_some(product)
+}
+
+/// `a + b` when `Decimal` can hold it exactly.
+fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let sum = a.checked_add(b)?;
+    (sum.scale() >= a.scale().max(b.scale())).then_some(sum)
+}
+
+/// `value` as a percentage of `total`, rounded to [`ALLOCATION_DECIMALS`] places and always
+/// written with that many (`100.0000`).
+fn allocation(value: Decimal, total: Decimal) -> Decimal {
+    // Divided first: the share is at most 1, so multiplying by 100 cannot overflow.
+    let mut pct = (value / total * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(ALLOCATION_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
+    pct.rescale(ALLOCATION_DECIMALS);
+    pct
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn amounts_are_read_exactly_from_strings_and_numbers() {
+        assert_eq!(parse_amount("\"0.5\"").unwrap(), d("0.5"));
+        assert_eq!(parse_amount("0.1").unwrap(), d("0.1"));
+        assert_eq!(
+            parse_amount("12345678901234.123456789").unwrap(),
+            d("12345678901234.123456789")
+        );
+        assert_eq!(parse_amount("1e-3").unwrap(), d("0.001"));
+        assert_eq!(parse_amount("\"007.50\"").unwrap(), d("7.50"));
+        for bad in [
+            "0",
+            "\"0.0\"",
+            "-1",
+            "\"-0.5\"",
+            "\"abc\"",
+            "true",
+            "null",
+            "{}",
+            "\"\"",
+            "\"1.00000000000000000000000000001\"",
+        ] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_product_is_exact_or_refused() {
+        assert_eq!(
+            exact_mul(d("123456789.123456789"), d("0.00000123456789")),
+            Some(d("152.41578765432099750190521"))
+        );
+        assert_eq!(
+            exact_mul(d("0.1234567890123456789"), d("0.1234567890123456789")),
+            None
+        );
+        assert_eq!(exact_mul(d("79228162514264337593543950335"), d("2")), None);
+    }
+}

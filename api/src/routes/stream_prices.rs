@@ -1,0 +1,66 @@
+//! `GET /v1/stream/prices[?symbols=BTC,ETH]`: live prices as Server-Sent Events.
+//!
+//! Events, each `data` one JSON document:
+//!
+//! - `event: price`: a record in the shape of `GET /v1/prices/{symbol}` (decimal strings,
+//!   `fetched_at`, `source`, `age_seconds`, `stale` as of sending). The snapshot of the filtered
+//!   symbols (the tracked set without a filter) comes first, then every update.
+//! - `event: lagged`, `{"missed": n}`: the client fell behind and `n` events (of any symbol)
+//!   were skipped; the newest follow.
+//! - `event: closing`, `{"reason": "shutdown"}`: the server is shutting down; the response ends.
+//!
+//! A comment line (`: keep-alive`) every `api.stream_keepalive_ms` on a quiet stream.
+
+use std::convert::Infallible;
+
+use axum::{
+    extract::{Query, State, rejection::QueryRejection},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use chrono::Utc;
+use futures::{Stream, stream};
+use serde_json::json;
+
+use crate::{
+    ApiError, AppState,
+    price_feed::{FeedItem, PriceFeed, StreamQuery},
+    routes::prices::PriceView,
+};
+
+/// Opens the stream: 422 for a bad filter and 429 when `api.max_stream_clients` streams are
+/// open, both before anything is streamed.
+pub async fn stream(
+    State(state): State<AppState>,
+    query: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let feed = PriceFeed::open(&state, &query).await?;
+    let keepalive = KeepAlive::new()
+        .interval(feed.keepalive())
+        .text("keep-alive");
+    Ok(Sse::new(events(state, feed))
+        .keep_alive(keepalive)
+        .into_response())
+}
+
+fn events(state: AppState, feed: PriceFeed) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold((state, feed), |(state, mut feed)| async move {
+        let event =
+            match feed.next().await? {
+                FeedItem::Price(record) => Event::default()
+                    .event("price")
+                    .json_data(PriceView::new(&record, Utc::now(), &state)),
+                FeedItem::Lagged(missed) => Event::default()
+                    .event("lagged")
+                    .json_data(json!({ "missed": missed })),
+                FeedItem::Closing => Event::default()
+                    .event("closing")
+                    .json_data(json!({ "reason": "shutdown" })),
+            }
+            .expect("price events serialize");
+        Some((Ok(event), (state, feed)))
+    })
+}

@@ -1,0 +1,203 @@
+//! `GET /v1/prices/{symbol}/history`: the points the write path stored, exactly, within
+//! `since`/`until` (both included, last 24 hours by default), downsampled by `step` to the last
+//! point of each bucket, bounded by `api.max_history_points`; 422 for bad parameters, 404 for a
+//! symbol never fetched.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{Api, assert_error, record};
+
+/// Offsets from `t0` (seconds) and the price written at each, in write order.
+const POINTS: [(i64, &str); 6] = [
+    (0, "0.000012345000"),
+    (20, "0.000012345001"),
+    (59, "0.0000123450019"),
+    (60, "67187.3358936566"),
+    (130, "0.10"),
+    (190, "1"),
+];
+
+/// The start of the hour two to three hours ago, so every bucket of up to an hour is aligned.
+fn t0() -> DateTime<Utc> {
+    let secs = (Utc::now().timestamp() - 2 * 3_600) / 3_600 * 3_600;
+    DateTime::from_timestamp(secs, 0).unwrap()
+}
+
+/// A point 25 hours old, then [`POINTS`], each through the worker's write path.
+async fn write_history(api: &Api, t0: DateTime<Utc>) {
+    api.write(&[record("BTC", "1.5", Utc::now() - TimeDelta::hours(25))])
+        .await;
+    for (offset, usd) in POINTS {
+        api.write(&[record("BTC", usd, t0 + TimeDelta::seconds(offset))])
+            .await;
+    }
+}
+
+/// `(t offset in seconds, usd)` of each returned point, checking `t` and `at` agree.
+fn points(body: &Value, t0: DateTime<Utc>) -> Vec<(i64, String)> {
+    body["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no points: {body}"))
+        .iter()
+        .map(|p| {
+            let t = p["t"].as_i64().unwrap();
+            let at = DateTime::from_timestamp_millis(t).unwrap();
+            assert_eq!(p["at"], at.to_rfc3339_opts(SecondsFormat::Millis, true));
+            (
+                (t - t0.timestamp_millis()) / 1_000,
+                p["usd"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn expected(offsets: &[i64]) -> Vec<(i64, String)> {
+    offsets
+        .iter()
+        .map(|o| {
+            let (_, usd) = POINTS.iter().find(|(t, _)| t == o).unwrap();
+            (*o, (*usd).to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_returns_the_stored_points_in_range_with_their_exact_digits() {
+    let api = Api::start().await;
+    let t0 = t0();
+    write_history(&api, t0).await;
+
+    let until = (t0 + TimeDelta::seconds(190)).to_rfc3339();
+    let (status, body) = api
+        .get(&format!(
+            "/v1/prices/btc/history?since={}&until={until}",
+            t0.timestamp()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(points(&body, t0), expected(&[0, 20, 59, 60, 130, 190]));
+    assert_eq!(body["symbol"], "BTC");
+    assert_eq!(body["count"], 6);
+    assert_eq!(body["truncated"], false);
+    assert_eq!(body["max_points"], 1_000);
+    assert_eq!(body["step"], Value::Null);
+
+    // Both bounds are included.
+    let (_, body) = api
+        .get(&format!(
+            "/v1/prices/BTC/history?since={}&until={}",
+            t0.timestamp() + 20,
+            t0.timestamp() + 60
+        ))
+        .await;
+    assert_eq!(points(&body, t0), expected(&[20, 59, 60]));
+}
+
+#[tokio::test]
+async fn a_step_keeps_the_last_point_of_each_bucket() {
+    let api = Api::start().await;
+    let t0 = t0();
+    write_history(&api, t0).await;
+    let range = format!("since={}&until={}", t0.timestamp(), t0.timestamp() + 3_600);
+
+    let (status, body) = api
+        .get(&format!("/v1/prices/BTC/history?{range}&step=1m"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(points(&body, t0), expected(&[59, 60, 130, 190]));
+    assert_eq!(
+        (&body["step"], &body["step_seconds"]),
+        (&Value::from("1m"), &Value::from(60))
+    );
+
+    let (_, body) = api
+        .get(&format!("/v1/prices/BTC/history?{range}&step=2m"))
+        .await;
+    assert_eq!(points(&body, t0), expected(&[60, 190]));
+
+    let (_, body) = api
+        .get(&format!("/v1/prices/BTC/history?{range}&step=1h"))
+        .await;
+    assert_eq!(points(&body, t0), expected(&[190]));
+}
+
+#[tokio::test]
+async fn without_since_and_until_the_last_24_hours_are_returned() {
+    let api = Api::start().await;
+    let t0 = t0();
+    write_history(&api, t0).await;
+    let (status, body) = api.get("/v1/prices/BTC/history").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        points(&body, t0),
+        expected(&[0, 20, 59, 60, 130, 190]),
+        "the 25-hour-old point is left out"
+    );
+    let since: DateTime<Utc> = body["since"].as_str().unwrap().parse().unwrap();
+    let until: DateTime<Utc> = body["until"].as_str().unwrap().parse().unwrap();
+    assert_eq!(until - since, TimeDelta::hours(24));
+}
+
+#[tokio::test]
+async fn past_max_history_points_the_newest_are_returned_and_truncated_says_so() {
+    let api = Api::start_with(|s| s.api.max_history_points = 4).await;
+    let t0 = t0();
+    write_history(&api, t0).await;
+    let range = format!("since={}&until={}", t0.timestamp(), t0.timestamp() + 3_600);
+    let (_, body) = api.get(&format!("/v1/prices/BTC/history?{range}")).await;
+    assert_eq!(points(&body, t0), expected(&[59, 60, 130, 190]));
+    assert_eq!(body["truncated"], true);
+    assert_eq!(body["max_points"], 4);
+
+    let (_, body) = api
+        .get(&format!("/v1/prices/BTC/history?{range}&step=30s"))
+        .await;
+    assert_eq!(points(&body, t0), expected(&[59, 60, 130, 190]));
+    assert_eq!(body["truncated"], true, "5 buckets, 4 returned");
+}
+
+#[tokio::test]
+async fn bad_history_parameters_are_422_saying_what_is_wrong() {
+    let api = Api::start().await;
+    api.write(&[record("BTC", "60000", Utc::now())]).await;
+    for (query, names) in [
+        ("since=yesterday", "since"),
+        ("until=2024-13-01T00:00:00Z", "until"),
+        ("since=1714564800&until=1714564799", "before since"),
+        ("step=5x", "step"),
+        ("step=0m", "step"),
+        ("step=1.5h", "step"),
+    ] {
+        let (status, body) = api.get(&format!("/v1/prices/BTC/history?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_error(&body, "invalid_query");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(names), "{query}: {message}");
+    }
+    let (status, body) = api.get("/v1/prices/B-TC/history").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, "invalid_symbol");
+}
+
+#[tokio::test]
+async fn a_symbol_never_fetched_is_404_with_the_usual_message() {
+    let api = Api::start().await;
+    api.write(&[record("BTC", "60000", Utc::now())]).await;
+    let (status, body) = api.get("/v1/prices/ETH/history").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "not_fetched_yet");
+    let (_, usual) = api.get("/v1/prices/ETH").await;
+    assert_eq!(body["error"]["message"], usual["error"]["message"]);
+    let (status, body) = api.get("/v1/prices/ZZZQ/history").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "unknown_symbol");
+
+    // Known and fetched, but nothing in the range: an empty answer, not a 404.
+    let (status, body) = api
+        .get("/v1/prices/BTC/history?since=1000000000&until=1000000001")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["count"], 0);
+}
