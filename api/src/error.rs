@@ -208,7 +208,9 @@ impl ApiError {
             | InvalidCoinId(_)
             | InvalidHistoryQuery(_)
             | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull { .. } | RateLimited { .. } | TooManyStreamClients { .. } => StatusCode::TOO_MANY_REQUESTS,
+            QueueFull { .. } | RateLimited { .. } | TooManyStreamClients { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Duplicate { .. } => StatusCode::CONFLICT,
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
