@@ -17,7 +17,21 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-use crate::{ApiError, live_prices::LivePrices, metrics::HttpMetrics};
+use crate::{
+    ApiError,
+    auth::{AuthConfigError, Authenticator},
+    live_prices::LivePrices,
+    metrics::HttpMetrics,
+};
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Redis(#[from] ConnectError),
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
+}
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
@@ -32,6 +46,8 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     settings: Settings,
+    /// Who may call which route (keys, JWT verifier).
+    authenticator: Authenticator,
     /// One multiplexed connection for the whole process; it connects on first use and
     /// reconnects by itself, so the API starts and answers 503 while Redis is down.
     conn: ConnectionManager,
@@ -53,8 +69,10 @@ struct Inner {
 
 impl AppState {
     /// Builds the state without touching Redis (the connection is made on first use).
-    /// Must be called inside a Tokio runtime. Fails only on a malformed Redis URL.
-    pub fn new(settings: &Settings) -> Result<Self, ConnectError> {
+    /// Must be called inside a Tokio runtime. Fails on a malformed Redis URL or unusable auth
+    /// settings (a key hash that is not hex, a JWT key that does not parse).
+    pub fn new(settings: &Settings) -> Result<Self, StateError> {
+        let authenticator = Authenticator::new(&settings.api)?;
         let conn = redis_conn::connect_lazy(&settings.redis)?;
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
@@ -81,6 +99,7 @@ impl AppState {
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
+                authenticator,
                 conn,
                 keys,
                 cache,
@@ -98,6 +117,10 @@ impl AppState {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.authenticator
     }
 
     pub fn conn(&self) -> &ConnectionManager {

@@ -1,6 +1,9 @@
-//! The router: every route, the 404 fallback, and the middleware around them.
+//! The router: every route in one table ([`table`]) with who may call it ([`Access`]), the
+//! 404 fallback, and the middleware around them. The router is built from the table and puts
+//! [`auth::require`] on every route, so no route exists without an access rule, and the
+//! route-matrix test walks the same table.
 //!
-//! | route | file |
+//! | routes | file |
 //! |---|---|
 //! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
 //! | `GET /v1/markets`, `GET /v1/markets/global`, `GET /v1/coins/{id}` | [`markets`] |
@@ -13,13 +16,7 @@
 //! | `GET /v1/health` | [`health_report`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /metrics` | [`metrics`] |
-//!
-//! Admin routes, every one behind [`admin_auth::require_admin`] (`api.admin_token`):
-//!
-//! | route | file |
-//! |---|---|
-//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead`; `POST .../dead/retry` | [`dead`] |
-//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead/{id}`; `POST .../dead/{id}/retry` | [`dead`] |
+//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
 
@@ -31,7 +28,7 @@ use axum::{
     http::{Method, StatusCode, Uri},
     middleware::{from_fn_with_state, map_response},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{MethodRouter, delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::jobs::Queue;
@@ -42,7 +39,11 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::{ApiError, AppState, admin_auth::require_admin, error::reshape};
+use crate::{
+    ApiError, AppState,
+    auth::{self, Access, Gate},
+    error::reshape,
+};
 
 pub mod dead;
 pub mod health;
@@ -68,25 +69,20 @@ pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
     let http_metrics = state.http_metrics().clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/v1/prices", get(prices::list))
-        .route("/v1/prices/{symbol}", get(prices::one))
-        .route("/v1/markets", get(markets::list))
-        .route("/v1/markets/global", get(markets::global))
-        .route("/v1/coins/{id}", get(markets::coin))
-        .route("/v1/tasks", post(tasks::submit))
-        .route("/v1/tasks/{id}", get(tasks::get))
-        .route("/v1/wallets/{address}", get(wallets::one))
-        .route("/v1/wallets/{address}/analyze", post(wallets::analyze))
-        .route("/v1/queues", get(queues::list))
-        .route("/v1/schedules", get(schedules::list))
-        .route("/v1/schedules/{entry}/runs", get(schedule_control::runs))
-        .route("/v1/workers", get(workers::list))
-        .route("/v1/health", get(health_report::latest))
-        .merge(admin(state.clone()))
+    let mut router = Router::new();
+    for route in table() {
+        let gate = Gate {
+            state: state.clone(),
+            access: route.access,
+        };
+        router = router.route(
+            route.path,
+            route
+                .handler
+                .route_layer(from_fn_with_state(gate, auth::require)),
+        );
+    }
+    router
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.
@@ -114,37 +110,132 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The admin routes; `route_layer` puts the guard on every one of them (and on nothing else:
-/// an unknown admin path is still a plain 404).
-fn admin(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
+/// One route: its method and path template, who may call it, and its handler.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// Every route the API has, with its access rule. Reads are [`Access::Read`], everything that
+/// enqueues work is [`Access::Enqueue`], everything under `/v1/admin` is [`Access::Admin`], and
+/// only the probes and the scrape are [`Access::Public`].
+pub fn table() -> Vec<Route> {
+    use Access::{Admin, Enqueue, Public, Read};
+    use Method as M;
+    vec![
+        route(M::GET, "/healthz", Public, get(health::healthz)),
+        route(M::GET, "/readyz", Public, get(health::readyz)),
+        route(M::GET, "/metrics", Public, get(metrics::scrape)),
+        route(M::GET, "/v1/prices", Read, get(prices::list)),
+        route(M::GET, "/v1/prices/{symbol}", Read, get(prices::one)),
+        route(M::GET, "/v1/markets", Read, get(markets::list)),
+        route(M::GET, "/v1/markets/global", Read, get(markets::global)),
+        route(M::GET, "/v1/coins/{id}", Read, get(markets::coin)),
+        route(M::POST, "/v1/tasks", Enqueue, post(tasks::submit)),
+        route(M::GET, "/v1/tasks/{id}", Read, get(tasks::get)),
+        route(M::GET, "/v1/wallets/{address}", Read, get(wallets::one)),
+        route(
+            M::POST,
+            "/v1/wallets/{address}/analyze",
+            Enqueue,
+            post(wallets::analyze),
+        ),
+        route(M::GET, "/v1/queues", Read, get(queues::list)),
+        route(M::GET, "/v1/schedules", Read, get(schedules::list)),
+        route(
+            M::GET,
+            "/v1/schedules/{entry}/runs",
+            Read,
+            get(schedule_control::runs),
+        ),
+        route(M::GET, "/v1/workers", Read, get(workers::list)),
+        route(M::GET, "/v1/health", Read, get(health_report::latest)),
+        route(
+            M::GET,
             "/v1/admin/queues/{queue}/dead",
-            get(dead::list).delete(dead::purge_all),
-        )
-        .route("/v1/admin/queues/{queue}/dead/retry", post(dead::retry_all))
-        .route(
+            Admin,
+            get(dead::list),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/queues/{queue}/dead",
+            Admin,
+            delete(dead::purge_all),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/dead/retry",
+            Admin,
+            post(dead::retry_all),
+        ),
+        route(
+            M::GET,
             "/v1/admin/queues/{queue}/dead/{id}",
-            get(dead::show).delete(dead::purge_one),
-        )
-        .route(
+            Admin,
+            get(dead::show),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/queues/{queue}/dead/{id}",
+            Admin,
+            delete(dead::purge_one),
+        ),
+        route(
+            M::POST,
             "/v1/admin/queues/{queue}/dead/{id}/retry",
+            Admin,
             post(dead::retry),
-        )
-        .route("/v1/admin/queues/{queue}/purge", post(purge::purge))
-        .route(
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/purge",
+            Admin,
+            post(purge::purge),
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/pause",
+            Admin,
             post(schedule_control::pause_entry),
-        )
-        .route(
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/resume",
+            Admin,
             post(schedule_control::resume_entry),
-        )
-        .route(
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/run",
+            Admin,
             post(schedule_control::run_entry),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
+        ),
+    ]
+}
+
+/// The routes as (method, path template, access), for tests and documentation.
+pub fn endpoints() -> Vec<(Method, &'static str, Access)> {
+    table()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.access))
+        .collect()
 }
 
 /// A product queue named in a path; 404 `unknown_queue` otherwise.
