@@ -2,6 +2,9 @@
 //! enqueues work on demand and reports on tasks and queues; it never calls an upstream.
 //!
 //! - [`auth`]: who may call which route: API keys and JWTs, roles, the one check on every route.
+//! - [`on_demand`]: every route that enqueues on request: fresh data short-circuits, identical
+//!   requests share one task (single flight).
+//! - [`cache_reads`]: hits and misses of the cache reads, counted in this process.
 //! - [`state`]: [`AppState`], the clone-cheap handles every request shares (one lazy Redis
 //!   connection, the price cache, the producer), and the time bound on every Redis call.
 //! - [`error`]: [`ApiError`], the one JSON error shape, and the layer that puts every other error
@@ -16,10 +19,12 @@
 //!   the configured address.
 
 pub mod auth;
+pub mod cache_reads;
 pub mod error;
 pub mod json;
 pub mod live_prices;
 pub mod metrics;
+pub mod on_demand;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -1,7 +1,10 @@
 //! The state every request shares: clone-cheap handles behind one `Arc`, built once from the
 //! settings.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use coinbeat_shared::{
     Settings,
@@ -20,6 +23,7 @@ use redis::aio::ConnectionManager;
 use crate::{
     ApiError,
     auth::{AuthConfigError, Authenticator},
+    cache_reads::CacheReads,
     live_prices::LivePrices,
     metrics::HttpMetrics,
 };
@@ -36,6 +40,9 @@ pub enum StateError {
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
 const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long this process reuses the tracked set it read from Redis: an operator's change shows
+/// in every replica within this, without a Redis read on every price list.
+const TRACKED_REUSE: Duration = Duration::from_secs(1);
 
 /// What the handlers share. Cloning it clones one `Arc`.
 #[derive(Debug, Clone)]
@@ -65,6 +72,10 @@ struct Inner {
     http_metrics: HttpMetrics,
     /// Every product queue and every provider, read from Redis at scrape time.
     redis_gauges: RedisGauges,
+    /// Hits and misses of this process's cache reads.
+    cache_reads: CacheReads,
+    /// The tracked set as last read (see [`AppState::tracked_symbols`]).
+    tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
 }
 
 impl AppState {
@@ -111,6 +122,8 @@ impl AppState {
                 registry,
                 http_metrics,
                 redis_gauges,
+                cache_reads: CacheReads::default(),
+                tracked: Mutex::new(None),
             }),
         })
     }
@@ -167,6 +180,51 @@ impl AppState {
     /// What `GET /metrics` reads from Redis.
     pub fn redis_gauges(&self) -> &RedisGauges {
         &self.inner.redis_gauges
+    }
+
+    /// Hits and misses of this process's cache reads.
+    pub fn cache_reads(&self) -> &CacheReads {
+        &self.inner.cache_reads
+    }
+
+    /// The tracked set in force: the operator's override in Redis, or `prices.tracked`. Read
+    /// at most once per [`TRACKED_REUSE`]; a Redis that does not answer is a 503, like any read.
+    pub async fn tracked_symbols(&self) -> Result<Arc<Vec<Symbol>>, ApiError> {
+        {
+            let cached = self
+                .inner
+                .tracked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, set)) = cached.as_ref()
+                && at.elapsed() < TRACKED_REUSE
+            {
+                return Ok(set.clone());
+            }
+        }
+        let set = Arc::new(
+            self.redis(coinbeat_shared::tracked_symbols::load(
+                self.conn(),
+                self.keys(),
+                &self.settings().prices,
+            ))
+            .await?,
+        );
+        *self
+            .inner
+            .tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), set.clone()));
+        Ok(set)
+    }
+
+    /// Forgets the tracked set read last (after this process changed it).
+    pub fn forget_tracked_symbols(&self) {
+        *self
+            .inner
+            .tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// How long any one Redis call may take before the request answers 503.

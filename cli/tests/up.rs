@@ -169,7 +169,8 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let response = http
         .post(format!("{api}/v1/tasks"))
         .bearer_auth(&key)
-        .json(&json!({"kind": "prices", "args": {"symbols": ["ETH"]}}))
+        // ETH is fresh (the beat refreshes it every 3 s): `force` asks for a fetch anyway.
+        .json(&json!({"kind": "prices", "args": {"symbols": ["ETH"]}, "force": true}))
         .send()
         .await
         .unwrap();

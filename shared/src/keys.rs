@@ -121,6 +121,18 @@ impl Keys {
         format!("schedule:{entry}:{tick_ms}")
     }
 
+    /// STRING: the operator's tracked set (comma-separated symbols, in order), overriding
+    /// `prices.tracked` while it exists; empty means "track nothing". Never expires.
+    pub fn tracked_symbols(&self) -> String {
+        format!("{}:admin:tracked_symbols", self.prefix)
+    }
+
+    /// SET of the addresses an operator added to the watch list of one chain (besides
+    /// `wallets.watched`). Never expires.
+    pub fn watched_wallets(&self, chain: Chain) -> String {
+        format!("{}:admin:watched_wallets:{chain}", self.prefix)
+    }
+
     /// STRING: the latest health report (JSON), with an expiry.
     pub fn health_report(&self) -> String {
         format!("{}:health:report", self.prefix)

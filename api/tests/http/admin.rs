@@ -374,8 +374,10 @@ async fn bad_admin_input_answers_4xx_in_the_one_error_shape() {
 #[tokio::test]
 async fn purging_a_queue_over_http_deletes_its_waiting_tasks_and_reports_counts() {
     let api = with_token().await;
-    for _ in 0..2 {
-        let response = api.post("/v1/tasks", &json!({ "kind": "prices" })).await;
+    // Two different jobs (an identical second one would join the first).
+    for symbols in [json!(["BTC"]), json!(["ETH"])] {
+        let body = json!({ "kind": "prices", "args": { "symbols": symbols } });
+        let response = api.post("/v1/tasks", &body).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
     let (status, body) = admin(&api, Method::POST, "/v1/admin/queues/prices/purge").await;

@@ -6,6 +6,7 @@ mod auth;
 mod live_prices;
 mod markets;
 mod metrics;
+mod on_demand;
 mod prices;
 mod schedules;
 mod service;

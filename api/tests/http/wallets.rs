@@ -53,6 +53,16 @@ fn analysis(chain: Chain, fetched_at: chrono::DateTime<Utc>) -> WalletAnalysis {
     }
 }
 
+/// Writes the test analysis of `LOWER` on ethereum, fetched at `fetched_at`.
+pub async fn write_analysis(api: &Api, fetched_at: chrono::DateTime<Utc>) {
+    let written = wallets(api)
+        .await
+        .write(&analysis(Chain::Ethereum, fetched_at))
+        .await
+        .unwrap();
+    assert!(written);
+}
+
 #[tokio::test]
 async fn a_cached_analysis_is_served_in_any_accepted_spelling_with_its_age_and_checksum() {
     let api = Api::start().await;
