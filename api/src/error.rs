@@ -133,6 +133,18 @@ pub enum ApiError {
     /// A valid token whose role is below the route's.
     #[error("this route needs role `{need}` or higher; the token presented has role `{have}`")]
     Forbidden { need: Role, have: Role },
+    #[error("{0} is not tracked")]
+    SymbolNotTracked(Symbol),
+    /// A symbol the price providers cannot map to a coin.
+    #[error(
+        "{0} cannot be tracked: it has no coin id (add it under [prices.coins], or pick a \
+         symbol of the built-in coin table), so the price providers could not price it"
+    )]
+    UnmappableSymbol(Symbol),
+    #[error("{0} is not among the wallets added here")]
+    WalletNotWatched(Address),
+    #[error("{0} is watched through the settings (wallets.watched); remove it there")]
+    WatchedInSettings(Address),
     #[error("unknown queue {0:?}")]
     UnknownQueue(String),
     /// `offset` that is not a whole number.
@@ -176,7 +188,11 @@ impl ApiError {
             | CoinNotFetched { .. }
             | UnknownQueue(_)
             | TaskNotInQueue { .. }
-            | UnknownSchedule { .. } => StatusCode::NOT_FOUND,
+            | UnknownSchedule { .. }
+            | SymbolNotTracked(_)
+            | WalletNotWatched(_) => StatusCode::NOT_FOUND,
+            WatchedInSettings(_) => StatusCode::CONFLICT,
+            UnmappableSymbol(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Forbidden { .. } => StatusCode::FORBIDDEN,
             Unauthenticated { .. } | InvalidToken => StatusCode::UNAUTHORIZED,
             TaskNotDead { .. } | NoPayload(_) => StatusCode::CONFLICT,
@@ -233,6 +249,10 @@ impl ApiError {
             CoinNotFetched { .. } => "coin_not_fetched",
             Unauthenticated { .. } | InvalidToken => "unauthorized",
             Forbidden { .. } => "forbidden",
+            SymbolNotTracked(_) => "symbol_not_tracked",
+            UnmappableSymbol(_) => "unmappable_symbol",
+            WalletNotWatched(_) => "wallet_not_watched",
+            WatchedInSettings(_) => "watched_in_settings",
             UnknownQueue(_) => "unknown_queue",
             InvalidOffset(_) => "invalid_offset",
             TaskNotInQueue { .. } => "task_not_found",

@@ -171,6 +171,23 @@ impl Keys {
     pub fn all_pattern(&self) -> String {
         format!("{}:*", self.prefix)
     }
+
+    /// Which kind of data a key of this deployment holds, for `cache::cache_stats`: `prices`,
+    /// `histories`, `markets`, `wallets`, `health` or `queues`; `None` for the rest (limiter,
+    /// breaker, schedule and admin state).
+    pub fn kind_of(&self, key: &str) -> Option<&'static str> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(':')?;
+        let (head, _) = rest.split_once(':')?;
+        Some(match head {
+            "price" if Self::is_price_history(key) => "histories",
+            "price" => "prices",
+            "market" => "markets",
+            "wallet" => "wallets",
+            "health" => "health",
+            "q" => "queues",
+            _ => return None,
+        })
+    }
 }
 
 /// Keys of one queue, in apalis-redis's layout plus coinbeat's additions.

@@ -19,6 +19,10 @@
 //! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
+//! | `POST /v1/admin/prices/refresh` | [`admin_prices`] |
+//! | `GET /v1/admin/cache/stats` | [`admin_cache`] |
+//! | `GET`, `POST /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
+//! | `GET`, `POST /v1/admin/wallets`; `DELETE /v1/admin/wallets/{address}` | [`admin_wallets`] |
 
 use std::any::Any;
 
@@ -45,6 +49,10 @@ use crate::{
     error::reshape,
 };
 
+pub mod admin_cache;
+pub mod admin_prices;
+pub mod admin_symbols;
+pub mod admin_wallets;
 pub mod dead;
 pub mod health;
 pub mod health_report;
@@ -226,6 +234,44 @@ pub fn table() -> Vec<Route> {
             "/v1/admin/schedules/{entry}/run",
             Admin,
             post(schedule_control::run_entry),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/prices/refresh",
+            Admin,
+            post(admin_prices::refresh),
+        ),
+        route(
+            M::GET,
+            "/v1/admin/cache/stats",
+            Admin,
+            get(admin_cache::stats),
+        ),
+        route(M::GET, "/v1/admin/symbols", Admin, get(admin_symbols::list)),
+        route(
+            M::POST,
+            "/v1/admin/symbols",
+            Admin,
+            post(admin_symbols::add),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/symbols/{symbol}",
+            Admin,
+            delete(admin_symbols::remove),
+        ),
+        route(M::GET, "/v1/admin/wallets", Admin, get(admin_wallets::list)),
+        route(
+            M::POST,
+            "/v1/admin/wallets",
+            Admin,
+            post(admin_wallets::add),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/wallets/{address}",
+            Admin,
+            delete(admin_wallets::remove),
         ),
     ]
 }

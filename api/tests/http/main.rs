@@ -2,6 +2,7 @@
 //! group, `support` for starting both.
 
 mod admin;
+mod admin_data;
 mod auth;
 mod live_prices;
 mod markets;
