@@ -39,6 +39,7 @@ use coinbeat_shared::jobs::Queue;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
@@ -70,9 +71,10 @@ pub mod workers;
 /// The whole API, ready to serve.
 ///
 /// Middleware, outermost first: request metrics ([`crate::metrics::track`], so they count the
-/// final status); a trace span per request; [`reshape`], so the errors the layers
-/// below produce share the one error shape; the request timeout (503); the body limit
-/// (`api.max_body_bytes`, 413); a panic catcher (500).
+/// final status); `Authorization` marked sensitive; a trace span per request; [`reshape`], so
+/// the errors the layers below produce share the one error shape; the request timeout (503);
+/// the body limit (`api.max_body_bytes`, 413); a panic catcher (500). Inside all of them, each
+/// route's own [`auth::require`].
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
@@ -113,6 +115,10 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+        // Bearer tokens never reach a log line (the trace layer, or a `Debug` of the headers).
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+        ]))
         // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
         .layer(from_fn_with_state(http_metrics, crate::metrics::track))
         .with_state(state)
