@@ -20,6 +20,7 @@ use coinbeat_shared::{
     jobs::{Queue, QueueName, UnknownKind},
     queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus},
     schedule_control::ControlError,
+    settings::Role,
     submit::SubmitError,
 };
 use serde::Serialize;
@@ -121,15 +122,31 @@ pub enum ApiError {
          one with POST /v1/tasks {{\"kind\": \"health\"}}"
     )]
     NoHealthReport,
-    /// An admin route while `api.admin_token` is not set.
+    /// A route that needs a role, called without `Authorization: Bearer <token>`.
     #[error(
-        "admin routes are disabled: set the api.admin_token setting \
-         (environment: COINBEAT_API__ADMIN_TOKEN) to enable them"
+        "this route needs `Authorization: Bearer <token>` with a key or token of role `{need}` \
+         or higher (an operator makes a key with `coinbeat keys new --role {need}`)"
     )]
-    AdminDisabled,
-    /// An admin route without `Authorization: Bearer <token>`, or with another token.
-    #[error("admin routes need the header `Authorization: Bearer <api.admin_token>`")]
-    Unauthorized,
+    Unauthenticated { need: Role },
+    /// A bearer token that is no configured key and no valid JWT. Deliberately says nothing
+    /// about why.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// A valid token whose role is below the route's.
+    #[error("this route needs role `{need}` or higher; the token presented has role `{have}`")]
+    Forbidden { need: Role, have: Role },
+    #[error("{0} is not tracked")]
+    SymbolNotTracked(Symbol),
+    /// A symbol the price providers cannot map to a coin.
+    #[error(
+        "{0} cannot be tracked: it has no coin id (add it under [prices.coins], or pick a \
+         symbol of the built-in coin table), so the price providers could not price it"
+    )]
+    UnmappableSymbol(Symbol),
+    #[error("{0} is not among the wallets added here")]
+    WalletNotWatched(Address),
+    #[error("{0} is watched through the settings (wallets.watched); remove it there")]
+    WatchedInSettings(Address),
     #[error("unknown queue {0:?}")]
     UnknownQueue(String),
     /// `offset` that is not a whole number.
@@ -188,9 +205,13 @@ impl ApiError {
             | CoinNotFetched { .. }
             | UnknownQueue(_)
             | TaskNotInQueue { .. }
-            | UnknownSchedule { .. } => StatusCode::NOT_FOUND,
-            AdminDisabled => StatusCode::FORBIDDEN,
-            Unauthorized => StatusCode::UNAUTHORIZED,
+            | UnknownSchedule { .. }
+            | SymbolNotTracked(_)
+            | WalletNotWatched(_) => StatusCode::NOT_FOUND,
+            WatchedInSettings(_) => StatusCode::CONFLICT,
+            UnmappableSymbol(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Forbidden { .. } => StatusCode::FORBIDDEN,
+            Unauthenticated { .. } | InvalidToken => StatusCode::UNAUTHORIZED,
             TaskNotDead { .. } | NoPayload(_) => StatusCode::CONFLICT,
             BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -249,8 +270,12 @@ impl ApiError {
             GlobalNotFetched => "global_not_fetched",
             InvalidCoinId(_) => "invalid_coin_id",
             CoinNotFetched { .. } => "coin_not_fetched",
-            AdminDisabled => "admin_disabled",
-            Unauthorized => "unauthorized",
+            Unauthenticated { .. } | InvalidToken => "unauthorized",
+            Forbidden { .. } => "forbidden",
+            SymbolNotTracked(_) => "symbol_not_tracked",
+            UnmappableSymbol(_) => "unmappable_symbol",
+            WalletNotWatched(_) => "wallet_not_watched",
+            WatchedInSettings(_) => "watched_in_settings",
             UnknownQueue(_) => "unknown_queue",
             InvalidOffset(_) => "invalid_offset",
             TaskNotInQueue { .. } => "task_not_found",
@@ -305,6 +330,11 @@ impl ApiError {
             ApiError::TooManyStreamClients { limit } => Some(json!({
                 "limit": limit,
                 "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
+            })),
+            ApiError::Unauthenticated { need } => Some(json!({ "required_role": need })),
+            ApiError::Forbidden { need, have } => Some(json!({
+                "required_role": need,
+                "role": have,
             })),
             ApiError::UnknownSchedule { known, .. } => Some(json!({ "valid_entries": known })),
             _ => None,
@@ -367,11 +397,21 @@ impl IntoResponse for ApiError {
             &self.public_message(),
             self.details(),
         );
-        if matches!(self, ApiError::Unauthorized) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"coinbeat admin\""),
-            );
+        match self {
+            ApiError::Unauthenticated { .. } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"coinbeat\""),
+                );
+            }
+            // RFC 6750 §3.1: the generic error code, no description.
+            ApiError::InvalidToken => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"coinbeat\", error=\"invalid_token\""),
+                );
+            }
+            _ => {}
         }
         let retry_after = match &self {
             ApiError::QueueFull { .. } | ApiError::TooManyStreamClients { .. } => {

@@ -1,7 +1,10 @@
 //! `coinbeat-api`: the thin HTTP API over the price cache and the queues. It reads the cache,
 //! enqueues work on demand and reports on tasks and queues; it never calls an upstream.
 //!
-//! - [`admin_auth`]: the guard of the admin routes (`api.admin_token`, bearer, constant time).
+//! - [`auth`]: who may call which route: API keys and JWTs, roles, the one check on every route.
+//! - [`on_demand`]: every route that enqueues on request: fresh data short-circuits, identical
+//!   requests share one task (single flight).
+//! - [`cache_reads`]: hits and misses of the cache reads, counted in this process.
 //! - [`state`]: [`AppState`], the clone-cheap handles every request shares (one lazy Redis
 //!   connection, the price cache, the producer), and the time bound on every Redis call.
 //! - [`error`]: [`ApiError`], the one JSON error shape, and the layer that puts every other error
@@ -19,12 +22,14 @@
 //! - [`server`]: [`serve`] on a given listener (it also runs the copy's follower) and [`run`] on
 //!   the configured address.
 
-pub mod admin_auth;
+pub mod auth;
+pub mod cache_reads;
 pub mod error;
 pub mod hardening;
 pub mod json;
 pub mod live_prices;
 pub mod metrics;
+pub mod on_demand;
 pub mod price_events;
 pub mod price_feed;
 pub mod routes;

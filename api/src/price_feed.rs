@@ -62,7 +62,7 @@ impl PriceFeed {
             .transpose()?;
         let subscription = state.price_events().subscribe()?;
         let snapshot_symbols = asked.as_deref().unwrap_or(&state.settings().prices.tracked);
-        let snapshot = match prices::lookup(state, snapshot_symbols).await {
+        let snapshot = match prices::records(state, snapshot_symbols).await {
             Ok((records, _)) => records.into_iter().flatten().collect(),
             Err(e) => {
                 tracing::debug!(error = %e, "stream opened without a snapshot");

@@ -16,6 +16,8 @@ use crate::{AppState, live_prices, router};
 pub enum ServeError {
     #[error(transparent)]
     Redis(#[from] ConnectError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,

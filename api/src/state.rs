@@ -1,7 +1,10 @@
 //! The state every request shares: clone-cheap handles behind one `Arc`, built once from the
 //! settings.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use coinbeat_shared::{
     Settings,
@@ -17,11 +20,30 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-use crate::{ApiError, live_prices::LivePrices, metrics::HttpMetrics, price_events::PriceEvents};
+use crate::{
+    ApiError,
+    auth::{AuthConfigError, Authenticator},
+    cache_reads::CacheReads,
+    live_prices::LivePrices,
+    metrics::HttpMetrics,
+    price_events::PriceEvents,
+};
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Redis(#[from] ConnectError),
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
+}
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
 /// this is the backstop for everything else (a client trickling its body, a bug).
 const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long this process reuses the tracked set it read from Redis: an operator's change shows
+/// in every replica within this, without a Redis read on every price list.
+const TRACKED_REUSE: Duration = Duration::from_secs(1);
 
 /// What the handlers share. Cloning it clones one `Arc`.
 #[derive(Debug, Clone)]
@@ -32,6 +54,8 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     settings: Settings,
+    /// Who may call which route (keys, JWT verifier).
+    authenticator: Authenticator,
     /// One multiplexed connection for the whole process; it connects on first use and
     /// reconnects by itself, so the API starts and answers 503 while Redis is down.
     conn: ConnectionManager,
@@ -51,12 +75,18 @@ struct Inner {
     http_metrics: HttpMetrics,
     /// Every product queue and every provider, read from Redis at scrape time.
     redis_gauges: RedisGauges,
+    /// Hits and misses of this process's cache reads.
+    cache_reads: CacheReads,
+    /// The tracked set as last read (see [`AppState::tracked_symbols`]).
+    tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
 }
 
 impl AppState {
     /// Builds the state without touching Redis (the connection is made on first use).
-    /// Must be called inside a Tokio runtime. Fails only on a malformed Redis URL.
-    pub fn new(settings: &Settings) -> Result<Self, ConnectError> {
+    /// Must be called inside a Tokio runtime. Fails on a malformed Redis URL or unusable auth
+    /// settings (a key hash that is not hex, a JWT key that does not parse).
+    pub fn new(settings: &Settings) -> Result<Self, StateError> {
+        let authenticator = Authenticator::new(&settings.api)?;
         let conn = redis_conn::connect_lazy(&settings.redis)?;
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
@@ -83,6 +113,7 @@ impl AppState {
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
+                authenticator,
                 conn,
                 keys,
                 cache,
@@ -95,12 +126,18 @@ impl AppState {
                 registry,
                 http_metrics,
                 redis_gauges,
+                cache_reads: CacheReads::default(),
+                tracked: Mutex::new(None),
             }),
         })
     }
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.authenticator
     }
 
     pub fn conn(&self) -> &ConnectionManager {
@@ -152,6 +189,51 @@ impl AppState {
     /// What `GET /metrics` reads from Redis.
     pub fn redis_gauges(&self) -> &RedisGauges {
         &self.inner.redis_gauges
+    }
+
+    /// Hits and misses of this process's cache reads.
+    pub fn cache_reads(&self) -> &CacheReads {
+        &self.inner.cache_reads
+    }
+
+    /// The tracked set in force: the operator's override in Redis, or `prices.tracked`. Read
+    /// at most once per [`TRACKED_REUSE`]; a Redis that does not answer is a 503, like any read.
+    pub async fn tracked_symbols(&self) -> Result<Arc<Vec<Symbol>>, ApiError> {
+        {
+            let cached = self
+                .inner
+                .tracked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, set)) = cached.as_ref()
+                && at.elapsed() < TRACKED_REUSE
+            {
+                return Ok(set.clone());
+            }
+        }
+        let set = Arc::new(
+            self.redis(coinbeat_shared::tracked_symbols::load(
+                self.conn(),
+                self.keys(),
+                &self.settings().prices,
+            ))
+            .await?,
+        );
+        *self
+            .inner
+            .tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), set.clone()));
+        Ok(set)
+    }
+
+    /// Forgets the tracked set read last (after this process changed it).
+    pub fn forget_tracked_symbols(&self) {
+        *self
+            .inner
+            .tracked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// How long any one Redis call may take before the request answers 503.

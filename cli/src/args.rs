@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{ArgGroup, Parser, Subcommand};
-use coinbeat_shared::jobs::Queue;
+use coinbeat_shared::{jobs::Queue, settings::Role};
 
 /// coinbeat keeps crypto market data fresh in Redis and serves it: a beat, queues, one worker
 /// per queue, and an HTTP API.
@@ -61,6 +61,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DeadCommand,
     },
+    /// API keys: `keys new --role <read|enqueue|admin>` makes one, prints it once, and prints
+    /// the settings line that configures it (only its hash is stored).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Measure the system: starts what it needs (a private redis-server, the simulator, child
     /// processes), prints a table, appends it to BENCHMARKS.md, and stops everything it started.
     Bench(BenchArgs),
@@ -70,6 +76,18 @@ pub enum Command {
     /// Run one component in the foreground (what `coinbeat up` starts as child processes).
     #[command(hide = true)]
     Run(RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new random 256-bit API key with a role; it is printed once, never stored.
+    New {
+        /// What the key may do: read, enqueue (also read) or admin (everything).
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,6 @@
 //! No secret ever reaches a log line. `coinbeat up --simulate` runs with canary secrets (the
-//! Etherscan key, which travels in the query string, the CoinGecko key header, the admin token)
+//! Etherscan key, which travels in the query string, the CoinGecko key header, an admin API key
+//! sent as a bearer token)
 //! and every process logging at debug; the test makes every component use them, including the
 //! error paths that like to print URLs (Etherscan down, a wrong admin token), then stops the
 //! system and searches everything it printed, and every API answer, for the canaries.
@@ -14,7 +15,8 @@ use common::{free_port, get, up_simulate, wait_for};
 
 const ETHERSCAN_CANARY: &str = "CanaryEtherscanKey7f3a91";
 const COINGECKO_CANARY: &str = "CG-CanaryCoinGecko4b2e";
-const ADMIN_CANARY: &str = "CanaryAdminToken9d1c55";
+/// An admin API key (`cbk_` + 64 hex); the settings hold only its SHA-256.
+const ADMIN_CANARY: &str = "cbk_c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00deadbeef";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn canary_secrets_never_appear_in_any_log_line_or_answer() {
@@ -22,6 +24,10 @@ async fn canary_secrets_never_appear_in_any_log_line_or_answer() {
     let (api_port, sim_port) = (free_port(), free_port());
     let api = format!("http://127.0.0.1:{api_port}");
     let sim = format!("http://127.0.0.1:{sim_port}");
+    let keys = format!(
+        "[{{role=\"admin\",sha256=\"{}\"}}]",
+        coinbeat_api::auth::api_key::sha256_hex(ADMIN_CANARY)
+    );
     let up = up_simulate(
         data.path(),
         api_port,
@@ -29,7 +35,7 @@ async fn canary_secrets_never_appear_in_any_log_line_or_answer() {
         &[
             ("ETHERSCAN_API_KEY", ETHERSCAN_CANARY),
             ("COINGECKO_API_KEY", COINGECKO_CANARY),
-            ("COINBEAT_API__ADMIN_TOKEN", ADMIN_CANARY),
+            ("COINBEAT_API__KEYS", &keys),
             ("RUST_LOG", "debug"),
         ],
     );
@@ -111,7 +117,8 @@ async fn canary_secrets_never_appear_in_any_log_line_or_answer() {
 /// `POST /v1/wallets/{wallet}/analyze`: the answer's text.
 async fn analyze(http: &reqwest::Client, api: &str, wallet: &str) -> String {
     let response = http
-        .post(format!("{api}/v1/wallets/{wallet}/analyze"))
+        .post(format!("{api}/v1/wallets/{wallet}/analyze?force=true"))
+        .bearer_auth(ADMIN_CANARY)
         .send()
         .await
         .unwrap();

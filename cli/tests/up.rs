@@ -24,7 +24,9 @@ use coinbeat_shared::{
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use common::{alive, descendants, free_port, get, private_redis_url, up_simulate, wait_for};
+use common::{
+    alive, descendants, free_port, get, local_admin_key, private_redis_url, up_simulate, wait_for,
+};
 
 const FRESH_SECS: u64 = 4;
 
@@ -151,12 +153,24 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     assert!(next > last, "{entry}");
     assert!(entry["last_task_id"].is_string(), "{entry}");
 
-    // 3. On demand: 202, done within 2 s, fetched_at moves.
+    // 3. On demand: without a key 401; with the local admin key `up` printed (and wrote to
+    //    `admin.key`), 202, done within 2 s, fetched_at moves.
+    let key = local_admin_key(data.path());
+    assert!(up.log().contains(&key), "up prints its local admin key");
     let (_, before) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     let eth_before: DateTime<Utc> = before["fetched_at"].as_str().unwrap().parse().unwrap();
-    let response = http
+    let refused = http
         .post(format!("{api}/v1/tasks"))
         .json(&json!({"kind": "prices", "args": {"symbols": ["ETH"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let response = http
+        .post(format!("{api}/v1/tasks"))
+        .bearer_auth(&key)
+        // ETH is fresh (the beat refreshes it every 3 s): `force` asks for a fetch anyway.
+        .json(&json!({"kind": "prices", "args": {"symbols": ["ETH"]}, "force": true}))
         .send()
         .await
         .unwrap();

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use common::{free_port, get, private_redis_url, up_simulate, wait_for};
+use common::{free_port, get, local_admin_key, private_redis_url, up_simulate, wait_for};
 
 /// The simulator's ledgers: an address ending in `f` is busy (2,500 transactions over three
 /// pages of 1,000), one ending in `0` has none, any other has a few.
@@ -186,6 +186,7 @@ async fn up_simulate_serves_markets_and_wallets_from_their_workers() {
     // 5. "No transactions found" is an empty, valid analysis, not an error.
     let response = http
         .post(format!("{api}/v1/wallets/{EMPTY}/analyze"))
+        .bearer_auth(local_admin_key(data.path()))
         .send()
         .await
         .unwrap();
@@ -231,6 +232,7 @@ async fn up_simulate_serves_markets_and_wallets_from_their_workers() {
     let switched_at = Utc::now();
     let response = http
         .post(format!("{api}/v1/tasks"))
+        .bearer_auth(local_admin_key(data.path()))
         .json(&json!({"kind": "market", "args": {"limit": 20}}))
         .send()
         .await

@@ -25,6 +25,7 @@ pub mod entry;
 pub mod error;
 pub mod metrics;
 mod record;
+mod watch;
 
 use std::sync::Arc;
 
@@ -95,18 +96,26 @@ pub async fn run_with(
     for entry in &entries {
         metrics.register_entry(entry.name());
     }
-    let claimer = claim::Claimer::new(producer, conn, keys, metrics.clone());
+    let claimer = claim::Claimer::new(producer, conn.clone(), keys.clone(), metrics.clone());
     log_table(&settings, &entries);
+    let static_names = entries.iter().map(|e| e.name().to_owned()).collect();
 
     metrics.set_running(true);
     // Not running once this returns, however it returns.
     let _stopped = StopGuard(metrics.clone());
     if entries.is_empty() {
-        tracing::warn!("no enabled schedule entries; idle until shutdown");
-        shutdown.cancelled().await;
-        return Ok(());
+        tracing::warn!("no enabled schedule entries; only wallets added in redis will run");
     }
     let mut beats = JoinSet::new();
+    beats.spawn(watch::run(
+        Arc::new(settings.clone()),
+        claimer.clone(),
+        conn,
+        keys,
+        metrics.clone(),
+        static_names,
+        shutdown.clone(),
+    ));
     for entry in entries {
         beats.spawn(beat::run_entry(
             Arc::new(entry),

@@ -121,6 +121,18 @@ impl Keys {
         format!("schedule:{entry}:{tick_ms}")
     }
 
+    /// STRING: the operator's tracked set (comma-separated symbols, in order), overriding
+    /// `prices.tracked` while it exists; empty means "track nothing". Never expires.
+    pub fn tracked_symbols(&self) -> String {
+        format!("{}:admin:tracked_symbols", self.prefix)
+    }
+
+    /// SET of the addresses an operator added to the watch list of one chain (besides
+    /// `wallets.watched`). Never expires.
+    pub fn watched_wallets(&self, chain: Chain) -> String {
+        format!("{}:admin:watched_wallets:{chain}", self.prefix)
+    }
+
     /// STRING: the latest health report (JSON), with an expiry.
     pub fn health_report(&self) -> String {
         format!("{}:health:report", self.prefix)
@@ -158,6 +170,23 @@ impl Keys {
     /// A pattern matching every key of this deployment (for tests and purge tools).
     pub fn all_pattern(&self) -> String {
         format!("{}:*", self.prefix)
+    }
+
+    /// Which kind of data a key of this deployment holds, for `cache::cache_stats`: `prices`,
+    /// `histories`, `markets`, `wallets`, `health` or `queues`; `None` for the rest (limiter,
+    /// breaker, schedule and admin state).
+    pub fn kind_of(&self, key: &str) -> Option<&'static str> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(':')?;
+        let (head, _) = rest.split_once(':')?;
+        Some(match head {
+            "price" if Self::is_price_history(key) => "histories",
+            "price" => "prices",
+            "market" => "markets",
+            "wallet" => "wallets",
+            "health" => "health",
+            "q" => "queues",
+            _ => return None,
+        })
     }
 }
 

@@ -15,6 +15,8 @@
 //! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
 //! - [`schedule_control`]: pause, resume and run-now of an entry; [`schedule_history`]: its
 //!   recent runs (bounded).
+//! - [`tracked_symbols`]: the operator's override of the tracked set, in Redis;
+//!   [`watched_wallets`]: the addresses an operator added to the hourly watch.
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
@@ -37,5 +39,7 @@ pub mod submit;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tracked_symbols;
+pub mod watched_wallets;
 
 pub use settings::Settings;

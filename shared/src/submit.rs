@@ -77,6 +77,100 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
     Ok(normalised.expect("payloads serialize"))
 }
 
+/// What [`submit_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new task.
+    New(TaskId),
+    /// An identical task (same kind, same normalised args) was still waiting, delayed, running
+    /// or waiting for a retry: this is its id, and nothing was enqueued.
+    Joined(TaskId),
+}
+
+impl Submitted {
+    pub fn id(self) -> TaskId {
+        match self {
+            Submitted::New(id) | Submitted::Joined(id) => id,
+        }
+    }
+}
+
+/// The single-flight key of a checked payload: the kind and a keccak-256 of its canonical
+/// JSON (object keys sorted, a price job's symbols sorted, since their order does not change
+/// the work).
+pub fn flight_key(kind: Queue, payload: &Value) -> String {
+    use tiny_keccak::{Hasher, Keccak};
+    let mut canonical = payload.clone();
+    if let Some(Value::Array(symbols)) = canonical.get_mut("symbols") {
+        symbols.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+    let mut text = String::new();
+    write_canonical(&canonical, &mut text);
+    let mut keccak = Keccak::v256();
+    keccak.update(text.as_bytes());
+    let mut digest = [0u8; 32];
+    keccak.finalize(&mut digest);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("flight:{kind}:{hex}")
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// [`submit`] for on-demand work that must not run twice at once: while a task of the same kind
+/// with the same normalised args is waiting or running, its id is returned and nothing is
+/// enqueued (one script in Redis decides, so concurrent identical requests share one task);
+/// once it is done or dead, the next request enqueues a new one. A caller's own
+/// `idempotency_key` takes the place of this (its requests are deduplicated by that key only).
+pub async fn submit_once(
+    producer: &Producer,
+    settings: &Settings,
+    kind: Queue,
+    args: &Value,
+    mut options: EnqueueOptions,
+) -> Result<Submitted, SubmitError> {
+    if options.idempotency_key.is_some() {
+        return submit(producer, settings, kind, args, options)
+            .await
+            .map(Submitted::New);
+    }
+    let payload = check_args(kind, args, settings)?;
+    options.idempotency_key = Some(flight_key(kind, &payload));
+    options.single_flight = true;
+    match producer.enqueue_to(&kind.name(), &payload, options).await {
+        Ok(id) => Ok(Submitted::New(id)),
+        Err(QueueError::Duplicate { existing, .. }) => Ok(Submitted::Joined(existing)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Checks the request and enqueues it on `kind`'s queue. A caller's idempotency key lives in
 /// its own namespace (`user:{key}`), so no caller can take a key the beat claims ticks with.
 pub async fn submit(
@@ -124,6 +218,35 @@ mod tests {
         assert!(err.contains("unknown field `symbol`"), "{err}");
         let err = check(Queue::Prices, json!([1, 2])).unwrap_err();
         assert!(err.contains("JSON object"), "{err}");
+    }
+
+    #[test]
+    fn the_flight_key_ignores_symbol_order_and_key_order_but_not_the_work() {
+        let key = |kind, args: Value| {
+            flight_key(
+                kind,
+                &check_args(kind, &args, &Settings::default()).unwrap(),
+            )
+        };
+        let a = key(Queue::Prices, json!({"symbols": ["btc", "ETH"]}));
+        assert_eq!(
+            a,
+            key(Queue::Prices, json!({"symbols": ["ETH", "BTC", "btc"]}))
+        );
+        assert_ne!(a, key(Queue::Prices, json!({"symbols": ["BTC"]})));
+        assert_ne!(a, key(Queue::Prices, json!({})));
+        assert!(a.starts_with("flight:prices:"), "{a}");
+        let w = |addr: &str| key(Queue::Wallet, json!({"address": addr, "chain": "ethereum"}));
+        assert_eq!(
+            w("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"),
+            w("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+            "addresses are normalised before the key is taken"
+        );
+        assert_ne!(
+            key(Queue::Health, json!({})),
+            key(Queue::Cleanup, json!({})),
+            "the kind is part of the key"
+        );
     }
 
     #[test]

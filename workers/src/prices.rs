@@ -40,6 +40,9 @@ pub struct PriceWorker {
     cache: PriceCache,
     prices: PricesSettings,
     parallel_requests: usize,
+    /// For the operator's tracked set (`coinbeat_shared::tracked_symbols`).
+    conn: redis::aio::ConnectionManager,
+    keys: coinbeat_shared::keys::Keys,
 }
 
 /// Symbols grouped by the CoinGecko id they map to (several symbols may share one id).
@@ -72,13 +75,28 @@ impl PriceWorker {
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             prices: settings.prices.clone(),
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),
+            conn: env.conn.clone(),
+            keys: env.keys.clone(),
         })
     }
 
     /// Runs one job; the result says what was written, skipped and missing, and whether (and
     /// why) the fallback was used.
     pub async fn handle(&self, job: PricesJob) -> JobResult {
-        let symbols = job.symbols.unwrap_or_else(|| self.prices.tracked.clone());
+        let symbols = match job.symbols {
+            Some(symbols) => symbols,
+            // The tracked set in force when the job runs: the operator's override in Redis
+            // (`/v1/admin/symbols`), else `prices.tracked`.
+            None => coinbeat_shared::tracked_symbols::load(&self.conn, &self.keys, &self.prices)
+                .await
+                .map_err(|e| JobError::transient(format!("reading the tracked set: {e}")))?,
+        };
+        if symbols.is_empty() {
+            return Ok(Some(serde_json::json!({
+                "written": 0,
+                "note": "the tracked set is empty",
+            })));
+        }
         let mut by_id: ById = BTreeMap::new();
         let mut unmapped = Vec::new();
         for symbol in &symbols {

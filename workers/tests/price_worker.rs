@@ -452,3 +452,42 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
         "{snapshot:?}"
     );
 }
+
+#[tokio::test]
+async fn a_job_without_symbols_fetches_the_operators_tracked_set_from_redis() {
+    let ctx = setup(|_| {}, SimConfig::default()).await;
+    let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
+    let prices = &ctx.settings.prices;
+    let btc = Symbol::parse("BTC").unwrap();
+    for symbol in ctx.settings.prices.tracked.iter().filter(|s| **s != btc) {
+        coinbeat_shared::tracked_symbols::remove(&env.conn, &env.keys, prices, symbol)
+            .await
+            .unwrap();
+    }
+    let result = ctx
+        .worker
+        .handle(PricesJob::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["written"], 1, "only BTC is tracked now: {result}");
+    assert_eq!(ctx.sim.stats().ids_requested, 1);
+    let eth = Symbol::parse("ETH").unwrap();
+    assert!(ctx.cache.get(&eth).await.unwrap().is_none());
+    assert!(ctx.cache.get(&btc).await.unwrap().is_some());
+
+    coinbeat_shared::tracked_symbols::remove(&env.conn, &env.keys, prices, &btc)
+        .await
+        .unwrap();
+    let result = ctx
+        .worker
+        .handle(PricesJob::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        result["written"], 0,
+        "an empty tracked set fetches nothing: {result}"
+    );
+    assert_eq!(ctx.sim.stats().ids_requested, 1, "no new upstream call");
+}

@@ -9,7 +9,7 @@ use chrono::Utc;
 use coinbeat_shared::cache::HealthReport;
 use serde::Serialize;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, cache_reads::Kind};
 
 #[derive(Serialize)]
 struct ReportView {
@@ -24,8 +24,9 @@ struct ReportView {
 pub async fn latest(State(state): State<AppState>) -> Result<Response, ApiError> {
     let report = state
         .redis(HealthReport::load(state.conn(), state.keys()))
-        .await?
-        .ok_or(ApiError::NoHealthReport)?;
+        .await?;
+    state.cache_reads().count(Kind::Health, report.is_some());
+    let report = report.ok_or(ApiError::NoHealthReport)?;
     let age_seconds = (Utc::now() - report.checked_at).num_seconds().max(0) as u64;
     Ok(Json(ReportView {
         report,

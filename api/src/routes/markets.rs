@@ -16,7 +16,7 @@ use coinbeat_shared::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, cache_reads::Kind};
 
 /// Rows `GET /v1/markets` answers with when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -86,10 +86,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = parse_limit(query.limit.as_deref())?;
-    let snapshot = state
-        .redis(cache(&state).snapshot())
-        .await?
-        .ok_or(ApiError::MarketsNotFetched)?;
+    let snapshot = state.redis(cache(&state).snapshot()).await?;
+    state.cache_reads().count(Kind::Markets, snapshot.is_some());
+    let snapshot = snapshot.ok_or(ApiError::MarketsNotFetched)?;
     let rows = &snapshot.rows[..limit.min(snapshot.rows.len())];
     Ok(Json(MarketsResponse {
         fetched_at: snapshot.fetched_at,
@@ -104,10 +103,9 @@ pub async fn list(
 
 /// `GET /v1/markets/global`: the cached global figures; 404 `global_not_fetched`.
 pub async fn global(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let global = state
-        .redis(cache(&state).global())
-        .await?
-        .ok_or(ApiError::GlobalNotFetched)?;
+    let global = state.redis(cache(&state).global()).await?;
+    state.cache_reads().count(Kind::Markets, global.is_some());
+    let global = global.ok_or(ApiError::GlobalNotFetched)?;
     Ok(Json(GlobalResponse {
         age: Age::of(global.fetched_at, &state),
         global: &global,
@@ -123,7 +121,9 @@ pub async fn coin(
 ) -> Result<Response, ApiError> {
     let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let id = CoinId::parse(&raw)?;
-    let Some(supply) = state.redis(cache(&state).supply(&id)).await? else {
+    let supply = state.redis(cache(&state).supply(&id)).await?;
+    state.cache_reads().count(Kind::Markets, supply.is_some());
+    let Some(supply) = supply else {
         let prices = &state.settings().prices;
         let tracked = prices
             .tracked

@@ -1,6 +1,9 @@
-//! The router: every route, the 404 fallback, and the middleware around them.
+//! The router: every route in one table ([`table`]) with who may call it ([`Access`]), the
+//! 404 fallback, and the middleware around them. The router is built from the table and puts
+//! [`auth::require`] on every route, so no route exists without an access rule, and the
+//! route-matrix test walks the same table.
 //!
-//! | route | file |
+//! | routes | file |
 //! |---|---|
 //! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
 //! | `GET /v1/prices/{symbol}/history` | [`price_history`] |
@@ -17,15 +20,13 @@
 //! | `GET /v1/health` | [`health_report`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /metrics` | [`metrics`] |
-//!
-//! Admin routes, every one behind [`admin_auth::require_admin`] (`api.admin_token`):
-//!
-//! | route | file |
-//! |---|---|
-//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead`; `POST .../dead/retry` | [`dead`] |
-//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead/{id}`; `POST .../dead/{id}/retry` | [`dead`] |
+//! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
+//! | `POST /v1/admin/prices/refresh` | [`admin_prices`] |
+//! | `GET /v1/admin/cache/stats` | [`admin_cache`] |
+//! | `GET`, `POST /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
+//! | `GET`, `POST /v1/admin/wallets`; `DELETE /v1/admin/wallets/{address}` | [`admin_wallets`] |
 
 use std::any::Any;
 
@@ -36,7 +37,7 @@ use axum::{
     http::{Method, Request, StatusCode, Uri},
     middleware::{from_fn_with_state, map_request, map_response},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{MethodRouter, delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::jobs::Queue;
@@ -44,6 +45,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
@@ -51,7 +53,7 @@ use tower_http::{
 
 use crate::{
     ApiError, AppState,
-    admin_auth::require_admin,
+    auth::{self, Access, Gate},
     error::reshape,
     hardening::{
         self,
@@ -60,6 +62,10 @@ use crate::{
     },
 };
 
+pub mod admin_cache;
+pub mod admin_prices;
+pub mod admin_symbols;
+pub mod admin_wallets;
 pub mod dead;
 pub mod health;
 pub mod health_report;
@@ -82,10 +88,12 @@ pub mod ws_prices;
 ///
 /// Middleware, outermost first: the request id ([`hardening::request_id`]); the security
 /// headers; CORS when `api.cors_origins` names origins; request metrics
-/// ([`crate::metrics::track`], so they count the final status); a trace span per request
-/// (with its request id); the per-client rate limit ([`hardening::client_limit`], 429);
-/// [`reshape`], so the errors the layers below produce share the one error shape; the request
-/// timeout (503); the body limit (`api.max_body_bytes`, 413); a panic catcher (500).
+/// ([`crate::metrics::track`], so they count the final status); `Authorization` marked
+/// sensitive; a trace span per request (with its request id); the per-client rate limit
+/// ([`hardening::client_limit`], 429); [`reshape`], so the errors the layers below produce
+/// share the one error shape; the request timeout (503); the body limit
+/// (`api.max_body_bytes`, 413); a panic catcher (500). Inside all of them, each route's own
+/// [`auth::require`].
 ///
 /// `api.cors_origins` must have been checked with [`hardening::cors::layer`] (as
 /// [`crate::serve`] does); an origin that does not parse is left out here.
@@ -96,29 +104,20 @@ pub fn router(state: AppState) -> Router {
     let api = &state.settings().api;
     let client_limiter = ClientLimiter::new(api.client_rate_per_sec, api.client_burst);
     let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/v1/prices", get(prices::list))
-        .route("/v1/prices/{symbol}", get(prices::one))
-        .route("/v1/prices/{symbol}/history", get(price_history::history))
-        .route("/v1/stream/prices", get(stream_prices::stream))
-        .route("/v1/ws/prices", get(ws_prices::upgrade))
-        .route("/v1/portfolio/value", post(portfolio::value))
-        .route("/v1/markets", get(markets::list))
-        .route("/v1/markets/global", get(markets::global))
-        .route("/v1/coins/{id}", get(markets::coin))
-        .route("/v1/tasks", post(tasks::submit))
-        .route("/v1/tasks/{id}", get(tasks::get))
-        .route("/v1/wallets/{address}", get(wallets::one))
-        .route("/v1/wallets/{address}/analyze", post(wallets::analyze))
-        .route("/v1/queues", get(queues::list))
-        .route("/v1/schedules", get(schedules::list))
-        .route("/v1/schedules/{entry}/runs", get(schedule_control::runs))
-        .route("/v1/workers", get(workers::list))
-        .route("/v1/health", get(health_report::latest))
-        .merge(admin(state.clone()))
+    let mut router = Router::new();
+    for route in table() {
+        let gate = Gate {
+            state: state.clone(),
+            access: route.access,
+        };
+        router = router.route(
+            route.path,
+            route
+                .handler
+                .route_layer(from_fn_with_state(gate, auth::require)),
+        );
+    }
+    let routes = router
         .fallback(not_found)
         // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
         // plain responses. The last layer added is the outermost.
@@ -154,6 +153,10 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
+        // Bearer tokens never reach a log line (the trace layer, or a `Debug` of the headers).
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+        ]))
         // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
         .layer(from_fn_with_state(http_metrics, crate::metrics::track));
     let routes = match cors {
@@ -179,37 +182,185 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The admin routes; `route_layer` puts the guard on every one of them (and on nothing else:
-/// an unknown admin path is still a plain 404).
-fn admin(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
+/// One route: its method and path template, who may call it, and its handler.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// Every route the API has, with its access rule. Reads are [`Access::Read`], everything that
+/// enqueues work is [`Access::Enqueue`], everything under `/v1/admin` is [`Access::Admin`], and
+/// only the probes and the scrape are [`Access::Public`].
+pub fn table() -> Vec<Route> {
+    use Access::{Admin, Enqueue, Public, Read};
+    use Method as M;
+    vec![
+        route(M::GET, "/healthz", Public, get(health::healthz)),
+        route(M::GET, "/readyz", Public, get(health::readyz)),
+        route(M::GET, "/metrics", Public, get(metrics::scrape)),
+        route(M::GET, "/v1/prices", Read, get(prices::list)),
+        route(M::GET, "/v1/prices/{symbol}", Read, get(prices::one)),
+        route(
+            M::GET,
+            "/v1/prices/{symbol}/history",
+            Read,
+            get(price_history::history),
+        ),
+        route(
+            M::GET,
+            "/v1/stream/prices",
+            Read,
+            get(stream_prices::stream),
+        ),
+        route(M::GET, "/v1/ws/prices", Read, get(ws_prices::upgrade)),
+        // A POST that only reads the cache: valuing holdings enqueues nothing.
+        route(M::POST, "/v1/portfolio/value", Read, post(portfolio::value)),
+        route(M::GET, "/v1/markets", Read, get(markets::list)),
+        route(M::GET, "/v1/markets/global", Read, get(markets::global)),
+        route(M::GET, "/v1/coins/{id}", Read, get(markets::coin)),
+        route(M::POST, "/v1/tasks", Enqueue, post(tasks::submit)),
+        route(M::GET, "/v1/tasks/{id}", Read, get(tasks::get)),
+        route(M::GET, "/v1/wallets/{address}", Read, get(wallets::one)),
+        route(
+            M::POST,
+            "/v1/wallets/{address}/analyze",
+            Enqueue,
+            post(wallets::analyze),
+        ),
+        route(M::GET, "/v1/queues", Read, get(queues::list)),
+        route(M::GET, "/v1/schedules", Read, get(schedules::list)),
+        route(
+            M::GET,
+            "/v1/schedules/{entry}/runs",
+            Read,
+            get(schedule_control::runs),
+        ),
+        route(M::GET, "/v1/workers", Read, get(workers::list)),
+        route(M::GET, "/v1/health", Read, get(health_report::latest)),
+        route(
+            M::GET,
             "/v1/admin/queues/{queue}/dead",
-            get(dead::list).delete(dead::purge_all),
-        )
-        .route("/v1/admin/queues/{queue}/dead/retry", post(dead::retry_all))
-        .route(
+            Admin,
+            get(dead::list),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/queues/{queue}/dead",
+            Admin,
+            delete(dead::purge_all),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/dead/retry",
+            Admin,
+            post(dead::retry_all),
+        ),
+        route(
+            M::GET,
             "/v1/admin/queues/{queue}/dead/{id}",
-            get(dead::show).delete(dead::purge_one),
-        )
-        .route(
+            Admin,
+            get(dead::show),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/queues/{queue}/dead/{id}",
+            Admin,
+            delete(dead::purge_one),
+        ),
+        route(
+            M::POST,
             "/v1/admin/queues/{queue}/dead/{id}/retry",
+            Admin,
             post(dead::retry),
-        )
-        .route("/v1/admin/queues/{queue}/purge", post(purge::purge))
-        .route(
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/purge",
+            Admin,
+            post(purge::purge),
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/pause",
+            Admin,
             post(schedule_control::pause_entry),
-        )
-        .route(
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/resume",
+            Admin,
             post(schedule_control::resume_entry),
-        )
-        .route(
+        ),
+        route(
+            M::POST,
             "/v1/admin/schedules/{entry}/run",
+            Admin,
             post(schedule_control::run_entry),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(state, require_admin))
+        ),
+        route(
+            M::POST,
+            "/v1/admin/prices/refresh",
+            Admin,
+            post(admin_prices::refresh),
+        ),
+        route(
+            M::GET,
+            "/v1/admin/cache/stats",
+            Admin,
+            get(admin_cache::stats),
+        ),
+        route(M::GET, "/v1/admin/symbols", Admin, get(admin_symbols::list)),
+        route(
+            M::POST,
+            "/v1/admin/symbols",
+            Admin,
+            post(admin_symbols::add),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/symbols/{symbol}",
+            Admin,
+            delete(admin_symbols::remove),
+        ),
+        route(M::GET, "/v1/admin/wallets", Admin, get(admin_wallets::list)),
+        route(
+            M::POST,
+            "/v1/admin/wallets",
+            Admin,
+            post(admin_wallets::add),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/wallets/{address}",
+            Admin,
+            delete(admin_wallets::remove),
+        ),
+    ]
+}
+
+/// The routes as (method, path template, access), for tests and documentation.
+pub fn endpoints() -> Vec<(Method, &'static str, Access)> {
+    table()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.access))
+        .collect()
 }
 
 /// A product queue named in a path; 404 `unknown_queue` otherwise.

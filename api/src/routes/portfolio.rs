@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     ApiError, AppState, JsonBody,
-    routes::prices::{Missing, absent, lookup},
+    routes::prices::{Missing, absent, records},
 };
 
 /// Decimal places of `allocation_pct`.
@@ -88,7 +88,7 @@ pub async fn value(
 ) -> Result<Response, ApiError> {
     let holdings = parse_holdings(&request, state.settings().api.max_portfolio_holdings)?;
     let symbols: Vec<Symbol> = holdings.iter().map(|(s, _)| s.clone()).collect();
-    let (records, now) = lookup(&state, &symbols).await?;
+    let (records, now) = records(&state, &symbols).await?;
     let fresh_for = state.settings().prices.fresh_for();
     let mut valued = Vec::new();
     let mut missing = Vec::new();

@@ -22,7 +22,7 @@ use coinbeat_shared::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, cache_reads::Kind};
 
 /// Most symbols one `?symbols=` list may name.
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
@@ -94,15 +94,12 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let asked;
-    let symbols: &[Symbol] = match &query.symbols {
-        None => &state.settings().prices.tracked,
-        Some(list) => {
-            asked = parse_list(list)?;
-            &asked
-        }
+    let symbols: Arc<Vec<Symbol>> = match &query.symbols {
+        None => state.tracked_symbols().await?,
+        Some(list) => Arc::new(parse_list(list)?),
     };
-    let (records, now) = lookup(&state, symbols).await?;
+    let symbols = symbols.as_slice();
+    let (records, now) = records(&state, symbols).await?;
     let mut prices = Vec::with_capacity(records.len());
     let mut missing = Vec::new();
     for (symbol, record) in symbols.iter().zip(&records) {
@@ -121,28 +118,9 @@ pub async fn list(
     Ok(Json(ListResponse { prices, missing }).into_response())
 }
 
-/// `GET /v1/prices/{symbol}`: one record, or 422 `invalid_symbol`, 404 `not_fetched_yet`,
-/// 404 `unknown_symbol`.
-pub async fn one(
-    State(state): State<AppState>,
-    symbol: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let symbol = Symbol::parse(&raw)?;
-    let now = Utc::now();
-    if let Some(record) = state.live_prices().get(&symbol, now) {
-        return Ok(Json(PriceView::new(&record, now, &state)).into_response());
-    }
-    match state.redis(state.cache().get(&symbol)).await? {
-        Some(record) => Ok(Json(PriceView::new(&record, Utc::now(), &state)).into_response()),
-        None => Err(absent(&state, symbol)),
-    }
-}
-
-/// The record of each symbol (same order, `None` where nothing is cached) and the time to
-/// assess them at: from the in-process copy, with one Redis round trip for the symbols it does
-/// not hold.
-pub(crate) async fn lookup(
+/// The record of each symbol (same order) from the in-process copy, with one Redis round trip
+/// for the symbols it does not hold, and the time to judge their age by. Counted as cache reads.
+pub(crate) async fn records(
     state: &AppState,
     symbols: &[Symbol],
 ) -> Result<(Vec<Option<Arc<PriceRecord>>>, DateTime<Utc>), ApiError> {
@@ -164,7 +142,32 @@ pub(crate) async fn lookup(
         }
         now = Utc::now();
     }
+    let hits = records.iter().filter(|r| r.is_some()).count() as u64;
+    state
+        .cache_reads()
+        .count_many(Kind::Prices, hits, records.len() as u64 - hits);
     Ok((records, now))
+}
+
+/// `GET /v1/prices/{symbol}`: one record, or 422 `invalid_symbol`, 404 `not_fetched_yet`,
+/// 404 `unknown_symbol`.
+pub async fn one(
+    State(state): State<AppState>,
+    symbol: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let symbol = Symbol::parse(&raw)?;
+    let now = Utc::now();
+    if let Some(record) = state.live_prices().get(&symbol, now) {
+        state.cache_reads().count(Kind::Prices, true);
+        return Ok(Json(PriceView::new(&record, now, &state)).into_response());
+    }
+    let record = state.redis(state.cache().get(&symbol)).await?;
+    state.cache_reads().count(Kind::Prices, record.is_some());
+    match record {
+        Some(record) => Ok(Json(PriceView::new(&record, Utc::now(), &state)).into_response()),
+        None => Err(absent(&state, symbol)),
+    }
 }
 
 /// Why nothing is cached for `symbol`.

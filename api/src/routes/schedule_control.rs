@@ -16,7 +16,8 @@ use coinbeat_shared::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{at_ms, tasks::Accepted};
+use super::at_ms;
+use crate::on_demand::Accepted;
 use crate::{ApiError, AppState};
 
 fn entry_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -85,12 +86,12 @@ pub async fn run_entry(
             ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
             other => other,
         })?;
-    let accepted = Accepted {
-        id: run.task_id,
-        queue: kind,
-        status: coinbeat_shared::queue::TaskStatus::Pending,
-        status_url: format!("/v1/tasks/{}", run.task_id),
-    };
+    let accepted = Accepted::new(
+        run.task_id,
+        kind,
+        coinbeat_shared::queue::TaskStatus::Pending,
+        false,
+    );
     Ok(accepted.respond(json!({
         "entry": entry,
         "trigger": run.trigger,

@@ -3,19 +3,20 @@
 use axum::{
     Json,
     extract::{Path, State, rejection::PathRejection},
-    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::{Queue, QueueName},
     queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, find_task},
-    submit,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ApiError, AppState, JsonBody};
+use crate::{
+    ApiError, AppState, JsonBody,
+    on_demand::{self, Outcome},
+};
 
 /// Longest accepted idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
@@ -30,58 +31,27 @@ pub struct SubmitRequest {
     #[serde(default)]
     pub args: Value,
     /// While held (the queue's `idempotency_ttl_secs`), a second request with the same key is
-    /// refused with 409 and the first task's id.
+    /// refused with 409 and the first task's id. With a key, requests are deduplicated by that
+    /// key only, not by their args.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Enqueue even when fresh data is cached (an identical task already waiting or running is
+    /// still joined rather than doubled).
+    #[serde(default)]
+    pub force: bool,
 }
 
-/// What a 202 for new work says; other routes that enqueue flatten it into their own answer.
-#[derive(Debug, Serialize)]
-pub(crate) struct Accepted {
-    pub id: TaskId,
-    pub queue: Queue,
-    pub status: TaskStatus,
-    pub status_url: String,
-}
-
-impl Accepted {
-    /// 202 with `body` (which carries this) and a `Location` header naming the status URL.
-    pub fn respond(&self, body: impl Serialize) -> Response {
-        (
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, self.status_url.clone())],
-            Json(body),
-        )
-            .into_response()
-    }
-}
-
-/// Checks `args` for `kind` and enqueues the job: every route that enqueues work goes through
-/// here. A Redis that does not answer in time is `EnqueueTimeout` (the job may or may not be on
-/// the queue, which the message says).
-pub(crate) async fn enqueue(
-    state: &AppState,
-    kind: Queue,
-    args: &Value,
-    options: EnqueueOptions,
-) -> Result<Accepted, ApiError> {
-    // `submit` checks the args before it touches Redis, so bad args answer 422 at once.
-    let enqueue = submit::submit(state.producer(), state.settings(), kind, args, options);
-    let id = state.redis(enqueue).await.map_err(|e| match e {
-        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
-        other => other,
-    })?;
-    Ok(Accepted {
-        id,
-        queue: kind,
-        status: TaskStatus::Pending,
-        status_url: format!("/v1/tasks/{id}"),
-    })
-}
-
-/// `POST /v1/tasks`: 202 with `{"id", "queue", "status": "pending", "status_url"}` and a
-/// `Location` header. 422 for an unknown kind or bad args, 429 when the queue is full
-/// (with `Retry-After`), 409 for a held idempotency key.
+/// `POST /v1/tasks`: work on demand, without waste ([`on_demand`]):
+///
+/// - 202 `{"id", "queue", "status": "pending", "status_url", "deduplicated": false}` and a
+///   `Location` header for a new task;
+/// - 200 with `"deduplicated": true` and the id of an identical task still waiting or running
+///   (nothing enqueued);
+/// - 200 `{"fresh": true, "kind", "data"}` when the data asked for is cached and fresh (prices:
+///   every symbol asked, or the tracked set; wallet: its analysis), unless `"force": true`.
+///
+/// 422 for an unknown kind or bad args, 429 when the queue is full (with `Retry-After`), 409 for
+/// a held idempotency key.
 pub async fn submit(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SubmitRequest>,
@@ -98,8 +68,10 @@ pub async fn submit(
         idempotency_key: request.idempotency_key,
         ..EnqueueOptions::default()
     };
-    let accepted = enqueue(&state, kind, &request.args, options).await?;
-    Ok(accepted.respond(&accepted))
+    match on_demand::request(&state, kind, &request.args, request.force, options).await? {
+        Outcome::Fresh(data) => Ok(on_demand::fresh_response(kind, data)),
+        Outcome::Task(accepted) => Ok(accepted.respond(&accepted)),
+    }
 }
 
 /// A task as the API shows it; times are RFC 3339 UTC, like every time in the API.

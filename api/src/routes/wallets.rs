@@ -10,7 +10,7 @@ use axum::{
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{Freshness, WalletAnalysis},
     domain::{Address, Chain},
@@ -20,23 +20,45 @@ use coinbeat_shared::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::tasks::{Accepted, enqueue};
-use crate::{ApiError, AppState};
+use crate::{
+    ApiError, AppState,
+    cache_reads::Kind,
+    on_demand::{self, Accepted, Outcome},
+};
 
 #[derive(Debug, Deserialize)]
 pub struct ChainQuery {
     chain: Option<String>,
+    /// `analyze` only: enqueue even when a fresh analysis is cached.
+    #[serde(default)]
+    force: bool,
 }
 
 /// A cached analysis as the API shows it: the record, the EIP-55 form of the address, and its
 /// age and staleness (older than `wallets.fresh_secs`).
 #[derive(Debug, Serialize)]
-struct WalletView<'a> {
+pub(crate) struct WalletView<'a> {
     #[serde(flatten)]
     analysis: &'a WalletAnalysis,
     checksum_address: String,
     age_seconds: u64,
-    stale: bool,
+    pub stale: bool,
+}
+
+impl<'a> WalletView<'a> {
+    pub fn new(analysis: &'a WalletAnalysis, now: DateTime<Utc>, state: &AppState) -> Self {
+        let freshness = Freshness::assess(
+            analysis.fetched_at,
+            now,
+            state.settings().wallets.fresh_for(),
+        );
+        Self {
+            checksum_address: analysis.address.checksummed(),
+            analysis,
+            age_seconds: freshness.age_seconds,
+            stale: freshness.stale,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -53,7 +75,7 @@ fn parse(
     state: &AppState,
     address: Result<Path<String>, PathRejection>,
     query: Result<Query<ChainQuery>, QueryRejection>,
-) -> Result<(Chain, Address), ApiError> {
+) -> Result<(Chain, Address, bool), ApiError> {
     let Path(raw) = address.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let address = Address::parse(&raw)?;
@@ -61,7 +83,7 @@ fn parse(
         None | Some("") => state.settings().wallets.chain,
         Some(name) => name.parse()?,
     };
-    Ok((chain, address))
+    Ok((chain, address, query.force))
 }
 
 /// `GET /v1/wallets/{address}[?chain=ethereum]`: the cached analysis, or 404
@@ -71,35 +93,39 @@ pub async fn one(
     address: Result<Path<String>, PathRejection>,
     query: Result<Query<ChainQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (chain, address) = parse(&state, address, query)?;
-    let Some(analysis) = state.redis(state.wallets().get(chain, &address)).await? else {
+    let (chain, address, _) = parse(&state, address, query)?;
+    let analysis = state.redis(state.wallets().get(chain, &address)).await?;
+    state.cache_reads().count(Kind::Wallets, analysis.is_some());
+    let Some(analysis) = analysis else {
         return Err(ApiError::WalletNotAnalysed { chain, address });
     };
-    let freshness = Freshness::assess(
-        analysis.fetched_at,
-        Utc::now(),
-        state.settings().wallets.fresh_for(),
-    );
-    Ok(Json(WalletView {
-        checksum_address: analysis.address.checksummed(),
-        analysis: &analysis,
-        age_seconds: freshness.age_seconds,
-        stale: freshness.stale,
-    })
-    .into_response())
+    Ok(Json(WalletView::new(&analysis, Utc::now(), &state)).into_response())
 }
 
-/// `POST /v1/wallets/{address}/analyze[?chain=ethereum]`: 202 with the task's id, its status
-/// URL (also in `Location`) and where the analysis will appear. 422 for a bad address or chain,
-/// 429 when the `wallet` queue is full.
+/// `POST /v1/wallets/{address}/analyze[?chain=ethereum][&force=true]`: 202 with the task's id,
+/// its status URL (also in `Location`) and where the analysis will appear; 200 with
+/// `"deduplicated": true` and the task already analysing it; 200 `{"fresh": true, "data"}` when
+/// a fresh analysis is cached (unless `force=true`). 422 for a bad address or chain, 429 when
+/// the `wallet` queue is full.
 pub async fn analyze(
     State(state): State<AppState>,
     address: Result<Path<String>, PathRejection>,
     query: Result<Query<ChainQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (chain, address) = parse(&state, address, query)?;
+    let (chain, address, force) = parse(&state, address, query)?;
     let args = json!({ "chain": chain, "address": address });
-    let task = enqueue(&state, Queue::Wallet, &args, EnqueueOptions::default()).await?;
+    let task = match on_demand::request(
+        &state,
+        Queue::Wallet,
+        &args,
+        force,
+        EnqueueOptions::default(),
+    )
+    .await?
+    {
+        Outcome::Fresh(data) => return Ok(on_demand::fresh_response(Queue::Wallet, data)),
+        Outcome::Task(task) => task,
+    };
     Ok(task.respond(AnalysisAccepted {
         analysis_url: format!("/v1/wallets/{address}?chain={chain}"),
         chain,

@@ -1,5 +1,5 @@
-//! The operator endpoints: the admin guard (403 without a configured token, 401 without the
-//! right one), dead letters, queue purge and schedule control under `/v1/admin/...`, and the
+//! The operator endpoints: the admin role (401 without a key or with an unknown one, 403 with a
+//! weaker role), dead letters, queue purge and schedule control under `/v1/admin/...`, and the
 //! public `GET /v1/workers` and `GET /v1/schedules/{entry}/runs`. Bad input answers 4xx in the
 //! one error shape, never 500.
 
@@ -13,18 +13,15 @@ use coinbeat_shared::{
         lookup_task,
     },
     redis_conn,
-    settings::Secret,
 };
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Api, assert_error, json as json_of};
-
-const TOKEN: &str = "correct-horse-battery-staple";
+use crate::support::{ADMIN_KEY, Api, ENQUEUE_KEY, READ_KEY, assert_error, json as json_of};
 
 async fn with_token() -> Api {
-    Api::start_with(|s| s.api.admin_token = Some(Secret::new(TOKEN))).await
+    Api::start().await
 }
 
 /// An admin request with the right token.
@@ -32,7 +29,7 @@ async fn admin(api: &Api, method: Method, path: &str) -> (StatusCode, Value) {
     let response = api
         .http
         .request(method, api.url(path))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .expect("request");
@@ -89,38 +86,81 @@ async fn producer(api: &Api) -> Producer {
 }
 
 #[tokio::test]
-async fn without_a_configured_token_admin_routes_answer_403_naming_the_setting() {
-    let api = Api::start().await;
+async fn without_any_key_configured_admin_routes_answer_401_saying_how_to_make_one() {
+    let api = Api::start_with(|s| {
+        s.api.keys.clear();
+        s.api.auth.jwt = None;
+    })
+    .await;
     for (method, path) in [
         (Method::POST, "/v1/admin/queues/prices/purge"),
         (Method::GET, "/v1/admin/queues/prices/dead"),
         (Method::POST, "/v1/admin/schedules/prices/pause"),
     ] {
-        let (status, body) = admin(&api, method, path).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
-        assert_error(&body, "admin_disabled");
+        let response = api
+            .http
+            .request(method.clone(), api.url(path))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_error(&body, "unauthorized");
+        assert_eq!(body["error"]["details"]["required_role"], "admin");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("api.admin_token"), "{message}");
-        assert!(message.contains("COINBEAT_API__ADMIN_TOKEN"), "{message}");
+        assert!(
+            message.contains("coinbeat keys new --role admin"),
+            "{message}"
+        );
+        // The key that worked before is nothing now.
+        let (status, body) = admin(&api, method, path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_eq!(body["error"]["message"], "invalid or expired token");
     }
     let (status, _) = api.get("/v1/workers").await;
-    assert_eq!(status, StatusCode::OK, "the worker list is public");
+    assert_eq!(status, StatusCode::OK, "the worker list is a public read");
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_a_weaker_role_with_403_naming_both_roles() {
+    let api = with_token().await;
+    for (key, role) in [(READ_KEY, "read"), (ENQUEUE_KEY, "enqueue")] {
+        let response = api
+            .http
+            .post(api.url("/v1/admin/queues/prices/purge"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {body}");
+        assert_error(&body, "forbidden");
+        assert_eq!(body["error"]["details"]["required_role"], "admin");
+        assert_eq!(body["error"]["details"]["role"], role);
+    }
 }
 
 #[tokio::test]
 async fn admin_routes_refuse_a_missing_or_wrong_token_with_401_and_take_the_right_one() {
     let api = with_token().await;
     let url = api.url("/v1/admin/queues/prices/purge");
+    let near = &ADMIN_KEY[..ADMIN_KEY.len() - 1];
     let cases = [
         None,
-        Some("Bearer wrong-horse-battery-staple"),
-        Some("Bearer correct-horse-battery-stapl"),
-        Some("Basic Y29ycmVjdC1ob3JzZQ=="),
-        Some("Bearer"),
+        Some("Bearer cbk_wrong".to_owned()),
+        Some(format!("Bearer {near}")),
+        Some(format!("Bearer {ADMIN_KEY}x")),
+        Some("Basic Y29ycmVjdC1ob3JzZQ==".to_owned()),
+        Some("Bearer".to_owned()),
+        Some(format!(
+            "Bearer {}",
+            coinbeat_api::auth::api_key::sha256_hex(ADMIN_KEY)
+        )),
     ];
     for auth in cases {
         let mut request = api.http.post(&url);
-        if let Some(auth) = auth {
+        if let Some(auth) = &auth {
             request = request.header(header::AUTHORIZATION, auth);
         }
         let response = request.send().await.unwrap();
@@ -138,7 +178,7 @@ async fn admin_routes_refuse_a_missing_or_wrong_token_with_401_and_take_the_righ
     let response = api
         .http
         .post(&url)
-        .header(header::AUTHORIZATION, format!("bearer {TOKEN}"))
+        .header(header::AUTHORIZATION, format!("bearer {ADMIN_KEY}"))
         .send()
         .await
         .unwrap();
@@ -334,8 +374,10 @@ async fn bad_admin_input_answers_4xx_in_the_one_error_shape() {
 #[tokio::test]
 async fn purging_a_queue_over_http_deletes_its_waiting_tasks_and_reports_counts() {
     let api = with_token().await;
-    for _ in 0..2 {
-        let response = api.post("/v1/tasks", &json!({ "kind": "prices" })).await;
+    // Two different jobs (an identical second one would join the first).
+    for symbols in [json!(["BTC"]), json!(["ETH"])] {
+        let body = json!({ "kind": "prices", "args": { "symbols": symbols } });
+        let response = api.post("/v1/tasks", &body).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
     let (status, body) = admin(&api, Method::POST, "/v1/admin/queues/prices/purge").await;
@@ -377,7 +419,7 @@ async fn a_schedule_entry_is_paused_run_now_and_resumed_over_http_and_its_runs_l
     let response = api
         .http
         .post(api.url("/v1/admin/schedules/prices/run"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .unwrap();

@@ -2,11 +2,15 @@
 //! group, `support` for starting both.
 
 mod admin;
+mod admin_data;
+mod auth;
+mod fuzz;
 mod hardening;
 mod history;
 mod live_prices;
 mod markets;
 mod metrics;
+mod on_demand;
 mod portfolio;
 mod prices;
 mod schedules;

@@ -42,8 +42,11 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
         api.get("/v1/prices/not-a-symbol!").await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    for _ in 0..2 {
-        let r = api.post("/v1/tasks", &json!({"kind": "health"})).await;
+    // Two health jobs; each with its own idempotency key, so the second is not deduplicated
+    // into the first (which would be answered 200).
+    for key in ["one", "two"] {
+        let body = json!({"kind": "health", "idempotency_key": key});
+        let r = api.post("/v1/tasks", &body).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
     }
     assert_eq!(api.get("/no/such/route/1").await.0, StatusCode::NOT_FOUND);

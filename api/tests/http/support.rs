@@ -1,22 +1,52 @@
 //! Test support: a private Redis plus the API served on a port-0 listener, called with reqwest;
-//! and price records written the way the price worker writes them (`PriceCache::write`).
+//! the test deployment's API keys (one per role) and HS256 JWT secret; and price records written
+//! the way the price worker writes them (`PriceCache::write`).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use coinbeat_api::ServeError;
+use coinbeat_api::{ServeError, auth::api_key::sha256_hex};
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, PriceRecord},
     domain::Symbol,
     keys::Keys,
     redis_conn,
+    settings::{ApiKeyEntry, JwtSettings, Role, Secret},
     testing::TestRedis,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
+
+/// The test deployment's keys, one per role (configured by [`Api::start_with`] before the
+/// test's own adjustments, so a test can take them away).
+pub const READ_KEY: &str = "cbk_1111111111111111111111111111111111111111111111111111111111111111";
+pub const ENQUEUE_KEY: &str =
+    "cbk_2222222222222222222222222222222222222222222222222222222222222222";
+pub const ADMIN_KEY: &str = "cbk_3333333333333333333333333333333333333333333333333333333333333333";
+/// The HS256 secret of the test deployment's `[api.auth.jwt]`.
+pub const JWT_SECRET: &str = "test-hs256-secret-that-is-32-bytes-or-more";
+
+/// The keys and JWT settings every test API starts with.
+pub fn test_auth(settings: &mut Settings) {
+    settings.api.keys = [
+        (Role::Read, READ_KEY),
+        (Role::Enqueue, ENQUEUE_KEY),
+        (Role::Admin, ADMIN_KEY),
+    ]
+    .into_iter()
+    .map(|(role, key)| ApiKeyEntry {
+        role,
+        sha256: sha256_hex(key),
+    })
+    .collect();
+    settings.api.auth.jwt = Some(JwtSettings {
+        secret: Some(Secret::new(JWT_SECRET)),
+        ..JwtSettings::default()
+    });
+}
 
 /// A running API and the Redis behind it; both stop on drop.
 pub struct Api {
@@ -37,6 +67,7 @@ impl Api {
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let redis = TestRedis::start();
         let mut settings = redis.settings();
+        test_auth(&mut settings);
         adjust(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -108,9 +139,11 @@ impl Api {
         json(response).await
     }
 
+    /// `POST path` with `body`, as a caller with the `enqueue` role.
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
+            .bearer_auth(ENQUEUE_KEY)
             .json(body)
             .send()
             .await

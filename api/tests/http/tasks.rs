@@ -3,7 +3,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::{Api, assert_error, json};
+use crate::support::{Api, ENQUEUE_KEY, assert_error, json};
 
 #[tokio::test]
 async fn a_posted_task_is_accepted_with_its_location_and_is_pending_in_the_prices_queue() {
@@ -67,6 +67,7 @@ async fn malformed_json_is_a_400_in_the_error_shape() {
     let response = api
         .http
         .post(api.url("/v1/tasks"))
+        .bearer_auth(ENQUEUE_KEY)
         .header(header::CONTENT_TYPE, "application/json")
         .body(r#"{"kind": "prices","#)
         .send()
@@ -97,6 +98,7 @@ async fn a_body_that_is_not_declared_json_is_a_415() {
     let response = api
         .http
         .post(api.url("/v1/tasks"))
+        .bearer_auth(ENQUEUE_KEY)
         .header(header::CONTENT_TYPE, "text/plain")
         .body(r#"{"kind": "prices"}"#)
         .send()
@@ -239,7 +241,7 @@ async fn a_chunked_body_over_the_limit_is_a_413_in_the_error_shape_too() {
     );
     let request = format!(
         "POST /v1/tasks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+         Authorization: Bearer {ENQUEUE_KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
         chunk.len()
     );
     tcp.write_all(request.as_bytes()).await.unwrap();

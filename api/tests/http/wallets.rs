@@ -10,7 +10,7 @@ use coinbeat_shared::{
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::{Api, assert_error, json};
+use crate::support::{Api, ENQUEUE_KEY, assert_error, json};
 
 const VECTOR: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
 const LOWER: &str = "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359";
@@ -51,6 +51,16 @@ fn analysis(chain: Chain, fetched_at: chrono::DateTime<Utc>) -> WalletAnalysis {
         fetched_at,
         source: "etherscan".into(),
     }
+}
+
+/// Writes the test analysis of `LOWER` on ethereum, fetched at `fetched_at`.
+pub async fn write_analysis(api: &Api, fetched_at: chrono::DateTime<Utc>) {
+    let written = wallets(api)
+        .await
+        .write(&analysis(Chain::Ethereum, fetched_at))
+        .await
+        .unwrap();
+    assert!(written);
 }
 
 #[tokio::test]
@@ -174,6 +184,7 @@ async fn analyze_enqueues_a_wallet_job_and_answers_202_with_the_task() {
     let response = api
         .http
         .post(api.url(&format!("/v1/wallets/{VECTOR}/analyze?chain=base")))
+        .bearer_auth(ENQUEUE_KEY)
         .send()
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 
 mod dead;
 mod enqueue;
+mod keys;
 mod purge;
 mod queues;
 mod run;
@@ -28,6 +29,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // Like the bench: every scenario builds its own settings.
         return crate::faults::faults(args).await;
     }
+    if let Command::Keys { command } = cli.command {
+        // Making a key needs no settings and no Redis.
+        return Ok(keys::keys(command));
+    }
     let settings = load_settings(cli.config.as_deref())?;
     match cli.command {
         Command::Up(args) => crate::up::up(settings, cli.config.as_deref(), args).await,
@@ -40,7 +45,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => purge::purge(&settings, args).await,
         Command::Dead { command } => dead::dead(&settings, command).await,
         Command::Run(args) => run::run(settings, args).await,
-        Command::Bench(_) | Command::Faults(_) => unreachable!("handled above"),
+        Command::Bench(_) | Command::Faults(_) | Command::Keys { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -77,12 +77,20 @@ async fn scenario(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resul
 
     let seen = Arc::new(Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let body = serde_json::json!({"kind": "prices", "args": {"symbols": ["BTC"]}});
+    // Each request is a distinct one (its own idempotency key), so none is deduplicated into a
+    // task already waiting: the flood is of new work, which the cap must hold back.
+    let sent = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (api, seen, stop, body) = (api.clone(), seen.clone(), stop.clone(), body.clone());
+            let (api, seen, stop, sent) = (api.clone(), seen.clone(), stop.clone(), sent.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
+                    let n = sent.fetch_add(1, Ordering::Relaxed);
+                    let body = serde_json::json!({
+                        "kind": "prices",
+                        "args": {"symbols": ["BTC"]},
+                        "idempotency_key": format!("flood-{n}"),
+                    });
                     let (status, retry_after, _) = api.submit(&body).await;
                     let counter = match (status, retry_after) {
                         (202, _) => &seen.accepted,

@@ -7,6 +7,8 @@ use std::{
 };
 
 use anyhow::Context;
+use coinbeat_api::auth::{ApiKey, api_key::env_value};
+use coinbeat_shared::settings::Role;
 use coinbeat_sim::SimHandle;
 
 use crate::bench::lab::{Lab, free_addr, wait_listening, write_config};
@@ -49,19 +51,22 @@ pub fn schedule_config(
     Ok(("COINBEAT_CONFIG", path.display().to_string()))
 }
 
-/// The API child and a client for it.
+/// The API child and a client for it, with an `enqueue` key of its own.
 #[derive(Debug, Clone)]
 pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
+    key: String,
 }
 
 impl Api {
     /// Starts `coinbeat run api` on a free port with `env` and waits until it listens.
     pub async fn spawn(lab: &mut Lab, env: &[(&str, String)]) -> anyhow::Result<(Self, u32)> {
         let addr: SocketAddr = free_addr()?;
+        let key = ApiKey::generate();
         let mut all = env.to_vec();
         all.push(("COINBEAT_API__ADDR", addr.to_string()));
+        all.push(("COINBEAT_API__KEYS", env_value(&[key.entry(Role::Enqueue)])));
         let pid = lab.spawn("api", &all)?;
         wait_listening(addr).await?;
         let http = reqwest::Client::builder()
@@ -72,6 +77,7 @@ impl Api {
             Self {
                 base: format!("http://{addr}"),
                 http,
+                key: key.expose().to_owned(),
             },
             pid,
         ))
@@ -94,6 +100,7 @@ impl Api {
         match self
             .http
             .post(format!("{}/v1/tasks", self.base))
+            .bearer_auth(&self.key)
             .json(body)
             .send()
             .await

@@ -4,6 +4,11 @@
 //! simulator (in this process), then one child process per component: the scheduler, every
 //! product worker, and the API. Output is prefixed per component. On SIGINT or SIGTERM (or when
 //! any child dies) everything started here is stopped, children first, Redis last.
+//!
+//! A local admin key: `up` makes a new API key with the `admin` role at every start, adds its
+//! hash to the API's keys (beside any configured ones), prints it, and writes it to
+//! `<data-dir>/admin.key` (mode 0600) for scripts; the file is removed at stop. The key is good
+//! for that run only; `coinbeat keys new` makes lasting ones.
 
 pub(crate) mod children;
 pub(crate) mod redis_server;
@@ -11,7 +16,12 @@ pub(crate) mod redis_server;
 use std::{path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use coinbeat_shared::{Settings, settings::RedisSettings, shutdown};
+use coinbeat_api::auth::{ApiKey, api_key::env_value};
+use coinbeat_shared::{
+    Settings,
+    settings::{RedisSettings, Role},
+    shutdown,
+};
 use coinbeat_workers::registry::PRODUCT_WORKERS;
 
 use crate::args::UpArgs;
@@ -108,6 +118,16 @@ pub async fn up(
         );
     }
 
+    let local_key = ApiKey::generate();
+    let mut keys = settings.api.keys.clone();
+    keys.push(local_key.entry(Role::Admin));
+    env.push(("COINBEAT_API__KEYS".into(), env_value(&keys)));
+    let key_file = args.data_dir.join(LOCAL_KEY_FILE);
+    if let Err(e) = write_private(&key_file, local_key.expose()) {
+        stop_all(Vec::new(), sim, redis).await;
+        return Err(e.context(format!("writing {}", key_file.display())));
+    }
+
     let mut components = vec!["scheduler"];
     components.extend(PRODUCT_WORKERS);
     components.push("api");
@@ -121,7 +141,11 @@ pub async fn up(
             }
         }
     }
-    tokio::spawn(announce_when_listening(api_addr));
+    tokio::spawn(announce_when_listening(
+        api_addr,
+        local_key.expose().to_owned(),
+        key_file.display().to_string(),
+    ));
 
     let code = tokio::select! {
         _ = stop.cancelled() => {
@@ -136,12 +160,33 @@ pub async fn up(
         }
     };
     stop_all(running, sim, redis).await;
+    let _ = std::fs::remove_file(&key_file);
     println!("stopped.");
     Ok(code)
 }
 
-/// Prints where the API is once it accepts connections.
-async fn announce_when_listening(api_addr: String) {
+/// The local admin key's file, in the data dir.
+pub const LOCAL_KEY_FILE: &str = "admin.key";
+
+/// Writes `content` to `path`, readable by this user only.
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+/// Prints where the API is once it accepts connections, and the local admin key.
+async fn announce_when_listening(api_addr: String, key: String, key_file: String) {
     let started = std::time::Instant::now();
     while tokio::net::TcpStream::connect(&api_addr).await.is_err() {
         if started.elapsed() > Duration::from_secs(30) {
@@ -152,10 +197,14 @@ async fn announce_when_listening(api_addr: String) {
     }
     println!();
     println!("coinbeat is up. API: http://{api_addr}");
+    println!(
+        "Local admin key for this run (also in {key_file}; `coinbeat keys new` makes lasting ones):"
+    );
+    println!("  {key}");
     println!("  curl http://{api_addr}/v1/prices");
     println!(
-        "  curl -X POST http://{api_addr}/v1/tasks -H 'content-type: application/json' \\
-         -d '{{\"kind\":\"prices\"}}'"
+        "  curl -X POST http://{api_addr}/v1/tasks -H \"Authorization: Bearer $(cat {key_file})\" \\
+         -H 'content-type: application/json' -d '{{\"kind\":\"prices\"}}'"
     );
     println!("  curl http://{api_addr}/v1/queues");
     println!("Ctrl-C stops everything.");

@@ -39,6 +39,14 @@ pub fn up_simulate(data: &Path, api_port: u16, sim_port: u16, env: &[(&str, &str
     Up { child, log }
 }
 
+/// The local admin key `coinbeat up` wrote to `<data>/admin.key` at start.
+pub fn local_admin_key(data: &Path) -> String {
+    let path = data.join("admin.key");
+    let key = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(key.starts_with("cbk_"), "{key:?}");
+    key
+}
+
 /// The Redis URL of the private server `coinbeat up` runs in `data`.
 pub fn private_redis_url(data: &Path) -> String {
     format!(

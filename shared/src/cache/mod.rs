@@ -9,6 +9,7 @@
 //! - [`Freshness`]: a record's age and whether it is stale.
 //! - [`WalletAnalysis`], [`WalletCache`]: one wallet's analysis, newest-wins, by chain and address.
 //! - [`sweep_prices`]: cleanup of expired records and old history points.
+//! - [`cache_stats`]: keys, memory and oldest record per kind, for the operator.
 
 mod error;
 mod freshness;
@@ -18,6 +19,7 @@ mod market_cache;
 mod price;
 mod price_cache;
 mod price_sweep;
+mod stats;
 mod wallet;
 mod wallet_cache;
 
@@ -29,5 +31,6 @@ pub use market_cache::MarketCache;
 pub use price::{HistoryPoint, PriceRecord};
 pub use price_cache::{PriceCache, WriteOutcome};
 pub use price_sweep::{PriceSweep, sweep_prices};
+pub use stats::{KINDS, KindStats, cache_stats};
 pub use wallet::{Counterparty, TokenHolding, WalletAnalysis, WalletFlags};
 pub use wallet_cache::WalletCache;

@@ -28,6 +28,10 @@ pub struct EnqueueOptions {
     pub delay: Option<Duration>,
     /// Overrides the queue's `max_retries` for this task.
     pub max_retries: Option<u32>,
+    /// The idempotency key is a single-flight key: it lets go as soon as the task holding it is
+    /// done or dead (not only at its TTL), so it deduplicates only while that task is waiting,
+    /// delayed, running or waiting for a retry.
+    pub single_flight: bool,
 }
 
 /// Puts tasks on queues. Cheap to clone; share one per process.
@@ -45,6 +49,7 @@ struct Entry {
     run_at_ms: u64,
     idempotency_key: String,
     ttl_secs: u64,
+    single_flight: bool,
 }
 
 impl Producer {
@@ -136,7 +141,8 @@ impl Producer {
                 .arg(e.max_attempts)
                 .arg(e.run_at_ms)
                 .arg(&e.idempotency_key)
-                .arg(e.ttl_secs);
+                .arg(e.ttl_secs)
+                .arg(if e.single_flight { "1" } else { "0" });
         }
         let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn.clone()).await?;
         let mut it = reply.into_iter();
@@ -191,5 +197,6 @@ fn entry<P: Serialize + ?Sized>(
             .unwrap_or(0),
         idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
         ttl_secs: ttl,
+        single_flight: opts.single_flight,
     })
 }

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{ApiKeyEntry, AuthSettings};
 
-/// Where the API listens and how long it waits on Redis before answering 503.
+/// Where the API listens, how long it waits on Redis before answering 503, and who may call it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSettings {
@@ -14,9 +14,11 @@ pub struct ApiSettings {
     pub redis_timeout_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// The bearer token of the admin routes (`/v1/admin/...`: dead letters, queue purge,
-    /// schedule pause/resume/run), `COINBEAT_API__ADMIN_TOKEN`. Unset, those routes answer 403.
-    pub admin_token: Option<Secret>,
+    /// The API keys, each a role and the key's SHA-256 (`[[api.keys]]`,
+    /// `COINBEAT_API__KEYS`). `coinbeat keys new --role <role>` makes one.
+    pub keys: Vec<ApiKeyEntry>,
+    /// Public reads and JWTs (`[api.auth]`).
+    pub auth: AuthSettings,
     /// Browser origins allowed to call the API (CORS), e.g. `["https://app.example.com"]`;
     /// `["*"]` for any. Empty (the default): no CORS headers, browsers keep other sites out.
     pub cors_origins: Vec<String>,
@@ -46,7 +48,8 @@ impl Default for ApiSettings {
             addr: "127.0.0.1:8080".into(),
             redis_timeout_ms: 1_000,
             max_body_bytes: 64 * 1024,
-            admin_token: None,
+            keys: Vec::new(),
+            auth: AuthSettings::default(),
             cors_origins: Vec::new(),
             client_rate_per_sec: 200,
             client_burst: 400,
@@ -64,17 +67,63 @@ impl Default for ApiSettings {
 mod tests {
     use figment::Jail;
 
-    use crate::Settings;
+    use crate::{Settings, settings::Role};
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
     #[test]
-    fn the_admin_token_comes_from_the_environment_and_never_shows_in_debug() {
+    fn api_keys_come_from_the_file_or_the_environment_as_role_and_hash() {
         Jail::expect_with(|jail| {
-            assert_eq!(Settings::load(None).expect("loads").api.admin_token, None);
-            jail.set_env("COINBEAT_API__ADMIN_TOKEN", "t0ps3cret");
+            assert!(Settings::load(None).expect("loads").api.keys.is_empty());
+            jail.create_file(
+                "c.toml",
+                &format!("[[api.keys]]\nrole = \"admin\"\nsha256 = \"{HASH}\"\n"),
+            )?;
+            let s = Settings::load(Some(std::path::Path::new("c.toml"))).expect("loads");
+            assert_eq!(s.api.keys.len(), 1);
+            assert_eq!(s.api.keys[0].role, Role::Admin);
+            assert_eq!(s.api.keys[0].sha256, HASH);
+
+            jail.set_env(
+                "COINBEAT_API__KEYS",
+                format!(
+                    "[{{role=\"enqueue\",sha256=\"{HASH}\"}},{{role=\"read\",sha256=\"{HASH}\"}}]"
+                ),
+            );
             let s = Settings::load(None).expect("loads");
-            let token = s.api.admin_token.as_ref().expect("set");
-            assert_eq!(token.expose(), "t0ps3cret");
-            assert!(!format!("{s:?}").contains("t0ps3cret"));
+            let roles: Vec<Role> = s.api.keys.iter().map(|k| k.role).collect();
+            assert_eq!(roles, [Role::Enqueue, Role::Read]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_key_hash_that_is_not_64_hex_digits_or_a_jwt_without_its_key_is_refused_at_load() {
+        Jail::expect_with(|jail| {
+            jail.set_env("COINBEAT_API__KEYS", "[{role=\"admin\",sha256=\"abc\"}]");
+            let err = Settings::load(None).expect_err("short hash");
+            assert!(err.to_string().contains("api.keys[0].sha256"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("COINBEAT_API__KEYS", "[{role=\"boss\",sha256=\"abc\"}]");
+            let err = Settings::load(None).expect_err("unknown role");
+            assert!(err.to_string().contains("boss"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("COINBEAT_API__AUTH__JWT__ISSUER", "https://idp.example");
+            let err = Settings::load(None).expect_err("HS256 without a secret");
+            assert!(err.to_string().contains("api.auth.jwt.secret"), "{err}");
+            jail.set_env("COINBEAT_API__AUTH__JWT__SECRET", "short");
+            let err = Settings::load(None).expect_err("short secret");
+            assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+            jail.set_env("COINBEAT_API__AUTH__JWT__SECRET", "x".repeat(32));
+            let s = Settings::load(None).expect("loads");
+            assert!(
+                !format!("{s:?}").contains(&"x".repeat(32)),
+                "the secret is redacted"
+            );
             Ok(())
         });
     }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::QueueName;
 
 mod api;
+mod auth;
 mod health;
 mod markets;
 mod ops;
@@ -26,6 +27,9 @@ mod upstream;
 mod wallets;
 
 pub use api::ApiSettings;
+pub use auth::{
+    ApiKeyEntry, AuthSettings, JwtAlgorithm, JwtSettings, MIN_HS256_SECRET_BYTES, Role, UnknownRole,
+};
 pub use health::HealthSettings;
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
@@ -112,6 +116,7 @@ impl Settings {
     /// rate limit parses.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.providers.validate()?;
+        self.api.validate_auth().map_err(SettingsError::Invalid)?;
         let unmapped = self.prices.unmapped();
         if !unmapped.is_empty() {
             let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();

@@ -23,6 +23,9 @@ pub struct WalletSettings {
     pub watched: Vec<Address>,
     /// The chain of the watched addresses.
     pub chain: Chain,
+    /// How often the scheduler re-reads the addresses an operator added in Redis
+    /// (`/v1/admin/wallets`), starting or stopping their entries.
+    pub watch_refresh_secs: u64,
     /// When watched addresses are analysed: cron with seconds, UTC. Hourly by default.
     pub watch_cron: String,
     /// An analysis older than this is served with `stale: true`.
@@ -52,6 +55,7 @@ impl Default for WalletSettings {
         Self {
             watched: Vec::new(),
             chain: Chain::Ethereum,
+            watch_refresh_secs: 15,
             watch_cron: "0 0 * * * *".into(),
             fresh_secs: 3_900,
             expire_secs: 7 * 24 * 3_600,
@@ -99,18 +103,26 @@ impl WalletSettings {
         self.watched
             .iter()
             .map(|address| {
-                let entry = ScheduleEntry {
-                    cron: self.watch_cron.clone(),
-                    kind: Queue::Wallet,
-                    args: serde_json::json!({
-                        "chain": self.chain,
-                        "address": address,
-                    }),
-                    enabled: true,
-                };
-                (Self::entry_name(self.chain, address), entry)
+                (
+                    Self::entry_name(self.chain, address),
+                    self.watch_entry(address),
+                )
             })
             .collect()
+    }
+
+    /// The schedule entry that analyses `address` on `watch_cron` (also for the addresses an
+    /// operator added in Redis, which the scheduler turns into entries while it runs).
+    pub fn watch_entry(&self, address: &Address) -> ScheduleEntry {
+        ScheduleEntry {
+            cron: self.watch_cron.clone(),
+            kind: Queue::Wallet,
+            args: serde_json::json!({
+                "chain": self.chain,
+                "address": address,
+            }),
+            enabled: true,
+        }
     }
 
     /// Adds the watched addresses' entries to `table`; an entry the table already has under the

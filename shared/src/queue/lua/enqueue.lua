@@ -4,10 +4,16 @@
 -- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] "available" channel
 -- ARGV[4] backlog cap      ARGV[5] tasks to reserve against the cap (>= tasks in this call)
 -- ARGV[6] now (unix ms)
--- ARGV[7..] groups of 6: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none), ttl secs
+-- ARGV[7..] groups of 7: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none),
+--           ttl secs, single flight ("1": the key lets go as soon as the task holding it finished)
 --
 -- Returns {1, depth_after, r1, r2, ...} where ri is the new id, or "dup:<existing id>" when the
 -- idempotency key is already held; or {0, depth} when the queue is full (nothing written).
+--
+-- Single flight: a key held by a task that is done or dead ("Done", "Killed"), or whose record is
+-- gone, is taken over by the new task; a key held by a task still waiting, delayed, running or
+-- waiting for a retry answers "dup:<that id>". Check and take-over are in this one script, so
+-- concurrent identical requests get one task between them.
 local cap = tonumber(ARGV[4])
 local reserve = tonumber(ARGV[5])
 local now = tonumber(ARGV[6])
@@ -19,20 +25,31 @@ end
 
 local out = {1, 0}
 local immediate = 0
-for i = 7, #ARGV, 6 do
+for i = 7, #ARGV, 7 do
     local id = ARGV[i]
     local payload = ARGV[i + 1]
     local max_attempts = ARGV[i + 2]
     local run_at = tonumber(ARGV[i + 3])
     local idem = ARGV[i + 4]
     local ttl = tonumber(ARGV[i + 5])
+    local single = ARGV[i + 6] == "1"
     local accepted = true
     if #idem > 0 then
         local key = ARGV[2] .. ":" .. idem
         -- SET NX EX in one command: the key can never exist without its TTL (apalis defect 2).
         if not redis.call("SET", key, id, "NX", "EX", ttl) then
-            accepted = false
-            out[#out + 1] = "dup:" .. (redis.call("GET", key) or "")
+            local holder = redis.call("GET", key) or ""
+            local finished = false
+            if single then
+                local status = redis.call("HGET", ARGV[1] .. ":" .. holder, "status")
+                finished = (not status) or status == "Done" or status == "Killed"
+            end
+            if finished then
+                redis.call("SET", key, id, "EX", ttl)
+            else
+                accepted = false
+                out[#out + 1] = "dup:" .. holder
+            end
         end
     end
     if accepted then

@@ -1,0 +1,182 @@
+//! On-demand work without waste, for every route that enqueues on a caller's request
+//! (`POST /v1/tasks`, `POST /v1/wallets/{address}/analyze`):
+//!
+//! 1. Fresh already: a prices request whose symbols (the tracked set when none are named) are
+//!    all cached and fresh, or a wallet request whose analysis is cached and fresh, is answered
+//!    with that data (`"fresh": true`) and nothing is enqueued, unless the caller says
+//!    `"force": true`.
+//! 2. Single flight: otherwise the job is enqueued through [`submit::submit_once`], so while an
+//!    identical task (same kind, same normalised args) is waiting or running, its id comes back
+//!    (`"deduplicated": true`) and no second job exists. One Lua script decides, so 100
+//!    concurrent identical requests get one task.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::Utc;
+use coinbeat_shared::{
+    cache::{Freshness, PriceRecord},
+    jobs::{PricesJob, Queue, WalletJob},
+    queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
+    submit::{self, Submitted},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    ApiError, AppState,
+    routes::{prices, wallets},
+};
+
+/// What became of an on-demand request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Fresh data was cached; nothing was enqueued. The value is the data as its read route
+    /// shows it.
+    Fresh(Value),
+    /// A task is on the queue: new, or the identical one already waiting or running.
+    Task(Accepted),
+}
+
+/// A task that will do the work.
+#[derive(Debug, Serialize)]
+pub(crate) struct Accepted {
+    pub id: TaskId,
+    pub queue: Queue,
+    pub status: TaskStatus,
+    pub status_url: String,
+    /// True when this is an identical task that was already waiting or running.
+    pub deduplicated: bool,
+    pub fresh: bool,
+}
+
+impl Accepted {
+    pub fn new(id: TaskId, queue: Queue, status: TaskStatus, deduplicated: bool) -> Self {
+        Self {
+            id,
+            queue,
+            status,
+            status_url: format!("/v1/tasks/{id}"),
+            deduplicated,
+            fresh: false,
+        }
+    }
+
+    /// 202 for a new task, 200 for a deduplicated one, with `body` (which carries this) and a
+    /// `Location` header naming the status URL.
+    pub fn respond(&self, body: impl Serialize) -> Response {
+        let status = if self.deduplicated {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        (
+            status,
+            [(header::LOCATION, self.status_url.clone())],
+            Json(body),
+        )
+            .into_response()
+    }
+}
+
+/// 200 `{"fresh": true, "deduplicated": false, "kind": ..., "data": ...}`.
+pub(crate) fn fresh_response(kind: Queue, data: Value) -> Response {
+    Json(json!({
+        "fresh": true,
+        "deduplicated": false,
+        "kind": kind,
+        "data": data,
+    }))
+    .into_response()
+}
+
+/// Serves `kind` with `args` from the cache when fresh (unless `force`), else enqueues it once.
+pub(crate) async fn request(
+    state: &AppState,
+    kind: Queue,
+    args: &Value,
+    force: bool,
+    options: EnqueueOptions,
+) -> Result<Outcome, ApiError> {
+    // Checked first, so bad args answer 422 before anything is read.
+    let payload = submit::check_args(kind, args, state.settings())?;
+    if !force && let Some(data) = fresh_data(state, kind, &payload).await? {
+        return Ok(Outcome::Fresh(data));
+    }
+    let submitted =
+        submit::submit_once(state.producer(), state.settings(), kind, &payload, options);
+    let submitted = state.redis(submitted).await.map_err(|e| match e {
+        ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
+        other => other,
+    })?;
+    let accepted = match submitted {
+        Submitted::New(id) => Accepted::new(id, kind, TaskStatus::Pending, false),
+        Submitted::Joined(id) => {
+            let task = state
+                .redis(lookup_task(state.conn(), state.keys(), &kind.name(), id))
+                .await?;
+            let status = task.map_or(TaskStatus::Pending, |t| t.status);
+            Accepted::new(id, kind, status, true)
+        }
+    };
+    Ok(Outcome::Task(accepted))
+}
+
+/// The cached data that makes the job pointless, if all of it is there and fresh.
+async fn fresh_data(
+    state: &AppState,
+    kind: Queue,
+    payload: &Value,
+) -> Result<Option<Value>, ApiError> {
+    match kind {
+        Queue::Prices => {
+            let job: PricesJob = serde_json::from_value(payload.clone())
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            let symbols = match job.symbols {
+                Some(symbols) => symbols,
+                None => state.tracked_symbols().await?.to_vec(),
+            };
+            if symbols.is_empty() {
+                return Ok(None);
+            }
+            let (records, now) = prices::records(state, &symbols).await?;
+            let fresh_for = state.settings().prices.fresh_for();
+            let all_fresh = records.iter().all(|r| {
+                r.as_ref()
+                    .is_some_and(|r| !Freshness::assess(r.fetched_at, now, fresh_for).stale)
+            });
+            if !all_fresh {
+                return Ok(None);
+            }
+            let records: Vec<Arc<PriceRecord>> = records.into_iter().flatten().collect();
+            let views: Vec<prices::PriceView> = records
+                .iter()
+                .map(|r| prices::PriceView::new(r, now, state))
+                .collect();
+            Ok(Some(json!({ "prices": views })))
+        }
+        Queue::Wallet => {
+            let job: WalletJob = serde_json::from_value(payload.clone())
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            let analysis = state
+                .redis(state.wallets().get(job.chain, &job.address))
+                .await?;
+            state
+                .cache_reads()
+                .count(crate::cache_reads::Kind::Wallets, analysis.is_some());
+            let Some(analysis) = analysis else {
+                return Ok(None);
+            };
+            let view = wallets::WalletView::new(&analysis, Utc::now(), state);
+            if view.stale {
+                return Ok(None);
+            }
+            Ok(Some(serde_json::to_value(view).expect("views serialize")))
+        }
+        Queue::Market | Queue::Health | Queue::Cleanup => Ok(None),
+    }
+}

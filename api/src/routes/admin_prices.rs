@@ -1,0 +1,46 @@
+//! `POST /v1/admin/prices/refresh` (admin): enqueue a price job now, for the tracked set or the
+//! symbols given, whether or not the cached prices are fresh.
+
+use axum::{body::Bytes, extract::State, response::Response};
+use coinbeat_shared::{jobs::Queue, queue::EnqueueOptions};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    ApiError, AppState,
+    on_demand::{self, Outcome},
+};
+
+/// The optional body: `{"symbols": ["BTC", "ETH"]}`; none (or `{}`) means the tracked set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    #[serde(default)]
+    symbols: Option<Vec<String>>,
+}
+
+/// 202 with the task (200 with `"deduplicated": true` when an identical price job is still
+/// waiting or running); 422 for bad or unmappable symbols.
+pub async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?
+    };
+    let args = match request.symbols {
+        Some(symbols) => json!({ "symbols": symbols }),
+        None => json!({}),
+    };
+    match on_demand::request(
+        &state,
+        Queue::Prices,
+        &args,
+        true,
+        EnqueueOptions::default(),
+    )
+    .await?
+    {
+        Outcome::Task(task) => Ok(task.respond(&task)),
+        Outcome::Fresh(_) => unreachable!("forced requests are never answered from the cache"),
+    }
+}

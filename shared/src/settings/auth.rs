@@ -1,0 +1,188 @@
+//! Who may call the API: the roles, the API keys (stored as SHA-256 hashes only), the optional
+//! JWT verifier, and whether reads are public.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// What a caller may do. Ordered: each role includes the ones before it
+/// (`read` < `enqueue` < `admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The read routes (when `api.auth.public_reads` is off).
+    Read,
+    /// Also every route that enqueues work.
+    Enqueue,
+    /// Also every `/v1/admin/...` route.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Read, Role::Enqueue, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Enqueue => "enqueue",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not `read`, `enqueue` or `admin`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; expected read, enqueue or admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// One API key as the settings hold it: its role and the SHA-256 of the key (64 hex digits),
+/// never the key itself (`[[api.keys]]`, or `COINBEAT_API__KEYS='[{role="admin",sha256="…"}]'`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyEntry {
+    pub role: Role,
+    /// Lowercase hex SHA-256 of the whole key as the caller sends it (`cbk_…`).
+    pub sha256: String,
+}
+
+impl ApiKeyEntry {
+    /// The 32 bytes of the hash, if `sha256` is 64 hex digits.
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        let hex = self.sha256.trim().as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+            out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(out)
+    }
+}
+
+/// `[api.auth]`: public reads and the optional JWT verifier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Read routes need no token (`COINBEAT_API__AUTH__PUBLIC_READS`). Off, they need `read`.
+    pub public_reads: bool,
+    /// Accept JWTs from an identity provider as well as API keys (`[api.auth.jwt]`).
+    pub jwt: Option<JwtSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            public_reads: true,
+            jwt: None,
+        }
+    }
+}
+
+/// The one algorithm JWTs must be signed with; anything else (`none` included) is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with `secret`.
+    #[default]
+    HS256,
+    /// RSA-SHA256, checked with `public_key_pem`.
+    RS256,
+}
+
+/// `[api.auth.jwt]`: how a JWT is checked. It must carry `exp` and a `role` claim.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    /// The HS256 secret, at least 32 bytes (`COINBEAT_API__AUTH__JWT__SECRET`).
+    pub secret: Option<Secret>,
+    /// The RS256 public key, PEM (`-----BEGIN PUBLIC KEY-----…`).
+    pub public_key_pem: Option<String>,
+    /// When set, the `iss` claim must equal it.
+    pub issuer: Option<String>,
+    /// When set, the `aud` claim must contain it.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: JwtAlgorithm::HS256,
+            secret: None,
+            public_key_pem: None,
+            issuer: None,
+            audience: None,
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// Shortest accepted HS256 secret: as many bytes as the hash (RFC 7518 §3.2).
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+impl super::ApiSettings {
+    /// Checks the keys and the JWT settings: every hash is 64 hex digits, the chosen algorithm
+    /// has its key.
+    pub fn validate_auth(&self) -> Result<(), String> {
+        for (i, key) in self.keys.iter().enumerate() {
+            if key.digest().is_none() {
+                return Err(format!(
+                    "api.keys[{i}].sha256 must be 64 hex digits (the SHA-256 that \
+                     `coinbeat keys new` prints), got {} characters",
+                    key.sha256.trim().len()
+                ));
+            }
+        }
+        if let Some(jwt) = &self.auth.jwt {
+            match jwt.algorithm {
+                JwtAlgorithm::HS256 => match &jwt.secret {
+                    Some(s) if s.expose().len() >= MIN_HS256_SECRET_BYTES => {}
+                    Some(_) => {
+                        return Err(format!(
+                            "api.auth.jwt.secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
+                        ));
+                    }
+                    None => {
+                        return Err("api.auth.jwt.algorithm is HS256 but api.auth.jwt.secret \
+                                    (COINBEAT_API__AUTH__JWT__SECRET) is not set"
+                            .into());
+                    }
+                },
+                JwtAlgorithm::RS256 => {
+                    if jwt
+                        .public_key_pem
+                        .as_deref()
+                        .is_none_or(|p| p.trim().is_empty())
+                    {
+                        return Err("api.auth.jwt.algorithm is RS256 but \
+                                    api.auth.jwt.public_key_pem is not set"
+                            .into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
