@@ -30,6 +30,7 @@ pub mod json;
 pub mod live_prices;
 pub mod metrics;
 pub mod on_demand;
+pub mod openapi;
 pub mod price_events;
 pub mod price_feed;
 pub mod routes;

@@ -20,6 +20,7 @@
 //! | `GET /v1/health` | [`health_report`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /metrics` | [`metrics`] |
+//! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
 //! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
@@ -60,6 +61,7 @@ use crate::{
         client_limit::{self, ClientLimiter},
         request_id,
     },
+    openapi::docs,
 };
 
 pub mod admin_cache;
@@ -215,6 +217,10 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/healthz", Public, get(health::healthz)),
         route(M::GET, "/readyz", Public, get(health::readyz)),
         route(M::GET, "/metrics", Public, get(metrics::scrape)),
+        route(M::GET, "/openapi.json", Public, get(docs::openapi)),
+        route(M::GET, "/docs", Public, get(docs::page)),
+        route(M::GET, "/docs/docs.js", Public, get(docs::script)),
+        route(M::GET, "/docs/docs.css", Public, get(docs::style)),
         route(M::GET, "/v1/prices", Read, get(prices::list)),
         route(M::GET, "/v1/prices/{symbol}", Read, get(prices::one)),
         route(

@@ -123,7 +123,17 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
         );
         let want = if path.starts_with("/v1/admin/") {
             Access::Admin
-        } else if ["/healthz", "/readyz", "/metrics"].contains(path) {
+        } else if [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+            "/docs/docs.js",
+            "/docs/docs.css",
+        ]
+        .contains(path)
+        {
             Access::Public
         } else if *method == Method::GET || READING_POSTS.contains(path) {
             Access::Read

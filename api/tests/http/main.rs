@@ -11,6 +11,7 @@ mod live_prices;
 mod markets;
 mod metrics;
 mod on_demand;
+mod openapi;
 mod portfolio;
 mod prices;
 mod schedules;
