@@ -67,8 +67,6 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     wait_listening(addr).await?;
 
     let duration = Duration::from_secs(args.duration_secs.max(1));
-    // The median req/s of `GET /v1/prices/BTC`, for the comparison with stream clients open.
-    let mut btc_rate = None;
     for (label, path) in ROUTES {
         let warm = load::run(addr, path, args.connections, WARM_UP).await?;
         if warm.ok == 0 {
@@ -115,7 +113,6 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         }
         let (rate, p99m) = (median(&rates), median(&p99));
         if path == "/v1/prices/BTC" {
-            btc_rate = Some((rate, p99m));
             report.rows.push(Row::target(
                 format!("{label}: req/s"),
                 format!("{rate:.0}"),
@@ -166,53 +163,62 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         }
     }
     if args.stream_clients > 0 {
-        let (base_rate, base_p99) = btc_rate.expect("GET /v1/prices/BTC is measured first");
-        with_stream_clients(args, addr, duration, base_rate, base_p99, &mut report).await?;
+        with_stream_clients(args, addr, duration, &mut report).await?;
     }
     Ok(report)
 }
 
-/// `GET /v1/prices/BTC` again with `--stream-clients` idle streams open; the slowdown against
-/// `base_rate` (req/s without them).
+/// `GET /v1/prices/BTC` with and without `--stream-clients` idle streams open, the two
+/// measured in turn in every run (without, then with), so the machine's drift over the bench
+/// (other work on a shared 2-core box) falls on both sides alike; the slowdown compares the
+/// medians of the pairs.
 async fn with_stream_clients(
     args: &BenchArgs,
     addr: std::net::SocketAddr,
     duration: Duration,
-    base_rate: f64,
-    base_p99: f64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let n = args.stream_clients;
-    let clients = StreamClients::open(addr, n).await?;
     let path = "/v1/prices/BTC";
     let label = format!("GET /v1/prices/BTC with {n} idle stream clients");
     load::run(addr, path, args.connections, WARM_UP).await?;
-    let mut rates = Vec::new();
-    let mut p99 = Vec::new();
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    let (mut p99_without, mut p99_with) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
+        let alone = load::run(addr, path, args.connections, duration).await?;
+        let clients = StreamClients::open(addr, n).await?;
         let r = load::run(addr, path, args.connections, duration).await?;
-        let p = percentile(&r.latencies_us, 99.0) as f64 / 1000.0;
+        let open = clients.open_count();
+        drop(clients);
+        if open < n {
+            bail!("{label}: only {open} of {n} streams were still open after run {run}");
+        }
+        let p99 = |r: &load::LoadResult| percentile(&r.latencies_us, 99.0) as f64 / 1000.0;
         println!(
-            "api {label} run {run}: {:.0} req/s, p99 {p:.3} ms, {} errors",
+            "api {label} run {run}: {:.0} req/s (p99 {:.3} ms) against {:.0} req/s (p99 {:.3} ms) without, {} errors",
             r.per_second(),
+            p99(&r),
+            alone.per_second(),
+            p99(&alone),
             r.errors
         );
-        rates.push(r.per_second());
-        p99.push(p);
+        without.push(alone.per_second());
+        with.push(r.per_second());
+        p99_without.push(p99(&alone));
+        p99_with.push(p99(&r));
     }
-    let open = clients.open_count();
-    drop(clients);
-    if open < n {
-        bail!("{label}: only {open} of {n} streams were still open after the runs");
-    }
-    let rate = median(&rates);
+    let (rate, base_rate) = (median(&with), median(&without));
     let slower_pct = (1.0 - rate / base_rate) * 100.0;
-    report
-        .rows
-        .push(Row::info(format!("{label}: req/s"), format!("{rate:.0}")));
     report.rows.push(Row::info(
-        format!("{label}: p99 (ms), without them {base_p99:.3}"),
-        format!("{:.3}", median(&p99)),
+        format!("{label}: req/s, without them in the same runs {base_rate:.0}"),
+        format!("{rate:.0}"),
+    ));
+    report.rows.push(Row::info(
+        format!(
+            "{label}: p99 (ms), without them {:.3}",
+            median(&p99_without)
+        ),
+        format!("{:.3}", median(&p99_with)),
     ));
     report.rows.push(Row::target(
         format!("{label}: slower than without them (%)"),
