@@ -6,8 +6,10 @@
 use redis::aio::ConnectionManager;
 
 use crate::{
+    Settings,
     domain::{Address, Chain},
     keys::Keys,
+    settings::{ScheduleTable, WalletSettings},
 };
 
 /// The addresses added in Redis for `chain`, sorted. Entries that do not parse are skipped
@@ -57,4 +59,22 @@ pub async fn remove(
         .query_async(&mut conn.clone())
         .await?;
     Ok(removed == 1)
+}
+
+/// The schedule table the beat runs: the configured one plus a watch entry for each wallet
+/// added in Redis (an entry of that name in the settings wins), for `GET /v1/schedules` and
+/// `coinbeat schedules`.
+pub async fn effective_schedule(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    settings: &Settings,
+) -> Result<ScheduleTable, redis::RedisError> {
+    let wallets = &settings.wallets;
+    let mut table = settings.schedule.clone();
+    for address in list(conn, keys, wallets.chain).await? {
+        table
+            .entry(WalletSettings::entry_name(wallets.chain, &address))
+            .or_insert_with(|| wallets.watch_entry(&address));
+    }
+    Ok(table)
 }

@@ -12,6 +12,7 @@ use coinbeat_shared::{
     queue::TaskId,
     schedule_control::{PauseState, read_pause},
     schedule_state::{ScheduleStatus, read_schedule_status},
+    watched_wallets,
 };
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -53,9 +54,16 @@ fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
-/// `GET /v1/schedules`: `{"schedules": [...]}` in name order.
+/// `GET /v1/schedules`: `{"schedules": [...]}` in name order: the configured table and the
+/// watch entries of wallets added in Redis (`/v1/admin/wallets`), which the beat runs too.
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let table = &state.settings().schedule;
+    let table = &state
+        .redis(watched_wallets::effective_schedule(
+            state.conn(),
+            state.keys(),
+            state.settings(),
+        ))
+        .await?;
     let reads = table
         .iter()
         .map(|(name, entry)| read_schedule_status(state.conn(), state.keys(), name, entry.kind));

@@ -226,6 +226,28 @@ async fn watched_wallets_are_added_checked_and_removed_beside_the_settings_ones(
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["added"], json!([MIXED.to_lowercase()]));
     assert_eq!(body["settings"], json!([SETTINGS]));
+    // The beat runs it like the settings' watched wallets, and the schedule table says so.
+    let added_entry = format!("wallet-ethereum-{}", MIXED.to_lowercase());
+    let entries = |body: &serde_json::Value| -> Vec<(String, String)> {
+        body["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["cron"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (_, schedules) = api.get("/v1/schedules").await;
+    let listed = entries(&schedules);
+    let watch_cron = api.settings.wallets.watch_cron.clone();
+    assert!(
+        listed.contains(&(added_entry.clone(), watch_cron)),
+        "{schedules}"
+    );
     let (status, _) = admin(
         &api,
         Method::POST,
@@ -253,6 +275,9 @@ async fn watched_wallets_are_added_checked_and_removed_beside_the_settings_ones(
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["added"], json!([]));
+    let (_, schedules) = api.get("/v1/schedules").await;
+    let names: Vec<String> = entries(&schedules).into_iter().map(|(n, _)| n).collect();
+    assert!(!names.contains(&added_entry), "{schedules}");
     let (status, body) = admin(
         &api,
         Method::DELETE,

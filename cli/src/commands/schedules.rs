@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use coinbeat_shared::{schedule_control::read_pause, schedule_state::read_schedule_status};
+use coinbeat_shared::{
+    schedule_control::read_pause, schedule_state::read_schedule_status,
+    watched_wallets::effective_schedule,
+};
 use serde_json::json;
 
 use crate::output;
@@ -12,8 +15,9 @@ pub async fn schedules(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (conn, keys) = super::connect(settings).await?;
+    let table = effective_schedule(&conn, &keys, settings).await?;
     let mut rows = Vec::new();
-    for (name, entry) in &settings.schedule {
+    for (name, entry) in &table {
         let status = read_schedule_status(&conn, &keys, name, entry.kind).await?;
         let pause = read_pause(&conn, &keys, name).await?;
         let record = &status.record;
