@@ -168,6 +168,13 @@ async fn six_processes_share_coingeckos_limit_and_use_at_least_90_percent_of_it(
         ("COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT", "10/s"),
         // A market job then costs 4 requests: markets, global, and the supply of BTC and ETH.
         ("COINBEAT_PRICES__TRACKED", "[BTC,ETH]"),
+        // The limit under test is CoinGecko's: a market job whose permit wait runs out would
+        // otherwise be served by CoinLore, and CoinGecko would see fewer requests than jobs.
+        // With no CoinLore to fall back to, such a job is retried against CoinGecko.
+        (
+            "COINBEAT_PROVIDERS__COINLORE__BASE_URL",
+            "http://127.0.0.1:9",
+        ),
     ]);
     let mut workers = ctx.spawn(env!("CARGO_BIN_EXE_price-worker"), 4, &env);
     workers.extend(ctx.spawn(env!("CARGO_BIN_EXE_market-worker"), 2, &env));
