@@ -251,6 +251,10 @@ impl QueueKeys {
     pub fn inflight_prefix(&self) -> String {
         format!("{}:inflight", self.ns)
     }
+    /// A pattern matching every worker's in-flight SET of this queue (for diagnostics).
+    pub fn inflight_pattern(&self) -> String {
+        format!("{}:inflight:*", self.ns)
+    }
     pub fn inflight(&self, worker: &str) -> String {
         format!("{}:inflight:{worker}", self.ns)
     }

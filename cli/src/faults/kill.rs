@@ -109,7 +109,7 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
 /// Tasks still held in any worker's in-flight set of the probe queue.
 pub async fn inflight_sets(lab: &Lab) -> anyhow::Result<u64> {
     let ns = lab.keys.queue(&ProbeJob::queue());
-    let pattern = format!("{}:*", ns.inflight_prefix());
+    let pattern = ns.inflight_pattern();
     let mut conn = lab.conn.clone();
     let sets: Vec<String> = redis::cmd("KEYS")
         .arg(&pattern)

@@ -139,12 +139,13 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
 /// `-{pid}-{random}`).
 async fn wait_for_holder(lab: &Lab, id: TaskId) -> anyhow::Result<u32> {
     let ns = lab.keys.queue(&PricesJob::queue());
-    let prefix = format!("{}:", ns.inflight_prefix());
+    // The worker's name is what follows the prefix in its in-flight key.
+    let prefix = ns.inflight("");
     let started = Instant::now();
     let mut conn = lab.conn.clone();
     loop {
         let sets: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
+            .arg(ns.inflight_pattern())
             .query_async(&mut conn)
             .await?;
         for set in sets {
