@@ -1,14 +1,24 @@
-//! `coinbeat-api`: loads the settings, starts logging, serves the API until SIGINT or SIGTERM.
-
-use std::path::PathBuf;
+//! `coinbeat-api`: the service command line (`run`, `healthcheck`, `--check-config`), then
+//! logging, then the API until SIGINT or SIGTERM.
 
 use anyhow::Context;
-use coinbeat_shared::{Settings, shutdown, telemetry};
+use coinbeat_shared::{
+    service::{self, HealthEndpoint, Service},
+    shutdown, telemetry,
+};
+
+const SERVICE: Service = Service {
+    name: "coinbeat-api",
+    about: "Serves the coinbeat HTTP API: cached prices, markets and wallets, tasks, queues, \
+            schedules and the admin endpoints.",
+    health: HealthEndpoint::Api,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = std::env::var_os("COINBEAT_CONFIG").map(PathBuf::from);
-    let settings = Settings::load(config.as_deref()).context("loading settings")?;
+    let Some(settings) = service::start(&SERVICE)? else {
+        return Ok(());
+    };
     telemetry::init("coinbeat-api", settings.telemetry.format);
     let shutdown = shutdown::on_signal();
     coinbeat_api::run(settings, shutdown)

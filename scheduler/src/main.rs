@@ -1,15 +1,24 @@
-//! `coinbeat-scheduler`: settings → telemetry → the beat until SIGINT or SIGTERM.
-//! Settings come from `COINBEAT_CONFIG` (a TOML file, optional) and the environment.
+//! `coinbeat-scheduler`: the service command line (`run`, `healthcheck`, `--check-config`),
+//! then telemetry, then the beat until SIGINT or SIGTERM. Settings come from `--config` /
+//! `COINBEAT_CONFIG` (a TOML file, optional) and the environment.
 
-use std::path::PathBuf;
+use coinbeat_shared::{
+    service::{self, HealthEndpoint, Service},
+    shutdown, telemetry,
+};
 
-use anyhow::Context;
-use coinbeat_shared::{Settings, shutdown, telemetry};
+const SERVICE: Service = Service {
+    name: "coinbeat-scheduler",
+    about: "The beat: enqueues each schedule entry's jobs on time, once per tick across every \
+            replica. It only enqueues; the workers execute.",
+    health: HealthEndpoint::Ops,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = std::env::var_os("COINBEAT_CONFIG").map(PathBuf::from);
-    let settings = Settings::load(config.as_deref()).context("loading settings")?;
+    let Some(settings) = service::start(&SERVICE)? else {
+        return Ok(());
+    };
     telemetry::init("coinbeat-scheduler", settings.telemetry.format);
     let stop = shutdown::on_signal();
     coinbeat_scheduler::run(settings, stop).await?;

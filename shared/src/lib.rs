@@ -18,6 +18,8 @@
 //! - [`tracked_symbols`]: the operator's override of the tracked set, in Redis;
 //!   [`watched_wallets`]: the addresses an operator added to the hourly watch.
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
+//! - [`service`]: the command line of every service binary (`run`, `healthcheck`,
+//!   `--check-config`).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
@@ -33,6 +35,7 @@ pub mod redis_conn;
 pub mod schedule_control;
 pub mod schedule_history;
 pub mod schedule_state;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod submit;

@@ -2,7 +2,7 @@
 //! (`/healthz`, `/readyz`, `/metrics` on `ops.addr`) → run until SIGINT or SIGTERM (or the
 //! caller's token), then stop gracefully.
 
-use std::{future::Future, path::PathBuf};
+use std::future::Future;
 
 use anyhow::Context;
 use coinbeat_ops::Ops;
@@ -13,7 +13,9 @@ use coinbeat_shared::{
     metrics::{RedisGauges, Registry},
     queue::{JobContext, JobResult, RuntimeMetrics, WorkerRuntime},
     ratelimit::Provider,
-    redis_conn, shutdown, telemetry,
+    redis_conn,
+    service::{self, HealthEndpoint, Service},
+    shutdown, telemetry,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -41,11 +43,18 @@ impl WorkerEnv {
     }
 }
 
-/// The `main` of a worker binary: settings from `COINBEAT_CONFIG` (a TOML file, optional) and
-/// the environment, logs, then the worker called `name` until a signal arrives.
-pub async fn main(name: &str) -> anyhow::Result<()> {
-    let config = std::env::var_os("COINBEAT_CONFIG").map(PathBuf::from);
-    let settings = Settings::load(config.as_deref()).context("loading settings")?;
+/// The `main` of a worker binary: the service command line ([`service`]: `run`,
+/// `healthcheck`, `--check-config`), settings from `--config`/`COINBEAT_CONFIG` and the
+/// environment, logs, then the worker called `name` until a signal arrives.
+pub async fn main(name: &'static str, about: &'static str) -> anyhow::Result<()> {
+    let service = Service {
+        name,
+        about,
+        health: HealthEndpoint::Ops,
+    };
+    let Some(settings) = service::start(&service)? else {
+        return Ok(());
+    };
     telemetry::init(name, settings.telemetry.format);
     registry::run(name, settings, shutdown::on_signal()).await
 }

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use coinbeat_shared::{
     Settings,
-    jobs::{CleanupJob, HealthJob, MarketJob, PricesJob, ProbeJob, WalletJob},
+    jobs::{CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, QueueName, WalletJob},
     queue::JobContext,
     ratelimit::Provider,
 };
@@ -28,6 +28,19 @@ pub const PRODUCT_WORKERS: &[&str] = &[
     "health-worker",
     "cleanup-worker",
 ];
+
+/// The queue the worker called `name` runs; `None` for a name that is no worker.
+pub fn queue(name: &str) -> Option<QueueName> {
+    Some(match name {
+        "price-worker" => PricesJob::queue(),
+        "market-worker" => MarketJob::queue(),
+        "wallet-worker" => WalletJob::queue(),
+        "health-worker" => HealthJob::queue(),
+        "cleanup-worker" => CleanupJob::queue(),
+        "probe-worker" => ProbeJob::queue(),
+        _ => return None,
+    })
+}
 
 /// The upstreams the worker called `name` calls, whose limiter and breaker its ops server
 /// reports.

@@ -133,30 +133,30 @@ impl Settings {
         if let Some(path) = path {
             figment = figment.merge(Toml::file_exact(path));
         }
+        figment = figment.merge(
+            // `COINBEAT_CONFIG` names the file; `COINBEAT_SIM_*` configure the simulator.
+            // Neither is a setting.
+            Env::prefixed("COINBEAT_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    key != "config" && !key.starts_with("sim_")
+                })
+                .split("__"),
+        );
+        for (name, path) in ENV_ALIASES {
+            figment = figment.merge(Env::raw().only(&[name]).map(move |_| path.into()));
+        }
         figment
-            .merge(
-                // `COINBEAT_CONFIG` names the file; `COINBEAT_SIM_*` configure the simulator.
-                // Neither is a setting.
-                Env::prefixed("COINBEAT_")
-                    .filter(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        key != "config" && !key.starts_with("sim_")
-                    })
-                    .split("__"),
-            )
-            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
-            .merge(
-                Env::raw()
-                    .only(&["COINGECKO_API_KEY"])
-                    .map(|_| "providers.coingecko.api_key".into()),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["ETHERSCAN_API_KEY"])
-                    .map(|_| "providers.etherscan.api_key".into()),
-            )
     }
 }
+
+/// Settings also read under a plain environment name, `(name, setting path)`: the names every
+/// other tool in this space uses. They win over the `COINBEAT_*` form.
+pub const ENV_ALIASES: [(&str, &str); 3] = [
+    ("REDIS_URL", "redis.url"),
+    ("COINGECKO_API_KEY", "providers.coingecko.api_key"),
+    ("ETHERSCAN_API_KEY", "providers.etherscan.api_key"),
+];
 
 /// Where Redis is and how our keys are named in it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -49,6 +49,9 @@ struct Args {
         hide_env_values = true
     )]
     api_keys: Vec<String>,
+    /// Check the arguments, say where the simulator would listen, and exit (0: valid).
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[tokio::main]
@@ -61,6 +64,13 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
+    if args.check_config {
+        println!(
+            "coinbeat-sim: arguments are valid (would listen on {})",
+            args.addr
+        );
+        return Ok(());
+    }
     let config = SimConfig {
         addr: args.addr,
         seed: args.seed,

@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("health-worker").await
+    coinbeat_workers::boot::main(
+        "health-worker",
+        "Runs the `health` queue: checks every upstream and records the report.",
+    )
+    .await
 }

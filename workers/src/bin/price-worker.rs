@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("price-worker").await
+    coinbeat_workers::boot::main(
+        "price-worker",
+        "Runs the `prices` queue: fetches prices (CoinGecko, Binance as fallback) into the cache.",
+    )
+    .await
 }

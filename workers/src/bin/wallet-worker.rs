@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("wallet-worker").await
+    coinbeat_workers::boot::main(
+        "wallet-worker",
+        "Runs the `wallet` queue: wallet analyses from Etherscan.",
+    )
+    .await
 }

@@ -1,0 +1,205 @@
+//! `compose.yaml` as compose would run it, for one interpolation environment (none, or
+//! `docker/sim.env`): the coinbeat services as [`Workload`]s, and the checks only compose has.
+
+use std::collections::BTreeMap;
+
+use serde_yaml::Value;
+
+use crate::manifests::{self, Image, Workload, argv, duration_secs, interpolate, scalar};
+
+/// The services compose would start, by name, with their parsed definitions.
+pub struct Compose {
+    pub services: BTreeMap<String, Value>,
+    pub workloads: Vec<Workload>,
+}
+
+/// Reads `compose.yaml` with `vars` as the interpolation (and pass-through) environment. The
+/// services of a profile count only when `COMPOSE_PROFILES` in `vars` names it.
+pub fn load(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    image: &Image,
+    problems: &mut Vec<String>,
+) -> Compose {
+    let mut compose = Compose {
+        services: BTreeMap::new(),
+        workloads: Vec::new(),
+    };
+    let doc = match manifests::yaml(text, "compose.yaml") {
+        Ok(doc) => doc,
+        Err(e) => {
+            problems.push(e);
+            return compose;
+        }
+    };
+    let active: Vec<&str> = vars
+        .get("COMPOSE_PROFILES")
+        .map(|p| p.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let Some(services) = doc["services"].as_mapping() else {
+        problems.push("compose.yaml has no services".into());
+        return compose;
+    };
+    for (name, service) in services {
+        let name = scalar(name).unwrap_or_default();
+        let mut service = service.clone();
+        if let Err(e) = interpolate_all(&mut service, vars) {
+            problems.push(format!("compose.yaml: service {name}: {e}"));
+            continue;
+        }
+        let profiles: Vec<String> = service["profiles"]
+            .as_sequence()
+            .map(|p| p.iter().filter_map(scalar).collect())
+            .unwrap_or_default();
+        if !profiles.is_empty() && !profiles.iter().any(|p| active.contains(&p.as_str())) {
+            continue;
+        }
+        if !service["build"].is_null() {
+            compose
+                .workloads
+                .push(workload(&name, &service, vars, image, problems));
+        }
+        compose.services.insert(name, service);
+    }
+    compose
+}
+
+fn workload(
+    name: &str,
+    service: &Value,
+    vars: &BTreeMap<String, String>,
+    image: &Image,
+    problems: &mut Vec<String>,
+) -> Workload {
+    let origin = format!("compose.yaml: service {name}");
+    let command = service["command"].clone();
+    let args = if command.is_null() {
+        problems.push(format!("{origin}: no `command` (say which binary it runs)"));
+        Vec::new()
+    } else {
+        argv(&command).unwrap_or_else(|| {
+            problems.push(format!("{origin}: `command` is not a list of strings"));
+            Vec::new()
+        })
+    };
+    let mut env = image.env.clone();
+    let mut passthrough = Vec::new();
+    match &service["environment"] {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = scalar(k).unwrap_or_default();
+                match (v, vars.get(&k)) {
+                    (Value::Null, Some(from_env)) => {
+                        env.insert(k, from_env.clone());
+                    }
+                    (Value::Null, None) => passthrough.push(k),
+                    (v, _) => match scalar(v) {
+                        Some(v) => {
+                            env.insert(k, v);
+                        }
+                        None => problems.push(format!("{origin}: environment {k} is not a scalar")),
+                    },
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items.iter().filter_map(scalar) {
+                match item.split_once('=') {
+                    Some((k, v)) => {
+                        env.insert(k.to_owned(), v.to_owned());
+                    }
+                    None => match vars.get(&item) {
+                        Some(v) => {
+                            env.insert(item, v.clone());
+                        }
+                        None => passthrough.push(item),
+                    },
+                }
+            }
+        }
+        Value::Null => {}
+        _ => problems.push(format!(
+            "{origin}: `environment` is neither a map nor a list"
+        )),
+    }
+    let mut probes = Vec::new();
+    let test = &service["healthcheck"]["test"];
+    if !test.is_null() {
+        match argv(test).as_deref() {
+            Some([cmd, rest @ ..]) if cmd == "CMD" => probes.push(rest.to_vec()),
+            _ => problems.push(format!(
+                "{origin}: healthcheck.test must be [\"CMD\", <binary>, ...]: the image has no shell"
+            )),
+        }
+    }
+    let grace_secs = scalar(&service["stop_grace_period"]).and_then(|d| duration_secs(&d));
+    Workload {
+        origin,
+        argv: args,
+        env,
+        passthrough,
+        probes,
+        grace_secs,
+        http_probes: Vec::new(),
+        deployment: None,
+    }
+}
+
+/// Interpolates every string scalar of `v` in place.
+fn interpolate_all(v: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), String> {
+    match v {
+        Value::String(s) => *s = interpolate(s, vars)?,
+        Value::Sequence(items) => {
+            for item in items {
+                interpolate_all(item, vars)?;
+            }
+        }
+        Value::Mapping(m) => {
+            for (_, item) in m.iter_mut() {
+                interpolate_all(item, vars)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Redis keeps what it acknowledged (AOF), never evicts queue keys, and reports its health;
+/// every coinbeat service waits for that health before starting.
+pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
+    let Some(redis) = compose.services.get("redis") else {
+        problems.push("compose.yaml: no `redis` service".into());
+        return;
+    };
+    let command = argv(&redis["command"]).unwrap_or_default().join(" ");
+    for (needle, why) in [
+        (
+            "--appendonly yes",
+            "AOF on, so acknowledged enqueues survive a restart",
+        ),
+        (
+            "--maxmemory-policy noeviction",
+            "eviction off, so queue keys are never dropped",
+        ),
+    ] {
+        if !command.contains(needle) {
+            problems.push(format!(
+                "compose.yaml: redis command lacks `{needle}` ({why})"
+            ));
+        }
+    }
+    if redis["healthcheck"]["test"].is_null() {
+        problems.push("compose.yaml: redis has no healthcheck".into());
+    }
+    for w in &compose.workloads {
+        let name = w.origin.rsplit(' ').next().unwrap_or_default();
+        let service = &compose.services[name];
+        let condition = scalar(&service["depends_on"]["redis"]["condition"]);
+        if service["profiles"].is_null() && condition.as_deref() != Some("service_healthy") {
+            problems.push(format!(
+                "{}: must depend on redis with `condition: service_healthy`",
+                w.origin
+            ));
+        }
+    }
+}

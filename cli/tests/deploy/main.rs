@@ -1,0 +1,236 @@
+//! Static checks of the deployment files (`docker/Dockerfile`, `compose.yaml`,
+//! `docker/sim.env`, `docker/k8s/`), with no Docker engine and no cluster: each container's
+//! command line and environment are run through the real binary's `--check-config`, the queues
+//! are matched against the worker registry and the Redis keys the queue layer keeps. The tests
+//! after the first change one thing in the files and show that the checks catch it.
+
+mod checks;
+mod compose;
+mod k8s;
+mod manifests;
+mod workspace;
+
+use std::{collections::BTreeMap, sync::OnceLock};
+
+use checks::SimPaths;
+use manifests::Sources;
+
+/// The path under the simulator's root at which it plays each provider, read off a real one.
+fn sim_paths() -> &'static SimPaths {
+    static PATHS: OnceLock<SimPaths> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let config = coinbeat_sim::SimConfig {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                ..Default::default()
+            };
+            let sim = coinbeat_sim::start(config)
+                .await
+                .expect("the simulator starts");
+            let root = sim.root_url();
+            let path = |url: String| url.strip_prefix(&root).expect("under the root").to_owned();
+            let by_setting = BTreeMap::from([
+                (
+                    "COINBEAT_PROVIDERS__COINGECKO__BASE_URL",
+                    path(sim.base_url()),
+                ),
+                (
+                    "COINBEAT_PROVIDERS__BINANCE__BASE_URL",
+                    path(sim.binance_url()),
+                ),
+                (
+                    "COINBEAT_PROVIDERS__ETHERSCAN__BASE_URL",
+                    path(sim.etherscan_url()),
+                ),
+                (
+                    "COINBEAT_PROVIDERS__COINLORE__BASE_URL",
+                    path(sim.coinlore_url()),
+                ),
+            ]);
+            sim.stop().await.expect("the simulator stops");
+            SimPaths { by_setting }
+        })
+    })
+}
+
+fn problems(sources: &Sources) -> Vec<String> {
+    checks::check(sources, sim_paths())
+}
+
+/// Asserts that changing `from` to `to` in `file` makes the checks report a problem
+/// containing every one of `expect`.
+fn assert_caught(file: &str, from: &str, to: &str, expect: &[&str]) {
+    let found = problems(&Sources::from_repo().edited(file, from, to));
+    assert!(
+        found.iter().any(|p| expect.iter().all(|e| p.contains(e))),
+        "changing {from:?} to {to:?} in {file} should report {expect:?}; the checks found:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_deployment_files_pass_every_check() {
+    let found = problems(&Sources::from_repo());
+    assert!(
+        found.is_empty(),
+        "problems in the deployment files:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn a_service_or_deployment_naming_a_binary_that_does_not_exist_is_caught() {
+    assert_caught(
+        "compose.yaml",
+        r#"command: ["price-worker"]"#,
+        r#"command: ["prices-worker"]"#,
+        &[
+            "service price-worker",
+            "`prices-worker`",
+            "no binary of the workspace",
+        ],
+    );
+    assert_caught(
+        "docker/k8s/api.yaml",
+        r#"command: ["coinbeat-api"]"#,
+        r#"command: ["/usr/local/bin/coinbeat-apii"]"#,
+        &[
+            "Deployment api",
+            "coinbeat-apii",
+            "no binary of the workspace",
+        ],
+    );
+    assert_caught(
+        "compose.yaml",
+        r#"test: ["CMD", "wallet-worker", "healthcheck"]"#,
+        r#"test: ["CMD", "wallet-wrker", "healthcheck"]"#,
+        &["service wallet-worker", "wallet-wrker"],
+    );
+    // A binary the workspace builds but the image leaves out.
+    assert_caught(
+        "docker/Dockerfile",
+        " probe-worker \\",
+        " \\",
+        &["the image lacks the workspace binary probe-worker"],
+    );
+}
+
+#[test]
+fn arguments_the_binary_refuses_are_caught() {
+    assert_caught(
+        "compose.yaml",
+        r#"command: ["coinbeat-scheduler"]"#,
+        r#"command: ["coinbeat-scheduler", "--beat"]"#,
+        &["service scheduler", "--beat"],
+    );
+    assert_caught(
+        "compose.yaml",
+        r#"command: ["coinbeat-sim", "--addr", "0.0.0.0:9180"]"#,
+        r#"command: ["coinbeat-sim", "--addr", "sim:9180"]"#,
+        &["service sim", "sim:9180"],
+    );
+    assert_caught(
+        "compose.yaml",
+        r#"test: ["CMD", "price-worker", "healthcheck"]"#,
+        r#"test: ["CMD-SHELL", "curl -f http://localhost:9100/healthz"]"#,
+        &["service price-worker", "the image has no shell"],
+    );
+}
+
+#[test]
+fn an_environment_variable_that_is_no_setting_is_caught() {
+    // Set with a value: the binary itself refuses it.
+    assert_caught(
+        "docker/k8s/config.yaml",
+        "COINBEAT_QUEUES__DEFAULTS__SHUTDOWN_TIMEOUT_SECS",
+        "COINBEAT_QUEUES__DEFAULTS__SHUTDOWN_TIMEOUT",
+        &["unknown field", "shutdown_timeout"],
+    );
+    // Passed through from the host without a value.
+    assert_caught(
+        "compose.yaml",
+        "  COINBEAT_PROVIDERS__COINGECKO__PLAN:\n",
+        "  COINBEAT_PROVIDERS__COINGECKO__PLANE:\n",
+        &["COINBEAT_PROVIDERS__COINGECKO__PLANE names no setting"],
+    );
+    // A plain name coinbeat never reads.
+    assert_caught(
+        "compose.yaml",
+        "  REDIS_URL: ${REDIS_URL:-redis://redis:6379}\n",
+        "  REDIS_ADDR: redis:6379\n",
+        &["REDIS_ADDR is not a coinbeat setting"],
+    );
+    // A value the setting cannot take.
+    assert_caught(
+        "docker/k8s/config.yaml",
+        "COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT: 30/min",
+        "COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT: thirty",
+        &["providers.coingecko.rate_limit"],
+    );
+}
+
+#[test]
+fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
+    assert_caught(
+        "compose.yaml",
+        r#"command: ["wallet-worker"]"#,
+        r#"command: ["market-worker"]"#,
+        &["compose.yaml: no worker service for the `wallet` queue"],
+    );
+    assert_caught(
+        "docker/k8s/autoscaling.yaml",
+        "  scaleTargetRef:\n    name: health-worker",
+        "  scaleTargetRef:\n    name: health",
+        &["no ScaledObject for the `health` queue"],
+    );
+    assert_caught(
+        "docker/k8s/autoscaling.yaml",
+        "listName: coinbeat:q:prices:active",
+        "listName: prices:scheduled",
+        &["ScaledObject price-worker", "coinbeat:q:prices:active"],
+    );
+    assert_caught(
+        "docker/k8s/autoscaling.yaml",
+        "  minReplicaCount: 1\n  maxReplicaCount: 3",
+        "  minReplicaCount: 0\n  maxReplicaCount: 3",
+        &["minReplicaCount must be 1"],
+    );
+    assert_caught(
+        "docker/k8s/config.yaml",
+        "REDIS_URL: redis://redis:6379",
+        "REDIS_URL: rediss://:pw@redis.example.com:6380/2",
+        &["reads Redis at", "redis.example.com:6380"],
+    );
+}
+
+#[test]
+fn a_grace_period_shorter_than_the_shutdown_timeout_and_a_missing_probe_are_caught() {
+    assert_caught(
+        "compose.yaml",
+        "  stop_grace_period: 30s",
+        "  stop_grace_period: 20s",
+        &["20 s of grace", "25 s"],
+    );
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "terminationGracePeriodSeconds: 35",
+        "terminationGracePeriodSeconds: 25",
+        &["Deployment price-worker", "25 s of grace"],
+    );
+    assert_caught(
+        "docker/k8s/scheduler.yaml",
+        "httpGet: { path: /readyz, port: ops }",
+        "httpGet: { path: /readyz, port: 9101 }",
+        &[
+            "Deployment scheduler",
+            "readinessProbe asks port Some(9101)",
+        ],
+    );
+    assert_caught(
+        "docker/sim.env",
+        "COINBEAT_PROVIDERS__BINANCE__BASE_URL=http://sim:9180/binance",
+        "COINBEAT_PROVIDERS__BINANCE__BASE_URL=http://sim:9180/api/v3",
+        &["docker/sim.env: COINBEAT_PROVIDERS__BINANCE__BASE_URL"],
+    );
+}

@@ -1,0 +1,332 @@
+//! The deployment files read into one model: what each container runs, with which environment,
+//! and what the autoscaler watches. Nothing here needs a Docker engine or a cluster.
+
+use std::collections::BTreeMap;
+
+use serde_yaml::Value;
+
+/// The deployment files' texts, read from the repository (or changed by a test).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub dockerfile: String,
+    pub compose: String,
+    pub sim_env: String,
+    /// `(file name, text)` of each Kubernetes manifest, in `kustomization.yaml` order.
+    pub k8s: Vec<(String, String)>,
+    pub kustomization: String,
+}
+
+impl Sources {
+    pub fn from_repo() -> Self {
+        let root = crate::workspace::root();
+        let read = |path: &str| {
+            std::fs::read_to_string(root.join(path))
+                .unwrap_or_else(|e| panic!("reading {path}: {e}"))
+        };
+        let kustomization = read("docker/k8s/kustomization.yaml");
+        let listed: Value =
+            serde_yaml::from_str(&kustomization).expect("kustomization.yaml parses");
+        let k8s = listed["resources"]
+            .as_sequence()
+            .expect("kustomization.yaml lists resources")
+            .iter()
+            .map(|r| {
+                let name = r.as_str().expect("a resource is a file name").to_owned();
+                let text = read(&format!("docker/k8s/{name}"));
+                (name, text)
+            })
+            .collect();
+        Self {
+            dockerfile: read("docker/Dockerfile"),
+            compose: read("compose.yaml"),
+            sim_env: read("docker/sim.env"),
+            k8s,
+            kustomization,
+        }
+    }
+
+    /// `self` with `from` replaced by `to` in the file called `file` (which must contain it).
+    pub fn edited(&self, file: &str, from: &str, to: &str) -> Self {
+        let mut s = self.clone();
+        let text = match file {
+            "docker/Dockerfile" => &mut s.dockerfile,
+            "compose.yaml" => &mut s.compose,
+            "docker/sim.env" => &mut s.sim_env,
+            other => {
+                let name = other.strip_prefix("docker/k8s/").unwrap_or(other);
+                &mut s
+                    .k8s
+                    .iter_mut()
+                    .find(|(n, _)| n == name)
+                    .expect("a k8s file")
+                    .1
+            }
+        };
+        assert!(text.contains(from), "{file} does not contain {from:?}");
+        *text = text.replacen(from, to, 1);
+        s
+    }
+}
+
+/// One container as it would run: where it is declared, its command line, its environment.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// e.g. `compose.yaml: service price-worker` or `workers.yaml: Deployment price-worker`.
+    pub origin: String,
+    pub argv: Vec<String>,
+    /// Names with a value, after the image's `ENV`, then the manifest's own.
+    pub env: BTreeMap<String, String>,
+    /// Names the manifest lists without a value (compose passes them through when set).
+    pub passthrough: Vec<String>,
+    /// Other command lines the platform runs in the container (compose health checks).
+    pub probes: Vec<Vec<String>>,
+    /// Seconds between SIGTERM and SIGKILL, where the manifest says.
+    pub grace_secs: Option<u64>,
+    /// HTTP probes: `(kind, path, port)`, the port resolved to a number.
+    pub http_probes: Vec<(String, String, Option<u16>)>,
+    pub deployment: Option<K8sDeployment>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct K8sDeployment {
+    pub name: String,
+    pub replicas: Option<u64>,
+    pub strategy: Option<String>,
+}
+
+/// A KEDA `ScaledObject` and its Redis triggers.
+#[derive(Debug, Clone)]
+pub struct ScaledObject {
+    pub origin: String,
+    pub target: String,
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    pub triggers: Vec<RedisTrigger>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisTrigger {
+    pub kind: String,
+    pub address: Option<String>,
+    pub list_name: Option<String>,
+    pub database: Option<String>,
+    pub auth: Option<String>,
+}
+
+/// What the Dockerfile puts in the runtime image.
+#[derive(Debug, Clone, Default)]
+pub struct Image {
+    pub binaries: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub stages: Vec<String>,
+}
+
+/// Reads the runtime image out of the Dockerfile: the stage names, the binaries the builder
+/// copies to `/out/` (which the runtime stage takes whole), the runtime `ENV` and `USER`.
+pub fn image(dockerfile: &str) -> Result<Image, String> {
+    // Join continuation lines into instructions.
+    let mut instructions = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                instructions.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    let mut image = Image::default();
+    let mut stage = String::new();
+    for ins in &instructions {
+        let (op, rest) = ins.split_once(' ').unwrap_or((ins, ""));
+        match op.to_ascii_uppercase().as_str() {
+            "FROM" => {
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                stage = match words.as_slice() {
+                    [_, as_, name] if as_.eq_ignore_ascii_case("as") => (*name).to_owned(),
+                    _ => String::new(),
+                };
+                image.stages.push(stage.clone());
+            }
+            "RUN" if stage == "builder" && rest.contains("/out/") => {
+                // `... && cp a b c /out/`
+                let cp = rest
+                    .split("&&")
+                    .map(str::trim)
+                    .find(|c| c.starts_with("cp ") && c.ends_with("/out/"))
+                    .ok_or("the builder's RUN names /out/ but has no `cp <binaries> /out/`")?;
+                image.binaries = cp
+                    .split_whitespace()
+                    .skip(1)
+                    .filter(|w| *w != "/out/")
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "ENV" if stage == "runtime" => {
+                for pair in rest.split_whitespace() {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .ok_or_else(|| format!("ENV {pair:?} is not NAME=value"))?;
+                    image.env.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            "USER" if stage == "runtime" => image.user = Some(rest.trim().to_owned()),
+            _ => {}
+        }
+    }
+    Ok(image)
+}
+
+/// Parses one YAML document, with `<<` merge keys applied (compose's anchors).
+pub fn yaml(text: &str, what: &str) -> Result<Value, String> {
+    let mut value: Value = serde_yaml::from_str(text).map_err(|e| format!("{what}: {e}"))?;
+    merge(&mut value).map_err(|e| format!("{what}: {e}"))?;
+    Ok(value)
+}
+
+/// Every document of a multi-document YAML file.
+pub fn yaml_documents(text: &str, what: &str) -> Result<Vec<Value>, String> {
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let mut value =
+            <Value as serde::Deserialize>::deserialize(doc).map_err(|e| format!("{what}: {e}"))?;
+        merge(&mut value).map_err(|e| format!("{what}: {e}"))?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(docs)
+}
+
+/// serde_yaml's `apply_merge` resolves one level of `<<` per pass; an anchor that itself
+/// merges another (`x-worker: {<<: *coinbeat}`) needs more.
+fn merge(value: &mut Value) -> Result<(), serde_yaml::Error> {
+    fn has_merge_key(v: &Value) -> bool {
+        match v {
+            Value::Mapping(m) => m.contains_key("<<") || m.values().any(has_merge_key),
+            Value::Sequence(s) => s.iter().any(has_merge_key),
+            _ => false,
+        }
+    }
+    for _ in 0..16 {
+        if !has_merge_key(value) {
+            break;
+        }
+        value.apply_merge()?;
+    }
+    Ok(())
+}
+
+/// `NAME=value` lines of an env file (`#` comments and blank lines skipped).
+pub fn env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut vars = BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("env file line {line:?} is not NAME=value"))?;
+        vars.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    Ok(vars)
+}
+
+/// Compose's interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$VAR`, `$$`.
+pub fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let end = r
+                .find('}')
+                .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            let expr = &r[..end];
+            rest = &r[end + 1..];
+            let value = if let Some((name, default)) = expr.split_once(":-") {
+                vars.get(name)
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+                    .unwrap_or(default.to_owned())
+            } else if let Some((name, default)) = expr.split_once('-') {
+                vars.get(name).cloned().unwrap_or(default.to_owned())
+            } else if expr.contains(['?', ':', '+']) {
+                return Err(format!("unsupported interpolation ${{{expr}}}"));
+            } else {
+                vars.get(expr).cloned().unwrap_or_default()
+            };
+            out.push_str(&value);
+        } else {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            out.push_str(vars.get(&rest[..len]).map(String::as_str).unwrap_or(""));
+            rest = &rest[len..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A scalar as the string a container would see.
+pub fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A command line given as a YAML list (or, in compose, a string split on whitespace).
+pub fn argv(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::Sequence(items) => items.iter().map(scalar).collect(),
+        Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        _ => None,
+    }
+}
+
+/// Compose's durations (`30s`, `1m30s`, `500ms`) in whole seconds.
+pub fn duration_secs(text: &str) -> Option<u64> {
+    let mut total_ms = 0u64;
+    let mut number = String::new();
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        let unit_ms = match c {
+            'h' => 3_600_000,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            'm' => 60_000,
+            's' => 1_000,
+            _ => return None,
+        };
+        total_ms += n * unit_ms;
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(total_ms / 1_000)
+}
