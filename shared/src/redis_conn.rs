@@ -13,8 +13,13 @@ pub enum ConnectError {
     Connect(#[source] redis::RedisError),
 }
 
-/// A client for the configured URL (no connection is made yet).
+/// A client for the configured URL (no connection is made yet). `rediss://` is TLS, checked
+/// against the system's CA certificates (`rediss://…/#insecure` skips the check).
 pub fn client(settings: &RedisSettings) -> Result<Client, ConnectError> {
+    if settings.url.expose().starts_with("rediss://") {
+        // rustls needs one process-wide crypto provider; a second install is a no-op error.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
     Client::open(settings.url.expose()).map_err(ConnectError::BadUrl)
 }
 
