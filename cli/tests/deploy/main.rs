@@ -8,9 +8,17 @@ mod checks;
 mod compose;
 mod k8s;
 mod manifests;
+mod stack;
 mod workspace;
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::{
+    collections::BTreeMap,
+    process::Command,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use coinbeat_shared::testing::TestRedis;
 
 use checks::SimPaths;
 use manifests::Sources;
@@ -233,4 +241,76 @@ fn a_grace_period_shorter_than_the_shutdown_timeout_and_a_missing_probe_are_caug
         "COINBEAT_PROVIDERS__BINANCE__BASE_URL=http://sim:9180/api/v3",
         &["docker/sim.env: COINBEAT_PROVIDERS__BINANCE__BASE_URL"],
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_checks() {
+    let sources = Sources::from_repo();
+    let image = manifests::image(&sources.dockerfile).expect("the Dockerfile reads");
+    let vars = manifests::env_file(&sources.sim_env).expect("sim.env reads");
+    let mut found = Vec::new();
+    let compose = compose::load(&sources.compose, &vars, &image, &mut found);
+    assert!(found.is_empty(), "{found:?}");
+    let services: Vec<&str> = compose
+        .workloads
+        .iter()
+        .map(|w| w.argv[0].as_str())
+        .collect();
+    assert!(
+        services.contains(&"coinbeat-sim") && services.contains(&"price-worker"),
+        "{services:?}"
+    );
+
+    let redis = TestRedis::start();
+    let logs = tempfile::tempdir().unwrap();
+    let stack = stack::Stack::start(&compose.workloads, &redis.url(), logs.path());
+
+    // The beat's first prices job runs at start; the API then serves BTC from the simulator.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/prices/BTC", stack.api);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let record = loop {
+        if let Ok(r) = http.get(&url).send().await
+            && r.status() == 200
+        {
+            let body: serde_json::Value = r.json().await.expect("JSON");
+            if body["stale"] == false {
+                break body;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fresh BTC price from {url} in 60 s:\n{}",
+            stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(record["source"], "coingecko", "{record}");
+
+    // Each service's health check, run as compose runs it (the same binary, argv and env).
+    for w in &compose.workloads {
+        let service = w.origin.rsplit(' ').next().unwrap();
+        for probe in &w.probes {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let out = Command::new(workspace::binary(&probe[0]))
+                    .args(&probe[1..])
+                    .env_clear()
+                    .envs(&stack.envs[service])
+                    .output()
+                    .expect("the health check runs");
+                if out.status.success() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{service}: `{}` keeps failing: {}\n{}",
+                    probe.join(" "),
+                    String::from_utf8_lossy(&out.stderr),
+                    stack.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
 }

@@ -60,10 +60,15 @@ fn bin_dir() -> PathBuf {
         .to_owned()
 }
 
+/// The built binary called `name`.
+pub fn binary(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
 /// Runs the built `binary` with `args` and exactly `env` (plus nothing of ours), as the
 /// container would, and returns why it failed, if it did.
 pub fn run(binary: &str, args: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
-    let path = bin_dir().join(binary);
+    let path = self::binary(binary);
     if !path.exists() {
         return Err(format!(
             "{binary} is a workspace binary but is not built in {} \
