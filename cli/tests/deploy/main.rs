@@ -3,6 +3,9 @@
 //! command line and environment are run through the real binary's `--check-config`, the queues
 //! are matched against the worker registry and the Redis keys the queue layer keeps. The tests
 //! after the first change one thing in the files and show that the checks catch it.
+//!
+//! The binaries run are the workspace's, as `cargo test --workspace` builds them (beside this
+//! package's own); run alone (`-p coinbeat`), the other packages' binaries may be stale.
 
 mod checks;
 mod compose;
