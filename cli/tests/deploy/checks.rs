@@ -32,7 +32,7 @@ pub fn check(sources: &Sources, sim_paths: &SimPaths) -> Vec<String> {
         problems.push(format!("docker/Dockerfile: {e}"));
         Image::default()
     });
-    check_image(&image, &sources.dockerfile, &mut problems);
+    check_image(&image, &mut problems);
 
     let sim_vars = manifests::env_file(&sources.sim_env).unwrap_or_else(|e| {
         problems.push(format!("docker/sim.env: {e}"));
@@ -64,14 +64,18 @@ pub struct SimPaths {
     pub by_setting: BTreeMap<&'static str, String>,
 }
 
-fn check_image(image: &Image, dockerfile: &str, problems: &mut Vec<String>) {
+fn check_image(image: &Image, problems: &mut Vec<String>) {
     let bins = workspace::binaries();
     for stage in ["builder", "runtime"] {
         if !image.stages.iter().any(|s| s == stage) {
             problems.push(format!("docker/Dockerfile: no `{stage}` stage"));
         }
     }
-    if !dockerfile.contains("cargo chef cook") {
+    let cooks = image
+        .runs
+        .iter()
+        .any(|(stage, run)| stage == "builder" && run.contains("cargo chef cook"));
+    if !cooks {
         problems.push("docker/Dockerfile: dependencies are not built in their own cached layer (cargo chef cook)".into());
     }
     let copied: BTreeSet<String> = image.binaries.iter().cloned().collect();

@@ -32,6 +32,7 @@ pub fn load(
             return compose;
         }
     };
+    crate::schema::compose(&doc, problems);
     let active: Vec<&str> = vars
         .get("COMPOSE_PROFILES")
         .map(|p| p.split(',').map(str::trim).collect())
@@ -40,6 +41,12 @@ pub fn load(
         problems.push("compose.yaml has no services".into());
         return compose;
     };
+    // Ours: built from docker/Dockerfile, or tagged with the image such a service builds.
+    let ours_image = services
+        .values()
+        .find(|s| !s["build"].is_null())
+        .and_then(|s| scalar(&s["image"]))
+        .map(|i| interpolate(&i, vars).unwrap_or(i));
     for (name, service) in services {
         let name = scalar(name).unwrap_or_default();
         let mut service = service.clone();
@@ -54,7 +61,9 @@ pub fn load(
         if !profiles.is_empty() && !profiles.iter().any(|p| active.contains(&p.as_str())) {
             continue;
         }
-        if !service["build"].is_null() {
+        let ours = !service["build"].is_null()
+            || (ours_image.is_some() && scalar(&service["image"]) == ours_image);
+        if ours {
             compose
                 .workloads
                 .push(workload(&name, &service, vars, image, problems));
@@ -180,6 +189,10 @@ pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
         (
             "--maxmemory-policy noeviction",
             "eviction off, so queue keys are never dropped",
+        ),
+        (
+            "--maxmemory ",
+            "a memory cap, so a full Redis refuses writes instead of being killed",
         ),
     ] {
         if !command.contains(needle) {

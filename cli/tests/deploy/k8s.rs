@@ -54,6 +54,7 @@ pub fn load(
     // ConfigMap and Secret contents by name, for `envFrom` and `valueFrom`.
     let mut config: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
     for (file, doc) in &docs {
+        crate::schema::k8s(file, doc, problems);
         let kind = scalar(&doc["kind"]).unwrap_or_default();
         let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
         if kind.is_empty() || name.is_empty() {
@@ -119,14 +120,22 @@ fn deployment(
     let mut out = Vec::new();
     for container in pod["containers"].as_sequence().into_iter().flatten() {
         let container_image = scalar(&container["image"]).unwrap_or_default();
-        let repo = container_image.split(':').next().unwrap_or_default();
-        if !image_names.contains(repo) {
-            continue; // not ours (Redis)
-        }
+        let repo = image_repository(&container_image);
         let origin = format!(
             "{file}: {kind} {name}, container {}",
             scalar(&container["name"]).unwrap_or_default()
         );
+        if !image_names.contains(repo) {
+            if repo == "redis" {
+                check_redis(&origin, container, problems);
+            } else {
+                problems.push(format!(
+                    "{origin}: image {container_image:?} is neither the coinbeat image of \
+                     kustomization.yaml ({image_names:?}) nor redis"
+                ));
+            }
+            continue;
+        }
         let mut args = argv(&container["command"]).unwrap_or_default();
         args.extend(argv(&container["args"]).unwrap_or_default());
         if args.is_empty() {
@@ -243,4 +252,71 @@ fn scaled_object(file: &str, doc: &Value) -> ScaledObject {
             })
             .collect(),
     }
+}
+
+/// `registry:5000/team/app:tag` → `registry:5000/team/app` (a tag follows the last `/`).
+fn image_repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+/// The bundled Redis keeps what it acknowledged and refuses writes when full, below its
+/// container's memory limit, rather than evicting queue keys or being OOM-killed.
+fn check_redis(origin: &str, container: &Value, problems: &mut Vec<String>) {
+    let mut args = argv(&container["command"]).unwrap_or_default();
+    args.extend(argv(&container["args"]).unwrap_or_default());
+    let line = args.join(" ");
+    for (needle, why) in [
+        (
+            "--appendonly yes",
+            "AOF on, so acknowledged enqueues survive a restart",
+        ),
+        (
+            "--maxmemory-policy noeviction",
+            "eviction off, so queue keys are never dropped",
+        ),
+        ("--maxmemory ", "a memory cap below the container limit"),
+    ] {
+        if !line.contains(needle) {
+            problems.push(format!("{origin}: redis lacks `{needle}` ({why})"));
+        }
+    }
+    let limit = scalar(&container["resources"]["limits"]["memory"]);
+    let cap = args
+        .windows(2)
+        .find(|w| w[0] == "--maxmemory")
+        .map(|w| w[1].clone());
+    if let (Some(limit), Some(cap)) = (
+        limit.as_deref().and_then(bytes),
+        cap.as_deref().and_then(bytes),
+    ) && cap >= limit
+    {
+        problems.push(format!(
+            "{origin}: --maxmemory {cap} B is not below the memory limit {limit} B"
+        ));
+    }
+}
+
+/// `700mb`, `1gb` (Redis) or `1Gi`, `512Mi` (Kubernetes) in bytes.
+fn bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" => 1 << 30,
+        _ => return None,
+    };
+    Some(n * factor)
 }

@@ -11,6 +11,7 @@ mod checks;
 mod compose;
 mod k8s;
 mod manifests;
+mod schema;
 mod stack;
 mod workspace;
 
@@ -209,7 +210,7 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
     );
     assert_caught(
         "docker/k8s/config.yaml",
-        "REDIS_URL: redis://redis:6379",
+        "REDIS_URL: redis://redis.coinbeat.svc.cluster.local:6379",
         "REDIS_URL: rediss://:pw@redis.example.com:6380/2",
         &["reads Redis at", "redis.example.com:6380"],
     );
@@ -316,4 +317,61 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
             }
         }
     }
+}
+
+#[test]
+fn a_misspelled_or_misplaced_field_is_caught() {
+    assert_caught(
+        "docker/k8s/autoscaling.yaml",
+        "  pollingInterval: 15",
+        "  pollingIntervall: 15",
+        &["ScaledObject price-worker: spec: unknown field `pollingIntervall`"],
+    );
+    assert_caught(
+        "docker/k8s/autoscaling.yaml",
+        "        listLength: \"64\"",
+        "        listLenght: \"64\"",
+        &["redis trigger metadata: unknown field `listLenght`"],
+    );
+    // The grace period belongs to the pod, not the container.
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "          image: coinbeat\n          command: [\"price-worker\"]",
+        "          image: coinbeat\n          terminationGracePeriodSeconds: 35\n          command: [\"price-worker\"]",
+        &["container price-worker: unknown field `terminationGracePeriodSeconds`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  stop_grace_period: 30s",
+        "  stop_grace_periode: 30s",
+        &["unknown field `stop_grace_periode`"],
+    );
+}
+
+#[test]
+fn a_redis_without_a_memory_cap_and_a_foreign_image_are_caught() {
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - --maxmemory\n            - 700mb\n",
+        "",
+        &["StatefulSet redis", "redis lacks `--maxmemory `"],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - 700mb\n",
+        "            - 2gb\n",
+        &["is not below the memory limit"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "      - --maxmemory\n",
+        "      - --maxmemory-samples\n",
+        &["redis command lacks `--maxmemory `"],
+    );
+    assert_caught(
+        "docker/k8s/scheduler.yaml",
+        "          image: coinbeat",
+        "          image: ghcr.io/someone/coinbeat:1.0",
+        &["Deployment scheduler", "neither the coinbeat image"],
+    );
 }

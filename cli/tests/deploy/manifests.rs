@@ -120,6 +120,8 @@ pub struct Image {
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
     pub stages: Vec<String>,
+    /// `(stage, command)` of every `RUN`.
+    pub runs: Vec<(String, String)>,
 }
 
 /// Reads the runtime image out of the Dockerfile: the stage names, the binaries the builder
@@ -148,6 +150,9 @@ pub fn image(dockerfile: &str) -> Result<Image, String> {
     let mut stage = String::new();
     for ins in &instructions {
         let (op, rest) = ins.split_once(' ').unwrap_or((ins, ""));
+        if op.eq_ignore_ascii_case("RUN") {
+            image.runs.push((stage.clone(), rest.to_owned()));
+        }
         match op.to_ascii_uppercase().as_str() {
             "FROM" => {
                 let words: Vec<&str> = rest.split_whitespace().collect();

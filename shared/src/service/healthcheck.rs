@@ -33,10 +33,25 @@ pub enum HealthcheckError {
 /// GETs `path` from the listener configured as `addr` (`host:port`; a wildcard host such as
 /// `0.0.0.0` is reached on loopback) and succeeds on a 200 within `timeout`.
 pub fn probe(addr: &str, path: &'static str, timeout: Duration) -> Result<(), HealthcheckError> {
-    let target = resolve(addr)?;
+    let timeout = timeout.max(Duration::from_millis(1));
     let deadline = Instant::now() + timeout;
-    let mut stream = TcpStream::connect_timeout(&target, timeout)
-        .map_err(|e| HealthcheckError::Connect(target, e))?;
+    // `localhost` may resolve to ::1 and 127.0.0.1; the process listens on one of them.
+    let mut failure = None;
+    let mut connected = None;
+    for target in resolve(addr)? {
+        match TcpStream::connect_timeout(&target, timeout) {
+            Ok(stream) => {
+                connected = Some((target, stream));
+                break;
+            }
+            Err(e) => failure = Some(HealthcheckError::Connect(target, e)),
+        }
+    }
+    let (target, mut stream) = match (connected, failure) {
+        (Some(c), _) => c,
+        (None, Some(e)) => return Err(e),
+        (None, None) => unreachable!("resolve returns at least one address"),
+    };
     let io = |e| HealthcheckError::Io(target, e);
     let left = || {
         deadline
@@ -73,24 +88,27 @@ pub fn probe(addr: &str, path: &'static str, timeout: Duration) -> Result<(), He
     }
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, HealthcheckError> {
-    let mut target = addr
+fn resolve(addr: &str) -> Result<Vec<SocketAddr>, HealthcheckError> {
+    let mut targets: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(HealthcheckError::BadAddress)?
-        .next()
-        .ok_or_else(|| {
-            HealthcheckError::BadAddress(io::Error::new(io::ErrorKind::NotFound, "no address"))
-        })?;
-    if target.port() == 0 {
-        return Err(HealthcheckError::PortZero);
+        .collect();
+    if targets.is_empty() {
+        let none = io::Error::new(io::ErrorKind::NotFound, "no address");
+        return Err(HealthcheckError::BadAddress(none));
     }
-    if target.ip().is_unspecified() {
-        target.set_ip(match target.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        });
+    for target in &mut targets {
+        if target.port() == 0 {
+            return Err(HealthcheckError::PortZero);
+        }
+        if target.ip().is_unspecified() {
+            target.set_ip(match target.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
     }
-    Ok(target)
+    Ok(targets)
 }
 
 #[cfg(test)]
@@ -127,6 +145,13 @@ mod tests {
     fn a_200_passes_and_a_wildcard_host_is_reached_on_loopback() {
         let addr = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         probe(&format!("0.0.0.0:{}", addr.port()), "/healthz", SECOND).expect("healthy");
+    }
+
+    #[test]
+    fn a_name_with_several_addresses_reaches_the_one_listening() {
+        // `localhost` resolves to ::1 too on most hosts; the server is on 127.0.0.1 only.
+        let addr = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        probe(&format!("localhost:{}", addr.port()), "/healthz", SECOND).expect("healthy");
     }
 
     #[test]
