@@ -23,6 +23,7 @@
 //!   the configured address.
 
 pub mod auth;
+pub mod boot;
 pub mod cache_reads;
 pub mod error;
 pub mod hardening;

@@ -4,6 +4,7 @@ mod args;
 mod bench;
 mod commands;
 mod faults;
+mod multicall;
 mod output;
 mod up;
 
@@ -12,7 +13,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    // Called by a service's name (a symlink in the image): be that service.
+    let service = std::env::args()
+        .next()
+        .and_then(|argv0| multicall::service(&argv0));
+    let cli = match service {
+        Some(_) => None,
+        None => Some(args::Cli::parse()),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,6 +32,17 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        let Some(cli) = cli else {
+            let name = service.expect("a service when there is no command line");
+            return match multicall::run(name).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    // As the standalone binary's `anyhow` main prints it.
+                    eprintln!("Error: {e:?}");
+                    ExitCode::FAILURE
+                }
+            };
+        };
         match commands::dispatch(cli).await {
             Ok(code) => code,
             Err(e) => {

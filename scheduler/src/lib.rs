@@ -19,6 +19,7 @@
 //! alone, recording into metrics the caller serves.
 
 mod beat;
+pub mod boot;
 mod catch_up;
 mod claim;
 pub mod entry;

@@ -28,6 +28,7 @@
 //!
 //! Binance sits under its own prefix because its paths (`/api/v3/...`) collide with CoinGecko's.
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod error;

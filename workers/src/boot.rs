@@ -43,10 +43,12 @@ impl WorkerEnv {
     }
 }
 
-/// The `main` of a worker binary: the service command line ([`service`]: `run`,
-/// `healthcheck`, `--check-config`), settings from `--config`/`COINBEAT_CONFIG` and the
-/// environment, logs, then the worker called `name` until a signal arrives.
-pub async fn main(name: &'static str, about: &'static str) -> anyhow::Result<()> {
+/// The `main` of the worker binary called `name` (also what the image's `coinbeat` runs when
+/// called by that name): the service command line ([`service`]: `run`, `healthcheck`,
+/// `--check-config`), settings from `--config`/`COINBEAT_CONFIG` and the environment, logs,
+/// then the worker until a signal arrives.
+pub async fn main(name: &'static str) -> anyhow::Result<()> {
+    let about = registry::about(name).with_context(|| format!("no worker called {name:?}"))?;
     let service = Service {
         name,
         about,

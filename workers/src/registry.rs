@@ -42,6 +42,27 @@ pub fn queue(name: &str) -> Option<QueueName> {
     })
 }
 
+/// What the worker called `name` does, for its `--help`.
+pub fn about(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "price-worker" => {
+            "Runs the `prices` queue: fetches prices (CoinGecko, Binance as fallback) into the cache."
+        }
+        "market-worker" => {
+            "Runs the `market` queue: market lists, global figures and coin details (CoinGecko, CoinLore as fallback)."
+        }
+        "wallet-worker" => "Runs the `wallet` queue: wallet analyses from Etherscan.",
+        "health-worker" => "Runs the `health` queue: checks every upstream and records the report.",
+        "cleanup-worker" => {
+            "Runs the `cleanup` queue: prunes finished tasks, old history and expired records."
+        }
+        "probe-worker" => {
+            "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests."
+        }
+        _ => return None,
+    })
+}
+
 /// The upstreams the worker called `name` calls, whose limiter and breaker its ops server
 /// reports.
 pub fn providers(name: &str) -> &'static [Provider] {

@@ -78,6 +78,13 @@ fn check_image(image: &Image, problems: &mut Vec<String>) {
     if !cooks {
         problems.push("docker/Dockerfile: dependencies are not built in their own cached layer (cargo chef cook)".into());
     }
+    for (name, target) in &image.links {
+        if !image.binaries.contains(target) || image.links.contains_key(target) {
+            problems.push(format!(
+                "docker/Dockerfile: {name} links to {target}, which is no binary copied into the image"
+            ));
+        }
+    }
     let copied: BTreeSet<String> = image.binaries.iter().cloned().collect();
     for missing in bins.difference(&copied) {
         problems.push(format!(
@@ -107,14 +114,14 @@ fn check_workload(w: &Workload, image: &Image, problems: &mut Vec<String>) {
     check_env_names(w, problems);
     let env = env_to_run(w, problems);
     let service = binary != "coinbeat";
-    if service && let Err(e) = workspace::run(&binary, &with_check(&w.argv[1..]), &env) {
+    if service && let Err(e) = workspace::run(image, &binary, &with_check(&w.argv[1..]), &env) {
         problems.push(format!("{}: {e}", w.origin));
     }
     for probe in &w.probes {
         let Some(probe_binary) = binary_of(w, probe, image, problems) else {
             continue;
         };
-        if let Err(e) = workspace::run(&probe_binary, &with_check(&probe[1..]), &env) {
+        if let Err(e) = workspace::run(image, &probe_binary, &with_check(&probe[1..]), &env) {
             problems.push(format!("{}: health check: {e}", w.origin));
         }
     }

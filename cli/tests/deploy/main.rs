@@ -17,7 +17,6 @@ mod workspace;
 
 use std::{
     collections::BTreeMap,
-    process::Command,
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -122,9 +121,16 @@ fn a_service_or_deployment_naming_a_binary_that_does_not_exist_is_caught() {
     // A binary the workspace builds but the image leaves out.
     assert_caught(
         "docker/Dockerfile",
-        " probe-worker \\",
-        " \\",
+        "    && ln -s coinbeat cleanup-worker \\\n    && ln -s coinbeat probe-worker",
+        "    && ln -s coinbeat cleanup-worker",
         &["the image lacks the workspace binary probe-worker"],
+    );
+    // A link to nothing the image holds.
+    assert_caught(
+        "docker/Dockerfile",
+        "ln -s coinbeat market-worker",
+        "ln -s coinbeet market-worker",
+        &["market-worker links to coinbeet"],
     );
 }
 
@@ -267,7 +273,7 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
 
     let redis = TestRedis::start();
     let logs = tempfile::tempdir().unwrap();
-    let stack = stack::Stack::start(&compose.workloads, &redis.url(), logs.path());
+    let stack = stack::Stack::start(&compose.workloads, &image, &redis.url(), logs.path());
 
     // The beat's first prices job runs at start; the API then serves BTC from the simulator.
     let http = reqwest::Client::new();
@@ -297,7 +303,7 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
         for probe in &w.probes {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                let out = Command::new(workspace::binary(&probe[0]))
+                let out = workspace::command(&image, &probe[0])
                     .args(&probe[1..])
                     .env_clear()
                     .envs(&stack.envs[service])

@@ -116,7 +116,10 @@ pub struct RedisTrigger {
 /// What the Dockerfile puts in the runtime image.
 #[derive(Debug, Clone, Default)]
 pub struct Image {
+    /// Every name in `/usr/local/bin`: the files copied and the symlinks made.
     pub binaries: Vec<String>,
+    /// Symlink name → the file it points to.
+    pub links: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
     pub stages: Vec<String>,
@@ -163,18 +166,22 @@ pub fn image(dockerfile: &str) -> Result<Image, String> {
                 image.stages.push(stage.clone());
             }
             "RUN" if stage == "builder" && rest.contains("/out/") => {
-                // `... && cp a b c /out/`
-                let cp = rest
-                    .split("&&")
-                    .map(str::trim)
-                    .find(|c| c.starts_with("cp ") && c.ends_with("/out/"))
-                    .ok_or("the builder's RUN names /out/ but has no `cp <binaries> /out/`")?;
-                image.binaries = cp
-                    .split_whitespace()
-                    .skip(1)
-                    .filter(|w| *w != "/out/")
-                    .map(str::to_owned)
-                    .collect();
+                // `... && cp target/dist/a /out/ && cd /out && ln -s a b && ...`
+                for step in rest.split("&&").map(str::trim) {
+                    let words: Vec<&str> = step.split_whitespace().collect();
+                    match words.as_slice() {
+                        ["cp", files @ .., "/out/"] => image.binaries.extend(
+                            files
+                                .iter()
+                                .map(|f| f.rsplit('/').next().unwrap_or(f).to_owned()),
+                        ),
+                        ["ln", "-s", target, name] => {
+                            image.binaries.push((*name).to_owned());
+                            image.links.insert((*name).to_owned(), (*target).to_owned());
+                        }
+                        _ => {}
+                    }
+                }
             }
             "ENV" if stage == "runtime" => {
                 for pair in rest.split_whitespace() {

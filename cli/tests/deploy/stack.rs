@@ -8,10 +8,10 @@ use std::{
     collections::BTreeMap,
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
 };
 
-use crate::manifests::Workload;
+use crate::manifests::{Image, Workload};
 
 /// A free loopback port (bound, read, released).
 pub fn free_port() -> u16 {
@@ -33,7 +33,7 @@ pub struct Stack {
 
 impl Stack {
     /// Starts `workloads` (the sim profile's services). `redis_url` replaces `redis://redis:6379`.
-    pub fn start(workloads: &[Workload], redis_url: &str, logs: &Path) -> Self {
+    pub fn start(workloads: &[Workload], image: &Image, redis_url: &str, logs: &Path) -> Self {
         let sim_port = free_port();
         let sim_host = "http://sim:9180";
         let sim_local = format!("http://127.0.0.1:{sim_port}");
@@ -64,7 +64,7 @@ impl Stack {
                 env.insert("COINBEAT_OPS__ADDR".into(), format!("127.0.0.1:{port}"));
             }
             let log = std::fs::File::create(logs.join(format!("{service}.log"))).unwrap();
-            let child = Command::new(crate::workspace::binary(binary))
+            let child = crate::workspace::command(image, binary)
                 .args(&args)
                 .env_clear()
                 .envs(&env)

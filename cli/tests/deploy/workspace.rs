@@ -1,8 +1,11 @@
 //! The workspace the manifests must agree with: its binaries (from `cargo metadata`), where
 //! they are built, and running one with a manifest's arguments and environment.
 
+use crate::manifests::Image;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::OnceLock,
@@ -65,10 +68,30 @@ pub fn binary(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
 
-/// Runs the built `binary` with `args` and exactly `env` (plus nothing of ours), as the
-/// container would, and returns why it failed, if it did.
-pub fn run(binary: &str, args: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
-    let path = self::binary(binary);
+/// The command the image runs for `name`: the built binary of that name, or, for a symlink in
+/// the image, the binary it points to, started under `name` (as `argv[0]`) just as the link
+/// starts it.
+pub fn command(image: &Image, name: &str) -> Command {
+    match image.links.get(name) {
+        Some(target) => {
+            let mut command = Command::new(binary(target));
+            command.arg0(name);
+            command
+        }
+        None => Command::new(binary(name)),
+    }
+}
+
+/// Runs `binary` as the image would ([`command`]) with `args` and exactly `env` (plus nothing
+/// of ours), and returns why it failed, if it did.
+pub fn run(
+    image: &Image,
+    binary: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let file = image.links.get(binary).map_or(binary, String::as_str);
+    let path = self::binary(file);
     if !path.exists() {
         return Err(format!(
             "{binary} is a workspace binary but is not built in {} \
@@ -76,7 +99,7 @@ pub fn run(binary: &str, args: &[String], env: &BTreeMap<String, String>) -> Res
             bin_dir().display()
         ));
     }
-    let out = Command::new(&path)
+    let out = command(image, binary)
         .args(args)
         .env_clear()
         .envs(env)

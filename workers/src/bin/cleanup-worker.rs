@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main(
-        "cleanup-worker",
-        "Runs the `cleanup` queue: prunes finished tasks, old history and expired records.",
-    )
-    .await
+    coinbeat_workers::boot::main("cleanup-worker").await
 }

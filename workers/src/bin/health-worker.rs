@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main(
-        "health-worker",
-        "Runs the `health` queue: checks every upstream and records the report.",
-    )
-    .await
+    coinbeat_workers::boot::main("health-worker").await
 }

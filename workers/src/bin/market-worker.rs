@@ -2,8 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main(
-        "market-worker",
-        "Runs the `market` queue: market lists, global figures and coin details (CoinGecko, CoinLore as fallback).",
-    ).await
+    coinbeat_workers::boot::main("market-worker").await
 }

@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main(
-        "probe-worker",
-        "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests.",
-    )
-    .await
+    coinbeat_workers::boot::main("probe-worker").await
 }

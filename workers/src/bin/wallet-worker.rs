@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main(
-        "wallet-worker",
-        "Runs the `wallet` queue: wallet analyses from Etherscan.",
-    )
-    .await
+    coinbeat_workers::boot::main("wallet-worker").await
 }
