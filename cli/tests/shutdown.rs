@@ -5,11 +5,11 @@
 //! recorded), then gets SIGTERM and must exit with success.
 
 use std::{
-    net::TcpListener,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
+use coinbeat_shared::testing::free_port;
 use coinbeat_shared::{
     jobs::{Job, PricesJob, Queue},
     keys::Keys,
@@ -20,14 +20,6 @@ use coinbeat_shared::{
 
 /// The components' `shutdown_timeout_secs` here.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() {

@@ -3,7 +3,6 @@
 //! Redis is back, 1 once the process has stopped; a port-0 ops address is refused up front.
 
 use std::{
-    net::TcpListener,
     process::{Command, Output},
     time::{Duration, Instant},
 };
@@ -13,6 +12,7 @@ use coinbeat_shared::{Settings, testing::TestRedis};
 #[path = "common/worker_process.rs"]
 mod worker_process;
 
+use coinbeat_shared::testing::free_port;
 use worker_process::WorkerProcess;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_health-worker");
@@ -51,14 +51,6 @@ fn wait_for(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

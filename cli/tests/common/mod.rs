@@ -5,7 +5,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -13,6 +12,8 @@ use std::{
 
 use std::os::unix::process::CommandExt;
 
+#[allow(unused_imports)] // not every test crate asks for a port
+pub use coinbeat_shared::testing::free_port;
 use serde_json::Value;
 
 /// Starts `coinbeat up --simulate` with its data in `data`, the API and the simulator on the given
@@ -56,14 +57,6 @@ pub fn private_redis_url(data: &Path) -> String {
             .join("redis/redis.sock")
             .display()
     )
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The `coinbeat up` process; killed (with everything it started) if the test fails.

@@ -6,21 +6,12 @@
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Stdio},
 };
 
 use crate::manifests::{Image, Workload};
-
-/// A free loopback port (bound, read, released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use coinbeat_shared::testing::free_port;
 
 /// The running services; every process is killed when this is dropped.
 pub struct Stack {

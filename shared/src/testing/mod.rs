@@ -122,6 +122,15 @@ impl Drop for TestRedis {
 }
 
 /// A key prefix no other test uses.
+/// A loopback port free right now (bound, read and released; another process could take it
+/// before the caller does, which on a test machine it practically never does).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 pub fn unique_prefix() -> String {
     format!(
         "t{}",
