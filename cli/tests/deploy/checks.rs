@@ -301,11 +301,7 @@ fn shutdown_timeout(queue: &QueueName, env: &BTreeMap<String, String>) -> u64 {
 }
 
 fn check_queues(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
-    let runs = |w: &Workload| {
-        w.argv
-            .first()
-            .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
-    };
+    let runs = |w: &Workload| w.binary().map(str::to_owned);
     let queue_of = |w: &Workload| runs(w).and_then(|b| registry::queue(&b));
     for queue in Queue::ALL.map(Queue::name) {
         if !compose
@@ -480,7 +476,7 @@ fn check_sim_profile(
     let runs_sim = |c: &Compose| {
         c.workloads
             .iter()
-            .find(|w| w.argv.first().is_some_and(|a| a.ends_with("coinbeat-sim")))
+            .find(|w| w.binary() == Some("coinbeat-sim"))
             .cloned()
     };
     if runs_sim(plain).is_some() {
@@ -490,12 +486,7 @@ fn check_sim_profile(
         problems.push("compose.yaml with docker/sim.env: no service runs coinbeat-sim".into());
         return;
     };
-    let name = service
-        .origin
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let name = &service.name;
     let port = service
         .argv
         .windows(2)
@@ -515,7 +506,7 @@ fn check_sim_profile(
         problems.push("docker/sim.env: no ETHERSCAN_API_KEY (wallet jobs refuse to call Etherscan without one)".into());
     }
     for w in &sim.workloads {
-        if registry::queue(w.argv.first().map(String::as_str).unwrap_or_default()).is_some() {
+        if w.binary().and_then(registry::queue).is_some() {
             for setting in paths.by_setting.keys() {
                 if !w.env.contains_key(*setting) {
                     problems.push(format!(

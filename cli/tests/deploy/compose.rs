@@ -144,6 +144,7 @@ fn workload(
     let grace_secs = scalar(&service["stop_grace_period"]).and_then(|d| duration_secs(&d));
     Workload {
         origin,
+        name: name.to_owned(),
         argv: args,
         env,
         passthrough,
@@ -181,20 +182,7 @@ pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
         return;
     };
     let command = argv(&redis["command"]).unwrap_or_default().join(" ");
-    for (needle, why) in [
-        (
-            "--appendonly yes",
-            "AOF on, so acknowledged enqueues survive a restart",
-        ),
-        (
-            "--maxmemory-policy noeviction",
-            "eviction off, so queue keys are never dropped",
-        ),
-        (
-            "--maxmemory ",
-            "a memory cap, so a full Redis refuses writes instead of being killed",
-        ),
-    ] {
+    for (needle, why) in manifests::REDIS_FLAGS {
         if !command.contains(needle) {
             problems.push(format!(
                 "compose.yaml: redis command lacks `{needle}` ({why})"
@@ -205,8 +193,7 @@ pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
         problems.push("compose.yaml: redis has no healthcheck".into());
     }
     for w in &compose.workloads {
-        let name = w.origin.rsplit(' ').next().unwrap_or_default();
-        let service = &compose.services[name];
+        let service = &compose.services[&w.name];
         let condition = scalar(&service["depends_on"]["redis"]["condition"]);
         if service["profiles"].is_null() && condition.as_deref() != Some("service_healthy") {
             problems.push(format!(

@@ -213,6 +213,7 @@ fn deployment(
         }
         out.push(Workload {
             origin,
+            name: name.clone(),
             argv: args,
             env,
             passthrough: Vec::new(),
@@ -269,17 +270,7 @@ fn check_redis(origin: &str, container: &Value, problems: &mut Vec<String>) {
     let mut args = argv(&container["command"]).unwrap_or_default();
     args.extend(argv(&container["args"]).unwrap_or_default());
     let line = args.join(" ");
-    for (needle, why) in [
-        (
-            "--appendonly yes",
-            "AOF on, so acknowledged enqueues survive a restart",
-        ),
-        (
-            "--maxmemory-policy noeviction",
-            "eviction off, so queue keys are never dropped",
-        ),
-        ("--maxmemory ", "a memory cap below the container limit"),
-    ] {
+    for (needle, why) in manifests::REDIS_FLAGS {
         if !line.contains(needle) {
             problems.push(format!("{origin}: redis lacks `{needle}` ({why})"));
         }

@@ -299,7 +299,7 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
 
     // Each service's health check, run as compose runs it (the same binary, argv and env).
     for w in &compose.workloads {
-        let service = w.origin.rsplit(' ').next().unwrap();
+        let service = w.name.as_str();
         for probe in &w.probes {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {

@@ -73,6 +73,8 @@ impl Sources {
 pub struct Workload {
     /// e.g. `compose.yaml: service price-worker` or `workers.yaml: Deployment price-worker`.
     pub origin: String,
+    /// The compose service or the Kubernetes object it belongs to.
+    pub name: String,
     pub argv: Vec<String>,
     /// Names with a value, after the image's `ENV`, then the manifest's own.
     pub env: BTreeMap<String, String>,
@@ -86,6 +88,30 @@ pub struct Workload {
     pub http_probes: Vec<(String, String, Option<u16>)>,
     pub deployment: Option<K8sDeployment>,
 }
+
+impl Workload {
+    /// The binary it runs (the file name of `argv[0]`).
+    pub fn binary(&self) -> Option<&str> {
+        let first = self.argv.first()?;
+        Some(first.rsplit('/').next().unwrap_or(first))
+    }
+}
+
+/// Redis flags that keep what coinbeat stores: `(flag, why)`.
+pub const REDIS_FLAGS: [(&str, &str); 3] = [
+    (
+        "--appendonly yes",
+        "AOF on, so acknowledged enqueues survive a restart",
+    ),
+    (
+        "--maxmemory-policy noeviction",
+        "eviction off, so queue keys are never dropped",
+    ),
+    (
+        "--maxmemory ",
+        "a memory cap, so a full Redis refuses writes instead of being killed",
+    ),
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct K8sDeployment {

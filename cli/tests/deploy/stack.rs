@@ -35,7 +35,7 @@ impl Stack {
             logs: logs.to_owned(),
         };
         for w in workloads {
-            let service = w.origin.rsplit(' ').next().unwrap_or_default().to_owned();
+            let service = w.name.clone();
             let binary = &w.argv[0];
             let mut args = w.argv[1..].to_vec();
             if let Some(i) = args.iter().position(|a| a == "--addr") {
