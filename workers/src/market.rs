@@ -27,7 +27,6 @@ use crate::{
     boot::WorkerEnv,
     coingecko::{self, CoinGecko, CoinGeckoError},
     coinlore::{self, CoinLore, CoinLoreError},
-    upstream::GateError,
 };
 
 /// The `source` of records fetched from CoinGecko.
@@ -120,10 +119,8 @@ impl MarketWorker {
             }
             Err(fallback_error) => {
                 tracing::warn!(error = %fallback_error, "the coinlore fallback failed too");
-                let fallback_may_recover = !matches!(
-                    fallback_error,
-                    CoinLoreError::Gate(GateError::Config { .. })
-                );
+                let fallback_may_recover =
+                    !matches!(&fallback_error, CoinLoreError::Gate(gate) if gate.is_permanent());
                 Err(if !error.is_transient() && fallback_may_recover {
                     JobError::transient(format!(
                         "{error}; the coinlore fallback failed too: {fallback_error}"

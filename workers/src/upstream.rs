@@ -8,7 +8,9 @@
 //! - a transient failure (network error, timeout, 5xx) counts against the breaker and is retried
 //!   after an exponential backoff with full jitter, up to `upstream.retries` times;
 //! - an open breaker answers at once with [`GateError::CircuitOpen`], so a worker with a
-//!   fallback provider goes to it without waiting.
+//!   fallback provider goes to it without waiting;
+//! - a body longer than `upstream.max_body_bytes` ends the call with [`GateError::TooLarge`],
+//!   permanent and not retried.
 //!
 //! What an answer means stays with each provider module: it passes a reader that says
 //! [`Reading::Answered`], [`Reading::Throttled`] or [`Reading::Failed`], and gets the final
@@ -23,7 +25,10 @@ use coinbeat_shared::{
 };
 use rand::Rng;
 
-use crate::{boot::WorkerEnv, http::Answer};
+use crate::{
+    boot::WorkerEnv,
+    http::{Answer, FetchError},
+};
 
 /// Throttle answers one call goes through before it hands the last one back to its caller.
 const MAX_THROTTLED_TRIES: u32 = 3;
@@ -61,6 +66,11 @@ pub enum GateError {
         #[source]
         source: reqwest::Error,
     },
+    /// The answer's body was longer than `upstream.max_body_bytes`. The same request would get
+    /// the same body, so it is not retried and is permanent for the job: either the cap is too
+    /// small for this answer or the upstream sends what it should not.
+    #[error("{provider}: the answer is larger than upstream.max_body_bytes ({cap} bytes)")]
+    TooLarge { provider: Provider, cap: usize },
     /// The limiter or the breaker could not reach Redis.
     #[error("{provider}: rate limiter or breaker unavailable: {source}")]
     Redis {
@@ -74,6 +84,12 @@ pub enum GateError {
 }
 
 impl GateError {
+    /// Whether no later attempt can succeed: a configuration a limit can never grant, or an
+    /// answer over the body cap.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Config { .. } | Self::TooLarge { .. })
+    }
+
     /// How long to wait before trying again, when the gate knows.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -144,7 +160,19 @@ impl Upstream {
                 }
             };
             self.permit(cost).await?;
-            let outcome = Answer::fetch(build(&self.http)).await;
+            let outcome = match Answer::fetch(build(&self.http), self.settings.max_body_bytes).await
+            {
+                Ok(answer) => Ok(answer),
+                Err(FetchError::Transport(e)) => Err(e),
+                Err(FetchError::TooLarge { cap }) => {
+                    // The upstream answered, so it is up; the answer is what is wrong.
+                    self.record(true).await?;
+                    return Err(GateError::TooLarge {
+                        provider: self.provider,
+                        cap,
+                    });
+                }
+            };
             let reading = match &outcome {
                 Ok(answer) => read(answer),
                 Err(_) => Reading::Failed,

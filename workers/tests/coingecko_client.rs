@@ -3,7 +3,9 @@
 //! exponent notation and `null`s, every digit kept as an exact decimal), and each failure
 //! classified for retries: a 429 throttles for its `retry-after`, 5xx and an unreachable or slow
 //! host are transient, 401/403/404/other 4xx are permanent, and a 200 that is not CoinGecko's
-//! answer is a transient error, never data.
+//! answer is a transient error, never data. A redirect is not followed (the key header would
+//! go with it) and a body over `upstream.max_body_bytes` is not read past the cap: both are
+//! permanent.
 
 #[path = "common/gated.rs"]
 mod gated;
@@ -815,4 +817,83 @@ async fn a_200_that_is_not_coingeckos_answer_is_a_transient_error_never_data() {
             "{call} {body}: {job:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed_so_the_key_never_reaches_it() {
+    let elsewhere = answering(json_body(200, r#"{"bitcoin":{"usd":1}}"#)).await;
+    let redirecting = answering(
+        ResponseTemplate::new(302)
+            .insert_header("location", format!("{}/simple/price", elsewhere.uri())),
+    )
+    .await;
+
+    let error = client(&redirecting.uri())
+        .await
+        .simple_prices(&ids(&["bitcoin"]))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, CoinGeckoError::Rejected { status: 302, message } if message.contains("redirect")),
+        "{error:?}"
+    );
+    assert!(JobError::from(error).is_permanent());
+    assert_eq!(
+        requests(&redirecting).await.len(),
+        1,
+        "one request, no retry"
+    );
+    let reached = requests(&elsewhere).await;
+    assert!(
+        reached.is_empty(),
+        "the redirect was followed; headers sent: {:?}",
+        reached.iter().map(|r| &r.headers).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_fails_naming_the_cap_and_is_permanent() {
+    const CAP: usize = 1 << 20;
+    let huge = format!(
+        r#"{{"bitcoin":{{"usd":1}},"pad":"{}"}}"#,
+        "x".repeat(8 << 20)
+    );
+    let server = answering(json_body(200, &huge)).await;
+    let built = gated(
+        |s| {
+            s.providers.coingecko = CoinGeckoSettings {
+                rate_limit: "off".into(),
+                ..settings(&server.uri(), CoinGeckoPlan::Demo, Some(KEY))
+            };
+            s.upstream.retries = 2;
+            s.upstream.max_body_bytes = CAP;
+        },
+        CoinGecko::new,
+    )
+    .await;
+
+    let error = built
+        .client
+        .as_ref()
+        .unwrap()
+        .simple_prices(&ids(&["bitcoin"]))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            CoinGeckoError::Gate(GateError::TooLarge { cap: CAP, .. })
+        ),
+        "{error:?}"
+    );
+    let job = JobError::from(error);
+    assert!(job.is_permanent(), "{job:?}");
+    assert!(
+        job.reason()
+            .contains("upstream.max_body_bytes (1048576 bytes)"),
+        "{job}"
+    );
+    assert_eq!(requests(&server).await.len(), 1, "not retried");
 }

@@ -23,6 +23,15 @@ pub struct UpstreamSettings {
     pub breaker_failures: u32,
     /// While a breaker is open, one probe request per this interval; its success closes it.
     pub breaker_probe_ms: u64,
+    /// Longest body read from an upstream, after decompression; a longer one is an error that
+    /// names this setting, and reading stops there (a broken or hostile upstream cannot make a
+    /// worker buffer without bound). The largest real answers: an Etherscan list page of 10,000
+    /// rows (`wallets.page_size` at its maximum) is about 7 MiB of `tokentx` (about 720 bytes a
+    /// row) and 7.5 to 20 MiB of `txlist` (650 bytes a row plus the call's `input`: 780 for a
+    /// token transfer, 1,900 for a typical swap); CoinGecko's `/coins/markets` with 250 rows is
+    /// about 0.2 MiB (860 bytes a row). 32 MiB holds a full `txlist` page whose calls average
+    /// 40 words of input.
+    pub max_body_bytes: usize,
 }
 
 impl Default for UpstreamSettings {
@@ -34,6 +43,7 @@ impl Default for UpstreamSettings {
             max_permit_wait_ms: 30_000,
             breaker_failures: 5,
             breaker_probe_ms: 10_000,
+            max_body_bytes: 32 << 20,
         }
     }
 }

@@ -110,6 +110,13 @@ impl Binance {
                 retry_after,
             });
         }
+        if status.is_redirection() {
+            return Err(BinanceError::Rejected {
+                status: code,
+                code: 0,
+                message: crate::http::REDIRECT_NOT_FOLLOWED.to_owned(),
+            });
+        }
         if status.is_client_error() {
             let parsed: Option<serde_json::Value> = serde_json::from_str(&body).ok();
             return Err(BinanceError::Rejected {

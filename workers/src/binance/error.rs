@@ -11,7 +11,8 @@ pub enum BinanceError {
         status: u16,
         retry_after: Option<Duration>,
     },
-    /// A 4xx with Binance's `{"code":..,"msg":..}` body, e.g. -1121 "Invalid symbol.".
+    /// A 4xx with Binance's `{"code":..,"msg":..}` body, e.g. -1121 "Invalid symbol."; or a 3xx
+    /// (code 0: redirects are not followed).
     #[error("binance rejected the request (HTTP {status}, code {code}): {message}")]
     Rejected {
         status: u16,

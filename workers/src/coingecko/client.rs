@@ -179,6 +179,10 @@ impl CoinGecko {
                 status: status_code,
                 message,
             },
+            s if s.is_redirection() => CoinGeckoError::Rejected {
+                status: status_code,
+                message: crate::http::REDIRECT_NOT_FOLLOWED.to_owned(),
+            },
             s if s.is_client_error() => CoinGeckoError::Rejected {
                 status: status_code,
                 message,

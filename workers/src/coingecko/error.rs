@@ -18,7 +18,8 @@ pub enum CoinGeckoError {
     /// 401/403: the key is missing, wrong, or not allowed on this host. Retrying cannot help.
     #[error("coingecko refused the credentials (HTTP {status}): {message}")]
     Unauthorized { status: u16, message: String },
-    /// Another 4xx: the request itself is wrong. Retrying cannot help.
+    /// Another 4xx: the request itself is wrong; or a 3xx (redirects are not followed, see
+    /// `http::REDIRECT_NOT_FOLLOWED`). Retrying cannot help.
     #[error("coingecko rejected the request (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
     /// 5xx, or a body that is not what CoinGecko sends (a proxy's HTML page, a cut-off body).
@@ -35,13 +36,11 @@ pub enum CoinGeckoError {
 impl CoinGeckoError {
     /// Whether a later attempt may succeed.
     pub fn is_transient(&self) -> bool {
-        !matches!(
-            self,
-            Self::Unauthorized { .. }
-                | Self::Rejected { .. }
-                | Self::Config(_)
-                | Self::Gate(GateError::Config { .. })
-        )
+        match self {
+            Self::Unauthorized { .. } | Self::Rejected { .. } | Self::Config(_) => false,
+            Self::Gate(gate) => !gate.is_permanent(),
+            _ => true,
+        }
     }
 }
 

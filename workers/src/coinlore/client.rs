@@ -64,6 +64,13 @@ impl CoinLore {
             )
             .await?;
         let status = answer.status.as_u16();
+        // CoinLore is only a fallback, with one error class; a redirect still says why.
+        if answer.status.is_redirection() {
+            return Err(CoinLoreError::Unavailable {
+                status,
+                message: crate::http::REDIRECT_NOT_FOLLOWED.to_owned(),
+            });
+        }
         if !answer.status.is_success() {
             return Err(CoinLoreError::Unavailable {
                 status,

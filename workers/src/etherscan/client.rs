@@ -188,6 +188,13 @@ impl Etherscan {
                     status: status.as_u16(),
                     message,
                 },
+                s if s.is_redirection() => EtherscanError::Rejected {
+                    message: format!(
+                        "HTTP {}: {}",
+                        s.as_u16(),
+                        crate::http::REDIRECT_NOT_FOLLOWED
+                    ),
+                },
                 s if s.is_client_error() => EtherscanError::Rejected {
                     message: format!("HTTP {}: {message}", s.as_u16()),
                 },

@@ -32,8 +32,8 @@ pub enum EtherscanError {
     /// "Invalid API Key", "Missing/Invalid API Key", "Too many invalid api key attempts".
     #[error("etherscan refused the API key ({message}); check {KEY_SETTING}")]
     InvalidKey { message: String },
-    /// Another refusal (unsupported chain, deprecated endpoint, bad parameter). Retrying cannot
-    /// help.
+    /// Another refusal (unsupported chain, deprecated endpoint, bad parameter, a redirect, which
+    /// is not followed). Retrying cannot help.
     #[error("etherscan rejected the request: {message}")]
     Rejected { message: String },
     /// 5xx, an HTML page from a proxy, a body that is not Etherscan's envelope, or Etherscan's
@@ -93,7 +93,7 @@ impl EtherscanError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Transport(_) => true,
-            Self::Gate(gate) => !matches!(gate, crate::upstream::GateError::Config { .. }),
+            Self::Gate(gate) => !gate.is_permanent(),
             _ => false,
         }
     }
