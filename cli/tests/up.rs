@@ -153,10 +153,11 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     assert!(next > last, "{entry}");
     assert!(entry["last_task_id"].is_string(), "{entry}");
 
-    // 3. On demand: without a key 401; with the local admin key `up` printed (and wrote to
-    //    `admin.key`), 202, done within 2 s, fetched_at moves.
+    // 3. On demand: without a key 401; with the local admin key `up` wrote to `admin.key`
+    //    (its output is a file here, not a terminal, so it names the file and keeps the key
+    //    out), 202, done within 2 s, fetched_at moves.
     let key = local_admin_key(data.path());
-    assert!(up.log().contains(&key), "up prints its local admin key");
+    assert!(!up.log().contains(&key), "up printed its key to a file");
     let (_, before) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     let eth_before: DateTime<Utc> = before["fetched_at"].as_str().unwrap().parse().unwrap();
     let refused = http
@@ -336,6 +337,62 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(up.log().contains("stopped."), "{}", up.log());
+}
+
+/// What `up` leaves at `<data>/admin.key` when something is already there (made by `arrange`),
+/// once the API answers: the key file's metadata (not followed), its content, and `up`'s output.
+async fn admin_key_after_up(
+    data: &Path,
+    arrange: impl FnOnce(&Path),
+) -> (std::fs::Metadata, String, String) {
+    let key_file = data.join("admin.key");
+    arrange(&key_file);
+    let up = up_simulate(data, free_port(), free_port(), &[]);
+    wait_for(
+        "up to announce the API",
+        Duration::from_secs(60),
+        async || up.log().contains("coinbeat is up.").then_some(()),
+    )
+    .await;
+    let metadata = std::fs::symlink_metadata(&key_file).unwrap();
+    (metadata, local_admin_key(data), up.log())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_replaces_an_open_or_linked_admin_key_with_a_new_private_file_and_prints_only_its_path_to_a_pipe()
+ {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let mode = |m: &std::fs::Metadata| m.permissions().mode() & 0o777;
+
+    // An old key file anyone may read: replaced by one only its owner may.
+    let data = tempfile::tempdir().unwrap();
+    let (key_file, old_key) = (data.path().join("admin.key"), "cbk_old");
+    let (metadata, key, log) = admin_key_after_up(data.path(), |path| {
+        std::fs::write(path, old_key).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    })
+    .await;
+    assert!(metadata.file_type().is_file());
+    assert_eq!(mode(&metadata), 0o600, "{:o}", mode(&metadata));
+    assert_ne!(key, old_key);
+    // Its output is a file, not a terminal: the path, never the key.
+    assert!(!log.contains(&key), "the key was printed:\n{log}");
+    assert!(log.contains(&key_file.display().to_string()), "{log}");
+
+    // A link to another file: the link is replaced, its target is left as it was.
+    let data = tempfile::tempdir().unwrap();
+    let target = data.path().join("precious");
+    let (metadata, key, log) = admin_key_after_up(data.path(), |path| {
+        std::fs::write(&target, "keep me").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        symlink(&target, path).unwrap();
+    })
+    .await;
+    assert!(metadata.file_type().is_file(), "{:?}", metadata.file_type());
+    assert_eq!(mode(&metadata), 0o600, "{:o}", mode(&metadata));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    assert_eq!(mode(&std::fs::metadata(&target).unwrap()), 0o644);
+    assert!(!log.contains(&key), "the key was printed:\n{log}");
 }
 
 #[test]

@@ -6,14 +6,16 @@
 //! any child dies) everything started here is stopped, children first, Redis last.
 //!
 //! A local admin key: `up` makes a new API key with the `admin` role at every start, adds its
-//! hash to the API's keys (beside any configured ones), prints it, and writes it to
-//! `<data-dir>/admin.key` (mode 0600) for scripts; the file is removed at stop. The key is good
-//! for that run only; `coinbeat keys new` makes lasting ones.
+//! hash to the API's keys (beside any configured ones), and writes it to a new
+//! `<data-dir>/admin.key` (mode 0600; whatever was there, a link included, is unlinked first)
+//! for scripts; the file is removed at stop. The key is printed when stdout is a terminal,
+//! otherwise only the file's path is. The key is good for that run only; `coinbeat keys new`
+//! makes lasting ones.
 
 pub(crate) mod children;
 pub(crate) mod redis_server;
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use coinbeat_api::auth::{ApiKey, api_key::env_value};
@@ -168,7 +170,14 @@ pub async fn up(
 /// The local admin key's file, in the data dir.
 pub const LOCAL_KEY_FILE: &str = "admin.key";
 
-/// Writes `content` to `path`, readable by this user only.
+/// Writes `content` to a new file at `path`, readable by this user only.
+///
+/// Whatever is at `path` is unlinked first, so neither an old file's mode (a 0644 `admin.key`
+/// kept its mode through a truncating open) nor a symbolic link (whose target a plain open
+/// would overwrite) carries over. The file is then created with `create_new` (`O_CREAT |
+/// O_EXCL`), which refuses anything that appeared at `path` in between, a symbolic link
+/// included: with `O_EXCL` the final component is never followed, so `O_NOFOLLOW` would add
+/// nothing (and the mode is set at creation, never after).
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
@@ -176,8 +185,14 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(anyhow::Error::new(e).context("removing the previous file"));
+        }
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
     let mut file = options.open(path)?;
@@ -185,7 +200,9 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints where the API is once it accepts connections, and the local admin key.
+/// Prints where the API is once it accepts connections, and the local admin key: the key itself
+/// only to a terminal, where a person reads it; to a pipe or a file (a log collector, CI
+/// output) only the file that holds it, so the key is not copied into logs.
 async fn announce_when_listening(api_addr: String, key: String, key_file: String) {
     let started = std::time::Instant::now();
     while tokio::net::TcpStream::connect(&api_addr).await.is_err() {
@@ -197,10 +214,16 @@ async fn announce_when_listening(api_addr: String, key: String, key_file: String
     }
     println!();
     println!("coinbeat is up. API: http://{api_addr}");
-    println!(
-        "Local admin key for this run (also in {key_file}; `coinbeat keys new` makes lasting ones):"
-    );
-    println!("  {key}");
+    if std::io::stdout().is_terminal() {
+        println!(
+            "Local admin key for this run (also in {key_file}; `coinbeat keys new` makes lasting ones):"
+        );
+        println!("  {key}");
+    } else {
+        println!(
+            "Local admin key for this run: in {key_file} (not printed: the output is not a terminal; `coinbeat keys new` makes lasting ones)"
+        );
+    }
     println!("  curl http://{api_addr}/v1/prices");
     println!(
         "  curl -X POST http://{api_addr}/v1/tasks -H \"Authorization: Bearer $(cat {key_file})\" \\
