@@ -167,6 +167,18 @@ pub enum ApiError {
          setting); try again later"
     )]
     TooManyStreamClients { limit: usize },
+    /// The client holds `api.max_streams_per_client` live price streams already.
+    #[error(
+        "this client already holds {limit} live price streams (the api.max_streams_per_client \
+         setting); close one first"
+    )]
+    TooManyStreams { limit: usize },
+    /// The caller has `api.max_waiting_per_caller` tasks waiting or running already.
+    #[error(
+        "you have {limit} tasks waiting or running (the api.max_waiting_per_caller setting); \
+         retry once some have finished"
+    )]
+    TooManyTasks { limit: usize },
     /// A stream asked for while the server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -229,9 +241,11 @@ impl ApiError {
             | InvalidCoinId(_)
             | InvalidHistoryQuery(_)
             | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull { .. } | RateLimited { .. } | TooManyStreamClients { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            QueueFull { .. }
+            | RateLimited { .. }
+            | TooManyStreamClients { .. }
+            | TooManyStreams { .. }
+            | TooManyTasks { .. } => StatusCode::TOO_MANY_REQUESTS,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Duplicate { .. } => StatusCode::CONFLICT,
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
@@ -283,6 +297,8 @@ impl ApiError {
             NoPayload(_) => "no_payload",
             UnknownSchedule { .. } => "unknown_schedule",
             TooManyStreamClients { .. } => "too_many_stream_clients",
+            TooManyStreams { .. } => "too_many_streams",
+            TooManyTasks { .. } => "too_many_tasks",
             ShuttingDown => "shutting_down",
             InvalidHistoryQuery(_) => "invalid_query",
             InvalidHoldings(_) => "invalid_holdings",
@@ -327,7 +343,9 @@ impl ApiError {
                 "valid_queues": Queue::ALL.map(Queue::as_str),
             })),
             ApiError::TaskNotDead { status, .. } => Some(json!({ "status": status })),
-            ApiError::TooManyStreamClients { limit } => Some(json!({
+            ApiError::TooManyStreamClients { limit }
+            | ApiError::TooManyStreams { limit }
+            | ApiError::TooManyTasks { limit } => Some(json!({
                 "limit": limit,
                 "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
             })),
@@ -414,9 +432,10 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let retry_after = match &self {
-            ApiError::QueueFull { .. } | ApiError::TooManyStreamClients { .. } => {
-                Some(QUEUE_FULL_RETRY_AFTER_SECS)
-            }
+            ApiError::QueueFull { .. }
+            | ApiError::TooManyStreamClients { .. }
+            | ApiError::TooManyStreams { .. }
+            | ApiError::TooManyTasks { .. } => Some(QUEUE_FULL_RETRY_AFTER_SECS),
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };

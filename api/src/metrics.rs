@@ -1,6 +1,6 @@
 //! The API's own metrics: every request counted and timed by route template, method and
 //! status, in a middleware that sees the final response (after the error reshaping, the
-//! timeout and the panic catcher).
+//! timeout and the panic catcher); and the connections refused at accept.
 
 use std::time::Instant;
 
@@ -20,6 +20,7 @@ pub const UNMATCHED: &str = "unmatched";
 pub struct HttpMetrics {
     requests: Counter,
     duration: Histogram,
+    refused: Counter,
 }
 
 impl HttpMetrics {
@@ -38,7 +39,18 @@ impl HttpMetrics {
                 LABELS,
                 HTTP_BUCKETS,
             ),
+            refused: registry.counter(
+                "coinbeat_http_connections_refused_total",
+                "Connections closed at accept, by the cap they met: `process` \
+                 (api.max_connections) or `client` (api.max_connections_per_client).",
+                &["cap"],
+            ),
         }
+    }
+
+    /// A connection closed at accept because of `cap`.
+    pub fn connection_refused(&self, cap: &str) {
+        self.refused.inc(&[cap]);
     }
 }
 

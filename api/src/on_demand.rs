@@ -8,7 +8,11 @@
 //! 2. Single flight: otherwise the job is enqueued through [`submit::submit_once`], so while an
 //!    identical task (same kind, same normalised args) is waiting or running, its id comes back
 //!    (`"deduplicated": true`) and no second job exists. One Lua script decides, so 100
-//!    concurrent identical requests get one task.
+//!    concurrent identical requests get one task. A caller's own idempotency key does not
+//!    bypass this.
+//! 3. A cap per caller: a caller (an API key or JWT; admins are not capped) with
+//!    `api.max_waiting_per_caller` tasks waiting or running gets 429 `too_many_tasks`
+//!    ([`CallerTasks`]); fresh data is still answered.
 
 use std::sync::Arc;
 
@@ -21,7 +25,8 @@ use chrono::Utc;
 use coinbeat_shared::{
     cache::{Freshness, PriceRecord},
     jobs::{PricesJob, Queue, WalletJob},
-    queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
+    queue::{CallerTasks, EnqueueOptions, TaskId, TaskStatus, lookup_task},
+    settings::Role,
     submit::{self, Submitted},
 };
 use serde::Serialize;
@@ -29,6 +34,7 @@ use serde_json::{Value, json};
 
 use crate::{
     ApiError, AppState,
+    auth::Caller,
     routes::{prices, wallets},
 };
 
@@ -97,6 +103,7 @@ pub(crate) fn fresh_response(kind: Queue, data: Value) -> Response {
 /// Serves `kind` with `args` from the cache when fresh (unless `force`), else enqueues it once.
 pub(crate) async fn request(
     state: &AppState,
+    caller: &Caller,
     kind: Queue,
     args: &Value,
     force: bool,
@@ -107,6 +114,17 @@ pub(crate) async fn request(
     if !force && let Some(data) = fresh_data(state, kind, &payload).await? {
         return Ok(Outcome::Fresh(data));
     }
+    let cap = state.settings().api.max_waiting_per_caller;
+    let capped = caller
+        .id
+        .as_deref()
+        .filter(|_| cap > 0 && !caller.has(Role::Admin));
+    let tasks = CallerTasks::new(state.conn().clone(), state.keys().clone());
+    if let Some(id) = capped {
+        if !state.redis(tasks.admit(id, cap)).await?.admitted {
+            return Err(ApiError::TooManyTasks { limit: cap });
+        }
+    }
     let submitted =
         submit::submit_once(state.producer(), state.settings(), kind, &payload, options);
     let submitted = state.redis(submitted).await.map_err(|e| match e {
@@ -114,16 +132,24 @@ pub(crate) async fn request(
         other => other,
     })?;
     let accepted = match submitted {
-        Submitted::New(id) => Accepted::new(id, kind, TaskStatus::Pending, false),
-        Submitted::Joined(id) => {
-            let task = state
-                .redis(lookup_task(state.conn(), state.keys(), &kind.name(), id))
-                .await?;
-            let status = task.map_or(TaskStatus::Pending, |t| t.status);
-            Accepted::new(id, kind, status, true)
+        Submitted::New(id) => {
+            if let Some(caller) = capped {
+                state.redis(tasks.record(caller, &kind.name(), id)).await?;
+            }
+            Accepted::new(id, kind, TaskStatus::Pending, false)
         }
+        Submitted::Joined(id) => joined_task(state, kind, id).await?,
     };
     Ok(Outcome::Task(accepted))
+}
+
+/// An identical task that was already waiting or running, with its status now.
+async fn joined_task(state: &AppState, kind: Queue, id: TaskId) -> Result<Accepted, ApiError> {
+    let task = state
+        .redis(lookup_task(state.conn(), state.keys(), &kind.name(), id))
+        .await?;
+    let status = task.map_or(TaskStatus::Pending, |t| t.status);
+    Ok(Accepted::new(id, kind, status, true))
 }
 
 /// The cached data that makes the job pointless, if all of it is there and fresh.

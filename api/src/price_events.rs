@@ -7,16 +7,20 @@
 //! not waited for, it skips ahead and is told how many it missed, so a slow client never slows
 //! the follower or the other clients.
 //!
-//! The number of stream clients is bounded by `api.max_stream_clients` (a permit per client,
-//! held for as long as its stream runs), and every stream ends when the server shuts down.
+//! The number of streams is bounded by `api.max_stream_clients` (a permit per stream, held for
+//! as long as it runs), and by `api.max_streams_per_client` per client, so one address cannot
+//! take every permit; every stream ends when the server shuts down.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use coinbeat_shared::{cache::PriceRecord, settings::ApiSettings};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::ApiError;
+use crate::{
+    ApiError,
+    hardening::client_slots::{ClientSlots, Slot},
+};
 
 /// The fan-out hub of one API process.
 #[derive(Debug)]
@@ -25,6 +29,8 @@ pub struct PriceEvents {
     /// One permit per open stream.
     clients: Arc<Semaphore>,
     max_clients: usize,
+    /// Streams per client.
+    per_client: ClientSlots,
     keepalive: Duration,
     /// Cancelled when the server shuts down: every stream ends.
     closing: CancellationToken,
@@ -38,6 +44,8 @@ pub struct Subscription {
     pub keepalive: Duration,
     /// Released when the stream ends, making room for another client.
     _permit: OwnedSemaphorePermit,
+    /// The client's own slot, given back at the same time.
+    _slot: Option<Slot>,
 }
 
 impl PriceEvents {
@@ -47,6 +55,7 @@ impl PriceEvents {
             sender,
             clients: Arc::new(Semaphore::new(settings.max_stream_clients)),
             max_clients: settings.max_stream_clients,
+            per_client: ClientSlots::new(settings.max_streams_per_client),
             keepalive: Duration::from_millis(settings.stream_keepalive_ms.max(1)),
             closing: CancellationToken::new(),
         }
@@ -57,13 +66,23 @@ impl PriceEvents {
         let _ = self.sender.send(record);
     }
 
-    /// A new stream's subscription, or 429 `too_many_stream_clients` when
+    /// A new stream's subscription for `client`, or 429: `too_many_streams` when the client
+    /// holds `api.max_streams_per_client`, `too_many_stream_clients` when
     /// `api.max_stream_clients` streams are open (503 once the server is shutting down).
     /// Events published from this call on reach the subscription.
-    pub fn subscribe(&self) -> Result<Subscription, ApiError> {
+    pub fn subscribe(&self, client: Option<IpAddr>) -> Result<Subscription, ApiError> {
         if self.closing.is_cancelled() {
             return Err(ApiError::ShuttingDown);
         }
+        let slot = client
+            .map(|client| {
+                self.per_client
+                    .take(client)
+                    .ok_or(ApiError::TooManyStreams {
+                        limit: self.per_client.max_per_client(),
+                    })
+            })
+            .transpose()?;
         let permit = Arc::clone(&self.clients).try_acquire_owned().map_err(|_| {
             ApiError::TooManyStreamClients {
                 limit: self.max_clients,
@@ -74,6 +93,7 @@ impl PriceEvents {
             closing: self.closing.clone(),
             keepalive: self.keepalive,
             _permit: permit,
+            _slot: slot,
         })
     }
 

@@ -18,7 +18,9 @@ use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{ApiError, AppState, price_events::Subscription, routes::prices};
+use crate::{
+    ApiError, AppState, hardening::client_ip::ClientIp, price_events::Subscription, routes::prices,
+};
 
 /// The query both stream routes take.
 #[derive(Debug, Deserialize)]
@@ -54,13 +56,21 @@ impl PriceFeed {
     /// permit (429 when full), subscribes, and only then reads the snapshot, so no update falls
     /// between the two. A snapshot that cannot be read (Redis down and the copy not current) is
     /// left out; the updates still flow.
-    pub async fn open(state: &AppState, query: &StreamQuery) -> Result<Self, ApiError> {
+    /// The feed `client` asked for with `query` (the client's address counts against its
+    /// stream cap; `None` only where no peer address is known).
+    pub async fn open(
+        state: &AppState,
+        query: &StreamQuery,
+        client: Option<ClientIp>,
+    ) -> Result<Self, ApiError> {
         let asked = query
             .symbols
             .as_deref()
             .map(prices::parse_list)
             .transpose()?;
-        let subscription = state.price_events().subscribe()?;
+        let subscription = state
+            .price_events()
+            .subscribe(client.map(|ClientIp(ip)| ip))?;
         let snapshot_symbols = asked.as_deref().unwrap_or(&state.settings().prices.tracked);
         let snapshot = match prices::records(state, snapshot_symbols).await {
             Ok((records, _)) => records.into_iter().flatten().collect(),

@@ -1,15 +1,32 @@
 //! Serving the router: [`serve`] on a listener the caller bound (tests bind port 0), [`run`] on
 //! the configured address. Both stop gracefully when the shutdown token is cancelled.
+//!
+//! The accept loop is ours rather than `axum::serve`'s, which sets no timer on a connection:
+//! each connection is admitted against the process's and its client's connection caps
+//! ([`ConnectionLimits`]) and served by hyper's HTTP/1.1 with a header-read timeout, so a client
+//! that opens connections and never finishes a request cannot hold them.
 
-use axum::serve::ListenerExt;
+use std::time::Duration;
+
+use axum::{body::Body, extract::ConnectInfo, http::Request};
 use coinbeat_shared::{
     Settings,
     redis_conn::{self, ConnectError},
 };
-use tokio::net::TcpListener;
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
-use crate::{AppState, live_prices, router};
+use crate::{
+    AppState,
+    hardening::{
+        client_ip::TrustedProxies,
+        connections::{ConnectionLimits, Refused},
+    },
+    live_prices, router,
+};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -56,23 +73,82 @@ pub async fn serve(
     let _stop_follower = follower_stop.clone().drop_guard();
     tokio::spawn(live_prices::follow(state.clone(), client, follower_stop));
     let addr = listener.local_addr()?;
-    // Responses are small and written whole; Nagle's algorithm would only add latency.
-    let listener = listener.tap_io(|tcp| {
+    tracing::info!(%addr, "listening");
+    let limits = ConnectionLimits::new(
+        &settings.api,
+        TrustedProxies::new(&settings.api.trusted_proxies),
+    );
+    let app = router(state.clone());
+    // Every connection task holds a receiver; the sender going away tells them to finish, and
+    // `closed` resolves once the last of them has.
+    let (stop_tx, stop_rx) = watch::channel(());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept: neither
+                    // ends the server. A short pause keeps a persistent error from spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let admitted = match limits.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                tracing::debug!(%peer, ?refused, "connection refused at accept");
+                state.http_metrics().connection_refused(match refused {
+                    Refused::Process => "process",
+                    Refused::Client => "client",
+                });
+                continue;
+            }
+        };
+        // Responses are small and written whole; Nagle's algorithm would only add latency.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    });
-    tracing::info!(%addr, "listening");
-    let streams = state.clone();
-    // The peer address is what the per-client rate limit counts by.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.cancelled().await;
-            // Live streams never end by themselves; graceful shutdown waits for them.
-            streams.price_events().close();
-        })
-        .await?;
+        let app = app.clone();
+        // Each request carries the peer address, as `into_make_service_with_connect_info` would.
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(Body::new))
+        });
+        let header_timeout = limits.header_timeout();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _admitted = admitted;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::trace!(error = %e, "connection ended");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    // Live streams never end by themselves; graceful shutdown waits for them.
+    state.price_events().close();
+    drop(stop_rx);
+    // Every connection starts its graceful shutdown; `closed` resolves once each has ended.
+    stop_tx.send_replace(());
+    stop_tx.closed().await;
     tracing::info!("stopped");
     Ok(())
 }

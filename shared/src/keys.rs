@@ -133,6 +133,13 @@ impl Keys {
         format!("{}:admin:watched_wallets:{chain}", self.prefix)
     }
 
+    /// ZSET of the meta keys of the tasks one API caller has enqueued and that may still be
+    /// waiting or running (`queue::CallerTasks`), with an expiry. `caller` is the credential's
+    /// id (`key:<hash prefix>`), never the credential.
+    pub fn caller_tasks(&self, caller: &str) -> String {
+        format!("{}:caller:{caller}:tasks", self.prefix)
+    }
+
     /// STRING: the latest health report (JSON), with an expiry.
     pub fn health_report(&self) -> String {
         format!("{}:health:report", self.prefix)

@@ -147,8 +147,12 @@ fn write_canonical(value: &Value, out: &mut String) {
 /// [`submit`] for on-demand work that must not run twice at once: while a task of the same kind
 /// with the same normalised args is waiting or running, its id is returned and nothing is
 /// enqueued (one script in Redis decides, so concurrent identical requests share one task);
-/// once it is done or dead, the next request enqueues a new one. A caller's own
-/// `idempotency_key` takes the place of this (its requests are deduplicated by that key only).
+/// once it is done or dead, the next request enqueues a new one.
+///
+/// A caller's own `idempotency_key` comes on top of this, never instead: a key already held
+/// answers [`QueueError::Duplicate`] with its task (nothing enqueued); otherwise the request
+/// goes through single flight as any other, and the key is then held by the task it got, new
+/// or joined. So fresh keys cannot be used to enqueue identical work twice.
 pub async fn submit_once(
     producer: &Producer,
     settings: &Settings,
@@ -156,19 +160,34 @@ pub async fn submit_once(
     args: &Value,
     mut options: EnqueueOptions,
 ) -> Result<Submitted, SubmitError> {
-    if options.idempotency_key.is_some() {
-        return submit(producer, settings, kind, args, options)
-            .await
-            .map(Submitted::New);
-    }
     let payload = check_args(kind, args, settings)?;
+    let queue = kind.name();
+    let caller_key = options
+        .idempotency_key
+        .take()
+        .map(|key| format!("user:{key}"));
+    if let Some(key) = &caller_key
+        && let Some(existing) = producer.idempotency_holder(&queue, key).await?
+    {
+        return Err(QueueError::Duplicate {
+            key: key.trim_start_matches("user:").to_owned(),
+            existing,
+        }
+        .into());
+    }
     options.idempotency_key = Some(flight_key(kind, &payload));
     options.single_flight = true;
-    match producer.enqueue_to(&kind.name(), &payload, options).await {
-        Ok(id) => Ok(Submitted::New(id)),
-        Err(QueueError::Duplicate { existing, .. }) => Ok(Submitted::Joined(existing)),
-        Err(e) => Err(e.into()),
+    let submitted = match producer.enqueue_to(&queue, &payload, options).await {
+        Ok(id) => Submitted::New(id),
+        Err(QueueError::Duplicate { existing, .. }) => Submitted::Joined(existing),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(key) = &caller_key {
+        producer
+            .hold_idempotency(&queue, key, submitted.id())
+            .await?;
     }
+    Ok(submitted)
 }
 
 /// Checks the request and enqueues it on `kind`'s queue. A caller's idempotency key lives in

@@ -70,7 +70,7 @@ pub fn env_value(entries: &[ApiKeyEntry]) -> String {
     format!("[{}]", items.join(","))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -94,6 +94,12 @@ impl KeyRing {
     /// The role of `token` if it is a configured key. Every configured hash is compared, each
     /// in constant time, so the answer time says nothing about which key came close.
     pub fn role_of(&self, token: &str) -> Option<Role> {
+        self.identify(token).map(|(role, _)| role)
+    }
+
+    /// The role of `token` and the first 12 hex digits of its SHA-256 (the start of the hash
+    /// the settings hold, so an operator can tell which key it was), if it is a configured key.
+    pub fn identify(&self, token: &str) -> Option<(Role, String)> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for (key, role) in &self.keys {
@@ -101,7 +107,7 @@ impl KeyRing {
                 found = found.max(Some(*role));
             }
         }
-        found
+        found.map(|role| (role, hex(&digest[..6])))
     }
 }
 

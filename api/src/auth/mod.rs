@@ -6,14 +6,17 @@
 //! SHA-256 hash with its role) or, when `[api.auth.jwt]` is configured, a JWT ([`jwt`], pinned
 //! algorithm, `exp` and `role` required). Roles are ordered `read` < `enqueue` < `admin`.
 //!
-//! - A route that needs no role ([`Access::Public`], and reads while `api.auth.public_reads`)
-//!   does not look at the header at all.
+//! - A route that needs no role ([`Access::Public`], market reads while
+//!   `api.auth.public_reads`, the operational reads `api.auth.public_status` names) lets
+//!   everyone through; a valid token there still tells who the caller is (what an answer may
+//!   show depends on it), an invalid one is treated as no token.
 //! - No bearer token: 401 `unauthorized` naming the role needed and how to make a key.
 //! - A token that is neither a configured key nor a valid JWT: 401 `unauthorized`, "invalid or
 //!   expired token", and nothing else (which check failed is logged at debug, never answered).
 //! - A valid token whose role is too weak: 403 `forbidden` naming both roles.
 //!
-//! 401s carry `WWW-Authenticate: Bearer`.
+//! 401s carry `WWW-Authenticate: Bearer`. Whoever passes is a [`Caller`] in the request's
+//! extensions, for the handlers that show more to stronger roles and for the audit log.
 
 mod access;
 pub mod api_key;
@@ -22,11 +25,12 @@ pub mod jwt;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, header},
+    http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
-use coinbeat_shared::settings::{ApiSettings, Role};
+use coinbeat_shared::settings::{ApiSettings, AuthSettings, Role};
+use sha2::{Digest, Sha256};
 
 pub use access::Access;
 pub use api_key::{ApiKey, KeyRing};
@@ -39,7 +43,29 @@ use crate::{ApiError, AppState};
 pub struct Authenticator {
     keys: KeyRing,
     jwt: Option<JwtVerifier>,
-    public_reads: bool,
+    auth: AuthSettings,
+}
+
+/// Who made a request that passed the gate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Caller {
+    /// The role of the caller's token; `None`: no (valid) token, on a route that needs none.
+    pub role: Option<Role>,
+    /// Which credential: `key:<first 12 hex digits of its SHA-256>` or
+    /// `jwt:<first 12 hex digits of the token's SHA-256>`. Never the credential itself.
+    pub id: Option<String>,
+}
+
+impl Caller {
+    /// At least `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.role.is_some_and(|have| have >= role)
+    }
+
+    /// Has a valid token of any role.
+    pub fn is_known(&self) -> bool {
+        self.role.is_some()
+    }
 }
 
 /// Settings the API cannot start with.
@@ -58,33 +84,44 @@ impl Authenticator {
         Ok(Self {
             keys,
             jwt,
-            public_reads: api.auth.public_reads,
+            auth: api.auth.clone(),
         })
     }
 
     /// Lets the caller through to a route of `access`, or says why not.
-    pub fn check(&self, access: Access, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(need) = access.required_role(self.public_reads) else {
-            return Ok(());
-        };
+    pub fn check(&self, access: Access, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(bearer::token)
-            .ok_or(ApiError::Unauthenticated { need })?;
-        let have = self.role_of(token).ok_or(ApiError::InvalidToken)?;
-        if have < need {
-            return Err(ApiError::Forbidden { need, have });
+            .and_then(bearer::token);
+        let Some(need) = access.required_role(&self.auth) else {
+            return Ok(token.and_then(|t| self.identify(t)).unwrap_or_default());
+        };
+        let token = token.ok_or(ApiError::Unauthenticated { need })?;
+        let caller = self.identify(token).ok_or(ApiError::InvalidToken)?;
+        match caller.role {
+            Some(have) if have < need => Err(ApiError::Forbidden { need, have }),
+            _ => Ok(caller),
         }
-        Ok(())
     }
 
-    /// The role a bearer token carries, if it is a configured API key or a valid JWT.
-    fn role_of(&self, token: &str) -> Option<Role> {
-        match &self.jwt {
-            Some(jwt) if jwt::looks_like_jwt(token) => jwt.role_of(token),
-            _ => self.keys.role_of(token),
-        }
+    /// The caller a bearer token makes, if it is a configured API key or a valid JWT.
+    fn identify(&self, token: &str) -> Option<Caller> {
+        let (role, id) = match &self.jwt {
+            Some(jwt) if jwt::looks_like_jwt(token) => {
+                let role = jwt.role_of(token)?;
+                let digest = Sha256::digest(token.as_bytes());
+                (role, format!("jwt:{}", api_key::hex(&digest[..6])))
+            }
+            _ => {
+                let (role, hash) = self.keys.identify(token)?;
+                (role, format!("key:{hash}"))
+            }
+        };
+        Some(Caller {
+            role: Some(role),
+            id: Some(id),
+        })
     }
 }
 
@@ -98,11 +135,42 @@ pub struct Gate {
 /// Middleware on every route (see the module doc).
 pub async fn require(
     State(gate): State<Gate>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    gate.state
+    let checked = gate
+        .state
         .authenticator()
-        .check(gate.access, request.headers())?;
-    Ok(next.run(request).await)
+        .check(gate.access, request.headers());
+    if gate.access != Access::Admin {
+        let caller = checked?;
+        request.extensions_mut().insert(caller);
+        return Ok(next.run(request).await);
+    }
+    // Every admin call, refused or not, leaves one audit line: who, what, and the outcome.
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (caller, response) = match checked {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller.clone());
+            (caller, next.run(request).await)
+        }
+        Err(refused) => (Caller::default(), refused.into_response()),
+    };
+    audit(&caller, &method, &path, response.status());
+    Ok(response)
+}
+
+/// One line on the `audit` target for an admin call.
+fn audit(caller: &Caller, method: &Method, path: &str, status: StatusCode) {
+    tracing::info!(
+        target: "audit",
+        caller = caller.id.as_deref().unwrap_or("anonymous"),
+        role = caller.role.map_or("none", Role::as_str),
+        %method,
+        path,
+        status = status.as_u16(),
+        outcome = if status.is_success() { "done" } else { "refused or failed" },
+        "admin call"
+    );
 }

@@ -1,27 +1,28 @@
-//! A request rate per client: a token bucket per peer IP (`api.client_rate_per_sec` tokens a
-//! second, at most `api.client_burst` saved up). A request without a token is answered 429
+//! A request rate per client: a token bucket per client (its [`ClientIp`], an IPv6 client by
+//! its /64; `api.client_rate_per_sec` tokens a second, at most `api.client_burst` saved up). A request without a token is answered 429
 //! `rate_limited` with `Retry-After` (whole seconds until the next token), and costs nothing
 //! else: no Redis call, no handler.
 //!
 //! The buckets are in this process (each API replica limits on its own, so N replicas let a
 //! client make N times the rate; the upstream limits that matter are the workers', which are
-//! global). The peer IP is the TCP peer: behind a proxy every client shares the proxy's bucket,
-//! so set the limit for that, or at the proxy. Memory stays bounded: a shard that grows past
+//! global). Behind a proxy, list it in `api.trusted_proxies` so each client behind it gets its
+//! own bucket rather than all sharing the proxy's. Memory stays bounded: a shard that grows past
 //! [`MAX_CLIENTS_PER_SHARD`] forgets every client whose bucket has refilled.
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, SocketAddr},
+    net::IpAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
+use super::client_ip::{ClientIp, client_key};
 use crate::ApiError;
 
 /// Shards of the client table, so concurrent requests rarely wait on one lock.
@@ -55,6 +56,7 @@ impl ClientLimiter {
 
     /// Takes a token for `client` at `now`; when there is none, how long until there is.
     pub fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let client = client_key(client);
         let shard = &self.shards[shard_of(client)];
         let mut table = shard
             .lock()
@@ -84,22 +86,23 @@ fn refill(bucket: &Bucket, now: Instant, rate: f64, burst: f64) -> f64 {
     (bucket.tokens + elapsed * rate).min(burst)
 }
 
+/// `client` is a [`client_key`]: an IPv6 key's last 64 bits are zero, so its /64 decides.
 fn shard_of(client: IpAddr) -> usize {
     let last = match client {
         IpAddr::V4(v4) => v4.octets()[3],
-        IpAddr::V6(v6) => v6.octets()[15],
+        IpAddr::V6(v6) => v6.octets()[7],
     };
     usize::from(last) % SHARDS
 }
 
-/// Middleware: lets a request through when its client has a token. Requests without a peer
-/// address (none reach here through `serve`) are let through.
+/// Middleware: lets a request through when its client has a token. Requests without a
+/// [`ClientIp`] (none reach here through `serve`) are let through.
 pub async fn limit(State(limiter): State<ClientLimiter>, request: Request, next: Next) -> Response {
-    let peer = request
+    let client = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(client) = peer
+        .get::<ClientIp>()
+        .map(|ClientIp(ip)| *ip);
+    if let Some(client) = client
         && let Err(wait) = limiter.take(client, Instant::now())
     {
         return ApiError::RateLimited {
@@ -132,6 +135,15 @@ mod tests {
         let t1 = t0 + Duration::from_millis(500);
         assert!(limiter.take(a, t1).is_ok());
         assert!(limiter.take(a, t1).is_err());
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_slash_64_share_a_bucket() {
+        let limiter = ClientLimiter::new(1, 1).unwrap();
+        let t0 = Instant::now();
+        assert!(limiter.take("2001:db8::1".parse().unwrap(), t0).is_ok());
+        assert!(limiter.take("2001:db8::2".parse().unwrap(), t0).is_err());
+        assert!(limiter.take("2001:db8:0:1::1".parse().unwrap(), t0).is_ok());
     }
 
     #[test]

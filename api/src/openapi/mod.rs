@@ -77,8 +77,9 @@ pub fn document(endpoints: &[(Method, &'static str, Access)]) -> Value {
         );
         let security = match access {
             Access::Public => json!([]),
-            // Open while `api.auth.public_reads` is on; a `read` token otherwise.
-            Access::Read => json!([{}, {"bearer": []}]),
+            // Open while `api.auth.public_reads` is on (or `public_status` names the route);
+            // a `read` token otherwise.
+            Access::Read | Access::Status(_) => json!([{}, {"bearer": []}]),
             Access::Enqueue | Access::Admin => json!([{"bearer": []}]),
         };
         let mut operation = json!({
@@ -172,6 +173,7 @@ fn role(access: Access) -> Value {
     match access {
         Access::Public => Value::Null,
         Access::Read => json!("read (only when api.auth.public_reads is false)"),
+        Access::Status(_) => json!("read (unless api.auth.public_status names this route)"),
         Access::Enqueue => json!("enqueue"),
         Access::Admin => json!("admin"),
     }

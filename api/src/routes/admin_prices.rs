@@ -1,13 +1,14 @@
 //! `POST /v1/admin/prices/refresh` (admin): enqueue a price job now, for the tracked set or the
 //! symbols given, whether or not the cached prices are fresh.
 
-use axum::{body::Bytes, extract::State, response::Response};
+use axum::{Extension, body::Bytes, extract::State, response::Response};
 use coinbeat_shared::{jobs::Queue, queue::EnqueueOptions};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
     ApiError, AppState,
+    auth::Caller,
     on_demand::{self, Outcome},
 };
 
@@ -21,7 +22,11 @@ struct RefreshRequest {
 
 /// 202 with the task (200 with `"deduplicated": true` when an identical price job is still
 /// waiting or running); 422 for bad or unmappable symbols.
-pub async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
@@ -33,6 +38,7 @@ pub async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Respo
     };
     match on_demand::request(
         &state,
+        &caller,
         Queue::Prices,
         &args,
         true,

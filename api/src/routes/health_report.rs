@@ -1,4 +1,6 @@
-//! `GET /v1/health`: the latest report of the health worker, with its age.
+//! `GET /v1/health`: the latest report of the health worker, with its age. Each rate limiter
+//! is named by its provider alone: the key fingerprint in a limiter's id is for the operator's
+//! metrics, not for an answer anyone may be able to read.
 
 use axum::{
     Json,
@@ -26,7 +28,12 @@ pub async fn latest(State(state): State<AppState>) -> Result<Response, ApiError>
         .redis(HealthReport::load(state.conn(), state.keys()))
         .await?;
     state.cache_reads().count(Kind::Health, report.is_some());
-    let report = report.ok_or(ApiError::NoHealthReport)?;
+    let mut report = report.ok_or(ApiError::NoHealthReport)?;
+    for upstream in &mut report.upstreams {
+        if let Some(limit) = &mut upstream.rate_limit {
+            limit.snapshot.limiter = upstream.name.clone();
+        }
+    }
     let age_seconds = (Utc::now() - report.checked_at).num_seconds().max(0) as u64;
     Ok(Json(ReportView {
         report,

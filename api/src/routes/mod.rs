@@ -41,7 +41,7 @@ use axum::{
     routing::{MethodRouter, delete, get, post},
 };
 use chrono::{DateTime, Utc};
-use coinbeat_shared::jobs::Queue;
+use coinbeat_shared::{jobs::Queue, settings::StatusRead};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
@@ -58,6 +58,7 @@ use crate::{
     error::reshape,
     hardening::{
         self,
+        client_ip::{self, TrustedProxies},
         client_limit::{self, ClientLimiter},
         request_id,
     },
@@ -140,6 +141,11 @@ pub fn router(state: AppState) -> Router {
         Some(limiter) => routes.layer(from_fn_with_state(limiter, client_limit::limit)),
         None => routes,
     };
+    // Who the client is, for the rate limit above and the stream cap in the handlers.
+    let routes = routes.layer(from_fn_with_state(
+        TrustedProxies::new(&api.trusted_proxies),
+        client_ip::identify,
+    ));
     let routes = routes
         // Failures are logged where their cause is known (`ApiError`, `reshape`); the trace
         // layer would log each 503 of a Redis outage a second time, without the cause.
@@ -207,16 +213,18 @@ fn route(
     }
 }
 
-/// Every route the API has, with its access rule. Reads are [`Access::Read`], everything that
-/// enqueues work is [`Access::Enqueue`], everything under `/v1/admin` is [`Access::Admin`], and
-/// only the probes and the scrape are [`Access::Public`].
+/// Every route the API has, with its access rule. Market reads are [`Access::Read`], the
+/// operational reads (queues, workers, schedules, health, tasks, the scrape) [`Access::Status`],
+/// everything that enqueues work is [`Access::Enqueue`], everything under `/v1/admin` is
+/// [`Access::Admin`], and only the probes and the documentation are [`Access::Public`].
 pub fn table() -> Vec<Route> {
-    use Access::{Admin, Enqueue, Public, Read};
+    use Access::{Admin, Enqueue, Public, Read, Status};
     use Method as M;
+    use StatusRead as S;
     vec![
         route(M::GET, "/healthz", Public, get(health::healthz)),
         route(M::GET, "/readyz", Public, get(health::readyz)),
-        route(M::GET, "/metrics", Public, get(metrics::scrape)),
+        route(M::GET, "/metrics", Status(S::Metrics), get(metrics::scrape)),
         route(M::GET, "/openapi.json", Public, get(docs::openapi)),
         route(M::GET, "/docs", Public, get(docs::page)),
         route(M::GET, "/docs/docs.js", Public, get(docs::script)),
@@ -242,7 +250,7 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/v1/markets/global", Read, get(markets::global)),
         route(M::GET, "/v1/coins/{id}", Read, get(markets::coin)),
         route(M::POST, "/v1/tasks", Enqueue, post(tasks::submit)),
-        route(M::GET, "/v1/tasks/{id}", Read, get(tasks::get)),
+        route(M::GET, "/v1/tasks/{id}", Status(S::Tasks), get(tasks::get)),
         route(M::GET, "/v1/wallets/{address}", Read, get(wallets::one)),
         route(
             M::POST,
@@ -250,16 +258,31 @@ pub fn table() -> Vec<Route> {
             Enqueue,
             post(wallets::analyze),
         ),
-        route(M::GET, "/v1/queues", Read, get(queues::list)),
-        route(M::GET, "/v1/schedules", Read, get(schedules::list)),
+        route(M::GET, "/v1/queues", Status(S::Queues), get(queues::list)),
+        route(
+            M::GET,
+            "/v1/schedules",
+            Status(S::Schedules),
+            get(schedules::list),
+        ),
         route(
             M::GET,
             "/v1/schedules/{entry}/runs",
-            Read,
+            Status(S::Schedules),
             get(schedule_control::runs),
         ),
-        route(M::GET, "/v1/workers", Read, get(workers::list)),
-        route(M::GET, "/v1/health", Read, get(health_report::latest)),
+        route(
+            M::GET,
+            "/v1/workers",
+            Status(S::Workers),
+            get(workers::list),
+        ),
+        route(
+            M::GET,
+            "/v1/health",
+            Status(S::Health),
+            get(health_report::latest),
+        ),
         route(
             M::GET,
             "/v1/admin/queues/{queue}/dead",

@@ -1,24 +1,27 @@
-//! One schedule entry: its recent runs (`GET /v1/schedules/{entry}/runs`, public) and the
-//! operator's hand on it (admin): `POST /v1/admin/schedules/{entry}/pause`, `.../resume`,
-//! `.../run`. 404 `unknown_schedule` for a name the table does not have.
+//! One schedule entry: its recent runs (`GET /v1/schedules/{entry}/runs`, an operational read)
+//! and the operator's hand on it (admin): `POST /v1/admin/schedules/{entry}/pause`,
+//! `.../resume`, `.../run`. 404 `unknown_schedule` for a name the table does not have; a
+//! watched wallet's entry is unknown to every caller but an admin, as in `GET /v1/schedules`.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
+    jobs::Queue,
     queue::TaskId,
-    schedule_control::{PauseState, find_entry, pause, resume, run_now},
+    schedule_control::{ControlError, PauseState, find_entry, pause, resume, run_now},
     schedule_history::{HISTORY_LEN, RunTrigger, read_history},
+    settings::Role,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::at_ms;
 use crate::on_demand::Accepted;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, auth::Caller};
 
 fn entry_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(p)| p)
@@ -125,6 +128,7 @@ struct RunView {
 /// the last 50, which is also the default), each with its task's outcome read now.
 pub async fn runs(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     entry: Result<Path<String>, PathRejection>,
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -137,7 +141,22 @@ pub async fn runs(
             _ => return Err(ApiError::InvalidLimit(raw.to_owned())),
         },
     };
-    let kind = find_entry(state.settings(), &entry)?.kind;
+    let kind = if caller.has(Role::Admin) {
+        find_entry(state.settings(), &entry)?.kind
+    } else {
+        let table = &state.settings().schedule;
+        match table.get(&entry) {
+            Some(found) if found.kind != Queue::Wallet => found.kind,
+            _ => Err(ControlError::UnknownEntry {
+                name: entry.clone(),
+                known: table
+                    .iter()
+                    .filter(|(_, e)| e.kind != Queue::Wallet)
+                    .map(|(name, _)| name.clone())
+                    .collect(),
+            })?,
+        }
+    };
     let history = state
         .redis(read_history(
             state.conn(),

@@ -2,7 +2,7 @@
 //! the outcome of its last run.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -12,13 +12,14 @@ use coinbeat_shared::{
     queue::TaskId,
     schedule_control::{PauseState, read_pause},
     schedule_state::{ScheduleStatus, read_schedule_status},
+    settings::Role,
     watched_wallets,
 };
 use futures::future::try_join_all;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, auth::Caller};
 
 /// One entry as configured, and what the beat recorded about it.
 #[derive(Debug, Serialize)]
@@ -56,14 +57,23 @@ fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
 
 /// `GET /v1/schedules`: `{"schedules": [...]}` in name order: the configured table and the
 /// watch entries of wallets added in Redis (`/v1/admin/wallets`), which the beat runs too.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let table = &state
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let mut table = state
         .redis(watched_wallets::effective_schedule(
             state.conn(),
             state.keys(),
             state.settings(),
         ))
         .await?;
+    // Which wallets are watched is the admin's to know (`GET /v1/admin/wallets`): their
+    // entries name the address, and their last task holds the analysis.
+    if !caller.has(Role::Admin) {
+        table.retain(|_, entry| entry.kind != Queue::Wallet);
+    }
+    let table = &table;
     let reads = table
         .iter()
         .map(|(name, entry)| read_schedule_status(state.conn(), state.keys(), name, entry.kind));

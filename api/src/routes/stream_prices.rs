@@ -14,6 +14,7 @@
 use std::convert::Infallible;
 
 use axum::{
+    Extension,
     extract::{Query, State, rejection::QueryRejection},
     response::{
         IntoResponse, Response,
@@ -26,6 +27,7 @@ use serde_json::json;
 
 use crate::{
     ApiError, AppState,
+    hardening::client_ip::ClientIp,
     price_feed::{FeedItem, PriceFeed, StreamQuery},
     routes::prices::PriceView,
 };
@@ -34,10 +36,11 @@ use crate::{
 /// open, both before anything is streamed.
 pub async fn stream(
     State(state): State<AppState>,
+    client: Option<Extension<ClientIp>>,
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let feed = PriceFeed::open(&state, &query).await?;
+    let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
     let keepalive = KeepAlive::new()
         .interval(feed.keepalive())
         .text("keep-alive");

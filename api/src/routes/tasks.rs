@@ -1,7 +1,7 @@
 //! `POST /v1/tasks` (enqueue work on demand) and `GET /v1/tasks/{id}` (what became of it).
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State, rejection::PathRejection},
     response::{IntoResponse, Response},
 };
@@ -9,12 +9,14 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::{Queue, QueueName},
     queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, find_task},
+    settings::Role,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
     ApiError, AppState, JsonBody,
+    auth::Caller,
     on_demand::{self, Outcome},
 };
 
@@ -54,6 +56,7 @@ pub struct SubmitRequest {
 /// a held idempotency key.
 pub async fn submit(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     JsonBody(request): JsonBody<SubmitRequest>,
 ) -> Result<Response, ApiError> {
     let kind: Queue = request.kind.parse()?;
@@ -68,7 +71,7 @@ pub async fn submit(
         idempotency_key: request.idempotency_key,
         ..EnqueueOptions::default()
     };
-    match on_demand::request(&state, kind, &request.args, request.force, options).await? {
+    match on_demand::request(&state, &caller, kind, &request.args, request.force, options).await? {
         Outcome::Fresh(data) => Ok(on_demand::fresh_response(kind, data)),
         Outcome::Task(accepted) => Ok(accepted.respond(&accepted)),
     }
@@ -83,16 +86,39 @@ pub(crate) struct TaskView {
     /// Attempts finished so far.
     attempts: u32,
     max_attempts: u32,
-    payload: Value,
-    /// The handler's result, once done.
+    /// The job's arguments; shown to admins only (a wallet job's names a wallet, and the
+    /// admin routes are where payloads are seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<Value>,
+    /// The handler's result, once done; a wallet job's (the analysis) to admins only.
     result: Option<Value>,
     last_error: Option<String>,
     enqueued_at: Option<DateTime<Utc>>,
     /// When it may run (or next runs, after a transient failure).
     run_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
-    /// The worker holding it, while running.
+    /// The worker holding it, while running (its name carries host and pid: not shown to a
+    /// caller without a token).
     worker: Option<String>,
+}
+
+impl TaskView {
+    /// The task as `caller` may see it.
+    pub(crate) fn for_caller(task: TaskInfo, caller: &Caller) -> Self {
+        let admin = caller.has(Role::Admin);
+        let wallet = task.queue.as_str() == Queue::Wallet.as_str();
+        let mut view = Self::from(task);
+        if !admin {
+            view.payload = None;
+            if wallet {
+                view.result = None;
+            }
+        }
+        if !caller.is_known() {
+            view.worker = None;
+        }
+        view
+    }
 }
 
 impl From<TaskInfo> for TaskView {
@@ -107,7 +133,7 @@ impl From<TaskInfo> for TaskView {
             status: t.status,
             attempts: t.attempts,
             max_attempts: t.max_attempts,
-            payload: t.payload,
+            payload: Some(t.payload),
             result: t.result,
             last_error: t.last_error,
             enqueued_at: at(t.enqueued_at),
@@ -123,6 +149,7 @@ impl From<TaskInfo> for TaskView {
 /// an id no queue knows.
 pub async fn get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -131,5 +158,5 @@ pub async fn get(
         .redis(find_task(state.conn(), state.keys(), id))
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
-    Ok(Json(TaskView::from(task)).into_response())
+    Ok(Json(TaskView::for_caller(task, &caller)).into_response())
 }

@@ -6,7 +6,7 @@
 //! reason. `?chain=` picks the chain (default `wallets.chain`, i.e. `ethereum`).
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::{
     ApiError, AppState,
+    auth::Caller,
     cache_reads::Kind,
     on_demand::{self, Accepted, Outcome},
 };
@@ -109,6 +110,7 @@ pub async fn one(
 /// the `wallet` queue is full.
 pub async fn analyze(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     address: Result<Path<String>, PathRejection>,
     query: Result<Query<ChainQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -116,6 +118,7 @@ pub async fn analyze(
     let args = json!({ "chain": chain, "address": address });
     let task = match on_demand::request(
         &state,
+        &caller,
         Queue::Wallet,
         &args,
         force,

@@ -1,7 +1,9 @@
-//! `GET /v1/workers`: every worker incarnation registered on every product queue.
+//! `GET /v1/workers`: every worker incarnation registered on every product queue. A caller
+//! without a token (where `api.auth.public_status` opens this route) is not told names, hosts
+//! or pids: on Kubernetes those are pod names.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     response::{IntoResponse, Response},
 };
@@ -11,11 +13,12 @@ use futures::future::try_join_all;
 use serde::Serialize;
 
 use super::at_ms;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, auth::Caller};
 
 #[derive(Debug, Serialize)]
 struct WorkerView {
-    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     queue: String,
     host: Option<String>,
     pid: Option<u32>,
@@ -28,7 +31,11 @@ struct WorkerView {
 }
 
 /// `{"workers": [...]}`, queue by queue in `Queue::ALL` order.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let known = caller.is_known();
     let reads = state
         .queues()
         .iter()
@@ -39,10 +46,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
         .into_iter()
         .flatten()
         .map(|w| WorkerView {
-            name: w.name,
+            name: known.then_some(w.name),
             queue: w.queue.to_string(),
-            host: w.host,
-            pid: w.pid,
+            host: w.host.filter(|_| known),
+            pid: w.pid.filter(|_| known),
             started_at: at_ms(w.started_at),
             last_heartbeat: at_ms(Some(w.last_heartbeat)),
             in_flight: w.in_flight,

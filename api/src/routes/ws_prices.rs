@@ -4,13 +4,18 @@
 //! item: `{"event": "price", "data": {...}}` (the shape of `GET /v1/prices/{symbol}`),
 //! `{"event": "lagged", "data": {"missed": n}}`, and on shutdown
 //! `{"event": "closing", "data": {"reason": "shutdown"}}` followed by a close frame (1001, going
-//! away). A ping every `api.stream_keepalive_ms` on a quiet stream. What the client sends is
-//! ignored, except a close, which ends the stream. A client that does not take a message within
-//! two keep-alive intervals is dropped.
+//! away). A ping every `api.stream_keepalive_ms` on a quiet stream. A client that does not take
+//! a message within two keep-alive intervals is dropped.
+//!
+//! The stream is one-way: a client may answer pings and close, nothing else. A text or binary
+//! message from it closes the stream (1008, policy), and frames and messages are capped at
+//! [`MAX_CLIENT_FRAME_BYTES`], so a client cannot make the API buffer what it would ignore
+//! anyway (axum's defaults would hold up to a 64 MiB message per connection).
 
 use std::time::Duration;
 
 use axum::{
+    Extension,
     extract::{
         Query, State,
         rejection::QueryRejection,
@@ -27,20 +32,38 @@ use serde_json::json;
 
 use crate::{
     ApiError, AppState,
+    hardening::client_ip::ClientIp,
     price_feed::{FeedItem, PriceFeed, StreamQuery},
     routes::prices::PriceView,
 };
 
+/// The largest frame or message a client may send: room for a control frame (at most 125
+/// bytes by the protocol) and a close reason, nothing more.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 1024;
+/// Per-connection read buffer; tungstenite's default is 128 KiB, which 1,000 idle streams
+/// would hold for nothing.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes queued for a client past which sends fail rather than buffer (a client that stops
+/// reading is dropped by the send timeout long before this).
+const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
 /// Validates the filter (422) and takes a client permit (429) before upgrading.
 pub async fn upgrade(
     State(state): State<AppState>,
+    client: Option<Extension<ClientIp>>,
     query: Result<Query<StreamQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let feed = PriceFeed::open(&state, &query).await?;
+    let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
     Ok(upgrade
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
+        .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is sent (and flushed) on its own; no buffer to fill first.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(state, feed, socket))
         .into_response())
 }
@@ -68,6 +91,13 @@ async fn serve(state: AppState, mut feed: PriceFeed, socket: WebSocket) {
             _ = ping.tick() => Message::Ping(Default::default()),
             received = incoming.next() => match received {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    let _ = send(&mut sink, Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "this stream takes no messages".into(),
+                    })), send_timeout).await;
+                    return;
+                }
                 Some(Ok(_)) => continue,
             },
         };

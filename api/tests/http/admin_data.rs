@@ -27,7 +27,10 @@ async fn a_price_refresh_enqueues_a_prices_job_for_the_tracked_set_or_the_symbol
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["queue"], "prices");
     let (_, task) = api
-        .get(&format!("/v1/tasks/{}", body["id"].as_str().unwrap()))
+        .get_as(
+            &format!("/v1/tasks/{}", body["id"].as_str().unwrap()),
+            Some(ADMIN_KEY),
+        )
         .await;
     assert_eq!(task["payload"], json!({}), "the tracked set");
 
@@ -45,7 +48,10 @@ async fn a_price_refresh_enqueues_a_prices_job_for_the_tracked_set_or_the_symbol
         "BTC is fresh, and refreshed anyway: {body}"
     );
     let (_, task) = api
-        .get(&format!("/v1/tasks/{}", body["id"].as_str().unwrap()))
+        .get_as(
+            &format!("/v1/tasks/{}", body["id"].as_str().unwrap()),
+            Some(ADMIN_KEY),
+        )
         .await;
     assert_eq!(task["payload"], json!({"symbols": ["BTC"]}));
     let (status, again) = admin(&api, Method::POST, "/v1/admin/prices/refresh", Some(some)).await;
@@ -241,7 +247,7 @@ async fn watched_wallets_are_added_checked_and_removed_beside_the_settings_ones(
             })
             .collect()
     };
-    let (_, schedules) = api.get("/v1/schedules").await;
+    let (_, schedules) = api.get_as("/v1/schedules", Some(ADMIN_KEY)).await;
     let listed = entries(&schedules);
     let watch_cron = api.settings.wallets.watch_cron.clone();
     assert!(
@@ -275,7 +281,7 @@ async fn watched_wallets_are_added_checked_and_removed_beside_the_settings_ones(
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["added"], json!([]));
-    let (_, schedules) = api.get("/v1/schedules").await;
+    let (_, schedules) = api.get_as("/v1/schedules", Some(ADMIN_KEY)).await;
     let names: Vec<String> = entries(&schedules).into_iter().map(|(n, _)| n).collect();
     assert!(!names.contains(&added_entry), "{schedules}");
     let (status, body) = admin(

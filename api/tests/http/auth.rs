@@ -3,7 +3,7 @@
 //! wrong key, missing claims, `none`, RS256, issuer and audience.
 
 use coinbeat_api::{auth::Access, routes};
-use coinbeat_shared::settings::{JwtAlgorithm, JwtSettings, Role, Secret};
+use coinbeat_shared::settings::{JwtAlgorithm, JwtSettings, Role, Secret, StatusRead};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -121,12 +121,25 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
             seen.insert((method.clone(), *path)),
             "{method} {path} twice"
         );
+        let status = [
+            ("/metrics", StatusRead::Metrics),
+            ("/v1/tasks/{id}", StatusRead::Tasks),
+            ("/v1/queues", StatusRead::Queues),
+            ("/v1/schedules", StatusRead::Schedules),
+            ("/v1/schedules/{entry}/runs", StatusRead::Schedules),
+            ("/v1/workers", StatusRead::Workers),
+            ("/v1/health", StatusRead::Health),
+        ];
         let want = if path.starts_with("/v1/admin/") {
             Access::Admin
+        } else if let Some((_, read)) = status
+            .iter()
+            .find(|(p, _)| p == path && *method == Method::GET)
+        {
+            Access::Status(*read)
         } else if [
             "/healthz",
             "/readyz",
-            "/metrics",
             "/openapi.json",
             "/docs",
             "/docs/docs.js",
@@ -146,9 +159,23 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
 
 #[tokio::test]
 async fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
-    for public_reads in [true, false] {
+    let every_status = vec![
+        StatusRead::Workers,
+        StatusRead::Queues,
+        StatusRead::Schedules,
+        StatusRead::Health,
+        StatusRead::Tasks,
+        StatusRead::Metrics,
+    ];
+    for (public_reads, public_status) in [
+        (true, vec![]),
+        (false, vec![]),
+        (false, every_status.clone()),
+        (true, vec![StatusRead::Queues]),
+    ] {
         let api = Api::start_with(|s| {
             s.api.auth.public_reads = public_reads;
+            s.api.auth.public_status = public_status.clone();
             // Hundreds of requests from one address: the per-client limit is not under test.
             s.api.client_rate_per_sec = 0;
         })
@@ -156,7 +183,7 @@ async fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
         let mut checked = 0;
         for (method, template, access) in routes::endpoints() {
             let path = concrete(template);
-            let need = access.required_role(public_reads);
+            let need = access.required_role(&api.settings.api.auth);
             for caller in Caller::ALL {
                 let mut request = api.http.request(method.clone(), api.url(&path));
                 if let Some(token) = caller.token() {
@@ -176,7 +203,7 @@ async fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
                     response.text().await.unwrap()
                 };
                 let what = format!(
-                    "public_reads={public_reads} {caller:?} {method} {path} ({access:?}): \
+                    "public_reads={public_reads} public_status={public_status:?} {caller:?} {method} {path} ({access:?}): \
                      {status} {body}"
                 );
                 match caller.expected(need) {

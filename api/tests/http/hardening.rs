@@ -177,3 +177,39 @@ async fn a_client_past_its_rate_gets_429_with_retry_after_and_others_are_served(
         assert_eq!(unlimited.get("/healthz").await.0, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket_and_elsewhere_the_header_is_ignored()
+ {
+    let get = |api: &Api, forwarded: &'static str| {
+        api.http
+            .get(api.url("/healthz"))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    let behind = Api::start_with(|s| {
+        s.api.client_rate_per_sec = 1;
+        s.api.client_burst = 1;
+        s.api.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(get(&behind, "203.0.113.1").await.unwrap().status(), 200);
+    assert_eq!(get(&behind, "203.0.113.2").await.unwrap().status(), 200);
+    assert_eq!(
+        get(&behind, "203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same forwarded client again"
+    );
+
+    let direct = Api::start_with(|s| {
+        s.api.client_rate_per_sec = 1;
+        s.api.client_burst = 1;
+    })
+    .await;
+    assert_eq!(get(&direct, "203.0.113.1").await.unwrap().status(), 200);
+    assert_eq!(
+        get(&direct, "203.0.113.2").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a header from an untrusted peer does not make a new client"
+    );
+}

@@ -14,13 +14,21 @@ use coinbeat_shared::{
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::Api;
+use coinbeat_shared::metrics::redis_gauges::READING_TTL;
+
+use crate::support::{Api, READ_KEY};
 
 /// See `service.rs`: bounds a hang on a dead Redis, not speed.
 const HANG_BOUND: Duration = Duration::from_secs(3);
 
 async fn scrape(api: &Api) -> Exposition {
-    let response = api.http.get(api.url("/metrics")).send().await.expect("GET");
+    let response = api
+        .http
+        .get(api.url("/metrics"))
+        .bearer_auth(READ_KEY)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
@@ -42,10 +50,10 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
         api.get("/v1/prices/not-a-symbol!").await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    // Two health jobs; each with its own idempotency key, so the second is not deduplicated
-    // into the first (which would be answered 200).
-    for key in ["one", "two"] {
-        let body = json!({"kind": "health", "idempotency_key": key});
+    // Two different jobs, so the second is not deduplicated into the first (which would be
+    // answered 200).
+    for kind in ["health", "cleanup"] {
+        let body = json!({"kind": kind});
         let r = api.post("/v1/tasks", &body).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
     }
@@ -94,12 +102,19 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
     inf.push(("le", "+Inf"));
     assert_eq!(m.get(&format!("{duration}_bucket"), &inf), 2.0);
 
-    // The two tasks wait in the health queue (no worker runs).
+    // The two tasks wait in their queues (no worker runs).
     assert_eq!(m.get("coinbeat_redis_up", &[]), 1.0);
     let health = ("queue", "health");
     assert_eq!(
         m.get("coinbeat_queue_tasks", &[health, ("state", "waiting")]),
-        2.0
+        1.0
+    );
+    assert_eq!(
+        m.get(
+            "coinbeat_queue_tasks",
+            &[("queue", "cleanup"), ("state", "waiting")]
+        ),
+        1.0
     );
     for state in ["delayed", "in_flight", "dead"] {
         assert_eq!(
@@ -195,11 +210,46 @@ async fn limiter_counters_and_breaker_state_per_provider_are_read_from_redis_at_
 }
 
 #[tokio::test]
+async fn scrapes_in_a_burst_cost_redis_one_reading() {
+    let api = Api::start().await;
+    let pings = || async {
+        let mut conn = coinbeat_shared::redis_conn::connect(&api.settings.redis)
+            .await
+            .unwrap();
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    scrape(&api).await;
+    let before = pings().await;
+    let burst = (0..20).map(|_| scrape(&api));
+    futures::future::join_all(burst).await;
+    assert_eq!(
+        pings().await - before,
+        0,
+        "20 scrapes within {READING_TTL:?} of the first are served from its reading"
+    );
+    tokio::time::sleep(READING_TTL).await;
+    scrape(&api).await;
+    assert_eq!(pings().await - before, 1, "a later scrape reads again");
+}
+
+#[tokio::test]
 async fn with_redis_stopped_the_scrape_still_answers_200_with_redis_up_0_within_the_timeout() {
     let mut api = Api::start_with(|s| s.api.redis_timeout_ms = 300).await;
     assert_eq!(scrape(&api).await.get("coinbeat_redis_up", &[]), 1.0);
 
     api.redis.kill();
+    // Scrapes within the reading's lifetime are answered from it (the next test); this one
+    // comes after it.
+    tokio::time::sleep(READING_TTL).await;
 
     let started = Instant::now();
     let m = scrape(&api).await;

@@ -249,3 +249,90 @@ async fn a_fresh_wallet_analysis_is_answered_without_a_job_and_a_stale_one_is_no
     let (status, body) = json(response).await;
     assert_eq!(status, StatusCode::ACCEPTED, "stale: {body}");
 }
+
+#[tokio::test]
+async fn three_identical_jobs_with_three_idempotency_keys_enqueue_one_task() {
+    let api = Api::start().await;
+    let mut ids = Vec::new();
+    for key in ["first", "second", "third"] {
+        let body = json!({"kind": "market", "args": {"limit": 50}, "idempotency_key": key});
+        let (status, answer) = json(api.post("/v1/tasks", &body).await).await;
+        assert!(status.is_success(), "{status}: {answer}");
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(waiting(&api, Queue::Market).await, 1);
+    // Each key now names that task: a held key is still 409 with it, whatever the args.
+    let other = json!({"kind": "market", "args": {"limit": 10}, "idempotency_key": "second"});
+    let (status, answer) = json(api.post("/v1/tasks", &other).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(
+        answer["error"]["details"]["existing_task_id"],
+        ids[0].as_str()
+    );
+    assert_eq!(
+        waiting(&api, Queue::Market).await,
+        1,
+        "nothing more enqueued"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_past_its_cap_of_waiting_tasks_gets_429_and_others_are_not_affected() {
+    let api = Api::start_with(|s| s.api.max_waiting_per_caller = 3).await;
+    for limit in [1, 2, 3] {
+        let body = json!({"kind": "market", "args": {"limit": limit}});
+        let r = api.post("/v1/tasks", &body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::ACCEPTED,
+            "task {limit} is within the cap"
+        );
+    }
+    let body = json!({"kind": "market", "args": {"limit": 4}});
+    let (status, answer) = json(api.post("/v1/tasks", &body).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_many_tasks", "{answer}");
+    assert_eq!(answer["error"]["details"]["limit"], 3);
+    assert_eq!(
+        waiting(&api, Queue::Market).await,
+        3,
+        "the refused one wrote nothing"
+    );
+
+    // Another caller (an admin is not capped) is served.
+    let response = api
+        .http
+        .post(api.url("/v1/tasks"))
+        .bearer_auth(crate::support::ADMIN_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+
+    // Once one of the caller's tasks is done, it has room again.
+    let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    let keys = Keys::new(api.settings.redis.key_prefix.clone());
+    let q = keys.queue(&Queue::Market.name());
+    let first: String = redis::cmd("LINDEX")
+        .arg(q.active())
+        .arg(0)
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(q.meta(&first))
+        .arg("status")
+        .arg("Done")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let body = json!({"kind": "market", "args": {"limit": 5}});
+    let r = api.post("/v1/tasks", &body).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "a finished task frees a place"
+    );
+}

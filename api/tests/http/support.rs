@@ -134,9 +134,19 @@ impl Api {
         assert_eq!(outcome.written, records.len(), "every record is new");
     }
 
+    /// `GET path` as a caller with the `read` role (the operational reads need it; the market
+    /// reads are the same with or without it while reads are public).
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.http.get(self.url(path)).send().await.expect("GET");
-        json(response).await
+        self.get_as(path, Some(READ_KEY)).await
+    }
+
+    /// `GET path` with `token`, or with no token at all.
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        json(request.send().await.expect("GET")).await
     }
 
     /// `POST path` with `body`, as a caller with the `enqueue` role.

@@ -3,7 +3,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::{Api, ENQUEUE_KEY, assert_error, json};
+use crate::support::{ADMIN_KEY, Api, ENQUEUE_KEY, assert_error, json};
 
 #[tokio::test]
 async fn a_posted_task_is_accepted_with_its_location_and_is_pending_in_the_prices_queue() {
@@ -31,7 +31,9 @@ async fn a_posted_task_is_accepted_with_its_location_and_is_pending_in_the_price
         Some(format!("/v1/tasks/{id}").as_str())
     );
 
-    let (status, task) = api.get(&format!("/v1/tasks/{id}")).await;
+    let (status, task) = api
+        .get_as(&format!("/v1/tasks/{id}"), Some(ADMIN_KEY))
+        .await;
     assert_eq!(status, StatusCode::OK, "{task}");
     assert_eq!(task["id"], id);
     assert_eq!(task["queue"], "prices");

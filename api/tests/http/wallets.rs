@@ -10,7 +10,7 @@ use coinbeat_shared::{
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::{Api, ENQUEUE_KEY, assert_error, json};
+use crate::support::{ADMIN_KEY, Api, ENQUEUE_KEY, assert_error, json};
 
 const VECTOR: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
 const LOWER: &str = "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359";
@@ -204,7 +204,9 @@ async fn analyze_enqueues_a_wallet_job_and_answers_202_with_the_task() {
         format!("/v1/wallets/{LOWER}?chain=base")
     );
 
-    let (status, task) = api.get(&format!("/v1/tasks/{id}")).await;
+    let (status, task) = api
+        .get_as(&format!("/v1/tasks/{id}"), Some(ADMIN_KEY))
+        .await;
     assert_eq!(status, StatusCode::OK, "{task}");
     assert_eq!(task["queue"], "wallet");
     assert_eq!(task["payload"], json!({"chain": "base", "address": LOWER}));

@@ -4,8 +4,16 @@
 //! Every read is bounded by the process's Redis timeout and the reads run concurrently, so a
 //! scrape during an outage takes at most one timeout and still answers: with the families that
 //! could be read, and `coinbeat_redis_up 0`.
+//!
+//! A reading is reused for [`READING_TTL`]: the scrape path is reachable from outside (the
+//! API's `/metrics`), and one reading is dozens of Redis commands, so scrapes in a burst, or
+//! from several scrapers, cost Redis one reading per interval however many there are.
+//! Concurrent scrapes wait for the one reading in progress rather than start their own.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use futures::future::join_all;
@@ -21,6 +29,9 @@ use crate::{
     settings::QueueSettings,
 };
 
+/// How long one reading of Redis serves scrapes.
+pub const READING_TTL: Duration = Duration::from_secs(2);
+
 /// What one process reports from Redis: the queues and providers it cares about.
 #[derive(Debug, Clone)]
 pub struct RedisGauges {
@@ -29,6 +40,20 @@ pub struct RedisGauges {
     queues: Vec<(QueueName, QueueSettings)>,
     providers: Vec<(Provider, LimiterId)>,
     timeout: Duration,
+    /// The last reading, shared by every clone.
+    last: Arc<tokio::sync::Mutex<Option<Taken>>>,
+}
+
+/// A reading and when it was taken.
+type Taken = (Instant, Arc<Reading>);
+
+/// One reading of everything the gauges report.
+#[derive(Debug)]
+struct Reading {
+    up: bool,
+    queues: Vec<QueueStats>,
+    limiters: Vec<(Provider, LimiterSnapshot)>,
+    breakers: Vec<(Provider, BreakerSnapshot)>,
 }
 
 /// The breaker's state as a number: 0 closed, 1 half-open (open, and the next request goes
@@ -50,6 +75,7 @@ impl RedisGauges {
             queues: Vec::new(),
             providers: Vec::new(),
             timeout,
+            last: Arc::default(),
         }
     }
 
@@ -66,8 +92,33 @@ impl RedisGauges {
         self
     }
 
-    /// Reads everything (one timeout at most) and writes it.
+    /// Writes the latest reading, taking a new one (one timeout at most) when the last is older
+    /// than [`READING_TTL`].
     pub async fn render_into(&self, w: &mut TextWriter) {
+        let reading = {
+            let mut last = self.last.lock().await;
+            match &*last {
+                Some((at, reading)) if at.elapsed() < READING_TTL => reading.clone(),
+                _ => {
+                    let reading = Arc::new(self.read().await);
+                    *last = Some((Instant::now(), reading.clone()));
+                    reading
+                }
+            }
+        };
+        w.family(
+            "coinbeat_redis_up",
+            "Whether Redis answered PING within the Redis timeout during this scrape.",
+            Kind::Gauge,
+        );
+        w.sample("coinbeat_redis_up", &[], if reading.up { 1.0 } else { 0.0 });
+        write_queues(w, &reading.queues);
+        write_limiters(w, &reading.limiters);
+        write_breakers(w, &reading.breakers);
+    }
+
+    /// Reads everything, one timeout at most.
+    async fn read(&self) -> Reading {
         let t = self.timeout;
         let ping = async {
             let mut conn = self.conn.clone();
@@ -88,25 +139,18 @@ impl RedisGauges {
             (*p, r.ok().and_then(Result::ok))
         }));
         let (up, queues, limiters, breakers) = tokio::join!(ping, queues, limiters, breakers);
-
-        w.family(
-            "coinbeat_redis_up",
-            "Whether Redis answered PING within the Redis timeout during this scrape.",
-            Kind::Gauge,
-        );
-        w.sample("coinbeat_redis_up", &[], if up { 1.0 } else { 0.0 });
-        let queues: Vec<QueueStats> = queues.into_iter().flatten().collect();
-        write_queues(w, &queues);
-        let limiters: Vec<(Provider, LimiterSnapshot)> = limiters
-            .into_iter()
-            .filter_map(|(p, s)| s.map(|s| (p, s)))
-            .collect();
-        write_limiters(w, &limiters);
-        let breakers: Vec<(Provider, BreakerSnapshot)> = breakers
-            .into_iter()
-            .filter_map(|(p, s)| s.map(|s| (p, s)))
-            .collect();
-        write_breakers(w, &breakers);
+        Reading {
+            up,
+            queues: queues.into_iter().flatten().collect(),
+            limiters: limiters
+                .into_iter()
+                .filter_map(|(p, s)| s.map(|s| (p, s)))
+                .collect(),
+            breakers: breakers
+                .into_iter()
+                .filter_map(|(p, s)| s.map(|s| (p, s)))
+                .collect(),
+        }
     }
 }
 

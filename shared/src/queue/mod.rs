@@ -12,7 +12,9 @@
 //!   workers left in the registry.
 //! - [`list_dead`] and friends (`dead`): dead letters listed, shown, retried or purged;
 //!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
+//! - [`CallerTasks`]: the tasks each API caller has waiting or running, for its cap.
 
+mod caller_tasks;
 mod dead;
 mod error;
 mod job_error;
@@ -29,6 +31,7 @@ mod task_id;
 mod wake;
 mod workers;
 
+pub use caller_tasks::{Admission, CallerTasks};
 pub use dead::{
     DeadError, DeadPage, DeadTask, MAX_DEAD_PAGE, RetryReport, dead_task, list_dead,
     purge_all_dead, purge_dead, retry_all_dead, retry_dead,

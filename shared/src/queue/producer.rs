@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, TaskId, now_ms, scripts::ENQUEUE};
+use super::{QueueError, TaskId, TaskIdError, now_ms, scripts::ENQUEUE};
 use crate::{
     jobs::{Job, QueueName},
     keys::Keys,
@@ -83,6 +83,44 @@ impl Producer {
             Some(Err(existing)) => Err(QueueError::Duplicate { key, existing }),
             None => Err(QueueError::Protocol("enqueue returned no result".into())),
         }
+    }
+
+    /// The task holding idempotency key `key` on `queue`, if the key is held.
+    pub async fn idempotency_holder(
+        &self,
+        queue: &QueueName,
+        key: &str,
+    ) -> Result<Option<TaskId>, QueueError> {
+        let holder: Option<String> = redis::cmd("GET")
+            .arg(self.keys.queue(queue).idempotency(key))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        holder
+            .map(|id| {
+                id.parse()
+                    .map_err(|e: TaskIdError| QueueError::Protocol(e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Makes `id` the holder of idempotency key `key` on `queue` for the queue's idempotency
+    /// TTL, unless the key is held already (then nothing changes).
+    pub async fn hold_idempotency(
+        &self,
+        queue: &QueueName,
+        key: &str,
+        id: TaskId,
+    ) -> Result<(), QueueError> {
+        let ttl = self.queues.for_queue(queue).idempotency_ttl_secs.max(1);
+        let _: Option<String> = redis::cmd("SET")
+            .arg(self.keys.queue(queue).idempotency(key))
+            .arg(id.to_string())
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
     }
 
     /// Enqueues many jobs of one kind, immediately, without idempotency keys.

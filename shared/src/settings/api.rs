@@ -1,5 +1,6 @@
 //! Settings of the HTTP API process.
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiKeyEntry, AuthSettings};
@@ -22,14 +23,35 @@ pub struct ApiSettings {
     /// Browser origins allowed to call the API (CORS), e.g. `["https://app.example.com"]`;
     /// `["*"]` for any. Empty (the default): no CORS headers, browsers keep other sites out.
     pub cors_origins: Vec<String>,
-    /// Requests per second one client (peer IP) may make; past it, 429 with `Retry-After`.
-    /// 0 turns the limit off.
+    /// Requests per second one client may make; past it, 429 with `Retry-After`. 0 turns the
+    /// limit off. A client is its IP address, an IPv6 client its /64 (one host rotating
+    /// addresses inside its prefix stays one client).
     pub client_rate_per_sec: u32,
     /// Requests a client may make at once above its rate.
     pub client_burst: u32,
     /// Most live price streams (`/v1/stream/prices` and `/v1/ws/prices` together) one API
     /// process serves at once; one more is answered 429 `too_many_stream_clients`.
     pub max_stream_clients: usize,
+    /// Most of those streams one client may hold at once (429 `too_many_streams` past it), so
+    /// one address cannot take every slot.
+    pub max_streams_per_client: usize,
+    /// Proxies (addresses or networks, `["10.0.0.0/8", "::1"]`) whose `X-Forwarded-For` is
+    /// believed. A request from one of them is counted as the nearest address in that header
+    /// that is not itself a listed proxy; from anywhere else, as its TCP peer, whatever the
+    /// header says. Empty (the default): the header is never read.
+    #[serde(with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Open connections one API process accepts; past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// Open connections one client address may hold (a trusted proxy is not limited: its
+    /// clients are counted request by request).
+    pub max_connections_per_client: usize,
+    /// A connection whose next request's headers are not complete this long after it became
+    /// ready for them is closed. It bounds slow headers and idle keep-alive connections alike.
+    pub header_timeout_ms: u64,
+    /// Tasks one caller (API key or JWT subject) may have waiting or running at once from the
+    /// enqueue routes; one more is 429 `too_many_tasks`. 0 turns the cap off.
+    pub max_waiting_per_caller: usize,
     /// Interval of the keep-alives on an idle live price stream (an SSE comment, a WebSocket
     /// ping), so proxies and clients can tell a quiet stream from a dead one.
     pub stream_keepalive_ms: u64,
@@ -54,11 +76,66 @@ impl Default for ApiSettings {
             client_rate_per_sec: 200,
             client_burst: 400,
             max_stream_clients: 1_000,
+            max_streams_per_client: 16,
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_connections_per_client: 256,
+            header_timeout_ms: 10_000,
+            max_waiting_per_caller: 100,
             stream_keepalive_ms: 15_000,
             stream_buffer: 1_024,
             max_history_points: 1_000,
             max_portfolio_holdings: 100,
         }
+    }
+}
+
+impl ApiSettings {
+    /// What the types cannot say about the connection and stream limits.
+    pub fn validate_limits(&self) -> Result<(), String> {
+        let keepalive_ms = self.stream_keepalive_ms;
+        if self.header_timeout_ms == 0 {
+            return Err("api.header_timeout_ms must be above 0".into());
+        }
+        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+            return Err(
+                "api.max_connections and api.max_connections_per_client must be above 0".into(),
+            );
+        }
+        if self.max_streams_per_client == 0 || keepalive_ms == 0 {
+            return Err(
+                "api.max_streams_per_client and api.stream_keepalive_ms must be above 0".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `trusted_proxies` as strings: a network (`10.0.0.0/8`) or one address (`10.1.2.3`, `::1`).
+mod networks {
+    use std::net::IpAddr;
+
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| n.to_string()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<IpNet>()
+                    .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        D::Error::custom(format!(
+                            "{raw:?} is neither an IP address nor a network like 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect()
     }
 }
 
@@ -93,6 +170,31 @@ mod tests {
             let s = Settings::load(None).expect("loads");
             let roles: Vec<Role> = s.api.keys.iter().map(|k| k.role).collect();
             assert_eq!(roles, [Role::Enqueue, Role::Read]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_anything_else_is_refused_at_load() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "COINBEAT_API__TRUSTED_PROXIES",
+                "[\"10.0.0.0/8\",\"192.168.1.7\",\"fd00::/8\",\"::1\"]",
+            );
+            let s = Settings::load(None).expect("loads");
+            let nets: Vec<String> = s
+                .api
+                .trusted_proxies
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(
+                nets,
+                ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"]
+            );
+            jail.set_env("COINBEAT_API__TRUSTED_PROXIES", "[\"proxy.local\"]");
+            let err = Settings::load(None).expect_err("a host name");
+            assert!(err.to_string().contains("proxy.local"), "{err}");
             Ok(())
         });
     }

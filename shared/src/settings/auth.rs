@@ -80,12 +80,38 @@ impl ApiKeyEntry {
     }
 }
 
+/// The operational reads: what the deployment is doing rather than what the market is. Each
+/// needs the `read` role unless `api.auth.public_status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusRead {
+    /// `GET /v1/workers`.
+    Workers,
+    /// `GET /v1/queues`.
+    Queues,
+    /// `GET /v1/schedules`, `GET /v1/schedules/{entry}/runs`.
+    Schedules,
+    /// `GET /v1/health`.
+    Health,
+    /// `GET /v1/tasks/{id}`.
+    Tasks,
+    /// `GET /metrics`.
+    Metrics,
+}
+
 /// `[api.auth]`: public reads and the optional JWT verifier.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Read routes need no token (`COINBEAT_API__AUTH__PUBLIC_READS`). Off, they need `read`.
+    /// The market reads (prices, their history and streams, markets, coins, wallet analyses,
+    /// portfolio valuation) need no token (`COINBEAT_API__AUTH__PUBLIC_READS`). Off, they need
+    /// `read`.
     pub public_reads: bool,
+    /// Operational reads anyone may make (`["queues", "health"]`); the others need `read`.
+    /// Empty by default. Answered to a caller without a token, they leave out what only an
+    /// operator should see: watched wallets, task payloads and results, worker hosts and pids,
+    /// key fingerprints.
+    pub public_status: Vec<StatusRead>,
     /// Accept JWTs from an identity provider as well as API keys (`[api.auth.jwt]`).
     pub jwt: Option<JwtSettings>,
 }
@@ -94,6 +120,7 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             public_reads: true,
+            public_status: Vec::new(),
             jwt: None,
         }
     }
@@ -109,7 +136,8 @@ pub enum JwtAlgorithm {
     RS256,
 }
 
-/// `[api.auth.jwt]`: how a JWT is checked. It must carry `exp` and a `role` claim.
+/// `[api.auth.jwt]`: how a JWT is checked. It must carry `exp`, `iat`, the configured `iss` and
+/// `aud`, and a `role` claim, and live at most `max_lifetime_secs`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct JwtSettings {
@@ -118,12 +146,19 @@ pub struct JwtSettings {
     pub secret: Option<Secret>,
     /// The RS256 public key, PEM (`-----BEGIN PUBLIC KEY-----…`).
     pub public_key_pem: Option<String>,
-    /// When set, the `iss` claim must equal it.
+    /// The `iss` claim must equal it. Required: without it a token from any issuer that shares
+    /// the key (another tenant of the identity provider, another of its apps) would pass.
     pub issuer: Option<String>,
-    /// When set, the `aud` claim must contain it.
+    /// The `aud` claim must contain it. Required: without it a token the identity provider
+    /// issued for another API would pass here.
     pub audience: Option<String>,
-    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_secs: u64,
+    /// Longest lifetime (`exp - iat`) a token may have, in seconds. One hour by default: the
+    /// access-token lifetime most identity providers issue (Okta, Entra ID, Google), and the
+    /// longest a leaked token stays useful; a provider set to longer tokens (Auth0's API
+    /// default is a day) is refused until this is raised or the provider's lifetime lowered.
+    pub max_lifetime_secs: u64,
 }
 
 impl Default for JwtSettings {
@@ -135,6 +170,7 @@ impl Default for JwtSettings {
             issuer: None,
             audience: None,
             leeway_secs: 30,
+            max_lifetime_secs: 3_600,
         }
     }
 }
@@ -144,7 +180,7 @@ pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 impl super::ApiSettings {
     /// Checks the keys and the JWT settings: every hash is 64 hex digits, the chosen algorithm
-    /// has its key.
+    /// has its key, the issuer and audience are set, the lifetime cap is at least a second.
     pub fn validate_auth(&self) -> Result<(), String> {
         for (i, key) in self.keys.iter().enumerate() {
             if key.digest().is_none() {
@@ -181,6 +217,20 @@ impl super::ApiSettings {
                             .into());
                     }
                 }
+            }
+            for (name, claim, value) in [
+                ("issuer", "iss", &jwt.issuer),
+                ("audience", "aud", &jwt.audience),
+            ] {
+                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    return Err(format!(
+                        "api.auth.jwt.{name} is not set: it is required when JWTs are accepted \
+                         (every token's `{claim}` is checked against it)"
+                    ));
+                }
+            }
+            if jwt.max_lifetime_secs == 0 {
+                return Err("api.auth.jwt.max_lifetime_secs must be at least 1".into());
             }
         }
         Ok(())

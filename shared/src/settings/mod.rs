@@ -28,7 +28,8 @@ mod wallets;
 
 pub use api::ApiSettings;
 pub use auth::{
-    ApiKeyEntry, AuthSettings, JwtAlgorithm, JwtSettings, MIN_HS256_SECRET_BYTES, Role, UnknownRole,
+    ApiKeyEntry, AuthSettings, JwtAlgorithm, JwtSettings, MIN_HS256_SECRET_BYTES, Role, StatusRead,
+    UnknownRole,
 };
 pub use health::HealthSettings;
 pub use markets::MarketsSettings;
@@ -117,6 +118,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.providers.validate()?;
         self.api.validate_auth().map_err(SettingsError::Invalid)?;
+        self.api.validate_limits().map_err(SettingsError::Invalid)?;
         let unmapped = self.prices.unmapped();
         if !unmapped.is_empty() {
             let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();
