@@ -11,6 +11,8 @@ mod checks;
 mod compose;
 mod k8s;
 mod manifests;
+mod network;
+mod redis_auth;
 mod schema;
 mod stack;
 mod workspace;
@@ -175,7 +177,7 @@ fn an_environment_variable_that_is_no_setting_is_caught() {
     // A plain name coinbeat never reads.
     assert_caught(
         "compose.yaml",
-        "  REDIS_URL: ${REDIS_URL:-redis://redis:6379}\n",
+        "  REDIS_URL: ${REDIS_URL:-redis://coinbeat:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379}\n",
         "  REDIS_ADDR: redis:6379\n",
         &["REDIS_ADDR is not a coinbeat setting"],
     );
@@ -215,9 +217,9 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
         &["minReplicaCount must be 1"],
     );
     assert_caught(
-        "docker/k8s/config.yaml",
-        "REDIS_URL: redis://redis.coinbeat.svc.cluster.local:6379",
-        "REDIS_URL: rediss://:pw@redis.example.com:6380/2",
+        "docker/k8s/workers.yaml",
+        "value: redis://coinbeat:$(REDIS_PASSWORD)@redis.coinbeat.svc.cluster.local:6379",
+        "value: rediss://coinbeat:$(REDIS_PASSWORD)@redis.example.com:6380/2",
         &["reads Redis at", "redis.example.com:6380"],
     );
 }
@@ -257,7 +259,7 @@ fn a_grace_period_shorter_than_the_shutdown_timeout_and_a_missing_probe_are_caug
 async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_checks() {
     let sources = Sources::from_repo();
     let image = manifests::image(&sources.dockerfile).expect("the Dockerfile reads");
-    let vars = manifests::env_file(&sources.sim_env).expect("sim.env reads");
+    let vars = checks::compose_vars(&manifests::env_file(&sources.sim_env).expect("sim.env reads"));
     let mut found = Vec::new();
     let compose = compose::load(&sources.compose, &vars, &image, &mut found);
     assert!(found.is_empty(), "{found:?}");
@@ -271,9 +273,44 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
         "{services:?}"
     );
 
-    let redis = TestRedis::start();
+    // Redis as compose starts it (its users, the password from `.env`), on a loopback port, with
+    // one more user the test reads Redis's ACL log as.
+    let port = coinbeat_shared::testing::free_port();
+    let mut args = compose.redis.clone().expect("compose runs redis").args;
+    args.extend(
+        [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--user",
+            "observer",
+            "on",
+            ">observer",
+            "~*",
+            "&*",
+            "+@all",
+        ]
+        .map(String::from),
+    );
+    let redis = TestRedis::start_with(&args).expect("redis starts with compose's command");
     let logs = tempfile::tempdir().unwrap();
-    let stack = stack::Stack::start(&compose.workloads, &image, &redis.url(), logs.path());
+    let stack = stack::Stack::start(
+        &compose.workloads,
+        &image,
+        &format!("127.0.0.1:{port}"),
+        logs.path(),
+    );
+    for (service, env) in stack.envs.iter().filter(|(s, _)| *s != "sim") {
+        let url = env.get("REDIS_URL").map_or("", String::as_str);
+        assert!(
+            url.starts_with(&format!(
+                "redis://coinbeat:{}@127.0.0.1:",
+                checks::COMPOSE_REDIS_PASSWORD
+            )),
+            "{service} reaches Redis without the coinbeat user's password: {url}"
+        );
+    }
 
     // The beat's first prices job runs at start; the API then serves BTC from the simulator.
     let http = reqwest::Client::new();
@@ -323,6 +360,22 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
             }
         }
     }
+
+    // Not one command coinbeat sent was refused, and every login succeeded: Redis's ACL log
+    // records both.
+    let mut observer = redis::Client::open(format!("redis://observer:observer@127.0.0.1:{port}"))
+        .and_then(|c| c.get_connection())
+        .expect("the observer logs in");
+    let denied: Vec<redis::Value> = redis::cmd("ACL")
+        .arg("LOG")
+        .query(&mut observer)
+        .expect("ACL LOG");
+    assert!(
+        denied.is_empty(),
+        "Redis refused coinbeat (ACL LOG): {denied:?}\n{}",
+        stack.logs()
+    );
+    drop(redis);
 }
 
 #[test]
