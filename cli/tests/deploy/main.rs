@@ -434,3 +434,156 @@ fn a_redis_without_a_memory_cap_and_a_foreign_image_are_caught() {
         &["Deployment scheduler", "neither the coinbeat image"],
     );
 }
+
+#[test]
+fn an_open_or_overprivileged_redis_is_caught() {
+    // The default user left on: anyone who connects may do anything.
+    assert_caught(
+        "compose.yaml",
+        "      - default\n      - reset\n",
+        "      - default\n      - \"on\"\n      - nopass\n      - \"~*\"\n      - \"+@all\"\n",
+        &[
+            "compose.yaml: service redis",
+            "without a password",
+            "`SET coinbeat:check 1` is allowed",
+        ],
+    );
+    // The coinbeat user with every command.
+    assert_caught(
+        "compose.yaml",
+        "      - \"-@dangerous\"\n",
+        "",
+        &["user coinbeat", "`CONFIG SET maxmemory 1` is allowed"],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"-@dangerous\"\n",
+        "",
+        &["redis.yaml", "user coinbeat", "`FLUSHALL` is allowed"],
+    );
+    // A command coinbeat sends, denied.
+    assert_caught(
+        "compose.yaml",
+        "      - \"+info\"\n",
+        "",
+        &["user coinbeat may not run `INFO`, which coinbeat sends"],
+    );
+    // The services without the password.
+    assert_caught(
+        "compose.yaml",
+        "redis://coinbeat:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379",
+        "redis://redis:6379",
+        &["no coinbeat service names a user and password"],
+    );
+    // KEDA's user allowed to write.
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"-@all\"\n",
+        "            - \"+@all\"\n",
+        &["user keda may run `LPUSH coinbeat:q:"],
+    );
+    // A command line redis-server refuses.
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"+config|get\"\n",
+        "            - \"+config|gett\"\n",
+        &["redis-server exited"],
+    );
+}
+
+#[test]
+fn a_pod_open_to_the_cluster_or_holding_more_than_it_needs_is_caught() {
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "            matchLabels: { app.kubernetes.io/part-of: coinbeat }",
+        "            matchLabels: { app.kubernetes.io/part-of: other }",
+        &[
+            "StatefulSet redis: no NetworkPolicy admits",
+            "Deployment price-worker",
+        ],
+    );
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "    - from:\n        - podSelector:\n            matchLabels: { app.kubernetes.io/part-of: coinbeat }",
+        "    - from:\n        - podSelector: {}",
+        &["StatefulSet redis: a NetworkPolicy admits"],
+    );
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "          podSelector:\n            matchLabels: { app.kubernetes.io/name: prometheus }\n",
+        "",
+        &["Deployment scheduler: the ops port 9100 is admitted from"],
+    );
+    // A pod no ingress policy selects.
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "    matchLabels: { app.kubernetes.io/name: api }\n  policyTypes: [Ingress]",
+        "    matchLabels: { app.kubernetes.io/name: apii }\n  policyTypes: [Ingress]",
+        &["Deployment api: the API's port 8080 is not admitted from outside"],
+    );
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "      automountServiceAccountToken: false\n",
+        "",
+        &["Deployment price-worker: pod spec lacks `automountServiceAccountToken: false`"],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            readOnlyRootFilesystem: true\n",
+        "",
+        &["StatefulSet redis, container redis: lacks `readOnlyRootFilesystem: true`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  read_only: true\n  cap_drop: [ALL]\n",
+        "  cap_drop: [ALL]\n",
+        &["service api: not `read_only: true`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  cap_drop: [ALL]\n  security_opt: [\"no-new-privileges:true\"]\n",
+        "",
+        &["service price-worker: does not `cap_drop: [ALL]`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  security_opt: [\"no-new-privileges:true\"]\n",
+        "",
+        &["service scheduler: lacks `security_opt"],
+    );
+    // A provider key given to a worker that never calls that provider.
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "            - secretRef: { name: coinbeat-etherscan }\n",
+        "            - secretRef: { name: coinbeat-coingecko }\n",
+        &[
+            "Deployment wallet-worker",
+            "receives the secret COINGECKO_API_KEY, which wallet-worker does not use",
+        ],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  COINBEAT_REDIS__KEY_PREFIX:\n",
+        "  COINBEAT_REDIS__KEY_PREFIX:\n  ETHERSCAN_API_KEY:\n",
+        &["service scheduler: receives the secret ETHERSCAN_API_KEY"],
+    );
+    assert_caught(
+        "docker/k8s/api.yaml",
+        "            - secretRef: { name: coinbeat-api }\n",
+        "            - secretRef: { name: coinbeat-api }\n            - secretRef: { name: coinbeat-etherscan }\n",
+        &["Deployment api", "receives the secret ETHERSCAN_API_KEY"],
+    );
+    // Misspelled fields of the new blocks.
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "  policyTypes: [Ingress]\n  ingress:",
+        "  policyType: [Ingress]\n  ingress:",
+        &["NetworkPolicy redis: spec: unknown field `policyType`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "pids: 256 }",
+        "pid: 256 }",
+        &["deploy.resources.limits: unknown field `pid`"],
+    );
+}
