@@ -9,6 +9,7 @@ use coinbeat_shared::{
     Settings,
     jobs::{Queue, QueueName},
     keys::Keys,
+    ratelimit::Provider,
     settings::{ENV_ALIASES, QueueSettings},
 };
 use coinbeat_workers::registry;
@@ -17,8 +18,22 @@ use crate::{
     compose::{self, Compose},
     k8s::{self, K8s},
     manifests::{self, Image, Sources, Workload},
+    network,
+    redis_auth::{self, Login},
     workspace,
 };
+
+/// The REDIS_PASSWORD the checks give compose, as `.env` would (compose refuses to start
+/// without one).
+pub const COMPOSE_REDIS_PASSWORD: &str = "deploy0check0compose0password";
+
+/// The interpolation variables of compose run with `extra` (an env file's) and `.env`'s
+/// required REDIS_PASSWORD.
+pub fn compose_vars(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut vars = extra.clone();
+    vars.insert("REDIS_PASSWORD".into(), COMPOSE_REDIS_PASSWORD.into());
+    vars
+}
 
 /// Where the image puts the binaries (`COPY --from=builder /out/ /usr/local/bin/`).
 const BIN_DIR: &str = "/usr/local/bin";
@@ -38,11 +53,25 @@ pub fn check(sources: &Sources, sim_paths: &SimPaths) -> Vec<String> {
         problems.push(format!("docker/sim.env: {e}"));
         BTreeMap::new()
     });
-    let plain = compose::load(&sources.compose, &BTreeMap::new(), &image, &mut problems);
-    let sim = compose::load(&sources.compose, &sim_vars, &image, &mut problems);
+    check_password_required(&sources.compose, &image, &mut problems);
+    let plain = compose::load(
+        &sources.compose,
+        &compose_vars(&BTreeMap::new()),
+        &image,
+        &mut problems,
+    );
+    let sim = compose::load(
+        &sources.compose,
+        &compose_vars(&sim_vars),
+        &image,
+        &mut problems,
+    );
     compose::check_redis(&plain, &mut problems);
+    compose::check_hardening(&plain, &mut problems);
     check_sim_profile(&plain, &sim, &sim_vars, sim_paths, &mut problems);
     let k8s = k8s::load(&sources.k8s, &sources.kustomization, &image, &mut problems);
+    check_redis_users(&plain, &k8s, &mut problems);
+    network::check(&k8s, &mut problems);
 
     for w in plain
         .workloads
@@ -53,6 +82,9 @@ pub fn check(sources: &Sources, sim_paths: &SimPaths) -> Vec<String> {
         check_workload(w, &image, &mut problems);
     }
     check_queues(&plain, &k8s, &mut problems);
+    for w in plain.workloads.iter().chain(&k8s.workloads) {
+        check_secrets(w, &mut problems);
+    }
     problems.sort();
     problems.dedup();
     problems
@@ -232,6 +264,9 @@ fn with_check(args: &[String]) -> Vec<String> {
 /// by the binary itself), a plain alias such as `REDIS_URL`, or `RUST_LOG`.
 fn check_env_names(w: &Workload, problems: &mut Vec<String>) {
     for name in w.env.keys().chain(&w.passthrough) {
+        if w.expansion_inputs.contains(name) {
+            continue; // only there to be expanded into another value
+        }
         let known = name.starts_with("COINBEAT_")
             || ENV_ALIASES.iter().any(|(alias, _)| alias == name)
             || OTHER_ENV.contains(&name.as_str());
@@ -515,6 +550,154 @@ fn check_sim_profile(
                     ));
                 }
             }
+        }
+    }
+}
+
+/// Compose must refuse to start without REDIS_PASSWORD: there is no default password.
+fn check_password_required(text: &str, image: &Image, problems: &mut Vec<String>) {
+    let mut found = Vec::new();
+    compose::load(text, &BTreeMap::new(), image, &mut found);
+    if !found.iter().any(|p| p.contains("REDIS_PASSWORD")) {
+        problems.push(
+            "compose.yaml: starts without REDIS_PASSWORD; it must be required \
+             (`${REDIS_PASSWORD:?...}`), never defaulted"
+                .into(),
+        );
+    }
+}
+
+/// `(user, password)` of a `redis://user:password@host...` URL, percent-decoded.
+fn login(url: &str) -> Option<Login> {
+    let rest = url.split_once("://")?.1;
+    let (userinfo, _) = rest.rsplit_once('@')?;
+    let (user, password) = userinfo.split_once(':')?;
+    Some(Login {
+        user: percent_decode(user),
+        password: percent_decode(password),
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The login the services use for the bundled Redis, the service called `redis` (or
+/// `redis.<namespace>...` in Kubernetes) in their URL.
+fn services_login(workloads: &[Workload]) -> Option<Login> {
+    workloads
+        .iter()
+        .filter_map(|w| w.env.get("REDIS_URL"))
+        .find(|url| {
+            let (address, _) = redis_address(url);
+            let host = address
+                .rsplit_once(':')
+                .map_or(address.as_str(), |(h, _)| h);
+            host == "redis" || host.starts_with("redis.")
+        })
+        .and_then(|url| login(url))
+}
+
+/// The bundled Redis of compose and of Kubernetes, started for real with its arguments: it
+/// refuses anonymous clients, lets coinbeat's user do what coinbeat does and nothing an
+/// attacker needs, and lets KEDA's user read the queue lengths only.
+fn check_redis_users(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
+    if let Some(server) = &compose.redis {
+        let login = services_login(&compose.workloads);
+        redis_auth::check(server, login.as_ref(), None, problems);
+    }
+    for server in &k8s.redis {
+        let login = services_login(&k8s.workloads);
+        let lists: Vec<String> = k8s
+            .scaled
+            .iter()
+            .flat_map(|s| &s.triggers)
+            .filter_map(|t| t.list_name.clone())
+            .collect();
+        let keda = k8s
+            .scaled
+            .iter()
+            .flat_map(|s| &s.triggers)
+            .find_map(|t| k8s.trigger_auth_params.get(t.auth.as_ref()?))
+            .map(|params| Login {
+                user: params.get("username").cloned().unwrap_or("default".into()),
+                password: params.get("password").cloned().unwrap_or_default(),
+            });
+        redis_auth::check(
+            server,
+            login.as_ref(),
+            keda.as_ref().map(|k| (k, lists.as_slice())),
+            problems,
+        );
+    }
+}
+
+/// Settings that are secrets: a workload gets only those it uses.
+const SECRETS: [&str; 6] = [
+    "COINGECKO_API_KEY",
+    "COINBEAT_PROVIDERS__COINGECKO__API_KEY",
+    "ETHERSCAN_API_KEY",
+    "COINBEAT_PROVIDERS__ETHERSCAN__API_KEY",
+    "COINBEAT_API__KEYS",
+    "COINBEAT_API__AUTH__JWT__SECRET",
+];
+
+/// The secrets the binary uses: Redis's (REDIS_URL, and the password it is built from), the key
+/// of each upstream it calls (`registry::providers`), the API's keys for the API.
+fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
+    let mut needed = BTreeSet::from(["REDIS_URL", "REDIS_PASSWORD", "COINBEAT_REDIS__URL"]);
+    for provider in registry::providers(binary) {
+        match provider {
+            Provider::CoinGecko => needed.extend([
+                "COINGECKO_API_KEY",
+                "COINBEAT_PROVIDERS__COINGECKO__API_KEY",
+            ]),
+            Provider::Etherscan => needed.extend([
+                "ETHERSCAN_API_KEY",
+                "COINBEAT_PROVIDERS__ETHERSCAN__API_KEY",
+            ]),
+            Provider::Binance | Provider::CoinLore => {}
+        }
+    }
+    if binary == "coinbeat-api" {
+        needed.extend(["COINBEAT_API__KEYS", "COINBEAT_API__AUTH__JWT__SECRET"]);
+    }
+    needed
+}
+
+/// No workload receives a secret it does not use: every secret setting it is given, and
+/// (Kubernetes) every variable it takes from a Secret, is one its binary needs.
+fn check_secrets(w: &Workload, problems: &mut Vec<String>) {
+    let Some(binary) = w.binary() else { return };
+    let needed = secrets_needed(binary);
+    let given = w
+        .env
+        .keys()
+        .chain(&w.passthrough)
+        .filter(|n| SECRETS.contains(&n.as_str()))
+        .chain(&w.from_secrets);
+    for name in given {
+        if !needed.contains(name.as_str()) {
+            problems.push(format!(
+                "{}: receives the secret {name}, which {binary} does not use",
+                w.origin
+            ));
         }
     }
 }

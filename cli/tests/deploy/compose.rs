@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-use crate::manifests::{self, Image, Workload, argv, duration_secs, interpolate, scalar};
+use crate::manifests::{
+    self, Image, RedisServer, Workload, argv, duration_secs, interpolate, scalar,
+};
 
 /// The services compose would start, by name, with their parsed definitions.
 pub struct Compose {
     pub services: BTreeMap<String, Value>,
     pub workloads: Vec<Workload>,
+    /// The `redis` service's server, its command interpolated.
+    pub redis: Option<RedisServer>,
 }
 
 /// Reads `compose.yaml` with `vars` as the interpolation (and pass-through) environment. The
@@ -24,6 +28,7 @@ pub fn load(
     let mut compose = Compose {
         services: BTreeMap::new(),
         workloads: Vec::new(),
+        redis: None,
     };
     let doc = match manifests::yaml(text, "compose.yaml") {
         Ok(doc) => doc,
@@ -69,6 +74,14 @@ pub fn load(
                 .push(workload(&name, &service, vars, image, problems));
         }
         compose.services.insert(name, service);
+    }
+    if let Some(redis) = compose.services.get("redis") {
+        let args = argv(&redis["command"]).unwrap_or_default();
+        compose.redis = Some(RedisServer {
+            origin: "compose.yaml: service redis".into(),
+            // The image's entrypoint runs a command starting with redis-server as it is.
+            args: args.into_iter().skip(1).collect(),
+        });
     }
     compose
 }
@@ -152,6 +165,8 @@ fn workload(
         grace_secs,
         http_probes: Vec::new(),
         deployment: None,
+        from_secrets: Default::default(),
+        expansion_inputs: Default::default(),
     }
 }
 
@@ -200,6 +215,42 @@ pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
                 "{}: must depend on redis with `condition: service_healthy`",
                 w.origin
             ));
+        }
+    }
+}
+
+/// Every coinbeat service and Redis run read-only, with no capability and no way to gain a
+/// privilege, under memory, CPU and process limits that `docker compose` applies without swarm.
+pub fn check_hardening(compose: &Compose, problems: &mut Vec<String>) {
+    let names = compose
+        .workloads
+        .iter()
+        .map(|w| w.name.as_str())
+        .chain(compose.services.contains_key("redis").then_some("redis"));
+    for name in names {
+        let service = &compose.services[name];
+        let origin = format!("compose.yaml: service {name}");
+        if service["read_only"].as_bool() != Some(true) {
+            problems.push(format!("{origin}: not `read_only: true`"));
+        }
+        let drops = argv(&service["cap_drop"]).unwrap_or_default();
+        if !drops.iter().any(|c| c == "ALL") {
+            problems.push(format!("{origin}: does not `cap_drop: [ALL]`"));
+        }
+        let opts = argv(&service["security_opt"]).unwrap_or_default();
+        if !opts
+            .iter()
+            .any(|o| o == "no-new-privileges:true" || o == "no-new-privileges")
+        {
+            problems.push(format!(
+                "{origin}: lacks `security_opt: [\"no-new-privileges:true\"]`"
+            ));
+        }
+        let limits = &service["deploy"]["resources"]["limits"];
+        for limit in ["cpus", "memory", "pids"] {
+            if limits[limit].is_null() {
+                problems.push(format!("{origin}: no deploy.resources.limits.{limit}"));
+            }
         }
     }
 }

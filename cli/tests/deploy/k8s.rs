@@ -6,15 +6,124 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml::Value;
 
 use crate::manifests::{
-    self, Image, K8sDeployment, RedisTrigger, ScaledObject, Workload, argv, scalar,
+    self, Image, K8sDeployment, RedisServer, RedisTrigger, ScaledObject, Workload, argv, expand,
+    scalar,
 };
 
 pub struct K8s {
     pub workloads: Vec<Workload>,
     pub scaled: Vec<ScaledObject>,
     pub trigger_auths: BTreeSet<String>,
+    /// TriggerAuthentication name → parameter → its value, resolved from the Secret named.
+    pub trigger_auth_params: BTreeMap<String, BTreeMap<String, String>>,
     /// `(kind, name)` of every object, to resolve references.
     pub objects: BTreeSet<(String, String)>,
+    /// The bundled Redis containers, their arguments expanded with their environment.
+    pub redis: Vec<RedisServer>,
+    pub pods: Vec<Pod>,
+    pub policies: Vec<NetworkPolicy>,
+}
+
+/// The pod template of a Deployment or StatefulSet, as far as who may reach it matters.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub origin: String,
+    pub labels: BTreeMap<String, String>,
+    /// Every container port by number.
+    pub ports: BTreeSet<u16>,
+    /// A container of it has REDIS_URL (a Redis client).
+    pub uses_redis: bool,
+    pub is_redis: bool,
+}
+
+/// A label selector (`matchLabels` and `matchExpressions`); empty selects everything.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    pub labels: BTreeMap<String, String>,
+    /// `(key, operator, values)`.
+    pub expressions: Vec<(String, String, Vec<String>)>,
+}
+
+impl Selector {
+    fn read(v: &Value) -> Self {
+        let labels = string_map(&v["matchLabels"]);
+        let expressions = v["matchExpressions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    scalar(&e["key"]).unwrap_or_default(),
+                    scalar(&e["operator"]).unwrap_or_default(),
+                    argv(&e["values"]).unwrap_or_default(),
+                )
+            })
+            .collect();
+        Self {
+            labels,
+            expressions,
+        }
+    }
+
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.expressions.iter().all(|(k, op, values)| {
+                let value = labels.get(k);
+                match op.as_str() {
+                    "In" => value.is_some_and(|v| values.contains(v)),
+                    "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                    "Exists" => value.is_some(),
+                    "DoesNotExist" => value.is_none(),
+                    _ => false,
+                }
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.expressions.is_empty()
+    }
+}
+
+/// One `from` entry of an ingress rule.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub pods: Option<Selector>,
+    pub namespaces: Option<Selector>,
+    pub ip_block: bool,
+}
+
+/// An ingress rule: from whom (empty: anyone) to which ports (empty: every port).
+#[derive(Debug, Clone)]
+pub struct IngressRule {
+    pub from: Vec<Peer>,
+    pub ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkPolicy {
+    pub origin: String,
+    pub selects: Selector,
+    /// `policyTypes` names Ingress (or, unset, the policy has ingress rules or no egress).
+    pub ingress_policy: bool,
+    pub ingress: Vec<IngressRule>,
+}
+
+/// A mapping of scalars (labels), as strings.
+fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+        .collect()
+}
+
+/// What a blank Redis password in a shipped Secret is set to here, as the operator must set
+/// it: the checks then see the deployment as it runs (URL-safe, like the advice in the files).
+fn check_password(secret: &str) -> String {
+    format!(
+        "check0{}0password",
+        secret.replace(|c: char| !c.is_ascii_alphanumeric(), "0")
+    )
 }
 
 /// Reads every listed manifest. `image_name` is the image the kustomization maps to ours.
@@ -28,7 +137,11 @@ pub fn load(
         workloads: Vec::new(),
         scaled: Vec::new(),
         trigger_auths: BTreeSet::new(),
+        trigger_auth_params: BTreeMap::new(),
         objects: BTreeSet::new(),
+        redis: Vec::new(),
+        pods: Vec::new(),
+        policies: Vec::new(),
     };
     let image_names: BTreeSet<String> = manifests::yaml(kustomization, "kustomization.yaml")
         .map(|k| {
@@ -80,7 +193,15 @@ pub fn load(
             .as_mapping()
             .map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+                    .filter_map(|(k, v)| {
+                        let (k, v) = (scalar(k)?, scalar(v)?);
+                        let v = if kind == "Secret" && k == "password" && v.is_empty() {
+                            check_password(&name)
+                        } else {
+                            v
+                        };
+                        Some((k, v))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -99,10 +220,262 @@ pub fn load(
                 ));
             }
             "ScaledObject" => k8s.scaled.push(scaled_object(file, doc)),
+            "TriggerAuthentication" => {
+                let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
+                let mut params = BTreeMap::new();
+                for r in doc["spec"]["secretTargetRef"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                {
+                    let (Some(param), Some(secret), Some(key)) = (
+                        scalar(&r["parameter"]),
+                        scalar(&r["name"]),
+                        scalar(&r["key"]),
+                    ) else {
+                        continue;
+                    };
+                    match config
+                        .get(&("Secret".to_owned(), secret.clone()))
+                        .and_then(|values| values.get(&key))
+                    {
+                        Some(v) => {
+                            params.insert(param, v.clone());
+                        }
+                        None => problems.push(format!(
+                            "{file}: TriggerAuthentication {name}: {param} names key {key} of \
+                             Secret {secret}, which is not defined"
+                        )),
+                    }
+                }
+                k8s.trigger_auth_params.insert(name, params);
+            }
+            "NetworkPolicy" => k8s.policies.push(network_policy(file, doc)),
             _ => {}
         }
     }
+    for (file, doc) in &docs {
+        if matches!(
+            scalar(&doc["kind"]).as_deref(),
+            Some("Deployment" | "StatefulSet")
+        ) {
+            let pod = pod(file, doc, &k8s.workloads, problems);
+            if pod.is_redis
+                && let Some(server) = redis_server(file, doc, &config, problems)
+            {
+                k8s.redis.push(server);
+            }
+            k8s.pods.push(pod);
+        }
+    }
     k8s
+}
+
+fn network_policy(file: &str, doc: &Value) -> NetworkPolicy {
+    let spec = &doc["spec"];
+    let types = argv(&spec["policyTypes"]);
+    let ingress: Vec<IngressRule> = spec["ingress"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|rule| IngressRule {
+            from: rule["from"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|p| Peer {
+                    pods: (!p["podSelector"].is_null()).then(|| Selector::read(&p["podSelector"])),
+                    namespaces: (!p["namespaceSelector"].is_null())
+                        .then(|| Selector::read(&p["namespaceSelector"])),
+                    ip_block: !p["ipBlock"].is_null(),
+                })
+                .collect(),
+            ports: rule["ports"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| u16::try_from(p["port"].as_u64()?).ok())
+                .collect(),
+        })
+        .collect();
+    NetworkPolicy {
+        origin: format!(
+            "{file}: NetworkPolicy {}",
+            scalar(&doc["metadata"]["name"]).unwrap_or_default()
+        ),
+        selects: Selector::read(&spec["podSelector"]),
+        ingress_policy: match &types {
+            Some(t) => t.iter().any(|t| t == "Ingress"),
+            None => true,
+        },
+        ingress,
+    }
+}
+
+/// The pod template, checked for what every pod must have: no service-account token (no pod
+/// talks to the Kubernetes API), non-root with the runtime's seccomp profile, and containers
+/// that cannot gain privileges, hold no capability and cannot write their root filesystem.
+fn pod(file: &str, doc: &Value, workloads: &[Workload], problems: &mut Vec<String>) -> Pod {
+    let kind = scalar(&doc["kind"]).unwrap_or_default();
+    let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
+    let origin = format!("{file}: {kind} {name}");
+    let template = &doc["spec"]["template"];
+    let spec = &template["spec"];
+    if spec["automountServiceAccountToken"].as_bool() != Some(false) {
+        problems.push(format!(
+            "{origin}: pod spec lacks `automountServiceAccountToken: false`"
+        ));
+    }
+    let sc = &spec["securityContext"];
+    if sc["runAsNonRoot"].as_bool() != Some(true) {
+        problems.push(format!(
+            "{origin}: pod securityContext lacks `runAsNonRoot: true`"
+        ));
+    }
+    if scalar(&sc["seccompProfile"]["type"]).as_deref() != Some("RuntimeDefault") {
+        problems.push(format!(
+            "{origin}: pod securityContext lacks `seccompProfile: {{ type: RuntimeDefault }}`"
+        ));
+    }
+    let mut ports = BTreeSet::new();
+    let mut is_redis = false;
+    for c in spec["containers"].as_sequence().into_iter().flatten() {
+        let at = format!(
+            "{origin}, container {}",
+            scalar(&c["name"]).unwrap_or_default()
+        );
+        let csc = &c["securityContext"];
+        if csc["allowPrivilegeEscalation"].as_bool() != Some(false) {
+            problems.push(format!("{at}: lacks `allowPrivilegeEscalation: false`"));
+        }
+        if csc["readOnlyRootFilesystem"].as_bool() != Some(true) {
+            problems.push(format!("{at}: lacks `readOnlyRootFilesystem: true`"));
+        }
+        if !argv(&csc["capabilities"]["drop"])
+            .unwrap_or_default()
+            .iter()
+            .any(|d| d == "ALL")
+        {
+            problems.push(format!("{at}: does not drop ALL capabilities"));
+        }
+        for p in c["ports"].as_sequence().into_iter().flatten() {
+            if let Some(port) = p["containerPort"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+            {
+                ports.insert(port);
+            }
+        }
+        is_redis |= image_repository(&scalar(&c["image"]).unwrap_or_default()) == "redis";
+    }
+    Pod {
+        labels: string_map(&template["metadata"]["labels"]),
+        ports,
+        uses_redis: workloads
+            .iter()
+            .any(|w| w.name == name && w.env.contains_key("REDIS_URL")),
+        is_redis,
+        origin,
+    }
+}
+
+/// The Redis container's arguments with its environment expanded, as the kubelet starts it.
+fn redis_server(
+    file: &str,
+    doc: &Value,
+    config: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    problems: &mut Vec<String>,
+) -> Option<RedisServer> {
+    let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
+    let container = doc["spec"]["template"]["spec"]["containers"]
+        .as_sequence()?
+        .iter()
+        .find(|c| image_repository(&scalar(&c["image"]).unwrap_or_default()) == "redis")?;
+    let origin = format!(
+        "{file}: {} {name}, container {}",
+        scalar(&doc["kind"]).unwrap_or_default(),
+        scalar(&container["name"]).unwrap_or_default()
+    );
+    let resolved = container_env(&origin, container, config, BTreeMap::new(), problems);
+    let mut used = BTreeSet::new();
+    let mut args: Vec<String> = argv(&container["command"])
+        .unwrap_or_default()
+        .into_iter()
+        .chain(argv(&container["args"]).unwrap_or_default())
+        .map(|a| expand(&a, &resolved.env, &mut used))
+        .collect();
+    // The image's entrypoint puts redis-server before arguments that start with `-`.
+    if args.first().is_some_and(|a| a == "redis-server") {
+        args.remove(0);
+    }
+    Some(RedisServer { origin, args })
+}
+
+/// A container's environment as the kubelet builds it: `envFrom` first, then `env` in order,
+/// each value with `$(NAME)` of the names before it expanded.
+struct ContainerEnv {
+    env: BTreeMap<String, String>,
+    from_secrets: BTreeSet<String>,
+    expansion_inputs: BTreeSet<String>,
+}
+
+fn container_env(
+    origin: &str,
+    container: &Value,
+    config: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    mut env: BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> ContainerEnv {
+    let mut from_secrets = BTreeSet::new();
+    let mut expansion_inputs = BTreeSet::new();
+    for from in container["envFrom"].as_sequence().into_iter().flatten() {
+        for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+            if let Some(r) = scalar(&from[field]["name"]) {
+                match config.get(&(kind.to_owned(), r.clone())) {
+                    Some(values) => {
+                        if kind == "Secret" {
+                            from_secrets.extend(values.keys().cloned());
+                        }
+                        env.extend(values.clone());
+                    }
+                    None => problems.push(format!(
+                        "{origin}: envFrom names {kind} {r}, which is not defined"
+                    )),
+                }
+            }
+        }
+    }
+    for var in container["env"].as_sequence().into_iter().flatten() {
+        let var_name = scalar(&var["name"]).unwrap_or_default();
+        let value = if let Some(v) = scalar(&var["value"]) {
+            Some(expand(&v, &env, &mut expansion_inputs))
+        } else {
+            [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")]
+                .iter()
+                .find_map(|(field, kind)| {
+                    let r = &var["valueFrom"][field];
+                    let values = config.get(&(kind.to_string(), scalar(&r["name"])?))?;
+                    let value = values.get(&scalar(&r["key"])?).cloned()?;
+                    if *kind == "Secret" {
+                        from_secrets.insert(var_name.clone());
+                    }
+                    Some(value)
+                })
+        };
+        match value {
+            Some(v) => {
+                env.insert(var_name, v);
+            }
+            None => problems.push(format!(
+                "{origin}: env {var_name} has no value it can resolve"
+            )),
+        }
+    }
+    ContainerEnv {
+        env,
+        from_secrets,
+        expansion_inputs,
+    }
 }
 
 fn deployment(
@@ -141,41 +514,10 @@ fn deployment(
         if args.is_empty() {
             problems.push(format!("{origin}: no `command` (say which binary it runs)"));
         }
-        let mut env = image.env.clone();
-        for from in container["envFrom"].as_sequence().into_iter().flatten() {
-            for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
-                if let Some(r) = scalar(&from[field]["name"]) {
-                    match config.get(&(kind.to_owned(), r.clone())) {
-                        Some(values) => env.extend(values.clone()),
-                        None => problems.push(format!(
-                            "{origin}: envFrom names {kind} {r}, which is not defined"
-                        )),
-                    }
-                }
-            }
-        }
-        for var in container["env"].as_sequence().into_iter().flatten() {
-            let var_name = scalar(&var["name"]).unwrap_or_default();
-            let value = if let Some(v) = scalar(&var["value"]) {
-                Some(v)
-            } else {
-                [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")]
-                    .iter()
-                    .find_map(|(field, kind)| {
-                        let r = &var["valueFrom"][field];
-                        let values = config.get(&(kind.to_string(), scalar(&r["name"])?))?;
-                        values.get(&scalar(&r["key"])?).cloned()
-                    })
-            };
-            match value {
-                Some(v) => {
-                    env.insert(var_name, v);
-                }
-                None => problems.push(format!(
-                    "{origin}: env {var_name} has no value it can resolve"
-                )),
-            }
-        }
+        let resolved = container_env(&origin, container, config, image.env.clone(), problems);
+        let env = resolved.env;
+        let mut used = BTreeSet::new();
+        args = args.iter().map(|a| expand(a, &env, &mut used)).collect();
         let ports: BTreeMap<String, u16> = container["ports"]
             .as_sequence()
             .into_iter()
@@ -225,6 +567,8 @@ fn deployment(
                 replicas: doc["spec"]["replicas"].as_u64(),
                 strategy: scalar(&doc["spec"]["strategy"]["type"]),
             }),
+            from_secrets: resolved.from_secrets,
+            expansion_inputs: resolved.expansion_inputs,
         });
     }
     out

@@ -11,6 +11,8 @@ mod checks;
 mod compose;
 mod k8s;
 mod manifests;
+mod network;
+mod redis_auth;
 mod schema;
 mod stack;
 mod workspace;
@@ -175,7 +177,7 @@ fn an_environment_variable_that_is_no_setting_is_caught() {
     // A plain name coinbeat never reads.
     assert_caught(
         "compose.yaml",
-        "  REDIS_URL: ${REDIS_URL:-redis://redis:6379}\n",
+        "  REDIS_URL: ${REDIS_URL:-redis://coinbeat:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379}\n",
         "  REDIS_ADDR: redis:6379\n",
         &["REDIS_ADDR is not a coinbeat setting"],
     );
@@ -215,9 +217,9 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
         &["minReplicaCount must be 1"],
     );
     assert_caught(
-        "docker/k8s/config.yaml",
-        "REDIS_URL: redis://redis.coinbeat.svc.cluster.local:6379",
-        "REDIS_URL: rediss://:pw@redis.example.com:6380/2",
+        "docker/k8s/workers.yaml",
+        "value: redis://coinbeat:$(REDIS_PASSWORD)@redis.coinbeat.svc.cluster.local:6379",
+        "value: rediss://coinbeat:$(REDIS_PASSWORD)@redis.example.com:6380/2",
         &["reads Redis at", "redis.example.com:6380"],
     );
 }
@@ -257,7 +259,7 @@ fn a_grace_period_shorter_than_the_shutdown_timeout_and_a_missing_probe_are_caug
 async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_checks() {
     let sources = Sources::from_repo();
     let image = manifests::image(&sources.dockerfile).expect("the Dockerfile reads");
-    let vars = manifests::env_file(&sources.sim_env).expect("sim.env reads");
+    let vars = checks::compose_vars(&manifests::env_file(&sources.sim_env).expect("sim.env reads"));
     let mut found = Vec::new();
     let compose = compose::load(&sources.compose, &vars, &image, &mut found);
     assert!(found.is_empty(), "{found:?}");
@@ -271,9 +273,44 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
         "{services:?}"
     );
 
-    let redis = TestRedis::start();
+    // Redis as compose starts it (its users, the password from `.env`), on a loopback port, with
+    // one more user the test reads Redis's ACL log as.
+    let port = coinbeat_shared::testing::free_port();
+    let mut args = compose.redis.clone().expect("compose runs redis").args;
+    args.extend(
+        [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--user",
+            "observer",
+            "on",
+            ">observer",
+            "~*",
+            "&*",
+            "+@all",
+        ]
+        .map(String::from),
+    );
+    let redis = TestRedis::start_with(&args).expect("redis starts with compose's command");
     let logs = tempfile::tempdir().unwrap();
-    let stack = stack::Stack::start(&compose.workloads, &image, &redis.url(), logs.path());
+    let stack = stack::Stack::start(
+        &compose.workloads,
+        &image,
+        &format!("127.0.0.1:{port}"),
+        logs.path(),
+    );
+    for (service, env) in stack.envs.iter().filter(|(s, _)| *s != "sim") {
+        let url = env.get("REDIS_URL").map_or("", String::as_str);
+        assert!(
+            url.starts_with(&format!(
+                "redis://coinbeat:{}@127.0.0.1:",
+                checks::COMPOSE_REDIS_PASSWORD
+            )),
+            "{service} reaches Redis without the coinbeat user's password: {url}"
+        );
+    }
 
     // The beat's first prices job runs at start; the API then serves BTC from the simulator.
     let http = reqwest::Client::new();
@@ -323,6 +360,22 @@ async fn the_compose_sim_profile_runs_serves_fresh_prices_and_passes_its_health_
             }
         }
     }
+
+    // Not one command coinbeat sent was refused, and every login succeeded: Redis's ACL log
+    // records both.
+    let mut observer = redis::Client::open(format!("redis://observer:observer@127.0.0.1:{port}"))
+        .and_then(|c| c.get_connection())
+        .expect("the observer logs in");
+    let denied: Vec<redis::Value> = redis::cmd("ACL")
+        .arg("LOG")
+        .query(&mut observer)
+        .expect("ACL LOG");
+    assert!(
+        denied.is_empty(),
+        "Redis refused coinbeat (ACL LOG): {denied:?}\n{}",
+        stack.logs()
+    );
+    drop(redis);
 }
 
 #[test]
@@ -379,5 +432,158 @@ fn a_redis_without_a_memory_cap_and_a_foreign_image_are_caught() {
         "          image: coinbeat",
         "          image: ghcr.io/someone/coinbeat:1.0",
         &["Deployment scheduler", "neither the coinbeat image"],
+    );
+}
+
+#[test]
+fn an_open_or_overprivileged_redis_is_caught() {
+    // The default user left on: anyone who connects may do anything.
+    assert_caught(
+        "compose.yaml",
+        "      - default\n      - reset\n",
+        "      - default\n      - \"on\"\n      - nopass\n      - \"~*\"\n      - \"+@all\"\n",
+        &[
+            "compose.yaml: service redis",
+            "without a password",
+            "`SET coinbeat:check 1` is allowed",
+        ],
+    );
+    // The coinbeat user with every command.
+    assert_caught(
+        "compose.yaml",
+        "      - \"-@dangerous\"\n",
+        "",
+        &["user coinbeat", "`CONFIG SET maxmemory 1` is allowed"],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"-@dangerous\"\n",
+        "",
+        &["redis.yaml", "user coinbeat", "`FLUSHALL` is allowed"],
+    );
+    // A command coinbeat sends, denied.
+    assert_caught(
+        "compose.yaml",
+        "      - \"+info\"\n",
+        "",
+        &["user coinbeat may not run `INFO`, which coinbeat sends"],
+    );
+    // The services without the password.
+    assert_caught(
+        "compose.yaml",
+        "redis://coinbeat:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379",
+        "redis://redis:6379",
+        &["no coinbeat service names a user and password"],
+    );
+    // KEDA's user allowed to write.
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"-@all\"\n",
+        "            - \"+@all\"\n",
+        &["user keda may run `LPUSH coinbeat:q:"],
+    );
+    // A command line redis-server refuses.
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - \"+config|get\"\n",
+        "            - \"+config|gett\"\n",
+        &["redis-server exited"],
+    );
+}
+
+#[test]
+fn a_pod_open_to_the_cluster_or_holding_more_than_it_needs_is_caught() {
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "            matchLabels: { app.kubernetes.io/part-of: coinbeat }",
+        "            matchLabels: { app.kubernetes.io/part-of: other }",
+        &[
+            "StatefulSet redis: no NetworkPolicy admits",
+            "Deployment price-worker",
+        ],
+    );
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "    - from:\n        - podSelector:\n            matchLabels: { app.kubernetes.io/part-of: coinbeat }",
+        "    - from:\n        - podSelector: {}",
+        &["StatefulSet redis: a NetworkPolicy admits"],
+    );
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "          podSelector:\n            matchLabels: { app.kubernetes.io/name: prometheus }\n",
+        "",
+        &["Deployment scheduler: the ops port 9100 is admitted from"],
+    );
+    // A pod no ingress policy selects.
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "    matchLabels: { app.kubernetes.io/name: api }\n  policyTypes: [Ingress]",
+        "    matchLabels: { app.kubernetes.io/name: apii }\n  policyTypes: [Ingress]",
+        &["Deployment api: the API's port 8080 is not admitted from outside"],
+    );
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "      automountServiceAccountToken: false\n",
+        "",
+        &["Deployment price-worker: pod spec lacks `automountServiceAccountToken: false`"],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            readOnlyRootFilesystem: true\n",
+        "",
+        &["StatefulSet redis, container redis: lacks `readOnlyRootFilesystem: true`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  read_only: true\n  cap_drop: [ALL]\n",
+        "  cap_drop: [ALL]\n",
+        &["service api: not `read_only: true`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  cap_drop: [ALL]\n  security_opt: [\"no-new-privileges:true\"]\n",
+        "",
+        &["service price-worker: does not `cap_drop: [ALL]`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  security_opt: [\"no-new-privileges:true\"]\n",
+        "",
+        &["service scheduler: lacks `security_opt"],
+    );
+    // A provider key given to a worker that never calls that provider.
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "            - secretRef: { name: coinbeat-etherscan }\n",
+        "            - secretRef: { name: coinbeat-coingecko }\n",
+        &[
+            "Deployment wallet-worker",
+            "receives the secret COINGECKO_API_KEY, which wallet-worker does not use",
+        ],
+    );
+    assert_caught(
+        "compose.yaml",
+        "  COINBEAT_REDIS__KEY_PREFIX:\n",
+        "  COINBEAT_REDIS__KEY_PREFIX:\n  ETHERSCAN_API_KEY:\n",
+        &["service scheduler: receives the secret ETHERSCAN_API_KEY"],
+    );
+    assert_caught(
+        "docker/k8s/api.yaml",
+        "            - secretRef: { name: coinbeat-api }\n",
+        "            - secretRef: { name: coinbeat-api }\n            - secretRef: { name: coinbeat-etherscan }\n",
+        &["Deployment api", "receives the secret ETHERSCAN_API_KEY"],
+    );
+    // Misspelled fields of the new blocks.
+    assert_caught(
+        "docker/k8s/networkpolicy.yaml",
+        "  policyTypes: [Ingress]\n  ingress:",
+        "  policyType: [Ingress]\n  ingress:",
+        &["NetworkPolicy redis: spec: unknown field `policyType`"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "pids: 256 }",
+        "pid: 256 }",
+        &["deploy.resources.limits: unknown field `pid`"],
     );
 }

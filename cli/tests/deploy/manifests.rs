@@ -1,7 +1,7 @@
 //! The deployment files read into one model: what each container runs, with which environment,
 //! and what the autoscaler watches. Nothing here needs a Docker engine or a cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::Value;
 
@@ -87,6 +87,10 @@ pub struct Workload {
     /// HTTP probes: `(kind, path, port)`, the port resolved to a number.
     pub http_probes: Vec<(String, String, Option<u16>)>,
     pub deployment: Option<K8sDeployment>,
+    /// Names whose value comes from a Kubernetes Secret.
+    pub from_secrets: BTreeSet<String>,
+    /// Names only there to be expanded into another value (`$(REDIS_PASSWORD)`).
+    pub expansion_inputs: BTreeSet<String>,
 }
 
 impl Workload {
@@ -95,6 +99,14 @@ impl Workload {
         let first = self.argv.first()?;
         Some(first.rsplit('/').next().unwrap_or(first))
     }
+}
+
+/// A bundled `redis-server` as it would start: where it is declared and its arguments (after
+/// the program name), with the manifest's variables filled in.
+#[derive(Debug, Clone)]
+pub struct RedisServer {
+    pub origin: String,
+    pub args: Vec<String>,
 }
 
 /// Redis flags that keep what coinbeat stores: `(flag, why)`.
@@ -279,7 +291,8 @@ pub fn env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(vars)
 }
 
-/// Compose's interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$VAR`, `$$`.
+/// Compose's interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`,
+/// `${VAR?error}`, `$VAR`, `$$`; a default may itself hold `${...}` (nested interpolation).
 pub fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -290,22 +303,42 @@ pub fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String
             out.push('$');
             rest = r;
         } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r
-                .find('}')
-                .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            let end = closing_brace(r).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
             let expr = &r[..end];
             rest = &r[end + 1..];
-            let value = if let Some((name, default)) = expr.split_once(":-") {
-                vars.get(name)
-                    .filter(|v| !v.is_empty())
-                    .cloned()
-                    .unwrap_or(default.to_owned())
-            } else if let Some((name, default)) = expr.split_once('-') {
-                vars.get(name).cloned().unwrap_or(default.to_owned())
-            } else if expr.contains(['?', ':', '+']) {
-                return Err(format!("unsupported interpolation ${{{expr}}}"));
+            let name_len = expr
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(expr.len());
+            let (name, op) = expr.split_at(name_len);
+            let set = vars.get(name);
+            let non_empty = set.filter(|v| !v.is_empty());
+            let value = if op.is_empty() {
+                set.cloned().unwrap_or_default()
+            } else if let Some(default) = op.strip_prefix(":-") {
+                match non_empty {
+                    Some(v) => v.clone(),
+                    None => interpolate(default, vars)?,
+                }
+            } else if let Some(default) = op.strip_prefix('-') {
+                match set {
+                    Some(v) => v.clone(),
+                    None => interpolate(default, vars)?,
+                }
+            } else if let Some((empty_fails, error)) = op
+                .strip_prefix(":?")
+                .map(|e| (true, e))
+                .or_else(|| op.strip_prefix('?').map(|e| (false, e)))
+            {
+                match if empty_fails { non_empty } else { set } {
+                    Some(v) => v.clone(),
+                    None => {
+                        return Err(format!(
+                            "required variable {name} is missing a value: {error}"
+                        ));
+                    }
+                }
             } else {
-                vars.get(expr).cloned().unwrap_or_default()
+                return Err(format!("unsupported interpolation ${{{expr}}}"));
             };
             out.push_str(&value);
         } else {
@@ -318,6 +351,49 @@ pub fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The index of the `}` that closes a `${` whose text starts `text`, past nested `${...}`.
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Kubernetes' dependent expansion: `$(NAME)` becomes the value of `NAME` where `vars` has it
+/// (left as written otherwise, as the kubelet leaves it), `$$(` is a literal `$(`. Every name
+/// expanded is added to `used`.
+pub fn expand(text: &str, vars: &BTreeMap<String, String>, used: &mut BTreeSet<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(r) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("$(")
+            && let Some(end) = r.find(')')
+            && let Some(value) = vars.get(&r[..end])
+        {
+            used.insert(r[..end].to_owned());
+            out.push_str(value);
+            rest = &r[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A scalar as the string a container would see.

@@ -123,6 +123,9 @@ const COMPOSE_DEPLOY: &[&str] = &[
     "placement",
     "endpoint_mode",
 ];
+const COMPOSE_RESOURCES: &[&str] = &["limits", "reservations"];
+const COMPOSE_RESOURCE_LIMITS: &[&str] = &["cpus", "memory", "pids"];
+const COMPOSE_RESOURCE_RESERVATIONS: &[&str] = &["cpus", "memory", "generic_resources", "devices"];
 const COMPOSE_DEPENDS_ON: &[&str] = &["condition", "restart", "required"];
 const COMPOSE_BUILD: &[&str] = &[
     "context",
@@ -294,6 +297,25 @@ const K8S_PROBE: &[&str] = &[
     "terminationGracePeriodSeconds",
 ];
 const K8S_RESOURCES: &[&str] = &["limits", "requests", "claims"];
+const K8S_CAPABILITIES: &[&str] = &["add", "drop"];
+const K8S_SECCOMP: &[&str] = &["type", "localhostProfile"];
+const K8S_ENV_VAR: &[&str] = &["name", "value", "valueFrom"];
+const K8S_ENV_SOURCE: &[&str] = &[
+    "configMapKeyRef",
+    "secretKeyRef",
+    "fieldRef",
+    "resourceFieldRef",
+    "fileKeyRef",
+];
+const K8S_KEY_SELECTOR: &[&str] = &["name", "key", "optional"];
+const K8S_ENV_FROM: &[&str] = &["configMapRef", "secretRef", "prefix"];
+const K8S_NETWORK_POLICY_SPEC: &[&str] = &["podSelector", "policyTypes", "ingress", "egress"];
+const K8S_INGRESS_RULE: &[&str] = &["from", "ports"];
+const K8S_EGRESS_RULE: &[&str] = &["to", "ports"];
+const K8S_POLICY_PEER: &[&str] = &["podSelector", "namespaceSelector", "ipBlock"];
+const K8S_POLICY_PORT: &[&str] = &["protocol", "port", "endPort"];
+const K8S_LABEL_SELECTOR: &[&str] = &["matchLabels", "matchExpressions"];
+const K8S_SELECTOR_REQUIREMENT: &[&str] = &["key", "operator", "values"];
 const KEDA_SCALED_OBJECT_SPEC: &[&str] = &[
     "scaleTargetRef",
     "pollingInterval",
@@ -377,6 +399,25 @@ pub fn compose(doc: &Value, problems: &mut Vec<String>) {
             &format!("{at}: deploy"),
             problems,
         );
+        let resources = &service["deploy"]["resources"];
+        keys(
+            resources,
+            COMPOSE_RESOURCES,
+            &format!("{at}: deploy.resources"),
+            problems,
+        );
+        keys(
+            &resources["limits"],
+            COMPOSE_RESOURCE_LIMITS,
+            &format!("{at}: deploy.resources.limits"),
+            problems,
+        );
+        keys(
+            &resources["reservations"],
+            COMPOSE_RESOURCE_RESERVATIONS,
+            &format!("{at}: deploy.resources.reservations"),
+            problems,
+        );
         keys(
             &service["build"],
             COMPOSE_BUILD,
@@ -420,6 +461,12 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
                 &format!("{at}: pod securityContext"),
                 problems,
             );
+            keys(
+                &pod["securityContext"]["seccompProfile"],
+                K8S_SECCOMP,
+                &format!("{at}: pod securityContext.seccompProfile"),
+                problems,
+            );
             for c in pod["containers"].as_sequence().into_iter().flatten() {
                 let at = format!("{at}, container {}", scalar(&c["name"]).unwrap_or_default());
                 keys(c, K8S_CONTAINER, &at, problems);
@@ -430,11 +477,44 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
                     problems,
                 );
                 keys(
+                    &c["securityContext"]["capabilities"],
+                    K8S_CAPABILITIES,
+                    &format!("{at}: securityContext.capabilities"),
+                    problems,
+                );
+                keys(
+                    &c["securityContext"]["seccompProfile"],
+                    K8S_SECCOMP,
+                    &format!("{at}: securityContext.seccompProfile"),
+                    problems,
+                );
+                keys(
                     &c["resources"],
                     K8S_RESOURCES,
                     &format!("{at}: resources"),
                     problems,
                 );
+                for var in c["env"].as_sequence().into_iter().flatten() {
+                    let at = format!("{at}: env {}", scalar(&var["name"]).unwrap_or_default());
+                    keys(var, K8S_ENV_VAR, &at, problems);
+                    keys(
+                        &var["valueFrom"],
+                        K8S_ENV_SOURCE,
+                        &format!("{at}: valueFrom"),
+                        problems,
+                    );
+                    for source in ["configMapKeyRef", "secretKeyRef"] {
+                        keys(
+                            &var["valueFrom"][source],
+                            K8S_KEY_SELECTOR,
+                            &format!("{at}: {source}"),
+                            problems,
+                        );
+                    }
+                }
+                for from in c["envFrom"].as_sequence().into_iter().flatten() {
+                    keys(from, K8S_ENV_FROM, &format!("{at}: envFrom"), problems);
+                }
                 for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
                     keys(&c[probe], K8S_PROBE, &format!("{at}: {probe}"), problems);
                 }
@@ -465,6 +545,41 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
                 }
             }
         }
+        "NetworkPolicy" => {
+            keys(
+                spec,
+                K8S_NETWORK_POLICY_SPEC,
+                &format!("{at}: spec"),
+                problems,
+            );
+            label_selector(
+                &spec["podSelector"],
+                &format!("{at}: podSelector"),
+                problems,
+            );
+            for (direction, allowed, peers) in [
+                ("ingress", K8S_INGRESS_RULE, "from"),
+                ("egress", K8S_EGRESS_RULE, "to"),
+            ] {
+                for rule in spec[direction].as_sequence().into_iter().flatten() {
+                    let at = format!("{at}: {direction} rule");
+                    keys(rule, allowed, &at, problems);
+                    for peer in rule[peers].as_sequence().into_iter().flatten() {
+                        keys(peer, K8S_POLICY_PEER, &format!("{at}: {peers}"), problems);
+                        for selector in ["podSelector", "namespaceSelector"] {
+                            label_selector(
+                                &peer[selector],
+                                &format!("{at}: {peers}: {selector}"),
+                                problems,
+                            );
+                        }
+                    }
+                    for port in rule["ports"].as_sequence().into_iter().flatten() {
+                        keys(port, K8S_POLICY_PORT, &format!("{at}: ports"), problems);
+                    }
+                }
+            }
+        }
         "TriggerAuthentication" => {
             keys(
                 spec,
@@ -482,5 +597,17 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+fn label_selector(v: &Value, at: &str, problems: &mut Vec<String>) {
+    keys(v, K8S_LABEL_SELECTOR, at, problems);
+    for e in v["matchExpressions"].as_sequence().into_iter().flatten() {
+        keys(
+            e,
+            K8S_SELECTOR_REQUIREMENT,
+            &format!("{at}: matchExpressions"),
+            problems,
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! `docker compose --env-file docker/sim.env up`, played without Docker: every coinbeat service
 //! of `compose.yaml` in the sim profile runs as a real process of the built binary, with exactly
-//! the command line and environment compose would give its container. Only what Docker's
-//! network provides is replaced: the service names `redis` and `sim` become this host's
-//! addresses, and each process gets its own loopback port instead of its container's.
+//! the command line and environment compose would give its container, against a Redis started
+//! with compose's own command (its users and password). Only what Docker's network provides is
+//! replaced: the service names `redis` and `sim` become this host's addresses (REDIS_URL keeps
+//! its user and password), and each process gets its own loopback port instead of its
+//! container's.
 
 use std::{
     collections::BTreeMap,
@@ -23,8 +25,9 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts `workloads` (the sim profile's services). `redis_url` replaces `redis://redis:6379`.
-    pub fn start(workloads: &[Workload], image: &Image, redis_url: &str, logs: &Path) -> Self {
+    /// Starts `workloads` (the sim profile's services). `redis_addr` (`host:port`) replaces the
+    /// service name's `redis:6379` in their URLs.
+    pub fn start(workloads: &[Workload], image: &Image, redis_addr: &str, logs: &Path) -> Self {
         let sim_port = free_port();
         let sim_host = "http://sim:9180";
         let sim_local = format!("http://127.0.0.1:{sim_port}");
@@ -44,9 +47,13 @@ impl Stack {
             let mut env: BTreeMap<String, String> = w
                 .env
                 .iter()
-                .map(|(k, v)| (k.clone(), v.replace(sim_host, &sim_local)))
+                .map(|(k, v)| {
+                    let v = v
+                        .replace(sim_host, &sim_local)
+                        .replace("@redis:6379", &format!("@{redis_addr}"));
+                    (k.clone(), v)
+                })
                 .collect();
-            env.insert("REDIS_URL".into(), redis_url.to_owned());
             let port = free_port();
             if binary == "coinbeat-api" {
                 env.insert("COINBEAT_API__ADDR".into(), format!("127.0.0.1:{port}"));

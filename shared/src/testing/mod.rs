@@ -23,6 +23,8 @@ pub use exposition::Exposition;
 pub struct TestRedis {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Arguments after the test's own (socket, no persistence, the temp dir): a deployment's.
+    extra: Vec<String>,
 }
 
 impl TestRedis {
@@ -32,9 +34,31 @@ impl TestRedis {
             .prefix("coinbeat-redis-")
             .tempdir()
             .expect("create temp dir for redis");
-        let mut me = Self { dir, child: None };
+        let mut me = Self {
+            dir,
+            child: None,
+            extra: Vec::new(),
+        };
         me.spawn();
         me
+    }
+
+    /// Starts a server with `args` after the test's own (its socket and temp dir still win
+    /// where `args` say nothing of them), as a deployment's command line would configure it, and
+    /// waits until it answers (any reply: a server whose `default` user is off answers NOAUTH).
+    /// Says why when `redis-server` refuses the arguments.
+    pub fn start_with(args: &[String]) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("coinbeat-redis-")
+            .tempdir()
+            .expect("create temp dir for redis");
+        let mut me = Self {
+            dir,
+            child: None,
+            extra: args.to_vec(),
+        };
+        me.try_spawn()?;
+        Ok(me)
     }
 
     /// The socket path; stays the same across [`TestRedis::restart`].
@@ -72,6 +96,13 @@ impl TestRedis {
     }
 
     fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
+        let log = self.dir.path().join("redis.log");
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocket"])
             .arg(self.socket())
@@ -85,7 +116,8 @@ impl TestRedis {
             ])
             .arg("--dir")
             .arg(self.dir.path())
-            .stdout(Stdio::null())
+            .args(&self.extra)
+            .stdout(std::fs::File::create(&log).expect("a log file in the temp dir"))
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -99,17 +131,26 @@ impl TestRedis {
         let deadline = Instant::now() + Duration::from_secs(10);
         let url = self.url();
         loop {
-            let ok = redis::Client::open(url.as_str())
+            let reply = redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok();
-            if ok {
-                return;
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            match reply {
+                Ok(_) => return Ok(()),
+                // An error reply is an answer: the server is up and refused us.
+                Err(e) if e.code().is_some() => return Ok(()),
+                Err(_) => {}
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING within 10 s"
-            );
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(format!(
+                    "redis-server exited ({status}) with the arguments {:?}:\n{}",
+                    self.extra,
+                    said.trim()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err("redis-server did not answer PING within 10 s".into());
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
