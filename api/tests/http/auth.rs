@@ -1,6 +1,6 @@
 //! Who may call what: every route of the router (from the one table it is built from) against
 //! every kind of caller, with public reads on and off; and JWTs: expired, wrong algorithm,
-//! wrong key, missing claims, `none`, RS256, issuer and audience.
+//! wrong key, missing claims, `none`, RS256, issuer, audience and lifetime.
 
 use coinbeat_api::{auth::Access, routes};
 use coinbeat_shared::settings::{JwtAlgorithm, JwtSettings, Role, Secret, StatusRead};
@@ -8,7 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_KEY, Api, ENQUEUE_KEY, JWT_SECRET, READ_KEY, assert_error, json};
+use crate::support::{
+    ADMIN_KEY, Api, ENQUEUE_KEY, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, READ_KEY, assert_error, json,
+};
 
 const RS256_PRIVATE: &str = include_str!("fixtures/jwt_rs256_private.pem");
 const RS256_PUBLIC: &str = include_str!("fixtures/jwt_rs256_public.pem");
@@ -21,6 +23,26 @@ const NONE_TOKEN_CAPITAL: &str =
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// The claims of an admin token the test deployment's identity provider issues (its `iss` and
+/// `aud`, `iat` now, `exp` in ten minutes) with `changes` on top; a `null` leaves a claim out.
+fn idp(changes: Value) -> Value {
+    let mut claims = json!({
+        "role": "admin",
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "iat": now(),
+        "exp": now() + 600,
+    });
+    let object = claims.as_object_mut().unwrap();
+    for (name, value) in changes.as_object().unwrap() {
+        match value {
+            Value::Null => object.remove(name),
+            _ => object.insert(name.clone(), value.clone()),
+        };
+    }
+    claims
 }
 
 fn hs256(secret: &str, claims: &Value) -> String {
@@ -77,12 +99,9 @@ impl Caller {
             Caller::Key(Role::Admin) => Some(ADMIN_KEY.into()),
             Caller::ExpiredJwt => Some(hs256(
                 JWT_SECRET,
-                &json!({"role": "admin", "exp": now() - 3_600}),
+                &idp(json!({"iat": now() - 4_000, "exp": now() - 3_600})),
             )),
-            Caller::AdminJwt => Some(hs256(
-                JWT_SECRET,
-                &json!({"role": "admin", "exp": now() + 3_600}),
-            )),
+            Caller::AdminJwt => Some(hs256(JWT_SECRET, &idp(json!({})))),
         }
     }
 
@@ -257,12 +276,8 @@ fn assert_refused(status: StatusCode, body: &Value, what: &str) {
 #[tokio::test]
 async fn an_hs256_jwt_carries_its_role_and_every_bad_one_is_just_invalid_or_expired() {
     let api = Api::start().await;
-    let exp = now() + 600;
 
-    let enqueue = hs256(
-        JWT_SECRET,
-        &json!({"role": "enqueue", "exp": exp, "sub": "ci"}),
-    );
+    let enqueue = hs256(JWT_SECRET, &idp(json!({"role": "enqueue", "sub": "ci"})));
     let response = api
         .http
         .post(api.url("/v1/tasks"))
@@ -275,49 +290,39 @@ async fn an_hs256_jwt_carries_its_role_and_every_bad_one_is_just_invalid_or_expi
     let (status, body) = purge_as(&api, &enqueue).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["details"]["role"], "enqueue");
-    let (status, body) = purge_as(
-        &api,
-        &hs256(JWT_SECRET, &json!({"role": "admin", "exp": exp})),
-    )
-    .await;
+    let (status, body) = purge_as(&api, &hs256(JWT_SECRET, &idp(json!({})))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let cases = [
         (
             "expired",
-            hs256(JWT_SECRET, &json!({"role": "admin", "exp": now() - 3_600})),
+            hs256(
+                JWT_SECRET,
+                &idp(json!({"iat": now() - 4_000, "exp": now() - 3_600})),
+            ),
         ),
-        ("no exp", hs256(JWT_SECRET, &json!({"role": "admin"}))),
+        ("no exp", hs256(JWT_SECRET, &idp(json!({"exp": null})))),
         (
             "another secret",
-            hs256(
-                "another-secret-that-is-also-32-bytes-long",
-                &json!({"role": "admin", "exp": exp}),
-            ),
+            hs256("another-secret-that-is-also-32-bytes-long", &idp(json!({}))),
         ),
         (
             "no role",
-            hs256(JWT_SECRET, &json!({"exp": exp, "sub": "someone"})),
+            hs256(JWT_SECRET, &idp(json!({"role": null, "sub": "someone"}))),
         ),
         (
             "unknown role",
-            hs256(JWT_SECRET, &json!({"role": "root", "exp": exp})),
+            hs256(JWT_SECRET, &idp(json!({"role": "root"}))),
         ),
         (
             "not yet valid",
-            hs256(
-                JWT_SECRET,
-                &json!({"role": "admin", "exp": exp, "nbf": now() + 3_000}),
-            ),
+            hs256(JWT_SECRET, &idp(json!({"nbf": now() + 3_000}))),
         ),
-        (
-            "RS256 while HS256 is pinned",
-            rs256(&json!({"role": "admin", "exp": exp})),
-        ),
+        ("RS256 while HS256 is pinned", rs256(&idp(json!({})))),
         ("alg none", NONE_TOKEN.to_owned()),
         ("alg None", NONE_TOKEN_CAPITAL.to_owned()),
         ("signature cut", {
-            let t = hs256(JWT_SECRET, &json!({"role": "admin", "exp": exp}));
+            let t = hs256(JWT_SECRET, &idp(json!({})));
             t[..t.rfind('.').unwrap() + 1].to_owned()
         }),
         ("garbage in three parts", "a.b.c".to_owned()),
@@ -334,22 +339,19 @@ async fn with_rs256_pinned_only_tokens_signed_by_the_private_key_pass() {
         s.api.auth.jwt = Some(JwtSettings {
             algorithm: JwtAlgorithm::RS256,
             public_key_pem: Some(RS256_PUBLIC.to_owned()),
+            issuer: Some(JWT_ISSUER.into()),
+            audience: Some(JWT_AUDIENCE.into()),
             ..JwtSettings::default()
         });
     })
     .await;
-    let exp = now() + 600;
-    let (status, body) = purge_as(&api, &rs256(&json!({"role": "admin", "exp": exp}))).await;
+    let (status, body) = purge_as(&api, &rs256(&idp(json!({})))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The classic confusion: HS256 "signed" with the public key as the HMAC secret.
-    let confused = hs256(RS256_PUBLIC, &json!({"role": "admin", "exp": exp}));
+    let confused = hs256(RS256_PUBLIC, &idp(json!({})));
     let (status, body) = purge_as(&api, &confused).await;
     assert_refused(status, &body, "HS256 with the public key as secret");
-    let (status, body) = purge_as(
-        &api,
-        &hs256(JWT_SECRET, &json!({"role": "admin", "exp": exp})),
-    )
-    .await;
+    let (status, body) = purge_as(&api, &hs256(JWT_SECRET, &idp(json!({})))).await;
     assert_refused(status, &body, "HS256 while RS256 is pinned");
     let (status, body) = purge_as(&api, NONE_TOKEN).await;
     assert_refused(status, &body, "alg none");
@@ -359,40 +361,39 @@ async fn with_rs256_pinned_only_tokens_signed_by_the_private_key_pass() {
 }
 
 #[tokio::test]
-async fn a_configured_issuer_and_audience_must_both_match() {
+async fn the_issuer_the_audience_and_a_lifetime_within_the_cap_are_all_required() {
     let api = Api::start_with(|s| {
         s.api.auth.jwt = Some(JwtSettings {
             secret: Some(Secret::new(JWT_SECRET)),
             issuer: Some("https://idp.example".into()),
             audience: Some("coinbeat".into()),
+            max_lifetime_secs: 3_600,
             ..JwtSettings::default()
         });
     })
     .await;
-    let exp = now() + 600;
-    let good =
-        json!({"role": "admin", "exp": exp, "iss": "https://idp.example", "aud": "coinbeat"});
+    let good = json!({
+        "role": "admin",
+        "iss": "https://idp.example",
+        "aud": "coinbeat",
+        "iat": now() - 60,
+        "exp": now() - 60 + 3_600,
+    });
     let (status, body) = purge_as(&api, &hs256(JWT_SECRET, &good)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for (what, claims) in [
+    for (what, changes) in [
+        ("wrong iss", json!({"iss": "https://evil.example"})),
+        ("no iss", json!({"iss": null})),
+        ("wrong aud", json!({"aud": "other"})),
+        ("no aud", json!({"aud": null})),
+        ("a day long", json!({"iat": now(), "exp": now() + 86_400})),
+        ("no iat", json!({"iat": null})),
         (
-            "wrong iss",
-            json!({"role": "admin", "exp": exp, "iss": "https://evil.example", "aud": "coinbeat"}),
-        ),
-        (
-            "no iss",
-            json!({"role": "admin", "exp": exp, "aud": "coinbeat"}),
-        ),
-        (
-            "wrong aud",
-            json!({"role": "admin", "exp": exp, "iss": "https://idp.example", "aud": "other"}),
-        ),
-        (
-            "no aud",
-            json!({"role": "admin", "exp": exp, "iss": "https://idp.example"}),
+            "issued next week",
+            json!({"iat": now() + 7 * 86_400, "exp": now() + 7 * 86_400 + 600}),
         ),
     ] {
-        let (status, body) = purge_as(&api, &hs256(JWT_SECRET, &claims)).await;
+        let (status, body) = purge_as(&api, &hs256(JWT_SECRET, &idp(changes))).await;
         assert_refused(status, &body, what);
     }
 }

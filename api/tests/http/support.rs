@@ -28,6 +28,9 @@ pub const ENQUEUE_KEY: &str =
 pub const ADMIN_KEY: &str = "cbk_3333333333333333333333333333333333333333333333333333333333333333";
 /// The HS256 secret of the test deployment's `[api.auth.jwt]`.
 pub const JWT_SECRET: &str = "test-hs256-secret-that-is-32-bytes-or-more";
+/// The `iss` and `aud` the test deployment's tokens must carry.
+pub const JWT_ISSUER: &str = "https://idp.example";
+pub const JWT_AUDIENCE: &str = "coinbeat";
 
 /// The keys and JWT settings every test API starts with.
 pub fn test_auth(settings: &mut Settings) {
@@ -44,6 +47,8 @@ pub fn test_auth(settings: &mut Settings) {
     .collect();
     settings.api.auth.jwt = Some(JwtSettings {
         secret: Some(Secret::new(JWT_SECRET)),
+        issuer: Some(JWT_ISSUER.into()),
+        audience: Some(JWT_AUDIENCE.into()),
         ..JwtSettings::default()
     });
 }

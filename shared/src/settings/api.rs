@@ -200,7 +200,8 @@ mod tests {
     }
 
     #[test]
-    fn a_key_hash_that_is_not_64_hex_digits_or_a_jwt_without_its_key_is_refused_at_load() {
+    fn a_key_hash_that_is_not_64_hex_digits_or_a_jwt_without_its_key_issuer_or_audience_is_refused_at_load()
+     {
         Jail::expect_with(|jail| {
             jail.set_env("COINBEAT_API__KEYS", "[{role=\"admin\",sha256=\"abc\"}]");
             let err = Settings::load(None).expect_err("short hash");
@@ -221,11 +222,25 @@ mod tests {
             let err = Settings::load(None).expect_err("short secret");
             assert!(err.to_string().contains("at least 32 bytes"), "{err}");
             jail.set_env("COINBEAT_API__AUTH__JWT__SECRET", "x".repeat(32));
+            let err = Settings::load(None).expect_err("no audience");
+            assert!(err.to_string().contains("api.auth.jwt.audience"), "{err}");
+            jail.set_env("COINBEAT_API__AUTH__JWT__AUDIENCE", "coinbeat");
             let s = Settings::load(None).expect("loads");
+            assert_eq!(s.api.auth.jwt.as_ref().unwrap().max_lifetime_secs, 3_600);
             assert!(
                 !format!("{s:?}").contains(&"x".repeat(32)),
                 "the secret is redacted"
             );
+            jail.set_env("COINBEAT_API__AUTH__JWT__MAX_LIFETIME_SECS", "0");
+            let err = Settings::load(None).expect_err("no lifetime");
+            assert!(err.to_string().contains("max_lifetime_secs"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("COINBEAT_API__AUTH__JWT__SECRET", "x".repeat(32));
+            jail.set_env("COINBEAT_API__AUTH__JWT__AUDIENCE", "coinbeat");
+            let err = Settings::load(None).expect_err("no issuer");
+            assert!(err.to_string().contains("api.auth.jwt.issuer"), "{err}");
             Ok(())
         });
     }
