@@ -1,5 +1,5 @@
-//! The API's hardening, over real HTTP: a request id on every answer (a caller's own kept,
-//! an unusable one replaced), the security headers, CORS only for the configured origins, and
+//! The API's hardening, over real HTTP: a request id on every answer (a caller's own kept when
+//! it is 1 to 64 of `[A-Za-z0-9._-]`, any other replaced), the security headers, CORS only for the configured origins, and
 //! the per-client request rate (429 with `Retry-After` in the one error shape).
 
 use std::time::Duration;
@@ -48,8 +48,40 @@ async fn every_answer_carries_a_request_id_and_the_security_headers() {
     assert_eq!(
         replaced.headers()["x-request-id"].to_str().unwrap().len(),
         26,
-        "an id longer than 128 bytes is replaced"
+        "an id longer than 64 characters is replaced"
     );
+}
+
+#[tokio::test]
+async fn a_callers_request_id_is_kept_only_when_it_cannot_forge_a_log_field() {
+    let api = Api::start().await;
+    let echoed = async |id: &str| -> String {
+        let response = api
+            .http
+            .get(api.url("/healthz"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    for kept in ["trace-me-42", "svc_a.req-7", &"a".repeat(64)] {
+        assert_eq!(echoed(kept).await, kept);
+    }
+    for forged in [
+        r#"abc" level=error msg="forged"#,
+        "two words",
+        &"a".repeat(200),
+    ] {
+        let id = echoed(forged).await;
+        assert!(
+            ulid::Ulid::from_string(&id).is_ok(),
+            "{forged:?} came back as {id:?}, not a fresh ULID"
+        );
+    }
 }
 
 async fn futures_ids(api: &Api, n: usize) -> Vec<String> {
