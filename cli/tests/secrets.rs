@@ -11,7 +11,7 @@ use std::{process::Command, time::Duration};
 
 use serde_json::json;
 
-use common::{free_port, get, up_simulate, wait_for};
+use common::{free_port, get, get_with, up_simulate, wait_for};
 
 const ETHERSCAN_CANARY: &str = "CanaryEtherscanKey7f3a91";
 const COINGECKO_CANARY: &str = "CG-CanaryCoinGecko4b2e";
@@ -78,9 +78,10 @@ async fn canary_secrets_never_appear_in_any_log_line_or_answer() {
             .unwrap();
         answers.push_str(&response.text().await.unwrap());
     }
-    let (_, health) = get(&http, &format!("{api}/v1/health")).await;
+    // Read as the admin, so the answers hold everything an operator may see.
+    let (_, health) = get_with(&http, &format!("{api}/v1/health"), Some(ADMIN_CANARY)).await;
     answers.push_str(&health.to_string());
-    let (_, schedules) = get(&http, &format!("{api}/v1/schedules")).await;
+    let (_, schedules) = get_with(&http, &format!("{api}/v1/schedules"), Some(ADMIN_CANARY)).await;
     answers.push_str(&schedules.to_string());
 
     // Stop everything, then read all it printed.

@@ -25,7 +25,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use common::{
-    alive, descendants, free_port, get, local_admin_key, private_redis_url, up_simulate, wait_for,
+    alive, descendants, free_port, get, get_with, local_admin_key, private_redis_url, up_simulate,
+    wait_for,
 };
 
 const FRESH_SECS: u64 = 4;
@@ -138,8 +139,12 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     })
     .await;
 
-    // The beat's run record: last and next run of the entry.
+    // The beat's run record: last and next run of the entry (an operational read: it needs a
+    // key, here the local admin key `up` wrote to `admin.key`).
+    let key = local_admin_key(data.path());
     let (status, schedules) = get(&http, &format!("{api}/v1/schedules")).await;
+    assert_eq!(status, 401, "{schedules}");
+    let (status, schedules) = get_with(&http, &format!("{api}/v1/schedules"), Some(&key)).await;
     assert_eq!(status, 200);
     let entry = schedules["schedules"]
         .as_array()
@@ -156,7 +161,6 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     // 3. On demand: without a key 401; with the local admin key `up` wrote to `admin.key`
     //    (its output is a file here, not a terminal, so it names the file and keeps the key
     //    out), 202, done within 2 s, fetched_at moves.
-    let key = local_admin_key(data.path());
     assert!(!up.log().contains(&key), "up printed its key to a file");
     let (_, before) = get(&http, &format!("{api}/v1/prices/ETH")).await;
     let eth_before: DateTime<Utc> = before["fetched_at"].as_str().unwrap().parse().unwrap();
@@ -180,7 +184,7 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let status_url = format!("{api}{}", accepted["status_url"].as_str().unwrap());
     let posted = Instant::now();
     let task = wait_for("the task to be done", Duration::from_secs(5), async || {
-        let (_, task) = get(&http, &status_url).await;
+        let (_, task) = get_with(&http, &status_url, Some(&key)).await;
         (task["status"] == "done").then_some(task)
     })
     .await;
@@ -242,7 +246,7 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     control(json!({"provider": "coingecko", "down": false})).await;
 
     let coingecko_health = async |http: &reqwest::Client| -> Option<String> {
-        let (status, report) = get(http, &format!("{api}/v1/health")).await;
+        let (status, report) = get_with(http, &format!("{api}/v1/health"), Some(&key)).await;
         if status != 200 {
             return None;
         }

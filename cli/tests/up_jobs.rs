@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use common::{free_port, get, local_admin_key, private_redis_url, up_simulate, wait_for};
+use common::{free_port, get, get_with, local_admin_key, private_redis_url, up_simulate, wait_for};
 
 /// The simulator's ledgers: an address ending in `f` is busy (2,500 transactions over three
 /// pages of 1,000), one ending in `0` has none, any other has a few.
@@ -169,7 +169,8 @@ async fn up_simulate_serves_markets_and_wallets_from_their_workers() {
     let enqueued: Value = serde_json::from_slice(&output.stdout).unwrap();
     let id = enqueued["id"].as_str().unwrap();
     let task = wait_for("the wallet task", Duration::from_secs(15), async || {
-        let (_, task) = get(&http, &format!("{api}/v1/tasks/{id}")).await;
+        let key = local_admin_key(data.path());
+        let (_, task) = get_with(&http, &format!("{api}/v1/tasks/{id}"), Some(&key)).await;
         (task["status"] == "done").then_some(task)
     })
     .await;
@@ -202,7 +203,9 @@ async fn up_simulate_serves_markets_and_wallets_from_their_workers() {
     assert_eq!(empty["tokens"], json!([]));
 
     // 6. Each entry's last outcome: the market and the watched wallet's runs are done.
-    let (status, schedules) = get(&http, &format!("{api}/v1/schedules")).await;
+    // As the admin: a watched wallet's entry is shown to admins only.
+    let key = local_admin_key(data.path());
+    let (status, schedules) = get_with(&http, &format!("{api}/v1/schedules"), Some(&key)).await;
     assert_eq!(status, 200);
     let entries = schedules["schedules"].as_array().unwrap();
     let outcome = |name: &str| {

@@ -166,8 +166,9 @@ async fn serve_returns_once_shutdown_is_cancelled() {
 async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     use coinbeat_shared::{
         breaker::{BreakerSnapshot, BreakerState},
-        cache::{HealthReport, RedisHealth, Status, UpstreamHealth},
+        cache::{HealthReport, RateLimitHealth, RedisHealth, Status, UpstreamHealth},
         keys::Keys,
+        ratelimit::{LimiterMetrics, LimiterSnapshot},
         redis_conn,
     };
     let api = Api::start().await;
@@ -181,6 +182,9 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
             .contains("\"kind\": \"health\"")
     );
 
+    // The limiter of a keyed provider is known by the key's fingerprint in the worker's
+    // snapshot; the answer names it by its provider.
+    const FINGERPRINT: &str = "k1a2b3c4d5e6f";
     let upstreams = vec![UpstreamHealth {
         name: "coingecko".into(),
         status: Status::Down,
@@ -191,7 +195,15 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
             failures: 5,
             ..BreakerSnapshot::default()
         },
-        rate_limit: None,
+        rate_limit: Some(RateLimitHealth {
+            limit: "30/min".into(),
+            snapshot: LimiterSnapshot {
+                limiter: format!("coingecko:{FINGERPRINT}"),
+                metrics: LimiterMetrics::default(),
+                blocked_until: None,
+                taken_at: chrono::Utc::now(),
+            },
+        }),
     }];
     let redis = RedisHealth {
         status: Status::Up,
@@ -221,5 +233,7 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     assert_eq!(body["upstreams"][0]["error"], "HTTP 503");
     assert_eq!(body["upstreams"][0]["breaker"]["state"], "open");
     assert_eq!(body["upstreams"][0]["breaker"]["failures"], 5);
+    assert_eq!(body["upstreams"][0]["rate_limit"]["limiter"], "coingecko");
+    assert!(!body.to_string().contains(FINGERPRINT), "{body}");
     assert!(body["age_seconds"].as_u64().unwrap() >= 3);
 }

@@ -59,8 +59,17 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         "api",
         &[
             ("COINBEAT_API__ADDR", addr.to_string()),
-            // The load generator is one client; the per-client limit would measure itself.
+            // The load generator is one client; the per-client limits (requests, connections,
+            // streams) would measure themselves.
             ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
+            (
+                "COINBEAT_API__MAX_CONNECTIONS_PER_CLIENT",
+                (args.connections + args.stream_clients + 16).to_string(),
+            ),
+            (
+                "COINBEAT_API__MAX_STREAMS_PER_CLIENT",
+                args.stream_clients.max(1).to_string(),
+            ),
         ],
     )?;
     let me = std::process::id();

@@ -58,8 +58,12 @@ async fn measure(args: &BenchArgs, lab: &mut Lab, sim_url: &str) -> anyhow::Resu
     let addr = free_addr()?;
     let env = [
         ("COINBEAT_API__ADDR", addr.to_string()),
-        // The load generator is one client; the per-client limit would cut the load short.
+        // The load generator is one client; the per-client limits would cut the load short.
         ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
+        (
+            "COINBEAT_API__MAX_CONNECTIONS_PER_CLIENT",
+            (args.connections + 16).to_string(),
+        ),
         (
             "COINBEAT_PROVIDERS__COINGECKO__BASE_URL",
             sim_url.to_owned(),

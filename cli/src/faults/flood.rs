@@ -62,6 +62,8 @@ async fn scenario(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resul
     // The flood comes from one address; what is under test is the queue's cap, not the
     // per-client limit (which would refuse most of it first).
     env.push(("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()));
+    // Nor is the cap on one caller's waiting tasks (every request carries the same key).
+    env.push(("COINBEAT_API__MAX_WAITING_PER_CALLER", "0".into()));
     let (api, _) = Api::spawn(lab, &env).await?;
     lab.spawn("scheduler", &env)?;
     lab.spawn("health-worker", &env)?;
@@ -77,19 +79,35 @@ async fn scenario(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resul
 
     let seen = Arc::new(Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
-    // Each request is a distinct one (its own idempotency key), so none is deduplicated into a
-    // task already waiting: the flood is of new work, which the cap must hold back.
+    // Each request is distinct work (its own set of symbols, one of the 4,095 non-empty subsets
+    // of the tracked set), so single flight joins none into a task already waiting: the flood
+    // is of new work, which the cap must hold back. (An idempotency key of its own would not
+    // do: identical args share a task whatever the key.)
+    let tracked: Vec<_> = coinbeat_shared::Settings::default()
+        .prices
+        .tracked
+        .into_iter()
+        .take(12)
+        .collect();
     let sent = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let (api, seen, stop, sent) = (api.clone(), seen.clone(), stop.clone(), sent.clone());
+            let tracked = tracked.clone();
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let n = sent.fetch_add(1, Ordering::Relaxed);
+                    let subset = n as usize % ((1 << tracked.len()) - 1) + 1;
+                    let symbols: Vec<&str> = tracked
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| subset & (1 << i) != 0)
+                        .map(|(_, s)| s.as_str())
+                        .collect();
                     let body = serde_json::json!({
                         "kind": "prices",
-                        "args": {"symbols": ["BTC"]},
-                        "idempotency_key": format!("flood-{n}"),
+                        "args": {"symbols": symbols},
+                        "force": true,
                     });
                     let (status, retry_after, _) = api.submit(&body).await;
                     let counter = match (status, retry_after) {

@@ -86,7 +86,11 @@ impl Api {
     /// `GET path`: the status (0 when there was no answer at all) and how long it took.
     pub async fn get(&self, path: &str) -> (u16, Duration) {
         let started = Instant::now();
-        let status = match self.http.get(format!("{}{path}", self.base)).send().await {
+        let request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        let status = match request.send().await {
             Ok(response) => response.status().as_u16(),
             Err(_) => 0,
         };
@@ -122,6 +126,7 @@ impl Api {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
             .send()
             .await
             .ok()?;

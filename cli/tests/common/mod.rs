@@ -128,7 +128,16 @@ pub fn alive(pid: u32) -> bool {
 /// GET `url`: the status and the JSON body (`null` if it is not JSON). Status 0 when nothing
 /// answered (the API is still starting), so polling loops can wait for it.
 pub async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
-    let Ok(response) = http.get(url).send().await else {
+    get_with(http, url, None).await
+}
+
+/// [`get`] with a bearer token (the operational reads, such as `/v1/health`, need `read`).
+pub async fn get_with(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let Ok(response) = request.send().await else {
         return (0, Value::Null);
     };
     let status = response.status().as_u16();
