@@ -54,6 +54,9 @@ struct Claims {
     role: Role,
     exp: u64,
     iat: u64,
+    /// Who the token is for, when the identity provider says.
+    #[serde(default)]
+    sub: Option<String>,
 }
 
 impl JwtVerifier {
@@ -104,6 +107,11 @@ impl JwtVerifier {
     /// The `role` of a valid token. Why a token failed is logged at debug level only: the
     /// caller hears "invalid or expired token" whatever it was.
     pub fn role_of(&self, token: &str) -> Option<Role> {
+        self.identify(token).map(|(role, _)| role)
+    }
+
+    /// The `role` and `sub` (if any) of a valid token.
+    pub fn identify(&self, token: &str) -> Option<(Role, Option<String>)> {
         let claims = match decode::<Claims>(token, &self.key, &self.validation) {
             Ok(data) => data.claims,
             Err(e) => {
@@ -125,7 +133,7 @@ impl JwtVerifier {
             );
             return None;
         }
-        Some(claims.role)
+        Some((claims.role, claims.sub))
     }
 }
 

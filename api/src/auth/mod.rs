@@ -51,8 +51,9 @@ pub struct Authenticator {
 pub struct Caller {
     /// The role of the caller's token; `None`: no (valid) token, on a route that needs none.
     pub role: Option<Role>,
-    /// Which credential: `key:<first 12 hex digits of its SHA-256>` or
-    /// `jwt:<first 12 hex digits of the token's SHA-256>`. Never the credential itself.
+    /// Which credential: `key:<first 12 hex digits of its SHA-256>`, or for a JWT
+    /// `jwt:<sub>` (a `sub` of 1 to 64 of `[A-Za-z0-9._@:-]`; any other is hashed, as is a
+    /// token without one: `jwt:#<first 12 hex digits of its SHA-256>`). Never the credential.
     pub id: Option<String>,
 }
 
@@ -109,9 +110,8 @@ impl Authenticator {
     fn identify(&self, token: &str) -> Option<Caller> {
         let (role, id) = match &self.jwt {
             Some(jwt) if jwt::looks_like_jwt(token) => {
-                let role = jwt.role_of(token)?;
-                let digest = Sha256::digest(token.as_bytes());
-                (role, format!("jwt:{}", api_key::hex(&digest[..6])))
+                let (role, sub) = jwt.identify(token)?;
+                (role, format!("jwt:{}", subject_id(sub.as_deref(), token)))
             }
             _ => {
                 let (role, hash) = self.keys.identify(token)?;
@@ -122,6 +122,23 @@ impl Authenticator {
             role: Some(role),
             id: Some(id),
         })
+    }
+}
+
+/// How a JWT's caller is named: its `sub` when that is short and plain (it goes into log lines
+/// and Redis keys), else a hash of the `sub` or, without one, of the token.
+fn subject_id(sub: Option<&str>, token: &str) -> String {
+    let plain = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_@:".contains(&b))
+    };
+    match sub {
+        Some(sub) if plain(sub) => sub.to_owned(),
+        other => {
+            let digest = Sha256::digest(other.unwrap_or(token).as_bytes());
+            format!("#{}", api_key::hex(&digest[..6]))
+        }
     }
 }
 
@@ -173,4 +190,23 @@ fn audit(caller: &Caller, method: &Method, path: &str, status: StatusCode) {
         outcome = if status.is_success() { "done" } else { "refused or failed" },
         "admin call"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_id;
+
+    #[test]
+    fn a_jwt_caller_is_its_plain_sub_or_a_hash() {
+        assert_eq!(subject_id(Some("svc-ingest@idp"), "t"), "svc-ingest@idp");
+        let odd = subject_id(Some("a b\"c"), "t");
+        assert!(odd.starts_with('#') && odd.len() == 13, "{odd}");
+        assert_eq!(
+            odd,
+            subject_id(Some("a b\"c"), "another token"),
+            "same sub, same id"
+        );
+        let none = subject_id(None, "token-1");
+        assert_ne!(none, subject_id(None, "token-2"));
+    }
 }
