@@ -308,3 +308,46 @@ async fn every_admin_call_leaves_an_audit_line_with_who_what_and_the_outcome() {
         "the key itself never reaches a log"
     );
 }
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_connection_cap_and_another_still_connects() {
+    let api = ApiProcess::start(&[("COINBEAT_API__MAX_CONNECTIONS_PER_CLIENT", "5")]).await;
+    let connect_from = |ip: &'static str| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        socket.connect(api.addr).await.unwrap()
+    };
+    // Whether the server serves a request on `tcp` (a refused connection is closed unread).
+    let served = |mut tcp: TcpStream| async move {
+        let request = b"GET /healthz HTTP/1.1\r\nHost: coinbeat\r\n\r\n";
+        if tcp.write_all(request).await.is_err() {
+            return (false, tcp);
+        }
+        let mut buf = [0u8; 256];
+        let answer = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+        let ok = matches!(answer, Ok(Ok(n)) if buf[..n].starts_with(b"HTTP/1.1 200"));
+        (ok, tcp)
+    };
+    let mut held = Vec::new();
+    for i in 0..5 {
+        let (ok, tcp) = served(connect_from("127.0.0.1").await).await;
+        assert!(ok, "connection {i} is within the cap");
+        held.push(tcp);
+    }
+    let (ok, _) = served(connect_from("127.0.0.1").await).await;
+    assert!(!ok, "a sixth connection from the same address is closed");
+    let (ok, _) = served(connect_from("127.0.0.2").await).await;
+    assert!(ok, "another address still connects");
+    drop(held.pop());
+    // The closed connection's place comes back once the server has seen it go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (ok, tcp) = served(connect_from("127.0.0.1").await).await;
+        if ok {
+            held.push(tcp);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
