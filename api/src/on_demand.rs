@@ -120,10 +120,10 @@ pub(crate) async fn request(
         .as_deref()
         .filter(|_| cap > 0 && !caller.has(Role::Admin));
     let tasks = CallerTasks::new(state.conn().clone(), state.keys().clone());
-    if let Some(id) = capped {
-        if !state.redis(tasks.admit(id, cap)).await?.admitted {
-            return Err(ApiError::TooManyTasks { limit: cap });
-        }
+    if let Some(id) = capped
+        && !state.redis(tasks.admit(id, cap)).await?.admitted
+    {
+        return Err(ApiError::TooManyTasks { limit: cap });
     }
     let submitted =
         submit::submit_once(state.producer(), state.settings(), kind, &payload, options);

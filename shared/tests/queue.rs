@@ -3,7 +3,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -348,7 +351,7 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
 }
 
 #[tokio::test]
-async fn a_throttled_error_waits_at_least_the_upstreams_retry_after() {
+async fn a_throttled_error_waits_at_least_the_upstreams_retry_after_without_using_an_attempt() {
     let ctx = setup(|s| {
         let q = &mut s.queues.defaults;
         q.max_retries = 3;
@@ -368,12 +371,18 @@ async fn a_throttled_error_waits_at_least_the_upstreams_retry_after() {
         .enqueue(&probe(1), EnqueueOptions::default())
         .await
         .unwrap();
-    ctx.wait_for_status(id, TaskStatus::Failed, Duration::from_secs(5))
-        .await;
-    let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
-        .await
-        .unwrap()
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let info = loop {
+        let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        if info.last_error.is_some() {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "never throttled: {info:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     // The queue's own backoff is 5-10 ms; the upstream asked for 1.5 s.
     assert!(
         info.run_at.unwrap() >= info.enqueued_at.unwrap() + 1_500,
@@ -381,8 +390,68 @@ async fn a_throttled_error_waits_at_least_the_upstreams_retry_after() {
         info.run_at,
         info.enqueued_at
     );
-    assert_eq!(info.attempts, 1);
+    assert_eq!(info.attempts, 0, "a throttle is not a failed attempt");
+    assert_eq!(
+        info.status,
+        TaskStatus::Pending,
+        "it waits, it has not failed"
+    );
     assert_eq!(info.last_error.as_deref(), Some("429 from upstream"));
+    stop.cancel();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_dead_saying_so() {
+    let ctx = setup(|s| {
+        let q = &mut s.queues.defaults;
+        // One attempt in all: a single counted failure would kill the task.
+        q.max_retries = 0;
+        q.poll_interval_ms = 10;
+        q.max_throttled_secs = 1;
+    })
+    .await;
+    let runs = Arc::new(AtomicU64::new(0));
+    let seen = runs.clone();
+    // seq 1: throttled four times for 100 ms, then done. seq 2: always throttled for 300 ms.
+    let (stop, h) = ctx.spawn_worker(move |job: ProbeJob, _| {
+        let seen = seen.clone();
+        async move {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            match job.seq {
+                1 if n < 4 => Err(JobError::throttled("slow down", Duration::from_millis(100))),
+                1 => Ok(None),
+                _ => Err(JobError::throttled("slow down", Duration::from_millis(300))),
+            }
+        }
+    });
+    let first = ctx
+        .producer
+        .enqueue(&probe(1), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(first, TaskStatus::Done, Duration::from_secs(10))
+        .await;
+    let done = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.attempts, 1, "four throttles and one run: one attempt");
+
+    let second = ctx
+        .producer
+        .enqueue(&probe(2), EnqueueOptions::default())
+        .await
+        .unwrap();
+    ctx.wait_for_status(second, TaskStatus::Dead, Duration::from_secs(10))
+        .await;
+    let dead = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), second)
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = dead.last_error.unwrap_or_default();
+    assert!(reason.contains("max_throttled_secs"), "{reason}");
+    assert_eq!(dead.attempts, 0);
     stop.cancel();
     h.await.unwrap();
 }

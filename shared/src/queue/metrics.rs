@@ -14,6 +14,8 @@ pub enum Outcome {
     Done,
     /// Failed transiently; the task waits for its next attempt.
     Retried,
+    /// Told to wait (a throttle); the task waits that long, its attempts untouched.
+    Throttled,
     Dead,
     /// The ack was refused: the task was no longer held by this worker (released at shutdown,
     /// or recovered as an orphan), so another run owns its result.
@@ -25,6 +27,7 @@ impl Outcome {
         match self {
             Outcome::Done => "done",
             Outcome::Retried => "retried",
+            Outcome::Throttled => "throttled",
             Outcome::Dead => "dead",
             Outcome::Dropped => "dropped",
         }
@@ -91,7 +94,12 @@ impl RuntimeMetrics {
     /// Makes the queue's series exist at zero, so a scrape shows them before the first task.
     pub(crate) fn register_queue(&self, queue: &QueueName) {
         let q = queue.as_str();
-        for outcome in [Outcome::Done, Outcome::Retried, Outcome::Dead] {
+        for outcome in [
+            Outcome::Done,
+            Outcome::Retried,
+            Outcome::Throttled,
+            Outcome::Dead,
+        ] {
             self.tasks.touch(&[q, outcome.as_str()]);
         }
         self.retries.touch(&[q]);

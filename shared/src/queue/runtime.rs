@@ -222,6 +222,7 @@ impl WorkerRuntime {
             keys: qkeys.clone(),
             retry_base_ms: s.retry_base_delay_ms,
             retry_max_ms: s.retry_max_delay_ms,
+            max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
             metrics: self.metrics.clone(),
             queue: queue.clone(),
         };
@@ -376,6 +377,8 @@ struct Acker {
     keys: QueueKeys,
     retry_base_ms: u64,
     retry_max_ms: u64,
+    /// The queue's `max_throttled_secs`, in ms.
+    max_throttled_ms: u64,
     metrics: RuntimeMetrics,
     queue: QueueName,
 }
@@ -403,7 +406,7 @@ impl Acker {
             ),
             Err(JobError::Permanent(r)) => ("permanent", r.clone()),
             Err(JobError::Transient(r)) => ("transient", r.clone()),
-            Err(e @ JobError::Throttled { .. }) => ("transient", e.reason().to_owned()),
+            Err(e @ JobError::Throttled { .. }) => ("throttled", e.reason().to_owned()),
         };
         let jitter: f64 = rand::rng().random();
         let (state, attempts, run_at): (String, u64, u64) = scripts::ACK
@@ -421,6 +424,7 @@ impl Acker {
             .arg(self.retry_max_ms)
             .arg(jitter)
             .arg(least_delay_ms)
+            .arg(self.max_throttled_ms)
             .invoke_async(&mut self.conn.clone())
             .await?;
         let recorded = match state.as_str() {
@@ -431,6 +435,10 @@ impl Acker {
             "retry" => {
                 tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry");
                 Outcome::Retried
+            }
+            "throttled" => {
+                tracing::info!(error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job throttled; back when the wait is over");
+                Outcome::Throttled
             }
             "dead" => {
                 tracing::error!(attempts, error = %text, "job dead");

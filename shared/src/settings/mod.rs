@@ -228,6 +228,10 @@ pub struct QueueSettings {
     pub idempotency_ttl_secs: u64,
     /// How long finished (done and dead) task records are kept before cleanup prunes them.
     pub finished_retention_secs: u64,
+    /// Longest a task may spend waiting on throttles (an upstream's 429, a shared limit's
+    /// permit), all its throttles together. A throttle is not a failed attempt, so this is what
+    /// keeps a task from waiting forever; past it the task is dead, saying so.
+    pub max_throttled_secs: u64,
 }
 
 impl Default for QueueSettings {
@@ -245,6 +249,7 @@ impl Default for QueueSettings {
             shutdown_timeout_secs: 25,
             idempotency_ttl_secs: 3_600,
             finished_retention_secs: 86_400,
+            max_throttled_secs: 3_600,
         }
     }
 }
@@ -283,6 +288,7 @@ pub struct QueueOverride {
     pub shutdown_timeout_secs: Option<u64>,
     pub idempotency_ttl_secs: Option<u64>,
     pub finished_retention_secs: Option<u64>,
+    pub max_throttled_secs: Option<u64>,
 }
 
 impl QueueOverride {
@@ -302,7 +308,8 @@ impl QueueOverride {
             poll_interval_ms,
             shutdown_timeout_secs,
             idempotency_ttl_secs,
-            finished_retention_secs
+            finished_retention_secs,
+            max_throttled_secs
         );
     }
 }
