@@ -1,5 +1,5 @@
 //! Claiming one tick of one entry: unless the entry is paused, enqueue its payload under the
-//! idempotency key `Keys::schedule_tick_claim(entry, tick_ms)`, then record the run (and, by
+//! claim `QueueKeys::tick_claim(entry, tick_ms)`, then record the run (and, by
 //! the replica that enqueued, add it to the entry's history). Every replica computes the same
 //! key from the tick's scheduled time, so exactly one of them enqueues; the others get
 //! `Duplicate` and learn which task won.
@@ -145,7 +145,11 @@ impl Claimer {
             return Ok(Claim::Paused);
         }
         let opts = EnqueueOptions {
-            idempotency_key: Some(Keys::schedule_tick_claim(entry.name(), tick_ms)),
+            claim: Some(
+                self.keys
+                    .queue(&entry.kind().name())
+                    .tick_claim(entry.name(), tick_ms),
+            ),
             idempotency_ttl: Some(entry.claim_ttl(tick)),
             ..EnqueueOptions::default()
         };

@@ -154,15 +154,15 @@ impl Ctx {
         for id in ids {
             let (claim, enqueued_ms): (String, i64) = redis::cmd("HMGET")
                 .arg(k.meta(&id))
-                .arg("idempotency_key")
+                .arg("claim")
                 .arg("enqueued_at")
                 .query_async(&mut c)
                 .await?;
             let tick_ms = claim
-                .strip_prefix("schedule:prices:")
-                .and_then(|t| t.parse().ok())
+                .rsplit_once(':')
+                .and_then(|(_, t)| t.parse().ok())
                 .unwrap_or_else(|| panic!("task {id} has no tick claim: {claim:?}"));
-            assert_eq!(claim, Keys::schedule_tick_claim("prices", tick_ms));
+            assert_eq!(claim, k.tick_claim("prices", tick_ms));
             tasks.push(QueuedTask {
                 id,
                 tick_ms,
@@ -443,7 +443,15 @@ async fn a_paused_entry_enqueues_nothing_over_several_ticks_and_runs_again_once_
         tasks.iter().all(|t| t.tick_ms > resumed_ms - 20),
         "only ticks after the resume ({resumed_ms}) run: {tasks:?}"
     );
-    let runs = read_runs(&ctx.conn, &ctx.keys, "prices", 10).await.unwrap();
+    // The replica that enqueued a tick adds it to the history right after: wait for both.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let runs = loop {
+        let runs = read_runs(&ctx.conn, &ctx.keys, "prices", 10).await.unwrap();
+        if runs.len() >= 2 || Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(runs.len() >= 2, "{runs:?}");
     assert!(
         runs.iter().all(|r| r.trigger == RunTrigger::Tick),
@@ -453,6 +461,8 @@ async fn a_paused_entry_enqueues_nothing_over_several_ticks_and_runs_again_once_
         runs.windows(2).all(|w| w[0].tick_ms > w[1].tick_ms),
         "newest first: {runs:?}"
     );
+    // Read after the history, so the newest run's task is among them.
+    let tasks = ctx.tasks().await;
     assert!(
         tasks.iter().any(|t| t.id == runs[0].task_id.to_string()),
         "the history names the enqueued task: {runs:?} {tasks:?}"

@@ -115,12 +115,6 @@ impl Keys {
         format!("{}:schedule:{entry}:history", self.prefix)
     }
 
-    /// The idempotency key a tick of a schedule entry enqueues under: whoever claims it first
-    /// enqueues, every other scheduler replica sees a duplicate.
-    pub fn schedule_tick_claim(entry: &str, tick_ms: i64) -> String {
-        format!("schedule:{entry}:{tick_ms}")
-    }
-
     /// STRING: the operator's tracked set (comma-separated symbols, in order), overriding
     /// `prices.tracked` while it exists; empty means "track nothing". Never expires.
     pub fn tracked_symbols(&self) -> String {
@@ -287,6 +281,13 @@ impl QueueKeys {
     }
     pub fn idempotency(&self, key: &str) -> String {
         format!("{}:idempotency:{key}", self.ns)
+    }
+    /// STRING: the claim of one tick of schedule entry `entry` (the id of the task it
+    /// enqueued, with a TTL): whoever claims it first enqueues, every other scheduler replica
+    /// sees a duplicate. Not an idempotency key, so purging waiting or dead tasks, which
+    /// releases their idempotency keys, never releases a tick.
+    pub fn tick_claim(&self, entry: &str, tick_ms: i64) -> String {
+        format!("{}:claim:{entry}:{tick_ms}", self.ns)
     }
     /// Pub/Sub channel on which enqueue announces new immediate tasks to idle workers.
     pub fn available_channel(&self) -> String {

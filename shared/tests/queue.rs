@@ -459,44 +459,102 @@ async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_d
 #[tokio::test]
 async fn a_callers_idempotency_key_cannot_take_a_tick_the_beat_claims() {
     let ctx = setup(|_| {}).await;
-    let tick_key = Keys::schedule_tick_claim("prices", 1_800_000_000_000);
-    let opts = |key: &str| EnqueueOptions {
-        idempotency_key: Some(key.to_owned()),
+    let prices = Queue::Prices.name();
+    let claim = ctx
+        .keys
+        .queue(&prices)
+        .tick_claim("prices", 1_800_000_000_000);
+    let args = serde_json::json!({"symbols": ["BTC"]});
+    // A caller (API, CLI) sends the claim's key name, and its tail, as idempotency keys...
+    for key in [claim.clone(), "claim:prices:1800000000000".to_owned()] {
+        let opts = EnqueueOptions {
+            idempotency_key: Some(key),
+            ..Default::default()
+        };
+        submit::submit(&ctx.producer, &ctx.settings, Queue::Prices, &args, opts)
+            .await
+            .unwrap();
+    }
+    // ...and the beat still claims that tick, once.
+    let tick = || EnqueueOptions {
+        claim: Some(claim.clone()),
         ..Default::default()
     };
-    let args = serde_json::json!({"symbols": ["BTC"]});
-    // A caller (API, CLI) sends the beat's own key for a future tick...
-    submit::submit(
-        &ctx.producer,
-        &ctx.settings,
-        Queue::Prices,
-        &args,
-        opts(&tick_key),
-    )
-    .await
-    .unwrap();
-    // ...and the beat still claims that tick.
-    ctx.producer
-        .enqueue_to(
-            &Queue::Prices.name(),
-            &serde_json::json!({}),
-            opts(&tick_key),
-        )
+    let won = ctx
+        .producer
+        .enqueue_to(&prices, &serde_json::json!({}), tick())
         .await
         .expect("the tick is still free");
-    // The caller's key still dedupes the caller.
-    let again = submit::submit(
-        &ctx.producer,
-        &ctx.settings,
-        Queue::Prices,
-        &args,
-        opts(&tick_key),
-    )
-    .await;
-    assert!(matches!(
-        again,
-        Err(submit::SubmitError::Queue(QueueError::Duplicate { .. }))
-    ));
+    let again = ctx
+        .producer
+        .enqueue_to(&prices, &serde_json::json!({}), tick())
+        .await;
+    assert!(
+        matches!(again, Err(QueueError::Duplicate { existing, .. }) if existing == won),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn purging_waiting_or_dead_tasks_never_frees_a_claimed_tick_for_a_lagging_replica() {
+    let ctx = setup(|_| {}).await;
+    let prices = Queue::Prices.name();
+    let q = ctx.keys.queue(&prices);
+    let tick = |t: i64| EnqueueOptions {
+        claim: Some(q.tick_claim("prices", t)),
+        ..Default::default()
+    };
+    let payload = serde_json::json!({});
+    // A tick claimed and enqueued, then purged before it ran.
+    ctx.producer
+        .enqueue_to(&prices, &payload, tick(1))
+        .await
+        .unwrap();
+    let purged = coinbeat_shared::queue::purge_waiting(&ctx.conn, &ctx.keys, &prices)
+        .await
+        .unwrap();
+    assert_eq!(purged.waiting, 1, "{purged:?}");
+    // A replica that lags behind claims the same tick: nothing is enqueued.
+    let late = ctx.producer.enqueue_to(&prices, &payload, tick(1)).await;
+    assert!(
+        matches!(late, Err(QueueError::Duplicate { .. })),
+        "{late:?}"
+    );
+
+    // A tick whose task died, then was purged from the dead letters: still claimed.
+    let id = ctx
+        .producer
+        .enqueue_to(&prices, &payload, tick(2))
+        .await
+        .unwrap();
+    let mut c = ctx.conn.clone();
+    let _: () = redis::pipe()
+        .lrem(q.active(), 0, id.to_string())
+        .sadd(q.dead(), id.to_string())
+        .hset(q.meta(&id.to_string()), "status", "Killed")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    coinbeat_shared::queue::purge_all_dead(&ctx.conn, &ctx.keys, &prices)
+        .await
+        .unwrap();
+    let late = ctx.producer.enqueue_to(&prices, &payload, tick(2)).await;
+    assert!(
+        matches!(late, Err(QueueError::Duplicate { .. })),
+        "{late:?}"
+    );
+    assert_eq!(
+        queue_stats(
+            &ctx.conn,
+            &ctx.keys,
+            &prices,
+            &ctx.settings.queues.for_queue(&prices)
+        )
+        .await
+        .unwrap()
+        .waiting,
+        0
+    );
 }
 
 #[tokio::test]

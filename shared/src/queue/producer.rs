@@ -32,6 +32,11 @@ pub struct EnqueueOptions {
     /// done or dead (not only at its TTL), so it deduplicates only while that task is waiting,
     /// delayed, running or waiting for a retry.
     pub single_flight: bool,
+    /// A claim: like an idempotency key (held for `idempotency_ttl`, a second enqueue with it
+    /// is [`QueueError::Duplicate`]), but a whole key of its own (`QueueKeys::tick_claim`) that
+    /// purging waiting or dead tasks never deletes, so what it claimed (a schedule tick) stays
+    /// claimed. A task has a claim or an idempotency key, not both.
+    pub claim: Option<String>,
 }
 
 /// Puts tasks on queues. Cheap to clone; share one per process.
@@ -50,6 +55,8 @@ struct Entry {
     idempotency_key: String,
     ttl_secs: u64,
     single_flight: bool,
+    /// The claim key, whole; empty for none.
+    claim: String,
 }
 
 impl Producer {
@@ -76,7 +83,11 @@ impl Producer {
     ) -> Result<TaskId, QueueError> {
         let settings = self.queues.for_queue(queue);
         let entry = entry(&settings, payload, &opts)?;
-        let key = entry.idempotency_key.clone();
+        let key = if entry.claim.is_empty() {
+            entry.idempotency_key.clone()
+        } else {
+            entry.claim.clone()
+        };
         let mut results = self.push(queue, settings.max_backlog, &[entry], 1).await?;
         match results.pop() {
             Some(Ok(id)) => Ok(id),
@@ -180,7 +191,8 @@ impl Producer {
                 .arg(e.run_at_ms)
                 .arg(&e.idempotency_key)
                 .arg(e.ttl_secs)
-                .arg(if e.single_flight { "1" } else { "0" });
+                .arg(if e.single_flight { "1" } else { "0" })
+                .arg(&e.claim);
         }
         let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn.clone()).await?;
         let mut it = reply.into_iter();
@@ -217,6 +229,11 @@ fn entry<P: Serialize + ?Sized>(
     payload: &P,
     opts: &EnqueueOptions,
 ) -> Result<Entry, QueueError> {
+    if opts.claim.is_some() && opts.idempotency_key.is_some() {
+        return Err(QueueError::Protocol(
+            "a task has a claim or an idempotency key, not both".into(),
+        ));
+    }
     let ttl = opts
         .idempotency_ttl
         .map(|d| d.as_secs().max(1))
@@ -236,5 +253,6 @@ fn entry<P: Serialize + ?Sized>(
         idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
         ttl_secs: ttl,
         single_flight: opts.single_flight,
+        claim: opts.claim.clone().unwrap_or_default(),
     })
 }

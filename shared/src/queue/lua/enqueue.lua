@@ -4,8 +4,10 @@
 -- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] "available" channel
 -- ARGV[4] backlog cap      ARGV[5] tasks to reserve against the cap (>= tasks in this call)
 -- ARGV[6] now (unix ms)
--- ARGV[7..] groups of 7: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none),
---           ttl secs, single flight ("1": the key lets go as soon as the task holding it finished)
+-- ARGV[7..] groups of 8: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none),
+--           ttl secs, single flight ("1": the key lets go as soon as the task holding it finished),
+--           claim key ("" = none; a whole key name, held like an idempotency key but recorded in
+--           the meta as `claim`, not `idempotency_key`, so purging never deletes it)
 --
 -- Returns {1, depth_after, r1, r2, ...} where ri is the new id, or "dup:<existing id>" when the
 -- idempotency key is already held; or {0, depth} when the queue is full (nothing written).
@@ -25,7 +27,7 @@ end
 
 local out = {1, 0}
 local immediate = 0
-for i = 7, #ARGV, 7 do
+for i = 7, #ARGV, 8 do
     local id = ARGV[i]
     local payload = ARGV[i + 1]
     local max_attempts = ARGV[i + 2]
@@ -33,9 +35,16 @@ for i = 7, #ARGV, 7 do
     local idem = ARGV[i + 4]
     local ttl = tonumber(ARGV[i + 5])
     local single = ARGV[i + 6] == "1"
+    local claim = ARGV[i + 7]
     local accepted = true
-    if #idem > 0 then
-        local key = ARGV[2] .. ":" .. idem
+    local key = nil
+    if #claim > 0 then
+        key = claim
+        single = false
+    elseif #idem > 0 then
+        key = ARGV[2] .. ":" .. idem
+    end
+    if key then
         -- SET NX EX in one command: the key can never exist without its TTL (apalis defect 2).
         if not redis.call("SET", key, id, "NX", "EX", ttl) then
             local holder = redis.call("GET", key) or ""
@@ -59,6 +68,9 @@ for i = 7, #ARGV, 7 do
         redis.call("HSET", ARGV[1] .. ":" .. id,
             "attempts", 0, "max_attempts", max_attempts, "status", "Pending",
             "idempotency_key", idem, "enqueued_at", now, "run_at", when)
+        if #claim > 0 then
+            redis.call("HSET", ARGV[1] .. ":" .. id, "claim", claim)
+        end
         if run_at > now then
             redis.call("ZADD", KEYS[2], run_at, id)
         else
