@@ -14,7 +14,7 @@
 //! - [`ratelimit`]: the distributed rate limiter per upstream (and API key), in Redis.
 //! - [`schedule_state`]: the run record of each schedule entry (last tick, its task, next tick).
 //! - [`schedule_control`]: pause, resume and run-now of an entry; [`schedule_history`]: its
-//!   recent runs (bounded).
+//!   recent runs (bounded); [`schedule_sweep`]: the keys of entries long gone from the table.
 //! - [`tracked_symbols`]: the operator's override of the tracked set, in Redis;
 //!   [`watched_wallets`]: the addresses an operator added to the hourly watch.
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
@@ -35,6 +35,7 @@ pub mod redis_conn;
 pub mod schedule_control;
 pub mod schedule_history;
 pub mod schedule_state;
+pub mod schedule_sweep;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -651,17 +651,17 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
         .query_async(&mut c)
         .await
         .unwrap();
-    let workers: Vec<String> = redis::cmd("ZRANGE")
-        .arg(k.workers())
-        .arg(0)
-        .arg(-1)
+    // In flight from the sets themselves, found by their key pattern, not through the worker
+    // registry the stats script walks.
+    let sets: Vec<String> = redis::cmd("KEYS")
+        .arg(k.inflight_pattern())
         .query_async(&mut c)
         .await
         .unwrap();
     let mut in_flight = 0u64;
-    for w in &workers {
+    for set in &sets {
         let n: u64 = redis::cmd("SCARD")
-            .arg(k.inflight(w))
+            .arg(set)
             .query_async(&mut c)
             .await
             .unwrap();

@@ -1,5 +1,6 @@
 //! The `cleanup` queue: expired cache records, old history points, finished task records past
-//! their retention, and what dead workers left behind. The result counts what went, per kind;
+//! their retention, what dead workers left behind, and the keys of schedule entries long gone
+//! from the table. The result counts what went, per kind;
 //! a second run right after the first removes nothing.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,8 @@ use coinbeat_shared::{
     jobs::{CleanupJob, Job, ProbeJob, Queue},
     keys::Keys,
     queue::{JobError, JobResult, prune_finished, sweep_dead_workers},
+    schedule_sweep::sweep_removed_entries,
+    watched_wallets::effective_schedule,
 };
 use redis::aio::ConnectionManager;
 use serde_json::json;
@@ -75,12 +78,24 @@ impl CleanupWorker {
             tasks.insert(name.to_string(), pruned);
             workers.insert(name.to_string(), swept);
         }
+        let table = effective_schedule(&self.conn, &self.keys, &self.settings)
+            .await
+            .map_err(|e| failed("reading the schedule table", e))?;
+        let schedules = sweep_removed_entries(
+            &self.conn,
+            &self.keys,
+            &table,
+            Utc::now().timestamp_millis(),
+        )
+        .await
+        .map_err(|e| failed("sweeping removed schedule entries", e))?;
         let removed = json!({
             "price_records": prices.expired_records,
             "history_points": prices.history_points,
             "orphaned_histories": prices.orphaned_histories,
             "finished_tasks": tasks,
             "dead_workers": workers,
+            "removed_schedule_entries": schedules,
         });
         tracing::info!(%removed, "cleanup done");
         Ok(Some(json!({ "removed": removed })))

@@ -178,6 +178,25 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
         .unwrap();
     let _: () = c.zadd(m.workers(), "alive", now / 1_000).await.unwrap();
 
+    // Schedule entries: `retired` left the table a month ago, `just-retired` an hour ago, and
+    // `prices` is in the table however old its record.
+    let month_ago = now - 30 * 24 * HOUR_MS;
+    for (entry, last_tick) in [
+        ("retired", month_ago),
+        ("just-retired", now - HOUR_MS),
+        ("prices", month_ago),
+    ] {
+        let _: () = c
+            .hset(keys.schedule_entry(entry), "last_tick_ms", last_tick)
+            .await
+            .unwrap();
+        let _: () = c
+            .hset(keys.schedule_control(entry), "resumed_ms", last_tick)
+            .await
+            .unwrap();
+        let _: () = c.lpush(keys.schedule_history(entry), "{}").await.unwrap();
+    }
+
     let cleanup = CleanupWorker::new(&env);
     let first = cleanup.handle(CleanupJob {}).await.unwrap().unwrap();
     let removed = &first["removed"];
@@ -189,6 +208,21 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
     assert_eq!(removed["orphaned_histories"], 1, "{first}");
     assert_eq!(removed["finished_tasks"]["prices"], 2, "{first}");
     assert_eq!(removed["dead_workers"]["market"], 1, "{first}");
+    assert_eq!(removed["removed_schedule_entries"], 1, "{first}");
+    for key in [
+        keys.schedule_entry("retired"),
+        keys.schedule_control("retired"),
+        keys.schedule_history("retired"),
+    ] {
+        assert!(!exists(&conn, &key).await, "{key}");
+    }
+    for entry in ["just-retired", "prices"] {
+        assert!(exists(&conn, &keys.schedule_entry(entry)).await, "{entry}");
+        assert!(
+            exists(&conn, &keys.schedule_control(entry)).await,
+            "{entry}"
+        );
+    }
     let total = |v: &Value| -> u64 {
         v.as_object()
             .unwrap()
@@ -233,4 +267,5 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
     assert_eq!(removed["orphaned_histories"], 0, "{second}");
     assert_eq!(total(&removed["finished_tasks"]), 0, "{second}");
     assert_eq!(total(&removed["dead_workers"]), 0, "{second}");
+    assert_eq!(removed["removed_schedule_entries"], 0, "{second}");
 }

@@ -104,12 +104,22 @@ fn recorded(seq: u64, sleep_ms: u64) -> ProbeJob {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_100_000_tasks_drains_with_one_worker_process_none_lost_none_run_twice() {
     const N: u64 = 100_000;
+    // Some of them delayed, so the delayed set is part of what must drain.
+    const DELAYED: u64 = 1_000;
     let ctx = setup().await;
-    let jobs: Vec<_> = (0..N).map(|i| recorded(i, 0)).collect();
+    let jobs: Vec<_> = (0..N - DELAYED).map(|i| recorded(i, 0)).collect();
     ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+    for i in N - DELAYED..N {
+        let later = EnqueueOptions {
+            delay: Some(Duration::from_secs(2)),
+            ..EnqueueOptions::default()
+        };
+        ctx.producer.enqueue(&recorded(i, 0), later).await.unwrap();
+    }
+    let before = ctx.stats().await;
     assert_eq!(
-        ctx.stats().await.waiting,
-        N,
+        (before.waiting, before.scheduled_future),
+        (N - DELAYED, DELAYED),
         "the whole backlog waits with no worker running"
     );
 
@@ -169,7 +179,13 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
     })
     .await;
 
-    let jobs: Vec<_> = (0..20).map(|i| recorded(i, 1_500)).collect();
+    // Each task also notes when it starts, so a start the kill did not cause shows.
+    let jobs: Vec<_> = (0..20)
+        .map(|i| ProbeJob {
+            stamp: true,
+            ..recorded(i, 1_500)
+        })
+        .collect();
     ctx.producer.enqueue_bulk(&jobs).await.unwrap();
 
     // Wait until each worker holds tasks, then find A's set by its pid in the worker name.
@@ -177,7 +193,7 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
     let a_pid = format!("-{}-", a.child.id());
     let mut c = ctx.conn.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let a_held: Vec<String> = loop {
+    loop {
         let workers: Vec<String> = redis::cmd("ZRANGE")
             .arg(k.workers())
             .arg(0)
@@ -200,15 +216,73 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
             .map(|(_, ids)| ids.clone())
             .unwrap_or_default();
         if !a_ids.is_empty() && held.values().filter(|ids| !ids.is_empty()).count() == 2 {
-            break a_ids;
+            break;
         }
         assert!(
             Instant::now() < deadline,
             "both workers never held tasks: {held:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
 
+    // Once nothing waits, A can fetch no more: what it holds then is what the kill takes.
+    ctx.wait_until("every task fetched", Duration::from_secs(5), |s| {
+        s.waiting == 0
+    })
+    .await;
+    let a_name = {
+        let workers: Vec<String> = redis::cmd("ZRANGE")
+            .arg(k.workers())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        workers.into_iter().find(|w| w.contains(&a_pid)).unwrap()
+    };
+    let a_held: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(k.inflight(&a_name))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // Kill only once A has started what it holds (a fetched task notes its start at once).
+    let data: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(k.data())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let seq_of = |id: &String| -> u64 {
+        let payload: serde_json::Value = serde_json::from_str(&data[id]).unwrap();
+        payload["seq"].as_u64().unwrap()
+    };
+    let killed: std::collections::HashSet<u64> = a_held.iter().map(seq_of).collect();
+    let starts_now = async |c: &mut ConnectionManager| -> HashMap<u64, u64> {
+        let stamps: Vec<String> = redis::cmd("LRANGE")
+            .arg(ctx.keys.probe_starts())
+            .arg(0)
+            .arg(-1)
+            .query_async(c)
+            .await
+            .unwrap();
+        let mut starts: HashMap<u64, u64> = HashMap::new();
+        for stamp in &stamps {
+            let seq = stamp.split(':').next().unwrap().parse().unwrap();
+            *starts.entry(seq).or_default() += 1;
+        }
+        starts
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let starts = starts_now(&mut c).await;
+        if killed.iter().all(|seq| starts.contains_key(seq)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A never started its tasks: {starts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let killed_at = Instant::now();
     a.kill9();
     ctx.wait_until("all tasks done", Duration::from_secs(30), |s| s.done == 20)
@@ -225,6 +299,18 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
         runs.values().all(|n| *n == 1),
         "each task finished once: {runs:?}"
     );
+    // Starts: a task the killed worker held started twice (there, then on the other worker);
+    // every other task exactly once.
+    let starts = starts_now(&mut c).await;
+    for seq in 0..20 {
+        let want = if killed.contains(&seq) { 2 } else { 1 };
+        assert_eq!(
+            starts.get(&seq).copied().unwrap_or(0),
+            want,
+            "task {seq} (held by the killed worker: {}): starts {starts:?}",
+            killed.contains(&seq)
+        );
+    }
     let stats = ctx.stats().await;
     assert_eq!(
         stats.live_workers, 1,
@@ -376,4 +462,60 @@ async fn a_busy_worker_whose_tasks_outlast_the_orphan_window_is_not_taken_for_de
     }
     let stats = ctx.stats().await;
     assert_eq!(stats.live_workers, 2, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_sigkilled_incarnations_leave_no_metadata_after_the_sweep() {
+    let ctx = setup().await;
+    let env = [
+        ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".to_string()),
+        ("COINBEAT_QUEUES__DEFAULTS__ORPHAN_AFTER_SECS", "2".into()),
+    ];
+    let k = ctx.keys.queue(&ProbeJob::queue());
+    let metadata = async || -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(format!("{}:*", k.worker_metadata_prefix()))
+            .query_async(&mut ctx.conn.clone())
+            .await
+            .unwrap()
+    };
+    for killed in 1..=3 {
+        let mut worker = probe_worker(&ctx.settings, &env);
+        ctx.wait_until("the worker registered", Duration::from_secs(10), |s| {
+            s.registered_workers == killed
+        })
+        .await;
+        worker.kill9();
+        assert_eq!(
+            metadata().await.len() as u64,
+            killed,
+            "each incarnation leaves one"
+        );
+    }
+    // A live worker's orphan recovery takes the dead ones out of the registry, not their
+    // metadata.
+    let live = probe_worker(&ctx.settings, &env);
+    ctx.wait_until(
+        "only the live worker registered",
+        Duration::from_secs(15),
+        |s| s.registered_workers == 1,
+    )
+    .await;
+    assert_eq!(metadata().await.len(), 4, "{:?}", metadata().await);
+
+    let swept = coinbeat_shared::queue::sweep_dead_workers(
+        &ctx.conn,
+        &ctx.keys,
+        &ProbeJob::queue(),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept, 3);
+    let left = metadata().await;
+    assert_eq!(left.len(), 1, "only the live worker's: {left:?}");
+    assert!(
+        left[0].contains(&format!("-{}-", live.child.id())),
+        "{left:?}"
+    );
 }

@@ -25,3 +25,4 @@ script!(DEAD_PURGE, "dead_purge.lua");
 script!(PURGE_WAITING, "purge_waiting.lua");
 script!(WORKERS, "workers.lua");
 script!(CALLER_TASKS, "caller_tasks.lua");
+script!(SWEEP_METADATA, "sweep_metadata.lua");
