@@ -519,3 +519,88 @@ async fn three_sigkilled_incarnations_leave_no_metadata_after_the_sweep() {
         "{left:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_cut_off_by_connection_resets_are_sent_again_and_every_task_ends_done() {
+    const N: u64 = 400;
+    const ORPHAN_SECS: u64 = 3;
+    let ctx = setup().await;
+    let worker = probe_worker(
+        &ctx.settings,
+        &[
+            ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "16".to_string()),
+            ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".into()),
+            // The ack retries are logged at debug.
+            ("RUST_LOG", "info,coinbeat_shared=debug".into()),
+            (
+                "COINBEAT_QUEUES__DEFAULTS__ORPHAN_AFTER_SECS",
+                ORPHAN_SECS.to_string(),
+            ),
+        ],
+    );
+    ctx.wait_until("the worker registered", Duration::from_secs(10), |s| {
+        s.registered_workers == 1
+    })
+    .await;
+    let jobs: Vec<_> = (0..N)
+        .map(|seq| ProbeJob {
+            seq,
+            sleep_ms: 10,
+            ..ProbeJob::default()
+        })
+        .collect();
+    ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+
+    // Every 30 ms, every connection but this test's own is reset, acks in flight included.
+    let stop_killing = tokio_util::sync::CancellationToken::new();
+    let killer = {
+        let (mut c, stop) = (ctx.conn.clone(), stop_killing.clone());
+        tokio::spawn(async move {
+            let mut resets = 0u64;
+            while !stop.is_cancelled() {
+                let killed: redis::RedisResult<u64> = redis::cmd("CLIENT")
+                    .arg("KILL")
+                    .arg("TYPE")
+                    .arg("normal")
+                    .arg("SKIPME")
+                    .arg("yes")
+                    .query_async(&mut c)
+                    .await;
+                resets += killed.unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            resets
+        })
+    };
+    let drained = ctx
+        .wait_until(
+            "every task done",
+            Duration::from_secs(N * 10 / 16 / 1_000 + ORPHAN_SECS + 20),
+            |s| s.done + s.dead == N,
+        )
+        .await;
+    stop_killing.cancel();
+    let resets = killer.await.unwrap();
+    assert!(resets >= 10, "the test reset connections: {resets}");
+    assert_eq!(drained.dead, 0, "{drained:?}");
+    // Nobody is shown holding a task any more.
+    let k = ctx.keys.queue(&ProbeJob::queue());
+    let sets: Vec<String> = redis::cmd("KEYS")
+        .arg(k.inflight_pattern())
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    for set in sets {
+        let held: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&set)
+            .query_async(&mut ctx.conn.clone())
+            .await
+            .unwrap();
+        assert!(held.is_empty(), "{set} still holds {held:?}");
+    }
+    let log = worker.log();
+    assert!(
+        log.contains("ack failed; sending it again"),
+        "the resets cut off acks, which were sent again:\n{log}"
+    );
+}

@@ -217,7 +217,12 @@ impl WorkerRuntime {
         let storage = RedisStorage::<Value>::new(self.conn.clone()).with_config(config);
         let backend = PollWith::new(storage, StreamStrategy::new(wake.stream(s.poll_interval())));
 
+        // Cancelled when an ack could not be recorded even after retrying: this incarnation
+        // ends, so release (or, with Redis away, orphan recovery) hands its tasks back rather
+        // than a live process keeping tasks it will never ack.
+        let ack_failed = CancellationToken::new();
         let ack = Acker {
+            failed: ack_failed.clone(),
             conn: self.conn.clone(),
             keys: qkeys.clone(),
             retry_base_ms: s.retry_base_delay_ms,
@@ -305,6 +310,10 @@ impl WorkerRuntime {
         };
         tokio::select! {
             r = run => r,
+            () = ack_failed.cancelled() => {
+                tracing::warn!(worker = %name, "an ack could not be recorded; ending this run so its tasks are handed back");
+                Ok(())
+            }
             () = deadline => {
                 tracing::warn!(worker = %name, timeout_secs = grace.as_secs(), "shutdown timeout; releasing unfinished tasks");
                 Ok(())
@@ -370,9 +379,18 @@ async fn keep_alive(
     }
 }
 
+/// How many times an ack is sent before the run is given up, and the first pause between
+/// tries (doubling). ack.lua removes the task from this worker's in-flight set first and
+/// answers "stale" when it is not there, so sending it again after a lost reply never records
+/// an outcome twice.
+const ACK_TRIES: u32 = 5;
+const ACK_RETRY_FIRST: Duration = Duration::from_millis(50);
+
 /// Records outcomes with ack.lua.
 #[derive(Debug, Clone)]
 struct Acker {
+    /// Cancelled when an ack fails every try (see `incarnation`).
+    failed: CancellationToken,
     conn: ConnectionManager,
     keys: QueueKeys,
     retry_base_ms: u64,
@@ -409,7 +427,8 @@ impl Acker {
             Err(e @ JobError::Throttled { .. }) => ("throttled", e.reason().to_owned()),
         };
         let jitter: f64 = rand::rng().random();
-        let (state, attempts, run_at): (String, u64, u64) = scripts::ACK
+        let mut invocation = scripts::ACK.prepare_invoke();
+        invocation
             .key(self.keys.inflight(worker))
             .key(self.keys.done())
             .key(self.keys.dead())
@@ -424,9 +443,29 @@ impl Acker {
             .arg(self.retry_max_ms)
             .arg(jitter)
             .arg(least_delay_ms)
-            .arg(self.max_throttled_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+            .arg(self.max_throttled_ms);
+        let mut pause = ACK_RETRY_FIRST;
+        let mut tries = 0;
+        let (state, attempts, run_at): (String, u64, u64) = loop {
+            tries += 1;
+            match invocation.invoke_async(&mut self.conn.clone()).await {
+                Ok(reply) => break reply,
+                Err(e) if tries < ACK_TRIES => {
+                    tracing::debug!(error = %e, tries, "ack failed; sending it again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, tries, "ack failed every try; handing this run's tasks back");
+                    self.failed.cancel();
+                    return Err(e);
+                }
+            }
+        };
+        if state == "stale" && tries > 1 {
+            // The earlier try most likely ran and only its reply was lost.
+            tracing::debug!(tries, "ack found the task already acked");
+        }
         let recorded = match state.as_str() {
             "done" => {
                 tracing::debug!(attempts, "job done");
