@@ -117,7 +117,8 @@ async fn three_done_tasks_and_two_dead_are_counted_by_outcome_with_the_retry_and
         .enqueue_bulk(&[
             probe(1, 20, None),
             probe(2, 20, None),
-            probe(3, 1_500, None),
+            // Long enough to outlast the gauges' reading (2 s), so a scrape sees it in flight.
+            probe(3, 5_000, None),
             probe(4, 0, Some(ProbeFailure::Permanent)),
             probe(5, 0, Some(ProbeFailure::Transient)),
         ])
@@ -131,6 +132,7 @@ async fn three_done_tasks_and_two_dead_are_counted_by_outcome_with_the_retry_and
         .scrape_until("one task in flight", |m| {
             m.value("coinbeat_tasks_in_flight", &[q]) == Some(1.0)
                 && m.value("coinbeat_tasks_total", &[q, ("outcome", "done")]) == Some(2.0)
+                && m.value("coinbeat_queue_tasks", &[q, ("state", "in_flight")]) == Some(1.0)
         })
         .await;
     assert_eq!(m.get("coinbeat_worker_running", &[q]), 1.0);
@@ -240,6 +242,8 @@ async fn readyz_of_a_worker_turns_503_when_redis_dies_while_healthz_and_metrics_
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "redis_unavailable", "{body}");
     assert_eq!(worker.get("/healthz").await.0, StatusCode::OK);
+    // Past the last reading's lifetime, so this scrape reads Redis again.
+    tokio::time::sleep(coinbeat_shared::metrics::redis_gauges::READING_TTL).await;
     let started = Instant::now();
     let m = worker.scrape().await;
     assert!(

@@ -604,3 +604,171 @@ async fn acks_cut_off_by_connection_resets_are_sent_again_and_every_task_ends_do
         "the resets cut off acks, which were sent again:\n{log}"
     );
 }
+
+/// seq → how many times a stamped probe task started.
+async fn starts(ctx: &Ctx) -> HashMap<u64, u64> {
+    let stamps: Vec<String> = redis::cmd("LRANGE")
+        .arg(ctx.keys.probe_starts())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    let mut starts: HashMap<u64, u64> = HashMap::new();
+    for stamp in &stamps {
+        let seq = stamp.split(':').next().unwrap().parse().unwrap();
+        *starts.entry(seq).or_default() += 1;
+    }
+    starts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_a_minute_behind_and_ahead_never_take_each_other_for_dead() {
+    const ORPHAN_SECS: u64 = 3;
+    const N: u64 = 20;
+    let ctx = setup().await;
+    let env = [
+        ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "20".to_string()),
+        ("COINBEAT_QUEUES__DEFAULTS__FETCH_BATCH", "10".into()),
+        ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".into()),
+        (
+            "COINBEAT_QUEUES__DEFAULTS__ORPHAN_AFTER_SECS",
+            ORPHAN_SECS.to_string(),
+        ),
+    ];
+    let binary = env!("CARGO_BIN_EXE_probe-worker");
+    let mut behind = WorkerProcess::spawn_skewed(binary, "-60s", &ctx.settings, &env);
+    let ahead = WorkerProcess::spawn_skewed(binary, "+60s", &ctx.settings, &env);
+    ctx.wait_until("both workers registered", Duration::from_secs(10), |s| {
+        s.registered_workers == 2
+    })
+    .await;
+
+    // Tasks longer than two orphan windows, shared by the two.
+    let jobs: Vec<_> = (0..N)
+        .map(|seq| ProbeJob {
+            stamp: true,
+            ..recorded(seq, (ORPHAN_SECS * 2 + 1) * 1_000)
+        })
+        .collect();
+    ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+    ctx.wait_until("every task fetched", Duration::from_secs(10), |s| {
+        s.waiting == 0 && s.in_flight == N
+    })
+    .await;
+    let k = ctx.keys.queue(&ProbeJob::queue());
+    let mut c = ctx.conn.clone();
+    let behind_name = {
+        let workers: Vec<String> = redis::cmd("ZRANGE")
+            .arg(k.workers())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let pid = format!("-{}-", behind.child.id());
+        workers.into_iter().find(|w| w.contains(&pid)).unwrap()
+    };
+    let held: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(k.inflight(&behind_name))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(!held.is_empty(), "the worker behind holds tasks");
+    // Two orphan windows pass: neither is taken for dead by the other.
+    tokio::time::sleep(Duration::from_secs(ORPHAN_SECS * 2)).await;
+    let so_far = starts(&ctx).await;
+    assert!(
+        so_far.values().all(|n| *n == 1),
+        "a task started twice while both workers were alive: {so_far:?}"
+    );
+    assert_eq!(ctx.stats().await.registered_workers, 2);
+
+    // The worker behind dies: its tasks start again on the other within the window + 5 s.
+    let data: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(k.data())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let killed: Vec<u64> = held
+        .iter()
+        .map(|id| {
+            let payload: serde_json::Value = serde_json::from_str(&data[id]).unwrap();
+            payload["seq"].as_u64().unwrap()
+        })
+        .collect();
+    let killed_at = Instant::now();
+    behind.kill9();
+    loop {
+        let now = starts(&ctx).await;
+        if killed.iter().all(|seq| now.get(seq) == Some(&2)) {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() <= Duration::from_secs(ORPHAN_SECS + 5),
+            "the dead worker's tasks {killed:?} did not restart within {} s: {now:?}",
+            ORPHAN_SECS + 5
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctx.wait_until("every task done", Duration::from_secs(30), |s| s.done == N)
+        .await;
+    let finally = starts(&ctx).await;
+    for seq in 0..N {
+        let want = if killed.contains(&seq) { 2 } else { 1 };
+        assert_eq!(finally.get(&seq), Some(&want), "task {seq}: {finally:?}");
+    }
+    drop(ahead);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_record_is_unreadable_is_dead_with_the_reason_and_the_rest_of_its_batch_runs()
+{
+    const N: u64 = 200;
+    let ctx = setup().await;
+    let jobs: Vec<_> = (0..N).map(|i| recorded(i, 0)).collect();
+    let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+    // As eviction on a managed Redis would: one meta hash gone, one payload gone.
+    let k = ctx.keys.queue(&ProbeJob::queue());
+    let (no_meta, no_payload) = (ids[10].to_string(), ids[150].to_string());
+    let mut c = ctx.conn.clone();
+    let _: () = redis::pipe()
+        .del(k.meta(&no_meta))
+        .hdel(k.data(), &no_payload)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let env = [
+        ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "16".to_string()),
+        ("COINBEAT_QUEUES__DEFAULTS__FETCH_BATCH", "64".into()),
+    ];
+    let a = probe_worker(&ctx.settings, &env);
+    let b = probe_worker(&ctx.settings, &env);
+    let s = ctx
+        .wait_until("the queue drained", Duration::from_secs(15), |s| {
+            s.done + s.dead == N
+        })
+        .await;
+    assert_eq!((s.done, s.dead), (N - 2, 2), "{s:?}");
+    for (id, reason) in [
+        (&no_meta, "its meta record is missing"),
+        (&no_payload, "its payload is missing"),
+    ] {
+        let (status, error): (String, String) = redis::cmd("HMGET")
+            .arg(k.meta(id))
+            .arg("status")
+            .arg("last_error")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(status, "Killed");
+        assert!(error.contains(reason), "{error}");
+    }
+    for w in [&a, &b] {
+        let log = w.log();
+        assert!(
+            !log.contains("worker stopped by an error"),
+            "a bad record stopped a worker:\n{log}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 
 use super::{
-    QueueError, TaskId, TaskInfo, TaskStatus, lookup_task, now_ms,
+    QueueError, TaskId, TaskInfo, TaskStatus, lookup_task,
     scripts::{DEAD_LIST, DEAD_PURGE, DEAD_RETRY},
 };
 use crate::{jobs::QueueName, keys::Keys, settings::QueuesSettings};
@@ -235,7 +235,6 @@ async fn retry_script(
         .key(k.signal())
         .arg(k.meta_prefix())
         .arg(k.available_channel())
-        .arg(now_ms())
         .arg(cap)
         .arg(mode)
         .arg(target)

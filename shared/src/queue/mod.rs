@@ -14,6 +14,7 @@
 //!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
 //! - [`CallerTasks`]: the tasks each API caller has waiting or running, for its cap.
 
+mod backend;
 mod caller_tasks;
 mod dead;
 mod error;
@@ -26,6 +27,7 @@ mod purge;
 mod runtime;
 mod scripts;
 mod stats;
+mod store;
 mod sweep;
 mod task_id;
 mod wake;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, TaskId, TaskIdError, now_ms, scripts::ENQUEUE};
+use super::{QueueError, TaskId, TaskIdError, scripts::ENQUEUE};
 use crate::{
     jobs::{Job, QueueName},
     keys::Keys,
@@ -51,7 +51,8 @@ struct Entry {
     id: TaskId,
     payload: Vec<u8>,
     max_attempts: u32,
-    run_at_ms: u64,
+    /// How long from now (Redis's now) it waits; 0: it is ready at once.
+    delay_ms: u64,
     idempotency_key: String,
     ttl_secs: u64,
     single_flight: bool,
@@ -182,13 +183,12 @@ impl Producer {
             .arg(k.idempotency_prefix())
             .arg(k.available_channel())
             .arg(cap)
-            .arg(reserve.max(entries.len()))
-            .arg(now_ms());
+            .arg(reserve.max(entries.len()));
         for e in entries {
             inv.arg(e.id.to_string())
                 .arg(&e.payload)
                 .arg(e.max_attempts)
-                .arg(e.run_at_ms)
+                .arg(e.delay_ms)
                 .arg(&e.idempotency_key)
                 .arg(e.ttl_secs)
                 .arg(if e.single_flight { "1" } else { "0" })
@@ -245,11 +245,7 @@ fn entry<P: Serialize + ?Sized>(
             .max_retries
             .unwrap_or(settings.max_retries)
             .saturating_add(1),
-        run_at_ms: opts
-            .delay
-            .filter(|d| !d.is_zero())
-            .map(|d| now_ms() + d.as_millis() as u64)
-            .unwrap_or(0),
+        delay_ms: opts.delay.map_or(0, |d| d.as_millis() as u64),
         idempotency_key: opts.idempotency_key.clone().unwrap_or_default(),
         ttl_secs: ttl,
         single_flight: opts.single_flight,

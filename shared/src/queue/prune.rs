@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{QueueError, now_ms, scripts::PRUNE};
+use super::{QueueError, scripts::PRUNE};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// Deletes done and dead task records that finished more than `older_than` ago. Works in
@@ -17,7 +17,6 @@ pub async fn prune_finished(
 ) -> Result<u64, QueueError> {
     const STEP: u64 = 500;
     let k = keys.queue(queue);
-    let cutoff = now_ms().saturating_sub(older_than.as_millis() as u64);
     let mut total = 0;
     loop {
         let n: u64 = PRUNE
@@ -26,7 +25,7 @@ pub async fn prune_finished(
             .key(k.dead())
             .key(k.data())
             .arg(k.meta_prefix())
-            .arg(cutoff)
+            .arg(older_than.as_millis() as u64)
             .arg(STEP)
             .invoke_async(&mut conn.clone())
             .await?;

@@ -21,7 +21,7 @@ use apalis::prelude::{
     PollWith, StreamStrategy, TaskId as ApalisTaskId, WorkerBuilder, WorkerBuilderExt,
     WorkerContext,
 };
-use apalis_redis::{Config as ApalisConfig, RedisStorage};
+use apalis_redis::Config as ApalisConfig;
 use futures::FutureExt;
 use rand::Rng;
 use redis::{Client, aio::ConnectionManager};
@@ -30,9 +30,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    JobError, JobResult, Outcome, RuntimeMetrics, TaskId, now_ms, scripts,
+    JobError, JobResult, Outcome, RuntimeMetrics, TaskId,
+    backend::QueueBackend,
+    scripts,
+    store::{MAX_FETCH_BATCH, QueueStore},
     wake::Wake,
-    workers::{refresh_info, register_info},
+    workers::register_info,
 };
 use crate::{
     jobs::{Job, QueueName},
@@ -120,10 +123,10 @@ impl WorkerRuntime {
         Fut: Future<Output = JobResult> + Send + 'static,
     {
         let s = &self.settings;
-        if s.concurrency == 0 || s.fetch_batch == 0 {
-            return Err(RuntimeError::Settings(
-                "concurrency and fetch_batch must be at least 1".into(),
-            ));
+        if s.concurrency == 0 || s.fetch_batch == 0 || s.fetch_batch > MAX_FETCH_BATCH {
+            return Err(RuntimeError::Settings(format!(
+                "concurrency must be at least 1 and fetch_batch 1 to {MAX_FETCH_BATCH}"
+            )));
         }
         let queue = J::queue();
         self.metrics.register_queue(&queue);
@@ -214,8 +217,11 @@ impl WorkerRuntime {
             .persist_results(false)
             .emit_events(false)
             .idempotency_ttl(Some(Duration::from_secs(s.idempotency_ttl_secs.max(1))));
-        let storage = RedisStorage::<Value>::new(self.conn.clone()).with_config(config);
-        let backend = PollWith::new(storage, StreamStrategy::new(wake.stream(s.poll_interval())));
+        let store = QueueStore::new(self.conn.clone(), qkeys.clone(), config, s.orphan_after());
+        let backend = PollWith::new(
+            QueueBackend::new(store),
+            StreamStrategy::new(wake.stream(s.poll_interval())),
+        );
 
         // Cancelled when an ack could not be recorded even after retrying: this incarnation
         // ends, so release (or, with Redis away, orphan recovery) hands its tasks back rather
@@ -345,10 +351,10 @@ impl WorkerRuntime {
     }
 }
 
-/// Refreshes `name`'s heartbeat in the workers ZSET (unix seconds, as apalis writes it) and the
-/// expiry of its info record every `every`, until `stop`. `XX`: a worker that orphan recovery
-/// already removed stays removed (its tasks went back to the queue; apalis's next heartbeat
-/// fails and the incarnation restarts).
+/// Refreshes `name`'s heartbeat in the workers ZSET and the expiry of its info record every
+/// `every`, until `stop`, on Redis's clock (`heartbeat.lua`). A worker that orphan recovery
+/// already removed stays removed (its tasks went back to the queue; the backend's next
+/// heartbeat finds it gone and the incarnation restarts).
 async fn keep_alive(
     conn: ConnectionManager,
     (workers, info): (String, String),
@@ -361,20 +367,15 @@ async fn keep_alive(
             () = tokio::time::sleep(every) => {}
             () = stop.cancelled() => return,
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let beat: redis::RedisResult<i64> = redis::cmd("ZADD")
-            .arg(&workers)
-            .arg("XX")
-            .arg(now)
+        let beat: redis::RedisResult<i64> = scripts::HEARTBEAT
+            .key(&workers)
+            .key(&info)
             .arg(&name)
-            .query_async(&mut conn.clone())
+            .arg(info_ttl.as_millis() as u64)
+            .invoke_async(&mut conn.clone())
             .await;
         if let Err(e) = beat {
             tracing::debug!(worker = %name, error = %e, "heartbeat failed; retrying next interval");
-        } else if let Err(e) = refresh_info(&conn, &info, info_ttl).await {
-            tracing::debug!(worker = %name, error = %e, "worker info expiry not refreshed");
         }
     }
 }
@@ -437,7 +438,6 @@ impl Acker {
             .key(self.keys.meta(id))
             .arg(id)
             .arg(kind)
-            .arg(now_ms())
             .arg(&text)
             .arg(self.retry_base_ms)
             .arg(self.retry_max_ms)
@@ -446,7 +446,7 @@ impl Acker {
             .arg(self.max_throttled_ms);
         let mut pause = ACK_RETRY_FIRST;
         let mut tries = 0;
-        let (state, attempts, run_at): (String, u64, u64) = loop {
+        let (state, attempts, wait_ms): (String, u64, u64) = loop {
             tries += 1;
             match invocation.invoke_async(&mut self.conn.clone()).await {
                 Ok(reply) => break reply,
@@ -472,11 +472,11 @@ impl Acker {
                 Outcome::Done
             }
             "retry" => {
-                tracing::warn!(attempts, error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job failed; will retry");
+                tracing::warn!(attempts, error = %text, retry_in_ms = wait_ms, "job failed; will retry");
                 Outcome::Retried
             }
             "throttled" => {
-                tracing::info!(error = %text, retry_in_ms = run_at.saturating_sub(now_ms()), "job throttled; back when the wait is over");
+                tracing::info!(error = %text, retry_in_ms = wait_ms, "job throttled; back when the wait is over");
                 Outcome::Throttled
             }
             "dead" => {

@@ -26,3 +26,7 @@ script!(PURGE_WAITING, "purge_waiting.lua");
 script!(WORKERS, "workers.lua");
 script!(CALLER_TASKS, "caller_tasks.lua");
 script!(SWEEP_METADATA, "sweep_metadata.lua");
+script!(REGISTER, "register.lua");
+script!(HEARTBEAT, "heartbeat.lua");
+script!(RECOVER_ORPHANS, "recover_orphans.lua");
+script!(FETCH, "fetch.lua");

@@ -3,7 +3,7 @@
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, now_ms, scripts::STATS};
+use super::{QueueError, scripts::STATS};
 use crate::{jobs::QueueName, keys::Keys, settings::QueueSettings};
 
 /// A snapshot of one queue.
@@ -36,8 +36,7 @@ pub async fn queue_stats(
     settings: &QueueSettings,
 ) -> Result<QueueStats, QueueError> {
     let k = keys.queue(queue);
-    let now = now_ms();
-    let cutoff_secs = (now / 1000).saturating_sub(settings.orphan_after().as_secs());
+
     let r: Vec<i64> = STATS
         .key(k.active())
         .key(k.delayed())
@@ -46,8 +45,7 @@ pub async fn queue_stats(
         .key(k.workers())
         .arg(k.inflight_prefix())
         .arg(k.meta_prefix())
-        .arg(now)
-        .arg(cutoff_secs)
+        .arg(settings.orphan_after().as_secs())
         .invoke_async(&mut conn.clone())
         .await?;
     let [

@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 
 use super::{
-    QueueError, now_ms,
+    QueueError,
     scripts::{SWEEP_METADATA, SWEEP_WORKERS},
 };
 use crate::{jobs::QueueName, keys::Keys};
@@ -25,12 +25,11 @@ pub async fn sweep_dead_workers(
     silent_for: Duration,
 ) -> Result<u64, QueueError> {
     let k = keys.queue(queue);
-    let cutoff = (now_ms() / 1_000).saturating_sub(silent_for.as_secs());
     let registered: u64 = SWEEP_WORKERS
         .key(k.workers())
         .arg(k.inflight_prefix())
         .arg(k.worker_metadata_prefix())
-        .arg(cutoff)
+        .arg(silent_for.as_secs())
         .arg(k.worker_info_prefix())
         .invoke_async(&mut conn.clone())
         .await?;

@@ -9,7 +9,7 @@ use redis::{Client, aio::ConnectionManager};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{now_ms, scripts::PROMOTE};
+use super::scripts::PROMOTE;
 use crate::keys::QueueKeys;
 
 /// Most delayed tasks moved per script call.
@@ -96,7 +96,6 @@ impl Wake {
                     .key(keys.delayed())
                     .key(keys.active())
                     .key(keys.signal())
-                    .arg(now_ms())
                     .arg(PROMOTE_STEP)
                     .invoke_async(&mut conn)
                     .await;

@@ -46,9 +46,15 @@ pub async fn list_workers(
         .arg(k.worker_info_prefix())
         .invoke_async(&mut conn.clone())
         .await?;
-    let cutoff_secs = (now_ms() / 1_000).saturating_sub(settings.orphan_after().as_secs());
-    reply
-        .chunks_exact(6)
+    let (now, rows) = reply
+        .split_first()
+        .ok_or_else(|| QueueError::Protocol("workers.lua replied nothing".into()))?;
+    let now_secs: u64 = now
+        .parse()
+        .map_err(|_| QueueError::Protocol(format!("redis time {now:?}")))?;
+    // Heartbeats are on Redis's clock; so is the cut-off.
+    let cutoff_secs = now_secs.saturating_sub(settings.orphan_after().as_secs());
+    rows.chunks_exact(6)
         .map(|r| {
             let heartbeat_secs: u64 = r[1]
                 .parse::<f64>()
@@ -83,7 +89,7 @@ fn from_name(queue: &QueueName, name: &str) -> (Option<String>, Option<u32>) {
 }
 
 /// Writes the info record of the incarnation `name` (host, pid, start), expiring after `ttl`
-/// unless a heartbeat refreshes it ([`refresh_info`]): orphan recovery removes a dead worker
+/// unless a heartbeat refreshes it (`heartbeat.lua`): orphan recovery removes a dead worker
 /// from the registry without deleting it, so the expiry is what bounds it.
 pub(crate) async fn register_info(
     conn: &ConnectionManager,
@@ -110,20 +116,6 @@ pub(crate) async fn register_info(
         .ignore()
         .query_async(&mut conn.clone())
         .await
-}
-
-/// Pushes the info record's expiry out again (with each heartbeat).
-pub(crate) async fn refresh_info(
-    conn: &ConnectionManager,
-    key: &str,
-    ttl: Duration,
-) -> redis::RedisResult<()> {
-    redis::cmd("EXPIRE")
-        .arg(key)
-        .arg(ttl.as_secs().max(1))
-        .query_async::<i64>(&mut conn.clone())
-        .await
-        .map(drop)
 }
 
 #[cfg(test)]

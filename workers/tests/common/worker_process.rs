@@ -22,13 +22,45 @@ impl WorkerProcess {
     /// Starts `binary` (a `CARGO_BIN_EXE_*` path) against the Redis of `settings`, with `env` on
     /// top; no settings file.
     pub fn spawn(binary: &str, settings: &Settings, env: &[(&str, String)]) -> Self {
+        Self::spawn_command(Command::new(binary), binary, settings, env)
+    }
+
+    /// [`spawn`](Self::spawn) with the process's clock `offset` off the real one (`"+60s"`,
+    /// `"-60s"`), through Debian's libfaketime preloaded into the process itself (the `faketime`
+    /// wrapper would stand between the test and the worker's pid). The monotonic clock is left
+    /// alone, as a skewed host's would be.
+    pub fn spawn_skewed(
+        binary: &str,
+        offset: &str,
+        settings: &Settings,
+        env: &[(&str, String)],
+    ) -> Self {
+        const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+        assert!(
+            std::path::Path::new(LIBFAKETIME).exists(),
+            "{LIBFAKETIME} is missing: sudo apt-get install -y faketime"
+        );
+        let mut command = Command::new(binary);
+        command
+            .env("LD_PRELOAD", LIBFAKETIME)
+            .env("FAKETIME", offset)
+            .env("DONT_FAKE_MONOTONIC", "1");
+        Self::spawn_command(command, binary, settings, env)
+    }
+
+    fn spawn_command(
+        mut command: Command,
+        binary: &str,
+        settings: &Settings,
+        env: &[(&str, String)],
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "coinbeat-worker-{}",
             coinbeat_shared::testing::unique_prefix()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("worker.log");
-        let child = Command::new(binary)
+        let child = command
             .env_remove("COINBEAT_CONFIG")
             .env("REDIS_URL", settings.redis.url.expose())
             .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)

@@ -3,34 +3,36 @@
 --
 -- KEYS[1] this worker's inflight set  KEYS[2] done set  KEYS[3] dead set  KEYS[4] delayed zset (ms)
 -- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash
--- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient" | "throttled"  ARGV[3] now (unix ms)
--- ARGV[4] result JSON (ok) or error text  ARGV[5] retry base ms  ARGV[6] retry max ms
--- ARGV[7] jitter in [0, 1)  ARGV[8] least delay (ms) before the retry, e.g. an upstream's retry-after
--- ARGV[9] longest total time (ms) a task may spend throttled
+-- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient" | "throttled"
+-- ARGV[3] result JSON (ok) or error text  ARGV[4] retry base ms  ARGV[5] retry max ms
+-- ARGV[6] jitter in [0, 1)  ARGV[7] least delay (ms) before the retry, e.g. an upstream's retry-after
+-- ARGV[8] longest total time (ms) a task may spend throttled
+-- Times (done_at, run_at) are Redis's clock, `TIME`, never the worker's.
 --
--- Returns {state, attempts, run_at_ms}; state is "done", "dead", "retry", "throttled", or "stale"
+-- Returns {state, attempts, wait_ms} (how long until the next attempt); state is "done", "dead", "retry", "throttled", or "stale"
 -- when the task is no longer held by this worker (it was released or recovered; someone else
 -- owns it).
 --
 -- A throttle (the upstream or the shared limit said "not now, wait this long") is not a failed
 -- attempt: the task goes back, pending, for the wait it was told plus a little jitter (so the
 -- tasks throttled together do not all come back at once), and `attempts` stays as it was. What
--- bounds it instead is `throttled_ms`, the waits it was told in total: past ARGV[9] it is dead.
+-- bounds it instead is `throttled_ms`, the waits it was told in total: past ARGV[8] it is dead.
 local id = ARGV[1]
 local outcome = ARGV[2]
-local now = tonumber(ARGV[3])
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 if redis.call("SREM", KEYS[1], id) == 0 then
     return {"stale", 0, 0}
 end
 
 if outcome == "throttled" then
-    local wait = tonumber(ARGV[8]) or 0
+    local wait = tonumber(ARGV[7]) or 0
     local attempts_so_far = tonumber(redis.call("HGET", KEYS[6], "attempts") or "0")
     local throttled = redis.call("HINCRBY", KEYS[6], "throttled_ms", wait)
-    if throttled > tonumber(ARGV[9]) then
+    if throttled > tonumber(ARGV[8]) then
         local reason = "throttled for " .. math.floor(throttled / 1000) ..
-            " s in total, past the queue's max_throttled_secs; last: " .. ARGV[4]
+            " s in total, past the queue's max_throttled_secs; last: " .. ARGV[3]
         redis.call("SADD", KEYS[3], id)
         redis.call("ZADD", KEYS[5], now, id)
         redis.call("HSET", KEYS[6], "status", "Killed", "last_error", reason, "done_at", now)
@@ -38,10 +40,10 @@ if outcome == "throttled" then
     end
     local spread = wait
     if spread > 1000 then spread = 1000 end
-    local run_at = now + wait + math.floor(spread * tonumber(ARGV[7]))
+    local run_at = now + wait + math.floor(spread * tonumber(ARGV[6]))
     redis.call("ZADD", KEYS[4], run_at, id)
-    redis.call("HSET", KEYS[6], "status", "Pending", "last_error", ARGV[4], "run_at", run_at)
-    return {"throttled", attempts_so_far, run_at}
+    redis.call("HSET", KEYS[6], "status", "Pending", "last_error", ARGV[3], "run_at", run_at)
+    return {"throttled", attempts_so_far, run_at - now}
 end
 
 local attempts = redis.call("HINCRBY", KEYS[6], "attempts", 1)
@@ -50,27 +52,27 @@ local max_attempts = tonumber(redis.call("HGET", KEYS[6], "max_attempts") or "1"
 if outcome == "ok" then
     redis.call("SADD", KEYS[2], id)
     redis.call("ZADD", KEYS[5], now, id)
-    redis.call("HSET", KEYS[6], "status", "Done", "result", ARGV[4], "done_at", now)
+    redis.call("HSET", KEYS[6], "status", "Done", "result", ARGV[3], "done_at", now)
     return {"done", attempts, 0}
 end
 
 if outcome == "permanent" or attempts >= max_attempts then
     redis.call("SADD", KEYS[3], id)
     redis.call("ZADD", KEYS[5], now, id)
-    redis.call("HSET", KEYS[6], "status", "Killed", "last_error", ARGV[4], "done_at", now)
+    redis.call("HSET", KEYS[6], "status", "Killed", "last_error", ARGV[3], "done_at", now)
     return {"dead", attempts, 0}
 end
 
 -- Exponential backoff with "equal jitter": half the delay fixed, half random, so delays grow
 -- while replicas that failed together spread out.
-local base = tonumber(ARGV[5])
-local cap = tonumber(ARGV[6])
+local base = tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
 local delay = base * (2 ^ (attempts - 1))
 if delay > cap then delay = cap end
-delay = math.floor(delay / 2 + (delay / 2) * tonumber(ARGV[7]))
-local least = tonumber(ARGV[8]) or 0
+delay = math.floor(delay / 2 + (delay / 2) * tonumber(ARGV[6]))
+local least = tonumber(ARGV[7]) or 0
 if delay < least then delay = least end
 local run_at = now + delay
 redis.call("ZADD", KEYS[4], run_at, id)
-redis.call("HSET", KEYS[6], "status", "Failed", "last_error", ARGV[4], "run_at", run_at)
-return {"retry", attempts, run_at}
+redis.call("HSET", KEYS[6], "status", "Failed", "last_error", ARGV[3], "run_at", run_at)
+return {"retry", attempts, run_at - now}

@@ -4,9 +4,10 @@
 --
 -- KEYS[1] dead set  KEYS[2] finished zset  KEYS[3] active list  KEYS[4] delayed zset
 -- KEYS[5] data hash  KEYS[6] signal list
--- ARGV[1] meta key prefix  ARGV[2] "available" channel  ARGV[3] now (unix ms)
--- ARGV[4] backlog cap      ARGV[5] mode: "one" | "all"
--- ARGV[6] the task id (mode "one") or the most tasks to move (mode "all")
+-- ARGV[1] meta key prefix  ARGV[2] "available" channel  ARGV[3] backlog cap
+-- ARGV[4] mode: "one" | "all"
+-- ARGV[5] the task id (mode "one") or the most tasks to move (mode "all")
+-- Times are Redis's clock (`TIME`).
 --
 -- The cap is checked against every task still dead (mode "all") or the one task, before
 -- anything is written, so a retry that does not fit writes nothing.
@@ -15,13 +16,14 @@
 -- Returns {"ok", retried, discarded}, {"full", depth, wanted}, {"unknown"}, {"not_dead"} or
 -- {"no_payload"}.
 local prefix = ARGV[1]
-local now = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-local mode = ARGV[5]
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local cap = tonumber(ARGV[3])
+local mode = ARGV[4]
 
 local ids
 if mode == "one" then
-    local id = ARGV[6]
+    local id = ARGV[5]
     if redis.call("SISMEMBER", KEYS[1], id) == 0 then
         if redis.call("EXISTS", prefix .. ":" .. id) == 0 then
             return {"unknown"}
@@ -33,7 +35,7 @@ if mode == "one" then
     end
     ids = {id}
 else
-    ids = redis.call("SRANDMEMBER", KEYS[1], tonumber(ARGV[6]))
+    ids = redis.call("SRANDMEMBER", KEYS[1], tonumber(ARGV[5]))
 end
 
 local depth = redis.call("LLEN", KEYS[3]) + redis.call("ZCARD", KEYS[4])

@@ -3,11 +3,12 @@
 -- KEYS[1] active list      KEYS[2] delayed zset (ms)   KEYS[3] data hash   KEYS[4] signal list
 -- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] "available" channel
 -- ARGV[4] backlog cap      ARGV[5] tasks to reserve against the cap (>= tasks in this call)
--- ARGV[6] now (unix ms)
--- ARGV[7..] groups of 8: id, payload, max_attempts, run_at_ms (0 = now), idempotency key ("" = none),
+-- ARGV[6..] groups of 8: id, payload, max_attempts, delay_ms (0 = now), idempotency key ("" = none),
 --           ttl secs, single flight ("1": the key lets go as soon as the task holding it finished),
 --           claim key ("" = none; a whole key name, held like an idempotency key but recorded in
 --           the meta as `claim`, not `idempotency_key`, so purging never deletes it)
+--
+-- enqueued_at and run_at are Redis's clock (`TIME`).
 --
 -- Returns {1, depth_after, r1, r2, ...} where ri is the new id, or "dup:<existing id>" when the
 -- idempotency key is already held; or {0, depth} when the queue is full (nothing written).
@@ -18,7 +19,8 @@
 -- concurrent identical requests get one task between them.
 local cap = tonumber(ARGV[4])
 local reserve = tonumber(ARGV[5])
-local now = tonumber(ARGV[6])
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 local depth = redis.call("LLEN", KEYS[1]) + redis.call("ZCARD", KEYS[2])
 if depth + reserve > cap then
@@ -27,11 +29,11 @@ end
 
 local out = {1, 0}
 local immediate = 0
-for i = 7, #ARGV, 8 do
+for i = 6, #ARGV, 8 do
     local id = ARGV[i]
     local payload = ARGV[i + 1]
     local max_attempts = ARGV[i + 2]
-    local run_at = tonumber(ARGV[i + 3])
+    local delay = tonumber(ARGV[i + 3])
     local idem = ARGV[i + 4]
     local ttl = tonumber(ARGV[i + 5])
     local single = ARGV[i + 6] == "1"
@@ -63,16 +65,15 @@ for i = 7, #ARGV, 8 do
     end
     if accepted then
         redis.call("HSET", KEYS[3], id, payload)
-        local when = run_at
-        if when <= 0 then when = now end
+        local when = now + delay
         redis.call("HSET", ARGV[1] .. ":" .. id,
             "attempts", 0, "max_attempts", max_attempts, "status", "Pending",
             "idempotency_key", idem, "enqueued_at", now, "run_at", when)
         if #claim > 0 then
             redis.call("HSET", ARGV[1] .. ":" .. id, "claim", claim)
         end
-        if run_at > now then
-            redis.call("ZADD", KEYS[2], run_at, id)
+        if delay > 0 then
+            redis.call("ZADD", KEYS[2], when, id)
         else
             redis.call("RPUSH", KEYS[1], id)
             immediate = immediate + 1

@@ -2,9 +2,13 @@
 -- ARGV[3] per call. apalis never expires them (defect 8).
 --
 -- KEYS[1] finished zset (ms)  KEYS[2] done set  KEYS[3] dead set  KEYS[4] data hash
--- ARGV[1] meta key prefix     ARGV[2] cutoff (unix ms)  ARGV[3] limit
+-- ARGV[1] meta key prefix     ARGV[2] age (ms): records finished longer ago, on Redis's clock
+-- ARGV[3] limit
 -- Returns the number of task records deleted.
-local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[2], "LIMIT", 0, tonumber(ARGV[3]))
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now - tonumber(ARGV[2]), "LIMIT", 0,
+    tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
     redis.call("SREM", KEYS[2], id)
     redis.call("SREM", KEYS[3], id)

@@ -3,12 +3,15 @@
 --
 -- KEYS[1] active list  KEYS[2] delayed zset (ms)  KEYS[3] done set  KEYS[4] dead set
 -- KEYS[5] workers zset (unix s)
--- ARGV[1] inflight key prefix  ARGV[2] meta key prefix  ARGV[3] now (unix ms)
--- ARGV[4] heartbeat cutoff (unix s): workers seen after it are live
+-- ARGV[1] inflight key prefix  ARGV[2] meta key prefix
+-- ARGV[3] orphan window (s): workers heard from within it are live
+-- (times are Redis's clock, `TIME`, whoever asks)
 --
 -- Returns {waiting, due, future, in_flight, done, dead, oldest_waiting_ms (-1: none),
 --          live_workers, registered_workers}
-local now = tonumber(ARGV[3])
+local clock = redis.call("TIME")
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local cutoff = tonumber(clock[1]) - tonumber(ARGV[3])
 local waiting = redis.call("LLEN", KEYS[1])
 local due = redis.call("ZCOUNT", KEYS[2], "-inf", now)
 local future = redis.call("ZCARD", KEYS[2]) - due
@@ -30,6 +33,6 @@ if #first_due == 2 then
     oldest = math.max(oldest, now - tonumber(first_due[2]))
 end
 
-local live = redis.call("ZCOUNT", KEYS[5], "(" .. ARGV[4], "+inf")
+local live = redis.call("ZCOUNT", KEYS[5], "(" .. cutoff, "+inf")
 return {waiting, due, future, in_flight, redis.call("SCARD", KEYS[3]), redis.call("SCARD", KEYS[4]),
         oldest, live, #workers}

@@ -3,8 +3,9 @@
 --
 -- KEYS[1] workers zset (unix s)
 -- ARGV[1] in-flight key prefix  ARGV[2] info key prefix
--- Returns {name, heartbeat_s, in_flight, host, pid, started_ms, ...} with "" for a missing field.
-local out = {}
+-- Returns {now_s, name, heartbeat_s, in_flight, host, pid, started_ms, ...} with "" for a
+-- missing field; now_s is Redis's clock, which heartbeats are on.
+local out = {redis.call("TIME")[1]}
 local workers = redis.call("ZRANGE", KEYS[1], 0, -1, "WITHSCORES")
 for i = 1, #workers, 2 do
     local name = workers[i]

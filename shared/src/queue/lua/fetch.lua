@@ -1,0 +1,67 @@
+-- Take the next tasks off the active list for one worker, in the reply shape of apalis-redis's
+-- fetch_next.lua ({payloads}, {{id, meta field, value, ...}, ...}) so its decoder reads it.
+-- apalis-redis rejects the whole batch when one task's record cannot be read (a meta hash lost
+-- to eviction, say), its run ends, release puts the batch back at the head and the queue is
+-- stuck. Here each task is checked first: one whose id, payload or meta cannot be read is dead
+-- with the reason, and the rest of the batch runs.
+--
+-- KEYS[1] workers zset  KEYS[2] active list  KEYS[3] this worker's in-flight set
+-- KEYS[4] data hash  KEYS[5] signal list  KEYS[6] dead set  KEYS[7] finished zset (ms)
+-- ARGV[1] meta key prefix  ARGV[2] batch size (<= 1000)  ARGV[3] worker name
+if not redis.call("ZSCORE", KEYS[1], ARGV[3]) then
+    return redis.error_reply("Cant fetch next: worker not registered")
+end
+local batch = tonumber(ARGV[2])
+local ids = redis.call("LRANGE", KEYS[2], 0, batch - 1)
+if #ids < batch then
+    redis.call("DEL", KEYS[5])
+end
+if #ids == 0 then
+    return {{}, {}}
+end
+redis.call("LTRIM", KEYS[2], #ids, -1)
+
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local statuses = {Pending = true, Queued = true, Running = true, Done = true, Failed = true,
+    Killed = true}
+local payloads, metas = {}, {}
+for _, id in ipairs(ids) do
+    local meta_key = ARGV[1] .. ":" .. id
+    local payload = redis.call("HGET", KEYS[4], id)
+    local fields = redis.call("HGETALL", meta_key)
+    local meta = {}
+    for i = 1, #fields, 2 do
+        meta[fields[i]] = fields[i + 1]
+    end
+    local reason = nil
+    if #id ~= 26 or not string.match(id, "^[0-9A-HJKMNP-TV-Z]+$") then
+        reason = "its id is not a task id"
+    elseif not payload then
+        reason = "its payload is missing"
+    elseif #fields == 0 then
+        reason = "its meta record is missing"
+    elseif not tonumber(meta.attempts or "") or not tonumber(meta.max_attempts or "") then
+        reason = "its meta record has no attempts or max_attempts"
+    elseif not statuses[meta.status or ""] then
+        reason = "its meta record has no known status"
+    end
+    if reason then
+        redis.call("SADD", KEYS[6], id)
+        redis.call("ZADD", KEYS[7], now, id)
+        redis.call("HSET", meta_key, "status", "Killed", "done_at", now,
+            "last_error", "unreadable task: " .. reason)
+        if not tonumber(meta.attempts or "") then
+            redis.call("HSET", meta_key, "attempts", 0)
+        end
+        if not tonumber(meta.max_attempts or "") then
+            redis.call("HSET", meta_key, "max_attempts", 1)
+        end
+    else
+        redis.call("SADD", KEYS[3], id)
+        payloads[#payloads + 1] = payload
+        table.insert(fields, 1, id)
+        metas[#metas + 1] = fields
+    end
+end
+return {payloads, metas}
