@@ -1,11 +1,27 @@
 //! Retention: deletes finished task records past an age, which apalis never does.
+//!
+//! Three callers, each with bounded work per step: the cleanup job ([`prune_finished`], in
+//! steps of [`STEP`] until nothing is left), every ack (`ack.lua`, at most [`ACK_STEP`]) and every
+//! promoter tick of a worker ([`prune_step`], at most [`STEP`]). The last two keep retention
+//! without the daily job; above the memory high-water mark they prune oldest first whatever
+//! the age ([`Retention::cutoff_ms`]).
 
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-use super::{QueueError, now_ms, scripts::PRUNE};
-use crate::{jobs::QueueName, keys::Keys};
+use super::{QueueError, memory::MemoryWatch, now_ms, scripts::PRUNE};
+use crate::{
+    jobs::QueueName,
+    keys::{Keys, QueueKeys},
+};
+
+/// Most records one prune script call deletes.
+pub(crate) const STEP: u64 = 500;
+/// Most records one ack prunes. Above 1, so pruning outpaces the one record an ack adds.
+pub(crate) const ACK_STEP: u64 = 2;
+/// Most records one ack prunes while Redis is above the high-water mark.
+pub(crate) const ACK_STEP_PRESSED: u64 = 8;
 
 /// Deletes done and dead task records that finished more than `older_than` ago. Works in
 /// steps of 500 so Redis is never blocked long; returns how many records were deleted.
@@ -15,24 +31,61 @@ pub async fn prune_finished(
     queue: &QueueName,
     older_than: Duration,
 ) -> Result<u64, QueueError> {
-    const STEP: u64 = 500;
     let k = keys.queue(queue);
     let cutoff = now_ms().saturating_sub(older_than.as_millis() as u64);
     let mut total = 0;
     loop {
-        let n: u64 = PRUNE
-            .key(k.finished())
-            .key(k.done())
-            .key(k.dead())
-            .key(k.data())
-            .arg(k.meta_prefix())
-            .arg(cutoff)
-            .arg(STEP)
-            .invoke_async(&mut conn.clone())
-            .await?;
+        let n = prune_step(conn, &k, cutoff, STEP).await?;
         total += n;
         if n < STEP {
             return Ok(total);
+        }
+    }
+}
+
+/// One bounded step: deletes at most `limit` finished records that finished at or before
+/// `cutoff_ms`, oldest first.
+pub(crate) async fn prune_step(
+    conn: &ConnectionManager,
+    k: &QueueKeys,
+    cutoff_ms: u64,
+    limit: u64,
+) -> Result<u64, QueueError> {
+    Ok(PRUNE
+        .key(k.finished())
+        .key(k.done())
+        .key(k.dead())
+        .key(k.data())
+        .arg(k.meta_prefix())
+        .arg(cutoff_ms)
+        .arg(limit)
+        .invoke_async(&mut conn.clone())
+        .await?)
+}
+
+/// A worker's retention policy for its queue: how long finished records stay, and when memory
+/// says they must go sooner.
+#[derive(Debug, Clone)]
+pub(crate) struct Retention {
+    pub(crate) memory: MemoryWatch,
+    pub(crate) keep: Duration,
+    pub(crate) high_water: f64,
+}
+
+impl Retention {
+    /// The prune cutoff now and whether memory is above the mark: `now - keep` normally; `now`
+    /// above the high-water mark (every finished record may go, oldest first).
+    pub(crate) async fn cutoff_ms(&self) -> (u64, bool) {
+        let now = now_ms();
+        let pressed = self
+            .memory
+            .reading()
+            .await
+            .is_some_and(|r| r.above(self.high_water));
+        if pressed {
+            (now, true)
+        } else {
+            (now.saturating_sub(self.keep.as_millis() as u64), false)
         }
     }
 }

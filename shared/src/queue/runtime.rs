@@ -9,6 +9,9 @@
 //! - its own ack script with permanent/transient classification and bounded, exponential,
 //!   jittered retries (defect 6), so apalis's `handle_results.lua` never runs;
 //! - wake-on-enqueue and bounded promotion of delayed tasks ([`super::wake`]);
+//! - retention of finished records as it goes: each ack and each promoter tick prune a bounded
+//!   number past `finished_retention_secs`, oldest first whatever their age while Redis is
+//!   above `memory_high_water` ([`super::prune`]);
 //! - graceful stop: finish what is running within the timeout, then release the rest.
 
 use std::{
@@ -30,7 +33,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    JobError, JobResult, Outcome, RuntimeMetrics, TaskId, now_ms, scripts,
+    JobError, JobResult, Outcome, RuntimeMetrics, TaskId,
+    memory::MemoryWatch,
+    now_ms,
+    prune::{ACK_STEP, ACK_STEP_PRESSED, Retention},
+    scripts,
     wake::Wake,
     workers::{refresh_info, register_info},
 };
@@ -129,6 +136,11 @@ impl WorkerRuntime {
         self.metrics.register_queue(&queue);
         let qkeys = self.keys.queue(&queue);
         let wake = Wake::default();
+        let retention = Retention {
+            memory: MemoryWatch::new(self.conn.clone()),
+            keep: s.finished_retention(),
+            high_water: s.memory_high_water,
+        };
         let background = shutdown.child_token();
         let listener = tokio::spawn(wake.clone().listen(
             self.client.clone(),
@@ -139,6 +151,7 @@ impl WorkerRuntime {
             self.conn.clone(),
             qkeys.clone(),
             s.poll_interval(),
+            retention.clone(),
             background.clone(),
         ));
 
@@ -149,7 +162,13 @@ impl WorkerRuntime {
             tracing::info!(queue = %queue, worker = %name, "worker starting");
             self.metrics.set_running(&queue, true);
             let result = self
-                .incarnation(&name, &queue, &qkeys, &wake, handler.clone(), &shutdown)
+                .incarnation(
+                    &name,
+                    (&queue, &qkeys),
+                    (&wake, &retention),
+                    handler.clone(),
+                    &shutdown,
+                )
                 .await;
             self.metrics.set_running(&queue, false);
             self.release(&qkeys, &name).await;
@@ -184,9 +203,8 @@ impl WorkerRuntime {
     async fn incarnation<J, H, Fut>(
         &self,
         name: &str,
-        queue: &QueueName,
-        qkeys: &QueueKeys,
-        wake: &Wake,
+        (queue, qkeys): (&QueueName, &QueueKeys),
+        (wake, retention): (&Wake, &Retention),
         handler: H,
         shutdown: &CancellationToken,
     ) -> Result<(), apalis::prelude::WorkerError>
@@ -223,6 +241,7 @@ impl WorkerRuntime {
             retry_base_ms: s.retry_base_delay_ms,
             retry_max_ms: s.retry_max_delay_ms,
             max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
+            retention: retention.clone(),
             metrics: self.metrics.clone(),
             queue: queue.clone(),
         };
@@ -379,6 +398,8 @@ struct Acker {
     retry_max_ms: u64,
     /// The queue's `max_throttled_secs`, in ms.
     max_throttled_ms: u64,
+    /// What each ack prunes on the way.
+    retention: Retention,
     metrics: RuntimeMetrics,
     queue: QueueName,
 }
@@ -409,6 +430,8 @@ impl Acker {
             Err(e @ JobError::Throttled { .. }) => ("throttled", e.reason().to_owned()),
         };
         let jitter: f64 = rand::rng().random();
+        let (cutoff_ms, pressed) = self.retention.cutoff_ms().await;
+        let prune = if pressed { ACK_STEP_PRESSED } else { ACK_STEP };
         let (state, attempts, run_at): (String, u64, u64) = scripts::ACK
             .key(self.keys.inflight(worker))
             .key(self.keys.done())
@@ -416,6 +439,7 @@ impl Acker {
             .key(self.keys.delayed())
             .key(self.keys.finished())
             .key(self.keys.meta(id))
+            .key(self.keys.data())
             .arg(id)
             .arg(kind)
             .arg(now_ms())
@@ -425,6 +449,9 @@ impl Acker {
             .arg(jitter)
             .arg(least_delay_ms)
             .arg(self.max_throttled_ms)
+            .arg(self.keys.meta_prefix())
+            .arg(cutoff_ms)
+            .arg(prune)
             .invoke_async(&mut self.conn.clone())
             .await?;
         let recorded = match state.as_str() {

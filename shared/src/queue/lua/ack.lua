@@ -2,11 +2,12 @@
 -- retries every failure 25 times whatever max_attempts says (defect 6).
 --
 -- KEYS[1] this worker's inflight set  KEYS[2] done set  KEYS[3] dead set  KEYS[4] delayed zset (ms)
--- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash
+-- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash  KEYS[7] data hash
 -- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient" | "throttled"  ARGV[3] now (unix ms)
 -- ARGV[4] result JSON (ok) or error text  ARGV[5] retry base ms  ARGV[6] retry max ms
 -- ARGV[7] jitter in [0, 1)  ARGV[8] least delay (ms) before the retry, e.g. an upstream's retry-after
 -- ARGV[9] longest total time (ms) a task may spend throttled
+-- ARGV[10] meta key prefix  ARGV[11] prune cutoff (unix ms)  ARGV[12] most records to prune
 --
 -- Returns {state, attempts, run_at_ms}; state is "done", "dead", "retry", "throttled", or "stale"
 -- when the task is no longer held by this worker (it was released or recovered; someone else
@@ -20,9 +21,27 @@ local id = ARGV[1]
 local outcome = ARGV[2]
 local now = tonumber(ARGV[3])
 
+-- Retention, a bounded step per ack (apalis defect 8 without waiting for the daily cleanup):
+-- at most ARGV[12] finished records that finished at or before ARGV[11], oldest first. Each
+-- ack finishes at most one record and may prune more, so the finished set cannot outgrow the
+-- retention however fast tasks finish. Above the memory high-water mark the caller passes a
+-- cutoff of now (oldest first, whatever their age). Deleting first also keeps this script
+-- runnable at maxmemory: Redis refuses a script only when its first write could grow memory.
+local function prune()
+    local old = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", ARGV[11], "LIMIT", 0, tonumber(ARGV[12]))
+    for _, gone in ipairs(old) do
+        redis.call("SREM", KEYS[2], gone)
+        redis.call("SREM", KEYS[3], gone)
+        redis.call("HDEL", KEYS[7], gone)
+        redis.call("DEL", ARGV[10] .. ":" .. gone)
+        redis.call("ZREM", KEYS[5], gone)
+    end
+end
+
 if redis.call("SREM", KEYS[1], id) == 0 then
     return {"stale", 0, 0}
 end
+prune()
 
 if outcome == "throttled" then
     local wait = tonumber(ARGV[8]) or 0
