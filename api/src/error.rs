@@ -368,13 +368,6 @@ impl ApiError {
                 "limit": limit,
                 "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
             })),
-            ApiError::QueueMemoryFull { queue, used, limit } => Some(json!({
-                "queue": queue,
-                "reason": "memory",
-                "used_memory": used,
-                "memory_high_water": limit,
-                "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
-            })),
             ApiError::Unauthenticated { need } => Some(json!({ "required_role": need })),
             ApiError::Forbidden { need, have } => Some(json!({
                 "required_role": need,

@@ -66,11 +66,14 @@ impl MemoryReading {
     }
 }
 
+/// The last reading (`None` when Redis would not say) and when it was taken.
+type Cached = Option<(Instant, Option<MemoryReading>)>;
+
 /// One process's cached view of Redis's memory. Cheap to clone; clones share the reading.
 #[derive(Debug, Clone)]
 pub(crate) struct MemoryWatch {
     conn: ConnectionManager,
-    last: Arc<Mutex<Option<(Instant, Option<MemoryReading>)>>>,
+    last: Arc<Mutex<Cached>>,
     /// Bytes this watch's producer wrote since the last reading, by estimate.
     written: Arc<AtomicU64>,
 }
