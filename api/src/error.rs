@@ -109,6 +109,17 @@ pub enum ApiError {
         depth: u64,
         cap: u64,
     },
+    /// Redis is above its memory high-water mark: no queue of the mark takes tasks, whatever
+    /// its backlog. Same code and status as a full backlog: the caller's answer is the same.
+    #[error(
+        "queue {queue} takes no new tasks: redis memory is above its high-water mark ({used} \
+         bytes used, mark {limit} bytes); retry later"
+    )]
+    QueueMemoryFull {
+        queue: QueueName,
+        used: u64,
+        limit: u64,
+    },
     #[error("too many requests from this client; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("idempotency key {key:?} is already held by task {existing}")]
@@ -242,6 +253,7 @@ impl ApiError {
             | InvalidHistoryQuery(_)
             | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueueFull { .. }
+            | QueueMemoryFull { .. }
             | RateLimited { .. }
             | TooManyStreamClients { .. }
             | TooManyStreams { .. }
@@ -273,7 +285,7 @@ impl ApiError {
             WalletNotAnalysed { .. } => "not_analysed_yet",
             UnknownKind(_) => "unknown_kind",
             InvalidArgs { .. } => "invalid_args",
-            QueueFull { .. } => "queue_full",
+            QueueFull { .. } | QueueMemoryFull { .. } => "queue_full",
             RateLimited { .. } => "rate_limited",
             Duplicate { .. } => "duplicate",
             InvalidTaskId(_) => "invalid_task_id",
@@ -316,6 +328,13 @@ impl ApiError {
                 "queue": queue,
                 "depth": depth,
                 "cap": cap,
+                "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
+            })),
+            ApiError::QueueMemoryFull { queue, used, limit } => Some(json!({
+                "queue": queue,
+                "reason": "memory",
+                "used_memory": used,
+                "memory_high_water": limit,
                 "retry_after_seconds": QUEUE_FULL_RETRY_AFTER_SECS,
             })),
             ApiError::Duplicate { existing, .. } => Some(json!({
@@ -433,6 +452,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             ApiError::QueueFull { .. }
+            | ApiError::QueueMemoryFull { .. }
             | ApiError::TooManyStreamClients { .. }
             | ApiError::TooManyStreams { .. }
             | ApiError::TooManyTasks { .. } => Some(QUEUE_FULL_RETRY_AFTER_SECS),
@@ -573,6 +593,9 @@ impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
             QueueError::Full { queue, depth, cap } => ApiError::QueueFull { queue, depth, cap },
+            QueueError::MemoryFull {
+                queue, used, limit, ..
+            } => ApiError::QueueMemoryFull { queue, used, limit },
             QueueError::Duplicate { key, existing } => ApiError::Duplicate {
                 // `submit` namespaces callers' keys; show the key the caller sent.
                 key: key.strip_prefix("user:").unwrap_or(&key).to_owned(),

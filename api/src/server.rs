@@ -79,11 +79,28 @@ pub async fn serve(
         TrustedProxies::new(&settings.api.trusted_proxies),
     );
     let app = router(state.clone());
+    // The API starts while Redis is down, so Redis's eviction policy is checked beside serving,
+    // once Redis first answers; a Redis that evicts our keys stops the API with the reason.
+    let policy = redis_conn::watch_eviction_policy(state.conn().clone(), settings.redis.clone());
+    tokio::pin!(policy);
+    let mut policy_checked = false;
+    let mut refused = None;
     // Every connection task holds a receiver; the sender going away tells them to finish, and
     // `closed` resolves once the last of them has.
     let (stop_tx, stop_rx) = watch::channel(());
     loop {
         let (tcp, peer) = tokio::select! {
+            verdict = &mut policy, if !policy_checked => {
+                policy_checked = true;
+                match verdict {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "refusing this redis; stopping");
+                        refused = Some(e);
+                        break;
+                    }
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -150,5 +167,8 @@ pub async fn serve(
     stop_tx.send_replace(());
     stop_tx.closed().await;
     tracing::info!("stopped");
-    Ok(())
+    match refused {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }

@@ -198,6 +198,7 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let redis = RedisSettings {
         url: Secret::new(private_redis_url(data.path())),
         key_prefix: "coinbeat".into(),
+        ..RedisSettings::default()
     };
     let conn = coinbeat_shared::redis_conn::connect(&redis).await.unwrap();
     let cache = PriceCache::new(conn, Keys::new("coinbeat"), &defaults);

@@ -11,7 +11,8 @@ pub enum SchedulerError {
     /// One or more enabled entries of the schedule table are invalid; every one is listed.
     #[error("invalid schedule: {}", list(.problems))]
     InvalidSchedule { problems: Vec<EntryProblem> },
-    /// The Redis URL is malformed (an unreachable Redis is not an error: the beat waits for it).
+    /// The Redis URL is malformed, or Redis evicts keys (`maxmemory-policy`). An unreachable
+    /// Redis is not an error: the beat waits for it.
     #[error(transparent)]
     Redis(#[from] ConnectError),
     /// `ops.addr` could not be bound.

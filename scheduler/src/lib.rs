@@ -49,9 +49,11 @@ pub use metrics::SchedulerMetrics;
 
 /// Runs the beat for every enabled entry of `settings.schedule` until `shutdown` is cancelled.
 ///
-/// Fails only at start: an invalid entry (every one is named) or a malformed Redis URL. Once
-/// running it never fails: a Redis error is logged, the tick is caught up once Redis answers
-/// again, and an unreachable Redis at start is waited for in the same way.
+/// Fails at start on an invalid entry (every one is named), a malformed Redis URL, or a Redis
+/// that evicts keys (`maxmemory-policy`; checked once Redis first answers, so also a little
+/// later when it was down at start). Otherwise it never fails: a Redis error is logged, the
+/// tick is caught up once Redis answers again, and an unreachable Redis at start is waited for
+/// in the same way.
 ///
 /// Alongside, the ops server on `ops.addr` (unless disabled) until `shutdown`.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), SchedulerError> {
@@ -91,7 +93,7 @@ pub async fn run_with(
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     let entries = parse_schedule(&settings)?;
-    let conn = connect(&settings.redis).await?;
+    let (conn, checked) = connect(&settings.redis).await?;
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
     for entry in &entries {
@@ -107,6 +109,25 @@ pub async fn run_with(
     if entries.is_empty() {
         tracing::warn!("no enabled schedule entries; only wallets added in redis will run");
     }
+    // Stopped by `shutdown`, or by a Redis found to evict keys once it first answers.
+    let beating = shutdown.child_token();
+    let refused = Arc::new(std::sync::Mutex::new(None));
+    if !checked {
+        let (conn, redis) = (conn.clone(), settings.redis.clone());
+        let (beating, refused) = (beating.clone(), refused.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                verdict = redis_conn::watch_eviction_policy(conn, redis) => {
+                    if let Err(e) = verdict {
+                        tracing::error!(error = %e, "refusing this redis; stopping");
+                        *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        beating.cancel();
+                    }
+                }
+                () = beating.cancelled() => {}
+            }
+        });
+    }
     let mut beats = JoinSet::new();
     beats.spawn(watch::run(
         Arc::new(settings.clone()),
@@ -115,13 +136,13 @@ pub async fn run_with(
         keys,
         metrics.clone(),
         static_names,
-        shutdown.clone(),
+        beating.clone(),
     ));
     for entry in entries {
         beats.spawn(beat::run_entry(
             Arc::new(entry),
             claimer.clone(),
-            shutdown.clone(),
+            beating.clone(),
         ));
     }
     while let Some(done) = beats.join_next().await {
@@ -129,8 +150,12 @@ pub async fn run_with(
             tracing::error!(error = %e, "a beat task failed");
         }
     }
+    beating.cancel();
     tracing::info!("scheduler stopped");
-    Ok(())
+    match refused.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Clears the running gauge when the beat returns.
@@ -143,13 +168,14 @@ impl Drop for StopGuard {
 }
 
 /// Connects to Redis; if it does not answer yet, returns a connection that keeps trying, so a
-/// scheduler started before its Redis still beats (and catches up) once Redis is there.
-async fn connect(redis: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
+/// scheduler started before its Redis still beats (and catches up) once Redis is there. The
+/// flag says whether Redis's eviction policy was checked (it is, when Redis answered).
+async fn connect(redis: &RedisSettings) -> Result<(ConnectionManager, bool), ConnectError> {
     match redis_conn::connect(redis).await {
-        Ok(conn) => Ok(conn),
+        Ok(conn) => Ok((conn, true)),
         Err(ConnectError::Connect(e)) => {
             tracing::warn!(error = %e, "redis unavailable at start; beating anyway, catching up once it answers");
-            redis_conn::connect_lazy(redis)
+            Ok((redis_conn::connect_lazy(redis)?, false))
         }
         Err(e) => Err(e),
     }

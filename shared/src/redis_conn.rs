@@ -1,6 +1,10 @@
-//! Opening Redis connections from settings, with errors that never echo the URL's password.
+//! Opening Redis connections from settings, with errors that never echo the URL's password, and
+//! the one check every process makes of the Redis it connects to: that Redis will not evict our
+//! keys ([`check_eviction_policy`]).
 
-use redis::{Client, aio::ConnectionManager};
+use std::time::Duration;
+
+use redis::{Client, ErrorKind, aio::ConnectionManager};
 
 use crate::settings::RedisSettings;
 
@@ -11,6 +15,16 @@ pub enum ConnectError {
     BadUrl(#[source] redis::RedisError),
     #[error("cannot connect to redis: {0}")]
     Connect(#[source] redis::RedisError),
+    /// Redis evicts keys when it is full. Queued tasks, their records and the queue keys
+    /// themselves would vanish without a word, so no process runs on it unless told to.
+    #[error(
+        "redis maxmemory-policy is {policy}: when it is full, Redis deletes keys to make room, \
+         and coinbeat's queued tasks, task records and queue keys would silently vanish. Set \
+         maxmemory-policy noeviction on Redis (a full Redis then refuses new tasks instead), or \
+         accept {policy} knowingly with redis.allow_evicting_policy = true \
+         (COINBEAT_REDIS__ALLOW_EVICTING_POLICY=true)"
+    )]
+    EvictingPolicy { policy: String },
 }
 
 /// A client for the configured URL (no connection is made yet). `rediss://` is TLS, checked
@@ -23,16 +37,20 @@ pub fn client(settings: &RedisSettings) -> Result<Client, ConnectError> {
     Client::open(settings.url.expose()).map_err(ConnectError::BadUrl)
 }
 
-/// A self-reconnecting, multiplexed connection shared by everything in one process.
+/// A self-reconnecting, multiplexed connection shared by everything in one process, to a Redis
+/// that has passed [`check_eviction_policy`].
 pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
     let client = client(settings)?;
-    ConnectionManager::new_with_config(client, manager_config())
+    let conn = ConnectionManager::new_with_config(client, manager_config())
         .await
-        .map_err(ConnectError::Connect)
+        .map_err(ConnectError::Connect)?;
+    check_eviction_policy(&conn, settings).await?;
+    Ok(conn)
 }
 
 /// Like [`connect`], but returns at once and connects on first use: for processes that must
-/// start (and report Redis as unavailable) while Redis is down, such as the API.
+/// start (and report Redis as unavailable) while Redis is down, such as the API. Nothing is
+/// checked here: such a process runs [`watch_eviction_policy`] beside its work.
 pub fn connect_lazy(settings: &RedisSettings) -> Result<ConnectionManager, ConnectError> {
     let client = client(settings)?;
     ConnectionManager::new_lazy_with_config(client, manager_config()).map_err(ConnectError::Connect)
@@ -43,4 +61,89 @@ fn manager_config() -> redis::aio::ConnectionManagerConfig {
         .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
         .set_response_timeout(Some(std::time::Duration::from_secs(10)))
         .set_number_of_retries(2)
+}
+
+/// Refuses a Redis that evicts keys: anything but `maxmemory-policy noeviction` (the
+/// `volatile-*` policies too: our idempotency keys, worker records and caches carry TTLs, and
+/// an evicted idempotency key lets a duplicate through), unless `allow_evicting_policy` says
+/// it is accepted knowingly (then a warning).
+///
+/// A Redis that will not say (managed services often rename or forbid `CONFIG`) is not a reason
+/// to stop: a warning, and `Ok`. An unreachable Redis is [`ConnectError::Connect`].
+pub async fn check_eviction_policy(
+    conn: &ConnectionManager,
+    settings: &RedisSettings,
+) -> Result<(), ConnectError> {
+    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(&mut conn.clone())
+        .await;
+    let policy = match reply {
+        Ok(pair) => match pair.into_iter().nth(1) {
+            Some(policy) => policy,
+            None => {
+                tracing::warn!(
+                    "redis did not say its maxmemory-policy; cannot check that it never evicts \
+                     coinbeat's keys (it must be noeviction)"
+                );
+                return Ok(());
+            }
+        },
+        // Redis answered, but not with the setting: CONFIG renamed, forbidden by an ACL, or not
+        // a command this server knows.
+        Err(e) if answered(&e) => {
+            tracing::warn!(
+                error = %e,
+                "cannot read redis's maxmemory-policy (CONFIG GET refused); cannot check that it \
+                 never evicts coinbeat's keys (it must be noeviction)"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(ConnectError::Connect(e)),
+    };
+    if policy == "noeviction" {
+        return Ok(());
+    }
+    if settings.allow_evicting_policy {
+        tracing::warn!(
+            policy = %policy,
+            "redis evicts keys when full (maxmemory-policy is not noeviction); accepted by \
+             redis.allow_evicting_policy: queued tasks and their records may vanish"
+        );
+        return Ok(());
+    }
+    Err(ConnectError::EvictingPolicy { policy })
+}
+
+/// For processes that start without Redis ([`connect_lazy`]): keeps trying
+/// [`check_eviction_policy`] until Redis answers, then returns its verdict (`Ok` for a Redis
+/// that does not evict, or cannot say). The process stops with the error when it is one.
+pub async fn watch_eviction_policy(
+    conn: ConnectionManager,
+    settings: RedisSettings,
+) -> Result<(), ConnectError> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match check_eviction_policy(&conn, &settings).await {
+            Err(ConnectError::Connect(e)) => {
+                tracing::debug!(error = %e, "redis unreachable; its maxmemory-policy is checked once it answers");
+            }
+            verdict => return verdict,
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Whether `e` is Redis's own answer (an error reply, or a reply we could not read) rather than
+/// a failure to reach it.
+fn answered(e: &redis::RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(_)
+            | ErrorKind::Extension
+            | ErrorKind::Parse
+            | ErrorKind::UnexpectedReturnType
+    )
 }

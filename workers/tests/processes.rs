@@ -772,3 +772,50 @@ async fn a_task_whose_record_is_unreadable_is_dead_with_the_reason_and_the_rest_
         );
     }
 }
+
+#[tokio::test]
+async fn a_worker_process_refuses_to_start_on_a_redis_that_evicts_naming_the_policy_and_the_setting()
+ {
+    let redis = TestRedis::start_with(&["--maxmemory-policy".to_owned(), "allkeys-lru".to_owned()])
+        .unwrap();
+    let settings = redis.settings();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_probe-worker"))
+            .env_remove("COINBEAT_CONFIG")
+            .env("REDIS_URL", settings.redis.url.expose())
+            .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+            .env("COINBEAT_OPS__ENABLED", "false")
+            .output(),
+    )
+    .await
+    .expect("the worker exits rather than runs")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("allkeys-lru"), "{stderr}");
+    assert!(
+        stderr.contains("COINBEAT_REDIS__ALLOW_EVICTING_POLICY=true"),
+        "{stderr}"
+    );
+
+    // Accepted knowingly, the same worker starts and runs.
+    let mut accepted = probe_worker(
+        &settings,
+        &[("COINBEAT_REDIS__ALLOW_EVICTING_POLICY", "true".to_owned())],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !accepted.log().contains("worker starting") {
+        assert!(
+            accepted.child.try_wait().unwrap().is_none(),
+            "exited: {}",
+            accepted.log()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never started: {}",
+            accepted.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

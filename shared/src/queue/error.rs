@@ -15,6 +15,21 @@ pub enum QueueError {
         depth: u64,
         cap: u64,
     },
+    /// Redis is above the queue's memory high-water mark (`memory_high_water` of its
+    /// `maxmemory`): no task is taken, whatever the backlog, until workers and pruning free
+    /// memory. Nothing was written.
+    #[error(
+        "queue {queue} takes no new tasks: redis memory is {used} bytes, above the high-water \
+         mark of {limit} bytes ({percent}% of maxmemory {max})",
+        percent = (*high_water * 100.0).round()
+    )]
+    MemoryFull {
+        queue: QueueName,
+        used: u64,
+        limit: u64,
+        max: u64,
+        high_water: f64,
+    },
     /// The idempotency key is still held by an earlier task.
     #[error("duplicate: idempotency key {key:?} already enqueued task {existing}")]
     Duplicate { key: String, existing: TaskId },
@@ -25,4 +40,15 @@ pub enum QueueError {
     /// Redis answered something our scripts never return; a bug or a foreign key.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
+}
+
+impl QueueError {
+    /// Whether this is a refusal for room ([`QueueError::Full`] or [`QueueError::MemoryFull`]):
+    /// the same work may be offered again later.
+    pub fn is_full(&self) -> bool {
+        matches!(
+            self,
+            QueueError::Full { .. } | QueueError::MemoryFull { .. }
+        )
+    }
 }

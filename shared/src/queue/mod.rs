@@ -1,15 +1,17 @@
 //! The queue layer: apalis-redis 1.0's storage layout and worker loop, with coinbeat's answer to
 //! each of its defects (see ARCHITECTURE.md, "apalis-redis workarounds").
 //!
-//! - [`Producer`]: enqueue (single, bulk, delayed), backlog cap, idempotency keys.
+//! - [`Producer`]: enqueue (single, bulk, delayed), backlog cap, memory high-water mark
+//!   ([`MemoryReading`], read at most once a second), idempotency keys.
 //! - [`WorkerRuntime`]: runs an apalis worker under a supervisor with unique names, explicit
 //!   heartbeats, wake-on-enqueue, our own acks and retries, graceful stop.
 //! - [`RuntimeMetrics`]: what the runtime counts (tasks by outcome, run time, in flight,
 //!   retries, running), for the process's `/metrics`.
 //! - [`JobError`]: how a handler says "retry" or "never retry".
 //! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
-//! - [`prune_finished`]: retention for finished task records; [`sweep_dead_workers`]: what dead
-//!   workers left in the registry.
+//! - [`prune_finished`]: retention for finished task records (also enforced continuously, a
+//!   bounded step at each ack and each promoter tick); [`sweep_dead_workers`]: what dead workers
+//!   left in the registry.
 //! - [`list_dead`] and friends (`dead`): dead letters listed, shown, retried or purged;
 //!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
 //! - [`CallerTasks`]: the tasks each API caller has waiting or running, for its cap.
@@ -20,6 +22,7 @@ mod dead;
 mod error;
 mod job_error;
 mod lookup;
+mod memory;
 mod metrics;
 mod producer;
 mod prune;
@@ -41,6 +44,7 @@ pub use dead::{
 pub use error::QueueError;
 pub use job_error::{JobError, JobResult};
 pub use lookup::{TaskInfo, TaskStatus, find_task, lookup_task};
+pub use memory::MemoryReading;
 pub use metrics::{Outcome, RuntimeMetrics};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;

@@ -1,12 +1,17 @@
 //! Enqueueing: immediate tasks straight onto the active list, delayed ones into a bounded
-//! delayed set, every call checked against the queue's backlog cap.
+//! delayed set, every call checked against the queue's backlog cap and Redis's memory
+//! high-water mark.
 
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, TaskId, TaskIdError, scripts::ENQUEUE};
+use super::{
+    QueueError, TaskId, TaskIdError,
+    memory::{MemoryWatch, TASK_OVERHEAD_BYTES},
+    scripts::ENQUEUE,
+};
 use crate::{
     jobs::{Job, QueueName},
     keys::Keys,
@@ -45,6 +50,8 @@ pub struct Producer {
     conn: ConnectionManager,
     keys: Keys,
     queues: QueuesSettings,
+    /// Redis's memory, read at most once a second for every enqueue of this producer's clones.
+    memory: MemoryWatch,
 }
 
 struct Entry {
@@ -62,7 +69,12 @@ struct Entry {
 
 impl Producer {
     pub fn new(conn: ConnectionManager, keys: Keys, queues: QueuesSettings) -> Self {
-        Self { conn, keys, queues }
+        Self {
+            memory: MemoryWatch::new(conn.clone()),
+            conn,
+            keys,
+            queues,
+        }
     }
 
     /// Enqueues one job on its queue.
@@ -89,7 +101,7 @@ impl Producer {
         } else {
             entry.claim.clone()
         };
-        let mut results = self.push(queue, settings.max_backlog, &[entry], 1).await?;
+        let mut results = self.push(queue, &settings, &[entry], 1).await?;
         match results.pop() {
             Some(Ok(id)) => Ok(id),
             Some(Err(existing)) => Err(QueueError::Duplicate { key, existing }),
@@ -138,7 +150,8 @@ impl Producer {
     /// Enqueues many jobs of one kind, immediately, without idempotency keys.
     ///
     /// The cap is checked for the whole batch before anything is written: a batch that does
-    /// not fit fails with [`QueueError::Full`] and writes nothing. (Batches are written in
+    /// not fit fails with [`QueueError::Full`] (or [`QueueError::MemoryFull`]) and writes
+    /// nothing. (Batches are written in
     /// chunks; a concurrent producer may still fill the queue between chunks, in which case the
     /// chunks already written stay and the error says so by the depth it reports.)
     pub async fn enqueue_bulk<J: Job>(&self, jobs: &[J]) -> Result<Vec<TaskId>, QueueError> {
@@ -152,10 +165,7 @@ impl Producer {
                 .iter()
                 .map(|j| entry(&settings, j, &opts))
                 .collect::<Result<Vec<_>, _>>()?;
-            for r in self
-                .push(&queue, settings.max_backlog, &entries, remaining)
-                .await?
-            {
+            for r in self.push(&queue, &settings, &entries, remaining).await? {
                 ids.push(
                     r.map_err(|_| QueueError::Protocol("bulk task refused as duplicate".into()))?,
                 );
@@ -166,13 +176,27 @@ impl Producer {
     }
 
     /// Runs the enqueue script; each result is the new id or the id holding the idempotency key.
+    /// Refused before the script when Redis is above the queue's memory high-water mark.
     async fn push(
         &self,
         queue: &QueueName,
-        cap: u64,
+        settings: &QueueSettings,
         entries: &[Entry],
         reserve: usize,
     ) -> Result<Vec<Result<TaskId, TaskId>>, QueueError> {
+        let cap = settings.max_backlog;
+        if let Some(reading) = self.memory.reading().await
+            && let Some(limit) = reading.limit(settings.memory_high_water)
+            && reading.used > limit
+        {
+            return Err(QueueError::MemoryFull {
+                queue: queue.clone(),
+                used: reading.used,
+                limit,
+                max: reading.max,
+                high_water: settings.memory_high_water,
+            });
+        }
         let k = self.keys.queue(queue);
         let mut inv = ENQUEUE.prepare_invoke();
         inv.key(k.active())
@@ -195,6 +219,12 @@ impl Producer {
                 .arg(&e.claim);
         }
         let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn.clone()).await?;
+        self.memory.wrote(
+            entries
+                .iter()
+                .map(|e| e.payload.len() as u64 + TASK_OVERHEAD_BYTES)
+                .sum(),
+        );
         let mut it = reply.into_iter();
         let ok: i64 = redis::from_redis_value(it.next().unwrap_or(redis::Value::Nil))
             .map_err(|e| QueueError::Protocol(e.to_string()))?;

@@ -9,6 +9,9 @@
 //! - its own ack script with permanent/transient classification and bounded, exponential,
 //!   jittered retries (defect 6), so apalis's `handle_results.lua` never runs;
 //! - wake-on-enqueue and bounded promotion of delayed tasks ([`super::wake`]);
+//! - retention of finished records as it goes: each ack and each promoter tick prune a bounded
+//!   number past `finished_retention_secs`, oldest first whatever their age while Redis is
+//!   above `memory_high_water` ([`super::prune`]);
 //! - graceful stop: finish what is running within the timeout, then release the rest.
 
 use std::{
@@ -32,6 +35,8 @@ use tracing::Instrument;
 use super::{
     JobError, JobResult, Outcome, RuntimeMetrics, TaskId,
     backend::QueueBackend,
+    memory::MemoryWatch,
+    prune::{ACK_STEP, ACK_STEP_PRESSED, Retention},
     scripts,
     store::{MAX_FETCH_BATCH, QueueStore},
     wake::Wake,
@@ -132,6 +137,11 @@ impl WorkerRuntime {
         self.metrics.register_queue(&queue);
         let qkeys = self.keys.queue(&queue);
         let wake = Wake::default();
+        let retention = Retention {
+            memory: MemoryWatch::new(self.conn.clone()),
+            keep: s.finished_retention(),
+            high_water: s.memory_high_water,
+        };
         let background = shutdown.child_token();
         let listener = tokio::spawn(wake.clone().listen(
             self.client.clone(),
@@ -142,6 +152,7 @@ impl WorkerRuntime {
             self.conn.clone(),
             qkeys.clone(),
             s.poll_interval(),
+            retention.clone(),
             background.clone(),
         ));
 
@@ -152,7 +163,13 @@ impl WorkerRuntime {
             tracing::info!(queue = %queue, worker = %name, "worker starting");
             self.metrics.set_running(&queue, true);
             let result = self
-                .incarnation(&name, &queue, &qkeys, &wake, handler.clone(), &shutdown)
+                .incarnation(
+                    &name,
+                    (&queue, &qkeys),
+                    (&wake, &retention),
+                    handler.clone(),
+                    &shutdown,
+                )
                 .await;
             self.metrics.set_running(&queue, false);
             self.release(&qkeys, &name).await;
@@ -187,9 +204,8 @@ impl WorkerRuntime {
     async fn incarnation<J, H, Fut>(
         &self,
         name: &str,
-        queue: &QueueName,
-        qkeys: &QueueKeys,
-        wake: &Wake,
+        (queue, qkeys): (&QueueName, &QueueKeys),
+        (wake, retention): (&Wake, &Retention),
         handler: H,
         shutdown: &CancellationToken,
     ) -> Result<(), apalis::prelude::WorkerError>
@@ -234,6 +250,7 @@ impl WorkerRuntime {
             retry_base_ms: s.retry_base_delay_ms,
             retry_max_ms: s.retry_max_delay_ms,
             max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
+            retention: retention.clone(),
             metrics: self.metrics.clone(),
             queue: queue.clone(),
         };
@@ -398,6 +415,8 @@ struct Acker {
     retry_max_ms: u64,
     /// The queue's `max_throttled_secs`, in ms.
     max_throttled_ms: u64,
+    /// What each ack prunes on the way.
+    retention: Retention,
     metrics: RuntimeMetrics,
     queue: QueueName,
 }
@@ -428,6 +447,8 @@ impl Acker {
             Err(e @ JobError::Throttled { .. }) => ("throttled", e.reason().to_owned()),
         };
         let jitter: f64 = rand::rng().random();
+        let (age_ms, pressed) = self.retention.age_ms().await;
+        let prune = if pressed { ACK_STEP_PRESSED } else { ACK_STEP };
         let mut invocation = scripts::ACK.prepare_invoke();
         invocation
             .key(self.keys.inflight(worker))
@@ -436,6 +457,7 @@ impl Acker {
             .key(self.keys.delayed())
             .key(self.keys.finished())
             .key(self.keys.meta(id))
+            .key(self.keys.data())
             .arg(id)
             .arg(kind)
             .arg(&text)
@@ -443,7 +465,10 @@ impl Acker {
             .arg(self.retry_max_ms)
             .arg(jitter)
             .arg(least_delay_ms)
-            .arg(self.max_throttled_ms);
+            .arg(self.max_throttled_ms)
+            .arg(self.keys.meta_prefix())
+            .arg(age_ms)
+            .arg(prune);
         let mut pause = ACK_RETRY_FIRST;
         let mut tries = 0;
         let (state, attempts, wait_ms): (String, u64, u64) = loop {

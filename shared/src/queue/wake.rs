@@ -1,6 +1,8 @@
 //! Waking idle workers: a Pub/Sub listener for "tasks available" and a promoter that moves due
 //! delayed tasks onto the active list. apalis-redis parks an idle worker until its next
-//! heartbeat, so without this an enqueued task could wait a whole heartbeat to start.
+//! heartbeat, so without this an enqueued task could wait a whole heartbeat to start. The
+//! promoter's tick also prunes one bounded step of finished records, so retention holds on a
+//! queue where nothing is acked.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,7 +11,10 @@ use redis::{Client, aio::ConnectionManager};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::scripts::PROMOTE;
+use super::{
+    prune::{Retention, STEP as PRUNE_STEP, prune_step},
+    scripts::PROMOTE,
+};
 use crate::keys::QueueKeys;
 
 /// Most delayed tasks moved per script call.
@@ -77,15 +82,18 @@ impl Wake {
         }
     }
 
-    /// Every `period`, moves due delayed tasks to the active list in bounded steps.
+    /// Every `period`, moves due delayed tasks to the active list in bounded steps, then
+    /// prunes at most one step of finished records under `retention`.
     pub(crate) async fn promote(
         self,
         conn: ConnectionManager,
         keys: QueueKeys,
         period: Duration,
+        retention: Retention,
         stop: CancellationToken,
     ) {
         let mut conn = conn;
+        let mut was_pressed = false;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(period) => {},
@@ -112,6 +120,24 @@ impl Wake {
                         break;
                     }
                 }
+            }
+            let (age_ms, pressed) = retention.age_ms().await;
+            if pressed != was_pressed {
+                was_pressed = pressed;
+                if pressed {
+                    tracing::warn!(
+                        high_water = retention.high_water,
+                        "redis memory above the high-water mark: pruning finished task records \
+                         oldest first, before their retention"
+                    );
+                } else {
+                    tracing::info!("redis memory back under the high-water mark");
+                }
+            }
+            match prune_step(&conn, &keys, age_ms, PRUNE_STEP).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(pruned = n, "pruned finished task records"),
+                Err(e) => tracing::debug!(error = %e, "prune failed"),
             }
         }
     }

@@ -169,6 +169,10 @@ pub struct RedisSettings {
     /// Every key coinbeat writes starts with this prefix and a colon. Two deployments (or two
     /// tests) sharing one Redis stay apart by using different prefixes.
     pub key_prefix: String,
+    /// Run on a Redis whose `maxmemory-policy` evicts keys (anything but `noeviction`). Off by
+    /// default: every process refuses such a Redis at start, because eviction silently deletes
+    /// queued tasks, task records and queue keys. On: a warning, and the risk is yours.
+    pub allow_evicting_policy: bool,
 }
 
 impl Default for RedisSettings {
@@ -176,17 +180,61 @@ impl Default for RedisSettings {
         Self {
             url: Secret::new("redis://127.0.0.1:6379"),
             key_prefix: "coinbeat".into(),
+            allow_evicting_policy: false,
         }
     }
 }
 
 /// Queue behaviour: defaults for every queue, with per-queue overrides.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueuesSettings {
     pub defaults: QueueSettings,
     /// Per-queue overrides, keyed by queue name; any field left out keeps the default.
     pub overrides: std::collections::BTreeMap<String, QueueOverride>,
+}
+
+impl Default for QueuesSettings {
+    /// The built-in overrides: backlog caps by what each queue's tasks cost, so the five queues
+    /// full together fit the smaller shipped Redis (docker/k8s: `maxmemory 700mb`) with room to
+    /// spare; and `cleanup` without a memory high-water mark, because its job is what frees
+    /// memory (one small task a day; Redis's own `maxmemory` still bounds it).
+    ///
+    /// Bytes per waiting task, measured on redis-server 7.0 (`used_memory` before and after
+    /// 10,000 tasks; `shared/tests/queue_memory.rs` measures again and holds the sum below):
+    ///
+    /// | queue | payload measured | B/task | cap | full |
+    /// |---|---|---|---|---|
+    /// | prices | 10 symbols (the API's on-demand job; the beat's `{}` is smaller) | 470 | 200,000 | 94 MB |
+    /// | market | `{"limit":250}` | 380 | 100,000 | 38 MB |
+    /// | wallet | an address, plus its single-flight idempotency key | 793 | 100,000 | 79 MB |
+    /// | health | `{}` | 360 | 10,000 | 3.6 MB |
+    /// | cleanup | `{}` | 360 | 10,000 | 3.6 MB |
+    ///
+    /// Five full queues: about 218 MB, 30% of 700 MiB (734 MB) and well under its high-water
+    /// mark at 0.8 (587 MB); the rest holds the cache, histories and finished task records
+    /// (a done record is about twice a waiting one). A queue of some other name (`probe`)
+    /// takes the default, 200,000.
+    fn default() -> Self {
+        let cap = |n: u64| QueueOverride {
+            max_backlog: Some(n),
+            ..QueueOverride::default()
+        };
+        let cleanup = QueueOverride {
+            memory_high_water: Some(1.0),
+            ..cap(10_000)
+        };
+        Self {
+            defaults: QueueSettings::default(),
+            overrides: [
+                ("market".to_owned(), cap(100_000)),
+                ("wallet".to_owned(), cap(100_000)),
+                ("health".to_owned(), cap(10_000)),
+                ("cleanup".to_owned(), cleanup),
+            ]
+            .into(),
+        }
+    }
 }
 
 impl QueuesSettings {
@@ -205,7 +253,8 @@ impl QueuesSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct QueueSettings {
     /// Most tasks a queue may hold waiting (immediate plus delayed). Past it, enqueue fails with
-    /// "queue full" instead of letting Redis grow without bound.
+    /// "queue full" instead of letting Redis grow without bound. The defaults (200,000, less
+    /// for some queues) fit five full queues in the shipped Redis: see `QueuesSettings::default`.
     pub max_backlog: u64,
     /// How many times a transient failure is retried before the task is dead.
     pub max_retries: u32,
@@ -226,8 +275,17 @@ pub struct QueueSettings {
     pub shutdown_timeout_secs: u64,
     /// How long an idempotency key blocks duplicates when the caller gives no TTL.
     pub idempotency_ttl_secs: u64,
-    /// How long finished (done and dead) task records are kept before cleanup prunes them.
+    /// How long finished (done and dead) task records are kept. Enforced continuously (each
+    /// ack and each promoter tick of a worker prunes a bounded number past it) and by the
+    /// daily cleanup job.
     pub finished_retention_secs: u64,
+    /// Enqueue is refused ([`crate::queue::QueueError::MemoryFull`], the API's 429
+    /// `queue_full`) while Redis's `used_memory` is above this fraction of its `maxmemory`, so
+    /// that a full Redis never reaches `maxmemory`, where it would refuse the workers' fetches
+    /// too. Above it, finished records are pruned oldest first whatever their age. No mark when
+    /// Redis has no `maxmemory`, or at 1.0 or more. Fetch, ack, release and pruning never check
+    /// it. Read from `INFO memory` at most once a second per process.
+    pub memory_high_water: f64,
     /// Longest a task may spend waiting on throttles (an upstream's 429, a shared limit's
     /// permit), all its throttles together. A throttle is not a failed attempt, so this is what
     /// keeps a task from waiting forever; past it the task is dead, saying so.
@@ -237,7 +295,8 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         Self {
-            max_backlog: 1_000_000,
+            // Sized with the per-queue overrides in `QueuesSettings::default`.
+            max_backlog: 200_000,
             max_retries: 3,
             retry_base_delay_ms: 1_000,
             retry_max_delay_ms: 300_000,
@@ -249,6 +308,7 @@ impl Default for QueueSettings {
             shutdown_timeout_secs: 25,
             idempotency_ttl_secs: 3_600,
             finished_retention_secs: 86_400,
+            memory_high_water: 0.8,
             max_throttled_secs: 3_600,
         }
     }
@@ -288,6 +348,7 @@ pub struct QueueOverride {
     pub shutdown_timeout_secs: Option<u64>,
     pub idempotency_ttl_secs: Option<u64>,
     pub finished_retention_secs: Option<u64>,
+    pub memory_high_water: Option<f64>,
     pub max_throttled_secs: Option<u64>,
 }
 
@@ -309,6 +370,7 @@ impl QueueOverride {
             shutdown_timeout_secs,
             idempotency_ttl_secs,
             finished_retention_secs,
+            memory_high_water,
             max_throttled_secs
         );
     }
