@@ -831,3 +831,59 @@ async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
     stop.cancel();
     h.await.unwrap();
 }
+
+#[tokio::test]
+async fn single_flight_holds_while_its_task_waits_lets_go_when_it_dies_and_a_dead_retry_takes_it_back()
+ {
+    // An idempotency TTL far shorter than the task waits.
+    let ctx = setup(|s| {
+        s.queues.defaults.idempotency_ttl_secs = 1;
+        s.queues.defaults.max_retries = 0;
+        s.queues.defaults.poll_interval_ms = 10;
+    })
+    .await;
+    let queue = ProbeJob::queue();
+    let flight = || EnqueueOptions {
+        idempotency_key: Some("flight:probe:same-args".into()),
+        single_flight: true,
+        ..Default::default()
+    };
+    let job = ProbeJob {
+        seq: 7,
+        fail: Some(ProbeFailure::Permanent),
+        ..ProbeJob::default()
+    };
+    let first = ctx.producer.enqueue(&job, flight()).await.unwrap();
+    // Past the idempotency TTL, with no worker: the identical request still joins.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let again = ctx.producer.enqueue(&job, flight()).await;
+    assert!(
+        matches!(again, Err(QueueError::Duplicate { existing, .. }) if existing == first),
+        "{again:?}"
+    );
+
+    // It dies: the key goes with it.
+    let (stop, h) =
+        ctx.spawn_worker(|_job: ProbeJob, _| async move { Err(JobError::permanent("no")) });
+    ctx.wait_for_status(first, TaskStatus::Dead, Duration::from_secs(10))
+        .await;
+    stop.cancel();
+    h.await.unwrap();
+    let key = ctx.keys.queue(&queue).idempotency("flight:probe:same-args");
+    let held: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(held, None, "a dead task holds no key");
+
+    // Retried, it holds the key again: an identical request joins it.
+    coinbeat_shared::queue::retry_dead(&ctx.conn, &ctx.keys, &ctx.settings.queues, &queue, first)
+        .await
+        .unwrap();
+    let joined = ctx.producer.enqueue(&job, flight()).await;
+    assert!(
+        matches!(joined, Err(QueueError::Duplicate { existing, .. }) if existing == first),
+        "{joined:?}"
+    );
+}

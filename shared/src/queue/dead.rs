@@ -238,6 +238,8 @@ async fn retry_script(
         .arg(cap)
         .arg(mode)
         .arg(target)
+        .arg(k.idempotency_prefix())
+        .arg(super::producer::SINGLE_FLIGHT_TTL.as_secs())
         .invoke_async(&mut conn.clone())
         .await?;
     let (state, numbers) = decode(reply)?;

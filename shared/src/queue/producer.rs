@@ -18,6 +18,12 @@ use crate::{
     settings::{QueueSettings, QueuesSettings},
 };
 
+/// The least lifetime of a single-flight key. It is let go when its task is done or dead
+/// (`ack.lua`), pushed out by every request that joins it, and taken back by a dead retry, so
+/// this only bounds a key whose task vanished without an ack (its record pruned, Redis
+/// restored from an old snapshot).
+pub const SINGLE_FLIGHT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Tasks per script call in a bulk enqueue, so one huge batch never blocks Redis for long.
 const BULK_CHUNK: usize = 2_000;
 
@@ -264,10 +270,14 @@ fn entry<P: Serialize + ?Sized>(
             "a task has a claim or an idempotency key, not both".into(),
         ));
     }
-    let ttl = opts
+    let mut ttl = opts
         .idempotency_ttl
         .map(|d| d.as_secs().max(1))
         .unwrap_or(settings.idempotency_ttl_secs.max(1));
+    if opts.single_flight {
+        // Held for as long as the task waits or runs, not only for the usual TTL.
+        ttl = ttl.max(SINGLE_FLIGHT_TTL.as_secs());
+    }
     Ok(Entry {
         id: TaskId::generate(),
         payload: serde_json::to_vec(payload)?,

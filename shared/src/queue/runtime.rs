@@ -468,7 +468,8 @@ impl Acker {
             .arg(self.max_throttled_ms)
             .arg(self.keys.meta_prefix())
             .arg(age_ms)
-            .arg(prune);
+            .arg(prune)
+            .arg(self.keys.idempotency_prefix());
         let mut pause = ACK_RETRY_FIRST;
         let mut tries = 0;
         let (state, attempts, wait_ms): (String, u64, u64) = loop {

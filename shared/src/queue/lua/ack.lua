@@ -8,7 +8,7 @@
 -- ARGV[6] jitter in [0, 1)  ARGV[7] least delay (ms) before the retry, e.g. an upstream's retry-after
 -- ARGV[8] longest total time (ms) a task may spend throttled
 -- ARGV[9] meta key prefix  ARGV[10] prune age (ms; 0: oldest first whatever their age)
--- ARGV[11] most records to prune
+-- ARGV[11] most records to prune  ARGV[12] idempotency key prefix
 -- Times (done_at, run_at, the prune cut-off) are Redis's clock, `TIME`, never the worker's.
 --
 -- Returns {state, attempts, wait_ms} (how long until the next attempt); state is "done", "dead", "retry", "throttled", or "stale"
@@ -42,6 +42,21 @@ local function prune()
     end
 end
 
+-- A finished single-flight task lets its key go (while it waited or ran, identical requests
+-- joined it), so the next identical request enqueues anew and the key costs nothing after.
+local function release_flight()
+    if redis.call("HGET", KEYS[6], "flight") ~= "1" then
+        return
+    end
+    local idem = redis.call("HGET", KEYS[6], "idempotency_key") or ""
+    if #idem > 0 then
+        local key = ARGV[12] .. ":" .. idem
+        if redis.call("GET", key) == id then
+            redis.call("DEL", key)
+        end
+    end
+end
+
 if redis.call("SREM", KEYS[1], id) == 0 then
     return {"stale", 0, 0}
 end
@@ -57,6 +72,7 @@ if outcome == "throttled" then
         redis.call("SADD", KEYS[3], id)
         redis.call("ZADD", KEYS[5], now, id)
         redis.call("HSET", KEYS[6], "status", "Killed", "last_error", reason, "done_at", now)
+        release_flight()
         return {"dead", attempts_so_far, 0}
     end
     local spread = wait
@@ -74,6 +90,7 @@ if outcome == "ok" then
     redis.call("SADD", KEYS[2], id)
     redis.call("ZADD", KEYS[5], now, id)
     redis.call("HSET", KEYS[6], "status", "Done", "result", ARGV[3], "done_at", now)
+    release_flight()
     return {"done", attempts, 0}
 end
 
@@ -81,6 +98,7 @@ if outcome == "permanent" or attempts >= max_attempts then
     redis.call("SADD", KEYS[3], id)
     redis.call("ZADD", KEYS[5], now, id)
     redis.call("HSET", KEYS[6], "status", "Killed", "last_error", ARGV[3], "done_at", now)
+    release_flight()
     return {"dead", attempts, 0}
 end
 

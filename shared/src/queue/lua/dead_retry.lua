@@ -7,6 +7,11 @@
 -- ARGV[1] meta key prefix  ARGV[2] "available" channel  ARGV[3] backlog cap
 -- ARGV[4] mode: "one" | "all"
 -- ARGV[5] the task id (mode "one") or the most tasks to move (mode "all")
+-- ARGV[6] idempotency key prefix  ARGV[7] single-flight key lifetime (s)
+--
+-- A retried single-flight task takes its key back (ack.lua let it go when the task died), so
+-- identical requests join it again; unless an identical task enqueued since holds the key and
+-- still waits or runs, which then keeps it (both run).
 -- Times are Redis's clock (`TIME`).
 --
 -- The cap is checked against every task still dead (mode "all") or the one task, before
@@ -57,6 +62,19 @@ for _, id in ipairs(ids) do
         redis.call("HDEL", meta, "last_error", "done_at", "result")
         redis.call("HSET", meta, "attempts", 0, "status", "Pending", "run_at", now,
             "retried_at", now)
+        local idem = redis.call("HGET", meta, "idempotency_key") or ""
+        if redis.call("HGET", meta, "flight") == "1" and #idem > 0 then
+            local key = ARGV[6] .. ":" .. idem
+            local holder = redis.call("GET", key)
+            local live = false
+            if holder and holder ~= id then
+                local status = redis.call("HGET", prefix .. ":" .. holder, "status")
+                live = status and status ~= "Done" and status ~= "Killed"
+            end
+            if not live then
+                redis.call("SET", key, id, "EX", ARGV[7])
+            end
+        end
         redis.call("RPUSH", KEYS[3], id)
         retried = retried + 1
     else

@@ -60,6 +60,10 @@ for i = 6, #ARGV, 8 do
             else
                 accepted = false
                 out[#out + 1] = "dup:" .. holder
+                if single then
+                    -- Held for as long as its task waits or runs: every join pushes it out.
+                    redis.call("EXPIRE", key, ttl)
+                end
             end
         end
     end
@@ -71,6 +75,10 @@ for i = 6, #ARGV, 8 do
             "idempotency_key", idem, "enqueued_at", now, "run_at", when)
         if #claim > 0 then
             redis.call("HSET", ARGV[1] .. ":" .. id, "claim", claim)
+        end
+        if single and #idem > 0 then
+            -- ack.lua lets the key go when this task is done or dead; dead_retry.lua takes it back.
+            redis.call("HSET", ARGV[1] .. ":" .. id, "flight", 1)
         end
         if delay > 0 then
             redis.call("ZADD", KEYS[2], when, id)
