@@ -345,6 +345,10 @@ pub enum FaultScenario {
     Flood,
     /// A steady job rate on shortened schedules for `--soak-secs`.
     Soak,
+    /// Worker replicas a minute behind and ahead (libfaketime), then SIGKILL of the one behind.
+    ClockSkew,
+    /// Task records with their meta or payload deleted before the workers fetch them.
+    Poison,
     /// Every scenario above, one after the other.
     All,
 }

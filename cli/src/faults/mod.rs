@@ -14,14 +14,18 @@
 //! | `redis-ephemeral` | [`redis_restart`] | Redis killed and restarted empty (no persistence) |
 //! | `flood` | [`flood`] | on-demand enqueues far past a queue's cap |
 //! | `soak` | [`soak`] | a steady job rate on shortened schedules |
+//! | `clock-skew` | [`clock_skew`] | worker replicas a minute behind and ahead (libfaketime), then SIGKILL of the one behind |
+//! | `poison` | [`poison`] | task records with their meta or payload deleted before the workers fetch them |
 //!
 //! [`ledger`] counts runs of probe tasks; [`outcome`] is the table.
 
+mod clock_skew;
 mod flood;
 mod kill;
 mod ledger;
 mod outcome;
 mod pause;
+mod poison;
 mod redis_restart;
 mod sigterm;
 mod soak;
@@ -55,6 +59,8 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
             FaultScenario::RedisEphemeral,
             FaultScenario::Flood,
             FaultScenario::Soak,
+            FaultScenario::ClockSkew,
+            FaultScenario::Poison,
         ],
         one => vec![one],
     };
@@ -70,6 +76,8 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
                 FaultScenario::RedisEphemeral => redis_restart::run_ephemeral(&args).await,
                 FaultScenario::Flood => flood::run(&args).await,
                 FaultScenario::Soak => soak::run(&args).await,
+                FaultScenario::ClockSkew => clock_skew::run().await,
+                FaultScenario::Poison => poison::run().await,
                 FaultScenario::All => unreachable!("expanded above"),
             }
         };
@@ -105,6 +113,8 @@ impl FaultScenario {
             Self::RedisEphemeral => "redis-ephemeral",
             Self::Flood => "flood",
             Self::Soak => "soak",
+            Self::ClockSkew => "clock-skew",
+            Self::Poison => "poison",
             Self::All => "all",
         }
     }
