@@ -48,7 +48,7 @@ fn skewed(offset: &str) -> Vec<(&'static str, String)> {
 async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new("clock-skew");
     let behind = lab.spawn("probe-worker", &skewed("-60s"))?;
-    lab.spawn("probe-worker", &skewed("+60s"))?;
+    let ahead = lab.spawn("probe-worker", &skewed("+60s"))?;
     lab.wait_for_workers(&ProbeJob::queue(), 2).await?;
 
     // Phase 1: both alive for the whole run of tasks two orphan windows long.
@@ -65,9 +65,13 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         format!("{twice} of {TASKS} tasks started twice with both workers alive"),
     );
 
-    // Phase 2: the worker behind dies holding tasks.
+    // Phase 2: the worker behind takes the new tasks (the other is stopped for the moment it
+    // takes to fetch them), then dies holding them.
+    lab.signal(ahead, "STOP")?;
     enqueue(lab, TASKS..2 * TASKS, long_ms).await?;
-    let held = held_by(lab, behind).await?;
+    let held = held_by(lab, behind).await;
+    lab.signal(ahead, "CONT")?;
+    let held = held?;
     let killed_at = Instant::now();
     lab.signal(behind, "KILL")?;
     lab.reap(behind, Duration::from_secs(5)).await?;
