@@ -44,11 +44,12 @@ end
 
 -- A finished single-flight task lets its key go (while it waited or ran, identical requests
 -- joined it), so the next identical request enqueues anew and the key costs nothing after.
+local meta = {}
 local function release_flight()
-    if redis.call("HGET", KEYS[6], "flight") ~= "1" then
+    if meta.flight ~= "1" then
         return
     end
-    local idem = redis.call("HGET", KEYS[6], "idempotency_key") or ""
+    local idem = meta.idempotency_key or ""
     if #idem > 0 then
         local key = ARGV[12] .. ":" .. idem
         if redis.call("GET", key) == id then
@@ -61,10 +62,14 @@ if redis.call("SREM", KEYS[1], id) == 0 then
     return {"stale", 0, 0}
 end
 prune()
+-- What this script reads of the task, in one command.
+local fields = redis.call("HMGET", KEYS[6], "attempts", "max_attempts", "flight", "idempotency_key")
+meta.attempts, meta.max_attempts, meta.flight, meta.idempotency_key =
+    fields[1], fields[2], fields[3], fields[4]
 
 if outcome == "throttled" then
     local wait = tonumber(ARGV[7]) or 0
-    local attempts_so_far = tonumber(redis.call("HGET", KEYS[6], "attempts") or "0")
+    local attempts_so_far = tonumber(meta.attempts or "0") or 0
     local throttled = redis.call("HINCRBY", KEYS[6], "throttled_ms", wait)
     if throttled > tonumber(ARGV[8]) then
         local reason = "throttled for " .. math.floor(throttled / 1000) ..
@@ -84,7 +89,7 @@ if outcome == "throttled" then
 end
 
 local attempts = redis.call("HINCRBY", KEYS[6], "attempts", 1)
-local max_attempts = tonumber(redis.call("HGET", KEYS[6], "max_attempts") or "1")
+local max_attempts = tonumber(meta.max_attempts or "1") or 1
 
 if outcome == "ok" then
     redis.call("SADD", KEYS[2], id)

@@ -25,10 +25,11 @@ local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local statuses = {Pending = true, Queued = true, Running = true, Done = true, Failed = true,
     Killed = true}
-local payloads, metas = {}, {}
-for _, id in ipairs(ids) do
+local payloads, metas, taken = {}, {}, {}
+local all_payloads = redis.call("HMGET", KEYS[4], unpack(ids))
+for i, id in ipairs(ids) do
     local meta_key = ARGV[1] .. ":" .. id
-    local payload = redis.call("HGET", KEYS[4], id)
+    local payload = all_payloads[i]
     local fields = redis.call("HGETALL", meta_key)
     local meta = {}
     for i = 1, #fields, 2 do
@@ -58,10 +59,13 @@ for _, id in ipairs(ids) do
             redis.call("HSET", meta_key, "max_attempts", 1)
         end
     else
-        redis.call("SADD", KEYS[3], id)
+        taken[#taken + 1] = id
         payloads[#payloads + 1] = payload
         table.insert(fields, 1, id)
         metas[#metas + 1] = fields
     end
+end
+if #taken > 0 then
+    redis.call("SADD", KEYS[3], unpack(taken))
 end
 return {payloads, metas}
