@@ -17,6 +17,10 @@
 use std::{
     future::Future,
     panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -251,6 +255,7 @@ impl WorkerRuntime {
             retry_max_ms: s.retry_max_delay_ms,
             max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
             retention: retention.clone(),
+            acks: Arc::default(),
             metrics: self.metrics.clone(),
             queue: queue.clone(),
         };
@@ -417,9 +422,16 @@ struct Acker {
     max_throttled_ms: u64,
     /// What each ack prunes on the way.
     retention: Retention,
+    /// Acks sent by this incarnation: only every [`ACK_PRUNE_EVERY`]th prunes (unless memory
+    /// is pressed), so a busy queue does not pay a range query per task.
+    acks: Arc<AtomicU64>,
     metrics: RuntimeMetrics,
     queue: QueueName,
 }
+
+/// One ack in this many prunes, [`ACK_PRUNE_EVERY`] × `ACK_STEP` records at most: still more
+/// than the one record each ack adds.
+const ACK_PRUNE_EVERY: u64 = 16;
 
 impl Acker {
     /// Records the outcome of a run that took `ran_for`, in Redis and in the metrics.
@@ -448,7 +460,12 @@ impl Acker {
         };
         let jitter: f64 = rand::rng().random();
         let (age_ms, pressed) = self.retention.age_ms().await;
-        let prune = if pressed { ACK_STEP_PRESSED } else { ACK_STEP };
+        let turn = self.acks.fetch_add(1, Ordering::Relaxed) % ACK_PRUNE_EVERY == 0;
+        let prune = match (pressed, turn) {
+            (true, _) => ACK_STEP_PRESSED,
+            (false, true) => ACK_STEP * ACK_PRUNE_EVERY,
+            (false, false) => 0,
+        };
         let mut invocation = scripts::ACK.prepare_invoke();
         invocation
             .key(self.keys.inflight(worker))

@@ -61,7 +61,9 @@ end
 if redis.call("SREM", KEYS[1], id) == 0 then
     return {"stale", 0, 0}
 end
-prune()
+if tonumber(ARGV[11]) > 0 then
+    prune()
+end
 -- What this script reads of the task, in one command.
 local fields = redis.call("HMGET", KEYS[6], "attempts", "max_attempts", "flight", "idempotency_key")
 meta.attempts, meta.max_attempts, meta.flight, meta.idempotency_key =

@@ -33,7 +33,10 @@ for i, id in ipairs(ids) do
     local fields = redis.call("HGETALL", meta_key)
     local meta = {}
     for i = 1, #fields, 2 do
-        meta[fields[i]] = fields[i + 1]
+        local name = fields[i]
+        if name == "attempts" or name == "max_attempts" or name == "status" then
+            meta[name] = fields[i + 1]
+        end
     end
     local reason = nil
     if #id ~= 26 or not string.match(id, "^[0-9A-HJKMNP-TV-Z]+$") then
