@@ -256,24 +256,9 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
         payload["seq"].as_u64().unwrap()
     };
     let killed: std::collections::HashSet<u64> = a_held.iter().map(seq_of).collect();
-    let starts_now = async |c: &mut ConnectionManager| -> HashMap<u64, u64> {
-        let stamps: Vec<String> = redis::cmd("LRANGE")
-            .arg(ctx.keys.probe_starts())
-            .arg(0)
-            .arg(-1)
-            .query_async(c)
-            .await
-            .unwrap();
-        let mut starts: HashMap<u64, u64> = HashMap::new();
-        for stamp in &stamps {
-            let seq = stamp.split(':').next().unwrap().parse().unwrap();
-            *starts.entry(seq).or_default() += 1;
-        }
-        starts
-    };
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let starts = starts_now(&mut c).await;
+        let starts = starts(&ctx).await;
         if killed.iter().all(|seq| starts.contains_key(seq)) {
             break;
         }
@@ -301,7 +286,7 @@ async fn a_worker_killed_while_holding_tasks_has_them_finished_by_the_other_with
     );
     // Starts: a task the killed worker held started twice (there, then on the other worker);
     // every other task exactly once.
-    let starts = starts_now(&mut c).await;
+    let starts = starts(&ctx).await;
     for seq in 0..20 {
         let want = if killed.contains(&seq) { 2 } else { 1 };
         assert_eq!(

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use coinbeat_shared::metrics::redis_gauges::READING_TTL;
 
-use crate::support::{Api, READ_KEY};
+use crate::support::{Api, READ_KEY, command_calls};
 
 /// See `service.rs`: bounds a hang on a dead Redis, not speed.
 const HANG_BOUND: Duration = Duration::from_secs(3);
@@ -212,21 +212,7 @@ async fn limiter_counters_and_breaker_state_per_provider_are_read_from_redis_at_
 #[tokio::test]
 async fn scrapes_in_a_burst_cost_redis_one_reading() {
     let api = Api::start().await;
-    let pings = || async {
-        let mut conn = coinbeat_shared::redis_conn::connect(&api.settings.redis)
-            .await
-            .unwrap();
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let pings = || command_calls(&api, "ping");
     scrape(&api).await;
     let before = pings().await;
     let burst = (0..20).map(|_| scrape(&api));

@@ -205,14 +205,20 @@ pub fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord
 
 /// How many `HGET` calls the test Redis has served so far (`INFO commandstats`).
 pub async fn hget_calls(api: &Api) -> u64 {
+    command_calls(api, "hget").await
+}
+
+/// How many calls of `command` (lowercase) the test Redis has served so far.
+pub async fn command_calls(api: &Api, command: &str) -> u64 {
     let mut conn = redis_conn::connect(&api.settings.redis).await.unwrap();
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(&mut conn)
         .await
         .unwrap();
+    let field = format!("cmdstat_{command}:calls=");
     info.lines()
-        .find_map(|line| line.strip_prefix("cmdstat_hget:calls="))
+        .find_map(|line| line.strip_prefix(field.as_str()))
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |calls| calls.parse().unwrap())
 }

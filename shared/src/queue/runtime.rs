@@ -460,7 +460,10 @@ impl Acker {
         };
         let jitter: f64 = rand::rng().random();
         let (age_ms, pressed) = self.retention.age_ms().await;
-        let turn = self.acks.fetch_add(1, Ordering::Relaxed) % ACK_PRUNE_EVERY == 0;
+        let turn = self
+            .acks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(ACK_PRUNE_EVERY);
         let prune = match (pressed, turn) {
             (true, _) => ACK_STEP_PRESSED,
             (false, true) => ACK_STEP * ACK_PRUNE_EVERY,
