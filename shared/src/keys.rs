@@ -102,6 +102,12 @@ impl Keys {
         format!("{}:schedule:{entry}", self.prefix)
     }
 
+    /// What every key of a schedule entry (`schedule_entry`, `schedule_control`,
+    /// `schedule_history`) starts with; the entry's name follows.
+    pub fn schedule_prefix(&self) -> String {
+        format!("{}:schedule:", self.prefix)
+    }
+
     /// HASH with the operator's control of one schedule entry: `paused_ms` (present while the
     /// entry is paused: when it was paused) and `resumed_ms` (when it was last resumed; catch-up
     /// never runs a tick scheduled at or before it).

@@ -35,7 +35,7 @@ pub async fn sweep_removed_entries(
     now_ms: i64,
 ) -> Result<u64, redis::RedisError> {
     let mut c = conn.clone();
-    let prefix = keys.schedule_entry("");
+    let prefix = keys.schedule_prefix();
     let mut gone = std::collections::BTreeSet::new();
     let mut cursor: u64 = 0;
     loop {
