@@ -119,7 +119,11 @@ pub(crate) async fn request(
         .id
         .as_deref()
         .filter(|_| cap > 0 && !caller.has(Role::Admin));
-    let tasks = CallerTasks::new(state.conn().clone(), state.keys().clone());
+    let tasks = CallerTasks::new(
+        state.conn().clone(),
+        state.queue_redis().clone(),
+        state.keys().clone(),
+    );
     if let Some(id) = capped
         && !state.redis(tasks.admit(id, cap)).await?.admitted
     {
@@ -146,7 +150,12 @@ pub(crate) async fn request(
 /// An identical task that was already waiting or running, with its status now.
 async fn joined_task(state: &AppState, kind: Queue, id: TaskId) -> Result<Accepted, ApiError> {
     let task = state
-        .redis(lookup_task(state.conn(), state.keys(), &kind.name(), id))
+        .redis(lookup_task(
+            &state.queue_conn(&kind.name()),
+            state.keys(),
+            &kind.name(),
+            id,
+        ))
         .await?;
     let status = task.map_or(TaskStatus::Pending, |t| t.status);
     Ok(Accepted::new(id, kind, status, true))

@@ -13,7 +13,7 @@ use coinbeat_shared::{
     jobs::{Queue, QueueName},
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::Producer,
+    queue::{Producer, QueueConn, QueueRedis},
     ratelimit::Provider,
     redis_conn::{self, ConnectError},
     settings::QueueSettings,
@@ -91,7 +91,8 @@ impl AppState {
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
         let wallets = WalletCache::new(conn.clone(), keys.clone(), &settings.wallets);
-        let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+        let queue_redis = redis_conn::connect_queues_lazy(settings, conn.clone())?;
+        let producer = Producer::new(queue_redis.clone(), keys.clone(), settings.queues.clone());
         let queues = Queue::ALL
             .into_iter()
             .map(|q| {
@@ -103,7 +104,8 @@ impl AppState {
         let redis_timeout = Duration::from_millis(settings.api.redis_timeout_ms.max(1));
         let registry = Registry::new();
         let http_metrics = HttpMetrics::new(&registry);
-        let mut redis_gauges = RedisGauges::new(conn.clone(), keys.clone(), redis_timeout);
+        let mut redis_gauges =
+            RedisGauges::new(conn.clone(), keys.clone(), redis_timeout).queues_on(queue_redis);
         for (_, name, queue_settings) in &queues {
             redis_gauges = redis_gauges.queue(name.clone(), queue_settings.clone());
         }
@@ -138,6 +140,16 @@ impl AppState {
 
     pub fn authenticator(&self) -> &Authenticator {
         &self.inner.authenticator
+    }
+
+    /// The connection of `queue` (the deployment's Redis, or the queue's own).
+    pub fn queue_conn(&self, queue: &QueueName) -> QueueConn {
+        self.inner.producer.redis().conn(queue)
+    }
+
+    /// Each queue's Redis.
+    pub fn queue_redis(&self) -> &QueueRedis {
+        self.inner.producer.redis()
     }
 
     pub fn conn(&self) -> &ConnectionManager {

@@ -35,7 +35,7 @@ use coinbeat_shared::{
     Settings,
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::Producer,
+    queue::{Producer, QueueRedis},
     redis_conn::{self, ConnectError},
     settings::RedisSettings,
 };
@@ -94,8 +94,9 @@ pub async fn run_with(
 ) -> Result<(), SchedulerError> {
     let entries = parse_schedule(&settings)?;
     let (conn, checked) = connect(&settings.redis).await?;
+    let queues = connect_queues(&settings, &conn).await?;
     let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    let producer = Producer::new(queues, keys.clone(), settings.queues.clone());
     for entry in &entries {
         metrics.register_entry(entry.name());
     }
@@ -176,6 +177,22 @@ async fn connect(redis: &RedisSettings) -> Result<(ConnectionManager, bool), Con
         Err(ConnectError::Connect(e)) => {
             tracing::warn!(error = %e, "redis unavailable at start; beating anyway, catching up once it answers");
             Ok((redis_conn::connect_lazy(redis)?, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every queue's connection, as [`connect`] does it: a queue's own Redis that does not answer
+/// yet gets a connection that keeps trying.
+async fn connect_queues(
+    settings: &Settings,
+    conn: &ConnectionManager,
+) -> Result<QueueRedis, ConnectError> {
+    match redis_conn::connect_queues(settings, conn.clone()).await {
+        Ok(queues) => Ok(queues),
+        Err(ConnectError::Connect(e)) => {
+            tracing::warn!(error = %e, "a queue's redis is unavailable at start; beating anyway");
+            redis_conn::connect_queues_lazy(settings, conn.clone())
         }
         Err(e) => Err(e),
     }

@@ -1,10 +1,11 @@
 //! The only place that builds Redis keys. Every key starts with the configured prefix.
 //!
 //! Queue keys follow apalis-redis 1.0's layout (`{ns}:active`, `{ns}:data`, `{ns}:meta:{id}`, ...)
-//! with `{ns} = {prefix}:q:{queue}` passed to apalis as its queue name, so apalis's own scripts
-//! (register, heartbeat, fetch, orphan recovery) and ours (enqueue, ack, promote, stats) agree.
-//! The one key we cannot prefix is apalis's global `core:apalis:queues:list`, written by its
-//! worker registration.
+//! with `{ns} = {{prefix}:q:{queue}}`: the braces are a Redis Cluster hash tag, so every key of
+//! one queue hashes to one slot and each queue script's keys live on one primary, while
+//! different queues spread over a cluster (as BullMQ's `{queue}` and asynq's `{qname}` keys do).
+//! No queue key is global: apalis's `core:apalis:queues:list` is never written (our
+//! `register.lua` replaces apalis's registration).
 
 use crate::{
     domain::{Address, Chain, CoinId, Symbol},
@@ -35,7 +36,7 @@ impl Keys {
     /// The keys of one queue.
     pub fn queue(&self, queue: &QueueName) -> QueueKeys {
         QueueKeys {
-            ns: format!("{}:q:{}", self.prefix, queue),
+            ns: format!("{{{}:q:{}}}", self.prefix, queue),
         }
     }
 
@@ -133,7 +134,7 @@ impl Keys {
         format!("{}:admin:watched_wallets:{chain}", self.prefix)
     }
 
-    /// ZSET of the meta keys of the tasks one API caller has enqueued and that may still be
+    /// ZSET of the tasks (`{queue}/{task id}`) one API caller has enqueued and that may still be
     /// waiting or running (`queue::CallerTasks`), with an expiry. `caller` is the credential's
     /// id (`key:<hash prefix>`), never the credential.
     pub fn caller_tasks(&self, caller: &str) -> String {
@@ -174,15 +175,28 @@ impl Keys {
         format!("{}:breaker:{provider}", self.prefix)
     }
 
-    /// A pattern matching every key of this deployment (for tests and purge tools).
+    /// A pattern matching every key of this deployment but its queues' (for tests and purge
+    /// tools; queue keys match [`Self::queues_pattern`]).
     pub fn all_pattern(&self) -> String {
         format!("{}:*", self.prefix)
+    }
+
+    /// A pattern matching every key of every queue of this deployment (`{prefix:q:queue}:…`).
+    pub fn queues_pattern(&self) -> String {
+        format!("{{{}:q:*", self.prefix)
     }
 
     /// Which kind of data a key of this deployment holds, for `cache::cache_stats`: `prices`,
     /// `histories`, `markets`, `wallets`, `health` or `queues`; `None` for the rest (limiter,
     /// breaker, schedule and admin state).
     pub fn kind_of(&self, key: &str) -> Option<&'static str> {
+        if key
+            .strip_prefix('{')
+            .and_then(|k| k.strip_prefix(self.prefix.as_str()))
+            .is_some_and(|k| k.starts_with(":q:"))
+        {
+            return Some("queues");
+        }
         let rest = key.strip_prefix(&self.prefix)?.strip_prefix(':')?;
         let (head, _) = rest.split_once(':')?;
         Some(match head {
@@ -191,7 +205,6 @@ impl Keys {
             "market" => "markets",
             "wallet" => "wallets",
             "health" => "health",
-            "q" => "queues",
             _ => return None,
         })
     }
@@ -338,10 +351,53 @@ mod tests {
     #[test]
     fn queue_keys_live_under_the_prefix_in_apalis_layout() {
         let k = Keys::new("cb").queue(&QueueName::parse("prices").unwrap());
-        assert_eq!(k.namespace(), "cb:q:prices");
-        assert_eq!(k.active(), "cb:q:prices:active");
-        assert_eq!(k.meta("01H"), "cb:q:prices:meta:01H");
-        assert_eq!(k.inflight("w1"), "cb:q:prices:inflight:w1");
-        assert_eq!(k.idempotency("tick"), "cb:q:prices:idempotency:tick");
+        assert_eq!(k.namespace(), "{cb:q:prices}");
+        assert_eq!(k.active(), "{cb:q:prices}:active");
+        assert_eq!(k.meta("01H"), "{cb:q:prices}:meta:01H");
+        assert_eq!(k.inflight("w1"), "{cb:q:prices}:inflight:w1");
+        assert_eq!(k.idempotency("tick"), "{cb:q:prices}:idempotency:tick");
+    }
+
+    #[test]
+    fn every_key_of_one_queue_shares_one_hash_tag_and_queues_differ() {
+        let keys = Keys::new("cb");
+        let tag = |key: &str| {
+            let open = key.find('{').unwrap();
+            let close = open + key[open..].find('}').unwrap();
+            key[open + 1..close].to_string()
+        };
+        let prices = keys.queue(&QueueName::parse("prices").unwrap());
+        let all = [
+            prices.active(),
+            prices.delayed(),
+            prices.data(),
+            prices.meta("01H"),
+            prices.workers(),
+            prices.worker_metadata("w"),
+            prices.worker_info("w"),
+            prices.inflight("w"),
+            prices.done(),
+            prices.dead(),
+            prices.finished(),
+            prices.signal(),
+            prices.idempotency("k"),
+            prices.tick_claim("e", 1),
+            prices.available_channel(),
+        ];
+        for key in &all {
+            assert_eq!(tag(key), "cb:q:prices", "{key}");
+        }
+        let market = keys.queue(&QueueName::parse("market").unwrap());
+        assert_ne!(tag(&market.active()), tag(&prices.active()));
+    }
+
+    #[test]
+    fn queue_keys_are_classified_as_queues_and_matched_by_the_queue_pattern() {
+        let keys = Keys::new("cb");
+        let active = keys.queue(&QueueName::parse("prices").unwrap()).active();
+        assert_eq!(keys.kind_of(&active), Some("queues"));
+        assert_eq!(keys.queues_pattern(), "{cb:q:*");
+        assert_eq!(Keys::new("other").kind_of(&active), None);
+        assert_eq!(keys.kind_of("cb:price:BTC"), Some("prices"));
     }
 }

@@ -6,7 +6,12 @@ use std::time::Duration;
 
 use redis::{Client, ErrorKind, aio::ConnectionManager};
 
-use crate::settings::RedisSettings;
+use crate::{
+    jobs::QueueName,
+    keys::Keys,
+    queue::{QueueConn, QueueRedis, cluster_nodes, is_cluster_url},
+    settings::{RedisSettings, Secret, Settings},
+};
 
 /// Redis could not be reached or the URL is malformed.
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +79,35 @@ pub async fn check_eviction_policy(
     conn: &ConnectionManager,
     settings: &RedisSettings,
 ) -> Result<(), ConnectError> {
-    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+    let reply = redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxmemory-policy")
         .query_async(&mut conn.clone())
         .await;
+    eviction_verdict(reply, settings)
+}
+
+/// [`check_eviction_policy`] of the Redis holding `at_key` (a key of the queue on `conn`; on a
+/// Redis Cluster, the primary of its slot).
+pub async fn check_queue_eviction_policy(
+    conn: &QueueConn,
+    at_key: &str,
+    settings: &RedisSettings,
+) -> Result<(), ConnectError> {
+    let reply = conn
+        .query_at(
+            at_key,
+            redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"),
+        )
+        .await;
+    eviction_verdict(reply, settings)
+}
+
+/// What a `CONFIG GET maxmemory-policy` reply means for us.
+fn eviction_verdict(
+    reply: redis::RedisResult<Vec<String>>,
+    settings: &RedisSettings,
+) -> Result<(), ConnectError> {
     let policy = match reply {
         Ok(pair) => match pair.into_iter().nth(1) {
             Some(policy) => policy,
@@ -146,4 +175,102 @@ fn answered(e: &redis::RedisError) -> bool {
             | ErrorKind::Parse
             | ErrorKind::UnexpectedReturnType
     )
+}
+
+/// The settings of the Redis of `queue`: the deployment's, or its own URL with the same key
+/// prefix and eviction policy choice.
+fn queue_redis_settings(settings: &Settings, url: &Secret) -> RedisSettings {
+    RedisSettings {
+        url: url.clone(),
+        ..settings.redis.clone()
+    }
+}
+
+/// Every queue's connection: `default` (the deployment's Redis) for the queues without a
+/// `queues.overrides.<queue>.redis_url`, and for each of the others its own Redis or Redis
+/// Cluster, connected and checked ([`check_eviction_policy`]) now.
+pub async fn connect_queues(
+    settings: &Settings,
+    default: ConnectionManager,
+) -> Result<QueueRedis, ConnectError> {
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let mut redis = QueueRedis::new(default);
+    for (queue, url) in settings.queues.redis_urls() {
+        let own = queue_redis_settings(settings, url);
+        let conn = if is_cluster_url(url.expose()) {
+            let conn = QueueConn::cluster(url.expose()).map_err(ConnectError::BadUrl)?;
+            let at = QueueName::parse(queue)
+                .map(|q| keys.queue(&q).active())
+                .unwrap_or_default();
+            check_queue_eviction_policy(&conn, &at, &own).await?;
+            conn
+        } else {
+            QueueConn::from(connect(&own).await?)
+        };
+        redis = redis.with(queue, redacted(url.expose()), conn);
+    }
+    Ok(redis)
+}
+
+/// Like [`connect_queues`], but connects on first use and checks nothing: for the API, which
+/// starts (and reports Redis as unavailable) while a Redis is down.
+pub fn connect_queues_lazy(
+    settings: &Settings,
+    default: ConnectionManager,
+) -> Result<QueueRedis, ConnectError> {
+    let mut redis = QueueRedis::new(default);
+    for (queue, url) in settings.queues.redis_urls() {
+        let conn = if is_cluster_url(url.expose()) {
+            QueueConn::cluster(url.expose()).map_err(ConnectError::BadUrl)?
+        } else {
+            QueueConn::from(connect_lazy(&queue_redis_settings(settings, url))?)
+        };
+        redis = redis.with(queue, redacted(url.expose()), conn);
+    }
+    Ok(redis)
+}
+
+/// The client a worker of `queue` opens its Pub/Sub connection with (wake-ups on enqueue):
+/// the queue's Redis, or on a Redis Cluster its first node (a cluster passes classic Pub/Sub
+/// messages to every node).
+pub fn queue_client(settings: &Settings, queue: &QueueName) -> Result<Client, ConnectError> {
+    match settings.queues.redis_url(queue) {
+        None => client(&settings.redis),
+        Some(url) => {
+            let url = match cluster_nodes(url.expose()) {
+                Some(nodes) => Secret::new(nodes.into_iter().next().unwrap_or_default()),
+                None => url.clone(),
+            };
+            client(&queue_redis_settings(settings, &url))
+        }
+    }
+}
+
+/// `url` without its password, for reports: `redis://user:***@host:port/…`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((auth, hosts)) => {
+            let user = auth.split_once(':').map_or(auth, |(user, _)| user);
+            format!("{scheme}://{user}:***@{hosts}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod queue_url_tests {
+    use super::*;
+
+    #[test]
+    fn a_reported_url_never_carries_its_password() {
+        assert_eq!(
+            redacted("redis+cluster://app:s3cret@a:7000,b:7001/"),
+            "redis+cluster://app:***@a:7000,b:7001/"
+        );
+        assert_eq!(redacted("redis://:pw@h:6379/2"), "redis://:***@h:6379/2");
+        assert_eq!(redacted("redis://h:6379"), "redis://h:6379");
+    }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     jobs::Queue,
     keys::Keys,
-    queue::{QueueError, TaskId, TaskInfo, lookup_task},
+    queue::{QueueError, QueueRedis, TaskId, TaskInfo, lookup_task},
 };
 
 /// Runs kept per entry; older ones are trimmed on every push.
@@ -108,9 +108,10 @@ pub async fn read_runs(
         .collect())
 }
 
-/// The entry's newest `limit` runs, each with its task looked up in `queue` now.
+/// The entry's newest `limit` runs, each with its task looked up in `queue` (on `queues`) now.
 pub async fn read_history(
     conn: &ConnectionManager,
+    queues: &QueueRedis,
     keys: &Keys,
     entry: &str,
     queue: Queue,
@@ -118,9 +119,10 @@ pub async fn read_history(
 ) -> Result<Vec<RunStatus>, QueueError> {
     let runs = read_runs(conn, keys, entry, limit).await?;
     let name = queue.name();
+    let queue_conn = queues.conn(&name);
     let lookups = runs
         .iter()
-        .map(|run| lookup_task(conn, keys, &name, run.task_id));
+        .map(|run| lookup_task(&queue_conn, keys, &name, run.task_id));
     let tasks = futures::future::try_join_all(lookups).await?;
     Ok(runs
         .into_iter()

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{
     jobs::Queue,
     keys::Keys,
-    queue::{QueueError, TaskId, TaskInfo, lookup_task},
+    queue::{QueueError, QueueRedis, TaskId, TaskInfo, lookup_task},
 };
 
 /// HASH field: the scheduled time (unix ms) of the newest tick enqueued. Only ever increases.
@@ -77,9 +77,11 @@ impl ScheduleStatus {
     }
 }
 
-/// Reads the run record of `entry` (whose jobs go to `queue`) and looks its last task up.
+/// Reads the run record of `entry` (whose jobs go to `queue`, on `queues`) and looks its last
+/// task up.
 pub async fn read_schedule_status(
     conn: &ConnectionManager,
+    queues: &QueueRedis,
     keys: &Keys,
     entry: &str,
     queue: Queue,
@@ -88,7 +90,7 @@ pub async fn read_schedule_status(
         .await?
         .unwrap_or_default();
     let last_task = match record.last_task_id {
-        Some(id) => lookup_task(conn, keys, &queue.name(), id).await?,
+        Some(id) => lookup_task(&queues.conn(&queue.name()), keys, &queue.name(), id).await?,
         None => None,
     };
     Ok(ScheduleStatus { record, last_task })

@@ -621,9 +621,16 @@ async fn running_an_entry_now_enqueues_its_job_with_its_args_and_records_a_manua
     assert_eq!(task.status, TaskStatus::Pending);
     assert_eq!(task.payload, json!({ "limit": 100 }), "the entry's args");
 
-    let history = read_history(&ctx.conn, &ctx.keys, "market", Queue::Market, 10)
-        .await
-        .unwrap();
+    let history = read_history(
+        &ctx.conn,
+        &ctx.conn.clone().into(),
+        &ctx.keys,
+        "market",
+        Queue::Market,
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].run, run);
     assert_eq!(history[0].outcome(), "pending");
@@ -661,8 +668,15 @@ async fn the_history_keeps_the_newest_runs_up_to_its_bound_and_says_when_a_task_
         [newest, newest - 1_000, newest - 2_000],
         "newest first"
     );
-    let history = read_history(&ctx.conn, &ctx.keys, "prices", Queue::Prices, 1)
-        .await
-        .unwrap();
+    let history = read_history(
+        &ctx.conn,
+        &ctx.conn.clone().into(),
+        &ctx.keys,
+        "prices",
+        Queue::Prices,
+        1,
+    )
+    .await
+    .unwrap();
     assert_eq!(history[0].outcome(), "expired", "no queue knows the task");
 }

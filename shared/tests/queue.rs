@@ -70,11 +70,15 @@ impl Ctx {
     /// Every key of this test's prefix with a dump of its value: a full picture of what we wrote.
     async fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut c = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.all_pattern())
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        for pattern in [self.keys.all_pattern(), self.keys.queues_pattern()] {
+            let some: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            keys.extend(some);
+        }
         let mut out = BTreeMap::new();
         for k in keys {
             let v: Vec<u8> = redis::cmd("DUMP")

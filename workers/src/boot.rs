@@ -11,7 +11,7 @@ use coinbeat_shared::{
     jobs::Job,
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::{JobContext, JobResult, RuntimeMetrics, WorkerRuntime},
+    queue::{JobContext, JobResult, QueueRedis, RuntimeMetrics, WorkerRuntime},
     ratelimit::Provider,
     redis_conn,
     service::{self, HealthEndpoint, Service},
@@ -27,18 +27,23 @@ use crate::registry;
 pub struct WorkerEnv {
     pub settings: Settings,
     pub keys: Keys,
+    /// The deployment's Redis: caches, limiters, breakers, schedules.
     pub conn: redis::aio::ConnectionManager,
+    /// Each queue's Redis (the deployment's, or the queue's own `redis_url`).
+    pub queues: QueueRedis,
 }
 
 impl WorkerEnv {
-    /// Connects to the Redis of `settings`.
+    /// Connects to the Redis of `settings`, and to every queue's own Redis.
     pub async fn connect(settings: Settings) -> Result<Self, redis_conn::ConnectError> {
         let conn = redis_conn::connect(&settings.redis).await?;
+        let queues = redis_conn::connect_queues(&settings, conn.clone()).await?;
         let keys = Keys::new(settings.redis.key_prefix.clone());
         Ok(Self {
             settings,
             keys,
             conn,
+            queues,
         })
     }
 }
@@ -76,7 +81,7 @@ where
     H: Fn(J, JobContext) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = JobResult> + Send + 'static,
 {
-    let client = redis_conn::client(&settings.redis)?;
+    let client = redis_conn::queue_client(&settings, &J::queue())?;
     let queue_settings = settings.queues.for_queue(&J::queue());
     let env = WorkerEnv::connect(settings)
         .await
@@ -87,6 +92,7 @@ where
     let metrics = RuntimeMetrics::new(&registry);
     let timeout = env.settings.ops.redis_timeout();
     let mut gauges = RedisGauges::new(env.conn.clone(), env.keys.clone(), timeout)
+        .queues_on(env.queues.clone())
         .queue(J::queue(), queue_settings.clone());
     for &provider in providers {
         gauges = gauges.provider(provider, env.settings.providers.limiter_id(provider));
@@ -97,7 +103,8 @@ where
     });
     let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
 
-    WorkerRuntime::new(client, env.conn.clone(), env.keys.clone(), queue_settings)
+    let queue_conn = env.queues.conn(&J::queue());
+    WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
         .with_metrics(metrics)
         .run(handler, stop)
         .await?;

@@ -11,7 +11,7 @@ use coinbeat_shared::{
     cache::sweep_prices,
     jobs::{CleanupJob, Job, ProbeJob, Queue},
     keys::Keys,
-    queue::{JobError, JobResult, prune_finished, sweep_dead_workers},
+    queue::{JobError, JobResult, QueueRedis, prune_finished, sweep_dead_workers},
     schedule_sweep::sweep_removed_entries,
     watched_wallets::effective_schedule,
 };
@@ -27,6 +27,7 @@ const DEAD_WORKER_WINDOWS: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct CleanupWorker {
     conn: ConnectionManager,
+    queue_redis: QueueRedis,
     keys: Keys,
     settings: Settings,
 }
@@ -35,6 +36,7 @@ impl CleanupWorker {
     pub fn new(env: &WorkerEnv) -> Self {
         Self {
             conn: env.conn.clone(),
+            queue_redis: env.queues.clone(),
             keys: env.keys.clone(),
             settings: env.settings.clone(),
         }
@@ -59,8 +61,9 @@ impl CleanupWorker {
             .chain([ProbeJob::queue()]);
         for name in queues {
             let queue_settings = self.settings.queues.for_queue(&name);
+            let queue_conn = self.queue_redis.conn(&name);
             let pruned = prune_finished(
-                &self.conn,
+                &queue_conn,
                 &self.keys,
                 &name,
                 queue_settings.finished_retention(),
@@ -68,7 +71,7 @@ impl CleanupWorker {
             .await
             .map_err(|e| failed("pruning finished tasks", e))?;
             let swept = sweep_dead_workers(
-                &self.conn,
+                &queue_conn,
                 &self.keys,
                 &name,
                 queue_settings.orphan_after() * DEAD_WORKER_WINDOWS,

@@ -14,7 +14,7 @@ use coinbeat_shared::{
     cache::{HealthReport, QueueHealth, RateLimitHealth, RedisHealth, Status, UpstreamHealth},
     jobs::{HealthJob, Queue},
     keys::Keys,
-    queue::{JobError, JobResult, queue_stats},
+    queue::{JobError, JobResult, QueueRedis, queue_stats},
     ratelimit::{Provider, read_snapshot},
 };
 use futures::future::{BoxFuture, FutureExt, join_all};
@@ -29,6 +29,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct HealthWorker {
     conn: ConnectionManager,
+    /// Each queue's Redis.
+    queue_redis: QueueRedis,
     keys: Keys,
     settings: Settings,
     coingecko: CoinGecko,
@@ -52,6 +54,7 @@ impl HealthWorker {
         };
         Ok(Self {
             conn: env.conn.clone(),
+            queue_redis: env.queues.clone(),
             keys: env.keys.clone(),
             settings: env.settings.clone(),
             coingecko: CoinGecko::new(env)?,
@@ -180,7 +183,7 @@ impl HealthWorker {
         for queue in Queue::ALL {
             let name = queue.name();
             let s = queue_stats(
-                &self.conn,
+                &self.queue_redis.conn(&name),
                 &self.keys,
                 &name,
                 &self.settings.queues.for_queue(&name),

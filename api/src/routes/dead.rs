@@ -99,7 +99,7 @@ pub async fn list(
     };
     let page = state
         .redis(list_dead(
-            state.conn(),
+            &state.queue_conn(&queue.name()),
             state.keys(),
             &queue.name(),
             offset,
@@ -129,7 +129,12 @@ pub async fn show(
     let (queue, id) = path_of(path)?;
     let (queue, id) = (queue_param(&queue)?, id.parse::<TaskId>()?);
     let task = state
-        .redis(dead_task(state.conn(), state.keys(), &queue.name(), id))
+        .redis(dead_task(
+            &state.queue_conn(&queue.name()),
+            state.keys(),
+            &queue.name(),
+            id,
+        ))
         .await?;
     Ok(Json(TaskView::from(task)).into_response())
 }
@@ -144,7 +149,7 @@ pub async fn retry(
     let queues = &state.settings().queues;
     state
         .redis(retry_dead(
-            state.conn(),
+            &state.queue_conn(&queue.name()),
             state.keys(),
             queues,
             &queue.name(),
@@ -170,7 +175,7 @@ pub async fn retry_all(
     let queues = &state.settings().queues;
     let report = state
         .redis(retry_all_dead(
-            state.conn(),
+            &state.queue_conn(&queue.name()),
             state.keys(),
             queues,
             &queue.name(),
@@ -192,7 +197,12 @@ pub async fn purge_one(
     let (queue, id) = path_of(path)?;
     let (queue, id) = (queue_param(&queue)?, id.parse::<TaskId>()?);
     state
-        .redis(purge_dead(state.conn(), state.keys(), &queue.name(), id))
+        .redis(purge_dead(
+            &state.queue_conn(&queue.name()),
+            state.keys(),
+            &queue.name(),
+            id,
+        ))
         .await?;
     Ok(Json(json!({ "queue": queue, "id": id, "purged": 1 })).into_response())
 }
@@ -204,7 +214,11 @@ pub async fn purge_all(
 ) -> Result<Response, ApiError> {
     let queue = queue_param(&path_of(queue)?)?;
     let purged = state
-        .redis(purge_all_dead(state.conn(), state.keys(), &queue.name()))
+        .redis(purge_all_dead(
+            &state.queue_conn(&queue.name()),
+            state.keys(),
+            &queue.name(),
+        ))
         .await?;
     Ok(Json(json!({ "queue": queue, "purged": purged })).into_response())
 }

@@ -20,7 +20,11 @@ pub async fn purge(
     let Path(raw) = queue.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let queue = queue_param(&raw)?;
     let report = state
-        .redis(purge_waiting(state.conn(), state.keys(), &queue.name()))
+        .redis(purge_waiting(
+            &state.queue_conn(&queue.name()),
+            state.keys(),
+            &queue.name(),
+        ))
         .await?;
     Ok(Json(json!({
         "queue": queue,

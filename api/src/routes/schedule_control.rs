@@ -160,6 +160,7 @@ pub async fn runs(
     let history = state
         .redis(read_history(
             state.conn(),
+            state.queue_redis(),
             state.keys(),
             &entry,
             kind,

@@ -74,9 +74,15 @@ pub async fn list(
         table.retain(|_, entry| entry.kind != Queue::Wallet);
     }
     let table = &table;
-    let reads = table
-        .iter()
-        .map(|(name, entry)| read_schedule_status(state.conn(), state.keys(), name, entry.kind));
+    let reads = table.iter().map(|(name, entry)| {
+        read_schedule_status(
+            state.conn(),
+            state.queue_redis(),
+            state.keys(),
+            name,
+            entry.kind,
+        )
+    });
     let records = state.redis(try_join_all(reads)).await?;
     let pauses: Vec<PauseState> = state
         .redis(try_join_all(

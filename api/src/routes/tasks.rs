@@ -155,7 +155,7 @@ pub async fn get(
     let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let id: TaskId = raw.parse()?;
     let task = state
-        .redis(find_task(state.conn(), state.keys(), id))
+        .redis(find_task(state.queue_redis(), state.keys(), id))
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
     Ok(Json(TaskView::for_caller(task, &caller)).into_response())

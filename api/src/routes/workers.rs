@@ -36,10 +36,10 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, ApiError> {
     let known = caller.is_known();
-    let reads = state
-        .queues()
-        .iter()
-        .map(|(_, name, settings)| list_workers(state.conn(), state.keys(), name, settings));
+    let reads = state.queues().iter().map(|(_, name, settings)| {
+        let (conn, keys) = (state.queue_conn(name), state.keys());
+        async move { list_workers(&conn, keys, name, settings).await }
+    });
     let workers: Vec<WorkerView> = state
         .redis(try_join_all(reads))
         .await?

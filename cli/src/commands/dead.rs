@@ -17,7 +17,7 @@ fn task_id(id: &str) -> anyhow::Result<TaskId> {
 }
 
 pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<ExitCode> {
-    let (conn, keys) = super::connect(settings).await?;
+    let super::Connected { queues, keys, .. } = super::connect(settings).await?;
     match command {
         DeadCommand::List {
             queue,
@@ -25,7 +25,14 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
             offset,
             json,
         } => {
-            let page = list_dead(&conn, &keys, &queue.name(), offset, limit.max(1)).await?;
+            let page = list_dead(
+                &queues.conn(&queue.name()),
+                &keys,
+                &queue.name(),
+                offset,
+                limit.max(1),
+            )
+            .await?;
             if json {
                 output::json(&page);
                 return Ok(ExitCode::SUCCESS);
@@ -50,7 +57,13 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
             }
         }
         DeadCommand::Show { queue, id, json } => {
-            let task = dead_task(&conn, &keys, &queue.name(), task_id(&id)?).await?;
+            let task = dead_task(
+                &queues.conn(&queue.name()),
+                &keys,
+                &queue.name(),
+                task_id(&id)?,
+            )
+            .await?;
             if json {
                 output::json(&task);
                 return Ok(ExitCode::SUCCESS);
@@ -82,7 +95,7 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
             match id {
                 Some(id) => {
                     let id = task_id(&id)?;
-                    retry_dead(&conn, &keys, &settings.queues, &name, id).await?;
+                    retry_dead(&queues.conn(&name), &keys, &settings.queues, &name, id).await?;
                     if json {
                         output::json(&json!({ "queue": name, "id": id, "status": "pending" }));
                     } else {
@@ -90,7 +103,8 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
                     }
                 }
                 None => {
-                    let report = retry_all_dead(&conn, &keys, &settings.queues, &name).await?;
+                    let report =
+                        retry_all_dead(&queues.conn(&name), &keys, &settings.queues, &name).await?;
                     if json {
                         output::json(&json!({
                             "queue": name,
@@ -120,7 +134,7 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
             match id {
                 Some(id) => {
                     let id = task_id(&id)?;
-                    purge_dead(&conn, &keys, &name, id).await?;
+                    purge_dead(&queues.conn(&name), &keys, &name, id).await?;
                     if json {
                         output::json(&json!({ "queue": name, "id": id, "purged": 1 }));
                     } else {
@@ -128,7 +142,9 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
                     }
                 }
                 None if !yes => {
-                    let total = list_dead(&conn, &keys, &name, 0, 1).await?.total;
+                    let total = list_dead(&queues.conn(&name), &keys, &name, 0, 1)
+                        .await?
+                        .total;
                     eprintln!(
                         "would delete {total} dead tasks of queue {queue}; nothing deleted: \
                          run again with --all --yes"
@@ -136,7 +152,7 @@ pub async fn dead(settings: &Settings, command: DeadCommand) -> anyhow::Result<E
                     return Ok(ExitCode::FAILURE);
                 }
                 None => {
-                    let n = purge_all_dead(&conn, &keys, &name).await?;
+                    let n = purge_all_dead(&queues.conn(&name), &keys, &name).await?;
                     if json {
                         output::json(&json!({ "queue": name, "purged": n }));
                     } else {

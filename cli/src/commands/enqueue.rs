@@ -42,8 +42,8 @@ pub async fn enqueue(
     args: EnqueueArgs,
 ) -> anyhow::Result<ExitCode> {
     let job_args = job_args(&args)?;
-    let (conn, keys) = super::connect(settings).await?;
-    let producer = Producer::new(conn, keys, settings.queues.clone());
+    let super::Connected { queues, keys, .. } = super::connect(settings).await?;
+    let producer = Producer::new(queues, keys, settings.queues.clone());
     let options = EnqueueOptions {
         idempotency_key: args.idempotency_key,
         ..Default::default()

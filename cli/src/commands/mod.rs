@@ -14,7 +14,7 @@ mod workers;
 use std::{path::Path, process::ExitCode};
 
 use anyhow::Context;
-use coinbeat_shared::{Settings, keys::Keys, redis_conn, settings::Secret};
+use coinbeat_shared::{Settings, keys::Keys, queue::QueueRedis, redis_conn, settings::Secret};
 use redis::aio::ConnectionManager;
 
 use crate::args::{Cli, Command};
@@ -55,18 +55,32 @@ fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
     Settings::load(path).context("loading settings")
 }
 
-/// A Redis connection and the deployment's keys, for the ops commands. With no Redis
-/// configured, the private one `coinbeat up` keeps in `./.coinbeat` is used when it exists.
-async fn connect(settings: &Settings) -> anyhow::Result<(ConnectionManager, Keys)> {
-    let mut redis = settings.redis.clone();
-    if !crate::up::redis_is_configured(settings) {
+/// What the ops commands work on: the deployment's Redis, each queue's Redis and the keys.
+struct Connected {
+    conn: ConnectionManager,
+    queues: QueueRedis,
+    keys: Keys,
+}
+
+/// Connects the ops commands. With no Redis configured, the private one `coinbeat up` keeps in
+/// `./.coinbeat` is used when it exists.
+async fn connect(settings: &Settings) -> anyhow::Result<Connected> {
+    let mut settings = settings.clone();
+    if !crate::up::redis_is_configured(&settings) {
         let socket = Path::new(crate::up::DEFAULT_DATA_DIR).join("redis/redis.sock");
         if let Ok(socket) = socket.canonicalize() {
-            redis.url = Secret::new(format!("redis+unix://{}", socket.display()));
+            settings.redis.url = Secret::new(format!("redis+unix://{}", socket.display()));
         }
     }
-    let conn = redis_conn::connect(&redis)
+    let conn = redis_conn::connect(&settings.redis)
         .await
         .context("connecting to redis (set REDIS_URL, or run `coinbeat up` here)")?;
-    Ok((conn, Keys::new(settings.redis.key_prefix.clone())))
+    let queues = redis_conn::connect_queues(&settings, conn.clone())
+        .await
+        .context("connecting to a queue's own redis (queues.overrides.<queue>.redis_url)")?;
+    Ok(Connected {
+        conn,
+        queues,
+        keys: Keys::new(settings.redis.key_prefix.clone()),
+    })
 }

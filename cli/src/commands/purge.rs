@@ -11,10 +11,16 @@ pub async fn purge(
     settings: &coinbeat_shared::Settings,
     args: PurgeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let (conn, keys) = super::connect(settings).await?;
+    let super::Connected { queues, keys, .. } = super::connect(settings).await?;
     let queue = args.queue.name();
     if !args.yes {
-        let stats = queue_stats(&conn, &keys, &queue, &settings.queues.for_queue(&queue)).await?;
+        let stats = queue_stats(
+            &queues.conn(&queue),
+            &keys,
+            &queue,
+            &settings.queues.for_queue(&queue),
+        )
+        .await?;
         let delayed = stats.scheduled_due + stats.scheduled_future;
         if args.json {
             output::json(&json!({
@@ -31,7 +37,7 @@ pub async fn purge(
         );
         return Ok(ExitCode::FAILURE);
     }
-    let report = purge_waiting(&conn, &keys, &queue).await?;
+    let report = purge_waiting(&queues.conn(&queue), &keys, &queue).await?;
     if args.json {
         output::json(&json!({
             "queue": report.queue,

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::{args::ScheduleCommand, output};
 
 pub async fn schedule(settings: &Settings, command: ScheduleCommand) -> anyhow::Result<ExitCode> {
-    let (conn, keys) = super::connect(settings).await?;
+    let super::Connected { conn, queues, keys } = super::connect(settings).await?;
     match command {
         ScheduleCommand::Pause { entry, json } => {
             let state = pause(&conn, &keys, settings, &entry).await?;
@@ -24,7 +24,7 @@ pub async fn schedule(settings: &Settings, command: ScheduleCommand) -> anyhow::
             show_pause(&entry, state, json);
         }
         ScheduleCommand::Run { entry, json } => {
-            let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+            let producer = Producer::new(queues.clone(), keys.clone(), settings.queues.clone());
             let run = run_now(&producer, &conn, &keys, settings, &entry).await?;
             let queue = find_entry(settings, &entry)?.kind;
             if json {
@@ -44,7 +44,7 @@ pub async fn schedule(settings: &Settings, command: ScheduleCommand) -> anyhow::
         }
         ScheduleCommand::History { entry, limit, json } => {
             let queue = find_entry(settings, &entry)?.kind;
-            let history = read_history(&conn, &keys, &entry, queue, limit).await?;
+            let history = read_history(&conn, &queues, &keys, &entry, queue, limit).await?;
             let rows: Vec<_> = history
                 .iter()
                 .map(|h| {

@@ -14,11 +14,11 @@ pub async fn schedules(
     settings: &coinbeat_shared::Settings,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (conn, keys) = super::connect(settings).await?;
+    let super::Connected { conn, queues, keys } = super::connect(settings).await?;
     let table = effective_schedule(&conn, &keys, settings).await?;
     let mut rows = Vec::new();
     for (name, entry) in &table {
-        let status = read_schedule_status(&conn, &keys, name, entry.kind).await?;
+        let status = read_schedule_status(&conn, &queues, &keys, name, entry.kind).await?;
         let pause = read_pause(&conn, &keys, name).await?;
         let record = &status.record;
         let last_error = status.last_task.as_ref().and_then(|t| t.last_error.clone());

@@ -15,8 +15,8 @@ pub async fn task(
     let id: TaskId = id
         .parse()
         .with_context(|| format!("{id:?} is not a task id"))?;
-    let (conn, keys) = super::connect(settings).await?;
-    let found = find_task(&conn, &keys, id).await?;
+    let super::Connected { queues, keys, .. } = super::connect(settings).await?;
+    let found = find_task(&queues, &keys, id).await?;
     let Some(info) = found else {
         eprintln!("no task {id} in any queue (never enqueued, or pruned after its retention)");
         return Ok(ExitCode::FAILURE);

@@ -7,11 +7,19 @@ use coinbeat_shared::{jobs::Queue, queue::list_workers};
 use crate::output;
 
 pub async fn workers(settings: &coinbeat_shared::Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let (conn, keys) = super::connect(settings).await?;
+    let super::Connected { queues, keys, .. } = super::connect(settings).await?;
     let mut all = Vec::new();
     for queue in Queue::ALL {
         let name = queue.name();
-        all.extend(list_workers(&conn, &keys, &name, &settings.queues.for_queue(&name)).await?);
+        all.extend(
+            list_workers(
+                &queues.conn(&name),
+                &keys,
+                &name,
+                &settings.queues.for_queue(&name),
+            )
+            .await?,
+        );
     }
     if json {
         output::json(&all);

@@ -206,9 +206,9 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
     );
     assert_caught(
         "docker/k8s/autoscaling.yaml",
-        "listName: coinbeat:q:prices:active",
+        "listName: \"{coinbeat:q:prices}:active\"",
         "listName: prices:scheduled",
-        &["ScaledObject price-worker", "coinbeat:q:prices:active"],
+        &["ScaledObject price-worker", "{coinbeat:q:prices}:active"],
     );
     assert_caught(
         "docker/k8s/autoscaling.yaml",
@@ -480,7 +480,7 @@ fn an_open_or_overprivileged_redis_is_caught() {
         "docker/k8s/redis.yaml",
         "            - \"-@all\"\n",
         "            - \"+@all\"\n",
-        &["user keda may run `LPUSH coinbeat:q:"],
+        &["user keda may run `LPUSH {coinbeat:q:"],
     );
     // A command line redis-server refuses.
     assert_caught(

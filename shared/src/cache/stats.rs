@@ -1,8 +1,10 @@
 //! What the cache holds, for `GET /v1/admin/cache/stats`: keys and memory per kind (prices,
 //! histories, markets, wallets, health, queues) and the oldest record of each kind of record.
 //!
-//! One SCAN over the deployment's prefix with `MEMORY USAGE` (and `fetched_at_ms` of records)
-//! pipelined per batch: O(keys), read-only, for an operator's occasional look, not a hot path.
+//! A SCAN over the deployment's prefix and one over its queues' hash-tagged keys, with
+//! `MEMORY USAGE` (and `fetched_at_ms` of records) pipelined per batch: O(keys), read-only, for
+//! an operator's occasional look, not a hot path. Queues on a Redis of their own (a per-queue
+//! URL) are not counted here; `GET /v1/queues` reports them.
 
 use std::collections::BTreeMap;
 
@@ -43,15 +45,28 @@ pub async fn cache_stats(
     let mut conn = conn.clone();
     let mut stats: BTreeMap<&'static str, KindStats> =
         KINDS.iter().map(|k| (*k, KindStats::default())).collect();
+    for pattern in [keys.all_pattern(), keys.queues_pattern()] {
+        scan(&mut conn, keys, &pattern, &mut stats).await?;
+    }
+    Ok(stats)
+}
+
+/// Adds every key matching `pattern` to `stats`.
+async fn scan(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    pattern: &str,
+    stats: &mut BTreeMap<&'static str, KindStats>,
+) -> Result<(), redis::RedisError> {
     let mut cursor: u64 = 0;
     loop {
         let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(keys.all_pattern())
+            .arg(pattern)
             .arg("COUNT")
             .arg(BATCH)
-            .query_async(&mut conn)
+            .query_async(conn)
             .await?;
         let classified: Vec<(&'static str, String)> = batch
             .into_iter()
@@ -66,7 +81,7 @@ pub async fn cache_stats(
                     pipe.cmd("HGET").arg(key).arg("fetched_at_ms");
                 }
             }
-            let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+            let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
             let mut replies = replies.into_iter();
             for (kind, _) in &classified {
                 let entry = stats.get_mut(kind).expect("every kind is listed");
@@ -82,10 +97,9 @@ pub async fn cache_stats(
         }
         cursor = next;
         if cursor == 0 {
-            break;
+            return Ok(());
         }
     }
-    Ok(stats)
 }
 
 fn is_record(kind: &str) -> bool {

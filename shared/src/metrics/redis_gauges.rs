@@ -24,7 +24,7 @@ use crate::{
     breaker::{BreakerSnapshot, BreakerState, read_breaker},
     jobs::QueueName,
     keys::Keys,
-    queue::{QueueStats, queue_stats},
+    queue::{QueueRedis, QueueStats, queue_stats},
     ratelimit::{LimiterId, LimiterSnapshot, Provider, read_snapshot},
     settings::QueueSettings,
 };
@@ -36,6 +36,8 @@ pub const READING_TTL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct RedisGauges {
     conn: ConnectionManager,
+    /// Where the queues live (by default all on `conn`).
+    queue_redis: QueueRedis,
     keys: Keys,
     queues: Vec<(QueueName, QueueSettings)>,
     providers: Vec<(Provider, LimiterId)>,
@@ -70,6 +72,7 @@ impl RedisGauges {
     /// Reports nothing but `coinbeat_redis_up` until queues and providers are added.
     pub fn new(conn: ConnectionManager, keys: Keys, timeout: Duration) -> Self {
         Self {
+            queue_redis: QueueRedis::new(conn.clone()),
             conn,
             keys,
             queues: Vec::new(),
@@ -77,6 +80,12 @@ impl RedisGauges {
             timeout,
             last: Arc::default(),
         }
+    }
+
+    /// Reads the queues from `redis` (queues with a Redis of their own) rather than `conn`.
+    pub fn queues_on(mut self, redis: QueueRedis) -> Self {
+        self.queue_redis = redis;
+        self
     }
 
     /// Also reports this queue's depth and oldest waiting age.
@@ -127,7 +136,8 @@ impl RedisGauges {
             matches!(r, Ok(Ok(_)))
         };
         let queues = join_all(self.queues.iter().map(|(q, s)| async move {
-            let r = tokio::time::timeout(t, queue_stats(&self.conn, &self.keys, q, s)).await;
+            let conn = self.queue_redis.conn(q);
+            let r = tokio::time::timeout(t, queue_stats(&conn, &self.keys, q, s)).await;
             r.ok().and_then(Result::ok)
         }));
         let limiters = join_all(self.providers.iter().map(|(p, id)| async move {

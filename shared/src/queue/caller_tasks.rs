@@ -3,15 +3,19 @@
 //! identical work; this stops one from filling the queues (and spending the upstream quotas the
 //! beat needs) with work that differs a little each time.
 //!
-//! One ZSET per caller (`Keys::caller_tasks`) of the meta keys of its tasks. [`CallerTasks::admit`]
-//! forgets the finished ones and says whether there is room; [`CallerTasks::record`] adds a new
-//! task. The two are separate calls (the id exists only once the task is enqueued), so
-//! concurrent requests of one caller can pass the cap by their number; the cap is a bound on
-//! abuse, not an exact count.
+//! One ZSET per caller (`Keys::caller_tasks`, on the deployment's Redis) of its tasks, each
+//! `{queue}/{task id}`. [`CallerTasks::admit`] reads their statuses from each queue's Redis
+//! (queues may live on Redis servers or a cluster of their own: no one script could read them
+//! all), forgets the finished and gone ones, and says whether there is room;
+//! [`CallerTasks::record`] adds a new task. These are separate calls (the id exists only once the
+//! task is enqueued), so concurrent requests of one caller can pass the cap by their number; the
+//! cap is a bound on abuse, not an exact count.
+
+use std::collections::BTreeMap;
 
 use redis::aio::ConnectionManager;
 
-use super::{QueueError, TaskId, now_ms, scripts::CALLER_TASKS};
+use super::{QueueError, QueueRedis, TaskId, now_ms};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// How long a caller's set outlives its last recorded task: a task still waiting after a day
@@ -22,6 +26,7 @@ const EXPIRY_SECS: u64 = 24 * 3600;
 #[derive(Debug, Clone)]
 pub struct CallerTasks {
     conn: ConnectionManager,
+    queues: QueueRedis,
     keys: Keys,
 }
 
@@ -34,20 +39,58 @@ pub struct Admission {
 }
 
 impl CallerTasks {
-    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
-        Self { conn, keys }
+    /// The sets live on `conn` (the deployment's Redis); the tasks' records on `queues`.
+    pub fn new(conn: ConnectionManager, queues: impl Into<QueueRedis>, keys: Keys) -> Self {
+        Self {
+            conn,
+            queues: queues.into(),
+            keys,
+        }
     }
 
     /// Forgets `caller`'s finished tasks and says whether it has fewer than `cap` left.
     pub async fn admit(&self, caller: &str, cap: usize) -> Result<Admission, QueueError> {
-        let (admitted, held): (u8, u64) = CALLER_TASKS
-            .key(self.keys.caller_tasks(caller))
-            .arg("admit")
-            .arg(cap)
-            .invoke_async(&mut self.conn.clone())
+        let set = self.keys.caller_tasks(caller);
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(&set)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
             .await?;
+        let mut by_queue: BTreeMap<QueueName, Vec<&str>> = BTreeMap::new();
+        let mut gone: Vec<&str> = Vec::new();
+        for member in &members {
+            match parse_member(member) {
+                Some((queue, _)) => by_queue.entry(queue).or_default().push(member),
+                // Not a task of ours (an older layout, a queue since removed): forget it.
+                None => gone.push(member),
+            }
+        }
+        for (queue, tasks) in &by_queue {
+            let k = self.keys.queue(queue);
+            let mut pipe = redis::pipe();
+            for member in tasks {
+                let (_, id) = parse_member(member).expect("parsed above");
+                pipe.cmd("HGET").arg(k.meta(id)).arg("status");
+            }
+            let statuses: Vec<Option<String>> =
+                pipe.query_async(&mut self.queues.conn(queue)).await?;
+            for (member, status) in tasks.iter().zip(statuses) {
+                if status.is_none_or(|s| s == "Done" || s == "Killed") {
+                    gone.push(member);
+                }
+            }
+        }
+        if !gone.is_empty() {
+            let _: u64 = redis::cmd("ZREM")
+                .arg(&set)
+                .arg(&gone)
+                .query_async(&mut self.conn.clone())
+                .await?;
+        }
+        let held = (members.len() - gone.len()) as u64;
         Ok(Admission {
-            admitted: admitted == 1,
+            admitted: held < cap as u64,
             held,
         })
     }
@@ -59,14 +102,26 @@ impl CallerTasks {
         queue: &QueueName,
         id: TaskId,
     ) -> Result<(), QueueError> {
-        let (_, _): (u8, u64) = CALLER_TASKS
-            .key(self.keys.caller_tasks(caller))
-            .arg("record")
-            .arg(self.keys.queue(queue).meta(&id.to_string()))
+        let set = self.keys.caller_tasks(caller);
+        let _: () = redis::pipe()
+            .cmd("ZADD")
+            .arg(&set)
             .arg(now_ms())
+            .arg(format!("{queue}/{id}"))
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&set)
             .arg(EXPIRY_SECS)
-            .invoke_async(&mut self.conn.clone())
+            .ignore()
+            .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
     }
+}
+
+/// `{queue}/{task id}` → its parts, when both parse.
+fn parse_member(member: &str) -> Option<(QueueName, &str)> {
+    let (queue, id) = member.split_once('/')?;
+    id.parse::<TaskId>().ok()?;
+    Some((QueueName::parse(queue).ok()?, id))
 }

@@ -2,11 +2,10 @@
 //! exhausted), listed newest first, shown one by one, retried (back on the active list as new)
 //! or purged. Celery's `inspect` and Flower's "failed tasks" for coinbeat.
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
 use super::{
-    QueueError, TaskId, TaskInfo, TaskStatus, lookup_task,
+    QueueError, RedisConn, TaskId, TaskInfo, TaskStatus, lookup_task,
     scripts::{DEAD_LIST, DEAD_PURGE, DEAD_RETRY},
 };
 use crate::{jobs::QueueName, keys::Keys, settings::QueuesSettings};
@@ -77,7 +76,7 @@ pub struct RetryReport {
 /// Lists `limit` (at most [`MAX_DEAD_PAGE`]) dead tasks of `queue` from `offset`, newest death
 /// first.
 pub async fn list_dead(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     offset: u64,
@@ -87,6 +86,7 @@ pub async fn list_dead(
     let k = keys.queue(queue);
     let reply: Vec<String> = DEAD_LIST
         .key(k.dead())
+        .key(k.finished())
         .arg(k.meta_prefix())
         .arg(offset)
         .arg(limit)
@@ -121,7 +121,7 @@ pub async fn list_dead(
 
 /// Everything known about one dead task (payload, attempts, last error, timestamps).
 pub async fn dead_task(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     id: TaskId,
@@ -141,7 +141,7 @@ pub async fn dead_task(
 /// Puts one dead task back on the active list with its attempts reset, and wakes idle workers.
 /// Refused with [`QueueError::Full`] (inside [`DeadError::Queue`]) when the queue is at its cap.
 pub async fn retry_dead(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queues: &QueuesSettings,
     queue: &QueueName,
@@ -157,7 +157,7 @@ pub async fn retry_dead(
 /// Puts every dead task of `queue` back on the active list, in steps of 1,000. The cap is checked
 /// against all of them first: when they do not fit, nothing is retried.
 pub async fn retry_all_dead(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queues: &QueuesSettings,
     queue: &QueueName,
@@ -181,7 +181,7 @@ pub async fn retry_all_dead(
 
 /// Deletes one dead task's record (payload, meta, its place in the dead set).
 pub async fn purge_dead(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     id: TaskId,
@@ -194,7 +194,7 @@ pub async fn purge_dead(
 
 /// Deletes every dead task of `queue`, in steps of 1,000; returns how many.
 pub async fn purge_all_dead(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
 ) -> Result<u64, DeadError> {
@@ -217,7 +217,7 @@ enum Retried {
 }
 
 async fn retry_script(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queues: &QueuesSettings,
     queue: &QueueName,
@@ -257,7 +257,7 @@ async fn retry_script(
 }
 
 async fn purge_script(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     mode: &str,
@@ -295,7 +295,7 @@ fn decode(reply: Vec<redis::Value>) -> Result<(String, Vec<u64>), QueueError> {
 
 /// The error for a script's refusal of one task; for `not_dead`, with the task's actual status.
 async fn refusal(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     id: TaskId,

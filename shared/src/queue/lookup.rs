@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, TaskId, scripts::LOOKUP};
+use super::{QueueError, QueueRedis, RedisConn, TaskId, scripts::LOOKUP};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// Where a task is in its life.
@@ -58,7 +57,7 @@ pub struct TaskInfo {
 
 /// Looks a task up; `Ok(None)` when the queue has no record of it (never existed or pruned).
 pub async fn lookup_task(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     id: TaskId,
@@ -118,12 +117,14 @@ fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T, QueueE
 
 /// Looks a task up in every product queue at once (a task id does not say its queue).
 pub async fn find_task(
-    conn: &ConnectionManager,
+    redis: &QueueRedis,
     keys: &Keys,
     id: TaskId,
 ) -> Result<Option<TaskInfo>, QueueError> {
-    let lookups = crate::jobs::Queue::ALL
-        .map(|queue| async move { lookup_task(conn, keys, &queue.name(), id).await });
+    let lookups = crate::jobs::Queue::ALL.map(|queue| async move {
+        let name = queue.name();
+        lookup_task(&redis.conn(&name), keys, &name, id).await
+    });
     let found = futures::future::try_join_all(lookups).await?;
     Ok(found.into_iter().flatten().next())
 }

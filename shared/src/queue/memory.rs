@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use redis::aio::ConnectionManager;
+use super::conn::QueueConn;
 use tokio::sync::Mutex;
 
 /// How long one reading serves.
@@ -72,14 +72,14 @@ type Cached = Option<(Instant, Option<MemoryReading>)>;
 /// One process's cached view of Redis's memory. Cheap to clone; clones share the reading.
 #[derive(Debug, Clone)]
 pub(crate) struct MemoryWatch {
-    conn: ConnectionManager,
+    conn: QueueConn,
     last: Arc<Mutex<Cached>>,
     /// Bytes this watch's producer wrote since the last reading, by estimate.
     written: Arc<AtomicU64>,
 }
 
 impl MemoryWatch {
-    pub(crate) fn new(conn: ConnectionManager) -> Self {
+    pub(crate) fn new(conn: QueueConn) -> Self {
         Self {
             conn,
             last: Arc::new(Mutex::new(None)),
@@ -95,7 +95,8 @@ impl MemoryWatch {
     /// The reading at most [`READING_TTL`] old, taking a new one when it is older. `None` when
     /// Redis would not say (`INFO` refused, unreachable): then no mark applies, and what Redis
     /// itself refuses is still refused.
-    pub(crate) async fn reading(&self) -> Option<MemoryReading> {
+    /// `at_key` is a key of the queue asking: on a Redis Cluster, the node holding it is read.
+    pub(crate) async fn reading(&self, at_key: &str) -> Option<MemoryReading> {
         // Callers that arrive while a reading is under way wait for it rather than send their own.
         let mut last = self.last.lock().await;
         if let Some((at, reading)) = *last
@@ -108,9 +109,9 @@ impl MemoryWatch {
             return reading;
         }
         self.written.store(0, Ordering::Relaxed);
-        let info: redis::RedisResult<String> = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut self.conn.clone())
+        let info: redis::RedisResult<String> = self
+            .conn
+            .query_at(at_key, redis::cmd("INFO").arg("memory"))
             .await;
         let reading = match info {
             Ok(info) => MemoryReading::parse(&info),

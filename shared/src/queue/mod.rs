@@ -15,9 +15,11 @@
 //! - [`list_dead`] and friends (`dead`): dead letters listed, shown, retried or purged;
 //!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
 //! - [`CallerTasks`]: the tasks each API caller has waiting or running, for its cap.
+//! - [`QueueRedis`]: which Redis (or Redis Cluster, [`QueueConn`]) each queue lives on.
 
 mod backend;
 mod caller_tasks;
+mod conn;
 mod dead;
 mod error;
 mod job_error;
@@ -27,6 +29,7 @@ mod metrics;
 mod producer;
 mod prune;
 mod purge;
+mod routes;
 mod runtime;
 mod scripts;
 mod stats;
@@ -37,6 +40,7 @@ mod wake;
 mod workers;
 
 pub use caller_tasks::{Admission, CallerTasks};
+pub use conn::{QueueConn, RedisConn, cluster_nodes, is_cluster_url};
 pub use dead::{
     DeadError, DeadPage, DeadTask, MAX_DEAD_PAGE, RetryReport, dead_task, list_dead,
     purge_all_dead, purge_dead, retry_all_dead, retry_dead,
@@ -49,6 +53,7 @@ pub use metrics::{Outcome, RuntimeMetrics};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};
+pub use routes::QueueRedis;
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;

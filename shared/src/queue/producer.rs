@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
 use super::{
-    QueueError, TaskId, TaskIdError,
-    memory::{MemoryWatch, TASK_OVERHEAD_BYTES},
-    scripts::ENQUEUE,
+    QueueError, QueueRedis, TaskId, TaskIdError, memory::TASK_OVERHEAD_BYTES, scripts::ENQUEUE,
 };
 use crate::{
     jobs::{Job, QueueName},
@@ -53,11 +50,11 @@ pub struct EnqueueOptions {
 /// Puts tasks on queues. Cheap to clone; share one per process.
 #[derive(Debug, Clone)]
 pub struct Producer {
-    conn: ConnectionManager,
+    /// Each queue's Redis, with its memory read at most once a second for every enqueue of
+    /// this producer's clones.
+    redis: QueueRedis,
     keys: Keys,
     queues: QueuesSettings,
-    /// Redis's memory, read at most once a second for every enqueue of this producer's clones.
-    memory: MemoryWatch,
 }
 
 struct Entry {
@@ -74,13 +71,18 @@ struct Entry {
 }
 
 impl Producer {
-    pub fn new(conn: ConnectionManager, keys: Keys, queues: QueuesSettings) -> Self {
+    /// A producer onto the queues of `redis` (a [`QueueRedis`], or one Redis for them all).
+    pub fn new(redis: impl Into<QueueRedis>, keys: Keys, queues: QueuesSettings) -> Self {
         Self {
-            memory: MemoryWatch::new(conn.clone()),
-            conn,
+            redis: redis.into(),
             keys,
             queues,
         }
+    }
+
+    /// Each queue's Redis.
+    pub fn redis(&self) -> &QueueRedis {
+        &self.redis
     }
 
     /// Enqueues one job on its queue.
@@ -123,7 +125,7 @@ impl Producer {
     ) -> Result<Option<TaskId>, QueueError> {
         let holder: Option<String> = redis::cmd("GET")
             .arg(self.keys.queue(queue).idempotency(key))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.redis.conn(queue))
             .await?;
         holder
             .map(|id| {
@@ -148,7 +150,7 @@ impl Producer {
             .arg("NX")
             .arg("EX")
             .arg(ttl)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.redis.conn(queue))
             .await?;
         Ok(())
     }
@@ -191,7 +193,9 @@ impl Producer {
         reserve: usize,
     ) -> Result<Vec<Result<TaskId, TaskId>>, QueueError> {
         let cap = settings.max_backlog;
-        if let Some(reading) = self.memory.reading().await
+        let route = self.redis.route(queue);
+        let k = self.keys.queue(queue);
+        if let Some(reading) = route.memory.reading(&k.active()).await
             && let Some(limit) = reading.limit(settings.memory_high_water)
             && reading.used > limit
         {
@@ -203,7 +207,6 @@ impl Producer {
                 high_water: settings.memory_high_water,
             });
         }
-        let k = self.keys.queue(queue);
         let mut inv = ENQUEUE.prepare_invoke();
         inv.key(k.active())
             .key(k.delayed())
@@ -224,8 +227,8 @@ impl Producer {
                 .arg(if e.single_flight { "1" } else { "0" })
                 .arg(&e.claim);
         }
-        let reply: Vec<redis::Value> = inv.invoke_async(&mut self.conn.clone()).await?;
-        self.memory.wrote(
+        let reply: Vec<redis::Value> = inv.invoke_async(&mut route.conn.clone()).await?;
+        route.memory.wrote(
             entries
                 .iter()
                 .map(|e| e.payload.len() as u64 + TASK_OVERHEAD_BYTES)

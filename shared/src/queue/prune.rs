@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-
-use super::{QueueError, memory::MemoryWatch, scripts::PRUNE};
+use super::{QueueError, RedisConn, memory::MemoryWatch, scripts::PRUNE};
 use crate::{
     jobs::QueueName,
     keys::{Keys, QueueKeys},
@@ -26,7 +24,7 @@ pub(crate) const ACK_STEP_PRESSED: u64 = 8;
 /// Deletes done and dead task records that finished more than `older_than` ago. Works in
 /// steps of 500 so Redis is never blocked long; returns how many records were deleted.
 pub async fn prune_finished(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     older_than: Duration,
@@ -46,7 +44,7 @@ pub async fn prune_finished(
 /// One bounded step: deletes at most `limit` finished records that finished `age_ms` ago or
 /// earlier (on Redis's clock), oldest first.
 pub(crate) async fn prune_step(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     k: &QueueKeys,
     age_ms: u64,
     limit: u64,
@@ -68,6 +66,8 @@ pub(crate) async fn prune_step(
 #[derive(Debug, Clone)]
 pub(crate) struct Retention {
     pub(crate) memory: MemoryWatch,
+    /// A key of the queue: on a Redis Cluster, the memory of the node holding it is read.
+    pub(crate) at: String,
     pub(crate) keep: Duration,
     pub(crate) high_water: f64,
 }
@@ -79,7 +79,7 @@ impl Retention {
     pub(crate) async fn age_ms(&self) -> (u64, bool) {
         let pressed = self
             .memory
-            .reading()
+            .reading(&self.at)
             .await
             .is_some_and(|r| r.above(self.high_water));
         if pressed {

@@ -1,10 +1,9 @@
 //! Purging a queue: every waiting task (the active list and the delayed set) deleted with its
 //! payload and meta; tasks a worker holds are never touched. Celery's `purge`.
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, scripts::PURGE_WAITING};
+use super::{QueueError, RedisConn, scripts::PURGE_WAITING};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// Tasks deleted per list per script call, so Redis is never blocked for long.
@@ -23,7 +22,7 @@ pub struct PurgeReport {
 /// Deletes every waiting task of `queue` with its data and meta, in bounded steps, until none is
 /// left; in-flight tasks run on and are acked as usual.
 pub async fn purge_waiting(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
 ) -> Result<PurgeReport, QueueError> {

@@ -31,7 +31,9 @@ use apalis::prelude::{
 use apalis_redis::Config as ApalisConfig;
 use futures::FutureExt;
 use rand::Rng;
-use redis::{Client, aio::ConnectionManager};
+use redis::Client;
+
+use super::conn::QueueConn;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -90,23 +92,24 @@ fn host() -> String {
 #[derive(Debug, Clone)]
 pub struct WorkerRuntime {
     client: Client,
-    conn: ConnectionManager,
+    conn: QueueConn,
     keys: Keys,
     settings: QueueSettings,
     metrics: RuntimeMetrics,
 }
 
 impl WorkerRuntime {
-    /// `client` opens the Pub/Sub connection; `conn` carries everything else.
+    /// `client` opens the Pub/Sub connection; `conn` (the queue's Redis or Redis Cluster)
+    /// carries everything else.
     pub fn new(
         client: Client,
-        conn: ConnectionManager,
+        conn: impl Into<QueueConn>,
         keys: Keys,
         settings: QueueSettings,
     ) -> Self {
         Self {
             client,
-            conn,
+            conn: conn.into(),
             keys,
             settings,
             metrics: RuntimeMetrics::default(),
@@ -143,6 +146,7 @@ impl WorkerRuntime {
         let wake = Wake::default();
         let retention = Retention {
             memory: MemoryWatch::new(self.conn.clone()),
+            at: qkeys.active(),
             keep: s.finished_retention(),
             high_water: s.memory_high_water,
         };
@@ -378,7 +382,7 @@ impl WorkerRuntime {
 /// already removed stays removed (its tasks went back to the queue; the backend's next
 /// heartbeat finds it gone and the incarnation restarts).
 async fn keep_alive(
-    conn: ConnectionManager,
+    conn: QueueConn,
     (workers, info): (String, String),
     name: String,
     (every, info_ttl): (Duration, Duration),
@@ -414,7 +418,7 @@ const ACK_RETRY_FIRST: Duration = Duration::from_millis(50);
 struct Acker {
     /// Cancelled when an ack fails every try (see `incarnation`).
     failed: CancellationToken,
-    conn: ConnectionManager,
+    conn: QueueConn,
     keys: QueueKeys,
     retry_base_ms: u64,
     retry_max_ms: u64,

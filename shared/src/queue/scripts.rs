@@ -24,7 +24,6 @@ script!(DEAD_RETRY, "dead_retry.lua");
 script!(DEAD_PURGE, "dead_purge.lua");
 script!(PURGE_WAITING, "purge_waiting.lua");
 script!(WORKERS, "workers.lua");
-script!(CALLER_TASKS, "caller_tasks.lua");
 script!(SWEEP_METADATA, "sweep_metadata.lua");
 script!(REGISTER, "register.lua");
 script!(HEARTBEAT, "heartbeat.lua");

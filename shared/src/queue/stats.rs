@@ -1,9 +1,8 @@
 //! Queue statistics computed by coinbeat in one round trip.
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, scripts::STATS};
+use super::{QueueError, RedisConn, scripts::STATS};
 use crate::{jobs::QueueName, keys::Keys, settings::QueueSettings};
 
 /// A snapshot of one queue.
@@ -30,7 +29,7 @@ pub struct QueueStats {
 
 /// Reads a consistent snapshot of one queue (a single Lua script, so one round trip).
 pub async fn queue_stats(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     settings: &QueueSettings,

@@ -17,13 +17,13 @@
 
 use std::time::Duration;
 
+use super::conn::QueueConn;
 use apalis_core::{
     backend::persistence::{Persistence, TaskEvent},
     task::Task,
     worker::context::WorkerContext,
 };
 use apalis_redis::{Config as ApalisConfig, Error, queries::deserialize_with_meta};
-use redis::aio::ConnectionManager;
 use serde_json::Value;
 
 use super::scripts::{FETCH, HEARTBEAT, RECOVER_ORPHANS, REGISTER};
@@ -36,7 +36,7 @@ pub const MAX_FETCH_BATCH: usize = 1_000;
 /// The Redis side of one queue's workers. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueStore {
-    conn: ConnectionManager,
+    conn: QueueConn,
     keys: QueueKeys,
     config: ApalisConfig,
     /// A worker silent this long is gone: its tasks go back to the queue.
@@ -45,7 +45,7 @@ pub(crate) struct QueueStore {
 
 impl QueueStore {
     pub(crate) fn new(
-        conn: ConnectionManager,
+        conn: QueueConn,
         keys: QueueKeys,
         config: ApalisConfig,
         orphan_after: Duration,

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-
 use super::{
-    QueueError,
+    QueueError, RedisConn,
     scripts::{SWEEP_METADATA, SWEEP_WORKERS},
 };
 use crate::{jobs::QueueName, keys::Keys};
@@ -19,7 +17,7 @@ const SCAN_BATCH: usize = 500;
 /// registry entry, metadata, info and in-flight set), then the metadata of every worker the
 /// registry no longer names. Returns how many workers' leftovers were removed.
 pub async fn sweep_dead_workers(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     silent_for: Duration,
@@ -36,18 +34,22 @@ pub async fn sweep_dead_workers(
     // SCAN in steps, each batch checked against the registry in one script: a worker that
     // registers meanwhile writes its entry and its metadata together, so it is never mistaken
     // for a gone one.
-    let mut c = conn.clone();
+    // (On a Redis Cluster, SCAN goes to the primary holding this queue's slot.)
+    let mut c = conn.queue_conn();
     let pattern = format!("{}:*", k.worker_metadata_prefix());
     let mut cursor: u64 = 0;
     let mut unregistered = 0;
     loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(SCAN_BATCH)
-            .query_async(&mut c)
+        let (next, found): (u64, Vec<String>) = c
+            .query_at(
+                &k.workers(),
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH),
+            )
             .await?;
         if !found.is_empty() {
             let deleted: u64 = SWEEP_METADATA

@@ -7,7 +7,9 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::{Stream, StreamExt};
-use redis::{Client, aio::ConnectionManager};
+use redis::Client;
+
+use super::conn::QueueConn;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -86,7 +88,7 @@ impl Wake {
     /// prunes at most one step of finished records under `retention`.
     pub(crate) async fn promote(
         self,
-        conn: ConnectionManager,
+        conn: QueueConn,
         keys: QueueKeys,
         period: Duration,
         retention: Retention,

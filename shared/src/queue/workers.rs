@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 
-use super::{QueueError, now_ms, scripts::WORKERS};
+use super::{QueueError, RedisConn, now_ms, scripts::WORKERS};
 use crate::{
     jobs::QueueName,
     keys::{Keys, QueueKeys},
@@ -34,7 +33,7 @@ pub struct WorkerInfo {
 
 /// Every worker registered on `queue`, oldest heartbeat first.
 pub async fn list_workers(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &Keys,
     queue: &QueueName,
     settings: &QueueSettings,
@@ -92,7 +91,7 @@ fn from_name(queue: &QueueName, name: &str) -> (Option<String>, Option<u32>) {
 /// unless a heartbeat refreshes it (`heartbeat.lua`): orphan recovery removes a dead worker
 /// from the registry without deleting it, so the expiry is what bounds it.
 pub(crate) async fn register_info(
-    conn: &ConnectionManager,
+    conn: &impl RedisConn,
     keys: &QueueKeys,
     name: &str,
     host: &str,

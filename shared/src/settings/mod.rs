@@ -238,6 +238,19 @@ impl Default for QueuesSettings {
 }
 
 impl QueuesSettings {
+    /// The Redis of `queue` when it has its own (`overrides.<queue>.redis_url`); `None`: the
+    /// deployment's `redis.url`.
+    pub fn redis_url(&self, queue: &QueueName) -> Option<&Secret> {
+        self.overrides.get(queue.as_str())?.redis_url.as_ref()
+    }
+
+    /// Every queue with a Redis of its own, by name, with its URL.
+    pub fn redis_urls(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.overrides
+            .iter()
+            .filter_map(|(name, o)| Some((name.as_str(), o.redis_url.as_ref()?)))
+    }
+
     /// The effective settings of one queue.
     pub fn for_queue(&self, queue: &QueueName) -> QueueSettings {
         let mut s = self.defaults.clone();
@@ -350,6 +363,12 @@ pub struct QueueOverride {
     pub finished_retention_secs: Option<u64>,
     pub memory_high_water: Option<f64>,
     pub max_throttled_secs: Option<u64>,
+    /// The queue's own Redis (`redis://`, `rediss://`, or a Redis Cluster:
+    /// `redis+cluster://[user:password@]host:port[,host:port…]`), instead of `redis.url`: every
+    /// key of the queue lives there, and every process that touches the queue (producers,
+    /// its workers, stats, the API, the CLI) goes there for it. Everything else (caches,
+    /// schedules, limiters) stays on `redis.url`. `COINBEAT_QUEUES__OVERRIDES__<QUEUE>__REDIS_URL`.
+    pub redis_url: Option<Secret>,
 }
 
 impl QueueOverride {
@@ -441,6 +460,10 @@ mod tests {
                 "#,
             )?;
             jail.set_env("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "9");
+            jail.set_env(
+                "COINBEAT_QUEUES__OVERRIDES__MARKET__REDIS_URL",
+                "redis+cluster://a:7000,b:7001",
+            );
             jail.set_env("COINBEAT_CONFIG", "coinbeat.toml");
             jail.set_env("COINBEAT_SIM_ADDR", "127.0.0.1:9180");
             jail.set_env("REDIS_URL", "redis://example:6380/2");
@@ -453,6 +476,23 @@ mod tests {
             assert_eq!(s.queues.defaults.heartbeat_secs, 5, "untouched default");
             let wallet = s.queues.for_queue(&QueueName::parse("wallet").unwrap());
             assert_eq!(wallet.max_retries, 1);
+            assert_eq!(
+                s.queues
+                    .redis_url(&QueueName::parse("market").unwrap())
+                    .map(Secret::expose),
+                Some("redis+cluster://a:7000,b:7001")
+            );
+            assert_eq!(
+                s.queues.redis_url(&QueueName::parse("wallet").unwrap()),
+                None
+            );
+            assert_eq!(
+                s.queues
+                    .for_queue(&QueueName::parse("market").unwrap())
+                    .max_backlog,
+                100_000,
+                "a URL override leaves the built-in backlog cap"
+            );
             assert_eq!(wallet.concurrency, 9);
             assert_eq!(
                 s.providers.etherscan.api_key.as_ref().map(Secret::expose),

@@ -4,6 +4,8 @@
 //! `redis-server` is not installed the helper panics with the command that installs it: a test
 //! that needs Redis is never silently skipped.
 //!
+//! [`TestCluster`]: a private Redis Cluster of such servers, on loopback TCP ports.
+//!
 //! [`exposition`]: a strict reader of the Prometheus text format, for tests that scrape
 //! `/metrics`.
 
@@ -15,7 +17,9 @@ use std::{
 
 use crate::settings::{Secret, Settings};
 
+mod cluster;
 pub mod exposition;
+pub use cluster::TestCluster;
 pub use exposition::Exposition;
 
 /// A running private redis-server.
