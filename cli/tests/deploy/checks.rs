@@ -446,9 +446,15 @@ fn check_scaled_object(
         .cloned()
         .unwrap_or_else(|| Settings::default().redis.key_prefix);
     let list = Keys::new(prefix).queue(queue).active();
+    // A queue with a Redis of its own is read there (KEDA's `address` must follow it).
+    let own = format!(
+        "COINBEAT_QUEUES__OVERRIDES__{}__REDIS_URL",
+        queue.as_str().to_ascii_uppercase()
+    );
     let url = worker
         .env
-        .get("REDIS_URL")
+        .get(&own)
+        .or_else(|| worker.env.get("REDIS_URL"))
         .or_else(|| worker.env.get("COINBEAT_REDIS__URL"))
         .cloned()
         .unwrap_or_else(|| Settings::default().redis.url.expose().to_owned());
@@ -466,7 +472,7 @@ fn check_scaled_object(
     };
     if trigger.address.as_deref() != Some(address.as_str()) {
         problems.push(format!(
-            "{}: reads Redis at {:?}, but the worker's REDIS_URL is at {address}",
+            "{}: reads Redis at {:?}, but the worker's queue is at {address}",
             s.origin, trigger.address
         ));
     }

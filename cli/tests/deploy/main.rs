@@ -222,6 +222,19 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
         "value: rediss://coinbeat:$(REDIS_PASSWORD)@redis.example.com:6380/2",
         &["reads Redis at", "redis.example.com:6380"],
     );
+    // The price queue moved to a Redis of its own, its ScaledObject still on the old one.
+    assert_caught(
+        "docker/k8s/workers.yaml",
+        "value: redis://coinbeat:$(REDIS_PASSWORD)@redis.coinbeat.svc.cluster.local:6379\n",
+        "value: redis://coinbeat:$(REDIS_PASSWORD)@redis.coinbeat.svc.cluster.local:6379\n            \
+         - name: COINBEAT_QUEUES__OVERRIDES__PRICES__REDIS_URL\n              \
+         value: redis://coinbeat:$(REDIS_PASSWORD)@queues.example.com:6379\n",
+        &[
+            "ScaledObject price-worker",
+            "reads Redis at",
+            "queues.example.com:6379",
+        ],
+    );
 }
 
 #[test]
