@@ -16,7 +16,7 @@ use coinbeat_shared::{
     keys::Keys,
     queue::{
         EnqueueOptions, JobError, Producer, QueueError, TaskStatus, WorkerRuntime, lookup_task,
-        queue_stats,
+        migrate_layout, queue_stats,
     },
     redis_conn, submit,
     testing::TestRedis,
@@ -890,4 +890,124 @@ async fn single_flight_holds_while_its_task_waits_lets_go_when_it_dies_and_a_dea
         matches!(joined, Err(QueueError::Duplicate { existing, .. }) if existing == first),
         "{joined:?}"
     );
+}
+
+/// A deployment upgraded from the layout before the hash tag (`{prefix}:q:{queue}:…`): the
+/// worker's start moves every key into the current layout, merged with tasks enqueued since, so
+/// nothing waiting, held by a worker of the old release, or deduplicated is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_once() {
+    let ctx = setup(|_| {}).await;
+    let queue = ProbeJob::queue();
+    let k = ctx.keys.queue(&queue);
+    let mut c = ctx.conn.clone();
+    // What the old release left: five waiting, one delayed, one under an idempotency key, and
+    // one held by a worker of the old release.
+    for seq in 0..5 {
+        ctx.producer
+            .enqueue(&probe(seq), EnqueueOptions::default())
+            .await
+            .unwrap();
+    }
+    let delayed = EnqueueOptions {
+        delay: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    ctx.producer.enqueue(&probe(5), delayed).await.unwrap();
+    let keyed = EnqueueOptions {
+        idempotency_key: Some("keep".into()),
+        idempotency_ttl: Some(Duration::from_secs(600)),
+        ..Default::default()
+    };
+    let keyed_id = ctx
+        .producer
+        .enqueue(&probe(6), keyed.clone())
+        .await
+        .unwrap();
+    let held: String = redis::cmd("RPOP")
+        .arg(k.active())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::pipe()
+        .cmd("SADD")
+        .arg(k.inflight("old-worker"))
+        .arg(&held)
+        .cmd("ZADD")
+        .arg(k.workers())
+        .arg(1)
+        .arg("old-worker")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let current: Vec<String> = redis::cmd("KEYS")
+        .arg(ctx.keys.queues_pattern())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let old_ns = format!("{}:q:{queue}", ctx.keys.prefix());
+    for key in &current {
+        let rest = key.strip_prefix(k.namespace()).unwrap();
+        let _: () = redis::cmd("RENAME")
+            .arg(key)
+            .arg(format!("{old_ns}{rest}"))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+    // Upgraded producers enqueue under the new names before the worker starts.
+    for seq in 7..9 {
+        ctx.producer
+            .enqueue(&probe(seq), EnqueueOptions::default())
+            .await
+            .unwrap();
+    }
+
+    let moved = migrate_layout(&ctx.conn, &ctx.keys, &queue).await.unwrap();
+    assert!(moved >= 10, "{moved} keys moved");
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{old_ns}:*"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(left, Vec::<String>::new(), "old keys left");
+    assert_eq!(
+        migrate_layout(&ctx.conn, &ctx.keys, &queue).await.unwrap(),
+        0,
+        "a second run finds nothing"
+    );
+    // The idempotency key still holds, with its TTL.
+    match ctx.producer.enqueue(&probe(99), keyed).await {
+        Err(QueueError::Duplicate { existing, .. }) => assert_eq!(existing, keyed_id),
+        other => panic!("expected the moved key to refuse a duplicate, got {other:?}"),
+    }
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(k.idempotency("keep"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 600, "{ttl}");
+
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let (stop, handle) = ctx.spawn_worker({
+        let runs = runs.clone();
+        move |job: ProbeJob, _| {
+            let runs = runs.clone();
+            async move {
+                runs.lock().unwrap().push(job.seq);
+                Ok(None)
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runs.lock().unwrap().len() < 9 {
+        assert!(Instant::now() < deadline, "ran {:?}", runs.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    handle.await.unwrap();
+    let mut ran = runs.lock().unwrap().clone();
+    ran.sort_unstable();
+    assert_eq!(ran, (0..9).collect::<Vec<_>>(), "every task once");
 }

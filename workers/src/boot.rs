@@ -11,7 +11,7 @@ use coinbeat_shared::{
     jobs::Job,
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::{JobContext, JobResult, QueueRedis, RuntimeMetrics, WorkerRuntime},
+    queue::{JobContext, JobResult, QueueRedis, RuntimeMetrics, WorkerRuntime, migrate_layout},
     ratelimit::Provider,
     redis_conn,
     service::{self, HealthEndpoint, Service},
@@ -104,6 +104,11 @@ where
     let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
 
     let queue_conn = env.queues.conn(&J::queue());
+    // Keys an older release left under the layout before the hash tag: moved before the first
+    // fetch, so nothing waiting is stranded by an upgrade.
+    migrate_layout(&queue_conn, &env.keys, &J::queue())
+        .await
+        .context("moving the queue's keys to the current layout")?;
     WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
         .with_metrics(metrics)
         .run(handler, stop)

@@ -29,3 +29,4 @@ script!(REGISTER, "register.lua");
 script!(HEARTBEAT, "heartbeat.lua");
 script!(RECOVER_ORPHANS, "recover_orphans.lua");
 script!(FETCH, "fetch.lua");
+script!(MIGRATE_LAYOUT, "migrate_layout.lua");
