@@ -87,6 +87,7 @@ pub async fn main() -> anyhow::Result<()> {
             ..Faults::default()
         },
         api_keys: args.api_keys,
+        ..SimConfig::default()
     };
     let sim = crate::start(config)
         .await

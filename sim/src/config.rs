@@ -28,6 +28,8 @@ pub struct SimConfig {
     /// query; Etherscan: `apikey`); when empty, CoinGecko accepts any key or none and Etherscan
     /// any non-empty `apikey` (it always requires one).
     pub api_keys: Vec<String>,
+    /// The WebSocket streams: how fast they tick, ping, and how long a connection may live.
+    pub streams: StreamConfig,
 }
 
 impl Default for SimConfig {
@@ -39,6 +41,32 @@ impl Default for SimConfig {
             extra_coins: 0,
             faults: Faults::default(),
             api_keys: Vec::new(),
+            streams: StreamConfig::default(),
+        }
+    }
+}
+
+/// The simulated exchange streams (Binance's combined streams).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StreamConfig {
+    /// Trade events per second per symbol on a `<symbol>@aggTrade` stream.
+    pub trades_per_sec: f64,
+    /// How often the server sends a ping frame (Binance: every 20 s).
+    pub ping_secs: u64,
+    /// A connection that has not answered a ping with a pong this long is closed (Binance: 60 s).
+    pub pong_timeout_secs: u64,
+    /// The server closes every connection this long after it opened (Binance: 24 h); tests
+    /// compress it to watch a client reconnect.
+    pub lifetime_secs: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            trades_per_sec: 4.0,
+            ping_secs: 20,
+            pong_timeout_secs: 60,
+            lifetime_secs: 86_400,
         }
     }
 }
@@ -51,6 +79,7 @@ impl fmt::Debug for SimConfig {
             .field("seed", &self.seed)
             .field("step_ms", &self.step_ms)
             .field("extra_coins", &self.extra_coins)
+            .field("streams", &self.streams)
             .field("faults", &self.faults)
             .field(
                 "api_keys",

@@ -52,11 +52,11 @@ mod state;
 mod time;
 
 pub use arrivals::{ArrivalLog, busiest_window};
-pub use config::{Faults, ProviderFaults, SimConfig};
+pub use config::{Faults, ProviderFaults, SimConfig, StreamConfig};
 pub use control::ControlRequest;
 pub use error::SimError;
 pub use etherscan::{LedgerSummary, NormalTotals, TokenNet, TokenTotals};
 pub use provider::Provider;
-pub use served::{Served, ServedPrice};
+pub use served::{Served, ServedPrice, ServedTick};
 pub use server::{SimHandle, run_until, serve, start};
 pub use stats::{ProviderStats, Stats};

@@ -21,6 +21,20 @@ pub struct Served {
     /// By CoinLore symbol (`BTC`): the last `price_usd` string.
     #[serde(default)]
     pub coinlore: BTreeMap<String, ServedPrice>,
+    /// By Binance symbol (`BTCUSDT`): the last trade sent on a `<symbol>@aggTrade` stream.
+    #[serde(default)]
+    pub binance_stream: BTreeMap<String, ServedTick>,
+}
+
+/// One trade as a stream sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedTick {
+    /// The price text exactly as sent (`p`), in USDT.
+    pub usd: String,
+    /// The event time (`E`), unix milliseconds.
+    pub event_time_ms: u64,
+    /// The aggregate trade id (`a`).
+    pub trade_id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +47,14 @@ pub struct ServedPrice {
 }
 
 impl Served {
+    /// Records trades sent on a stream, by symbol.
+    pub(crate) fn record_ticks(
+        map: &mut BTreeMap<String, ServedTick>,
+        ticks: impl IntoIterator<Item = (String, ServedTick)>,
+    ) {
+        map.extend(ticks);
+    }
+
     /// Records prices sent at one moment into one provider's map.
     pub(crate) fn record<'a>(
         map: &mut BTreeMap<String, ServedPrice>,

@@ -125,6 +125,12 @@ impl SimHandle {
         format!("{}{}", root_url(self.addr), binance::BASE_PATH)
     }
 
+    /// `ws://HOST:PORT/binance`: a Binance stream client's base URL
+    /// (`{this}/stream?streams=btcusdt@aggTrade/…`), like `wss://stream.binance.com:9443`.
+    pub fn binance_stream_url(&self) -> String {
+        format!("ws://{}{}", self.addr, binance::BASE_PATH)
+    }
+
     /// `http://HOST:PORT/api`: a CoinLore client's base URL (`{this}/tickers/`).
     pub fn coinlore_url(&self) -> String {
         format!("{}{}", root_url(self.addr), coinlore::BASE_PATH)

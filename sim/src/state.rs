@@ -35,6 +35,10 @@ pub(crate) struct SimState {
     api_keys: Vec<String>,
     /// Numbers admitted requests, so injected errors follow the seed.
     pub(crate) admitted: AtomicU64,
+    /// How the WebSocket streams tick.
+    pub(crate) streams: crate::StreamConfig,
+    /// The last aggregate trade id handed out, shared by every stream connection.
+    pub(crate) trade_ids: AtomicU64,
 }
 
 impl SimState {
@@ -54,6 +58,8 @@ impl SimState {
             served: Mutex::default(),
             api_keys: config.api_keys.clone(),
             admitted: AtomicU64::new(0),
+            streams: config.streams,
+            trade_ids: AtomicU64::new(0),
         })
     }
 

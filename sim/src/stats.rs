@@ -42,6 +42,10 @@ pub struct ProviderStats {
     pub injected_errors: u64,
     pub down_rejections: u64,
     pub auth_failures: u64,
+    /// WebSocket stream connections accepted so far.
+    pub streams_opened: u64,
+    /// WebSocket stream connections open now.
+    pub streams_open: u64,
 }
 
 /// Why a request was not served.
@@ -74,6 +78,17 @@ impl Stats {
         };
         *own += 1;
         *total += 1;
+    }
+
+    /// A stream connection opened (`true`) or closed (`false`).
+    pub(crate) fn record_stream(&mut self, provider: Provider, opened: bool) {
+        let own = self.provider(provider);
+        if opened {
+            own.streams_opened += 1;
+            own.streams_open += 1;
+        } else {
+            own.streams_open = own.streams_open.saturating_sub(1);
+        }
     }
 
     fn provider(&mut self, provider: Provider) -> &mut ProviderStats {

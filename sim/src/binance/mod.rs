@@ -7,6 +7,7 @@
 
 mod ping;
 mod responses;
+mod stream;
 mod symbols;
 mod tickers;
 
@@ -31,6 +32,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
         .route("/api/v3/ping", get(ping::ping))
         .route("/api/v3/ticker/price", get(tickers::price))
         .route("/api/v3/ticker/24hr", get(tickers::day))
+        .route("/stream", get(stream::combined))
         .route_layer(middleware::from_fn_with_state(state, gate));
     Router::new().nest(BASE_PATH, endpoints)
 }

@@ -149,28 +149,28 @@ struct PriceRow {
 /// A FULL 24hr row, keys in Binance's order.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct DayRow {
-    symbol: String,
-    price_change: String,
-    price_change_percent: String,
-    weighted_avg_price: String,
-    prev_close_price: String,
-    last_price: String,
-    last_qty: String,
-    bid_price: String,
-    bid_qty: String,
-    ask_price: String,
-    ask_qty: String,
-    open_price: String,
-    high_price: String,
-    low_price: String,
-    volume: String,
-    quote_volume: String,
-    open_time: u64,
-    close_time: u64,
-    first_id: u64,
-    last_id: u64,
-    count: u64,
+pub(super) struct DayRow {
+    pub(super) symbol: String,
+    pub(super) price_change: String,
+    pub(super) price_change_percent: String,
+    pub(super) weighted_avg_price: String,
+    pub(super) prev_close_price: String,
+    pub(super) last_price: String,
+    pub(super) last_qty: String,
+    pub(super) bid_price: String,
+    pub(super) bid_qty: String,
+    pub(super) ask_price: String,
+    pub(super) ask_qty: String,
+    pub(super) open_price: String,
+    pub(super) high_price: String,
+    pub(super) low_price: String,
+    pub(super) volume: String,
+    pub(super) quote_volume: String,
+    pub(super) open_time: u64,
+    pub(super) close_time: u64,
+    pub(super) first_id: u64,
+    pub(super) last_id: u64,
+    pub(super) count: u64,
 }
 
 /// A MINI 24hr row, keys in Binance's order.
@@ -210,7 +210,7 @@ impl From<DayRow> for MiniRow {
     }
 }
 
-fn day_row(pair: &Pair, quote: &Quote, now_ms: u64) -> DayRow {
+pub(super) fn day_row(pair: &Pair, quote: &Quote, now_ms: u64) -> DayRow {
     let last = round8(quote.price_usd);
     let open = round8(quote.open_24h_usd);
     let tick = (last * 0.000_02).max(0.000_000_01);
@@ -249,7 +249,7 @@ fn round8(x: f64) -> f64 {
 
 /// A quantity with 8 decimals but no more than 15 significant digits, so a huge volume reads
 /// `23572000000000.00000000` rather than the binary float's tail.
-fn qty8(x: f64) -> String {
+pub(super) fn qty8(x: f64) -> String {
     let text = significant(x, 15);
     let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
     match decimals {
@@ -260,7 +260,7 @@ fn qty8(x: f64) -> String {
 }
 
 /// Binance's 8-decimal price text.
-fn p8(x: f64) -> String {
+pub(super) fn p8(x: f64) -> String {
     format!("{x:.8}")
 }
 

@@ -1,0 +1,258 @@
+//! Binance's combined market streams, as served at `{root}/binance/stream?streams=a/b/…` (a
+//! WebSocket; a client's Binance stream base URL is `ws://HOST:PORT/binance`). Wire formats follow
+//! providers.md §5: every event wrapped `{"stream":"<name>","data":<payload>}`, names lowercase.
+//!
+//! Streams served: `<symbol>@aggTrade` (every trade as it happens, [`StreamConfig::trades_per_sec`]
+//! per symbol) and `<symbol>@ticker` / `<symbol>@miniTicker` (the rolling 24 h figures, every
+//! second). A trade's price is the coin's price at the market's current step, with Binance's 8
+//! decimals, so it agrees with `/api/v3/ticker/price` at the same moment.
+//!
+//! Like Binance: a ping frame every `ping_secs` (a client that sends no pong within
+//! `pong_timeout_secs` is disconnected), at most 1024 streams per connection, and every
+//! connection closed `lifetime_secs` after it opened. `{"method":"SUBSCRIBE",…}` and other
+//! requests are answered `{"result":null,"id":…}` and change nothing. A stream name that is not
+//! one of these, or names a pair not listed, is refused before the upgrade (400, Binance's error
+//! body: the simulator's choice, as Binance's own answer is not documented).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::responses;
+use super::symbols::{Pair, listed};
+use super::tickers::{day_row, p8, qty8};
+use crate::market::now_unix_ms;
+use crate::state::{SimState, lock};
+use crate::{Provider, Served, ServedTick};
+
+/// Binance's documented cap on streams per connection.
+pub(crate) const MAX_STREAMS: usize = 1024;
+
+/// One stream of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stream {
+    /// As the client named it, e.g. `btcusdt@aggTrade`.
+    name: String,
+    pair: Pair,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    AggTrade,
+    Ticker,
+    MiniTicker,
+}
+
+/// `GET /binance/stream?streams=…`: the WebSocket upgrade.
+pub(super) async fn combined(
+    State(state): State<Arc<SimState>>,
+    Query(params): Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let streams = match parse(params.get("streams").map(String::as_str), &state) {
+        Ok(streams) => streams,
+        Err(msg) => return responses::bad_request((-1100, msg), 0),
+    };
+    upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve(state, streams, socket))
+        .into_response()
+}
+
+fn parse(raw: Option<&str>, state: &SimState) -> Result<Vec<Stream>, &'static str> {
+    let raw = raw.filter(|r| !r.is_empty()).ok_or("Missing streams.")?;
+    let names: Vec<&str> = raw.split('/').collect();
+    if names.len() > MAX_STREAMS {
+        return Err("Too many streams: at most 1024 per connection.");
+    }
+    let pairs: HashMap<String, Pair> = listed(&state.market)
+        .into_iter()
+        .map(|p| (p.symbol.to_ascii_lowercase(), p))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let (symbol, kind) = name.split_once('@').ok_or("Invalid stream name.")?;
+            let kind = match kind {
+                "aggTrade" => Kind::AggTrade,
+                "ticker" => Kind::Ticker,
+                "miniTicker" => Kind::MiniTicker,
+                _ => return Err("Invalid stream name."),
+            };
+            let pair = pairs.get(symbol).ok_or("Invalid symbol.")?.clone();
+            Ok(Stream {
+                name: name.to_owned(),
+                pair,
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// One connection until the client leaves, stops answering pings, or its lifetime ends.
+async fn serve(state: Arc<SimState>, streams: Vec<Stream>, socket: WebSocket) {
+    lock(&state.stats).record_stream(Provider::Binance, true);
+    let _closed = Closed(Arc::clone(&state));
+    let config = state.streams;
+    let (mut tx, mut rx) = socket.split();
+    let trades: Vec<&Stream> = streams
+        .iter()
+        .filter(|s| s.kind == Kind::AggTrade)
+        .collect();
+    let tickers: Vec<&Stream> = streams
+        .iter()
+        .filter(|s| s.kind != Kind::AggTrade)
+        .collect();
+
+    let period = |secs: f64| Duration::from_secs_f64(secs.max(0.001));
+    let mut trade_clock = tokio::time::interval(period(1.0 / config.trades_per_sec.max(0.001)));
+    trade_clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut ticker_clock = tokio::time::interval(Duration::from_secs(1));
+    ticker_clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let ping_every = Duration::from_secs(config.ping_secs.max(1));
+    let mut ping_clock = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let pong_timeout = Duration::from_secs(config.pong_timeout_secs.max(1));
+    let end_of_life = tokio::time::sleep(Duration::from_secs(config.lifetime_secs.max(1)));
+    tokio::pin!(end_of_life);
+    let mut last_pong = Instant::now();
+
+    loop {
+        let frames: Vec<String> = tokio::select! {
+            _ = trade_clock.tick(), if !trades.is_empty() => trade_events(&state, &trades),
+            _ = ticker_clock.tick(), if !tickers.is_empty() => ticker_events(&state, &tickers),
+            _ = ping_clock.tick() => {
+                if last_pong.elapsed() > pong_timeout {
+                    break;
+                }
+                if tx.send(Message::Ping(now_unix_ms().to_string().into())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            () = &mut end_of_life => {
+                let _ = tx.send(Message::Close(None)).await;
+                break;
+            }
+            incoming = rx.next() => match incoming {
+                Some(Ok(Message::Pong(_))) => {
+                    last_pong = Instant::now();
+                    continue;
+                }
+                Some(Ok(Message::Text(text))) => match answer(&text) {
+                    Some(reply) => vec![reply],
+                    None => continue,
+                },
+                Some(Ok(Message::Ping(_) | Message::Binary(_))) => continue,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            },
+        };
+        for frame in frames {
+            if tx.send(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Marks the connection closed in the stats, however [`serve`] returns.
+struct Closed(Arc<SimState>);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        lock(&self.0.stats).record_stream(Provider::Binance, false);
+    }
+}
+
+/// The reply to a request frame (`SUBSCRIBE`, `LIST_SUBSCRIPTIONS`, …): `{"result":null,"id":…}`;
+/// nothing for a frame that is not a request.
+fn answer(text: &str) -> Option<String> {
+    let request: Value = serde_json::from_str(text).ok()?;
+    request.get("method")?;
+    Some(
+        json!({"result": null, "id": request.get("id").cloned().unwrap_or(Value::Null)})
+            .to_string(),
+    )
+}
+
+/// One trade per stream, now.
+fn trade_events(state: &SimState, streams: &[&Stream]) -> Vec<String> {
+    let now_ms = now_unix_ms();
+    let mut quotes = state.market.quotes();
+    let mut frames = Vec::with_capacity(streams.len());
+    let mut served = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let Some(quote) = quotes.get(&stream.pair.coin_id) else {
+            continue;
+        };
+        let id = state.trade_ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let price = p8(quote.price_usd);
+        // A trade of 50 to 550 USD, its side alternating.
+        let quantity =
+            qty8(((50.0 + (id % 11) as f64 * 50.0) / quote.price_usd * 1e8).round() / 1e8);
+        let data = json!({
+            "e": "aggTrade",
+            "E": now_ms,
+            "s": stream.pair.symbol,
+            "a": id,
+            "p": price,
+            "q": quantity,
+            "f": id,
+            "l": id,
+            "T": now_ms,
+            "m": id.is_multiple_of(2),
+            "M": true,
+        });
+        frames.push(json!({"stream": stream.name, "data": data}).to_string());
+        served.push((
+            stream.pair.symbol.clone(),
+            ServedTick {
+                usd: price,
+                event_time_ms: now_ms,
+                trade_id: id,
+            },
+        ));
+    }
+    drop(quotes);
+    Served::record_ticks(&mut lock(&state.served).binance_stream, served);
+    frames
+}
+
+/// The 24 h figures of each ticker stream, now.
+fn ticker_events(state: &SimState, streams: &[&Stream]) -> Vec<String> {
+    let now_ms = now_unix_ms();
+    let mut quotes = state.market.quotes();
+    streams
+        .iter()
+        .filter_map(|stream| {
+            let quote = quotes.get(&stream.pair.coin_id)?;
+            let day = day_row(&stream.pair, &quote, now_ms);
+            let data = match stream.kind {
+                Kind::MiniTicker => json!({
+                    "e": "24hrMiniTicker", "E": now_ms, "s": day.symbol,
+                    "c": day.last_price, "o": day.open_price, "h": day.high_price,
+                    "l": day.low_price, "v": day.volume, "q": day.quote_volume,
+                }),
+                _ => json!({
+                    "e": "24hrTicker", "E": now_ms, "s": day.symbol,
+                    "p": day.price_change, "P": day.price_change_percent,
+                    "w": day.weighted_avg_price, "x": day.prev_close_price,
+                    "c": day.last_price, "Q": day.last_qty, "b": day.bid_price,
+                    "B": day.bid_qty, "a": day.ask_price, "A": day.ask_qty,
+                    "o": day.open_price, "h": day.high_price, "l": day.low_price,
+                    "v": day.volume, "q": day.quote_volume, "O": day.open_time,
+                    "C": day.close_time, "F": day.first_id, "L": day.last_id, "n": day.count,
+                }),
+            };
+            Some(json!({"stream": stream.name, "data": data}).to_string())
+        })
+        .collect()
+}
