@@ -113,6 +113,8 @@ pub struct Faults {
     pub binance: ProviderFaults,
     pub etherscan: ProviderFaults,
     pub coinlore: ProviderFaults,
+    #[serde(default)]
+    pub coincap: ProviderFaults,
     /// Binance request weight per sliding minute before 429s; 0 means unlimited.
     pub binance_weight_per_minute: u32,
     /// Etherscan calls per sliding second before its `Max calls per sec` answer; 0 means unlimited.
@@ -130,6 +132,7 @@ impl Default for Faults {
             binance: ProviderFaults::default(),
             etherscan: ProviderFaults::default(),
             coinlore: ProviderFaults::default(),
+            coincap: ProviderFaults::default(),
             binance_weight_per_minute: BINANCE_WEIGHT_PER_MINUTE,
             etherscan_calls_per_sec: ETHERSCAN_CALLS_PER_SEC,
         }
@@ -166,6 +169,7 @@ impl Faults {
             Provider::Binance => &self.binance,
             Provider::Etherscan => &self.etherscan,
             Provider::CoinLore => &self.coinlore,
+            Provider::CoinCap => &self.coincap,
         }
     }
 
@@ -175,6 +179,7 @@ impl Faults {
             Provider::Binance => &mut self.binance,
             Provider::Etherscan => &mut self.etherscan,
             Provider::CoinLore => &mut self.coinlore,
+            Provider::CoinCap => &mut self.coincap,
         }
     }
 

@@ -6,7 +6,9 @@
 //! - [`server`]: [`start`] (background, returns a [`SimHandle`]), [`serve`] and [`run_until`].
 //! - `coingecko/`: CoinGecko v3 at `/api/v3` (`ping`, `simple/price`, `coins/markets`, `global`,
 //!   `coins/{id}`), one file per endpoint.
-//! - `binance/`: Binance spot at `/binance/api/v3` (`ticker/price`, `ticker/24hr`).
+//! - `binance/`: Binance spot at `/binance/api/v3` (`ticker/price`, `ticker/24hr`), and its combined
+//!   streams at `/binance/stream` (a WebSocket).
+//! - `coincap/`: CoinCap's prices stream at `/coincap/prices` (a WebSocket).
 //! - `etherscan/`: Etherscan V2 at `/etherscan/v2/api` (`balance`, `txlist`, `tokentx`) over
 //!   deterministic per-address ledgers, and `/sim/etherscan/ledger/{address}`.
 //! - `coinlore/`: CoinLore at `/api/tickers/` and `/api/ticker/`.
@@ -25,6 +27,8 @@
 //! | Binance | `http://HOST:PORT/binance` | `/binance/api/v3/ticker/price?symbol=BTCUSDT` |
 //! | Etherscan | `http://HOST:PORT/etherscan` | `/etherscan/v2/api?chainid=1&module=account&...` |
 //! | CoinLore | `http://HOST:PORT/api` | `/api/tickers/?start=0&limit=100` |
+//! | Binance streams | `ws://HOST:PORT/binance` | `/binance/stream?streams=btcusdt@aggTrade` |
+//! | CoinCap stream | `ws://HOST:PORT/coincap` | `/coincap/prices?assets=bitcoin,ethereum` |
 //!
 //! Binance sits under its own prefix because its paths (`/api/v3/...`) collide with CoinGecko's.
 
@@ -39,6 +43,7 @@ pub mod stats;
 
 mod arrivals;
 mod binance;
+mod coincap;
 mod coingecko;
 mod coinlore;
 mod etherscan;

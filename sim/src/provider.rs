@@ -14,14 +14,17 @@ pub enum Provider {
     Etherscan,
     /// `/api/tickers/`, `/api/ticker/`
     CoinLore,
+    /// `/coincap/prices` (a WebSocket)
+    CoinCap,
 }
 
 impl Provider {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::CoinGecko,
         Self::Binance,
         Self::Etherscan,
         Self::CoinLore,
+        Self::CoinCap,
     ];
 
     /// The name used in JSON (`/sim/control`, `/sim/stats`): `coingecko`, `binance`, ...
@@ -31,6 +34,7 @@ impl Provider {
             Self::Binance => "binance",
             Self::Etherscan => "etherscan",
             Self::CoinLore => "coinlore",
+            Self::CoinCap => "coincap",
         }
     }
 }

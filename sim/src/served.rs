@@ -24,6 +24,9 @@ pub struct Served {
     /// By Binance symbol (`BTCUSDT`): the last trade sent on a `<symbol>@aggTrade` stream.
     #[serde(default)]
     pub binance_stream: BTreeMap<String, ServedTick>,
+    /// By coin id (`bitcoin`): the last price sent on CoinCap's prices stream (`trade_id` 0).
+    #[serde(default)]
+    pub coincap_stream: BTreeMap<String, ServedTick>,
 }
 
 /// One trade as a stream sent it.
@@ -31,9 +34,9 @@ pub struct Served {
 pub struct ServedTick {
     /// The price text exactly as sent (`p`), in USDT.
     pub usd: String,
-    /// The event time (`E`), unix milliseconds.
+    /// The event time (`E`; when it was sent, on a stream without one), unix milliseconds.
     pub event_time_ms: u64,
-    /// The aggregate trade id (`a`).
+    /// The aggregate trade id (`a`); 0 on a stream without one.
     pub trade_id: u64,
 }
 

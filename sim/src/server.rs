@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use crate::Provider;
 use crate::state::{SimState, lock};
 use crate::{
-    ControlRequest, Faults, Served, SimConfig, SimError, Stats, binance, coingecko, coinlore,
-    control, etherscan,
+    ControlRequest, Faults, Served, SimConfig, SimError, Stats, binance, coincap, coingecko,
+    coinlore, control, etherscan,
 };
 
 /// Binds `config.addr` and serves in the background until [`SimHandle::stop`] or drop.
@@ -74,6 +74,7 @@ async fn serve_state(
         .merge(etherscan::router(Arc::clone(&state)))
         .merge(binance::router(Arc::clone(&state)))
         .merge(coinlore::router(Arc::clone(&state)))
+        .merge(coincap::router(Arc::clone(&state)))
         .merge(control::router())
         .with_state(state);
     axum::serve(listener, app)
@@ -129,6 +130,12 @@ impl SimHandle {
     /// (`{this}/stream?streams=btcusdt@aggTrade/…`), like `wss://stream.binance.com:9443`.
     pub fn binance_stream_url(&self) -> String {
         format!("ws://{}{}", self.addr, binance::BASE_PATH)
+    }
+
+    /// `ws://HOST:PORT/coincap`: a CoinCap stream client's base URL
+    /// (`{this}/prices?assets=bitcoin,ethereum`), like `wss://wss.coincap.io`.
+    pub fn coincap_stream_url(&self) -> String {
+        format!("ws://{}{}", self.addr, coincap::BASE_PATH)
     }
 
     /// `http://HOST:PORT/api`: a CoinLore client's base URL (`{this}/tickers/`).
