@@ -58,6 +58,9 @@ impl ProvidersSettings {
 pub struct BinanceSettings {
     /// Empty means `https://api.binance.com`.
     pub base_url: String,
+    /// Where the market streams are (`{ws_url}/stream?streams=…`). Empty means
+    /// `wss://stream.binance.com:9443`. `COINBEAT_PROVIDERS__BINANCE__WS_URL`.
+    pub ws_url: String,
     /// Whether the price worker falls back to Binance at all.
     pub enabled: bool,
     /// A request slower than this fails.
@@ -73,6 +76,7 @@ impl Default for BinanceSettings {
     fn default() -> Self {
         Self {
             base_url: String::new(),
+            ws_url: String::new(),
             enabled: true,
             timeout_ms: 10_000,
             rate_limit: "6000/min".into(),
@@ -87,6 +91,16 @@ impl BinanceSettings {
             "https://api.binance.com"
         } else {
             self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+
+    /// The configured stream URL or the public one; never with a trailing slash.
+    pub fn effective_ws_url(&self) -> &str {
+        let url = if self.ws_url.is_empty() {
+            "wss://stream.binance.com:9443"
+        } else {
+            self.ws_url.as_str()
         };
         url.trim_end_matches('/')
     }

@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+pub mod stream;
 mod ticker;
 
 pub use client::Binance;
