@@ -141,6 +141,12 @@ impl Keys {
         format!("{}:caller:{caller}:tasks", self.prefix)
     }
 
+    /// STRING: who holds shard `shard` of the symbols streamed from `source` (`lease::Lease`),
+    /// with an expiry.
+    pub fn stream_lease(&self, source: &str, shard: u32) -> String {
+        format!("{}:stream:lease:{source}:{shard}", self.prefix)
+    }
+
     /// STRING: the latest health report (JSON), with an expiry.
     pub fn health_report(&self) -> String {
         format!("{}:health:report", self.prefix)

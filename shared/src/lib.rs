@@ -8,6 +8,7 @@
 //! - [`breaker`]: the circuit breaker per upstream, shared by every replica through Redis.
 //! - [`cache`]: cached records (prices) with newest-wins writes and freshness.
 //! - [`keys`]: the only place that builds Redis keys.
+//! - [`lease`]: one holder at a time for a piece of work across replicas (a stream shard).
 //! - [`metrics`]: Prometheus metrics: an in-process registry, gauges read from Redis at scrape
 //!   time, the text exposition format.
 //! - [`queue`]: the queue layer over apalis-redis (enqueue, worker runtime, stats, task lookup).
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod domain;
 pub mod jobs;
 pub mod keys;
+pub mod lease;
 pub mod metrics;
 pub mod queue;
 pub mod ratelimit;
