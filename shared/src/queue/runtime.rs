@@ -431,6 +431,9 @@ const ACK_BATCH: usize = 256;
 /// than the one record each ack adds. A batch prunes what its acks would have pruned each.
 const ACK_PRUNE_EVERY: u64 = 16;
 
+/// Most finished records one ack call prunes: [`ACK_STEP`] per ack of a full batch.
+const ACK_PRUNE_MOST: u64 = ACK_BATCH as u64 * ACK_STEP;
+
 /// Why a run's outcome was not recorded: the ack failed every try (the incarnation ends, so its
 /// tasks are handed back) or the incarnation's acker is gone.
 #[derive(Debug, thiserror::Error)]
@@ -588,6 +591,9 @@ impl AckBatcher {
                 (false, false) => 0,
             };
         }
+        // Still at least 2 per ack in the largest batch, and no more than one call's worth of
+        // deletes: above the high-water mark a full batch would otherwise block Redis for 2,048.
+        let prune = prune.min(ACK_PRUNE_MOST);
         let mut invocation = scripts::ACK.prepare_invoke();
         invocation
             .key(self.keys.inflight(&self.worker))
