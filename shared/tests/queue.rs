@@ -1011,3 +1011,115 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
     ran.sort_unstable();
     assert_eq!(ran, (0..9).collect::<Vec<_>>(), "every task once");
 }
+
+/// How many calls of `command` (lowercase) this test's Redis has served (`INFO commandstats`).
+async fn command_calls(conn: &ConnectionManager, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let field = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(field.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_finishing_together_are_acked_many_per_script_call_each_with_its_own_outcome() {
+    const N: u64 = 400;
+    let ctx = setup(|s| {
+        let q = &mut s.queues.defaults;
+        q.concurrency = 64;
+        q.fetch_batch = 64;
+        // Two attempts; a retry or a throttle waits a minute, so each task's first outcome stays.
+        q.max_retries = 1;
+        q.retry_base_delay_ms = 120_000;
+        q.retry_max_delay_ms = 120_000;
+        q.poll_interval_ms = 1_000;
+    })
+    .await;
+    let queue = ProbeJob::queue();
+    // seq % 4: 0 done with a result, 1 transient (retried later), 2 permanent (dead),
+    // 3 throttled for a minute (pending, no attempt used).
+    let jobs: Vec<ProbeJob> = (0..N).map(probe).collect();
+    let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
+    let scripts_before = command_calls(&ctx.conn, "evalsha").await;
+    let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        match job.seq % 4 {
+            0 => Ok(Some(serde_json::json!({ "seq": job.seq }))),
+            1 => Err(JobError::transient(format!("transient {}", job.seq))),
+            2 => Err(JobError::permanent(format!("permanent {}", job.seq))),
+            _ => Err(JobError::throttled(
+                format!("throttled {}", job.seq),
+                Duration::from_secs(60),
+            )),
+        }
+    });
+    // Every task has its first outcome: none is waiting or held any more.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = queue_stats(&ctx.conn, &ctx.keys, &queue, &ctx.settings.queues.defaults)
+            .await
+            .unwrap();
+        if s.waiting == 0 && s.in_flight == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tasks still waiting or running: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let scripts = command_calls(&ctx.conn, "evalsha").await - scripts_before;
+    stop.cancel();
+    h.await.unwrap();
+
+    // One script call per task would be at least N, on top of fetches, heartbeats and ticks.
+    assert!(
+        scripts < N / 4,
+        "{scripts} script calls for {N} tasks: acks are not batched"
+    );
+    for (seq, id) in (0..N).zip(&ids) {
+        let info = lookup_task(&ctx.conn, &ctx.keys, &queue, *id)
+            .await
+            .unwrap()
+            .unwrap();
+        match seq % 4 {
+            0 => {
+                assert_eq!(info.status, TaskStatus::Done, "{seq}: {info:?}");
+                assert_eq!(info.attempts, 1, "{seq}: {info:?}");
+                assert_eq!(info.result, Some(serde_json::json!({ "seq": seq })));
+                assert!(info.finished_at.is_some(), "{seq}: {info:?}");
+            }
+            1 => {
+                assert_eq!(info.status, TaskStatus::Failed, "{seq}: {info:?}");
+                assert_eq!(info.attempts, 1, "{seq}: {info:?}");
+                assert_eq!(info.last_error, Some(format!("transient {seq}")));
+                // Equal jitter: at least half of the 2-minute backoff.
+                let (run_at, enqueued) = (info.run_at.unwrap(), info.enqueued_at.unwrap());
+                assert!(run_at >= enqueued + 60_000, "{seq}: {info:?}");
+            }
+            2 => {
+                assert_eq!(info.status, TaskStatus::Dead, "{seq}: {info:?}");
+                assert_eq!(info.attempts, 1, "{seq}: {info:?}");
+                assert_eq!(info.last_error, Some(format!("permanent {seq}")));
+                assert!(info.finished_at.is_some(), "{seq}: {info:?}");
+            }
+            _ => {
+                assert_eq!(info.status, TaskStatus::Pending, "{seq}: {info:?}");
+                assert_eq!(info.attempts, 0, "a throttle is no attempt: {info:?}");
+                assert_eq!(info.last_error, Some(format!("throttled {seq}")));
+                let (run_at, enqueued) = (info.run_at.unwrap(), info.enqueued_at.unwrap());
+                assert!(run_at >= enqueued + 60_000, "{seq}: {info:?}");
+            }
+        }
+    }
+    let s = queue_stats(&ctx.conn, &ctx.keys, &queue, &ctx.settings.queues.defaults)
+        .await
+        .unwrap();
+    assert_eq!((s.done, s.dead), (N / 4, N / 4), "{s:?}");
+    assert_eq!(s.scheduled_future, N / 2, "{s:?}");
+}

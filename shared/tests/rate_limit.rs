@@ -14,8 +14,8 @@ use coinbeat_shared::{
     keys::Keys,
     queue::JobError,
     ratelimit::{
-        Limiter, LimiterId, LimiterMetrics, Provider, RateLimitError, RateSpec, RateSpecError,
-        read_snapshot,
+        Acquired, LEASE_MARGIN, Limiter, LimiterId, LimiterMetrics, MAX_SLEEP, Provider,
+        RateLimitError, RateSpec, RateSpecError, read_snapshot,
     },
     redis_conn,
     settings::{Secret, SettingsError},
@@ -597,4 +597,154 @@ async fn an_api_key_never_appears_in_redis_only_its_fingerprint_does() {
         assert!(!k.contains("ANOTHERKEY9"), "{k}");
     }
     assert!(!format!("{keyed} {keyed:?}").contains(key));
+}
+
+/// Spearman's rank correlation of two equally long lists of distinct ranks.
+fn spearman(a: &[usize], b: &[usize]) -> f64 {
+    let n = a.len() as f64;
+    let d2: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiters_on_a_tight_shared_limit_are_granted_in_the_order_they_arrived() {
+    let redis = TestRedis::start();
+    let prefix = coinbeat_shared::testing::unique_prefix();
+    // 4 connections (as 4 worker processes would hold), 12 waiters on each, arriving 10 ms
+    // apart in turn across the connections: 48 waiters for a limit of 8 a second.
+    let connections = 4;
+    let per_connection = 12;
+    let n = connections * per_connection;
+    let mut limiters = Vec::new();
+    for _ in 0..connections {
+        limiters.push(limiter(&redis, &prefix, coingecko(), "8/s").await);
+    }
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for arrival in 0..n {
+        let limiter = limiters[arrival % connections].clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start + Duration::from_millis(10 * arrival as u64)).await;
+            let granted = limiter.acquire(1, Duration::from_secs(60)).await.unwrap();
+            (arrival, granted)
+        }));
+    }
+    let mut grants = Vec::new();
+    for task in tasks {
+        grants.push(task.await.unwrap());
+    }
+    // The first 8 arrivals take the free permits at once; the order of the rest is the test.
+    let waited: Vec<(usize, Acquired)> = grants
+        .into_iter()
+        .filter(|(_, g)| g.waited > Duration::ZERO)
+        .collect();
+    assert!(waited.len() >= n - 8 - 2, "{} of {n} waited", waited.len());
+    let mut by_grant: Vec<(usize, DateTime<Utc>)> =
+        waited.iter().map(|(a, g)| (*a, g.granted_at)).collect();
+    by_grant.sort_by_key(|(arrival, at)| (*at, *arrival));
+    let mut by_arrival: Vec<usize> = by_grant.iter().map(|(a, _)| *a).collect();
+    by_arrival.sort();
+    let arrival_rank: Vec<usize> = by_grant
+        .iter()
+        .map(|(a, _)| by_arrival.binary_search(a).unwrap())
+        .collect();
+    let grant_rank: Vec<usize> = (0..by_grant.len()).collect();
+    let rho = spearman(&arrival_rank, &grant_rank);
+    // For each waiter, how many that arrived after it were granted before it.
+    let overtaken: Vec<usize> = (0..by_grant.len())
+        .map(|i| {
+            arrival_rank[..i]
+                .iter()
+                .filter(|r| **r > arrival_rank[i])
+                .count()
+        })
+        .collect();
+    let worst = overtaken.iter().copied().max().unwrap_or(0);
+    eprintln!(
+        "grant order of {} waiters by arrival: {arrival_rank:?}; Spearman {rho:.3}; \
+         overtaken by at most {worst} later arrivals",
+        by_grant.len()
+    );
+    assert!(
+        rho >= 0.95,
+        "grant order follows arrival: Spearman {rho:.3}"
+    );
+    assert!(
+        worst <= 3,
+        "a waiter was overtaken by {worst} later arrivals: {overtaken:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_that_dies_in_the_line_holds_it_up_no_longer_than_a_grace_and_leaves_no_trace() {
+    let redis = TestRedis::start();
+    let prefix = coinbeat_shared::testing::unique_prefix();
+    let first = limiter(&redis, &prefix, coingecko(), "1/s").await;
+    let dying = limiter(&redis, &prefix, coingecko(), "1/s").await;
+    let next = limiter(&redis, &prefix, coingecko(), "1/s").await;
+
+    first.acquire(1, Duration::ZERO).await.unwrap();
+    // A waiter takes its place in the line, then its task is gone without a word (a crashed
+    // process, a cancelled job): nothing removes its ticket.
+    let waiter = tokio::spawn(async move { dying.acquire(1, Duration::from_secs(30)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    waiter.abort();
+    let _ = waiter.await;
+
+    // Behind the dead ticket, the next waiter is served once the dead one is late for its
+    // turn: a ticket that held its place for good would keep it waiting past any wait it may
+    // take, and it would be denied.
+    let granted = next.acquire(1, Duration::from_secs(6)).await.unwrap();
+    eprintln!("served behind a dead waiter after {:?}", granted.waited);
+    assert!(granted.waited > Duration::ZERO);
+
+    // Nothing renews the dead ticket's lease: once it ends, the line is gone from Redis.
+    tokio::time::sleep(LEASE_MARGIN + MAX_SLEEP).await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let base = format!("{prefix}:ratelimit:coingecko");
+    let left: u64 = redis::cmd("EXISTS")
+        .arg(format!("{base}:line"))
+        .arg(format!("{base}:line:leases"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the dead waiter's ticket is gone with its lease");
+}
+
+#[tokio::test]
+async fn grants_that_left_the_window_during_an_attempt_that_waits_are_never_counted_again() {
+    let redis = TestRedis::start();
+    let prefix = coinbeat_shared::testing::unique_prefix();
+    let limiter = limiter(&redis, &prefix, coingecko(), "3/4s").await;
+    let start = Instant::now();
+    let at = |ms: u64| tokio::time::sleep_until((start + Duration::from_millis(ms)).into());
+
+    limiter.acquire(1, Duration::ZERO).await.unwrap();
+    at(2_000).await;
+    limiter.acquire(1, Duration::ZERO).await.unwrap();
+    limiter
+        .push_back(Duration::from_millis(2_600))
+        .await
+        .unwrap();
+    // The first grant leaves the window (4.05 s) while the push-back blocks: this attempt
+    // drops it from the log and is refused, without a grant.
+    at(4_250).await;
+    assert!(limiter.acquire(1, Duration::ZERO).await.is_err());
+    // Once the block ends, one grant is in the window: room for 2 more.
+    at(4_750).await;
+    for n in 0..2 {
+        limiter
+            .acquire(1, Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("grant {n} of the 2 the window has room for: {e}"));
+    }
+    assert!(limiter.acquire(1, Duration::ZERO).await.is_err(), "3 of 3");
 }

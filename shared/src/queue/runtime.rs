@@ -7,7 +7,9 @@
 //! - a supervisor that replaces the worker after a Redis error, with backoff and a fresh name,
 //!   handing back what the failed incarnation held (defect 5);
 //! - its own ack script with permanent/transient classification and bounded, exponential,
-//!   jittered retries (defect 6), so apalis's `handle_results.lua` never runs;
+//!   jittered retries (defect 6), so apalis's `handle_results.lua` never runs; acks are
+//!   batched: one `ack.lua` call records every outcome that finished while the previous call
+//!   was in flight (up to 256), and each handler waits for its own task's answer;
 //! - wake-on-enqueue and bounded promotion of delayed tasks ([`super::wake`]);
 //! - retention of finished records as it goes: each ack and each promoter tick prune a bounded
 //!   number past `finished_retention_secs`, oldest first whatever their age while Redis is
@@ -17,10 +19,6 @@
 use std::{
     future::Future,
     panic::AssertUnwindSafe,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
     time::{Duration, Instant},
 };
 
@@ -35,6 +33,7 @@ use redis::Client;
 
 use super::conn::QueueConn;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -251,15 +250,27 @@ impl WorkerRuntime {
         // ends, so release (or, with Redis away, orphan recovery) hands its tasks back rather
         // than a live process keeping tasks it will never ack.
         let ack_failed = CancellationToken::new();
-        let ack = Acker {
+        // Outcomes go to one acker per incarnation, which records them many per call; it
+        // stops when the last handle (the worker's, and each running task's) is gone.
+        let (outcomes, received) = mpsc::unbounded_channel();
+        let batcher = AckBatcher {
             failed: ack_failed.clone(),
             conn: self.conn.clone(),
             keys: qkeys.clone(),
+            worker: name.to_owned(),
             retry_base_ms: s.retry_base_delay_ms,
             retry_max_ms: s.retry_max_delay_ms,
             max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
             retention: retention.clone(),
-            acks: Arc::default(),
+            acks: 0,
+        };
+        tokio::spawn(
+            batcher
+                .run(received)
+                .instrument(tracing::info_span!("acks", queue = %queue, worker = %name)),
+        );
+        let ack = Acker {
+            outcomes,
             metrics: self.metrics.clone(),
             queue: queue.clone(),
         };
@@ -301,8 +312,7 @@ impl WorkerRuntime {
                                 (_, Err(e)) => Err(JobError::permanent(e)),
                             };
                             drop(running);
-                            ack.ack(wctx.name(), &id_s, &outcome, started.elapsed())
-                                .await
+                            ack.ack(&id_s, &outcome, started.elapsed()).await
                         }
                         .instrument(span)
                         .await
@@ -406,46 +416,70 @@ async fn keep_alive(
     }
 }
 
-/// How many times an ack is sent before the run is given up, and the first pause between
-/// tries (doubling). ack.lua removes the task from this worker's in-flight set first and
-/// answers "stale" when it is not there, so sending it again after a lost reply never records
-/// an outcome twice.
+/// How many times an ack call is sent before the run is given up, and the pause before the
+/// third try (doubling: 0, 100, 200, 400 ms, 0.7 s in all). The first resend goes at once: the
+/// failure made the connection manager reconnect, and the resend rides the fresh connection
+/// (with one call in flight, a pause first would find a connection reset during the pause
+/// just as broken). ack.lua removes each task from this worker's in-flight set first and
+/// answers "stale" for one that is not there, so sending a batch again after a lost reply
+/// never records an outcome twice.
 const ACK_TRIES: u32 = 5;
-const ACK_RETRY_FIRST: Duration = Duration::from_millis(50);
+const ACK_RETRY_FIRST: Duration = Duration::from_millis(100);
 
-/// Records outcomes with ack.lua.
+/// Most outcomes one ack call records. A call takes whatever finished while the previous one
+/// was in flight, up to this many: one task when the worker is idle, so nothing waits to be
+/// batched.
+const ACK_BATCH: usize = 256;
+
+/// One ack in this many prunes, [`ACK_PRUNE_EVERY`] × `ACK_STEP` records at most: still more
+/// than the one record each ack adds. A batch prunes what its acks would have pruned each.
+const ACK_PRUNE_EVERY: u64 = 16;
+
+/// Most finished records one ack call prunes: [`ACK_STEP`] per ack of a full batch.
+const ACK_PRUNE_MOST: u64 = ACK_BATCH as u64 * ACK_STEP;
+
+/// Why a run's outcome was not recorded: the ack failed every try (the incarnation ends, so its
+/// tasks are handed back) or the incarnation's acker is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("the outcome was not recorded: {0}")]
+pub(crate) struct AckError(String);
+
+/// A finished run waiting for its ack.
+#[derive(Debug)]
+struct Finished {
+    id: String,
+    /// "ok", "permanent", "transient" or "throttled".
+    kind: &'static str,
+    /// The result JSON (ok) or the error's reason.
+    text: String,
+    jitter: f64,
+    least_delay_ms: u64,
+    reply: oneshot::Sender<Result<Acked, AckError>>,
+}
+
+/// What ack.lua said of one task.
+#[derive(Debug)]
+struct Acked {
+    state: String,
+    attempts: u64,
+    wait_ms: u64,
+    /// How many times its batch was sent.
+    tries: u32,
+}
+
+/// The handlers' side of acking: hands each run's outcome to the incarnation's [`AckBatcher`]
+/// and waits for what ack.lua made of it.
 #[derive(Debug, Clone)]
 struct Acker {
-    /// Cancelled when an ack fails every try (see `incarnation`).
-    failed: CancellationToken,
-    conn: QueueConn,
-    keys: QueueKeys,
-    retry_base_ms: u64,
-    retry_max_ms: u64,
-    /// The queue's `max_throttled_secs`, in ms.
-    max_throttled_ms: u64,
-    /// What each ack prunes on the way.
-    retention: Retention,
-    /// Acks sent by this incarnation: only every [`ACK_PRUNE_EVERY`]th prunes (unless memory
-    /// is pressed), so a busy queue does not pay a range query per task.
-    acks: Arc<AtomicU64>,
+    outcomes: mpsc::UnboundedSender<Finished>,
     metrics: RuntimeMetrics,
     queue: QueueName,
 }
 
-/// One ack in this many prunes, [`ACK_PRUNE_EVERY`] × `ACK_STEP` records at most: still more
-/// than the one record each ack adds.
-const ACK_PRUNE_EVERY: u64 = 16;
-
 impl Acker {
-    /// Records the outcome of a run that took `ran_for`, in Redis and in the metrics.
-    async fn ack(
-        &self,
-        worker: &str,
-        id: &str,
-        outcome: &JobResult,
-        ran_for: Duration,
-    ) -> Result<(), redis::RedisError> {
+    /// Records the outcome of a run of task `id` that took `ran_for`, in Redis and in the
+    /// metrics.
+    async fn ack(&self, id: &str, outcome: &JobResult, ran_for: Duration) -> Result<(), AckError> {
         let least_delay_ms = match outcome {
             Err(e) => e.retry_after().map_or(0, |d| d.as_millis() as u64),
             Ok(_) => 0,
@@ -462,56 +496,25 @@ impl Acker {
             Err(JobError::Transient(r)) => ("transient", r.clone()),
             Err(e @ JobError::Throttled { .. }) => ("throttled", e.reason().to_owned()),
         };
-        let jitter: f64 = rand::rng().random();
-        let (age_ms, pressed) = self.retention.age_ms().await;
-        let turn = self
-            .acks
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(ACK_PRUNE_EVERY);
-        let prune = match (pressed, turn) {
-            (true, _) => ACK_STEP_PRESSED,
-            (false, true) => ACK_STEP * ACK_PRUNE_EVERY,
-            (false, false) => 0,
-        };
-        let mut invocation = scripts::ACK.prepare_invoke();
-        invocation
-            .key(self.keys.inflight(worker))
-            .key(self.keys.done())
-            .key(self.keys.dead())
-            .key(self.keys.delayed())
-            .key(self.keys.finished())
-            .key(self.keys.meta(id))
-            .key(self.keys.data())
-            .arg(id)
-            .arg(kind)
-            .arg(&text)
-            .arg(self.retry_base_ms)
-            .arg(self.retry_max_ms)
-            .arg(jitter)
-            .arg(least_delay_ms)
-            .arg(self.max_throttled_ms)
-            .arg(self.keys.meta_prefix())
-            .arg(age_ms)
-            .arg(prune)
-            .arg(self.keys.idempotency_prefix());
-        let mut pause = ACK_RETRY_FIRST;
-        let mut tries = 0;
-        let (state, attempts, wait_ms): (String, u64, u64) = loop {
-            tries += 1;
-            match invocation.invoke_async(&mut self.conn.clone()).await {
-                Ok(reply) => break reply,
-                Err(e) if tries < ACK_TRIES => {
-                    tracing::debug!(error = %e, tries, "ack failed; sending it again");
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, tries, "ack failed every try; handing this run's tasks back");
-                    self.failed.cancel();
-                    return Err(e);
-                }
-            }
-        };
+        let (reply, answer) = oneshot::channel();
+        let gone = || AckError("this worker's acker has stopped".into());
+        self.outcomes
+            .send(Finished {
+                id: id.to_owned(),
+                kind,
+                text,
+                jitter: rand::rng().random(),
+                least_delay_ms,
+                reply,
+            })
+            .map_err(|_| gone())?;
+        let Acked {
+            state,
+            attempts,
+            wait_ms,
+            tries,
+        } = answer.await.map_err(|_| gone())??;
+        let text = outcome.as_ref().err().map_or("", JobError::reason);
         if state == "stale" && tries > 1 {
             // The earlier try most likely ran and only its reply was lost.
             tracing::debug!(tries, "ack found the task already acked");
@@ -541,6 +544,121 @@ impl Acker {
         self.metrics
             .finished(&self.queue, recorded, ran_for, attempts);
         Ok(())
+    }
+}
+
+/// One incarnation's acker: records the outcomes the handlers send, many per ack.lua call.
+#[derive(Debug)]
+struct AckBatcher {
+    /// Cancelled when an ack call fails every try (see `incarnation`).
+    failed: CancellationToken,
+    conn: QueueConn,
+    keys: QueueKeys,
+    /// The incarnation whose in-flight set the acks check.
+    worker: String,
+    retry_base_ms: u64,
+    retry_max_ms: u64,
+    /// The queue's `max_throttled_secs`, in ms.
+    max_throttled_ms: u64,
+    /// What each ack prunes on the way.
+    retention: Retention,
+    /// Acks sent by this incarnation: only every [`ACK_PRUNE_EVERY`]th prunes (unless memory
+    /// is pressed), so a busy queue does not pay a range query per task.
+    acks: u64,
+}
+
+impl AckBatcher {
+    /// Sends whatever is ready, one call at a time, until every [`Acker`] is gone or a call
+    /// fails every try. Natural batching: no wait to fill a batch; what finishes while a call
+    /// is in flight goes in the next one.
+    async fn run(mut self, mut outcomes: mpsc::UnboundedReceiver<Finished>) {
+        let mut batch = Vec::with_capacity(ACK_BATCH);
+        while outcomes.recv_many(&mut batch, ACK_BATCH).await > 0 {
+            if !self.send(&mut batch).await {
+                // The incarnation ends; runs still waiting learn their ack was not recorded.
+                return;
+            }
+        }
+    }
+
+    /// Records `batch` (emptied) in one ack.lua call and answers each run; false when the call
+    /// failed every try.
+    async fn send(&mut self, batch: &mut Vec<Finished>) -> bool {
+        let (age_ms, pressed) = self.retention.age_ms().await;
+        let mut prune = 0;
+        for _ in 0..batch.len() {
+            let turn = self.acks.is_multiple_of(ACK_PRUNE_EVERY);
+            self.acks += 1;
+            prune += match (pressed, turn) {
+                (true, _) => ACK_STEP_PRESSED,
+                (false, true) => ACK_STEP * ACK_PRUNE_EVERY,
+                (false, false) => 0,
+            };
+        }
+        // Still at least 2 per ack in the largest batch, and no more than one call's worth of
+        // deletes: above the high-water mark a full batch would otherwise block Redis for 2,048.
+        let prune = prune.min(ACK_PRUNE_MOST);
+        let mut invocation = scripts::ACK.prepare_invoke();
+        invocation
+            .key(self.keys.inflight(&self.worker))
+            .key(self.keys.done())
+            .key(self.keys.dead())
+            .key(self.keys.delayed())
+            .key(self.keys.finished())
+            .key(self.keys.data())
+            .arg(self.retry_base_ms)
+            .arg(self.retry_max_ms)
+            .arg(self.max_throttled_ms)
+            .arg(self.keys.meta_prefix())
+            .arg(age_ms)
+            .arg(prune)
+            .arg(self.keys.idempotency_prefix());
+        for f in batch.iter() {
+            invocation
+                .arg(&f.id)
+                .arg(f.kind)
+                .arg(&f.text)
+                .arg(f.jitter)
+                .arg(f.least_delay_ms);
+        }
+        let mut pause = Duration::ZERO;
+        let mut tries = 0;
+        let replies: Vec<(String, u64, u64)> = loop {
+            tries += 1;
+            match invocation.invoke_async(&mut self.conn.clone()).await {
+                Ok(replies) => break replies,
+                Err(e) if tries < ACK_TRIES => {
+                    tracing::debug!(error = %e, tries, tasks = batch.len(), "ack failed; sending it again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).max(ACK_RETRY_FIRST);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, tries, tasks = batch.len(), "ack failed every try; handing this run's tasks back");
+                    self.failed.cancel();
+                    for f in batch.drain(..) {
+                        let _ = f.reply.send(Err(AckError(e.to_string())));
+                    }
+                    return false;
+                }
+            }
+        };
+        let mut replies = replies.into_iter();
+        for f in batch.drain(..) {
+            let answer = match replies.next() {
+                Some((state, attempts, wait_ms)) => Ok(Acked {
+                    state,
+                    attempts,
+                    wait_ms,
+                    tries,
+                }),
+                None => Err(AckError(
+                    "ack.lua answered for fewer tasks than it was sent".into(),
+                )),
+            };
+            // A run whose future was dropped (shutdown timeout) no longer waits.
+            let _ = f.reply.send(answer);
+        }
+        true
     }
 }
 

@@ -2,7 +2,19 @@
 //!
 //! Each attempt is one Lua script on Redis's clock (`lua/acquire.lua`): it checks the
 //! push-back block and every window of the [`RateSpec`], and either takes the permits or says
-//! how long to wait. The caller sleeps that long and tries again, up to its maximum wait.
+//! how long to wait. The caller sleeps that long (at most [`MAX_SLEEP`]) and tries again, up to
+//! its maximum wait.
+//!
+//! Waiters are served in the order they arrived, across every process: a caller that cannot
+//! have its permits at once takes a ticket in the limiter's line (a ZSET scored by Redis's clock
+//! at its first attempt), and is granted only when the permits free now cover its cost plus the
+//! costs of every ticket ahead of it. So each waiter is told its own turn rather than the next
+//! free permit, and no later arrival can take a permit an earlier one is waiting for. A ticket
+//! lives by a lease its caller renews at each attempt (its sleep plus [`LEASE_MARGIN`]), and a
+//! waiter late for its turn by more than [`LATE_GRACE`] stops counting ahead of the others
+//! until it is back: a waiter that dies (a crashed process, a cancelled task) or stalls holds
+//! the line up for that grace at most, and its ticket is gone once its lease ends. The
+//! uncontended case (no line, a permit free) never touches the line.
 //!
 //! Two ways to keep a window, chosen per window by its limit:
 //!
@@ -49,6 +61,20 @@ pub const LOG_MAX_LIMIT: u32 = 1_000;
 /// Buckets per period for windows above [`LOG_MAX_LIMIT`].
 pub const BUCKETS_PER_WINDOW: u64 = 100;
 
+/// The longest a waiter sleeps between two attempts, however far away its turn: when those
+/// ahead of it leave the line early (they give up, or their turn came sooner than foreseen) it
+/// finds out within this long.
+pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// How long past the end of its sleep a waiter's ticket stays in the line without a new
+/// attempt; past that it is dropped (a waiter still alive takes its place back).
+pub const LEASE_MARGIN: Duration = Duration::from_millis(1_000);
+
+/// How late for its turn a waiter may be before those behind it are served first: what a
+/// stalled or dead waiter can cost the line. Descheduled processes on a busy machine are late
+/// by milliseconds to tens of milliseconds.
+pub const LATE_GRACE: Duration = Duration::from_millis(100);
+
 /// Permits for one limiter. Cheap to clone; every clone, in every process, shares the state in
 /// Redis.
 #[derive(Debug, Clone)]
@@ -75,6 +101,13 @@ enum Attempt {
     Granted { at_us: i64 },
     Wait(Duration),
     Denied(Duration),
+}
+
+/// One acquisition's place in the limiter's line: a ticket unique to it, and when it arrived on
+/// Redis's clock (0 until the first attempt has said).
+struct Ticket {
+    id: u64,
+    arrival_us: i64,
 }
 
 impl Limiter {
@@ -124,16 +157,20 @@ impl Limiter {
         }
         let started = Instant::now();
         let mut waited = Duration::ZERO;
+        let mut ticket = Ticket {
+            id: rand::random(),
+            arrival_us: 0,
+        };
         loop {
             let budget = max_wait.saturating_sub(waited);
-            match self.attempt(cost, waited, budget).await? {
+            match self.attempt(cost, waited, budget, &mut ticket).await? {
                 Attempt::Granted { at_us } => {
                     return Ok(Acquired {
                         waited,
                         granted_at: redis_instant(at_us),
                     });
                 }
-                Attempt::Wait(wait) => tokio::time::sleep(wait).await,
+                Attempt::Wait(wait) => tokio::time::sleep(wait.min(MAX_SLEEP)).await,
                 Attempt::Denied(retry_after) => {
                     tracing::debug!(limiter = %self.id, ?retry_after, "rate limit: no permit within max wait");
                     return Err(RateLimitError::Throttled {
@@ -173,17 +210,26 @@ impl Limiter {
         cost: u32,
         waited: Duration,
         budget: Duration,
+        ticket: &mut Ticket,
     ) -> Result<Attempt, RateLimitError> {
+        let (line, leases) = line_keys(&self.rate_keys);
         let mut invocation = ACQUIRE.prepare_invoke();
         invocation
             .key(self.rate_keys.blocked_until())
             .key(self.rate_keys.metrics())
             .key(self.rate_keys.log_sums())
+            .key(line)
+            .key(leases)
             .arg(cost)
             .arg(millis_ceil(waited))
             .arg(budget.as_millis() as u64)
             .arg(millis_ceil(self.guard))
-            .arg(rand::random::<u64>());
+            .arg(rand::random::<u64>())
+            .arg(ticket.id)
+            .arg(ticket.arrival_us)
+            .arg(millis_ceil(MAX_SLEEP))
+            .arg(millis_ceil(LEASE_MARGIN))
+            .arg(millis_ceil(LATE_GRACE));
         for window in self.spec.windows() {
             let period_ms = window.period().as_millis() as u64;
             let bucket_ms = if window.limit() <= LOG_MAX_LIMIT {
@@ -195,8 +241,9 @@ impl Limiter {
             };
             invocation.arg(window.limit()).arg(period_ms).arg(bucket_ms);
         }
-        let (status, wait_ms, now_us): (i64, u64, i64) =
+        let (status, wait_ms, now_us, arrival_us): (i64, u64, i64, i64) =
             invocation.invoke_async(&mut self.conn.clone()).await?;
+        ticket.arrival_us = arrival_us;
         let wait = Duration::from_millis(wait_ms);
         Ok(match status {
             1 => Attempt::Granted { at_us: now_us },
@@ -204,6 +251,17 @@ impl Limiter {
             _ => Attempt::Denied(wait),
         })
     }
+}
+
+/// The keys of the limiter's line: the ZSET of tickets by arrival and the ZSET of their leases,
+/// `{limiter}:line` and `{limiter}:line:leases`, beside the limiter's other keys.
+///
+/// Built here from the limiter's base rather than by `keys.rs` only while the key module is
+/// being reworked on main; they move there with it.
+fn line_keys(keys: &RateLimitKeys) -> (String, String) {
+    let metrics = keys.metrics();
+    let base = metrics.strip_suffix(":metrics").unwrap_or(&metrics);
+    (format!("{base}:line"), format!("{base}:line:leases"))
 }
 
 /// Whole milliseconds, rounded up, so a short wait or block is never rounded to nothing.

@@ -4,7 +4,8 @@
 //! - [`RateSpec`]: the configured limits (`30/min`, `3/s, 100000/day`), parsed at the edge.
 //! - [`LimiterId`] and [`Provider`]: which limiter; a key appears only as a short fingerprint.
 //! - [`Limiter`]: `acquire(cost, max_wait)` and `push_back(for_)`, one Lua script per attempt
-//!   on Redis's clock (see `limiter.rs` for the algorithm and its guard).
+//!   on Redis's clock; waiters are served in arrival order through a line in Redis (see
+//!   `limiter.rs` for the algorithm, its guard and the line).
 //! - [`LimiterSnapshot`] and [`read_snapshot`]: the counters kept in Redis per limiter and
 //!   the push-back state, for the API and the health report.
 //! - [`RateLimitError`]: throttled, impossible cost, or Redis; converts into a `JobError`.
@@ -17,7 +18,10 @@ mod scripts;
 mod spec;
 
 pub use error::RateLimitError;
-pub use limiter::{Acquired, BUCKETS_PER_WINDOW, DEFAULT_GUARD, LOG_MAX_LIMIT, Limiter};
+pub use limiter::{
+    Acquired, BUCKETS_PER_WINDOW, DEFAULT_GUARD, LATE_GRACE, LEASE_MARGIN, LOG_MAX_LIMIT, Limiter,
+    MAX_SLEEP,
+};
 pub use limiter_id::{FINGERPRINT_HEX, LimiterId, Provider};
 pub use metrics::{LimiterMetrics, LimiterSnapshot, read_snapshot};
 pub use spec::{MAX_WINDOW, RateSpec, RateSpecError, RateWindow};

@@ -1,124 +1,187 @@
--- Record a task's outcome. coinbeat acks itself instead of apalis's handle_results.lua, which
--- retries every failure 25 times whatever max_attempts says (defect 6).
+-- Record the outcomes of a batch of tasks one worker finished (one task is a batch of one).
+-- coinbeat acks itself instead of apalis's handle_results.lua, which retries every failure 25
+-- times whatever max_attempts says (defect 6). This script is the one definition of what an ack
+-- does; the runtime's acker sends whatever finished while its previous call was in flight, so
+-- a busy worker pays one call for many tasks and an idle one waits for nothing.
 --
 -- KEYS[1] this worker's inflight set  KEYS[2] done set  KEYS[3] dead set  KEYS[4] delayed zset (ms)
--- KEYS[5] finished zset (ms)          KEYS[6] the task's meta hash  KEYS[7] data hash
--- ARGV[1] task id  ARGV[2] "ok" | "permanent" | "transient" | "throttled"
--- ARGV[3] result JSON (ok) or error text  ARGV[4] retry base ms  ARGV[5] retry max ms
--- ARGV[6] jitter in [0, 1)  ARGV[7] least delay (ms) before the retry, e.g. an upstream's retry-after
--- ARGV[8] longest total time (ms) a task may spend throttled
--- ARGV[9] meta key prefix  ARGV[10] prune age (ms; 0: oldest first whatever their age)
--- ARGV[11] most records to prune  ARGV[12] idempotency key prefix
+-- KEYS[5] finished zset (ms)          KEYS[6] data hash
+-- ARGV[1] retry base ms  ARGV[2] retry max ms
+-- ARGV[3] longest total time (ms) a task may spend throttled
+-- ARGV[4] meta key prefix (a task's meta hash is ARGV[4] .. ":" .. id)
+-- ARGV[5] prune age (ms; 0: oldest first whatever their age)  ARGV[6] most records to prune
+-- ARGV[7] idempotency key prefix
+-- then five per task, from ARGV[8]: task id, "ok" | "permanent" | "transient" | "throttled",
+-- result JSON (ok) or error text, jitter in [0, 1), least delay (ms) before the retry (e.g. an
+-- upstream's retry-after)
 -- Times (done_at, run_at, the prune cut-off) are Redis's clock, `TIME`, never the worker's.
 --
--- Returns {state, attempts, wait_ms} (how long until the next attempt); state is "done", "dead", "retry", "throttled", or "stale"
--- when the task is no longer held by this worker (it was released or recovered; someone else
--- owns it).
+-- Returns one {state, attempts, wait_ms} per task, in order (wait_ms: how long until the next
+-- attempt); state is "done", "dead", "retry", "throttled", or "stale" when the task is no
+-- longer held by this worker (it was released or recovered; someone else owns it; or it came
+-- twice in the batch, and the second is as late as a second ack would be).
 --
 -- A throttle (the upstream or the shared limit said "not now, wait this long") is not a failed
 -- attempt: the task goes back, pending, for the wait it was told plus a little jitter (so the
 -- tasks throttled together do not all come back at once), and `attempts` stays as it was. What
--- bounds it instead is `throttled_ms`, the waits it was told in total: past ARGV[8] it is dead.
-local id = ARGV[1]
-local outcome = ARGV[2]
+-- bounds it instead is `throttled_ms`, the waits it was told in total: past ARGV[3] it is dead.
+--
+-- Nothing below can fail on a task's data (counters are read and written as numbers, never
+-- HINCRBY on what might not be one), so one odd record never fails the acks of its batch.
+local FIXED, PER = 7, 5
+local n = math.floor((#ARGV - FIXED) / PER)
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local base, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local max_throttled = tonumber(ARGV[3])
+local meta_prefix, idem_prefix = ARGV[4], ARGV[7]
 
--- Retention, a bounded step per ack (apalis defect 8 without waiting for the daily cleanup):
--- at most ARGV[11] finished records that finished ARGV[10] ms ago or earlier, oldest first.
--- Each ack finishes at most one record and may prune more, so the finished set cannot outgrow
--- the retention however fast tasks finish. Above the memory high-water mark the caller passes
--- an age of 0 (oldest first, whatever their age). Deleting first also keeps this script
--- runnable at maxmemory: Redis refuses a script only when its first write could grow memory.
-local function prune()
-    local cutoff = now - tonumber(ARGV[10])
-    local old = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", cutoff, "LIMIT", 0, tonumber(ARGV[11]))
+-- The holder check: only what this worker still holds is recorded, each id once.
+local ids = {}
+for i = 1, n do
+    ids[i] = ARGV[FIXED + (i - 1) * PER + 1]
+end
+local results = {}
+local member = {}
+if n > 0 then
+    member = redis.call("SMISMEMBER", KEYS[1], unpack(ids))
+end
+local held, held_ids = {}, {}
+for i, id in ipairs(ids) do
+    if member[i] == 1 and not held[id] then
+        held[id] = i
+        held_ids[#held_ids + 1] = id
+    end
+end
+if #held_ids == 0 then
+    for i = 1, n do
+        results[i] = {"stale", 0, 0}
+    end
+    return results
+end
+redis.call("SREM", KEYS[1], unpack(held_ids))
+
+-- Retention, a bounded step per batch (apalis defect 8 without waiting for the daily cleanup):
+-- at most ARGV[6] finished records that finished ARGV[5] ms ago or earlier, oldest first. The
+-- caller's budget is what the batch's acks would each have pruned, more than the one record
+-- each ack finishes, so the finished set cannot outgrow the retention however fast tasks
+-- finish. Above the memory high-water mark the caller passes an age of 0 (oldest first,
+-- whatever their age). Deleting before writing also keeps this script runnable at maxmemory:
+-- Redis refuses a script only when its first write could grow memory.
+if tonumber(ARGV[6]) > 0 then
+    local cutoff = now - tonumber(ARGV[5])
+    local old = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", cutoff, "LIMIT", 0, tonumber(ARGV[6]))
     for _, gone in ipairs(old) do
         redis.call("SREM", KEYS[2], gone)
         redis.call("SREM", KEYS[3], gone)
-        redis.call("HDEL", KEYS[7], gone)
-        redis.call("DEL", ARGV[9] .. ":" .. gone)
+        redis.call("HDEL", KEYS[6], gone)
+        redis.call("DEL", meta_prefix .. ":" .. gone)
         redis.call("ZREM", KEYS[5], gone)
     end
 end
 
+-- What the batch adds to the shared sets, written once at the end.
+local done, dead, finished, delayed = {}, {}, {}, {}
+
 -- A finished single-flight task lets its key go (while it waited or ran, identical requests
 -- joined it), so the next identical request enqueues anew and the key costs nothing after.
-local meta = {}
-local function release_flight()
-    if meta.flight ~= "1" then
+local function release_flight(id, meta)
+    if meta[3] ~= "1" then
         return
     end
-    local idem = meta.idempotency_key or ""
+    local idem = meta[4] or ""
     if #idem > 0 then
-        local key = ARGV[12] .. ":" .. idem
+        local key = idem_prefix .. ":" .. idem
         if redis.call("GET", key) == id then
             redis.call("DEL", key)
         end
     end
 end
 
-if redis.call("SREM", KEYS[1], id) == 0 then
-    return {"stale", 0, 0}
+local function finish(set, id, meta_key, meta, fields)
+    set[#set + 1] = id
+    finished[#finished + 1] = now
+    finished[#finished + 1] = id
+    redis.call("HSET", meta_key, unpack(fields))
+    release_flight(id, meta)
 end
-if tonumber(ARGV[11]) > 0 then
-    prune()
-end
--- What this script reads of the task, in one command.
-local fields = redis.call("HMGET", KEYS[6], "attempts", "max_attempts", "flight", "idempotency_key")
-meta.attempts, meta.max_attempts, meta.flight, meta.idempotency_key =
-    fields[1], fields[2], fields[3], fields[4]
 
-if outcome == "throttled" then
-    local wait = tonumber(ARGV[7]) or 0
-    local attempts_so_far = tonumber(meta.attempts or "0") or 0
-    local throttled = redis.call("HINCRBY", KEYS[6], "throttled_ms", wait)
-    if throttled > tonumber(ARGV[8]) then
-        local reason = "throttled for " .. math.floor(throttled / 1000) ..
-            " s in total, past the queue's max_throttled_secs; last: " .. ARGV[3]
-        redis.call("SADD", KEYS[3], id)
-        redis.call("ZADD", KEYS[5], now, id)
-        redis.call("HSET", KEYS[6], "status", "Killed", "last_error", reason, "done_at", now)
-        release_flight()
-        return {"dead", attempts_so_far, 0}
+local function ack(id, outcome, text, jitter, least)
+    local meta_key = meta_prefix .. ":" .. id
+    -- What this script reads of the task, in one command.
+    local meta = redis.call("HMGET", meta_key, "attempts", "max_attempts", "flight",
+        "idempotency_key", "throttled_ms")
+    local attempts_so_far = tonumber(meta[1] or "0") or 0
+
+    if outcome == "throttled" then
+        local wait = least
+        local throttled = (tonumber(meta[5] or "0") or 0) + wait
+        if throttled > max_throttled then
+            local reason = "throttled for " .. math.floor(throttled / 1000) ..
+                " s in total, past the queue's max_throttled_secs; last: " .. text
+            finish(dead, id, meta_key, meta, {"throttled_ms", throttled, "status", "Killed",
+                "last_error", reason, "done_at", now})
+            return {"dead", attempts_so_far, 0}
+        end
+        local spread = wait
+        if spread > 1000 then spread = 1000 end
+        local run_at = now + wait + math.floor(spread * jitter)
+        delayed[#delayed + 1] = run_at
+        delayed[#delayed + 1] = id
+        redis.call("HSET", meta_key, "throttled_ms", throttled, "status", "Pending",
+            "last_error", text, "run_at", run_at)
+        return {"throttled", attempts_so_far, run_at - now}
     end
-    local spread = wait
-    if spread > 1000 then spread = 1000 end
-    local run_at = now + wait + math.floor(spread * tonumber(ARGV[6]))
-    redis.call("ZADD", KEYS[4], run_at, id)
-    redis.call("HSET", KEYS[6], "status", "Pending", "last_error", ARGV[3], "run_at", run_at)
-    return {"throttled", attempts_so_far, run_at - now}
+
+    local attempts = attempts_so_far + 1
+    local max_attempts = tonumber(meta[2] or "1") or 1
+
+    if outcome == "ok" then
+        finish(done, id, meta_key, meta, {"attempts", attempts, "status", "Done", "result", text,
+            "done_at", now})
+        return {"done", attempts, 0}
+    end
+
+    if outcome == "permanent" or attempts >= max_attempts then
+        finish(dead, id, meta_key, meta, {"attempts", attempts, "status", "Killed",
+            "last_error", text, "done_at", now})
+        return {"dead", attempts, 0}
+    end
+
+    -- Exponential backoff with "equal jitter": half the delay fixed, half random, so delays
+    -- grow while replicas that failed together spread out.
+    local delay = base * (2 ^ (attempts - 1))
+    if delay > cap then delay = cap end
+    delay = math.floor(delay / 2 + (delay / 2) * jitter)
+    if delay < least then delay = least end
+    local run_at = now + delay
+    delayed[#delayed + 1] = run_at
+    delayed[#delayed + 1] = id
+    redis.call("HSET", meta_key, "attempts", attempts, "status", "Failed", "last_error", text,
+        "run_at", run_at)
+    return {"retry", attempts, run_at - now}
 end
 
-local attempts = redis.call("HINCRBY", KEYS[6], "attempts", 1)
-local max_attempts = tonumber(meta.max_attempts or "1") or 1
-
-if outcome == "ok" then
-    redis.call("SADD", KEYS[2], id)
-    redis.call("ZADD", KEYS[5], now, id)
-    redis.call("HSET", KEYS[6], "status", "Done", "result", ARGV[3], "done_at", now)
-    release_flight()
-    return {"done", attempts, 0}
+for i, id in ipairs(ids) do
+    if held[id] == i then
+        local at = FIXED + (i - 1) * PER
+        results[i] = ack(id, ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4]) or 0,
+            tonumber(ARGV[at + 5]) or 0)
+    else
+        results[i] = {"stale", 0, 0}
+    end
 end
 
-if outcome == "permanent" or attempts >= max_attempts then
-    redis.call("SADD", KEYS[3], id)
-    redis.call("ZADD", KEYS[5], now, id)
-    redis.call("HSET", KEYS[6], "status", "Killed", "last_error", ARGV[3], "done_at", now)
-    release_flight()
-    return {"dead", attempts, 0}
+if #done > 0 then
+    redis.call("SADD", KEYS[2], unpack(done))
 end
-
--- Exponential backoff with "equal jitter": half the delay fixed, half random, so delays grow
--- while replicas that failed together spread out.
-local base = tonumber(ARGV[4])
-local cap = tonumber(ARGV[5])
-local delay = base * (2 ^ (attempts - 1))
-if delay > cap then delay = cap end
-delay = math.floor(delay / 2 + (delay / 2) * tonumber(ARGV[6]))
-local least = tonumber(ARGV[7]) or 0
-if delay < least then delay = least end
-local run_at = now + delay
-redis.call("ZADD", KEYS[4], run_at, id)
-redis.call("HSET", KEYS[6], "status", "Failed", "last_error", ARGV[3], "run_at", run_at)
-return {"retry", attempts, run_at - now}
+if #dead > 0 then
+    redis.call("SADD", KEYS[3], unpack(dead))
+end
+if #finished > 0 then
+    redis.call("ZADD", KEYS[5], unpack(finished))
+end
+if #delayed > 0 then
+    redis.call("ZADD", KEYS[4], unpack(delayed))
+end
+return results
