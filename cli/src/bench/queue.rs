@@ -88,8 +88,9 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         report.rows.push(Row::target(
             drain_label,
             format!("{drain_rate:.0}"),
-            "≥ 25,000 with 1 worker process",
-            drain_rate >= 25_000.0,
+            // Issue 17: twice BullMQ 6.7 on this machine (21,500-22,600 jobs/s, one worker).
+            "≥ 45,000 with 1 worker process",
+            drain_rate >= 45_000.0,
         ));
     } else {
         report
