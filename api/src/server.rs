@@ -81,7 +81,11 @@ pub async fn serve(
     let app = router(state.clone());
     // The API starts while Redis is down, so Redis's eviction policy is checked beside serving,
     // once Redis first answers; a Redis that evicts our keys stops the API with the reason.
-    let policy = redis_conn::watch_eviction_policy(state.conn().clone(), settings.redis.clone());
+    let policy = redis_conn::watch_every_eviction_policy(
+        state.conn().clone(),
+        state.queue_redis().clone(),
+        settings.clone(),
+    );
     tokio::pin!(policy);
     let mut policy_checked = false;
     let mut refused = None;

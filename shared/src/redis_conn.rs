@@ -152,9 +152,51 @@ pub async fn watch_eviction_policy(
     conn: ConnectionManager,
     settings: RedisSettings,
 ) -> Result<(), ConnectError> {
+    watch(|| check_eviction_policy(&conn, &settings)).await
+}
+
+/// [`watch_eviction_policy`] of the deployment's Redis and, beside it, of every queue's own
+/// Redis (`queues.overrides.<queue>.redis_url`): `Ok` once each has answered and does not
+/// evict, the first refusal otherwise.
+pub async fn watch_every_eviction_policy(
+    conn: ConnectionManager,
+    queues: QueueRedis,
+    settings: Settings,
+) -> Result<(), ConnectError> {
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let own: Vec<_> = settings
+        .queues
+        .redis_urls()
+        .filter_map(|(queue, url)| {
+            let queue = QueueName::parse(queue).ok()?;
+            Some((
+                queues.conn(&queue),
+                keys.queue(&queue).active(),
+                queue_redis_settings(&settings, url),
+            ))
+        })
+        .collect();
+    let own = own.iter().map(|(conn, at, redis)| async move {
+        watch(|| check_queue_eviction_policy(conn, at, redis)).await
+    });
+    futures::future::try_join(
+        watch_eviction_policy(conn, settings.redis.clone()),
+        futures::future::try_join_all(own),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Runs `check` until Redis answers (0.5 s doubling to 10 s between tries), then returns its
+/// verdict.
+async fn watch<F, Fut>(check: F) -> Result<(), ConnectError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ConnectError>>,
+{
     let mut wait = Duration::from_millis(500);
     loop {
-        match check_eviction_policy(&conn, &settings).await {
+        match check().await {
             Err(ConnectError::Connect(e)) => {
                 tracing::debug!(error = %e, "redis unreachable; its maxmemory-policy is checked once it answers");
             }

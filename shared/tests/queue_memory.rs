@@ -110,6 +110,41 @@ async fn a_process_started_while_redis_is_down_refuses_an_evicting_redis_once_it
     );
 }
 
+/// A queue on a Redis of its own that evicts is refused like the main one: at connect by the
+/// workers and the CLI, and by the watch of a process that starts without Redis (the API).
+#[tokio::test]
+async fn a_queues_own_redis_that_evicts_is_refused_naming_its_policy() {
+    let main = TestRedis::start();
+    let own = TestRedis::start_with(&args(&["--maxmemory-policy", "volatile-lru"])).unwrap();
+    let mut settings = main.settings();
+    settings
+        .queues
+        .overrides
+        .entry("wallet".to_owned())
+        .or_default()
+        .redis_url = Some(coinbeat_shared::settings::Secret::new(own.url()));
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let eager = redis_conn::connect_queues(&settings, conn.clone()).await;
+    assert!(
+        matches!(&eager, Err(ConnectError::EvictingPolicy { policy }) if policy == "volatile-lru"),
+        "{eager:?}"
+    );
+    let lazy = redis_conn::connect_queues_lazy(&settings, conn.clone()).unwrap();
+    let verdict = tokio::time::timeout(
+        Duration::from_secs(10),
+        redis_conn::watch_every_eviction_policy(conn.clone(), lazy, settings.clone()),
+    )
+    .await
+    .expect("decided: both answer");
+    assert!(
+        matches!(&verdict, Err(ConnectError::EvictingPolicy { policy }) if policy == "volatile-lru"),
+        "{verdict:?}"
+    );
+    // Accepted knowingly, it is only warned about.
+    settings.redis.allow_evicting_policy = true;
+    assert!(redis_conn::connect_queues(&settings, conn).await.is_ok());
+}
+
 /// Runs a probe worker in-process with its metrics in `registry`, counting runs in `runs`.
 fn spawn_probe_worker(
     settings: &Settings,
