@@ -115,11 +115,11 @@ impl LivePrices {
             .retain(|_, record| !self.is_expired(record, now));
     }
 
-    /// Keeps `record` unless the copy holds one fetched at the same time or later; returns it
-    /// when it was kept.
+    /// Keeps `record` unless the copy holds one as new or newer ([`PriceRecord::order`], as
+    /// Redis orders them); returns it when it was kept.
     fn apply(records: &mut Records, record: Arc<PriceRecord>) -> Option<Arc<PriceRecord>> {
         match records.get(&record.symbol) {
-            Some(held) if held.fetched_at >= record.fetched_at => None,
+            Some(held) if held.order() >= record.order() => None,
             _ => {
                 records.insert(record.symbol.clone(), Arc::clone(&record));
                 Some(record)

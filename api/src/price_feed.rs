@@ -4,7 +4,7 @@
 //! tracked set without one), then follows the fan-out ([`crate::price_events`]). It never sends
 //! a record of a symbol that is not newer than one it already sent for that symbol, so the
 //! snapshot and an update that raced it are not sent twice, and each symbol's records arrive in
-//! `fetched_at` order. A client that fell behind the fan-out's buffer gets
+//! their order (`PriceRecord::order`: as of, then fetched at). A client that fell behind the fan-out's buffer gets
 //! [`FeedItem::Lagged`] with how many events it missed, then the newest ones. When the server
 //! shuts down the feed yields [`FeedItem::Closing`] once and then ends.
 
@@ -46,8 +46,8 @@ pub struct PriceFeed {
     /// `None`: every symbol.
     filter: Option<HashSet<Symbol>>,
     snapshot: VecDeque<Arc<PriceRecord>>,
-    /// The `fetched_at` of the newest record sent per symbol.
-    sent: HashMap<Symbol, DateTime<Utc>>,
+    /// The order (`PriceRecord::order`) of the newest record sent per symbol.
+    sent: HashMap<Symbol, (DateTime<Utc>, DateTime<Utc>)>,
     closed: bool,
 }
 
@@ -138,9 +138,9 @@ impl PriceFeed {
     /// Whether `record` is newer than anything sent for its symbol; if so, it counts as sent.
     fn is_new(&mut self, record: &PriceRecord) -> bool {
         match self.sent.get(&record.symbol) {
-            Some(sent) if *sent >= record.fetched_at => false,
+            Some(sent) if *sent >= record.order() => false,
             _ => {
-                self.sent.insert(record.symbol.clone(), record.fetched_at);
+                self.sent.insert(record.symbol.clone(), record.order());
                 true
             }
         }

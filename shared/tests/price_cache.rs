@@ -116,3 +116,62 @@ async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() 
     let expire_ms = settings.prices.expire_after().as_millis() as i64;
     assert!(ttl > expire_ms - 60_000 && ttl <= expire_ms, "pttl {ttl}");
 }
+
+/// Records of one symbol from different paths (an aggregator's REST answer, an exchange
+/// stream's trade) are ordered by the time the price is of, not by when each was fetched: a
+/// fresher trade is not replaced by an older aggregated price fetched after it, and a bogus
+/// upstream time in the future holds nothing back past its own fetch.
+#[tokio::test]
+async fn the_price_of_a_later_moment_wins_whichever_path_fetched_it_and_when() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let cache = PriceCache::new(conn, keys, &settings.prices);
+    let t0 = Utc::now() - Duration::seconds(300);
+    let at = |s: i64| t0 + Duration::seconds(s);
+    let with = |usd: &str, upstream: Option<i64>, fetched: i64| PriceRecord {
+        upstream_updated_at: upstream.map(at),
+        ..record("BTC", usd, at(fetched))
+    };
+    let btc = Symbol::parse("BTC").unwrap();
+    let written = |w: coinbeat_shared::cache::WriteOutcome| w.written;
+
+    // An aggregator's answer, fetched at 100 s, of the price at 70 s.
+    assert_eq!(
+        written(cache.write(&[with("1", Some(70), 100)]).await.unwrap()),
+        1
+    );
+    // A trade at 89.5 s, received at 90 s: fetched earlier, but of a later moment.
+    assert_eq!(
+        written(cache.write(&[with("2", Some(89), 90)]).await.unwrap()),
+        1
+    );
+    // The aggregator again at 110 s, still of 80 s: older news, skipped.
+    assert_eq!(
+        written(cache.write(&[with("3", Some(80), 110)]).await.unwrap()),
+        0
+    );
+    assert_eq!(cache.get(&btc).await.unwrap().unwrap().usd.to_string(), "2");
+    // The same moment fetched again later is newer news of it.
+    assert_eq!(
+        written(cache.write(&[with("4", Some(89), 120)]).await.unwrap()),
+        1
+    );
+    // No upstream time: as of its fetch.
+    assert_eq!(
+        written(cache.write(&[with("5", None, 130)]).await.unwrap()),
+        1
+    );
+    // An upstream time far ahead counts only as far as the fetch (140 s) ...
+    assert_eq!(
+        written(cache.write(&[with("6", Some(100_000), 140)]).await.unwrap()),
+        1
+    );
+    // ... so a trade of 150 s still replaces it.
+    assert_eq!(
+        written(cache.write(&[with("7", Some(150), 151)]).await.unwrap()),
+        1
+    );
+    assert_eq!(cache.get(&btc).await.unwrap().unwrap().usd.to_string(), "7");
+}

@@ -31,6 +31,24 @@ pub struct PriceRecord {
     pub source: String,
 }
 
+impl PriceRecord {
+    /// The moment the price is of: the upstream's own time for it (a trade's event time on an
+    /// exchange stream, an aggregator's `last_updated_at`) when it says, but never later than
+    /// when it was fetched (an upstream clock ahead of ours, or a bogus time, must not hold
+    /// every later record back); otherwise when it was fetched.
+    pub fn as_of(&self) -> DateTime<Utc> {
+        self.upstream_updated_at
+            .map_or(self.fetched_at, |at| at.min(self.fetched_at))
+    }
+
+    /// The order of records of one symbol, whichever path wrote them: newest [`Self::as_of`]
+    /// first, then newest `fetched_at` (the same price asked for again later is newer news of
+    /// it). `write_prices.lua`, the API's in-process copy and each live stream use it.
+    pub fn order(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.as_of(), self.fetched_at)
+    }
+}
+
 /// One point of a symbol's price history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {

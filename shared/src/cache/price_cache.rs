@@ -41,7 +41,8 @@ impl PriceCache {
         }
     }
 
-    /// Writes each record unless the cache already holds one fetched at the same time or later,
+    /// Writes each record unless the cache already holds one as new or newer
+    /// ([`PriceRecord::order`]: as of the same time or later, then fetched at the same time or later),
     /// adds a history point and publishes the record on the price event channel, all in one
     /// atomic step per chunk.
     pub async fn write(&self, records: &[PriceRecord]) -> Result<WriteOutcome, CacheError> {
@@ -63,6 +64,7 @@ impl PriceCache {
                     .key(self.keys.price(&record.symbol))
                     .key(self.keys.price_history(&record.symbol))
                     .arg(point.t)
+                    .arg(record.as_of().timestamp_millis())
                     .arg(record_json)
                     .arg(point_json);
             }
