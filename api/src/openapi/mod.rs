@@ -111,7 +111,9 @@ pub fn document(endpoints: &[(Method, &'static str, Access)]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Crypto market data kept fresh in Redis by coinbeat's workers, and the \
                 operations around it. Reads serve cached records with `fetched_at`, `source`, \
-                `age_seconds` and `stale`; decimals are JSON strings, never floats.",
+                `age_seconds` and `stale` (prices also `as_of` and `age_ms`: the moment the \
+                price is of, and its age in milliseconds); decimals are JSON strings, never \
+                floats.",
         },
         "paths": paths,
         "components": {

@@ -38,6 +38,12 @@ pub struct PriceView<'a> {
     pub volume_24h_usd: Option<&'a Decimal>,
     pub upstream_updated_at: Option<DateTime<Utc>>,
     pub fetched_at: DateTime<Utc>,
+    /// The moment the price is of (`PriceRecord::as_of`: the upstream's own time for it, capped
+    /// at `fetched_at`, else `fetched_at`).
+    pub as_of: DateTime<Utc>,
+    /// Milliseconds since `as_of`: how old the price itself is (an exchange trade's age, not
+    /// only this cache's).
+    pub age_ms: u64,
     pub source: &'a str,
     /// Whole seconds since `fetched_at`.
     pub age_seconds: u64,
@@ -58,6 +64,8 @@ impl<'a> PriceView<'a> {
             volume_24h_usd: record.volume_24h_usd.as_ref(),
             upstream_updated_at: record.upstream_updated_at,
             fetched_at: record.fetched_at,
+            as_of: record.as_of(),
+            age_ms: (now - record.as_of()).num_milliseconds().max(0) as u64,
             source: &record.source,
             age_seconds: freshness.age_seconds,
             stale: freshness.stale,

@@ -47,6 +47,10 @@ async fn listing_all_prices_serves_cached_tracked_symbols_with_decimals_exactly_
     assert!(btc["age_seconds"].as_u64().unwrap() < 60, "{btc}");
     assert!(btc["fetched_at"].as_str().unwrap().ends_with('Z'), "{btc}");
     assert!(btc["upstream_updated_at"].is_string(), "{btc}");
+    // The price is of the upstream's moment, 30 s before the fetch, and that old.
+    assert_eq!(btc["as_of"], btc["upstream_updated_at"], "{btc}");
+    let age_ms = btc["age_ms"].as_u64().unwrap();
+    assert!((30_000..90_000).contains(&age_ms), "{btc}");
     assert_eq!(find(&body["prices"], "TRX")["usd"], "0.00001234");
 
     let missing = &body["missing"];
