@@ -175,3 +175,80 @@ async fn the_price_of_a_later_moment_wins_whichever_path_fetched_it_and_when() {
     );
     assert_eq!(cache.get(&btc).await.unwrap().unwrap().usd.to_string(), "7");
 }
+
+/// A stream's trade has no market cap and the aggregator's answer is older than the last trade:
+/// neither erases what only the other has.
+#[tokio::test]
+async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_still_brings_its_own()
+{
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let cache = PriceCache::new(conn, keys, &settings.prices);
+    let t0 = Utc::now() - Duration::seconds(300);
+    let at = |s: i64| t0 + Duration::seconds(s);
+    let btc = Symbol::parse("BTC").unwrap();
+    let cap = |text: &str| Some(Decimal::from_str(text).unwrap());
+    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| PriceRecord {
+        upstream_updated_at: Some(at(upstream)),
+        market_cap_usd: cap(market_cap),
+        ..record("BTC", usd, at(fetched))
+    };
+    let tick = |usd: &str, event: i64| PriceRecord {
+        upstream_updated_at: Some(at(event)),
+        market_cap_usd: None,
+        source: "binance-ws".into(),
+        ..record("BTC", usd, at(event))
+    };
+
+    cache
+        .write(&[rest("100", "1000.5", 70, 100)])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache
+            .write_ticks(&[tick("101.25", 101)])
+            .await
+            .unwrap()
+            .written,
+        1
+    );
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(
+        (held.usd.to_string(), held.source.as_str()),
+        ("101.25".into(), "binance-ws")
+    );
+    assert_eq!(
+        held.market_cap_usd,
+        cap("1000.5"),
+        "the trade kept the market cap"
+    );
+
+    // The aggregator again, fetched later but of an older moment: the price stays the trade's,
+    // the market cap becomes the newer one.
+    assert_eq!(
+        cache
+            .write(&[rest("99", "2000.75", 80, 110)])
+            .await
+            .unwrap()
+            .written,
+        0
+    );
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(held.usd.to_string(), "101.25");
+    assert_eq!(held.market_cap_usd, cap("2000.75"));
+    // An answer fetched before the last write changes nothing at all.
+    cache.write(&[rest("98", "5.5", 60, 90)]).await.unwrap();
+    assert_eq!(
+        cache.get(&btc).await.unwrap().unwrap().market_cap_usd,
+        cap("2000.75")
+    );
+    // A whole record that is newer replaces everything, its own market cap with it.
+    cache.write(&[rest("102", "3000", 120, 121)]).await.unwrap();
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(
+        (held.usd.to_string(), held.market_cap_usd),
+        ("102".into(), cap("3000"))
+    );
+}

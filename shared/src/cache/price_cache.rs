@@ -42,17 +42,33 @@ impl PriceCache {
     }
 
     /// Writes each record unless the cache already holds one as new or newer
-    /// ([`PriceRecord::order`]: as of the same time or later, then fetched at the same time or later),
-    /// adds a history point and publishes the record on the price event channel, all in one
-    /// atomic step per chunk.
+    /// ([`PriceRecord::order`]: as of the same time or later, then fetched at the same time or
+    /// later), adds a history point and publishes the record on the price event channel, all in
+    /// one atomic step per chunk. A record that loses on as-of but was fetched later still
+    /// brings its market cap into the cached one (an aggregator's figure a stream lacks).
     pub async fn write(&self, records: &[PriceRecord]) -> Result<WriteOutcome, CacheError> {
+        self.write_as(records, "whole").await
+    }
+
+    /// [`Self::write`] for an exchange stream's records, which carry no market cap: a newer one
+    /// keeps the cached record's market cap instead of erasing it.
+    pub async fn write_ticks(&self, records: &[PriceRecord]) -> Result<WriteOutcome, CacheError> {
+        self.write_as(records, "tick").await
+    }
+
+    async fn write_as(
+        &self,
+        records: &[PriceRecord],
+        mode: &str,
+    ) -> Result<WriteOutcome, CacheError> {
         let mut outcome = WriteOutcome::default();
         for chunk in records.chunks(WRITE_CHUNK) {
             let mut invocation = WRITE_PRICES.prepare_invoke();
             invocation
                 .arg(self.expire_ms)
                 .arg(self.history_points)
-                .arg(self.keys.price_events());
+                .arg(self.keys.price_events())
+                .arg(mode);
             for record in chunk {
                 let record_json = serde_json::to_string(record).expect("records serialize");
                 let point = HistoryPoint {
