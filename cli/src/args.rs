@@ -349,6 +349,11 @@ pub enum FaultScenario {
     ClockSkew,
     /// Task records with their meta or payload deleted before the workers fetch them.
     Poison,
+    /// A small Redis filled until enqueues are refused for memory, then drained; then an
+    /// evicting policy, which a worker must refuse.
+    MemoryPressure,
+    /// Every worker connection reset again and again while acks are in flight.
+    AckReset,
     /// Every scenario above, one after the other.
     All,
 }

@@ -60,3 +60,14 @@ fn a_frozen_workers_late_answer_never_overwrites_the_newer_record() {
     assert!(written.contains("| pause | 1 | 0 | 0 |"), "{written}");
     assert!(written.contains("stale overwrites: 0"), "{written}");
 }
+
+#[test]
+fn a_full_redis_refuses_enqueues_for_memory_and_reset_connections_lose_no_ack() {
+    let (written, _dir) = faults(&["memory-pressure"]);
+    assert!(written.contains("| memory-pressure |"), "{written}");
+    assert!(written.contains("worker restarts: 0"), "{written}");
+
+    let (written, _dir) = faults(&["ack-reset"]);
+    assert!(written.contains("| ack-reset |"), "{written}");
+    assert!(written.contains("0 dead, 0 lost"), "{written}");
+}

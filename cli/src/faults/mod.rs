@@ -16,13 +16,17 @@
 //! | `soak` | [`soak`] | a steady job rate on shortened schedules |
 //! | `clock-skew` | [`clock_skew`] | worker replicas a minute behind and ahead (libfaketime), then SIGKILL of the one behind |
 //! | `poison` | [`poison`] | task records with their meta or payload deleted before the workers fetch them |
+//! | `memory-pressure` | [`memory_pressure`] | a Redis of 8 MB filled until enqueues are refused, then drained; then an evicting policy |
+//! | `ack-reset` | [`ack_reset`] | every worker connection reset (`CLIENT KILL`, some during `CLIENT PAUSE WRITE`) while acks are in flight |
 //!
 //! [`ledger`] counts runs of probe tasks; [`outcome`] is the table.
 
+mod ack_reset;
 mod clock_skew;
 mod flood;
 mod kill;
 mod ledger;
+mod memory_pressure;
 mod outcome;
 mod pause;
 mod poison;
@@ -61,6 +65,8 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
             FaultScenario::Soak,
             FaultScenario::ClockSkew,
             FaultScenario::Poison,
+            FaultScenario::MemoryPressure,
+            FaultScenario::AckReset,
         ],
         one => vec![one],
     };
@@ -78,6 +84,8 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
                 FaultScenario::Soak => soak::run(&args).await,
                 FaultScenario::ClockSkew => clock_skew::run().await,
                 FaultScenario::Poison => poison::run().await,
+                FaultScenario::MemoryPressure => memory_pressure::run().await,
+                FaultScenario::AckReset => ack_reset::run().await,
                 FaultScenario::All => unreachable!("expanded above"),
             }
         };
@@ -115,6 +123,8 @@ impl FaultScenario {
             Self::Soak => "soak",
             Self::ClockSkew => "clock-skew",
             Self::Poison => "poison",
+            Self::MemoryPressure => "memory-pressure",
+            Self::AckReset => "ack-reset",
             Self::All => "all",
         }
     }
