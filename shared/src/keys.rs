@@ -332,6 +332,15 @@ impl RateLimitKeys {
     pub fn blocked_until(&self) -> String {
         format!("{}:blocked", self.base)
     }
+    /// ZSET of the waiters in line for a permit: member = ticket, score = arrival (Redis's
+    /// clock), so permits go in arrival order across processes.
+    pub fn line(&self) -> String {
+        format!("{}:line", self.base)
+    }
+    /// ZSET of the line's tickets by when their lease ends: a waiter that died leaves the line.
+    pub fn line_leases(&self) -> String {
+        format!("{}:line:leases", self.base)
+    }
     /// HASH of counters: `acquired`, `permits`, `waited`, `wait_ms`, `denied`, `push_backs`.
     pub fn metrics(&self) -> String {
         format!("{}:metrics", self.base)

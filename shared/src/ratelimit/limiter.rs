@@ -212,7 +212,7 @@ impl Limiter {
         budget: Duration,
         ticket: &mut Ticket,
     ) -> Result<Attempt, RateLimitError> {
-        let (line, leases) = line_keys(&self.rate_keys);
+        let (line, leases) = (self.rate_keys.line(), self.rate_keys.line_leases());
         let mut invocation = ACQUIRE.prepare_invoke();
         invocation
             .key(self.rate_keys.blocked_until())
@@ -251,17 +251,6 @@ impl Limiter {
             _ => Attempt::Denied(wait),
         })
     }
-}
-
-/// The keys of the limiter's line: the ZSET of tickets by arrival and the ZSET of their leases,
-/// `{limiter}:line` and `{limiter}:line:leases`, beside the limiter's other keys.
-///
-/// Built here from the limiter's base rather than by `keys.rs` only while the key module is
-/// being reworked on main; they move there with it.
-fn line_keys(keys: &RateLimitKeys) -> (String, String) {
-    let metrics = keys.metrics();
-    let base = metrics.strip_suffix(":metrics").unwrap_or(&metrics);
-    (format!("{base}:line"), format!("{base}:line:leases"))
 }
 
 /// Whole milliseconds, rounded up, so a short wait or block is never rounded to nothing.
