@@ -433,16 +433,34 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
         })
         .unwrap();
     let back = Instant::now();
-    let source = loop {
-        ctx.worker.handle(job()).await.unwrap().unwrap();
-        let source = ctx.cache.get(&btc).await.unwrap().unwrap().source;
-        if source == "coingecko" || back.elapsed() > Duration::from_millis(PROBE_MS * 3) {
-            break source;
+    let result = loop {
+        let result = ctx.worker.handle(job()).await.unwrap().unwrap();
+        if result["fallback"].is_null() || back.elapsed() > Duration::from_millis(PROBE_MS * 3) {
+            break result;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(source, "coingecko", "prices come from CoinGecko again");
+    assert!(
+        result["fallback"].is_null(),
+        "prices come from CoinGecko again: {result}"
+    );
     assert!(back.elapsed() <= Duration::from_millis(PROBE_MS * 2));
+    // The cache follows once CoinGecko's price is of a later moment than Binance's last one
+    // (records are ordered by the moment they are of: the simulator's CoinGecko stamps whole
+    // seconds of its 1 s steps, Binance the moment it answers), not before.
+    let flipped = Instant::now();
+    loop {
+        ctx.worker.handle(job()).await.unwrap().unwrap();
+        let source = ctx.cache.get(&btc).await.unwrap().unwrap().source;
+        if source == "coingecko" {
+            break;
+        }
+        assert!(
+            flipped.elapsed() < Duration::from_secs(5),
+            "the cache still holds Binance's record 5 s after CoinGecko came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let snapshot = read_breaker(&env.conn, &env.keys, Provider::CoinGecko)
         .await
         .unwrap();
