@@ -459,7 +459,9 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
             flipped.elapsed() < Duration::from_secs(5),
             "the cache still holds Binance's record 5 s after CoinGecko came back"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A job every half second: faster, the keyless CoinGecko limit (30/min) would run out
+        // and send jobs back to Binance.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let snapshot = read_breaker(&env.conn, &env.keys, Provider::CoinGecko)
         .await
