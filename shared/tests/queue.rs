@@ -19,7 +19,7 @@ use coinbeat_shared::{
         migrate_layout, queue_stats,
     },
     redis_conn, submit,
-    testing::TestRedis,
+    testing::{TestRedis, command_calls},
 };
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
@@ -1010,20 +1010,6 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
     let mut ran = runs.lock().unwrap().clone();
     ran.sort_unstable();
     assert_eq!(ran, (0..9).collect::<Vec<_>>(), "every task once");
-}
-
-/// How many calls of `command` (lowercase) this test's Redis has served (`INFO commandstats`).
-async fn command_calls(conn: &ConnectionManager, command: &str) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn.clone())
-        .await
-        .unwrap();
-    let field = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|line| line.strip_prefix(field.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |calls| calls.parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

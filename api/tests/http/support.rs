@@ -210,17 +210,8 @@ pub async fn hget_calls(api: &Api) -> u64 {
 
 /// How many calls of `command` (lowercase) the test Redis has served so far.
 pub async fn command_calls(api: &Api, command: &str) -> u64 {
-    let mut conn = redis_conn::connect(&api.settings.redis).await.unwrap();
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let field = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|line| line.strip_prefix(field.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |calls| calls.parse().unwrap())
+    let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    coinbeat_shared::testing::command_calls(&conn, command).await
 }
 
 /// Waits until `GET path` is answered from the copy: no `HGET` reaches Redis for it.

@@ -166,7 +166,21 @@ impl Drop for TestRedis {
     }
 }
 
-/// A key prefix no other test uses.
+/// How many calls of `command` (lowercase, e.g. `evalsha`) the Redis of `conn` has served
+/// since it started (`INFO commandstats`): how a test sees round trips it cannot see otherwise.
+pub async fn command_calls(conn: &redis::aio::ConnectionManager, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn.clone())
+        .await
+        .expect("INFO commandstats");
+    let field = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(field.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().expect("a count"))
+}
+
 /// A loopback port free right now (bound, read and released; another process could take it
 /// before the caller does, which on a test machine it practically never does).
 pub fn free_port() -> u16 {
@@ -176,6 +190,7 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A key prefix no other test uses.
 pub fn unique_prefix() -> String {
     format!(
         "t{}",
