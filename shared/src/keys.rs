@@ -40,6 +40,12 @@ impl Keys {
         }
     }
 
+    /// What [`Self::queue`]'s namespace was before the hash tag (`{prefix}:q:{queue}`), for
+    /// `queue::migrate_layout` to find an older release's keys. Nothing writes it any more.
+    pub fn queue_namespace_before_hash_tag(&self, queue: &QueueName) -> String {
+        format!("{}:q:{}", self.prefix, queue)
+    }
+
     /// HASH with the cached price of one symbol: `record` (JSON) and `fetched_at_ms`.
     pub fn price(&self, symbol: &Symbol) -> String {
         format!("{}:price:{symbol}", self.prefix)

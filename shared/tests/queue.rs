@@ -945,6 +945,7 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
         .query_async(&mut c)
         .await
         .unwrap();
+    // Written out here, not asked of the key module: the old release's names, as it wrote them.
     let old_ns = format!("{}:q:{queue}", ctx.keys.prefix());
     for key in &current {
         let rest = key.strip_prefix(k.namespace()).unwrap();

@@ -23,7 +23,7 @@ pub async fn migrate_layout(
     if matches!(conn, QueueConn::Cluster(_)) {
         return Ok(0);
     }
-    let old = format!("{}:q:{queue}", keys.prefix());
+    let old = keys.queue_namespace_before_hash_tag(queue);
     let new = keys.queue(queue).namespace().to_owned();
     let mut c = conn.clone();
     let mut found: Vec<String> = Vec::new();
