@@ -286,6 +286,33 @@ pub fn free_addr() -> anyhow::Result<std::net::SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
+/// The sum over the processes whose ops ports are `ops` of the samples of counter `family`
+/// whose labels contain `label` (`""` for every sample), from their `/metrics`.
+pub async fn counter_across(
+    ops: &[std::net::SocketAddr],
+    family: &str,
+    label: &str,
+) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for addr in ops {
+        wait_listening(*addr).await?;
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await?
+            .text()
+            .await?;
+        total += text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(label))
+            .filter(|l| {
+                l.strip_prefix(family)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    Ok(total)
+}
+
 /// Waits until something accepts TCP connections at `addr`.
 pub async fn wait_listening(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();

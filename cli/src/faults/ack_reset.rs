@@ -18,7 +18,7 @@ use super::{
     ledger,
     outcome::Outcome,
 };
-use crate::bench::lab::{Lab, free_addr, wait_listening};
+use crate::bench::lab::{Lab, counter_across, free_addr};
 
 const TASKS: u64 = 10_000;
 const REPLICAS: usize = 2;
@@ -175,23 +175,8 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
     };
     let runs = ledger::runs(lab).await?;
     let tally = ledger::tally(&runs, 0..TASKS);
-    let (mut restarts, mut retried) = (0.0, 0.0);
-    for addr in &ops {
-        wait_listening(*addr).await?;
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await?
-            .text()
-            .await?;
-        let sum = |wanted: &dyn Fn(&str) -> bool| {
-            text.lines()
-                .filter(|l| wanted(l))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum::<f64>()
-        };
-        restarts += sum(&|l| l.starts_with("coinbeat_worker_restarts_total"));
-        retried +=
-            sum(&|l| l.starts_with("coinbeat_tasks_total{") && l.contains("outcome=\"retried\""));
-    }
+    let restarts = counter_across(&ops, "coinbeat_worker_restarts_total", "").await?;
+    let retried = counter_across(&ops, "coinbeat_tasks_total", "outcome=\"retried\"").await?;
     outcome.jobs = TASKS;
     outcome.lost = Some(tally.lost);
     outcome.duplicated = Some(tally.duplicated);

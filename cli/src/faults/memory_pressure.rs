@@ -19,7 +19,7 @@ use coinbeat_shared::{
 };
 
 use super::{kill::worker_env, ledger, outcome::Outcome};
-use crate::bench::lab::{Lab, free_addr, wait_listening};
+use crate::bench::lab::{Lab, counter_across, free_addr};
 
 const MAXMEMORY: u64 = 8 * 1024 * 1024;
 const BATCH: u64 = 500;
@@ -61,15 +61,6 @@ async fn used_memory(lab: &Lab) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
         .context("INFO memory without used_memory")
-}
-
-/// The sum of a counter family's samples in a Prometheus text exposition.
-fn counter_sum(exposition: &str, family: &str) -> f64 {
-    exposition
-        .lines()
-        .filter(|l| l.starts_with(family) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
@@ -223,15 +214,7 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         cleanup_stats.done == 1,
         format!("the cleanup job ran: {} done", cleanup_stats.done),
     );
-    let mut restarts = 0.0;
-    for addr in &ops {
-        wait_listening(*addr).await?;
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await?
-            .text()
-            .await?;
-        restarts += counter_sum(&text, "coinbeat_worker_restarts_total");
-    }
+    let restarts = counter_across(&ops, "coinbeat_worker_restarts_total", "").await?;
     outcome.check(
         restarts == 0.0 && lab.all_running(),
         format!("worker restarts: {restarts}; no process exited"),
