@@ -168,13 +168,8 @@ async fn unknown_streams_too_many_streams_and_a_down_provider_are_refused_before
         "streams=",
         &format!("streams={}", vec!["btcusdt@aggTrade"; 1025].join("/")),
     ] {
-        let err = connect_async(format!("{base}/stream?{query}"))
-            .await
-            .expect_err(query);
-        let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
-            panic!("{query}: {err}");
-        };
-        assert_eq!(response.status(), 400, "{query}");
+        let status = common::refused_upgrade(&format!("{base}/stream?{query}")).await;
+        assert_eq!(status, 400, "{query}");
     }
     sim.control(&ControlRequest {
         provider: Some(Provider::Binance),
@@ -182,11 +177,6 @@ async fn unknown_streams_too_many_streams_and_a_down_provider_are_refused_before
         ..ControlRequest::default()
     })
     .unwrap();
-    let err = connect_async(format!("{base}/stream?streams=btcusdt@aggTrade"))
-        .await
-        .unwrap_err();
-    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
-        panic!("{err}");
-    };
-    assert_eq!(response.status(), 503);
+    let status = common::refused_upgrade(&format!("{base}/stream?streams=btcusdt@aggTrade")).await;
+    assert_eq!(status, 503);
 }

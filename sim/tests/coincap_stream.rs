@@ -64,13 +64,8 @@ async fn unknown_assets_and_a_down_provider_are_refused_before_the_upgrade() {
     let sim = common::start(SimConfig::default()).await;
     let base = sim.coincap_stream_url();
     for query in ["assets=notacoin", "assets=", ""] {
-        let err = connect_async(format!("{base}/prices?{query}"))
-            .await
-            .expect_err(query);
-        let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
-            panic!("{query}: {err}");
-        };
-        assert_eq!(response.status(), 400, "{query}");
+        let status = common::refused_upgrade(&format!("{base}/prices?{query}")).await;
+        assert_eq!(status, 400, "{query}");
     }
     sim.control(&ControlRequest {
         provider: Some(Provider::CoinCap),
@@ -78,11 +73,6 @@ async fn unknown_assets_and_a_down_provider_are_refused_before_the_upgrade() {
         ..ControlRequest::default()
     })
     .unwrap();
-    let err = connect_async(format!("{base}/prices?assets=bitcoin"))
-        .await
-        .unwrap_err();
-    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
-        panic!("{err}");
-    };
-    assert_eq!(response.status(), 503);
+    let status = common::refused_upgrade(&format!("{base}/prices?assets=bitcoin")).await;
+    assert_eq!(status, 503);
 }

@@ -98,3 +98,13 @@ pub async fn fetch_json(url: &str, query: &[(&str, &str)]) -> serde_json::Value 
     let text = fetch(url, query).await.text().await.expect("a body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// The HTTP status a WebSocket upgrade at `url` was refused with; panics if it was accepted or
+/// failed some other way.
+pub async fn refused_upgrade(url: &str) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{url}: {other}"),
+        Ok(_) => panic!("{url}: the upgrade was accepted"),
+    }
+}
