@@ -28,6 +28,16 @@ fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     }
 }
 
+/// A price cache on a private redis-server (kept running by the returned handle).
+async fn private_cache() -> (TestRedis, PriceCache) {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let cache = PriceCache::new(conn, keys, &settings.prices);
+    (redis, cache)
+}
+
 #[tokio::test]
 async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() {
     let redis = TestRedis::start();
@@ -123,11 +133,7 @@ async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() 
 /// upstream time in the future holds nothing back past its own fetch.
 #[tokio::test]
 async fn the_price_of_a_later_moment_wins_whichever_path_fetched_it_and_when() {
-    let redis = TestRedis::start();
-    let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let cache = PriceCache::new(conn, keys, &settings.prices);
+    let (_redis, cache) = private_cache().await;
     let t0 = Utc::now() - Duration::seconds(300);
     let at = |s: i64| t0 + Duration::seconds(s);
     let with = |usd: &str, upstream: Option<i64>, fetched: i64| PriceRecord {
@@ -181,11 +187,7 @@ async fn the_price_of_a_later_moment_wins_whichever_path_fetched_it_and_when() {
 #[tokio::test]
 async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_still_brings_its_own()
 {
-    let redis = TestRedis::start();
-    let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let cache = PriceCache::new(conn, keys, &settings.prices);
+    let (_redis, cache) = private_cache().await;
     let t0 = Utc::now() - Duration::seconds(300);
     let at = |s: i64| t0 + Duration::seconds(s);
     let btc = Symbol::parse("BTC").unwrap();
