@@ -180,7 +180,13 @@ async fn three_done_tasks_and_two_dead_are_counted_by_outcome_with_the_retry_and
     let dead = [q, ("outcome", "dead")];
     assert_eq!(m.get("coinbeat_task_duration_seconds_count", &dead), 2.0);
 
-    // Its own queue, read from Redis.
+    // Its own queue, read from Redis. Those gauges are sampled every couple of seconds, so
+    // the scrape that first saw both deaths counted may still hold the sample before them.
+    let m = worker
+        .scrape_until("the queue's gauges caught up with the deaths", |m| {
+            m.value("coinbeat_queue_tasks", &[q, ("state", "dead")]) == Some(2.0)
+        })
+        .await;
     assert_eq!(m.get("coinbeat_redis_up", &[]), 1.0);
     assert_eq!(m.get("coinbeat_queue_tasks", &[q, ("state", "dead")]), 2.0);
     assert_eq!(
