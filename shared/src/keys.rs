@@ -153,6 +153,12 @@ impl Keys {
         format!("{}:stream:lease:{source}:{shard}", self.prefix)
     }
 
+    /// HASH: shard number → the state of that shard of the streamed symbols, as its holder last
+    /// wrote it (`stream_state::ShardState`, JSON).
+    pub fn stream_state(&self) -> String {
+        format!("{}:stream:state", self.prefix)
+    }
+
     /// STRING: the latest health report (JSON), with an expiry.
     pub fn health_report(&self) -> String {
         format!("{}:health:report", self.prefix)

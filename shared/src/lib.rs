@@ -41,6 +41,7 @@ pub mod schedule_sweep;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
+pub mod stream_state;
 pub mod submit;
 pub mod telemetry;
 #[cfg(feature = "testing")]

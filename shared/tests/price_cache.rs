@@ -254,3 +254,70 @@ async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_sti
         ("102".into(), cap("3000"))
     );
 }
+
+/// Ticks before a stream's first 24 h ticker keep the cached 24 h figures, and a fast stream
+/// adds history points only as often as it is told, so days of history are not pushed out.
+#[tokio::test]
+async fn ticks_keep_the_cached_24h_figures_and_add_history_points_only_as_often_as_told() {
+    let (_redis, cache) = private_cache().await;
+    let cache = cache.with_tick_history_every(std::time::Duration::from_secs(60));
+    let t0 = Utc::now() - Duration::seconds(600);
+    let at = |ms: i64| t0 + Duration::milliseconds(ms);
+    let btc = Symbol::parse("BTC").unwrap();
+    let dec = |text: &str| Some(Decimal::from_str(text).unwrap());
+    cache
+        .write(&[PriceRecord {
+            change_24h_pct: dec("-1.25"),
+            volume_24h_usd: dec("123456.5"),
+            ..record("BTC", "100", at(0))
+        }])
+        .await
+        .unwrap();
+    let tick = |usd: &str, ms: i64| PriceRecord {
+        upstream_updated_at: Some(at(ms)),
+        market_cap_usd: None,
+        source: "binance-ws".into(),
+        ..record("BTC", usd, at(ms))
+    };
+    // Ten ticks over 9 s (none 60 s after the REST point), then one past the minute.
+    let ticks: Vec<PriceRecord> = (1..=10)
+        .map(|i| tick(&format!("100.{i}"), i * 1_000))
+        .collect();
+    for t in &ticks {
+        assert_eq!(
+            cache
+                .write_ticks(std::slice::from_ref(t))
+                .await
+                .unwrap()
+                .written,
+            1
+        );
+    }
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(held.usd.to_string(), "100.10");
+    assert_eq!(
+        held.change_24h_pct,
+        dec("-1.25"),
+        "kept from the REST record"
+    );
+    assert_eq!(held.volume_24h_usd, dec("123456.5"));
+    assert_eq!(
+        cache.history(&btc, 100).await.unwrap().len(),
+        1,
+        "no tick within a minute of the last point adds one"
+    );
+    cache.write_ticks(&[tick("101", 61_000)]).await.unwrap();
+    assert_eq!(cache.history(&btc, 100).await.unwrap().len(), 2);
+    // A ticker's own 24 h figures replace the kept ones.
+    cache
+        .write_ticks(&[PriceRecord {
+            change_24h_pct: dec("2.5"),
+            ..tick("102", 62_000)
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&btc).await.unwrap().unwrap().change_24h_pct,
+        dec("2.5")
+    );
+}

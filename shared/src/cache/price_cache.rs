@@ -29,6 +29,8 @@ pub struct PriceCache {
     keys: Keys,
     expire_ms: u64,
     history_points: u64,
+    /// The least time between two history points written by ticks (0: every tick adds one).
+    tick_history_every_ms: u64,
 }
 
 impl PriceCache {
@@ -38,7 +40,14 @@ impl PriceCache {
             keys,
             expire_ms: settings.expire_after().as_millis() as u64,
             history_points: settings.history_points,
+            tick_history_every_ms: 0,
         }
+    }
+
+    /// Ticks add a history point only when the symbol's newest one is at least `every` old.
+    pub fn with_tick_history_every(mut self, every: std::time::Duration) -> Self {
+        self.tick_history_every_ms = every.as_millis() as u64;
+        self
     }
 
     /// Writes each record unless the cache already holds one as new or newer
@@ -50,8 +59,10 @@ impl PriceCache {
         self.write_as(records, "whole").await
     }
 
-    /// [`Self::write`] for an exchange stream's records, which carry no market cap: a newer one
-    /// keeps the cached record's market cap instead of erasing it.
+    /// [`Self::write`] for an exchange stream's records, which carry no market cap (and no 24 h
+    /// figures before the stream's first ticker): a newer one keeps the cached record's figures
+    /// instead of erasing them, and adds a history point only as often as
+    /// [`Self::with_tick_history_every`] says.
     pub async fn write_ticks(&self, records: &[PriceRecord]) -> Result<WriteOutcome, CacheError> {
         self.write_as(records, "tick").await
     }
@@ -68,7 +79,8 @@ impl PriceCache {
                 .arg(self.expire_ms)
                 .arg(self.history_points)
                 .arg(self.keys.price_events())
-                .arg(mode);
+                .arg(mode)
+                .arg(self.tick_history_every_ms);
             for record in chunk {
                 let record_json = serde_json::to_string(record).expect("records serialize");
                 let point = HistoryPoint {

@@ -23,6 +23,7 @@ mod ops;
 mod prices;
 mod providers;
 mod schedule;
+mod streams;
 mod upstream;
 mod wallets;
 
@@ -36,10 +37,11 @@ pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
 pub use prices::PricesSettings;
 pub use providers::{
-    BinanceSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings, EtherscanSettings,
-    ProviderSettings, ProvidersSettings,
+    BinanceSettings, CoinCapSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings,
+    EtherscanSettings, ProviderSettings, ProvidersSettings,
 };
 pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
+pub use streams::StreamsSettings;
 pub use upstream::UpstreamSettings;
 pub use wallets::{ETHERSCAN_MAX_RECORDS, WalletSettings};
 
@@ -68,6 +70,7 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub upstream: UpstreamSettings,
     pub prices: PricesSettings,
+    pub streams: StreamsSettings,
     pub markets: MarketsSettings,
     pub schedule: ScheduleTable,
     pub wallets: WalletSettings,
@@ -85,6 +88,7 @@ impl Default for Settings {
             providers: ProvidersSettings::default(),
             upstream: UpstreamSettings::default(),
             prices: PricesSettings::default(),
+            streams: StreamsSettings::default(),
             markets: MarketsSettings::default(),
             schedule: default_schedule(),
             wallets: WalletSettings::default(),
@@ -119,6 +123,7 @@ impl Settings {
         self.providers.validate()?;
         self.api.validate_auth().map_err(SettingsError::Invalid)?;
         self.api.validate_limits().map_err(SettingsError::Invalid)?;
+        self.streams.validate().map_err(SettingsError::Invalid)?;
         let unmapped = self.prices.unmapped();
         if !unmapped.is_empty() {
             let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();
@@ -154,10 +159,11 @@ impl Settings {
 
 /// Settings also read under a plain environment name, `(name, setting path)`: the names every
 /// other tool in this space uses. They win over the `COINBEAT_*` form.
-pub const ENV_ALIASES: [(&str, &str); 3] = [
+pub const ENV_ALIASES: [(&str, &str); 4] = [
     ("REDIS_URL", "redis.url"),
     ("COINGECKO_API_KEY", "providers.coingecko.api_key"),
     ("ETHERSCAN_API_KEY", "providers.etherscan.api_key"),
+    ("COINCAP_API_KEY", "providers.coincap.api_key"),
 ];
 
 /// Where Redis is and how our keys are named in it.

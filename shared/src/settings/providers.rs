@@ -14,6 +14,7 @@ pub struct ProvidersSettings {
     pub binance: BinanceSettings,
     pub etherscan: EtherscanSettings,
     pub coinlore: CoinLoreSettings,
+    pub coincap: CoinCapSettings,
 }
 
 impl ProvidersSettings {
@@ -134,6 +135,54 @@ impl CoinLoreSettings {
     /// The base URL without a trailing slash.
     pub fn effective_base_url(&self) -> &str {
         self.base_url.trim_end_matches('/')
+    }
+}
+
+/// CoinCap: the stream-worker's second source of live prices, streamed while Binance's streams
+/// are silent or failing (`{ws_url}/prices?assets=…&apiKey=…`). v3 needs a key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinCapSettings {
+    /// Empty means `wss://wss.coincap.io`. `COINBEAT_PROVIDERS__COINCAP__WS_URL`.
+    pub ws_url: String,
+    /// `COINBEAT_PROVIDERS__COINCAP__API_KEY` or `COINCAP_API_KEY`.
+    pub api_key: Option<Secret>,
+    /// CoinCap's asset id by symbol where it differs from the coin's CoinGecko id
+    /// (`prices.coins`). Built in: the two of the default tracked set known to differ
+    /// (`binancecoin` is `binance-coin`, `avalanche-2` is `avalanche`).
+    pub ids: std::collections::BTreeMap<String, String>,
+}
+
+/// CoinCap asset ids that differ from CoinGecko's for the default tracked set.
+const COINCAP_IDS: [(&str, &str); 2] = [("BNB", "binance-coin"), ("AVAX", "avalanche")];
+
+impl Default for CoinCapSettings {
+    fn default() -> Self {
+        Self {
+            ws_url: String::new(),
+            api_key: None,
+            ids: COINCAP_IDS
+                .iter()
+                .map(|(s, id)| ((*s).to_owned(), (*id).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl CoinCapSettings {
+    /// The configured stream URL or the public one; never with a trailing slash.
+    pub fn effective_ws_url(&self) -> &str {
+        let url = if self.ws_url.is_empty() {
+            "wss://wss.coincap.io"
+        } else {
+            self.ws_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+
+    /// CoinCap's id of the coin whose CoinGecko id is `coingecko_id`.
+    pub fn asset_id<'a>(&'a self, symbol: &str, coingecko_id: &'a str) -> &'a str {
+        self.ids.get(symbol).map_or(coingecko_id, String::as_str)
     }
 }
 

@@ -2,21 +2,29 @@
 -- KEYS: for record i, KEYS[2i-1] = price hash, KEYS[2i] = history zset
 -- ARGV[1] = expiry (ms), ARGV[2] = history points kept, ARGV[3] = event channel,
 -- ARGV[4] = "whole" (a record with every figure its upstream has) or "tick" (an exchange
--- stream's record, without a market cap),
--- then per record i: ARGV[4i+1] = fetched_at_ms, ARGV[4i+2] = as_of_ms (`PriceRecord::as_of`),
--- ARGV[4i+3] = record JSON, ARGV[4i+4] = history point JSON
+-- stream's record, without a market cap), ARGV[5] = in "tick" mode, the least time (ms) between
+-- two history points a tick adds (0: every tick adds one),
+-- then per record i: ARGV[4i+2] = fetched_at_ms, ARGV[4i+3] = as_of_ms (`PriceRecord::as_of`),
+-- ARGV[4i+4] = record JSON, ARGV[4i+5] = history point JSON
 -- "Newer" is `PriceRecord::order`: a later as-of, or the same as-of fetched later. A record
 -- written before as-of was kept (no `as_of_ms` field) counts as of its fetched_at.
 --
 -- Figures one path lacks are not clobbered by it: a newer tick keeps the cached record's
--- market cap; a whole record that loses on as-of (an aggregator's answer older than the last
+-- market cap, and its 24 h change and volume when it has none yet; a whole record that loses on as-of (an aggregator's answer older than the last
 -- trade) but was fetched later still brings its market cap into the cached record.
 -- Returns the number of records written; a record not newer than the cached one is skipped.
 local ttl = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
 local channel = ARGV[3]
 local mode = ARGV[4]
-local KEPT = {"market_cap_usd"}
+local history_gap = tonumber(ARGV[5])
+-- Kept from the cached record when a newer record lacks them.
+local KEPT = {
+  whole = {},
+  tick = {"market_cap_usd", "change_24h_pct", "volume_24h_usd"},
+}
+-- Brought into the cached record by a whole record that lost on as-of.
+local PATCHED = {"market_cap_usd"}
 
 local function missing(v)
   return v == nil or v == cjson.null
@@ -25,9 +33,9 @@ end
 local written = 0
 for i = 1, #KEYS / 2 do
   local key, history = KEYS[2 * i - 1], KEYS[2 * i]
-  local ts = tonumber(ARGV[4 * i + 1])
-  local as_of = tonumber(ARGV[4 * i + 2])
-  local record, point = ARGV[4 * i + 3], ARGV[4 * i + 4]
+  local ts = tonumber(ARGV[4 * i + 2])
+  local as_of = tonumber(ARGV[4 * i + 3])
+  local record, point = ARGV[4 * i + 4], ARGV[4 * i + 5]
   local held = redis.call('HMGET', key, 'fetched_at_ms', 'as_of_ms', 'record')
   local current = tonumber(held[1])
   local current_as_of = tonumber(held[2]) or current
@@ -35,7 +43,7 @@ for i = 1, #KEYS / 2 do
     if mode == "tick" and held[3] then
       local new, old = cjson.decode(record), cjson.decode(held[3])
       local changed = false
-      for _, field in ipairs(KEPT) do
+      for _, field in ipairs(KEPT[mode]) do
         if missing(new[field]) and not missing(old[field]) then
           new[field] = old[field]
           changed = true
@@ -47,17 +55,24 @@ for i = 1, #KEYS / 2 do
     end
     redis.call('HSET', key, 'fetched_at_ms', ts, 'as_of_ms', as_of, 'record', record)
     redis.call('PEXPIRE', key, ttl)
-    redis.call('ZADD', history, ts, point)
-    if keep > 0 then
-      redis.call('ZREMRANGEBYRANK', history, 0, -(keep + 1))
+    local add_point = true
+    if mode == "tick" and history_gap > 0 then
+      local newest = redis.call('ZRANGE', history, -1, -1, 'WITHSCORES')
+      add_point = newest[2] == nil or ts - tonumber(newest[2]) >= history_gap
     end
-    redis.call('PEXPIRE', history, ttl)
+    if add_point then
+      redis.call('ZADD', history, ts, point)
+      if keep > 0 then
+        redis.call('ZREMRANGEBYRANK', history, 0, -(keep + 1))
+      end
+      redis.call('PEXPIRE', history, ttl)
+    end
     redis.call('PUBLISH', channel, record)
     written = written + 1
   elseif mode == "whole" and held[3] and ts > current then
     local new, old = cjson.decode(record), cjson.decode(held[3])
     local changed = false
-    for _, field in ipairs(KEPT) do
+    for _, field in ipairs(PATCHED) do
       if not missing(new[field]) and new[field] ~= old[field] then
         old[field] = new[field]
         changed = true
