@@ -147,10 +147,10 @@ impl Keys {
         format!("{}:caller:{caller}:tasks", self.prefix)
     }
 
-    /// STRING: who holds shard `shard` of the symbols streamed from `source` (`lease::Lease`),
-    /// with an expiry.
-    pub fn stream_lease(&self, source: &str, shard: u32) -> String {
-        format!("{}:stream:lease:{source}:{shard}", self.prefix)
+    /// STRING: which `stream-worker` replica holds shard `shard` of the streamed symbols
+    /// (`lease::Lease`), with an expiry.
+    pub fn stream_lease(&self, shard: u32) -> String {
+        format!("{}:stream:lease:{shard}", self.prefix)
     }
 
     /// HASH: shard number → the state of that shard of the streamed symbols, as its holder last

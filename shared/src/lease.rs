@@ -109,7 +109,7 @@ mod tests {
     async fn leases(redis: &TestRedis, ttl: Duration) -> (Lease, Lease) {
         let settings = redis.settings();
         let conn = redis_conn::connect(&settings.redis).await.unwrap();
-        let key = Keys::new(settings.redis.key_prefix).stream_lease("binance", 0);
+        let key = Keys::new(settings.redis.key_prefix).stream_lease(0);
         (
             Lease::new(conn.clone(), key.clone(), "a".into(), ttl),
             Lease::new(conn, key, "b".into(), ttl),

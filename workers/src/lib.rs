@@ -10,11 +10,14 @@
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
 //! - [`upstream`]: the gate every upstream request passes (shared rate limit, shared circuit
 //!   breaker, retries with backoff, push-back on throttling), over [`http`].
+//! - [`stream`]: the `stream-worker` (no queue): live prices from Binance's streams, CoinCap's
+//!   as the second source, leased per shard across replicas; [`websocket`] is their transport.
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod binance;
 pub mod boot;
 pub mod cleanup;
+pub mod coincap;
 pub mod coingecko;
 pub mod coinlore;
 pub mod etherscan;
@@ -24,5 +27,7 @@ pub mod market;
 pub mod prices;
 pub mod probe;
 pub mod registry;
+pub mod stream;
 pub mod upstream;
 pub mod wallet;
+pub mod websocket;

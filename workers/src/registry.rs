@@ -20,13 +20,15 @@ use crate::{
     wallet::WalletWorker,
 };
 
-/// The product's worker binaries, one per queue; `coinbeat up` runs one replica of each.
+/// The product's worker binaries, one per queue and the `stream-worker` (no queue); `coinbeat
+/// up` runs one replica of each.
 pub const PRODUCT_WORKERS: &[&str] = &[
     "price-worker",
     "market-worker",
     "wallet-worker",
     "health-worker",
     "cleanup-worker",
+    "stream-worker",
 ];
 
 /// The queue the worker called `name` runs; `None` for a name that is no worker.
@@ -58,6 +60,9 @@ pub fn about(name: &str) -> Option<&'static str> {
         }
         "probe-worker" => {
             "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests."
+        }
+        "stream-worker" => {
+            "Streams live prices from Binance (CoinCap as the second source) into the cache, one lease per shard of symbols across replicas."
         }
         _ => return None,
     })
@@ -151,6 +156,7 @@ pub async fn run_on(
             })
             .await
         }
+        "stream-worker" => crate::stream::run(settings, ops, stop).await,
         other => bail!(
             "no worker called {other:?}; known: {}, probe-worker",
             PRODUCT_WORKERS.join(", ")

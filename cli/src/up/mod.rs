@@ -77,7 +77,7 @@ pub async fn up(
             .await
             .context("starting the simulator")?;
         println!(
-            "simulator at {} (CoinGecko, Binance, CoinLore, Etherscan)",
+            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan)",
             sim.root_url()
         );
         env.push((
@@ -88,6 +88,18 @@ pub async fn up(
             "COINBEAT_PROVIDERS__BINANCE__BASE_URL".into(),
             sim.binance_url(),
         ));
+        env.push((
+            "COINBEAT_PROVIDERS__BINANCE__WS_URL".into(),
+            sim.binance_stream_url(),
+        ));
+        env.push((
+            "COINBEAT_PROVIDERS__COINCAP__WS_URL".into(),
+            sim.coincap_stream_url(),
+        ));
+        if settings.providers.coincap.api_key.is_none() {
+            // CoinCap's v3 stream needs a key; the simulator takes any.
+            env.push(("COINCAP_API_KEY".into(), "simulated".into()));
+        }
         env.push((
             "COINBEAT_PROVIDERS__ETHERSCAN__BASE_URL".into(),
             sim.etherscan_url(),

@@ -56,7 +56,7 @@ pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};
 pub use routes::QueueRedis;
-pub use runtime::{JobContext, RuntimeError, WorkerRuntime, worker_name};
+pub use runtime::{JobContext, RuntimeError, WorkerRuntime, replica_name, worker_name};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};

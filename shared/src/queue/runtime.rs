@@ -73,8 +73,13 @@ pub enum RuntimeError {
 /// re-registers within its threshold and mixes up two live replicas with one name, so every
 /// process start and every supervisor restart takes a new one.
 pub fn worker_name(queue: &QueueName) -> String {
+    replica_name(queue.as_str())
+}
+
+/// A unique name for one process of `role`: `{role}-{host}-{pid}-{random}`.
+pub fn replica_name(role: &str) -> String {
     let suffix: u32 = rand::rng().random_range(0..=0xFF_FFFF);
-    format!("{queue}-{}-{}-{suffix:06x}", host(), std::process::id())
+    format!("{role}-{}-{}-{suffix:06x}", host(), std::process::id())
 }
 
 /// This machine's host name as worker names and info records carry it.

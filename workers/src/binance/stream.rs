@@ -16,18 +16,15 @@
 use std::str::FromStr;
 
 use coinbeat_shared::domain::Symbol;
-use futures::StreamExt;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
 use super::pair_for;
+use crate::websocket::{self, next_text};
+pub use crate::websocket::{Connection, MalformedFrame};
 
 /// Symbols one connection streams at most: 200 streams, a fifth of Binance's cap.
 pub const MAX_SYMBOLS_PER_CONNECTION: usize = 100;
-
-/// An open stream connection.
-pub type Connection = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What one frame said.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,11 +58,6 @@ pub struct DayFigures {
     pub quote_volume: Option<Decimal>,
     pub event_time_ms: i64,
 }
-
-/// A frame that is not a stream event we read: counted and skipped by the caller, never fatal.
-#[derive(Debug, thiserror::Error)]
-#[error("malformed stream frame: {0}")]
-pub struct MalformedFrame(String);
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +95,7 @@ pub fn stream_url(ws_url: &str, symbols: &[Symbol]) -> Option<String> {
 /// Opens the combined stream of `symbols`.
 pub async fn connect(ws_url: &str, symbols: &[Symbol]) -> Result<Connection, StreamError> {
     let url = stream_url(ws_url, symbols).ok_or(StreamError::Empty)?;
-    let (connection, _) = tokio_tungstenite::connect_async(url).await?;
-    Ok(connection)
+    Ok(websocket::connect(&url).await?)
 }
 
 /// The next event of `connection`: `None` once it is closed (by the server, at the end of its
@@ -112,16 +103,11 @@ pub async fn connect(ws_url: &str, symbols: &[Symbol]) -> Result<Connection, Str
 pub async fn next_event(
     connection: &mut Connection,
 ) -> Option<Result<StreamEvent, MalformedFrame>> {
-    loop {
-        match connection.next().await? {
-            Ok(Message::Text(text)) => return Some(parse_frame(&text)),
-            Ok(Message::Binary(_)) => {
-                return Some(Err(MalformedFrame("a binary frame".into())));
-            }
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
-            Ok(Message::Close(_)) | Err(_) => return None,
-        }
-    }
+    Some(
+        next_text(connection)
+            .await?
+            .and_then(|text| parse_frame(&text)),
+    )
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,6 @@
+//! `stream-worker`: streams live prices into the cache until SIGINT or SIGTERM.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    coinbeat_workers::boot::main("stream-worker").await
+}

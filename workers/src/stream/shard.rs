@@ -1,0 +1,263 @@
+//! One shard of the streamed symbols: wait for its lease, then stream it while the lease holds.
+//!
+//! The holder streams Binance; when Binance has delivered nothing for `silence_secs` (not
+//! connected, or connected but silent) it also streams CoinCap for the shard, and stops CoinCap
+//! once Binance delivers again. Its state goes to Redis every second for `/v1/health` and the
+//! CLI. The lease is renewed every third of its time to live; a holder that cannot renew stops
+//! streaming once its lease may have run out, so two replicas overlap on a shard at most by a
+//! renewal's round trip.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use coinbeat_shared::{
+    domain::Symbol,
+    keys::Keys,
+    lease::Lease,
+    settings::Settings,
+    stream_state::{Phase, ShardState},
+};
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::feed::{FeedPlan, FeedState, SharedFeedState, lock, run_feed};
+use super::metrics::StreamMetrics;
+use super::source::Update;
+
+/// How often a standby tries for a free lease, and a holder looks at its feeds.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Everything one shard's task needs.
+#[derive(Clone)]
+pub struct ShardTask {
+    pub shard: u32,
+    pub symbols: Vec<Symbol>,
+    pub holder: String,
+    pub settings: Settings,
+    pub conn: ConnectionManager,
+    pub keys: Keys,
+    pub updates: mpsc::Sender<Update>,
+    pub metrics: StreamMetrics,
+}
+
+impl ShardTask {
+    /// Takes the shard whenever its lease is free and streams it while held, until `stop`.
+    pub async fn run(self, stop: CancellationToken) {
+        let lease = Lease::new(
+            self.conn.clone(),
+            self.keys.stream_lease(self.shard),
+            self.holder.clone(),
+            self.settings.streams.lease_ttl(),
+        );
+        loop {
+            let asked = Instant::now();
+            match lease.take_or_renew().await {
+                Ok(true) => {
+                    tracing::info!(
+                        shard = self.shard,
+                        symbols = self.symbols.len(),
+                        "took the shard"
+                    );
+                    self.metrics.shards_held.add(&[], 1.0);
+                    let released = self.hold(&lease, asked, &stop).await;
+                    self.metrics.shards_held.add(&[], -1.0);
+                    if released {
+                        return;
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(shard = self.shard, error = %e, "lease unreachable"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Streams while the lease holds: `true` once stopped (the lease released), `false` when
+    /// the lease was lost.
+    async fn hold(&self, lease: &Lease, taken: Instant, stop: &CancellationToken) -> bool {
+        let streams = &self.settings.streams;
+        let ttl = streams.lease_ttl();
+        let mut held_until = taken + ttl;
+        let mut renewed = Instant::now();
+        let feeds = CancellationToken::new();
+        let binance = FeedState::default();
+        let binance_state: SharedFeedState = std::sync::Arc::new(std::sync::Mutex::new(binance));
+        let binance_plan = FeedPlan::binance(
+            self.shard,
+            self.settings.providers.binance.effective_ws_url(),
+            &self.symbols,
+        );
+        let mut tasks = Vec::new();
+        let started = Instant::now();
+        if let Some(plan) = binance_plan {
+            tasks.push(tokio::spawn(run_feed(
+                plan,
+                streams.clone(),
+                self.updates.clone(),
+                binance_state.clone(),
+                self.metrics.clone(),
+                feeds.child_token(),
+            )));
+        }
+        let mut coincap: Option<(CancellationToken, SharedFeedState)> = None;
+        let mut phase = Phase::Connecting;
+        let mut since = Utc::now();
+        // Counters of CoinCap feeds already stopped.
+        let mut retired = FeedState::default();
+        let mut stored = Instant::now() - Duration::from_secs(60);
+        let released = loop {
+            tokio::select! {
+                () = stop.cancelled() => break true,
+                () = tokio::time::sleep(POLL) => {}
+            }
+            // The lease.
+            if renewed.elapsed() >= lease.renew_every() {
+                let asked = Instant::now();
+                match lease.take_or_renew().await {
+                    Ok(true) => {
+                        held_until = asked + ttl;
+                        renewed = Instant::now();
+                    }
+                    Ok(false) => {
+                        tracing::warn!(shard = self.shard, "lost the shard's lease; stopping");
+                        break false;
+                    }
+                    Err(e) => {
+                        tracing::warn!(shard = self.shard, error = %e, "lease renewal failed")
+                    }
+                }
+            }
+            if Instant::now() >= held_until {
+                tracing::warn!(
+                    shard = self.shard,
+                    "lease may have run out unrenewed; stopping"
+                );
+                break false;
+            }
+
+            // The sources.
+            let b = lock(&binance_state).clone();
+            let binance_quiet_since = b.last_data.unwrap_or(started);
+            let binance_fresh = b.last_data.is_some_and(|t| t.elapsed() < streams.silence());
+            let failing = !binance_fresh && binance_quiet_since.elapsed() >= streams.silence();
+            match (&coincap, failing) {
+                (None, true) => {
+                    if let Some(plan) = self.coincap_plan() {
+                        tracing::warn!(shard = self.shard, "Binance silent; streaming CoinCap");
+                        let token = feeds.child_token();
+                        let state: SharedFeedState = Default::default();
+                        tasks.push(tokio::spawn(run_feed(
+                            plan,
+                            streams.clone(),
+                            self.updates.clone(),
+                            state.clone(),
+                            self.metrics.clone(),
+                            token.clone(),
+                        )));
+                        coincap = Some((token, state));
+                    }
+                }
+                (Some((token, state)), false) => {
+                    tracing::info!(shard = self.shard, "Binance streams again; CoinCap stopped");
+                    token.cancel();
+                    let done = lock(state).clone();
+                    retired.events += done.events;
+                    retired.reconnects += done.reconnects;
+                    retired.malformed += done.malformed;
+                    retired.last_event_at = retired.last_event_at.max(done.last_event_at);
+                    coincap = None;
+                }
+                _ => {}
+            }
+            let c = coincap.as_ref().map(|(_, s)| lock(s).clone());
+            let coincap_fresh = c
+                .as_ref()
+                .and_then(|c| c.last_data)
+                .is_some_and(|t| t.elapsed() < streams.silence());
+            let now_phase = if binance_fresh {
+                Phase::Streaming
+            } else if !failing {
+                if b.last_data.is_none() && b.reconnects == 0 {
+                    Phase::Connecting
+                } else {
+                    Phase::Reconnecting
+                }
+            } else if coincap_fresh
+                || c.as_ref()
+                    .is_some_and(|c| c.last_data.is_none() && c.reconnects == 0)
+            {
+                Phase::FailedOver
+            } else {
+                Phase::Down
+            };
+            if now_phase != phase {
+                tracing::info!(shard = self.shard, from = ?phase, to = ?now_phase, "shard phase");
+                phase = now_phase;
+                since = Utc::now();
+            }
+            if stored.elapsed() >= Duration::from_secs(1) {
+                stored = Instant::now();
+                let source = match phase {
+                    Phase::Streaming | Phase::Connecting | Phase::Reconnecting => "binance-ws",
+                    Phase::FailedOver => "coincap-ws",
+                    Phase::Down | Phase::Unowned => "none",
+                };
+                let c = c.unwrap_or_default();
+                let state = ShardState {
+                    shard: self.shard,
+                    phase,
+                    source: source.into(),
+                    holder: self.holder.clone(),
+                    symbols: self.symbols.len(),
+                    since,
+                    last_event_at: b
+                        .last_event_at
+                        .max(c.last_event_at)
+                        .max(retired.last_event_at),
+                    ticks: b.events + c.events + retired.events,
+                    reconnects: b.reconnects + c.reconnects + retired.reconnects,
+                    malformed: b.malformed + c.malformed + retired.malformed,
+                    updated_at: Utc::now(),
+                };
+                if let Err(e) = state.store(&self.conn, &self.keys).await {
+                    tracing::warn!(shard = self.shard, error = %e, "could not store the shard's state");
+                }
+            }
+        };
+        feeds.cancel();
+        if released {
+            // Free the shard at once, so a standby takes it within its poll.
+            if let Err(e) = lease.release().await {
+                tracing::warn!(shard = self.shard, error = %e, "could not release the lease");
+            }
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        released
+    }
+
+    /// CoinCap's feed for the shard's symbols that have a coin id.
+    fn coincap_plan(&self) -> Option<FeedPlan> {
+        let coincap = &self.settings.providers.coincap;
+        let assets = self
+            .symbols
+            .iter()
+            .filter_map(|s| {
+                let id = self.settings.prices.coin_id(s)?;
+                Some((coincap.asset_id(s.as_str(), id).to_owned(), s.clone()))
+            })
+            .collect();
+        FeedPlan::coincap(
+            self.shard,
+            coincap.effective_ws_url(),
+            coincap.api_key.as_ref().map(|k| k.expose()),
+            assets,
+        )
+    }
+}
