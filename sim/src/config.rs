@@ -59,6 +59,12 @@ pub struct StreamConfig {
     /// The server closes every connection this long after it opened (Binance: 24 h); tests
     /// compress it to watch a client reconnect.
     pub lifetime_secs: u64,
+    /// Lists the synthetic coins (`extra_coins`) on Binance too, as `{SYMBOL}USDT` with their
+    /// synthetic symbol (`S00001USDT`), so the REST tickers and the streams accept them: a
+    /// benchmark can stream a thousand symbols. Off by default, because the real Binance lists
+    /// only real coins and tests of "not listed on Binance" rely on synthetic ones.
+    #[serde(default)]
+    pub list_synthetic_on_binance: bool,
 }
 
 impl Default for StreamConfig {
@@ -68,6 +74,7 @@ impl Default for StreamConfig {
             ping_secs: 20,
             pong_timeout_secs: 60,
             lifetime_secs: 86_400,
+            list_synthetic_on_binance: false,
         }
     }
 }

@@ -50,7 +50,12 @@ impl SimState {
     pub(crate) fn new(config: &SimConfig) -> Result<Self, SimError> {
         Ok(Self {
             seed: config.seed,
-            market: Market::new(config.seed, config.step_ms, config.extra_coins),
+            market: Market::new(
+                config.seed,
+                config.step_ms,
+                config.extra_coins,
+                config.streams.list_synthetic_on_binance,
+            ),
             faults: Mutex::new(config.faults.validate()?),
             limiters: Mutex::default(),
             binance_weight: Mutex::new(WeightWindow::new(Duration::from_secs(60))),

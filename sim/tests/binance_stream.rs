@@ -1,7 +1,7 @@
 //! Binance's combined streams as the simulator serves them over a real WebSocket: the event
 //! envelope and fields, trades that agree with what the simulator says it sent, pings, the
-//! connection lifetime, request frames, refusals before the upgrade, and the stream faults (silence,
-//! malformed frames, drops).
+//! connection lifetime, request frames, refusals before the upgrade, the stream faults (silence,
+//! malformed frames, drops), and synthetic coins listed for a thousand-symbol stream.
 
 mod common;
 
@@ -29,6 +29,7 @@ fn fast() -> StreamConfig {
         ping_secs: 1,
         pong_timeout_secs: 5,
         lifetime_secs: 3_600,
+        ..StreamConfig::default()
     }
 }
 
@@ -433,4 +434,46 @@ async fn drop_streams_closes_every_open_connection_and_a_new_one_is_served() {
         (1, 3, 2),
         "a drop is once: the new connection stays"
     );
+}
+
+#[tokio::test]
+async fn listed_synthetic_coins_stream_a_thousand_symbols_on_one_connection() {
+    let thousand: Vec<String> = (1..=1000)
+        .map(|n| format!("s{n:05}usdt@aggTrade"))
+        .collect();
+    let query = format!("streams={}", thousand.join("/"));
+    let listed = common::start(SimConfig {
+        extra_coins: 1000,
+        streams: StreamConfig {
+            trades_per_sec: 2.0,
+            list_synthetic_on_binance: true,
+            ..fast()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let unlisted = common::start(SimConfig {
+        extra_coins: 1000,
+        streams: fast(),
+        ..SimConfig::default()
+    })
+    .await;
+
+    let status =
+        common::refused_upgrade(&format!("{}/stream?{query}", unlisted.binance_stream_url())).await;
+    assert_eq!(status, 400, "synthetic coins are not listed by default");
+
+    let (mut ws, _) = connect_async(format!("{}/stream?{query}", listed.binance_stream_url()))
+        .await
+        .unwrap();
+    let frames = common::frames_for(&mut ws, Duration::from_millis(1_500)).await;
+    let symbols: BTreeSet<String> = events(&frames)
+        .iter()
+        .map(|e| e["data"]["s"].as_str().expect("a trade").to_owned())
+        .collect();
+    assert_eq!(symbols.len(), 1000, "every symbol trades");
+    assert!(symbols.contains("S00001USDT") && symbols.contains("S01000USDT"));
+    let served = listed.served().binance_stream;
+    assert_eq!(served.len(), 1000);
+    assert!(served["S00042USDT"].usd.parse::<f64>().unwrap() > 0.0);
 }
