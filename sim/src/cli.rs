@@ -5,13 +5,15 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
-use crate::{Faults, SimConfig};
+use crate::{Faults, SimConfig, StreamConfig};
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// Simulated upstream APIs (CoinGecko v3, Binance spot, Etherscan V2, CoinLore) with injectable
-/// faults.
+/// Simulated upstream APIs (CoinGecko v3, Binance spot and its streams, CoinCap's prices stream,
+/// Etherscan V2, CoinLore) with injectable faults. Per-provider faults, the stream faults among
+/// them (stream_silent, stream_malformed_rate, drop_streams), are changed at run time with
+/// POST /sim/control.
 #[derive(Debug, Parser)]
 #[command(name = "coinbeat-sim", version)]
 struct Args {
@@ -39,6 +41,9 @@ struct Args {
     /// Synthetic coins `sim-coin-00001`..=N on top of the built-in ones.
     #[arg(long, default_value_t = 0)]
     extra_coins: u32,
+    /// List the synthetic coins on Binance too (`S00001USDT`, ...), for its tickers and streams.
+    #[arg(long)]
+    list_synthetic_on_binance: bool,
     /// Milliseconds per price step; 0 freezes prices (steps then only via /sim/control).
     #[arg(long, default_value_t = 1000)]
     step_ms: u64,
@@ -87,7 +92,10 @@ pub async fn main() -> anyhow::Result<()> {
             ..Faults::default()
         },
         api_keys: args.api_keys,
-        ..SimConfig::default()
+        streams: StreamConfig {
+            list_synthetic_on_binance: args.list_synthetic_on_binance,
+            ..StreamConfig::default()
+        },
     };
     let sim = crate::start(config)
         .await

@@ -46,7 +46,8 @@ impl Default for SimConfig {
     }
 }
 
-/// The simulated exchange streams (Binance's combined streams).
+/// The simulated WebSocket streams (Binance's combined streams, CoinCap's prices). Their faults
+/// (silence, malformed frames, drops) are per provider in [`ProviderFaults`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StreamConfig {
     /// Trade events per second per symbol on a `<symbol>@aggTrade` stream.
@@ -58,6 +59,12 @@ pub struct StreamConfig {
     /// The server closes every connection this long after it opened (Binance: 24 h); tests
     /// compress it to watch a client reconnect.
     pub lifetime_secs: u64,
+    /// Lists the synthetic coins (`extra_coins`) on Binance too, as `{SYMBOL}USDT` with their
+    /// synthetic symbol (`S00001USDT`), so the REST tickers and the streams accept them: a
+    /// benchmark can stream a thousand symbols. Off by default, because the real Binance lists
+    /// only real coins and tests of "not listed on Binance" rely on synthetic ones.
+    #[serde(default)]
+    pub list_synthetic_on_binance: bool,
 }
 
 impl Default for StreamConfig {
@@ -67,6 +74,7 @@ impl Default for StreamConfig {
             ping_secs: 20,
             pong_timeout_secs: 60,
             lifetime_secs: 86_400,
+            list_synthetic_on_binance: false,
         }
     }
 }
@@ -141,6 +149,10 @@ impl Default for Faults {
 
 /// One provider's own faults, on top of the global ones: latencies add up, the larger error rate
 /// wins, and either `down` takes the provider down.
+///
+/// The `stream_` faults apply to the providers with a WebSocket stream (Binance, CoinCap) and to
+/// connections already open as well as new ones; `down` only refuses new upgrades (503), an open
+/// stream stays open. There is no global switch for them: a stream fault names its provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProviderFaults {
@@ -150,6 +162,15 @@ pub struct ProviderFaults {
     /// Requests per sliding second this provider admits before answering with its rate-limit
     /// answer (as the per-minute limit does); 0 means unlimited.
     pub calls_per_sec: u32,
+    /// While set, stream connections stay open and keep pinging and answering pings but send no
+    /// data frame: the "connected but silent" upstream a client must notice by the lack of data,
+    /// not by a closed socket. Data resumes when cleared.
+    pub stream_silent: bool,
+    /// Fraction (0..=1) of stream data frames replaced by a malformed one (truncated JSON, a
+    /// payload missing its fields, a price that is not a number, a binary frame), chosen by the
+    /// seed. Malformed frames are never recorded in [`crate::Served`]; they are counted in
+    /// [`crate::ProviderStats::stream_frames_malformed`].
+    pub stream_malformed_rate: f64,
 }
 
 /// What one provider's requests actually get.
@@ -200,6 +221,15 @@ impl Faults {
         for rate in rates {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(SimError::ErrorRate(rate));
+            }
+        }
+        for provider in Provider::ALL {
+            let own = self.provider(provider);
+            if !(0.0..=1.0).contains(&own.stream_malformed_rate) {
+                return Err(SimError::MalformedRate(own.stream_malformed_rate));
+            }
+            if (own.stream_silent || own.stream_malformed_rate > 0.0) && !provider.has_stream() {
+                return Err(SimError::NoStream(provider));
             }
         }
         Ok(self)

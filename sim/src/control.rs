@@ -8,7 +8,10 @@
 //!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`) the `latency_ms`,
 //!   `error_rate` and `down` fields change only that provider, e.g.
 //!   `{"provider":"coingecko","down":true}`; without it they change the global faults that apply
-//!   to every provider.
+//!   to every provider. The stream faults need a provider with a stream (`binance`, `coincap`):
+//!   `{"provider":"binance","stream_silent":true}` (open connections stay open but send no data),
+//!   `{"provider":"coincap","stream_malformed_rate":0.2}` (that share of data frames malformed),
+//!   `{"provider":"binance","drop_streams":true}` (closes every open connection now, once).
 //! - `GET /sim/etherscan/ledger/{address}` → the sim's own totals of an address's ledger
 //!   ([`crate::LedgerSummary`]), to compare an analysis with
 //! - `GET /sim/arrivals?provider=etherscan` → [`crate::ArrivalLog`]: when each request of that
@@ -34,7 +37,8 @@ use crate::{Faults, Provider, SimError, Stats};
 #[serde(deny_unknown_fields)]
 pub struct ControlRequest {
     /// Which provider `latency_ms`, `error_rate` and `down` apply to (all of them when absent);
-    /// required by `calls_per_sec` and `throttle_once_secs`.
+    /// required by `calls_per_sec`, `throttle_once_secs` and the `stream_` fields and
+    /// `drop_streams`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +63,20 @@ pub struct ControlRequest {
     /// (seconds), once, whatever the limits say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle_once_secs: Option<u64>,
+    /// With a `provider` that has a stream: its connections send no data frames while `true`
+    /// (they stay open and keep pinging); `false` resumes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_silent: Option<bool>,
+    /// With a `provider` that has a stream: the fraction (0..=1) of its data frames replaced by
+    /// malformed ones; 0 stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_malformed_rate: Option<f64>,
+    /// With a `provider` that has a stream, `true`: closes every stream connection of that
+    /// provider open now (a Close frame, then the socket ends), once, as Binance does before
+    /// maintenance. New connections are accepted as usual. Counted in
+    /// [`crate::ProviderStats::streams_dropped`]; `false` does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_streams: Option<bool>,
     /// Moves every price walk this many steps forward now (on top of time-driven steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_steps: Option<u64>,
@@ -85,6 +103,20 @@ impl ControlRequest {
             if self.throttle_once_secs.is_some() {
                 return Err(SimError::ProviderOnly("throttle_once_secs"));
             }
+            if self.stream_silent.is_some() {
+                return Err(SimError::ProviderOnly("stream_silent"));
+            }
+            if self.stream_malformed_rate.is_some() {
+                return Err(SimError::ProviderOnly("stream_malformed_rate"));
+            }
+            if self.drop_streams.is_some() {
+                return Err(SimError::ProviderOnly("drop_streams"));
+            }
+        }
+        if let (Some(provider), Some(_)) = (self.provider, self.drop_streams)
+            && !provider.has_stream()
+        {
+            return Err(SimError::NoStream(provider));
         }
         match self.provider {
             Some(provider) => {
@@ -93,6 +125,10 @@ impl ControlRequest {
                 own.latency_ms = self.latency_ms.unwrap_or(own.latency_ms);
                 own.error_rate = self.error_rate.unwrap_or(own.error_rate);
                 own.down = self.down.unwrap_or(own.down);
+                own.stream_silent = self.stream_silent.unwrap_or(own.stream_silent);
+                own.stream_malformed_rate = self
+                    .stream_malformed_rate
+                    .unwrap_or(own.stream_malformed_rate);
             }
             None => {
                 faults.latency_ms = self.latency_ms.unwrap_or(faults.latency_ms);

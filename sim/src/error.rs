@@ -14,6 +14,10 @@ pub enum SimError {
     Serve(#[source] std::io::Error),
     #[error("error_rate must be a fraction within 0..=1, got {0}")]
     ErrorRate(f64),
+    #[error("stream_malformed_rate must be a fraction within 0..=1, got {0}")]
+    MalformedRate(f64),
+    #[error("{} has no stream, so stream faults do not apply to it", .0.label())]
+    NoStream(crate::Provider),
     #[error("{0} applies to every provider and cannot be combined with `provider`")]
     GlobalOnly(&'static str),
     #[error("{0} applies to one provider: name it with `provider`")]

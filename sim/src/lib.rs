@@ -15,6 +15,8 @@
 //! - [`provider`]: the closed set of providers that keys faults and counters.
 //! - `market/`: the coin catalogue and the seeded, deterministic price walks.
 //! - `faults`, `limiter`: latency, injected errors, outages and the per-minute request limit.
+//! - `connection`: what every stream connection shares: its stream faults (silence, malformed
+//!   frames, `drop_streams`) and its counters.
 //! - [`control`]: the `/sim/` routes that change faults and expose [`Stats`] and [`Served`] prices.
 //! - `number`, `json`, `time`: number text written digit by digit, JSON objects that keep their
 //!   order, ISO 8601 timestamps.
@@ -46,6 +48,7 @@ mod binance;
 mod coincap;
 mod coingecko;
 mod coinlore;
+mod connection;
 mod etherscan;
 mod faults;
 mod json;

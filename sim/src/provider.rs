@@ -37,4 +37,13 @@ impl Provider {
             Self::CoinCap => "coincap",
         }
     }
+
+    /// Whether the sim serves a WebSocket stream of this provider, which the `stream_` faults
+    /// act on.
+    pub fn has_stream(self) -> bool {
+        match self {
+            Self::Binance | Self::CoinCap => true,
+            Self::CoinGecko | Self::Etherscan | Self::CoinLore => false,
+        }
+    }
 }

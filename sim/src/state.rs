@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::arrivals::Arrivals;
+use crate::connection::Drops;
 use crate::etherscan::Ledgers;
 use crate::limiter::{SlidingWindow, WeightWindow};
 use crate::market::Market;
@@ -39,13 +40,22 @@ pub(crate) struct SimState {
     pub(crate) streams: crate::StreamConfig,
     /// The last aggregate trade id handed out, shared by every stream connection.
     pub(crate) trade_ids: AtomicU64,
+    /// Numbers the draws of `stream_malformed_rate`, so malformed frames follow the seed.
+    pub(crate) malformed_draws: AtomicU64,
+    /// What `drop_streams` bumps to close each provider's open stream connections.
+    pub(crate) drops: Drops,
 }
 
 impl SimState {
     pub(crate) fn new(config: &SimConfig) -> Result<Self, SimError> {
         Ok(Self {
             seed: config.seed,
-            market: Market::new(config.seed, config.step_ms, config.extra_coins),
+            market: Market::new(
+                config.seed,
+                config.step_ms,
+                config.extra_coins,
+                config.streams.list_synthetic_on_binance,
+            ),
             faults: Mutex::new(config.faults.validate()?),
             limiters: Mutex::default(),
             binance_weight: Mutex::new(WeightWindow::new(Duration::from_secs(60))),
@@ -60,6 +70,8 @@ impl SimState {
             admitted: AtomicU64::new(0),
             streams: config.streams,
             trade_ids: AtomicU64::new(0),
+            malformed_draws: AtomicU64::new(0),
+            drops: Drops::new(),
         })
     }
 
@@ -72,8 +84,8 @@ impl SimState {
         key.is_some_and(|k| !k.trim().is_empty()) && self.accepts_key(key)
     }
 
-    /// Applies a change of faults (all or nothing) and advances the market; returns the faults now
-    /// in force.
+    /// Applies a change of faults (all or nothing), advances the market and drops streams as
+    /// asked; returns the faults now in force.
     pub(crate) fn control(&self, change: &ControlRequest) -> Result<Faults, SimError> {
         let mut faults = lock(&self.faults);
         *faults = change.apply_to(*faults)?;
@@ -82,6 +94,9 @@ impl SimState {
         }
         if let (Some(provider), Some(secs)) = (change.provider, change.throttle_once_secs) {
             lock(&self.throttle_once).insert(provider, secs);
+        }
+        if let (Some(provider), Some(true)) = (change.provider, change.drop_streams) {
+            self.drops.order(provider);
         }
         Ok(*faults)
     }

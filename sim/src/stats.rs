@@ -46,6 +46,14 @@ pub struct ProviderStats {
     pub streams_opened: u64,
     /// WebSocket stream connections open now.
     pub streams_open: u64,
+    /// Stream connections the server closed because `drop_streams` asked it to.
+    pub streams_dropped: u64,
+    /// Data frames sent on streams (trades, tickers, price objects), malformed ones included;
+    /// pings and replies to request frames are not data.
+    pub stream_frames_sent: u64,
+    /// Of `stream_frames_sent`, those replaced by a malformed frame
+    /// ([`crate::ProviderFaults::stream_malformed_rate`]): what a client should have rejected.
+    pub stream_frames_malformed: u64,
 }
 
 /// Why a request was not served.
@@ -89,6 +97,18 @@ impl Stats {
         } else {
             own.streams_open = own.streams_open.saturating_sub(1);
         }
+    }
+
+    /// Data frames sent on one connection at one moment, `malformed` of them malformed.
+    pub(crate) fn record_frames(&mut self, provider: Provider, sent: u64, malformed: u64) {
+        let own = self.provider(provider);
+        own.stream_frames_sent += sent;
+        own.stream_frames_malformed += malformed;
+    }
+
+    /// A stream connection closed by `drop_streams`.
+    pub(crate) fn record_dropped(&mut self, provider: Provider) {
+        self.provider(provider).streams_dropped += 1;
     }
 
     fn provider(&mut self, provider: Provider) -> &mut ProviderStats {

@@ -1,9 +1,10 @@
 //! Binance's `/api/v3/ticker/price` and `/api/v3/ticker/24hr` under `/binance` over real HTTP:
-//! strings with 8 decimals, the weight header, 429 past the weight limit, -1121 for unknown pairs.
+//! strings with 8 decimals, the weight header, 429 past the weight limit, -1121 for unknown pairs,
+//! and synthetic coins listed as pairs only when asked.
 
 mod common;
 
-use coinbeat_sim::{Faults, SimConfig, SimHandle};
+use coinbeat_sim::{Faults, SimConfig, SimHandle, StreamConfig};
 use common::{fetch, frozen_sim, prices, start};
 use serde_json::Value;
 
@@ -239,4 +240,49 @@ async fn ping_answers_an_empty_object_and_obeys_down() {
     })
     .unwrap();
     assert_eq!(binance(&sim, "/ping", &[]).await.status(), 503);
+}
+
+#[tokio::test]
+async fn synthetic_coins_are_usdt_pairs_with_their_own_symbols_only_when_listed() {
+    let config = |list_synthetic_on_binance| SimConfig {
+        step_ms: 0,
+        extra_coins: 1_000,
+        streams: StreamConfig {
+            list_synthetic_on_binance,
+            ..StreamConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let listed = start(config(true)).await;
+    let unlisted = start(config(false)).await;
+
+    let one = binance(&listed, "/ticker/price", &[("symbol", "S01000USDT")]).await;
+    let refused = binance(&unlisted, "/ticker/price", &[("symbol", "S01000USDT")]).await;
+    let every: Vec<Value> = binance(&listed, "/ticker/price", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let builtin: Vec<Value> = binance(&unlisted, "/ticker/price", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let day: Value = binance(&listed, "/ticker/24hr", &[("symbol", "S00042USDT")])
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(one.status(), 200);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(one["symbol"], "S01000USDT");
+    let price = one["price"].as_str().unwrap();
+    assert!(has_8_decimals(price), "{price}");
+    assert_eq!(listed.served().binance["S01000USDT"].usd, price);
+    assert_eq!(refused.status(), 400);
+    assert_eq!(every.len(), builtin.len() + 1_000);
+    assert_eq!(every.last().unwrap()["symbol"], "S01000USDT");
+    assert_eq!(day["symbol"], "S00042USDT");
+    assert!(day["lastPrice"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
 }

@@ -1,5 +1,6 @@
 //! Per-provider faults and counters over real HTTP: one provider down while the others serve,
-//! the global switch still taking every provider down, and counters split by provider.
+//! the global switch still taking every provider down, counters split by provider, and the
+//! stream faults accepted only for a provider with a stream.
 
 mod common;
 
@@ -117,5 +118,57 @@ async fn a_provider_error_rate_and_latency_apply_to_that_provider_only() {
         per_provider_limit.status(),
         400,
         "the minute limit is global"
+    );
+}
+
+#[tokio::test]
+async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwise() {
+    let sim = frozen_sim(1).await;
+
+    let set = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "binance", "stream_silent": true, "stream_malformed_rate": 0.25 }),
+    )
+    .await;
+    let dropped = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coincap", "drop_streams": true }),
+    )
+    .await;
+    let refusals = [
+        json!({ "stream_silent": true }),
+        json!({ "drop_streams": true }),
+        json!({ "provider": "coingecko", "stream_silent": true }),
+        json!({ "provider": "etherscan", "drop_streams": true }),
+        json!({ "provider": "coincap", "stream_malformed_rate": 1.5 }),
+    ];
+    let mut statuses = Vec::new();
+    for change in refusals {
+        statuses.push(
+            sim_post(&sim, "/sim/control", change)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    let now: Faults = sim_get(&sim, "/sim/control").await;
+
+    assert_eq!(set.status(), 200);
+    assert_eq!(dropped.status(), 200);
+    assert_eq!(statuses, [400; 5]);
+    assert_eq!(
+        now.binance,
+        ProviderFaults {
+            stream_silent: true,
+            stream_malformed_rate: 0.25,
+            ..ProviderFaults::default()
+        }
+    );
+    assert_eq!(
+        now.coincap,
+        ProviderFaults::default(),
+        "a drop is not a state"
     );
 }

@@ -9,10 +9,15 @@
 //!
 //! Like Binance: a ping frame every `ping_secs` (a client that sends no pong within
 //! `pong_timeout_secs` is disconnected), at most 1024 streams per connection, and every
-//! connection closed `lifetime_secs` after it opened. `{"method":"SUBSCRIBE",…}` and other
+//! connection closed `lifetime_secs` after it opened, with a Close frame. `{"method":"SUBSCRIBE",…}` and other
 //! requests are answered `{"result":null,"id":…}` and change nothing. A stream name that is not
 //! one of these, or names a pair not listed, is refused before the upgrade (400, Binance's error
 //! body: the simulator's choice, as Binance's own answer is not documented).
+//!
+//! Stream faults (`ProviderFaults` of `binance`, see [`crate::connection`]): `down` refuses the
+//! upgrade with 503; `stream_silent` keeps connections open and pinging without events;
+//! `stream_malformed_rate` breaks that share of events (never recorded as served); the
+//! `drop_streams` control closes every open connection with a Close frame (1001).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::responses;
 use super::symbols::{Pair, listed};
 use super::tickers::{day_row, p8, qty8};
+use crate::connection::{self, Batch, Connection, Malformation};
 use crate::market::now_unix_ms;
 use crate::state::{SimState, lock};
 use crate::{Provider, Served, ServedTick};
@@ -50,6 +56,16 @@ enum Kind {
     AggTrade,
     Ticker,
     MiniTicker,
+}
+
+impl Kind {
+    /// The field of the event's data that carries the price a client records.
+    fn price_field(self) -> &'static str {
+        match self {
+            Self::AggTrade => "p",
+            Self::Ticker | Self::MiniTicker => "c",
+        }
+    }
 }
 
 /// `GET /binance/stream?streams=…`: the WebSocket upgrade.
@@ -98,10 +114,10 @@ fn parse(raw: Option<&str>, state: &SimState) -> Result<Vec<Stream>, &'static st
         .collect()
 }
 
-/// One connection until the client leaves, stops answering pings, or its lifetime ends.
+/// One connection until the client leaves, stops answering pings, its lifetime ends, or a
+/// `drop_streams` closes it.
 async fn serve(state: Arc<SimState>, streams: Vec<Stream>, socket: WebSocket) {
-    lock(&state.stats).record_stream(Provider::Binance, true);
-    let _closed = Closed(Arc::clone(&state));
+    let mut conn = Connection::open(&state, Provider::Binance);
     let config = state.streams;
     let (mut tx, mut rx) = socket.split();
     let trades: Vec<&Stream> = streams
@@ -126,9 +142,11 @@ async fn serve(state: Arc<SimState>, streams: Vec<Stream>, socket: WebSocket) {
     let mut last_pong = Instant::now();
 
     loop {
-        let frames: Vec<String> = tokio::select! {
-            _ = trade_clock.tick(), if !trades.is_empty() => trade_events(&state, &trades),
-            _ = ticker_clock.tick(), if !tickers.is_empty() => ticker_events(&state, &tickers),
+        let batch: Batch = tokio::select! {
+            _ = trade_clock.tick(), if !trades.is_empty() => trade_events(&state, &conn, &trades),
+            _ = ticker_clock.tick(), if !tickers.is_empty() => {
+                ticker_events(&state, &conn, &tickers)
+            }
             _ = ping_clock.tick() => {
                 if last_pong.elapsed() > pong_timeout {
                     break;
@@ -142,33 +160,26 @@ async fn serve(state: Arc<SimState>, streams: Vec<Stream>, socket: WebSocket) {
                 let _ = tx.send(Message::Close(None)).await;
                 break;
             }
+            close = conn.dropped() => {
+                let _ = tx.send(close).await;
+                break;
+            }
             incoming = rx.next() => match incoming {
                 Some(Ok(Message::Pong(_))) => {
                     last_pong = Instant::now();
                     continue;
                 }
                 Some(Ok(Message::Text(text))) => match answer(&text) {
-                    Some(reply) => vec![reply],
+                    Some(reply) => Batch::reply(reply),
                     None => continue,
                 },
                 Some(Ok(Message::Ping(_) | Message::Binary(_))) => continue,
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },
         };
-        for frame in frames {
-            if tx.send(Message::Text(frame.into())).await.is_err() {
-                return;
-            }
+        if !batch.is_empty() && !conn.send(&mut tx, batch).await {
+            return;
         }
-    }
-}
-
-/// Marks the connection closed in the stats, however [`serve`] returns.
-struct Closed(Arc<SimState>);
-
-impl Drop for Closed {
-    fn drop(&mut self) {
-        lock(&self.0.stats).record_stream(Provider::Binance, false);
     }
 }
 
@@ -183,11 +194,16 @@ fn answer(text: &str) -> Option<String> {
     )
 }
 
-/// One trade per stream, now.
-fn trade_events(state: &SimState, streams: &[&Stream]) -> Vec<String> {
+/// One trade per stream, now; nothing while the stream is silent. Only the trades sent intact
+/// are recorded as served.
+fn trade_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Batch {
+    let faults = conn.faults();
+    let mut batch = Batch::default();
+    if faults.silent {
+        return batch;
+    }
     let now_ms = now_unix_ms();
     let mut quotes = state.market.quotes();
-    let mut frames = Vec::with_capacity(streams.len());
     let mut served = Vec::with_capacity(streams.len());
     for stream in streams {
         let Some(quote) = quotes.get(&stream.pair.coin_id) else {
@@ -211,48 +227,84 @@ fn trade_events(state: &SimState, streams: &[&Stream]) -> Vec<String> {
             "m": id.is_multiple_of(2),
             "M": true,
         });
-        frames.push(json!({"stream": stream.name, "data": data}).to_string());
-        served.push((
-            stream.pair.symbol.clone(),
-            ServedTick {
-                usd: price,
-                event_time_ms: now_ms,
-                trade_id: id,
-            },
-        ));
+        match conn.malformation(faults.malformed_rate) {
+            Some(kind) => batch.malformed(malformed(kind, stream, data)),
+            None => {
+                batch.data(envelope(stream, data));
+                served.push((
+                    stream.pair.symbol.clone(),
+                    ServedTick {
+                        usd: price,
+                        event_time_ms: now_ms,
+                        trade_id: id,
+                    },
+                ));
+            }
+        }
     }
     drop(quotes);
     Served::record_ticks(&mut lock(&state.served).binance_stream, served);
-    frames
+    batch
 }
 
-/// The 24 h figures of each ticker stream, now.
-fn ticker_events(state: &SimState, streams: &[&Stream]) -> Vec<String> {
+/// The 24 h figures of each ticker stream, now; nothing while the stream is silent.
+fn ticker_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Batch {
+    let faults = conn.faults();
+    let mut batch = Batch::default();
+    if faults.silent {
+        return batch;
+    }
     let now_ms = now_unix_ms();
     let mut quotes = state.market.quotes();
-    streams
-        .iter()
-        .filter_map(|stream| {
-            let quote = quotes.get(&stream.pair.coin_id)?;
-            let day = day_row(&stream.pair, &quote, now_ms);
-            let data = match stream.kind {
-                Kind::MiniTicker => json!({
-                    "e": "24hrMiniTicker", "E": now_ms, "s": day.symbol,
-                    "c": day.last_price, "o": day.open_price, "h": day.high_price,
-                    "l": day.low_price, "v": day.volume, "q": day.quote_volume,
-                }),
-                _ => json!({
-                    "e": "24hrTicker", "E": now_ms, "s": day.symbol,
-                    "p": day.price_change, "P": day.price_change_percent,
-                    "w": day.weighted_avg_price, "x": day.prev_close_price,
-                    "c": day.last_price, "Q": day.last_qty, "b": day.bid_price,
-                    "B": day.bid_qty, "a": day.ask_price, "A": day.ask_qty,
-                    "o": day.open_price, "h": day.high_price, "l": day.low_price,
-                    "v": day.volume, "q": day.quote_volume, "O": day.open_time,
-                    "C": day.close_time, "F": day.first_id, "L": day.last_id, "n": day.count,
-                }),
-            };
-            Some(json!({"stream": stream.name, "data": data}).to_string())
-        })
-        .collect()
+    for stream in streams {
+        let Some(quote) = quotes.get(&stream.pair.coin_id) else {
+            continue;
+        };
+        let day = day_row(&stream.pair, &quote, now_ms);
+        let data = match stream.kind {
+            Kind::MiniTicker => json!({
+                "e": "24hrMiniTicker", "E": now_ms, "s": day.symbol,
+                "c": day.last_price, "o": day.open_price, "h": day.high_price,
+                "l": day.low_price, "v": day.volume, "q": day.quote_volume,
+            }),
+            _ => json!({
+                "e": "24hrTicker", "E": now_ms, "s": day.symbol,
+                "p": day.price_change, "P": day.price_change_percent,
+                "w": day.weighted_avg_price, "x": day.prev_close_price,
+                "c": day.last_price, "Q": day.last_qty, "b": day.bid_price,
+                "B": day.bid_qty, "a": day.ask_price, "A": day.ask_qty,
+                "o": day.open_price, "h": day.high_price, "l": day.low_price,
+                "v": day.volume, "q": day.quote_volume, "O": day.open_time,
+                "C": day.close_time, "F": day.first_id, "L": day.last_id, "n": day.count,
+            }),
+        };
+        match conn.malformation(faults.malformed_rate) {
+            Some(kind) => batch.malformed(malformed(kind, stream, data)),
+            None => batch.data(envelope(stream, data)),
+        }
+    }
+    batch
+}
+
+/// `{"stream":"<name>","data":<data>}`, Binance's combined-stream envelope.
+fn envelope(stream: &Stream, data: Value) -> String {
+    json!({"stream": stream.name, "data": data}).to_string()
+}
+
+/// A broken version of the event `data` of `stream`: cut in half, in its envelope without the
+/// fields a price needs (only `e` and `E` left), with the price (`p` of a trade, `c` of a
+/// ticker) not a number, or a binary frame.
+fn malformed(kind: Malformation, stream: &Stream, mut data: Value) -> Message {
+    match kind {
+        Malformation::Truncated => connection::truncated(&envelope(stream, data)),
+        Malformation::MissingFields => {
+            let kept = json!({"e": data["e"], "E": data["E"]});
+            Message::Text(envelope(stream, kept).into())
+        }
+        Malformation::NotANumber => {
+            data[stream.kind.price_field()] = json!(connection::NOT_A_NUMBER);
+            Message::Text(envelope(stream, data).into())
+        }
+        Malformation::Binary => connection::binary(),
+    }
 }

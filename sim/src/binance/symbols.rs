@@ -1,5 +1,7 @@
-//! Which pairs Binance lists on the sim: `{SYMBOL}USDT` for every built-in coin but USDT itself,
-//! and how a request picks them (`symbol=BTCUSDT`, `symbols=["BTCUSDT","ETHUSDT"]`, or all).
+//! Which pairs Binance lists on the sim: `{SYMBOL}USDT` for every built-in coin but USDT itself
+//! (and for synthetic coins, `S00001USDT`, with
+//! [`crate::StreamConfig::list_synthetic_on_binance`]), and how a request picks them
+//! (`symbol=BTCUSDT`, `symbols=["BTCUSDT","ETHUSDT"]`, or all).
 
 use std::collections::HashMap;
 
@@ -38,12 +40,18 @@ impl Selection {
     /// refuses the whole request).
     pub(super) fn pairs(&self, market: &Market) -> Option<Vec<Pair>> {
         let listed = listed(market);
-        let find = |symbol: &str| listed.iter().find(|p| p.symbol == symbol).cloned();
-        match self {
-            Self::One(symbol) => find(symbol).map(|pair| vec![pair]),
-            Self::Many(symbols) => symbols.iter().map(|s| find(s)).collect(),
-            Self::All => Some(listed),
-        }
+        let symbols = match self {
+            Self::All => return Some(listed),
+            Self::One(symbol) => std::slice::from_ref(symbol),
+            Self::Many(symbols) => symbols.as_slice(),
+        };
+        // A thousand listed pairs and as many asked for: look them up, not scan for each.
+        let by_symbol: HashMap<&str, &Pair> =
+            listed.iter().map(|p| (p.symbol.as_str(), p)).collect();
+        symbols
+            .iter()
+            .map(|s| by_symbol.get(s.as_str()).map(|&pair| pair.clone()))
+            .collect()
     }
 
     /// How many pairs the request covers, for its weight (`None`: all).
@@ -58,10 +66,9 @@ impl Selection {
 
 /// Every listed pair, in catalogue order.
 pub(super) fn listed(market: &Market) -> Vec<Pair> {
-    (0..market.coin_count())
+    // Only the candidates: 10,000 unlisted synthetic coins cost nothing here.
+    (0..market.binance_candidates())
         .map(|index| market.id(index))
-        // Synthetic coins come last and are never listed.
-        .take_while(|id| !id.starts_with("sim-coin-"))
         .filter_map(|coin_id| {
             let info = market.info(&coin_id)?;
             info.on_binance.then(|| Pair {

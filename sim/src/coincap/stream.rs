@@ -3,7 +3,14 @@
 //! connection's last message, the price a string (`{"bitcoin":"96123.45678901"}`), with no
 //! envelope and no timestamp. Checked [`crate::StreamConfig::trades_per_sec`] times a second;
 //! the market moves once a step, so a message goes out once a step per asset. The connection
-//! closes at [`crate::StreamConfig::lifetime_secs`] like Binance's.
+//! closes at [`crate::StreamConfig::lifetime_secs`] like Binance's. The server sends no pings
+//! (its WebSocket layer answers a client's).
+//!
+//! Stream faults (`ProviderFaults` of `coincap`, see [`crate::connection`]): `down` refuses the
+//! upgrade with 503; `stream_silent` keeps connections open without messages (prices that
+//! changed meanwhile go out when it clears); `stream_malformed_rate` breaks that share of
+//! messages (never recorded as served); the `drop_streams` control closes every open connection
+//! with a Close frame (1001).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,8 +21,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
+use serde_json::Value;
 use tokio::time::MissedTickBehavior;
 
+use crate::connection::{self, Batch, Connection, Malformation};
 use crate::market::now_unix_ms;
 use crate::number::significant;
 use crate::state::{SimState, lock};
@@ -50,9 +59,9 @@ pub(super) async fn prices(
         .into_response()
 }
 
+/// One connection until the client leaves, its lifetime ends, or a `drop_streams` closes it.
 async fn serve(state: Arc<SimState>, assets: Vec<String>, socket: WebSocket) {
-    lock(&state.stats).record_stream(Provider::CoinCap, true);
-    let _closed = Closed(Arc::clone(&state));
+    let mut conn = Connection::open(&state, Provider::CoinCap);
     let config = state.streams;
     let (mut tx, mut rx) = socket.split();
     let mut clock = tokio::time::interval(Duration::from_secs_f64(
@@ -65,17 +74,17 @@ async fn serve(state: Arc<SimState>, assets: Vec<String>, socket: WebSocket) {
     loop {
         tokio::select! {
             _ = clock.tick() => {
-                let changed = changes(&state, &assets, &mut last);
-                if changed.is_empty() {
-                    continue;
-                }
-                let text = serde_json::to_string(&changed).expect("strings serialize");
-                if tx.send(Message::Text(text.into())).await.is_err() {
+                let batch = tick(&state, &conn, &assets, &mut last);
+                if !batch.is_empty() && !conn.send(&mut tx, batch).await {
                     return;
                 }
             }
             () = &mut end_of_life => {
                 let _ = tx.send(Message::Close(None)).await;
+                return;
+            }
+            close = conn.dropped() => {
+                let _ = tx.send(close).await;
                 return;
             }
             incoming = rx.next() => match incoming {
@@ -86,29 +95,33 @@ async fn serve(state: Arc<SimState>, assets: Vec<String>, socket: WebSocket) {
     }
 }
 
-/// The assets whose price text differs from the last one this connection sent, recorded as
-/// served.
-fn changes(
+/// This tick's message: the assets whose price changed since the last message this connection
+/// sent intact, recorded as served; nothing while silent or when nothing changed. A malformed
+/// message changes neither `last` nor the served record, so the next tick sends those prices
+/// again.
+fn tick(
     state: &SimState,
+    conn: &Connection,
     assets: &[String],
     last: &mut HashMap<String, String>,
-) -> BTreeMap<String, String> {
-    let now_ms = now_unix_ms();
-    let mut quotes = state.market.quotes();
-    let mut changed = BTreeMap::new();
-    for id in assets {
-        let Some(quote) = quotes.get(id) else {
-            continue;
-        };
-        let price = significant(quote.price_usd, 12);
-        if last.get(id) != Some(&price) {
-            last.insert(id.clone(), price.clone());
-            changed.insert(id.clone(), price);
-        }
+) -> Batch {
+    let faults = conn.faults();
+    let mut batch = Batch::default();
+    if faults.silent {
+        return batch;
     }
-    drop(quotes);
+    let changed = changes(state, assets, last);
+    if changed.is_empty() {
+        return batch;
+    }
+    let text = serde_json::to_string(&changed).expect("strings serialize");
+    if let Some(kind) = conn.malformation(faults.malformed_rate) {
+        batch.malformed(malformed(kind, &changed, &text));
+        return batch;
+    }
+    let now_ms = now_unix_ms();
     let mut served = lock(&state.served);
-    for (id, usd) in &changed {
+    for (id, usd) in changed {
         served.coincap_stream.insert(
             id.clone(),
             ServedTick {
@@ -117,15 +130,46 @@ fn changes(
                 trade_id: 0,
             },
         );
+        last.insert(id, usd);
     }
-    changed
+    batch.data(text);
+    batch
 }
 
-/// Marks the connection closed in the stats, however [`serve`] returns.
-struct Closed(Arc<SimState>);
+/// The assets whose price text differs from the last one this connection sent intact.
+fn changes(
+    state: &SimState,
+    assets: &[String],
+    last: &HashMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut quotes = state.market.quotes();
+    assets
+        .iter()
+        .filter_map(|id| {
+            let price = significant(quotes.get(id)?.price_usd, 12);
+            (last.get(id) != Some(&price)).then(|| (id.clone(), price))
+        })
+        .collect()
+}
 
-impl Drop for Closed {
-    fn drop(&mut self) {
-        lock(&self.0.stats).record_stream(Provider::CoinCap, false);
+/// A broken version of the message `valid` of `changed`: cut in half, each asset's price
+/// missing (`null`), each price not a number, or a binary frame.
+fn malformed(kind: Malformation, changed: &BTreeMap<String, String>, valid: &str) -> Message {
+    let with_each = |price: Value| {
+        let object: BTreeMap<&str, Value> = changed
+            .keys()
+            .map(|id| (id.as_str(), price.clone()))
+            .collect();
+        Message::Text(
+            serde_json::to_string(&object)
+                .expect("JSON serializes")
+                .into(),
+        )
+    };
+    match kind {
+        Malformation::Truncated => connection::truncated(valid),
+        Malformation::MissingFields => with_each(Value::Null),
+        Malformation::NotANumber => with_each(Value::from(connection::NOT_A_NUMBER)),
+        Malformation::Binary => connection::binary(),
     }
 }

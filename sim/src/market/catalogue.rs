@@ -94,6 +94,11 @@ impl Catalogue {
         LISTED.len() as u64 + u64::from(self.extra_coins)
     }
 
+    /// The built-in coins, which come before the synthetic ones.
+    pub(crate) fn builtin_len(&self) -> u64 {
+        LISTED.len() as u64
+    }
+
     /// The CoinGecko id of a coin in `0..len()`.
     pub(crate) fn id(&self, index: CoinIndex) -> String {
         match LISTED.get(index as usize) {

@@ -17,7 +17,8 @@ pub(crate) struct CoinInfo {
     pub(crate) atl_usd: f64,
     pub(crate) atl_date: &'static str,
     pub(crate) coinlore_id: u64,
-    /// Whether Binance lists `{symbol}USDT` (USDT itself has no USDT pair).
+    /// Whether Binance lists `{symbol}USDT` (USDT itself has no USDT pair; synthetic coins only
+    /// with [`crate::StreamConfig::list_synthetic_on_binance`]).
     pub(crate) on_binance: bool,
     /// The price of an initial offering, which gives CoinGecko's `roi`; `None` gives `roi: null`.
     pub(crate) ico_usd: Option<f64>,
@@ -61,8 +62,14 @@ const SYNTHETIC_ATL_DATE: &str = "2020-03-13T02:22:55.391Z";
 /// CoinLore ids of synthetic coins start here, far from real ones.
 const SYNTHETIC_COINLORE_BASE: u64 = 1_000_000;
 
-/// `id` is the coin's CoinGecko id; `n` its synthetic number when it is one (1-based).
-pub(crate) fn info(id: &str, index: CoinIndex, spec: &CoinSpec) -> CoinInfo {
+/// `id` is the coin's CoinGecko id; `synthetic_on_binance` whether synthetic coins get a Binance
+/// pair.
+pub(crate) fn info(
+    id: &str,
+    index: CoinIndex,
+    spec: &CoinSpec,
+    synthetic_on_binance: bool,
+) -> CoinInfo {
     match LISTED.iter().find(|l| l.id == id) {
         Some(l) => CoinInfo {
             symbol: l.symbol.to_owned(),
@@ -78,6 +85,8 @@ pub(crate) fn info(id: &str, index: CoinIndex, spec: &CoinSpec) -> CoinInfo {
             ico_usd: l.ico_usd,
         },
         None => {
+            // `sim-coin-00042` is `S00042`: upper case letters and digits, as a Binance base
+            // asset must be, and no built-in symbol starts with `S` and a digit.
             let n = id.rsplit('-').next().unwrap_or("0");
             CoinInfo {
                 symbol: format!("S{n}"),
@@ -90,7 +99,7 @@ pub(crate) fn info(id: &str, index: CoinIndex, spec: &CoinSpec) -> CoinInfo {
                 atl_usd: spec.anchor_usd * 0.05,
                 atl_date: SYNTHETIC_ATL_DATE,
                 coinlore_id: SYNTHETIC_COINLORE_BASE + index,
-                on_binance: false,
+                on_binance: synthetic_on_binance,
                 ico_usd: None,
             }
         }
@@ -112,5 +121,29 @@ mod tests {
             assert!(l.atl.0 < spec.anchor_usd * 0.9, "{} atl", l.id);
         }
         assert_eq!(LISTED.len() as u64, catalogue.len());
+    }
+
+    #[test]
+    fn synthetic_symbols_are_unique_upper_case_tickers_apart_from_the_built_in_ones() {
+        let catalogue = Catalogue::new(100_123);
+        let builtin: Vec<&str> = LISTED.iter().map(|l| l.symbol).collect();
+        let mut seen = std::collections::HashSet::new();
+        for n in [1, 2, 42, 99_999, 100_000, 100_123] {
+            let id = super::super::catalogue::extra_id(n);
+            let index = catalogue.index_of(&id).expect("a synthetic coin");
+            let described = info(&id, index, &catalogue.spec(index, 1), true);
+            let symbol = described.symbol;
+            assert!(
+                symbol
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+                "{symbol}"
+            );
+            assert!(!builtin.contains(&symbol.as_str()), "{symbol}");
+            assert!(seen.insert(symbol.clone()), "{symbol} twice");
+            assert!(described.on_binance);
+            assert!(!info(&id, index, &catalogue.spec(index, 1), false).on_binance);
+        }
+        assert!(seen.contains("S00042"), "{seen:?}");
     }
 }

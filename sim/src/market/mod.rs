@@ -22,6 +22,8 @@ pub(crate) struct Market {
     seed: u64,
     catalogue: Catalogue,
     clock: Clock,
+    /// Whether synthetic coins have a Binance pair ([`crate::StreamConfig::list_synthetic_on_binance`]).
+    synthetic_on_binance: bool,
     /// Only coins that were ever quoted have an entry, so 10,000 synthetic coins cost nothing.
     walks: Mutex<HashMap<CoinIndex, Walk>>,
 }
@@ -42,11 +44,17 @@ pub(crate) struct Quote {
 }
 
 impl Market {
-    pub(crate) fn new(seed: u64, step_ms: u64, extra_coins: u32) -> Self {
+    pub(crate) fn new(
+        seed: u64,
+        step_ms: u64,
+        extra_coins: u32,
+        synthetic_on_binance: bool,
+    ) -> Self {
         Self {
             seed,
             catalogue: Catalogue::new(extra_coins),
             clock: Clock::new(step_ms),
+            synthetic_on_binance,
             walks: Mutex::new(HashMap::new()),
         }
     }
@@ -60,6 +68,16 @@ impl Market {
         self.catalogue.len()
     }
 
+    /// How many coins Binance may list: the built-in ones, or every coin when synthetic ones are
+    /// listed too. They come first in the catalogue, so `0..this` covers them.
+    pub(crate) fn binance_candidates(&self) -> u64 {
+        if self.synthetic_on_binance {
+            self.catalogue.len()
+        } else {
+            self.catalogue.builtin_len()
+        }
+    }
+
     /// The CoinGecko id of the coin at `index`.
     pub(crate) fn id(&self, index: u64) -> String {
         self.catalogue.id(index)
@@ -69,7 +87,7 @@ impl Market {
     pub(crate) fn info(&self, id: &str) -> Option<CoinInfo> {
         let index = self.catalogue.index_of(id)?;
         let spec = self.catalogue.spec(index, self.seed);
-        Some(info::info(id, index, &spec))
+        Some(info::info(id, index, &spec, self.synthetic_on_binance))
     }
 
     /// Quotes at the current step; one request's coins all come from the same step.

@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use coinbeat_sim::{SimConfig, SimHandle};
+use coinbeat_sim::{ControlRequest, Provider, SimConfig, SimHandle};
 use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 /// A coin's fields as raw JSON text, so tests see the exact digits that were sent.
 pub type RawPrices = BTreeMap<String, BTreeMap<String, Box<RawValue>>>;
@@ -107,4 +109,56 @@ pub async fn refused_upgrade(url: &str) -> u16 {
         Err(other) => panic!("{url}: {other}"),
         Ok(_) => panic!("{url}: the upgrade was accepted"),
     }
+}
+
+/// A client's end of a stream connection.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Every frame a connection receives for `how_long`, or until it ends: raw, so malformed frames
+/// can be looked at too.
+pub async fn frames_for(ws: &mut Ws, how_long: std::time::Duration) -> Vec<Message> {
+    use futures::StreamExt;
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + how_long;
+    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match frame {
+            Ok(frame) => frames.push(frame),
+            Err(e) => panic!("the connection failed: {e}"),
+        }
+    }
+    frames
+}
+
+/// The Close frame the server ends a connection with; panics if none comes within 5 s.
+pub async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame,
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => panic!("the connection ended without a Close frame: {e}"),
+            Ok(None) => panic!("the connection ended without a Close frame"),
+            Err(_) => panic!("no Close frame within 5 s"),
+        }
+    }
+}
+
+/// Waits up to 5 s for `done`, polling; panics with `what` if it never holds.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A stream fault or action for one provider, applied through the handle as tests do.
+pub fn stream_control(sim: &SimHandle, provider: Provider, change: ControlRequest) {
+    sim.control(&ControlRequest {
+        provider: Some(provider),
+        ..change
+    })
+    .expect("a valid stream fault");
 }
