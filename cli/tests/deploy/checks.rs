@@ -655,7 +655,9 @@ fn check_redis_users(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
 }
 
 /// Settings that are secrets: a workload gets only those it uses.
-const SECRETS: [&str; 6] = [
+const SECRETS: [&str; 8] = [
+    "COINCAP_API_KEY",
+    "COINBEAT_PROVIDERS__COINCAP__API_KEY",
     "COINGECKO_API_KEY",
     "COINBEAT_PROVIDERS__COINGECKO__API_KEY",
     "ETHERSCAN_API_KEY",
@@ -665,7 +667,8 @@ const SECRETS: [&str; 6] = [
 ];
 
 /// The secrets the binary uses: Redis's (REDIS_URL, and the password it is built from), the key
-/// of each upstream it calls (`registry::providers`), the API's keys for the API.
+/// of each upstream it calls (`registry::providers`; CoinCap's stream for the stream-worker), the
+/// API's keys for the API.
 fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
     let mut needed = BTreeSet::from(["REDIS_URL", "REDIS_PASSWORD", "COINBEAT_REDIS__URL"]);
     for provider in registry::providers(binary) {
@@ -683,6 +686,9 @@ fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
     }
     if binary == "coinbeat-api" {
         needed.extend(["COINBEAT_API__KEYS", "COINBEAT_API__AUTH__JWT__SECRET"]);
+    }
+    if binary == "stream-worker" {
+        needed.extend(["COINCAP_API_KEY", "COINBEAT_PROVIDERS__COINCAP__API_KEY"]);
     }
     needed
 }

@@ -123,8 +123,8 @@ fn a_service_or_deployment_naming_a_binary_that_does_not_exist_is_caught() {
     // A binary the workspace builds but the image leaves out.
     assert_caught(
         "docker/Dockerfile",
-        "    && ln -s coinbeat cleanup-worker \\\n    && ln -s coinbeat probe-worker",
-        "    && ln -s coinbeat cleanup-worker",
+        "    && ln -s coinbeat stream-worker \\\n    && ln -s coinbeat probe-worker",
+        "    && ln -s coinbeat stream-worker",
         &["the image lacks the workspace binary probe-worker"],
     );
     // A link to nothing the image holds.

@@ -256,7 +256,11 @@ impl ShardTask {
         FeedPlan::coincap(
             self.shard,
             coincap.effective_ws_url(),
-            coincap.api_key.as_ref().map(|k| k.expose()),
+            coincap
+                .api_key
+                .as_ref()
+                .map(|k| k.expose())
+                .filter(|k| !k.is_empty()),
             assets,
         )
     }
