@@ -80,6 +80,10 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
             // That pace (a refresh every 3 s, a health probe every second, on-demand jobs) is
             // over CoinGecko's keyless 30/min; the simulator enforces no limit here.
             ("COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT", "20/s"),
+            // The REST path alone: with the stream-worker streaming, its ticks (newer by the
+            // exchange's time) would stand in front of every CoinGecko answer this test checks.
+            // Streaming under `up` is `up_simulate_streams_live_prices_by_default`.
+            ("COINBEAT_STREAMS__ENABLED", "false"),
         ],
     );
     let http = reqwest::Client::new();
@@ -359,6 +363,106 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(up.log().contains("stopped."), "{}", up.log());
+}
+
+/// The README's first look, with the stream-worker on as `up` runs it: `GET /v1/prices/BTC`
+/// shows a streamed price under a second old with its exchange time, SSE clients see ticks
+/// flowing, and `/v1/health` names the shard streaming from Binance.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_simulate_streams_live_prices_by_default() {
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, sim_port) = (free_port(), free_port());
+    let api = format!("http://127.0.0.1:{api_port}");
+    let up = up_simulate(
+        data.path(),
+        api_port,
+        sim_port,
+        &[("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *")],
+    );
+    let http = reqwest::Client::new();
+
+    let btc = wait_for(
+        "a streamed BTC price",
+        Duration::from_secs(30),
+        async || {
+            let (status, btc) = get(&http, &format!("{api}/v1/prices/BTC")).await;
+            (status == 200 && btc["source"] == "binance-ws").then_some(btc)
+        },
+    )
+    .await;
+    assert!(btc["age_ms"].as_u64().unwrap() < 1_000, "{btc}");
+    let exchange_time: DateTime<Utc> = btc["exchange_time"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        btc["as_of"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        exchange_time
+    );
+    // The REST beat's market cap is kept under the ticks.
+    wait_for(
+        "BTC's market cap under the ticks",
+        Duration::from_secs(30),
+        async || {
+            let (_, btc) = get(&http, &format!("{api}/v1/prices/BTC")).await;
+            (btc["source"] == "binance-ws" && btc["market_cap_usd"].is_string()).then_some(())
+        },
+    )
+    .await;
+
+    // `curl -N /v1/stream/prices`: ticks flow, each newer than the last of its symbol.
+    let mut response = http
+        .get(format!("{api}/v1/stream/prices?symbols=BTC,ETH"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (mut text, started) = (String::new(), std::time::Instant::now());
+    while started.elapsed() < Duration::from_secs(2) {
+        match tokio::time::timeout(Duration::from_secs(2), response.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(std::str::from_utf8(&bytes).unwrap()),
+            _ => break,
+        }
+    }
+    let streamed = text
+        .lines()
+        .filter(|l| l.starts_with("data:") && l.contains("binance-ws"))
+        .count();
+    assert!(
+        streamed >= 8,
+        "two symbols for 2 s at up to 5 writes/s: {streamed}\n{text}"
+    );
+
+    let key = local_admin_key(data.path());
+    let health = wait_for(
+        "the shard in /v1/health",
+        Duration::from_secs(30),
+        async || {
+            let (status, health) = get_with(&http, &format!("{api}/v1/health"), Some(&key)).await;
+            (status == 200 && health["streams"][0]["phase"] == "streaming").then_some(health)
+        },
+    )
+    .await;
+    assert_eq!(health["streams"][0]["source"], "binance-ws", "{health}");
+    assert_eq!(health["streams"][0]["symbols"], 12, "{health}");
+
+    let pid = up.child.id();
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut up = up;
+    let exit = wait_for("coinbeat up to exit", Duration::from_secs(40), async || {
+        up.child.try_wait().unwrap()
+    })
+    .await;
+    assert!(
+        exit.success(),
+        "coinbeat up exited with {exit}\n{}",
+        up.log()
+    );
 }
 
 /// What `up` leaves at `<data>/admin.key` when something is already there (made by `arrange`),

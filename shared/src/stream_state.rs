@@ -146,11 +146,7 @@ pub fn status(states: &[ShardState]) -> Status {
     states
         .iter()
         .map(|s| s.phase.status())
-        .max_by_key(|s| match s {
-            Status::Up => 0,
-            Status::Degraded => 1,
-            Status::Down => 2,
-        })
+        .max()
         .unwrap_or(Status::Up)
 }
 

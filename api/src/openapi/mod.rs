@@ -112,7 +112,8 @@ pub fn document(endpoints: &[(Method, &'static str, Access)]) -> Value {
             "description": "Crypto market data kept fresh in Redis by coinbeat's workers, and the \
                 operations around it. Reads serve cached records with `fetched_at`, `source`, \
                 `age_seconds` and `stale` (prices also `as_of` and `age_ms`: the moment the \
-                price is of, and its age in milliseconds); decimals are JSON strings, never \
+                price is of, and its age in milliseconds; a streamed price, `source` \
+                `binance-ws` or `coincap-ws`, also its `exchange_time`); decimals are JSON strings, never \
                 floats.",
         },
         "paths": paths,

@@ -8,7 +8,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
-use coinbeat_shared::cache::HealthReport;
+use coinbeat_shared::{
+    cache::HealthReport,
+    stream_state::{self, ShardState},
+};
 use serde::Serialize;
 
 use crate::{ApiError, AppState, cache_reads::Kind};
@@ -19,6 +22,9 @@ struct ReportView {
     report: HealthReport,
     /// Seconds since the worker checked.
     age_seconds: u64,
+    /// Each shard of the streamed symbols, as its stream-worker last said (read now, not by
+    /// the health worker): empty when no stream-worker has run.
+    streams: Vec<ShardState>,
 }
 
 /// `GET /v1/health`: 200 with the report (whatever its status), 404 `no_health_report` when
@@ -35,9 +41,16 @@ pub async fn latest(State(state): State<AppState>) -> Result<Response, ApiError>
         }
     }
     let age_seconds = (Utc::now() - report.checked_at).num_seconds().max(0) as u64;
+    let streams = state
+        .redis(stream_state::load(state.conn(), state.keys()))
+        .await?;
+    // A shard off its primary source (or unowned) degrades the whole; the report's own parts
+    // were judged by the health worker.
+    report.status = report.status.max(stream_state::status(&streams));
     Ok(Json(ReportView {
         report,
         age_seconds,
+        streams,
     })
     .into_response())
 }

@@ -37,6 +37,10 @@ pub struct PriceView<'a> {
     pub market_cap_usd: Option<&'a Decimal>,
     pub volume_24h_usd: Option<&'a Decimal>,
     pub upstream_updated_at: Option<DateTime<Utc>>,
+    /// The exchange's event time of a streamed price (`binance-ws`, `coincap-ws`); absent
+    /// for a fetched one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange_time: Option<DateTime<Utc>>,
     pub fetched_at: DateTime<Utc>,
     /// The moment the price is of (`PriceRecord::as_of`: the upstream's own time for it, capped
     /// at `fetched_at`, else `fetched_at`).
@@ -63,6 +67,7 @@ impl<'a> PriceView<'a> {
             market_cap_usd: record.market_cap_usd.as_ref(),
             volume_24h_usd: record.volume_24h_usd.as_ref(),
             upstream_updated_at: record.upstream_updated_at,
+            exchange_time: record.exchange_time(),
             fetched_at: record.fetched_at,
             as_of: record.as_of(),
             age_ms: (now - record.as_of()).num_milliseconds().max(0) as u64,

@@ -32,6 +32,15 @@ pub struct PriceRecord {
 }
 
 impl PriceRecord {
+    /// The exchange's event time, for a record an exchange stream wrote (its `source` ends in
+    /// `-ws`: `binance-ws`, `coincap-ws`).
+    pub fn exchange_time(&self) -> Option<DateTime<Utc>> {
+        self.source
+            .ends_with("-ws")
+            .then_some(self.upstream_updated_at)
+            .flatten()
+    }
+
     /// The moment the price is of: the upstream's own time for it (a trade's event time on an
     /// exchange stream, an aggregator's `last_updated_at`) when it says, but never later than
     /// when it was fetched (an upstream clock ahead of ours, or a bogus time, must not hold

@@ -13,6 +13,9 @@ const MAX_SYMBOLS_PER_SHARD: usize = 512;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamsSettings {
+    /// Off: the stream-worker streams nothing (it stays up and ready), and prices come from the
+    /// REST beat alone. `COINBEAT_STREAMS__ENABLED=false`.
+    pub enabled: bool,
     /// Symbols streamed; empty (the default) streams the tracked set, following its changes.
     pub symbols: Vec<Symbol>,
     /// Symbols per shard: one connection per source, one lease, one replica at a time.
@@ -47,6 +50,7 @@ pub struct StreamsSettings {
 impl Default for StreamsSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             symbols: Vec::new(),
             shard_size: 100,
             coalesce_ms: 200,

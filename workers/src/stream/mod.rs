@@ -87,8 +87,12 @@ pub async fn run(
     ));
 
     tracing::info!(holder, "stream-worker started");
+    if !settings.streams.enabled {
+        tracing::info!("streams.enabled is off: streaming nothing");
+        stop.cancelled().await;
+    }
     let mut symbols = streamed_symbols(&conn, &keys, &settings).await?;
-    loop {
+    while !stop.is_cancelled() {
         let epoch = stop.child_token();
         let shards: Vec<Vec<Symbol>> = symbols
             .chunks(settings.streams.shard_size)
