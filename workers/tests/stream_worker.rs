@@ -32,7 +32,7 @@ struct Ctx {
 
 /// Prices frozen (`step_ms` 0) unless `step_ms` says otherwise, so every trade of a pair has the
 /// same price and the record can be compared with the last one served.
-async fn setup(step_ms: u64, faults: impl FnOnce(&mut coinbeat_sim::Faults)) -> Ctx {
+async fn setup(step_ms: u64, change: impl FnOnce(&mut SimConfig)) -> Ctx {
     let redis = TestRedis::start();
     let mut config = SimConfig {
         step_ms,
@@ -43,7 +43,7 @@ async fn setup(step_ms: u64, faults: impl FnOnce(&mut coinbeat_sim::Faults)) -> 
         },
         ..SimConfig::default()
     };
-    faults(&mut config.faults);
+    change(&mut config);
     let sim = coinbeat_sim::start(config).await.unwrap();
     let mut settings = redis.settings();
     settings.providers.binance.ws_url = sim.binance_stream_url();
@@ -212,7 +212,7 @@ async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binance_refused_fails_over_to_coincap_and_back_and_both_down_is_said() {
     // Prices move every 100 ms: CoinCap sends only what changed.
-    let mut ctx = setup(100, |f| f.binance.down = true).await;
+    let mut ctx = setup(100, |c| c.faults.binance.down = true).await;
     ctx.start();
     let started = Instant::now();
     let state = ctx
@@ -259,9 +259,9 @@ async fn binance_refused_fails_over_to_coincap_and_back_and_both_down_is_said() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_both_sources_refusing_the_shard_is_down_and_health_degraded() {
-    let mut ctx = setup(100, |f| {
-        f.binance.down = true;
-        f.coincap.down = true;
+    let mut ctx = setup(100, |c| {
+        c.faults.binance.down = true;
+        c.faults.coincap.down = true;
     })
     .await;
     ctx.start();
@@ -284,5 +284,173 @@ async fn with_both_sources_refusing_the_shard_is_down_and_health_degraded() {
     ctx.control(Provider::CoinCap, false);
     ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
         .await;
+    ctx.stop().await;
+}
+
+impl Ctx {
+    fn change(&self, change: ControlRequest) {
+        self.sim.control(&change).unwrap();
+    }
+
+    /// Waits for a BTC record from `source` as of after `after`.
+    async fn btc_from(
+        &self,
+        source: &str,
+        after: DateTime<Utc>,
+        within: Duration,
+    ) -> DateTime<Utc> {
+        let btc = Symbol::parse("BTC").unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(r) = self.cache().get(&btc).await.unwrap()
+                && r.source == source
+                && r.as_of() > after
+            {
+                return r.as_of();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {source} record after {after} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_open_but_silent_fails_over_to_coincap_within_the_silence_setting_and_back() {
+    let mut ctx = setup(100, |_| {}).await;
+    ctx.start();
+    ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
+        .await;
+    ctx.change(ControlRequest {
+        provider: Some(Provider::Binance),
+        stream_silent: Some(true),
+        ..ControlRequest::default()
+    });
+    let silenced = Utc::now();
+    let started = Instant::now();
+    ctx.btc_from("coincap-ws", silenced, Duration::from_secs(5))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "silence 1 s + 2 s, took {took:?}"
+    );
+    assert_eq!(ctx.shard().await.unwrap().phase, Phase::FailedOver);
+    // Both silent: the shard says so.
+    ctx.change(ControlRequest {
+        provider: Some(Provider::CoinCap),
+        stream_silent: Some(true),
+        ..ControlRequest::default()
+    });
+    ctx.until_phase(Phase::Down, Duration::from_secs(4)).await;
+    // Binance speaks again: Binance's records, CoinCap's connection closed.
+    ctx.change(ControlRequest {
+        provider: Some(Provider::Binance),
+        stream_silent: Some(false),
+        ..ControlRequest::default()
+    });
+    ctx.btc_from("binance-ws", Utc::now(), Duration::from_secs(4))
+        .await;
+    ctx.until_phase(Phase::Streaming, Duration::from_secs(3))
+        .await;
+    ctx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_are_counted_and_skipped_and_a_server_side_disconnect_leaves_no_gap() {
+    let mut ctx = setup(100, |c| c.faults.binance.stream_malformed_rate = 0.3).await;
+    ctx.start();
+    ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
+        .await;
+    // Malformed frames: counted (as many as the simulator sent), never fatal.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ctx.change(ControlRequest {
+        provider: Some(Provider::Binance),
+        stream_malformed_rate: Some(0.0),
+        ..ControlRequest::default()
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let sent = ctx.sim.stats().by_provider["binance"].stream_frames_malformed;
+    let state = ctx.shard().await.unwrap();
+    assert!(sent > 10, "the simulator sent malformed frames: {sent}");
+    assert_eq!(state.malformed, sent, "each counted: {state:?}");
+    assert_eq!(state.reconnects, 0, "none was fatal: {state:?}");
+    assert_eq!(state.phase, Phase::Streaming);
+
+    // A server-side disconnect (maintenance, the 24 h lifetime): streaming again at once.
+    let btc = Symbol::parse("BTC").unwrap();
+    let before = ctx.cache().get(&btc).await.unwrap().unwrap().as_of();
+    ctx.change(ControlRequest {
+        provider: Some(Provider::Binance),
+        drop_streams: Some(true),
+        ..ControlRequest::default()
+    });
+    let dropped = Utc::now();
+    let after = ctx
+        .btc_from("binance-ws", dropped, Duration::from_secs(2))
+        .await;
+    assert!(
+        after - before.max(dropped - chrono::Duration::milliseconds(300))
+            <= chrono::Duration::seconds(1),
+        "ticks again within a second of the drop: last before {before}, dropped {dropped}, next {after}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let state = ctx.shard().await.unwrap();
+        if state.reconnects == 1 {
+            assert_eq!(state.phase, Phase::Streaming);
+            break;
+        }
+        assert!(Instant::now() < deadline, "one reconnect: {state:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ctx.sim.stats().by_provider["binance"].streams_open, 1);
+    ctx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_at_the_end_of_their_lifetime_are_replaced_with_no_gap_over_a_second() {
+    // The simulator ends every connection 2 s after it opened (Binance: 24 h).
+    let mut ctx = setup(0, |c| c.streams.lifetime_secs = 2).await;
+    let mut events = redis::Client::open(ctx.redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    events.subscribe(ctx.keys.price_events()).await.unwrap();
+    let mut events = events.into_on_message();
+    ctx.start();
+    ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
+        .await;
+    let mut times = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(7);
+    while Instant::now() < deadline {
+        let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(100), events.next()).await
+        else {
+            continue;
+        };
+        let payload: String = message.get_payload().unwrap();
+        let record: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        if record["symbol"] == "BTC" {
+            let at: DateTime<Utc> = record["upstream_updated_at"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            times.push(at);
+        }
+    }
+    let state = ctx.shard().await.unwrap();
+    assert!(
+        state.reconnects >= 2,
+        "a new connection every 2 s: {state:?}"
+    );
+    assert_eq!(state.phase, Phase::Streaming);
+    let gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(gap <= chrono::Duration::seconds(1), "a gap of {gap}");
+    assert!(ctx.sim.stats().by_provider["binance"].streams_opened >= 3);
     ctx.stop().await;
 }
