@@ -65,10 +65,51 @@ async fn each_message_names_the_assets_that_changed_with_their_price_as_a_string
 }
 
 #[tokio::test]
+async fn coins_are_named_by_coincaps_ids_where_they_differ_from_coingeckos() {
+    let sim = common::start(SimConfig::default()).await;
+    let url = format!(
+        "{}/prices?assets=binance-coin,avalanche,bitcoin",
+        sim.coincap_stream_url()
+    );
+    let (mut ws, _) = connect_async(&url).await.unwrap();
+    let first = loop {
+        match tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                break serde_json::from_str::<Value>(&text).unwrap();
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no message: {other:?}"),
+        }
+    };
+    let ids: BTreeSet<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["avalanche", "binance-coin", "bitcoin"])
+    );
+    let served = sim.served().coincap_stream;
+    assert_eq!(
+        served["binancecoin"].usd,
+        first["binance-coin"].as_str().unwrap(),
+        "served is kept by catalogue id"
+    );
+}
+
+#[tokio::test]
 async fn unknown_assets_and_a_down_provider_are_refused_before_the_upgrade() {
     let sim = common::start(SimConfig::default()).await;
     let base = sim.coincap_stream_url();
-    for query in ["assets=notacoin", "assets=", ""] {
+    // `binancecoin` is CoinGecko's id; CoinCap calls the coin `binance-coin`.
+    for query in [
+        "assets=notacoin",
+        "assets=",
+        "",
+        "assets=bitcoin,binancecoin",
+    ] {
         let status = common::refused_upgrade(&format!("{base}/prices?{query}")).await;
         assert_eq!(status, 400, "{query}");
     }

@@ -48,7 +48,10 @@ async fn setup(step_ms: u64, change: impl FnOnce(&mut SimConfig)) -> Ctx {
     let mut settings = redis.settings();
     settings.providers.binance.ws_url = sim.binance_stream_url();
     settings.providers.coincap.ws_url = sim.coincap_stream_url();
-    settings.streams.symbols = ["BTC", "ETH"].map(|s| Symbol::parse(s).unwrap()).into();
+    // BNB: CoinCap's id (`binance-coin`) differs from CoinGecko's (`binancecoin`).
+    settings.streams.symbols = ["BTC", "ETH", "BNB"]
+        .map(|s| Symbol::parse(s).unwrap())
+        .into();
     settings.streams.silence_secs = 1;
     settings.streams.reconnect_min_ms = 200;
     settings.streams.reconnect_max_ms = 1_000;
@@ -142,12 +145,12 @@ async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reac
     let state = ctx
         .until_phase(Phase::Streaming, Duration::from_secs(5))
         .await;
-    assert_eq!((state.shard, state.symbols), (0, 2));
+    assert_eq!((state.shard, state.symbols), (0, 3));
     assert_eq!(state.source, "binance-ws");
 
     // Published as written: the first record of each pair.
     let mut seen = std::collections::BTreeMap::new();
-    while seen.len() < 2 {
+    while seen.len() < 3 {
         let message = tokio::time::timeout(Duration::from_secs(5), events.next())
             .await
             .expect("a published record")
@@ -234,6 +237,17 @@ async fn binance_refused_fails_over_to_coincap_and_back_and_both_down_is_said() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(record.upstream_updated_at.is_some());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while ctx
+        .cache()
+        .get(&Symbol::parse("BNB").unwrap())
+        .await
+        .unwrap()
+        .is_none_or(|r| r.source != "coincap-ws")
+    {
+        assert!(Instant::now() < deadline, "BNB by CoinCap's id");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Binance back: its streams again, CoinCap's connection closed.
     ctx.control(Provider::Binance, false);

@@ -1,7 +1,7 @@
 //! CoinCap's prices stream (providers.md §4), as served at `{root}/coincap/prices` (a
-//! WebSocket; the real one is `wss://wss.coincap.io/prices`). Coins are named by the simulator's
-//! catalogue ids, which are CoinGecko's (`bitcoin`, `ethereum`); CoinCap's own differ for a few
-//! coins (`binance-coin`), which a client maps.
+//! WebSocket; the real one is `wss://wss.coincap.io/prices`). Coins are named by CoinCap's ids:
+//! the simulator's catalogue ids (CoinGecko's: `bitcoin`, `ethereum`) but for the few where
+//! CoinCap's differ ([`COINCAP_IDS`]: `binance-coin` for `binancecoin`).
 
 mod stream;
 
@@ -17,6 +17,28 @@ use axum::routing::get;
 use crate::Provider;
 use crate::faults::{self, Verdict};
 use crate::state::SimState;
+
+/// (CoinCap id, catalogue id) where they differ.
+const COINCAP_IDS: [(&str, &str); 2] = [
+    ("binance-coin", "binancecoin"),
+    ("avalanche", "avalanche-2"),
+];
+
+/// The catalogue id of the coin CoinCap calls `wire`.
+fn catalogue_id(wire: &str) -> &str {
+    COINCAP_IDS
+        .iter()
+        .find(|(c, _)| *c == wire)
+        .map_or(wire, |(_, id)| id)
+}
+
+/// CoinCap's id of the catalogue's coin `coin`.
+fn coincap_id(coin: &str) -> &str {
+    COINCAP_IDS
+        .iter()
+        .find(|(_, id)| *id == coin)
+        .map_or(coin, |(c, _)| c)
+}
 
 /// Where CoinCap's stream lives on the sim; a client's CoinCap stream base URL ends with it.
 pub(crate) const BASE_PATH: &str = "/coincap";

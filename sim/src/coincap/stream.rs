@@ -43,14 +43,31 @@ pub(super) async fn prices(
         Some("ALL") => (0..state.market.coin_count())
             .map(|i| state.market.id(i))
             .take_while(|id| !id.starts_with("sim-coin-"))
+            .map(|coin| Asset {
+                wire: super::coincap_id(&coin).to_owned(),
+                coin,
+            })
             .collect(),
         Some(list) => {
-            let ids: Vec<String> = list.split(',').map(str::to_owned).collect();
-            if let Some(unknown) = ids.iter().find(|id| state.market.info(id).is_none()) {
-                return (StatusCode::BAD_REQUEST, format!("unknown asset {unknown}"))
+            let assets: Vec<Asset> = list
+                .split(',')
+                .map(|wire| Asset {
+                    coin: super::catalogue_id(wire).to_owned(),
+                    wire: wire.to_owned(),
+                })
+                .collect();
+            // A catalogue id CoinCap spells otherwise is no CoinCap id.
+            let known = |a: &Asset| {
+                state.market.info(&a.coin).is_some() && super::coincap_id(&a.coin) == a.wire
+            };
+            if let Some(unknown) = assets.iter().find(|a| !known(a)) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown asset {}", unknown.wire),
+                )
                     .into_response();
             }
-            ids
+            assets
         }
     };
     upgrade
@@ -59,8 +76,15 @@ pub(super) async fn prices(
         .into_response()
 }
 
+/// One asset of a connection: as CoinCap names it on the wire, and its catalogue (CoinGecko) id.
+#[derive(Debug, Clone)]
+struct Asset {
+    wire: String,
+    coin: String,
+}
+
 /// One connection until the client leaves, its lifetime ends, or a `drop_streams` closes it.
-async fn serve(state: Arc<SimState>, assets: Vec<String>, socket: WebSocket) {
+async fn serve(state: Arc<SimState>, assets: Vec<Asset>, socket: WebSocket) {
     let mut conn = Connection::open(&state, Provider::CoinCap);
     let config = state.streams;
     let (mut tx, mut rx) = socket.split();
@@ -102,7 +126,7 @@ async fn serve(state: Arc<SimState>, assets: Vec<String>, socket: WebSocket) {
 fn tick(
     state: &SimState,
     conn: &Connection,
-    assets: &[String],
+    assets: &[Asset],
     last: &mut HashMap<String, String>,
 ) -> Batch {
     let faults = conn.faults();
@@ -122,8 +146,12 @@ fn tick(
     let now_ms = now_unix_ms();
     let mut served = lock(&state.served);
     for (id, usd) in changed {
+        let coin = assets
+            .iter()
+            .find(|a| a.wire == id)
+            .map_or(&id, |a| &a.coin);
         served.coincap_stream.insert(
-            id.clone(),
+            coin.clone(),
             ServedTick {
                 usd: usd.clone(),
                 event_time_ms: now_ms,
@@ -139,15 +167,15 @@ fn tick(
 /// The assets whose price text differs from the last one this connection sent intact.
 fn changes(
     state: &SimState,
-    assets: &[String],
+    assets: &[Asset],
     last: &HashMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut quotes = state.market.quotes();
     assets
         .iter()
-        .filter_map(|id| {
-            let price = significant(quotes.get(id)?.price_usd, 12);
-            (last.get(id) != Some(&price)).then(|| (id.clone(), price))
+        .filter_map(|a| {
+            let price = significant(quotes.get(&a.coin)?.price_usd, 12);
+            (last.get(&a.wire) != Some(&price)).then(|| (a.wire.clone(), price))
         })
         .collect()
 }
