@@ -52,6 +52,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show each shard of the live price streams: phase (streaming, failed over to CoinCap,
+    /// down, unowned, ...), source, holder, the newest event's age, ticks, reconnects.
+    Streams {
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete every waiting task of a queue (ready and delayed, with their payloads). Tasks a
     /// worker holds run on. Without --yes it only says what it would delete.
     Purge(PurgeArgs),

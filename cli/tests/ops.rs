@@ -405,3 +405,49 @@ fn workers_lists_a_running_worker_with_its_host_and_pid() {
     assert!(String::from_utf8_lossy(&human.stdout).contains(w["name"].as_str().unwrap()));
     stop.cancel();
 }
+
+#[test]
+fn streams_shows_each_shard_with_its_phase_source_and_holder() {
+    let redis = TestRedis::start();
+    let mut settings = redis.settings();
+    let none = json_of(&coinbeat(&settings, &["streams", "--json"]));
+    assert_eq!(none, serde_json::json!([]));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(coinbeat_sim::start(coinbeat_sim::SimConfig::default()))
+        .unwrap();
+    settings.providers.binance.ws_url = sim.binance_stream_url();
+    settings.providers.coincap.ws_url = sim.coincap_stream_url();
+    settings.streams.shard_size = 8;
+    let stop = CancellationToken::new();
+    let worker = rt.spawn(coinbeat_workers::registry::run_on(
+        "stream-worker",
+        settings.clone(),
+        None,
+        stop.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shards = loop {
+        let shards = json_of(&coinbeat(&settings, &["streams", "--json"]));
+        let all = shards.as_array().unwrap();
+        if all.len() == 2 && all.iter().all(|s| s["phase"] == "streaming") {
+            break shards;
+        }
+        assert!(Instant::now() < deadline, "never streaming: {shards}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Twelve tracked symbols in shards of eight.
+    assert_eq!(shards[0]["symbols"], 8);
+    assert_eq!(shards[1]["symbols"], 4);
+    assert_eq!(shards[0]["source"], "binance-ws");
+    let holder = shards[0]["holder"].as_str().unwrap();
+    assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+    let human = String::from_utf8_lossy(&coinbeat(&settings, &["streams"]).stdout).into_owned();
+    assert!(
+        human.contains("streaming") && human.contains("binance-ws") && human.contains(holder),
+        "{human}"
+    );
+    stop.cancel();
+    rt.block_on(worker).unwrap().unwrap();
+}

@@ -468,3 +468,57 @@ async fn connections_at_the_end_of_their_lifetime_are_replaced_with_no_gap_over_
     assert!(ctx.sim.stats().by_provider["binance"].streams_opened >= 3);
     ctx.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_server_counts_events_reconnects_and_the_age_of_each_price_at_write() {
+    let ctx = setup(0, |c| c.streams.lifetime_secs = 2).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let (settings, stop) = (ctx.settings.clone(), ctx.stop.clone());
+    let worker = tokio::spawn(async move {
+        coinbeat_workers::registry::run_on("stream-worker", settings, Some(listener), stop).await
+    });
+    ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
+        .await;
+    // Past one connection's lifetime, so one reconnect shows.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let text = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let m = coinbeat_shared::testing::Exposition::parse(&text);
+    let binance = [("source", "binance-ws")];
+    let events = m.get("coinbeat_stream_events_total", &binance);
+    assert!(
+        events >= 100.0,
+        "20 trades/s on three pairs for 2.5 s: {events}"
+    );
+    assert!(m.get("coinbeat_stream_records_written_total", &binance) >= 3.0);
+    assert!(
+        m.get("coinbeat_stream_reconnects_total", &binance) >= 1.0,
+        "{text}"
+    );
+    let written = m.get("coinbeat_stream_age_at_write_seconds_count", &binance);
+    assert!(written >= 3.0);
+    // The coalescing window (100 ms here) bounds how old a price is when written; a second
+    // leaves room for a loaded CI machine (BENCHMARKS.md has the measured figures).
+    let mut under_a_second = binance.to_vec();
+    under_a_second.push(("le", "1"));
+    assert_eq!(
+        m.get("coinbeat_stream_age_at_write_seconds_bucket", &under_a_second),
+        written,
+        "{text}"
+    );
+    assert_eq!(m.get("coinbeat_stream_shards_held", &[]), 1.0);
+    assert_eq!(
+        m.get(
+            "coinbeat_stream_connected",
+            &[("source", "binance-ws"), ("shard", "0")]
+        ),
+        1.0
+    );
+    ctx.stop.cancel();
+    worker.await.unwrap().unwrap();
+}

@@ -8,6 +8,7 @@ mod queues;
 mod run;
 mod schedule;
 mod schedules;
+mod streams;
 mod task;
 mod workers;
 
@@ -42,6 +43,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedules { json } => schedules::schedules(&settings, json).await,
         Command::Schedule { command } => schedule::schedule(&settings, command).await,
         Command::Workers { json } => workers::workers(&settings, json).await,
+        Command::Streams { json } => streams::streams(&settings, json).await,
         Command::Purge(args) => purge::purge(&settings, args).await,
         Command::Dead { command } => dead::dead(&settings, command).await,
         Command::Run(args) => run::run(settings, args).await,
