@@ -360,6 +360,8 @@ pub enum FaultScenario {
     MemoryPressure,
     /// Every worker connection reset again and again while acks are in flight.
     AckReset,
+    /// The stream-worker holding the shards frozen, its successor killed, a rolling restart.
+    Stream,
     /// Every scenario above, one after the other.
     All,
 }

@@ -507,7 +507,10 @@ async fn the_ops_server_counts_events_reconnects_and_the_age_of_each_price_at_wr
     let mut under_a_second = binance.to_vec();
     under_a_second.push(("le", "1"));
     assert_eq!(
-        m.get("coinbeat_stream_age_at_write_seconds_bucket", &under_a_second),
+        m.get(
+            "coinbeat_stream_age_at_write_seconds_bucket",
+            &under_a_second
+        ),
         written,
         "{text}"
     );

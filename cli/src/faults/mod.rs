@@ -18,6 +18,7 @@
 //! | `poison` | [`poison`] | task records with their meta or payload deleted before the workers fetch them |
 //! | `memory-pressure` | [`memory_pressure`] | a Redis of 8 MB filled until enqueues are refused, then drained; then an evicting policy |
 //! | `ack-reset` | [`ack_reset`] | every worker connection reset (`CLIENT KILL`, some during `CLIENT PAUSE WRITE`) while acks are in flight |
+//! | `stream` | [`stream`] | the stream-worker holding every shard frozen, its successor SIGKILLed, then a rolling restart |
 //!
 //! [`ledger`] counts runs of probe tasks; [`outcome`] is the table.
 
@@ -33,6 +34,7 @@ mod poison;
 mod redis_restart;
 mod sigterm;
 mod soak;
+mod stream;
 mod system;
 
 use std::process::ExitCode;
@@ -67,6 +69,7 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
             FaultScenario::Poison,
             FaultScenario::MemoryPressure,
             FaultScenario::AckReset,
+            FaultScenario::Stream,
         ],
         one => vec![one],
     };
@@ -86,6 +89,7 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
                 FaultScenario::Poison => poison::run().await,
                 FaultScenario::MemoryPressure => memory_pressure::run().await,
                 FaultScenario::AckReset => ack_reset::run().await,
+                FaultScenario::Stream => stream::run().await,
                 FaultScenario::All => unreachable!("expanded above"),
             }
         };
@@ -125,6 +129,7 @@ impl FaultScenario {
             Self::Poison => "poison",
             Self::MemoryPressure => "memory-pressure",
             Self::AckReset => "ack-reset",
+            Self::Stream => "stream",
             Self::All => "all",
         }
     }
