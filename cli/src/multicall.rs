@@ -21,6 +21,7 @@ pub const SERVICES: &[&str] = &[
     "wallet-worker",
     "health-worker",
     "cleanup-worker",
+    "stream-worker",
     "probe-worker",
 ];
 
