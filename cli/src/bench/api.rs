@@ -11,7 +11,7 @@ use coinbeat_shared::cache::{PriceCache, PriceRecord};
 use rust_decimal::Decimal;
 
 use super::{
-    lab::{Lab, free_addr, wait_listening},
+    lab::{Lab, api_env, free_addr, wait_listening},
     load, machine,
     report::{Report, Row},
     stats::{median, percentile},
@@ -55,23 +55,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     }
     write_prices(lab).await?;
     let addr = free_addr()?;
-    let api_pid = lab.spawn(
-        "api",
-        &[
-            ("COINBEAT_API__ADDR", addr.to_string()),
-            // The load generator is one client; the per-client limits (requests, connections,
-            // streams) would measure themselves.
-            ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
-            (
-                "COINBEAT_API__MAX_CONNECTIONS_PER_CLIENT",
-                (args.connections + args.stream_clients + 16).to_string(),
-            ),
-            (
-                "COINBEAT_API__MAX_STREAMS_PER_CLIENT",
-                args.stream_clients.max(1).to_string(),
-            ),
-        ],
-    )?;
+    let api_pid = lab.spawn("api", &api_env(addr, args.connections, args.stream_clients))?;
     let me = std::process::id();
     wait_listening(addr).await?;
 

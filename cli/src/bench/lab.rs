@@ -286,6 +286,35 @@ pub fn free_addr() -> anyhow::Result<std::net::SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
+/// The environment of an API child (`coinbeat run api`) on `addr` that the bench process loads
+/// with `connections` keep-alive connections and `streams` live price streams: the bench is one
+/// client, so the per-client limits (requests per second, connections, streams) are lifted to
+/// what it opens, or they would measure themselves.
+pub fn api_env(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    streams: usize,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("COINBEAT_API__ADDR", addr.to_string()),
+        ("COINBEAT_API__CLIENT_RATE_PER_SEC", "0".into()),
+        (
+            "COINBEAT_API__MAX_CONNECTIONS_PER_CLIENT",
+            (connections + streams + 16).to_string(),
+        ),
+        (
+            "COINBEAT_API__MAX_STREAMS_PER_CLIENT",
+            streams.max(1).to_string(),
+        ),
+        (
+            "COINBEAT_API__MAX_STREAM_CLIENTS",
+            streams
+                .max(Settings::default().api.max_stream_clients)
+                .to_string(),
+        ),
+    ]
+}
+
 /// The sum over the processes whose ops ports are `ops` of the samples of counter `family`
 /// whose labels contain `label` (`""` for every sample), from their `/metrics`.
 pub async fn counter_across(

@@ -13,6 +13,8 @@
 //! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream.
 //! - [`memory`]: resident memory of each component, idle and under load.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
+//! - [`stream`]: one stream-worker ingesting the simulator's Binance trades at given rates, the
+//!   API fanning the prices out to SSE clients ([`stream_clients`]) that time each arrival.
 //! - [`machine`], [`report`], [`stats`], [`lab`]: the machine, the table, the arithmetic, and
 //!   the processes a scenario runs on.
 
@@ -26,6 +28,7 @@ mod ratelimit;
 mod refresh;
 mod report;
 mod stats;
+mod stream;
 mod stream_clients;
 
 use std::process::ExitCode;
@@ -54,6 +57,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             Scenario::Refresh,
             Scenario::Memory,
             Scenario::Ratelimit,
+            Scenario::Stream,
         ],
         one => vec![one],
     };
@@ -65,6 +69,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 Scenario::Refresh => refresh::run(&args).await,
                 Scenario::Memory => memory::run(&args).await,
                 Scenario::Ratelimit => ratelimit::run(&args).await,
+                Scenario::Stream => stream::run(&args).await,
                 Scenario::All => unreachable!("expanded above"),
             }
         };

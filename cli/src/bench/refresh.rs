@@ -26,10 +26,14 @@ use super::{
     report::{Report, Row},
     stats::median,
 };
-use crate::args::BenchArgs;
+use crate::args::{BenchArgs, Scenario};
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let most = args.symbols.iter().copied().max().unwrap_or(12);
+    let most = args
+        .symbols_for(Scenario::Refresh)
+        .into_iter()
+        .max()
+        .unwrap_or(12);
     if most > 99_999 {
         bail!("at most 99,999 symbols (the simulator's synthetic coin ids have five digits)");
     }
@@ -62,7 +66,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::Re
             args.upstream_latency_ms, args.runs
         ),
     );
-    for &n in &args.symbols {
+    for n in args.symbols_for(Scenario::Refresh) {
         let symbols: Vec<Symbol> = (1..=n)
             .map(|i| Symbol::parse(&format!("SC{i:05}")))
             .collect::<Result<_, _>>()?;

@@ -36,6 +36,22 @@ impl Row {
             target: Some((target.into(), met)),
         }
     }
+
+    /// [`Row::target`] where the target applies to this measurement (`judged`), else
+    /// [`Row::info`].
+    pub fn target_if(
+        judged: bool,
+        metric: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+        met: bool,
+    ) -> Self {
+        if judged {
+            Self::target(metric, value, target, met)
+        } else {
+            Self::info(metric, value)
+        }
+    }
 }
 
 /// What one scenario measured.
