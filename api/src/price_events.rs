@@ -7,25 +7,61 @@
 //! not waited for, it skips ahead and is told how many it missed, so a slow client never slows
 //! the follower or the other clients.
 //!
+//! Each event carries its record and, once the first client sends it, the record's JSON (the
+//! shape of `GET /v1/prices/{symbol}`, its ages as of that first sending): every other client
+//! sends the same text, so a thousand streams cost one serialisation per event, not a thousand.
+//!
 //! The number of streams is bounded by `api.max_stream_clients` (a permit per stream, held for
 //! as long as it runs), and by `api.max_streams_per_client` per client, so one address cannot
 //! take every permit; every stream ends when the server shuts down.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
+use chrono::Utc;
 use coinbeat_shared::{cache::PriceRecord, settings::ApiSettings};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    ApiError,
+    ApiError, AppState,
     hardening::client_slots::{ClientSlots, Slot},
+    routes::prices::PriceView,
 };
+
+/// One price update on its way to the streams.
+#[derive(Debug)]
+pub struct PriceEvent {
+    pub record: Arc<PriceRecord>,
+    /// The record as `GET /v1/prices/{symbol}` shows it, rendered by the first stream to send it.
+    json: OnceLock<Arc<str>>,
+}
+
+impl PriceEvent {
+    pub fn new(record: Arc<PriceRecord>) -> Self {
+        Self {
+            record,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The record's JSON (a [`PriceView`]), rendered once and shared by every stream.
+    pub fn json(&self, state: &AppState) -> Arc<str> {
+        Arc::clone(self.json.get_or_init(|| {
+            serde_json::to_string(&PriceView::new(&self.record, Utc::now(), state))
+                .expect("price views serialize")
+                .into()
+        }))
+    }
+}
 
 /// The fan-out hub of one API process.
 #[derive(Debug)]
 pub struct PriceEvents {
-    sender: broadcast::Sender<Arc<PriceRecord>>,
+    sender: broadcast::Sender<Arc<PriceEvent>>,
     /// One permit per open stream.
     clients: Arc<Semaphore>,
     max_clients: usize,
@@ -39,7 +75,7 @@ pub struct PriceEvents {
 /// What an open stream holds: its receiver, its client permit, and the shutdown signal.
 #[derive(Debug)]
 pub struct Subscription {
-    pub receiver: broadcast::Receiver<Arc<PriceRecord>>,
+    pub receiver: broadcast::Receiver<Arc<PriceEvent>>,
     pub closing: CancellationToken,
     pub keepalive: Duration,
     /// Released when the stream ends, making room for another client.
@@ -63,7 +99,7 @@ impl PriceEvents {
 
     /// Sends `record` to every open stream. Never waits: with no stream open it goes nowhere.
     pub fn publish(&self, record: Arc<PriceRecord>) {
-        let _ = self.sender.send(record);
+        let _ = self.sender.send(Arc::new(PriceEvent::new(record)));
     }
 
     /// A new stream's subscription for `client`, or 429: `too_many_streams` when the client

@@ -19,7 +19,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    ApiError, AppState, hardening::client_ip::ClientIp, price_events::Subscription, routes::prices,
+    ApiError, AppState,
+    hardening::client_ip::ClientIp,
+    price_events::{PriceEvent, Subscription},
+    routes::prices,
 };
 
 /// The query both stream routes take.
@@ -32,7 +35,7 @@ pub struct StreamQuery {
 /// One thing to send to the client.
 #[derive(Debug)]
 pub enum FeedItem {
-    Price(Arc<PriceRecord>),
+    Price(Arc<PriceEvent>),
     /// The client fell behind and this many events were skipped.
     Lagged(u64),
     /// The server is shutting down; nothing follows.
@@ -101,7 +104,7 @@ impl PriceFeed {
         }
         while let Some(record) = self.snapshot.pop_front() {
             if self.is_new(&record) {
-                return Some(FeedItem::Price(record));
+                return Some(FeedItem::Price(Arc::new(PriceEvent::new(record))));
             }
         }
         loop {
@@ -114,9 +117,9 @@ impl PriceFeed {
                 received = self.subscription.receiver.recv() => received,
             };
             match received {
-                Ok(record) => {
-                    if self.wants(&record.symbol) && self.is_new(&record) {
-                        return Some(FeedItem::Price(record));
+                Ok(event) => {
+                    if self.wants(&event.record.symbol) && self.is_new(&event.record) {
+                        return Some(FeedItem::Price(event));
                     }
                 }
                 Err(RecvError::Lagged(missed)) => return Some(FeedItem::Lagged(missed)),

@@ -3,7 +3,8 @@
 //! Events, each `data` one JSON document:
 //!
 //! - `event: price`: a record in the shape of `GET /v1/prices/{symbol}` (decimal strings,
-//!   `fetched_at`, `source`, `age_seconds`, `stale` as of sending). The snapshot of the filtered
+//!   `fetched_at`, `source`, `age_seconds`, `stale` as of the first stream's sending: one
+//!   rendering of an update is shared by every stream). The snapshot of the filtered
 //!   symbols (the tracked set without a filter) comes first, then every update.
 //! - `event: lagged`, `{"missed": n}`: the client fell behind and `n` events (of any symbol)
 //!   were skipped; the newest follow.
@@ -21,7 +22,6 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
     },
 };
-use chrono::Utc;
 use futures::{Stream, stream};
 use serde_json::json;
 
@@ -29,7 +29,6 @@ use crate::{
     ApiError, AppState,
     hardening::client_ip::ClientIp,
     price_feed::{FeedItem, PriceFeed, StreamQuery},
-    routes::prices::PriceView,
 };
 
 /// Opens the stream: 422 for a bad filter and 429 when `api.max_stream_clients` streams are
@@ -51,19 +50,17 @@ pub async fn stream(
 
 fn events(state: AppState, feed: PriceFeed) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold((state, feed), |(state, mut feed)| async move {
-        let event =
-            match feed.next().await? {
-                FeedItem::Price(record) => Event::default()
-                    .event("price")
-                    .json_data(PriceView::new(&record, Utc::now(), &state)),
-                FeedItem::Lagged(missed) => Event::default()
-                    .event("lagged")
-                    .json_data(json!({ "missed": missed })),
-                FeedItem::Closing => Event::default()
-                    .event("closing")
-                    .json_data(json!({ "reason": "shutdown" })),
-            }
-            .expect("price events serialize");
+        let event = match feed.next().await? {
+            FeedItem::Price(event) => Event::default().event("price").data(&*event.json(&state)),
+            FeedItem::Lagged(missed) => Event::default()
+                .event("lagged")
+                .json_data(json!({ "missed": missed }))
+                .expect("a count serializes"),
+            FeedItem::Closing => Event::default()
+                .event("closing")
+                .json_data(json!({ "reason": "shutdown" }))
+                .expect("a reason serializes"),
+        };
         Some((Ok(event), (state, feed)))
     })
 }

@@ -26,7 +26,6 @@ use axum::{
     },
     response::{IntoResponse, Response},
 };
-use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 
@@ -34,7 +33,6 @@ use crate::{
     ApiError, AppState,
     hardening::client_ip::ClientIp,
     price_feed::{FeedItem, PriceFeed, StreamQuery},
-    routes::prices::PriceView,
 };
 
 /// The largest frame or message a client may send: room for a control frame (at most 125
@@ -76,7 +74,7 @@ async fn serve(state: AppState, mut feed: PriceFeed, socket: WebSocket) {
     loop {
         let message = tokio::select! {
             item = feed.next() => match item {
-                Some(FeedItem::Price(record)) => text("price", &PriceView::new(&record, Utc::now(), &state)),
+                Some(FeedItem::Price(event)) => price_text(&event.json(&state)),
                 Some(FeedItem::Lagged(missed)) => text("lagged", &json!({ "missed": missed })),
                 Some(FeedItem::Closing) => {
                     let _ = send(&mut sink, text("closing", &json!({ "reason": "shutdown" })), send_timeout).await;
@@ -119,6 +117,11 @@ async fn send(
         tokio::time::timeout(timeout, sink.send(message)).await,
         Ok(Ok(()))
     )
+}
+
+/// `{"event":"price","data":<the record's shared JSON>}`, without parsing that JSON again.
+fn price_text(data: &str) -> Message {
+    Message::text(format!(r#"{{"event":"price","data":{data}}}"#))
 }
 
 fn text(event: &str, data: &impl serde::Serialize) -> Message {
