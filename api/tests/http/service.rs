@@ -237,3 +237,67 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     assert!(!body.to_string().contains(FINGERPRINT), "{body}");
     assert!(body["age_seconds"].as_u64().unwrap() >= 3);
 }
+
+/// The stream-worker's shard states are read live into `/v1/health`: a healthy report is
+/// degraded by a shard whose streams are both down, and up again once it streams.
+#[tokio::test]
+async fn health_lists_each_stream_shard_and_a_shard_off_binance_degrades_it() {
+    use coinbeat_shared::{
+        cache::{HealthReport, RedisHealth, Status},
+        keys::Keys,
+        redis_conn,
+        stream_state::{Phase, ShardState},
+    };
+    let api = Api::start().await;
+    let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    let keys = Keys::new(api.settings.redis.key_prefix.clone());
+    let redis = RedisHealth {
+        status: Status::Up,
+        latency_us: 80,
+        used_memory_bytes: None,
+    };
+    HealthReport {
+        status: Status::Up,
+        checked_at: chrono::Utc::now(),
+        upstreams: Vec::new(),
+        redis,
+        queues: Vec::new(),
+    }
+    .store(&conn, &keys, 60)
+    .await
+    .unwrap();
+    let (_, body) = api.get("/v1/health").await;
+    assert_eq!(body["status"], "up", "{body}");
+    assert_eq!(
+        body["streams"],
+        serde_json::json!([]),
+        "no stream-worker yet"
+    );
+
+    let now = chrono::Utc::now();
+    let mut shard = ShardState {
+        shard: 0,
+        phase: Phase::Down,
+        source: "none".into(),
+        holder: "stream-host-42-abcdef".into(),
+        symbols: 12,
+        since: now,
+        last_event_at: None,
+        ticks: 0,
+        reconnects: 7,
+        malformed: 0,
+        updated_at: now,
+    };
+    shard.store(&conn, &keys).await.unwrap();
+    let (_, body) = api.get("/v1/health").await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["streams"][0]["phase"], "down");
+    assert_eq!(body["streams"][0]["reconnects"], 7);
+
+    shard.phase = Phase::Streaming;
+    shard.source = "binance-ws".into();
+    shard.store(&conn, &keys).await.unwrap();
+    let (_, body) = api.get("/v1/health").await;
+    assert_eq!(body["status"], "up", "{body}");
+    assert_eq!(body["streams"][0]["source"], "binance-ws");
+}
