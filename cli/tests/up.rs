@@ -344,22 +344,8 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         started.len() >= 4,
         "expected redis-server, scheduler, price-worker and api under coinbeat up, got {started:?}"
     );
-    // What a terminal does on Ctrl-C: SIGINT to the foreground process group.
-    let status = Command::new("kill")
-        .args(["-INT", "--", &format!("-{pid}")])
-        .status()
-        .unwrap();
-    assert!(status.success());
     let mut up = up;
-    let exit = wait_for("coinbeat up to exit", Duration::from_secs(40), async || {
-        up.child.try_wait().unwrap()
-    })
-    .await;
-    assert!(
-        exit.success(),
-        "coinbeat up exited with {exit}\n{}",
-        up.log()
-    );
+    up.interrupt().await;
     let left: Vec<u32> = started.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
     assert!(up.log().contains("stopped."), "{}", up.log());
@@ -447,22 +433,8 @@ async fn up_simulate_streams_live_prices_by_default() {
     assert_eq!(health["streams"][0]["source"], "binance-ws", "{health}");
     assert_eq!(health["streams"][0]["symbols"], 12, "{health}");
 
-    let pid = up.child.id();
-    let status = Command::new("kill")
-        .args(["-INT", "--", &format!("-{pid}")])
-        .status()
-        .unwrap();
-    assert!(status.success());
     let mut up = up;
-    let exit = wait_for("coinbeat up to exit", Duration::from_secs(40), async || {
-        up.child.try_wait().unwrap()
-    })
-    .await;
-    assert!(
-        exit.success(),
-        "coinbeat up exited with {exit}\n{}",
-        up.log()
-    );
+    up.interrupt().await;
 }
 
 /// What `up` leaves at `<data>/admin.key` when something is already there (made by `arrange`),

@@ -13,12 +13,14 @@ use coinbeat_shared::{
     Settings, keys::Keys, redis_conn, stream_state, stream_state::Phase, testing::TestRedis,
 };
 use coinbeat_sim::{SimConfig, SimHandle, StreamConfig};
-use futures::StreamExt;
 use redis::aio::ConnectionManager;
 
+#[path = "common/price_records.rs"]
+mod price_records;
 #[path = "common/worker_process.rs"]
 mod worker_process;
 
+use price_records::{Published, event_time};
 use worker_process::WorkerProcess;
 
 /// Twelve tracked symbols in shards of four.
@@ -202,13 +204,7 @@ async fn a_rolling_restart_hands_each_shard_over_with_no_gap_in_ticks_over_a_sec
     ctx.one_connection_per_shard(Duration::from_secs(2), Duration::from_secs(1))
         .await;
 
-    let mut events = redis::Client::open(ctx.redis.url())
-        .unwrap()
-        .get_async_pubsub()
-        .await
-        .unwrap();
-    events.subscribe(ctx.keys.price_events()).await.unwrap();
-    let mut events = events.into_on_message();
+    let mut published = Published::subscribe(&ctx.redis.url(), &ctx.keys).await;
     let (stop_at, deadline) = (
         Instant::now() + Duration::from_secs(2),
         Instant::now() + Duration::from_secs(6),
@@ -220,21 +216,13 @@ async fn a_rolling_restart_hands_each_shard_over_with_no_gap_in_ticks_over_a_sec
             signal(&a, "TERM");
             stopped = true;
         }
-        let Ok(Some(message)) =
-            tokio::time::timeout(Duration::from_millis(100), events.next()).await
-        else {
+        let Some(record) = published.next(Duration::from_millis(100)).await else {
             continue;
         };
-        let payload: String = message.get_payload().unwrap();
-        let record: serde_json::Value = serde_json::from_str(&payload).unwrap();
         if record["source"] != "binance-ws" {
             continue;
         }
-        let at: DateTime<Utc> = record["upstream_updated_at"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let at = event_time(&record);
         times
             .entry(record["symbol"].as_str().unwrap().to_owned())
             .or_default()

@@ -16,9 +16,13 @@ use coinbeat_shared::{
     testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, Provider, SimConfig, SimHandle, StreamConfig};
-use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
+
+#[path = "common/price_records.rs"]
+mod price_records;
+
+use price_records::{Published, event_time};
 
 struct Ctx {
     redis: TestRedis,
@@ -133,13 +137,7 @@ fn ms(at: DateTime<Utc>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reach_subscribers() {
     let mut ctx = setup(0, |_| {}).await;
-    let mut events = redis::Client::open(ctx.redis.url())
-        .unwrap()
-        .get_async_pubsub()
-        .await
-        .unwrap();
-    events.subscribe(ctx.keys.price_events()).await.unwrap();
-    let mut events = events.into_on_message();
+    let mut published = Published::subscribe(&ctx.redis.url(), &ctx.keys).await;
     ctx.start();
 
     let state = ctx
@@ -151,12 +149,10 @@ async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reac
     // Published as written: the first record of each pair.
     let mut seen = std::collections::BTreeMap::new();
     while seen.len() < 3 {
-        let message = tokio::time::timeout(Duration::from_secs(5), events.next())
+        let record = published
+            .next(Duration::from_secs(5))
             .await
-            .expect("a published record")
-            .unwrap();
-        let payload: String = message.get_payload().unwrap();
-        let record: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            .expect("a published record");
         assert_eq!(record["source"], "binance-ws", "{record}");
         seen.insert(record["symbol"].as_str().unwrap().to_owned(), record);
     }
@@ -428,33 +424,17 @@ async fn malformed_frames_are_counted_and_skipped_and_a_server_side_disconnect_l
 async fn connections_at_the_end_of_their_lifetime_are_replaced_with_no_gap_over_a_second() {
     // The simulator ends every connection 2 s after it opened (Binance: 24 h).
     let mut ctx = setup(0, |c| c.streams.lifetime_secs = 2).await;
-    let mut events = redis::Client::open(ctx.redis.url())
-        .unwrap()
-        .get_async_pubsub()
-        .await
-        .unwrap();
-    events.subscribe(ctx.keys.price_events()).await.unwrap();
-    let mut events = events.into_on_message();
+    let mut published = Published::subscribe(&ctx.redis.url(), &ctx.keys).await;
     ctx.start();
     ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
         .await;
     let mut times = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(7);
     while Instant::now() < deadline {
-        let Ok(Some(message)) =
-            tokio::time::timeout(Duration::from_millis(100), events.next()).await
-        else {
-            continue;
-        };
-        let payload: String = message.get_payload().unwrap();
-        let record: serde_json::Value = serde_json::from_str(&payload).unwrap();
-        if record["symbol"] == "BTC" {
-            let at: DateTime<Utc> = record["upstream_updated_at"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            times.push(at);
+        if let Some(record) = published.next(Duration::from_millis(100)).await
+            && record["symbol"] == "BTC"
+        {
+            times.push(event_time(&record));
         }
     }
     let state = ctx.shard().await.unwrap();

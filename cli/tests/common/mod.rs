@@ -69,6 +69,25 @@ impl Up {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// What a terminal does on Ctrl-C (SIGINT to the foreground process group), then waits for
+    /// `up` to exit: it must exit cleanly within 40 s.
+    pub async fn interrupt(&mut self) {
+        let status = Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = wait_for("coinbeat up to exit", Duration::from_secs(40), async || {
+            self.child.try_wait().unwrap()
+        })
+        .await;
+        assert!(
+            exit.success(),
+            "coinbeat up exited with {exit}\n{}",
+            self.log()
+        );
+    }
 }
 
 impl Drop for Up {
