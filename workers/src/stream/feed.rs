@@ -41,6 +41,31 @@ pub struct FeedState {
     pub malformed: u64,
 }
 
+impl FeedState {
+    /// A data frame within `silence`.
+    pub fn fresh(&self, silence: Duration) -> bool {
+        self.last_data.is_some_and(|t| t.elapsed() < silence)
+    }
+
+    /// No data frame for `silence` (counting from `started` when there has been none).
+    pub fn failing(&self, started: Instant, silence: Duration) -> bool {
+        !self.fresh(silence) && self.last_data.unwrap_or(started).elapsed() >= silence
+    }
+
+    /// Just opened: no data and no reconnect yet.
+    pub fn opening(&self) -> bool {
+        self.last_data.is_none() && self.reconnects == 0
+    }
+
+    /// Adds `other`'s counters to these (the newest event of the two).
+    pub fn absorb(&mut self, other: &FeedState) {
+        self.events += other.events;
+        self.reconnects += other.reconnects;
+        self.malformed += other.malformed;
+        self.last_event_at = self.last_event_at.max(other.last_event_at);
+    }
+}
+
 pub type SharedFeedState = Arc<Mutex<FeedState>>;
 
 /// Where one feed connects and how it names the shard's symbols.

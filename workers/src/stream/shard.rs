@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     domain::Symbol,
     keys::Keys,
@@ -85,24 +85,15 @@ impl ShardTask {
         let mut held_until = taken + ttl;
         let mut renewed = Instant::now();
         let feeds = CancellationToken::new();
-        let binance = FeedState::default();
-        let binance_state: SharedFeedState = std::sync::Arc::new(std::sync::Mutex::new(binance));
-        let binance_plan = FeedPlan::binance(
+        let binance_state = SharedFeedState::default();
+        let mut tasks = Vec::new();
+        let started = Instant::now();
+        if let Some(plan) = FeedPlan::binance(
             self.shard,
             self.settings.providers.binance.effective_ws_url(),
             &self.symbols,
-        );
-        let mut tasks = Vec::new();
-        let started = Instant::now();
-        if let Some(plan) = binance_plan {
-            tasks.push(tokio::spawn(run_feed(
-                plan,
-                streams.clone(),
-                self.updates.clone(),
-                binance_state.clone(),
-                self.metrics.clone(),
-                feeds.child_token(),
-            )));
+        ) {
+            tasks.push(self.spawn_feed(plan, &binance_state, feeds.child_token()));
         }
         let mut coincap: Option<(CancellationToken, SharedFeedState)> = None;
         let mut phase = Phase::Connecting;
@@ -140,61 +131,28 @@ impl ShardTask {
                 break false;
             }
 
-            // The sources.
+            // The sources: CoinCap while Binance fails, and not once it delivers again.
             let b = lock(&binance_state).clone();
-            let binance_quiet_since = b.last_data.unwrap_or(started);
-            let binance_fresh = b.last_data.is_some_and(|t| t.elapsed() < streams.silence());
-            let failing = !binance_fresh && binance_quiet_since.elapsed() >= streams.silence();
-            match (&coincap, failing) {
+            let binance_failing = b.failing(started, streams.silence());
+            match (&coincap, binance_failing) {
                 (None, true) => {
                     if let Some(plan) = self.coincap_plan() {
                         tracing::warn!(shard = self.shard, "Binance silent; streaming CoinCap");
-                        let token = feeds.child_token();
-                        let state: SharedFeedState = Default::default();
-                        tasks.push(tokio::spawn(run_feed(
-                            plan,
-                            streams.clone(),
-                            self.updates.clone(),
-                            state.clone(),
-                            self.metrics.clone(),
-                            token.clone(),
-                        )));
+                        let (token, state) = (feeds.child_token(), SharedFeedState::default());
+                        tasks.push(self.spawn_feed(plan, &state, token.clone()));
                         coincap = Some((token, state));
                     }
                 }
                 (Some((token, state)), false) => {
                     tracing::info!(shard = self.shard, "Binance streams again; CoinCap stopped");
                     token.cancel();
-                    let done = lock(state).clone();
-                    retired.events += done.events;
-                    retired.reconnects += done.reconnects;
-                    retired.malformed += done.malformed;
-                    retired.last_event_at = retired.last_event_at.max(done.last_event_at);
+                    retired.absorb(&lock(state));
                     coincap = None;
                 }
                 _ => {}
             }
             let c = coincap.as_ref().map(|(_, s)| lock(s).clone());
-            let coincap_fresh = c
-                .as_ref()
-                .and_then(|c| c.last_data)
-                .is_some_and(|t| t.elapsed() < streams.silence());
-            let now_phase = if binance_fresh {
-                Phase::Streaming
-            } else if !failing {
-                if b.last_data.is_none() && b.reconnects == 0 {
-                    Phase::Connecting
-                } else {
-                    Phase::Reconnecting
-                }
-            } else if coincap_fresh
-                || c.as_ref()
-                    .is_some_and(|c| c.last_data.is_none() && c.reconnects == 0)
-            {
-                Phase::FailedOver
-            } else {
-                Phase::Down
-            };
+            let now_phase = judge(&b, c.as_ref(), started, streams.silence());
             if now_phase != phase {
                 tracing::info!(shard = self.shard, from = ?phase, to = ?now_phase, "shard phase");
                 phase = now_phase;
@@ -202,31 +160,12 @@ impl ShardTask {
             }
             if stored.elapsed() >= Duration::from_secs(1) {
                 stored = Instant::now();
-                let source = match phase {
-                    Phase::Streaming | Phase::Connecting | Phase::Reconnecting => "binance-ws",
-                    Phase::FailedOver => "coincap-ws",
-                    Phase::Down | Phase::Unowned => "none",
-                };
-                let c = c.unwrap_or_default();
-                let state = ShardState {
-                    shard: self.shard,
-                    phase,
-                    source: source.into(),
-                    holder: self.holder.clone(),
-                    symbols: self.symbols.len(),
-                    since,
-                    last_event_at: b
-                        .last_event_at
-                        .max(c.last_event_at)
-                        .max(retired.last_event_at),
-                    ticks: b.events + c.events + retired.events,
-                    reconnects: b.reconnects + c.reconnects + retired.reconnects,
-                    malformed: b.malformed + c.malformed + retired.malformed,
-                    updated_at: Utc::now(),
-                };
-                if let Err(e) = state.store(&self.conn, &self.keys).await {
-                    tracing::warn!(shard = self.shard, error = %e, "could not store the shard's state");
+                let mut total = retired.clone();
+                total.absorb(&b);
+                if let Some(c) = &c {
+                    total.absorb(c);
                 }
+                self.store_state(phase, since, &total).await;
             }
         };
         feeds.cancel();
@@ -240,6 +179,47 @@ impl ShardTask {
             let _ = task.await;
         }
         released
+    }
+
+    fn spawn_feed(
+        &self,
+        plan: FeedPlan,
+        state: &SharedFeedState,
+        stop: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run_feed(
+            plan,
+            self.settings.streams.clone(),
+            self.updates.clone(),
+            state.clone(),
+            self.metrics.clone(),
+            stop,
+        ))
+    }
+
+    /// Writes the shard's state for `/v1/health` and `coinbeat streams`.
+    async fn store_state(&self, phase: Phase, since: DateTime<Utc>, total: &FeedState) {
+        let source = match phase {
+            Phase::Streaming | Phase::Connecting | Phase::Reconnecting => "binance-ws",
+            Phase::FailedOver => "coincap-ws",
+            Phase::Down | Phase::Unowned => "none",
+        };
+        let state = ShardState {
+            shard: self.shard,
+            phase,
+            source: source.into(),
+            holder: self.holder.clone(),
+            symbols: self.symbols.len(),
+            since,
+            last_event_at: total.last_event_at,
+            ticks: total.events,
+            reconnects: total.reconnects,
+            malformed: total.malformed,
+            updated_at: Utc::now(),
+        };
+        if let Err(e) = state.store(&self.conn, &self.keys).await {
+            tracing::warn!(shard = self.shard, error = %e, "could not store the shard's state");
+        }
     }
 
     /// CoinCap's feed for the shard's symbols that have a coin id.
@@ -263,5 +243,84 @@ impl ShardTask {
                 .filter(|k| !k.is_empty()),
             assets,
         )
+    }
+}
+
+/// The shard's phase from its feeds: Binance connected and delivering → streaming; Binance
+/// not connected or quiet, not yet for `silence` → connecting (nothing yet) or reconnecting;
+/// quiet past it → failed over while CoinCap delivers or is still opening, down when CoinCap is
+/// quiet too (or there is none).
+fn judge(
+    binance: &FeedState,
+    coincap: Option<&FeedState>,
+    started: Instant,
+    silence: Duration,
+) -> Phase {
+    if binance.connected && binance.fresh(silence) {
+        Phase::Streaming
+    } else if !binance.failing(started, silence) {
+        if binance.last_data.is_none() && binance.reconnects == 0 {
+            Phase::Connecting
+        } else {
+            Phase::Reconnecting
+        }
+    } else if coincap.is_some_and(|c| c.fresh(silence) || c.opening()) {
+        Phase::FailedOver
+    } else {
+        Phase::Down
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SILENCE: Duration = Duration::from_secs(5);
+
+    fn feed(connected: bool, data_ago: Option<Duration>, reconnects: u64) -> FeedState {
+        FeedState {
+            connected,
+            last_data: data_ago.map(|ago| Instant::now() - ago),
+            reconnects,
+            ..FeedState::default()
+        }
+    }
+
+    #[test]
+    fn the_phase_follows_binance_first_then_coincap() {
+        let just_now = Instant::now();
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        let secs = Duration::from_secs;
+        // Binance delivering, whatever CoinCap does.
+        let live = feed(true, Some(secs(1)), 3);
+        assert_eq!(judge(&live, None, long_ago, SILENCE), Phase::Streaming);
+        // Binance quiet, not yet for the silence setting.
+        let new = feed(false, None, 0);
+        assert_eq!(judge(&new, None, just_now, SILENCE), Phase::Connecting);
+        let lost = feed(false, Some(secs(2)), 1);
+        assert_eq!(judge(&lost, None, long_ago, SILENCE), Phase::Reconnecting);
+        // Binance quiet past it: CoinCap opening or delivering → failed over; quiet too → down.
+        let silent = feed(true, Some(secs(6)), 1);
+        let opening = feed(false, None, 0);
+        let coincap_live = feed(true, Some(secs(1)), 0);
+        let coincap_quiet = feed(true, Some(secs(9)), 2);
+        assert_eq!(
+            judge(&silent, Some(&opening), long_ago, SILENCE),
+            Phase::FailedOver
+        );
+        assert_eq!(
+            judge(&silent, Some(&coincap_live), long_ago, SILENCE),
+            Phase::FailedOver
+        );
+        assert_eq!(
+            judge(&silent, Some(&coincap_quiet), long_ago, SILENCE),
+            Phase::Down
+        );
+        assert_eq!(judge(&silent, None, long_ago, SILENCE), Phase::Down);
+        // Never connected since the shard was taken long ago: failing too.
+        assert_eq!(
+            judge(&new, Some(&opening), long_ago, SILENCE),
+            Phase::FailedOver
+        );
     }
 }
