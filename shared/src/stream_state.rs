@@ -14,8 +14,8 @@ use crate::{cache::Status, keys::Keys};
 /// A state not refreshed for this long has no live holder.
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
-/// States not refreshed for this long are forgotten (a shard gone with a smaller symbol set,
-/// a deployment that stopped streaming).
+/// States not refreshed for this long are left out by readers (a shard gone with a smaller
+/// symbol set, a deployment that stopped streaming).
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// Where a shard's prices come from now.
@@ -92,30 +92,20 @@ impl ShardState {
     }
 }
 
-/// Every shard's state as seen now, by shard; states forgotten by age are removed.
+/// Every shard's state as seen now, by shard, leaving out those forgotten by age (a reader
+/// only reads; a stream-worker removes the states of shards gone with a smaller symbol set).
 pub async fn load(conn: &ConnectionManager, keys: &Keys) -> redis::RedisResult<Vec<ShardState>> {
     let raw: Vec<(u32, String)> = redis::cmd("HGETALL")
         .arg(keys.stream_state())
         .query_async(&mut conn.clone())
         .await?;
     let now = Utc::now();
-    let mut states = Vec::with_capacity(raw.len());
-    let mut forgotten = Vec::new();
-    for (shard, json) in raw {
-        match serde_json::from_str::<ShardState>(&json) {
-            Ok(state) if (now - state.updated_at).to_std().unwrap_or_default() <= FORGET_AFTER => {
-                states.push(state.as_seen_at(now));
-            }
-            _ => forgotten.push(shard),
-        }
-    }
-    if !forgotten.is_empty() {
-        redis::cmd("HDEL")
-            .arg(keys.stream_state())
-            .arg(&forgotten)
-            .query_async::<()>(&mut conn.clone())
-            .await?;
-    }
+    let mut states: Vec<ShardState> = raw
+        .into_iter()
+        .filter_map(|(_, json)| serde_json::from_str::<ShardState>(&json).ok())
+        .filter(|s| (now - s.updated_at).to_std().unwrap_or_default() <= FORGET_AFTER)
+        .map(|s| s.as_seen_at(now))
+        .collect();
     states.sort_by_key(|s| s.shard);
     Ok(states)
 }

@@ -37,11 +37,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use coalesce::Coalescer;
-pub use metrics::StreamMetrics;
-pub use source::{DayFigures, Source, Update};
-
+use self::coalesce::Coalescer;
+use self::metrics::StreamMetrics;
 use self::shard::ShardTask;
+use self::source::{Source, Update};
 
 /// Updates waiting for the coalescer; a full channel slows the feeds rather than growing.
 const CHANNEL: usize = 65_536;
@@ -87,19 +86,42 @@ pub async fn run(
     ));
 
     tracing::info!(holder, "stream-worker started");
-    if !settings.streams.enabled {
+    if settings.streams.enabled {
+        stream_until(&stop, &settings, &conn, &keys, &holder, &updates, &metrics).await?;
+    } else {
         tracing::info!("streams.enabled is off: streaming nothing");
         stop.cancelled().await;
     }
-    let mut symbols = streamed_symbols(&conn, &keys, &settings).await?;
-    while !stop.is_cancelled() {
+    running.store(false, Ordering::Relaxed);
+    drop(updates);
+    let _ = writer.await;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    tracing::info!("stream-worker stopped");
+    Ok(())
+}
+
+/// One task per shard of the streamed symbols, started again whenever the symbol set
+/// changes, until `stop`.
+async fn stream_until(
+    stop: &CancellationToken,
+    settings: &Settings,
+    conn: &ConnectionManager,
+    keys: &Keys,
+    holder: &str,
+    updates: &mpsc::Sender<Update>,
+    metrics: &StreamMetrics,
+) -> anyhow::Result<()> {
+    let mut symbols = streamed_symbols(conn, keys, settings).await?;
+    loop {
         let epoch = stop.child_token();
         let shards: Vec<Vec<Symbol>> = symbols
             .chunks(settings.streams.shard_size)
             .map(<[Symbol]>::to_vec)
             .collect();
         tracing::info!(symbols = symbols.len(), shards = shards.len(), "streaming");
-        if let Err(e) = stream_state::remove_from(&conn, &keys, shards.len() as u32).await {
+        if let Err(e) = stream_state::remove_from(conn, keys, shards.len() as u32).await {
             tracing::warn!(error = %e, "could not clear the states of gone shards");
         }
         let tasks: Vec<_> = shards
@@ -109,7 +131,7 @@ pub async fn run(
                 let task = ShardTask {
                     shard: shard as u32,
                     symbols,
-                    holder: holder.clone(),
+                    holder: holder.to_owned(),
                     settings: settings.clone(),
                     conn: conn.clone(),
                     keys: keys.clone(),
@@ -126,7 +148,7 @@ pub async fn run(
                     settings.streams.symbols_refresh_secs.max(1),
                 )) => {}
             }
-            match streamed_symbols(&conn, &keys, &settings).await {
+            match streamed_symbols(conn, keys, settings).await {
                 Ok(now) if now != symbols => break Some(now),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not read the tracked set"),
@@ -145,17 +167,9 @@ pub async fn run(
                 );
                 symbols = now;
             }
-            None => break,
+            None => return Ok(()),
         }
     }
-    running.store(false, Ordering::Relaxed);
-    drop(updates);
-    let _ = writer.await;
-    if let Some(server) = server {
-        let _ = server.await;
-    }
-    tracing::info!("stream-worker stopped");
-    Ok(())
 }
 
 /// The symbols to stream, sorted: `streams.symbols`, or the tracked set; only those with a
