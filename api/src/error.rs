@@ -16,6 +16,7 @@ use axum::{
 };
 use coinbeat_shared::{
     cache::CacheError,
+    catalogue::CatalogueError,
     domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
     queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus},
@@ -52,16 +53,25 @@ pub enum ApiError {
     /// A symbol list that is empty or too long.
     #[error("{0}")]
     InvalidSymbols(String),
+    /// Neither a catalogued coin (by id or symbol) nor one with a configured coin id, and
+    /// nothing cached under it.
     #[error(
-        "unknown symbol {0}: it is not tracked, has no configured coin id, and nothing is cached for it"
+        "unknown coin {0:?}: no catalogued coin has that id or symbol, no coin id is configured \
+         for it, and nothing is cached for it (search the catalogue with GET /v1/coins?search=)"
     )]
-    UnknownSymbol(Symbol),
-    /// Known (tracked, or with a configured coin id) but with nothing cached yet.
+    UnknownCoin(String),
+    /// Known (catalogued, tracked, or with a configured coin id) but with nothing cached yet.
     #[error(
-        "{symbol} {} but has not been fetched yet; it appears once a prices job has run for it",
-        if *.tracked { "is tracked" } else { "has a configured coin id" }
+        "{coin} {} but has not been fetched yet; it appears once a prices job has run for it",
+        if *.tracked { "is tracked" } else { "is known" }
     )]
-    NotFetchedYet { symbol: Symbol, tracked: bool },
+    NotFetchedYet {
+        /// How the coin reads in a message: `BTC (bitcoin)`, or the id alone.
+        coin: String,
+        id: CoinId,
+        symbol: Option<Symbol>,
+        tracked: bool,
+    },
     #[error(transparent)]
     InvalidAddress(#[from] AddressError),
     #[error(transparent)]
@@ -87,6 +97,9 @@ pub enum ApiError {
     GlobalNotFetched,
     #[error(transparent)]
     InvalidCoinId(#[from] CoinIdError),
+    /// A coin list's `cursor` is not one this API handed out.
+    #[error("cursor {0:?} is not a cursor from an earlier page (pass back `next_cursor` as is)")]
+    InvalidCursor(String),
     /// A valid coin id with no cached supply figures.
     #[error(
         "no supply figures for {id} are cached; {}",
@@ -218,7 +231,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             RouteNotFound { .. }
-            | UnknownSymbol(_)
+            | UnknownCoin(_)
             | NotFetchedYet { .. }
             | TaskNotFound(_)
             | NoHealthReport
@@ -249,6 +262,7 @@ impl ApiError {
             | InvalidTaskId(_)
             | InvalidLimit(_)
             | InvalidOffset(_)
+            | InvalidCursor(_)
             | InvalidCoinId(_)
             | InvalidHistoryQuery(_)
             | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -278,7 +292,7 @@ impl ApiError {
             InvalidJson(_) => "invalid_json",
             InvalidBody(_) => "invalid_body",
             InvalidSymbol(_) | InvalidSymbols(_) => "invalid_symbol",
-            UnknownSymbol(_) => "unknown_symbol",
+            UnknownCoin(_) => "unknown_coin",
             NotFetchedYet { .. } => "not_fetched_yet",
             InvalidAddress(_) => "invalid_address",
             InvalidChain(_) => "invalid_chain",
@@ -304,6 +318,7 @@ impl ApiError {
             WatchedInSettings(_) => "watched_in_settings",
             UnknownQueue(_) => "unknown_queue",
             InvalidOffset(_) => "invalid_offset",
+            InvalidCursor(_) => "invalid_cursor",
             TaskNotInQueue { .. } => "task_not_found",
             TaskNotDead { .. } => "task_not_dead",
             NoPayload(_) => "no_payload",
@@ -341,8 +356,9 @@ impl ApiError {
                 "existing_task_id": existing,
                 "status_url": format!("/v1/tasks/{existing}"),
             })),
-            ApiError::UnknownSymbol(symbol) | ApiError::NotFetchedYet { symbol, .. } => {
-                Some(json!({ "symbol": symbol }))
+            ApiError::UnknownCoin(asked) => Some(json!({ "coin": asked })),
+            ApiError::NotFetchedYet { id, symbol, .. } => {
+                Some(json!({ "coin_id": id, "symbol": symbol }))
             }
             ApiError::WalletNotAnalysed { chain, address } => Some(json!({
                 "chain": chain,
@@ -585,6 +601,15 @@ impl From<CacheError> for ApiError {
         match e {
             CacheError::Redis(e) => e.into(),
             corrupt @ CacheError::Corrupt { .. } => ApiError::Internal(Box::new(corrupt)),
+        }
+    }
+}
+
+impl From<CatalogueError> for ApiError {
+    fn from(e: CatalogueError) -> Self {
+        match e {
+            CatalogueError::Redis(e) => e.into(),
+            other => ApiError::Internal(Box::new(other)),
         }
     }
 }

@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod boot;
 pub mod cache_reads;
+pub mod catalogue;
 pub mod error;
 pub mod hardening;
 pub mod json;

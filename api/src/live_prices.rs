@@ -17,7 +17,7 @@ use std::{
 };
 
 use chrono::{DateTime, TimeDelta, Utc};
-use coinbeat_shared::{cache::PriceRecord, domain::Symbol, keys::Keys};
+use coinbeat_shared::{cache::PriceRecord, domain::CoinId, keys::Keys};
 use futures::StreamExt;
 use redis::{AsyncCommands, Client};
 use tokio_util::sync::CancellationToken;
@@ -31,9 +31,9 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-type Records = HashMap<Symbol, Arc<PriceRecord>>;
+type Records = HashMap<CoinId, Arc<PriceRecord>>;
 
-/// The copy: records by symbol, and whether it is current enough to be served.
+/// The copy: records by coin id, and whether it is current enough to be served.
 #[derive(Debug)]
 pub struct LivePrices {
     records: RwLock<Records>,
@@ -57,23 +57,19 @@ impl LivePrices {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// The record of each symbol (same order) when the copy is served and holds a record within
+    /// The record of each coin (same order) when the copy is served and holds a record within
     /// the hard expiry; `None` means "ask Redis".
-    pub fn get_many(
-        &self,
-        symbols: &[Symbol],
-        now: DateTime<Utc>,
-    ) -> Vec<Option<Arc<PriceRecord>>> {
+    pub fn get_many(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
         if !self.is_ready() {
-            return vec![None; symbols.len()];
+            return vec![None; coins.len()];
         }
         let mut expired = false;
         let found = {
             let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-            symbols
+            coins
                 .iter()
-                .map(|symbol| {
-                    let record = records.get(symbol)?;
+                .map(|coin| {
+                    let record = records.get(coin)?;
                     if self.is_expired(record, now) {
                         expired = true;
                         None
@@ -89,14 +85,14 @@ impl LivePrices {
         found
     }
 
-    /// [`LivePrices::get_many`] for one symbol.
-    pub fn get(&self, symbol: &Symbol, now: DateTime<Utc>) -> Option<Arc<PriceRecord>> {
+    /// [`LivePrices::get_many`] for one coin.
+    pub fn get(&self, coin: &CoinId, now: DateTime<Utc>) -> Option<Arc<PriceRecord>> {
         if !self.is_ready() {
             return None;
         }
         let record = {
             let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(records.get(symbol)?)
+            Arc::clone(records.get(coin)?)
         };
         if self.is_expired(&record, now) {
             self.remove_expired(now);
@@ -118,10 +114,10 @@ impl LivePrices {
     /// Keeps `record` unless the copy holds one as new or newer ([`PriceRecord::order`], as
     /// Redis orders them); returns it when it was kept.
     fn apply(records: &mut Records, record: Arc<PriceRecord>) -> Option<Arc<PriceRecord>> {
-        match records.get(&record.symbol) {
+        match records.get(&record.coin_id) {
             Some(held) if held.order() >= record.order() => None,
             _ => {
-                records.insert(record.symbol.clone(), Arc::clone(&record));
+                records.insert(record.coin_id.clone(), Arc::clone(&record));
                 Some(record)
             }
         }
@@ -221,7 +217,7 @@ async fn follow_once(
     Err(FollowError::Ended)
 }
 
-/// Every cached price record, newest per symbol.
+/// Every cached price record, newest per coin.
 async fn load(state: &AppState) -> Result<Records, FollowError> {
     let mut conn = state.conn().clone();
     let mut keys: Vec<String> = Vec::new();

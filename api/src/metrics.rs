@@ -54,7 +54,7 @@ impl HttpMetrics {
     }
 }
 
-/// The middleware: labels a request with its route template (`/v1/prices/{symbol}`, never the
+/// The middleware: labels a request with its route template (`/v1/prices/{coin}`, never the
 /// path itself, so the series stay few).
 pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();

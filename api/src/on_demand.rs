@@ -178,7 +178,16 @@ async fn fresh_data(
             if symbols.is_empty() {
                 return Ok(None);
             }
-            let (records, now) = prices::records(state, &symbols).await?;
+            // A symbol no coin has is never fresh: the job decides what to say about it.
+            let Some(coins) = prices::named_symbols(state, &symbols)
+                .await?
+                .into_iter()
+                .map(|named| named.map(|n| n.id))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return Ok(None);
+            };
+            let (records, now) = prices::records(state, &coins).await?;
             let fresh_for = state.settings().prices.fresh_for();
             let all_fresh = records.iter().all(|r| {
                 r.as_ref()
@@ -212,6 +221,6 @@ async fn fresh_data(
             }
             Ok(Some(serde_json::to_value(view).expect("views serialize")))
         }
-        Queue::Market | Queue::Health | Queue::Cleanup => Ok(None),
+        Queue::Market | Queue::Health | Queue::Cleanup | Queue::Catalogue => Ok(None),
     }
 }

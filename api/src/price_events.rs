@@ -8,7 +8,7 @@
 //! the follower or the other clients.
 //!
 //! Each event carries its record and, once the first client sends it, the record's JSON (the
-//! shape of `GET /v1/prices/{symbol}`, its ages as of that first sending): every other client
+//! shape of `GET /v1/prices/{coin}`, its ages as of that first sending): every other client
 //! sends the same text, so a thousand streams cost one serialisation per event, not a thousand.
 //!
 //! The number of streams is bounded by `api.max_stream_clients` (a permit per stream, held for
@@ -36,7 +36,7 @@ use crate::{
 #[derive(Debug)]
 pub struct PriceEvent {
     pub record: Arc<PriceRecord>,
-    /// The record as `GET /v1/prices/{symbol}` shows it, rendered by the first stream to send it.
+    /// The record as `GET /v1/prices/{coin}` shows it, rendered by the first stream to send it.
     json: OnceLock<Arc<str>>,
 }
 

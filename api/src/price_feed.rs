@@ -1,9 +1,9 @@
 //! [`PriceFeed`]: what one live price stream sends, whatever carries it (SSE or WebSocket).
 //!
-//! A feed starts with the snapshot (the current record of each symbol of the filter, or of the
+//! A feed starts with the snapshot (the current record of each coin of the filter, or of the
 //! tracked set without one), then follows the fan-out ([`crate::price_events`]). It never sends
-//! a record of a symbol that is not newer than one it already sent for that symbol, so the
-//! snapshot and an update that raced it are not sent twice, and each symbol's records arrive in
+//! a record of a coin that is not newer than one it already sent for that coin, so the
+//! snapshot and an update that raced it are not sent twice, and each coin's records arrive in
 //! their order (`PriceRecord::order`: as of, then fetched at). A client that fell behind the fan-out's buffer gets
 //! [`FeedItem::Lagged`] with how many events it missed, then the newest ones. When the server
 //! shuts down the feed yields [`FeedItem::Closing`] once and then ends.
@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
+use coinbeat_shared::{cache::PriceRecord, domain::CoinId};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -28,8 +28,11 @@ use crate::{
 /// The query both stream routes take.
 #[derive(Debug, Deserialize)]
 pub struct StreamQuery {
-    /// Comma-separated symbols; absent means every symbol.
+    /// Comma-separated symbols (each names the coin `GET /v1/prices/{coin}` would);
+    /// absent (and no `ids`) means every coin.
     pub symbols: Option<String>,
+    /// Comma-separated coin ids, instead of symbols.
+    pub ids: Option<String>,
 }
 
 /// One thing to send to the client.
@@ -46,11 +49,11 @@ pub enum FeedItem {
 #[derive(Debug)]
 pub struct PriceFeed {
     subscription: Subscription,
-    /// `None`: every symbol.
-    filter: Option<HashSet<Symbol>>,
+    /// `None`: every coin.
+    filter: Option<HashSet<CoinId>>,
     snapshot: VecDeque<Arc<PriceRecord>>,
-    /// The order (`PriceRecord::order`) of the newest record sent per symbol.
-    sent: HashMap<Symbol, (DateTime<Utc>, DateTime<Utc>)>,
+    /// The order (`PriceRecord::order`) of the newest record sent per coin.
+    sent: HashMap<CoinId, (DateTime<Utc>, DateTime<Utc>)>,
     closed: bool,
 }
 
@@ -66,16 +69,38 @@ impl PriceFeed {
         query: &StreamQuery,
         client: Option<ClientIp>,
     ) -> Result<Self, ApiError> {
-        let asked = query
-            .symbols
-            .as_deref()
-            .map(prices::parse_list)
-            .transpose()?;
+        let asked: Option<Vec<CoinId>> = match (&query.symbols, &query.ids) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "give `symbols` or `ids`, not both".into(),
+                ));
+            }
+            (Some(list), None) => {
+                let symbols = prices::parse_list(list)?;
+                let named = prices::named_symbols(state, &symbols).await?;
+                // A symbol no coin has matches nothing (it may be catalogued later).
+                Some(named.into_iter().flatten().map(|named| named.id).collect())
+            }
+            (None, Some(list)) => Some(prices::parse_ids(list)?),
+            (None, None) => None,
+        };
         let subscription = state
             .price_events()
             .subscribe(client.map(|ClientIp(ip)| ip))?;
-        let snapshot_symbols = asked.as_deref().unwrap_or(&state.settings().prices.tracked);
-        let snapshot = match prices::records(state, snapshot_symbols).await {
+        let snapshot_coins = match &asked {
+            Some(coins) => coins.clone(),
+            None => {
+                let tracked = &state.settings().prices.tracked;
+                prices::named_symbols(state, tracked)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .map(|named| named.id)
+                    .collect()
+            }
+        };
+        let snapshot = match prices::records(state, &snapshot_coins).await {
             Ok((records, _)) => records.into_iter().flatten().collect(),
             Err(e) => {
                 tracing::debug!(error = %e, "stream opened without a snapshot");
@@ -84,7 +109,7 @@ impl PriceFeed {
         };
         Ok(Self {
             subscription,
-            filter: asked.map(|symbols| symbols.into_iter().collect()),
+            filter: asked.map(|coins| coins.into_iter().collect()),
             snapshot,
             sent: HashMap::new(),
             closed: false,
@@ -118,7 +143,7 @@ impl PriceFeed {
             };
             match received {
                 Ok(event) => {
-                    if self.wants(&event.record.symbol) && self.is_new(&event.record) {
+                    if self.wants(&event.record.coin_id) && self.is_new(&event.record) {
                         return Some(FeedItem::Price(event));
                     }
                 }
@@ -132,18 +157,18 @@ impl PriceFeed {
         }
     }
 
-    fn wants(&self, symbol: &Symbol) -> bool {
+    fn wants(&self, coin: &CoinId) -> bool {
         self.filter
             .as_ref()
-            .is_none_or(|filter| filter.contains(symbol))
+            .is_none_or(|filter| filter.contains(coin))
     }
 
-    /// Whether `record` is newer than anything sent for its symbol; if so, it counts as sent.
+    /// Whether `record` is newer than anything sent for its coin; if so, it counts as sent.
     fn is_new(&mut self, record: &PriceRecord) -> bool {
-        match self.sent.get(&record.symbol) {
+        match self.sent.get(&record.coin_id) {
             Some(sent) if *sent >= record.order() => false,
             _ => {
-                self.sent.insert(record.symbol.clone(), record.order());
+                self.sent.insert(record.coin_id.clone(), record.order());
                 true
             }
         }

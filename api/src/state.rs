@@ -24,6 +24,7 @@ use crate::{
     ApiError,
     auth::{AuthConfigError, Authenticator},
     cache_reads::CacheReads,
+    catalogue::{Catalogue, CatalogueCopy},
     live_prices::LivePrices,
     metrics::HttpMetrics,
     price_events::PriceEvents,
@@ -77,6 +78,8 @@ struct Inner {
     redis_gauges: RedisGauges,
     /// Hits and misses of this process's cache reads.
     cache_reads: CacheReads,
+    /// The coin catalogue as last read (see [`AppState::catalogue`]).
+    catalogue: CatalogueCopy,
     /// The tracked set as last read (see [`AppState::tracked_symbols`]).
     tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
 }
@@ -129,6 +132,7 @@ impl AppState {
                 http_metrics,
                 redis_gauges,
                 cache_reads: CacheReads::default(),
+                catalogue: CatalogueCopy::default(),
                 tracked: Mutex::new(None),
             }),
         })
@@ -239,6 +243,11 @@ impl AppState {
         Ok(set)
     }
 
+    /// The coin catalogue, as of at most a second ago (see [`crate::catalogue`]).
+    pub async fn catalogue(&self) -> Result<Catalogue, ApiError> {
+        self.inner.catalogue.get(self).await
+    }
+
     /// Forgets the tracked set read last (after this process changed it).
     pub fn forget_tracked_symbols(&self) {
         *self
@@ -260,13 +269,6 @@ impl AppState {
 
     pub fn max_body_bytes(&self) -> usize {
         self.inner.settings.api.max_body_bytes
-    }
-
-    /// Whether the deployment knows `symbol`: tracked, or with a configured coin id, so a price
-    /// job can fetch it.
-    pub fn knows(&self, symbol: &Symbol) -> bool {
-        let prices = &self.inner.settings.prices;
-        prices.is_tracked(symbol) || prices.coin_id(symbol).is_some()
     }
 
     /// Runs one Redis operation, bounded by the Redis timeout, so a request never hangs on a

@@ -21,6 +21,7 @@ pub const SERVICES: &[&str] = &[
     "wallet-worker",
     "health-worker",
     "cleanup-worker",
+    "catalogue-worker",
     "stream-worker",
     "probe-worker",
 ];

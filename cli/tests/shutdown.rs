@@ -34,6 +34,7 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
         ("wallet-worker", Queue::Wallet),
         ("health-worker", Queue::Health),
         ("cleanup-worker", Queue::Cleanup),
+        ("catalogue-worker", Queue::Catalogue),
     ];
     let mut components: Vec<&str> = workers.iter().map(|(name, _)| *name).collect();
     components.extend(["scheduler", "api"]);

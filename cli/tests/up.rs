@@ -16,7 +16,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
-    domain::Symbol,
+    domain::CoinId,
     keys::Keys,
     settings::RedisSettings,
     settings::{PricesSettings, Secret},
@@ -223,7 +223,7 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
     };
     let conn = coinbeat_shared::redis_conn::connect(&redis).await.unwrap();
     let cache = PriceCache::new(conn, Keys::new("coinbeat"), &defaults);
-    let eth = Symbol::parse("ETH").unwrap();
+    let eth = CoinId::parse("ethereum").unwrap();
     let newest = cache.get(&eth).await.unwrap().unwrap();
     let late = PriceRecord {
         usd: Decimal::from_str("1.23").unwrap(),

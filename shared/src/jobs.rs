@@ -66,15 +66,17 @@ pub enum Queue {
     Wallet,
     Health,
     Cleanup,
+    Catalogue,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 5] = [
+    pub const ALL: [Queue; 6] = [
         Queue::Prices,
         Queue::Market,
         Queue::Wallet,
         Queue::Health,
         Queue::Cleanup,
+        Queue::Catalogue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +86,7 @@ impl Queue {
             Queue::Wallet => "wallet",
             Queue::Health => "health",
             Queue::Cleanup => "cleanup",
+            Queue::Catalogue => "catalogue",
         }
     }
 
@@ -100,7 +103,9 @@ impl fmt::Display for Queue {
 
 /// The name is not one of the product's queues (job kinds).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup")]
+#[error(
+    "unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup, catalogue"
+)]
 pub struct UnknownKind(pub String);
 
 impl std::str::FromStr for Queue {
@@ -165,6 +170,11 @@ pub struct HealthJob {}
 #[serde(deny_unknown_fields)]
 pub struct CleanupJob {}
 
+/// Refresh the coin catalogue: every listed coin with its rank (see `catalogue::CatalogueStore`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueJob {}
+
 macro_rules! on_queue {
     ($($job:ty => $queue:expr),* $(,)?) => {
         $(impl Job for $job {
@@ -181,6 +191,7 @@ on_queue!(
     WalletJob => Queue::Wallet,
     HealthJob => Queue::Health,
     CleanupJob => Queue::Cleanup,
+    CatalogueJob => Queue::Catalogue,
 );
 
 /// A diagnostic task on the `probe` queue: it does nothing but what it asks for (sleep, fail).
@@ -226,9 +237,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn product_queue_names_are_the_five_documented_ones() {
+    fn product_queue_names_are_the_six_documented_ones() {
         let names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
-        assert_eq!(names, ["prices", "market", "wallet", "health", "cleanup"]);
+        assert_eq!(
+            names,
+            [
+                "prices",
+                "market",
+                "wallet",
+                "health",
+                "cleanup",
+                "catalogue"
+            ]
+        );
+        assert_eq!(CatalogueJob::queue().as_str(), "catalogue");
         assert_eq!(PricesJob::queue().as_str(), "prices");
         assert_eq!(WalletJob::queue().as_str(), "wallet");
     }

@@ -46,14 +46,21 @@ impl Keys {
         format!("{}:q:{}", self.prefix, queue)
     }
 
-    /// HASH with the cached price of one symbol: `record` (JSON) and `fetched_at_ms`.
-    pub fn price(&self, symbol: &Symbol) -> String {
-        format!("{}:price:{symbol}", self.prefix)
+    /// HASH with the cached price of one coin: `record` (JSON), `fetched_at_ms`, `as_of_ms`.
+    /// Keyed by coin id, not by symbol: many coins share a symbol.
+    pub fn price(&self, coin: &CoinId) -> String {
+        format!("{}:price:{coin}", self.prefix)
     }
 
-    /// ZSET of one symbol's price history: score = fetched-at (ms), member = `{"t":..,"usd":".."}`.
-    pub fn price_history(&self, symbol: &Symbol) -> String {
-        Self::price_history_of(&self.price(symbol))
+    /// ZSET of one coin's price history: score = fetched-at (ms), member = `{"t":..,"usd":".."}`.
+    pub fn price_history(&self, coin: &CoinId) -> String {
+        Self::price_history_of(&self.price(coin))
+    }
+
+    /// The price record key an older release kept under a symbol (`{prefix}:price:BTC`), for
+    /// `cache::migrate_symbol_keys` to move. Nothing writes it any more.
+    pub fn price_by_symbol(&self, symbol: &Symbol) -> String {
+        format!("{}:price:{symbol}", self.prefix)
     }
 
     /// A pattern matching every price record and history key (for cleanup).
@@ -126,6 +133,23 @@ impl Keys {
     /// trimmed to `schedule_history::HISTORY_LEN` on every push.
     pub fn schedule_history(&self, entry: &str) -> String {
         format!("{}:schedule:{entry}:history", self.prefix)
+    }
+
+    /// HASH of the coin catalogue: coin id → the coin (JSON `catalogue::CatalogueCoin`).
+    /// Replaced whole by each refresh (written aside, then renamed over it).
+    pub fn catalogue_coins(&self) -> String {
+        format!("{}:catalogue:coins", self.prefix)
+    }
+
+    /// HASH describing the stored catalogue: `refreshed_at_ms`, `source`, `coins`, `ranked`.
+    pub fn catalogue_meta(&self) -> String {
+        format!("{}:catalogue:meta", self.prefix)
+    }
+
+    /// Where one refresh writes the catalogue before renaming it over [`Self::catalogue_coins`]
+    /// (unique per refresh, so two refreshes never mix their coins).
+    pub fn catalogue_staging(&self, refresh: &str) -> String {
+        format!("{}:catalogue:staging:{refresh}", self.prefix)
     }
 
     /// STRING: the operator's tracked set (comma-separated symbols, in order), overriding
@@ -205,7 +229,7 @@ impl Keys {
     }
 
     /// Which kind of data a key of this deployment holds, for `cache::cache_stats`: `prices`,
-    /// `histories`, `markets`, `wallets`, `health` or `queues`; `None` for the rest (limiter,
+    /// `histories`, `markets`, `wallets`, `health`, `catalogue` or `queues`; `None` for the rest (limiter,
     /// breaker, schedule and admin state).
     pub fn kind_of(&self, key: &str) -> Option<&'static str> {
         if key
@@ -223,6 +247,7 @@ impl Keys {
             "market" => "markets",
             "wallet" => "wallets",
             "health" => "health",
+            "catalogue" => "catalogue",
             _ => return None,
         })
     }

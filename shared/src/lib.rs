@@ -26,6 +26,7 @@
 
 pub mod breaker;
 pub mod cache;
+pub mod catalogue;
 pub mod domain;
 pub mod jobs;
 pub mod keys;

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::{
     Settings,
-    jobs::{CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
+    jobs::{CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
 };
 
@@ -73,6 +73,7 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
         Queue::Wallet => serde_json::to_value(parse::<WalletJob>(&args).map_err(bad)?),
         Queue::Health => serde_json::to_value(parse::<HealthJob>(&args).map_err(bad)?),
         Queue::Cleanup => serde_json::to_value(parse::<CleanupJob>(&args).map_err(bad)?),
+        Queue::Catalogue => serde_json::to_value(parse::<CatalogueJob>(&args).map_err(bad)?),
     };
     Ok(normalised.expect("payloads serialize"))
 }

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use coinbeat_shared::{
-    cache::{PriceCache, PriceRecord},
-    domain::Symbol,
+    cache::{PriceCache, PriceRecord, migrate_symbol_keys},
+    domain::{CoinId, Symbol},
     keys::Keys,
     redis_conn,
     testing::TestRedis,
@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     PriceRecord {
         symbol: Symbol::parse(symbol).unwrap(),
-        coin_id: symbol.to_lowercase(),
+        coin_id: coin(symbol),
         usd: Decimal::from_str(usd).unwrap(),
         change_24h_pct: None,
         market_cap_usd: Some(Decimal::from_str("1317802988326.25").unwrap()),
@@ -26,6 +26,11 @@ fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
         fetched_at,
         source: "test".into(),
     }
+}
+
+/// The coin id these tests give a symbol's records: the symbol in lower case.
+fn coin(symbol: &str) -> CoinId {
+    CoinId::parse(&symbol.to_lowercase()).unwrap()
 }
 
 /// A price cache on a private redis-server (kept running by the returned handle).
@@ -75,17 +80,11 @@ async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() 
         1
     );
 
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("BTC");
     let got = cache.get(&btc).await.unwrap().unwrap();
     assert_eq!(got, newer);
     assert_eq!(got.usd.to_string(), "67187.3358936566");
-    let both = cache
-        .get_many(&[
-            Symbol::parse("PEPE").unwrap(),
-            Symbol::parse("NONE").unwrap(),
-        ])
-        .await
-        .unwrap();
+    let both = cache.get_many(&[coin("PEPE"), coin("NONE")]).await.unwrap();
     assert_eq!(both[0].as_ref().unwrap().usd.to_string(), "0.00000982");
     assert!(both[1].is_none());
 
@@ -140,7 +139,7 @@ async fn the_price_of_a_later_moment_wins_whichever_path_fetched_it_and_when() {
         upstream_updated_at: upstream.map(at),
         ..record("BTC", usd, at(fetched))
     };
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("BTC");
     let written = |w: coinbeat_shared::cache::WriteOutcome| w.written;
 
     // An aggregator's answer, fetched at 100 s, of the price at 70 s.
@@ -190,7 +189,7 @@ async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_sti
     let (_redis, cache) = private_cache().await;
     let t0 = Utc::now() - Duration::seconds(300);
     let at = |s: i64| t0 + Duration::seconds(s);
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("BTC");
     let cap = |text: &str| Some(Decimal::from_str(text).unwrap());
     let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| PriceRecord {
         upstream_updated_at: Some(at(upstream)),
@@ -263,7 +262,7 @@ async fn ticks_keep_the_cached_24h_figures_and_add_history_points_only_as_often_
     let cache = cache.with_tick_history_every(std::time::Duration::from_secs(60));
     let t0 = Utc::now() - Duration::seconds(600);
     let at = |ms: i64| t0 + Duration::milliseconds(ms);
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("BTC");
     let dec = |text: &str| Some(Decimal::from_str(text).unwrap());
     cache
         .write(&[PriceRecord {
@@ -319,5 +318,98 @@ async fn ticks_keep_the_cached_24h_figures_and_add_history_points_only_as_often_
     assert_eq!(
         cache.get(&btc).await.unwrap().unwrap().change_24h_pct,
         dec("2.5")
+    );
+}
+
+/// Writes `record` where an older release kept it: under its symbol, with a history point and
+/// a TTL, as its write script did.
+async fn write_by_symbol(
+    conn: &mut redis::aio::ConnectionManager,
+    keys: &Keys,
+    record: &PriceRecord,
+) {
+    let key = keys.price_by_symbol(&record.symbol);
+    let at = record.fetched_at.timestamp_millis();
+    let point = format!(r#"{{"t":{at},"usd":"{}"}}"#, record.usd);
+    let _: () = redis::pipe()
+        .hset_multiple(
+            &key,
+            &[
+                ("fetched_at_ms", at.to_string()),
+                ("as_of_ms", record.as_of().timestamp_millis().to_string()),
+                ("record", serde_json::to_string(record).unwrap()),
+            ],
+        )
+        .pexpire(&key, 600_000)
+        .zadd(Keys::price_history_of(&key), point, at)
+        .pexpire(Keys::price_history_of(&key), 600_000)
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn records_an_older_release_kept_by_symbol_move_to_their_coin_ids_newest_winning() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let mut conn = redis_conn::connect(&settings.redis).await.unwrap();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
+    let t0 = Utc::now() - Duration::seconds(60);
+
+    // ETH only by symbol; BTC by symbol (older) and already by id (newer, written by this
+    // release); SOL by symbol (newer) and by id (older).
+    write_by_symbol(&mut conn, &keys, &record("ETH", "3500.5", t0)).await;
+    write_by_symbol(&mut conn, &keys, &record("BTC", "60000", t0)).await;
+    cache
+        .write(&[record("BTC", "61000", t0 + Duration::seconds(5))])
+        .await
+        .unwrap();
+    write_by_symbol(
+        &mut conn,
+        &keys,
+        &record("SOL", "201", t0 + Duration::seconds(9)),
+    )
+    .await;
+    cache.write(&[record("SOL", "200", t0)]).await.unwrap();
+
+    let moved = migrate_symbol_keys(&conn, &keys, 100).await.unwrap();
+    assert_eq!(moved, 3);
+    let usd = |r: Option<PriceRecord>| r.unwrap().usd.to_string();
+    assert_eq!(usd(cache.get(&coin("ETH")).await.unwrap()), "3500.5");
+    assert_eq!(
+        usd(cache.get(&coin("BTC")).await.unwrap()),
+        "61000",
+        "the newer stays"
+    );
+    assert_eq!(
+        usd(cache.get(&coin("SOL")).await.unwrap()),
+        "201",
+        "the newer stays"
+    );
+    // Histories merged: both BTC points, both SOL points.
+    assert_eq!(cache.history(&coin("BTC"), 10).await.unwrap().len(), 2);
+    assert_eq!(cache.history(&coin("SOL"), 10).await.unwrap().len(), 2);
+    for symbol in ["ETH", "BTC", "SOL"] {
+        let old = keys.price_by_symbol(&Symbol::parse(symbol).unwrap());
+        let left: bool = redis::cmd("EXISTS")
+            .arg(&old)
+            .arg(Keys::price_history_of(&old))
+            .query_async::<u64>(&mut conn)
+            .await
+            .unwrap()
+            > 0;
+        assert!(!left, "{old} is still there");
+    }
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys.price(&coin("ETH")))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the expiry moves with the record");
+    assert_eq!(
+        migrate_symbol_keys(&conn, &keys, 100).await.unwrap(),
+        0,
+        "a second run"
     );
 }

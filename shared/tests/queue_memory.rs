@@ -14,7 +14,9 @@ use std::{
 use coinbeat_shared::{
     Settings,
     domain::{Address, Chain, Symbol},
-    jobs::{CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, Queue, WalletJob},
+    jobs::{
+        CatalogueJob, CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, Queue, WalletJob,
+    },
     keys::Keys,
     metrics::Registry,
     queue::{
@@ -388,7 +390,7 @@ async fn finished_records_past_their_retention_go_without_the_cleanup_job() {
 async fn bytes_per_waiting_task(
     producer: &Producer,
     conn: &ConnectionManager,
-) -> [(Queue, u64); 5] {
+) -> [(Queue, u64); Queue::ALL.len()] {
     const N: usize = 10_000;
     let address = Address::parse("0x742d35cc6634c0532925a3b844bc454e4438f44e").unwrap();
     let symbols: Vec<Symbol> = [
@@ -397,7 +399,7 @@ async fn bytes_per_waiting_task(
     .iter()
     .map(|s| Symbol::parse(s).unwrap())
     .collect();
-    let mut out = [(Queue::Prices, 0); 5];
+    let mut out = [(Queue::Prices, 0); Queue::ALL.len()];
     for (i, queue) in Queue::ALL.into_iter().enumerate() {
         let before = memory(conn).await.used;
         match queue {
@@ -432,6 +434,7 @@ async fn bytes_per_waiting_task(
             }
             Queue::Health => bulk(producer, vec![HealthJob {}; N]).await,
             Queue::Cleanup => bulk(producer, vec![CleanupJob {}; N]).await,
+            Queue::Catalogue => bulk(producer, vec![CatalogueJob {}; N]).await,
         }
         let after = memory(conn).await.used;
         out[i] = (queue, after.saturating_sub(before) / N as u64);

@@ -98,7 +98,7 @@ fn a_bad_limit_is_refused_with_a_message_that_says_what_is_wrong() {
                 entry: "3/x".into(),
                 unit: "x".into(),
             },
-            "`3/x`: unknown unit `x` (use s, sec, second, m, min, minute, h, hour, d or day)",
+            "`3/x`: unknown unit `x` (use s, sec, second, m, min, minute, h, hour, d, day, mo or month)",
         ),
         (
             "3/ms",
@@ -232,7 +232,7 @@ fn rate_limits_come_from_documented_defaults_or_the_environment_and_a_bad_one_na
         assert_eq!(
             error.to_string(),
             "invalid settings: providers.etherscan.rate_limit: `3/x`: unknown unit `x` \
-             (use s, sec, second, m, min, minute, h, hour, d or day)"
+             (use s, sec, second, m, min, minute, h, hour, d, day, mo or month)"
         );
         Ok(())
     });

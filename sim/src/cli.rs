@@ -41,9 +41,14 @@ struct Args {
     /// Synthetic coins `sim-coin-00001`..=N on top of the built-in ones.
     #[arg(long, default_value_t = 0)]
     extra_coins: u32,
-    /// List the synthetic coins on Binance too (`S00001USDT`, ...), for its tickers and streams.
+    /// List the synthetic coins on Binance too (one `{TICKER}USDT` pair per ticker), for its
+    /// tickers and streams.
     #[arg(long)]
     list_synthetic_on_binance: bool,
+    /// Seconds per churn epoch: from the second epoch on, about 1% of the synthetic coins are
+    /// unlisted in each; 0 turns churn off.
+    #[arg(long, default_value_t = crate::config::DEFAULT_CHURN_EPOCH_SECS)]
+    churn_epoch_secs: u64,
     /// Milliseconds per price step; 0 freezes prices (steps then only via /sim/control).
     #[arg(long, default_value_t = 1000)]
     step_ms: u64,
@@ -82,6 +87,7 @@ pub async fn main() -> anyhow::Result<()> {
         seed: args.seed,
         step_ms: args.step_ms,
         extra_coins: args.extra_coins,
+        churn_epoch_secs: args.churn_epoch_secs,
         faults: Faults {
             latency_ms: args.latency_ms,
             error_rate: args.error_rate,

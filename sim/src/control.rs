@@ -12,11 +12,21 @@
 //!   `{"provider":"binance","stream_silent":true}` (open connections stay open but send no data),
 //!   `{"provider":"coincap","stream_malformed_rate":0.2}` (that share of data frames malformed),
 //!   `{"provider":"binance","drop_streams":true}` (closes every open connection now, once).
+//!   The market fields change the coin universe for every provider at once:
+//!   `{"set_rank":{"id":"sim-coin-00500","rank":5}}` (that coin's supply is scaled so it ranks
+//!   about 5th by market cap from now on; its price is unchanged), `{"unlist":"sim-coin-00042"}`
+//!   and `{"relist":"sim-coin-00042"}` (a synthetic coin vanishes from, or is back in, every
+//!   list, price and pair from now on, whatever the churn says; built-in coins cannot be
+//!   unlisted), `{"advance_churn_epochs":1}` (the next churn epoch begins now; see
+//!   [`crate::SimConfig::churn_epoch_secs`]). An unknown id, rank 0, unlisting a built-in coin or
+//!   advancing epochs without churn is a 400 and changes nothing.
 //! - `GET /sim/etherscan/ledger/{address}` → the sim's own totals of an address's ledger
 //!   ([`crate::LedgerSummary`]), to compare an analysis with
 //! - `GET /sim/arrivals?provider=etherscan` → [`crate::ArrivalLog`]: when each request of that
 //!   provider arrived (unix microseconds), to check a limit at the upstream's side
-//! - `POST /sim/reset` → 204; zeroes [`Stats`], the arrivals and the rate-limit windows
+//! - `POST /sim/reset` → 204; zeroes [`Stats`], the arrivals and the rate-limit windows. Like the
+//!   faults and the price steps, the market's changes (`set_rank`, `unlist`/`relist`, churn
+//!   epochs) are the state of the world, not counters, and are kept.
 
 use std::sync::Arc;
 
@@ -80,6 +90,35 @@ pub struct ControlRequest {
     /// Moves every price walk this many steps forward now (on top of time-driven steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_steps: Option<u64>,
+    /// Unlists a synthetic coin (by CoinGecko id) from now on: it vanishes from every provider,
+    /// whatever the churn says. Applied before `relist`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlist: Option<String>,
+    /// Lists a coin (by CoinGecko id) from now on, whatever the churn says; a no-op for a
+    /// built-in coin, which is always listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relist: Option<String>,
+    /// Begins this many churn epochs now (on top of those time brings): a new set of synthetic
+    /// coins is unlisted. Needs [`crate::SimConfig::churn_epoch_secs`] > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_churn_epochs: Option<u64>,
+    /// Puts a coin at about a market-cap rank, applied last (after the listing and step
+    /// changes of the same request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_rank: Option<SetRank>,
+}
+
+/// `{"id":"sim-coin-00500","rank":5}`: from now on the coin's supply is scaled so that its
+/// market cap falls between those now ranked `rank - 1` and `rank` among the other listed coins
+/// (past the end: last). Its price does not change; as the others walk it may drift a place or
+/// two. A later `set_rank` of the same coin replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRank {
+    /// The coin's CoinGecko id.
+    pub id: String,
+    /// 1 for the top.
+    pub rank: u64,
 }
 
 impl ControlRequest {

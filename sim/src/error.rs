@@ -22,4 +22,12 @@ pub enum SimError {
     GlobalOnly(&'static str),
     #[error("{0} applies to one provider: name it with `provider`")]
     ProviderOnly(&'static str),
+    #[error("no coin has the id {0:?}")]
+    UnknownCoin(String),
+    #[error("set_rank needs a rank of 1 or more")]
+    ZeroRank,
+    #[error("{0} is a built-in coin, which is always listed")]
+    AlwaysListed(String),
+    #[error("advance_churn_epochs needs churn, but churn_epoch_secs is 0")]
+    NoChurn,
 }

@@ -4,8 +4,8 @@
 //!
 //! - [`config`]: [`SimConfig`] and the run-time [`Faults`].
 //! - [`server`]: [`start`] (background, returns a [`SimHandle`]), [`serve`] and [`run_until`].
-//! - `coingecko/`: CoinGecko v3 at `/api/v3` (`ping`, `simple/price`, `coins/markets`, `global`,
-//!   `coins/{id}`), one file per endpoint.
+//! - `coingecko/`: CoinGecko v3 at `/api/v3` (`ping`, `simple/price`, `coins/list`,
+//!   `coins/markets`, `global`, `coins/{id}`), one file per endpoint.
 //! - `binance/`: Binance spot at `/binance/api/v3` (`ticker/price`, `ticker/24hr`), and its combined
 //!   streams at `/binance/stream` (a WebSocket).
 //! - `coincap/`: CoinCap's prices stream at `/coincap/prices` (a WebSocket).
@@ -13,7 +13,10 @@
 //!   deterministic per-address ledgers, and `/sim/etherscan/ledger/{address}`.
 //! - `coinlore/`: CoinLore at `/api/tickers/` and `/api/ticker/`.
 //! - [`provider`]: the closed set of providers that keys faults and counters.
-//! - `market/`: the coin catalogue and the seeded, deterministic price walks.
+//! - `market/`: the coin universe every provider serves: the catalogue (built-in coins and
+//!   synthetic ones with generated names, tickers that sometimes collide, contracts on several
+//!   chains), which coins are listed now (churn epochs, `unlist`/`relist`), `set_rank`, and the
+//!   seeded, deterministic price walks.
 //! - `faults`, `limiter`: latency, injected errors, outages and the per-minute request limit.
 //! - `connection`: what every stream connection shares: its stream faults (silence, malformed
 //!   frames, `drop_streams`) and its counters.
@@ -60,8 +63,9 @@ mod state;
 mod time;
 
 pub use arrivals::{ArrivalLog, busiest_window};
+pub use binance::Pair as BinancePair;
 pub use config::{Faults, ProviderFaults, SimConfig, StreamConfig};
-pub use control::ControlRequest;
+pub use control::{ControlRequest, SetRank};
 pub use error::SimError;
 pub use etherscan::{LedgerSummary, NormalTotals, TokenNet, TokenTotals};
 pub use provider::Provider;

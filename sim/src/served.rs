@@ -18,9 +18,14 @@ pub struct Served {
     /// By Binance symbol (`BTCUSDT`): the last `price`/`lastPrice` string, in USDT.
     #[serde(default)]
     pub binance: BTreeMap<String, ServedPrice>,
-    /// By CoinLore symbol (`BTC`): the last `price_usd` string.
+    /// By CoinLore symbol (`BTC`): the last `price_usd` string. Symbols collide (copycats and
+    /// bridged tokens share them), so this holds the last coin served under each symbol; use
+    /// `coinlore_by_nameid` to tell them apart.
     #[serde(default)]
     pub coinlore: BTreeMap<String, ServedPrice>,
+    /// By CoinLore `nameid` (the CoinGecko id, `bitcoin`): the last `price_usd` string.
+    #[serde(default)]
+    pub coinlore_by_nameid: BTreeMap<String, ServedPrice>,
     /// By Binance symbol (`BTCUSDT`): the last trade sent on a `<symbol>@aggTrade` stream.
     #[serde(default)]
     pub binance_stream: BTreeMap<String, ServedTick>,

@@ -165,6 +165,13 @@ impl SimHandle {
         lock(&self.state.arrivals).of(provider)
     }
 
+    /// The pairs Binance lists now, built-in coins first, then synthetic ones in catalogue order
+    /// (one per ticker, with [`crate::StreamConfig::list_synthetic_on_binance`]): what a
+    /// benchmark subscribes to.
+    pub fn binance_pairs(&self) -> Vec<crate::BinancePair> {
+        binance::listed(&self.state.market)
+    }
+
     /// The faults in force.
     pub fn faults(&self) -> Faults {
         *lock(&self.state.faults)

@@ -55,6 +55,7 @@ impl SimState {
                 config.step_ms,
                 config.extra_coins,
                 config.streams.list_synthetic_on_binance,
+                config.churn_epoch_secs,
             ),
             faults: Mutex::new(config.faults.validate()?),
             limiters: Mutex::default(),
@@ -84,13 +85,42 @@ impl SimState {
         key.is_some_and(|k| !k.trim().is_empty()) && self.accepts_key(key)
     }
 
-    /// Applies a change of faults (all or nothing), advances the market and drops streams as
-    /// asked; returns the faults now in force.
+    /// Applies a change of faults and of the market (all or nothing: everything is checked
+    /// before anything changes), advances the market and drops streams as asked; returns the
+    /// faults now in force.
     pub(crate) fn control(&self, change: &ControlRequest) -> Result<Faults, SimError> {
-        let mut faults = lock(&self.faults);
-        *faults = change.apply_to(*faults)?;
+        let market = &self.market;
+        let unlist = change
+            .unlist
+            .as_deref()
+            .map(|id| {
+                let coin = market.coin(id)?;
+                market.check_unlist(coin).map(|()| coin)
+            })
+            .transpose()?;
+        let relist = change
+            .relist
+            .as_deref()
+            .map(|id| market.coin(id))
+            .transpose()?;
+        if change.advance_churn_epochs.is_some() && !market.churns() {
+            return Err(SimError::NoChurn);
+        }
+        let set_rank = change
+            .set_rank
+            .as_ref()
+            .map(|set| match set.rank {
+                0 => Err(SimError::ZeroRank),
+                rank => market.coin(&set.id).map(|coin| (coin, rank)),
+            })
+            .transpose()?;
+        let faults = {
+            let mut faults = lock(&self.faults);
+            *faults = change.apply_to(*faults)?;
+            *faults
+        };
         if let Some(steps) = change.advance_steps {
-            self.market.advance(steps);
+            market.advance(steps);
         }
         if let (Some(provider), Some(secs)) = (change.provider, change.throttle_once_secs) {
             lock(&self.throttle_once).insert(provider, secs);
@@ -98,10 +128,23 @@ impl SimState {
         if let (Some(provider), Some(true)) = (change.provider, change.drop_streams) {
             self.drops.order(provider);
         }
-        Ok(*faults)
+        if let Some(coin) = unlist {
+            market.pin(coin, false);
+        }
+        if let Some(coin) = relist {
+            market.pin(coin, true);
+        }
+        if let Some(epochs) = change.advance_churn_epochs {
+            market.advance_epochs(epochs);
+        }
+        if let Some((coin, rank)) = set_rank {
+            market.set_rank(coin, rank);
+        }
+        Ok(faults)
     }
 
-    /// Zeroes the counters and forgets every rate-limit window; served prices are kept.
+    /// Zeroes the counters and forgets every rate-limit window; served prices, faults and the
+    /// market's state (steps, ranks, listings, churn epochs) are kept.
     pub(crate) fn reset(&self) {
         *lock(&self.stats) = Stats::default();
         lock(&self.limiters).clear();

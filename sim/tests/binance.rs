@@ -1,6 +1,6 @@
 //! Binance's `/api/v3/ticker/price` and `/api/v3/ticker/24hr` under `/binance` over real HTTP:
 //! strings with 8 decimals, the weight header, 429 past the weight limit, -1121 for unknown pairs,
-//! and synthetic coins listed as pairs only when asked.
+//! and synthetic coins listed as pairs only when asked, one pair per ticker.
 
 mod common;
 
@@ -242,8 +242,23 @@ async fn ping_answers_an_empty_object_and_obeys_down() {
     assert_eq!(binance(&sim, "/ping", &[]).await.status(), 503);
 }
 
+/// Every pair `/ticker/price` lists, with its price text.
+async fn all_pairs(sim: &SimHandle) -> Vec<(String, String)> {
+    let rows: Vec<Value> = binance(sim, "/ticker/price", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let text = |key: &str| r[key].as_str().unwrap().to_owned();
+            (text("symbol"), text("price"))
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn synthetic_coins_are_usdt_pairs_with_their_own_symbols_only_when_listed() {
+async fn synthetic_coins_are_usdt_pairs_of_their_own_tickers_only_when_listed() {
     let config = |list_synthetic_on_binance| SimConfig {
         step_ms: 0,
         extra_coins: 1_000,
@@ -256,33 +271,126 @@ async fn synthetic_coins_are_usdt_pairs_with_their_own_symbols_only_when_listed(
     let listed = start(config(true)).await;
     let unlisted = start(config(false)).await;
 
-    let one = binance(&listed, "/ticker/price", &[("symbol", "S01000USDT")]).await;
-    let refused = binance(&unlisted, "/ticker/price", &[("symbol", "S01000USDT")]).await;
-    let every: Vec<Value> = binance(&listed, "/ticker/price", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let builtin: Vec<Value> = binance(&unlisted, "/ticker/price", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let day: Value = binance(&listed, "/ticker/24hr", &[("symbol", "S00042USDT")])
+    let every = all_pairs(&listed).await;
+    let builtin = all_pairs(&unlisted).await;
+    let (last, _) = every.last().unwrap().clone();
+    let one = binance(&listed, "/ticker/price", &[("symbol", &last)]).await;
+    let refused = binance(&unlisted, "/ticker/price", &[("symbol", &last)]).await;
+    let (other, _) = every[builtin.len() + 41].clone();
+    let day: Value = binance(&listed, "/ticker/24hr", &[("symbol", &other)])
         .await
         .json()
         .await
         .unwrap();
 
+    let synthetic = every.len() - builtin.len();
+    assert!(
+        (900..1_000).contains(&synthetic),
+        "one pair per ticker: {synthetic} pairs for 1,000 coins, some sharing tickers"
+    );
+    assert_eq!(
+        every[..builtin.len()],
+        builtin[..],
+        "built-in pairs come first"
+    );
+    let handle: Vec<String> = listed
+        .binance_pairs()
+        .into_iter()
+        .map(|p| p.symbol)
+        .collect();
+    let rest: Vec<String> = every.iter().map(|(s, _)| s.clone()).collect();
+    assert_eq!(handle, rest, "the handle lists the same pairs");
     assert_eq!(one.status(), 200);
     let one: Value = one.json().await.unwrap();
-    assert_eq!(one["symbol"], "S01000USDT");
+    assert_eq!(one["symbol"], last);
     let price = one["price"].as_str().unwrap();
     assert!(has_8_decimals(price), "{price}");
-    assert_eq!(listed.served().binance["S01000USDT"].usd, price);
+    assert_eq!(listed.served().binance[&last].usd, price);
     assert_eq!(refused.status(), 400);
-    assert_eq!(every.len(), builtin.len() + 1_000);
-    assert_eq!(every.last().unwrap()["symbol"], "S01000USDT");
-    assert_eq!(day["symbol"], "S00042USDT");
+    assert_eq!(day["symbol"], other);
     assert!(day["lastPrice"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn a_shared_ticker_has_one_pair_its_first_holders_and_btcusdt_is_bitcoin() {
+    let sim = start(SimConfig {
+        step_ms: 0,
+        extra_coins: 14_000,
+        streams: StreamConfig {
+            list_synthetic_on_binance: true,
+            ..StreamConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let list: Vec<Value> = common::get(&sim, "/coins/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut holders: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for coin in &list {
+        let symbol = coin["symbol"].as_str().unwrap().to_uppercase();
+        let id = coin["id"].as_str().unwrap().to_owned();
+        holders.entry(symbol).or_default().push(id);
+    }
+    let pairs = all_pairs(&sim).await;
+
+    let unique: std::collections::BTreeSet<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(unique.len(), pairs.len(), "no pair is listed twice");
+    assert_eq!(
+        pairs.len(),
+        holders.len() - 1,
+        "one pair per ticker, but USDT"
+    );
+    let shared: Vec<(&String, &Vec<String>)> =
+        holders.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    assert!(shared.len() > 100, "{} shared tickers", shared.len());
+    let builtin_shared = shared
+        .iter()
+        .filter(|(_, ids)| ids.iter().any(|id| !id.starts_with("sim-coin-")))
+        .count();
+    assert!(
+        builtin_shared > 0,
+        "some synthetic coin has a built-in ticker"
+    );
+    // The first holder: a built-in coin, or the synthetic coin with the lowest number.
+    let first = |ids: &Vec<String>| -> String {
+        ids.iter()
+            .find(|id| !id.starts_with("sim-coin-"))
+            .or_else(|| ids.iter().min())
+            .unwrap()
+            .clone()
+    };
+    let mut checked = vec![("BTC".to_owned(), "bitcoin".to_owned())];
+    checked.extend(
+        shared
+            .iter()
+            .filter(|(symbol, _)| *symbol != "USDT")
+            .take(40)
+            .map(|(symbol, ids)| ((*symbol).clone(), first(ids))),
+    );
+    let ids: Vec<&str> = checked.iter().map(|(_, id)| id.as_str()).collect();
+    let full = prices(
+        &sim,
+        &[
+            ("ids", &ids.join(",")),
+            ("vs_currencies", "usd"),
+            ("precision", "full"),
+        ],
+    )
+    .await;
+    for (symbol, id) in &checked {
+        let pair = format!("{symbol}USDT");
+        let (_, price) = pairs
+            .iter()
+            .find(|(s, _)| *s == pair)
+            .unwrap_or_else(|| panic!("{pair} is listed"));
+        let binance: f64 = price.parse().unwrap();
+        let coingecko: f64 = full[id]["usd"].get().parse().unwrap();
+        assert!(
+            (binance - coingecko).abs() <= 0.5e-8 + coingecko * 1e-13,
+            "{pair} is {id}'s: binance {binance} vs coingecko {coingecko}"
+        );
+    }
 }

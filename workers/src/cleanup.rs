@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use coinbeat_shared::{
     Settings,
-    cache::sweep_prices,
+    cache::{migrate_symbol_keys, sweep_prices},
     jobs::{CleanupJob, Job, ProbeJob, Queue},
     keys::Keys,
     queue::{JobError, JobResult, QueueRedis, prune_finished, sweep_dead_workers},
@@ -43,6 +43,11 @@ impl CleanupWorker {
     }
 
     pub async fn handle(&self, _job: CleanupJob) -> JobResult {
+        // Records a replica of an older release wrote under a symbol during a rolling upgrade.
+        let moved =
+            migrate_symbol_keys(&self.conn, &self.keys, self.settings.prices.history_points)
+                .await
+                .map_err(|e| failed("moving symbol-keyed prices", e))?;
         let prices = sweep_prices(
             &self.conn,
             &self.keys,
@@ -101,7 +106,9 @@ impl CleanupWorker {
             "removed_schedule_entries": schedules,
         });
         tracing::info!(%removed, "cleanup done");
-        Ok(Some(json!({ "removed": removed })))
+        Ok(Some(
+            json!({ "removed": removed, "moved_price_records": moved }),
+        ))
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod binance;
 pub mod boot;
+pub mod catalogue;
 pub mod cleanup;
 pub mod coincap;
 pub mod coingecko;

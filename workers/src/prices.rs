@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     jobs::PricesJob,
     queue::{JobError, JobResult},
     settings::PricesSettings,
@@ -100,7 +100,12 @@ impl PriceWorker {
         let mut by_id: ById = BTreeMap::new();
         let mut unmapped = Vec::new();
         for symbol in &symbols {
-            match self.prices.coin_id(symbol) {
+            // Configured ids are coin ids (checked when the settings load).
+            match self
+                .prices
+                .coin_id(symbol)
+                .filter(|id| CoinId::parse(id).is_ok())
+            {
                 Some(id) => by_id.entry(id).or_default().push(symbol),
                 None => unmapped.push(symbol.as_str()),
             }
@@ -204,14 +209,15 @@ impl PriceWorker {
             };
             for id in &batch {
                 let symbols = &by_id[id.as_str()];
-                let Some(price) = prices.get(id) else {
+                let (Some(price), Ok(coin_id)) = (prices.get(id), CoinId::parse(id)) else {
                     pass.missing.extend(symbols.iter().copied());
                     continue;
                 };
+                // One record per coin (its key); the first symbol configured for it names it.
                 pass.records
-                    .extend(symbols.iter().map(|symbol| PriceRecord {
+                    .extend(symbols.first().map(|symbol| PriceRecord {
                         symbol: (*symbol).clone(),
-                        coin_id: id.clone(),
+                        coin_id,
                         usd: price.usd,
                         change_24h_pct: price.usd_24h_change,
                         market_cap_usd: price.usd_market_cap,
@@ -233,9 +239,10 @@ impl PriceWorker {
         by_id: &ById<'a>,
     ) -> Option<Result<(Vec<PriceRecord>, Vec<&'a Symbol>), BinanceError>> {
         let binance = self.binance.as_ref()?;
-        let coin_ids: BTreeMap<&Symbol, &str> = by_id
+        let coin_ids: BTreeMap<&Symbol, CoinId> = by_id
             .iter()
-            .flat_map(|(id, syms)| syms.iter().map(move |s| (*s, *id)))
+            .filter_map(|(id, syms)| Some((syms.first()?, CoinId::parse(id).ok()?)))
+            .map(|(symbol, id)| (*symbol, id))
             .collect();
         let pairs: BTreeMap<String, &Symbol> = symbols
             .iter()
@@ -252,13 +259,12 @@ impl PriceWorker {
             let Some(symbol) = pairs.get(&ticker.pair) else {
                 continue;
             };
+            let Some(coin_id) = coin_ids.get(*symbol) else {
+                continue;
+            };
             records.push(PriceRecord {
                 symbol: (*symbol).clone(),
-                coin_id: coin_ids
-                    .get(*symbol)
-                    .copied()
-                    .unwrap_or_default()
-                    .to_owned(),
+                coin_id: coin_id.clone(),
                 usd: ticker.last_price,
                 change_24h_pct: ticker.price_change_percent,
                 market_cap_usd: None,

@@ -1,9 +1,12 @@
 //! Every worker by name: what `coinbeat up` starts and what each thin binary runs.
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use coinbeat_shared::{
     Settings,
-    jobs::{CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, QueueName, WalletJob},
+    jobs::{
+        CatalogueJob, CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, QueueName,
+        WalletJob,
+    },
     queue::JobContext,
     ratelimit::Provider,
 };
@@ -12,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     boot::{self, WorkerEnv},
+    catalogue::CatalogueWorker,
     cleanup::CleanupWorker,
     health::HealthWorker,
     market::MarketWorker,
@@ -28,6 +32,7 @@ pub const PRODUCT_WORKERS: &[&str] = &[
     "wallet-worker",
     "health-worker",
     "cleanup-worker",
+    "catalogue-worker",
     "stream-worker",
 ];
 
@@ -39,6 +44,7 @@ pub fn queue(name: &str) -> Option<QueueName> {
         "wallet-worker" => WalletJob::queue(),
         "health-worker" => HealthJob::queue(),
         "cleanup-worker" => CleanupJob::queue(),
+        "catalogue-worker" => CatalogueJob::queue(),
         "probe-worker" => ProbeJob::queue(),
         _ => return None,
     })
@@ -58,6 +64,9 @@ pub fn about(name: &str) -> Option<&'static str> {
         "cleanup-worker" => {
             "Runs the `cleanup` queue: prunes finished tasks, old history and expired records."
         }
+        "catalogue-worker" => {
+            "Runs the `catalogue` queue: every listed coin with its rank, symbol, name and contracts (CoinGecko, CoinLore as fallback)."
+        }
         "probe-worker" => {
             "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests."
         }
@@ -73,7 +82,7 @@ pub fn about(name: &str) -> Option<&'static str> {
 pub fn providers(name: &str) -> &'static [Provider] {
     match name {
         "price-worker" => &[Provider::CoinGecko, Provider::Binance],
-        "market-worker" => &[Provider::CoinGecko, Provider::CoinLore],
+        "market-worker" | "catalogue-worker" => &[Provider::CoinGecko, Provider::CoinLore],
         "wallet-worker" => &[Provider::Etherscan],
         "health-worker" => &Provider::ALL,
         _ => &[],
@@ -98,6 +107,7 @@ pub async fn run_on(
     let providers = providers(name);
     match name {
         "price-worker" => {
+            move_symbol_keyed_prices(&settings).await?;
             boot::run::<PricesJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = PriceWorker::new(env)?;
                 Ok(move |job: PricesJob, _ctx: JobContext| {
@@ -137,6 +147,16 @@ pub async fn run_on(
             })
             .await
         }
+        "catalogue-worker" => {
+            boot::run::<CatalogueJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
+                let worker = CatalogueWorker::new(env)?;
+                Ok(move |job: CatalogueJob, _ctx: JobContext| {
+                    let worker = worker.clone();
+                    async move { worker.handle(job).await }
+                })
+            })
+            .await
+        }
         "wallet-worker" => {
             boot::run::<WalletJob, _, _>(settings, ops, stop, providers, |env: &WorkerEnv| {
                 let worker = WalletWorker::new(env)?;
@@ -162,4 +182,17 @@ pub async fn run_on(
             PRODUCT_WORKERS.join(", ")
         ),
     }
+}
+
+/// Moves price records an older release kept under a symbol to their coin id's keys, before the
+/// price worker writes any (see `cache::migrate_symbol_keys`).
+async fn move_symbol_keyed_prices(settings: &Settings) -> anyhow::Result<()> {
+    let conn = coinbeat_shared::redis_conn::connect(&settings.redis)
+        .await
+        .context("connecting to redis")?;
+    let keys = coinbeat_shared::keys::Keys::new(settings.redis.key_prefix.clone());
+    coinbeat_shared::cache::migrate_symbol_keys(&conn, &keys, settings.prices.history_points)
+        .await
+        .context("moving price records from symbol keys to coin id keys")?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, PriceRecord},
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     jobs::{CleanupJob, Job, PricesJob, Queue},
     queue::{EnqueueOptions, Producer, TaskStatus, WorkerRuntime, lookup_task},
     redis_conn,
@@ -25,7 +25,7 @@ const HOUR_MS: i64 = 3_600_000;
 fn record(symbol: &str, fetched_ms: i64) -> PriceRecord {
     PriceRecord {
         symbol: Symbol::parse(symbol).unwrap(),
-        coin_id: symbol.to_lowercase(),
+        coin_id: CoinId::parse(&symbol.to_lowercase()).unwrap(),
         usd: Decimal::from_str("1.5").unwrap(),
         change_24h_pct: None,
         market_cap_usd: None,
@@ -59,7 +59,8 @@ async fn cleanup_removes_exactly_what_is_past_its_time_and_a_second_run_removes_
     let (conn, keys) = (env.conn.clone(), env.keys.clone());
     let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
     let now = Utc::now().timestamp_millis();
-    let sym = |s: &str| Symbol::parse(s).unwrap();
+    // Records are keyed by coin id; these coins' ids are their symbols in lower case.
+    let sym = |s: &str| CoinId::parse(&s.to_lowercase()).unwrap();
     let mut c = conn.clone();
 
     // Prices. BTC: fresh, 3 recent points plus one past the expiry.

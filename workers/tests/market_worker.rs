@@ -164,13 +164,14 @@ async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_re
         .expect("snapshot cached");
     assert_eq!(snapshot.source, "coinlore");
     assert_eq!(snapshot.rows.len(), 150, "two CoinLore pages of 100");
-    let served = ctx.sim.served().coinlore;
+    // By id: tickers collide in the simulator's universe, as on CoinLore.
+    let served = ctx.sim.served().coinlore_by_nameid;
     for row in &snapshot.rows {
         assert_eq!(
             row.price_usd.unwrap().to_string(),
-            served[&row.symbol].usd,
+            served[&row.coin_id].usd,
             "{}",
-            row.symbol
+            row.coin_id
         );
     }
     assert_eq!(ctx.cache.global().await.unwrap(), None, "never made up");

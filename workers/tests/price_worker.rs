@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use coinbeat_shared::{
     Settings,
     cache::PriceCache,
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     jobs::PricesJob,
-    settings::{CoinGeckoPlan, Secret},
+    settings::{CoinGeckoPlan, PricesSettings, Secret},
     testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, SimConfig, SimHandle};
@@ -72,11 +72,11 @@ async fn the_tracked_set_is_fetched_in_batches_with_the_exact_digits_served() {
 
     let served = ctx.sim.served().coingecko;
     let tracked = ctx.settings.prices.tracked.clone();
-    let records = ctx.cache.get_many(&tracked).await.unwrap();
+    let records = ctx.cache.get_many(&coins(&tracked)).await.unwrap();
     for (symbol, record) in tracked.iter().zip(records) {
         let record = record.unwrap_or_else(|| panic!("{symbol} not cached"));
         let id = ctx.settings.prices.coin_id(symbol).unwrap();
-        assert_eq!(record.coin_id, id);
+        assert_eq!(record.coin_id.as_str(), id);
         assert_eq!(record.usd.to_string(), served[id].usd, "{symbol}");
         assert_eq!(record.source, "coingecko");
         assert!(record.market_cap_usd.is_some() && record.volume_24h_usd.is_some());
@@ -101,10 +101,10 @@ async fn sub_cent_coins_keep_their_significant_digits() {
     for (symbol, id) in [("PEPE", "pepe"), ("SHIB", "shiba-inu")] {
         let record = ctx
             .cache
-            .get(&Symbol::parse(symbol).unwrap())
+            .get(&CoinId::parse(id).unwrap())
             .await
             .unwrap()
-            .unwrap();
+            .unwrap_or_else(|| panic!("{symbol} not cached"));
         assert!(
             record.usd < rust_decimal::Decimal::new(1, 2),
             "{symbol} is sub-cent"
@@ -183,7 +183,7 @@ async fn a_refused_key_is_a_permanent_error() {
     assert!(err.is_permanent(), "{err:?}");
     let cached: BTreeMap<_, _> = ctx
         .cache
-        .get_many(&ctx.settings.prices.tracked)
+        .get_many(&coins(&ctx.settings.prices.tracked))
         .await
         .unwrap()
         .into_iter()
@@ -263,17 +263,17 @@ async fn with_coingecko_down_prices_come_from_binance_and_say_so() {
     assert_eq!(result["missing"], serde_json::json!(["NOPE", "USDT"]));
     let btc = ctx
         .cache
-        .get(&Symbol::parse("BTC").unwrap())
+        .get(&coin(&Symbol::parse("BTC").unwrap()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(btc.source, "binance");
     assert_eq!(btc.usd.to_string(), "95176.59000000");
     assert_eq!(btc.change_24h_pct.unwrap().to_string(), "-1.250");
-    assert_eq!(btc.coin_id, "bitcoin");
+    assert_eq!(btc.coin_id.as_str(), "bitcoin");
     assert!(
         ctx.cache
-            .get(&Symbol::parse("USDT").unwrap())
+            .get(&coin(&Symbol::parse("USDT").unwrap()))
             .await
             .unwrap()
             .is_none()
@@ -356,7 +356,12 @@ async fn while_coingeckos_breaker_is_open_prices_go_to_binance_at_once() {
         "{result}"
     );
     assert_eq!(ctx.sim.stats().requests_total, 0, "CoinGecko was not asked");
-    let btc = ctx.cache.get(&symbols(&["BTC"])[0]).await.unwrap().unwrap();
+    let btc = ctx
+        .cache
+        .get(&coins(&symbols(&["BTC"]))[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(btc.source, "binance");
 }
 
@@ -409,7 +414,7 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        ctx.cache.get(&btc).await.unwrap().unwrap().source,
+        ctx.cache.get(&coin(&btc)).await.unwrap().unwrap().source,
         "binance"
     );
     let snapshot = read_breaker(&env.conn, &env.keys, Provider::CoinGecko)
@@ -451,7 +456,7 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
     let flipped = Instant::now();
     loop {
         ctx.worker.handle(job()).await.unwrap().unwrap();
-        let source = ctx.cache.get(&btc).await.unwrap().unwrap().source;
+        let source = ctx.cache.get(&coin(&btc)).await.unwrap().unwrap().source;
         if source == "coingecko" {
             break;
         }
@@ -493,8 +498,8 @@ async fn a_job_without_symbols_fetches_the_operators_tracked_set_from_redis() {
     assert_eq!(result["written"], 1, "only BTC is tracked now: {result}");
     assert_eq!(ctx.sim.stats().ids_requested, 1);
     let eth = Symbol::parse("ETH").unwrap();
-    assert!(ctx.cache.get(&eth).await.unwrap().is_none());
-    assert!(ctx.cache.get(&btc).await.unwrap().is_some());
+    assert!(ctx.cache.get(&coin(&eth)).await.unwrap().is_none());
+    assert!(ctx.cache.get(&coin(&btc)).await.unwrap().is_some());
 
     coinbeat_shared::tracked_symbols::remove(&env.conn, &env.keys, prices, &btc)
         .await
@@ -510,4 +515,15 @@ async fn a_job_without_symbols_fetches_the_operators_tracked_set_from_redis() {
         "an empty tracked set fetches nothing: {result}"
     );
     assert_eq!(ctx.sim.stats().ids_requested, 1, "no new upstream call");
+}
+
+/// The coin id the built-in `[prices.coins]` gives `symbol`: its record's key.
+fn coin(symbol: &Symbol) -> CoinId {
+    PricesSettings::default()
+        .coin(symbol)
+        .expect("a built-in symbol")
+}
+
+fn coins(symbols: &[Symbol]) -> Vec<CoinId> {
+    symbols.iter().map(coin).collect()
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     Settings,
     cache::PriceCache,
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     keys::Keys,
     redis_conn,
     stream_state::{self, Phase, ShardState},
@@ -158,7 +158,7 @@ async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reac
     }
 
     let cache = ctx.cache();
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("bitcoin");
     let record = cache.get(&btc).await.unwrap().expect("BTC is cached");
     let served = ctx.sim.served().binance_stream["BTCUSDT"].clone();
     assert_eq!(
@@ -166,7 +166,7 @@ async fn trades_become_records_with_the_exchanges_digits_and_event_time_and_reac
         served.usd,
         "the wire's exact digits"
     );
-    assert_eq!(record.coin_id, "bitcoin");
+    assert_eq!(record.coin_id.as_str(), "bitcoin");
     assert!(
         record.market_cap_usd.is_none(),
         "a stream has no market cap"
@@ -223,7 +223,7 @@ async fn binance_refused_fails_over_to_coincap_and_back_and_both_down_is_said() 
         "silence 1 s + 2 s: {:?}",
         started.elapsed()
     );
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("bitcoin");
     let deadline = Instant::now() + Duration::from_secs(5);
     let record = loop {
         match ctx.cache().get(&btc).await.unwrap() {
@@ -236,7 +236,7 @@ async fn binance_refused_fails_over_to_coincap_and_back_and_both_down_is_said() 
     let deadline = Instant::now() + Duration::from_secs(3);
     while ctx
         .cache()
-        .get(&Symbol::parse("BNB").unwrap())
+        .get(&coin("binancecoin"))
         .await
         .unwrap()
         .is_none_or(|r| r.source != "coincap-ws")
@@ -283,13 +283,7 @@ async fn with_both_sources_refusing_the_shard_is_down_and_health_degraded() {
         stream_state::status(&states),
         coinbeat_shared::cache::Status::Degraded
     );
-    assert_eq!(
-        ctx.cache()
-            .get(&Symbol::parse("BTC").unwrap())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(ctx.cache().get(&coin("bitcoin")).await.unwrap(), None);
     ctx.control(Provider::Binance, false);
     ctx.control(Provider::CoinCap, false);
     ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
@@ -309,7 +303,7 @@ impl Ctx {
         after: DateTime<Utc>,
         within: Duration,
     ) -> DateTime<Utc> {
-        let btc = Symbol::parse("BTC").unwrap();
+        let btc = coin("bitcoin");
         let deadline = Instant::now() + within;
         loop {
             if let Some(r) = self.cache().get(&btc).await.unwrap()
@@ -392,7 +386,7 @@ async fn malformed_frames_are_counted_and_skipped_and_a_server_side_disconnect_l
     assert_eq!(state.phase, Phase::Streaming);
 
     // A server-side disconnect (maintenance, the 24 h lifetime): streaming again at once.
-    let btc = Symbol::parse("BTC").unwrap();
+    let btc = coin("bitcoin");
     let before = ctx.cache().get(&btc).await.unwrap().unwrap().as_of();
     ctx.change(ControlRequest {
         provider: Some(Provider::Binance),
@@ -511,4 +505,8 @@ async fn the_ops_server_counts_events_reconnects_and_the_age_of_each_price_at_wr
     );
     ctx.stop.cancel();
     worker.await.unwrap().unwrap();
+}
+
+fn coin(id: &str) -> CoinId {
+    CoinId::parse(id).unwrap()
 }

@@ -101,7 +101,7 @@ async fn a_wallet_longer_than_one_page_is_read_to_its_end_and_the_totals_match_t
     .await;
     let eth_price = PriceRecord {
         symbol: Symbol::parse("ETH").unwrap(),
-        coin_id: "ethereum".into(),
+        coin_id: coinbeat_shared::domain::CoinId::parse("ethereum").unwrap(),
         usd: "3000.5".parse().unwrap(),
         change_24h_pct: None,
         market_cap_usd: None,

@@ -33,9 +33,12 @@ const SYMBOLS: (&str, &str) = (
     "symbols",
     "comma-separated symbols, e.g. BTC,ETH (default: the tracked set)",
 );
+const IDS: (&str, &str) = ("ids", "comma-separated coin ids, instead of symbols");
 const CHAIN: (&str, &str) = ("chain", "ethereum (default), base, arbitrum, ...");
 const LIMIT: (&str, &str) = ("limit", "how many");
 const OFFSET: (&str, &str) = ("offset", "how many to skip");
+const CURSOR: (&str, &str) = ("cursor", "the previous page's next_cursor");
+const SEARCH: (&str, &str) = ("search", "a name, symbol or id prefix (any case)");
 
 /// The description of `method path`, `None` for a route this table lacks.
 pub fn describe(method: &Method, path: &str) -> Option<Operation> {
@@ -63,14 +66,16 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("The documentation page's style sheet")
         },
         "/v1/prices" if get => Operation {
-            query: &[SYMBOLS],
+            query: &[SYMBOLS, IDS],
             ..op("Cached USD prices, with what is missing")
         },
-        "/v1/prices/{symbol}" if get => Operation {
+        "/v1/prices/{coin}" if get => Operation {
             not_found: true,
-            ..op("One cached price: exact decimals, fetched_at, source, age, stale")
+            ..op(
+                "One cached price by coin id or symbol (a shared symbol names the best-ranked coin and lists the others): exact decimals, fetched_at, source, age, stale",
+            )
         },
-        "/v1/prices/{symbol}/history" if get => Operation {
+        "/v1/prices/{coin}/history" if get => Operation {
             query: &[
                 ("since", "RFC 3339 or unix seconds (default: 24 h ago)"),
                 ("until", "RFC 3339 or unix seconds (default: now)"),
@@ -80,12 +85,12 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("Stored price history points of one symbol")
         },
         "/v1/stream/prices" if get => Operation {
-            query: &[SYMBOLS],
+            query: &[SYMBOLS, IDS],
             content: "text/event-stream",
             ..op("Live price updates as Server-Sent Events (price, lagged, closing)")
         },
         "/v1/ws/prices" if get => Operation {
-            query: &[SYMBOLS],
+            query: &[SYMBOLS, IDS],
             success: 101,
             ..op("Live price updates over a WebSocket")
         },
@@ -102,6 +107,10 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             not_found: true,
             ..op("Global market figures")
         },
+        "/v1/coins" if get => Operation {
+            query: &[SEARCH, LIMIT, CURSOR],
+            ..op("The coin catalogue, best-ranked first, or a ranked search by name, symbol or id")
+        },
         "/v1/coins/{id}" if get => Operation {
             not_found: true,
             ..op("Supply figures of one coin")
@@ -110,7 +119,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             body: true,
             success: 202,
             ..op(
-                "Enqueue a job (prices, market, wallet, health, cleanup); 200 when an identical task is already waiting or running, or a fresh result is cached (unless force)",
+                "Enqueue a job (prices, market, wallet, health, cleanup, catalogue); 200 when an identical task is already waiting or running, or a fresh result is cached (unless force)",
             )
         },
         "/v1/tasks/{id}" if get => Operation {

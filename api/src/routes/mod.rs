@@ -5,8 +5,8 @@
 //!
 //! | routes | file |
 //! |---|---|
-//! | `GET /v1/prices`, `GET /v1/prices/{symbol}` | [`prices`] |
-//! | `GET /v1/prices/{symbol}/history` | [`price_history`] |
+//! | `GET /v1/prices`, `GET /v1/prices/{coin}` | [`prices`] |
+//! | `GET /v1/prices/{coin}/history` | [`price_history`] |
 //! | `GET /v1/stream/prices` (Server-Sent Events) | [`stream_prices`] |
 //! | `GET /v1/ws/prices` (WebSocket) | [`ws_prices`] |
 //! | `POST /v1/portfolio/value` | [`portfolio`] |
@@ -69,6 +69,7 @@ pub mod admin_cache;
 pub mod admin_prices;
 pub mod admin_symbols;
 pub mod admin_wallets;
+pub mod coins;
 pub mod dead;
 pub mod health;
 pub mod health_report;
@@ -230,10 +231,10 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/docs/docs.js", Public, get(docs::script)),
         route(M::GET, "/docs/docs.css", Public, get(docs::style)),
         route(M::GET, "/v1/prices", Read, get(prices::list)),
-        route(M::GET, "/v1/prices/{symbol}", Read, get(prices::one)),
+        route(M::GET, "/v1/prices/{coin}", Read, get(prices::one)),
         route(
             M::GET,
-            "/v1/prices/{symbol}/history",
+            "/v1/prices/{coin}/history",
             Read,
             get(price_history::history),
         ),
@@ -248,6 +249,7 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/v1/portfolio/value", Read, post(portfolio::value)),
         route(M::GET, "/v1/markets", Read, get(markets::list)),
         route(M::GET, "/v1/markets/global", Read, get(markets::global)),
+        route(M::GET, "/v1/coins", Read, get(coins::list)),
         route(M::GET, "/v1/coins/{id}", Read, get(markets::coin)),
         route(M::POST, "/v1/tasks", Enqueue, post(tasks::submit)),
         route(M::GET, "/v1/tasks/{id}", Status(S::Tasks), get(tasks::get)),

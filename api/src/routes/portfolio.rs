@@ -20,14 +20,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use coinbeat_shared::{cache::Freshness, domain::Symbol};
+use coinbeat_shared::{
+    cache::Freshness,
+    domain::{CoinId, Symbol},
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{
     ApiError, AppState, JsonBody,
-    routes::prices::{Missing, absent, records},
+    routes::prices::{Missing, named_symbols, records},
 };
 
 /// Decimal places of `allocation_pct`.
@@ -88,21 +91,24 @@ pub async fn value(
 ) -> Result<Response, ApiError> {
     let holdings = parse_holdings(&request, state.settings().api.max_portfolio_holdings)?;
     let symbols: Vec<Symbol> = holdings.iter().map(|(s, _)| s.clone()).collect();
-    let (records, now) = records(&state, &symbols).await?;
+    let named = named_symbols(&state, &symbols).await?;
+    let coins: Vec<CoinId> = named.iter().flatten().map(|n| n.id.clone()).collect();
+    let (found, now) = records(&state, &coins).await?;
+    // Back in the holdings' order: a symbol no coin has gets no record.
+    let mut found = found.into_iter();
+    let records: Vec<_> = named
+        .iter()
+        .map(|n| n.as_ref().and_then(|_| found.next().flatten()))
+        .collect();
     let fresh_for = state.settings().prices.fresh_for();
     let mut valued = Vec::new();
     let mut missing = Vec::new();
     let mut total = Decimal::ZERO;
-    for ((symbol, amount), record) in holdings.into_iter().zip(records) {
+    for (((symbol, amount), record), named) in holdings.into_iter().zip(records).zip(&named) {
         let Some(record) = record else {
-            let why = absent(&state, symbol.clone());
             missing.push(MissingHolding {
                 amount,
-                missing: Missing {
-                    reason: why.code(),
-                    message: why.to_string(),
-                    symbol,
-                },
+                missing: Missing::of(&state, &symbol, named.as_ref()),
             });
             continue;
         };

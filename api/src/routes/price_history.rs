@@ -1,4 +1,4 @@
-//! `GET /v1/prices/{symbol}/history?since=&until=&step=`: a symbol's stored price points.
+//! `GET /v1/prices/{coin}/history?since=&until=&step=`: a symbol's stored price points.
 //!
 //! - `since`, `until`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds (`1714564800`), both
 //!   included; `until` defaults to now and `since` to 24 hours before `until`; `until` before
@@ -12,7 +12,7 @@
 //!
 //! Each point is the one the write path stored (`t`, unix ms, and `usd`, the decimal string
 //! exactly as stored), with `at`, `t` as RFC 3339. A symbol with no stored history is 404
-//! (`not_fetched_yet` or `unknown_symbol`, as `GET /v1/prices/{symbol}`); a known symbol with no
+//! (`not_fetched_yet` or `unknown_symbol`, as `GET /v1/prices/{coin}`); a known symbol with no
 //! point in the range is 200 with no points.
 
 use axum::{
@@ -21,11 +21,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use coinbeat_shared::{cache::HistoryPoint, domain::Symbol};
+use coinbeat_shared::{
+    cache::HistoryPoint,
+    domain::{CoinId, Symbol},
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, AppState, routes::prices::absent};
+use crate::{
+    ApiError, AppState,
+    routes::prices::{absent, named},
+};
 
 /// The range when `since` is not given: this long before `until`.
 const DEFAULT_RANGE: TimeDelta = TimeDelta::hours(24);
@@ -45,7 +51,9 @@ pub struct HistoryQuery {
 
 #[derive(Debug, Serialize)]
 struct HistoryResponse {
-    symbol: Symbol,
+    /// The coin's symbol, when known.
+    symbol: Option<Symbol>,
+    coin_id: CoinId,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     /// The step as given, normalised (`5m`), or `null` for every point.
@@ -74,11 +82,11 @@ struct Step {
 
 pub async fn history(
     State(state): State<AppState>,
-    symbol: Result<Path<String>, PathRejection>,
+    coin: Result<Path<String>, PathRejection>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let symbol = Symbol::parse(&raw)?;
+    let Path(raw) = coin.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let coin = named(&state, &raw).await?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let now = Utc::now();
     let until = match query.until.as_deref() {
@@ -104,13 +112,13 @@ pub async fn history(
     };
     let newest_first = state
         .redis(state.cache().history_between(
-            &symbol,
+            &coin.id,
             since.timestamp_millis(),
             until.timestamp_millis(),
             read,
         ))
         .await?
-        .ok_or_else(|| absent(&state, symbol.clone()))?;
+        .ok_or_else(|| absent(&state, &coin))?;
     let mut truncated = newest_first.len() >= read && step.is_some();
     let mut points: Vec<HistoryPoint> = newest_first.into_iter().rev().collect();
     if let Some(step) = &step {
@@ -131,7 +139,8 @@ pub async fn history(
         })
         .collect();
     Ok(Json(HistoryResponse {
-        symbol,
+        symbol: coin.symbol,
+        coin_id: coin.id,
         since,
         until,
         step_seconds: step.as_ref().map(|s| s.secs),

@@ -1,11 +1,12 @@
-//! `GET /v1/prices` and `GET /v1/prices/{symbol}`: cached prices with their age and staleness.
+//! `GET /v1/prices` and `GET /v1/prices/{coin}`: cached prices with their age and staleness,
+//! by coin id or by symbol (which the coin catalogue, or `[prices.coins]`, resolves to an id).
 //!
 //! A record says when it was fetched and from where; past the freshness window it is served
-//! with `stale: true` until Redis expires it. A symbol with nothing cached is reported as such
+//! with `stale: true` until Redis expires it. A coin with nothing cached is reported as such
 //! (not fetched yet, or unknown), never silently dropped and never made up.
 //!
 //! Records come from the in-process copy ([`crate::live_prices`]) while it is current; every
-//! symbol it does not hold goes to Redis, so misses, 404s and Redis outages are unchanged.
+//! coin it does not hold goes to Redis, so misses, 404s and Redis outages are unchanged.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -17,12 +18,16 @@ use axum::{
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{Freshness, PriceRecord},
-    domain::Symbol,
+    domain::{CoinId, Symbol},
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, AppState, cache_reads::Kind};
+use crate::{
+    ApiError, AppState,
+    cache_reads::Kind,
+    catalogue::{Alternative, NamedCoin},
+};
 
 /// Most symbols one `?symbols=` list may name.
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
@@ -31,7 +36,7 @@ pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 #[derive(Debug, Serialize)]
 pub struct PriceView<'a> {
     pub symbol: &'a Symbol,
-    pub coin_id: &'a str,
+    pub coin_id: &'a CoinId,
     pub usd: &'a Decimal,
     pub change_24h_pct: Option<&'a Decimal>,
     pub market_cap_usd: Option<&'a Decimal>,
@@ -78,13 +83,34 @@ impl<'a> PriceView<'a> {
     }
 }
 
-/// A requested symbol with nothing cached, and why.
+/// A requested coin with nothing cached, and why.
 #[derive(Debug, Serialize)]
 pub struct Missing {
-    pub symbol: Symbol,
-    /// `not_fetched_yet` or `unknown_symbol`, the codes the single-symbol route answers with.
+    /// The symbol asked for (a `?symbols=` list, the tracked set, a holding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<Symbol>,
+    /// The coin it names, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coin_id: Option<CoinId>,
+    /// `not_fetched_yet` or `unknown_coin`, the codes the single-coin route answers with.
     pub reason: &'static str,
     pub message: String,
+}
+
+impl Missing {
+    /// `asked` (a symbol) had no record: `coin` is the coin it names, if any.
+    pub fn of(state: &AppState, asked: &Symbol, coin: Option<&NamedCoin>) -> Self {
+        let why = match coin {
+            Some(coin) => absent(state, coin),
+            None => ApiError::UnknownCoin(asked.to_string()),
+        };
+        Self {
+            symbol: Some(asked.clone()),
+            coin_id: coin.map(|c| c.id.clone()),
+            reason: why.code(),
+            message: why.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -95,55 +121,106 @@ struct ListResponse<'a> {
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    /// Comma-separated symbols; absent means the tracked set.
+    /// Comma-separated symbols; absent (and no `ids`) means the tracked set.
     symbols: Option<String>,
+    /// Comma-separated coin ids, instead of symbols.
+    ids: Option<String>,
 }
 
-/// `GET /v1/prices[?symbols=BTC,ETH]`: `{"prices": [...], "missing": [...]}` in the order asked
-/// (the tracked order when no list is given): from the in-process copy, with one Redis round trip
-/// for the symbols it does not hold.
+/// One price the single-coin route answers: the record, and the other coins sharing the symbol
+/// asked for.
+#[derive(Debug, Serialize)]
+struct OneResponse<'a> {
+    #[serde(flatten)]
+    price: PriceView<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    alternatives: &'a [Alternative],
+}
+
+/// `GET /v1/prices[?symbols=BTC,ETH | ?ids=bitcoin,ethereum]`: `{"prices": [...], "missing":
+/// [...]}` in the order asked (the tracked order when no list is given): from the in-process
+/// copy, with one Redis round trip for the coins it does not hold.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let symbols: Arc<Vec<Symbol>> = match &query.symbols {
-        None => state.tracked_symbols().await?,
-        Some(list) => Arc::new(parse_list(list)?),
+    let catalogue = state.catalogue().await?;
+    let prices_settings = &state.settings().prices;
+    // What was asked, each with the coin it names (None: no coin has that symbol).
+    let asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match (&query.symbols, &query.ids) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give `symbols` or `ids`, not both".into(),
+            ));
+        }
+        (None, Some(ids)) => parse_ids(ids)?
+            .into_iter()
+            .map(|id| {
+                let named = catalogue
+                    .name(prices_settings, id.as_str())
+                    .filter(|named| named.id == id);
+                (None, Some(named.unwrap_or_else(|| NamedCoin::bare(id))))
+            })
+            .collect(),
+        (symbols, None) => {
+            let symbols: Arc<Vec<Symbol>> = match symbols {
+                None => state.tracked_symbols().await?,
+                Some(list) => Arc::new(parse_list(list)?),
+            };
+            let named = named_symbols(&state, &symbols).await?;
+            symbols.iter().cloned().map(Some).zip(named).collect()
+        }
     };
-    let symbols = symbols.as_slice();
-    let (records, now) = records(&state, symbols).await?;
-    let mut prices = Vec::with_capacity(records.len());
+    let coins: Vec<CoinId> = asked
+        .iter()
+        .filter_map(|(_, named)| Some(named.as_ref()?.id.clone()))
+        .collect();
+    let (records, now) = records(&state, &coins).await?;
+    let mut records = records.into_iter();
+    let mut prices = Vec::with_capacity(coins.len());
     let mut missing = Vec::new();
-    for (symbol, record) in symbols.iter().zip(&records) {
-        match record {
-            Some(record) => prices.push(PriceView::new(record, now, &state)),
-            None => {
-                let why = absent(&state, symbol.clone());
+    let mut held = Vec::with_capacity(coins.len());
+    for (symbol, named) in &asked {
+        let record = match named {
+            Some(_) => records.next().flatten(),
+            None => None,
+        };
+        match (record, symbol) {
+            (Some(record), _) => held.push(record),
+            (None, Some(symbol)) => missing.push(Missing::of(&state, symbol, named.as_ref())),
+            (None, None) => {
+                let named = named.as_ref().expect("ids always name a coin");
+                let why = absent(&state, named);
                 missing.push(Missing {
+                    symbol: None,
+                    coin_id: Some(named.id.clone()),
                     reason: why.code(),
                     message: why.to_string(),
-                    symbol: symbol.clone(),
                 });
             }
         }
     }
+    prices.extend(
+        held.iter()
+            .map(|record| PriceView::new(record, now, &state)),
+    );
     Ok(Json(ListResponse { prices, missing }).into_response())
 }
 
-/// The record of each symbol (same order) from the in-process copy, with one Redis round trip
-/// for the symbols it does not hold, and the time to judge their age by. Counted as cache reads.
+/// The record of each coin (same order) from the in-process copy, with one Redis round trip
+/// for the coins it does not hold, and the time to judge their age by. Counted as cache reads.
 pub(crate) async fn records(
     state: &AppState,
-    symbols: &[Symbol],
+    coins: &[CoinId],
 ) -> Result<(Vec<Option<Arc<PriceRecord>>>, DateTime<Utc>), ApiError> {
     let mut now = Utc::now();
-    let mut records = state.live_prices().get_many(symbols, now);
-    let misses: Vec<Symbol> = symbols
+    let mut records = state.live_prices().get_many(coins, now);
+    let misses: Vec<CoinId> = coins
         .iter()
         .zip(&records)
         .filter(|(_, record)| record.is_none())
-        .map(|(symbol, _)| symbol.clone())
+        .map(|(coin, _)| coin.clone())
         .collect();
     if !misses.is_empty() {
         let mut fetched = state
@@ -162,35 +239,109 @@ pub(crate) async fn records(
     Ok((records, now))
 }
 
-/// `GET /v1/prices/{symbol}`: one record, or 422 `invalid_symbol`, 404 `not_fetched_yet`,
-/// 404 `unknown_symbol`.
+/// The coin each symbol names (same order; `None` for a symbol no coin has): the tracked set,
+/// a `?symbols=` filter, a portfolio's holdings.
+pub(crate) async fn named_symbols(
+    state: &AppState,
+    symbols: &[Symbol],
+) -> Result<Vec<Option<NamedCoin>>, ApiError> {
+    let catalogue = state.catalogue().await?;
+    let prices = &state.settings().prices;
+    Ok(symbols
+        .iter()
+        .map(|symbol| {
+            catalogue
+                .name(prices, symbol.as_str())
+                .filter(|named| named.symbol.as_ref() == Some(symbol))
+        })
+        .collect())
+}
+
+/// The coin `raw` names (an id, or a symbol in any case), or 404 `unknown_coin`, or 422
+/// `invalid_symbol` for text that can be neither.
+pub(crate) async fn named(state: &AppState, raw: &str) -> Result<NamedCoin, ApiError> {
+    let catalogue = state.catalogue().await?;
+    if let Some(named) = catalogue.name(&state.settings().prices, raw) {
+        return Ok(named);
+    }
+    if CoinId::parse(raw.trim()).is_err() {
+        // Not an id: say what a symbol may be when it is not one either.
+        Symbol::parse(raw)?;
+    }
+    Err(ApiError::UnknownCoin(raw.trim().to_owned()))
+}
+
+/// `GET /v1/prices/{coin}`: one record, by coin id (`bitcoin`) or symbol (`BTC`; a symbol
+/// several coins share names the best-ranked, and the answer lists the others under
+/// `alternatives`); 422 `invalid_symbol`, 404 `not_fetched_yet`, 404 `unknown_coin`.
 pub async fn one(
     State(state): State<AppState>,
-    symbol: Result<Path<String>, PathRejection>,
+    coin: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(raw) = symbol.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let symbol = Symbol::parse(&raw)?;
+    let Path(raw) = coin.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let named = named(&state, &raw).await?;
     let now = Utc::now();
-    if let Some(record) = state.live_prices().get(&symbol, now) {
+    if let Some(record) = state.live_prices().get(&named.id, now) {
         state.cache_reads().count(Kind::Prices, true);
-        return Ok(Json(PriceView::new(&record, now, &state)).into_response());
+        return Ok(Json(OneResponse {
+            price: PriceView::new(&record, now, &state),
+            alternatives: &named.alternatives,
+        })
+        .into_response());
     }
-    let record = state.redis(state.cache().get(&symbol)).await?;
+    let record = state.redis(state.cache().get(&named.id)).await?;
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
-        Some(record) => Ok(Json(PriceView::new(&record, Utc::now(), &state)).into_response()),
-        None => Err(absent(&state, symbol)),
+        Some(record) => Ok(Json(OneResponse {
+            price: PriceView::new(&record, Utc::now(), &state),
+            alternatives: &named.alternatives,
+        })
+        .into_response()),
+        None => Err(absent(&state, &named)),
     }
 }
 
-/// Why nothing is cached for `symbol`.
-pub(crate) fn absent(state: &AppState, symbol: Symbol) -> ApiError {
-    if state.knows(&symbol) {
-        let tracked = state.settings().prices.is_tracked(&symbol);
-        ApiError::NotFetchedYet { symbol, tracked }
-    } else {
-        ApiError::UnknownSymbol(symbol)
+/// Why nothing is cached for `coin`.
+pub(crate) fn absent(state: &AppState, coin: &NamedCoin) -> ApiError {
+    if !coin.known {
+        return ApiError::UnknownCoin(coin.id.to_string());
     }
+    let tracked = coin
+        .symbol
+        .as_ref()
+        .is_some_and(|symbol| state.settings().prices.is_tracked(symbol));
+    ApiError::NotFetchedYet {
+        coin: match &coin.symbol {
+            Some(symbol) => format!("{symbol} ({})", coin.id),
+            None => coin.id.to_string(),
+        },
+        id: coin.id.clone(),
+        symbol: coin.symbol.clone(),
+        tracked,
+    }
+}
+
+/// Parses `bitcoin, usd-coin`: trimmed, duplicates and empty items dropped, order kept.
+pub(crate) fn parse_ids(list: &str) -> Result<Vec<CoinId>, ApiError> {
+    let mut seen = HashSet::new();
+    let mut ids = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let id = CoinId::parse(item)?;
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+        if ids.len() > MAX_SYMBOLS_PER_REQUEST {
+            return Err(ApiError::InvalidSymbols(format!(
+                "`ids` names more than {MAX_SYMBOLS_PER_REQUEST} coins"
+            )));
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::InvalidSymbols(
+            "`ids` is empty; leave it out for the tracked set".into(),
+        ));
+    }
+    Ok(ids)
 }
 
 /// Parses `BTC,eth, SOL`: trimmed, uppercased, duplicates and empty items dropped, order kept.

@@ -2,7 +2,7 @@
 //!
 //! Events, each `data` one JSON document:
 //!
-//! - `event: price`: a record in the shape of `GET /v1/prices/{symbol}` (decimal strings,
+//! - `event: price`: a record in the shape of `GET /v1/prices/{coin}` (decimal strings,
 //!   `fetched_at`, `source`, `age_seconds`, `stale` as of the first stream's sending: one
 //!   rendering of an update is shared by every stream). The snapshot of the filtered
 //!   symbols (the tracked set without a filter) comes first, then every update.

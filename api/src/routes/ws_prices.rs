@@ -1,7 +1,7 @@
 //! `GET /v1/ws/prices[?symbols=BTC,ETH]`: live prices over a WebSocket.
 //!
 //! The same feed as `GET /v1/stream/prices` ([`crate::price_feed`]), one JSON text message per
-//! item: `{"event": "price", "data": {...}}` (the shape of `GET /v1/prices/{symbol}`),
+//! item: `{"event": "price", "data": {...}}` (the shape of `GET /v1/prices/{coin}`),
 //! `{"event": "lagged", "data": {"missed": n}}`, and on shutdown
 //! `{"event": "closing", "data": {"reason": "shutdown"}}` followed by a close frame (1001, going
 //! away). A ping every `api.stream_keepalive_ms` on a quiet stream. A client that does not take

@@ -192,7 +192,7 @@ async fn a_symbol_never_fetched_is_404_with_the_usual_message() {
     assert_eq!(body["error"]["message"], usual["error"]["message"]);
     let (status, body) = api.get("/v1/prices/ZZZQ/history").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_error(&body, "unknown_symbol");
+    assert_error(&body, "unknown_coin");
 
     // Known and fetched, but nothing in the range: an empty answer, not a 404.
     let (status, body) = api

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use coinbeat_shared::{domain::Symbol, keys::Keys, redis_conn};
+use coinbeat_shared::{keys::Keys, redis_conn};
 use reqwest::StatusCode;
 
-use crate::support::{Api, hget_calls, record, wait_served_from_copy};
+use crate::support::{Api, coin_of, hget_calls, record, wait_served_from_copy};
 
 /// Polls `GET path` until its `usd` is `usd`.
 async fn wait_for_usd(api: &Api, path: &str, usd: &str) {
@@ -96,13 +96,13 @@ async fn a_record_written_around_the_channel_is_served_from_the_copy_after_a_res
     let mut conn = redis_conn::connect(&api.settings.redis).await.unwrap();
     let _: () = redis::pipe()
         .hset(
-            keys.price(&Symbol::parse("ETH").unwrap()),
+            keys.price(&coin_of("ETH")),
             "record",
             serde_json::to_string(&eth).unwrap(),
         )
         .ignore()
         .hset(
-            keys.price(&Symbol::parse("ETH").unwrap()),
+            keys.price(&coin_of("ETH")),
             "fetched_at_ms",
             eth.fetched_at.timestamp_millis(),
         )

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_data;
 mod auth;
+mod coins;
 mod exposure;
 mod fuzz;
 mod hardening;

@@ -64,7 +64,7 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
 
     let requests = "coinbeat_http_requests_total";
     assert_eq!(m.type_of(requests), Some("counter"));
-    let prices = [("route", "/v1/prices/{symbol}"), ("method", "GET")];
+    let prices = [("route", "/v1/prices/{coin}"), ("method", "GET")];
     assert_eq!(
         m.get(requests, &[prices[0], prices[1], ("status", "404")]),
         3.0

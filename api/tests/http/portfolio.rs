@@ -39,7 +39,11 @@ const BODY: &str = r#"{"holdings": [
 
 #[tokio::test]
 async fn every_value_is_price_times_amount_exactly_and_the_allocations_add_up_to_100() {
-    let api = Api::start().await;
+    // A holding names its coin by symbol: SHIB through `[prices.coins]`, as an operator would.
+    let api = Api::start_with(|s| {
+        s.prices.coins.insert("SHIB".into(), "shib-coin".into());
+    })
+    .await;
     let now = Utc::now();
     api.write(&[
         record("SHIB", "0.00001234567891", now),
@@ -122,7 +126,7 @@ async fn a_holding_without_a_cached_price_is_missing_and_the_total_is_partial() 
     assert_eq!(missing[0]["symbol"], "ETH");
     assert_eq!(missing[0]["amount"], "2");
     assert_eq!(missing[0]["reason"], "not_fetched_yet");
-    assert_eq!(missing[1]["reason"], "unknown_symbol");
+    assert_eq!(missing[1]["reason"], "unknown_coin");
     assert!(missing[0].get("value_usd").is_none(), "never valued");
 }
 

@@ -38,7 +38,7 @@ async fn listing_all_prices_serves_cached_tracked_symbols_with_decimals_exactly_
     assert_eq!(symbols(&body["prices"]), ["TRX", "BTC"], "tracked order");
     let btc = find(&body["prices"], "BTC");
     assert_eq!(btc["usd"], "67187.3358936566");
-    assert_eq!(btc["coin_id"], "btc-coin");
+    assert_eq!(btc["coin_id"], "bitcoin");
     assert_eq!(btc["change_24h_pct"], "-1.250");
     assert_eq!(btc["market_cap_usd"], "1325847389123.5");
     assert_eq!(btc["volume_24h_usd"], "28734987.0012");
@@ -83,7 +83,7 @@ async fn a_symbols_query_returns_just_those_symbols_in_the_order_asked() {
     assert_eq!(symbols(&body["prices"]), ["ETH", "BTC"]);
     assert_eq!(symbols(&body["missing"]), ["OP", "NOPE"]);
     assert_eq!(find(&body["missing"], "OP")["reason"], "not_fetched_yet");
-    assert_eq!(find(&body["missing"], "NOPE")["reason"], "unknown_symbol");
+    assert_eq!(find(&body["missing"], "NOPE")["reason"], "unknown_coin");
 }
 
 #[tokio::test]
@@ -144,24 +144,37 @@ async fn a_tracked_symbol_not_fetched_yet_is_a_404_that_says_so() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "not_fetched_yet");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("WLD is tracked"), "{message}");
+    assert!(
+        message.contains("WLD (worldcoin-wld) is tracked"),
+        "{message}"
+    );
     assert!(message.contains("not been fetched yet"), "{message}");
 }
 
 #[tokio::test]
-async fn an_unknown_symbol_is_a_404_unless_something_is_cached_for_it() {
+async fn an_unknown_coin_is_a_404_unless_something_is_cached_under_its_id() {
     let api = Api::start().await;
 
     let (status, body) = api.get("/v1/prices/NOPE").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_error(&body, "unknown_symbol");
+    assert_error(&body, "unknown_coin");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("NOPE") && message.contains("catalogue"),
+        "{message}"
+    );
 
-    // A record the cache holds is served even for a symbol the settings do not know.
+    // A record the cache holds is served by its coin id even when nothing else knows the coin;
+    // its symbol names it only through the catalogue or `[prices.coins]`.
     api.write(&[record("PEPE", "0.0000123456", Utc::now())])
         .await;
-    let (status, body) = api.get("/v1/prices/PEPE").await;
+    let (status, body) = api.get("/v1/prices/pepe-coin").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["usd"], "0.0000123456");
+    assert_eq!(body["coin_id"], "pepe-coin");
+    let (status, body) = api.get("/v1/prices/PEPE").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "unknown_coin");
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use crate::support::{Api, assert_error, json};
 const HANG_BOUND: Duration = Duration::from_secs(3);
 
 #[tokio::test]
-async fn queues_lists_all_five_product_queues() {
+async fn queues_lists_all_six_product_queues() {
     let api = Api::start().await;
     let (status, body) = api.get("/v1/queues").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -22,7 +22,17 @@ async fn queues_lists_all_five_product_queues() {
         .iter()
         .map(|q| q["queue"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["prices", "market", "wallet", "health", "cleanup"]);
+    assert_eq!(
+        names,
+        [
+            "prices",
+            "market",
+            "wallet",
+            "health",
+            "cleanup",
+            "catalogue"
+        ]
+    );
     assert_eq!(body["queues"][2]["waiting"], 0);
     assert_eq!(body["queues"][2]["live_workers"], 0);
 }

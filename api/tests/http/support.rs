@@ -9,10 +9,10 @@ use coinbeat_api::{ServeError, auth::api_key::sha256_hex};
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, PriceRecord},
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     keys::Keys,
     redis_conn,
-    settings::{ApiKeyEntry, JwtSettings, Role, Secret},
+    settings::{ApiKeyEntry, JwtSettings, PricesSettings, Role, Secret},
     testing::TestRedis,
 };
 use reqwest::StatusCode;
@@ -188,11 +188,20 @@ pub fn assert_error(body: &Value, code: &str) {
     assert!(!message.is_empty(), "error without a message: {body}");
 }
 
+/// The coin id a worker would write `symbol`'s record under: the built-in `[prices.coins]`
+/// id, else `{symbol}-coin` in lower case (a coin only its id names).
+pub fn coin_of(symbol: &str) -> CoinId {
+    let symbol = Symbol::parse(symbol).unwrap();
+    PricesSettings::default().coin(&symbol).unwrap_or_else(|| {
+        CoinId::parse(&format!("{}-coin", symbol.as_str().to_lowercase())).unwrap()
+    })
+}
+
 /// A record as a worker would write it, with every optional field set.
 pub fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     PriceRecord {
         symbol: Symbol::parse(symbol).unwrap(),
-        coin_id: format!("{}-coin", symbol.to_lowercase()),
+        coin_id: coin_of(symbol),
         usd: usd.parse().unwrap(),
         change_24h_pct: Some("-1.250".parse().unwrap()),
         market_cap_usd: Some("1325847389123.5".parse().unwrap()),

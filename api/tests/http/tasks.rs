@@ -138,7 +138,14 @@ async fn an_unknown_kind_is_a_422_naming_the_valid_kinds() {
     );
     assert_eq!(
         body["error"]["details"]["valid_kinds"],
-        json!(["prices", "market", "wallet", "health", "cleanup"])
+        json!([
+            "prices",
+            "market",
+            "wallet",
+            "health",
+            "cleanup",
+            "catalogue"
+        ])
     );
 }
 

@@ -231,9 +231,10 @@ pub async fn write_prices(lab: &Lab) -> anyhow::Result<()> {
         .tracked
         .iter()
         .enumerate()
-        .map(|(i, symbol)| PriceRecord {
+        .filter_map(|(i, symbol)| Some((i, symbol, prices.coin(symbol)?)))
+        .map(|(i, symbol, coin_id)| PriceRecord {
             symbol: symbol.clone(),
-            coin_id: prices.coin_id(symbol).unwrap_or("unknown").to_owned(),
+            coin_id,
             usd: Decimal::new(6_543_210 + i as i64, 2),
             change_24h_pct: Some(Decimal::new(-123, 2)),
             market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),

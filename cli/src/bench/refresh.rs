@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context, bail};
 use coinbeat_shared::{
     cache::PriceCache,
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     jobs::{Job, PricesJob},
     queue::{EnqueueOptions, TaskStatus, lookup_task},
 };
@@ -39,6 +39,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     }
     let sim = coinbeat_sim::start(SimConfig {
         extra_coins: most as u32,
+        // No coin may vanish mid-measurement, however long a run takes.
+        churn_epoch_secs: 0,
         faults: Faults {
             latency_ms: args.upstream_latency_ms,
             ..Faults::default()
@@ -166,7 +168,10 @@ async fn refresh_once(
         _ => bail!("the task record has no enqueue or finish time"),
     };
     let cache = PriceCache::new(lab.conn.clone(), lab.keys.clone(), &lab.settings.prices);
-    let cached = cache.get_many(symbols).await?;
+    let coins: Vec<CoinId> = (1..=symbols.len())
+        .map(|i| CoinId::parse(&format!("sim-coin-{i:05}")))
+        .collect::<Result<_, _>>()?;
+    let cached = cache.get_many(&coins).await?;
     let stale = cached
         .iter()
         .filter(|r| r.as_ref().is_none_or(|r| r.fetched_at < enqueued))

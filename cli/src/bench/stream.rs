@@ -127,7 +127,8 @@ struct Figures {
 
 async fn measure(args: &BenchArgs, symbols: usize, rate: u64) -> anyhow::Result<Figures> {
     let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: symbols as u32,
+        // Copycats of an earlier ticker get no Binance pair: a tenth more coins leaves enough.
+        extra_coins: (symbols + symbols / 10 + 20) as u32,
         streams: StreamConfig {
             trades_per_sec: rate as f64 / symbols as f64,
             list_synthetic_on_binance: true,
@@ -151,15 +152,29 @@ async fn measure_on(
     symbols: usize,
     rate: u64,
 ) -> anyhow::Result<Figures> {
-    // The simulator's synthetic coins as Binance lists them.
+    // The simulator's synthetic coins as Binance lists them: (ticker, coin id).
+    let listed: Vec<(String, String)> = sim
+        .binance_pairs()
+        .into_iter()
+        .filter(|pair| pair.coin_id.starts_with("sim-coin-"))
+        .filter_map(|pair| Some((pair.symbol.strip_suffix("USDT")?.to_owned(), pair.coin_id)))
+        .take(symbols)
+        .collect();
+    if listed.len() < symbols {
+        bail!(
+            "the simulator lists {} synthetic Binance pairs, fewer than {symbols}",
+            listed.len()
+        );
+    }
+    let tickers: Vec<String> = listed.iter().map(|(ticker, _)| ticker.clone()).collect();
     let mut toml = String::from("[streams]\nsymbols = [");
-    for i in 1..=symbols {
-        let sep = if i == 1 { "" } else { ", " };
-        let _ = write!(toml, "{sep}\"{}\"", symbol(i));
+    for (i, ticker) in tickers.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(toml, "{sep}\"{ticker}\"");
     }
     toml.push_str("]\n\n[prices.coins]\n");
-    for i in 1..=symbols {
-        let _ = writeln!(toml, "{} = \"sim-coin-{i:05}\"", symbol(i));
+    for (ticker, id) in &listed {
+        let _ = writeln!(toml, "{ticker} = \"{id}\"");
     }
     let config = write_config(lab.dir(), &format!("stream-{symbols}.toml"), &toml)?;
     let ops = free_addr()?;
@@ -186,7 +201,7 @@ async fn measure_on(
     wait_listening(addr).await?;
     let shards = symbols.div_ceil(lab.settings.streams.shard_size);
     wait_connected(&[ops], shards).await?;
-    let filters = client_filters(symbols, args.clients, args.client_symbols);
+    let filters = client_filters(&tickers, args.clients, args.client_symbols);
     let clients = StreamClients::open_filtered(addr, filters).await?;
     wait_for_prices(&clients).await?;
     tokio::time::sleep(WARM_UP).await;
@@ -245,20 +260,15 @@ async fn measure_on(
     })
 }
 
-/// The synthetic symbol of the simulator's coin `i` (1-based): `sim-coin-00042` is `S00042`.
-fn symbol(i: usize) -> String {
-    format!("S{i:05}")
-}
-
 /// Each client's `symbols=` filter: `per_client` symbols dealt out in turn (client 0 takes
 /// the 1st, the `clients + 1`th, ...), wrapping round, so together they cover every symbol when
 /// `clients × per_client ≥ symbols`; `per_client` 0: no filter, every symbol.
-fn client_filters(symbols: usize, clients: usize, per_client: usize) -> Vec<Option<String>> {
+fn client_filters(symbols: &[String], clients: usize, per_client: usize) -> Vec<Option<String>> {
     (0..clients)
         .map(|c| {
             (per_client > 0).then(|| {
                 (0..per_client)
-                    .map(|k| symbol((c + k * clients) % symbols + 1))
+                    .map(|k| symbols[(c + k * clients) % symbols.len()].as_str())
                     .collect::<Vec<_>>()
                     .join(",")
             })
@@ -494,14 +504,12 @@ mod tests {
 
     #[test]
     fn client_filters_deal_the_symbols_out_in_turn_and_cover_them_all() {
-        let filters = client_filters(5, 2, 3);
+        let symbols: Vec<String> = ["A", "B", "C", "D", "E"].map(String::from).to_vec();
+        let filters = client_filters(&symbols, 2, 3);
         assert_eq!(
             filters,
-            vec![
-                Some("S00001,S00003,S00005".to_owned()),
-                Some("S00002,S00004,S00001".to_owned()),
-            ]
+            vec![Some("A,C,E".to_owned()), Some("B,D,A".to_owned())]
         );
-        assert_eq!(client_filters(1_000, 3, 0), vec![None, None, None]);
+        assert_eq!(client_filters(&symbols, 3, 0), vec![None, None, None]);
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use coinbeat_shared::{
     cache::PriceCache,
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     jobs::{Job, PricesJob},
     queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
 };
@@ -80,8 +80,9 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
     })?;
 
     let cache = PriceCache::new(lab.conn.clone(), lab.keys.clone(), &lab.settings.prices);
+    let bitcoin = CoinId::parse("bitcoin")?;
     let rerun = loop {
-        if let Some(record) = cache.get(&btc).await? {
+        if let Some(record) = cache.get(&bitcoin).await? {
             break record;
         }
         if frozen.elapsed() > ORPHAN_WINDOW * 3 {
@@ -97,7 +98,10 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
     // The resumed replica reads its answer and tries to write it.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let last = cache.get(&btc).await?.context("the BTC record vanished")?;
+    let last = cache
+        .get(&bitcoin)
+        .await?
+        .context("the BTC record vanished")?;
     let task = lookup_task(&lab.conn, &lab.keys, &queue, id).await?;
     let asked = sim.arrivals(Provider::CoinGecko).len();
     let overwritten = last.fetched_at != rerun.fetched_at || last.usd != rerun.usd;

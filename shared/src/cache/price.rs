@@ -4,15 +4,16 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Symbol;
+use crate::domain::{CoinId, Symbol};
 
-/// One symbol's USD price as the upstream gave it. Decimals keep the upstream's digits exactly
+/// One coin's USD price as the upstream gave it. Decimals keep the upstream's digits exactly
 /// and travel as JSON strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriceRecord {
+    /// The coin's ticker, for display: not unique (many coins share one).
     pub symbol: Symbol,
-    /// The upstream's id of the coin (e.g. CoinGecko's `bitcoin`).
-    pub coin_id: String,
+    /// The coin's id (CoinGecko's, e.g. `bitcoin`): the record's key.
+    pub coin_id: CoinId,
     pub usd: Decimal,
     /// Percent change over 24 hours; absent when the upstream has none (CoinGecko sends `null`
     /// for stale coins).
@@ -50,7 +51,7 @@ impl PriceRecord {
             .map_or(self.fetched_at, |at| at.min(self.fetched_at))
     }
 
-    /// The order of records of one symbol, whichever path wrote them: newest [`Self::as_of`]
+    /// The order of records of one coin, whichever path wrote them: newest [`Self::as_of`]
     /// first, then newest `fetched_at` (the same price asked for again later is newer news of
     /// it). `write_prices.lua`, the API's in-process copy and each live stream use it.
     pub fn order(&self) -> (DateTime<Utc>, DateTime<Utc>) {

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use redis::{Script, aio::ConnectionManager};
 
 use super::{CacheError, HistoryPoint, PriceRecord};
-use crate::{domain::Symbol, keys::Keys, settings::PricesSettings};
+use crate::{domain::CoinId, keys::Keys, settings::PricesSettings};
 
 static WRITE_PRICES: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/write_prices.lua")));
@@ -89,8 +89,8 @@ impl PriceCache {
                 };
                 let point_json = serde_json::to_string(&point).expect("points serialize");
                 invocation
-                    .key(self.keys.price(&record.symbol))
-                    .key(self.keys.price_history(&record.symbol))
+                    .key(self.keys.price(&record.coin_id))
+                    .key(self.keys.price_history(&record.coin_id))
                     .arg(point.t)
                     .arg(record.as_of().timestamp_millis())
                     .arg(record_json)
@@ -103,32 +103,29 @@ impl PriceCache {
         Ok(outcome)
     }
 
-    /// The cached record of `symbol`, if there is one.
-    pub async fn get(&self, symbol: &Symbol) -> Result<Option<PriceRecord>, CacheError> {
+    /// The cached record of `coin`, if there is one.
+    pub async fn get(&self, coin: &CoinId) -> Result<Option<PriceRecord>, CacheError> {
         Ok(self
-            .get_many(std::slice::from_ref(symbol))
+            .get_many(std::slice::from_ref(coin))
             .await?
             .pop()
             .flatten())
     }
 
-    /// The cached records of `symbols`, in the same order (`None` where there is none).
-    pub async fn get_many(
-        &self,
-        symbols: &[Symbol],
-    ) -> Result<Vec<Option<PriceRecord>>, CacheError> {
+    /// The cached records of `coins`, in the same order (`None` where there is none).
+    pub async fn get_many(&self, coins: &[CoinId]) -> Result<Vec<Option<PriceRecord>>, CacheError> {
         let mut pipe = redis::pipe();
-        for symbol in symbols {
-            pipe.hget(self.keys.price(symbol), "record");
+        for coin in coins {
+            pipe.hget(self.keys.price(coin), "record");
         }
         let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn.clone()).await?;
-        symbols
+        coins
             .iter()
             .zip(raw)
-            .map(|(symbol, json)| {
+            .map(|(coin, json)| {
                 json.map(|json| {
                     serde_json::from_str(&json).map_err(|source| CacheError::Corrupt {
-                        key: self.keys.price(symbol),
+                        key: self.keys.price(coin),
                         source,
                     })
                 })
@@ -137,16 +134,16 @@ impl PriceCache {
             .collect()
     }
 
-    /// The newest `limit` history points of `symbol`, oldest first.
+    /// The newest `limit` history points of `coin`, oldest first.
     pub async fn history(
         &self,
-        symbol: &Symbol,
+        coin: &CoinId,
         limit: usize,
     ) -> Result<Vec<HistoryPoint>, CacheError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let key = self.keys.price_history(symbol);
+        let key = self.keys.price_history(coin);
         let mut raw: Vec<String> = redis::cmd("ZRANGE")
             .arg(&key)
             .arg(0)
@@ -165,17 +162,17 @@ impl PriceCache {
             .collect()
     }
 
-    /// The history points of `symbol` fetched from `since_ms` to `until_ms` (unix ms, both
-    /// included), newest first, at most `limit` of them; `None` when `symbol` has no history at
+    /// The history points of `coin` fetched from `since_ms` to `until_ms` (unix ms, both
+    /// included), newest first, at most `limit` of them; `None` when `coin` has no history at
     /// all (never fetched, or expired). One round trip.
     pub async fn history_between(
         &self,
-        symbol: &Symbol,
+        coin: &CoinId,
         since_ms: i64,
         until_ms: i64,
         limit: usize,
     ) -> Result<Option<Vec<HistoryPoint>>, CacheError> {
-        let key = self.keys.price_history(symbol);
+        let key = self.keys.price_history(coin);
         let (exists, raw): (bool, Vec<String>) = redis::pipe()
             .exists(&key)
             .cmd("ZRANGE")

@@ -1,5 +1,5 @@
 //! What the cache holds, for `GET /v1/admin/cache/stats`: keys and memory per kind (prices,
-//! histories, markets, wallets, health, queues) and the oldest record of each kind of record.
+//! histories, markets, wallets, health, catalogue, queues) and the oldest record of each kind of record.
 //!
 //! A SCAN over the deployment's prefix and one over its queues' hash-tagged keys, with
 //! `MEMORY USAGE` (and `fetched_at_ms` of records) pipelined per batch: O(keys), read-only, for
@@ -14,12 +14,13 @@ use serde::Serialize;
 use crate::keys::Keys;
 
 /// Every kind reported, in order.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "prices",
     "histories",
     "markets",
     "wallets",
     "health",
+    "catalogue",
     "queues",
 ];
 

@@ -54,6 +54,15 @@ impl Chain {
         }
     }
 
+    /// The CoinGecko id of the native coin, whose cached price values a balance.
+    pub fn native_coin(self) -> &'static str {
+        match self {
+            Chain::Ethereum | Chain::Arbitrum | Chain::Optimism | Chain::Base => "ethereum",
+            Chain::Polygon => "polygon-ecosystem-token",
+            Chain::Bsc => "binancecoin",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Chain::Ethereum => "ethereum",
@@ -94,5 +103,11 @@ mod tests {
         }
         assert_eq!("Ethereum".parse::<Chain>().unwrap().id(), 1);
         assert!("solana".parse::<Chain>().is_err());
+        for c in Chain::ALL {
+            assert!(
+                crate::domain::CoinId::parse(c.native_coin()).is_ok(),
+                "{c:?}"
+            );
+        }
     }
 }

@@ -8,7 +8,11 @@ use std::{fmt, str::FromStr, time::Duration};
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 
 /// The units a window may be written in, for error messages.
-const UNITS_HELP: &str = "s, sec, second, m, min, minute, h, hour, d or day";
+const UNITS_HELP: &str = "s, sec, second, m, min, minute, h, hour, d, day, mo or month";
+
+/// A `month` window is 31 days: a sliding window that long never lets more than its limit into
+/// any calendar month, which is how monthly plans (CoinGecko's `10000/month`) count.
+const MONTH_SECS: u64 = 31 * 86_400;
 
 /// The limits of one upstream: at most `limit` permits in any `period`, for every window at
 /// once. No windows means unlimited.
@@ -183,6 +187,7 @@ fn unit_seconds(unit: &str) -> Option<u64> {
         "m" | "min" | "mins" | "minute" | "minutes" => 60,
         "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
         "d" | "day" | "days" => 86_400,
+        "mo" | "mon" | "month" | "months" => MONTH_SECS,
         _ => return None,
     };
     Some(secs)
@@ -215,11 +220,17 @@ impl fmt::Display for RateSpec {
 impl fmt::Display for RateWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.period.as_secs();
-        let (length, unit) = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")]
-            .into_iter()
-            .find(|(unit_secs, _)| secs.is_multiple_of(*unit_secs))
-            .map(|(unit_secs, unit)| (secs / unit_secs, unit))
-            .unwrap_or((secs, "s"));
+        let (length, unit) = [
+            (MONTH_SECS, "month"),
+            (86_400, "d"),
+            (3_600, "h"),
+            (60, "min"),
+            (1, "s"),
+        ]
+        .into_iter()
+        .find(|(unit_secs, _)| secs.is_multiple_of(*unit_secs))
+        .map(|(unit_secs, unit)| (secs / unit_secs, unit))
+        .unwrap_or((secs, "s"));
         match (length, unit) {
             (1, "d") => write!(f, "{}/day", self.limit),
             (1, unit) => write!(f, "{}/{unit}", self.limit),
@@ -240,5 +251,13 @@ mod tests {
         assert_eq!(spec.max_cost(), Some(3));
         assert_eq!(RateSpec::parse("10/90s").unwrap().to_string(), "10/90s");
         assert_eq!(RateSpec::parse("10/120s").unwrap().to_string(), "10/2min");
+        let monthly = RateSpec::parse("30/min, 10000/month").unwrap();
+        assert_eq!(monthly.to_string(), "30/min, 10000/month");
+        assert_eq!(
+            monthly.windows()[1].period(),
+            Duration::from_secs(31 * 86_400)
+        );
+        assert_eq!(RateSpec::parse("5/2mo").unwrap().to_string(), "5/2month");
+        assert_eq!(RateSpec::parse("1/31d").unwrap().to_string(), "1/month");
     }
 }

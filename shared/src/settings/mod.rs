@@ -17,6 +17,7 @@ use crate::jobs::QueueName;
 
 mod api;
 mod auth;
+mod catalogue;
 mod health;
 mod markets;
 mod ops;
@@ -32,6 +33,7 @@ pub use auth::{
     ApiKeyEntry, AuthSettings, JwtAlgorithm, JwtSettings, MIN_HS256_SECRET_BYTES, Role, StatusRead,
     UnknownRole,
 };
+pub use catalogue::CatalogueSettings;
 pub use health::HealthSettings;
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
@@ -72,6 +74,7 @@ pub struct Settings {
     pub prices: PricesSettings,
     pub streams: StreamsSettings,
     pub markets: MarketsSettings,
+    pub catalogue: CatalogueSettings,
     pub schedule: ScheduleTable,
     pub wallets: WalletSettings,
     pub api: ApiSettings,
@@ -90,6 +93,7 @@ impl Default for Settings {
             prices: PricesSettings::default(),
             streams: StreamsSettings::default(),
             markets: MarketsSettings::default(),
+            catalogue: CatalogueSettings::default(),
             schedule: default_schedule(),
             wallets: WalletSettings::default(),
             api: ApiSettings::default(),

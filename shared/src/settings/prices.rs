@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Symbol;
+use crate::domain::{CoinId, Symbol};
 
 /// The price cache's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +63,12 @@ impl PricesSettings {
         self.coins.get(symbol.as_str()).map(String::as_str)
     }
 
+    /// [`Self::coin_id`] as a [`CoinId`] (every configured id is one: [`Self::normalize_coins`]
+    /// refuses the rest when the settings load).
+    pub fn coin(&self, symbol: &Symbol) -> Option<CoinId> {
+        self.coin_id(symbol).and_then(|id| CoinId::parse(id).ok())
+    }
+
     /// Rewrites the coin table with symbol keys (uppercase), as [`Self::coin_id`] expects.
     /// Layers can spell a symbol differently (environment keys arrive lowercased, `btc` next to
     /// the built-in `BTC`); of two spellings, the one that changes the built-in id is the
@@ -78,6 +84,7 @@ impl PricesSettings {
             if id.is_empty() {
                 return Err(format!("[prices.coins] {symbol}: the coin id is empty"));
             }
+            CoinId::parse(&id).map_err(|e| format!("[prices.coins] {symbol}: {e}"))?;
             let default = builtin.get(symbol.as_str()).copied();
             match normalized.get(&symbol) {
                 None => {
@@ -149,5 +156,13 @@ mod tests {
         let mut p = PricesSettings::default();
         p.coins.insert("B-TC".into(), "x".into());
         assert!(p.normalize_coins().unwrap_err().contains("B-TC"));
+
+        let mut p = PricesSettings::default();
+        p.coins.insert("PEPE".into(), "Pepe Coin".into());
+        let error = p.normalize_coins().unwrap_err();
+        assert!(
+            error.contains("PEPE") && error.contains("Pepe Coin"),
+            "{error}"
+        );
     }
 }

@@ -34,7 +34,8 @@ fn enabled() -> bool {
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
 /// The built-in table: prices and health every five minutes, the top-100 markets every ten
-/// minutes, cleanup daily at 02:00 UTC.
+/// minutes, cleanup daily at 02:00 UTC, the coin catalogue daily at 03:30 UTC (and, like every
+/// entry, at the very first start).
 pub fn default_schedule() -> ScheduleTable {
     let entry = |cron: &str, kind| ScheduleEntry {
         cron: cron.into(),
@@ -53,6 +54,10 @@ pub fn default_schedule() -> ScheduleTable {
             },
         ),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
+        (
+            "catalogue".to_owned(),
+            entry("0 30 3 * * *", Queue::Catalogue),
+        ),
     ])
 }
 

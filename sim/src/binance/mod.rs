@@ -24,6 +24,9 @@ use crate::Provider;
 use crate::faults::{self, Verdict};
 use crate::state::{SimState, lock};
 
+pub use symbols::Pair;
+pub(crate) use symbols::listed;
+
 /// Where the API's `/api/v3` lives on the sim; a client's Binance base URL ends with it.
 pub(crate) const BASE_PATH: &str = "/binance";
 

@@ -1,7 +1,8 @@
 //! Which pairs Binance lists on the sim: `{SYMBOL}USDT` for every built-in coin but USDT itself
-//! (and for synthetic coins, `S00001USDT`, with
-//! [`crate::StreamConfig::list_synthetic_on_binance`]), and how a request picks them
-//! (`symbol=BTCUSDT`, `symbols=["BTCUSDT","ETHUSDT"]`, or all).
+//! (and, with [`crate::StreamConfig::list_synthetic_on_binance`], for each synthetic ticker's
+//! first holder: Binance has one pair per ticker, so copycats and bridged tokens get none and
+//! `BTCUSDT` is always bitcoin), while the coin is listed; and how a request picks them
+//! (`symbol=BTCUSDT`, `symbols=["BTCUSDT","ETHUSDT"]`, or all). A pair names exactly one coin.
 
 use std::collections::HashMap;
 
@@ -9,9 +10,11 @@ use crate::market::Market;
 
 /// A listed pair and the CoinGecko id of its base coin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Pair {
-    pub(super) symbol: String,
-    pub(super) coin_id: String,
+pub struct Pair {
+    /// `{TICKER}USDT`, e.g. `BTCUSDT`.
+    pub symbol: String,
+    /// The CoinGecko id of the base coin, e.g. `bitcoin`.
+    pub coin_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,16 +67,17 @@ impl Selection {
     }
 }
 
-/// Every listed pair, in catalogue order.
-pub(super) fn listed(market: &Market) -> Vec<Pair> {
-    // Only the candidates: 10,000 unlisted synthetic coins cost nothing here.
+/// Every listed pair, in catalogue order: one per ticker, of a coin listed now.
+pub(crate) fn listed(market: &Market) -> Vec<Pair> {
+    let quotes = market.quotes();
+    // Only the candidates: 10,000 synthetic coins Binance does not list cost nothing here.
     (0..market.binance_candidates())
-        .map(|index| market.id(index))
-        .filter_map(|coin_id| {
-            let info = market.info(&coin_id)?;
+        .filter(|&index| quotes.is_listed(index))
+        .filter_map(|index| {
+            let info = quotes.info(index);
             info.on_binance.then(|| Pair {
                 symbol: format!("{}USDT", info.symbol),
-                coin_id,
+                coin_id: market.id(index),
             })
         })
         .collect()

@@ -1,7 +1,8 @@
 //! `GET /coins/{id}`: one coin's page. `localization`, `tickers`, `market_data`,
 //! `community_data` and `developer_data` default to `true` and each drops its key when `false`.
 //! `market_data.current_price.usd` is the text `/simple/price` sends at the same step; unknown
-//! ids answer 404 `{"error":"coin not found"}`.
+//! and unlisted ids answer 404 `{"error":"coin not found"}`. A token's page names its home chain
+//! (`asset_platform_id`) and its contracts, as `/coins/list?include_platform=true` does.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use super::prices::record_served;
 use super::responses;
 use super::vs_currency::VsCurrency;
 use crate::json::{self, Ordered, number};
+use crate::market::Platforms;
 use crate::number::Precision;
 use crate::state::SimState;
 
@@ -63,19 +65,16 @@ pub(super) async fn coin(
         ("symbol", json::string(&f.info.symbol.to_lowercase())),
         ("name", name.clone()),
         ("web_slug", json::string(&f.id)),
-        ("asset_platform_id", RawValue::NULL.to_owned()),
-        ("platforms", json::value(&json!({ "": "" }))),
-        (
-            "detail_platforms",
-            json::value(&json!({ "": { "decimal_place": null, "contract_address": "" } })),
-        ),
+    ];
+    fields.extend(platform_fields(&state.market.platforms(f.quote.index)));
+    fields.extend([
         ("block_time_in_minutes", number("0".into())),
         ("hashing_algorithm", RawValue::NULL.to_owned()),
         ("categories", json::value(&json!(["Cryptocurrency"]))),
         ("preview_listing", json::value(&false)),
         ("public_notice", RawValue::NULL.to_owned()),
         ("additional_notices", json::value(&json!([]))),
-    ];
+    ]);
     if on(&query.localization) {
         let names = Ordered(vec![("en", name.clone()), ("de", name.clone())]);
         fields.push(("localization", json::value(&names)));
@@ -122,6 +121,40 @@ pub(super) async fn coin(
         record_served(&state, vec![(f.id.as_str(), usd_price(f))]);
     }
     responses::ok(body)
+}
+
+/// `asset_platform_id`, `platforms` and `detail_platforms`: a token's home chain and its
+/// contracts; for a chain's own coin `null` and the `{"": ""}` CoinGecko's coin pages carry.
+fn platform_fields(platforms: &Platforms) -> Fields {
+    let Platforms::Tokens(contracts) = platforms else {
+        return vec![
+            ("asset_platform_id", RawValue::NULL.to_owned()),
+            ("platforms", json::value(&json!({ "": "" }))),
+            (
+                "detail_platforms",
+                json::value(&json!({ "": { "decimal_place": null, "contract_address": "" } })),
+            ),
+        ];
+    };
+    let home = contracts
+        .first()
+        .map_or_else(|| RawValue::NULL.to_owned(), |c| json::string(c.chain));
+    let addresses: Vec<(&str, Box<RawValue>)> = contracts
+        .iter()
+        .map(|c| (c.chain, json::string(&c.address)))
+        .collect();
+    let details: Vec<(&str, serde_json::Value)> = contracts
+        .iter()
+        .map(|c| {
+            let detail = json!({ "decimal_place": c.decimals, "contract_address": c.address });
+            (c.chain, detail)
+        })
+        .collect();
+    vec![
+        ("asset_platform_id", home),
+        ("platforms", json::value(&Ordered(addresses))),
+        ("detail_platforms", json::value(&Ordered(details))),
+    ]
 }
 
 fn usd_price(f: &Figures) -> String {

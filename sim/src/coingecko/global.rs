@@ -58,9 +58,13 @@ pub(super) async fn global(State(state): State<Arc<SimState>>) -> Response {
         );
         json::value(&Ordered(fields))
     };
+    // Keyed by ticker, as CoinGecko keys it; should two of the top coins share one, the
+    // larger keeps it, so the object never repeats a key.
+    let mut keys = std::collections::HashSet::new();
     let dominance: Vec<(String, Box<RawValue>)> = coins
         .iter()
         .take(DOMINANCE_TOP)
+        .filter(|f| keys.insert(f.info.symbol.to_lowercase()))
         .map(|f| {
             let share = f.quote.market_cap_usd / cap * 100.0;
             (f.info.symbol.to_lowercase(), number(huge(share)))

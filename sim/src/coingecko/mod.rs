@@ -1,11 +1,14 @@
 //! CoinGecko API v3, as served at `{base}/api/v3`: one file per endpoint, behind one gate that
-//! injects faults and checks keys. Wire formats follow shared/reference/providers.md §1.
+//! injects faults and checks keys. Wire formats follow shared/reference/providers.md §1. Every
+//! endpoint sees the same listed coins ([`crate::market`]): an unlisted coin is absent from the
+//! lists and prices and a 404 on its page.
 
 mod auth;
 mod coin;
 mod figures;
 mod gate;
 mod global;
+mod list;
 mod markets;
 mod ping;
 mod prices;
@@ -29,6 +32,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
     let endpoints = Router::new()
         .route("/ping", get(ping::ping))
         .route("/simple/price", get(prices::simple_price))
+        .route("/coins/list", get(list::list))
         .route("/coins/markets", get(markets::markets))
         .route("/coins/{id}", get(coin::coin))
         .route("/global", get(global::global))
@@ -37,25 +41,22 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
     Router::new().nest(BASE_PATH, endpoints)
 }
 
-/// Every coin's figures at the current step, largest market cap first (rank = position + 1).
+/// Every listed coin's figures at the current step, largest market cap first (rank = position
+/// + 1).
 fn ranked_figures(state: &SimState) -> Vec<Figures> {
     let market = &state.market;
     let mut quotes = market.quotes();
     let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
-    quotes
-        .ranked()
+    let ranked = quotes.ranked();
+    ranked
         .into_iter()
         .enumerate()
-        .filter_map(|(position, quote)| {
-            let id = market.id(quote.index);
-            let info = market.info(&id)?;
-            Some(Figures {
-                id,
-                quote,
-                info,
-                rank: position as u64 + 1,
-                btc_usd,
-            })
+        .map(|(position, quote)| Figures {
+            id: market.id(quote.index),
+            info: quotes.info(quote.index),
+            quote,
+            rank: position as u64 + 1,
+            btc_usd,
         })
         .collect()
 }

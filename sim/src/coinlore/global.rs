@@ -37,10 +37,11 @@ pub(super) async fn global(State(state): State<Arc<SimState>>) -> Response {
         .iter()
         .map(|c| c.quote.open_24h_usd * c.quote.circulating_supply)
         .sum();
-    let share = |symbol: &str| {
+    // By id: bridged tokens share the tickers `BTC` and `ETH`.
+    let share = |id: &str| {
         let coin_cap = coins
             .iter()
-            .find(|c| c.info.symbol == symbol)
+            .find(|c| c.id == id)
             .map_or(0.0, |c| c.quote.market_cap_usd);
         format!("{:.2}", coin_cap / cap * 100.0)
     };
@@ -50,8 +51,8 @@ pub(super) async fn global(State(state): State<Arc<SimState>>) -> Response {
         active_markets: ACTIVE_MARKETS,
         total_mcap: cap,
         total_volume: volume,
-        btc_d: share("BTC"),
-        eth_d: share("ETH"),
+        btc_d: share("bitcoin"),
+        eth_d: share("ethereum"),
         mcap_change: format!("{:.2}", (cap / open_cap - 1.0) * 100.0),
         // The sim keeps no volume history: volume is flat.
         volume_change: "0.00".to_owned(),

@@ -1,7 +1,8 @@
 //! `GET /api/tickers/?start=0&limit=100` (an object `{"data":[...],"info":{...}}`) and
 //! `GET /api/ticker/?id=90` (a bare array), with CoinLore's mixed types: `id` a string, `rank` a
 //! number, prices, percents and supplies strings, `volume24` a number on `/tickers/` but a string
-//! on `/ticker/`, and `msupply` `""` for uncapped coins.
+//! on `/ticker/`, and `msupply` `""` for uncapped coins. Only listed coins appear, and
+//! `info.coins_num` counts them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,24 +29,21 @@ pub(super) struct Ranked {
     pub(super) rank: u64,
 }
 
-/// Every coin at this step, largest market cap first, and the BTC price in USD.
+/// Every listed coin at this step, largest market cap first (CoinLore ranks by market cap too,
+/// so its ranks are CoinGecko's), and the BTC price in USD.
 pub(super) fn ranked(state: &SimState) -> (Vec<Ranked>, f64) {
     let market = &state.market;
     let mut quotes = market.quotes();
     let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
-    let coins = quotes
-        .ranked()
+    let ranked = quotes.ranked();
+    let coins = ranked
         .into_iter()
         .enumerate()
-        .filter_map(|(position, quote)| {
-            let id = market.id(quote.index);
-            let info = market.info(&id)?;
-            Some(Ranked {
-                id,
-                quote,
-                info,
-                rank: position as u64 + 1,
-            })
+        .map(|(position, quote)| Ranked {
+            id: market.id(quote.index),
+            info: quotes.info(quote.index),
+            quote,
+            rank: position as u64 + 1,
         })
         .collect();
     (coins, btc_usd)
@@ -146,11 +144,7 @@ pub(super) async fn tickers(
         coins_num: coins.len(),
         time: now_ms / 1000,
     };
-    record(
-        &state,
-        now_ms,
-        data.iter().map(|r| (&r.symbol, &r.price_usd)),
-    );
+    record(&state, now_ms, &data);
     json(&Page { data, info: &info })
 }
 
@@ -177,21 +171,21 @@ pub(super) async fn ticker(
             ))
         })
         .collect();
-    record(
-        &state,
-        now_unix_ms(),
-        data.iter().map(|r| (&r.symbol, &r.price_usd)),
-    );
+    record(&state, now_unix_ms(), &data);
     json(&data)
 }
 
-fn record<'a>(
-    state: &SimState,
-    now_ms: u64,
-    prices: impl Iterator<Item = (&'a String, &'a String)>,
-) {
-    let prices = prices.map(|(symbol, price)| (symbol.as_str(), price.clone()));
-    Served::record(&mut lock(&state.served).coinlore, now_ms, prices);
+/// Records the rows' prices by symbol and by `nameid` (symbols collide; nameids do not).
+fn record<V>(state: &SimState, now_ms: u64, rows: &[Row<V>]) {
+    let mut served = lock(&state.served);
+    let by_symbol = rows
+        .iter()
+        .map(|r| (r.symbol.as_str(), r.price_usd.clone()));
+    Served::record(&mut served.coinlore, now_ms, by_symbol);
+    let by_nameid = rows
+        .iter()
+        .map(|r| (r.nameid.as_str(), r.price_usd.clone()));
+    Served::record(&mut served.coinlore_by_nameid, now_ms, by_nameid);
 }
 
 pub(super) fn json<T: Serialize>(body: &T) -> Response {

@@ -1,8 +1,9 @@
 //! The market's step counter: steps pass with time (every `step_ms`) and on request
-//! (`advance_steps`), and a quote's `last_updated_at` is when its step began.
+//! (`advance_steps`), and a quote's `last_updated_at` is when its step began. The time since
+//! start also drives the churn epochs ([`super::listing`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
@@ -44,6 +45,11 @@ impl Clock {
         timed.max(self.last_manual_unix_ms.load(Ordering::Relaxed)) / 1000
     }
 
+    /// Time since the sim started (tokio's clock, so paused-time tests control it).
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     fn timed_steps(&self) -> u64 {
         match self.step_ms {
             0 => 0,
@@ -60,8 +66,6 @@ pub(crate) fn now_unix_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[tokio::test(start_paused = true)]

@@ -1,8 +1,10 @@
 //! What describes a coin beyond its price: symbol, name, supplies, all-time high and low, and its
 //! ids on other providers (CoinLore's numeric id, Binance's USDT pair). Built-in coins carry
-//! realistic figures; synthetic ones derive theirs from their anchor.
+//! realistic figures; synthetic ones derive theirs from their anchor and their roster entry
+//! ([`super::synthetic`]).
 
-use super::catalogue::{CoinIndex, CoinSpec};
+use super::catalogue::{Catalogue, CoinIndex, CoinSpec};
+use super::synthetic::Kind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CoinInfo {
@@ -17,8 +19,10 @@ pub(crate) struct CoinInfo {
     pub(crate) atl_usd: f64,
     pub(crate) atl_date: &'static str,
     pub(crate) coinlore_id: u64,
-    /// Whether Binance lists `{symbol}USDT` (USDT itself has no USDT pair; synthetic coins only
-    /// with [`crate::StreamConfig::list_synthetic_on_binance`]).
+    /// Whether Binance lists `{symbol}USDT` while the coin is listed: every built-in coin but USDT
+    /// (no USDT pair), and, with [`crate::StreamConfig::list_synthetic_on_binance`], each
+    /// synthetic original (the first coin to hold its ticker). So a pair names exactly one coin,
+    /// and a built-in ticker's pair (`BTCUSDT`) is always the built-in coin's.
     pub(crate) on_binance: bool,
     /// The price of an initial offering, which gives CoinGecko's `roi`; `None` gives `roi: null`.
     pub(crate) ico_usd: Option<f64>,
@@ -62,61 +66,71 @@ const SYNTHETIC_ATL_DATE: &str = "2020-03-13T02:22:55.391Z";
 /// CoinLore ids of synthetic coins start here, far from real ones.
 const SYNTHETIC_COINLORE_BASE: u64 = 1_000_000;
 
-/// `id` is the coin's CoinGecko id; `synthetic_on_binance` whether synthetic coins get a Binance
-/// pair.
-pub(crate) fn info(
-    id: &str,
+/// The ticker and name of the built-in coin `id`.
+pub(super) fn builtin_symbol_name(id: &str) -> Option<(&'static str, &'static str)> {
+    LISTED
+        .iter()
+        .find(|l| l.id == id)
+        .map(|l| (l.symbol, l.name))
+}
+
+/// The coin at `index` described; `spec` is its parameters with any supply scale applied
+/// (`scale`, from a `set_rank` control, also scales a built-in's max supply, so the circulating
+/// supply never exceeds it). `synthetic_on_binance` is whether synthetic coins may have a pair.
+pub(super) fn info(
+    catalogue: &Catalogue,
     index: CoinIndex,
     spec: &CoinSpec,
+    scale: f64,
     synthetic_on_binance: bool,
 ) -> CoinInfo {
-    match LISTED.iter().find(|l| l.id == id) {
-        Some(l) => CoinInfo {
-            symbol: l.symbol.to_owned(),
-            name: l.name.to_owned(),
-            max_supply: l.max_supply,
-            total_supply: spec.circulating_supply * l.total_ratio,
-            ath_usd: l.ath.0,
-            ath_date: l.ath.1,
-            atl_usd: l.atl.0,
-            atl_date: l.atl.1,
-            coinlore_id: l.coinlore_id,
-            on_binance: l.symbol != "USDT",
-            ico_usd: l.ico_usd,
-        },
-        None => {
-            // `sim-coin-00042` is `S00042`: upper case letters and digits, as a Binance base
-            // asset must be, and no built-in symbol starts with `S` and a digit.
-            let n = id.rsplit('-').next().unwrap_or("0");
-            CoinInfo {
-                symbol: format!("S{n}"),
-                name: format!("Sim Coin {n}"),
-                max_supply: None,
-                total_supply: spec.circulating_supply,
-                // The walk stays within a few percent of the anchor.
-                ath_usd: spec.anchor_usd * 1.8,
-                ath_date: SYNTHETIC_ATH_DATE,
-                atl_usd: spec.anchor_usd * 0.05,
-                atl_date: SYNTHETIC_ATL_DATE,
-                coinlore_id: SYNTHETIC_COINLORE_BASE + index,
-                on_binance: synthetic_on_binance,
-                ico_usd: None,
-            }
-        }
+    if let Some(synthetic) = catalogue.synthetic(index) {
+        return CoinInfo {
+            symbol: synthetic.symbol.clone(),
+            name: synthetic.name.clone(),
+            max_supply: None,
+            total_supply: spec.circulating_supply,
+            // The walk stays within a few percent of the anchor.
+            ath_usd: spec.anchor_usd * 1.8,
+            ath_date: SYNTHETIC_ATH_DATE,
+            atl_usd: spec.anchor_usd * 0.05,
+            atl_date: SYNTHETIC_ATL_DATE,
+            coinlore_id: SYNTHETIC_COINLORE_BASE + index,
+            // One pair per ticker: the original holder's (copycats and bridged copies share
+            // theirs with an earlier coin or a built-in one).
+            on_binance: synthetic_on_binance && synthetic.kind == Kind::Original,
+            ico_usd: None,
+        };
+    }
+    let id = catalogue.builtin_id(index).unwrap_or_default();
+    let l = LISTED.iter().find(|l| l.id == id).unwrap_or(&LISTED[0]);
+    CoinInfo {
+        symbol: l.symbol.to_owned(),
+        name: l.name.to_owned(),
+        max_supply: l.max_supply.map(|max| max * scale),
+        total_supply: spec.circulating_supply * l.total_ratio,
+        ath_usd: l.ath.0,
+        ath_date: l.ath.1,
+        atl_usd: l.atl.0,
+        atl_date: l.atl.1,
+        coinlore_id: l.coinlore_id,
+        on_binance: l.symbol != "USDT",
+        ico_usd: l.ico_usd,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::catalogue::Catalogue;
+    use std::collections::{HashMap, HashSet};
+
     use super::*;
 
     #[test]
     fn every_built_in_coin_is_described_and_extremes_bracket_its_anchor() {
-        let catalogue = Catalogue::new(0);
+        let catalogue = Catalogue::new(0, 1);
         for l in LISTED {
             let index = catalogue.index_of(l.id).expect("a catalogue coin");
-            let spec = catalogue.spec(index, 1);
+            let spec = catalogue.spec(index);
             assert!(l.ath.0 > spec.anchor_usd * 1.15, "{} ath", l.id);
             assert!(l.atl.0 < spec.anchor_usd * 0.9, "{} atl", l.id);
         }
@@ -124,26 +138,48 @@ mod tests {
     }
 
     #[test]
-    fn synthetic_symbols_are_unique_upper_case_tickers_apart_from_the_built_in_ones() {
-        let catalogue = Catalogue::new(100_123);
-        let builtin: Vec<&str> = LISTED.iter().map(|l| l.symbol).collect();
-        let mut seen = std::collections::HashSet::new();
-        for n in [1, 2, 42, 99_999, 100_000, 100_123] {
-            let id = super::super::catalogue::extra_id(n);
-            let index = catalogue.index_of(&id).expect("a synthetic coin");
-            let described = info(&id, index, &catalogue.spec(index, 1), true);
-            let symbol = described.symbol;
+    fn synthetic_tickers_collide_but_each_binance_pair_names_one_coin() {
+        let catalogue = Catalogue::new(14_000, 1);
+        let builtin: HashSet<&str> = LISTED.iter().map(|l| l.symbol).collect();
+        let mut holders: HashMap<String, usize> = HashMap::new();
+        let mut pairs: HashMap<String, CoinIndex> = HashMap::new();
+        for index in 0..catalogue.len() {
+            let described = info(&catalogue, index, &catalogue.spec(index), 1.0, true);
+            let symbol = described.symbol.clone();
+            assert!((2..=6).contains(&symbol.len()), "{symbol}");
             assert!(
                 symbol
                     .chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
                 "{symbol}"
             );
-            assert!(!builtin.contains(&symbol.as_str()), "{symbol}");
-            assert!(seen.insert(symbol.clone()), "{symbol} twice");
-            assert!(described.on_binance);
-            assert!(!info(&id, index, &catalogue.spec(index, 1), false).on_binance);
+            *holders.entry(symbol.clone()).or_default() += 1;
+            if described.on_binance {
+                let earlier = pairs.insert(symbol.clone(), index);
+                assert_eq!(earlier, None, "two {symbol}USDT pairs");
+            }
+            if index >= catalogue.builtin_len() {
+                let off = info(&catalogue, index, &catalogue.spec(index), 1.0, false);
+                assert!(!off.on_binance);
+                if builtin.contains(symbol.as_str()) {
+                    assert!(!described.on_binance, "{symbol} is a built-in's pair");
+                }
+            }
         }
-        assert!(seen.contains("S00042"), "{seen:?}");
+        assert_eq!(pairs["BTC"], catalogue.index_of("bitcoin").unwrap());
+        assert_eq!(pairs["ETH"], catalogue.index_of("ethereum").unwrap());
+        let shared: usize = holders.values().filter(|&&n| n > 1).sum();
+        assert!(shared > 200, "{shared} coins share a ticker");
+        let builtin_shared = holders
+            .iter()
+            .filter(|(s, n)| builtin.contains(s.as_str()) && **n > 1)
+            .count();
+        assert!(
+            builtin_shared > 0,
+            "some synthetic coin has a built-in ticker"
+        );
+        // Every ticker has its one pair, but USDT, which is the quote currency.
+        assert_eq!(pairs.len(), holders.len() - 1);
+        assert!(!pairs.contains_key("USDT"));
     }
 }

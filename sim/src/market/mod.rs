@@ -1,8 +1,14 @@
-//! The simulated market: which coins exist and what each one is worth at the current step.
+//! The simulated market: which coins exist, which are listed now, and what each one is worth at
+//! the current step.
 
 mod catalogue;
 mod clock;
 mod info;
+mod listing;
+mod names;
+mod platforms;
+mod reposition;
+mod synthetic;
 mod walk;
 
 use std::collections::HashMap;
@@ -10,11 +16,14 @@ use std::sync::{Mutex, MutexGuard};
 
 pub(crate) use clock::now_unix_ms;
 pub(crate) use info::CoinInfo;
+pub(crate) use platforms::Platforms;
 
 use catalogue::{Catalogue, CoinIndex};
 use clock::Clock;
+use listing::Listing;
 use walk::Walk;
 
+use crate::SimError;
 use crate::state::lock;
 
 #[derive(Debug)]
@@ -24,8 +33,18 @@ pub(crate) struct Market {
     clock: Clock,
     /// Whether synthetic coins have a Binance pair ([`crate::StreamConfig::list_synthetic_on_binance`]).
     synthetic_on_binance: bool,
-    /// Only coins that were ever quoted have an entry, so 10,000 synthetic coins cost nothing.
-    walks: Mutex<HashMap<CoinIndex, Walk>>,
+    live: Mutex<Live>,
+}
+
+/// What changes while the sim runs, under one lock so a request sees it all at one moment.
+#[derive(Debug)]
+struct Live {
+    /// Only coins that were ever quoted have an entry, so 10,000 synthetic coins cost nothing
+    /// until they are.
+    walks: HashMap<CoinIndex, Walk>,
+    /// Supply multipliers set by `set_rank`; absent is 1.
+    scales: HashMap<CoinIndex, f64>,
+    listing: Listing,
 }
 
 /// A coin's numbers in USD at one step.
@@ -44,18 +63,24 @@ pub(crate) struct Quote {
 }
 
 impl Market {
+    /// `churn_epoch_secs`: see [`crate::SimConfig::churn_epoch_secs`].
     pub(crate) fn new(
         seed: u64,
         step_ms: u64,
         extra_coins: u32,
         synthetic_on_binance: bool,
+        churn_epoch_secs: u64,
     ) -> Self {
         Self {
             seed,
-            catalogue: Catalogue::new(extra_coins),
+            catalogue: Catalogue::new(extra_coins, seed),
             clock: Clock::new(step_ms),
             synthetic_on_binance,
-            walks: Mutex::new(HashMap::new()),
+            live: Mutex::new(Live {
+                walks: HashMap::new(),
+                scales: HashMap::new(),
+                listing: Listing::new(churn_epoch_secs),
+            }),
         }
     }
 
@@ -63,7 +88,7 @@ impl Market {
         self.clock.advance(steps);
     }
 
-    /// How many coins exist.
+    /// How many coins exist, listed or not.
     pub(crate) fn coin_count(&self) -> u64 {
         self.catalogue.len()
     }
@@ -83,55 +108,142 @@ impl Market {
         self.catalogue.id(index)
     }
 
-    /// `None` for an unknown id.
+    /// `None` for an unknown or unlisted id.
     pub(crate) fn info(&self, id: &str) -> Option<CoinInfo> {
         let index = self.catalogue.index_of(id)?;
-        let spec = self.catalogue.spec(index, self.seed);
-        Some(info::info(id, index, &spec, self.synthetic_on_binance))
+        let quotes = self.quotes();
+        quotes.is_listed(index).then(|| quotes.info(index))
     }
 
-    /// Quotes at the current step; one request's coins all come from the same step.
+    /// Where the coin at `index` lives as a token.
+    pub(crate) fn platforms(&self, index: u64) -> Platforms {
+        self.catalogue.platforms(index)
+    }
+
+    /// Quotes at the current step; one request's coins all come from the same step and epoch.
     pub(crate) fn quotes(&self) -> Quotes<'_> {
+        let live = lock(&self.live);
         Quotes {
             market: self,
             step: self.clock.step(),
+            epoch: live.listing.epoch(self.clock.elapsed()),
             updated_at_unix_secs: self.clock.step_began_unix_secs(),
-            walks: lock(&self.walks),
+            live,
+        }
+    }
+
+    /// The catalogue index of the coin a control names.
+    pub(crate) fn coin(&self, id: &str) -> Result<CoinIndex, SimError> {
+        self.catalogue
+            .index_of(id)
+            .ok_or_else(|| SimError::UnknownCoin(id.to_owned()))
+    }
+
+    /// Refuses to unlist a built-in coin: they are always listed.
+    pub(crate) fn check_unlist(&self, coin: CoinIndex) -> Result<(), SimError> {
+        match self.catalogue.builtin_id(coin) {
+            Some(id) => Err(SimError::AlwaysListed(id.to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether churn epochs exist ([`crate::SimConfig::churn_epoch_secs`] > 0).
+    pub(crate) fn churns(&self) -> bool {
+        lock(&self.live).listing.churns()
+    }
+
+    /// Pins a synthetic coin listed or unlisted from now on (a built-in coin stays listed).
+    pub(crate) fn pin(&self, coin: CoinIndex, listed: bool) {
+        if self.catalogue.synthetic(coin).is_some() {
+            lock(&self.live).listing.pin(coin, listed);
+        }
+    }
+
+    pub(crate) fn advance_epochs(&self, epochs: u64) {
+        lock(&self.live).listing.advance(epochs);
+    }
+
+    /// Scales the coin's supply so that, in today's ordering of listed coins, its market cap
+    /// ranks it at `rank` (see [`reposition`]).
+    pub(crate) fn set_rank(&self, coin: CoinIndex, rank: u64) {
+        let mut quotes = self.quotes();
+        let others: Vec<f64> = quotes
+            .ranked()
+            .iter()
+            .filter(|q| q.index != coin)
+            .map(|q| q.market_cap_usd)
+            .collect();
+        let current = quotes.at(coin).market_cap_usd;
+        if let Some(target) = reposition::cap_for_rank(&others, rank) {
+            let scale = quotes.live.scales.entry(coin).or_insert(1.0);
+            *scale *= target / current;
         }
     }
 }
 
-/// The market frozen at one step, for the length of one request.
+/// The market frozen at one step and epoch, for the length of one request.
 #[derive(Debug)]
 pub(crate) struct Quotes<'a> {
     market: &'a Market,
     step: u64,
+    epoch: u64,
     updated_at_unix_secs: u64,
-    walks: MutexGuard<'a, HashMap<CoinIndex, Walk>>,
+    live: MutexGuard<'a, Live>,
 }
 
 impl Quotes<'_> {
-    /// `None` for an unknown id.
+    /// `None` for an unknown or unlisted id.
     pub(crate) fn get(&mut self, id: &str) -> Option<Quote> {
         let coin = self.market.catalogue.index_of(id)?;
-        Some(self.at(coin))
+        self.is_listed(coin).then(|| self.at(coin))
     }
 
-    /// Every coin's quote, largest market cap first: position + 1 is the market-cap rank.
+    /// Every listed coin's quote, largest market cap first: position + 1 is the market-cap rank.
     pub(crate) fn ranked(&mut self) -> Vec<Quote> {
-        let mut quotes: Vec<Quote> = (0..self.market.catalogue.len())
-            .map(|index| self.at(index))
+        let listed: Vec<CoinIndex> = (0..self.market.catalogue.len())
+            .filter(|&index| self.is_listed(index))
             .collect();
+        let mut quotes: Vec<Quote> = listed.into_iter().map(|index| self.at(index)).collect();
         quotes.sort_by(|a, b| b.market_cap_usd.total_cmp(&a.market_cap_usd));
         quotes
     }
 
+    /// Whether the coin at `index` is listed at this moment.
+    pub(crate) fn is_listed(&self, index: CoinIndex) -> bool {
+        let synthetic = index >= self.market.catalogue.builtin_len();
+        self.live
+            .listing
+            .is_listed(self.market.seed, index, synthetic, self.epoch)
+    }
+
+    /// The coin at `index` in `0..coin_count()` described, listed or not.
+    pub(crate) fn info(&self, index: CoinIndex) -> CoinInfo {
+        let market = self.market;
+        info::info(
+            &market.catalogue,
+            index,
+            &self.spec(index),
+            self.scale(index),
+            market.synthetic_on_binance,
+        )
+    }
+
+    fn scale(&self, coin: CoinIndex) -> f64 {
+        self.live.scales.get(&coin).copied().unwrap_or(1.0)
+    }
+
+    /// The coin's parameters with its `set_rank` supply scale applied.
+    fn spec(&self, coin: CoinIndex) -> catalogue::CoinSpec {
+        let mut spec = self.market.catalogue.spec(coin);
+        spec.circulating_supply *= self.scale(coin);
+        spec
+    }
+
     fn at(&mut self, coin: CoinIndex) -> Quote {
-        let Market {
-            seed, catalogue, ..
-        } = *self.market;
-        let spec = catalogue.spec(coin, seed);
+        let seed = self.market.seed;
+        let spec = self.spec(coin);
         let price = self
+            .live
             .walks
             .entry(coin)
             .or_insert_with(|| Walk::start(seed, coin))

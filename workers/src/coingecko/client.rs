@@ -14,8 +14,8 @@ use crate::{
 };
 
 use super::{
-    CoinDetails, CoinGeckoError, Global, SimplePrice, parse_coin, parse_global, parse_markets,
-    parse_simple_prices,
+    CoinDetails, CoinGeckoError, CoinsList, Global, SimplePrice, parse_coin, parse_coins_list,
+    parse_global, parse_markets, parse_simple_prices,
 };
 
 /// A CoinGecko API v3 client. Cheap to clone.
@@ -124,6 +124,15 @@ impl CoinGecko {
             )
             .await?;
         parse_markets(&body).map_err(unreadable)
+    }
+
+    /// `GET /coins/list?include_platform=true`: every listed coin with its contracts, unranked
+    /// (one call, a few MB for the whole market).
+    pub async fn coins_list(&self) -> Result<CoinsList, CoinGeckoError> {
+        let body = self
+            .get("/coins/list", &[("include_platform", "true")])
+            .await?;
+        parse_coins_list(&body).map_err(unreadable)
     }
 
     /// `GET /global`: the whole market's figures.

@@ -4,9 +4,11 @@
 //! - [`SimplePrice`]: one coin's entry of `/simple/price`, numbers kept as exact decimals.
 //! - [`parse_markets`], [`Global`], [`CoinDetails`]: `/coins/markets` rows, `/global` and the
 //!   supply figures of `/coins/{id}`, numbers kept as exact decimals too.
+//! - [`CoinsList`]: `/coins/list` with platforms, the catalogue's listing.
 
 mod client;
 mod coin;
+mod coins_list;
 mod error;
 mod global;
 mod markets;
@@ -14,6 +16,7 @@ mod simple_price;
 
 pub use client::CoinGecko;
 pub use coin::{CoinDetails, parse_coin};
+pub use coins_list::{CoinsList, parse_coins_list};
 pub use error::CoinGeckoError;
 pub use global::{Global, parse_global};
 pub use markets::{MAX_PER_PAGE, parse_markets};

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use coinbeat_shared::{cache::PriceRecord, domain::Symbol};
+use coinbeat_shared::{
+    cache::PriceRecord,
+    domain::{CoinId, Symbol},
+};
 use rust_decimal::Decimal;
 
 use super::source::{DayFigures, Source, Update};
@@ -83,18 +86,21 @@ impl Coalescer {
         self.pending.is_empty()
     }
 
-    /// The window's records (a record per symbol that had a price), and a fresh window.
-    /// `coin_id` names each symbol's coin.
-    pub fn take(&mut self, coin_id: impl Fn(&Symbol) -> String) -> Vec<(Source, PriceRecord)> {
+    /// The window's records (a record per symbol that had a price and names a coin), and a
+    /// fresh window. `coin_id` names each symbol's coin.
+    pub fn take(
+        &mut self,
+        coin_id: impl Fn(&Symbol) -> Option<CoinId>,
+    ) -> Vec<(Source, PriceRecord)> {
         self.early_days.clear();
         self.pending
             .drain()
-            .map(|(symbol, p)| {
+            .filter_map(|(symbol, p)| {
                 let (change, volume) = p
                     .day
                     .map_or((None, None), |d| (d.change_24h_pct, d.volume_24h_usd));
                 let record = PriceRecord {
-                    coin_id: coin_id(&symbol),
+                    coin_id: coin_id(&symbol)?,
                     symbol,
                     usd: p.usd,
                     change_24h_pct: change,
@@ -104,7 +110,7 @@ impl Coalescer {
                     fetched_at: p.received_at,
                     source: p.source.name().to_owned(),
                 };
-                (p.source, record)
+                Some((p.source, record))
             })
             .collect()
     }
@@ -137,7 +143,7 @@ mod tests {
         c.add(update(Some("100.3"), 30, None));
         c.add(update(Some("100.2"), 20, None)); // late in the window: older
         c.add(update(None, 25, Some("2.5")));
-        let records = c.take(|_| "bitcoin".into());
+        let records = c.take(|_| CoinId::parse("bitcoin").ok());
         assert_eq!(records.len(), 1);
         let (source, r) = &records[0];
         assert_eq!(*source, Source::Binance);
@@ -152,8 +158,10 @@ mod tests {
         assert!(c.is_empty());
         c.add(update(None, 40, Some("3")));
         assert!(
-            c.take(|_| String::new()).is_empty(),
+            c.take(|_| CoinId::parse("bitcoin").ok()).is_empty(),
             "figures alone are no price"
         );
+        c.add(update(Some("100.4"), 50, None));
+        assert!(c.take(|_| None).is_empty(), "a symbol that names no coin");
     }
 }

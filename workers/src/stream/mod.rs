@@ -186,7 +186,7 @@ async fn streamed_symbols(
     } else {
         settings.streams.symbols.clone()
     };
-    symbols.retain(|s| settings.prices.coin_id(s).is_some());
+    symbols.retain(|s| settings.prices.coin(s).is_some());
     symbols.sort();
     symbols.dedup();
     Ok(symbols)
@@ -203,7 +203,7 @@ async fn write_windows(
     let mut window = Coalescer::default();
     let mut clock = tokio::time::interval(settings.streams.coalesce());
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let coin_id = |s: &Symbol| settings.prices.coin_id(s).unwrap_or_default().to_owned();
+    let coin_id = |s: &Symbol| settings.prices.coin(s);
     loop {
         tokio::select! {
             update = incoming.recv() => match update {

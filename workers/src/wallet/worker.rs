@@ -9,7 +9,7 @@ use std::future::Future;
 use chrono::Utc;
 use coinbeat_shared::{
     cache::{PriceCache, WalletCache},
-    domain::Symbol,
+    domain::CoinId,
     jobs::WalletJob,
     queue::{JobError, JobResult},
     settings::WalletSettings,
@@ -82,7 +82,7 @@ impl WalletWorker {
             .read_pages(|page| etherscan.tokentx(chain, address, page))
             .await?;
 
-        let native = Symbol::parse(chain.native_symbol()).expect("built-in symbols parse");
+        let native = CoinId::parse(chain.native_coin()).expect("built-in coin ids parse");
         let native_price = self
             .prices
             .get(&native)

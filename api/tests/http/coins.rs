@@ -1,0 +1,162 @@
+//! The coin catalogue through the API: `GET /v1/coins` (ranked, searched, paged) and every
+//! price route naming a coin by id or by symbol, a shared symbol answering the best-ranked coin
+//! with the others as alternatives.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use coinbeat_shared::{
+    catalogue::{CatalogueCoin, CatalogueStore},
+    domain::CoinId,
+    keys::Keys,
+    redis_conn,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{Api, assert_error, record};
+
+fn coin(id: &str, symbol: &str, name: &str, rank: Option<u32>) -> CatalogueCoin {
+    CatalogueCoin {
+        id: CoinId::parse(id).unwrap(),
+        symbol: symbol.into(),
+        name: name.into(),
+        rank,
+        market_cap_usd: None,
+        platforms: BTreeMap::new(),
+    }
+}
+
+/// A small market: two coins listed as `BTC`, a bridged `ETH`, and an unranked tail.
+async fn catalogue(api: &Api) {
+    let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+    let store = CatalogueStore::new(conn, Keys::new(api.settings.redis.key_prefix.clone()));
+    let mut coins = vec![
+        coin("bitcoin", "BTC", "Bitcoin", Some(1)),
+        coin("ethereum", "ETH", "Ethereum", Some(2)),
+        coin("bitcoin-cash", "BCH", "Bitcoin Cash", Some(15)),
+        coin("batcat", "BTC", "Batcat", Some(2_500)),
+        coin("bridged-ether", "ETH", "Bridged Ether", Some(3_000)),
+    ];
+    coins.extend((1..=300).map(|i| {
+        coin(
+            &format!("tail-{i:03}"),
+            &format!("T{i}"),
+            &format!("Tail {i}"),
+            None,
+        )
+    }));
+    store
+        .replace(&coins, "coingecko", Utc::now(), 50)
+        .await
+        .unwrap();
+}
+
+fn ids(coins: &Value) -> Vec<&str> {
+    coins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_catalogue_is_listed_best_ranked_first_searched_and_paged() {
+    let api = Api::start().await;
+    let (status, body) = api.get("/v1/coins?search=bit").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["catalogue"], Value::Null, "before the first refresh");
+    assert_eq!(body["coins"], serde_json::json!([]));
+
+    catalogue(&api).await;
+    // Within a second every API process sees the new catalogue.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, body) = api.get("/v1/coins?search=bit").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids(&body["coins"]), ["bitcoin", "bitcoin-cash"]);
+    assert_eq!(body["catalogue"]["coins"], 305);
+    assert_eq!(body["catalogue"]["source"], "coingecko");
+    let (_, body) = api.get("/v1/coins?search=BTC").await;
+    assert_eq!(
+        ids(&body["coins"]),
+        ["bitcoin", "batcat"],
+        "by symbol, ranked"
+    );
+
+    // Every coin, once, over pages of 100 that follow `next_cursor`.
+    let mut seen = Vec::new();
+    let mut path = "/v1/coins?limit=100".to_owned();
+    loop {
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(ids(&body["coins"]).into_iter().map(str::to_owned));
+        match body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/coins?limit=100&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 305);
+    assert_eq!(&seen[..3], ["bitcoin", "ethereum", "bitcoin-cash"]);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 305);
+
+    for bad in ["limit=0", "limit=1001", "limit=x", "cursor=nonsense"] {
+        let (status, body) = api.get(&format!("/v1/coins?{bad}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_price_is_named_by_id_or_symbol_and_a_shared_symbol_lists_its_alternatives() {
+    let api = Api::start().await;
+    catalogue(&api).await;
+    let now = Utc::now();
+    let mut batcat = record("BTC", "0.0004", now);
+    batcat.coin_id = CoinId::parse("batcat").unwrap();
+    api.write(&[record("BTC", "97000.5", now), batcat]).await;
+
+    let (status, by_id) = api.get("/v1/prices/bitcoin").await;
+    assert_eq!(status, StatusCode::OK, "{by_id}");
+    assert_eq!(by_id["usd"], "97000.5");
+    assert!(by_id.get("alternatives").is_none(), "an id names one coin");
+
+    for symbol in ["BTC", "btc"] {
+        let (status, body) = api.get(&format!("/v1/prices/{symbol}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["coin_id"], "bitcoin", "the best-ranked BTC");
+        assert_eq!(body["alternatives"][0]["id"], "batcat");
+        assert_eq!(body["alternatives"][0]["rank"], 2_500);
+    }
+    let (status, body) = api.get("/v1/prices/batcat").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["usd"], "0.0004");
+
+    // Catalogued but never fetched: 404 that says so; not catalogued at all: 404 unknown_coin.
+    let (status, body) = api.get("/v1/prices/bridged-ether").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "not_fetched_yet");
+    let (status, body) = api.get("/v1/prices/dogecoin").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "unknown_coin");
+
+    // Lists by id, and the live stream's snapshot by id.
+    let (status, body) = api.get("/v1/prices?ids=batcat,bitcoin,dogecoin").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids_of(&body["prices"]), ["batcat", "bitcoin"]);
+    assert_eq!(body["missing"][0]["coin_id"], "dogecoin");
+    assert_eq!(body["missing"][0]["reason"], "unknown_coin");
+    let (status, body) = api.get("/v1/prices?ids=Bad_Id").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = api.get("/v1/prices?ids=bitcoin&symbols=BTC").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+fn ids_of(prices: &Value) -> Vec<&str> {
+    prices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["coin_id"].as_str().unwrap())
+        .collect()
+}

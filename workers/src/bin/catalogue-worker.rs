@@ -1,0 +1,6 @@
+//! `catalogue-worker`: runs the `catalogue` queue until SIGINT or SIGTERM.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    coinbeat_workers::boot::main("catalogue-worker").await
+}
