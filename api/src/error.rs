@@ -163,8 +163,8 @@ pub enum ApiError {
     SymbolNotTracked(Symbol),
     /// A symbol the price providers cannot map to a coin.
     #[error(
-        "{0} cannot be tracked: it has no coin id (add it under [prices.coins], or pick a \
-         symbol of the built-in coin table), so the price providers could not price it"
+        "{0} cannot be tracked: no coin has that symbol (it is neither in the coin catalogue, \
+         see GET /v1/coins?search=, nor under [prices.coins]), so no price job could price it"
     )]
     UnmappableSymbol(Symbol),
     #[error("{0} is not among the wallets added here")]

@@ -24,6 +24,7 @@ use axum::{
 use chrono::Utc;
 use coinbeat_shared::{
     cache::{Freshness, PriceRecord},
+    domain::CoinId,
     jobs::{PricesJob, Queue, WalletJob},
     queue::{CallerTasks, EnqueueOptions, TaskId, TaskStatus, lookup_task},
     settings::Role,
@@ -110,7 +111,7 @@ pub(crate) async fn request(
     options: EnqueueOptions,
 ) -> Result<Outcome, ApiError> {
     // Checked first, so bad args answer 422 before anything is read.
-    let payload = submit::check_args(kind, args, state.settings())?;
+    let payload = known_args(state, kind, args).await?;
     if !force && let Some(data) = fresh_data(state, kind, &payload).await? {
         return Ok(Outcome::Fresh(data));
     }
@@ -129,8 +130,7 @@ pub(crate) async fn request(
     {
         return Err(ApiError::TooManyTasks { limit: cap });
     }
-    let submitted =
-        submit::submit_once(state.producer(), state.settings(), kind, &payload, options);
+    let submitted = submit::submit_once(state.producer(), kind, &payload, options);
     let submitted = state.redis(submitted).await.map_err(|e| match e {
         ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
         other => other,
@@ -161,6 +161,41 @@ async fn joined_task(state: &AppState, kind: Queue, id: TaskId) -> Result<Accept
     Ok(Accepted::new(id, kind, status, true))
 }
 
+/// `args` checked as `submit::check_args` does, a prices job's symbols against the coin
+/// catalogue as well as `[prices.coins]` (any catalogued coin can be asked for).
+pub(crate) async fn known_args(
+    state: &AppState,
+    kind: Queue,
+    args: &Value,
+) -> Result<Value, ApiError> {
+    let catalogue = state.catalogue().await?;
+    let prices = &state.settings().prices;
+    Ok(submit::check_args_knowing(kind, args, &|symbol| {
+        catalogue
+            .name(prices, symbol.as_str())
+            .is_some_and(|named| named.symbol.as_ref() == Some(symbol))
+    })?)
+}
+
+/// The cached prices of `coins`, when every one is there and fresh.
+async fn fresh_prices(state: &AppState, coins: &[CoinId]) -> Result<Option<Value>, ApiError> {
+    let (records, now) = prices::records(state, coins).await?;
+    let fresh_for = state.settings().prices.fresh_for();
+    let all_fresh = records.iter().all(|r| {
+        r.as_ref()
+            .is_some_and(|r| !Freshness::assess(r.fetched_at, now, fresh_for).stale)
+    });
+    if !all_fresh {
+        return Ok(None);
+    }
+    let records: Vec<Arc<PriceRecord>> = records.into_iter().flatten().collect();
+    let views: Vec<prices::PriceView> = records
+        .iter()
+        .map(|r| prices::PriceView::new(r, now, state))
+        .collect();
+    Ok(Some(json!({ "prices": views })))
+}
+
 /// The cached data that makes the job pointless, if all of it is there and fresh.
 async fn fresh_data(
     state: &AppState,
@@ -171,6 +206,9 @@ async fn fresh_data(
         Queue::Prices => {
             let job: PricesJob = serde_json::from_value(payload.clone())
                 .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            if let Some(ids) = job.ids {
+                return fresh_prices(state, &ids).await;
+            }
             let symbols = match job.symbols {
                 Some(symbols) => symbols,
                 None => state.tracked_symbols().await?.to_vec(),
@@ -187,21 +225,7 @@ async fn fresh_data(
             else {
                 return Ok(None);
             };
-            let (records, now) = prices::records(state, &coins).await?;
-            let fresh_for = state.settings().prices.fresh_for();
-            let all_fresh = records.iter().all(|r| {
-                r.as_ref()
-                    .is_some_and(|r| !Freshness::assess(r.fetched_at, now, fresh_for).stale)
-            });
-            if !all_fresh {
-                return Ok(None);
-            }
-            let records: Vec<Arc<PriceRecord>> = records.into_iter().flatten().collect();
-            let views: Vec<prices::PriceView> = records
-                .iter()
-                .map(|r| prices::PriceView::new(r, now, state))
-                .collect();
-            Ok(Some(json!({ "prices": views })))
+            fresh_prices(state, &coins).await
         }
         Queue::Wallet => {
             let job: WalletJob = serde_json::from_value(payload.clone())

@@ -9,6 +9,7 @@ use std::{
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, WalletCache},
+    catalogue::{CatalogueCache, CatalogueStore},
     domain::Symbol,
     jobs::{Queue, QueueName},
     keys::Keys,
@@ -24,7 +25,7 @@ use crate::{
     ApiError,
     auth::{AuthConfigError, Authenticator},
     cache_reads::CacheReads,
-    catalogue::{Catalogue, CatalogueCopy},
+    catalogue::Catalogue,
     live_prices::LivePrices,
     metrics::HttpMetrics,
     price_events::PriceEvents,
@@ -45,6 +46,9 @@ const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long this process reuses the tracked set it read from Redis: an operator's change shows
 /// in every replica within this, without a Redis read on every price list.
 const TRACKED_REUSE: Duration = Duration::from_secs(1);
+/// How long this process trusts its copy of the coin catalogue before asking whether a refresh
+/// replaced it.
+const CATALOGUE_RECHECK: Duration = Duration::from_secs(1);
 
 /// What the handlers share. Cloning it clones one `Arc`.
 #[derive(Debug, Clone)]
@@ -79,7 +83,7 @@ struct Inner {
     /// Hits and misses of this process's cache reads.
     cache_reads: CacheReads,
     /// The coin catalogue as last read (see [`AppState::catalogue`]).
-    catalogue: CatalogueCopy,
+    catalogue: CatalogueCache,
     /// The tracked set as last read (see [`AppState::tracked_symbols`]).
     tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
 }
@@ -115,6 +119,11 @@ impl AppState {
         for provider in Provider::ALL {
             redis_gauges = redis_gauges.provider(provider, settings.providers.limiter_id(provider));
         }
+        let catalogue = CatalogueCache::new(
+            CatalogueStore::new(conn.clone(), keys.clone()),
+            settings.prices.coins.clone(),
+            CATALOGUE_RECHECK,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
@@ -132,7 +141,7 @@ impl AppState {
                 http_metrics,
                 redis_gauges,
                 cache_reads: CacheReads::default(),
-                catalogue: CatalogueCopy::default(),
+                catalogue,
                 tracked: Mutex::new(None),
             }),
         })
@@ -243,9 +252,9 @@ impl AppState {
         Ok(set)
     }
 
-    /// The coin catalogue, as of at most a second ago (see [`crate::catalogue`]).
+    /// The coin catalogue, as of at most [`CATALOGUE_RECHECK`] ago.
     pub async fn catalogue(&self) -> Result<Catalogue, ApiError> {
-        self.inner.catalogue.get(self).await
+        self.redis(self.inner.catalogue.get()).await
     }
 
     /// Forgets the tracked set read last (after this process changed it).

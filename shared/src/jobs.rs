@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::domain::{Address, Chain, Symbol};
+use crate::domain::{Address, Chain, CoinId, Symbol};
 
 /// A validated queue name: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -124,12 +124,16 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn queue() -> QueueName;
 }
 
-/// Refresh USD prices. `None` means the configured tracked set.
+/// Refresh USD prices: of coin ids, or of symbols (each names its pinned or best-ranked coin),
+/// or, with neither, of the tracked set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricesJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols: Option<Vec<Symbol>>,
+    /// Coin ids (`bitcoin`), any catalogued coin or not (seed 001's update by coin id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<CoinId>>,
 }
 
 /// Refresh the top-N markets, global stats and supply figures.

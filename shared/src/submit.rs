@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::{
     Settings,
+    domain::Symbol,
     jobs::{CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
 };
@@ -27,6 +28,18 @@ pub enum SubmitError {
 /// Checks `args` against `kind`'s payload and the settings, and returns the payload as it will be
 /// stored (normalised: symbols uppercased, defaults filled in). `null` means no arguments.
 pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Value, SubmitError> {
+    check_args_knowing(kind, args, &|symbol| {
+        settings.prices.coin_id(symbol).is_some()
+    })
+}
+
+/// [`check_args`] with the caller's idea of which symbols name a coin: the API's knows the
+/// coin catalogue too, while the beat and the CLI know `[prices.coins]` only.
+pub fn check_args_knowing(
+    kind: Queue,
+    args: &Value,
+    knows: &dyn Fn(&Symbol) -> bool,
+) -> Result<Value, SubmitError> {
     let args = match args {
         Value::Null => Value::Object(Default::default()),
         other => other.clone(),
@@ -35,6 +48,20 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
     let normalised = match kind {
         Queue::Prices => {
             let mut job: PricesJob = parse(&args).map_err(bad)?;
+            if job.symbols.is_some() && job.ids.is_some() {
+                return Err(bad("give `symbols` or `ids`, not both".into()));
+            }
+            if let Some(ids) = &mut job.ids {
+                let mut seen = std::collections::HashSet::new();
+                ids.retain(|id| seen.insert(id.clone()));
+                if ids.is_empty() || ids.len() > MAX_SYMBOLS_PER_JOB {
+                    return Err(bad(format!(
+                        "`ids` has {} entries; give 1 to {MAX_SYMBOLS_PER_JOB} (leave it out for \
+                         the tracked set)",
+                        ids.len()
+                    )));
+                }
+            }
             if let Some(symbols) = &mut job.symbols {
                 let mut seen = std::collections::HashSet::new();
                 symbols.retain(|s| seen.insert(s.clone()));
@@ -51,12 +78,13 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
                 }
                 let unknown: Vec<&str> = symbols
                     .iter()
-                    .filter(|s| settings.prices.coin_id(s).is_none())
+                    .filter(|s| !knows(s))
                     .map(|s| s.as_str())
                     .collect();
                 if !unknown.is_empty() {
                     return Err(bad(format!(
-                        "no coin id is configured for {} (see [prices.coins])",
+                        "no coin is known for {} (neither in the coin catalogue nor under \
+                         [prices.coins])",
                         unknown.join(", ")
                     )));
                 }
@@ -97,13 +125,15 @@ impl Submitted {
 }
 
 /// The single-flight key of a checked payload: the kind and a keccak-256 of its canonical
-/// JSON (object keys sorted, a price job's symbols sorted, since their order does not change
+/// JSON (object keys sorted, a price job's symbols or ids sorted, since their order does not change
 /// the work).
 pub fn flight_key(kind: Queue, payload: &Value) -> String {
     use tiny_keccak::{Hasher, Keccak};
     let mut canonical = payload.clone();
-    if let Some(Value::Array(symbols)) = canonical.get_mut("symbols") {
-        symbols.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    for list in ["symbols", "ids"] {
+        if let Some(Value::Array(items)) = canonical.get_mut(list) {
+            items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
     }
     let mut text = String::new();
     write_canonical(&canonical, &mut text);
@@ -145,7 +175,8 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// [`submit`] for on-demand work that must not run twice at once: while a task of the same kind
+/// [`submit`] for on-demand work that must not run twice at once, given a payload
+/// [`check_args`] (or [`check_args_knowing`]) returned: while a task of the same kind
 /// with the same normalised args is waiting or running, its id is returned and nothing is
 /// enqueued (one script in Redis decides, so concurrent identical requests share one task);
 /// once it is done or dead, the next request enqueues a new one.
@@ -156,12 +187,10 @@ fn write_canonical(value: &Value, out: &mut String) {
 /// or joined. So fresh keys cannot be used to enqueue identical work twice.
 pub async fn submit_once(
     producer: &Producer,
-    settings: &Settings,
     kind: Queue,
-    args: &Value,
+    payload: &Value,
     mut options: EnqueueOptions,
 ) -> Result<Submitted, SubmitError> {
-    let payload = check_args(kind, args, settings)?;
     let queue = kind.name();
     let caller_key = options
         .idempotency_key
@@ -176,9 +205,9 @@ pub async fn submit_once(
         }
         .into());
     }
-    options.idempotency_key = Some(flight_key(kind, &payload));
+    options.idempotency_key = Some(flight_key(kind, payload));
     options.single_flight = true;
-    let submitted = match producer.enqueue_to(&queue, &payload, options).await {
+    let submitted = match producer.enqueue_to(&queue, payload, options).await {
         Ok(id) => Submitted::New(id),
         Err(QueueError::Duplicate { existing, .. }) => Submitted::Joined(existing),
         Err(e) => return Err(e.into()),

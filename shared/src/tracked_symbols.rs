@@ -15,10 +15,11 @@ use crate::{domain::Symbol, keys::Keys, settings::PricesSettings};
 pub enum TrackedError {
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
-    /// A symbol the coin table cannot map: the price providers would never price it.
+    /// A symbol no coin has: neither catalogued nor in `[prices.coins]`, so no price job
+    /// could price it.
     #[error(
-        "{0} has no coin id: add it under [prices.coins] (or pick a symbol of the built-in \
-         coin table) before tracking it, so the price providers can map it"
+        "no coin has the symbol {0}: it is neither in the coin catalogue (GET /v1/coins?search=) \
+         nor under [prices.coins], so no price job could price it"
     )]
     Unmappable(Symbol),
 }
@@ -68,14 +69,16 @@ pub async fn is_overridden(
         .await
 }
 
-/// Adds `symbol` (it must have a coin id); `Ok(false)` when it was tracked already.
+/// Adds `symbol`, which must name a coin (`known`: the caller's catalogue, or the settings'
+/// `[prices.coins]`); `Ok(false)` when it was tracked already.
 pub async fn add(
     conn: &ConnectionManager,
     keys: &Keys,
     prices: &PricesSettings,
     symbol: &Symbol,
+    known: impl Fn(&Symbol) -> bool,
 ) -> Result<(bool, Vec<Symbol>), TrackedError> {
-    if prices.coin_id(symbol).is_none() {
+    if !known(symbol) {
         return Err(TrackedError::Unmappable(symbol.clone()));
     }
     Ok(change(conn, keys, prices, "add", symbol).await?)

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     PriceRecord {
-        symbol: Symbol::parse(symbol).unwrap(),
+        symbol: symbol.into(),
         coin_id: coin(symbol),
         usd: Decimal::from_str(usd).unwrap(),
         change_24h_pct: None,
@@ -328,7 +328,7 @@ async fn write_by_symbol(
     keys: &Keys,
     record: &PriceRecord,
 ) {
-    let key = keys.price_by_symbol(&record.symbol);
+    let key = keys.price_by_symbol(&Symbol::parse(&record.symbol).unwrap());
     let at = record.fetched_at.timestamp_millis();
     let point = format!(r#"{{"t":{at},"usd":"{}"}}"#, record.usd);
     let _: () = redis::pipe()

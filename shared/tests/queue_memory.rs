@@ -409,7 +409,8 @@ async fn bytes_per_waiting_task(
                     producer,
                     vec![
                         PricesJob {
-                            symbols: Some(symbols.clone())
+                            symbols: Some(symbols.clone()),
+                            ids: None
                         };
                         N
                     ],

@@ -1,8 +1,10 @@
 //! The `prices` queue: fetch USD prices from CoinGecko in batches, fall back to Binance for
 //! what CoinGecko could not answer, and write them to the cache.
 //!
-//! One job names symbols (or none: the tracked set). Each symbol maps to a CoinGecko id; ids go
-//! out in batches of `max_ids_per_request`, a few batches at a time. Every price that comes back
+//! One job names coin ids, or symbols (or neither: the tracked set). A symbol names the coin
+//! `[prices.coins]` pins it to, else the catalogue's best-ranked coin with that symbol (the API
+//! resolves symbols the same way); ids go out in batches of `max_ids_per_request`, a few batches
+//! at a time. Every price that comes back
 //! becomes a [`PriceRecord`] written newest-wins (see `PriceCache::write`), so a re-delivered or
 //! late job never rolls the cache back. When a CoinGecko batch fails, its symbols are asked of
 //! Binance (USDT pairs) and recorded with `source: "binance"`; only when the fallback fails too
@@ -11,8 +13,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use std::{sync::Arc, time::Duration};
+
 use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
+    catalogue::{Catalogue, CatalogueCache, CatalogueStore},
     domain::{CoinId, Symbol},
     jobs::PricesJob,
     queue::{JobError, JobResult},
@@ -43,19 +48,31 @@ pub struct PriceWorker {
     /// For the operator's tracked set (`coinbeat_shared::tracked_symbols`).
     conn: redis::aio::ConnectionManager,
     keys: coinbeat_shared::keys::Keys,
+    /// Symbols the settings do not pin resolve through it.
+    catalogue: Arc<CatalogueCache>,
 }
 
-/// Symbols grouped by the CoinGecko id they map to (several symbols may share one id).
-type ById<'a> = BTreeMap<&'a str, Vec<&'a Symbol>>;
+/// How long a worker trusts its copy of the catalogue before asking whether it changed.
+const CATALOGUE_RECHECK: Duration = Duration::from_secs(5);
+
+/// One coin a job asks for.
+#[derive(Debug, Clone)]
+struct Wanted {
+    id: CoinId,
+    /// The ticker its record shows (`""` for an id the catalogue does not list).
+    symbol: String,
+    /// How the job named it, for the result: the symbol, or the id.
+    asked: String,
+}
 
 /// What the CoinGecko pass produced.
 #[derive(Debug, Default)]
 struct Pass<'a> {
     records: Vec<PriceRecord>,
-    /// Symbols CoinGecko answered without a price for (unknown ids).
-    missing: Vec<&'a Symbol>,
-    /// Symbols whose batch failed, with the first failure.
-    failed: Vec<&'a Symbol>,
+    /// Coins CoinGecko answered without a price for (unknown ids).
+    missing: Vec<&'a Wanted>,
+    /// Coins whose batch failed, with the first failure.
+    failed: Vec<&'a Wanted>,
     failure: Option<CoinGeckoError>,
     requests: usize,
 }
@@ -77,51 +94,59 @@ impl PriceWorker {
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),
             conn: env.conn.clone(),
             keys: env.keys.clone(),
+            catalogue: Arc::new(CatalogueCache::new(
+                CatalogueStore::new(env.conn.clone(), env.keys.clone()),
+                settings.prices.coins.clone(),
+                CATALOGUE_RECHECK,
+            )),
         })
     }
 
     /// Runs one job; the result says what was written, skipped and missing, and whether (and
     /// why) the fallback was used.
     pub async fn handle(&self, job: PricesJob) -> JobResult {
-        let symbols = match job.symbols {
-            Some(symbols) => symbols,
-            // The tracked set in force when the job runs: the operator's override in Redis
-            // (`/v1/admin/symbols`), else `prices.tracked`.
-            None => coinbeat_shared::tracked_symbols::load(&self.conn, &self.keys, &self.prices)
-                .await
-                .map_err(|e| JobError::transient(format!("reading the tracked set: {e}")))?,
-        };
-        if symbols.is_empty() {
-            return Ok(Some(serde_json::json!({
-                "written": 0,
-                "note": "the tracked set is empty",
-            })));
-        }
-        let mut by_id: ById = BTreeMap::new();
-        let mut unmapped = Vec::new();
-        for symbol in &symbols {
-            // Configured ids are coin ids (checked when the settings load).
-            match self
-                .prices
-                .coin_id(symbol)
-                .filter(|id| CoinId::parse(id).is_ok())
-            {
-                Some(id) => by_id.entry(id).or_default().push(symbol),
-                None => unmapped.push(symbol.as_str()),
+        let catalogue = self
+            .catalogue
+            .get()
+            .await
+            .map_err(|e| JobError::transient(format!("reading the coin catalogue: {e}")))?;
+        let (wanted, unmapped) = match (job.ids, job.symbols) {
+            (Some(ids), _) => (self.by_id(&catalogue, ids), Vec::new()),
+            (None, symbols) => {
+                let symbols = match symbols {
+                    Some(symbols) => symbols,
+                    // The tracked set in force when the job runs: the operator's override in
+                    // Redis (`/v1/admin/symbols`), else `prices.tracked`.
+                    None => {
+                        coinbeat_shared::tracked_symbols::load(&self.conn, &self.keys, &self.prices)
+                            .await
+                            .map_err(|e| {
+                                JobError::transient(format!("reading the tracked set: {e}"))
+                            })?
+                    }
+                };
+                if symbols.is_empty() {
+                    return Ok(Some(serde_json::json!({
+                        "written": 0,
+                        "note": "the tracked set is empty",
+                    })));
+                }
+                self.by_symbol(&catalogue, &symbols)
             }
-        }
-        if by_id.is_empty() {
+        };
+        if wanted.is_empty() {
             return Err(JobError::permanent(format!(
-                "no CoinGecko id is configured for any of: {}",
+                "no coin is known for any of: {} (not in [prices.coins] nor in the coin catalogue)",
                 unmapped.join(", ")
             )));
         }
+        let requested = wanted.len() + unmapped.len();
 
-        let mut pass = self.ask_coingecko(&by_id).await;
+        let mut pass = self.ask_coingecko(&wanted).await;
         let mut fallback = serde_json::Value::Null;
         if let Some(error) = pass.failure.take() {
-            tracing::warn!(%error, symbols = pass.failed.len(), "coingecko failed");
-            match self.ask_binance(&pass.failed, &by_id).await {
+            tracing::warn!(%error, coins = pass.failed.len(), "coingecko failed");
+            match self.ask_binance(&pass.failed).await {
                 Some(Ok((records, unpriced))) => {
                     fallback = json!({
                         "source": FALLBACK_SOURCE,
@@ -144,13 +169,14 @@ impl PriceWorker {
         }
 
         let outcome = self.write(&pass.records).await?;
-        let missing: Vec<&str> = pass.missing.iter().map(|s| s.as_str()).collect();
+        let mut missing: Vec<&str> = pass.missing.iter().map(|w| w.asked.as_str()).collect();
+        missing.sort_unstable();
         if !missing.is_empty() {
-            tracing::warn!(?missing, "no price for some symbols");
+            tracing::warn!(?missing, "no price for some coins");
         }
         Ok(Some(json!({
             "source": SOURCE,
-            "requested": symbols.len(),
+            "requested": requested,
             "written": outcome.written,
             "skipped_not_newer": outcome.skipped,
             "missing": missing,
@@ -158,6 +184,61 @@ impl PriceWorker {
             "upstream_requests": pass.requests,
             "fallback": fallback,
         })))
+    }
+
+    /// The coins of `ids`, each with the ticker the catalogue lists for it.
+    fn by_id(&self, catalogue: &Catalogue, ids: Vec<CoinId>) -> Vec<Wanted> {
+        let mut seen = std::collections::HashSet::new();
+        ids.into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .map(|id| {
+                let symbol = catalogue
+                    .index
+                    .get(&id)
+                    .map(|coin| coin.symbol.clone())
+                    .or_else(|| {
+                        self.prices
+                            .coins
+                            .iter()
+                            .find(|(_, pinned)| pinned.as_str() == id.as_str())
+                            .map(|(symbol, _)| symbol.clone())
+                    })
+                    .unwrap_or_default();
+                Wanted {
+                    asked: id.to_string(),
+                    id,
+                    symbol,
+                }
+            })
+            .collect()
+    }
+
+    /// The coin of each symbol (pinned, else the catalogue's best-ranked), one per coin, and
+    /// the symbols no coin has.
+    fn by_symbol(&self, catalogue: &Catalogue, symbols: &[Symbol]) -> (Vec<Wanted>, Vec<String>) {
+        let mut wanted: Vec<Wanted> = Vec::new();
+        let mut unmapped = Vec::new();
+        for symbol in symbols {
+            let id = self.prices.coin(symbol).or_else(|| {
+                catalogue
+                    .index
+                    .resolve(symbol.as_str())
+                    .ok()
+                    .filter(|lookup| lookup.coin.symbol == symbol.as_str())
+                    .map(|lookup| lookup.coin.id.clone())
+            });
+            match id {
+                // One record per coin: the first symbol that names it names its record.
+                Some(id) if wanted.iter().any(|w| w.id == id) => {}
+                Some(id) => wanted.push(Wanted {
+                    id,
+                    symbol: symbol.to_string(),
+                    asked: symbol.to_string(),
+                }),
+                None => unmapped.push(symbol.to_string()),
+            }
+        }
+        (wanted, unmapped)
     }
 
     async fn write(
@@ -170,83 +251,83 @@ impl PriceWorker {
             .map_err(|e| JobError::transient(format!("writing prices: {e}")))
     }
 
-    /// Asks CoinGecko for every id, in batches, a few at a time.
-    async fn ask_coingecko<'a>(&self, by_id: &ById<'a>) -> Pass<'a> {
-        let ids: Vec<String> = by_id.keys().map(|id| (*id).to_owned()).collect();
-        let batches: Vec<Vec<String>> = ids
-            .chunks(self.coingecko.max_ids_per_request())
-            .map(<[String]>::to_vec)
+    /// Asks CoinGecko for every coin, in batches, a few at a time.
+    async fn ask_coingecko<'a>(&self, wanted: &'a [Wanted]) -> Pass<'a> {
+        let size = self.coingecko.max_ids_per_request().max(1);
+        // Each batch as the range of `wanted` it covers and its ids (owned, so each fetch is a
+        // future of its own).
+        let batches: Vec<(std::ops::Range<usize>, Vec<String>)> = (0..wanted.len())
+            .step_by(size)
+            .map(|start| {
+                let range = start..(start + size).min(wanted.len());
+                let ids = wanted[range.clone()]
+                    .iter()
+                    .map(|w| w.id.to_string())
+                    .collect();
+                (range, ids)
+            })
             .collect();
         let mut pass = Pass {
             requests: batches.len(),
             ..Pass::default()
         };
-        let fetches = batches.into_iter().map(|batch| {
+        let fetches = batches.into_iter().map(|(range, ids)| {
             let coingecko = self.coingecko.clone();
             async move {
                 // When we asked, not when the answer arrived: see `PriceRecord::fetched_at`.
                 let asked_at = Utc::now();
-                let answer = coingecko.simple_prices(&batch).await;
-                (batch, answer, asked_at)
+                let answer = coingecko.simple_prices(&ids).await;
+                (range, answer, asked_at)
             }
         });
         let answers: Vec<_> = stream::iter(fetches)
             .buffer_unordered(self.parallel_requests)
             .collect()
             .await;
-        for (batch, answer, fetched_at) in answers {
+        for (range, answer, fetched_at) in answers {
+            let batch = &wanted[range];
             let prices = match answer {
                 Ok(prices) => prices,
                 Err(e) => {
-                    pass.failed.extend(
-                        batch
-                            .iter()
-                            .flat_map(|id| by_id[id.as_str()].iter().copied()),
-                    );
+                    pass.failed.extend(batch.iter());
                     pass.failure.get_or_insert(e);
                     continue;
                 }
             };
-            for id in &batch {
-                let symbols = &by_id[id.as_str()];
-                let (Some(price), Ok(coin_id)) = (prices.get(id), CoinId::parse(id)) else {
-                    pass.missing.extend(symbols.iter().copied());
+            for coin in batch {
+                let Some(price) = prices.get(coin.id.as_str()) else {
+                    pass.missing.push(coin);
                     continue;
                 };
-                // One record per coin (its key); the first symbol configured for it names it.
-                pass.records
-                    .extend(symbols.first().map(|symbol| PriceRecord {
-                        symbol: (*symbol).clone(),
-                        coin_id,
-                        usd: price.usd,
-                        change_24h_pct: price.usd_24h_change,
-                        market_cap_usd: price.usd_market_cap,
-                        volume_24h_usd: price.usd_24h_vol,
-                        upstream_updated_at: price.last_updated_at,
-                        fetched_at,
-                        source: SOURCE.to_owned(),
-                    }));
+                pass.records.push(PriceRecord {
+                    symbol: coin.symbol.clone(),
+                    coin_id: coin.id.clone(),
+                    usd: price.usd,
+                    change_24h_pct: price.usd_24h_change,
+                    market_cap_usd: price.usd_market_cap,
+                    volume_24h_usd: price.usd_24h_vol,
+                    upstream_updated_at: price.last_updated_at,
+                    fetched_at,
+                    source: SOURCE.to_owned(),
+                });
             }
         }
         pass
     }
 
-    /// Asks Binance for `symbols` (USDT pairs). `None` when the fallback is off; otherwise the
-    /// records and the symbols Binance has no pair for.
+    /// Asks Binance for `coins` (USDT pairs of their tickers). `None` when the fallback is off;
+    /// otherwise the records and the coins Binance has no pair for.
     async fn ask_binance<'a>(
         &self,
-        symbols: &[&'a Symbol],
-        by_id: &ById<'a>,
-    ) -> Option<Result<(Vec<PriceRecord>, Vec<&'a Symbol>), BinanceError>> {
+        coins: &[&'a Wanted],
+    ) -> Option<Result<(Vec<PriceRecord>, Vec<&'a Wanted>), BinanceError>> {
         let binance = self.binance.as_ref()?;
-        let coin_ids: BTreeMap<&Symbol, CoinId> = by_id
+        let pairs: BTreeMap<String, &'a Wanted> = coins
             .iter()
-            .filter_map(|(id, syms)| Some((syms.first()?, CoinId::parse(id).ok()?)))
-            .map(|(symbol, id)| (*symbol, id))
-            .collect();
-        let pairs: BTreeMap<String, &Symbol> = symbols
-            .iter()
-            .filter_map(|s| pair_for(s).map(|p| (p, *s)))
+            .filter_map(|w| {
+                let symbol = Symbol::parse(&w.symbol).ok()?;
+                pair_for(&symbol).map(|p| (p, *w))
+            })
             .collect();
         let wanted: Vec<String> = pairs.keys().cloned().collect();
         let fetched_at = Utc::now();
@@ -256,15 +337,12 @@ impl PriceWorker {
         };
         let mut records = Vec::with_capacity(tickers.len());
         for ticker in tickers {
-            let Some(symbol) = pairs.get(&ticker.pair) else {
-                continue;
-            };
-            let Some(coin_id) = coin_ids.get(*symbol) else {
+            let Some(coin) = pairs.get(&ticker.pair) else {
                 continue;
             };
             records.push(PriceRecord {
-                symbol: (*symbol).clone(),
-                coin_id: coin_id.clone(),
+                symbol: coin.symbol.clone(),
+                coin_id: coin.id.clone(),
                 usd: ticker.last_price,
                 change_24h_pct: ticker.price_change_percent,
                 market_cap_usd: None,
@@ -276,9 +354,9 @@ impl PriceWorker {
                 source: FALLBACK_SOURCE.to_owned(),
             });
         }
-        let unpriced = symbols
+        let unpriced = coins
             .iter()
-            .filter(|s| !records.iter().any(|r| &r.symbol == **s))
+            .filter(|w| !records.iter().any(|r| r.coin_id == w.id))
             .copied()
             .collect();
         Some(Ok((records, unpriced)))

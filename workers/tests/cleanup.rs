@@ -8,7 +8,7 @@ use chrono::Utc;
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, PriceRecord},
-    domain::{CoinId, Symbol},
+    domain::CoinId,
     jobs::{CleanupJob, Job, PricesJob, Queue},
     queue::{EnqueueOptions, Producer, TaskStatus, WorkerRuntime, lookup_task},
     redis_conn,
@@ -24,7 +24,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 fn record(symbol: &str, fetched_ms: i64) -> PriceRecord {
     PriceRecord {
-        symbol: Symbol::parse(symbol).unwrap(),
+        symbol: symbol.into(),
         coin_id: CoinId::parse(&symbol.to_lowercase()).unwrap(),
         usd: Decimal::from_str("1.5").unwrap(),
         change_24h_pct: None,

@@ -95,6 +95,7 @@ async fn sub_cent_coins_keep_their_significant_digits() {
     .await;
     let job = PricesJob {
         symbols: Some(symbols(&["PEPE", "SHIB"])),
+        ids: None,
     };
     ctx.worker.handle(job).await.unwrap();
     let served = ctx.sim.served().coingecko;
@@ -128,6 +129,7 @@ async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported()
         .worker
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "GHOST"])),
+            ids: None,
         })
         .await
         .unwrap()
@@ -247,6 +249,7 @@ async fn with_coingecko_down_prices_come_from_binance_and_say_so() {
         .worker
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "NOPE", "USDT"])),
+            ids: None,
         })
         .await
         .expect("the fallback answers")
@@ -339,6 +342,7 @@ async fn while_coingeckos_breaker_is_open_prices_go_to_binance_at_once() {
         .worker
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "ETH"])),
+            ids: None,
         })
         .await
         .unwrap()
@@ -394,6 +398,7 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
     let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
     let job = || PricesJob {
         symbols: Some(symbols(&["BTC"])),
+        ids: None,
     };
     let btc = Symbol::parse("BTC").unwrap();
 
@@ -526,4 +531,84 @@ fn coin(symbol: &Symbol) -> CoinId {
 
 fn coins(symbols: &[Symbol]) -> Vec<CoinId> {
     symbols.iter().map(coin).collect()
+}
+
+#[tokio::test]
+async fn any_coin_is_priced_by_its_id_or_by_a_symbol_only_the_catalogue_knows() {
+    let ctx = setup(
+        // The catalogue's pages go at twice the limit's gap: 200 ms here.
+        |s| s.providers.coingecko.rate_limit = "600/min".into(),
+        SimConfig {
+            extra_coins: 500,
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let mut settings = ctx.settings.clone();
+    settings.providers.coinlore.base_url = ctx.sim.coinlore_url();
+    let env = WorkerEnv::connect(settings).await.unwrap();
+    coinbeat_workers::catalogue::CatalogueWorker::new(&env)
+        .unwrap()
+        .handle(coinbeat_shared::jobs::CatalogueJob {})
+        .await
+        .unwrap();
+    let store = coinbeat_shared::catalogue::CatalogueStore::new(env.conn.clone(), env.keys.clone());
+    let coins = store.load().await.unwrap();
+    // A synthetic coin whose ticker no other coin has and `[prices.coins]` does not map.
+    let lone = coins
+        .iter()
+        .filter(|c| c.id.as_str().starts_with("sim-coin-"))
+        .find(|c| coins.iter().filter(|o| o.symbol == c.symbol).count() == 1)
+        .expect("a coin with a ticker of its own");
+    assert!(!ctx.settings.prices.coins.contains_key(&lone.symbol));
+
+    // By id: the catalogued coin with its listed ticker, and bitcoin; an id nobody lists is
+    // reported missing, not made up.
+    let result = ctx
+        .worker
+        .handle(PricesJob {
+            symbols: None,
+            ids: Some(vec![
+                lone.id.clone(),
+                CoinId::parse("bitcoin").unwrap(),
+                CoinId::parse("no-such-coin").unwrap(),
+            ]),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["written"], 2, "{result}");
+    assert_eq!(
+        result["missing"],
+        serde_json::json!(["no-such-coin"]),
+        "{result}"
+    );
+    let record = ctx.cache.get(&lone.id).await.unwrap().expect("priced");
+    assert_eq!(record.symbol, lone.symbol);
+    let served = ctx.sim.served().coingecko;
+    assert_eq!(record.usd.to_string(), served[lone.id.as_str()].usd);
+    assert_eq!(
+        ctx.cache
+            .get(&CoinId::parse("no-such-coin").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // By the ticker alone: the catalogue names the coin.
+    let result = ctx
+        .worker
+        .handle(PricesJob {
+            symbols: Some(symbols(&[&lone.symbol])),
+            ids: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["unmapped"], serde_json::json!([]), "{result}");
+    assert_eq!(result["requested"], 1, "{result}");
+    assert_eq!(
+        result["skipped_not_newer"].as_u64().unwrap() + result["written"].as_u64().unwrap(),
+        1
+    );
 }

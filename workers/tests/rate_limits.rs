@@ -192,6 +192,7 @@ async fn six_processes_share_coingeckos_limit_and_use_at_least_90_percent_of_it(
     let prices: Vec<PricesJob> = (0..490)
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
+            ids: None,
         })
         .collect();
     ctx.producer.enqueue_bulk(&prices).await.unwrap();
@@ -277,6 +278,7 @@ async fn after_a_429_with_retry_after_5_no_process_asks_for_5_seconds_then_all_j
         .take(20)
         .map(|s| PricesJob {
             symbols: Some(vec![Symbol::parse(s).unwrap()]),
+            ids: None,
         })
         .collect();
     ctx.producer.enqueue_bulk(&jobs).await.unwrap();
@@ -405,6 +407,7 @@ async fn a_burst_of_1000_jobs_under_a_tight_upstream_limit_finishes_fairly_with_
     let jobs: Vec<PricesJob> = (0..n)
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
+            ids: None,
         })
         .collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
@@ -504,6 +507,7 @@ async fn a_burst_of_1000_jobs_under_a_tight_upstream_limit_finishes_fairly_with_
     let jobs: Vec<PricesJob> = (0..12)
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
+            ids: None,
         })
         .collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();

@@ -11,7 +11,7 @@ use chrono::Utc;
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, PriceRecord, WalletCache},
-    domain::{Address, Chain, Symbol},
+    domain::{Address, Chain},
     jobs::{Job, WalletJob},
     queue::{EnqueueOptions, Producer, TaskStatus, WorkerRuntime, lookup_task},
     redis_conn,
@@ -100,7 +100,7 @@ async fn a_wallet_longer_than_one_page_is_read_to_its_end_and_the_totals_match_t
     })
     .await;
     let eth_price = PriceRecord {
-        symbol: Symbol::parse("ETH").unwrap(),
+        symbol: "ETH".into(),
         coin_id: coinbeat_shared::domain::CoinId::parse("ethereum").unwrap(),
         usd: "3000.5".parse().unwrap(),
         change_24h_pct: None,

@@ -1,8 +1,9 @@
 //! `GET`, `POST /v1/admin/symbols` and `DELETE /v1/admin/symbols/{symbol}` (admin): the tracked
 //! set, stored in Redis as an override of `prices.tracked` (`coinbeat_shared::tracked_symbols`),
 //! which the price worker (every job without a symbol list, the beat's included) and
-//! `GET /v1/prices` honour. A symbol the price providers cannot map (not in `prices.coins` or
-//! the built-in coin table) is refused with 422 `unmappable_symbol` and the reason.
+//! `GET /v1/prices` honour. Any coin the catalogue lists (or `[prices.coins]` maps) can be added,
+//! one (`{"symbol": "PEPE"}`) or many at once (`{"symbols": ["PEPE", "WIF"]}`); a symbol no coin
+//! has is refused with 422 `unmappable_symbol` and the reason, and then nothing is added.
 
 use axum::{
     Json,
@@ -22,8 +23,12 @@ use crate::{ApiError, AppState, JsonBody};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddSymbol {
-    symbol: String,
+    symbol: Option<String>,
+    symbols: Option<Vec<String>>,
 }
+
+/// Most symbols one request may add.
+const MAX_ADDED: usize = 1_000;
 
 async fn view(
     state: &AppState,
@@ -50,20 +55,49 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     view(&state, StatusCode::OK, None).await
 }
 
-/// `{"symbol": "PEPE"}`: 201 when added, 200 when it was tracked already.
+/// `{"symbol": "PEPE"}` or `{"symbols": [...]}`: 201 when any was added, 200 when every one
+/// was tracked already.
 pub async fn add(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<AddSymbol>,
 ) -> Result<Response, ApiError> {
-    let symbol = Symbol::parse(&request.symbol)?;
-    let (added, _) = state
-        .redis(tracked_symbols::add(
-            state.conn(),
-            state.keys(),
-            &state.settings().prices,
-            &symbol,
-        ))
-        .await?;
+    let raw: Vec<String> = match (request.symbol, request.symbols) {
+        (Some(one), None) => vec![one],
+        (None, Some(many)) if !many.is_empty() && many.len() <= MAX_ADDED => many,
+        (None, Some(many)) => {
+            return Err(ApiError::InvalidSymbols(format!(
+                "`symbols` has {} entries; give 1 to {MAX_ADDED}",
+                many.len()
+            )));
+        }
+        _ => {
+            return Err(ApiError::InvalidBody(
+                "give `symbol` (one) or `symbols` (a list), not both".into(),
+            ));
+        }
+    };
+    let symbols = raw
+        .iter()
+        .map(|s| Symbol::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every symbol checked before any is added: a refused request changes nothing.
+    let named = crate::routes::prices::named_symbols(&state, &symbols).await?;
+    if let Some((symbol, _)) = symbols.iter().zip(&named).find(|(_, n)| n.is_none()) {
+        return Err(ApiError::UnmappableSymbol(symbol.clone()));
+    }
+    let mut added = false;
+    for symbol in &symbols {
+        let (one, _) = state
+            .redis(tracked_symbols::add(
+                state.conn(),
+                state.keys(),
+                &state.settings().prices,
+                symbol,
+                |_| true,
+            ))
+            .await?;
+        added |= one;
+    }
     let status = if added {
         StatusCode::CREATED
     } else {

@@ -35,7 +35,8 @@ pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 /// One cached price as the API shows it. Decimals are strings with the upstream's digits.
 #[derive(Debug, Serialize)]
 pub struct PriceView<'a> {
-    pub symbol: &'a Symbol,
+    /// The ticker as listed (not unique: `coin_id` names the coin).
+    pub symbol: &'a str,
     pub coin_id: &'a CoinId,
     pub usd: &'a Decimal,
     pub change_24h_pct: Option<&'a Decimal>,

@@ -12,9 +12,9 @@ use coinbeat_shared::{
     redis_conn,
 };
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::support::{Api, assert_error, record};
+use crate::support::{ADMIN_KEY, Api, assert_error, json as json_of, record};
 
 fn coin(id: &str, symbol: &str, name: &str, rank: Option<u32>) -> CatalogueCoin {
     CatalogueCoin {
@@ -159,4 +159,55 @@ fn ids_of(prices: &Value) -> Vec<&str> {
         .iter()
         .map(|p| p["coin_id"].as_str().unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn any_catalogued_coin_can_be_asked_for_by_id_or_symbol_and_tracked() {
+    let api = Api::start().await;
+    catalogue(&api).await;
+
+    // BCH is no symbol of `[prices.coins]`: the catalogue names it.
+    for args in [
+        json!({"ids": ["bitcoin-cash", "batcat"]}),
+        json!({"symbols": ["BCH"]}),
+    ] {
+        let body = json!({"kind": "prices", "args": args});
+        let (status, answer) = json_of(api.post("/v1/tasks", &body).await).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{args}: {answer}");
+    }
+    let body = json!({"kind": "prices", "args": {"symbols": ["BCH", "NOPE"]}});
+    let (status, answer) = json_of(api.post("/v1/tasks", &body).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NOPE"),
+        "{answer}"
+    );
+    let body = json!({"kind": "prices", "args": {"ids": ["Not An Id"]}});
+    let (status, answer) = json_of(api.post("/v1/tasks", &body).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    // Tracking: several at once; one unknown symbol refuses the whole request.
+    let add = |symbols: Value| {
+        api.http
+            .post(api.url("/v1/admin/symbols"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({ "symbols": symbols }))
+            .send()
+    };
+    let (status, answer) = json_of(add(json!(["BCH", "NOPE"])).await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_error(&answer, "unmappable_symbol");
+    let (status, answer) = json_of(add(json!(["bch", "T7"])).await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let tracked: Vec<&str> = answer["tracked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(&tracked[tracked.len() - 2..], ["BCH", "T7"]);
+    assert!(!tracked.contains(&"NOPE"));
 }

@@ -200,7 +200,7 @@ pub fn coin_of(symbol: &str) -> CoinId {
 /// A record as a worker would write it, with every optional field set.
 pub fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     PriceRecord {
-        symbol: Symbol::parse(symbol).unwrap(),
+        symbol: Symbol::parse(symbol).unwrap().to_string(),
         coin_id: coin_of(symbol),
         usd: usd.parse().unwrap(),
         change_24h_pct: Some("-1.250".parse().unwrap()),

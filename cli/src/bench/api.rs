@@ -233,7 +233,7 @@ pub async fn write_prices(lab: &Lab) -> anyhow::Result<()> {
         .enumerate()
         .filter_map(|(i, symbol)| Some((i, symbol, prices.coin(symbol)?)))
         .map(|(i, symbol, coin_id)| PriceRecord {
-            symbol: symbol.clone(),
+            symbol: symbol.to_string(),
             coin_id,
             usd: Decimal::new(6_543_210 + i as i64, 2),
             change_24h_pct: Some(Decimal::new(-123, 2)),

@@ -133,6 +133,7 @@ async fn run_once(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::R
         .map(|i| {
             Symbol::parse(SYMBOLS[i % SYMBOLS.len()]).map(|s| PricesJob {
                 symbols: Some(vec![s]),
+                ids: None,
             })
         })
         .collect::<Result<_, _>>()?;

@@ -60,6 +60,7 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
     let btc = Symbol::parse("BTC")?;
     let job = PricesJob {
         symbols: Some(vec![btc.clone()]),
+        ids: None,
     };
     let id = lab
         .producer()

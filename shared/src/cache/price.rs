@@ -4,14 +4,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CoinId, Symbol};
+use crate::domain::CoinId;
 
 /// One coin's USD price as the upstream gave it. Decimals keep the upstream's digits exactly
 /// and travel as JSON strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriceRecord {
-    /// The coin's ticker, for display: not unique (many coins share one).
-    pub symbol: Symbol,
+    /// The coin's ticker as listed (upper case), for display: not unique (many coins share
+    /// one) and not always a [`crate::domain::Symbol`] (listings carry `USDC.E`).
+    pub symbol: String,
     /// The coin's id (CoinGecko's, e.g. `bitcoin`): the record's key.
     pub coin_id: CoinId,
     pub usd: Decimal,

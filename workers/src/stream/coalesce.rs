@@ -101,7 +101,7 @@ impl Coalescer {
                     .map_or((None, None), |d| (d.change_24h_pct, d.volume_24h_usd));
                 let record = PriceRecord {
                     coin_id: coin_id(&symbol)?,
-                    symbol,
+                    symbol: symbol.to_string(),
                     usd: p.usd,
                     change_24h_pct: change,
                     market_cap_usd: None,

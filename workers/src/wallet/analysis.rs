@@ -302,7 +302,7 @@ mod tests {
 
     fn price(usd: &str) -> PriceRecord {
         PriceRecord {
-            symbol: Symbol::parse("ETH").unwrap(),
+            symbol: "ETH".into(),
             coin_id: coinbeat_shared::domain::CoinId::parse("ethereum").unwrap(),
             usd: usd.parse().unwrap(),
             change_24h_pct: None,
