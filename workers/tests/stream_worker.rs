@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     Settings,
     cache::PriceCache,
+    catalogue::{CatalogueCoin, CatalogueStore},
     domain::{CoinId, Symbol},
     keys::Keys,
     redis_conn,
@@ -509,4 +510,54 @@ async fn the_ops_server_counts_events_reconnects_and_the_age_of_each_price_at_wr
 
 fn coin(id: &str) -> CoinId {
     CoinId::parse(id).unwrap()
+}
+
+#[tokio::test]
+async fn a_symbol_only_the_catalogue_knows_is_streamed_under_its_coin_id() {
+    let mut ctx = setup(0, |c| {
+        c.extra_coins = 50;
+        c.streams.list_synthetic_on_binance = true;
+    })
+    .await;
+    // A synthetic coin with a Binance pair, catalogued and not under `[prices.coins]`.
+    let pair = ctx
+        .sim
+        .binance_pairs()
+        .into_iter()
+        .find(|p| p.coin_id.starts_with("sim-coin-"))
+        .expect("a synthetic pair");
+    let ticker = pair.symbol.strip_suffix("USDT").unwrap().to_owned();
+    assert!(!ctx.settings.prices.coins.contains_key(&ticker));
+    let coins: Vec<CatalogueCoin> = [
+        ("bitcoin", "BTC", 1),
+        (pair.coin_id.as_str(), ticker.as_str(), 2),
+    ]
+    .into_iter()
+    .map(|(id, symbol, rank)| CatalogueCoin {
+        id: coin(id),
+        symbol: symbol.into(),
+        name: symbol.into(),
+        rank: Some(rank),
+        market_cap_usd: None,
+        platforms: Default::default(),
+    })
+    .collect();
+    CatalogueStore::new(ctx.conn.clone(), ctx.keys.clone())
+        .replace(&coins, "coingecko", chrono::Utc::now(), 0)
+        .await
+        .unwrap();
+    ctx.settings.streams.symbols = vec![Symbol::parse(&ticker).unwrap()];
+    ctx.start();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        if let Some(record) = ctx.cache().get(&coin(&pair.coin_id)).await.unwrap() {
+            break record;
+        }
+        assert!(Instant::now() < deadline, "{ticker} never streamed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.source, "binance-ws");
+    assert_eq!(record.symbol, ticker);
+    ctx.stop().await;
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod shard;
 mod source;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,7 +27,8 @@ use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
     cache::PriceCache,
-    domain::Symbol,
+    catalogue::{CatalogueCache, CatalogueStore},
+    domain::{CoinId, Symbol},
     keys::Keys,
     metrics::{RedisGauges, Registry},
     queue::replica_name,
@@ -34,13 +36,19 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::coalesce::Coalescer;
 use self::metrics::StreamMetrics;
 use self::shard::ShardTask;
 use self::source::{Source, Update};
+
+/// Streamed symbol → the coin it names.
+type Coins = BTreeMap<Symbol, CoinId>;
+
+/// How long the stream-worker trusts its copy of the catalogue before asking whether it changed.
+const CATALOGUE_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Updates waiting for the coalescer; a full channel slows the feeds rather than growing.
 const CHANNEL: usize = 65_536;
@@ -74,6 +82,8 @@ pub async fn run(
     let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
 
     let (updates, incoming) = mpsc::channel(CHANNEL);
+    // The coin each streamed symbol names, as of the last read of the symbol set.
+    let (coins_tx, coins) = watch::channel(Arc::new(Coins::new()));
     let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices)
         .with_tick_history_every(std::time::Duration::from_secs(
             settings.streams.history_every_secs,
@@ -81,13 +91,29 @@ pub async fn run(
     let writer = tokio::spawn(write_windows(
         incoming,
         cache,
+        coins,
         settings.clone(),
         metrics.clone(),
     ));
 
     tracing::info!(holder, "stream-worker started");
     if settings.streams.enabled {
-        stream_until(&stop, &settings, &conn, &keys, &holder, &updates, &metrics).await?;
+        let catalogue = CatalogueCache::new(
+            CatalogueStore::new(conn.clone(), keys.clone()),
+            settings.prices.coins.clone(),
+            CATALOGUE_RECHECK,
+        );
+        let shared = Shared {
+            settings: &settings,
+            conn: &conn,
+            keys: &keys,
+            catalogue: &catalogue,
+            holder: &holder,
+            updates: &updates,
+            metrics: &metrics,
+            coins: &coins_tx,
+        };
+        stream_until(&stop, &shared).await?;
     } else {
         tracing::info!("streams.enabled is off: streaming nothing");
         stop.cancelled().await;
@@ -102,19 +128,34 @@ pub async fn run(
     Ok(())
 }
 
+/// What the streaming loop shares with every shard it starts.
+struct Shared<'a> {
+    settings: &'a Settings,
+    conn: &'a ConnectionManager,
+    keys: &'a Keys,
+    catalogue: &'a CatalogueCache,
+    holder: &'a str,
+    updates: &'a mpsc::Sender<Update>,
+    metrics: &'a StreamMetrics,
+    coins: &'a watch::Sender<Arc<Coins>>,
+}
+
 /// One task per shard of the streamed symbols, started again whenever the symbol set
 /// changes, until `stop`.
-async fn stream_until(
-    stop: &CancellationToken,
-    settings: &Settings,
-    conn: &ConnectionManager,
-    keys: &Keys,
-    holder: &str,
-    updates: &mpsc::Sender<Update>,
-    metrics: &StreamMetrics,
-) -> anyhow::Result<()> {
-    let mut symbols = streamed_symbols(conn, keys, settings).await?;
+async fn stream_until(stop: &CancellationToken, shared: &Shared<'_>) -> anyhow::Result<()> {
+    let Shared {
+        settings,
+        conn,
+        keys,
+        holder,
+        updates,
+        metrics,
+        ..
+    } = *shared;
+    let mut coins = streamed_coins(shared).await?;
     loop {
+        let symbols: Vec<Symbol> = coins.keys().cloned().collect();
+        shared.coins.send_replace(Arc::new(coins.clone()));
         let epoch = stop.child_token();
         let shards: Vec<Vec<Symbol>> = symbols
             .chunks(settings.streams.shard_size)
@@ -130,6 +171,10 @@ async fn stream_until(
             .map(|(shard, symbols)| {
                 let task = ShardTask {
                     shard: shard as u32,
+                    coins: symbols
+                        .iter()
+                        .filter_map(|s| Some((s.clone(), coins.get(s)?.clone())))
+                        .collect(),
                     symbols,
                     holder: holder.to_owned(),
                     settings: settings.clone(),
@@ -148,8 +193,8 @@ async fn stream_until(
                     settings.streams.symbols_refresh_secs.max(1),
                 )) => {}
             }
-            match streamed_symbols(conn, keys, settings).await {
-                Ok(now) if now != symbols => break Some(now),
+            match streamed_coins(shared).await {
+                Ok(now) if now != coins => break Some(now),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not read the tracked set"),
             }
@@ -161,35 +206,48 @@ async fn stream_until(
         match changed {
             Some(now) => {
                 tracing::info!(
-                    before = symbols.len(),
+                    before = coins.len(),
                     now = now.len(),
                     "the symbol set changed"
                 );
-                symbols = now;
+                coins = now;
             }
             None => return Ok(()),
         }
     }
 }
 
-/// The symbols to stream, sorted: `streams.symbols`, or the tracked set; only those with a
-/// coin id (a record names its coin).
-async fn streamed_symbols(
-    conn: &ConnectionManager,
-    keys: &Keys,
-    settings: &Settings,
-) -> anyhow::Result<Vec<Symbol>> {
-    let mut symbols = if settings.streams.symbols.is_empty() {
-        tracked_symbols::load(conn, keys, &settings.prices)
+/// The symbols to stream, sorted, with the coin each names: `streams.symbols`, or the tracked
+/// set; only those that name a coin (`[prices.coins]`, else the catalogue's best-ranked coin
+/// with that symbol, as the price worker resolves them), since a record names its coin.
+async fn streamed_coins(shared: &Shared<'_>) -> anyhow::Result<Coins> {
+    let settings = shared.settings;
+    let symbols = if settings.streams.symbols.is_empty() {
+        tracked_symbols::load(shared.conn, shared.keys, &settings.prices)
             .await
             .context("reading the tracked set")?
     } else {
         settings.streams.symbols.clone()
     };
-    symbols.retain(|s| settings.prices.coin(s).is_some());
-    symbols.sort();
-    symbols.dedup();
-    Ok(symbols)
+    let catalogue = shared
+        .catalogue
+        .get()
+        .await
+        .context("reading the coin catalogue")?;
+    Ok(symbols
+        .into_iter()
+        .filter_map(|symbol| {
+            let coin = settings.prices.coin(&symbol).or_else(|| {
+                catalogue
+                    .index
+                    .resolve(symbol.as_str())
+                    .ok()
+                    .filter(|lookup| lookup.coin.symbol == symbol.as_str())
+                    .map(|lookup| lookup.coin.id.clone())
+            })?;
+            Some((symbol, coin))
+        })
+        .collect())
 }
 
 /// Gathers updates into windows of `coalesce_ms` and writes each window at once, until every
@@ -197,13 +255,14 @@ async fn streamed_symbols(
 async fn write_windows(
     mut incoming: mpsc::Receiver<Update>,
     cache: PriceCache,
+    coins: watch::Receiver<Arc<Coins>>,
     settings: Settings,
     metrics: StreamMetrics,
 ) {
     let mut window = Coalescer::default();
     let mut clock = tokio::time::interval(settings.streams.coalesce());
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let coin_id = |s: &Symbol| settings.prices.coin(s);
+    let coin_id = |s: &Symbol| coins.borrow().get(s).cloned();
     loop {
         tokio::select! {
             update = incoming.recv() => match update {

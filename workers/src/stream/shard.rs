@@ -7,11 +7,11 @@
 //! streaming once its lease may have run out, so two replicas overlap on a shard at most by a
 //! renewal's round trip.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
-    domain::Symbol,
+    domain::{CoinId, Symbol},
     keys::Keys,
     lease::Lease,
     settings::Settings,
@@ -34,6 +34,8 @@ const POLL: Duration = Duration::from_millis(250);
 pub struct ShardTask {
     pub shard: u32,
     pub symbols: Vec<Symbol>,
+    /// The coin each of `symbols` names.
+    pub coins: BTreeMap<Symbol, CoinId>,
     pub holder: String,
     pub settings: Settings,
     pub conn: ConnectionManager,
@@ -229,8 +231,11 @@ impl ShardTask {
             .symbols
             .iter()
             .filter_map(|s| {
-                let id = self.settings.prices.coin_id(s)?;
-                Some((coincap.asset_id(s.as_str(), id).to_owned(), s.clone()))
+                let id = self.coins.get(s)?;
+                Some((
+                    coincap.asset_id(s.as_str(), id.as_str()).to_owned(),
+                    s.clone(),
+                ))
             })
             .collect();
         FeedPlan::coincap(
