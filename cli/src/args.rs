@@ -52,6 +52,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the coin catalogue, best-ranked first, or the coins whose name, symbol or id starts
+    /// with SEARCH.
+    Coins {
+        search: Option<String>,
+        /// How many coins to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show each shard of the live price streams: phase (streaming, failed over to CoinCap,
     /// down, unowned, ...), source, holder, the newest event's age, ticks, reconnects.
     Streams {
@@ -108,6 +118,11 @@ pub struct UpArgs {
     /// Where the simulator listens with `--simulate` (default: a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub sim_addr: SocketAddr,
+    /// How many coins the simulator lists with `--simulate`: its built-in ones (the tracked
+    /// twelve and a few more), then generated ones, ranked by market cap (seed 004's
+    /// universe is about 14,000).
+    #[arg(long, default_value_t = 14_000)]
+    pub sim_coins: u32,
     /// Folder for the private Redis's data and socket (used when REDIS_URL is not set).
     #[arg(long, default_value = crate::up::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,

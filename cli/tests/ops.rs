@@ -9,6 +9,8 @@ use std::{
 
 use coinbeat_shared::{
     Settings,
+    catalogue::{CatalogueCoin, CatalogueStore},
+    domain::CoinId,
     jobs::{PricesJob, Queue},
     keys::Keys,
     queue::{
@@ -450,4 +452,59 @@ fn streams_shows_each_shard_with_its_phase_source_and_holder() {
     );
     stop.cancel();
     rt.block_on(worker).unwrap().unwrap();
+}
+
+#[test]
+fn coins_searches_the_catalogue_best_ranked_first() {
+    let redis = TestRedis::start();
+    let settings = redis.settings();
+    let empty = coinbeat(&settings, &["coins"]);
+    assert!(empty.status.success());
+    assert!(
+        String::from_utf8_lossy(&empty.stdout).contains("no coin catalogue yet"),
+        "{}",
+        String::from_utf8_lossy(&empty.stdout)
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let conn = redis_conn::connect(&settings.redis).await.unwrap();
+        let store = CatalogueStore::new(conn, Keys::new(settings.redis.key_prefix.clone()));
+        let coin = |id: &str, symbol: &str, name: &str, rank| CatalogueCoin {
+            id: CoinId::parse(id).unwrap(),
+            symbol: symbol.into(),
+            name: name.into(),
+            rank,
+            market_cap_usd: None,
+            platforms: Default::default(),
+        };
+        let coins = [
+            coin("bitcoin-cash", "BCH", "Bitcoin Cash", Some(20)),
+            coin("bitcoin", "BTC", "Bitcoin", Some(1)),
+            coin("ethereum", "ETH", "Ethereum", Some(2)),
+            coin("bitcoin-bep2", "BTCB", "Bitcoin BEP2", None),
+        ];
+        store
+            .replace(&coins, "coingecko", chrono::Utc::now(), 50)
+            .await
+            .unwrap();
+    });
+
+    let found = json_of(&coinbeat(&settings, &["coins", "bit", "--json"]));
+    let ids: Vec<&str> = found["coins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["bitcoin", "bitcoin-cash", "bitcoin-bep2"]);
+    assert_eq!(found["catalogue"]["coins"], 4);
+    let table = coinbeat(&settings, &["coins", "--limit", "2"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("4 coins (3 ranked) from coingecko"), "{text}");
+    assert!(
+        text.contains("bitcoin") && text.contains("ethereum"),
+        "{text}"
+    );
+    assert!(!text.contains("bitcoin-cash"), "limited to 2: {text}");
 }

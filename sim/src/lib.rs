@@ -68,6 +68,7 @@ pub use config::{Faults, ProviderFaults, SimConfig, StreamConfig};
 pub use control::{ControlRequest, SetRank};
 pub use error::SimError;
 pub use etherscan::{LedgerSummary, NormalTotals, TokenNet, TokenTotals};
+pub use market::BUILTIN_COINS;
 pub use provider::Provider;
 pub use served::{Served, ServedPrice, ServedTick};
 pub use server::{SimHandle, run_until, serve, start};

@@ -1,5 +1,6 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
+mod coins;
 mod dead;
 mod enqueue;
 mod keys;
@@ -44,6 +45,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule { command } => schedule::schedule(&settings, command).await,
         Command::Workers { json } => workers::workers(&settings, json).await,
         Command::Streams { json } => streams::streams(&settings, json).await,
+        Command::Coins {
+            search,
+            limit,
+            json,
+        } => coins::coins(&settings, search.as_deref(), limit, json).await,
         Command::Purge(args) => purge::purge(&settings, args).await,
         Command::Dead { command } => dead::dead(&settings, command).await,
         Command::Run(args) => run::run(settings, args).await,

@@ -71,14 +71,16 @@ pub async fn up(
     let sim = if args.simulate {
         let config = coinbeat_sim::SimConfig {
             addr: args.sim_addr,
+            extra_coins: args.sim_coins.saturating_sub(coinbeat_sim::BUILTIN_COINS),
             ..Default::default()
         };
         let sim = coinbeat_sim::start(config)
             .await
             .context("starting the simulator")?;
         println!(
-            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan)",
-            sim.root_url()
+            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan; {} coins)",
+            sim.root_url(),
+            args.sim_coins.max(coinbeat_sim::BUILTIN_COINS)
         );
         env.push((
             "COINBEAT_PROVIDERS__COINGECKO__BASE_URL".into(),

@@ -44,6 +44,9 @@ const fn stablecoin(id: &'static str, supply: f64, volume_ratio: f64) -> Listed 
 }
 
 /// The twelve coins coinbeat tracks by default, then sub-cent coins that exercise number text.
+/// How many coins are built in, before the synthetic ones (`--extra-coins`).
+pub const BUILTIN_COINS: u32 = LISTED.len() as u32;
+
 const LISTED: &[Listed] = &[
     stablecoin("tether", 150.0e9, 0.45),
     coin("tron", 0.25, 94.7e9, 0.03),

@@ -18,6 +18,7 @@ pub(crate) use clock::now_unix_ms;
 pub(crate) use info::CoinInfo;
 pub(crate) use platforms::Platforms;
 
+pub use catalogue::BUILTIN_COINS;
 use catalogue::{Catalogue, CoinIndex};
 use clock::Clock;
 use listing::Listing;
