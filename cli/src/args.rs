@@ -52,6 +52,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what the schedule table costs each upstream in every window of its rate limit
+    /// (month windows included) and whether it fits; the calls one run of each entry makes.
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the coin catalogue, best-ranked first, or the coins whose name, symbol or id starts
     /// with SEARCH.
     Coins {

@@ -508,3 +508,37 @@ fn coins_searches_the_catalogue_best_ranked_first() {
     );
     assert!(!text.contains("bitcoin-cash"), "limited to 2: {text}");
 }
+
+#[test]
+fn plan_shows_each_window_of_each_limit_against_what_the_table_needs() {
+    let redis = TestRedis::start();
+    let mut settings = redis.settings();
+    // A free CoinGecko demo key's month.
+    settings.providers.coingecko.rate_limit = "30/min, 10000/month".into();
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .args(["plan", "--json"])
+        .env_remove("COINBEAT_CONFIG")
+        .env("REDIS_URL", settings.redis.url.expose())
+        .env(
+            "COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT",
+            &settings.providers.coingecko.rate_limit,
+        )
+        .output()
+        .unwrap();
+    let plan = json_of(&output);
+    let month = plan["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["provider"] == "coingecko" && w["window"] == "10000/month")
+        .expect("the month window");
+    assert_eq!(month["fits"], false, "{month}");
+    assert!(month["needed"].as_u64().unwrap() > 10_000, "{month}");
+    let market = plan["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entry"] == "market")
+        .unwrap();
+    assert_eq!(market["calls"]["coingecko"], 14, "{market}");
+}

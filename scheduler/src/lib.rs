@@ -25,6 +25,7 @@ mod claim;
 pub mod entry;
 pub mod error;
 pub mod metrics;
+pub mod plan;
 mod record;
 mod watch;
 

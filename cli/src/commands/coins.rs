@@ -51,7 +51,7 @@ pub async fn coins(
             "{:>6}  {:<10} {:<32} {:<28} {}",
             rank,
             coin.symbol,
-            coin.id,
+            coin.id.as_str(),
             coin.name,
             chains.join(",")
         );

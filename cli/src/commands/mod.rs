@@ -4,6 +4,7 @@ mod coins;
 mod dead;
 mod enqueue;
 mod keys;
+mod plan;
 mod purge;
 mod queues;
 mod run;
@@ -45,6 +46,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule { command } => schedule::schedule(&settings, command).await,
         Command::Workers { json } => workers::workers(&settings, json).await,
         Command::Streams { json } => streams::streams(&settings, json).await,
+        Command::Plan { json } => plan::plan_command(&settings, json),
         Command::Coins {
             search,
             limit,
