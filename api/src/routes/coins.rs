@@ -13,12 +13,9 @@ use axum::{
 use coinbeat_shared::catalogue::{CatalogueCoin, CatalogueMeta};
 use serde::{Deserialize, Serialize};
 
+use super::markets::parse_limit;
 use crate::{ApiError, AppState};
 
-/// Coins one page holds when no `limit` is given.
-pub const DEFAULT_LIMIT: usize = 100;
-/// Most coins one page may hold.
-pub const MAX_LIMIT: usize = 1_000;
 /// Longest `search` accepted (longer than any coin name).
 const MAX_SEARCH_LEN: usize = 100;
 
@@ -39,7 +36,7 @@ struct CoinsResponse<'a> {
     next_cursor: Option<String>,
 }
 
-/// `GET /v1/coins`: 422 `invalid_limit`, `invalid_cursor` or `bad_request` (a search too long).
+/// `GET /v1/coins`: pages of `limit` coins (1..=1000, default 100, as `/v1/markets`); 422 `invalid_limit`, `invalid_cursor` or `bad_request` (a search too long).
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<CoinsQuery>, QueryRejection>,
@@ -71,17 +68,6 @@ pub async fn list(
         next_cursor,
     })
     .into_response())
-}
-
-/// `limit` as given, or the default; 1..=1000.
-fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match raw.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::InvalidLimit(raw.to_owned())),
-    }
 }
 
 /// A cursor names the last coin of a page by its place in the order (rank, then id), so the

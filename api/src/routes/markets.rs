@@ -147,8 +147,8 @@ fn cache(state: &AppState) -> MarketCache {
     )
 }
 
-/// `limit` as given, or the default; 1..=1000.
-fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+/// `limit` as given, or the default; 1..=1000 (market rows, catalogue coins).
+pub(crate) fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_LIMIT);
     };
