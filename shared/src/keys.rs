@@ -105,6 +105,14 @@ impl Keys {
             .unwrap_or(history_key)
     }
 
+    /// What a price record key (one [`Self::price_pattern`] matches) names after
+    /// `{prefix}:price:`: a coin id, or a symbol in an older release's key.
+    pub fn price_key_name<'a>(&self, record_key: &'a str) -> Option<&'a str> {
+        record_key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":price:")
+    }
+
     /// Pub/Sub channel carrying every price record as it is written.
     pub fn price_events(&self) -> String {
         format!("{}:events:prices", self.prefix)
@@ -451,5 +459,8 @@ mod tests {
         assert_eq!(keys.queues_pattern(), "{cb:q:*");
         assert_eq!(Keys::new("other").kind_of(&active), None);
         assert_eq!(keys.kind_of("cb:price:BTC"), Some("prices"));
+        assert_eq!(keys.price_key_name("cb:price:bitcoin"), Some("bitcoin"));
+        assert_eq!(keys.price_key_name("cb:price:BTC"), Some("BTC"));
+        assert_eq!(keys.price_key_name("other:price:BTC"), None);
     }
 }

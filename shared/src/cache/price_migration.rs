@@ -28,7 +28,6 @@ pub async fn migrate_symbol_keys(
     history_points: u64,
 ) -> Result<u64, CacheError> {
     let mut c = conn.clone();
-    let prefix = format!("{}:price:", keys.prefix());
     let mut legacy: Vec<Symbol> = Vec::new();
     {
         let mut iter: redis::AsyncIter<String> = c
@@ -43,7 +42,7 @@ pub async fn migrate_symbol_keys(
             if Keys::is_price_history(&key) {
                 continue;
             }
-            if let Some(symbol) = key.strip_prefix(&prefix).and_then(legacy_symbol) {
+            if let Some(symbol) = keys.price_key_name(&key).and_then(legacy_symbol) {
                 legacy.push(symbol);
             }
         }
