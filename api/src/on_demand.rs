@@ -171,9 +171,7 @@ pub(crate) async fn known_args(
     let catalogue = state.catalogue().await?;
     let prices = &state.settings().prices;
     Ok(submit::check_args_knowing(kind, args, &|symbol| {
-        catalogue
-            .name(prices, symbol.as_str())
-            .is_some_and(|named| named.symbol.as_ref() == Some(symbol))
+        catalogue.name_symbol(prices, symbol).is_some()
     })?)
 }
 

@@ -213,20 +213,15 @@ impl PriceWorker {
             .collect()
     }
 
-    /// The coin of each symbol (pinned, else the catalogue's best-ranked), one per coin, and
+    /// The coin of each symbol (`Catalogue::name_symbol`), one per coin, and
     /// the symbols no coin has.
     fn by_symbol(&self, catalogue: &Catalogue, symbols: &[Symbol]) -> (Vec<Wanted>, Vec<String>) {
         let mut wanted: Vec<Wanted> = Vec::new();
         let mut unmapped = Vec::new();
         for symbol in symbols {
-            let id = self.prices.coin(symbol).or_else(|| {
-                catalogue
-                    .index
-                    .resolve(symbol.as_str())
-                    .ok()
-                    .filter(|lookup| lookup.coin.symbol == symbol.as_str())
-                    .map(|lookup| lookup.coin.id.clone())
-            });
+            let id = catalogue
+                .name_symbol(&self.prices, symbol)
+                .map(|named| named.id);
             match id {
                 // One record per coin: the first symbol that names it names its record.
                 Some(id) if wanted.iter().any(|w| w.id == id) => {}

@@ -250,11 +250,7 @@ pub(crate) async fn named_symbols(
     let prices = &state.settings().prices;
     Ok(symbols
         .iter()
-        .map(|symbol| {
-            catalogue
-                .name(prices, symbol.as_str())
-                .filter(|named| named.symbol.as_ref() == Some(symbol))
-        })
+        .map(|symbol| catalogue.name_symbol(prices, symbol))
         .collect())
 }
 

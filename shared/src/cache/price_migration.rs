@@ -28,25 +28,12 @@ pub async fn migrate_symbol_keys(
     history_points: u64,
 ) -> Result<u64, CacheError> {
     let mut c = conn.clone();
-    let mut legacy: Vec<Symbol> = Vec::new();
-    {
-        let mut iter: redis::AsyncIter<String> = c
-            .scan_options(
-                redis::ScanOptions::default()
-                    .with_pattern(keys.price_pattern())
-                    .with_count(1_000),
-            )
-            .await?;
-        while let Some(key) = futures::StreamExt::next(&mut iter).await {
-            let key = key?;
-            if Keys::is_price_history(&key) {
-                continue;
-            }
-            if let Some(symbol) = keys.price_key_name(&key).and_then(legacy_symbol) {
-                legacy.push(symbol);
-            }
-        }
-    }
+    let legacy: Vec<Symbol> = super::price_sweep::price_keys(conn, keys)
+        .await?
+        .iter()
+        .filter(|key| !Keys::is_price_history(key))
+        .filter_map(|key| keys.price_key_name(key).and_then(legacy_symbol))
+        .collect();
     let mut moved = 0;
     for symbol in legacy {
         let old = keys.price_by_symbol(&symbol);

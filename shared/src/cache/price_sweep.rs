@@ -29,19 +29,7 @@ pub async fn sweep_prices(
     now_ms: i64,
 ) -> Result<PriceSweep, CacheError> {
     let mut c = conn.clone();
-    let mut all: Vec<String> = Vec::new();
-    {
-        let mut iter: redis::AsyncIter<String> = c
-            .scan_options(
-                redis::ScanOptions::default()
-                    .with_pattern(keys.price_pattern())
-                    .with_count(1_000),
-            )
-            .await?;
-        while let Some(key) = futures::StreamExt::next(&mut iter).await {
-            all.push(key?);
-        }
-    }
+    let all = price_keys(conn, keys).await?;
     let (histories, records): (Vec<String>, Vec<String>) =
         all.into_iter().partition(|k| Keys::is_price_history(k));
 
@@ -99,4 +87,24 @@ pub async fn sweep_prices(
         }
     }
     Ok(sweep)
+}
+
+/// Every price record and history key of the deployment (a SCAN, 1,000 keys a round trip).
+pub(super) async fn price_keys(
+    conn: &ConnectionManager,
+    keys: &Keys,
+) -> Result<Vec<String>, redis::RedisError> {
+    let mut c = conn.clone();
+    let mut all = Vec::new();
+    let mut iter: redis::AsyncIter<String> = c
+        .scan_options(
+            redis::ScanOptions::default()
+                .with_pattern(keys.price_pattern())
+                .with_count(1_000),
+        )
+        .await?;
+    while let Some(key) = futures::StreamExt::next(&mut iter).await {
+        all.push(key?);
+    }
+    Ok(all)
 }

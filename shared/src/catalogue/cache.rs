@@ -158,6 +158,15 @@ impl Catalogue {
     }
 }
 
+impl Catalogue {
+    /// The coin `symbol` names, as [`Self::name`] resolves a symbol: the one rule the API, the
+    /// price worker and the stream-worker share (`None` when no coin has that symbol).
+    pub fn name_symbol(&self, prices: &PricesSettings, symbol: &Symbol) -> Option<NamedCoin> {
+        self.name(prices, symbol.as_str())
+            .filter(|named| named.symbol.as_ref() == Some(symbol))
+    }
+}
+
 impl NamedCoin {
     /// A coin id the catalogue does not list: priced only if something cached it.
     pub fn bare(id: CoinId) -> Self {

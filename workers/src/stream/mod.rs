@@ -218,8 +218,8 @@ async fn stream_until(stop: &CancellationToken, shared: &Shared<'_>) -> anyhow::
 }
 
 /// The symbols to stream, sorted, with the coin each names: `streams.symbols`, or the tracked
-/// set; only those that name a coin (`[prices.coins]`, else the catalogue's best-ranked coin
-/// with that symbol, as the price worker resolves them), since a record names its coin.
+/// set; only those that name a coin (`Catalogue::name_symbol`, as the API and the price
+/// worker resolve them), since a record names its coin.
 async fn streamed_coins(shared: &Shared<'_>) -> anyhow::Result<Coins> {
     let settings = shared.settings;
     let symbols = if settings.streams.symbols.is_empty() {
@@ -237,14 +237,7 @@ async fn streamed_coins(shared: &Shared<'_>) -> anyhow::Result<Coins> {
     Ok(symbols
         .into_iter()
         .filter_map(|symbol| {
-            let coin = settings.prices.coin(&symbol).or_else(|| {
-                catalogue
-                    .index
-                    .resolve(symbol.as_str())
-                    .ok()
-                    .filter(|lookup| lookup.coin.symbol == symbol.as_str())
-                    .map(|lookup| lookup.coin.id.clone())
-            })?;
+            let coin = catalogue.name_symbol(&settings.prices, &symbol)?.id;
             Some((symbol, coin))
         })
         .collect())
