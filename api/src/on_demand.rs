@@ -170,9 +170,12 @@ pub(crate) async fn known_args(
 ) -> Result<Value, ApiError> {
     let catalogue = state.catalogue().await?;
     let prices = &state.settings().prices;
-    Ok(submit::check_args_knowing(kind, args, &|symbol| {
-        catalogue.name_symbol(prices, symbol).is_some()
-    })?)
+    Ok(submit::check_args_knowing(
+        kind,
+        args,
+        &prices.tiers,
+        &|symbol| catalogue.name_symbol(prices, symbol).is_some(),
+    )?)
 }
 
 /// The cached prices of `coins`, when every one is there and fresh.

@@ -146,6 +146,7 @@ mod tests {
             kind: Queue::Prices,
             args: serde_json::json!({}),
             enabled: true,
+            tier: None,
         };
         Entry::parse("prices", &spec, &Settings::default()).unwrap()
     }

@@ -159,6 +159,7 @@ mod tests {
             kind,
             args,
             enabled: true,
+            tier: None,
         }
     }
 
@@ -172,14 +173,27 @@ mod tests {
     }
 
     #[test]
-    fn the_default_table_parses_into_prices_every_five_minutes() {
-        let entries = parse_schedule(&Settings::default()).unwrap();
+    fn the_default_table_parses_into_prices_every_fifteen_minutes_and_the_tiers() {
+        let mut settings = Settings::default();
+        settings.prices.extend_schedule(&mut settings.schedule);
+        let entries = parse_schedule(&settings).unwrap();
         let prices = entries.iter().find(|e| e.name() == "prices").unwrap();
         assert_eq!(prices.kind(), Queue::Prices);
         assert_eq!(prices.payload(), &json!({}));
         assert_eq!(
             prices.next_after(at("2025-01-01T10:07:30Z")),
-            Some(at("2025-01-01T10:10:00Z"))
+            Some(at("2025-01-01T10:15:00Z"))
+        );
+        let major = entries.iter().find(|e| e.name() == "prices-major").unwrap();
+        assert_eq!(major.payload(), &json!({"tier": "major"}));
+        assert_eq!(
+            major.next_after(at("2025-01-01T10:07:30Z")),
+            Some(at("2025-01-01T10:08:05Z"))
+        );
+        let top = entries.iter().find(|e| e.name() == "prices-top").unwrap();
+        assert_eq!(
+            top.next_after(at("2025-01-01T10:07:30Z")),
+            Some(at("2025-01-01T10:08:00Z"))
         );
     }
 

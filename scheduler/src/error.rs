@@ -15,6 +15,16 @@ pub enum SchedulerError {
     /// Redis is not an error: the beat waits for it.
     #[error(transparent)]
     Redis(#[from] ConnectError),
+    /// The table needs more calls than a provider's configured limit allows in some window
+    /// (`plan.over_limits = "refuse"`, or `"stretch"` when stretching the tiers was not enough).
+    #[error(
+        "the schedule does not fit the providers' rate limits: {}; lengthen those entries' \
+         intervals, configure the plan's real limits (providers.<name>.rate_limit), or set \
+         plan.over_limits = \"stretch\" (the price tiers slow down) or \"warn\" (jobs wait \
+         for the limiters); `coinbeat plan` shows every entry's calls",
+        over.join("; ")
+    )]
+    OverLimits { over: Vec<String> },
     /// `ops.addr` could not be bound.
     #[error(transparent)]
     Ops(#[from] coinbeat_ops::OpsError),

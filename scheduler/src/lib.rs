@@ -25,7 +25,6 @@ mod claim;
 pub mod entry;
 pub mod error;
 pub mod metrics;
-pub mod plan;
 mod record;
 mod watch;
 
@@ -36,8 +35,10 @@ use coinbeat_shared::{
     Settings,
     keys::Keys,
     metrics::{RedisGauges, Registry},
+    plan,
     queue::{Producer, QueueRedis},
     redis_conn::{self, ConnectError},
+    settings::OverLimits,
     settings::RedisSettings,
 };
 use redis::aio::ConnectionManager;
@@ -59,8 +60,47 @@ pub use metrics::SchedulerMetrics;
 /// Alongside, the ops server on `ops.addr` (unless disabled) until `shutdown`.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), SchedulerError> {
     parse_schedule(&settings)?;
+    check_plan(&settings)?;
     let ops = coinbeat_ops::bind(&settings.ops).await?;
     run_on(settings, ops, shutdown).await
+}
+
+/// Refuses a table that needs more calls than the providers' limits allow (unless
+/// `plan.over_limits = "warn"`, which only logs it); logs the tier entries the settings'
+/// `"stretch"` lengthened.
+pub fn check_plan(settings: &Settings) -> Result<(), SchedulerError> {
+    for entry in settings.schedule.values() {
+        if let Some(tier) = entry.tier.as_ref().filter(|t| t.stretched) {
+            tracing::warn!(
+                tier = %tier.tier,
+                configured_every_secs = tier.configured_every_secs,
+                every_secs = tier.every_secs,
+                "price tier stretched to fit the providers' limits"
+            );
+        }
+    }
+    let entries = plan::PlanEntry::of_table(&settings.schedule);
+    let plan = plan::plan(settings, &entries, chrono::Utc::now());
+    let over: Vec<String> = plan
+        .over()
+        .map(|w| {
+            format!(
+                "{} {} needs {} calls against a limit of {}",
+                w.provider, w.window, w.needed, w.limit
+            )
+        })
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    if settings.plan.over_limits == OverLimits::Warn {
+        tracing::warn!(
+            ?over,
+            "the schedule does not fit the providers' rate limits"
+        );
+        return Ok(());
+    }
+    Err(SchedulerError::OverLimits { over })
 }
 
 /// [`run`] with the ops server on `ops` when given.

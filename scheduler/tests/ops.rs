@@ -31,6 +31,7 @@ fn only_health_every(settings: &mut Settings, cron: &str) {
             kind: Queue::Health,
             args: serde_json::json!({}),
             enabled: true,
+            tier: None,
         },
     );
 }

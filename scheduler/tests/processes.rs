@@ -40,6 +40,9 @@ impl SchedulerProcess {
             .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
             .env("COINBEAT_TELEMETRY__FORMAT", "json")
             .env("RUST_LOG", "info,coinbeat_scheduler=debug")
+            // Entries every second or three are far over CoinGecko's 30 a minute; these tests
+            // are about ticks, not limits (the plan check has its own test).
+            .env("COINBEAT_PLAN__OVER_LIMITS", "warn")
             .envs(env.iter().copied())
             .stdout(File::create(dir.join("stdout.log")).unwrap())
             .stderr(File::create(dir.join("stderr.log")).unwrap())
@@ -162,6 +165,11 @@ impl Ctx {
                 .rsplit_once(':')
                 .and_then(|(_, t)| t.parse().ok())
                 .unwrap_or_else(|| panic!("task {id} has no tick claim: {claim:?}"));
+            // The price tiers' entries (`prices-top`, ...) enqueue to this queue too.
+            let tiers = k.tick_claim("prices-", 0);
+            if claim.starts_with(tiers.trim_end_matches(":0")) {
+                continue;
+            }
             assert_eq!(claim, k.tick_claim("prices", tick_ms));
             tasks.push(QueuedTask {
                 id,
@@ -342,6 +350,53 @@ async fn a_bad_cron_expression_stops_the_start_with_a_message_naming_the_entry()
     let err = p.stderr();
     assert!(err.contains("entry \"prices\""), "{err}");
     assert!(err.contains("5 fields"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_over_the_rate_limits_is_refused_with_the_numbers_or_stretched() {
+    let settings = Settings::default();
+    // CoinLore at ten calls a minute cannot serve the tiers' 12 pages a minute.
+    let slow_coinlore = ("COINBEAT_PROVIDERS__COINLORE__RATE_LIMIT", "10/min");
+    let mut p = SchedulerProcess::spawn(
+        &settings,
+        &[slow_coinlore, ("COINBEAT_PLAN__OVER_LIMITS", "refuse")],
+    );
+    let status = p.exit(Duration::from_secs(10)).await;
+    assert!(!status.success(), "{status:?}");
+    let err = p.stderr();
+    assert!(
+        err.contains("does not fit the providers' rate limits"),
+        "{err}"
+    );
+    assert!(err.contains("coinlore 10/min needs"), "{err}");
+    assert!(err.contains("against a limit of 10"), "{err}");
+
+    // Stretched: the beat starts, and says which tiers it slowed down.
+    let ctx = setup().await;
+    let mut p = SchedulerProcess::spawn(
+        &ctx.settings,
+        &[slow_coinlore, ("COINBEAT_PLAN__OVER_LIMITS", "stretch")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stretched = loop {
+        let lines: Vec<Value> = p
+            .log()
+            .into_iter()
+            .filter(|l| l["message"] == "price tier stretched to fit the providers' limits")
+            .collect();
+        if lines.len() >= 2 || !p.is_running() || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(p.is_running(), "{}", p.stderr());
+    let major = stretched
+        .iter()
+        .find(|l| l["tier"] == "major")
+        .unwrap_or_else(|| panic!("{stretched:?}"));
+    assert_eq!(major["configured_every_secs"], 120);
+    assert!(major["every_secs"].as_u64().unwrap() > 120, "{major}");
+    assert!(p.terminate().await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,6 +134,9 @@ pub struct PricesJob {
     /// Coin ids (`bitcoin`), any catalogued coin or not (seed 001's update by coin id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<Vec<CoinId>>,
+    /// A `[prices.tiers]` name: the catalogue's coins of that tier's ranks, from its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 /// Refresh the top-N markets, global stats and supply figures.
@@ -143,6 +146,10 @@ pub struct MarketJob {
     /// How many of the top coins by market cap; `DEFAULT_LIMIT` when left out.
     #[serde(default = "MarketJob::default_limit")]
     pub limit: u32,
+    /// Also refresh the tracked coins' supply figures (one CoinGecko call per coin); on when
+    /// left out. Supplies change slowly: the default schedule reads them daily.
+    #[serde(default = "MarketJob::default_supply")]
+    pub supply: bool,
 }
 
 impl MarketJob {
@@ -151,6 +158,10 @@ impl MarketJob {
 
     fn default_limit() -> u32 {
         Self::DEFAULT_LIMIT
+    }
+
+    fn default_supply() -> bool {
+        true
     }
 }
 

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+pub mod plan;
 pub mod queue;
 pub mod ratelimit;
 pub mod redis_conn;

@@ -2,6 +2,8 @@
 //! schedule table) into a checked payload on its queue. The one place that decides what
 //! arguments each kind accepts beyond its payload type.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::{
@@ -9,6 +11,7 @@ use crate::{
     domain::Symbol,
     jobs::{CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
+    settings::TierSettings,
 };
 
 /// Most symbols one on-demand price job may name.
@@ -28,7 +31,7 @@ pub enum SubmitError {
 /// Checks `args` against `kind`'s payload and the settings, and returns the payload as it will be
 /// stored (normalised: symbols uppercased, defaults filled in). `null` means no arguments.
 pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Value, SubmitError> {
-    check_args_knowing(kind, args, &|symbol| {
+    check_args_knowing(kind, args, &settings.prices.tiers, &|symbol| {
         settings.prices.coin_id(symbol).is_some()
     })
 }
@@ -38,6 +41,7 @@ pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Valu
 pub fn check_args_knowing(
     kind: Queue,
     args: &Value,
+    tiers: &BTreeMap<String, TierSettings>,
     knows: &dyn Fn(&Symbol) -> bool,
 ) -> Result<Value, SubmitError> {
     let args = match args {
@@ -48,8 +52,22 @@ pub fn check_args_knowing(
     let normalised = match kind {
         Queue::Prices => {
             let mut job: PricesJob = parse(&args).map_err(bad)?;
-            if job.symbols.is_some() && job.ids.is_some() {
-                return Err(bad("give `symbols` or `ids`, not both".into()));
+            let given = [job.symbols.is_some(), job.ids.is_some(), job.tier.is_some()];
+            if given.iter().filter(|g| **g).count() > 1 {
+                return Err(bad("give one of `symbols`, `ids` or `tier`".into()));
+            }
+            if let Some(tier) = &job.tier
+                && !tiers.get(tier).is_some_and(|t| t.enabled)
+            {
+                let names: Vec<&str> = tiers
+                    .iter()
+                    .filter(|(_, t)| t.enabled)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                return Err(bad(format!(
+                    "no tier is named {tier:?} (the tiers are: {})",
+                    names.join(", ")
+                )));
             }
             if let Some(ids) = &mut job.ids {
                 let mut seen = std::collections::HashSet::new();

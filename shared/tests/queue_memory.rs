@@ -410,14 +410,27 @@ async fn bytes_per_waiting_task(
                     vec![
                         PricesJob {
                             symbols: Some(symbols.clone()),
-                            ids: None
+                            ids: None,
+                            tier: None
                         };
                         N
                     ],
                 )
                 .await
             }
-            Queue::Market => bulk(producer, vec![MarketJob { limit: 250 }; N]).await,
+            Queue::Market => {
+                bulk(
+                    producer,
+                    vec![
+                        MarketJob {
+                            limit: 250,
+                            supply: true
+                        };
+                        N
+                    ],
+                )
+                .await
+            }
             Queue::Wallet => {
                 // On-demand wallets carry a single-flight idempotency key, a key of their own.
                 for n in 0..N {

@@ -65,9 +65,14 @@ impl HealthWorker {
     }
 
     pub async fn handle(&self, _job: HealthJob) -> JobResult {
-        let mut probes: Vec<BoxFuture<'_, UpstreamHealth>> = vec![
-            self.probe(Provider::CoinGecko, self.coingecko.ping())
+        let coingecko = match self.recent(Provider::CoinGecko).await {
+            Some(last) => self.restate(last).boxed(),
+            None => self
+                .probe(Provider::CoinGecko, self.coingecko.ping())
                 .boxed(),
+        };
+        let mut probes: Vec<BoxFuture<'_, UpstreamHealth>> = vec![
+            coingecko,
             self.probe(Provider::CoinLore, self.coinlore.ping()).boxed(),
         ];
         if let Some(binance) = &self.binance {
@@ -95,6 +100,33 @@ impl HealthWorker {
         ))
     }
 
+    /// The last report's answer of `provider`, when it was asked within
+    /// `health.coingecko_probe_secs` (CoinGecko only: the other probes cost nothing that
+    /// counts).
+    async fn recent(&self, provider: Provider) -> Option<UpstreamHealth> {
+        let spacing = self.settings.health.coingecko_probe_secs;
+        if provider != Provider::CoinGecko || spacing == 0 {
+            return None;
+        }
+        let last = HealthReport::load(&self.conn, &self.keys).await.ok()??;
+        let upstream = last
+            .upstreams
+            .into_iter()
+            .find(|u| u.name == provider.as_str())?;
+        let age = Utc::now() - upstream.probed_at?;
+        (age.num_seconds() < spacing as i64 && upstream.status != Status::Down).then_some(upstream)
+    }
+
+    /// A standing answer with the breaker and limiter as they are now.
+    async fn restate(&self, last: UpstreamHealth) -> UpstreamHealth {
+        let provider = Provider::CoinGecko;
+        let mut now = self
+            .judge(provider, last.status, last.latency_ms, last.error)
+            .await;
+        now.probed_at = last.probed_at;
+        now
+    }
+
     /// Times one probe: down on error or timeout (or while the breaker is open), degraded when
     /// slow or held back by the upstream; with the provider's breaker and limiter as Redis
     /// holds them after the probe.
@@ -104,11 +136,12 @@ impl HealthWorker {
         call: impl Future<Output = Result<(), E>>,
     ) -> UpstreamHealth {
         let health = &self.settings.health;
+        let probed_at = Utc::now();
         let started = Instant::now();
         let outcome =
             tokio::time::timeout(Duration::from_millis(health.probe_timeout_ms), call).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let (mut status, error) = match outcome {
+        let (status, error) = match outcome {
             Ok(Ok(())) if latency_ms > health.slow_ms => (Status::Degraded, None),
             Ok(Ok(())) => (Status::Up, None),
             Ok(Err(e)) => (Status::Down, Some(e.to_string())),
@@ -117,6 +150,20 @@ impl HealthWorker {
                 Some(format!("no answer within {} ms", health.probe_timeout_ms)),
             ),
         };
+        let mut health = self.judge(provider, status, latency_ms, error).await;
+        health.probed_at = Some(probed_at);
+        health
+    }
+
+    /// A probe's outcome with the provider's breaker and limiter: down while the breaker is
+    /// open, degraded while the limiter holds calls back.
+    async fn judge(
+        &self,
+        provider: Provider,
+        mut status: Status,
+        latency_ms: u64,
+        error: Option<String>,
+    ) -> UpstreamHealth {
         let breaker = read_breaker(&self.conn, &self.keys, provider)
             .await
             .unwrap_or_default();
@@ -147,6 +194,7 @@ impl HealthWorker {
             error,
             breaker,
             rate_limit,
+            probed_at: None,
         }
     }
 

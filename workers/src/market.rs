@@ -67,8 +67,14 @@ impl MarketWorker {
                 job.limit
             )));
         }
-        let (top, global, supply) =
-            tokio::join!(self.top(job.limit), self.global(), self.supplies());
+        let supplies = async {
+            if job.supply {
+                self.supplies().await
+            } else {
+                Ok(Value::String("not asked".into()))
+            }
+        };
+        let (top, global, supply) = tokio::join!(self.top(job.limit), self.global(), supplies);
         let global = global?;
         let supply = supply?;
         let (snapshot, fallback) = top?;

@@ -62,7 +62,13 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     .unwrap();
     // A market task waits with no market worker alive: that queue is down too.
     Producer::new(conn.clone(), keys.clone(), settings.queues.clone())
-        .enqueue(&MarketJob { limit: 10 }, EnqueueOptions::default())
+        .enqueue(
+            &MarketJob {
+                limit: 10,
+                supply: true,
+            },
+            EnqueueOptions::default(),
+        )
         .await
         .unwrap();
     worker.handle(HealthJob {}).await.unwrap();

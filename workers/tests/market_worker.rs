@@ -56,7 +56,10 @@ async fn the_top_n_global_figures_and_supply_come_from_coingecko_with_the_digits
     let ctx = setup().await;
     let result = ctx
         .worker
-        .handle(MarketJob { limit: 300 })
+        .handle(MarketJob {
+            limit: 300,
+            supply: true,
+        })
         .await
         .unwrap()
         .unwrap();
@@ -141,7 +144,10 @@ async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_re
         .unwrap();
     let result = ctx
         .worker
-        .handle(MarketJob { limit: 150 })
+        .handle(MarketJob {
+            limit: 150,
+            supply: true,
+        })
         .await
         .unwrap()
         .unwrap();
@@ -191,7 +197,10 @@ async fn with_both_upstreams_down_the_job_fails_and_writes_nothing() {
     }
     let error = ctx
         .worker
-        .handle(MarketJob { limit: 10 })
+        .handle(MarketJob {
+            limit: 10,
+            supply: true,
+        })
         .await
         .unwrap_err();
     assert!(!matches!(error, JobError::Permanent(_)), "{error:?}");
@@ -202,7 +211,14 @@ async fn with_both_upstreams_down_the_job_fails_and_writes_nothing() {
 async fn a_limit_outside_1_to_1000_is_rejected_without_retry() {
     let ctx = setup().await;
     for limit in [0, 1001] {
-        let error = ctx.worker.handle(MarketJob { limit }).await.unwrap_err();
+        let error = ctx
+            .worker
+            .handle(MarketJob {
+                limit,
+                supply: true,
+            })
+            .await
+            .unwrap_err();
         assert!(matches!(error, JobError::Permanent(_)), "{error:?}");
     }
 }
@@ -224,7 +240,10 @@ async fn an_empty_top_list_is_a_failure_not_an_empty_snapshot() {
     let worker = MarketWorker::new(&env).unwrap();
 
     let result = worker
-        .handle(MarketJob { limit: 10 })
+        .handle(MarketJob {
+            limit: 10,
+            supply: true,
+        })
         .await
         .unwrap()
         .unwrap();

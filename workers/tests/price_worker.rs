@@ -96,6 +96,7 @@ async fn sub_cent_coins_keep_their_significant_digits() {
     let job = PricesJob {
         symbols: Some(symbols(&["PEPE", "SHIB"])),
         ids: None,
+        tier: None,
     };
     ctx.worker.handle(job).await.unwrap();
     let served = ctx.sim.served().coingecko;
@@ -130,6 +131,7 @@ async fn upstream_errors_fail_the_job_transiently_and_unknown_ids_are_reported()
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "GHOST"])),
             ids: None,
+            tier: None,
         })
         .await
         .unwrap()
@@ -250,6 +252,7 @@ async fn with_coingecko_down_prices_come_from_binance_and_say_so() {
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "NOPE", "USDT"])),
             ids: None,
+            tier: None,
         })
         .await
         .expect("the fallback answers")
@@ -343,6 +346,7 @@ async fn while_coingeckos_breaker_is_open_prices_go_to_binance_at_once() {
         .handle(PricesJob {
             symbols: Some(symbols(&["BTC", "ETH"])),
             ids: None,
+            tier: None,
         })
         .await
         .unwrap()
@@ -399,6 +403,7 @@ async fn an_outage_opens_the_breaker_probes_once_per_interval_and_recovery_close
     let job = || PricesJob {
         symbols: Some(symbols(&["BTC"])),
         ids: None,
+        tier: None,
     };
     let btc = Symbol::parse("BTC").unwrap();
 
@@ -573,6 +578,7 @@ async fn any_coin_is_priced_by_its_id_or_by_a_symbol_only_the_catalogue_knows() 
                 CoinId::parse("bitcoin").unwrap(),
                 CoinId::parse("no-such-coin").unwrap(),
             ]),
+            tier: None,
         })
         .await
         .unwrap()
@@ -601,6 +607,7 @@ async fn any_coin_is_priced_by_its_id_or_by_a_symbol_only_the_catalogue_knows() 
         .handle(PricesJob {
             symbols: Some(symbols(&[&lone.symbol])),
             ids: None,
+            tier: None,
         })
         .await
         .unwrap()

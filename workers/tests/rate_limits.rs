@@ -193,10 +193,16 @@ async fn six_processes_share_coingeckos_limit_and_use_at_least_90_percent_of_it(
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
             ids: None,
+            tier: None,
         })
         .collect();
     ctx.producer.enqueue_bulk(&prices).await.unwrap();
-    let markets: Vec<MarketJob> = (0..10).map(|_| MarketJob { limit: 10 }).collect();
+    let markets: Vec<MarketJob> = (0..10)
+        .map(|_| MarketJob {
+            limit: 10,
+            supply: true,
+        })
+        .collect();
     ctx.producer.enqueue_bulk(&markets).await.unwrap();
 
     ctx.wait_done::<PricesJob>(490, Duration::from_secs(120), &workers)
@@ -279,6 +285,7 @@ async fn after_a_429_with_retry_after_5_no_process_asks_for_5_seconds_then_all_j
         .map(|s| PricesJob {
             symbols: Some(vec![Symbol::parse(s).unwrap()]),
             ids: None,
+            tier: None,
         })
         .collect();
     ctx.producer.enqueue_bulk(&jobs).await.unwrap();
@@ -408,6 +415,7 @@ async fn a_burst_of_1000_jobs_under_a_tight_upstream_limit_finishes_fairly_with_
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
             ids: None,
+            tier: None,
         })
         .collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
@@ -508,6 +516,7 @@ async fn a_burst_of_1000_jobs_under_a_tight_upstream_limit_finishes_fairly_with_
         .map(|i| PricesJob {
             symbols: Some(vec![Symbol::parse(symbols[i % symbols.len()]).unwrap()]),
             ids: None,
+            tier: None,
         })
         .collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();

@@ -12,7 +12,7 @@ use coinbeat_shared::{
     queue::TaskId,
     schedule_control::{PauseState, read_pause},
     schedule_state::{ScheduleStatus, read_schedule_status},
-    settings::Role,
+    settings::{Role, TierEntry},
     watched_wallets,
 };
 use futures::future::try_join_all;
@@ -29,6 +29,10 @@ struct ScheduleView<'a> {
     kind: Queue,
     args: &'a Value,
     enabled: bool,
+    /// Entries made from `[prices.tiers]`: the tier, its interval as scheduled and as
+    /// configured, and whether the plan check stretched it to fit the providers' limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tier: Option<&'a TierEntry>,
     /// Paused by an operator: the beat skips it until it is resumed.
     paused: bool,
     paused_at: Option<DateTime<Utc>>,
@@ -103,6 +107,7 @@ pub async fn list(
                 kind: entry.kind,
                 args: &entry.args,
                 enabled: entry.enabled,
+                tier: entry.tier.as_ref(),
                 paused: pause.is_paused(),
                 paused_at: at(pause.paused_ms),
                 last_tick: at(record.last_tick_ms),

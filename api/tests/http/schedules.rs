@@ -63,7 +63,13 @@ async fn each_entry_shows_the_outcome_of_its_last_run() {
     let keys = Keys::new(api.settings.redis.key_prefix.clone());
     let producer = Producer::new(conn, keys, api.settings.queues.clone());
     let market = producer
-        .enqueue(&MarketJob { limit: 5 }, EnqueueOptions::default())
+        .enqueue(
+            &MarketJob {
+                limit: 5,
+                supply: true,
+            },
+            EnqueueOptions::default(),
+        )
         .await
         .unwrap();
     work_off::<MarketJob>(&api, || Ok(None)).await;

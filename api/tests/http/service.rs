@@ -214,6 +214,7 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
                 taken_at: chrono::Utc::now(),
             },
         }),
+        probed_at: None,
     }];
     let redis = RedisHealth {
         status: Status::Up,

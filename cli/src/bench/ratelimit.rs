@@ -134,6 +134,7 @@ async fn run_once(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::R
             Symbol::parse(SYMBOLS[i % SYMBOLS.len()]).map(|s| PricesJob {
                 symbols: Some(vec![s]),
                 ids: None,
+                tier: None,
             })
         })
         .collect::<Result<_, _>>()?;

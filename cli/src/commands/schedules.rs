@@ -28,6 +28,7 @@ pub async fn schedules(
             "kind": entry.kind,
             "args": entry.args,
             "enabled": entry.enabled,
+            "tier": entry.tier,
             "paused": pause.is_paused(),
             "paused_ms": pause.paused_ms,
             "last_tick_ms": record.last_tick_ms,
@@ -42,13 +43,13 @@ pub async fn schedules(
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<10} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
+        "{:<14} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
         "entry", "cron", "kind", "enabled", "paused", "last run", "outcome", "next run"
     );
     for row in rows {
         let ms = |v: &serde_json::Value| output::time_ms(v.as_i64().map(|ms| ms as u64));
         println!(
-            "{:<10} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
+            "{:<14} {:<18} {:<8} {:<8} {:<7} {:<26} {:<8} {:<26}",
             row["name"].as_str().unwrap_or_default(),
             row["cron"].as_str().unwrap_or_default(),
             row["kind"].as_str().unwrap_or_default(),
@@ -59,8 +60,15 @@ pub async fn schedules(
             row["last_outcome"].as_str().unwrap_or("-"),
             ms(&row["next_tick_ms"]),
         );
+        let tier = &row["tier"];
+        if tier["stretched"].as_bool() == Some(true) {
+            println!(
+                "{:<14} stretched to fit the rate limits: every {} s (configured {} s)",
+                "", tier["every_secs"], tier["configured_every_secs"]
+            );
+        }
         if let Some(error) = row["last_error"].as_str() {
-            println!("{:<10} last error: {error}", "");
+            println!("{:<14} last error: {error}", "");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -61,6 +61,7 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
     let job = PricesJob {
         symbols: Some(vec![btc.clone()]),
         ids: None,
+        tier: None,
     };
     let id = lab
         .producer()

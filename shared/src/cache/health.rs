@@ -41,6 +41,10 @@ pub struct UpstreamHealth {
     /// The provider's shared rate limiter: its configured limit, counters and push-back.
     #[serde(default)]
     pub rate_limit: Option<RateLimitHealth>,
+    /// When the upstream was last asked: older than the report when its probe is spaced out
+    /// (`health.coingecko_probe_secs`) and the last answer stands.
+    #[serde(default)]
+    pub probed_at: Option<DateTime<Utc>>,
 }
 
 /// One provider's rate limiter as the health worker read it.

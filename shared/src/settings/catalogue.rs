@@ -14,6 +14,9 @@ pub struct CatalogueSettings {
     /// A new listing with fewer coins than this share (percent) of the stored catalogue is
     /// refused as truncated; the stored one stays. 0 accepts any listing.
     pub min_share_pct: u32,
+    /// How many coins the plan check (`coinbeat plan`) takes the catalogue to list, for the
+    /// cost of a tier without a last rank.
+    pub expected_coins: u32,
 }
 
 impl Default for CatalogueSettings {
@@ -21,6 +24,7 @@ impl Default for CatalogueSettings {
         Self {
             rank_depth: 5_000,
             min_share_pct: 50,
+            expected_coins: 15_000,
         }
     }
 }

@@ -14,6 +14,10 @@ pub struct HealthSettings {
     pub queue_lag_secs: u64,
     /// The report disappears after this long without a refresh (the API then says so).
     pub report_ttl_secs: u64,
+    /// CoinGecko is asked at most this often (its free plan counts every call against 10,000 a
+    /// month, a probe every five minutes alone would spend 8,928); between probes the report
+    /// keeps the last answer, with its `probed_at`, and the breaker's state as it is now.
+    pub coingecko_probe_secs: u64,
 }
 
 impl Default for HealthSettings {
@@ -23,6 +27,7 @@ impl Default for HealthSettings {
             probe_timeout_ms: 5_000,
             queue_lag_secs: 60,
             report_ttl_secs: 900,
+            coingecko_probe_secs: 3_600,
         }
     }
 }

@@ -21,10 +21,12 @@ mod catalogue;
 mod health;
 mod markets;
 mod ops;
+mod plan;
 mod prices;
 mod providers;
 mod schedule;
 mod streams;
+pub mod tiers;
 mod upstream;
 mod wallets;
 
@@ -37,13 +39,15 @@ pub use catalogue::CatalogueSettings;
 pub use health::HealthSettings;
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
+pub use plan::{OverLimits, PlanSettings};
 pub use prices::PricesSettings;
 pub use providers::{
     BinanceSettings, CoinCapSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings,
     EtherscanSettings, ProviderSettings, ProvidersSettings,
 };
-pub use schedule::{ScheduleEntry, ScheduleTable, default_schedule};
+pub use schedule::{ScheduleEntry, ScheduleTable, TierEntry, default_schedule};
 pub use streams::StreamsSettings;
+pub use tiers::{TierSettings, TierSource};
 pub use upstream::UpstreamSettings;
 pub use wallets::{ETHERSCAN_MAX_RECORDS, WalletSettings};
 
@@ -76,6 +80,7 @@ pub struct Settings {
     pub markets: MarketsSettings,
     pub catalogue: CatalogueSettings,
     pub schedule: ScheduleTable,
+    pub plan: PlanSettings,
     pub wallets: WalletSettings,
     pub api: ApiSettings,
     pub health: HealthSettings,
@@ -95,6 +100,7 @@ impl Default for Settings {
             markets: MarketsSettings::default(),
             catalogue: CatalogueSettings::default(),
             schedule: default_schedule(),
+            plan: PlanSettings::default(),
             wallets: WalletSettings::default(),
             api: ApiSettings::default(),
             health: HealthSettings::default(),
@@ -115,8 +121,15 @@ impl Settings {
             .prices
             .normalize_coins()
             .map_err(SettingsError::Invalid)?;
-        // Watched wallets are analysed through the schedule table like any other job.
+        // Watched wallets and price tiers run through the schedule table like any other job.
         settings.wallets.extend_schedule(&mut settings.schedule);
+        tiers::validate(&settings.prices.tiers).map_err(SettingsError::Invalid)?;
+        settings.prices.extend_schedule(&mut settings.schedule);
+        if settings.plan.over_limits == OverLimits::Stretch {
+            let mut table = std::mem::take(&mut settings.schedule);
+            crate::plan::stretch_tiers(&settings, &mut table, chrono::Utc::now());
+            settings.schedule = table;
+        }
         settings.validate()?;
         Ok(settings)
     }

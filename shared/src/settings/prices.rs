@@ -4,7 +4,14 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CoinId, Symbol};
+use super::{
+    ScheduleEntry, ScheduleTable, TierEntry,
+    tiers::{TierSettings, cron_every, default_tiers},
+};
+use crate::{
+    domain::{CoinId, Symbol},
+    jobs::Queue,
+};
 
 /// The price cache's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -21,6 +28,9 @@ pub struct PricesSettings {
     pub expire_secs: u64,
     /// History points kept per symbol (newest first); older ones are trimmed on write.
     pub history_points: u64,
+    /// The catalogue's coins refreshed by rank (see [`super::tiers`]); the tracked set stays
+    /// the `prices` schedule entry's.
+    pub tiers: BTreeMap<String, TierSettings>,
 }
 
 /// The default tracked set (PRODUCT.md) with CoinGecko ids.
@@ -53,6 +63,7 @@ impl Default for PricesSettings {
             fresh_secs: 600,
             expire_secs: 7 * 24 * 3_600,
             history_points: 2_016,
+            tiers: default_tiers(),
         }
     }
 }
@@ -117,6 +128,29 @@ impl PricesSettings {
 
     pub fn expire_after(&self) -> Duration {
         Duration::from_secs(self.expire_secs.max(self.fresh_secs).max(1))
+    }
+
+    /// Adds a `prices-<tier>` entry per enabled tier at its configured interval (an entry of
+    /// that name in the table wins). Tiers tick at different seconds past the minute.
+    pub fn extend_schedule(&self, table: &mut ScheduleTable) {
+        for (index, (name, tier)) in self.tiers.iter().filter(|(_, t)| t.enabled).enumerate() {
+            let offset_secs = 5 + 10 * index as u64;
+            table
+                .entry(format!("prices-{name}"))
+                .or_insert_with(|| ScheduleEntry {
+                    cron: cron_every(tier.every_secs, offset_secs),
+                    kind: Queue::Prices,
+                    args: serde_json::json!({ "tier": name }),
+                    enabled: true,
+                    tier: Some(TierEntry {
+                        tier: name.clone(),
+                        every_secs: tier.every_secs,
+                        configured_every_secs: tier.every_secs,
+                        stretched: false,
+                        offset_secs,
+                    }),
+                });
+        }
     }
 
     /// Tracked symbols that have no coin id: a configuration error, reported at start-up.

@@ -211,10 +211,12 @@ pub struct CoinGeckoSettings {
     pub max_concurrent_requests: usize,
     /// A request slower than this fails (and the job is retried).
     pub timeout_ms: u64,
-    /// Requests allowed, like `30/min`; `off` for none. Default `30/min`: the "~30 calls per
-    /// minute" CoinGecko documents for the free plans (newer pages say 100/min for a Demo key,
-    /// and keyless use, limited per IP, often gets 429s sooner, so the lower figure is the
-    /// safe one). Raise it to your plan's figure (Demo `100/min`, paid plans `500/min`, ...).
+    /// Requests allowed, like `30/min`; `off` for none. Default `30/min, 10000/month`: the
+    /// "~30 calls per minute" and the 10,000 calls a month of CoinGecko's free Demo plan
+    /// (newer pages say 100/min for a Demo key, and keyless use, limited per IP, often gets
+    /// 429s sooner, so the lower figure is the safe one). The default schedule fits it
+    /// (`coinbeat plan`). Raise it to your plan's figures (paid plans `500/min, 500000/month`,
+    /// ...).
     pub rate_limit: String,
 }
 
@@ -227,7 +229,7 @@ impl Default for CoinGeckoSettings {
             max_ids_per_request: 250,
             max_concurrent_requests: 4,
             timeout_ms: 10_000,
-            rate_limit: "30/min".into(),
+            rate_limit: "30/min, 10000/month".into(),
         }
     }
 }

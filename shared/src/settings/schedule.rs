@@ -20,6 +20,24 @@ pub struct ScheduleEntry {
     /// A disabled entry is kept in the table but never enqueues.
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// Set on the entries made from `[prices.tiers]` (never read from a file).
+    #[serde(skip)]
+    pub tier: Option<TierEntry>,
+}
+
+/// What a tier's entry was made from, and whether the plan check stretched it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TierEntry {
+    pub tier: String,
+    /// Seconds between ticks as scheduled.
+    pub every_secs: u64,
+    /// As configured; larger `every_secs` means the plan check stretched it to fit the limits.
+    pub configured_every_secs: u64,
+    /// Whether the plan check lengthened it (`plan.over_limits = "stretch"`).
+    pub stretched: bool,
+    /// Seconds past the minute the entry ticks at (intervals of a minute or more).
+    #[serde(skip)]
+    pub offset_secs: u64,
 }
 
 fn empty_args() -> serde_json::Value {
@@ -33,31 +51,38 @@ fn enabled() -> bool {
 /// Entry name → entry. The name is part of the Redis keys that record its runs.
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
-/// The built-in table: prices and health every five minutes, the top-100 markets every ten
-/// minutes, cleanup daily at 02:00 UTC, the coin catalogue daily at 03:47 UTC (and, like every
-/// entry, at the very first start).
+/// The built-in table, sized for a free CoinGecko key (10,000 calls a month; `coinbeat plan`
+/// shows 7,781): the tracked coins' prices every 15 minutes (the stream-worker keeps them live,
+/// and every catalogued coin is priced by its rank tier from Binance and CoinLore,
+/// `[prices.tiers]`), health every five minutes (CoinGecko asked hourly), the top-100 markets
+/// every 30 minutes, the tracked coins' supply figures daily, cleanup daily at 02:00 UTC, and
+/// the coin catalogue daily at 03:47 UTC (and, like every entry, at the very first start).
 pub fn default_schedule() -> ScheduleTable {
     let entry = |cron: &str, kind| ScheduleEntry {
         cron: cron.into(),
         kind,
         args: empty_args(),
         enabled: true,
+        tier: None,
+    };
+    let market = |cron: &str, supply: bool| ScheduleEntry {
+        args: serde_json::json!({
+            "limit": crate::jobs::MarketJob::DEFAULT_LIMIT,
+            "supply": supply,
+        }),
+        ..entry(cron, Queue::Market)
     };
     BTreeMap::from([
-        ("prices".to_owned(), entry("0 */5 * * * *", Queue::Prices)),
+        ("prices".to_owned(), entry("0 */15 * * * *", Queue::Prices)),
         ("health".to_owned(), entry("30 */5 * * * *", Queue::Health)),
-        (
-            "market".to_owned(),
-            ScheduleEntry {
-                args: serde_json::json!({ "limit": crate::jobs::MarketJob::DEFAULT_LIMIT }),
-                ..entry("0 */10 * * * *", Queue::Market)
-            },
-        ),
+        ("market".to_owned(), market("0 */30 * * * *", false)),
+        // Supplies move slowly; 14 calls (the page, `/global`, one per tracked coin).
+        ("supply".to_owned(), market("0 17 4 * * *", true)),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),
         (
             "catalogue".to_owned(),
-            // Clear of every other entry's tick (prices and health every 5 minutes, the market
-            // every 10): its 21 paced calls never share a minute with the market's 14.
+            // Clear of every other entry's CoinGecko calls: its 21 paced calls never share a
+            // minute with the supply job's 14.
             entry("0 47 3 * * *", Queue::Catalogue),
         ),
     ])

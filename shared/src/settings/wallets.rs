@@ -122,6 +122,7 @@ impl WalletSettings {
                 "address": address,
             }),
             enabled: true,
+            tier: None,
         }
     }
 

@@ -81,6 +81,19 @@ impl Binance {
         Ok(rows)
     }
 
+    /// `GET /api/v3/ticker/24hr` without `symbols`: every pair Binance lists, in one call of
+    /// weight 80 (a price tier's whole Binance side).
+    pub async fn all_tickers_24h(&self) -> Result<Vec<Ticker24h>, BinanceError> {
+        let body = self
+            .get(
+                "/api/v3/ticker/24hr",
+                &[],
+                coinbeat_shared::plan::ALL_TICKERS_WEIGHT,
+            )
+            .await?;
+        parse(&body)
+    }
+
     /// One request of `weight` (Binance's request weight, what its limit counts).
     async fn get(
         &self,

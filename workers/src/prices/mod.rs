@@ -1,5 +1,6 @@
 //! The `prices` queue: fetch USD prices from CoinGecko in batches, fall back to Binance for
-//! what CoinGecko could not answer, and write them to the cache.
+//! what CoinGecko could not answer, and write them to the cache. A job naming a tier is a
+//! price tier's run instead (see `tier`).
 //!
 //! One job names coin ids, or symbols (or neither: the tracked set). A symbol names the coin
 //! `[prices.coins]` pins it to, else the catalogue's best-ranked coin with that symbol (the API
@@ -30,7 +31,10 @@ use crate::{
     binance::{Binance, BinanceError, pair_for},
     boot::WorkerEnv,
     coingecko::{CoinGecko, CoinGeckoError},
+    coinlore::CoinLore,
 };
+
+mod tier;
 
 /// The `source` of records fetched from CoinGecko.
 pub const SOURCE: &str = "coingecko";
@@ -42,6 +46,8 @@ pub const FALLBACK_SOURCE: &str = "binance";
 pub struct PriceWorker {
     coingecko: CoinGecko,
     binance: Option<Binance>,
+    /// A tier's pages (see `tier`).
+    coinlore: CoinLore,
     cache: PriceCache,
     prices: PricesSettings,
     parallel_requests: usize,
@@ -89,6 +95,7 @@ impl PriceWorker {
         Ok(Self {
             coingecko: CoinGecko::new(env)?,
             binance,
+            coinlore: CoinLore::new(env)?,
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             prices: settings.prices.clone(),
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),
@@ -105,6 +112,9 @@ impl PriceWorker {
     /// Runs one job; the result says what was written, skipped and missing, and whether (and
     /// why) the fallback was used.
     pub async fn handle(&self, job: PricesJob) -> JobResult {
+        if let Some(tier) = &job.tier {
+            return self.refresh_tier(tier).await;
+        }
         let catalogue = self
             .catalogue
             .get()

@@ -1,0 +1,287 @@
+//! A price tier's run (`{"tier": "major"}`): the catalogue's coins of the tier's ranks when the
+//! job runs, priced from the tier's source (`[prices.tiers]`).
+//!
+//! - `binance`: one `/ticker/24hr` of every pair. A USDT pair prices the coin its ticker names
+//!   (`Catalogue::name_symbol`, the rule the API and the stream share), when that coin is in
+//!   the tier; the tier's coins left over are asked of CoinLore.
+//! - `coinlore`: the `/tickers/` pages covering the tier's ranks, then the pages next to them
+//!   while some of its coins are still missing (CoinLore's ranks drift from CoinGecko's), up
+//!   to a tenth more; an open tier reads to the end of the list. Rows match coins by id
+//!   (CoinLore's `nameid` follows CoinGecko's slugs).
+//! - `coingecko`: `/simple/price` in batches, as a job naming ids.
+//!
+//! Every record says which source priced it; the result counts the calls made and the coins
+//! no source priced.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{
+    cache::{MarketRow, PriceRecord},
+    catalogue::{Catalogue, CatalogueCoin},
+    domain::{CoinId, Symbol},
+    queue::{JobError, JobResult},
+    settings::{TierSettings, TierSource, tiers::COINLORE_PAGE},
+};
+use serde_json::json;
+
+use super::{PriceWorker, Wanted};
+use crate::coinlore::CoinLoreError;
+
+/// The `source` of records priced from CoinLore's pages.
+pub const COINLORE_SOURCE: &str = "coinlore";
+
+/// The last CoinLore page an open tier reads (50,000 coins), whatever the upstream says.
+const MAX_PAGE: u32 = 500;
+
+/// How many of the coins no source priced a result names.
+const MISSING_NAMED: usize = 20;
+
+/// Calls a run made, per provider.
+#[derive(Debug, Default)]
+struct Calls {
+    binance: u32,
+    coinlore: u32,
+    coingecko: u32,
+}
+
+impl PriceWorker {
+    /// Runs one tier's refresh.
+    pub(super) async fn refresh_tier(&self, name: &str) -> JobResult {
+        let Some(tier) = self.prices.tiers.get(name).filter(|t| t.enabled) else {
+            return Err(JobError::permanent(format!(
+                "no tier is named {name:?} in [prices.tiers]"
+            )));
+        };
+        let catalogue = self
+            .catalogue
+            .get()
+            .await
+            .map_err(|e| JobError::transient(format!("reading the coin catalogue: {e}")))?;
+        let members: HashMap<&str, &CatalogueCoin> = catalogue
+            .index
+            .ranked()
+            .iter()
+            .filter(|coin| tier.holds(coin.rank))
+            .map(|coin| (coin.id.as_str(), coin))
+            .collect();
+        if members.is_empty() {
+            return Ok(Some(json!({
+                "tier": name,
+                "members": 0,
+                "written": 0,
+                "note": "no catalogued coin has the tier's ranks (the catalogue is refreshed at \
+                         first start and daily)",
+            })));
+        }
+        let mut calls = Calls::default();
+        let mut records: Vec<PriceRecord> = Vec::with_capacity(members.len());
+        let mut failures: Vec<String> = Vec::new();
+        match tier.source {
+            TierSource::Binance => match self.binance_pass(&catalogue, &members).await {
+                Ok(priced) => {
+                    calls.binance = 1;
+                    records = priced;
+                }
+                Err(e) => failures.push(format!("binance: {e}")),
+            },
+            TierSource::Coingecko => {
+                let wanted: Vec<Wanted> = members
+                    .values()
+                    .map(|coin| Wanted {
+                        id: coin.id.clone(),
+                        symbol: coin.symbol.clone(),
+                        asked: coin.id.to_string(),
+                    })
+                    .collect();
+                let mut pass = self.ask_coingecko(&wanted).await;
+                calls.coingecko = pass.requests as u32;
+                if let Some(e) = pass.failure.take() {
+                    failures.push(format!("coingecko: {e}"));
+                }
+                records = pass.records;
+            }
+            TierSource::Coinlore => {}
+        }
+        // CoinLore: the whole tier, or what the source before it left.
+        let mut left: HashMap<&str, &CatalogueCoin> = members.clone();
+        for record in &records {
+            left.remove(record.coin_id.as_str());
+        }
+        if !left.is_empty() && tier.source != TierSource::Coingecko {
+            let listed = catalogue.index.len() as u32;
+            match self
+                .coinlore_pass(tier, listed, &mut left, &mut calls)
+                .await
+            {
+                Ok(priced) => records.extend(priced),
+                Err(e) => failures.push(format!("coinlore: {e}")),
+            }
+        }
+        if records.is_empty() && !failures.is_empty() {
+            return Err(JobError::transient(failures.join("; ")));
+        }
+        let outcome = self.write(&records).await?;
+        let mut missing: Vec<&str> = members
+            .keys()
+            .filter(|id| !records.iter().any(|r| r.coin_id.as_str() == **id))
+            .copied()
+            .collect();
+        missing.sort_unstable_by_key(|id| members[id].rank_order());
+        Ok(Some(json!({
+            "tier": name,
+            "ranks": tier.ranks(),
+            "source": tier.source.as_str(),
+            "members": members.len(),
+            "written": outcome.written,
+            "skipped_not_newer": outcome.skipped,
+            "by_source": by_source(&records),
+            "missing": missing.len(),
+            "missing_first": &missing[..missing.len().min(MISSING_NAMED)],
+            "upstream_requests": {
+                "binance": calls.binance,
+                "coinlore": calls.coinlore,
+                "coingecko": calls.coingecko,
+            },
+            "failures": failures,
+        })))
+    }
+
+    /// The members Binance's USDT pairs price.
+    async fn binance_pass(
+        &self,
+        catalogue: &Catalogue,
+        members: &HashMap<&str, &CatalogueCoin>,
+    ) -> Result<Vec<PriceRecord>, String> {
+        let Some(binance) = &self.binance else {
+            return Err("providers.binance is disabled".into());
+        };
+        let fetched_at = Utc::now();
+        let tickers = binance.all_tickers_24h().await.map_err(|e| e.to_string())?;
+        let mut records = Vec::new();
+        for ticker in tickers {
+            let Some(base) = ticker.pair.strip_suffix("USDT") else {
+                continue;
+            };
+            let Ok(symbol) = Symbol::parse(base) else {
+                continue;
+            };
+            let Some(named) = catalogue.name_symbol(&self.prices, &symbol) else {
+                continue;
+            };
+            let Some(coin) = members.get(named.id.as_str()) else {
+                continue;
+            };
+            records.push(PriceRecord {
+                symbol: coin.symbol.clone(),
+                coin_id: coin.id.clone(),
+                usd: ticker.last_price,
+                change_24h_pct: ticker.price_change_percent,
+                market_cap_usd: None,
+                volume_24h_usd: ticker.quote_volume,
+                upstream_updated_at: ticker
+                    .close_time_ms
+                    .and_then(DateTime::from_timestamp_millis),
+                fetched_at,
+                source: super::FALLBACK_SOURCE.to_owned(),
+            });
+        }
+        Ok(records)
+    }
+
+    /// Reads CoinLore's pages for the tier until every coin of `left` is priced (each priced one
+    /// is taken out of it) or the pages worth reading are read.
+    async fn coinlore_pass(
+        &self,
+        tier: &TierSettings,
+        listed: u32,
+        left: &mut HashMap<&str, &CatalogueCoin>,
+        calls: &mut Calls,
+    ) -> Result<Vec<PriceRecord>, CoinLoreError> {
+        let core = tier.coinlore_pages(listed);
+        // A tenth more on each side, nearest first: where a drifted rank lands.
+        let margin = (core.len() as u32).div_ceil(10).max(1);
+        let mut order: Vec<u32> = core.clone().collect();
+        for k in 1..=margin {
+            order.push(core.end - 1 + k);
+            if let Some(before) = core.start.checked_sub(k) {
+                order.push(before);
+            }
+        }
+        let mut records = Vec::new();
+        let mut past_the_end = u32::MAX;
+        for page in order {
+            if left.is_empty() {
+                break;
+            }
+            if page < past_the_end && self.read_page(page, left, &mut records, calls).await? {
+                past_the_end = page + 1;
+            }
+        }
+        // An open tier reads on to the end of CoinLore's list: coins the catalogue lists
+        // unranked sit anywhere past the ranked ones.
+        if tier.to.is_none() {
+            let mut page = core.end + margin;
+            while !left.is_empty() && page < past_the_end.min(MAX_PAGE) {
+                if self.read_page(page, left, &mut records, calls).await? {
+                    past_the_end = page + 1;
+                }
+                page += 1;
+            }
+        }
+        Ok(records)
+    }
+
+    /// Reads one CoinLore page and prices the coins of `left` on it; whether it was the last.
+    async fn read_page(
+        &self,
+        page: u32,
+        left: &mut HashMap<&str, &CatalogueCoin>,
+        records: &mut Vec<PriceRecord>,
+        calls: &mut Calls,
+    ) -> Result<bool, CoinLoreError> {
+        let fetched_at = Utc::now();
+        let tickers = self
+            .coinlore
+            .tickers(page * COINLORE_PAGE, COINLORE_PAGE)
+            .await?;
+        calls.coinlore += 1;
+        let last = (tickers.rows.len() as u32) < COINLORE_PAGE;
+        for row in tickers.rows {
+            if let Some(coin) = left.remove(row.coin_id.as_str())
+                && let Some(record) = coinlore_record(coin, row, fetched_at)
+            {
+                records.push(record);
+            }
+        }
+        Ok(last)
+    }
+}
+
+/// A record of `coin` from CoinLore's row; `None` without a price.
+fn coinlore_record(
+    coin: &CatalogueCoin,
+    row: MarketRow,
+    fetched_at: DateTime<Utc>,
+) -> Option<PriceRecord> {
+    Some(PriceRecord {
+        symbol: coin.symbol.clone(),
+        coin_id: CoinId::clone(&coin.id),
+        usd: row.price_usd?,
+        change_24h_pct: row.change_24h_pct,
+        market_cap_usd: row.market_cap_usd,
+        volume_24h_usd: row.volume_24h_usd,
+        upstream_updated_at: row.upstream_updated_at,
+        fetched_at,
+        source: COINLORE_SOURCE.to_owned(),
+    })
+}
+
+/// How many records each source gave.
+fn by_source(records: &[PriceRecord]) -> std::collections::BTreeMap<&str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for record in records {
+        *counts.entry(record.source.as_str()).or_default() += 1;
+    }
+    counts
+}
