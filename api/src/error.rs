@@ -97,6 +97,9 @@ pub enum ApiError {
     GlobalNotFetched,
     #[error(transparent)]
     InvalidCoinId(#[from] CoinIdError),
+    /// `?tier=` names no enabled `[prices.tiers]` entry (nor `all` or `tracked`).
+    #[error("no tier is named {tier:?}; the tiers are: {known}")]
+    UnknownTier { tier: String, known: String },
     /// A coin list's `cursor` is not one this API handed out.
     #[error("cursor {0:?} is not a cursor from an earlier page (pass back `next_cursor` as is)")]
     InvalidCursor(String),
@@ -263,6 +266,7 @@ impl ApiError {
             | InvalidLimit(_)
             | InvalidOffset(_)
             | InvalidCursor(_)
+            | UnknownTier { .. }
             | InvalidCoinId(_)
             | InvalidHistoryQuery(_)
             | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -319,6 +323,7 @@ impl ApiError {
             UnknownQueue(_) => "unknown_queue",
             InvalidOffset(_) => "invalid_offset",
             InvalidCursor(_) => "invalid_cursor",
+            UnknownTier { .. } => "unknown_tier",
             TaskNotInQueue { .. } => "task_not_found",
             TaskNotDead { .. } => "task_not_dead",
             NoPayload(_) => "no_payload",

@@ -340,6 +340,10 @@ pub struct BenchArgs {
     /// stream: streamed-symbol counts (default 1000).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<usize>,
+    /// refresh: the whole market instead of the tracked set: the simulator lists this many
+    /// coins and every default price tier refreshes them (e.g. `--coins 14000`).
+    #[arg(long)]
+    pub coins: Option<u32>,
     /// refresh: latency the simulator adds to every upstream request.
     #[arg(long, default_value_t = 100)]
     pub upstream_latency_ms: u64,

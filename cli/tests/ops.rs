@@ -136,9 +136,20 @@ fn schedules_lists_the_table_with_its_run_records() {
         .iter()
         .find(|r| r["name"] == "prices")
         .unwrap();
-    assert_eq!(prices["cron"], "0 */5 * * * *");
+    assert_eq!(prices["cron"], "0 */15 * * * *");
     assert_eq!(prices["kind"], "prices");
     assert!(prices["last_tick_ms"].is_null(), "never ran here: {prices}");
+    // Each price tier is an entry of its own, with the interval it was configured with.
+    let top = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "prices-top")
+        .unwrap();
+    assert_eq!(top["cron"], "*/30 * * * * *");
+    assert_eq!(top["args"], serde_json::json!({"tier": "top"}));
+    assert_eq!(top["tier"]["every_secs"], 30, "{top}");
+    assert_eq!(top["tier"]["stretched"], false, "{top}");
 }
 
 fn stderr_of(output: &Output) -> String {
@@ -512,26 +523,46 @@ fn coins_searches_the_catalogue_best_ranked_first() {
 #[test]
 fn plan_shows_each_window_of_each_limit_against_what_the_table_needs() {
     let redis = TestRedis::start();
-    let mut settings = redis.settings();
-    // A free CoinGecko demo key's month.
-    settings.providers.coingecko.rate_limit = "30/min, 10000/month".into();
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
-        .args(["plan", "--json"])
-        .env_remove("COINBEAT_CONFIG")
-        .env("REDIS_URL", settings.redis.url.expose())
-        .env(
-            "COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT",
-            &settings.providers.coingecko.rate_limit,
-        )
-        .output()
-        .unwrap();
-    let plan = json_of(&output);
-    let month = plan["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["provider"] == "coingecko" && w["window"] == "10000/month")
-        .expect("the month window");
+    let settings = redis.settings();
+    let plan_with = |env: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+            .args(["plan", "--json"])
+            .env_remove("COINBEAT_CONFIG")
+            .env("REDIS_URL", settings.redis.url.expose())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        json_of(&output)
+    };
+    let window = |plan: &Value, provider: &str, window: &str| -> Value {
+        plan["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["provider"] == provider && w["window"] == window)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {provider} {window} in {plan}"))
+    };
+
+    // The default table fits a free CoinGecko demo key's month.
+    let plan = plan_with(&[]);
+    let month = window(&plan, "coingecko", "10000/month");
+    assert_eq!(month["fits"], true, "{month}");
+    assert_eq!(month["needed"], 7_781, "{month}");
+    let coinlore = window(&plan, "coinlore", "1/s");
+    assert_eq!(coinlore["fits"], true, "{coinlore}");
+    assert!(
+        coinlore["longest_wait_ms"].as_u64().unwrap() <= 30_000,
+        "{coinlore}"
+    );
+
+    // The old table (prices every 5 minutes, the markets with supplies every 10) does not.
+    let plan = plan_with(&[
+        ("COINBEAT_SCHEDULE__PRICES__CRON", "0 */5 * * * *"),
+        ("COINBEAT_SCHEDULE__MARKET__CRON", "0 */10 * * * *"),
+        ("COINBEAT_SCHEDULE__MARKET__ARGS__SUPPLY", "true"),
+    ]);
+    let month = window(&plan, "coingecko", "10000/month");
     assert_eq!(month["fits"], false, "{month}");
     assert!(month["needed"].as_u64().unwrap() > 10_000, "{month}");
     let market = plan["entries"]

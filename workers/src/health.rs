@@ -101,8 +101,9 @@ impl HealthWorker {
     }
 
     /// The last report's answer of `provider`, when it was asked within
-    /// `health.coingecko_probe_secs` (CoinGecko only: the other probes cost nothing that
-    /// counts).
+    /// `health.coingecko_probe_secs`, was not down, and no call to it has failed since (its
+    /// breaker is closed with no failures counted). CoinGecko only: the other probes cost
+    /// nothing that counts.
     async fn recent(&self, provider: Provider) -> Option<UpstreamHealth> {
         let spacing = self.settings.health.coingecko_probe_secs;
         if provider != Provider::CoinGecko || spacing == 0 {
@@ -114,7 +115,13 @@ impl HealthWorker {
             .into_iter()
             .find(|u| u.name == provider.as_str())?;
         let age = Utc::now() - upstream.probed_at?;
-        (age.num_seconds() < spacing as i64 && upstream.status != Status::Down).then_some(upstream)
+        // The other workers' calls count too: any failure since, and it is asked now.
+        let breaker = read_breaker(&self.conn, &self.keys, provider)
+            .await
+            .unwrap_or_default();
+        let quiet = breaker.state == BreakerState::Closed && breaker.failures == 0;
+        (age.num_seconds() < spacing as i64 && upstream.status != Status::Down && quiet)
+            .then_some(upstream)
     }
 
     /// A standing answer with the breaker and limiter as they are now.

@@ -5,10 +5,10 @@
 //! `/coins/{id}` once per tracked coin id, a few at a time. Each document is written newest-wins
 //! (see `MarketCache`), so a re-delivered or late job never rolls the cache back. When CoinGecko
 //! cannot give the top-N, CoinLore's `/tickers/` is asked instead and the snapshot says
-//! `source: "coinlore"`; CoinLore has no equivalent of `/global` or `/coins/{id}` here, so those
-//! are reported as missing in the job's result (the cache keeps its older figures), never made
-//! up. Only when both upstreams fail for the top-N does the job fail (and retry), with
-//! CoinGecko's error.
+//! `source: "coinlore"`; the global figures likewise come from CoinLore's `/global/` then. CoinLore
+//! has no equivalent of `/coins/{id}`, so supplies are reported as missing in the job's result
+//! (the cache keeps its older figures), never made up. Only when both upstreams fail for the
+//! top-N does the job fail (and retry), with CoinGecko's error.
 
 use std::collections::BTreeSet;
 
@@ -182,25 +182,44 @@ impl MarketWorker {
     /// Fetches and writes the global figures; what happened, for the job's result.
     async fn global(&self) -> Result<Value, JobError> {
         let asked_at = Utc::now();
-        let global = match self.coingecko.global().await {
-            Ok(global) => global,
+        let stats = match self.coingecko.global().await {
+            Ok(global) => GlobalStats {
+                total_market_cap_usd: global.total_market_cap_usd,
+                total_volume_usd: global.total_volume_usd,
+                btc_dominance_pct: global.btc_dominance_pct,
+                eth_dominance_pct: global.eth_dominance_pct,
+                active_cryptocurrencies: global.active_cryptocurrencies,
+                upstream_updated_at: global.updated_at,
+                fetched_at: asked_at,
+                source: SOURCE.to_owned(),
+            },
             Err(error) => {
-                tracing::warn!(%error, "no global market figures");
-                return Ok(json!({ "written": false, "missing": error.to_string() }));
+                tracing::warn!(%error, "coingecko /global failed; asking coinlore");
+                let asked_at = Utc::now();
+                match self.coinlore.global().await {
+                    Ok(global) => GlobalStats {
+                        total_market_cap_usd: global.total_mcap,
+                        total_volume_usd: global.total_volume,
+                        btc_dominance_pct: global.btc_d,
+                        eth_dominance_pct: global.eth_d,
+                        active_cryptocurrencies: global.coins_count,
+                        // CoinLore does not say when it computed them.
+                        upstream_updated_at: None,
+                        fetched_at: asked_at,
+                        source: FALLBACK_SOURCE.to_owned(),
+                    },
+                    Err(fallback) => {
+                        tracing::warn!(error = %fallback, "no global market figures");
+                        return Ok(json!({
+                            "written": false,
+                            "missing": format!("{error}; the coinlore fallback failed too: {fallback}"),
+                        }));
+                    }
+                }
             }
         };
-        let stats = GlobalStats {
-            total_market_cap_usd: global.total_market_cap_usd,
-            total_volume_usd: global.total_volume_usd,
-            btc_dominance_pct: global.btc_dominance_pct,
-            eth_dominance_pct: global.eth_dominance_pct,
-            active_cryptocurrencies: global.active_cryptocurrencies,
-            upstream_updated_at: global.updated_at,
-            fetched_at: asked_at,
-            source: SOURCE.to_owned(),
-        };
         let written = self.cache.write_global(&stats).await.map_err(cache)?;
-        Ok(json!({ "written": written }))
+        Ok(json!({ "written": written, "source": stats.source }))
     }
 
     /// Fetches and writes the supply of every tracked coin id, a few at a time; what happened,

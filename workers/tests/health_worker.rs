@@ -24,6 +24,8 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     settings.providers.etherscan.base_url = sim.etherscan_url();
     settings.providers.etherscan.api_key = Some(Secret::new("sim-key"));
     settings.providers.binance.enabled = false;
+    // Every run asks CoinGecko (the spacing has its own test).
+    settings.health.coingecko_probe_secs = 0;
     let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let (conn, keys) = (env.conn.clone(), env.keys.clone());
     let worker = HealthWorker::new(&env).unwrap();
@@ -46,7 +48,7 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     let cg = coingecko(&report);
     assert_eq!(cg.breaker.state, BreakerState::Closed);
     let limit = cg.rate_limit.expect("coingecko's limiter");
-    assert_eq!(limit.limit, "30/min");
+    assert_eq!(limit.limit, "30/min, 10000/month");
     assert_eq!(
         limit.snapshot.metrics.acquired, 1,
         "the probe took a permit"
@@ -105,4 +107,64 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
         0,
         "a success resets the count"
     );
+}
+
+#[tokio::test]
+async fn coingecko_is_probed_hourly_unless_a_call_to_it_failed_since() {
+    let redis = TestRedis::start();
+    let sim = coinbeat_sim::start(SimConfig::default()).await.unwrap();
+    let mut settings = redis.settings();
+    settings.providers.coingecko.base_url = sim.base_url();
+    settings.providers.coinlore.base_url = sim.coinlore_url();
+    settings.providers.binance.enabled = false;
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    let (conn, keys) = (env.conn.clone(), env.keys.clone());
+    let worker = HealthWorker::new(&env).unwrap();
+    let pings = || {
+        sim.stats()
+            .by_endpoint
+            .get("/api/v3/ping")
+            .copied()
+            .unwrap_or_default()
+    };
+    let coingecko = |report: &HealthReport| {
+        report
+            .upstreams
+            .iter()
+            .find(|u| u.name == "coingecko")
+            .cloned()
+            .unwrap()
+    };
+
+    worker.handle(HealthJob {}).await.unwrap();
+    let first = HealthReport::load(&conn, &keys).await.unwrap().unwrap();
+    let probed_at = coingecko(&first).probed_at.expect("probed");
+    assert_eq!(pings(), 1);
+    // Within the hour the answer stands, with when it was asked; the others are asked again.
+    worker.handle(HealthJob {}).await.unwrap();
+    let second = HealthReport::load(&conn, &keys).await.unwrap().unwrap();
+    assert_eq!(pings(), 1, "asked once an hour");
+    assert_eq!(coingecko(&second).probed_at, Some(probed_at));
+    assert_eq!(coingecko(&second).status, Status::Up);
+    assert!(second.checked_at > first.checked_at);
+    let coinlore = |r: &HealthReport| r.upstreams.iter().find(|u| u.name == "coinlore").cloned();
+    assert!(coinlore(&second).unwrap().probed_at > coinlore(&first).unwrap().probed_at);
+
+    // CoinGecko goes down and a price job's call fails: the next run asks at once.
+    sim.control(&ControlRequest {
+        provider: Some(coinbeat_sim::Provider::CoinGecko),
+        down: Some(true),
+        ..Default::default()
+    })
+    .unwrap();
+    let prices = coinbeat_workers::prices::PriceWorker::new(&env).unwrap();
+    assert!(prices.handle(Default::default()).await.is_err());
+    worker.handle(HealthJob {}).await.unwrap();
+    let third = HealthReport::load(&conn, &keys).await.unwrap().unwrap();
+    assert!(
+        pings() >= 2,
+        "asked again (its retries count too): {third:?}"
+    );
+    assert_eq!(coingecko(&third).status, Status::Down, "{third:?}");
+    assert!(coingecko(&third).probed_at > Some(probed_at));
 }

@@ -133,7 +133,8 @@ async fn the_top_n_global_figures_and_supply_come_from_coingecko_with_the_digits
 }
 
 #[tokio::test]
-async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_reported_missing() {
+async fn when_coingecko_is_down_the_top_n_and_global_figures_come_from_coinlore_and_supplies_are_missing()
+ {
     let ctx = setup().await;
     ctx.sim
         .control(&ControlRequest {
@@ -153,8 +154,8 @@ async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_re
         .unwrap();
     assert_eq!(result["source"], "coinlore", "{result}");
     assert_eq!(result["fallback"]["source"], "coinlore", "{result}");
-    assert_eq!(result["global"]["written"], false, "{result}");
-    assert!(result["global"]["missing"].is_string(), "{result}");
+    assert_eq!(result["global"]["written"], true, "{result}");
+    assert_eq!(result["global"]["source"], "coinlore", "{result}");
     let tracked = tracked_ids(&ctx.settings);
     assert_eq!(
         result["supply"]["missing"].as_array().unwrap().len(),
@@ -180,7 +181,27 @@ async fn when_coingecko_is_down_the_top_n_comes_from_coinlore_and_the_rest_is_re
             row.coin_id
         );
     }
-    assert_eq!(ctx.cache.global().await.unwrap(), None, "never made up");
+    // CoinLore's `/global/` figures, with the digits it sent.
+    let global = ctx.cache.global().await.unwrap().expect("global cached");
+    assert_eq!(global.source, "coinlore");
+    let served: serde_json::Value = reqwest::get(format!("{}/global/", ctx.sim.coinlore_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        global.active_cryptocurrencies,
+        served[0]["coins_count"].as_u64()
+    );
+    let btc_d = global.btc_dominance_pct.expect("dominance").to_string();
+    let served_btc_d = served[0]["btc_d"].as_str().unwrap();
+    let (ours, theirs): (f64, f64) = (btc_d.parse().unwrap(), served_btc_d.parse().unwrap());
+    assert!(
+        (ours - theirs).abs() < 1.0,
+        "{btc_d} against {served_btc_d}"
+    );
+    assert!(global.total_market_cap_usd.unwrap() > rust_decimal::Decimal::ZERO);
 }
 
 #[tokio::test]
@@ -205,6 +226,33 @@ async fn with_both_upstreams_down_the_job_fails_and_writes_nothing() {
         .unwrap_err();
     assert!(!matches!(error, JobError::Permanent(_)), "{error:?}");
     assert_eq!(ctx.cache.snapshot().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn without_supply_a_run_is_one_page_and_global_figures() {
+    let ctx = setup().await;
+    let result = ctx
+        .worker
+        .handle(MarketJob {
+            limit: 100,
+            supply: false,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["supply"], "not asked", "{result}");
+    let stats = ctx.sim.stats();
+    let coin_calls: u64 = stats
+        .by_endpoint
+        .iter()
+        .filter(|(endpoint, _)| {
+            endpoint.starts_with("/api/v3/coins/") && !endpoint.ends_with("markets")
+        })
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(coin_calls, 0, "{stats:?}");
+    assert_eq!(stats.by_endpoint["/api/v3/coins/markets"], 1, "{stats:?}");
+    assert_eq!(stats.by_endpoint["/api/v3/global"], 1, "{stats:?}");
 }
 
 #[tokio::test]

@@ -38,6 +38,10 @@ const CHAIN: (&str, &str) = ("chain", "ethereum (default), base, arbitrum, ...")
 const LIMIT: (&str, &str) = ("limit", "how many");
 const OFFSET: (&str, &str) = ("offset", "how many to skip");
 const CURSOR: (&str, &str) = ("cursor", "the previous page's next_cursor");
+const TIER: (&str, &str) = (
+    "tier",
+    "a [prices.tiers] name, all (every catalogued coin) or tracked (the default)",
+);
 const SEARCH: (&str, &str) = ("search", "a name, symbol or id prefix (any case)");
 
 /// The description of `method path`, `None` for a route this table lacks.
@@ -66,8 +70,10 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("The documentation page's style sheet")
         },
         "/v1/prices" if get => Operation {
-            query: &[SYMBOLS, IDS],
-            ..op("Cached USD prices, with what is missing")
+            query: &[SYMBOLS, IDS, TIER, LIMIT, CURSOR],
+            ..op(
+                "Cached USD prices, with what is missing: the tracked set, a list of symbols or ids, or a rank tier's coins (paged)",
+            )
         },
         "/v1/prices/{coin}" if get => Operation {
             not_found: true,

@@ -72,12 +72,12 @@ pub async fn list(
 
 /// A cursor names the last coin of a page by its place in the order (rank, then id), so the
 /// next page starts right after it even if a refresh moved or removed that coin.
-fn cursor_of(coin: &CatalogueCoin) -> String {
+pub(crate) fn cursor_of(coin: &CatalogueCoin) -> String {
     let (rank, id) = coin.rank_order();
     format!("{rank}~{id}")
 }
 
-fn parse_cursor(raw: &str) -> Result<(u32, String), ApiError> {
+pub(crate) fn parse_cursor(raw: &str) -> Result<(u32, String), ApiError> {
     let invalid = || ApiError::InvalidCursor(raw.to_owned());
     let (rank, id) = raw.split_once('~').ok_or_else(invalid)?;
     let rank: u32 = rank.parse().map_err(|_| invalid())?;

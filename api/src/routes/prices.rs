@@ -8,7 +8,10 @@
 //! Records come from the in-process copy ([`crate::live_prices`]) while it is current; every
 //! coin it does not hold goes to Redis, so misses, 404s and Redis outages are unchanged.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
 
 use axum::{
     Json,
@@ -18,11 +21,17 @@ use axum::{
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{Freshness, PriceRecord},
+    catalogue::CatalogueCoin,
     domain::{CoinId, Symbol},
+    settings::TierSettings,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::{
+    coins::{cursor_of, parse_cursor},
+    markets::parse_limit,
+};
 use crate::{
     ApiError, AppState,
     cache_reads::Kind,
@@ -118,14 +127,60 @@ impl Missing {
 struct ListResponse<'a> {
     prices: Vec<PriceView<'a>>,
     missing: Vec<Missing>,
+    /// The page after this one (pass it as `cursor`); `null` on the last page or when the list
+    /// is not paged.
+    next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    /// Comma-separated symbols; absent (and no `ids`) means the tracked set.
+    /// Comma-separated symbols; absent (and no `ids` or `tier`) means the tracked set.
     symbols: Option<String>,
     /// Comma-separated coin ids, instead of symbols.
     ids: Option<String>,
+    /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked`: the catalogue's
+    /// coins in rank order, a page at a time.
+    tier: Option<String>,
+    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Which coins a list asks for.
+enum Listing<'a> {
+    Symbols(Option<&'a str>),
+    Ids(&'a str),
+    /// `None`: every catalogued coin.
+    Tier(Option<&'a TierSettings>),
+}
+
+impl ListQuery {
+    fn listing<'a>(
+        &'a self,
+        tiers: &'a BTreeMap<String, TierSettings>,
+    ) -> Result<Listing<'a>, ApiError> {
+        match (&self.symbols, &self.ids, self.tier.as_deref()) {
+            (symbols, None, None | Some("tracked")) => Ok(Listing::Symbols(symbols.as_deref())),
+            (None, Some(ids), None) => Ok(Listing::Ids(ids)),
+            (None, None, Some("all")) => Ok(Listing::Tier(None)),
+            (None, None, Some(name)) => match tiers.get(name).filter(|t| t.enabled) {
+                Some(tier) => Ok(Listing::Tier(Some(tier))),
+                None => Err(ApiError::UnknownTier {
+                    tier: name.to_owned(),
+                    known: tiers
+                        .iter()
+                        .filter(|(_, t)| t.enabled)
+                        .map(|(name, _)| name.as_str())
+                        .chain(["all", "tracked"])
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            },
+            _ => Err(ApiError::BadRequest(
+                "give one of `symbols`, `ids` or `tier`".into(),
+            )),
+        }
+    }
 }
 
 /// One price the single-coin route answers: the record, and the other coins sharing the symbol
@@ -138,9 +193,13 @@ struct OneResponse<'a> {
     alternatives: &'a [Alternative],
 }
 
-/// `GET /v1/prices[?symbols=BTC,ETH | ?ids=bitcoin,ethereum]`: `{"prices": [...], "missing":
-/// [...]}` in the order asked (the tracked order when no list is given): from the in-process
-/// copy, with one Redis round trip for the coins it does not hold.
+/// `GET /v1/prices[?symbols=BTC,ETH | ?ids=bitcoin,ethereum | ?tier=top][&limit=&cursor=]`:
+/// `{"prices": [...], "missing": [...], "next_cursor": ..}` in the order asked (the tracked
+/// order when no list is given; rank order for a tier): from the in-process copy, with one
+/// Redis round trip for the coins it does not hold. A tier's list is paged (`limit` 1..=1000,
+/// default 100; the cursor names the page's last coin by rank, so a catalogue refresh between
+/// pages skips or repeats nothing that kept its place); a list of symbols or ids is paged only
+/// when `limit` or `cursor` is given (the cursor is then a position in the list).
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -148,31 +207,76 @@ pub async fn list(
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let catalogue = state.catalogue().await?;
     let prices_settings = &state.settings().prices;
+    let paged = query.limit.is_some() || query.cursor.is_some();
+    let limit = parse_limit(query.limit.as_deref())?;
+    let mut next_cursor = None;
     // What was asked, each with the coin it names (None: no coin has that symbol).
-    let asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match (&query.symbols, &query.ids) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::BadRequest(
-                "give `symbols` or `ids`, not both".into(),
-            ));
+    let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> =
+        match query.listing(&prices_settings.tiers)? {
+            Listing::Tier(tier) => {
+                let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+                let mut coins: Vec<&CatalogueCoin> = catalogue
+                    .index
+                    .ranked()
+                    .iter()
+                    .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
+                    .filter(|coin| {
+                        after
+                            .as_ref()
+                            .is_none_or(|(rank, id)| coin.rank_order() > (*rank, id.as_str()))
+                    })
+                    .take(limit + 1)
+                    .collect();
+                if coins.len() > limit {
+                    coins.truncate(limit);
+                    next_cursor = coins.last().map(|coin| cursor_of(coin));
+                }
+                coins
+                    .into_iter()
+                    .map(|coin| {
+                        let named = NamedCoin {
+                            id: coin.id.clone(),
+                            symbol: Symbol::parse(&coin.symbol).ok(),
+                            known: true,
+                            alternatives: Vec::new(),
+                        };
+                        (None, Some(named))
+                    })
+                    .collect()
+            }
+            Listing::Ids(ids) => parse_ids(ids)?
+                .into_iter()
+                .map(|id| {
+                    let named = catalogue
+                        .name(prices_settings, id.as_str())
+                        .filter(|named| named.id == id);
+                    (None, Some(named.unwrap_or_else(|| NamedCoin::bare(id))))
+                })
+                .collect(),
+            Listing::Symbols(symbols) => {
+                let symbols: Arc<Vec<Symbol>> = match symbols {
+                    None => state.tracked_symbols().await?,
+                    Some(list) => Arc::new(parse_list(list)?),
+                };
+                let named = named_symbols(&state, &symbols).await?;
+                symbols.iter().cloned().map(Some).zip(named).collect()
+            }
+        };
+    if paged && query.tier.as_deref().is_none_or(|t| t == "tracked") {
+        let start = match query.cursor.as_deref() {
+            None => 0,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|at| *at <= asked.len())
+                .ok_or_else(|| ApiError::InvalidCursor(raw.to_owned()))?,
+        };
+        let end = (start + limit).min(asked.len());
+        if end < asked.len() {
+            next_cursor = Some(end.to_string());
         }
-        (None, Some(ids)) => parse_ids(ids)?
-            .into_iter()
-            .map(|id| {
-                let named = catalogue
-                    .name(prices_settings, id.as_str())
-                    .filter(|named| named.id == id);
-                (None, Some(named.unwrap_or_else(|| NamedCoin::bare(id))))
-            })
-            .collect(),
-        (symbols, None) => {
-            let symbols: Arc<Vec<Symbol>> = match symbols {
-                None => state.tracked_symbols().await?,
-                Some(list) => Arc::new(parse_list(list)?),
-            };
-            let named = named_symbols(&state, &symbols).await?;
-            symbols.iter().cloned().map(Some).zip(named).collect()
-        }
-    };
+        asked = asked.drain(start..end).collect();
+    }
     let coins: Vec<CoinId> = asked
         .iter()
         .filter_map(|(_, named)| Some(named.as_ref()?.id.clone()))
@@ -206,7 +310,12 @@ pub async fn list(
         held.iter()
             .map(|record| PriceView::new(record, now, &state)),
     );
-    Ok(Json(ListResponse { prices, missing }).into_response())
+    Ok(Json(ListResponse {
+        prices,
+        missing,
+        next_cursor,
+    })
+    .into_response())
 }
 
 /// The record of each coin (same order) from the in-process copy, with one Redis round trip

@@ -211,3 +211,120 @@ async fn any_catalogued_coin_can_be_asked_for_by_id_or_symbol_and_tracked() {
     assert_eq!(&tracked[tracked.len() - 2..], ["BCH", "T7"]);
     assert!(!tracked.contains(&"NOPE"));
 }
+
+#[tokio::test]
+async fn a_tier_lists_its_coins_by_rank_a_page_at_a_time_and_every_list_pages() {
+    let api = Api::start().await;
+    catalogue(&api).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let now = Utc::now();
+    let mut tail = record("T1", "0.00000042", now);
+    tail.coin_id = CoinId::parse("tail-001").unwrap();
+    tail.source = "coinlore".into();
+    api.write(&[record("BTC", "97000.5", now), tail]).await;
+
+    // The default tiers: top is ranks 1-100, rest 5001+ and the unranked.
+    let (status, body) = api.get("/v1/prices?tier=top").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let priced: Vec<&str> = body["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["coin_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(priced, ["bitcoin"], "{body}");
+    let missing: Vec<(&str, &str)> = body["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["coin_id"].as_str().unwrap(),
+                m["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            ("ethereum", "not_fetched_yet"),
+            ("bitcoin-cash", "not_fetched_yet")
+        ]
+    );
+    assert_eq!(body["next_cursor"], Value::Null);
+
+    // The rest, 300 unranked coins, in pages; the cursors walk it once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/prices?tier=rest&limit=120".to_owned(),
+            Some(c) => format!("/v1/prices?tier=rest&limit=120&cursor={c}"),
+        };
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for p in body["prices"].as_array().unwrap() {
+            seen.push(p["coin_id"].as_str().unwrap().to_owned());
+        }
+        for m in body["missing"].as_array().unwrap() {
+            seen.push(m["coin_id"].as_str().unwrap().to_owned());
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (1..=300).map(|i| format!("tail-{i:03}")).collect();
+    assert_eq!(seen, expected);
+    let (_, body) = api.get("/v1/prices?tier=rest&limit=1").await;
+    assert_eq!(body["prices"][0]["source"], "coinlore", "{body}");
+    assert_eq!(body["prices"][0]["usd"], "0.00000042", "{body}");
+
+    // `all` is the whole catalogue by rank; a plain list pages by position when asked to.
+    let (_, body) = api.get("/v1/prices?tier=all&limit=2").await;
+    assert_eq!(body["prices"][0]["coin_id"], "bitcoin");
+    assert_eq!(body["missing"][0]["coin_id"], "ethereum");
+    let next = body["next_cursor"].as_str().unwrap();
+    let (_, body) = api
+        .get(&format!("/v1/prices?tier=all&limit=2&cursor={next}"))
+        .await;
+    assert_eq!(body["missing"][0]["coin_id"], "bitcoin-cash", "{body}");
+    let (_, body) = api
+        .get("/v1/prices?ids=ethereum,bitcoin,tail-001&limit=2")
+        .await;
+    assert_eq!(body["next_cursor"], "2", "{body}");
+    assert_eq!(body["prices"][0]["coin_id"], "bitcoin", "{body}");
+    let (_, body) = api
+        .get("/v1/prices?ids=ethereum,bitcoin,tail-001&limit=2&cursor=2")
+        .await;
+    assert_eq!(body["prices"][0]["coin_id"], "tail-001", "{body}");
+    assert_eq!(body["next_cursor"], Value::Null);
+    let (status, body) = api.get("/v1/prices").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["next_cursor"],
+        Value::Null,
+        "the tracked set is one list"
+    );
+
+    // Bad input is a 4xx that says what is wrong.
+    let (status, body) = api.get("/v1/prices?tier=nope").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "unknown_tier");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("top"),
+        "{body}"
+    );
+    let (status, body) = api.get("/v1/prices?tier=top&cursor=x").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "invalid_cursor");
+    let (status, body) = api.get("/v1/prices?ids=bitcoin&cursor=9").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "invalid_cursor");
+    let (status, body) = api.get("/v1/prices?tier=top&limit=5000").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "invalid_limit");
+    let (status, body) = api.get("/v1/prices?tier=top&ids=bitcoin").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "bad_request");
+}

@@ -30,6 +30,7 @@ mod report;
 mod stats;
 mod stream;
 mod stream_clients;
+mod tiers;
 
 use std::process::ExitCode;
 

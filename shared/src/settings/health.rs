@@ -16,7 +16,9 @@ pub struct HealthSettings {
     pub report_ttl_secs: u64,
     /// CoinGecko is asked at most this often (its free plan counts every call against 10,000 a
     /// month, a probe every five minutes alone would spend 8,928); between probes the report
-    /// keeps the last answer, with its `probed_at`, and the breaker's state as it is now.
+    /// keeps the last answer, with its `probed_at`, and the breaker's state as it is now. Any
+    /// failed CoinGecko call since (the breaker counts every worker's) brings the probe
+    /// forward. 0 probes every time.
     pub coingecko_probe_secs: u64,
 }
 

@@ -13,7 +13,7 @@ use crate::{
 /// CoinLore documents no limit and no `Retry-After`; a 429 holds every replica back this long.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-use super::{CoinLoreError, Tickers, parse_tickers};
+use super::{CoinLoreError, Global, Tickers, parse_global, parse_tickers};
 
 /// A CoinLore client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -52,19 +52,34 @@ impl CoinLore {
             ("start", start.to_string()),
             ("limit", limit.clamp(1, super::MAX_PER_PAGE).to_string()),
         ];
+        let body = self.get("/tickers/", &query).await?;
+        parse_tickers(&body.text).map_err(|message| CoinLoreError::Unavailable {
+            status: body.status,
+            message,
+        })
+    }
+
+    /// `GET /global/`: the market's totals.
+    pub async fn global(&self) -> Result<Global, CoinLoreError> {
+        let body = self.get("/global/", &[]).await?;
+        parse_global(&body.text).map_err(|message| CoinLoreError::Unavailable {
+            status: body.status,
+            message,
+        })
+    }
+
+    /// One request through the shared limiter and breaker; a success's body.
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Body, CoinLoreError> {
         let answer = self
             .upstream
             .fetch(
-                |http| {
-                    http.get(format!("{}/tickers/", self.base_url))
-                        .query(&query)
-                },
+                |http| http.get(format!("{}{path}", self.base_url)).query(query),
                 1,
                 read,
             )
             .await?;
         let status = answer.status.as_u16();
-        // CoinLore is only a fallback, with one error class; a redirect still says why.
+        // CoinLore has one error class; a redirect still says why.
         if answer.status.is_redirection() {
             return Err(CoinLoreError::Unavailable {
                 status,
@@ -77,9 +92,17 @@ impl CoinLore {
                 message: answer.excerpt(),
             });
         }
-        parse_tickers(&answer.body)
-            .map_err(|message| CoinLoreError::Unavailable { status, message })
+        Ok(Body {
+            status,
+            text: answer.body,
+        })
     }
+}
+
+/// A successful answer.
+struct Body {
+    status: u16,
+    text: String,
 }
 
 /// What an answer means for the shared limiter and breaker.

@@ -1,12 +1,16 @@
-//! The CoinLore client: the market worker's fallback for the top-N when CoinGecko fails. No key.
+//! The CoinLore client: the price tiers' pages, and the fallback for the catalogue, the top-N
+//! and the global figures when CoinGecko fails. No key.
 //!
 //! - [`CoinLore`]: requests with a timeout and error classification.
 //! - [`parse_tickers`]: `/tickers/` rows with CoinLore's mixed types, as exact decimals.
+//! - [`parse_global`]: `/global/`'s market totals.
 
 mod client;
 mod error;
+mod global;
 mod tickers;
 
 pub use client::CoinLore;
 pub use error::CoinLoreError;
+pub use global::{Global, parse_global};
 pub use tickers::{MAX_PER_PAGE, Tickers, parse_tickers};

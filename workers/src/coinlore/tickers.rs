@@ -94,7 +94,7 @@ pub fn parse_tickers(body: &str) -> Result<Tickers, String> {
 }
 
 /// A JSON number's text or a string's content as an exact decimal; `null` and `""` are `None`.
-fn loose_decimal(text: &str) -> Result<Option<Decimal>, String> {
+pub(super) fn loose_decimal(text: &str) -> Result<Option<Decimal>, String> {
     let inner = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(inner) => inner.trim(),
         None => text,

@@ -1,0 +1,264 @@
+//! Price tiers against the simulator's universe and a real, private redis-server: each tier
+//! prices the catalogue's coins of its ranks from its source in the fewest calls that can, and
+//! a coin changes tier when a catalogue refresh sees its new rank.
+
+use std::collections::BTreeMap;
+
+use coinbeat_shared::{
+    Settings,
+    cache::PriceCache,
+    catalogue::{CatalogueStore, CoinIndex},
+    domain::CoinId,
+    jobs::{CatalogueJob, PricesJob},
+    settings::{TierSettings, TierSource},
+    testing::TestRedis,
+};
+use coinbeat_sim::{ControlRequest, SetRank, SimConfig, SimHandle};
+use coinbeat_workers::{boot::WorkerEnv, catalogue::CatalogueWorker, prices::PriceWorker};
+use serde_json::Value;
+
+struct Ctx {
+    _redis: TestRedis,
+    sim: SimHandle,
+    catalogue: CatalogueWorker,
+    prices: PriceWorker,
+    store: CatalogueStore,
+    cache: PriceCache,
+    settings: Settings,
+}
+
+fn tier(from: u32, to: Option<u32>, source: TierSource) -> TierSettings {
+    TierSettings {
+        from,
+        to,
+        every_secs: 60,
+        source,
+        enabled: true,
+    }
+}
+
+async fn setup() -> Ctx {
+    let redis = TestRedis::start();
+    let sim = coinbeat_sim::start(SimConfig {
+        extra_coins: 1_000,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut settings = redis.settings();
+    settings.providers.coingecko.base_url = sim.base_url();
+    settings.providers.coinlore.base_url = sim.coinlore_url();
+    settings.providers.binance.base_url = sim.binance_url();
+    settings.providers.coingecko.rate_limit = "600/min".into();
+    settings.providers.coinlore.rate_limit = "200/s".into();
+    settings.catalogue.rank_depth = 500;
+    settings.prices.tiers = BTreeMap::from([
+        ("top".to_owned(), tier(1, Some(20), TierSource::Binance)),
+        ("mid".to_owned(), tier(21, Some(300), TierSource::Coinlore)),
+        ("tail".to_owned(), tier(301, None, TierSource::Coinlore)),
+    ]);
+    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
+    Ctx {
+        _redis: redis,
+        catalogue: CatalogueWorker::new(&env).unwrap(),
+        prices: PriceWorker::new(&env).unwrap(),
+        store: CatalogueStore::new(env.conn.clone(), env.keys.clone()),
+        cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
+        sim,
+        settings,
+    }
+}
+
+impl Ctx {
+    async fn refresh_catalogue(&self) {
+        self.catalogue
+            .handle(CatalogueJob {})
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    async fn run_tier(&self, name: &str) -> Value {
+        self.prices
+            .handle(PricesJob {
+                symbols: None,
+                ids: None,
+                tier: Some(name.to_owned()),
+            })
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn index(&self) -> CoinIndex {
+        CoinIndex::new(
+            self.store.load().await.unwrap(),
+            &self.settings.prices.coins,
+        )
+    }
+
+    /// Catalogued coins ranked within `ranks` (a refresh over a moving market can read a coin
+    /// on two pages and miss another, so ranks may have a gap).
+    async fn ranked_within(&self, ranks: std::ops::RangeInclusive<u32>) -> u64 {
+        let index = self.index().await;
+        index
+            .ranked()
+            .iter()
+            .filter(|coin| coin.rank.is_some_and(|r| ranks.contains(&r)))
+            .count() as u64
+    }
+
+    fn calls(&self, endpoint: &str) -> u64 {
+        self.sim
+            .stats()
+            .by_endpoint
+            .get(endpoint)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+const BINANCE_TICKERS: &str = "/binance/api/v3/ticker/24hr";
+const COINLORE_PAGES: &str = "/api/tickers/";
+
+#[tokio::test]
+async fn each_tier_prices_its_ranks_from_its_source_in_the_fewest_calls() {
+    let ctx = setup().await;
+    ctx.refresh_catalogue().await;
+    let index = ctx.index().await;
+    let listed = index.len();
+
+    // Top: one Binance call for every pair; the coins Binance lacks from CoinLore's first page.
+    let top = ctx.run_tier("top").await;
+    assert_eq!(top["members"], 20, "{top}");
+    assert_eq!(top["written"], 20, "{top}");
+    assert_eq!(top["missing"], 0, "{top}");
+    assert_eq!(ctx.calls(BINANCE_TICKERS), 1, "{top}");
+    let from_binance = top["by_source"]["binance"].as_u64().unwrap_or_default();
+    assert!(
+        from_binance >= 10,
+        "most of the top trade on Binance: {top}"
+    );
+    assert_eq!(
+        top["upstream_requests"]["coinlore"],
+        u64::from(from_binance < 20),
+        "{top}"
+    );
+    let bitcoin = ctx
+        .cache
+        .get(&CoinId::parse("bitcoin").unwrap())
+        .await
+        .unwrap()
+        .expect("bitcoin priced");
+    assert_eq!(
+        (bitcoin.source.as_str(), bitcoin.symbol.as_str()),
+        ("binance", "BTC")
+    );
+
+    // Mid: ranks 21-300 are CoinLore's pages 1-3 (a fourth only when a coin's rank moved
+    // across a page edge since the catalogue read it).
+    let before = ctx.calls(COINLORE_PAGES);
+    let mid = ctx.run_tier("mid").await;
+    let members = ctx.ranked_within(21..=300).await;
+    assert!(members >= 275, "{members}");
+    assert_eq!(mid["members"], members, "{mid}");
+    assert_eq!(mid["missing"], 0, "{mid}");
+    assert_eq!(mid["by_source"]["coinlore"], members, "{mid}");
+    let pages = ctx.calls(COINLORE_PAGES) - before;
+    assert_eq!(mid["upstream_requests"]["coinlore"], pages, "{mid}");
+    assert!((3..=4).contains(&pages), "{pages} pages for ranks 21-300");
+
+    // Tail: everything past 300, the coins catalogued without a rank included, to the end of
+    // CoinLore's list.
+    let tail = ctx.run_tier("tail").await;
+    let members = listed as u64 - ctx.ranked_within(1..=300).await;
+    assert_eq!(tail["members"], members, "{tail}");
+    assert_eq!(tail["missing"], 0, "{tail}");
+    assert_eq!(tail["written"], members, "{tail}");
+    let unranked = index
+        .ranked()
+        .iter()
+        .rfind(|coin| coin.rank.is_none())
+        .expect("coins past the rank depth are unranked");
+    let record = ctx.cache.get(&unranked.id).await.unwrap().expect("priced");
+    assert_eq!(record.source, "coinlore");
+    assert_eq!(record.symbol, unranked.symbol);
+    let fewest = (listed as u64).div_ceil(100) - 3;
+    let used = tail["upstream_requests"]["coinlore"].as_u64().unwrap();
+    assert!(
+        (fewest..=fewest + 2).contains(&used),
+        "{used} pages for {members} coins past rank 300"
+    );
+
+    // An unknown tier is a permanent failure that names the tiers.
+    let error = ctx
+        .prices
+        .handle(PricesJob {
+            symbols: None,
+            ids: None,
+            tier: Some("nope".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("nope"), "{error}");
+}
+
+#[tokio::test]
+async fn a_rank_change_moves_a_coin_between_tiers_at_the_next_catalogue_refresh() {
+    let ctx = setup().await;
+    ctx.refresh_catalogue().await;
+    let index = ctx.index().await;
+    let climber = index
+        .ranked()
+        .iter()
+        .find(|coin| coin.rank == Some(250))
+        .expect("a coin at rank 250")
+        .id
+        .clone();
+
+    let top = ctx.run_tier("top").await;
+    assert_eq!(top["members"], 20);
+    assert!(ctx.cache.get(&climber).await.unwrap().is_none());
+
+    // It climbs to 5th in the market: the tiers follow the catalogue, not the market.
+    ctx.sim
+        .control(&ControlRequest {
+            set_rank: Some(SetRank {
+                id: climber.to_string(),
+                rank: 5,
+            }),
+            ..ControlRequest::default()
+        })
+        .unwrap();
+    ctx.run_tier("top").await;
+    assert!(
+        ctx.cache.get(&climber).await.unwrap().is_none(),
+        "in the top tier before the catalogue saw it climb"
+    );
+
+    ctx.refresh_catalogue().await;
+    let rank = ctx.index().await.get(&climber).unwrap().rank.unwrap();
+    assert!(rank <= 20, "{climber} at {rank}");
+    // A worker rechecks the catalogue every few seconds: the next runs of the top tier take it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let record = loop {
+        let top = ctx.run_tier("top").await;
+        assert_eq!(top["members"], 20, "{top}");
+        if let Some(record) = ctx.cache.get(&climber).await.unwrap() {
+            break record;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{climber} not priced by the top tier: {top}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(
+        ["binance", "coinlore"].contains(&record.source.as_str()),
+        "{record:?}"
+    );
+    // And the mid tier no longer holds it.
+    let mid = ctx.run_tier("mid").await;
+    assert_eq!(mid["members"], ctx.ranked_within(21..=300).await, "{mid}");
+    assert!(ctx.index().await.get(&climber).unwrap().rank < Some(21));
+}
