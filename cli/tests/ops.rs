@@ -136,7 +136,7 @@ fn schedules_lists_the_table_with_its_run_records() {
         .iter()
         .find(|r| r["name"] == "prices")
         .unwrap();
-    assert_eq!(prices["cron"], "0 */15 * * * *");
+    assert_eq!(prices["cron"], "0 */10 * * * *");
     assert_eq!(prices["kind"], "prices");
     assert!(prices["last_tick_ms"].is_null(), "never ran here: {prices}");
     // Each price tier is an entry of its own, with the interval it was configured with.

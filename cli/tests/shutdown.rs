@@ -135,10 +135,11 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
             );
         }
     }
-    // The prices queue is the one the scheduler enqueued to: its catch-up job is still there,
-    // waiting (the scheduler only enqueues).
+    // The prices queue is one the scheduler enqueued to: its catch-up jobs (the tracked set's
+    // and each price tier's) are still there, waiting (the scheduler only enqueues).
     let prices = queue_stats(&conn, &keys, &PricesJob::queue(), &settings.queues.defaults)
         .await
         .unwrap();
-    assert_eq!(prices.waiting, 1, "{prices:?}");
+    let tiers = coinbeat_shared::settings::tiers::default_tiers().len() as u64;
+    assert_eq!(prices.waiting, 1 + tiers, "{prices:?}");
 }

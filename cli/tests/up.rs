@@ -74,6 +74,9 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
             ("COINBEAT_SCHEDULE__PRICES__CRON", "*/3 * * * * *"),
             // And the health report every second, so it follows the upstream going down and back.
             ("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *"),
+            // A probe a second is all of CoinLore's one call a second: the plan check would
+            // refuse the table; the limiters hold calls back instead.
+            ("COINBEAT_PLAN__OVER_LIMITS", "warn"),
             // An upstream that comes back is probed every second (not every 10 s), so the
             // breakers its outage opened close within the test's waits.
             ("COINBEAT_UPSTREAM__BREAKER_PROBE_MS", "1000"),
@@ -363,7 +366,11 @@ async fn up_simulate_streams_live_prices_by_default() {
         data.path(),
         api_port,
         sim_port,
-        &[("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *")],
+        &[
+            ("COINBEAT_SCHEDULE__HEALTH__CRON", "* * * * * *"),
+            // A probe a second is all of CoinLore's one call a second (see above).
+            ("COINBEAT_PLAN__OVER_LIMITS", "warn"),
+        ],
     );
     let http = reqwest::Client::new();
 

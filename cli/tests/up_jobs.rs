@@ -112,8 +112,12 @@ async fn up_simulate_serves_markets_and_wallets_from_their_workers() {
         global["active_cryptocurrencies"],
         upstream["data"]["active_cryptocurrencies"]
     );
-    let (status, bitcoin) = get(&http, &format!("{api}/v1/coins/bitcoin")).await;
-    assert_eq!(status, 200, "{bitcoin}");
+    // Supplies come from the daily `supply` entry, which also runs at first start.
+    let bitcoin = wait_for("bitcoin's supply", Duration::from_secs(30), async || {
+        let (status, body) = get(&http, &format!("{api}/v1/coins/bitcoin")).await;
+        (status == 200).then_some(body)
+    })
+    .await;
     let (_, upstream) = get(&http, &format!("{sim}/api/v3/coins/bitcoin")).await;
     let supply = &upstream["market_data"];
     assert_eq!(

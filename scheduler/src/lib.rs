@@ -83,11 +83,18 @@ pub fn check_plan(settings: &Settings) -> Result<(), SchedulerError> {
     let plan = plan::plan(settings, &entries, chrono::Utc::now());
     let over: Vec<String> = plan
         .over()
-        .map(|w| {
-            format!(
+        .map(|w| match w.longest_wait_ms {
+            Some(ms) if w.needed <= w.limit => format!(
+                "{} {}: calls would wait up to {} s for a permit (at most {} s)",
+                w.provider,
+                w.window,
+                ms / 1_000,
+                settings.upstream.max_permit_wait_ms / 1_000
+            ),
+            _ => format!(
                 "{} {} needs {} calls against a limit of {}",
                 w.provider, w.window, w.needed, w.limit
-            )
+            ),
         })
         .collect();
     if over.is_empty() {

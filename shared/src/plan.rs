@@ -3,18 +3,23 @@
 //! before anything runs whether the table fits the plan they pay for.
 //!
 //! Each entry's calls per run come from its job kind and arguments (a prices job: one
-//! `/simple/price` call per `max_ids_per_request` coins; a market job: its pages, `/global` and
-//! one `/coins/{id}` per tracked coin; the catalogue: `/coins/list` and its rank pages; a health
-//! job: one probe per provider, CoinGecko's at most every `health.coingecko_probe_secs`). The ticks of an entry in a window are counted from its cron
-//! over the next day, at the worst alignment for windows up to a day and scaled by days for
-//! longer ones. Fallback calls (Binance for prices, CoinLore for markets) happen only when the
-//! primary fails and are not counted; on-demand jobs come on top of the plan.
+//! `/simple/price` call per `max_ids_per_request` coins; a market job: its pages, `/global` and,
+//! with `supply`, one `/coins/{id}` per tracked coin; the catalogue: `/coins/list` and its rank
+//! pages; a health job: one probe per provider, CoinGecko's at most every
+//! `health.coingecko_probe_secs`). A price tier's run (`{"tier": ..}`) costs what its source
+//! needs for the tier's ranks, an open tier taken to end at `catalogue.expected_coins`:
+//! CoinLore's pages covering them, one Binance `/ticker/24hr` of every pair (weight 80) plus the
+//! CoinLore pages for the coins Binance lacks, or CoinGecko's batches.
 //!
-//! A price tier's run (`{"tier": ..}`) costs what its source needs for the tier's ranks, an
-//! open tier taken to end at `catalogue.expected_coins`: CoinLore's pages covering them, one
-//! Binance `/ticker/24hr` of every pair (weight 80) plus the CoinLore pages for the coins
-//! Binance lacks, or CoinGecko's batches. [`stretch_tiers`] lengthens tier intervals until
-//! the table fits, when `prices.stretch_tiers` allows it.
+//! Every run's calls then go through a model of the provider's shared limiter over two days of
+//! ticks (the first fills the queue as it would be, the second is measured): one permit per the
+//! shortest window's gap, a run's calls one after another, overlapping runs waiting their turn.
+//! Each window's busiest span of the measured day is set against its limit (a day's total times
+//! the days for longer windows), and the longest wait for a permit against
+//! `upstream.max_permit_wait_ms`. Fallback calls (Binance for prices, CoinLore for markets)
+//! happen only when the primary fails and are not counted; on-demand jobs come on top of the
+//! plan. [`stretch_tiers`] lengthens tier intervals until the table fits, for
+//! `plan.over_limits = "stretch"`.
 
 use std::{collections::BTreeMap, str::FromStr};
 
@@ -105,7 +110,7 @@ pub fn plan(settings: &Settings, entries: &[PlanEntry<'_>], from: DateTime<Utc>)
                 entry: entry.name.to_owned(),
                 calls: calls_per_run(settings, entry.kind, entry.payload),
             };
-            (calls, entry.kind, ticks_in_a_day(&entry.schedule, from))
+            (calls, entry.kind, ticks_in_two_days(&entry.schedule, from))
         })
         .collect();
     let mut windows = Vec::new();
@@ -158,7 +163,15 @@ pub fn plan(settings: &Settings, entries: &[PlanEntry<'_>], from: DateTime<Utc>)
                 });
             }
         }
-        let (calls, longest_wait_ms) = serve(runs, gap_ms);
+        let (served, longest_wait_ms) = serve(runs, gap_ms);
+        // The second day, as a day from 0 (calls still queued at its end are left out: the
+        // first day's spill into it stands for them).
+        let second = from.timestamp_millis() + DAY_MS;
+        let calls: Vec<(i64, u64)> = served
+            .into_iter()
+            .filter(|(at, _)| (second..second + DAY_MS).contains(at))
+            .map(|(at, n)| (at - second, n))
+            .collect();
         let max_wait_ms = settings.upstream.max_permit_wait_ms;
         for (index, window) in spec.windows().iter().enumerate() {
             let needed = busiest(&calls, window);
@@ -295,6 +308,8 @@ fn serve(runs: Vec<Run>, gap_ms: i64) -> (Vec<(i64, u64)>, u64) {
     (served, longest)
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 /// Binance's weight for `/ticker/24hr` of every pair.
 pub const ALL_TICKERS_WEIGHT: u32 = 80;
 
@@ -337,13 +352,14 @@ pub fn stretch_tiers(settings: &Settings, table: &mut ScheduleTable, from: DateT
     }
 }
 
-/// The entry's ticks in the day from `from` (unix ms), at most one a second.
-fn ticks_in_a_day(schedule: &cron::Schedule, from: DateTime<Utc>) -> Vec<i64> {
-    let end = from + TimeDelta::days(1);
+/// The entry's ticks in the two days from `from` (unix ms), at most one a second: the first
+/// day fills the limiter's queue as it would be, the second is the one measured.
+fn ticks_in_two_days(schedule: &cron::Schedule, from: DateTime<Utc>) -> Vec<i64> {
+    let end = from + TimeDelta::days(2);
     schedule
         .after(&from)
         .take_while(|t| *t < end)
-        .take(86_400)
+        .take(2 * 86_400)
         .map(|t| t.timestamp_millis())
         .collect()
 }
@@ -352,7 +368,6 @@ fn ticks_in_a_day(schedule: &cron::Schedule, from: DateTime<Utc>) -> Vec<i64> {
 /// by moment: by sliding over the day (repeated once, so a span may wrap past midnight) for
 /// windows up to a day, by whole days beyond.
 fn busiest(calls: &[(i64, u64)], window: &RateWindow) -> u64 {
-    const DAY_MS: i64 = 86_400_000;
     let span = window.period().as_millis() as i64;
     let day: u64 = calls.iter().map(|(_, n)| n).sum();
     if span >= DAY_MS {
@@ -429,10 +444,10 @@ mod tests {
         let entries = PlanEntry::of_table(&settings.schedule);
         let plan = plan(&settings, &entries, Utc::now());
         assert_eq!(plan.over().count(), 0, "{:?}", plan.windows);
-        // prices: 1 call x 96 a day; market: (1 page + /global) x 48; supply: 14 once;
+        // prices: 1 call x 144 a day; market: (1 page + /global) x 24; supply: 14 once;
         // the catalogue: 21 once; health: CoinGecko hourly, 24; all x 31 days.
         let month = window_of(&plan, Provider::CoinGecko, "10000/month");
-        assert_eq!(month.needed, (96 + 2 * 48 + 14 + 21 + 24) * 31);
+        assert_eq!(month.needed, (144 + 2 * 24 + 14 + 21 + 24) * 31);
         // The busiest minute: 15 of the daily catalogue's 21 pages, 4 s apart, where nothing
         // else calls.
         assert_eq!(window_of(&plan, Provider::CoinGecko, "30/min").needed, 15);
@@ -454,6 +469,22 @@ mod tests {
             .unwrap();
         assert_eq!(top.calls[&Provider::Binance], 80);
         assert!(!top.calls.contains_key(&Provider::CoinGecko));
+    }
+
+    #[test]
+    fn the_default_table_fits_whatever_the_time_it_is_planned_at() {
+        let settings = default_table();
+        let entries = PlanEntry::of_table(&settings.schedule);
+        let midnight = DateTime::parse_from_rfc3339("2026-12-05T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for minutes in (0..24 * 60).step_by(47) {
+            let from = midnight + TimeDelta::minutes(minutes) + TimeDelta::seconds(44);
+            let plan = plan(&settings, &entries, from);
+            assert_eq!(plan.over().count(), 0, "at {from}: {:?}", plan.windows);
+            let coinlore = window_of(&plan, Provider::CoinLore, "1/s");
+            assert_eq!(coinlore.needed, 1, "at {from}: {coinlore:?}");
+        }
     }
 
     #[test]

@@ -619,7 +619,11 @@ async fn running_an_entry_now_enqueues_its_job_with_its_args_and_records_a_manua
         .unwrap()
         .unwrap();
     assert_eq!(task.status, TaskStatus::Pending);
-    assert_eq!(task.payload, json!({ "limit": 100 }), "the entry's args");
+    assert_eq!(
+        task.payload,
+        json!({ "limit": 100, "supply": false }),
+        "the entry's args"
+    );
 
     let history = read_history(
         &ctx.conn,

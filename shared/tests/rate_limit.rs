@@ -187,7 +187,7 @@ fn rate_limits_come_from_documented_defaults_or_the_environment_and_a_bad_one_na
     let defaults = Settings::default();
     defaults.validate().expect("the defaults are valid");
     let spec = |p| defaults.providers.rate_spec(p).unwrap().to_string();
-    assert_eq!(spec(Provider::CoinGecko), "30/min");
+    assert_eq!(spec(Provider::CoinGecko), "30/min, 10000/month");
     assert_eq!(spec(Provider::Binance), "6000/min");
     assert_eq!(spec(Provider::Etherscan), "3/s, 100000/day");
     assert_eq!(spec(Provider::CoinLore), "1/s");

@@ -8,7 +8,7 @@ use coinbeat_shared::{
     Settings,
     cache::PriceCache,
     catalogue::{CatalogueStore, CoinIndex},
-    domain::CoinId,
+    domain::{CoinId, Symbol},
     jobs::{CatalogueJob, PricesJob},
     settings::{TierSettings, TierSource},
     testing::TestRedis,
@@ -52,6 +52,8 @@ async fn setup() -> Ctx {
     settings.providers.coingecko.rate_limit = "600/min".into();
     settings.providers.coinlore.rate_limit = "200/s".into();
     settings.catalogue.rank_depth = 500;
+    // Bitcoin is tracked: a tier of its own, left out of the rank tiers.
+    settings.prices.tracked = vec![Symbol::parse("BTC").unwrap()];
     settings.prices.tiers = BTreeMap::from([
         ("top".to_owned(), tier(1, Some(20), TierSource::Binance)),
         ("mid".to_owned(), tier(21, Some(300), TierSource::Coinlore)),
@@ -128,10 +130,11 @@ async fn each_tier_prices_its_ranks_from_its_source_in_the_fewest_calls() {
     let index = ctx.index().await;
     let listed = index.len();
 
-    // Top: one Binance call for every pair; the coins Binance lacks from CoinLore's first page.
+    // Top: one Binance call for every pair; the coins Binance lacks from CoinLore's first page;
+    // bitcoin, tracked, left to its own tier.
     let top = ctx.run_tier("top").await;
-    assert_eq!(top["members"], 20, "{top}");
-    assert_eq!(top["written"], 20, "{top}");
+    assert_eq!(top["members"], 19, "{top}");
+    assert_eq!(top["written"], 19, "{top}");
     assert_eq!(top["missing"], 0, "{top}");
     assert_eq!(ctx.calls(BINANCE_TICKERS), 1, "{top}");
     let from_binance = top["by_source"]["binance"].as_u64().unwrap_or_default();
@@ -141,18 +144,21 @@ async fn each_tier_prices_its_ranks_from_its_source_in_the_fewest_calls() {
     );
     assert_eq!(
         top["upstream_requests"]["coinlore"],
-        u64::from(from_binance < 20),
+        u64::from(from_binance < 19),
         "{top}"
     );
-    let bitcoin = ctx
+    let bitcoin = CoinId::parse("bitcoin").unwrap();
+    assert!(index.get(&bitcoin).unwrap().rank <= Some(20));
+    assert!(ctx.cache.get(&bitcoin).await.unwrap().is_none(), "tracked");
+    let ether = ctx
         .cache
-        .get(&CoinId::parse("bitcoin").unwrap())
+        .get(&CoinId::parse("ethereum").unwrap())
         .await
         .unwrap()
-        .expect("bitcoin priced");
+        .expect("ethereum priced");
     assert_eq!(
-        (bitcoin.source.as_str(), bitcoin.symbol.as_str()),
-        ("binance", "BTC")
+        (ether.source.as_str(), ether.symbol.as_str()),
+        ("binance", "ETH")
     );
 
     // Mid: ranks 21-300 are CoinLore's pages 1-3 (a fourth only when a coin's rank moved
@@ -172,6 +178,10 @@ async fn each_tier_prices_its_ranks_from_its_source_in_the_fewest_calls() {
     // CoinLore's list.
     let tail = ctx.run_tier("tail").await;
     let members = listed as u64 - ctx.ranked_within(1..=300).await;
+    assert!(
+        index.get(&bitcoin).unwrap().rank <= Some(20),
+        "bitcoin is in the top tier"
+    );
     assert_eq!(tail["members"], members, "{tail}");
     assert_eq!(tail["missing"], 0, "{tail}");
     assert_eq!(tail["written"], members, "{tail}");
@@ -217,7 +227,7 @@ async fn a_rank_change_moves_a_coin_between_tiers_at_the_next_catalogue_refresh(
         .clone();
 
     let top = ctx.run_tier("top").await;
-    assert_eq!(top["members"], 20);
+    assert_eq!(top["members"], 19, "{top}");
     assert!(ctx.cache.get(&climber).await.unwrap().is_none());
 
     // It climbs to 5th in the market: the tiers follow the catalogue, not the market.
@@ -243,7 +253,7 @@ async fn a_rank_change_moves_a_coin_between_tiers_at_the_next_catalogue_refresh(
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let record = loop {
         let top = ctx.run_tier("top").await;
-        assert_eq!(top["members"], 20, "{top}");
+        assert_eq!(top["members"], 19, "{top}");
         if let Some(record) = ctx.cache.get(&climber).await.unwrap() {
             break record;
         }
@@ -261,4 +271,32 @@ async fn a_rank_change_moves_a_coin_between_tiers_at_the_next_catalogue_refresh(
     let mid = ctx.run_tier("mid").await;
     assert_eq!(mid["members"], ctx.ranked_within(21..=300).await, "{mid}");
     assert!(ctx.index().await.get(&climber).unwrap().rank < Some(21));
+}
+
+#[tokio::test]
+async fn a_tier_run_before_the_first_catalogue_waits_for_it() {
+    let ctx = setup().await;
+    // At first start every tier's entry runs at once, before the catalogue's pages are read.
+    let run = tokio::spawn({
+        let prices = ctx.prices.clone();
+        async move {
+            prices
+                .handle(PricesJob {
+                    tier: Some("top".into()),
+                    ..PricesJob::default()
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    assert!(!run.is_finished(), "it waits for the catalogue");
+    ctx.refresh_catalogue().await;
+    let result = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("done once the catalogue is there")
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(result["members"], 19, "{result}");
+    assert_eq!(result["written"], 19, "{result}");
 }

@@ -28,14 +28,18 @@ pub const MAX_LIMIT: usize = 1_000;
 struct Age {
     /// Whole seconds since `fetched_at`.
     age_seconds: u64,
-    /// True once the document is older than `markets.fresh_secs`.
+    /// True once the document is older than `markets.fresh_secs` (`supply_fresh_secs` for a
+    /// coin's supply).
     stale: bool,
 }
 
 impl Age {
     fn of(fetched_at: DateTime<Utc>, state: &AppState) -> Self {
-        let freshness =
-            Freshness::assess(fetched_at, Utc::now(), state.settings().markets.fresh_for());
+        Self::within(fetched_at, state.settings().markets.fresh_for())
+    }
+
+    fn within(fetched_at: DateTime<Utc>, fresh_for: std::time::Duration) -> Self {
+        let freshness = Freshness::assess(fetched_at, Utc::now(), fresh_for);
         Self {
             age_seconds: freshness.age_seconds,
             stale: freshness.stale,
@@ -132,7 +136,10 @@ pub async fn coin(
         return Err(ApiError::CoinNotFetched { id, tracked });
     };
     Ok(Json(CoinResponse {
-        age: Age::of(supply.fetched_at, &state),
+        age: Age::within(
+            supply.fetched_at,
+            state.settings().markets.supply_fresh_for(),
+        ),
         supply: &supply,
     })
     .into_response())

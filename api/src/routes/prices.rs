@@ -215,11 +215,26 @@ pub async fn list(
         match query.listing(&prices_settings.tiers)? {
             Listing::Tier(tier) => {
                 let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+                // A rank tier leaves the tracked coins out, as its runs do (they are a tier of
+                // their own); `all` lists them too.
+                let tracked: HashSet<CoinId> = match tier {
+                    None => HashSet::new(),
+                    Some(_) => {
+                        let symbols = state.tracked_symbols().await?;
+                        named_symbols(&state, &symbols)
+                            .await?
+                            .into_iter()
+                            .flatten()
+                            .map(|named| named.id)
+                            .collect()
+                    }
+                };
                 let mut coins: Vec<&CatalogueCoin> = catalogue
                     .index
                     .ranked()
                     .iter()
                     .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
+                    .filter(|coin| !tracked.contains(&coin.id))
                     .filter(|coin| {
                         after
                             .as_ref()

@@ -28,18 +28,22 @@ pub fn sim_env(sim: &SimHandle) -> Vec<(&'static str, String)> {
 }
 
 /// Writes a settings file whose schedule is exactly `entries` (name, cron, kind; the built-in
-/// entries not named are disabled) plus `extra` TOML, and returns the environment variable
-/// that makes a child read it.
+/// entries not named and the price tiers are disabled) plus `extra` TOML, and returns the
+/// environment variable that makes a child read it. The faults run entries far faster than a
+/// real plan allows, so the plan check only warns.
 pub fn schedule_config(
     lab: &Lab,
     entries: &[(&str, &str, &str)],
     extra: &str,
 ) -> anyhow::Result<(&'static str, String)> {
-    let mut toml = String::new();
-    for builtin in ["prices", "health", "market", "cleanup"] {
-        if !entries.iter().any(|(name, _, _)| *name == builtin) {
+    let mut toml = String::from("[plan]\nover_limits = \"warn\"\n\n");
+    for builtin in coinbeat_shared::settings::default_schedule().keys() {
+        if !entries.iter().any(|(name, _, _)| name == builtin) {
             toml.push_str(&format!("[schedule.{builtin}]\nenabled = false\n\n"));
         }
+    }
+    for tier in coinbeat_shared::settings::tiers::default_tiers().keys() {
+        toml.push_str(&format!("[prices.tiers.{tier}]\nenabled = false\n\n"));
     }
     for (name, cron, kind) in entries {
         toml.push_str(&format!(

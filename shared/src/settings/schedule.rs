@@ -52,11 +52,12 @@ fn enabled() -> bool {
 pub type ScheduleTable = BTreeMap<String, ScheduleEntry>;
 
 /// The built-in table, sized for a free CoinGecko key (10,000 calls a month; `coinbeat plan`
-/// shows 7,781): the tracked coins' prices every 15 minutes (the stream-worker keeps them live,
-/// and every catalogued coin is priced by its rank tier from Binance and CoinLore,
+/// shows 7,781, leaving about 70 a day for on-demand jobs): the tracked coins' prices every 10
+/// minutes (their freshness window; the stream-worker keeps them live in between, and every
+/// other catalogued coin is priced by its rank tier from Binance and CoinLore,
 /// `[prices.tiers]`), health every five minutes (CoinGecko asked hourly), the top-100 markets
-/// every 30 minutes, the tracked coins' supply figures daily, cleanup daily at 02:00 UTC, and
-/// the coin catalogue daily at 03:47 UTC (and, like every entry, at the very first start).
+/// hourly, the tracked coins' supply figures daily, cleanup daily at 02:00 UTC, and the coin
+/// catalogue daily at 03:47 UTC (and, like every entry, at the very first start).
 pub fn default_schedule() -> ScheduleTable {
     let entry = |cron: &str, kind| ScheduleEntry {
         cron: cron.into(),
@@ -73,9 +74,9 @@ pub fn default_schedule() -> ScheduleTable {
         ..entry(cron, Queue::Market)
     };
     BTreeMap::from([
-        ("prices".to_owned(), entry("0 */15 * * * *", Queue::Prices)),
+        ("prices".to_owned(), entry("0 */10 * * * *", Queue::Prices)),
         ("health".to_owned(), entry("30 */5 * * * *", Queue::Health)),
-        ("market".to_owned(), market("0 */30 * * * *", false)),
+        ("market".to_owned(), market("0 0 * * * *", false)),
         // Supplies move slowly; 14 calls (the page, `/global`, one per tracked coin).
         ("supply".to_owned(), market("0 17 4 * * *", true)),
         ("cleanup".to_owned(), entry("0 0 2 * * *", Queue::Cleanup)),

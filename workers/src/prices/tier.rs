@@ -1,5 +1,6 @@
 //! A price tier's run (`{"tier": "major"}`): the catalogue's coins of the tier's ranks when the
-//! job runs, priced from the tier's source (`[prices.tiers]`).
+//! job runs, the tracked coins left out (they are a tier of their own: the `prices` entry from
+//! CoinGecko, and the live stream), priced from the tier's source (`[prices.tiers]`).
 //!
 //! - `binance`: one `/ticker/24hr` of every pair. A USDT pair prices the coin its ticker names
 //!   (`Catalogue::name_symbol`, the rule the API and the stream share), when that coin is in
@@ -13,7 +14,10 @@
 //! Every record says which source priced it; the result counts the calls made and the coins
 //! no source priced.
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
@@ -34,6 +38,11 @@ pub const COINLORE_SOURCE: &str = "coinlore";
 /// The last CoinLore page an open tier reads (50,000 coins), whatever the upstream says.
 const MAX_PAGE: u32 = 500;
 
+/// How long a tier's run waits for the first catalogue.
+const CATALOGUE_WAIT: Duration = Duration::from_secs(300);
+/// How often it looks meanwhile.
+const CATALOGUE_POLL: Duration = Duration::from_secs(2);
+
 /// How many of the coins no source priced a result names.
 const MISSING_NAMED: usize = 20;
 
@@ -53,16 +62,21 @@ impl PriceWorker {
                 "no tier is named {name:?} in [prices.tiers]"
             )));
         };
-        let catalogue = self
-            .catalogue
-            .get()
+        let catalogue = self.catalogue_when_listed().await?;
+        // The tracked coins are a tier of their own (the `prices` entry, from CoinGecko, and the
+        // live stream): a tier's source would replace their richer records.
+        let tracked = coinbeat_shared::tracked_symbols::load(&self.conn, &self.keys, &self.prices)
             .await
-            .map_err(|e| JobError::transient(format!("reading the coin catalogue: {e}")))?;
+            .map_err(|e| JobError::transient(format!("reading the tracked set: {e}")))?;
+        let tracked: HashSet<CoinId> = tracked
+            .iter()
+            .filter_map(|symbol| Some(catalogue.name_symbol(&self.prices, symbol)?.id))
+            .collect();
         let members: HashMap<&str, &CatalogueCoin> = catalogue
             .index
             .ranked()
             .iter()
-            .filter(|coin| tier.holds(coin.rank))
+            .filter(|coin| tier.holds(coin.rank) && !tracked.contains(&coin.id))
             .map(|coin| (coin.id.as_str(), coin))
             .collect();
         if members.is_empty() {
@@ -145,6 +159,25 @@ impl PriceWorker {
             },
             "failures": failures,
         })))
+    }
+
+    /// The catalogue, waiting up to [`CATALOGUE_WAIT`] while it is still empty: at first start
+    /// every tier's entry runs at once (catch-up) while the first catalogue refresh is still
+    /// reading its pages, and a tier that found nothing would wait for its next tick (an hour
+    /// for the last one).
+    async fn catalogue_when_listed(&self) -> Result<Catalogue, JobError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let catalogue = self
+                .catalogue
+                .get()
+                .await
+                .map_err(|e| JobError::transient(format!("reading the coin catalogue: {e}")))?;
+            if !catalogue.index.is_empty() || started.elapsed() >= CATALOGUE_WAIT {
+                return Ok(catalogue);
+            }
+            tokio::time::sleep(CATALOGUE_POLL).await;
+        }
     }
 
     /// The members Binance's USDT pairs price.
