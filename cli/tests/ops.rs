@@ -150,6 +150,52 @@ fn schedules_lists_the_table_with_its_run_records() {
     assert_eq!(top["args"], serde_json::json!({"tier": "top"}));
     assert_eq!(top["tier"]["every_secs"], 30, "{top}");
     assert_eq!(top["tier"]["stretched"], false, "{top}");
+
+    // With CoinLore at ten calls a minute and `over_limits = "stretch"`, the CoinLore tiers run
+    // less often, and both intervals show.
+    let stretch = [
+        ("COINBEAT_PROVIDERS__COINLORE__RATE_LIMIT", "10/min"),
+        ("COINBEAT_PLAN__OVER_LIMITS", "stretch"),
+    ];
+    let rows = json_of(&coinbeat_with(
+        &settings,
+        &["schedules", "--json"],
+        &stretch,
+    ));
+    let major = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "prices-major")
+        .unwrap();
+    assert_eq!(major["tier"]["stretched"], true, "{major}");
+    assert_eq!(major["tier"]["configured_every_secs"], 120, "{major}");
+    let every = major["tier"]["every_secs"].as_u64().unwrap();
+    assert!(every > 120, "{major}");
+    assert_eq!(
+        major["cron"],
+        format!("5 */{} * * * *", every / 60),
+        "{major}"
+    );
+    let text = coinbeat_with(&settings, &["schedules"], &stretch);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "stretched to fit the rate limits: every {every} s (configured 120 s)"
+        )),
+        "{text}"
+    );
+}
+
+fn coinbeat_with(settings: &Settings, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+        .args(args)
+        .env_remove("COINBEAT_CONFIG")
+        .env("REDIS_URL", settings.redis.url.expose())
+        .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 fn stderr_of(output: &Output) -> String {

@@ -131,3 +131,45 @@ async fn each_entry_shows_the_outcome_of_its_last_run() {
     assert!(never["last_outcome"].is_null(), "{never}");
     assert!(never["last_tick"].is_null(), "{never}");
 }
+
+#[tokio::test]
+async fn a_price_tier_shows_its_interval_and_whether_the_plan_check_stretched_it() {
+    let api = Api::start_with(|settings| {
+        // As `Settings::load` makes them: one entry per tier, stretched to fit CoinLore at ten
+        // calls a minute.
+        settings.providers.coinlore.rate_limit = "10/min".into();
+        settings.prices.extend_schedule(&mut settings.schedule);
+        let mut table = std::mem::take(&mut settings.schedule);
+        assert!(coinbeat_shared::plan::stretch_tiers(
+            settings,
+            &mut table,
+            chrono::Utc::now()
+        ));
+        settings.schedule = table;
+    })
+    .await;
+    let (status, body) = api.get("/v1/schedules").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = |name: &str| {
+        body["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    let major = entry("prices-major");
+    assert_eq!(major["args"], serde_json::json!({"tier": "major"}));
+    assert_eq!(major["tier"]["tier"], "major");
+    assert_eq!(major["tier"]["configured_every_secs"], 120, "{major}");
+    assert_eq!(major["tier"]["stretched"], true, "{major}");
+    assert!(
+        major["tier"]["every_secs"].as_u64().unwrap() > 120,
+        "{major}"
+    );
+    let top = entry("prices-top");
+    assert_eq!(top["tier"]["stretched"], false, "{top}");
+    assert_eq!(top["cron"], "*/30 * * * * *");
+    assert!(entry("market").get("tier").is_none(), "not a tier's entry");
+}
