@@ -173,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_table_parses_into_prices_every_fifteen_minutes_and_the_tiers() {
+    fn the_default_table_parses_into_prices_every_ten_minutes_and_the_tiers() {
         let mut settings = Settings::default();
         settings.prices.extend_schedule(&mut settings.schedule);
         let entries = parse_schedule(&settings).unwrap();
@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(prices.payload(), &json!({}));
         assert_eq!(
             prices.next_after(at("2025-01-01T10:07:30Z")),
-            Some(at("2025-01-01T10:15:00Z"))
+            Some(at("2025-01-01T10:10:00Z"))
         );
         let major = entries.iter().find(|e| e.name() == "prices-major").unwrap();
         assert_eq!(major.payload(), &json!({"tier": "major"}));

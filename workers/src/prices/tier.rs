@@ -6,16 +6,17 @@
 //!   (`Catalogue::name_symbol`, the rule the API and the stream share), when that coin is in
 //!   the tier; the tier's coins left over are asked of CoinLore.
 //! - `coinlore`: the `/tickers/` pages covering the tier's ranks, then the pages next to them
-//!   while some of its coins are still missing (CoinLore's ranks drift from CoinGecko's), up
-//!   to a tenth more; an open tier reads to the end of the list. Rows match coins by id
-//!   (CoinLore's `nameid` follows CoinGecko's slugs).
+//!   while some of its coins are still missing (CoinLore's ranks drift from the catalogue's
+//!   between refreshes), up to half as many again on each side; an open tier reads to the end
+//!   of the list. Rows match coins by id (CoinLore's `nameid` follows CoinGecko's slugs).
+//!   Each page's records are written as it arrives, so a long run shows its progress.
 //! - `coingecko`: `/simple/price` in batches, as a job naming ids.
 //!
 //! Every record says which source priced it; the result counts the calls made and the coins
 //! no source priced.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     time::Duration,
 };
 
@@ -45,6 +46,16 @@ const CATALOGUE_POLL: Duration = Duration::from_secs(2);
 
 /// How many of the coins no source priced a result names.
 const MISSING_NAMED: usize = 20;
+
+/// What a run wrote so far.
+#[derive(Debug, Default)]
+struct Tally {
+    written: u64,
+    skipped: u64,
+    /// Ids of the coins priced.
+    priced: HashSet<String>,
+    by_source: BTreeMap<String, u64>,
+}
 
 /// Calls a run made, per provider.
 #[derive(Debug, Default)]
@@ -89,13 +100,13 @@ impl PriceWorker {
             })));
         }
         let mut calls = Calls::default();
-        let mut records: Vec<PriceRecord> = Vec::with_capacity(members.len());
+        let mut tally = Tally::default();
         let mut failures: Vec<String> = Vec::new();
         match tier.source {
             TierSource::Binance => match self.binance_pass(&catalogue, &members).await {
                 Ok(priced) => {
                     calls.binance = 1;
-                    records = priced;
+                    self.record(priced, &mut tally).await?;
                 }
                 Err(e) => failures.push(format!("binance: {e}")),
             },
@@ -113,32 +124,31 @@ impl PriceWorker {
                 if let Some(e) = pass.failure.take() {
                     failures.push(format!("coingecko: {e}"));
                 }
-                records = pass.records;
+                self.record(pass.records, &mut tally).await?;
             }
             TierSource::Coinlore => {}
         }
         // CoinLore: the whole tier, or what the source before it left.
-        let mut left: HashMap<&str, &CatalogueCoin> = members.clone();
-        for record in &records {
-            left.remove(record.coin_id.as_str());
-        }
+        let mut left: HashMap<&str, &CatalogueCoin> = members
+            .iter()
+            .filter(|(id, _)| !tally.priced.contains(**id))
+            .map(|(id, coin)| (*id, *coin))
+            .collect();
         if !left.is_empty() && tier.source != TierSource::Coingecko {
             let listed = catalogue.index.len() as u32;
-            match self
-                .coinlore_pass(tier, listed, &mut left, &mut calls)
-                .await
+            if let Some(e) = self
+                .coinlore_pass(tier, listed, &mut left, &mut calls, &mut tally)
+                .await?
             {
-                Ok(priced) => records.extend(priced),
-                Err(e) => failures.push(format!("coinlore: {e}")),
+                failures.push(format!("coinlore: {e}"));
             }
         }
-        if records.is_empty() && !failures.is_empty() {
+        if tally.priced.is_empty() && !failures.is_empty() {
             return Err(JobError::transient(failures.join("; ")));
         }
-        let outcome = self.write(&records).await?;
         let mut missing: Vec<&str> = members
             .keys()
-            .filter(|id| !records.iter().any(|r| r.coin_id.as_str() == **id))
+            .filter(|id| !tally.priced.contains(**id))
             .copied()
             .collect();
         missing.sort_unstable_by_key(|id| members[id].rank_order());
@@ -147,9 +157,9 @@ impl PriceWorker {
             "ranks": tier.ranks(),
             "source": tier.source.as_str(),
             "members": members.len(),
-            "written": outcome.written,
-            "skipped_not_newer": outcome.skipped,
-            "by_source": by_source(&records),
+            "written": tally.written,
+            "skipped_not_newer": tally.skipped,
+            "by_source": tally.by_source,
             "missing": missing.len(),
             "missing_first": &missing[..missing.len().min(MISSING_NAMED)],
             "upstream_requests": {
@@ -159,6 +169,21 @@ impl PriceWorker {
             },
             "failures": failures,
         })))
+    }
+
+    /// Writes `records` (newest wins) and counts them.
+    async fn record(&self, records: Vec<PriceRecord>, tally: &mut Tally) -> Result<(), JobError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let outcome = self.write(&records).await?;
+        tally.written += outcome.written as u64;
+        tally.skipped += outcome.skipped as u64;
+        for record in records {
+            *tally.by_source.entry(record.source).or_default() += 1;
+            tally.priced.insert(record.coin_id.to_string());
+        }
+        Ok(())
     }
 
     /// The catalogue, waiting up to [`CATALOGUE_WAIT`] while it is still empty: at first start
@@ -223,17 +248,21 @@ impl PriceWorker {
     }
 
     /// Reads CoinLore's pages for the tier until every coin of `left` is priced (each priced one
-    /// is taken out of it) or the pages worth reading are read.
+    /// is taken out of it and written at once, a page at a time) or the pages worth reading are
+    /// read: the pages covering the tier's ranks, then, while coins are missing, the pages next
+    /// to them outwards, nearest first, up to half as many again on each side (a coin's CoinLore
+    /// rank drifts from the catalogue's between refreshes); an open tier reads on to the end of
+    /// the list. `Ok(Some(_))`: CoinLore failed part way (what was read is written).
     async fn coinlore_pass(
         &self,
         tier: &TierSettings,
         listed: u32,
         left: &mut HashMap<&str, &CatalogueCoin>,
         calls: &mut Calls,
-    ) -> Result<Vec<PriceRecord>, CoinLoreError> {
+        tally: &mut Tally,
+    ) -> Result<Option<CoinLoreError>, JobError> {
         let core = tier.coinlore_pages(listed);
-        // A tenth more on each side, nearest first: where a drifted rank lands.
-        let margin = (core.len() as u32).div_ceil(10).max(1);
+        let margin = (core.len() as u32 / 2).max(1);
         let mut order: Vec<u32> = core.clone().collect();
         for k in 1..=margin {
             order.push(core.end - 1 + k);
@@ -241,53 +270,43 @@ impl PriceWorker {
                 order.push(before);
             }
         }
-        let mut records = Vec::new();
+        // An open tier reads on to the end of CoinLore's list: coins the catalogue lists
+        // unranked sit anywhere past the ranked ones.
+        if tier.to.is_none() {
+            order.extend(core.end + margin..MAX_PAGE);
+        }
         let mut past_the_end = u32::MAX;
         for page in order {
             if left.is_empty() {
                 break;
             }
-            if page < past_the_end && self.read_page(page, left, &mut records, calls).await? {
+            if page >= past_the_end {
+                continue;
+            }
+            let fetched_at = Utc::now();
+            let tickers = match self
+                .coinlore
+                .tickers(page * COINLORE_PAGE, COINLORE_PAGE)
+                .await
+            {
+                Ok(tickers) => tickers,
+                Err(e) => return Ok(Some(e)),
+            };
+            calls.coinlore += 1;
+            if (tickers.rows.len() as u32) < COINLORE_PAGE {
                 past_the_end = page + 1;
             }
+            let records: Vec<PriceRecord> = tickers
+                .rows
+                .into_iter()
+                .filter_map(|row| {
+                    let coin = left.remove(row.coin_id.as_str())?;
+                    coinlore_record(coin, row, fetched_at)
+                })
+                .collect();
+            self.record(records, tally).await?;
         }
-        // An open tier reads on to the end of CoinLore's list: coins the catalogue lists
-        // unranked sit anywhere past the ranked ones.
-        if tier.to.is_none() {
-            let mut page = core.end + margin;
-            while !left.is_empty() && page < past_the_end.min(MAX_PAGE) {
-                if self.read_page(page, left, &mut records, calls).await? {
-                    past_the_end = page + 1;
-                }
-                page += 1;
-            }
-        }
-        Ok(records)
-    }
-
-    /// Reads one CoinLore page and prices the coins of `left` on it; whether it was the last.
-    async fn read_page(
-        &self,
-        page: u32,
-        left: &mut HashMap<&str, &CatalogueCoin>,
-        records: &mut Vec<PriceRecord>,
-        calls: &mut Calls,
-    ) -> Result<bool, CoinLoreError> {
-        let fetched_at = Utc::now();
-        let tickers = self
-            .coinlore
-            .tickers(page * COINLORE_PAGE, COINLORE_PAGE)
-            .await?;
-        calls.coinlore += 1;
-        let last = (tickers.rows.len() as u32) < COINLORE_PAGE;
-        for row in tickers.rows {
-            if let Some(coin) = left.remove(row.coin_id.as_str())
-                && let Some(record) = coinlore_record(coin, row, fetched_at)
-            {
-                records.push(record);
-            }
-        }
-        Ok(last)
+        Ok(None)
     }
 }
 
@@ -308,13 +327,4 @@ fn coinlore_record(
         fetched_at,
         source: COINLORE_SOURCE.to_owned(),
     })
-}
-
-/// How many records each source gave.
-fn by_source(records: &[PriceRecord]) -> std::collections::BTreeMap<&str, usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    for record in records {
-        *counts.entry(record.source.as_str()).or_default() += 1;
-    }
-    counts
 }
