@@ -300,3 +300,44 @@ async fn a_tier_run_before_the_first_catalogue_waits_for_it() {
     assert_eq!(result["members"], 19, "{result}");
     assert_eq!(result["written"], 19, "{result}");
 }
+
+#[tokio::test]
+async fn a_coin_whose_rank_drifted_off_its_tiers_pages_is_asked_by_its_coinlore_id() {
+    let ctx = setup().await;
+    ctx.refresh_catalogue().await;
+    let index = ctx.index().await;
+    let drifter = index
+        .ranked()
+        .iter()
+        .find(|coin| coin.rank == Some(200))
+        .expect("a coin at rank 200")
+        .id
+        .clone();
+    // A first run reads the pages of ranks 21-300 and learns the CoinLore ids on them.
+    let first = ctx.run_tier("mid").await;
+    assert_eq!(first["missing"], 0, "{first}");
+    let before = ctx.cache.get(&drifter).await.unwrap().expect("priced");
+
+    // It falls to about 1,500th, far past the tier's pages and their margin; the catalogue
+    // still says 200 until its next refresh.
+    ctx.sim
+        .control(&ControlRequest {
+            set_rank: Some(SetRank {
+                id: drifter.to_string(),
+                rank: 1_500,
+            }),
+            ..ControlRequest::default()
+        })
+        .unwrap();
+    let by_id = ctx.calls("/api/ticker/");
+    let second = ctx.run_tier("mid").await;
+    assert_eq!(second["missing"], 0, "{second}");
+    assert_eq!(
+        ctx.calls("/api/ticker/") - by_id,
+        1,
+        "one call by id: {second}"
+    );
+    let after = ctx.cache.get(&drifter).await.unwrap().expect("priced");
+    assert!(after.fetched_at > before.fetched_at, "{after:?}");
+    assert_eq!(after.source, "coinlore");
+}

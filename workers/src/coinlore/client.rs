@@ -13,7 +13,10 @@ use crate::{
 /// CoinLore documents no limit and no `Retry-After`; a 429 holds every replica back this long.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-use super::{CoinLoreError, Global, Tickers, parse_global, parse_tickers};
+use super::{CoinLoreError, Global, Tickers, parse_global, parse_ticker, parse_tickers};
+
+/// Most ids one `/ticker/?id=` call names (its URL stays short).
+pub const MAX_IDS_PER_TICKER: usize = 50;
 
 /// A CoinLore client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -54,6 +57,17 @@ impl CoinLore {
         ];
         let body = self.get("/tickers/", &query).await?;
         parse_tickers(&body.text).map_err(|message| CoinLoreError::Unavailable {
+            status: body.status,
+            message,
+        })
+    }
+
+    /// `GET /ticker/?id=..`: the coins of CoinLore's `ids` (most [`MAX_IDS_PER_TICKER`] at
+    /// once), wherever they rank now.
+    pub async fn ticker(&self, ids: &[String]) -> Result<Tickers, CoinLoreError> {
+        let query = [("id", ids.join(","))];
+        let body = self.get("/ticker/", &query).await?;
+        parse_ticker(&body.text).map_err(|message| CoinLoreError::Unavailable {
             status: body.status,
             message,
         })

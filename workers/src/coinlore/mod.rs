@@ -10,7 +10,7 @@ mod error;
 mod global;
 mod tickers;
 
-pub use client::CoinLore;
+pub use client::{CoinLore, MAX_IDS_PER_TICKER};
 pub use error::CoinLoreError;
 pub use global::{Global, parse_global};
-pub use tickers::{MAX_PER_PAGE, Tickers, parse_tickers};
+pub use tickers::{MAX_PER_PAGE, Tickers, parse_ticker, parse_tickers};

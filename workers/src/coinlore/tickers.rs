@@ -16,6 +16,9 @@ pub const MAX_PER_PAGE: u32 = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tickers {
     pub rows: Vec<MarketRow>,
+    /// CoinLore's own id of each row (same order; `""` when it sent none): what
+    /// `/ticker/?id=` asks by.
+    pub ids: Vec<String>,
     pub time: Option<DateTime<Utc>>,
 }
 
@@ -35,6 +38,9 @@ struct Info {
 
 #[derive(Deserialize)]
 struct Row<'a> {
+    /// A string on CoinLore (`"90"`); a number is taken too.
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
     symbol: String,
     name: String,
     nameid: String,
@@ -64,10 +70,25 @@ pub fn parse_tickers(body: &str) -> Result<Tickers, String> {
         .info
         .and_then(|i| i.time)
         .and_then(|secs| DateTime::from_timestamp(secs, 0));
-    let rows = body
-        .data
+    rows_of(body.data, time)
+}
+
+/// Parses a `/ticker/?id=..` body: a bare array of the same rows (an unknown id is left out).
+pub fn parse_ticker(body: &str) -> Result<Tickers, String> {
+    let rows: Vec<Row> =
+        serde_json::from_str(body).map_err(|e| format!("unexpected /ticker/ body: {e}"))?;
+    rows_of(rows, None)
+}
+
+fn rows_of(data: Vec<Row<'_>>, time: Option<DateTime<Utc>>) -> Result<Tickers, String> {
+    let mut ids = Vec::with_capacity(data.len());
+    let rows = data
         .into_iter()
         .map(|row| {
+            ids.push(
+                row.id
+                    .map_or_else(String::new, |raw| raw.get().trim_matches('"').to_owned()),
+            );
             let number = |field: &str, raw: Option<&RawValue>| {
                 raw.map(|raw| loose_decimal(raw.get()))
                     .transpose()
@@ -90,7 +111,7 @@ pub fn parse_tickers(body: &str) -> Result<Tickers, String> {
             })
         })
         .collect::<Result<_, String>>()?;
-    Ok(Tickers { rows, time })
+    Ok(Tickers { rows, ids, time })
 }
 
 /// A JSON number's text or a string's content as an exact decimal; `null` and `""` are `None`.

@@ -11,7 +11,7 @@
 //! Binance (USDT pairs) and recorded with `source: "binance"`; only when the fallback fails too
 //! does the job fail (and retry), with CoinGecko's error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use std::{sync::Arc, time::Duration};
@@ -48,6 +48,9 @@ pub struct PriceWorker {
     binance: Option<Binance>,
     /// A tier's pages (see `tier`).
     coinlore: CoinLore,
+    /// Coin id → CoinLore's own id, learned from every page read, so a coin whose rank drifted
+    /// off its tier's pages is asked for by id. Shared by the clones (the job handlers).
+    coinlore_ids: Arc<std::sync::Mutex<HashMap<String, String>>>,
     cache: PriceCache,
     prices: PricesSettings,
     parallel_requests: usize,
@@ -96,6 +99,7 @@ impl PriceWorker {
             coingecko: CoinGecko::new(env)?,
             binance,
             coinlore: CoinLore::new(env)?,
+            coinlore_ids: Arc::default(),
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             prices: settings.prices.clone(),
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),

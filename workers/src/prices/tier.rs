@@ -7,9 +7,10 @@
 //!   the tier; the tier's coins left over are asked of CoinLore.
 //! - `coinlore`: the `/tickers/` pages covering the tier's ranks, then the pages next to them
 //!   while some of its coins are still missing (CoinLore's ranks drift from the catalogue's
-//!   between refreshes), up to half as many again on each side; an open tier reads to the end
-//!   of the list. Rows match coins by id (CoinLore's `nameid` follows CoinGecko's slugs).
-//!   Each page's records are written as it arrives, so a long run shows its progress.
+//!   between refreshes), up to a tenth more on each side; an open tier reads to the end of the
+//!   list. The coins that drifted further are asked by CoinLore id (`/ticker/?id=`, 50 a
+//!   call), learned from the pages read before. Rows match coins by id (CoinLore's `nameid`
+//!   follows CoinGecko's slugs). Each page's records are written as it arrives.
 //! - `coingecko`: `/simple/price` in batches, as a job naming ids.
 //!
 //! Every record says which source priced it; the result counts the calls made and the coins
@@ -17,6 +18,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    sync::PoisonError,
     time::Duration,
 };
 
@@ -31,7 +33,7 @@ use coinbeat_shared::{
 use serde_json::json;
 
 use super::{PriceWorker, Wanted};
-use crate::coinlore::CoinLoreError;
+use crate::coinlore::{CoinLoreError, MAX_IDS_PER_TICKER, Tickers};
 
 /// The `source` of records priced from CoinLore's pages.
 pub const COINLORE_SOURCE: &str = "coinlore";
@@ -250,9 +252,11 @@ impl PriceWorker {
     /// Reads CoinLore's pages for the tier until every coin of `left` is priced (each priced one
     /// is taken out of it and written at once, a page at a time) or the pages worth reading are
     /// read: the pages covering the tier's ranks, then, while coins are missing, the pages next
-    /// to them outwards, nearest first, up to half as many again on each side (a coin's CoinLore
-    /// rank drifts from the catalogue's between refreshes); an open tier reads on to the end of
-    /// the list. `Ok(Some(_))`: CoinLore failed part way (what was read is written).
+    /// to them, nearest first, up to a tenth more on each side; an open tier reads on to the
+    /// end of the list. The coins still missing (their CoinLore rank drifted further from the
+    /// catalogue's since its refresh) are asked by CoinLore id, 50 a call, where a page read
+    /// before (by any tier in this process) told their id. `Ok(Some(_))`: CoinLore failed part
+    /// way (what was read is written).
     async fn coinlore_pass(
         &self,
         tier: &TierSettings,
@@ -262,7 +266,7 @@ impl PriceWorker {
         tally: &mut Tally,
     ) -> Result<Option<CoinLoreError>, JobError> {
         let core = tier.coinlore_pages(listed);
-        let margin = (core.len() as u32 / 2).max(1);
+        let margin = (core.len() as u32).div_ceil(10).max(1);
         let mut order: Vec<u32> = core.clone().collect();
         for k in 1..=margin {
             order.push(core.end - 1 + k);
@@ -296,17 +300,57 @@ impl PriceWorker {
             if (tickers.rows.len() as u32) < COINLORE_PAGE {
                 past_the_end = page + 1;
             }
-            let records: Vec<PriceRecord> = tickers
-                .rows
-                .into_iter()
-                .filter_map(|row| {
-                    let coin = left.remove(row.coin_id.as_str())?;
-                    coinlore_record(coin, row, fetched_at)
-                })
-                .collect();
-            self.record(records, tally).await?;
+            self.priced_from(tickers, left, fetched_at, tally).await?;
+        }
+        // The drifted ones, by id.
+        let known: Vec<String> = {
+            let ids = self
+                .coinlore_ids
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            left.keys().filter_map(|id| ids.get(*id).cloned()).collect()
+        };
+        for chunk in known.chunks(MAX_IDS_PER_TICKER) {
+            let fetched_at = Utc::now();
+            let tickers = match self.coinlore.ticker(chunk).await {
+                Ok(tickers) => tickers,
+                Err(e) => return Ok(Some(e)),
+            };
+            calls.coinlore += 1;
+            self.priced_from(tickers, left, fetched_at, tally).await?;
         }
         Ok(None)
+    }
+
+    /// Writes the records of the coins of `left` that `tickers` holds (taking them out of it),
+    /// and learns every row's CoinLore id.
+    async fn priced_from(
+        &self,
+        tickers: Tickers,
+        left: &mut HashMap<&str, &CatalogueCoin>,
+        fetched_at: DateTime<Utc>,
+        tally: &mut Tally,
+    ) -> Result<(), JobError> {
+        {
+            let mut ids = self
+                .coinlore_ids
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (row, id) in tickers.rows.iter().zip(&tickers.ids) {
+                if !id.is_empty() {
+                    ids.insert(row.coin_id.clone(), id.clone());
+                }
+            }
+        }
+        let records: Vec<PriceRecord> = tickers
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                let coin = left.remove(row.coin_id.as_str())?;
+                coinlore_record(coin, row, fetched_at)
+            })
+            .collect();
+        self.record(records, tally).await
     }
 }
 
