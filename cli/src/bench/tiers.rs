@@ -127,7 +127,9 @@ async fn measure(
             records += 1;
         }
     }
-    if records + 50 < ids.len() as u64 {
+    // A pass over a moving market misses the coins that moved onto a page already read (the
+    // next run asks for them by CoinLore id); a pass that priced less than 95% is broken.
+    if records * 100 < ids.len() as u64 * 95 {
         bail!(
             "only {records} of {} catalogued coins were priced",
             ids.len()
@@ -192,6 +194,10 @@ async fn measure(
             refresh.as_secs_f64(),
             pages.saturating_sub(1)
         ),
+    ));
+    report.rows.push(Row::info(
+        "coins priced by one pass of every tier",
+        format!("{records} of {} catalogued", ids.len()),
     ));
     report.rows.push(Row::target(
         "Redis bytes per price record (without history)",
