@@ -349,19 +349,7 @@ impl PriceWorker {
             let Some(coin) = pairs.get(&ticker.pair) else {
                 continue;
             };
-            records.push(PriceRecord {
-                symbol: coin.symbol.clone(),
-                coin_id: coin.id.clone(),
-                usd: ticker.last_price,
-                change_24h_pct: ticker.price_change_percent,
-                market_cap_usd: None,
-                volume_24h_usd: ticker.quote_volume,
-                upstream_updated_at: ticker
-                    .close_time_ms
-                    .and_then(DateTime::from_timestamp_millis),
-                fetched_at,
-                source: FALLBACK_SOURCE.to_owned(),
-            });
+            records.push(binance_record(&coin.id, &coin.symbol, ticker, fetched_at));
         }
         let unpriced = coins
             .iter()
@@ -369,5 +357,28 @@ impl PriceWorker {
             .copied()
             .collect();
         Some(Ok((records, unpriced)))
+    }
+}
+
+/// A record of the coin `id` (listed as `symbol`) from its Binance USDT pair's 24 h ticker:
+/// the last trade's price, no market cap.
+fn binance_record(
+    id: &CoinId,
+    symbol: &str,
+    ticker: crate::binance::Ticker24h,
+    fetched_at: DateTime<Utc>,
+) -> PriceRecord {
+    PriceRecord {
+        symbol: symbol.to_owned(),
+        coin_id: id.clone(),
+        usd: ticker.last_price,
+        change_24h_pct: ticker.price_change_percent,
+        market_cap_usd: None,
+        volume_24h_usd: ticker.quote_volume,
+        upstream_updated_at: ticker
+            .close_time_ms
+            .and_then(DateTime::from_timestamp_millis),
+        fetched_at,
+        source: FALLBACK_SOURCE.to_owned(),
     }
 }

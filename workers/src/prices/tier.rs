@@ -232,19 +232,12 @@ impl PriceWorker {
             let Some(coin) = members.get(named.id.as_str()) else {
                 continue;
             };
-            records.push(PriceRecord {
-                symbol: coin.symbol.clone(),
-                coin_id: coin.id.clone(),
-                usd: ticker.last_price,
-                change_24h_pct: ticker.price_change_percent,
-                market_cap_usd: None,
-                volume_24h_usd: ticker.quote_volume,
-                upstream_updated_at: ticker
-                    .close_time_ms
-                    .and_then(DateTime::from_timestamp_millis),
+            records.push(super::binance_record(
+                &coin.id,
+                &coin.symbol,
+                ticker,
                 fetched_at,
-                source: super::FALLBACK_SOURCE.to_owned(),
-            });
+            ));
         }
         Ok(records)
     }
