@@ -40,23 +40,28 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if most > 99_999 {
         bail!("at most 99,999 symbols (the simulator's synthetic coin ids have five digits)");
     }
-    let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: most as u32,
-        // No coin may vanish mid-measurement, however long a run takes.
-        churn_epoch_secs: 0,
-        faults: Faults {
-            latency_ms: args.upstream_latency_ms,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .context("starting the simulator")?;
+    let sim = steady_sim(most as u32, args.upstream_latency_ms).await?;
     let mut lab = Lab::start().await?;
     let result = measure(args, &mut lab, &sim).await;
     lab.shutdown().await;
     let _ = sim.stop().await;
     result
+}
+
+/// The simulator with `extra_coins` synthetic coins, `latency_ms` added to every request, and
+/// no churn: no coin may vanish mid-measurement, however long a run takes.
+pub(super) async fn steady_sim(extra_coins: u32, latency_ms: u64) -> anyhow::Result<SimHandle> {
+    coinbeat_sim::start(SimConfig {
+        extra_coins,
+        churn_epoch_secs: 0,
+        faults: Faults {
+            latency_ms,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .context("starting the simulator")
 }
 
 async fn measure(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Report> {

@@ -18,7 +18,7 @@ use coinbeat_shared::{
     queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
     settings::tiers::{COINLORE_PAGE, default_tiers},
 };
-use coinbeat_sim::{BUILTIN_COINS, Faults, SimConfig, SimHandle};
+use coinbeat_sim::{BUILTIN_COINS, SimHandle};
 
 use super::{
     lab::{Lab, api_env, free_addr, wait_listening},
@@ -37,17 +37,7 @@ pub async fn run(args: &BenchArgs, coins: u32) -> anyhow::Result<Report> {
     if coins < builtin || coins > 99_999 + builtin {
         bail!("--coins must be between {builtin} and {}", 99_999 + builtin);
     }
-    let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: coins - builtin,
-        churn_epoch_secs: 0,
-        faults: Faults {
-            latency_ms: args.upstream_latency_ms,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .context("starting the simulator")?;
+    let sim = super::refresh::steady_sim(coins - builtin, args.upstream_latency_ms).await?;
     let mut lab = Lab::start().await?;
     let result = measure(args, coins, &mut lab, &sim).await;
     lab.shutdown().await;
