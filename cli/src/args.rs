@@ -289,6 +289,9 @@ pub enum Scenario {
     Queue,
     /// `GET /v1/prices/BTC` and `GET /v1/prices` at many connections.
     Api,
+    /// `coinbeat up --simulate` watched through the API for `--minutes`: each price tier's
+    /// largest age against its interval, and every call and refusal the simulator counted.
+    Tiers,
     /// One price job until every tracked symbol is fresh, against a slow simulator.
     Refresh,
     /// Resident memory of each component idle and under the queue and api loads.
@@ -300,7 +303,8 @@ pub enum Scenario {
     /// each of `--rates`, the API serving them to `--clients` SSE clients: ticks/s ingested,
     /// CPU per tick, exchange event → client latency, the worker's RSS.
     Stream,
-    /// Every scenario above, one after the other.
+    /// Every scenario above but `tiers` (which watches a running system for many minutes),
+    /// one after the other.
     All,
 }
 
@@ -341,9 +345,13 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<usize>,
     /// refresh: the whole market instead of the tracked set: the simulator lists this many
-    /// coins and every default price tier refreshes them (e.g. `--coins 14000`).
+    /// coins and every default price tier refreshes them (e.g. `--coins 14000`); tiers: the
+    /// coins the simulator lists (default 14000).
     #[arg(long)]
     pub coins: Option<u32>,
+    /// tiers: minutes watched after the warm-up.
+    #[arg(long, default_value_t = 15)]
+    pub minutes: u64,
     /// refresh: latency the simulator adds to every upstream request.
     #[arg(long, default_value_t = 100)]
     pub upstream_latency_ms: u64,

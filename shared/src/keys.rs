@@ -149,6 +149,12 @@ impl Keys {
         format!("{}:catalogue:coins", self.prefix)
     }
 
+    /// HASH coin id → CoinLore's own id of the coin, learned from the pages the price tiers
+    /// read (what `/ticker/?id=` asks by). One entry per coin CoinLore ever listed.
+    pub fn coinlore_ids(&self) -> String {
+        format!("{}:coinlore:ids", self.prefix)
+    }
+
     /// HASH describing the stored catalogue: `refreshed_at_ms`, `source`, `coins`, `ranked`.
     pub fn catalogue_meta(&self) -> String {
         format!("{}:catalogue:meta", self.prefix)

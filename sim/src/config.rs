@@ -176,6 +176,9 @@ pub struct ProviderFaults {
     pub latency_ms: u64,
     pub error_rate: f64,
     pub down: bool,
+    /// Requests per sliding minute this provider admits before its rate-limit answer, on top of
+    /// the global one (the stricter wins); 0 means no limit of its own.
+    pub rate_limit_per_minute: u32,
     /// Requests per sliding second this provider admits before answering with its rate-limit
     /// answer (as the per-minute limit does); 0 means unlimited.
     pub calls_per_sec: u32,
@@ -211,7 +214,7 @@ impl Faults {
         }
     }
 
-    pub(crate) fn provider_mut(&mut self, provider: Provider) -> &mut ProviderFaults {
+    pub fn provider_mut(&mut self, provider: Provider) -> &mut ProviderFaults {
         match provider {
             Provider::CoinGecko => &mut self.coingecko,
             Provider::Binance => &mut self.binance,
@@ -227,7 +230,11 @@ impl Faults {
             latency_ms: self.latency_ms + own.latency_ms,
             error_rate: self.error_rate.max(own.error_rate),
             down: self.down || own.down,
-            rate_limit_per_minute: self.rate_limit_per_minute,
+            rate_limit_per_minute: match (self.rate_limit_per_minute, own.rate_limit_per_minute) {
+                (0, own) => own,
+                (global, 0) => global,
+                (global, own) => global.min(own),
+            },
             calls_per_sec: own.calls_per_sec,
         }
     }

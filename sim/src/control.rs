@@ -55,7 +55,8 @@ pub struct ControlRequest {
     pub latency_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<f64>,
-    /// 0 removes the limit.
+    /// Requests per sliding minute: every provider's, or with `provider` that provider's own
+    /// (the stricter of the two applies); 0 removes the limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,12 +124,6 @@ pub struct SetRank {
 
 impl ControlRequest {
     pub(crate) fn apply_to(&self, mut faults: Faults) -> Result<Faults, SimError> {
-        if let Some(limit) = self.rate_limit_per_minute {
-            if self.provider.is_some() {
-                return Err(SimError::GlobalOnly("rate_limit_per_minute"));
-            }
-            faults.rate_limit_per_minute = limit;
-        }
         if let Some(weight) = self.binance_weight_per_minute {
             faults.binance_weight_per_minute = weight;
         }
@@ -161,6 +156,9 @@ impl ControlRequest {
             Some(provider) => {
                 let own = faults.provider_mut(provider);
                 own.calls_per_sec = self.calls_per_sec.unwrap_or(own.calls_per_sec);
+                own.rate_limit_per_minute = self
+                    .rate_limit_per_minute
+                    .unwrap_or(own.rate_limit_per_minute);
                 own.latency_ms = self.latency_ms.unwrap_or(own.latency_ms);
                 own.error_rate = self.error_rate.unwrap_or(own.error_rate);
                 own.down = self.down.unwrap_or(own.down);
@@ -171,6 +169,9 @@ impl ControlRequest {
             }
             None => {
                 faults.latency_ms = self.latency_ms.unwrap_or(faults.latency_ms);
+                faults.rate_limit_per_minute = self
+                    .rate_limit_per_minute
+                    .unwrap_or(faults.rate_limit_per_minute);
                 faults.error_rate = self.error_rate.unwrap_or(faults.error_rate);
                 faults.down = self.down.unwrap_or(faults.down);
             }

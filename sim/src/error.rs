@@ -18,8 +18,6 @@ pub enum SimError {
     MalformedRate(f64),
     #[error("{} has no stream, so stream faults do not apply to it", .0.label())]
     NoStream(crate::Provider),
-    #[error("{0} applies to every provider and cannot be combined with `provider`")]
-    GlobalOnly(&'static str),
     #[error("{0} applies to one provider: name it with `provider`")]
     ProviderOnly(&'static str),
     #[error("no coin has the id {0:?}")]

@@ -105,20 +105,56 @@ async fn a_provider_error_rate_and_latency_apply_to_that_provider_only() {
     .unwrap();
 
     let answered = statuses(&sim).await;
-    let per_provider_limit = sim_post(
-        &sim,
-        "/sim/control",
-        json!({ "provider": "binance", "rate_limit_per_minute": 3 }),
-    )
-    .await;
 
     assert_eq!(answered, [200, 503, 200, 200]);
     assert_eq!(sim.stats().by_provider["binance"].injected_errors, 1);
+}
+
+#[tokio::test]
+async fn a_provider_minute_limit_applies_to_that_provider_only_and_the_stricter_limit_wins() {
+    let sim = frozen_sim(1).await;
+    let set = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coinlore", "rate_limit_per_minute": 2 }),
+    )
+    .await;
+    assert_eq!(set.status(), 200);
+
+    let rounds = [
+        statuses(&sim).await,
+        statuses(&sim).await,
+        statuses(&sim).await,
+    ];
     assert_eq!(
-        per_provider_limit.status(),
-        400,
-        "the minute limit is global"
+        rounds,
+        [
+            [200, 200, 200, 200],
+            [200, 200, 200, 200],
+            [200, 200, 200, 429]
+        ],
+        "CoinLore's third request in the minute is refused, no other provider's"
     );
+    let stats = sim.stats();
+    assert_eq!(stats.by_provider["coinlore"].rate_limited, 1);
+    assert_eq!(stats.rate_limited, 1);
+
+    // A looser global limit leaves CoinLore's own in force; a stricter one limits everyone.
+    sim_post(&sim, "/sim/control", json!({ "rate_limit_per_minute": 50 })).await;
+    assert_eq!(statuses(&sim).await[3], 429);
+    sim_post(&sim, "/sim/control", json!({ "rate_limit_per_minute": 5 })).await;
+    assert_eq!(
+        statuses(&sim).await,
+        [200, 200, 200, 429],
+        "the fifth CoinGecko, Binance and Etherscan request is admitted"
+    );
+    // Etherscan says it is limited in a 200's body.
+    assert_eq!(statuses(&sim).await, [429, 429, 200, 429]);
+    let stats = sim.stats();
+    for provider in ["coingecko", "binance", "etherscan"] {
+        assert_eq!(stats.by_provider[provider].rate_limited, 1, "{provider}");
+    }
+    assert_eq!(stats.by_provider["coinlore"].rate_limited, 4);
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use reqwest::{StatusCode, header::HeaderMap};
 
 /// How long a connection may take to open, for every upstream.
@@ -45,6 +47,9 @@ pub enum FetchError {
 /// An upstream's answer, read whole.
 #[derive(Debug)]
 pub struct Answer {
+    /// When the request went out (after its permit): the moment the answer speaks of, at the
+    /// latest, so a record dated by it never looks fresher than it is.
+    pub sent_at: DateTime<Utc>,
     pub status: StatusCode,
     /// The `Retry-After` header in seconds, when present.
     pub retry_after: Option<Duration>,
@@ -57,6 +62,7 @@ impl Answer {
         request: reqwest::RequestBuilder,
         max_body_bytes: usize,
     ) -> Result<Self, FetchError> {
+        let sent_at = Utc::now();
         let mut response = request.send().await?;
         let status = response.status();
         let retry_after = response
@@ -89,6 +95,7 @@ impl Answer {
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
         Ok(Self {
+            sent_at,
             status,
             retry_after,
             body,

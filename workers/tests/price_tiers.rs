@@ -341,3 +341,54 @@ async fn a_coin_whose_rank_drifted_off_its_tiers_pages_is_asked_by_its_coinlore_
     assert!(after.fetched_at > before.fetched_at, "{after:?}");
     assert_eq!(after.source, "coinlore");
 }
+
+#[tokio::test]
+async fn a_restarted_worker_asks_a_drifted_coin_by_the_coinlore_id_an_earlier_process_learned() {
+    let ctx = setup().await;
+    ctx.refresh_catalogue().await;
+    let index = ctx.index().await;
+    let drifter = index
+        .ranked()
+        .iter()
+        .find(|coin| coin.rank == Some(150))
+        .expect("a coin at rank 150")
+        .id
+        .clone();
+    let first = ctx.run_tier("mid").await;
+    assert_eq!(first["missing"], 0, "{first}");
+    ctx.sim
+        .control(&ControlRequest {
+            set_rank: Some(SetRank {
+                id: drifter.to_string(),
+                rank: 2_000,
+            }),
+            ..ControlRequest::default()
+        })
+        .unwrap();
+
+    // A new process: nothing learned in memory, only what the first one stored.
+    let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
+    let restarted = PriceWorker::new(&env).unwrap();
+    let (pages, by_id) = (ctx.calls(COINLORE_PAGES), ctx.calls("/api/ticker/"));
+    let second = restarted
+        .handle(PricesJob {
+            symbols: None,
+            ids: None,
+            tier: Some("mid".to_owned()),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(second["missing"], 0, "{second}");
+    assert_eq!(
+        (
+            ctx.calls(COINLORE_PAGES) - pages,
+            ctx.calls("/api/ticker/") - by_id
+        ),
+        (3, 1),
+        "the tier's three pages, then one call by id, no page next to them: {second}"
+    );
+    let record = ctx.cache.get(&drifter).await.unwrap().expect("priced");
+    assert_eq!(record.source, "coinlore");
+}

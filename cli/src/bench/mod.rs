@@ -10,7 +10,10 @@
 //! - [`api`]: the price routes under the built-in load generator ([`load`]), and
 //!   `GET /v1/prices/BTC` again with `--stream-clients` idle live streams open
 //!   ([`stream_clients`]).
-//! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream.
+//! - [`refresh`]: one price job until N tracked symbols are fresh, against a slow upstream;
+//!   with `--coins`, one pass of every price tier over the whole market ([`refresh_coins`]).
+//! - [`tiers`]: `coinbeat up --simulate` watched for minutes: each tier's largest price age,
+//!   and the calls and refusals the simulator counted.
 //! - [`memory`]: resident memory of each component, idle and under load.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
 //! - [`stream`]: one stream-worker ingesting the simulator's Binance trades at given rates, the
@@ -26,6 +29,7 @@ mod memory;
 mod queue;
 mod ratelimit;
 mod refresh;
+mod refresh_coins;
 mod report;
 mod stats;
 mod stream;
@@ -67,6 +71,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             match scenario {
                 Scenario::Queue => queue::run(&args).await,
                 Scenario::Api => api::run(&args).await,
+                Scenario::Tiers => tiers::run(&args).await,
                 Scenario::Refresh => refresh::run(&args).await,
                 Scenario::Memory => memory::run(&args).await,
                 Scenario::Ratelimit => ratelimit::run(&args).await,

@@ -30,7 +30,7 @@ use crate::args::{BenchArgs, Scenario};
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if let Some(coins) = args.coins {
-        return super::tiers::run(args, coins).await;
+        return super::refresh_coins::run(args, coins).await;
     }
     let most = args
         .symbols_for(Scenario::Refresh)

@@ -1,238 +1,427 @@
-//! `bench refresh --coins N`: the whole market, not the tracked set. One catalogue refresh, then
-//! one run of every default price tier at once (as the beat starts them), against the simulator
-//! listing N coins with the default limits (Binance's weight, CoinLore's one call a second);
-//! CoinGecko's limit is raised for the catalogue, which is setup here, not measured.
+//! `bench tiers`: `coinbeat up --simulate` as a user starts it (a child process of this
+//! executable, the default settings, the simulator listing `--coins` coins and refusing what the
+//! configured rate limits would not allow), watched through the API for `--minutes`.
 //!
-//! Reported: the upstream calls the tiers made against the fewest that can price every coin
-//! (one Binance call, and one CoinLore page per 100 coins), the time from the tiers' enqueue to
-//! the last one done, Redis bytes per price record (`MEMORY USAGE` of each record's key, its
-//! history list left out), the API's resident memory once its in-process copy holds every
-//! record, and the latency of `GET /v1/prices?tier=all&limit=1000`.
+//! After a warm-up (first start until every tier's coins have a price), every tier is listed
+//! through `GET /v1/prices?tier=<name>` again and again; a price's age is the time since its
+//! `fetched_at` (when the request that priced it went out). Reported per tier: the largest age
+//! seen against the tier's interval plus 10 %, and the most coins found without a price. From
+//! the simulator (`GET /sim/stats`, `/sim/arrivals`) over the same window: each provider's
+//! calls, the busiest second and minute, and every refusal.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, bail};
-use coinbeat_shared::{
-    domain::CoinId,
-    jobs::{CatalogueJob, Job, PricesJob, Queue, QueueName},
-    queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
-    settings::tiers::{COINLORE_PAGE, default_tiers},
-};
-use coinbeat_sim::{BUILTIN_COINS, SimHandle};
+use chrono::{DateTime, Utc};
+use coinbeat_sim::{ArrivalLog, Provider, Stats, busiest_window};
+use serde::Deserialize;
+use tokio::process::{Child, Command};
 
 use super::{
-    lab::{Lab, api_env, free_addr, wait_listening},
-    load,
-    machine::rss_kib,
+    lab::{free_addr, wait_listening},
     report::{Report, Row},
-    stats::percentile,
 };
 use crate::args::BenchArgs;
 
-/// Connections driving the list endpoint.
-const CONNECTIONS: usize = 8;
+/// How long the system may take from first start until every tier has priced its coins.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// A tier is warm when at most this share of its coins (per mille) has no price.
+const WARM_MISSING_PER_MILLE: usize = 10;
+/// The page size of each listing.
+const PAGE: usize = 1_000;
+/// How long `up` may take to stop everything after SIGINT.
+const STOP_GRACE: Duration = Duration::from_secs(90);
 
-pub async fn run(args: &BenchArgs, coins: u32) -> anyhow::Result<Report> {
-    let builtin = BUILTIN_COINS;
-    if coins < builtin || coins > 99_999 + builtin {
-        bail!("--coins must be between {builtin} and {}", 99_999 + builtin);
+/// A tier as `GET /v1/schedules` shows it.
+#[derive(Debug, Clone)]
+struct Tier {
+    name: String,
+    every_secs: u64,
+}
+
+/// One listing of a tier.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sweep {
+    priced: usize,
+    missing: usize,
+    /// The largest age in the listing, milliseconds.
+    oldest_ms: i64,
+}
+
+/// What the measured window saw of one tier.
+#[derive(Debug, Default)]
+struct Seen {
+    oldest_ms: i64,
+    oldest_coin: String,
+    most_missing: usize,
+    coins: usize,
+    sweeps: u32,
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
+    let (coins, minutes) = (args.coins.unwrap_or(14_000), args.minutes);
+    if minutes == 0 {
+        bail!("--minutes must be at least 1");
     }
-    let sim = super::refresh::steady_sim(coins - builtin, args.upstream_latency_ms).await?;
-    let mut lab = Lab::start().await?;
-    let result = measure(args, coins, &mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    let dir = tempfile::Builder::new()
+        .prefix("coinbeat-tiers-")
+        .tempdir()
+        .context("creating a temporary folder")?;
+    let (api, sim) = (free_addr()?, free_addr()?);
+    let mut up = start_up(dir.path(), api, sim, coins)?;
+    let result = tokio::select! {
+        r = measure(dir.path(), api, sim, coins, minutes) => r,
+        status = up.wait() => Err(anyhow::anyhow!(
+            "coinbeat up exited ({}) during the run; its output is in {}",
+            status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            dir.path().join("up.log").display()
+        )),
+    };
+    let stopped = stop(&mut up).await;
+    match (result, stopped) {
+        (Ok(mut report), Ok(took)) => {
+            report.rows.push(Row::info(
+                "coinbeat up stopped after SIGINT (s)",
+                format!("{:.1}", took.as_secs_f64()),
+            ));
+            Ok(report)
+        }
+        (Ok(_), Err(e)) | (Err(e), _) => {
+            // Keep the output for a look.
+            let kept = dir.keep();
+            eprintln!("coinbeat up's output is kept in {}", kept.display());
+            Err(e)
+        }
+    }
+}
+
+/// `coinbeat up --simulate` on free ports, its private Redis and output in `dir`.
+fn start_up(dir: &Path, api: SocketAddr, sim: SocketAddr, coins: u32) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("locating the coinbeat executable")?;
+    let log = std::fs::File::create(dir.join("up.log")).context("creating up.log")?;
+    Command::new(exe)
+        .arg("up")
+        .arg("--simulate")
+        .args(["--api-addr", &api.to_string()])
+        .args(["--sim-addr", &sim.to_string()])
+        .args(["--sim-coins", &coins.to_string()])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        // Its own Redis, whatever this shell points at.
+        .env_remove("REDIS_URL")
+        .env_remove("COINBEAT_REDIS__URL")
+        .env("RUST_LOG", "warn")
+        // The bench is one client listing 14 pages a second.
+        .env("COINBEAT_API__CLIENT_RATE_PER_SEC", "0")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .context("starting coinbeat up")
+}
+
+/// SIGINT, as Ctrl-C sends, and how long `up` took to stop everything.
+async fn stop(up: &mut Child) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let Some(pid) = up.id() else {
+        bail!("coinbeat up had already exited");
+    };
+    std::process::Command::new("kill")
+        .args(["-s", "INT", &pid.to_string()])
+        .status()
+        .context("running kill")?;
+    match tokio::time::timeout(STOP_GRACE, up.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(started.elapsed()),
+        Ok(Ok(status)) => bail!("coinbeat up stopped with {status}"),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => {
+            let _ = up.kill().await;
+            bail!("coinbeat up did not stop within {STOP_GRACE:?} of SIGINT")
+        }
+    }
 }
 
 async fn measure(
-    args: &BenchArgs,
+    dir: &Path,
+    api: SocketAddr,
+    sim: SocketAddr,
     coins: u32,
-    lab: &mut Lab,
-    sim: &SimHandle,
+    minutes: u64,
 ) -> anyhow::Result<Report> {
-    let upstreams = [
-        ("COINBEAT_PROVIDERS__COINGECKO__BASE_URL", sim.base_url()),
-        (
-            "COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT",
-            "600/min".into(),
-        ),
-        ("COINBEAT_PROVIDERS__BINANCE__BASE_URL", sim.binance_url()),
-        ("COINBEAT_PROVIDERS__COINLORE__BASE_URL", sim.coinlore_url()),
-    ];
-    lab.spawn("catalogue-worker", &upstreams)?;
-    lab.spawn("price-worker", &upstreams)?;
-    lab.wait_for_workers(&CatalogueJob::queue(), 1).await?;
-    lab.wait_for_workers(&PricesJob::queue(), 1).await?;
-    let catalogue = lab
-        .producer()
-        .enqueue(&CatalogueJob {}, EnqueueOptions::default())
-        .await?;
-    wait_done(lab, &Queue::Catalogue.name(), &[catalogue], 600).await?;
-
-    let before = sim.stats().by_endpoint;
-    let tiers = default_tiers();
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for name in tiers.keys() {
-        let job = PricesJob {
-            tier: Some(name.clone()),
-            ..PricesJob::default()
-        };
-        tasks.push(
-            lab.producer()
-                .enqueue(&job, EnqueueOptions::default())
-                .await?,
-        );
-    }
-    wait_done(lab, &Queue::Prices.name(), &tasks, 1_200).await?;
-    let refresh = started.elapsed();
-    let after = sim.stats().by_endpoint;
-    let used = |endpoint: &str| {
-        after.get(endpoint).copied().unwrap_or_default()
-            - before.get(endpoint).copied().unwrap_or_default()
-    };
-    let binance = used("/binance/api/v3/ticker/24hr");
-    let pages = used("/api/tickers/");
-    let fewest = 1 + u64::from(coins.div_ceil(COINLORE_PAGE));
-    let ratio = (binance + pages) as f64 / fewest as f64;
-
-    // Every coin has its record now; their size in Redis, history left out.
-    let mut conn = lab.conn.clone();
-    let ids: Vec<String> = redis::cmd("HKEYS")
-        .arg(lab.keys.catalogue_coins())
-        .query_async(&mut conn)
-        .await?;
-    let (mut bytes, mut records) = (0_u64, 0_u64);
-    for id in &ids {
-        let size: Option<u64> = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(lab.keys.price(&CoinId::parse(id)?))
-            .arg("SAMPLES")
-            .arg(0)
-            .query_async(&mut conn)
-            .await?;
-        if let Some(size) = size {
-            bytes += size;
-            records += 1;
-        }
-    }
-    // A pass over a moving market misses the coins that moved onto a page already read (the
-    // next run asks for them by CoinLore id); a pass that priced less than 95% is broken.
-    if records * 100 < ids.len() as u64 * 95 {
-        bail!(
-            "only {records} of {} catalogued coins were priced",
-            ids.len()
-        );
-    }
-    let per_record = bytes as f64 / records.max(1) as f64;
-
-    // The API, its in-process copy filled by reading every record once.
-    let addr = free_addr()?;
-    let api = lab.spawn("api", &api_env(addr, CONNECTIONS, 0))?;
-    wait_listening(addr).await?;
+    wait_up(api).await?;
+    let key_file = dir.join("data").join("admin.key");
+    let key = std::fs::read_to_string(&key_file)
+        .with_context(|| format!("reading {}", key_file.display()))?;
     let http = reqwest::Client::new();
-    let mut cursor: Option<String> = None;
-    let mut listed = 0;
-    loop {
-        let mut url = format!("http://{addr}/v1/prices?tier=all&limit=1000");
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let body: serde_json::Value = http.get(&url).send().await?.json().await?;
-        listed += body["prices"].as_array().map_or(0, Vec::len);
-        match body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
+    let client = ApiClient {
+        http: http.clone(),
+        base: format!("http://{api}"),
+        key: key.trim().to_owned(),
+    };
+    let tiers = client.tiers().await?;
+    if tiers.is_empty() {
+        bail!("GET /v1/schedules shows no tier entry");
     }
-    let path = "/v1/prices?tier=all&limit=1000";
-    load::run(addr, path, CONNECTIONS, Duration::from_secs(2)).await?;
-    let loaded = load::run(
-        addr,
-        path,
-        CONNECTIONS,
-        Duration::from_secs(args.duration_secs),
-    )
-    .await?;
-    let (rss, _) = rss_kib(api).context("reading the API's memory")?;
-    let p99_ms = f64::from(percentile(&loaded.latencies_us, 0.99)) / 1_000.0;
-    let p50_ms = f64::from(percentile(&loaded.latencies_us, 0.50)) / 1_000.0;
-    let rss_mb = rss as f64 / 1_024.0;
-    lab.stop_children().await;
+
+    // Warm-up: until every tier's coins have a price.
+    loop {
+        let mut cold = Vec::new();
+        for tier in &tiers {
+            let sweep = client.sweep(&tier.name).await?;
+            let coins = sweep.priced + sweep.missing;
+            if sweep.priced == 0 || sweep.missing * 1_000 > coins * WARM_MISSING_PER_MILLE {
+                cold.push(format!("{} {}/{coins}", tier.name, sweep.priced));
+            }
+        }
+        if cold.is_empty() {
+            break;
+        }
+        if started.elapsed() > WARM_UP_LIMIT {
+            bail!(
+                "tiers still unpriced {} s after start: {}",
+                WARM_UP_LIMIT.as_secs(),
+                cold.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let warm_up = started.elapsed();
+
+    let sim_base = format!("http://{sim}");
+    let before: Stats = get_json(&http, &format!("{sim_base}/sim/stats")).await?;
+    let window_start_us = Utc::now().timestamp_micros() as u64;
+    let window = Duration::from_secs(minutes * 60);
+    let measuring = Instant::now();
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    while measuring.elapsed() < window {
+        let round = Instant::now();
+        for tier in &tiers {
+            let (sweep, oldest_coin) = client.sweep_oldest(&tier.name).await?;
+            let entry = seen.entry(tier.name.clone()).or_default();
+            entry.sweeps += 1;
+            entry.coins = entry.coins.max(sweep.priced + sweep.missing);
+            entry.most_missing = entry.most_missing.max(sweep.missing);
+            if sweep.oldest_ms > entry.oldest_ms {
+                entry.oldest_ms = sweep.oldest_ms;
+                entry.oldest_coin = oldest_coin;
+            }
+        }
+        // About one round a second.
+        tokio::time::sleep(Duration::from_secs(1).saturating_sub(round.elapsed())).await;
+    }
+    let window_secs = measuring.elapsed().as_secs_f64();
+    let after: Stats = get_json(&http, &format!("{sim_base}/sim/stats")).await?;
 
     let mut report = Report::new(
-        "refresh --coins",
+        "tiers",
         format!(
-            "{coins} coins in the simulator ({} ms added to every request), the default tiers \
-             (top from Binance, the rest from CoinLore at its 1 call a second), one \
-             price-worker, all four tiers enqueued at once after one catalogue refresh; the \
-             API in its own process, {CONNECTIONS} keep-alive connections for {} s",
-            args.upstream_latency_ms, args.duration_secs
+            "`coinbeat up --simulate --sim-coins {coins}` (a child process, the default settings, \
+             its private Redis; the simulator refusing what the configured limits would not \
+             allow), every tier listed through the API about once a second for {minutes} min \
+             after a warm-up; age = now − fetched_at (when the pricing request went out); \
+             {} build",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
         ),
     );
-    report.rows.push(Row::target(
-        format!("upstream calls for {coins} coins (Binance + CoinLore pages) / fewest"),
-        format!("{} / {fewest} = {ratio:.2}x", binance + pages),
-        "≤ 1.1x",
-        ratio <= 1.1,
-    ));
     report.rows.push(Row::info(
-        "every tier refreshed: enqueue → last done (s)",
-        format!(
-            "{:.1} (CoinLore's 1/s alone needs {} s for {pages} pages)",
-            refresh.as_secs_f64(),
-            pages.saturating_sub(1)
-        ),
+        "warm-up: first start → every tier priced (s)",
+        format!("{:.0}", warm_up.as_secs_f64()),
     ));
-    report.rows.push(Row::info(
-        "coins priced by one pass of every tier",
-        format!("{records} of {} catalogued", ids.len()),
-    ));
+    for tier in &tiers {
+        let Some(seen) = seen.get(&tier.name) else {
+            continue;
+        };
+        let allowed_ms = tier.every_secs as i64 * 1_100;
+        report.rows.push(Row::target(
+            format!(
+                "{}: largest age seen (s), {} coins, every {} s, {} listings",
+                tier.name, seen.coins, tier.every_secs, seen.sweeps
+            ),
+            format!("{:.1} ({})", seen.oldest_ms as f64 / 1e3, seen.oldest_coin),
+            format!("≤ {:.1}", allowed_ms as f64 / 1e3),
+            seen.oldest_ms <= allowed_ms,
+        ));
+        report.rows.push(Row::info(
+            format!("{}: most coins without a price in one listing", tier.name),
+            seen.most_missing.to_string(),
+        ));
+    }
+    let refused = after.rate_limited - before.rate_limited;
     report.rows.push(Row::target(
-        "Redis bytes per price record (without history)",
-        format!("{per_record:.0} ({records} records)"),
-        "≤ 1024",
-        per_record <= 1_024.0,
+        "requests the simulator refused for a rate limit in the window (since start)",
+        format!("{refused} ({})", after.rate_limited),
+        "0",
+        refused == 0 && after.rate_limited == 0,
     ));
-    report.rows.push(Row::target(
-        format!("API RSS with {listed} records in its copy (MB)"),
-        format!("{rss_mb:.1}"),
-        "≤ 80",
-        rss_mb <= 80.0,
-    ));
-    report.rows.push(Row::info(
-        format!("GET {path}: requests/s, p50, p99 (ms)"),
-        format!("{:.0}, {p50_ms:.2}, {p99_ms:.2}", loaded.per_second()),
-    ));
+    for provider in [Provider::CoinGecko, Provider::CoinLore, Provider::Binance] {
+        let label = provider.label();
+        let requests = |stats: &Stats| stats.by_provider.get(label).map_or(0, |p| p.requests);
+        let calls = requests(&after) - requests(&before);
+        let log: ArrivalLog =
+            get_json(&http, &format!("{sim_base}/sim/arrivals?provider={label}")).await?;
+        let arrivals: Vec<u64> = log
+            .arrivals_us
+            .into_iter()
+            .filter(|&us| us >= window_start_us)
+            .collect();
+        let second = busiest_window(&arrivals, Duration::from_secs(1));
+        let minute = busiest_window(&arrivals, Duration::from_secs(60));
+        let per_sec = calls as f64 / window_secs;
+        match provider {
+            Provider::CoinGecko => {
+                let month = per_sec * 30.0 * 86_400.0;
+                report.rows.push(Row::target(
+                    format!(
+                        "CoinGecko calls in {minutes} min (busiest minute; a month at this rate)"
+                    ),
+                    format!("{calls} ({minute}; {month:.0})"),
+                    "≤ 30 a minute, ≤ 10,000 a month",
+                    minute <= 30 && month <= 10_000.0,
+                ));
+            }
+            Provider::CoinLore => report.rows.push(Row::target(
+                format!("CoinLore calls in {minutes} min (per second on average; busiest second)"),
+                format!("{calls} ({per_sec:.2}; {second})"),
+                "about 1 a second",
+                second <= 1,
+            )),
+            _ => report.rows.push(Row::info(
+                format!("{label} calls in {minutes} min (busiest minute)"),
+                format!("{calls} ({minute})"),
+            )),
+        }
+    }
     Ok(report)
 }
 
-/// Waits until every task in `ids` on `queue` is done; fails on a failed or dead one.
-async fn wait_done(
-    lab: &Lab,
-    queue: &QueueName,
-    ids: &[TaskId],
-    within_secs: u64,
-) -> anyhow::Result<()> {
+/// Waits for `up` to start everything: the API answers.
+async fn wait_up(api: SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();
-    for id in ids {
-        loop {
-            let info = lookup_task(&lab.conn, &lab.keys, queue, *id)
-                .await?
-                .context("a task vanished")?;
-            match info.status {
-                TaskStatus::Done => break,
-                TaskStatus::Dead | TaskStatus::Failed => {
-                    bail!("task {id} failed: {}", info.last_error.unwrap_or_default())
-                }
-                _ => {}
-            }
-            if started.elapsed() > Duration::from_secs(within_secs) {
-                bail!("tasks not done within {within_secs} s");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    while wait_listening(api).await.is_err() {
+        if started.elapsed() > Duration::from_secs(180) {
+            bail!("the API did not listen on {api} within 180 s of coinbeat up's start");
         }
     }
     Ok(())
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<T> {
+    let answer = http.get(url).send().await?;
+    let status = answer.status();
+    if !status.is_success() {
+        bail!(
+            "GET {url}: {status}: {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    Ok(answer.json().await?)
+}
+
+/// The running system's API, as the admin key `up` wrote lets the bench read it.
+struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    prices: Vec<Price>,
+    missing: Vec<serde_json::Value>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Price {
+    coin_id: String,
+    fetched_at: DateTime<Utc>,
+}
+
+impl ApiClient {
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let answer = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = answer.status();
+        if !status.is_success() {
+            bail!(
+                "GET {path}: {status}: {}",
+                answer.text().await.unwrap_or_default()
+            );
+        }
+        Ok(answer.json().await?)
+    }
+
+    /// The tier entries of the beat's table, as scheduled (stretched ones included), the
+    /// most frequent first.
+    async fn tiers(&self) -> anyhow::Result<Vec<Tier>> {
+        let body: serde_json::Value = self.get("/v1/schedules").await?;
+        let entries = body["schedules"].as_array().cloned().unwrap_or_default();
+        let mut tiers: Vec<Tier> = entries
+            .iter()
+            .filter(|entry| entry["enabled"].as_bool() == Some(true))
+            .filter_map(|entry| {
+                let tier = entry.get("tier")?;
+                Some(Tier {
+                    name: tier["tier"].as_str()?.to_owned(),
+                    every_secs: tier["every_secs"].as_u64()?,
+                })
+            })
+            .collect();
+        tiers.sort_by_key(|tier| tier.every_secs);
+        Ok(tiers)
+    }
+
+    async fn sweep(&self, tier: &str) -> anyhow::Result<Sweep> {
+        Ok(self.sweep_oldest(tier).await?.0)
+    }
+
+    /// Every page of the tier's listing: the counts, the largest age and whose it is.
+    async fn sweep_oldest(&self, tier: &str) -> anyhow::Result<(Sweep, String)> {
+        let mut sweep = Sweep::default();
+        let mut oldest_coin = String::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/prices?tier={tier}&limit={PAGE}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let listing: Listing = self.get(&path).await?;
+            let now = Utc::now();
+            sweep.priced += listing.prices.len();
+            sweep.missing += listing.missing.len();
+            for price in listing.prices {
+                let age = (now - price.fetched_at).num_milliseconds();
+                if age > sweep.oldest_ms {
+                    sweep.oldest_ms = age;
+                    oldest_coin = price.coin_id;
+                }
+            }
+            match listing.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok((sweep, oldest_coin)),
+            }
+        }
+    }
 }

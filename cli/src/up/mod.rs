@@ -1,7 +1,7 @@
 //! `coinbeat up`: the whole system on this machine.
 //!
 //! Redis (a private `redis-server` in `--data-dir`, unless `REDIS_URL` is set), optionally the
-//! simulator (in this process), then one child process per component: the scheduler, every
+//! simulator (in this process, enforcing the configured rate limits: [`sim_limits`]), then one child process per component: the scheduler, every
 //! product worker, and the API. Output is prefixed per component. On SIGINT or SIGTERM (or when
 //! any child dies) everything started here is stopped, children first, Redis last.
 //!
@@ -14,6 +14,7 @@
 
 pub(crate) mod children;
 pub(crate) mod redis_server;
+pub(crate) mod sim_limits;
 
 use std::{io::IsTerminal, path::Path, process::ExitCode, time::Duration};
 
@@ -72,13 +73,15 @@ pub async fn up(
         let config = coinbeat_sim::SimConfig {
             addr: args.sim_addr,
             extra_coins: args.sim_coins.saturating_sub(coinbeat_sim::BUILTIN_COINS),
+            faults: sim_limits::sim_limits(&settings),
             ..Default::default()
         };
         let sim = coinbeat_sim::start(config)
             .await
             .context("starting the simulator")?;
         println!(
-            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan; {} coins)",
+            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan; {} coins; \
+             it refuses what the configured rate limits would not allow, counted at /sim/stats)",
             sim.root_url(),
             args.sim_coins.max(coinbeat_sim::BUILTIN_COINS)
         );

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use coinbeat_shared::ratelimit::Provider;
 use reqwest::StatusCode;
 
@@ -82,26 +83,40 @@ impl Binance {
     }
 
     /// `GET /api/v3/ticker/24hr` without `symbols`: every pair Binance lists, in one call of
-    /// weight 80 (a price tier's whole Binance side).
-    pub async fn all_tickers_24h(&self) -> Result<Vec<Ticker24h>, BinanceError> {
-        let body = self
-            .get(
+    /// weight 80 (a price tier's whole Binance side), and when the request went out (after its
+    /// permit).
+    pub async fn all_tickers_24h(&self) -> Result<(Vec<Ticker24h>, DateTime<Utc>), BinanceError> {
+        let (body, sent_at) = self
+            .get_sent(
                 "/api/v3/ticker/24hr",
                 &[],
                 coinbeat_shared::plan::ALL_TICKERS_WEIGHT,
             )
             .await?;
-        parse(&body)
+        Ok((parse(&body)?, sent_at))
     }
 
-    /// One request of `weight` (Binance's request weight, what its limit counts).
+    /// One request of `weight` (Binance's request weight, what its limit counts): the body.
     async fn get(
         &self,
         path: &str,
         query: &[(&str, &str)],
         weight: u32,
     ) -> Result<String, BinanceError> {
+        self.get_sent(path, query, weight)
+            .await
+            .map(|(body, _)| body)
+    }
+
+    /// One request of `weight`: the body, and when the request went out.
+    async fn get_sent(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        weight: u32,
+    ) -> Result<(String, DateTime<Utc>), BinanceError> {
         let Answer {
+            sent_at,
             status,
             retry_after,
             body,
@@ -114,7 +129,7 @@ impl Binance {
             )
             .await?;
         if status.is_success() {
-            return Ok(body);
+            return Ok((body, sent_at));
         }
         let code = status.as_u16();
         if status == StatusCode::TOO_MANY_REQUESTS || code == 418 {

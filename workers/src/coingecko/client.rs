@@ -165,6 +165,7 @@ impl CoinGecko {
             status,
             retry_after,
             body,
+            ..
         } = self
             .upstream
             .fetch(

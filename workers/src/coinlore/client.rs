@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use coinbeat_shared::ratelimit::Provider;
 
 use crate::{
@@ -56,7 +58,7 @@ impl CoinLore {
             ("limit", limit.clamp(1, super::MAX_PER_PAGE).to_string()),
         ];
         let body = self.get("/tickers/", &query).await?;
-        parse_tickers(&body.text).map_err(|message| CoinLoreError::Unavailable {
+        parse_tickers(&body.text, body.sent_at).map_err(|message| CoinLoreError::Unavailable {
             status: body.status,
             message,
         })
@@ -67,7 +69,7 @@ impl CoinLore {
     pub async fn ticker(&self, ids: &[String]) -> Result<Tickers, CoinLoreError> {
         let query = [("id", ids.join(","))];
         let body = self.get("/ticker/", &query).await?;
-        parse_ticker(&body.text).map_err(|message| CoinLoreError::Unavailable {
+        parse_ticker(&body.text, body.sent_at).map_err(|message| CoinLoreError::Unavailable {
             status: body.status,
             message,
         })
@@ -107,6 +109,7 @@ impl CoinLore {
             });
         }
         Ok(Body {
+            sent_at: answer.sent_at,
             status,
             text: answer.body,
         })
@@ -115,6 +118,7 @@ impl CoinLore {
 
 /// A successful answer.
 struct Body {
+    sent_at: DateTime<Utc>,
     status: u16,
     text: String,
 }

@@ -20,6 +20,8 @@ pub struct Tickers {
     /// `/ticker/?id=` asks by.
     pub ids: Vec<String>,
     pub time: Option<DateTime<Utc>>,
+    /// When the request went out (after its permit): what a record from this page is dated.
+    pub sent_at: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
@@ -62,25 +64,29 @@ struct Row<'a> {
     msupply: Option<&'a RawValue>,
 }
 
-/// Parses a `/tickers/` body.
-pub fn parse_tickers(body: &str) -> Result<Tickers, String> {
+/// Parses a `/tickers/` body, asked for at `sent_at`.
+pub fn parse_tickers(body: &str, sent_at: DateTime<Utc>) -> Result<Tickers, String> {
     let body: Body =
         serde_json::from_str(body).map_err(|e| format!("unexpected /tickers/ body: {e}"))?;
     let time = body
         .info
         .and_then(|i| i.time)
         .and_then(|secs| DateTime::from_timestamp(secs, 0));
-    rows_of(body.data, time)
+    rows_of(body.data, time, sent_at)
 }
 
 /// Parses a `/ticker/?id=..` body: a bare array of the same rows (an unknown id is left out).
-pub fn parse_ticker(body: &str) -> Result<Tickers, String> {
+pub fn parse_ticker(body: &str, sent_at: DateTime<Utc>) -> Result<Tickers, String> {
     let rows: Vec<Row> =
         serde_json::from_str(body).map_err(|e| format!("unexpected /ticker/ body: {e}"))?;
-    rows_of(rows, None)
+    rows_of(rows, None, sent_at)
 }
 
-fn rows_of(data: Vec<Row<'_>>, time: Option<DateTime<Utc>>) -> Result<Tickers, String> {
+fn rows_of(
+    data: Vec<Row<'_>>,
+    time: Option<DateTime<Utc>>,
+    sent_at: DateTime<Utc>,
+) -> Result<Tickers, String> {
     let mut ids = Vec::with_capacity(data.len());
     let rows = data
         .into_iter()
@@ -111,7 +117,12 @@ fn rows_of(data: Vec<Row<'_>>, time: Option<DateTime<Utc>>) -> Result<Tickers, S
             })
         })
         .collect::<Result<_, String>>()?;
-    Ok(Tickers { rows, ids, time })
+    Ok(Tickers {
+        rows,
+        ids,
+        time,
+        sent_at,
+    })
 }
 
 /// A JSON number's text or a string's content as an exact decimal; `null` and `""` are `None`.
@@ -148,7 +159,7 @@ mod tests {
             "price_usd":"3000.1","percent_change_24h":"1.5","market_cap_usd":"1",
             "volume24":12,"csupply":"120000000","tsupply":"120000000","msupply":""}],
             "info":{"coins_num":14993,"time":1788363842}}"#;
-        let tickers = parse_tickers(body).unwrap();
+        let tickers = parse_tickers(body, Utc::now()).unwrap();
         let btc = &tickers.rows[0];
         assert_eq!(btc.coin_id, "bitcoin");
         assert_eq!(btc.rank, Some(1));
@@ -166,10 +177,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(parse_tickers("<html></html>").is_err());
+        assert!(parse_tickers("<html></html>", Utc::now()).is_err());
         assert!(
-            parse_tickers(r#"{"data":[{"symbol":"A","name":"A","nameid":"a","price_usd":"x"}]}"#)
-                .is_err()
+            parse_tickers(
+                r#"{"data":[{"symbol":"A","name":"A","nameid":"a","price_usd":"x"}]}"#,
+                Utc::now()
+            )
+            .is_err()
         );
     }
 }

@@ -11,7 +11,7 @@
 //! Binance (USDT pairs) and recorded with `source: "binance"`; only when the fallback fails too
 //! does the job fail (and retry), with CoinGecko's error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use std::{sync::Arc, time::Duration};
@@ -34,6 +34,7 @@ use crate::{
     coinlore::CoinLore,
 };
 
+mod coinlore_ids;
 mod tier;
 
 /// The `source` of records fetched from CoinGecko.
@@ -50,7 +51,7 @@ pub struct PriceWorker {
     coinlore: CoinLore,
     /// Coin id → CoinLore's own id, learned from every page read, so a coin whose rank drifted
     /// off its tier's pages is asked for by id. Shared by the clones (the job handlers).
-    coinlore_ids: Arc<std::sync::Mutex<HashMap<String, String>>>,
+    coinlore_ids: Arc<coinlore_ids::CoinLoreIds>,
     cache: PriceCache,
     prices: PricesSettings,
     parallel_requests: usize,
@@ -99,7 +100,7 @@ impl PriceWorker {
             coingecko: CoinGecko::new(env)?,
             binance,
             coinlore: CoinLore::new(env)?,
-            coinlore_ids: Arc::default(),
+            coinlore_ids: Arc::new(coinlore_ids::CoinLoreIds::new(env.conn.clone(), &env.keys)),
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             prices: settings.prices.clone(),
             parallel_requests: settings.providers.coingecko.max_concurrent_requests.max(1),

@@ -5,12 +5,13 @@
 //! - `binance`: one `/ticker/24hr` of every pair. A USDT pair prices the coin its ticker names
 //!   (`Catalogue::name_symbol`, the rule the API and the stream share), when that coin is in
 //!   the tier; the tier's coins left over are asked of CoinLore.
-//! - `coinlore`: the `/tickers/` pages covering the tier's ranks, then the pages next to them
-//!   while some of its coins are still missing (CoinLore's ranks drift from the catalogue's
-//!   between refreshes), up to a tenth more on each side; an open tier reads to the end of the
-//!   list. The coins that drifted further are asked by CoinLore id (`/ticker/?id=`, 50 a
-//!   call), learned from the pages read before. Rows match coins by id (CoinLore's `nameid`
-//!   follows CoinGecko's slugs). Each page's records are written as it arrives.
+//! - `coinlore`: the `/tickers/` pages covering the tier's ranks (an open tier reads to the end
+//!   of the list), then the coins still missing (CoinLore's ranks drift from the catalogue's
+//!   between refreshes) by CoinLore id (`/ticker/?id=`, 50 a call), learned from the pages
+//!   read before; only coins whose id no page told yet (a cold process) make it read the pages
+//!   next to the tier's, up to a tenth more on each side. Rows match coins by id (CoinLore's
+//!   `nameid` follows CoinGecko's slugs). Each page's records are written as it arrives, dated
+//!   when its request went out.
 //! - `coingecko`: `/simple/price` in batches, as a job naming ids.
 //!
 //! Every record says which source priced it; the result counts the calls made and the coins
@@ -18,7 +19,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::PoisonError,
     time::Duration,
 };
 
@@ -216,8 +216,7 @@ impl PriceWorker {
         let Some(binance) = &self.binance else {
             return Err("providers.binance is disabled".into());
         };
-        let fetched_at = Utc::now();
-        let tickers = binance.all_tickers_24h().await.map_err(|e| e.to_string())?;
+        let (tickers, fetched_at) = binance.all_tickers_24h().await.map_err(|e| e.to_string())?;
         let mut records = Vec::new();
         for ticker in tickers {
             let Some(base) = ticker.pair.strip_suffix("USDT") else {
@@ -242,14 +241,21 @@ impl PriceWorker {
         Ok(records)
     }
 
-    /// Reads CoinLore's pages for the tier until every coin of `left` is priced (each priced one
-    /// is taken out of it and written at once, a page at a time) or the pages worth reading are
-    /// read: the pages covering the tier's ranks, then, while coins are missing, the pages next
-    /// to them, nearest first, up to a tenth more on each side; an open tier reads on to the
-    /// end of the list. The coins still missing (their CoinLore rank drifted further from the
-    /// catalogue's since its refresh) are asked by CoinLore id, 50 a call, where a page read
-    /// before (by any tier in this process) told their id. `Ok(Some(_))`: CoinLore failed part
-    /// way (what was read is written).
+    /// Prices the coins of `left` from CoinLore (each priced one is taken out of it and written
+    /// at once, a page at a time), in the fewest calls it knows how to:
+    ///
+    /// 1. the pages covering the tier's ranks (an open tier reads on to the end of the list:
+    ///    coins the catalogue lists unranked sit anywhere past the ranked ones);
+    /// 2. the coins still missing whose CoinLore rank drifted from the catalogue's since its
+    ///    refresh, by CoinLore id, 50 a call, where a page read before (by any tier in this
+    ///    process) told their id;
+    /// 3. only for missing coins whose id no page told yet (a cold process) ranked near one of
+    ///    the tier's edges: the pages next to the tier's on that side, nearest first, up to a
+    ///    tenth more, while such coins are left;
+    /// 4. by id again, the ones whose id the pages read meanwhile told.
+    ///
+    /// A coin CoinLore no longer lists is asked by id at most twice and never makes a page read.
+    /// `Ok(Some(_))`: CoinLore failed part way (what was read is written).
     async fn coinlore_pass(
         &self,
         tier: &TierSettings,
@@ -258,29 +264,87 @@ impl PriceWorker {
         calls: &mut Calls,
         tally: &mut Tally,
     ) -> Result<Option<CoinLoreError>, JobError> {
+        self.coinlore_ids
+            .load()
+            .await
+            .map_err(|e| JobError::transient(format!("reading CoinLore's ids: {e}")))?;
         let core = tier.coinlore_pages(listed);
         let margin = (core.len() as u32).div_ceil(10).max(1);
-        let mut order: Vec<u32> = core.clone().collect();
-        for k in 1..=margin {
-            order.push(core.end - 1 + k);
-            if let Some(before) = core.start.checked_sub(k) {
-                order.push(before);
-            }
-        }
-        // An open tier reads on to the end of CoinLore's list: coins the catalogue lists
-        // unranked sit anywhere past the ranked ones.
+        let mut pages: Vec<u32> = core.clone().collect();
         if tier.to.is_none() {
-            order.extend(core.end + margin..MAX_PAGE);
+            pages.extend(core.end..MAX_PAGE);
         }
         let mut past_the_end = u32::MAX;
-        for page in order {
+        if let Some(e) = self
+            .read_pages(pages, |_, _| true, &mut past_the_end, left, calls, tally)
+            .await?
+        {
+            return Ok(Some(e));
+        }
+        let mut asked: HashSet<String> = HashSet::new();
+        if let Some(e) = self.coinlore_by_id(left, &mut asked, calls, tally).await? {
+            return Ok(Some(e));
+        }
+        let mut near: Vec<u32> = Vec::new();
+        for k in 1..=margin {
+            if tier.to.is_some() {
+                near.push(core.end - 1 + k);
+            }
+            if let Some(before) = core.start.checked_sub(k) {
+                near.push(before);
+            }
+        }
+        // A page next to the tier's is worth reading while a coin no page told the id of was
+        // ranked (by the catalogue) within a margin of that side: it may have crossed the
+        // tier's edge since. A coin ranked deeper in, or unranked, that the tier's own pages
+        // missed is not on them either (CoinLore does not list it, or it moved during the pass
+        // onto a page already read; the tier's next run asks it by id).
+        let near_edge = |left: &HashMap<&str, &CatalogueCoin>, page: u32| {
+            let known: HashSet<&str> = self
+                .coinlore_ids
+                .of(left.keys().copied())
+                .into_iter()
+                .map(|(coin, _)| coin)
+                .collect();
+            left.iter()
+                .filter(|(id, _)| !known.contains(**id))
+                .filter_map(|(_, coin)| Some(coin.rank?.saturating_sub(1) / COINLORE_PAGE))
+                .any(|on| {
+                    if page < core.start {
+                        on < core.start + margin
+                    } else {
+                        on + margin >= core.end
+                    }
+                })
+        };
+        if let Some(e) = self
+            .read_pages(near, near_edge, &mut past_the_end, left, calls, tally)
+            .await?
+        {
+            return Ok(Some(e));
+        }
+        self.coinlore_by_id(left, &mut asked, calls, tally).await
+    }
+
+    /// Reads those of CoinLore's `pages` that `worth(left, page)` says are, in order, while
+    /// coins are left; a short page marks the end of the list (`past_the_end`), and no page
+    /// past it is read.
+    async fn read_pages(
+        &self,
+        pages: Vec<u32>,
+        worth: impl Fn(&HashMap<&str, &CatalogueCoin>, u32) -> bool,
+        past_the_end: &mut u32,
+        left: &mut HashMap<&str, &CatalogueCoin>,
+        calls: &mut Calls,
+        tally: &mut Tally,
+    ) -> Result<Option<CoinLoreError>, JobError> {
+        for page in pages {
             if left.is_empty() {
                 break;
             }
-            if page >= past_the_end {
+            if page >= *past_the_end || !worth(left, page) {
                 continue;
             }
-            let fetched_at = Utc::now();
             let tickers = match self
                 .coinlore
                 .tickers(page * COINLORE_PAGE, COINLORE_PAGE)
@@ -291,26 +355,36 @@ impl PriceWorker {
             };
             calls.coinlore += 1;
             if (tickers.rows.len() as u32) < COINLORE_PAGE {
-                past_the_end = page + 1;
+                *past_the_end = page + 1;
             }
-            self.priced_from(tickers, left, fetched_at, tally).await?;
+            self.priced_from(tickers, left, tally).await?;
         }
-        // The drifted ones, by id.
-        let known: Vec<String> = {
-            let ids = self
-                .coinlore_ids
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            left.keys().filter_map(|id| ids.get(*id).cloned()).collect()
-        };
+        Ok(None)
+    }
+
+    /// Asks CoinLore by id for the coins of `left` whose id a page told and that were not
+    /// `asked` before in this run.
+    async fn coinlore_by_id(
+        &self,
+        left: &mut HashMap<&str, &CatalogueCoin>,
+        asked: &mut HashSet<String>,
+        calls: &mut Calls,
+        tally: &mut Tally,
+    ) -> Result<Option<CoinLoreError>, JobError> {
+        let known: Vec<String> = self
+            .coinlore_ids
+            .of(left.keys().copied())
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| asked.insert(id.clone()))
+            .collect();
         for chunk in known.chunks(MAX_IDS_PER_TICKER) {
-            let fetched_at = Utc::now();
             let tickers = match self.coinlore.ticker(chunk).await {
                 Ok(tickers) => tickers,
                 Err(e) => return Ok(Some(e)),
             };
             calls.coinlore += 1;
-            self.priced_from(tickers, left, fetched_at, tally).await?;
+            self.priced_from(tickers, left, tally).await?;
         }
         Ok(None)
     }
@@ -321,20 +395,14 @@ impl PriceWorker {
         &self,
         tickers: Tickers,
         left: &mut HashMap<&str, &CatalogueCoin>,
-        fetched_at: DateTime<Utc>,
         tally: &mut Tally,
     ) -> Result<(), JobError> {
-        {
-            let mut ids = self
-                .coinlore_ids
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for (row, id) in tickers.rows.iter().zip(&tickers.ids) {
-                if !id.is_empty() {
-                    ids.insert(row.coin_id.clone(), id.clone());
-                }
-            }
-        }
+        let pairs = tickers.rows.iter().zip(&tickers.ids);
+        self.coinlore_ids
+            .learn(pairs.map(|(row, id)| (row.coin_id.as_str(), id.as_str())))
+            .await
+            .map_err(|e| JobError::transient(format!("storing CoinLore's ids: {e}")))?;
+        let fetched_at = tickers.sent_at;
         let records: Vec<PriceRecord> = tickers
             .rows
             .into_iter()
