@@ -60,6 +60,8 @@ struct Seen {
     oldest_ms: i64,
     oldest_coin: String,
     most_missing: usize,
+    /// Coins without a price in the last listing.
+    last_missing: usize,
     coins: usize,
     sweeps: u32,
 }
@@ -210,6 +212,7 @@ async fn measure(
             entry.sweeps += 1;
             entry.coins = entry.coins.max(sweep.priced + sweep.missing);
             entry.most_missing = entry.most_missing.max(sweep.missing);
+            entry.last_missing = sweep.missing;
             if sweep.oldest_ms > entry.oldest_ms {
                 entry.oldest_ms = sweep.oldest_ms;
                 entry.oldest_coin = oldest_coin;
@@ -255,8 +258,11 @@ async fn measure(
             seen.oldest_ms <= allowed_ms,
         ));
         report.rows.push(Row::info(
-            format!("{}: most coins without a price in one listing", tier.name),
-            seen.most_missing.to_string(),
+            format!(
+                "{}: coins without a price, most in one listing (in the last)",
+                tier.name
+            ),
+            format!("{} ({})", seen.most_missing, seen.last_missing),
         ));
     }
     let refused = after.rate_limited - before.rate_limited;
