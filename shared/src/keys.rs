@@ -220,11 +220,6 @@ impl Keys {
         }
     }
 
-    /// A pattern matching the metrics HASH of every rate limiter (to list them).
-    pub fn rate_limit_metrics_pattern(&self) -> String {
-        format!("{}:ratelimit:*:metrics", self.prefix)
-    }
-
     /// HASH with one provider's circuit breaker: `state`, `failures`, `opened_at_ms`,
     /// `probe_at_ms`, `opens`, `closes` (see `breaker`).
     pub fn breaker(&self, provider: Provider) -> String {
@@ -281,11 +276,6 @@ impl QueueKeys {
     /// LIST of task ids ready to run (apalis `{q}:active`); enqueue appends here directly.
     pub fn active(&self) -> String {
         format!("{}:active", self.ns)
-    }
-    /// apalis's ZSET of scheduled ids. coinbeat never writes it: its promotion script unpacks
-    /// every due id at once and dies past ~8,000 (defect 1), so it must stay empty.
-    pub fn apalis_scheduled(&self) -> String {
-        format!("{}:scheduled", self.ns)
     }
     /// ZSET of delayed and retrying ids, score = run-at in unix milliseconds (coinbeat's own).
     pub fn delayed(&self) -> String {

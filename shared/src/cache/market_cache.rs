@@ -2,17 +2,12 @@
 //! coin's supply) is written whole and newest-wins, so a late or re-delivered job never rolls
 //! the cache back.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{CacheError, CoinSupply, GlobalStats, MarketSnapshot};
 use crate::{domain::CoinId, keys::Keys, settings::MarketsSettings};
-
-static WRITE_NEWEST: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/write_newest.lua")));
 
 /// The market cache of one deployment. Records expire after `markets.expire_secs`.
 #[derive(Debug, Clone)]
@@ -73,7 +68,7 @@ impl MarketCache {
         record: &T,
     ) -> Result<bool, CacheError> {
         let json = serde_json::to_string(record).expect("records serialize");
-        let written: i64 = WRITE_NEWEST
+        let written: i64 = super::WRITE_NEWEST
             .key(key)
             .arg(fetched_at.timestamp_millis())
             .arg(json)

@@ -24,6 +24,11 @@ mod stats;
 mod wallet;
 mod wallet_cache;
 
+/// Writes one whole-document record (a market document, a wallet analysis), newest wins,
+/// atomically.
+static WRITE_NEWEST: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("lua/write_newest.lua")));
+
 pub use error::CacheError;
 pub use freshness::Freshness;
 pub use health::{HealthReport, QueueHealth, RateLimitHealth, RedisHealth, Status, UpstreamHealth};

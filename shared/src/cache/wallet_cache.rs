@@ -1,8 +1,6 @@
 //! Reading and writing cached wallet analyses.
 
-use std::sync::LazyLock;
-
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{AsyncCommands, aio::ConnectionManager};
 
 use super::{CacheError, WalletAnalysis};
 use crate::{
@@ -10,9 +8,6 @@ use crate::{
     keys::Keys,
     settings::WalletSettings,
 };
-
-static WRITE_WALLET: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/write_wallet.lua")));
 
 /// The wallet cache of one deployment: one HASH per (chain, address) with `record` and
 /// `fetched_at_ms`, expiring after `wallets.expire_secs`.
@@ -36,7 +31,7 @@ impl WalletCache {
     /// re-delivered or slow job never rolls the cache back). Returns whether it was written.
     pub async fn write(&self, analysis: &WalletAnalysis) -> Result<bool, CacheError> {
         let json = serde_json::to_string(analysis).expect("analyses serialize");
-        let written: i64 = WRITE_WALLET
+        let written: i64 = super::WRITE_NEWEST
             .key(self.keys.wallet(analysis.chain, &analysis.address))
             .arg(analysis.fetched_at.timestamp_millis())
             .arg(json)

@@ -243,8 +243,7 @@ impl WorkerRuntime {
             .lock_tasks(false)
             // We ack ourselves (ack.lua); apalis's handle_results.lua must never run.
             .persist_results(false)
-            .emit_events(false)
-            .idempotency_ttl(Some(Duration::from_secs(s.idempotency_ttl_secs.max(1))));
+            .emit_events(false);
         let store = QueueStore::new(self.conn.clone(), qkeys.clone(), config, s.orphan_after());
         let backend = PollWith::new(
             QueueBackend::new(store),

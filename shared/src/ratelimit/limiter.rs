@@ -30,8 +30,9 @@
 //! request arrives, a few milliseconds later, and that delay varies. Each window therefore
 //! counts a grant for `period + guard`. As long as the variation in delay stays under the
 //! guard, no window of the upstream's sees more than the limit. The price is throughput: a
-//! steady `N/period` becomes `N/(period + guard)`, 95 % of a one-second limit with the default
-//! [`DEFAULT_GUARD`] and nothing measurable for minute or day limits.
+//! steady `N/period` becomes `N/(period + guard)`, 95 % of a one-second limit with
+//! [`DEFAULT_GUARD`] and nothing measurable for minute or day limits. Every process sharing a
+//! limiter counts with the same guard.
 //!
 //! Permits are not given back when a request fails: the upstreams count every request that
 //! reaches them, failed or not.
@@ -49,7 +50,7 @@ use super::{
 };
 use crate::keys::{Keys, RateLimitKeys};
 
-/// How much longer than its period each window counts a grant, by default. It covers up to
+/// How much longer than its period each window counts a grant. It covers up to
 /// 50 ms of variation between the moment Redis grants a permit and the moment the request
 /// reaches the upstream, for 5 % of a one-second limit's throughput.
 pub const DEFAULT_GUARD: Duration = Duration::from_millis(50);
@@ -84,7 +85,6 @@ pub struct Limiter {
     rate_keys: RateLimitKeys,
     id: LimiterId,
     spec: RateSpec,
-    guard: Duration,
 }
 
 /// A granted acquisition.
@@ -111,7 +111,7 @@ struct Ticket {
 }
 
 impl Limiter {
-    /// A limiter with the [`DEFAULT_GUARD`].
+    /// A limiter; each grant counts for `period + DEFAULT_GUARD`.
     pub fn new(conn: ConnectionManager, keys: &Keys, id: LimiterId, spec: RateSpec) -> Self {
         Self {
             conn,
@@ -119,15 +119,7 @@ impl Limiter {
             keys: keys.clone(),
             id,
             spec,
-            guard: DEFAULT_GUARD,
         }
-    }
-
-    /// Counts each grant for `period + guard` instead of the default guard (whole
-    /// milliseconds). Every process sharing the limiter should use the same guard.
-    pub fn with_guard(mut self, guard: Duration) -> Self {
-        self.guard = guard;
-        self
     }
 
     pub fn id(&self) -> &LimiterId {
@@ -136,10 +128,6 @@ impl Limiter {
 
     pub fn spec(&self) -> &RateSpec {
         &self.spec
-    }
-
-    pub fn guard(&self) -> Duration {
-        self.guard
     }
 
     /// Takes `cost` permits (1 for most upstreams, the request weight for Binance), waiting
@@ -223,7 +211,7 @@ impl Limiter {
             .arg(cost)
             .arg(millis_ceil(waited))
             .arg(budget.as_millis() as u64)
-            .arg(millis_ceil(self.guard))
+            .arg(millis_ceil(DEFAULT_GUARD))
             .arg(rand::random::<u64>())
             .arg(ticket.id)
             .arg(ticket.arrival_us)
