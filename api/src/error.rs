@@ -231,111 +231,75 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        use ApiError::*;
-        match self {
-            RouteNotFound { .. }
-            | UnknownCoin(_)
-            | NotFetchedYet { .. }
-            | TaskNotFound(_)
-            | NoHealthReport
-            | WalletNotAnalysed { .. }
-            | MarketsNotFetched
-            | GlobalNotFetched
-            | CoinNotFetched { .. }
-            | UnknownQueue(_)
-            | TaskNotInQueue { .. }
-            | UnknownSchedule { .. }
-            | SymbolNotTracked(_)
-            | WalletNotWatched(_) => StatusCode::NOT_FOUND,
-            WatchedInSettings(_) => StatusCode::CONFLICT,
-            UnmappableSymbol(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Forbidden { .. } => StatusCode::FORBIDDEN,
-            Unauthenticated { .. } | InvalidToken => StatusCode::UNAUTHORIZED,
-            TaskNotDead { .. } | NoPayload(_) => StatusCode::CONFLICT,
-            BadRequest(_) | InvalidJson(_) => StatusCode::BAD_REQUEST,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            InvalidBody(_)
-            | InvalidSymbol(_)
-            | InvalidSymbols(_)
-            | InvalidAddress(_)
-            | InvalidChain(_)
-            | UnknownKind(_)
-            | InvalidArgs { .. }
-            | InvalidTaskId(_)
-            | InvalidLimit(_)
-            | InvalidOffset(_)
-            | InvalidCursor(_)
-            | UnknownTier { .. }
-            | InvalidCoinId(_)
-            | InvalidHistoryQuery(_)
-            | InvalidHoldings(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueueFull { .. }
-            | QueueMemoryFull { .. }
-            | RateLimited { .. }
-            | TooManyStreamClients { .. }
-            | TooManyStreams { .. }
-            | TooManyTasks { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Duplicate { .. } => StatusCode::CONFLICT,
-            RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.class().0
     }
 
     /// The stable, machine-readable code callers branch on.
     pub fn code(&self) -> &'static str {
+        self.class().1
+    }
+
+    /// Each variant's status and code, declared together once.
+    fn class(&self) -> (StatusCode, &'static str) {
         use ApiError::*;
+        const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+        const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
+        const CONFLICT: StatusCode = StatusCode::CONFLICT;
+        const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+        const TOO_MANY: StatusCode = StatusCode::TOO_MANY_REQUESTS;
+        const UNAVAILABLE: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
         match self {
-            RouteNotFound { .. } => "not_found",
-            BadRequest(_) => "bad_request",
-            UnsupportedMediaType => "unsupported_media_type",
-            PayloadTooLarge { .. } => "payload_too_large",
-            InvalidJson(_) => "invalid_json",
-            InvalidBody(_) => "invalid_body",
-            InvalidSymbol(_) | InvalidSymbols(_) => "invalid_symbol",
-            UnknownCoin(_) => "unknown_coin",
-            NotFetchedYet { .. } => "not_fetched_yet",
-            InvalidAddress(_) => "invalid_address",
-            InvalidChain(_) => "invalid_chain",
-            WalletNotAnalysed { .. } => "not_analysed_yet",
-            UnknownKind(_) => "unknown_kind",
-            InvalidArgs { .. } => "invalid_args",
-            QueueFull { .. } | QueueMemoryFull { .. } => "queue_full",
-            RateLimited { .. } => "rate_limited",
-            Duplicate { .. } => "duplicate",
-            InvalidTaskId(_) => "invalid_task_id",
-            TaskNotFound(_) => "task_not_found",
-            NoHealthReport => "no_health_report",
-            InvalidLimit(_) => "invalid_limit",
-            MarketsNotFetched => "markets_not_fetched",
-            GlobalNotFetched => "global_not_fetched",
-            InvalidCoinId(_) => "invalid_coin_id",
-            CoinNotFetched { .. } => "coin_not_fetched",
-            Unauthenticated { .. } | InvalidToken => "unauthorized",
-            Forbidden { .. } => "forbidden",
-            SymbolNotTracked(_) => "symbol_not_tracked",
-            UnmappableSymbol(_) => "unmappable_symbol",
-            WalletNotWatched(_) => "wallet_not_watched",
-            WatchedInSettings(_) => "watched_in_settings",
-            UnknownQueue(_) => "unknown_queue",
-            InvalidOffset(_) => "invalid_offset",
-            InvalidCursor(_) => "invalid_cursor",
-            UnknownTier { .. } => "unknown_tier",
-            TaskNotInQueue { .. } => "task_not_found",
-            TaskNotDead { .. } => "task_not_dead",
-            NoPayload(_) => "no_payload",
-            UnknownSchedule { .. } => "unknown_schedule",
-            TooManyStreamClients { .. } => "too_many_stream_clients",
-            TooManyStreams { .. } => "too_many_streams",
-            TooManyTasks { .. } => "too_many_tasks",
-            ShuttingDown => "shutting_down",
-            InvalidHistoryQuery(_) => "invalid_query",
-            InvalidHoldings(_) => "invalid_holdings",
-            RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => "redis_unavailable",
-            Internal(_) => "internal",
+            RouteNotFound { .. } => (NOT_FOUND, "not_found"),
+            BadRequest(_) => (BAD_REQUEST, "bad_request"),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            InvalidJson(_) => (BAD_REQUEST, "invalid_json"),
+            InvalidBody(_) => (UNPROCESSABLE, "invalid_body"),
+            InvalidSymbol(_) | InvalidSymbols(_) => (UNPROCESSABLE, "invalid_symbol"),
+            UnknownCoin(_) => (NOT_FOUND, "unknown_coin"),
+            NotFetchedYet { .. } => (NOT_FOUND, "not_fetched_yet"),
+            InvalidAddress(_) => (UNPROCESSABLE, "invalid_address"),
+            InvalidChain(_) => (UNPROCESSABLE, "invalid_chain"),
+            WalletNotAnalysed { .. } => (NOT_FOUND, "not_analysed_yet"),
+            UnknownKind(_) => (UNPROCESSABLE, "unknown_kind"),
+            InvalidArgs { .. } => (UNPROCESSABLE, "invalid_args"),
+            QueueFull { .. } | QueueMemoryFull { .. } => (TOO_MANY, "queue_full"),
+            RateLimited { .. } => (TOO_MANY, "rate_limited"),
+            Duplicate { .. } => (CONFLICT, "duplicate"),
+            InvalidTaskId(_) => (UNPROCESSABLE, "invalid_task_id"),
+            TaskNotFound(_) | TaskNotInQueue { .. } => (NOT_FOUND, "task_not_found"),
+            NoHealthReport => (NOT_FOUND, "no_health_report"),
+            InvalidLimit(_) => (UNPROCESSABLE, "invalid_limit"),
+            MarketsNotFetched => (NOT_FOUND, "markets_not_fetched"),
+            GlobalNotFetched => (NOT_FOUND, "global_not_fetched"),
+            InvalidCoinId(_) => (UNPROCESSABLE, "invalid_coin_id"),
+            CoinNotFetched { .. } => (NOT_FOUND, "coin_not_fetched"),
+            Unauthenticated { .. } | InvalidToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            SymbolNotTracked(_) => (NOT_FOUND, "symbol_not_tracked"),
+            UnmappableSymbol(_) => (UNPROCESSABLE, "unmappable_symbol"),
+            WalletNotWatched(_) => (NOT_FOUND, "wallet_not_watched"),
+            WatchedInSettings(_) => (CONFLICT, "watched_in_settings"),
+            UnknownQueue(_) => (NOT_FOUND, "unknown_queue"),
+            InvalidOffset(_) => (UNPROCESSABLE, "invalid_offset"),
+            InvalidCursor(_) => (UNPROCESSABLE, "invalid_cursor"),
+            UnknownTier { .. } => (UNPROCESSABLE, "unknown_tier"),
+            TaskNotDead { .. } => (CONFLICT, "task_not_dead"),
+            NoPayload(_) => (CONFLICT, "no_payload"),
+            UnknownSchedule { .. } => (NOT_FOUND, "unknown_schedule"),
+            TooManyStreamClients { .. } => (TOO_MANY, "too_many_stream_clients"),
+            TooManyStreams { .. } => (TOO_MANY, "too_many_streams"),
+            TooManyTasks { .. } => (TOO_MANY, "too_many_tasks"),
+            ShuttingDown => (UNAVAILABLE, "shutting_down"),
+            InvalidHistoryQuery(_) => (UNPROCESSABLE, "invalid_query"),
+            InvalidHoldings(_) => (UNPROCESSABLE, "invalid_holdings"),
+            RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
+                (UNAVAILABLE, "redis_unavailable")
+            }
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
