@@ -251,10 +251,7 @@ impl ApiError {
         match self {
             RouteNotFound { .. } => (NOT_FOUND, "not_found"),
             BadRequest(_) => (BAD_REQUEST, "bad_request"),
-            UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-            ),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             InvalidJson(_) => (BAD_REQUEST, "invalid_json"),
             InvalidBody(_) => (UNPROCESSABLE, "invalid_body"),

@@ -16,7 +16,7 @@ use coinbeat_shared::{
     Settings,
     jobs::QueueName,
     keys::Keys,
-    queue::{Producer, queue_stats},
+    queue::{Producer, TaskId, TaskInfo, TaskStatus, lookup_task, queue_stats},
     redis_conn,
     settings::Secret,
 };
@@ -107,6 +107,41 @@ impl Lab {
         let pid = child.id().context("the child exited at once")?;
         self.children.push((pid, child));
         Ok(pid)
+    }
+
+    /// Waits until every task in `ids` on `queue` is done, looking every `poll`, and returns
+    /// their records in order; fails on a failed or dead one, or after `within`.
+    pub async fn wait_done(
+        &self,
+        queue: &QueueName,
+        ids: &[TaskId],
+        within: Duration,
+        poll: Duration,
+    ) -> anyhow::Result<Vec<TaskInfo>> {
+        let started = Instant::now();
+        let mut done = Vec::with_capacity(ids.len());
+        for id in ids {
+            loop {
+                let info = lookup_task(&self.conn, &self.keys, queue, *id)
+                    .await?
+                    .with_context(|| format!("task {id} vanished"))?;
+                match info.status {
+                    TaskStatus::Done => {
+                        done.push(info);
+                        break;
+                    }
+                    TaskStatus::Dead | TaskStatus::Failed => {
+                        bail!("task {id} failed: {}", info.last_error.unwrap_or_default())
+                    }
+                    _ => {}
+                }
+                if started.elapsed() > within {
+                    bail!("tasks on {queue} not done within {within:?}");
+                }
+                tokio::time::sleep(poll).await;
+            }
+        }
+        Ok(done)
     }
 
     /// The pids of the children still held (running, or exited and not yet reaped).

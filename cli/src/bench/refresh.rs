@@ -7,17 +7,14 @@
 //! scripts), so it includes the queue's pick-up and is an upper bound of start→fresh; then every
 //! symbol's cached record is checked to be newer than the enqueue.
 
-use std::{
-    fmt::Write as _,
-    time::{Duration, Instant},
-};
+use std::{fmt::Write as _, time::Duration};
 
 use anyhow::{Context, bail};
 use coinbeat_shared::{
     cache::PriceCache,
     domain::{CoinId, Symbol},
     jobs::{Job, PricesJob},
-    queue::{EnqueueOptions, TaskStatus, lookup_task},
+    queue::EnqueueOptions,
 };
 use coinbeat_sim::{Faults, SimConfig, SimHandle};
 
@@ -152,24 +149,15 @@ async fn refresh_once(
         .enqueue(&PricesJob::default(), EnqueueOptions::default())
         .await?;
     let queue = PricesJob::queue();
-    let started = Instant::now();
-    let info = loop {
-        let info = lookup_task(&lab.conn, &lab.keys, &queue, id)
-            .await?
-            .context("the price task vanished")?;
-        match info.status {
-            TaskStatus::Done => break info,
-            TaskStatus::Dead | TaskStatus::Failed => bail!(
-                "the price task failed: {}",
-                info.last_error.unwrap_or_default()
-            ),
-            _ => {}
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the price task did not finish within 120 s");
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let mut done = lab
+        .wait_done(
+            &queue,
+            &[id],
+            Duration::from_secs(120),
+            Duration::from_millis(2),
+        )
+        .await?;
+    let info = done.pop().context("the price task's record")?;
     let upstream = simple_price_requests(sim) - before;
     let ms = match (info.enqueued_at, info.finished_at) {
         (Some(a), Some(b)) => b.saturating_sub(a),

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use coinbeat_shared::{
     domain::CoinId,
-    jobs::{CatalogueJob, Job, PricesJob, Queue, QueueName},
-    queue::{EnqueueOptions, TaskId, TaskStatus, lookup_task},
+    jobs::{CatalogueJob, Job, PricesJob, Queue},
+    queue::EnqueueOptions,
     settings::tiers::{COINLORE_PAGE, default_tiers},
 };
 use coinbeat_sim::{BUILTIN_COINS, SimHandle};
@@ -30,6 +30,9 @@ use super::{
     stats::percentile,
 };
 use crate::args::BenchArgs;
+
+/// How often a task's record is looked at while waiting for it.
+const POLL: Duration = Duration::from_millis(20);
 
 /// Connections driving the list endpoint.
 const CONNECTIONS: usize = 8;
@@ -70,7 +73,13 @@ async fn measure(
         .producer()
         .enqueue(&CatalogueJob {}, EnqueueOptions::default())
         .await?;
-    wait_done(lab, &Queue::Catalogue.name(), &[catalogue], 600).await?;
+    lab.wait_done(
+        &Queue::Catalogue.name(),
+        &[catalogue],
+        Duration::from_secs(600),
+        POLL,
+    )
+    .await?;
 
     // The first pass is a cold process's (no CoinLore id learned yet: a coin whose rank drifted
     // off its tier's pages costs the pages next to them); the second is every later one's.
@@ -251,7 +260,17 @@ async fn pass(lab: &Lab, sim: &SimHandle, coins: u32) -> anyhow::Result<Pass> {
                 .await?,
         );
     }
-    let results = wait_done(lab, &Queue::Prices.name(), &tasks, 1_200).await?;
+    let results: Vec<serde_json::Value> = lab
+        .wait_done(
+            &Queue::Prices.name(),
+            &tasks,
+            Duration::from_secs(1_200),
+            POLL,
+        )
+        .await?
+        .into_iter()
+        .map(|info| info.result.unwrap_or_default())
+        .collect();
     let took = started.elapsed();
     let per_tier = tiers
         .keys()
@@ -277,38 +296,4 @@ async fn pass(lab: &Lab, sim: &SimHandle, coins: u32) -> anyhow::Result<Pass> {
         took,
         per_tier,
     })
-}
-
-/// Waits until every task in `ids` on `queue` is done, and returns their results (in order);
-/// fails on a failed or dead one.
-async fn wait_done(
-    lab: &Lab,
-    queue: &QueueName,
-    ids: &[TaskId],
-    within_secs: u64,
-) -> anyhow::Result<Vec<serde_json::Value>> {
-    let started = Instant::now();
-    let mut results = Vec::new();
-    for id in ids {
-        loop {
-            let info = lookup_task(&lab.conn, &lab.keys, queue, *id)
-                .await?
-                .context("a task vanished")?;
-            match info.status {
-                TaskStatus::Done => {
-                    results.push(info.result.unwrap_or_default());
-                    break;
-                }
-                TaskStatus::Dead | TaskStatus::Failed => {
-                    bail!("task {id} failed: {}", info.last_error.unwrap_or_default())
-                }
-                _ => {}
-            }
-            if started.elapsed() > Duration::from_secs(within_secs) {
-                bail!("tasks not done within {within_secs} s");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    Ok(results)
 }
