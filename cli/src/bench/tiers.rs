@@ -331,7 +331,15 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
 ) -> anyhow::Result<T> {
-    let answer = http.get(url).send().await?;
+    read_json(http.get(url), url).await
+}
+
+/// Sends `request` and reads its JSON answer; any other status is an error naming `url`.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> anyhow::Result<T> {
+    let answer = request.send().await.with_context(|| format!("GET {url}"))?;
     let status = answer.status();
     if !status.is_success() {
         bail!(
@@ -365,21 +373,7 @@ struct Price {
 impl ApiClient {
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
-        let answer = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let status = answer.status();
-        if !status.is_success() {
-            bail!(
-                "GET {path}: {status}: {}",
-                answer.text().await.unwrap_or_default()
-            );
-        }
-        Ok(answer.json().await?)
+        read_json(self.http.get(&url).bearer_auth(&self.key), &url).await
     }
 
     /// The tier entries of the beat's table, as scheduled (stretched ones included), the
