@@ -76,7 +76,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         .tempdir()
         .context("creating a temporary folder")?;
     let (api, sim) = (free_addr()?, free_addr()?);
-    let mut up = start_up(dir.path(), api, sim, coins)?;
+    let mut up = UpProcess(start_up(dir.path(), api, sim, coins)?);
+    let up = &mut up.0;
     let result = tokio::select! {
         r = measure(dir.path(), api, sim, coins, minutes) => r,
         status = up.wait() => Err(anyhow::anyhow!(
@@ -85,7 +86,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             dir.path().join("up.log").display()
         )),
     };
-    let stopped = stop(&mut up).await;
+    let stopped = stop(up).await;
     match (result, stopped) {
         (Ok(mut report), Ok(took)) => {
             report.rows.push(Row::info(
@@ -124,10 +125,25 @@ fn start_up(dir: &Path, api: SocketAddr, sim: SocketAddr, coins: u32) -> anyhow:
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
-        .kill_on_drop(true)
+        // Stopped by SIGINT, even when the bench is interrupted ([`UpProcess`]): a killed `up`
+        // would leave its private Redis behind.
         .process_group(0)
         .spawn()
         .context("starting coinbeat up")
+}
+
+/// `coinbeat up`, asked to stop (SIGINT) if it still runs when dropped: on an error, or when
+/// Ctrl-C drops the bench's future. It then stops its children and its Redis by itself.
+struct UpProcess(Child);
+
+impl Drop for UpProcess {
+    fn drop(&mut self) {
+        if let (Ok(None), Some(pid)) = (self.0.try_wait(), self.0.id()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "INT", &pid.to_string()])
+                .status();
+        }
+    }
 }
 
 /// SIGINT, as Ctrl-C sends, and how long `up` took to stop everything.
