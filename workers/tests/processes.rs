@@ -612,8 +612,13 @@ async fn workers_a_minute_behind_and_ahead_never_take_each_other_for_dead() {
     const ORPHAN_SECS: u64 = 3;
     const N: u64 = 20;
     let ctx = setup().await;
+    // Each worker runs half the tasks at most, so both hold some (with room for all of them,
+    // the first to fetch could take every task before the other fetched any).
     let env = [
-        ("COINBEAT_QUEUES__DEFAULTS__CONCURRENCY", "20".to_string()),
+        (
+            "COINBEAT_QUEUES__DEFAULTS__CONCURRENCY",
+            (N / 2).to_string(),
+        ),
         ("COINBEAT_QUEUES__DEFAULTS__FETCH_BATCH", "10".into()),
         ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".into()),
         (
