@@ -81,15 +81,32 @@ impl Ctx {
     }
 
     async fn run_tier(&self, name: &str) -> Value {
-        self.prices
-            .handle(PricesJob {
-                symbols: None,
-                ids: None,
-                tier: Some(name.to_owned()),
-            })
+        run_tier_on(&self.prices, name).await
+    }
+
+    /// The id of the catalogued coin at `rank`.
+    async fn coin_at(&self, rank: u32) -> CoinId {
+        self.index()
             .await
-            .unwrap()
-            .unwrap()
+            .ranked()
+            .iter()
+            .find(|coin| coin.rank == Some(rank))
+            .unwrap_or_else(|| panic!("a coin at rank {rank}"))
+            .id
+            .clone()
+    }
+
+    /// Moves `id` to `rank` in the simulator's market (the catalogue sees it at its next refresh).
+    fn set_rank(&self, id: &CoinId, rank: u64) {
+        self.sim
+            .control(&ControlRequest {
+                set_rank: Some(SetRank {
+                    id: id.to_string(),
+                    rank,
+                }),
+                ..ControlRequest::default()
+            })
+            .unwrap();
     }
 
     async fn index(&self) -> CoinIndex {
@@ -118,6 +135,19 @@ impl Ctx {
             .copied()
             .unwrap_or_default()
     }
+}
+
+/// One run of the tier `name` by `prices`, its result.
+async fn run_tier_on(prices: &PriceWorker, name: &str) -> Value {
+    prices
+        .handle(PricesJob {
+            symbols: None,
+            ids: None,
+            tier: Some(name.to_owned()),
+        })
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 const BINANCE_TICKERS: &str = "/binance/api/v3/ticker/24hr";
@@ -217,29 +247,14 @@ async fn each_tier_prices_its_ranks_from_its_source_in_the_fewest_calls() {
 async fn a_rank_change_moves_a_coin_between_tiers_at_the_next_catalogue_refresh() {
     let ctx = setup().await;
     ctx.refresh_catalogue().await;
-    let index = ctx.index().await;
-    let climber = index
-        .ranked()
-        .iter()
-        .find(|coin| coin.rank == Some(250))
-        .expect("a coin at rank 250")
-        .id
-        .clone();
+    let climber = ctx.coin_at(250).await;
 
     let top = ctx.run_tier("top").await;
     assert_eq!(top["members"], 19, "{top}");
     assert!(ctx.cache.get(&climber).await.unwrap().is_none());
 
     // It climbs to 5th in the market: the tiers follow the catalogue, not the market.
-    ctx.sim
-        .control(&ControlRequest {
-            set_rank: Some(SetRank {
-                id: climber.to_string(),
-                rank: 5,
-            }),
-            ..ControlRequest::default()
-        })
-        .unwrap();
+    ctx.set_rank(&climber, 5);
     ctx.run_tier("top").await;
     assert!(
         ctx.cache.get(&climber).await.unwrap().is_none(),
@@ -305,14 +320,7 @@ async fn a_tier_run_before_the_first_catalogue_waits_for_it() {
 async fn a_coin_whose_rank_drifted_off_its_tiers_pages_is_asked_by_its_coinlore_id() {
     let ctx = setup().await;
     ctx.refresh_catalogue().await;
-    let index = ctx.index().await;
-    let drifter = index
-        .ranked()
-        .iter()
-        .find(|coin| coin.rank == Some(200))
-        .expect("a coin at rank 200")
-        .id
-        .clone();
+    let drifter = ctx.coin_at(200).await;
     // A first run reads the pages of ranks 21-300 and learns the CoinLore ids on them.
     let first = ctx.run_tier("mid").await;
     assert_eq!(first["missing"], 0, "{first}");
@@ -320,15 +328,7 @@ async fn a_coin_whose_rank_drifted_off_its_tiers_pages_is_asked_by_its_coinlore_
 
     // It falls to about 1,500th, far past the tier's pages and their margin; the catalogue
     // still says 200 until its next refresh.
-    ctx.sim
-        .control(&ControlRequest {
-            set_rank: Some(SetRank {
-                id: drifter.to_string(),
-                rank: 1_500,
-            }),
-            ..ControlRequest::default()
-        })
-        .unwrap();
+    ctx.set_rank(&drifter, 1_500);
     let by_id = ctx.calls("/api/ticker/");
     let second = ctx.run_tier("mid").await;
     assert_eq!(second["missing"], 0, "{second}");
@@ -346,39 +346,16 @@ async fn a_coin_whose_rank_drifted_off_its_tiers_pages_is_asked_by_its_coinlore_
 async fn a_restarted_worker_asks_a_drifted_coin_by_the_coinlore_id_an_earlier_process_learned() {
     let ctx = setup().await;
     ctx.refresh_catalogue().await;
-    let index = ctx.index().await;
-    let drifter = index
-        .ranked()
-        .iter()
-        .find(|coin| coin.rank == Some(150))
-        .expect("a coin at rank 150")
-        .id
-        .clone();
+    let drifter = ctx.coin_at(150).await;
     let first = ctx.run_tier("mid").await;
     assert_eq!(first["missing"], 0, "{first}");
-    ctx.sim
-        .control(&ControlRequest {
-            set_rank: Some(SetRank {
-                id: drifter.to_string(),
-                rank: 2_000,
-            }),
-            ..ControlRequest::default()
-        })
-        .unwrap();
+    ctx.set_rank(&drifter, 2_000);
 
     // A new process: nothing learned in memory, only what the first one stored.
     let env = WorkerEnv::connect(ctx.settings.clone()).await.unwrap();
     let restarted = PriceWorker::new(&env).unwrap();
     let (pages, by_id) = (ctx.calls(COINLORE_PAGES), ctx.calls("/api/ticker/"));
-    let second = restarted
-        .handle(PricesJob {
-            symbols: None,
-            ids: None,
-            tier: Some("mid".to_owned()),
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let second = run_tier_on(&restarted, "mid").await;
 
     assert_eq!(second["missing"], 0, "{second}");
     assert_eq!(
