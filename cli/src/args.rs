@@ -274,8 +274,9 @@ pub enum ScheduleCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// `scheduler`, `api`, or a worker (`price-worker`, `probe-worker`).
-    pub component: String,
+    /// A component: `coinbeat-scheduler`, `coinbeat-api`, a worker (`price-worker`,
+    /// `probe-worker`, ...) or `coinbeat-sim`.
+    pub component: crate::component::Component,
     /// Stop gracefully when standard input closes: `coinbeat up` holds the other end, so its
     /// children stop with it even if it is killed.
     #[arg(long)]

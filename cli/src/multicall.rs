@@ -1,39 +1,15 @@
-//! One binary, every service: called by the name of a service binary (`price-worker`,
+//! One binary, every component: called by the name of a component (`price-worker`,
 //! `coinbeat-api`, ...; a symlink to `coinbeat` in the container image), `coinbeat` is that
-//! service, running the very `main` the standalone binary runs. The image ships this one binary
-//! and a link per name instead of ten binaries that each hold most of the same code.
+//! component, running the very `main` its standalone binary runs. The image ships this one
+//! binary and a link per [`Component`] instead of a binary each that holds most of the same code.
 
 use std::path::Path;
 
-/// The service `argv0` names, if it names one.
-pub fn service(argv0: &str) -> Option<&'static str> {
-    let name = Path::new(argv0).file_name()?.to_str()?;
-    SERVICES.iter().copied().find(|s| *s == name)
-}
+use crate::component::Component;
 
-/// Every service name `coinbeat` answers to.
-pub const SERVICES: &[&str] = &[
-    "coinbeat-api",
-    "coinbeat-scheduler",
-    "coinbeat-sim",
-    "price-worker",
-    "market-worker",
-    "wallet-worker",
-    "health-worker",
-    "cleanup-worker",
-    "catalogue-worker",
-    "stream-worker",
-    "probe-worker",
-];
-
-/// Runs the service called `name` as its own binary would.
-pub async fn run(name: &'static str) -> anyhow::Result<()> {
-    match name {
-        "coinbeat-api" => coinbeat_api::boot::main().await,
-        "coinbeat-scheduler" => coinbeat_scheduler::boot::main().await,
-        "coinbeat-sim" => coinbeat_sim::cli::main().await,
-        worker => coinbeat_workers::boot::main(worker).await,
-    }
+/// The component `argv0` names, if it names one.
+pub fn service(argv0: &str) -> Option<Component> {
+    Path::new(argv0).file_name()?.to_str()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -41,16 +17,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_worker_the_registry_knows_is_a_service_name() {
-        for worker in coinbeat_workers::registry::PRODUCT_WORKERS
-            .iter()
-            .chain(&["probe-worker"])
-        {
-            assert_eq!(service(&format!("/usr/local/bin/{worker}")), Some(*worker));
-            assert!(
-                coinbeat_workers::registry::about(worker).is_some(),
-                "{worker}"
-            );
+    fn a_link_named_after_any_component_runs_that_component() {
+        for &component in Component::ALL {
+            let link = format!("/usr/local/bin/{component}");
+            assert_eq!(service(&link), Some(component));
         }
         assert_eq!(service("coinbeat"), None);
         assert_eq!(service("/usr/bin/price-worker-old"), None);

@@ -480,8 +480,7 @@ fn streams_shows_each_shard_with_its_phase_source_and_holder() {
     settings.providers.coincap.ws_url = sim.coincap_stream_url();
     settings.streams.shard_size = 8;
     let stop = CancellationToken::new();
-    let worker = rt.spawn(coinbeat_workers::registry::run_on(
-        "stream-worker",
+    let worker = rt.spawn(coinbeat_workers::stream::run_on(
         settings.clone(),
         None,
         stop.clone(),

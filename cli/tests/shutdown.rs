@@ -9,9 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use coinbeat::component::Component;
 use coinbeat_shared::testing::free_port;
 use coinbeat_shared::{
-    jobs::{Job, PricesJob, Queue},
+    jobs::{Job, PricesJob},
     keys::Keys,
     queue::queue_stats,
     redis_conn,
@@ -28,21 +29,16 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
     let conn = redis_conn::connect(&settings.redis).await.unwrap();
     let keys = Keys::new(settings.redis.key_prefix.clone());
 
-    let workers = [
-        ("price-worker", Queue::Prices),
-        ("market-worker", Queue::Market),
-        ("wallet-worker", Queue::Wallet),
-        ("health-worker", Queue::Health),
-        ("cleanup-worker", Queue::Cleanup),
-        ("catalogue-worker", Queue::Catalogue),
-    ];
-    let mut components: Vec<&str> = workers.iter().map(|(name, _)| *name).collect();
-    components.extend(["scheduler", "api"]);
-
+    // The stream-worker's own tests stop it (workers/tests/stream_processes.rs). The scheduler
+    // goes after the workers, so no worker runs the jobs it enqueues (counted at the end).
+    let mut components: Vec<_> = Component::product()
+        .filter(|c| *c != Component::StreamWorker)
+        .collect();
+    components.sort_by_key(|c| c.queue().is_none());
     for component in components {
         let api_port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
-            .args(["run", component, "--stop-on-stdin-eof"])
+            .args(["run", component.name(), "--stop-on-stdin-eof"])
             .env("REDIS_URL", redis.url())
             .env("COINBEAT_REDIS__KEY_PREFIX", &settings.redis.key_prefix)
             .env(
@@ -62,8 +58,8 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
         let started = Instant::now();
         loop {
             let working = match component {
-                "api" => std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok(),
-                "scheduler" => {
+                Component::Api => std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok(),
+                Component::Scheduler => {
                     let exists: bool = redis::cmd("EXISTS")
                         .arg(keys.schedule_entry("prices"))
                         .query_async(&mut conn.clone())
@@ -72,15 +68,11 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
                     exists
                 }
                 worker => {
-                    let queue = workers.iter().find(|(w, _)| *w == worker).unwrap().1;
-                    let stats = queue_stats(
-                        &conn,
-                        &keys,
-                        &queue.name(),
-                        &settings.queues.for_queue(&queue.name()),
-                    )
-                    .await
-                    .unwrap();
+                    let queue = worker.queue().expect("a queue worker");
+                    let stats =
+                        queue_stats(&conn, &keys, &queue, &settings.queues.for_queue(&queue))
+                            .await
+                            .unwrap();
                     stats.live_workers == 1
                 }
             };
@@ -118,16 +110,10 @@ async fn every_component_exits_cleanly_on_sigterm_within_its_shutdown_timeout() 
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         assert!(status.success(), "{component} exited with {status}");
-        if component != "api" && component != "scheduler" {
-            let queue = workers.iter().find(|(w, _)| *w == component).unwrap().1;
-            let stats = queue_stats(
-                &conn,
-                &keys,
-                &queue.name(),
-                &settings.queues.for_queue(&queue.name()),
-            )
-            .await
-            .unwrap();
+        if let Some(queue) = component.queue() {
+            let stats = queue_stats(&conn, &keys, &queue, &settings.queues.for_queue(&queue))
+                .await
+                .unwrap();
             assert_eq!(
                 (stats.live_workers, stats.in_flight),
                 (0, 0),

@@ -1,7 +1,8 @@
 //! Queue names and job payloads: the one contract between whoever enqueues and whoever executes.
 //!
-//! A payload is plain serde JSON. Adding a queue means: a payload here, a variant in [`Queue`], a
-//! handler and a thin binary in `workers/`.
+//! A payload is plain serde JSON. [`Queue`] is the queues the API, the beat and the CLI may
+//! enqueue by kind; a queue only its own worker knows (a payload beside the worker, as `ProbeJob`
+//! here) needs no variant. ARCHITECTURE.md's recipe "Add a queue and its worker" has the steps.
 
 use std::fmt;
 

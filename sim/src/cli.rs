@@ -10,6 +10,13 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// The simulator's name as a component (its binary, the image's link, the compose service).
+pub const NAME: &str = "coinbeat-sim";
+
+/// What it is, in a line.
+pub const ABOUT: &str = "Simulated upstream APIs (CoinGecko, Binance, CoinCap, Etherscan, CoinLore) \
+                         speaking their wire formats, with injectable faults.";
+
 /// Simulated upstream APIs (CoinGecko v3, Binance spot and its streams, CoinCap's prices stream,
 /// Etherscan V2, CoinLore) with injectable faults. Per-provider faults, the stream faults among
 /// them (stream_silent, stream_malformed_rate, drop_streams), are changed at run time with
@@ -77,7 +84,7 @@ pub async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.check_config {
         println!(
-            "coinbeat-sim: arguments are valid (would listen on {})",
+            "{NAME}: arguments are valid (would listen on {})",
             args.addr
         );
         return Ok(());
@@ -103,6 +110,17 @@ pub async fn main() -> anyhow::Result<()> {
             ..StreamConfig::default()
         },
     };
+    serve(config, async {
+        if let Err(e) = shutdown_signal().await {
+            tracing::error!(error = %e, "waiting for a shutdown signal");
+        }
+    })
+    .await
+}
+
+/// Serves `config` until `stop` completes, saying where on stdout (the CoinGecko base URL) and
+/// in the log (every provider's).
+pub async fn serve(config: SimConfig, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
     let sim = crate::start(config)
         .await
         .context("starting the simulator")?;
@@ -115,9 +133,7 @@ pub async fn main() -> anyhow::Result<()> {
         sim_url = %sim.root_url(),
         "coinbeat-sim listening"
     );
-    shutdown_signal()
-        .await
-        .context("waiting for a shutdown signal")?;
+    stop.await;
     tracing::info!("shutting down");
     sim.stop().await.context("stopping the simulator")
 }

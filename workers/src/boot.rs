@@ -2,8 +2,6 @@
 //! (`/healthz`, `/readyz`, `/metrics` on `ops.addr`) → run until SIGINT or SIGTERM (or the
 //! caller's token), then stop gracefully.
 
-use std::future::Future;
-
 use anyhow::Context;
 use coinbeat_ops::Ops;
 use coinbeat_shared::{
@@ -11,8 +9,7 @@ use coinbeat_shared::{
     jobs::Job,
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::{JobContext, JobResult, QueueRedis, RuntimeMetrics, WorkerRuntime, migrate_layout},
-    ratelimit::Provider,
+    queue::{JobContext, QueueRedis, RuntimeMetrics, WorkerRuntime, migrate_layout},
     redis_conn,
     service::{self, HealthEndpoint, Service},
     shutdown, telemetry,
@@ -20,7 +17,7 @@ use coinbeat_shared::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry;
+use crate::worker::Worker;
 
 /// Everything a handler factory may need, built once per process.
 #[derive(Debug, Clone)]
@@ -48,67 +45,74 @@ impl WorkerEnv {
     }
 }
 
-/// The `main` of the worker binary called `name` (also what the image's `coinbeat` runs when
-/// called by that name): the service command line ([`service`]: `run`, `healthcheck`,
-/// `--check-config`), settings from `--config`/`COINBEAT_CONFIG` and the environment, logs,
-/// then the worker until a signal arrives.
-pub async fn main(name: &'static str) -> anyhow::Result<()> {
-    let about = registry::about(name).with_context(|| format!("no worker called {name:?}"))?;
-    let service = Service {
-        name,
-        about,
-        health: HealthEndpoint::Ops,
-    };
-    let Some(settings) = service::start(&service)? else {
+/// The `main` of the worker binary `W` (also what the image's `coinbeat` runs when called by
+/// its name): the service command line ([`service`]: `run`, `healthcheck`, `--check-config`),
+/// settings from `--config`/`COINBEAT_CONFIG` and the environment, logs, then the worker until a
+/// signal arrives.
+pub async fn main<W: Worker>() -> anyhow::Result<()> {
+    let Some(settings) = service::start(&service_of::<W>())? else {
         return Ok(());
     };
-    telemetry::init(name, settings.telemetry.format);
-    registry::run(name, settings, shutdown::on_signal()).await
+    telemetry::init(W::NAME, settings.telemetry.format);
+    run::<W>(settings, shutdown::on_signal()).await
 }
 
-/// Runs the worker of `J`'s queue with the handler `make` builds, until `stop` is cancelled,
-/// with its ops server on `ops` (if any) until then too. `providers` are the upstreams the
-/// handler calls, whose limiter and breaker the ops server reports.
-pub async fn run<J, H, Fut>(
+/// The service command line of the worker `W`.
+pub fn service_of<W: Worker>() -> Service {
+    Service {
+        name: W::NAME,
+        about: W::ABOUT,
+        health: HealthEndpoint::Ops,
+    }
+}
+
+/// Runs the worker `W` until `stop` is cancelled, with its ops server on `ops.addr` (see
+/// [`run_on`]).
+pub async fn run<W: Worker>(settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
+    let ops = coinbeat_ops::bind(&settings.ops).await?;
+    run_on::<W>(settings, ops, stop).await
+}
+
+/// Runs the worker `W` until `stop` is cancelled, with its ops server on `ops` when given (tests
+/// bind port 0) until then too.
+pub async fn run_on<W: Worker>(
     settings: Settings,
     ops: Option<TcpListener>,
     stop: CancellationToken,
-    providers: &[Provider],
-    make: impl FnOnce(&WorkerEnv) -> anyhow::Result<H>,
-) -> anyhow::Result<()>
-where
-    J: Job,
-    H: Fn(J, JobContext) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = JobResult> + Send + 'static,
-{
-    let client = redis_conn::queue_client(&settings, &J::queue())?;
-    let queue_settings = settings.queues.for_queue(&J::queue());
+) -> anyhow::Result<()> {
+    let queue = <W::Job as Job>::queue();
+    let client = redis_conn::queue_client(&settings, &queue)?;
+    let queue_settings = settings.queues.for_queue(&queue);
     let env = WorkerEnv::connect(settings)
         .await
         .context("connecting to redis")?;
-    let handler = make(&env)?;
+    let worker = W::build(&env).await?;
 
     let registry = Registry::new();
     let metrics = RuntimeMetrics::new(&registry);
     let timeout = env.settings.ops.redis_timeout();
     let mut gauges = RedisGauges::new(env.conn.clone(), env.keys.clone(), timeout)
         .queues_on(env.queues.clone())
-        .queue(J::queue(), queue_settings.clone());
-    for &provider in providers {
+        .queue(queue.clone(), queue_settings.clone());
+    for &provider in W::PROVIDERS {
         gauges = gauges.provider(provider, env.settings.providers.limiter_id(provider));
     }
-    let (queue, running) = (J::queue(), metrics.clone());
+    let (watched, running) = (queue.clone(), metrics.clone());
     let ops_state = Ops::new(registry, gauges, env.conn.clone(), timeout, move || {
-        running.is_running(&queue)
+        running.is_running(&watched)
     });
     let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
 
-    let queue_conn = env.queues.conn(&J::queue());
+    let queue_conn = env.queues.conn(&queue);
     // Keys an older release left under the layout before the hash tag: moved before the first
     // fetch, so nothing waiting is stranded by an upgrade.
-    migrate_layout(&queue_conn, &env.keys, &J::queue())
+    migrate_layout(&queue_conn, &env.keys, &queue)
         .await
         .context("moving the queue's keys to the current layout")?;
+    let handler = move |job: W::Job, ctx: JobContext| {
+        let worker = worker.clone();
+        async move { worker.run(job, ctx).await }
+    };
     WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
         .with_metrics(metrics)
         .run(handler, stop)

@@ -291,6 +291,24 @@ fn both_failed(error: &CoinGeckoError, fallback: &CoinLoreError) -> JobError {
     }
 }
 
+impl crate::worker::Worker for CatalogueWorker {
+    type Job = CatalogueJob;
+    const NAME: &'static str = "catalogue-worker";
+    const ABOUT: &'static str = "Runs the `catalogue` queue: every listed coin with its rank, symbol, name and contracts (CoinGecko, CoinLore as fallback).";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] = &[
+        coinbeat_shared::ratelimit::Provider::CoinGecko,
+        coinbeat_shared::ratelimit::Provider::CoinLore,
+    ];
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Self::new(env)
+    }
+
+    async fn run(&self, job: CatalogueJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

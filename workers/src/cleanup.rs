@@ -116,3 +116,18 @@ impl CleanupWorker {
 fn failed(what: &str, e: impl std::fmt::Display) -> JobError {
     JobError::transient(format!("{what}: {e}"))
 }
+
+impl crate::worker::Worker for CleanupWorker {
+    type Job = CleanupJob;
+    const NAME: &'static str = "cleanup-worker";
+    const ABOUT: &'static str =
+        "Runs the `cleanup` queue: prunes finished tasks, old history and expired records.";
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Ok(Self::new(env))
+    }
+
+    async fn run(&self, job: CleanupJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}

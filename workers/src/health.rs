@@ -264,3 +264,20 @@ impl HealthWorker {
         Ok(out)
     }
 }
+
+impl crate::worker::Worker for HealthWorker {
+    type Job = HealthJob;
+    const NAME: &'static str = "health-worker";
+    const ABOUT: &'static str =
+        "Runs the `health` queue: checks every upstream and records the report.";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] =
+        &coinbeat_shared::ratelimit::Provider::ALL;
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Self::new(env)
+    }
+
+    async fn run(&self, job: HealthJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}

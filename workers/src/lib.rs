@@ -1,7 +1,8 @@
 //! coinbeat's workers: one handler module per queue, one thin binary per queue in `src/bin/`.
 //!
 //! - [`boot`]: what every worker does (settings, telemetry, Redis, run until a signal).
-//! - [`registry`]: every worker by name, for the binaries and `coinbeat up`.
+//! - [`worker`]: the [`Worker`] trait every queue worker implements: its name, job, upstreams;
+//!   `coinbeat::component` lists them.
 //! - [`prices`]: the `prices` queue, over the [`coingecko`] client with the [`binance`] fallback.
 //! - [`market`]: the `market` queue (top-N, global figures, supply), over [`coingecko`] with the
 //!   [`coinlore`] fallback.
@@ -27,8 +28,10 @@ pub mod http;
 pub mod market;
 pub mod prices;
 pub mod probe;
-pub mod registry;
 pub mod stream;
 pub mod upstream;
 pub mod wallet;
 pub mod websocket;
+pub mod worker;
+
+pub use worker::Worker;

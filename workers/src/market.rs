@@ -276,3 +276,21 @@ impl MarketWorker {
 fn cache(e: coinbeat_shared::cache::CacheError) -> JobError {
     JobError::transient(format!("writing market data: {e}"))
 }
+
+impl crate::worker::Worker for MarketWorker {
+    type Job = MarketJob;
+    const NAME: &'static str = "market-worker";
+    const ABOUT: &'static str = "Runs the `market` queue: market lists, global figures and coin details (CoinGecko, CoinLore as fallback).";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] = &[
+        coinbeat_shared::ratelimit::Provider::CoinGecko,
+        coinbeat_shared::ratelimit::Provider::CoinLore,
+    ];
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Self::new(env)
+    }
+
+    async fn run(&self, job: MarketJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}

@@ -10,10 +10,35 @@ use coinbeat_shared::{
     queue::{JobContext, JobError, JobResult},
 };
 
+/// The `probe-worker`: diagnostic tasks, no upstream.
+#[derive(Debug, Clone)]
+pub struct ProbeWorker {
+    conn: redis::aio::ConnectionManager,
+    keys: Keys,
+}
+
+impl crate::worker::Worker for ProbeWorker {
+    type Job = ProbeJob;
+    const NAME: &'static str = "probe-worker";
+    const ABOUT: &'static str =
+        "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests.";
+
+    async fn build(env: &crate::boot::WorkerEnv) -> anyhow::Result<Self> {
+        Ok(Self {
+            conn: env.conn.clone(),
+            keys: env.keys.clone(),
+        })
+    }
+
+    async fn run(&self, job: ProbeJob, ctx: JobContext) -> JobResult {
+        handle(self.conn.clone(), self.keys.clone(), job, ctx).await
+    }
+}
+
 /// Runs one probe task. With `stamp` set, it first appends `{seq}:{unix_micros}` to
 /// `Keys::probe_starts` (when it started). With `record` set, it counts the run in the probe run
 /// ledger (`Keys::probe_runs`, field = `seq`) once the task has finished its sleep.
-pub async fn handle(
+async fn handle(
     conn: redis::aio::ConnectionManager,
     keys: Keys,
     job: ProbeJob,

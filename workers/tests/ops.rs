@@ -29,12 +29,11 @@ struct Worker {
 }
 
 impl Worker {
-    async fn start(name: &'static str, settings: &Settings) -> Self {
+    async fn start<W: coinbeat_workers::Worker>(settings: &Settings) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
-        let task = tokio::spawn(coinbeat_workers::registry::run_on(
-            name,
+        let task = tokio::spawn(coinbeat_workers::boot::run_on::<W>(
             settings.clone(),
             Some(listener),
             stop.clone(),
@@ -125,7 +124,7 @@ async fn three_done_tasks_and_two_dead_are_counted_by_outcome_with_the_retry_and
         .await
         .unwrap();
 
-    let worker = Worker::start("probe-worker", &settings).await;
+    let worker = Worker::start::<coinbeat_workers::probe::ProbeWorker>(&settings).await;
     let q = ("queue", "probe");
 
     let m = worker
@@ -216,7 +215,7 @@ async fn readyz_of_a_worker_turns_503_when_redis_dies_while_healthz_and_metrics_
     let mut redis = TestRedis::start();
     let mut settings = redis.settings();
     settings.ops.redis_timeout_ms = 300;
-    let worker = Worker::start("price-worker", &settings).await;
+    let worker = Worker::start::<coinbeat_workers::prices::PriceWorker>(&settings).await;
 
     let deadline = Instant::now() + PATIENCE;
     while worker.get("/readyz").await.0 != StatusCode::OK {

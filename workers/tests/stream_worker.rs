@@ -78,7 +78,7 @@ impl Ctx {
     fn start(&mut self) {
         let (settings, stop) = (self.settings.clone(), self.stop.clone());
         self.worker = Some(tokio::spawn(async move {
-            coinbeat_workers::registry::run_on("stream-worker", settings, None, stop).await
+            coinbeat_workers::stream::run_on(settings, None, stop).await
         }));
     }
 
@@ -458,7 +458,7 @@ async fn the_ops_server_counts_events_reconnects_and_the_age_of_each_price_at_wr
     let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let (settings, stop) = (ctx.settings.clone(), ctx.stop.clone());
     let worker = tokio::spawn(async move {
-        coinbeat_workers::registry::run_on("stream-worker", settings, Some(listener), stop).await
+        coinbeat_workers::stream::run_on(settings, Some(listener), stop).await
     });
     ctx.until_phase(Phase::Streaming, Duration::from_secs(5))
         .await;

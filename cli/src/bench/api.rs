@@ -18,6 +18,7 @@ use super::{
     stream_clients::StreamClients,
 };
 use crate::args::BenchArgs;
+use crate::component::Component;
 
 /// The routes measured: (label, path).
 const ROUTES: [(&str, &str); 2] = [
@@ -55,7 +56,10 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     }
     write_prices(lab).await?;
     let addr = free_addr()?;
-    let api_pid = lab.spawn("api", &api_env(addr, args.connections, args.stream_clients))?;
+    let api_pid = lab.spawn(
+        Component::Api,
+        &api_env(addr, args.connections, args.stream_clients),
+    )?;
     let me = std::process::id();
     wait_listening(addr).await?;
 

@@ -22,6 +22,7 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
+use crate::component::Component;
 use crate::up::{children::ChildProcess, redis_server::RedisServer};
 
 /// How long a child may take to stop after being asked.
@@ -96,7 +97,7 @@ impl Lab {
 
     /// Starts `coinbeat run <component>` against the private Redis, with `env` added; returns
     /// its pid.
-    pub fn spawn(&mut self, component: &str, env: &[(&str, String)]) -> anyhow::Result<u32> {
+    pub fn spawn(&mut self, component: Component, env: &[(&str, String)]) -> anyhow::Result<u32> {
         let mut all: Vec<(String, String)> = vec![
             ("REDIS_URL".into(), self.redis_url.clone()),
             // The children's log lines would bury the table.

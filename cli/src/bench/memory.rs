@@ -16,14 +16,14 @@ use super::{
     load, machine,
     report::{Report, Row},
 };
-use crate::args::BenchArgs;
+use crate::{args::BenchArgs, component::Component};
 
 /// Components measured, with the ceiling for each under load (MiB), if it has one.
-const COMPONENTS: [(&str, Option<u64>); 4] = [
-    ("scheduler", None),
-    ("price-worker", Some(30)),
-    ("probe-worker", Some(30)),
-    ("api", Some(50)),
+const COMPONENTS: [(Component, Option<u64>); 4] = [
+    (Component::Scheduler, None),
+    (Component::PriceWorker, Some(30)),
+    (Component::ProbeWorker, Some(30)),
+    (Component::Api, Some(50)),
 ];
 
 const IDLE: Duration = Duration::from_secs(3);

@@ -19,6 +19,7 @@ use super::{
     stats::{median, percentile},
 };
 use crate::args::BenchArgs;
+use crate::component::Component;
 
 /// One drain run's figures.
 #[derive(Debug, Clone, Default)]
@@ -131,7 +132,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
 
     let (p50s, p99s): (Vec<f64>, Vec<f64>) = {
         lab.flush().await?;
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
         lab.wait_for_workers(&ProbeJob::queue(), 1).await?;
         let mut p50s = Vec::new();
         let mut p99s = Vec::new();
@@ -188,7 +189,7 @@ async fn drain(
     let redis_cpu_before = lab.redis_cpu_micros().await?;
     let mut pids = Vec::new();
     for _ in 0..args.workers {
-        pids.push(lab.spawn("probe-worker", env)?);
+        pids.push(lab.spawn(Component::ProbeWorker, env)?);
     }
     let mut polls = 0u64;
     let started = Instant::now();

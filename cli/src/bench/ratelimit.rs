@@ -23,6 +23,7 @@ use super::{
     stats::median,
 };
 use crate::args::BenchArgs;
+use crate::component::Component;
 
 /// Symbols of the built-in coin table the jobs cycle through.
 const SYMBOLS: [&str; 8] = ["BTC", "ETH", "SOL", "BNB", "USDC", "TRX", "AVAX", "LTC"];
@@ -124,7 +125,7 @@ async fn run_once(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::R
         ("COINBEAT_PROVIDERS__BINANCE__ENABLED", "false".into()),
     ];
     for _ in 0..args.replicas {
-        lab.spawn("price-worker", &env)?;
+        lab.spawn(Component::PriceWorker, &env)?;
     }
     let queue = PricesJob::queue();
     lab.wait_for_workers(&queue, args.replicas as u64).await?;

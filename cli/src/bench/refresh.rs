@@ -24,6 +24,7 @@ use super::{
     stats::median,
 };
 use crate::args::{BenchArgs, Scenario};
+use crate::component::Component;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if let Some(coins) = args.coins {
@@ -89,7 +90,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::Re
         let config = write_config(lab.dir(), &format!("refresh-{n}.toml"), &toml)?;
         lab.flush().await?;
         lab.spawn(
-            "price-worker",
+            Component::PriceWorker,
             &[
                 ("COINBEAT_CONFIG", config.display().to_string()),
                 ("COINBEAT_PROVIDERS__COINGECKO__BASE_URL", sim.base_url()),

@@ -30,6 +30,7 @@ use super::{
     stats::percentile,
 };
 use crate::args::BenchArgs;
+use crate::component::Component;
 
 /// How often a task's record is looked at while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
@@ -65,8 +66,8 @@ async fn measure(
         ("COINBEAT_PROVIDERS__BINANCE__BASE_URL", sim.binance_url()),
         ("COINBEAT_PROVIDERS__COINLORE__BASE_URL", sim.coinlore_url()),
     ];
-    lab.spawn("catalogue-worker", &upstreams)?;
-    lab.spawn("price-worker", &upstreams)?;
+    lab.spawn(Component::CatalogueWorker, &upstreams)?;
+    lab.spawn(Component::PriceWorker, &upstreams)?;
     lab.wait_for_workers(&CatalogueJob::queue(), 1).await?;
     lab.wait_for_workers(&PricesJob::queue(), 1).await?;
     let catalogue = lab
@@ -119,7 +120,7 @@ async fn measure(
 
     // The API, its in-process copy filled by reading every record once.
     let addr = free_addr()?;
-    let api = lab.spawn("api", &api_env(addr, CONNECTIONS, 0))?;
+    let api = lab.spawn(Component::Api, &api_env(addr, CONNECTIONS, 0))?;
     wait_listening(addr).await?;
     let http = reqwest::Client::new();
     let mut cursor: Option<String> = None;

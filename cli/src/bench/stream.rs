@@ -33,6 +33,7 @@ use super::{
     stream_clients::{Noted, StreamClients},
 };
 use crate::args::{BenchArgs, Scenario};
+use crate::component::Component;
 
 /// Counted but not measured, after every shard is connected and the clients see prices.
 const WARM_UP: Duration = Duration::from_secs(3);
@@ -179,7 +180,7 @@ async fn measure_on(
     let config = write_config(lab.dir(), &format!("stream-{symbols}.toml"), &toml)?;
     let ops = free_addr()?;
     let worker = lab.spawn(
-        "stream-worker",
+        Component::StreamWorker,
         &[
             ("COINBEAT_CONFIG", config.display().to_string()),
             ("COINBEAT_OPS__ADDR", ops.to_string()),
@@ -197,7 +198,7 @@ async fn measure_on(
         ],
     )?;
     let addr = free_addr()?;
-    let api = lab.spawn("api", &api_env(addr, 0, args.clients))?;
+    let api = lab.spawn(Component::Api, &api_env(addr, 0, args.clients))?;
     wait_listening(addr).await?;
     let shards = symbols.div_ceil(lab.settings.streams.shard_size);
     wait_connected(&[ops], shards).await?;

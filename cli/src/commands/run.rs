@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use coinbeat_shared::{Settings, shutdown, telemetry};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -10,19 +9,13 @@ use tokio_util::sync::CancellationToken;
 use crate::args::RunArgs;
 
 pub async fn run(settings: Settings, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let component = args.component.as_str();
-    telemetry::init(component, settings.telemetry.format);
+    let component = args.component;
+    telemetry::init(component.name(), settings.telemetry.format);
     let stop = shutdown::on_signal();
     if args.stop_on_stdin_eof {
         stop_when_stdin_closes(stop.clone());
     }
-    match component {
-        "scheduler" => coinbeat_scheduler::run(settings, stop)
-            .await
-            .context("scheduler")?,
-        "api" => coinbeat_api::run(settings, stop).await.context("api")?,
-        worker => coinbeat_workers::registry::run(worker, settings, stop).await?,
-    }
+    component.run(settings, stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 

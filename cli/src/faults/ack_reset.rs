@@ -19,6 +19,7 @@ use super::{
     outcome::Outcome,
 };
 use crate::bench::lab::{Lab, counter_across, free_addr};
+use crate::component::Component;
 
 const TASKS: u64 = 10_000;
 const REPLICAS: usize = 2;
@@ -102,7 +103,7 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         let addr = free_addr()?;
         env.retain(|(k, _)| *k != "COINBEAT_OPS__ADDR");
         env.push(("COINBEAT_OPS__ADDR", addr.to_string()));
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
         ops.push(addr);
     }
     lab.wait_for_workers(&ProbeJob::queue(), REPLICAS as u64)

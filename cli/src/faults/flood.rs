@@ -20,6 +20,7 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
+use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
 
 const CAP: u64 = 500;
@@ -65,8 +66,8 @@ async fn scenario(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resul
     // Nor is the cap on one caller's waiting tasks (every request carries the same key).
     env.push(("COINBEAT_API__MAX_WAITING_PER_CALLER", "0".into()));
     let (api, _) = Api::spawn(lab, &env).await?;
-    lab.spawn("scheduler", &env)?;
-    lab.spawn("health-worker", &env)?;
+    lab.spawn(Component::Scheduler, &env)?;
+    lab.spawn(Component::HealthWorker, &env)?;
     lab.wait_for_workers(&HealthJob::queue(), 1).await?;
     let first = Instant::now();
     while health_age(&api).await.is_none() {

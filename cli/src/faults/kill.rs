@@ -10,6 +10,7 @@ use coinbeat_shared::jobs::{Job, ProbeJob};
 use rand::seq::IndexedRandom;
 
 use super::{ledger, outcome::Outcome};
+use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
 
 /// How often a replica is killed.
@@ -67,7 +68,7 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
         lab.reap(victim, Duration::from_secs(5)).await?;
         last_kill = Instant::now();
         kills += 1;
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
     }
 
     let expected: Vec<u64> = (0..n).collect();

@@ -13,6 +13,7 @@ use coinbeat_shared::{
 };
 
 use crate::bench::lab::Lab;
+use crate::component::Component;
 
 /// Probe tasks numbered `seqs`, each running 5 to 50 ms (spread evenly by its number) and
 /// counting its completion in the ledger.
@@ -35,7 +36,7 @@ pub async fn start_draining(
     n: u64,
 ) -> anyhow::Result<()> {
     for _ in 0..replicas {
-        lab.spawn("probe-worker", env)?;
+        lab.spawn(Component::ProbeWorker, env)?;
     }
     lab.wait_for_workers(&ProbeJob::queue(), replicas as u64)
         .await?;

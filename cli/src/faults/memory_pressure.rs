@@ -20,6 +20,7 @@ use coinbeat_shared::{
 
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::{Lab, counter_across, free_addr};
+use crate::component::Component;
 
 const MAXMEMORY: u64 = 8 * 1024 * 1024;
 const BATCH: u64 = 500;
@@ -119,10 +120,10 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         let addr = free_addr()?;
         let mut env = worker_env(16);
         env.push(("COINBEAT_OPS__ADDR", addr.to_string()));
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
         ops.push(addr);
     }
-    lab.spawn("cleanup-worker", &worker_env(1))?;
+    lab.spawn(Component::CleanupWorker, &worker_env(1))?;
 
     // Drain, trying an enqueue every 100 ms meanwhile.
     let started = Instant::now();

@@ -20,6 +20,7 @@ use super::{
     kill::{ORPHAN_WINDOW, worker_env},
     outcome::Outcome,
 };
+use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
 
 /// How long the simulator takes to answer CoinGecko requests.
@@ -52,7 +53,7 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
         ("COINBEAT_PROVIDERS__BINANCE__ENABLED", "false".into()),
     ]);
     for _ in 0..2 {
-        lab.spawn("price-worker", &env)?;
+        lab.spawn(Component::PriceWorker, &env)?;
     }
     let queue = PricesJob::queue();
     lab.wait_for_workers(&queue, 2).await?;

@@ -9,6 +9,7 @@ use coinbeat_shared::jobs::{Job, ProbeJob};
 
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::Lab;
+use crate::component::Component;
 
 const TASKS: u64 = 1_000;
 const BROKEN: usize = 5;
@@ -51,7 +52,7 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
     }
     let env = worker_env(16);
     for _ in 0..2 {
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
     }
     let started = Instant::now();
     let stats = loop {

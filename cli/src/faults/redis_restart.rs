@@ -25,6 +25,7 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
+use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
 
 /// How long Redis stays away.
@@ -51,7 +52,7 @@ async fn aof(lab: &mut Lab) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new("redis-aof");
     let (api, _) = Api::spawn(lab, &[]).await?;
     for _ in 0..REPLICAS {
-        lab.spawn("probe-worker", &worker_env(CONCURRENCY))?;
+        lab.spawn(Component::ProbeWorker, &worker_env(CONCURRENCY))?;
     }
     lab.wait_for_workers(&ProbeJob::queue(), REPLICAS as u64)
         .await?;
@@ -164,8 +165,8 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     )?);
     env.extend(worker_env(4));
     let (api, _) = Api::spawn(lab, &env).await?;
-    lab.spawn("scheduler", &env)?;
-    lab.spawn("price-worker", &env)?;
+    lab.spawn(Component::Scheduler, &env)?;
+    lab.spawn(Component::PriceWorker, &env)?;
     lab.wait_for_workers(&PricesJob::queue(), 1).await?;
     wait_served(&api, Duration::from_secs(30))
         .await

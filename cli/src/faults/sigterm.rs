@@ -10,6 +10,7 @@ use super::{
     ledger,
     outcome::Outcome,
 };
+use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
 
 /// The workers' `shutdown_timeout_secs` in this scenario.
@@ -58,7 +59,7 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
         }
         last_stop = Instant::now();
         restarts += 1;
-        lab.spawn("probe-worker", &env)?;
+        lab.spawn(Component::ProbeWorker, &env)?;
     }
 
     let expected: Vec<u64> = (0..n).collect();

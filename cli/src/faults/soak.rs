@@ -21,6 +21,7 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
+use crate::component::Component;
 use crate::{
     args::FaultsArgs,
     bench::{lab::Lab, machine::rss_kib},
@@ -69,16 +70,16 @@ async fn scenario(
         "10".into(),
     ));
     let (_api, api_pid) = Api::spawn(lab, &env).await?;
-    let mut pids = vec![("api".to_owned(), api_pid)];
+    let mut pids = vec![(Component::Api.name().to_owned(), api_pid)];
     for component in [
-        "scheduler",
-        "price-worker",
-        "market-worker",
-        "health-worker",
-        "cleanup-worker",
-        "probe-worker",
+        Component::Scheduler,
+        Component::PriceWorker,
+        Component::MarketWorker,
+        Component::HealthWorker,
+        Component::CleanupWorker,
+        Component::ProbeWorker,
     ] {
-        pids.push((component.to_owned(), lab.spawn(component, &env)?));
+        pids.push((component.name().to_owned(), lab.spawn(component, &env)?));
     }
     lab.wait_for_workers(&PricesJob::queue(), 1).await?;
     lab.wait_for_workers(&ProbeJob::queue(), 1).await?;

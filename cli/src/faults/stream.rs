@@ -18,6 +18,7 @@ use futures::StreamExt;
 
 use super::outcome::Outcome;
 use crate::bench::lab::Lab;
+use crate::component::Component;
 
 const SHARDS: usize = 3;
 /// The longest a symbol may go without a tick while its holder is frozen or killed.
@@ -78,9 +79,9 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
         ),
         ("COINBEAT_STREAMS__SHARD_SIZE", "4".into()),
     ];
-    let first = lab.spawn("stream-worker", &env)?;
+    let first = lab.spawn(Component::StreamWorker, &env)?;
     until_streamed_by(lab, first, Duration::from_secs(15)).await?;
-    let second = lab.spawn("stream-worker", &env)?;
+    let second = lab.spawn(Component::StreamWorker, &env)?;
 
     let gaps = Arc::new(Mutex::new(Gaps::default()));
     let mut events = redis::Client::open(lab.settings.redis.url.expose())?
@@ -157,7 +158,7 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
     outcome.recovery = Some(took);
 
     // 3. A rolling restart: a new replica, then SIGTERM of the holder.
-    let third = lab.spawn("stream-worker", &env)?;
+    let third = lab.spawn(Component::StreamWorker, &env)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     gaps_now();
     lab.signal(first, "TERM")?;

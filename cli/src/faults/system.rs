@@ -12,6 +12,7 @@ use coinbeat_shared::settings::Role;
 use coinbeat_sim::SimHandle;
 
 use crate::bench::lab::{Lab, free_addr, wait_listening, write_config};
+use crate::component::Component;
 
 /// The environment that points every provider at `sim` (as `coinbeat up --simulate` does).
 pub fn sim_env(sim: &SimHandle) -> Vec<(&'static str, String)> {
@@ -71,7 +72,7 @@ impl Api {
         let mut all = env.to_vec();
         all.push(("COINBEAT_API__ADDR", addr.to_string()));
         all.push(("COINBEAT_API__KEYS", env_value(&[key.entry(Role::Enqueue)])));
-        let pid = lab.spawn("api", &all)?;
+        let pid = lab.spawn(Component::Api, &all)?;
         wait_listening(addr).await?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+use crate::component::Component;
 use anyhow::Context;
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
@@ -22,8 +23,9 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
-    /// Starts `coinbeat run <name>` with `env` added to our environment.
-    pub fn spawn(name: &str, env: &[(String, String)]) -> anyhow::Result<Self> {
+    /// Starts `coinbeat run <component>` with `env` added to our environment.
+    pub fn spawn(component: Component, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let name = component.name();
         let exe = std::env::current_exe().context("locating the coinbeat executable")?;
         let mut child = Command::new(exe)
             .args(["run", name, "--stop-on-stdin-eof"])

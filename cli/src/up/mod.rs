@@ -25,9 +25,8 @@ use coinbeat_shared::{
     settings::{RedisSettings, Role},
     shutdown,
 };
-use coinbeat_workers::registry::PRODUCT_WORKERS;
 
-use crate::args::UpArgs;
+use crate::{args::UpArgs, component::Component};
 use children::{ChildProcess, first_exit};
 use redis_server::RedisServer;
 
@@ -147,12 +146,9 @@ pub async fn up(
         return Err(e.context(format!("writing {}", key_file.display())));
     }
 
-    let mut components = vec!["scheduler"];
-    components.extend(PRODUCT_WORKERS);
-    components.push("api");
     let mut running = Vec::new();
-    for name in components {
-        match ChildProcess::spawn(name, &env) {
+    for component in Component::product() {
+        match ChildProcess::spawn(component, &env) {
             Ok(child) => running.push(child),
             Err(e) => {
                 stop_all(running, sim, redis).await;

@@ -5,14 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use coinbeat::component::Component;
 use coinbeat_shared::{
     Settings,
-    jobs::{Queue, QueueName},
+    jobs::QueueName,
     keys::Keys,
     ratelimit::Provider,
     settings::{ENV_ALIASES, QueueSettings},
 };
-use coinbeat_workers::registry;
 
 use crate::{
     compose::{self, Compose},
@@ -120,12 +120,12 @@ fn check_image(image: &Image, problems: &mut Vec<String>) {
     let copied: BTreeSet<String> = image.binaries.iter().cloned().collect();
     for missing in bins.difference(&copied) {
         problems.push(format!(
-            "docker/Dockerfile: the image lacks the workspace binary {missing}"
+            "docker/Dockerfile: the image lacks the component {missing}"
         ));
     }
     for extra in copied.difference(bins) {
         problems.push(format!(
-            "docker/Dockerfile: copies {extra}, which is no workspace binary"
+            "docker/Dockerfile: copies {extra}, which is no component"
         ));
     }
     match image.user.as_deref() {
@@ -203,7 +203,7 @@ fn check_workload(w: &Workload, image: &Image, problems: &mut Vec<String>) {
     }
 
     // A worker must get the whole of its shutdown timeout before SIGKILL.
-    if let Some(queue) = registry::queue(&binary) {
+    if let Some(queue) = queue_of_binary(&binary) {
         let timeout = shutdown_timeout(&queue, &env);
         // Docker stops after 10 s unless told; Kubernetes after 30 s.
         let grace = w.grace_secs.unwrap_or(if is_k8s { 30 } else { 10 });
@@ -233,7 +233,7 @@ fn binary_of(
     if !bins.contains(name) {
         let known: Vec<&str> = bins.iter().map(String::as_str).collect();
         problems.push(format!(
-            "{}: runs `{first}`, which is no binary of the workspace (there are: {})",
+            "{}: runs `{first}`, which is no component (there are: {})",
             w.origin,
             known.join(", ")
         ));
@@ -337,8 +337,10 @@ fn shutdown_timeout(queue: &QueueName, env: &BTreeMap<String, String>) -> u64 {
 
 fn check_queues(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
     let runs = |w: &Workload| w.binary().map(str::to_owned);
-    let queue_of = |w: &Workload| runs(w).and_then(|b| registry::queue(&b));
-    for queue in Queue::ALL.map(Queue::name) {
+    let queue_of = |w: &Workload| runs(w).and_then(|b| queue_of_binary(&b));
+    // Every queue a product component executes: a new queue worker in `Component` needs its
+    // service and Deployment before these checks pass.
+    for queue in Component::product().filter_map(Component::queue) {
         if !compose
             .workloads
             .iter()
@@ -547,7 +549,7 @@ fn check_sim_profile(
         problems.push("docker/sim.env: no ETHERSCAN_API_KEY (wallet jobs refuse to call Etherscan without one)".into());
     }
     for w in &sim.workloads {
-        if w.binary().and_then(registry::queue).is_some() {
+        if w.binary().and_then(queue_of_binary).is_some() {
             for setting in paths.by_setting.keys() {
                 if !w.env.contains_key(*setting) {
                     problems.push(format!(
@@ -667,11 +669,14 @@ const SECRETS: [&str; 8] = [
 ];
 
 /// The secrets the binary uses: Redis's (REDIS_URL, and the password it is built from), the key
-/// of each upstream it calls (`registry::providers`; CoinCap's stream for the stream-worker), the
+/// of each upstream it calls (its component's `providers`; CoinCap's stream for the stream-worker), the
 /// API's keys for the API.
 fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
     let mut needed = BTreeSet::from(["REDIS_URL", "REDIS_PASSWORD", "COINBEAT_REDIS__URL"]);
-    for provider in registry::providers(binary) {
+    let providers = binary
+        .parse::<Component>()
+        .map_or(&[][..], |c| c.spec().providers);
+    for provider in providers {
         match provider {
             Provider::CoinGecko => needed.extend([
                 "COINGECKO_API_KEY",
@@ -712,4 +717,9 @@ fn check_secrets(w: &Workload, problems: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// The queue the component called `binary` executes, if it is a queue worker.
+fn queue_of_binary(binary: &str) -> Option<coinbeat_shared::jobs::QueueName> {
+    binary.parse::<Component>().ok()?.queue()
 }

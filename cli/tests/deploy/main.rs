@@ -101,18 +101,14 @@ fn a_service_or_deployment_naming_a_binary_that_does_not_exist_is_caught() {
         &[
             "service price-worker",
             "`prices-worker`",
-            "no binary of the workspace",
+            "which is no component",
         ],
     );
     assert_caught(
         "docker/k8s/api.yaml",
         r#"command: ["coinbeat-api"]"#,
         r#"command: ["/usr/local/bin/coinbeat-apii"]"#,
-        &[
-            "Deployment api",
-            "coinbeat-apii",
-            "no binary of the workspace",
-        ],
+        &["Deployment api", "coinbeat-apii", "which is no component"],
     );
     assert_caught(
         "compose.yaml",
@@ -125,7 +121,7 @@ fn a_service_or_deployment_naming_a_binary_that_does_not_exist_is_caught() {
         "docker/Dockerfile",
         "    && ln -s coinbeat stream-worker \\\n    && ln -s coinbeat probe-worker",
         "    && ln -s coinbeat stream-worker",
-        &["the image lacks the workspace binary probe-worker"],
+        &["the image lacks the component probe-worker"],
     );
     // A link to nothing the image holds.
     assert_caught(

@@ -1,4 +1,4 @@
-//! The workspace the manifests must agree with: its binaries (from `cargo metadata`), where
+//! The workspace the manifests must agree with: its components (`coinbeat::component`), where
 //! they are built, and running one with a manifest's arguments and environment.
 
 use crate::manifests::Image;
@@ -19,38 +19,14 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
-/// Every binary target of the workspace's packages.
+/// Every binary the image must hold: `coinbeat` and a link to it per component.
 pub fn binaries() -> &'static BTreeSet<String> {
     static BINS: OnceLock<BTreeSet<String>> = OnceLock::new();
     BINS.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args([
-                "metadata",
-                "--no-deps",
-                "--format-version",
-                "1",
-                "--offline",
-            ])
-            .current_dir(root())
-            .output()
-            .expect("cargo metadata runs");
-        assert!(
-            out.status.success(),
-            "cargo metadata: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-        meta["packages"]
-            .as_array()
-            .expect("packages")
+        coinbeat::component::Component::ALL
             .iter()
-            .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-            .filter(|t| {
-                t["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            })
-            .map(|t| t["name"].as_str().expect("a target name").to_owned())
+            .map(|c| c.name().to_owned())
+            .chain(["coinbeat".to_owned()])
             .collect()
     })
 }
@@ -94,7 +70,7 @@ pub fn run(
     let path = self::binary(file);
     if !path.exists() {
         return Err(format!(
-            "{binary} is a workspace binary but is not built in {} \
+            "{binary} is a component but is not built in {} \
              (run the whole suite: `cargo test --workspace`, which builds every binary)",
             bin_dir().display()
         ));

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("cleanup-worker").await
+    coinbeat_workers::boot::main::<coinbeat_workers::cleanup::CleanupWorker>().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("health-worker").await
+    coinbeat_workers::boot::main::<coinbeat_workers::health::HealthWorker>().await
 }

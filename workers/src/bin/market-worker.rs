@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("market-worker").await
+    coinbeat_workers::boot::main::<coinbeat_workers::market::MarketWorker>().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("probe-worker").await
+    coinbeat_workers::boot::main::<coinbeat_workers::probe::ProbeWorker>().await
 }

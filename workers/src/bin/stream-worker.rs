@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("stream-worker").await
+    coinbeat_workers::stream::main().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    coinbeat_workers::boot::main("wallet-worker").await
+    coinbeat_workers::boot::main::<coinbeat_workers::wallet::WalletWorker>().await
 }

@@ -383,3 +383,32 @@ fn binance_record(
         source: FALLBACK_SOURCE.to_owned(),
     }
 }
+
+impl crate::worker::Worker for PriceWorker {
+    type Job = PricesJob;
+    const NAME: &'static str = "price-worker";
+    const ABOUT: &'static str =
+        "Runs the `prices` queue: fetches prices (CoinGecko, Binance as fallback) into the cache.";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] = &[
+        coinbeat_shared::ratelimit::Provider::CoinGecko,
+        coinbeat_shared::ratelimit::Provider::Binance,
+    ];
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        // Price records an older release kept under a symbol move to their coin id's keys
+        // before this worker writes any.
+        coinbeat_shared::cache::migrate_symbol_keys(
+            &env.conn,
+            &env.keys,
+            env.settings.prices.history_points,
+        )
+        .await
+        .context("moving price records from symbol keys to coin id keys")?;
+        Self::new(env)
+    }
+
+    async fn run(&self, job: PricesJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}

@@ -32,7 +32,9 @@ use coinbeat_shared::{
     keys::Keys,
     metrics::{RedisGauges, Registry},
     queue::replica_name,
-    redis_conn, stream_state, tracked_symbols,
+    redis_conn,
+    service::{self, HealthEndpoint, Service},
+    shutdown, stream_state, telemetry, tracked_symbols,
 };
 use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
@@ -53,8 +55,32 @@ const CATALOGUE_RECHECK: std::time::Duration = std::time::Duration::from_secs(30
 /// Updates waiting for the coalescer; a full channel slows the feeds rather than growing.
 const CHANNEL: usize = 65_536;
 
+/// The stream-worker's service command line (`run`, `healthcheck`, `--check-config`).
+pub const SERVICE: Service = Service {
+    name: "stream-worker",
+    about: "Streams live prices from Binance (CoinCap as the second source) into the cache, one \
+            lease per shard of symbols across replicas.",
+    health: HealthEndpoint::Ops,
+};
+
+/// The `main` of the `stream-worker` binary (and of the image's `coinbeat` called by that
+/// name): the service command line, logs, then the worker until a signal arrives.
+pub async fn main() -> anyhow::Result<()> {
+    let Some(settings) = service::start(&SERVICE)? else {
+        return Ok(());
+    };
+    telemetry::init(SERVICE.name, settings.telemetry.format);
+    run(settings, shutdown::on_signal()).await
+}
+
+/// Runs the stream-worker until `stop`, with its ops server on `ops.addr`.
+pub async fn run(settings: Settings, stop: CancellationToken) -> anyhow::Result<()> {
+    let ops = coinbeat_ops::bind(&settings.ops).await?;
+    run_on(settings, ops, stop).await
+}
+
 /// Runs the stream-worker until `stop`, with its ops server on `ops` when given.
-pub async fn run(
+pub async fn run_on(
     settings: Settings,
     ops: Option<TcpListener>,
     stop: CancellationToken,

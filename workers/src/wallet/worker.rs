@@ -161,3 +161,19 @@ impl WalletWorker {
         self.etherscan.is_some()
     }
 }
+
+impl crate::worker::Worker for WalletWorker {
+    type Job = WalletJob;
+    const NAME: &'static str = "wallet-worker";
+    const ABOUT: &'static str = "Runs the `wallet` queue: wallet analyses from Etherscan.";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] =
+        &[coinbeat_shared::ratelimit::Provider::Etherscan];
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Self::new(env)
+    }
+
+    async fn run(&self, job: WalletJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}
