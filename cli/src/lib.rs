@@ -1,14 +1,12 @@
 //! `coinbeat`: run the whole system locally (`coinbeat up`) and operate a running one; also
 //! every component of the image, called by its name ([`component`], [`multicall`]).
 
-mod args;
-mod bench;
-mod commands;
+pub mod args;
+pub mod commands;
 pub mod component;
-mod faults;
 pub mod multicall;
 mod output;
-mod up;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -16,14 +14,26 @@ use clap::Parser;
 
 /// The `main` of the `coinbeat` binary.
 pub fn main() -> ExitCode {
-    // Called by a service's name (a symlink in the image): be that service.
-    let service = std::env::args()
+    // Called by a component's name (a symlink in the image): be that component.
+    let component = std::env::args()
         .next()
         .and_then(|argv0| multicall::service(&argv0));
-    let cli = match service {
-        Some(_) => None,
-        None => Some(args::Cli::parse()),
-    };
+    if let Some(component) = component {
+        return block_on(async move {
+            if let Err(e) = component.main().await {
+                // As the standalone binary's `anyhow` main prints it.
+                eprintln!("Error: {e:?}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        });
+    }
+    let cli = args::Cli::parse();
+    block_on(commands::dispatch(cli))
+}
+
+/// Runs `main` to its end on a multi-threaded runtime; an error is printed and exits 1.
+pub fn block_on(main: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,18 +45,7 @@ pub fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let Some(cli) = cli else {
-            let component = service.expect("a component when there is no command line");
-            return match component.main().await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    // As the standalone binary's `anyhow` main prints it.
-                    eprintln!("Error: {e:?}");
-                    ExitCode::FAILURE
-                }
-            };
-        };
-        match commands::dispatch(cli).await {
+        match main.await {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -24,14 +24,6 @@ use crate::args::{Cli, Command};
 
 /// Runs the chosen subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Bench(args) = cli.command {
-        // The bench builds its own settings: its figures must not depend on the caller's.
-        return crate::bench::bench(args).await;
-    }
-    if let Command::Faults(args) = cli.command {
-        // Like the bench: every scenario builds its own settings.
-        return crate::faults::faults(args).await;
-    }
     if let Command::Keys { command } = cli.command {
         // Making a key needs no settings and no Redis.
         return Ok(keys::keys(command));
@@ -55,7 +47,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => purge::purge(&settings, args).await,
         Command::Dead { command } => dead::dead(&settings, command).await,
         Command::Run(args) => run::run(settings, args).await,
-        Command::Bench(_) | Command::Faults(_) | Command::Keys { .. } => {
+        Command::Keys { .. } => {
             unreachable!("handled above")
         }
     }

@@ -12,8 +12,8 @@
 //! otherwise only the file's path is. The key is good for that run only; `coinbeat keys new`
 //! makes lasting ones.
 
-pub(crate) mod children;
-pub(crate) mod redis_server;
+pub mod children;
+pub mod redis_server;
 pub(crate) mod sim_limits;
 
 use std::{io::IsTerminal, path::Path, process::ExitCode, time::Duration};

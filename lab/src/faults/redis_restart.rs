@@ -25,8 +25,8 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
-use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
+use coinbeat::component::Component;
 
 /// How long Redis stays away.
 const OUTAGE: Duration = Duration::from_secs(2);

@@ -20,7 +20,7 @@ use coinbeat_shared::{
 
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::{Lab, counter_across, free_addr};
-use crate::component::Component;
+use coinbeat::component::Component;
 
 const MAXMEMORY: u64 = 8 * 1024 * 1024;
 const BATCH: u64 = 500;

@@ -30,7 +30,7 @@ use super::{
     stats::percentile,
 };
 use crate::args::BenchArgs;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// How often a task's record is looked at while waiting for it.
 const POLL: Duration = Duration::from_millis(20);

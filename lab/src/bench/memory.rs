@@ -16,7 +16,8 @@ use super::{
     load, machine,
     report::{Report, Row},
 };
-use crate::{args::BenchArgs, component::Component};
+use crate::args::BenchArgs;
+use coinbeat::component::Component;
 
 /// Components measured, with the ceiling for each under load (MiB), if it has one.
 const COMPONENTS: [(Component, Option<u64>); 4] = [

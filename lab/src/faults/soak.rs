@@ -21,11 +21,11 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
-use crate::component::Component;
 use crate::{
     args::FaultsArgs,
     bench::{lab::Lab, machine::rss_kib},
 };
+use coinbeat::component::Component;
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const PROBES_PER_SEC: u64 = 50;

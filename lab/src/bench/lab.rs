@@ -1,6 +1,6 @@
 //! What a scenario runs on: a temporary folder, a private `redis-server` in it, a Redis
 //! connection, and child processes `coinbeat run <component>` pointed at that Redis. Shared by
-//! `coinbeat bench` and `coinbeat faults` (which also kills, pauses and restarts them).
+//! `coinbeat-lab bench` and `coinbeat-lab faults` (which also kills, pauses and restarts them).
 //!
 //! Dropping a [`Lab`] kills whatever is still running and removes the folder, so an error or a
 //! Ctrl-C leaves nothing behind; [`Lab::shutdown`] stops everything gracefully.
@@ -22,8 +22,8 @@ use coinbeat_shared::{
 };
 use redis::aio::ConnectionManager;
 
-use crate::component::Component;
-use crate::up::{children::ChildProcess, redis_server::RedisServer};
+use coinbeat::component::Component;
+use coinbeat::up::{children::ChildProcess, redis_server::RedisServer};
 
 /// How long a child may take to stop after being asked.
 const STOP_GRACE: Duration = Duration::from_secs(15);

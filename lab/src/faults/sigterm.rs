@@ -10,8 +10,8 @@ use super::{
     ledger,
     outcome::Outcome,
 };
-use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
+use coinbeat::component::Component;
 
 /// The workers' `shutdown_timeout_secs` in this scenario.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -10,8 +10,8 @@ use coinbeat_shared::jobs::{Job, ProbeJob};
 use rand::seq::IndexedRandom;
 
 use super::{ledger, outcome::Outcome};
-use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
+use coinbeat::component::Component;
 
 /// How often a replica is killed.
 const KILL_EVERY: Duration = Duration::from_secs(2);

@@ -13,7 +13,7 @@ use coinbeat_shared::{
 };
 
 use crate::bench::lab::Lab;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// Probe tasks numbered `seqs`, each running 5 to 50 ms (spread evenly by its number) and
 /// counting its completion in the ledger.

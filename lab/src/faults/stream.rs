@@ -18,7 +18,7 @@ use futures::StreamExt;
 
 use super::outcome::Outcome;
 use crate::bench::lab::Lab;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 const SHARDS: usize = 3;
 /// The longest a symbol may go without a tick while its holder is frozen or killed.

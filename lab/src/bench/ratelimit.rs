@@ -23,7 +23,7 @@ use super::{
     stats::median,
 };
 use crate::args::BenchArgs;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// Symbols of the built-in coin table the jobs cycle through.
 const SYMBOLS: [&str; 8] = ["BTC", "ETH", "SOL", "BNB", "USDC", "TRX", "AVAX", "LTC"];

@@ -1,4 +1,4 @@
-//! `coinbeat bench <scenario>`: measures the system on this machine and writes down the figures.
+//! `coinbeat-lab bench <scenario>`: measures the system on this machine and writes down the figures.
 //!
 //! Every scenario starts what it needs in a temporary folder (a private `redis-server`, the
 //! simulator in this process, child processes `coinbeat run <component>` of this executable),
@@ -51,7 +51,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let stop = shutdown::on_signal();
     let machine = machine::Machine::detect();
     let command = format!(
-        "cargo run --release -p coinbeat -- {}",
+        "cargo run --release -p coinbeat-lab -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     println!("{}", machine.describe());

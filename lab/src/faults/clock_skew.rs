@@ -18,7 +18,7 @@ use super::{
     outcome::Outcome,
 };
 use crate::bench::lab::Lab;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// libfaketime as Debian installs it (the multi-threaded build: the workers run on tokio).
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";

@@ -18,7 +18,7 @@ use super::{
     stream_clients::StreamClients,
 };
 use crate::args::BenchArgs;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// The routes measured: (label, path).
 const ROUTES: [(&str, &str); 2] = [

@@ -33,7 +33,7 @@ use super::{
     stream_clients::{Noted, StreamClients},
 };
 use crate::args::{BenchArgs, Scenario};
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// Counted but not measured, after every shard is connected and the clients see prices.
 const WARM_UP: Duration = Duration::from_secs(3);

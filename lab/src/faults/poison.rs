@@ -9,7 +9,7 @@ use coinbeat_shared::jobs::{Job, ProbeJob};
 
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::Lab;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 const TASKS: u64 = 1_000;
 const BROKEN: usize = 5;

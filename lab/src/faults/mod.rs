@@ -1,4 +1,4 @@
-//! `coinbeat faults [scenario]`: the fault suite. Each scenario starts what it needs in a
+//! `coinbeat-lab faults [scenario]`: the fault suite. Each scenario starts what it needs in a
 //! temporary folder (a private `redis-server`, the simulator in this process, child processes
 //! `coinbeat run <component>`), injects one kind of fault with real signals and real restarts,
 //! checks the invariants from outside (the probe run ledger, the cache, the API), and stops
@@ -52,7 +52,7 @@ pub async fn faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
     let stop = shutdown::on_signal();
     let machine = Machine::detect();
     let command = format!(
-        "cargo run --release -p coinbeat -- {}",
+        "cargo run --release -p coinbeat-lab -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     println!("{}", machine.describe());

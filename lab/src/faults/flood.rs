@@ -20,8 +20,8 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
-use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
+use coinbeat::component::Component;
 
 const CAP: u64 = 500;
 const CLIENTS: usize = 32;

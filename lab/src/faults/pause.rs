@@ -20,8 +20,8 @@ use super::{
     kill::{ORPHAN_WINDOW, worker_env},
     outcome::Outcome,
 };
-use crate::component::Component;
 use crate::{args::FaultsArgs, bench::lab::Lab};
+use coinbeat::component::Component;
 
 /// How long the simulator takes to answer CoinGecko requests.
 const UPSTREAM_LATENCY: Duration = Duration::from_millis(1_500);

@@ -1,4 +1,4 @@
-//! `coinbeat bench queue` as the README documents it, at a small size: it starts its own Redis
+//! `coinbeat-lab bench queue` as the README documents it, at a small size: it starts its own Redis
 //! and workers, prints its table, appends it to the benchmark file, and leaves no process
 //! behind. (It asserts what was printed, never how fast: speed is the bench's output, not a
 //! test's condition.)
@@ -13,7 +13,7 @@ use common::processes_using;
 fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("BENCHMARKS.md");
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
         .args([
             "bench",
             "queue",
@@ -73,7 +73,7 @@ fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
 #[test]
 fn bench_ratelimit_reports_rejections_and_the_share_of_the_limit_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
         .args([
             "bench",
             "ratelimit",

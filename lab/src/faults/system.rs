@@ -12,7 +12,7 @@ use coinbeat_shared::settings::Role;
 use coinbeat_sim::SimHandle;
 
 use crate::bench::lab::{Lab, free_addr, wait_listening, write_config};
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// The environment that points every provider at `sim` (as `coinbeat up --simulate` does).
 pub fn sim_env(sim: &SimHandle) -> Vec<(&'static str, String)> {

@@ -19,7 +19,7 @@ use super::{
     stats::{median, percentile},
 };
 use crate::args::BenchArgs;
-use crate::component::Component;
+use coinbeat::component::Component;
 
 /// One drain run's figures.
 #[derive(Debug, Clone, Default)]

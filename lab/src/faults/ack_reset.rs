@@ -19,7 +19,7 @@ use super::{
     outcome::Outcome,
 };
 use crate::bench::lab::{Lab, counter_across, free_addr};
-use crate::component::Component;
+use coinbeat::component::Component;
 
 const TASKS: u64 = 10_000;
 const REPLICAS: usize = 2;

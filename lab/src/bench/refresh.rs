@@ -24,7 +24,7 @@ use super::{
     stats::median,
 };
 use crate::args::{BenchArgs, Scenario};
-use crate::component::Component;
+use coinbeat::component::Component;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if let Some(coins) = args.coins {

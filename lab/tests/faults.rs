@@ -1,4 +1,4 @@
-//! `coinbeat faults` as RELIABILITY.md documents it, on small sizes: the scenarios that kill,
+//! `coinbeat-lab faults` as RELIABILITY.md documents it, on small sizes: the scenarios that kill,
 //! stop and freeze real worker processes pass, the table lands in the reliability file with the
 //! command, and nothing the suite started is left running. (The scenarios' own checks are the
 //! assertions: a lost or duplicated task, a late exit or a stale overwrite fails the command.)
@@ -9,13 +9,13 @@ use std::process::Command;
 
 use common::processes_using;
 
-/// Runs `coinbeat faults <args>` with its temporary folders under a fresh directory; the
+/// Runs `coinbeat-lab faults <args>` with its temporary folders under a fresh directory; the
 /// reliability file it wrote and that directory.
 fn faults(args: &[&str]) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("RELIABILITY.md");
     std::fs::write(&out, "# Reliability\n\nThe text above the table stays.\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat"))
+    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
         .arg("faults")
         .args(args)
         .arg("--out")

@@ -1,0 +1,5 @@
+//! `coinbeat-lab`: see the library ([`coinbeat_lab`]).
+
+fn main() -> std::process::ExitCode {
+    coinbeat_lab::main()
+}
