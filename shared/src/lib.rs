@@ -5,6 +5,7 @@
 //! - [`settings`]: the one typed configuration tree (defaults → TOML file → environment).
 //! - [`domain`]: parsed domain types (`Symbol`, `Address`, `Chain`).
 //! - [`jobs`]: the queue names and job payloads, the wire contract between producers and workers.
+//! - [`api_keys`]: making API keys and the settings lines that configure them.
 //! - [`breaker`]: the circuit breaker per upstream, shared by every replica through Redis.
 //! - [`cache`]: cached records (prices) with newest-wins writes and freshness.
 //! - [`keys`]: the only place that builds Redis keys.
@@ -24,6 +25,7 @@
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
+pub mod api_keys;
 pub mod breaker;
 pub mod cache;
 pub mod catalogue;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use coinbeat_api::auth::{ApiKey, api_key::settings_lines};
+use coinbeat_shared::api_keys::{ApiKey, settings_lines};
 use serde_json::json;
 
 use crate::{args::KeysCommand, output};

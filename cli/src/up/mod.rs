@@ -19,7 +19,7 @@ pub(crate) mod sim_limits;
 use std::{io::IsTerminal, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use coinbeat_api::auth::{ApiKey, api_key::env_value};
+use coinbeat_shared::api_keys::{ApiKey, env_value};
 use coinbeat_shared::{
     Settings,
     settings::{RedisSettings, Role},

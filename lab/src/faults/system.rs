@@ -7,7 +7,7 @@ use std::{
 };
 
 use anyhow::Context;
-use coinbeat_api::auth::{ApiKey, api_key::env_value};
+use coinbeat_shared::api_keys::{ApiKey, env_value};
 use coinbeat_shared::settings::Role;
 use coinbeat_sim::SimHandle;
 
