@@ -17,7 +17,12 @@ use std::{
 };
 
 use chrono::{DateTime, TimeDelta, Utc};
-use coinbeat_shared::{cache::PriceRecord, domain::CoinId, keys::Keys};
+use coinbeat_shared::{
+    cache::PriceRecord,
+    domain::CoinId,
+    keys::Keys,
+    supervise::{Backoff, Restarts, supervise},
+};
 use futures::StreamExt;
 use redis::{AsyncCommands, Client};
 use tokio_util::sync::CancellationToken;
@@ -28,8 +33,10 @@ use crate::AppState;
 const LOAD_CHUNK: usize = 500;
 /// Bound on connecting and subscribing, so a stuck Redis does not stall the follower.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Between rounds: 100 ms doubling to 5 s while Redis is away; a round that served for a second
+/// (it loaded) starts the next after 100 ms again.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
+    .healthy_after(Duration::from_secs(1));
 
 type Records = HashMap<CoinId, Arc<PriceRecord>>;
 
@@ -144,35 +151,21 @@ enum FollowError {
 }
 
 /// Keeps `state`'s [`LivePrices`] current until `stop` is cancelled: subscribe, load, apply
-/// events; on any error stop serving the copy, back off (100 ms doubling to 5 s) and start over.
+/// events; on any error stop serving the copy, back off ([`BACKOFF`]) and start over.
 pub async fn follow(state: AppState, client: Client, stop: CancellationToken) {
-    let mut backoff = FIRST_BACKOFF;
-    loop {
+    supervise("price copy", BACKOFF, Restarts::Debug, &stop, || async {
         let result = tokio::select! {
-            result = follow_once(&state, &client, &mut backoff) => result,
+            result = follow_once(&state, &client) => result,
             () = stop.cancelled() => Ok(()),
         };
         state.live_prices().set_ready(false);
-        if stop.is_cancelled() {
-            return;
-        }
-        if let Err(e) = result {
-            tracing::debug!(error = %e, ?backoff, "price copy not served; following again");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+        result
+    })
+    .await;
 }
 
 /// One round: subscribe, then load, then apply events until the subscription ends.
-async fn follow_once(
-    state: &AppState,
-    client: &Client,
-    backoff: &mut Duration,
-) -> Result<(), FollowError> {
+async fn follow_once(state: &AppState, client: &Client) -> Result<(), FollowError> {
     let channel = state.keys().price_events();
     let mut pubsub = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
         let mut pubsub = client.get_async_pubsub().await?;
@@ -197,7 +190,6 @@ async fn follow_once(
         *records = loaded;
     }
     live.set_ready(true);
-    *backoff = FIRST_BACKOFF;
     tracing::debug!("price copy loaded; serving reads from it");
 
     let mut messages = pubsub.on_message();

@@ -7,14 +7,12 @@
 //! stop the entry for good. A handler error, by contrast, is only an event; our handler never
 //! returns one anyway, since a tick that could not be enqueued is retried by catch-up instead.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::{WorkerBuilder, WorkerError};
 use apalis_cron::{CronScheduler, Tick};
 use chrono::{DateTime, Utc};
+use coinbeat_shared::supervise::{self, Backoff, Restarts};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -26,11 +24,10 @@ use crate::{
 
 /// How long a stopping beat waits for ticks being enqueued before it lets go of them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Restart backoff of a failed cron worker: doubles from the first to the last.
-const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(10));
+/// Restart backoff of a failed cron worker.
+const RESTART_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
 /// Retry backoff of a catch-up that could not reach Redis.
-const CATCH_UP_BACKOFF: (Duration, Duration) =
-    (Duration::from_millis(250), Duration::from_secs(15));
+const CATCH_UP_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
 
 /// Runs `entry`'s beat until `shutdown` is cancelled.
 pub(crate) async fn run_entry(entry: Arc<Entry>, claimer: Claimer, shutdown: CancellationToken) {
@@ -56,36 +53,17 @@ async fn supervise(
     behind: &Arc<Notify>,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = RESTART_BACKOFF.0;
-    while !shutdown.is_cancelled() {
-        let started = Instant::now();
+    let what = format!("beat of {}", entry.name());
+    supervise::supervise(&what, RESTART_BACKOFF, Restarts::Warn, shutdown, || async {
         tracing::info!(entry = entry.name(), cron = entry.cron(), "beat starting");
         let result = incarnation(entry, claimer, behind, shutdown).await;
-        if shutdown.is_cancelled() {
-            break;
+        if !shutdown.is_cancelled() {
+            // Ticks due while no worker ran are caught up (once) by the reconciler.
+            behind.notify_one();
         }
-        if started.elapsed() > Duration::from_secs(30) {
-            backoff = RESTART_BACKOFF.0;
-        }
-        match result {
-            Ok(()) => tracing::warn!(
-                entry = entry.name(),
-                retry_in_ms = backoff.as_millis() as u64,
-                "beat ended without shutdown; restarting"
-            ),
-            Err(e) => tracing::warn!(
-                entry = entry.name(), error = %e, retry_in_ms = backoff.as_millis() as u64,
-                "beat stopped by an error; restarting"
-            ),
-        }
-        // Ticks due while no worker ran are caught up (once) by the reconciler.
-        behind.notify_one();
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {},
-            () = shutdown.cancelled() => break,
-        }
-        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
-    }
+        result
+    })
+    .await;
 }
 
 /// One apalis-cron worker, until it fails or shutdown completes.
@@ -180,24 +158,24 @@ async fn reconcile(
     shutdown: CancellationToken,
 ) {
     loop {
-        let mut backoff = CATCH_UP_BACKOFF.0;
+        let mut backoff = CATCH_UP_BACKOFF;
         loop {
             let result = tokio::select! {
                 r = catch_up(&claimer, &entry, Utc::now()) => r,
                 () = shutdown.cancelled() => return,
             };
+            let wait = backoff.next_wait();
             match result {
                 Ok(_) => break,
                 Err(e) => tracing::warn!(
-                    entry = entry.name(), error = %e, retry_in_ms = backoff.as_millis() as u64,
+                    entry = entry.name(), error = %e, retry_in_ms = wait.as_millis() as u64,
                     "catch-up failed; retrying"
                 ),
             }
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {},
+                () = tokio::time::sleep(wait) => {},
                 () = shutdown.cancelled() => return,
             }
-            backoff = (backoff * 2).min(CATCH_UP_BACKOFF.1);
         }
         tokio::select! {
             () = behind.notified() => {},

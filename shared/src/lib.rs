@@ -20,6 +20,7 @@
 //! - [`tracked_symbols`]: the operator's override of the tracked set, in Redis;
 //!   [`watched_wallets`]: the addresses an operator added to the hourly watch.
 //! - [`submit`]: a job kind plus JSON arguments, checked, onto its queue (API, CLI, beat).
+//! - [`supervise`]: keeping a long-running task going with backoff until shutdown.
 //! - [`service`]: the command line of every service binary (`run`, `healthcheck`,
 //!   `--check-config`).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
@@ -47,6 +48,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod stream_state;
 pub mod submit;
+pub mod supervise;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

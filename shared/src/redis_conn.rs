@@ -194,7 +194,8 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), ConnectError>>,
 {
-    let mut wait = Duration::from_millis(500);
+    let mut backoff =
+        crate::supervise::Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     loop {
         match check().await {
             Err(ConnectError::Connect(e)) => {
@@ -202,8 +203,7 @@ where
             }
             verdict => return verdict,
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(10));
+        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 

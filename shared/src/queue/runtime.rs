@@ -32,6 +32,7 @@ use rand::Rng;
 use redis::Client;
 
 use super::conn::QueueConn;
+use crate::supervise::{Backoff, Restarts, supervise};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -168,44 +169,29 @@ impl WorkerRuntime {
             background.clone(),
         ));
 
-        let mut backoff = Duration::from_millis(100);
-        while !shutdown.is_cancelled() {
-            let name = worker_name(&queue);
-            let started = Instant::now();
-            tracing::info!(queue = %queue, worker = %name, "worker starting");
-            self.metrics.set_running(&queue, true);
-            let result = self
-                .incarnation(
-                    &name,
-                    (&queue, &qkeys),
-                    (&wake, &retention),
-                    handler.clone(),
-                    &shutdown,
-                )
-                .await;
-            self.metrics.set_running(&queue, false);
-            self.release(&qkeys, &name).await;
-            if shutdown.is_cancelled() {
-                break;
-            }
-            self.metrics.restarted(&queue);
-            if started.elapsed() > Duration::from_secs(30) {
-                backoff = Duration::from_millis(100);
-            }
-            match result {
-                Ok(()) => {
-                    tracing::warn!(worker = %name, "worker ended without shutdown; restarting")
+        let what = format!("worker of {queue}");
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let this = &self;
+        supervise(&what, backoff, Restarts::Warn, &shutdown, || {
+            let (queue, qkeys, wake, retention) = (&queue, &qkeys, &wake, &retention);
+            let (handler, shutdown) = (handler.clone(), &shutdown);
+            async move {
+                // A fresh name per incarnation (see `worker_name`).
+                let name = worker_name(queue);
+                tracing::info!(queue = %queue, worker = %name, "worker starting");
+                this.metrics.set_running(queue, true);
+                let result = this
+                    .incarnation(&name, (queue, qkeys), (wake, retention), handler, shutdown)
+                    .await;
+                this.metrics.set_running(queue, false);
+                this.release(qkeys, &name).await;
+                if !shutdown.is_cancelled() {
+                    this.metrics.restarted(queue);
                 }
-                Err(e) => {
-                    tracing::warn!(worker = %name, error = %e, retry_in_ms = backoff.as_millis() as u64, "worker stopped by an error; restarting")
-                }
+                result.map_err(|e| format!("{name}: {e}"))
             }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {},
-                () = shutdown.cancelled() => break,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
+        })
+        .await;
         background.cancel();
         let _ = tokio::join!(listener, promoter);
         tracing::info!(queue = %queue, "worker stopped");

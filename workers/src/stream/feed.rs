@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use coinbeat_shared::{domain::Symbol, settings::StreamsSettings};
+use coinbeat_shared::{domain::Symbol, settings::StreamsSettings, supervise};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -327,32 +327,31 @@ async fn read_one(
 }
 
 /// Doubling waits with jitter (each wait between half and all of the current step).
+/// The reconnect wait: [`supervise::Backoff`]'s, each cut to a random 50-100 % of itself so
+/// replicas cut off together do not reconnect together.
 #[derive(Debug)]
 struct Backoff {
     min: Duration,
-    max: Duration,
-    step: Duration,
+    inner: supervise::Backoff,
 }
 
 impl Backoff {
     fn new(settings: &StreamsSettings) -> Self {
         let min = Duration::from_millis(settings.reconnect_min_ms);
+        let max = Duration::from_millis(settings.reconnect_max_ms);
         Self {
             min,
-            max: Duration::from_millis(settings.reconnect_max_ms),
-            step: min,
+            inner: supervise::Backoff::new(min, max),
         }
     }
 
     fn next(&mut self) -> Duration {
-        let step = self.step;
-        self.step = (self.step * 2).min(self.max);
         let jitter = rand::rng().random_range(0.5..=1.0);
-        step.mul_f64(jitter).max(self.min / 2)
+        self.inner.next_wait().mul_f64(jitter).max(self.min / 2)
     }
 
     fn reset(&mut self) {
-        self.step = self.min;
+        self.inner.reset();
     }
 }
 
