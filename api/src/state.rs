@@ -6,6 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::extract::FromRef;
+use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
     cache::{PriceCache, WalletCache},
@@ -75,11 +77,11 @@ struct Inner {
     /// Every product queue with its effective settings, resolved once.
     queues: Vec<(Queue, QueueName, QueueSettings)>,
     redis_timeout: Duration,
-    /// The process's in-process metrics, rendered by `GET /metrics`.
-    registry: Registry,
     http_metrics: HttpMetrics,
-    /// Every product queue and every provider, read from Redis at scrape time.
-    redis_gauges: RedisGauges,
+    /// What `GET /healthz`, `/readyz` and `/metrics` answer with (`coinbeat_ops`'s routes, as
+    /// every process serves them): the in-process metrics, then every product queue and every
+    /// provider read from Redis at scrape time.
+    ops: Ops,
     /// Hits and misses of this process's cache reads.
     cache_reads: CacheReads,
     /// The coin catalogue as last read (see [`AppState::catalogue`]).
@@ -128,7 +130,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
                 authenticator,
-                conn,
+                conn: conn.clone(),
                 keys,
                 cache,
                 wallets,
@@ -137,9 +139,9 @@ impl AppState {
                 producer,
                 queues,
                 redis_timeout,
-                registry,
                 http_metrics,
-                redis_gauges,
+                // The API runs as long as it answers: readiness is Redis's.
+                ops: Ops::new(registry, redis_gauges, conn.clone(), redis_timeout, || true),
                 cache_reads: CacheReads::default(),
                 catalogue,
                 tracked: Mutex::new(None),
@@ -201,19 +203,9 @@ impl AppState {
         &self.inner.queues
     }
 
-    /// The in-process metrics of this API process.
-    pub fn registry(&self) -> &Registry {
-        &self.inner.registry
-    }
-
     /// The request counters and durations the router's middleware records.
     pub fn http_metrics(&self) -> &HttpMetrics {
         &self.inner.http_metrics
-    }
-
-    /// What `GET /metrics` reads from Redis.
-    pub fn redis_gauges(&self) -> &RedisGauges {
-        &self.inner.redis_gauges
     }
 
     /// Hits and misses of this process's cache reads.
@@ -290,5 +282,11 @@ impl AppState {
             Ok(result) => result.map_err(ApiError::from),
             Err(_elapsed) => Err(ApiError::RedisTimeout(self.inner.redis_timeout)),
         }
+    }
+}
+
+impl FromRef<AppState> for Ops {
+    fn from_ref(state: &AppState) -> Ops {
+        state.inner.ops.clone()
     }
 }

@@ -1,8 +1,10 @@
 //! Binding and serving the ops routes; stops gracefully when the process's token is cancelled.
 
+use std::future::Future;
+
 use axum::{
     Router,
-    extract::State,
+    extract::{FromRef, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -51,11 +53,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "ops server listening");
     }
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(ops);
+    let app = routes().with_state(ops);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -76,13 +74,45 @@ pub fn spawn(
     }))
 }
 
-async fn healthz() -> Response {
+/// Runs `work` with the ops server beside it on `listener` (when there is one): the server
+/// stops when `stop` is cancelled or `work` ends, and `work`'s output is returned once both have.
+pub async fn beside<F: Future>(
+    listener: Option<TcpListener>,
+    ops: Ops,
+    stop: &CancellationToken,
+    work: F,
+) -> F::Output {
+    let server_stop = stop.child_token();
+    let server = spawn(listener, ops, server_stop.clone());
+    let output = work.await;
+    server_stop.cancel();
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    output
+}
+
+/// The three ops routes for any router whose state holds an [`Ops`]: the ops server's own, and
+/// the API's (which serves them on its port, beside its other routes).
+pub fn routes<S>() -> Router<S>
+where
+    Ops: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` whenever the process can answer at all.
+pub async fn healthz() -> Response {
     status_json(StatusCode::OK, json!({"status": "ok"}))
 }
 
-/// 200 `{"status":"ok"}`, or 503 in the API's error shape with `redis_unavailable` or
-/// `not_running`.
-async fn readyz(State(ops): State<Ops>) -> Response {
+/// `GET /readyz`: 200 `{"status":"ok"}`, or 503 in the API's error shape with
+/// `redis_unavailable` or `not_running`.
+pub async fn readyz(State(ops): State<Ops>) -> Response {
     match ops.readiness().await {
         Ok(()) => status_json(StatusCode::OK, json!({"status": "ok"})),
         Err(NotReady::Redis) => status_json(
@@ -96,7 +126,10 @@ async fn readyz(State(ops): State<Ops>) -> Response {
     }
 }
 
-async fn metrics(State(ops): State<Ops>) -> Response {
+/// `GET /metrics`: the process's metrics, then the gauges read from Redis. Always 200: while
+/// Redis is down the Redis families are empty and `coinbeat_redis_up` is 0, after at most one
+/// Redis timeout.
+pub async fn metrics(State(ops): State<Ops>) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], ops.scrape().await).into_response()
 }
 

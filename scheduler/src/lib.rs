@@ -126,12 +126,8 @@ pub async fn run_on(
     let ops_state = Ops::new(registry, gauges, conn, timeout, move || {
         running.is_running()
     });
-    let server = coinbeat_ops::spawn(ops, ops_state, shutdown.clone());
-    let result = run_with(settings, metrics, shutdown).await;
-    if let Some(server) = server {
-        let _ = server.await;
-    }
-    result
+    let work = run_with(settings, metrics, shutdown.clone());
+    coinbeat_ops::beside(ops, ops_state, &shutdown, work).await
 }
 
 /// The beat alone, recording into `metrics`, until `shutdown` is cancelled.

@@ -101,24 +101,22 @@ pub async fn run_on<W: Worker>(
     let ops_state = Ops::new(registry, gauges, env.conn.clone(), timeout, move || {
         running.is_running(&watched)
     });
-    let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
-
-    let queue_conn = env.queues.conn(&queue);
-    // Keys an older release left under the layout before the hash tag: moved before the first
-    // fetch, so nothing waiting is stranded by an upgrade.
-    migrate_layout(&queue_conn, &env.keys, &queue)
-        .await
-        .context("moving the queue's keys to the current layout")?;
-    let handler = move |job: W::Job, ctx: JobContext| {
-        let worker = worker.clone();
-        async move { worker.run(job, ctx).await }
+    let work = async {
+        let queue_conn = env.queues.conn(&queue);
+        // Keys an older release left under the layout before the hash tag: moved before the
+        // first fetch, so nothing waiting is stranded by an upgrade.
+        migrate_layout(&queue_conn, &env.keys, &queue)
+            .await
+            .context("moving the queue's keys to the current layout")?;
+        let handler = move |job: W::Job, ctx: JobContext| {
+            let worker = worker.clone();
+            async move { worker.run(job, ctx).await }
+        };
+        WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
+            .with_metrics(metrics)
+            .run(handler, stop.clone())
+            .await?;
+        Ok(())
     };
-    WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
-        .with_metrics(metrics)
-        .run(handler, stop)
-        .await?;
-    if let Some(server) = server {
-        let _ = server.await;
-    }
-    Ok(())
+    coinbeat_ops::beside(ops, ops_state, &stop, work).await
 }

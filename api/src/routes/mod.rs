@@ -18,8 +18,7 @@
 //! | `GET /v1/schedules/{entry}/runs` | [`schedule_control`] |
 //! | `GET /v1/workers` | [`workers`] |
 //! | `GET /v1/health` | [`health_report`] |
-//! | `GET /healthz`, `GET /readyz` | [`health`] |
-//! | `GET /metrics` | [`metrics`] |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | [`coinbeat_ops`]'s handlers, as every process serves them |
 //! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
 //! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
@@ -71,10 +70,8 @@ pub mod admin_symbols;
 pub mod admin_wallets;
 pub mod coins;
 pub mod dead;
-pub mod health;
 pub mod health_report;
 pub mod markets;
-pub mod metrics;
 pub mod portfolio;
 pub mod price_history;
 pub mod prices;
@@ -223,9 +220,14 @@ pub fn table() -> Vec<Route> {
     use Method as M;
     use StatusRead as S;
     vec![
-        route(M::GET, "/healthz", Public, get(health::healthz)),
-        route(M::GET, "/readyz", Public, get(health::readyz)),
-        route(M::GET, "/metrics", Status(S::Metrics), get(metrics::scrape)),
+        route(M::GET, "/healthz", Public, get(coinbeat_ops::healthz)),
+        route(M::GET, "/readyz", Public, get(coinbeat_ops::readyz)),
+        route(
+            M::GET,
+            "/metrics",
+            Status(S::Metrics),
+            get(coinbeat_ops::metrics),
+        ),
         route(M::GET, "/openapi.json", Public, get(docs::openapi)),
         route(M::GET, "/docs", Public, get(docs::page)),
         route(M::GET, "/docs/docs.js", Public, get(docs::script)),

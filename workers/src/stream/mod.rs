@@ -105,51 +105,50 @@ pub async fn run_on(
             move || running.load(Ordering::Relaxed)
         },
     );
-    let server = coinbeat_ops::spawn(ops, ops_state, stop.clone());
-
-    let (updates, incoming) = mpsc::channel(CHANNEL);
-    // The coin each streamed symbol names, as of the last read of the symbol set.
-    let (coins_tx, coins) = watch::channel(Arc::new(Coins::new()));
-    let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices)
-        .with_tick_history_every(std::time::Duration::from_secs(
-            settings.streams.history_every_secs,
+    let work = async {
+        let (updates, incoming) = mpsc::channel(CHANNEL);
+        // The coin each streamed symbol names, as of the last read of the symbol set.
+        let (coins_tx, coins) = watch::channel(Arc::new(Coins::new()));
+        let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices)
+            .with_tick_history_every(std::time::Duration::from_secs(
+                settings.streams.history_every_secs,
+            ));
+        let writer = tokio::spawn(write_windows(
+            incoming,
+            cache,
+            coins,
+            settings.clone(),
+            metrics.clone(),
         ));
-    let writer = tokio::spawn(write_windows(
-        incoming,
-        cache,
-        coins,
-        settings.clone(),
-        metrics.clone(),
-    ));
 
-    tracing::info!(holder, "stream-worker started");
-    if settings.streams.enabled {
-        let catalogue = CatalogueCache::new(
-            CatalogueStore::new(conn.clone(), keys.clone()),
-            settings.prices.coins.clone(),
-            CATALOGUE_RECHECK,
-        );
-        let shared = Shared {
-            settings: &settings,
-            conn: &conn,
-            keys: &keys,
-            catalogue: &catalogue,
-            holder: &holder,
-            updates: &updates,
-            metrics: &metrics,
-            coins: &coins_tx,
-        };
-        stream_until(&stop, &shared).await?;
-    } else {
-        tracing::info!("streams.enabled is off: streaming nothing");
-        stop.cancelled().await;
-    }
-    running.store(false, Ordering::Relaxed);
-    drop(updates);
-    let _ = writer.await;
-    if let Some(server) = server {
-        let _ = server.await;
-    }
+        tracing::info!(holder, "stream-worker started");
+        if settings.streams.enabled {
+            let catalogue = CatalogueCache::new(
+                CatalogueStore::new(conn.clone(), keys.clone()),
+                settings.prices.coins.clone(),
+                CATALOGUE_RECHECK,
+            );
+            let shared = Shared {
+                settings: &settings,
+                conn: &conn,
+                keys: &keys,
+                catalogue: &catalogue,
+                holder: &holder,
+                updates: &updates,
+                metrics: &metrics,
+                coins: &coins_tx,
+            };
+            stream_until(&stop, &shared).await?;
+        } else {
+            tracing::info!("streams.enabled is off: streaming nothing");
+            stop.cancelled().await;
+        }
+        running.store(false, Ordering::Relaxed);
+        drop(updates);
+        let _ = writer.await;
+        anyhow::Ok(())
+    };
+    coinbeat_ops::beside(ops, ops_state, &stop, work).await?;
     tracing::info!("stream-worker stopped");
     Ok(())
 }
