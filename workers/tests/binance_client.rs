@@ -22,8 +22,8 @@ use coinbeat_workers::{
 use gated::{Gated, gated};
 use upstream::*;
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{any, method, path, query_param},
+    Mock, MockServer,
+    matchers::{method, path, query_param},
 };
 
 const TICKER: &str = "/api/v3/ticker/24hr";
@@ -80,21 +80,6 @@ fn pairs_of(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// A JSON answer sent byte for byte as written.
-fn json_body(status: u16, body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-/// A server that answers every request with `response`.
-async fn answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
-}
-
 /// The `/ticker/24hr` request for every pair at once.
 fn batch(list: &[&str]) -> (String, Vec<(String, String)>) {
     let array = format!(
@@ -110,10 +95,6 @@ fn batch(list: &[&str]) -> (String, Vec<(String, String)>) {
 /// The `/ticker/24hr` request for one pair, as the pair-by-pair retry sends it.
 fn single(pair: &str) -> (String, Vec<(String, String)>) {
     (TICKER.to_owned(), pairs(&[("symbol", pair)]))
-}
-
-async fn sent(server: &MockServer) -> Vec<(String, Vec<(String, String)>)> {
-    requests(server).await.iter().map(path_and_query).collect()
 }
 
 fn pairs_in(rows: &[Ticker24h]) -> Vec<&str> {
@@ -520,16 +501,13 @@ async fn server_errors_are_unavailable_with_their_status_and_body() {
 
 #[tokio::test]
 async fn a_server_error_is_retried_in_the_job_and_a_rejection_is_not() {
-    let server = MockServer::start().await;
-    Mock::given(path(TICKER))
-        .respond_with(json_body(502, "<html>Bad gateway</html>"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(TICKER))
-        .respond_with(json_body(200, &format!("[{BTC_ROW}]")))
-        .mount(&server)
-        .await;
+    let server = failing_then(
+        TICKER,
+        json_body(502, "<html>Bad gateway</html>"),
+        1,
+        json_body(200, &format!("[{BTC_ROW}]")),
+    )
+    .await;
     let rows = build(settings(&server.uri()), 1)
         .await
         .tickers_24h(&pairs_of(&["BTCUSDT"]))

@@ -27,7 +27,7 @@ use gated::{Gated, gated};
 use upstream::*;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{any, header, method, path, query_param},
+    matchers::{header, method, path, query_param},
 };
 
 const KEY: &str = "CG-testkey123";
@@ -80,22 +80,6 @@ fn ids(list: &[&str]) -> Vec<String> {
 
 fn coin_id(id: &str) -> CoinId {
     CoinId::parse(id).unwrap()
-}
-
-/// A JSON answer sent byte for byte as written (never re-serialized, so exponent notation and
-/// long fractions reach the client as CoinGecko writes them).
-fn json_body(status: u16, body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-/// A server that answers every request with `response`.
-async fn answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
 }
 
 /// Every client call against `base_url`, each with the error it must fail with.

@@ -22,7 +22,7 @@ use gated::{Gated, gated};
 use upstream::*;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{any, method, path, query_param},
+    matchers::{method, path, query_param},
 };
 
 const TICKERS: &str = "/api/tickers/";
@@ -64,32 +64,12 @@ async fn client(server: &str) -> Gated<CoinLore> {
     build(settings(&format!("{server}/api")), 0).await
 }
 
-/// A JSON answer sent byte for byte as written (never re-serialized, so CoinLore's numbers
-/// reach the client with their digits).
-fn json_body(status: u16, body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-/// A server that answers every request with `response`.
-async fn answering(response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
-}
-
 /// The `/api/tickers/` request for `start` and `limit`.
 fn page(start: &str, limit: &str) -> (String, Vec<(String, String)>) {
     (
         TICKERS.to_owned(),
         pairs(&[("start", start), ("limit", limit)]),
     )
-}
-
-async fn sent(server: &MockServer) -> Vec<(String, Vec<(String, String)>)> {
-    requests(server).await.iter().map(path_and_query).collect()
 }
 
 /// Every client call against `server`, each with the error it must fail with.
@@ -337,16 +317,13 @@ async fn non_2xx_answers_are_unavailable_with_their_status_and_body() {
 
 #[tokio::test]
 async fn a_server_error_is_retried_in_the_job_and_a_404_is_not() {
-    let server = MockServer::start().await;
-    Mock::given(path(TICKERS))
-        .respond_with(json_body(503, "Service Unavailable"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(TICKERS))
-        .respond_with(json_body(200, PAGE))
-        .mount(&server)
-        .await;
+    let server = failing_then(
+        TICKERS,
+        json_body(503, "Service Unavailable"),
+        1,
+        json_body(200, PAGE),
+    )
+    .await;
     let tickers = build(settings(&format!("{}/api", server.uri())), 1)
         .await
         .tickers(0, 2)

@@ -6,6 +6,8 @@
 
 #[path = "common/gated.rs"]
 mod gated;
+#[path = "common/upstream.rs"]
+mod upstream;
 
 use coinbeat_shared::{
     breaker::{BreakerState, read_breaker},
@@ -17,25 +19,18 @@ use coinbeat_workers::{
     upstream::GateError,
 };
 use gated::gated;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path},
-};
+use upstream::{answering_at, failing_then, requests};
+use wiremock::ResponseTemplate;
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_and_every_try_takes_a_permit() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/ping"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/ping"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .mount(&server)
-        .await;
+    let server = failing_then(
+        "/ping",
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(200).set_body_string("{}"),
+    )
+    .await;
     let uri = server.uri();
     let coingecko = gated(
         |s| {
@@ -49,7 +44,7 @@ async fn a_transient_failure_is_retried_and_every_try_takes_a_permit() {
 
     coingecko.ping().await.unwrap();
 
-    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(requests(&server).await.len(), 3);
     let env = &coingecko.env;
     let id = env.settings.providers.limiter_id(Provider::CoinGecko);
     let limiter = read_snapshot(&env.conn, &env.keys, &id).await.unwrap();
@@ -62,18 +57,13 @@ async fn a_transient_failure_is_retried_and_every_try_takes_a_permit() {
 
 #[tokio::test]
 async fn repeated_failures_open_the_breaker_and_a_successful_probe_closes_it() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/ping"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(4)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/ping"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .mount(&server)
-        .await;
+    let server = failing_then(
+        "/ping",
+        ResponseTemplate::new(502),
+        4,
+        ResponseTemplate::new(200).set_body_string("{}"),
+    )
+    .await;
     let uri = server.uri();
     let coingecko = gated(
         |s| {
@@ -107,7 +97,7 @@ async fn repeated_failures_open_the_breaker_and_a_successful_probe_closes_it() {
         matches!(error, CoinGeckoError::Gate(GateError::CircuitOpen { .. })),
         "{error:?}"
     );
-    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert_eq!(requests(&server).await.len(), 4);
 
     // After the probe interval one call goes through as the probe, succeeds, and closes it.
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
@@ -116,17 +106,16 @@ async fn repeated_failures_open_the_breaker_and_a_successful_probe_closes_it() {
         .await
         .unwrap();
     assert_eq!((breaker.state, breaker.closes), (BreakerState::Closed, 1));
-    assert_eq!(server.received_requests().await.unwrap().len(), 5);
+    assert_eq!(requests(&server).await.len(), 5);
 }
 
 #[tokio::test]
 async fn binance_requests_weigh_what_binance_counts() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/ticker/24hr"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
-        .mount(&server)
-        .await;
+    let server = answering_at(
+        "/api/v3/ticker/24hr",
+        ResponseTemplate::new(200).set_body_string("[]"),
+    )
+    .await;
     let uri = server.uri();
     let binance = gated(
         |s| s.providers.binance.base_url = uri,

@@ -1,10 +1,14 @@
 //! What the upstream client tests share: exact decimals from their text, a base URL nothing
-//! listens on, and the requests a wiremock server received, read as path, query and headers.
+//! listens on, wiremock servers with canned answers, and the requests a wiremock server
+//! received, read as path, query and headers.
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
 use rust_decimal::Decimal;
-use wiremock::{MockServer, Request};
+use wiremock::{
+    Mock, MockServer, Request, ResponseTemplate,
+    matchers::{any, method, path},
+};
 
 /// The decimal `text` spells, exactly (no rounding).
 pub fn dec(text: &str) -> Decimal {
@@ -34,6 +38,55 @@ pub fn refusing_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A JSON answer sent byte for byte as written (never re-serialized, so exponent notation,
+/// long fractions and an upstream's mixed types reach the client as the upstream writes them).
+pub fn json_body(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
+}
+
+/// A server that answers every request with `response`.
+pub async fn answering(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A server whose `GET at` answers `response` (anything else finds no mock: a 404).
+pub async fn answering_at(at: &str, response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(at))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A server whose `GET at` answers `failure` the first `times` times, then `success`.
+pub async fn failing_then(
+    at: &str,
+    failure: ResponseTemplate,
+    times: u64,
+    success: ResponseTemplate,
+) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(at))
+        .respond_with(failure)
+        .up_to_n_times(times)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(at))
+        .respond_with(success)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// Every request `server` received, in order.
 pub async fn requests(server: &MockServer) -> Vec<Request> {
     server
@@ -54,6 +107,11 @@ pub fn query(request: &Request) -> Vec<(String, String)> {
 /// `request`'s path and decoded query: `("/simple/price", [("ids", "bitcoin"), ..])`.
 pub fn path_and_query(request: &Request) -> (String, Vec<(String, String)>) {
     (request.url.path().to_owned(), query(request))
+}
+
+/// Every request `server` received, as [`path_and_query`], in order.
+pub async fn sent(server: &MockServer) -> Vec<(String, Vec<(String, String)>)> {
+    requests(server).await.iter().map(path_and_query).collect()
 }
 
 /// Owned `(name, value)` pairs, to compare with [`query`].
