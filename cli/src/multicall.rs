@@ -18,7 +18,7 @@ mod tests {
 
     #[test]
     fn a_link_named_after_any_component_runs_that_component() {
-        for &component in Component::ALL {
+        for component in Component::all() {
             let link = format!("/usr/local/bin/{component}");
             assert_eq!(service(&link), Some(component));
         }

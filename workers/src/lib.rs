@@ -17,21 +17,28 @@
 
 pub mod binance;
 pub mod boot;
-pub mod catalogue;
-pub mod cleanup;
 pub mod coincap;
 pub mod coingecko;
 pub mod coinlore;
 pub mod etherscan;
-pub mod health;
 pub mod http;
-pub mod market;
-pub mod prices;
-pub mod probe;
 pub mod stream;
 pub mod upstream;
-pub mod wallet;
 pub mod websocket;
+#[macro_use]
 pub mod worker;
 
-pub use worker::Worker;
+pub use worker::{Running, Spec, Worker};
+
+// Every queue worker: its module and its type. Adding a queue is its module and a line here
+// (ARCHITECTURE.md, "Add a queue and its worker"); `coinbeat::component` and the deployment
+// checks follow.
+workers! {
+    prices::PriceWorker,
+    market::MarketWorker,
+    wallet::WalletWorker,
+    health::HealthWorker,
+    cleanup::CleanupWorker,
+    catalogue::CatalogueWorker,
+    probe::ProbeWorker,
+}

@@ -22,6 +22,7 @@ impl crate::worker::Worker for ProbeWorker {
     const NAME: &'static str = "probe-worker";
     const ABOUT: &'static str =
         "Runs the `probe` queue: diagnostic tasks for benchmarks and fault tests.";
+    const PRODUCT: bool = false;
 
     async fn build(env: &crate::boot::WorkerEnv) -> anyhow::Result<Self> {
         Ok(Self {

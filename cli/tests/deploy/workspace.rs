@@ -23,8 +23,7 @@ pub fn root() -> PathBuf {
 pub fn binaries() -> &'static BTreeSet<String> {
     static BINS: OnceLock<BTreeSet<String>> = OnceLock::new();
     BINS.get_or_init(|| {
-        coinbeat::component::Component::ALL
-            .iter()
+        coinbeat::component::Component::all()
             .map(|c| c.name().to_owned())
             .chain(["coinbeat".to_owned()])
             .collect()

@@ -18,12 +18,13 @@ use super::{
 };
 use crate::args::BenchArgs;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// Components measured, with the ceiling for each under load (MiB), if it has one.
 const COMPONENTS: [(Component, Option<u64>); 4] = [
     (Component::Scheduler, None),
-    (Component::PriceWorker, Some(30)),
-    (Component::ProbeWorker, Some(30)),
+    (Component::Worker(QueueWorker::PriceWorker), Some(30)),
+    (Component::Worker(QueueWorker::ProbeWorker), Some(30)),
     (Component::Api, Some(50)),
 ];
 

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::args::BenchArgs;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// One drain run's figures.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +133,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
 
     let (p50s, p99s): (Vec<f64>, Vec<f64>) = {
         lab.flush().await?;
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
         lab.wait_for_workers(&ProbeJob::queue(), 1).await?;
         let mut p50s = Vec::new();
         let mut p99s = Vec::new();
@@ -189,7 +190,7 @@ async fn drain(
     let redis_cpu_before = lab.redis_cpu_micros().await?;
     let mut pids = Vec::new();
     for _ in 0..args.workers {
-        pids.push(lab.spawn(Component::ProbeWorker, env)?);
+        pids.push(lab.spawn(Component::Worker(QueueWorker::ProbeWorker), env)?);
     }
     let mut polls = 0u64;
     let started = Instant::now();

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::args::BenchArgs;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// Symbols of the built-in coin table the jobs cycle through.
 const SYMBOLS: [&str; 8] = ["BTC", "ETH", "SOL", "BNB", "USDC", "TRX", "AVAX", "LTC"];
@@ -125,7 +126,7 @@ async fn run_once(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::R
         ("COINBEAT_PROVIDERS__BINANCE__ENABLED", "false".into()),
     ];
     for _ in 0..args.replicas {
-        lab.spawn(Component::PriceWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::PriceWorker), &env)?;
     }
     let queue = PricesJob::queue();
     lab.wait_for_workers(&queue, args.replicas as u64).await?;

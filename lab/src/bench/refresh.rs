@@ -25,6 +25,7 @@ use super::{
 };
 use crate::args::{BenchArgs, Scenario};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if let Some(coins) = args.coins {
@@ -90,7 +91,7 @@ async fn measure(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::Re
         let config = write_config(lab.dir(), &format!("refresh-{n}.toml"), &toml)?;
         lab.flush().await?;
         lab.spawn(
-            Component::PriceWorker,
+            Component::Worker(QueueWorker::PriceWorker),
             &[
                 ("COINBEAT_CONFIG", config.display().to_string()),
                 ("COINBEAT_PROVIDERS__COINGECKO__BASE_URL", sim.base_url()),

@@ -31,6 +31,7 @@ use super::{
 };
 use crate::args::BenchArgs;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// How often a task's record is looked at while waiting for it.
 const POLL: Duration = Duration::from_millis(20);
@@ -66,8 +67,8 @@ async fn measure(
         ("COINBEAT_PROVIDERS__BINANCE__BASE_URL", sim.binance_url()),
         ("COINBEAT_PROVIDERS__COINLORE__BASE_URL", sim.coinlore_url()),
     ];
-    lab.spawn(Component::CatalogueWorker, &upstreams)?;
-    lab.spawn(Component::PriceWorker, &upstreams)?;
+    lab.spawn(Component::Worker(QueueWorker::CatalogueWorker), &upstreams)?;
+    lab.spawn(Component::Worker(QueueWorker::PriceWorker), &upstreams)?;
     lab.wait_for_workers(&CatalogueJob::queue(), 1).await?;
     lab.wait_for_workers(&PricesJob::queue(), 1).await?;
     let catalogue = lab

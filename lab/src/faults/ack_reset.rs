@@ -20,6 +20,7 @@ use super::{
 };
 use crate::bench::lab::{Lab, counter_across, free_addr};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 const TASKS: u64 = 10_000;
 const REPLICAS: usize = 2;
@@ -103,7 +104,7 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         let addr = free_addr()?;
         env.retain(|(k, _)| *k != "COINBEAT_OPS__ADDR");
         env.push(("COINBEAT_OPS__ADDR", addr.to_string()));
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
         ops.push(addr);
     }
     lab.wait_for_workers(&ProbeJob::queue(), REPLICAS as u64)

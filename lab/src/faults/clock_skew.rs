@@ -19,6 +19,7 @@ use super::{
 };
 use crate::bench::lab::Lab;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// libfaketime as Debian installs it (the multi-threaded build: the workers run on tokio).
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
@@ -48,8 +49,8 @@ fn skewed(offset: &str) -> Vec<(&'static str, String)> {
 
 async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new("clock-skew");
-    let behind = lab.spawn(Component::ProbeWorker, &skewed("-60s"))?;
-    let ahead = lab.spawn(Component::ProbeWorker, &skewed("+60s"))?;
+    let behind = lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &skewed("-60s"))?;
+    let ahead = lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &skewed("+60s"))?;
     lab.wait_for_workers(&ProbeJob::queue(), 2).await?;
 
     // Phase 1: both alive for the whole run of tasks two orphan windows long.

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{args::FaultsArgs, bench::lab::Lab};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 const CAP: u64 = 500;
 const CLIENTS: usize = 32;
@@ -67,7 +68,7 @@ async fn scenario(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resul
     env.push(("COINBEAT_API__MAX_WAITING_PER_CALLER", "0".into()));
     let (api, _) = Api::spawn(lab, &env).await?;
     lab.spawn(Component::Scheduler, &env)?;
-    lab.spawn(Component::HealthWorker, &env)?;
+    lab.spawn(Component::Worker(QueueWorker::HealthWorker), &env)?;
     lab.wait_for_workers(&HealthJob::queue(), 1).await?;
     let first = Instant::now();
     while health_age(&api).await.is_none() {

@@ -12,6 +12,7 @@ use rand::seq::IndexedRandom;
 use super::{ledger, outcome::Outcome};
 use crate::{args::FaultsArgs, bench::lab::Lab};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// How often a replica is killed.
 const KILL_EVERY: Duration = Duration::from_secs(2);
@@ -68,7 +69,7 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
         lab.reap(victim, Duration::from_secs(5)).await?;
         last_kill = Instant::now();
         kills += 1;
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
     }
 
     let expected: Vec<u64> = (0..n).collect();

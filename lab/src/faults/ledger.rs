@@ -14,6 +14,7 @@ use coinbeat_shared::{
 
 use crate::bench::lab::Lab;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// Probe tasks numbered `seqs`, each running 5 to 50 ms (spread evenly by its number) and
 /// counting its completion in the ledger.
@@ -36,7 +37,7 @@ pub async fn start_draining(
     n: u64,
 ) -> anyhow::Result<()> {
     for _ in 0..replicas {
-        lab.spawn(Component::ProbeWorker, env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), env)?;
     }
     lab.wait_for_workers(&ProbeJob::queue(), replicas as u64)
         .await?;

@@ -21,6 +21,7 @@ use coinbeat_shared::{
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::{Lab, counter_across, free_addr};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 const MAXMEMORY: u64 = 8 * 1024 * 1024;
 const BATCH: u64 = 500;
@@ -120,10 +121,13 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
         let addr = free_addr()?;
         let mut env = worker_env(16);
         env.push(("COINBEAT_OPS__ADDR", addr.to_string()));
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
         ops.push(addr);
     }
-    lab.spawn(Component::CleanupWorker, &worker_env(1))?;
+    lab.spawn(
+        Component::Worker(QueueWorker::CleanupWorker),
+        &worker_env(1),
+    )?;
 
     // Drain, trying an enqueue every 100 ms meanwhile.
     let started = Instant::now();

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{args::FaultsArgs, bench::lab::Lab};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// How long the simulator takes to answer CoinGecko requests.
 const UPSTREAM_LATENCY: Duration = Duration::from_millis(1_500);
@@ -53,7 +54,7 @@ async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {
         ("COINBEAT_PROVIDERS__BINANCE__ENABLED", "false".into()),
     ]);
     for _ in 0..2 {
-        lab.spawn(Component::PriceWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::PriceWorker), &env)?;
     }
     let queue = PricesJob::queue();
     lab.wait_for_workers(&queue, 2).await?;

@@ -10,6 +10,7 @@ use coinbeat_shared::jobs::{Job, ProbeJob};
 use super::{kill::worker_env, ledger, outcome::Outcome};
 use crate::bench::lab::Lab;
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 const TASKS: u64 = 1_000;
 const BROKEN: usize = 5;
@@ -52,7 +53,7 @@ async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {
     }
     let env = worker_env(16);
     for _ in 0..2 {
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
     }
     let started = Instant::now();
     let stats = loop {

@@ -27,6 +27,7 @@ use super::{
 };
 use crate::{args::FaultsArgs, bench::lab::Lab};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// How long Redis stays away.
 const OUTAGE: Duration = Duration::from_secs(2);
@@ -52,7 +53,10 @@ async fn aof(lab: &mut Lab) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::new("redis-aof");
     let (api, _) = Api::spawn(lab, &[]).await?;
     for _ in 0..REPLICAS {
-        lab.spawn(Component::ProbeWorker, &worker_env(CONCURRENCY))?;
+        lab.spawn(
+            Component::Worker(QueueWorker::ProbeWorker),
+            &worker_env(CONCURRENCY),
+        )?;
     }
     lab.wait_for_workers(&ProbeJob::queue(), REPLICAS as u64)
         .await?;
@@ -166,7 +170,7 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     env.extend(worker_env(4));
     let (api, _) = Api::spawn(lab, &env).await?;
     lab.spawn(Component::Scheduler, &env)?;
-    lab.spawn(Component::PriceWorker, &env)?;
+    lab.spawn(Component::Worker(QueueWorker::PriceWorker), &env)?;
     lab.wait_for_workers(&PricesJob::queue(), 1).await?;
     wait_served(&api, Duration::from_secs(30))
         .await

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{args::FaultsArgs, bench::lab::Lab};
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 /// The workers' `shutdown_timeout_secs` in this scenario.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,7 +60,7 @@ async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {
         }
         last_stop = Instant::now();
         restarts += 1;
-        lab.spawn(Component::ProbeWorker, &env)?;
+        lab.spawn(Component::Worker(QueueWorker::ProbeWorker), &env)?;
     }
 
     let expected: Vec<u64> = (0..n).collect();

@@ -26,6 +26,7 @@ use crate::{
     bench::{lab::Lab, machine::rss_kib},
 };
 use coinbeat::component::Component;
+use coinbeat_workers::QueueWorker;
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const PROBES_PER_SEC: u64 = 50;
@@ -73,11 +74,11 @@ async fn scenario(
     let mut pids = vec![(Component::Api.name().to_owned(), api_pid)];
     for component in [
         Component::Scheduler,
-        Component::PriceWorker,
-        Component::MarketWorker,
-        Component::HealthWorker,
-        Component::CleanupWorker,
-        Component::ProbeWorker,
+        Component::Worker(QueueWorker::PriceWorker),
+        Component::Worker(QueueWorker::MarketWorker),
+        Component::Worker(QueueWorker::HealthWorker),
+        Component::Worker(QueueWorker::CleanupWorker),
+        Component::Worker(QueueWorker::ProbeWorker),
     ] {
         pids.push((component.name().to_owned(), lab.spawn(component, &env)?));
     }
