@@ -38,7 +38,8 @@ impl ChildProcess {
             .process_group(0)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        let width = 14;
+        // Every component's lines line up behind the longest name.
+        let width = Component::all().map(|c| c.name().len()).max().unwrap_or(0);
         if let Some(out) = child.stdout.take() {
             forward(out, format!("{name:>width$} |"));
         }
