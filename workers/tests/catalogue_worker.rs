@@ -3,6 +3,9 @@
 //! CoinLore listing when CoinGecko is down, and a coin's rank following the market at the next
 //! refresh.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use std::collections::{BTreeMap, HashSet};
 
 use coinbeat_shared::{
@@ -14,6 +17,7 @@ use coinbeat_shared::{
 use coinbeat_sim::{ControlRequest, Provider, SetRank, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, catalogue::CatalogueWorker};
 use serde_json::Value;
+use simulated::{Upstream, simulated};
 
 /// Synthetic coins on top of the built-in ones.
 const EXTRA: u32 = 2_000;
@@ -27,16 +31,14 @@ struct Ctx {
 }
 
 async fn setup(rank_depth: u32) -> Ctx {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: EXTRA,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
-    settings.providers.coinlore.base_url = sim.coinlore_url();
+    let (redis, sim, mut settings) = simulated(
+        SimConfig {
+            extra_coins: EXTRA,
+            ..SimConfig::default()
+        },
+        &[Upstream::CoinGecko, Upstream::CoinLore],
+    )
+    .await;
     // Pages go at twice the shortest window's gap: 200 ms here, 10 ms from CoinLore.
     settings.providers.coingecko.rate_limit = "600/min".into();
     settings.providers.coinlore.rate_limit = "200/s".into();

@@ -3,26 +3,26 @@
 //! simulator stops turns `down` (and the whole report `degraded`), and `up` when it returns;
 //! a queue with waiting tasks and no live worker is `down`.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use coinbeat_shared::{
     breaker::BreakerState,
     cache::{HealthReport, Status},
     jobs::{HealthJob, MarketJob},
     queue::{EnqueueOptions, Producer},
-    settings::Secret,
-    testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, SimConfig};
 use coinbeat_workers::{boot::WorkerEnv, health::HealthWorker};
+use simulated::{Upstream, simulated};
 
 #[tokio::test]
 async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(SimConfig::default()).await.unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
-    settings.providers.coinlore.base_url = sim.coinlore_url();
-    settings.providers.etherscan.base_url = sim.etherscan_url();
-    settings.providers.etherscan.api_key = Some(Secret::new("sim-key"));
+    let (_redis, sim, mut settings) = simulated(
+        SimConfig::default(),
+        &[Upstream::CoinGecko, Upstream::CoinLore, Upstream::Etherscan],
+    )
+    .await;
     settings.providers.binance.enabled = false;
     // Every run asks CoinGecko (the spacing has its own test).
     settings.health.coingecko_probe_secs = 0;
@@ -111,11 +111,11 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
 
 #[tokio::test]
 async fn coingecko_is_probed_hourly_unless_a_call_to_it_failed_since() {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(SimConfig::default()).await.unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
-    settings.providers.coinlore.base_url = sim.coinlore_url();
+    let (_redis, sim, mut settings) = simulated(
+        SimConfig::default(),
+        &[Upstream::CoinGecko, Upstream::CoinLore],
+    )
+    .await;
     settings.providers.binance.enabled = false;
     let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let (conn, keys) = (env.conn.clone(), env.keys.clone());

@@ -2,12 +2,16 @@
 //! with the exact digits served, the global figures and the tracked coins' supply, and the
 //! CoinLore fallback when CoinGecko is down.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use coinbeat_shared::{
     Settings, cache::MarketCache, domain::CoinId, jobs::MarketJob, queue::JobError,
     testing::TestRedis,
 };
 use coinbeat_sim::{ControlRequest, Provider, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, market::MarketWorker};
+use simulated::{Upstream, simulated};
 
 struct Ctx {
     _redis: TestRedis,
@@ -18,16 +22,14 @@ struct Ctx {
 }
 
 async fn setup() -> Ctx {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: 300,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
-    settings.providers.coinlore.base_url = sim.coinlore_url();
+    let (redis, sim, settings) = simulated(
+        SimConfig {
+            extra_coins: 300,
+            ..SimConfig::default()
+        },
+        &[Upstream::CoinGecko, Upstream::CoinLore],
+    )
+    .await;
     let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let (conn, keys) = (env.conn.clone(), env.keys.clone());
     Ctx {

@@ -2,6 +2,9 @@
 //! prices the catalogue's coins of its ranks from its source in the fewest calls that can, and
 //! a coin changes tier when a catalogue refresh sees its new rank.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use std::collections::BTreeMap;
 
 use coinbeat_shared::{
@@ -16,6 +19,7 @@ use coinbeat_shared::{
 use coinbeat_sim::{ControlRequest, SetRank, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, catalogue::CatalogueWorker, prices::PriceWorker};
 use serde_json::Value;
+use simulated::{Upstream, simulated};
 
 struct Ctx {
     _redis: TestRedis,
@@ -38,17 +42,14 @@ fn tier(from: u32, to: Option<u32>, source: TierSource) -> TierSettings {
 }
 
 async fn setup() -> Ctx {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(SimConfig {
-        extra_coins: 1_000,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
-    settings.providers.coinlore.base_url = sim.coinlore_url();
-    settings.providers.binance.base_url = sim.binance_url();
+    let (redis, sim, mut settings) = simulated(
+        SimConfig {
+            extra_coins: 1_000,
+            ..SimConfig::default()
+        },
+        &[Upstream::CoinGecko, Upstream::CoinLore, Upstream::Binance],
+    )
+    .await;
     settings.providers.coingecko.rate_limit = "600/min".into();
     settings.providers.coinlore.rate_limit = "200/s".into();
     settings.catalogue.rank_depth = 500;

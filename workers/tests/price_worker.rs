@@ -1,6 +1,9 @@
 //! The price worker against the simulator and a real, private redis-server: batching, exact
 //! decimals, the key header, what upstream errors do to a job, and ids the upstream lacks.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use std::collections::BTreeMap;
 
 use coinbeat_shared::{
@@ -13,6 +16,7 @@ use coinbeat_shared::{
 };
 use coinbeat_sim::{ControlRequest, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, prices::PriceWorker};
+use simulated::{Upstream, point_at, simulated};
 
 struct Ctx {
     _redis: TestRedis,
@@ -23,10 +27,7 @@ struct Ctx {
 }
 
 async fn setup(tune: impl FnOnce(&mut Settings), sim: SimConfig) -> Ctx {
-    let redis = TestRedis::start();
-    let sim = coinbeat_sim::start(sim).await.unwrap();
-    let mut settings = redis.settings();
-    settings.providers.coingecko.base_url = sim.base_url();
+    let (redis, sim, mut settings) = simulated(sim, &[Upstream::CoinGecko]).await;
     // No fallback unless a test sets one up: the public Binance is not reachable from tests.
     settings.providers.binance.enabled = false;
     tune(&mut settings);
@@ -550,7 +551,7 @@ async fn any_coin_is_priced_by_its_id_or_by_a_symbol_only_the_catalogue_knows() 
     )
     .await;
     let mut settings = ctx.settings.clone();
-    settings.providers.coinlore.base_url = ctx.sim.coinlore_url();
+    point_at(&mut settings, &ctx.sim, Upstream::CoinLore);
     let env = WorkerEnv::connect(settings).await.unwrap();
     coinbeat_workers::catalogue::CatalogueWorker::new(&env)
         .unwrap()

@@ -4,16 +4,19 @@
 //! simulator's ledger (`GET /sim/etherscan/ledger/{address}`); with a lower bound, exactly the
 //! bound is read and the analysis says it is incomplete.
 
+#[path = "common/simulated.rs"]
+mod simulated;
+
 use coinbeat_shared::{
     Settings,
     cache::WalletCache,
     domain::{Address, Chain, Units},
     jobs::WalletJob,
-    settings::Secret,
     testing::TestRedis,
 };
 use coinbeat_sim::{LedgerSummary, SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, wallet::WalletWorker};
+use simulated::{Upstream, simulated};
 
 /// The sim's ledgers: an address ending in `f` is busy.
 const BUSY: &str = "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf";
@@ -26,14 +29,10 @@ struct Ctx {
 }
 
 async fn setup(tune: impl FnOnce(&mut Settings)) -> Ctx {
-    let redis = TestRedis::start();
     let mut config = SimConfig::default();
     // The worker reads pages one after another; the sim's per-second limit is not under test.
     config.faults.etherscan_calls_per_sec = 1_000;
-    let sim = coinbeat_sim::start(config).await.unwrap();
-    let mut settings = redis.settings();
-    settings.providers.etherscan.base_url = sim.etherscan_url();
-    settings.providers.etherscan.api_key = Some(Secret::new("sim-key"));
+    let (redis, sim, mut settings) = simulated(config, &[Upstream::Etherscan]).await;
     tune(&mut settings);
     let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let (conn, keys) = (env.conn.clone(), env.keys.clone());
