@@ -1,10 +1,17 @@
 //! The gate every provider request passes before its handler: its arrival is logged, then
 //! latency, then a one-shot throttle, the per-minute and per-second limits, then an outage, then
-//! injected errors. Each provider turns a [`Verdict`] into its own wire format.
+//! injected errors. Each provider turns a [`Refused`] into its own wire format; [`gated`] mounts
+//! a provider's endpoints behind that gate.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use crate::Provider;
@@ -16,12 +23,46 @@ use crate::stats::Refusal;
 /// The seed's stream for injected errors (coins use streams from 0).
 const ERROR_STREAM: u64 = u64::MAX;
 
+/// Why [`admit`] turned a request away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Pass,
+pub(crate) enum Refused {
     RateLimited { retry_after_secs: u64 },
     Down,
     InjectedError,
+}
+
+/// How a provider answers a request [`admit`] refused, in its own wire format.
+pub(crate) type Refuse = fn(&SimState, Refused) -> Response;
+
+/// `endpoints` nested at `base`, each request first through [`admit`] as `provider`'s (with no
+/// credentials to count), a refusal answered by `refuse`. A route layer runs after routing, so
+/// unknown paths are plain 404s that count nowhere.
+pub(crate) fn gated(
+    state: Arc<SimState>,
+    provider: Provider,
+    base: &str,
+    endpoints: Router<Arc<SimState>>,
+    refuse: Refuse,
+) -> Router<Arc<SimState>> {
+    let gate = move |State(state): State<Arc<SimState>>,
+                     path: MatchedPath,
+                     request: Request,
+                     next: Next| async move {
+        match admit(&state, provider, path.as_str(), "none").await {
+            Ok(()) => next.run(request).await,
+            Err(refused) => refuse(&state, refused),
+        }
+    };
+    Router::new().nest(
+        base,
+        endpoints.route_layer(middleware::from_fn_with_state(state, gate)),
+    )
+}
+
+/// `status` with its reason phrase as a plain-text body: how the sim answers a refusal for a
+/// provider whose own error answers are undocumented.
+pub(crate) fn plain(status: StatusCode) -> Response {
+    (status, status.canonical_reason().unwrap_or_default()).into_response()
 }
 
 /// Counts the request, waits the provider's latency and decides whether it gets through.
@@ -30,7 +71,7 @@ pub(crate) async fn admit(
     provider: Provider,
     endpoint: &str,
     auth: &str,
-) -> Verdict {
+) -> Result<(), Refused> {
     lock(&state.stats).record_request(provider, endpoint, auth);
     lock(&state.arrivals).record(provider);
     let latency_ms = lock(&state.faults).effective(provider).latency_ms;
@@ -41,7 +82,7 @@ pub(crate) async fn admit(
     let faults = lock(&state.faults).effective(provider);
     if let Some(retry_after_secs) = lock(&state.throttle_once).remove(&provider) {
         lock(&state.stats).record_refusal(provider, Refusal::RateLimited);
-        return Verdict::RateLimited { retry_after_secs };
+        return Err(Refused::RateLimited { retry_after_secs });
     }
     let limit = faults.rate_limit_per_minute;
     let admitted = lock(&state.limiters)
@@ -50,9 +91,9 @@ pub(crate) async fn admit(
         .try_admit(Instant::now(), limit);
     if let Err(wait) = admitted {
         lock(&state.stats).record_refusal(provider, Refusal::RateLimited);
-        return Verdict::RateLimited {
+        return Err(Refused::RateLimited {
             retry_after_secs: retry_after_secs(wait),
-        };
+        });
     }
     if faults.calls_per_sec > 0 {
         let taken = lock(&state.per_second)
@@ -61,19 +102,19 @@ pub(crate) async fn admit(
             .try_take(Instant::now(), 1, faults.calls_per_sec);
         if let Err(full) = taken {
             lock(&state.stats).record_refusal(provider, Refusal::RateLimited);
-            return Verdict::RateLimited {
+            return Err(Refused::RateLimited {
                 retry_after_secs: retry_after_secs(full.wait),
-            };
+            });
         }
     }
     if faults.down {
         lock(&state.stats).record_refusal(provider, Refusal::Down);
-        return Verdict::Down;
+        return Err(Refused::Down);
     }
     let n = state.admitted.fetch_add(1, Ordering::Relaxed);
     if rng::unit(state.seed, ERROR_STREAM, n) < faults.error_rate {
         lock(&state.stats).record_refusal(provider, Refusal::InjectedError);
-        return Verdict::InjectedError;
+        return Err(Refused::InjectedError);
     }
-    Verdict::Pass
+    Ok(())
 }

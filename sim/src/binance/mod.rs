@@ -14,14 +14,12 @@ mod tickers;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::time::Instant;
 
 use crate::Provider;
-use crate::faults::{self, Verdict};
+use crate::faults::{self, Refused};
 use crate::state::{SimState, lock};
 
 pub use symbols::Pair;
@@ -35,25 +33,17 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
         .route("/api/v3/ping", get(ping::ping))
         .route("/api/v3/ticker/price", get(tickers::price))
         .route("/api/v3/ticker/24hr", get(tickers::day))
-        .route("/stream", get(stream::combined))
-        .route_layer(middleware::from_fn_with_state(state, gate));
-    Router::new().nest(BASE_PATH, endpoints)
+        .route("/stream", get(stream::combined));
+    faults::gated(state, Provider::Binance, BASE_PATH, endpoints, refuse)
 }
 
-async fn gate(
-    State(state): State<Arc<SimState>>,
-    path: MatchedPath,
-    request: Request,
-    next: Next,
-) -> Response {
-    let verdict = faults::admit(&state, Provider::Binance, path.as_str(), "none").await;
-    let used = || lock(&state.binance_weight).used_at(Instant::now());
-    match verdict {
-        Verdict::Pass => next.run(request).await,
-        Verdict::RateLimited { retry_after_secs } => {
+fn refuse(state: &SimState, refused: Refused) -> Response {
+    let used = lock(&state.binance_weight).used_at(Instant::now());
+    match refused {
+        Refused::RateLimited { retry_after_secs } => {
             let limit = lock(&state.faults).rate_limit_per_minute;
-            responses::too_much_weight(limit, retry_after_secs, used())
+            responses::too_much_weight(limit, retry_after_secs, used)
         }
-        Verdict::Down | Verdict::InjectedError => responses::unavailable(used()),
+        Refused::Down | Refused::InjectedError => responses::unavailable(used),
     }
 }

@@ -8,14 +8,12 @@ mod stream;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::Provider;
-use crate::faults::{self, Verdict};
+use crate::faults::{self, Refused, plain};
 use crate::state::SimState;
 
 /// (CoinCap id, catalogue id) where they differ.
@@ -44,25 +42,13 @@ fn coincap_id(coin: &str) -> &str {
 pub(crate) const BASE_PATH: &str = "/coincap";
 
 pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
-    let endpoints = Router::new()
-        .route("/prices", get(stream::prices))
-        .route_layer(middleware::from_fn_with_state(state, gate));
-    Router::new().nest(BASE_PATH, endpoints)
+    let endpoints = Router::new().route("/prices", get(stream::prices));
+    faults::gated(state, Provider::CoinCap, BASE_PATH, endpoints, refuse)
 }
 
-async fn gate(
-    State(state): State<Arc<SimState>>,
-    path: MatchedPath,
-    request: Request,
-    next: Next,
-) -> Response {
-    match faults::admit(&state, Provider::CoinCap, path.as_str(), "none").await {
-        Verdict::Pass => next.run(request).await,
-        Verdict::RateLimited { .. } => {
-            (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response()
-        }
-        Verdict::Down | Verdict::InjectedError => {
-            (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
-        }
+fn refuse(_: &SimState, refused: Refused) -> Response {
+    match refused {
+        Refused::RateLimited { .. } => plain(StatusCode::TOO_MANY_REQUESTS),
+        Refused::Down | Refused::InjectedError => plain(StatusCode::SERVICE_UNAVAILABLE),
     }
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use super::{auth, responses};
 use crate::Provider;
-use crate::faults::{self, Verdict};
+use crate::faults::{self, Refused};
 use crate::state::{SimState, lock};
 use crate::stats::Refusal;
 
@@ -25,19 +25,19 @@ pub(super) async fn gate(
         auth = credentials.kind.label(),
         "coingecko request"
     );
-    match faults::admit(
+    let admitted = faults::admit(
         &state,
         Provider::CoinGecko,
         path.as_str(),
         credentials.kind.label(),
     )
-    .await
-    {
-        Verdict::Pass => {}
-        Verdict::RateLimited { retry_after_secs } => {
+    .await;
+    match admitted {
+        Ok(()) => {}
+        Err(Refused::RateLimited { retry_after_secs }) => {
             return responses::rate_limited(retry_after_secs);
         }
-        Verdict::Down | Verdict::InjectedError => return responses::unavailable(),
+        Err(Refused::Down | Refused::InjectedError) => return responses::unavailable(),
     }
     // CoinGecko answers a wrong key like a missing one (10002).
     if !state.accepts_key(credentials.key.as_deref()) {

@@ -13,14 +13,12 @@ mod tickers;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::Provider;
-use crate::faults::{self, Verdict};
+use crate::faults::{self, Refused, plain};
 use crate::state::SimState;
 
 /// A client's CoinLore base URL ends with it.
@@ -33,28 +31,19 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
         .route("/ticker/", get(tickers::ticker))
         .route("/ticker", get(tickers::ticker))
         .route("/global/", get(global::global))
-        .route("/global", get(global::global))
-        .route_layer(middleware::from_fn_with_state(state, gate));
-    Router::new().nest(BASE_PATH, endpoints)
+        .route("/global", get(global::global));
+    faults::gated(state, Provider::CoinLore, BASE_PATH, endpoints, refuse)
 }
 
-async fn gate(
-    State(state): State<Arc<SimState>>,
-    path: MatchedPath,
-    request: Request,
-    next: Next,
-) -> Response {
-    match faults::admit(&state, Provider::CoinLore, path.as_str(), "none").await {
-        Verdict::Pass => next.run(request).await,
-        Verdict::RateLimited { retry_after_secs } => {
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+fn refuse(_: &SimState, refused: Refused) -> Response {
+    match refused {
+        Refused::RateLimited { retry_after_secs } => {
+            let mut response = plain(StatusCode::TOO_MANY_REQUESTS);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
-        Verdict::Down | Verdict::InjectedError => {
-            (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
-        }
+        Refused::Down | Refused::InjectedError => plain(StatusCode::SERVICE_UNAVAILABLE),
     }
 }

@@ -29,7 +29,7 @@ pub(crate) use ledger::Ledgers;
 pub use summary::{LedgerSummary, NormalTotals, TokenNet, TokenTotals};
 
 use crate::Provider;
-use crate::faults::{self, Verdict};
+use crate::faults::{self, Refused};
 use crate::state::{SimState, lock};
 use crate::stats::Refusal;
 
@@ -63,9 +63,9 @@ async fn gate(
         "none"
     };
     match faults::admit(&state, Provider::Etherscan, path.as_str(), auth).await {
-        Verdict::Pass => next.run(request).await,
-        Verdict::RateLimited { .. } => responses::notok(responses::MAX_RATE),
-        Verdict::Down | Verdict::InjectedError => responses::unavailable(),
+        Ok(()) => next.run(request).await,
+        Err(Refused::RateLimited { .. }) => responses::notok(responses::MAX_RATE),
+        Err(Refused::Down | Refused::InjectedError) => responses::unavailable(),
     }
 }
 
