@@ -41,21 +41,16 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
     Router::new().nest(BASE_PATH, endpoints)
 }
 
-/// Every listed coin's figures at the current step, largest market cap first (rank = position
-/// + 1).
+/// Every listed coin's figures at the current step, largest market cap first.
 fn ranked_figures(state: &SimState) -> Vec<Figures> {
-    let market = &state.market;
-    let mut quotes = market.quotes();
-    let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
-    let ranked = quotes.ranked();
-    ranked
+    let (coins, btc_usd) = state.market.ranked();
+    coins
         .into_iter()
-        .enumerate()
-        .map(|(position, quote)| Figures {
-            id: market.id(quote.index),
-            info: quotes.info(quote.index),
-            quote,
-            rank: position as u64 + 1,
+        .map(|coin| Figures {
+            id: coin.id,
+            quote: coin.quote,
+            info: coin.info,
+            rank: coin.rank,
             btc_usd,
         })
         .collect()

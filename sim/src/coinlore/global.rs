@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::tickers::{json, ranked};
+use super::tickers::json;
 use crate::state::SimState;
 
 /// Fixed: the sim has no exchanges.
@@ -30,7 +30,7 @@ struct Global {
 }
 
 pub(super) async fn global(State(state): State<Arc<SimState>>) -> Response {
-    let (coins, _) = ranked(&state);
+    let (coins, _) = state.market.ranked();
     let cap: f64 = coins.iter().map(|c| c.quote.market_cap_usd).sum();
     let volume: f64 = coins.iter().map(|c| c.quote.volume_24h_usd).sum();
     let open_cap: f64 = coins

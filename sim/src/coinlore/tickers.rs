@@ -13,41 +13,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::Served;
-use crate::market::{CoinInfo, Quote, now_unix_ms};
+use crate::market::{Ranked, now_unix_ms};
 use crate::number::significant;
 use crate::state::{SimState, lock};
 
 const MAX_LIMIT: usize = 100;
 /// `volume24a` (a second volume figure CoinLore adds) relative to `volume24`.
 const VOLUME_A_RATIO: f64 = 1.13;
-
-/// One coin at this step with its rank.
-pub(super) struct Ranked {
-    pub(super) id: String,
-    pub(super) quote: Quote,
-    pub(super) info: CoinInfo,
-    pub(super) rank: u64,
-}
-
-/// Every listed coin at this step, largest market cap first (CoinLore ranks by market cap too,
-/// so its ranks are CoinGecko's), and the BTC price in USD.
-pub(super) fn ranked(state: &SimState) -> (Vec<Ranked>, f64) {
-    let market = &state.market;
-    let mut quotes = market.quotes();
-    let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
-    let ranked = quotes.ranked();
-    let coins = ranked
-        .into_iter()
-        .enumerate()
-        .map(|(position, quote)| Ranked {
-            id: market.id(quote.index),
-            info: quotes.info(quote.index),
-            quote,
-            rank: position as u64 + 1,
-        })
-        .collect();
-    (coins, btc_usd)
-}
 
 #[derive(Debug, Serialize)]
 struct Row<V> {
@@ -132,7 +104,7 @@ pub(super) async fn tickers(
     };
     let start = number("start").unwrap_or(0);
     let limit = number("limit").unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
-    let (coins, btc_usd) = ranked(&state);
+    let (coins, btc_usd) = state.market.ranked();
     let data: Vec<Row<f64>> = coins
         .iter()
         .skip(start)
@@ -156,7 +128,7 @@ pub(super) async fn ticker(
         .get("id")
         .map(|ids| ids.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    let (coins, btc_usd) = ranked(&state);
+    let (coins, btc_usd) = state.market.ranked();
     let data: Vec<Row<String>> = wanted
         .iter()
         .filter_map(|id| {

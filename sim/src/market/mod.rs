@@ -63,6 +63,16 @@ pub(crate) struct Quote {
     pub(crate) updated_at_unix_secs: u64,
 }
 
+/// One listed coin at one step, described, with its market-cap rank.
+#[derive(Debug)]
+pub(crate) struct Ranked {
+    pub(crate) id: String,
+    pub(crate) quote: Quote,
+    pub(crate) info: CoinInfo,
+    /// 1-based market-cap rank among every listed coin at this step.
+    pub(crate) rank: u64,
+}
+
 impl Market {
     /// `churn_epoch_secs`: see [`crate::SimConfig::churn_epoch_secs`].
     pub(crate) fn new(
@@ -114,6 +124,25 @@ impl Market {
         let index = self.catalogue.index_of(id)?;
         let quotes = self.quotes();
         quotes.is_listed(index).then(|| quotes.info(index))
+    }
+
+    /// Every listed coin at the current step, largest market cap first, and the BTC price in USD
+    /// (NaN while bitcoin is unlisted).
+    pub(crate) fn ranked(&self) -> (Vec<Ranked>, f64) {
+        let mut quotes = self.quotes();
+        let btc_usd = quotes.get("bitcoin").map_or(f64::NAN, |q| q.price_usd);
+        let ranked = quotes.ranked();
+        let coins = ranked
+            .into_iter()
+            .enumerate()
+            .map(|(position, quote)| Ranked {
+                id: self.id(quote.index),
+                info: quotes.info(quote.index),
+                quote,
+                rank: position as u64 + 1,
+            })
+            .collect();
+        (coins, btc_usd)
     }
 
     /// Where the coin at `index` lives as a token.
