@@ -35,7 +35,7 @@ use super::responses;
 use super::symbols::{Pair, listed};
 use super::tickers::{day_row, p8, qty8};
 use crate::connection::{self, Batch, Connection, Malformation};
-use crate::market::now_unix_ms;
+use crate::market::{Quote, now_unix_ms};
 use crate::state::{SimState, lock};
 use crate::{Provider, Served, ServedTick};
 
@@ -194,21 +194,43 @@ fn answer(text: &str) -> Option<String> {
     )
 }
 
-/// One trade per stream, now; nothing while the stream is silent. Only the trades sent intact
-/// are recorded as served.
-fn trade_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Batch {
+/// One event per stream whose coin is listed, now, its data made by `event` (given the quote and
+/// the time in ms); nothing while the stream is silent. Returns the batch and what `event` said
+/// of each event sent intact.
+fn events<T>(
+    state: &SimState,
+    conn: &Connection,
+    streams: &[&Stream],
+    mut event: impl FnMut(&Stream, &Quote, u64) -> (Value, T),
+) -> (Batch, Vec<T>) {
     let faults = conn.faults();
     let mut batch = Batch::default();
+    let mut intact = Vec::new();
     if faults.silent {
-        return batch;
+        return (batch, intact);
     }
     let now_ms = now_unix_ms();
     let mut quotes = state.market.quotes();
-    let mut served = Vec::with_capacity(streams.len());
     for stream in streams {
         let Some(quote) = quotes.get(&stream.pair.coin_id) else {
             continue;
         };
+        let (data, sent) = event(stream, &quote, now_ms);
+        match conn.malformation(faults.malformed_rate) {
+            Some(kind) => batch.malformed(malformed(kind, stream, data)),
+            None => {
+                batch.data(envelope(stream, data));
+                intact.push(sent);
+            }
+        }
+    }
+    (batch, intact)
+}
+
+/// One trade per stream, now; nothing while the stream is silent. Only the trades sent intact
+/// are recorded as served.
+fn trade_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Batch {
+    let (batch, served) = events(state, conn, streams, |stream, quote, now_ms| {
         let id = state.trade_ids.fetch_add(1, Ordering::Relaxed) + 1;
         let price = p8(quote.price_usd);
         // A trade of 50 to 550 USD, its side alternating.
@@ -227,40 +249,21 @@ fn trade_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Bat
             "m": id.is_multiple_of(2),
             "M": true,
         });
-        match conn.malformation(faults.malformed_rate) {
-            Some(kind) => batch.malformed(malformed(kind, stream, data)),
-            None => {
-                batch.data(envelope(stream, data));
-                served.push((
-                    stream.pair.symbol.clone(),
-                    ServedTick {
-                        usd: price,
-                        event_time_ms: now_ms,
-                        trade_id: id,
-                    },
-                ));
-            }
-        }
-    }
-    drop(quotes);
+        let tick = ServedTick {
+            usd: price,
+            event_time_ms: now_ms,
+            trade_id: id,
+        };
+        (data, (stream.pair.symbol.clone(), tick))
+    });
     Served::record_ticks(&mut lock(&state.served).binance_stream, served);
     batch
 }
 
 /// The 24 h figures of each ticker stream, now; nothing while the stream is silent.
 fn ticker_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Batch {
-    let faults = conn.faults();
-    let mut batch = Batch::default();
-    if faults.silent {
-        return batch;
-    }
-    let now_ms = now_unix_ms();
-    let mut quotes = state.market.quotes();
-    for stream in streams {
-        let Some(quote) = quotes.get(&stream.pair.coin_id) else {
-            continue;
-        };
-        let day = day_row(&stream.pair, &quote, now_ms);
+    let (batch, _) = events(state, conn, streams, |stream, quote, now_ms| {
+        let day = day_row(&stream.pair, quote, now_ms);
         let data = match stream.kind {
             Kind::MiniTicker => json!({
                 "e": "24hrMiniTicker", "E": now_ms, "s": day.symbol,
@@ -278,11 +281,8 @@ fn ticker_events(state: &SimState, conn: &Connection, streams: &[&Stream]) -> Ba
                 "C": day.close_time, "F": day.first_id, "L": day.last_id, "n": day.count,
             }),
         };
-        match conn.malformation(faults.malformed_rate) {
-            Some(kind) => batch.malformed(malformed(kind, stream, data)),
-            None => batch.data(envelope(stream, data)),
-        }
-    }
+        (data, ())
+    });
     batch
 }
 
