@@ -2,6 +2,8 @@
 //! whole, newest-wins, refuses a listing that shrank past the guard, and readers see either
 //! the old catalogue or the new one.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
@@ -9,9 +11,10 @@ use coinbeat_shared::{
     catalogue::{CatalogueCoin, CatalogueError, CatalogueStore, CoinIndex, Written},
     domain::CoinId,
     keys::Keys,
-    redis_conn,
     testing::TestRedis,
 };
+
+use common::connect;
 
 fn coins(n: u32, symbol_every: u32) -> Vec<CatalogueCoin> {
     (1..=n)
@@ -43,8 +46,7 @@ async fn store() -> (
 ) {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let (conn, keys) = connect(&settings).await;
     let store = CatalogueStore::new(conn.clone(), keys.clone());
     (redis, store, conn, keys)
 }

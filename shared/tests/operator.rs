@@ -1,6 +1,8 @@
 //! The operator toolkit against a real, private redis-server: dead letters (list, show, retry,
 //! purge), queue purge, the worker list, and pausing, resuming and running schedule entries.
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -12,47 +14,29 @@ use std::{
 use coinbeat_shared::{
     Settings,
     jobs::{Job, ProbeJob, Queue},
-    keys::Keys,
     queue::{
-        DeadError, EnqueueOptions, JobContext, JobError, Producer, QueueError, TaskId, TaskStatus,
-        WorkerRuntime, dead_task, list_dead, list_workers, lookup_task, purge_all_dead, purge_dead,
-        purge_waiting, queue_stats, retry_all_dead, retry_dead, sweep_dead_workers,
+        DeadError, EnqueueOptions, JobContext, JobError, QueueError, TaskId, TaskStatus, dead_task,
+        list_dead, list_workers, lookup_task, purge_all_dead, purge_dead, purge_waiting,
+        queue_stats, retry_all_dead, retry_dead, sweep_dead_workers,
     },
-    redis_conn,
     schedule_control::{ControlError, pause, read_pause, resume, run_now},
     schedule_history::{HISTORY_LEN, RunRecord, RunTrigger, push_run, read_history, read_runs},
-    testing::TestRedis,
 };
-use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-struct Ctx {
-    _redis: TestRedis,
-    settings: Settings,
-    keys: Keys,
-    conn: ConnectionManager,
-    producer: Producer,
-}
+use common::{Queues, probe};
 
-async fn setup(tune: impl FnOnce(&mut Settings)) -> Ctx {
-    let redis = TestRedis::start();
-    let mut settings = redis.settings();
-    // One task at a time, so tasks die in the order they were enqueued.
-    settings.queues.defaults.concurrency = 1;
-    settings.queues.defaults.poll_interval_ms = 50;
-    settings.queues.defaults.max_retries = 0;
-    tune(&mut settings);
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
-    Ctx {
-        _redis: redis,
-        settings,
-        keys,
-        conn,
-        producer,
-    }
+/// A private Redis whose queues run one task at a time (so tasks die in the order they were
+/// enqueued), poll often and never retry, after `tune`.
+async fn setup(tune: impl FnOnce(&mut Settings)) -> Queues {
+    Queues::start(|settings| {
+        settings.queues.defaults.concurrency = 1;
+        settings.queues.defaults.poll_interval_ms = 50;
+        settings.queues.defaults.max_retries = 0;
+        tune(settings);
+    })
+    .await
 }
 
 /// A probe worker that fails every task permanently (`boom {seq}`) while `failing` is set and
@@ -70,7 +54,7 @@ impl ProbeWorker {
     }
 }
 
-impl Ctx {
+impl Queues {
     fn probe(&self) -> coinbeat_shared::jobs::QueueName {
         ProbeJob::queue()
     }
@@ -78,12 +62,7 @@ impl Ctx {
     fn spawn_worker(&self, failing: bool) -> ProbeWorker {
         let failing = Arc::new(AtomicBool::new(failing));
         let stop = CancellationToken::new();
-        let rt = WorkerRuntime::new(
-            redis_conn::client(&self.settings.redis).unwrap(),
-            self.conn.clone(),
-            self.keys.clone(),
-            self.settings.queues.for_queue(&ProbeJob::queue()),
-        );
+        let rt = self.probe_runtime();
         let f = failing.clone();
         let handler = move |job: ProbeJob, _: JobContext| {
             let failing = f.load(Ordering::SeqCst);
@@ -103,13 +82,6 @@ impl Ctx {
             stop,
             handle,
         }
-    }
-
-    async fn enqueue(&self, job: ProbeJob) -> TaskId {
-        self.producer
-            .enqueue(&job, EnqueueOptions::default())
-            .await
-            .unwrap()
     }
 
     async fn status(&self, id: TaskId) -> Option<TaskStatus> {
@@ -185,13 +157,6 @@ impl Ctx {
             .await
             .unwrap()
             == 1
-    }
-}
-
-fn probe(seq: u64) -> ProbeJob {
-    ProbeJob {
-        seq,
-        ..ProbeJob::default()
     }
 }
 

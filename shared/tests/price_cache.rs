@@ -1,6 +1,8 @@
 //! The price cache against a real, private redis-server: newest wins atomically, one history
 //! point per accepted write, bounded history, an event per accepted record, hard expiry.
 
+mod common;
+
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,11 +10,12 @@ use coinbeat_shared::{
     cache::{PriceCache, PriceRecord, migrate_symbol_keys},
     domain::{CoinId, Symbol},
     keys::Keys,
-    redis_conn,
     testing::TestRedis,
 };
 use futures::StreamExt;
 use rust_decimal::Decimal;
+
+use common::connect;
 
 fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     PriceRecord {
@@ -37,8 +40,7 @@ fn coin(symbol: &str) -> CoinId {
 async fn private_cache() -> (TestRedis, PriceCache) {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let (conn, keys) = connect(&settings).await;
     let cache = PriceCache::new(conn, keys, &settings.prices);
     (redis, cache)
 }
@@ -48,8 +50,7 @@ async fn an_older_record_never_replaces_a_newer_one_and_history_stays_bounded() 
     let redis = TestRedis::start();
     let mut settings = redis.settings();
     settings.prices.history_points = 3;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let (conn, keys) = connect(&settings).await;
     let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
 
     let mut events = redis::Client::open(redis.url())
@@ -352,8 +353,7 @@ async fn write_by_symbol(
 async fn records_an_older_release_kept_by_symbol_move_to_their_coin_ids_newest_winning() {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let mut conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let (mut conn, keys) = connect(&settings).await;
     let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
     let t0 = Utc::now() - Duration::seconds(60);
 

@@ -1,6 +1,8 @@
 //! The queue layer against a real, private redis-server: enqueue, cap, idempotency, retries,
 //! stats and lookup, with in-process workers.
 
+mod common;
+
 use std::{
     collections::BTreeMap,
     sync::{
@@ -11,44 +13,18 @@ use std::{
 };
 
 use coinbeat_shared::{
-    Settings,
     jobs::{Job, ProbeFailure, ProbeJob, Queue},
-    keys::Keys,
     queue::{
-        EnqueueOptions, JobError, Producer, QueueError, TaskStatus, WorkerRuntime, lookup_task,
-        migrate_layout, queue_stats,
+        EnqueueOptions, JobError, QueueError, TaskStatus, lookup_task, migrate_layout, queue_stats,
     },
-    redis_conn, submit,
-    testing::{TestRedis, command_calls},
+    submit,
+    testing::command_calls,
 };
-use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
-struct Ctx {
-    _redis: TestRedis,
-    settings: Settings,
-    keys: Keys,
-    conn: ConnectionManager,
-    producer: Producer,
-}
+use common::{Queues, probe};
 
-async fn setup(tune: impl FnOnce(&mut Settings)) -> Ctx {
-    let redis = TestRedis::start();
-    let mut settings = redis.settings();
-    tune(&mut settings);
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
-    Ctx {
-        _redis: redis,
-        settings,
-        keys,
-        conn,
-        producer,
-    }
-}
-
-impl Ctx {
+impl Queues {
     /// Starts an in-process worker for the probe queue with `handler`.
     fn spawn_worker<H, Fut>(&self, handler: H) -> (CancellationToken, tokio::task::JoinHandle<()>)
     where
@@ -56,12 +32,7 @@ impl Ctx {
         Fut: Future<Output = coinbeat_shared::queue::JobResult> + Send + 'static,
     {
         let stop = CancellationToken::new();
-        let rt = WorkerRuntime::new(
-            redis_conn::client(&self.settings.redis).unwrap(),
-            self.conn.clone(),
-            self.keys.clone(),
-            self.settings.queues.for_queue(&ProbeJob::queue()),
-        );
+        let rt = self.probe_runtime();
         let s = stop.clone();
         let h = tokio::spawn(async move { rt.run(handler, s).await.unwrap() });
         (stop, h)
@@ -114,16 +85,9 @@ impl Ctx {
     }
 }
 
-fn probe(seq: u64) -> ProbeJob {
-    ProbeJob {
-        seq,
-        ..ProbeJob::default()
-    }
-}
-
 #[tokio::test]
 async fn an_idempotency_key_refuses_the_duplicate_until_its_ttl_expires() {
-    let ctx = setup(|_| {}).await;
+    let ctx = Queues::start(|_| {}).await;
     let opts = EnqueueOptions {
         idempotency_key: Some("tick:prices:1700000000".into()),
         idempotency_ttl: Some(Duration::from_secs(1)),
@@ -171,12 +135,9 @@ async fn an_idempotency_key_refuses_the_duplicate_until_its_ttl_expires() {
 
 #[tokio::test]
 async fn enqueue_past_the_cap_is_refused_and_changes_nothing() {
-    let ctx = setup(|s| s.queues.defaults.max_backlog = 5).await;
+    let ctx = Queues::start(|s| s.queues.defaults.max_backlog = 5).await;
     for i in 0..4 {
-        ctx.producer
-            .enqueue(&probe(i), EnqueueOptions::default())
-            .await
-            .unwrap();
+        ctx.enqueue(probe(i)).await;
     }
     // A delayed task counts against the cap too.
     let delayed = EnqueueOptions {
@@ -236,7 +197,7 @@ async fn enqueue_past_the_cap_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_bulk_batch_that_does_not_fit_writes_nothing_and_one_that_fits_is_queued_in_order() {
-    let ctx = setup(|s| s.queues.defaults.max_backlog = 3_000).await;
+    let ctx = Queues::start(|s| s.queues.defaults.max_backlog = 3_000).await;
     let jobs: Vec<_> = (0..2_500).map(probe).collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
     assert_eq!(ids.len(), 2_500);
@@ -265,7 +226,7 @@ async fn a_bulk_batch_that_does_not_fit_writes_nothing_and_one_that_fits_is_queu
 
 #[tokio::test]
 async fn a_permanent_error_kills_the_task_after_one_attempt_with_its_reason() {
-    let ctx = setup(|s| s.queues.defaults.max_retries = 5).await;
+    let ctx = Queues::start(|s| s.queues.defaults.max_retries = 5).await;
     let calls = Arc::new(Mutex::new(0u32));
     let c2 = calls.clone();
     let (stop, h) = ctx.spawn_worker(move |job: ProbeJob, _| {
@@ -278,11 +239,7 @@ async fn a_permanent_error_kills_the_task_after_one_attempt_with_its_reason() {
             )))
         }
     });
-    let id = ctx
-        .producer
-        .enqueue(&probe(7), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let id = ctx.enqueue(probe(7)).await;
     ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(10))
         .await;
 
@@ -305,7 +262,7 @@ async fn a_permanent_error_kills_the_task_after_one_attempt_with_its_reason() {
 #[tokio::test]
 async fn a_transient_error_is_retried_the_configured_number_of_times_with_growing_delays_then_dead()
 {
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         let q = &mut s.queues.defaults;
         q.max_retries = 3;
         q.retry_base_delay_ms = 400;
@@ -322,11 +279,7 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
             Err(JobError::transient("upstream answered 503"))
         }
     });
-    let id = ctx
-        .producer
-        .enqueue(&probe(1), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let id = ctx.enqueue(probe(1)).await;
     ctx.wait_for_status(id, TaskStatus::Dead, Duration::from_secs(20))
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -356,7 +309,7 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
 
 #[tokio::test]
 async fn a_throttled_error_waits_at_least_the_upstreams_retry_after_without_using_an_attempt() {
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         let q = &mut s.queues.defaults;
         q.max_retries = 3;
         q.retry_base_delay_ms = 10;
@@ -370,11 +323,7 @@ async fn a_throttled_error_waits_at_least_the_upstreams_retry_after_without_usin
             Duration::from_millis(1_500),
         ))
     });
-    let id = ctx
-        .producer
-        .enqueue(&probe(1), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let id = ctx.enqueue(probe(1)).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     let info = loop {
         let info = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), id)
@@ -407,7 +356,7 @@ async fn a_throttled_error_waits_at_least_the_upstreams_retry_after_without_usin
 
 #[tokio::test]
 async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_dead_saying_so() {
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         let q = &mut s.queues.defaults;
         // One attempt in all: a single counted failure would kill the task.
         q.max_retries = 0;
@@ -429,11 +378,7 @@ async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_d
             }
         }
     });
-    let first = ctx
-        .producer
-        .enqueue(&probe(1), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let first = ctx.enqueue(probe(1)).await;
     ctx.wait_for_status(first, TaskStatus::Done, Duration::from_secs(10))
         .await;
     let done = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), first)
@@ -442,11 +387,7 @@ async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_d
         .unwrap();
     assert_eq!(done.attempts, 1, "four throttles and one run: one attempt");
 
-    let second = ctx
-        .producer
-        .enqueue(&probe(2), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let second = ctx.enqueue(probe(2)).await;
     ctx.wait_for_status(second, TaskStatus::Dead, Duration::from_secs(10))
         .await;
     let dead = lookup_task(&ctx.conn, &ctx.keys, &ProbeJob::queue(), second)
@@ -462,7 +403,7 @@ async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_d
 
 #[tokio::test]
 async fn a_callers_idempotency_key_cannot_take_a_tick_the_beat_claims() {
-    let ctx = setup(|_| {}).await;
+    let ctx = Queues::start(|_| {}).await;
     let prices = Queue::Prices.name();
     let claim = ctx
         .keys
@@ -501,7 +442,7 @@ async fn a_callers_idempotency_key_cannot_take_a_tick_the_beat_claims() {
 
 #[tokio::test]
 async fn purging_waiting_or_dead_tasks_never_frees_a_claimed_tick_for_a_lagging_replica() {
-    let ctx = setup(|_| {}).await;
+    let ctx = Queues::start(|_| {}).await;
     let prices = Queue::Prices.name();
     let q = ctx.keys.queue(&prices);
     let tick = |t: i64| EnqueueOptions {
@@ -563,7 +504,7 @@ async fn purging_waiting_or_dead_tasks_never_frees_a_claimed_tick_for_a_lagging_
 
 #[tokio::test]
 async fn queue_stats_agree_with_the_contents_of_redis() {
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         s.queues.defaults.concurrency = 2;
         s.queues.defaults.fetch_batch = 1;
         s.queues.defaults.max_retries = 0;
@@ -580,23 +521,14 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
     // 3 done, 1 dead.
     let mut first = Vec::new();
     for i in 0..3 {
-        first.push(
-            ctx.producer
-                .enqueue(&probe(i), EnqueueOptions::default())
-                .await
-                .unwrap(),
-        );
+        first.push(ctx.enqueue(probe(i)).await);
     }
     let fail = ProbeJob {
         seq: 3,
         fail: Some(ProbeFailure::Permanent),
         ..ProbeJob::default()
     };
-    let dead = ctx
-        .producer
-        .enqueue(&fail, EnqueueOptions::default())
-        .await
-        .unwrap();
+    let dead = ctx.enqueue(fail).await;
     for id in &first {
         ctx.wait_for_status(*id, TaskStatus::Done, Duration::from_secs(10))
             .await;
@@ -609,25 +541,13 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
         sleep_ms: 30_000,
         ..ProbeJob::default()
     };
-    let running = [
-        ctx.producer
-            .enqueue(&long(10), EnqueueOptions::default())
-            .await
-            .unwrap(),
-        ctx.producer
-            .enqueue(&long(11), EnqueueOptions::default())
-            .await
-            .unwrap(),
-    ];
+    let running = [ctx.enqueue(long(10)).await, ctx.enqueue(long(11)).await];
     for id in running {
         ctx.wait_for_status(id, TaskStatus::Running, Duration::from_secs(10))
             .await;
     }
     for i in 20..25 {
-        ctx.producer
-            .enqueue(&long(i), EnqueueOptions::default())
-            .await
-            .unwrap();
+        ctx.enqueue(long(i)).await;
     }
     for i in 30..33 {
         let later = EnqueueOptions {
@@ -694,7 +614,7 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
 
 #[tokio::test]
 async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is_dead() {
-    let ctx = setup(|_| {}).await;
+    let ctx = Queues::start(|_| {}).await;
     let queue = ProbeJob::queue();
     let unknown = coinbeat_shared::queue::TaskId::generate();
     assert!(
@@ -727,7 +647,7 @@ async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is
 
 #[tokio::test]
 async fn pruning_deletes_finished_task_records_past_the_retention_and_keeps_the_rest() {
-    let ctx = setup(|s| s.queues.defaults.max_retries = 0).await;
+    let ctx = Queues::start(|s| s.queues.defaults.max_retries = 0).await;
     let queue = ProbeJob::queue();
     let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
         match job.fail {
@@ -737,24 +657,14 @@ async fn pruning_deletes_finished_task_records_past_the_retention_and_keeps_the_
     });
     let mut finished = Vec::new();
     for i in 0..3 {
-        finished.push(
-            ctx.producer
-                .enqueue(&probe(i), EnqueueOptions::default())
-                .await
-                .unwrap(),
-        );
+        finished.push(ctx.enqueue(probe(i)).await);
     }
     let fail = ProbeJob {
         seq: 9,
         fail: Some(ProbeFailure::Permanent),
         ..ProbeJob::default()
     };
-    finished.push(
-        ctx.producer
-            .enqueue(&fail, EnqueueOptions::default())
-            .await
-            .unwrap(),
-    );
+    finished.push(ctx.enqueue(fail).await);
     for id in &finished[..3] {
         ctx.wait_for_status(*id, TaskStatus::Done, Duration::from_secs(10))
             .await;
@@ -816,7 +726,7 @@ async fn pruning_deletes_finished_task_records_past_the_retention_and_keeps_the_
 #[tokio::test]
 async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
     // Poll and heartbeat far apart: only the wake-up signal can start the task in time.
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         s.queues.defaults.poll_interval_ms = 60_000;
         s.queues.defaults.heartbeat_secs = 60;
         s.queues.defaults.orphan_after_secs = 180;
@@ -825,11 +735,7 @@ async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
     let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move { Ok(None) });
     // Let the worker register, fetch nothing and go idle.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let id = ctx
-        .producer
-        .enqueue(&probe(1), EnqueueOptions::default())
-        .await
-        .unwrap();
+    let id = ctx.enqueue(probe(1)).await;
     ctx.wait_for_status(id, TaskStatus::Done, Duration::from_secs(10))
         .await;
     stop.cancel();
@@ -840,7 +746,7 @@ async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
 async fn single_flight_holds_while_its_task_waits_lets_go_when_it_dies_and_a_dead_retry_takes_it_back()
  {
     // An idempotency TTL far shorter than the task waits.
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         s.queues.defaults.idempotency_ttl_secs = 1;
         s.queues.defaults.max_retries = 0;
         s.queues.defaults.poll_interval_ms = 10;
@@ -897,17 +803,14 @@ async fn single_flight_holds_while_its_task_waits_lets_go_when_it_dies_and_a_dea
 /// nothing waiting, held by a worker of the old release, or deduplicated is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_once() {
-    let ctx = setup(|_| {}).await;
+    let ctx = Queues::start(|_| {}).await;
     let queue = ProbeJob::queue();
     let k = ctx.keys.queue(&queue);
     let mut c = ctx.conn.clone();
     // What the old release left: five waiting, one delayed, one under an idempotency key, and
     // one held by a worker of the old release.
     for seq in 0..5 {
-        ctx.producer
-            .enqueue(&probe(seq), EnqueueOptions::default())
-            .await
-            .unwrap();
+        ctx.enqueue(probe(seq)).await;
     }
     let delayed = EnqueueOptions {
         delay: Some(Duration::from_millis(200)),
@@ -958,10 +861,7 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
     }
     // Upgraded producers enqueue under the new names before the worker starts.
     for seq in 7..9 {
-        ctx.producer
-            .enqueue(&probe(seq), EnqueueOptions::default())
-            .await
-            .unwrap();
+        ctx.enqueue(probe(seq)).await;
     }
 
     let moved = migrate_layout(&ctx.conn, &ctx.keys, &queue).await.unwrap();
@@ -1016,7 +916,7 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_finishing_together_are_acked_many_per_script_call_each_with_its_own_outcome() {
     const N: u64 = 400;
-    let ctx = setup(|s| {
+    let ctx = Queues::start(|s| {
         let q = &mut s.queues.defaults;
         q.concurrency = 64;
         q.fetch_batch = 64;

@@ -4,6 +4,8 @@
 //! keys live on different primaries. Every key of one queue shares one hash tag, so each
 //! queue script runs on one node; a script touching another slot would fail with CROSSSLOT.
 
+mod common;
+
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex},
@@ -23,6 +25,8 @@ use coinbeat_shared::{
     testing::{TestCluster, TestRedis},
 };
 use tokio_util::sync::CancellationToken;
+
+use common::{enqueue, probe};
 
 /// A key prefix under which the probe and prices queues hash to different primaries.
 fn prefix_splitting(cluster: &TestCluster) -> String {
@@ -75,34 +79,15 @@ async fn queues_on_a_redis_cluster_do_everything_a_queue_does() {
     // Enqueue: 30 that succeed, one that fails once then succeeds, one that dies.
     let mut ok_ids = Vec::new();
     for seq in 0..30 {
-        let job = ProbeJob {
-            seq,
-            ..ProbeJob::default()
-        };
-        ok_ids.push(
-            producer
-                .enqueue(&job, EnqueueOptions::default())
-                .await
-                .unwrap(),
-        );
+        ok_ids.push(enqueue(&producer, &probe(seq)).await);
     }
-    let flaky = ProbeJob {
-        seq: 100,
-        ..ProbeJob::default()
-    };
-    let flaky_id = producer
-        .enqueue(&flaky, EnqueueOptions::default())
-        .await
-        .unwrap();
+    let flaky_id = enqueue(&producer, &probe(100)).await;
     let doomed = ProbeJob {
         seq: 200,
         fail: Some(ProbeFailure::Permanent),
         ..ProbeJob::default()
     };
-    let doomed_id = producer
-        .enqueue(&doomed, EnqueueOptions::default())
-        .await
-        .unwrap();
+    let doomed_id = enqueue(&producer, &doomed).await;
     // And work on the other queue, which no worker drains here.
     let mut prices_ids = Vec::new();
     for _ in 0..5 {

@@ -3,6 +3,8 @@
 //! finished records go at their retention without the cleanup job, and the default backlog caps
 //! fit the smaller shipped Redis (measured, not assumed).
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -17,17 +19,18 @@ use coinbeat_shared::{
     jobs::{
         CatalogueJob, CleanupJob, HealthJob, Job, MarketJob, PricesJob, ProbeJob, Queue, WalletJob,
     },
-    keys::Keys,
     metrics::Registry,
     queue::{
         EnqueueOptions, MemoryReading, Producer, QueueError, RuntimeMetrics, TaskStatus,
-        WorkerRuntime, lookup_task, prune_finished, queue_stats,
+        lookup_task, prune_finished, queue_stats,
     },
     redis_conn::{self, ConnectError},
     testing::TestRedis,
 };
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
+
+use common::{enqueue, probe, probe_runtime, producer};
 
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| (*s).to_owned()).collect()
@@ -155,13 +158,7 @@ fn spawn_probe_worker(
     runs: Arc<AtomicU64>,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let stop = CancellationToken::new();
-    let rt = WorkerRuntime::new(
-        redis_conn::client(&settings.redis).unwrap(),
-        conn.clone(),
-        Keys::new(settings.redis.key_prefix.clone()),
-        settings.queues.for_queue(&ProbeJob::queue()),
-    )
-    .with_metrics(RuntimeMetrics::new(registry));
+    let rt = probe_runtime(settings, conn).with_metrics(RuntimeMetrics::new(registry));
     let s = stop.clone();
     let h = tokio::spawn(async move {
         rt.run(
@@ -203,9 +200,7 @@ async fn a_redis_at_its_high_water_mark_refuses_new_tasks_while_a_worker_drains_
     // carry memory from the mark to maxmemory.
     settings.queues.defaults.memory_high_water = 0.5;
     settings.queues.defaults.poll_interval_ms = 50;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    let (conn, keys, producer) = producer(&settings).await;
     let queue = ProbeJob::queue();
 
     // Fill until enqueue says no; the refusal is the memory mark, never Redis's own OOM.
@@ -316,9 +311,7 @@ async fn finished_records_past_their_retention_go_without_the_cleanup_job() {
     let mut settings = redis.settings();
     settings.queues.defaults.finished_retention_secs = 1;
     settings.queues.defaults.poll_interval_ms = 50;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    let (conn, keys, producer) = producer(&settings).await;
     let queue = ProbeJob::queue();
     let registry = Registry::new();
     let (stop, worker) =
@@ -326,16 +319,7 @@ async fn finished_records_past_their_retention_go_without_the_cleanup_job() {
 
     let mut ids = Vec::new();
     for seq in 0..5 {
-        let job = ProbeJob {
-            seq,
-            ..ProbeJob::default()
-        };
-        ids.push(
-            producer
-                .enqueue(&job, EnqueueOptions::default())
-                .await
-                .unwrap(),
-        );
+        ids.push(enqueue(&producer, &probe(seq)).await);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     for id in &ids {
@@ -464,9 +448,7 @@ async fn bulk<J: Job>(producer: &Producer, jobs: Vec<J>) {
 async fn five_queues_full_at_their_default_caps_fit_under_half_the_smaller_shipped_redis() {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys, settings.queues.clone());
+    let (conn, _, producer) = producer(&settings).await;
     let measured = bytes_per_waiting_task(&producer, &conn).await;
 
     // docker/k8s/redis.yaml's --maxmemory (compose's is 1 GB).
