@@ -29,10 +29,10 @@ const ROUTES: [(&str, &str); 2] = [
 const WARM_UP: Duration = Duration::from_secs(2);
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let mut lab = Lab::start().await?;
-    let result = measure(args, &mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start()
+        .await?
+        .run(async |lab| measure(args, lab).await)
+        .await
 }
 
 async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {

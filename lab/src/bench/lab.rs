@@ -3,7 +3,9 @@
 //! `coinbeat-lab bench` and `coinbeat-lab faults` (which also kills, pauses and restarts them).
 //!
 //! Dropping a [`Lab`] kills whatever is still running and removes the folder, so an error or a
-//! Ctrl-C leaves nothing behind; [`Lab::shutdown`] stops everything gracefully.
+//! Ctrl-C leaves nothing behind; [`Lab::shutdown`] stops everything gracefully, and
+//! [`Lab::run`] (or [`Lab::run_beside`] a simulator from [`start_sim`]) does so after a scenario,
+//! whatever it returned.
 
 use std::{
     collections::BTreeMap,
@@ -20,6 +22,7 @@ use coinbeat_shared::{
     redis_conn,
     settings::Secret,
 };
+use coinbeat_sim::{SimConfig, SimHandle};
 use redis::aio::ConnectionManager;
 
 use coinbeat::component::Component;
@@ -214,6 +217,27 @@ impl Lab {
     }
 
     /// Stops the children, then Redis; the folder goes when `self` is dropped.
+    /// Runs `work` in this lab, then shuts the lab down, whatever `work` returned.
+    pub async fn run<T>(
+        mut self,
+        work: impl AsyncFnOnce(&mut Lab) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let result = work(&mut self).await;
+        self.shutdown().await;
+        result
+    }
+
+    /// [`Lab::run`] beside the simulator `sim`, which is stopped once the lab is shut down.
+    pub async fn run_beside<T>(
+        self,
+        sim: SimHandle,
+        work: impl AsyncFnOnce(&mut Lab, &SimHandle) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let result = self.run(async |lab| work(lab, &sim).await).await;
+        let _ = sim.stop().await;
+        result
+    }
+
     pub async fn shutdown(mut self) {
         self.stop_children().await;
         let _: redis::RedisResult<()> = redis::cmd("FLUSHALL")
@@ -395,6 +419,13 @@ pub fn write_config(dir: &Path, name: &str, toml: &str) -> anyhow::Result<PathBu
     let path = dir.join(name);
     std::fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// The simulator, started with `config` for a scenario to run beside ([`Lab::run_beside`]).
+pub async fn start_sim(config: SimConfig) -> anyhow::Result<SimHandle> {
+    coinbeat_sim::start(config)
+        .await
+        .context("starting the simulator")
 }
 
 #[cfg(test)]

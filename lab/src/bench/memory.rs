@@ -12,7 +12,7 @@ use coinbeat_sim::SimConfig;
 
 use super::{
     api::write_prices,
-    lab::{Lab, free_addr, wait_listening},
+    lab::{Lab, free_addr, start_sim, wait_listening},
     load, machine,
     report::{Report, Row},
 };
@@ -31,14 +31,13 @@ const COMPONENTS: [(Component, Option<u64>); 4] = [
 const IDLE: Duration = Duration::from_secs(3);
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let sim = coinbeat_sim::start(SimConfig::default())
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| {
+            measure(args, lab, &sim.base_url()).await
+        })
         .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = measure(args, &mut lab, &sim.base_url()).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
 }
 
 async fn measure(args: &BenchArgs, lab: &mut Lab, sim_url: &str) -> anyhow::Result<Report> {

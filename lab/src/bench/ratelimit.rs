@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use coinbeat_shared::{
     domain::Symbol,
     jobs::{Job, PricesJob},
@@ -18,7 +18,7 @@ use coinbeat_shared::{
 use coinbeat_sim::{ControlRequest, SimConfig, SimHandle, busiest_window};
 
 use super::{
-    lab::Lab,
+    lab::{Lab, start_sim},
     report::{Report, Row},
     stats::median,
 };
@@ -33,14 +33,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if args.limit_per_sec == 0 || args.replicas == 0 || args.jobs == 0 {
         bail!("--limit-per-sec, --replicas and --jobs must be at least 1");
     }
-    let sim = coinbeat_sim::start(SimConfig::default())
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| measure(args, lab, sim).await)
         .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = measure(args, &mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
 }
 
 /// One run's figures.

@@ -19,7 +19,7 @@ use coinbeat_shared::{
 use coinbeat_sim::{Faults, SimConfig, SimHandle};
 
 use super::{
-    lab::{Lab, write_config},
+    lab::{Lab, start_sim, write_config},
     report::{Report, Row},
     stats::median,
 };
@@ -40,17 +40,16 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         bail!("at most 99,999 symbols (the simulator's synthetic coin ids have five digits)");
     }
     let sim = steady_sim(most as u32, args.upstream_latency_ms).await?;
-    let mut lab = Lab::start().await?;
-    let result = measure(args, &mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| measure(args, lab, sim).await)
+        .await
 }
 
 /// The simulator with `extra_coins` synthetic coins, `latency_ms` added to every request, and
 /// no churn: no coin may vanish mid-measurement, however long a run takes.
 pub(super) async fn steady_sim(extra_coins: u32, latency_ms: u64) -> anyhow::Result<SimHandle> {
-    coinbeat_sim::start(SimConfig {
+    start_sim(SimConfig {
         extra_coins,
         churn_epoch_secs: 0,
         faults: Faults {
@@ -60,7 +59,6 @@ pub(super) async fn steady_sim(extra_coins: u32, latency_ms: u64) -> anyhow::Res
         ..SimConfig::default()
     })
     .await
-    .context("starting the simulator")
 }
 
 async fn measure(args: &BenchArgs, lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Report> {

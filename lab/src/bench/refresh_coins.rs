@@ -45,11 +45,10 @@ pub async fn run(args: &BenchArgs, coins: u32) -> anyhow::Result<Report> {
         bail!("--coins must be between {builtin} and {}", 99_999 + builtin);
     }
     let sim = super::refresh::steady_sim(coins - builtin, args.upstream_latency_ms).await?;
-    let mut lab = Lab::start().await?;
-    let result = measure(args, coins, &mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| measure(args, coins, lab, sim).await)
+        .await
 }
 
 async fn measure(

@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 use coinbeat_sim::{SimConfig, SimHandle, StreamConfig};
 
 use super::{
-    lab::{Lab, api_env, counter_across, free_addr, wait_listening, write_config},
+    lab::{Lab, api_env, counter_across, free_addr, start_sim, wait_listening, write_config},
     machine,
     report::{Report, Row},
     stats::{median, percentile},
@@ -127,7 +127,7 @@ struct Figures {
 }
 
 async fn measure(args: &BenchArgs, symbols: usize, rate: u64) -> anyhow::Result<Figures> {
-    let sim = coinbeat_sim::start(SimConfig {
+    let sim = start_sim(SimConfig {
         // Copycats of an earlier ticker get no Binance pair: a tenth more coins leaves enough.
         extra_coins: (symbols + symbols / 10 + 20) as u32,
         streams: StreamConfig {
@@ -137,13 +137,13 @@ async fn measure(args: &BenchArgs, symbols: usize, rate: u64) -> anyhow::Result<
         },
         ..SimConfig::default()
     })
-    .await
-    .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = measure_on(args, &mut lab, &sim, symbols, rate).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    .await?;
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| {
+            measure_on(args, lab, sim, symbols, rate).await
+        })
+        .await
 }
 
 async fn measure_on(

@@ -31,10 +31,7 @@ const RESET_EVERY: Duration = Duration::from_millis(200);
 const FAULT_AT_MOST: Duration = Duration::from_secs(20);
 
 pub async fn run() -> anyhow::Result<Outcome> {
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start().await?.run(scenario).await
 }
 
 /// The in-flight sets that hold tasks, each with how long (s, Redis's clock) its worker has

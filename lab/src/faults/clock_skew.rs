@@ -31,10 +31,7 @@ pub async fn run() -> anyhow::Result<Outcome> {
         std::path::Path::new(LIBFAKETIME).exists(),
         "{LIBFAKETIME} is missing: sudo apt-get install -y faketime"
     );
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start().await?.run(scenario).await
 }
 
 fn skewed(offset: &str) -> Vec<(&'static str, String)> {

@@ -20,7 +20,10 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
-use crate::{args::FaultsArgs, bench::lab::Lab};
+use crate::{
+    args::FaultsArgs,
+    bench::lab::{Lab, start_sim},
+};
 use coinbeat::component::Component;
 use coinbeat_workers::QueueWorker;
 
@@ -30,14 +33,8 @@ const FLOOD: Duration = Duration::from_secs(10);
 const HEALTH_PERIOD: Duration = Duration::from_secs(2);
 
 pub async fn run(_args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let sim = coinbeat_sim::start(SimConfig::default())
-        .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start().await?.run_beside(sim, scenario).await
 }
 
 /// What the clients saw.

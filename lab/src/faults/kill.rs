@@ -38,10 +38,10 @@ pub fn worker_env(concurrency: usize) -> Vec<(&'static str, String)> {
 pub const ORPHAN_WINDOW: Duration = Duration::from_secs(3);
 
 pub async fn run(args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let mut lab = Lab::start().await?;
-    let result = scenario(args, &mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start()
+        .await?
+        .run(async |lab| scenario(args, lab).await)
+        .await
 }
 
 async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {

@@ -29,7 +29,7 @@ const REPLICAS: usize = 2;
 
 pub async fn run() -> anyhow::Result<Outcome> {
     let maxmemory = MAXMEMORY.to_string();
-    let mut lab = Lab::start_with_redis(&[
+    Lab::start_with_redis(&[
         "--save",
         "",
         "--maxmemory",
@@ -37,10 +37,9 @@ pub async fn run() -> anyhow::Result<Outcome> {
         "--maxmemory-policy",
         "noeviction",
     ])
-    .await?;
-    let result = scenario(&mut lab).await;
-    lab.shutdown().await;
-    result
+    .await?
+    .run(scenario)
+    .await
 }
 
 /// Probe tasks `seqs` that run 1 ms each and count themselves in the ledger.

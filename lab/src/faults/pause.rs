@@ -20,7 +20,10 @@ use super::{
     kill::{ORPHAN_WINDOW, worker_env},
     outcome::Outcome,
 };
-use crate::{args::FaultsArgs, bench::lab::Lab};
+use crate::{
+    args::FaultsArgs,
+    bench::lab::{Lab, start_sim},
+};
 use coinbeat::component::Component;
 use coinbeat_workers::QueueWorker;
 
@@ -28,14 +31,8 @@ use coinbeat_workers::QueueWorker;
 const UPSTREAM_LATENCY: Duration = Duration::from_millis(1_500);
 
 pub async fn run(_args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let sim = coinbeat_sim::start(SimConfig::default())
-        .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start().await?.run_beside(sim, scenario).await
 }
 
 async fn scenario(lab: &mut Lab, sim: &SimHandle) -> anyhow::Result<Outcome> {

@@ -16,10 +16,7 @@ const TASKS: u64 = 1_000;
 const BROKEN: usize = 5;
 
 pub async fn run() -> anyhow::Result<Outcome> {
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start().await?.run(scenario).await
 }
 
 async fn scenario(lab: &mut Lab) -> anyhow::Result<Outcome> {

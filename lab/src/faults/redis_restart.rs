@@ -25,7 +25,10 @@ use super::{
     outcome::Outcome,
     system::{Api, schedule_config, sim_env},
 };
-use crate::{args::FaultsArgs, bench::lab::Lab};
+use crate::{
+    args::FaultsArgs,
+    bench::lab::{Lab, start_sim},
+};
 use coinbeat::component::Component;
 use coinbeat_workers::QueueWorker;
 
@@ -33,7 +36,7 @@ use coinbeat_workers::QueueWorker;
 const OUTAGE: Duration = Duration::from_secs(2);
 
 pub async fn run_aof(_args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let mut lab = Lab::start_with_redis(&[
+    Lab::start_with_redis(&[
         "--appendonly",
         "yes",
         "--appendfsync",
@@ -41,10 +44,9 @@ pub async fn run_aof(_args: &FaultsArgs) -> anyhow::Result<Outcome> {
         "--save",
         "",
     ])
-    .await?;
-    let result = aof(&mut lab).await;
-    lab.shutdown().await;
-    result
+    .await?
+    .run(aof)
+    .await
 }
 
 async fn aof(lab: &mut Lab) -> anyhow::Result<Outcome> {
@@ -148,14 +150,11 @@ async fn aof(lab: &mut Lab) -> anyhow::Result<Outcome> {
 }
 
 pub async fn run_ephemeral(_args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let sim = coinbeat_sim::start(SimConfig::default())
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start_with_redis(&["--save", "", "--appendonly", "no"])
+        .await?
+        .run_beside(sim, ephemeral)
         .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start_with_redis(&["--save", "", "--appendonly", "no"]).await?;
-    let result = ephemeral(&mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
 }
 
 async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Result<Outcome> {

@@ -18,10 +18,10 @@ use coinbeat_workers::QueueWorker;
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let mut lab = Lab::start().await?;
-    let result = scenario(args, &mut lab).await;
-    lab.shutdown().await;
-    result
+    Lab::start()
+        .await?
+        .run(async |lab| scenario(args, lab).await)
+        .await
 }
 
 async fn scenario(args: &FaultsArgs, lab: &mut Lab) -> anyhow::Result<Outcome> {

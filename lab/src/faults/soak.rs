@@ -23,7 +23,10 @@ use super::{
 };
 use crate::{
     args::FaultsArgs,
-    bench::{lab::Lab, machine::rss_kib},
+    bench::{
+        lab::{Lab, start_sim},
+        machine::rss_kib,
+    },
 };
 use coinbeat::component::Component;
 use coinbeat_workers::QueueWorker;
@@ -32,14 +35,11 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 const PROBES_PER_SEC: u64 = 50;
 
 pub async fn run(args: &FaultsArgs) -> anyhow::Result<Outcome> {
-    let sim = coinbeat_sim::start(SimConfig::default())
+    let sim = start_sim(SimConfig::default()).await?;
+    Lab::start()
+        .await?
+        .run_beside(sim, async |lab, sim| scenario(args, lab, sim).await)
         .await
-        .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = scenario(args, &mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
 }
 
 /// One sample: Redis keys, Redis memory (bytes), and RSS (KiB) per process.

@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use coinbeat_shared::stream_state::{self, Phase};
 use coinbeat_sim::{SimConfig, SimHandle, StreamConfig};
 use futures::StreamExt;
 
 use super::outcome::Outcome;
-use crate::bench::lab::Lab;
+use crate::bench::lab::{Lab, start_sim};
 use coinbeat::component::Component;
 
 const SHARDS: usize = 3;
@@ -27,7 +27,7 @@ const MAX_GAP: Duration = Duration::from_secs(5);
 const MAX_ROLLING_GAP: Duration = Duration::from_secs(1);
 
 pub async fn run() -> anyhow::Result<Outcome> {
-    let sim = coinbeat_sim::start(SimConfig {
+    let sim = start_sim(SimConfig {
         step_ms: 200,
         streams: StreamConfig {
             trades_per_sec: 10.0,
@@ -35,13 +35,8 @@ pub async fn run() -> anyhow::Result<Outcome> {
         },
         ..SimConfig::default()
     })
-    .await
-    .context("starting the simulator")?;
-    let mut lab = Lab::start().await?;
-    let result = scenario(&mut lab, &sim).await;
-    lab.shutdown().await;
-    let _ = sim.stop().await;
-    result
+    .await?;
+    Lab::start().await?.run_beside(sim, scenario).await
 }
 
 /// When each symbol's records were last seen, and the longest wait between two.
