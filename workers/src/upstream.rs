@@ -138,6 +138,20 @@ impl Upstream {
         self.provider
     }
 
+    /// [`Self::fetch`] of `GET {base_url}{path}` with `query`.
+    pub async fn get<Q: serde::Serialize + ?Sized>(
+        &self,
+        base_url: &str,
+        path: &str,
+        query: &Q,
+        cost: u32,
+        read: impl Fn(&Answer) -> Reading,
+    ) -> Result<Answer, GateError> {
+        let url = format!("{base_url}{path}");
+        self.fetch(|http| http.get(&url).query(query), cost, read)
+            .await
+    }
+
     /// Sends the request `build` makes (once per try), weighing `cost` permits, and returns the
     /// last answer; `read` says what each answer means.
     pub async fn fetch(

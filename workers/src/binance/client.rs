@@ -122,11 +122,7 @@ impl Binance {
             body,
         } = self
             .upstream
-            .fetch(
-                |http| http.get(format!("{}{path}", self.base_url)).query(query),
-                weight,
-                read,
-            )
+            .get(&self.base_url, path, query, weight, read)
             .await?;
         if status.is_success() {
             return Ok((body, sent_at));

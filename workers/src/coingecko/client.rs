@@ -168,11 +168,7 @@ impl CoinGecko {
             ..
         } = self
             .upstream
-            .fetch(
-                |http| http.get(format!("{}{path}", self.base_url)).query(query),
-                1,
-                read,
-            )
+            .get(&self.base_url, path, query, 1, read)
             .await?;
         if status.is_success() {
             return Ok(body);

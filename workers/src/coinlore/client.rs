@@ -88,11 +88,7 @@ impl CoinLore {
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Body, CoinLoreError> {
         let answer = self
             .upstream
-            .fetch(
-                |http| http.get(format!("{}{path}", self.base_url)).query(query),
-                1,
-                read,
-            )
+            .get(&self.base_url, path, query, 1, read)
             .await?;
         let status = answer.status.as_u16();
         // CoinLore has one error class; a redirect still says why.
