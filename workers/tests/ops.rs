@@ -2,17 +2,18 @@
 //! private redis-server: `/metrics` counts what the runtime did (tasks by outcome, run time, in
 //! flight, retries) and reads its queue and its providers from Redis; `/readyz` follows Redis.
 
+#[path = "common/redis.rs"]
+mod redis_helpers;
+
 use std::time::{Duration, Instant};
 
 use coinbeat_shared::{
     Settings,
     jobs::{ProbeFailure, ProbeJob},
-    keys::Keys,
-    queue::Producer,
-    redis_conn,
     settings::QueueOverride,
     testing::{Exposition, TestRedis},
 };
+use redis_helpers::producer;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -107,9 +108,7 @@ async fn three_done_tasks_and_two_dead_are_counted_by_outcome_with_the_retry_and
             ..QueueOverride::default()
         },
     );
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn, keys, settings.queues.clone());
+    let (_, _, producer) = producer(&settings).await;
     // Two quick successes, one success held in flight for a while, one permanent failure
     // (dead at once), one transient failure (retried once, then dead).
     producer

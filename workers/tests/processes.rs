@@ -12,14 +12,16 @@ use coinbeat_shared::{
     jobs::{Job, ProbeJob},
     keys::Keys,
     queue::{EnqueueOptions, Producer, QueueStats, queue_stats},
-    redis_conn,
     testing::TestRedis,
 };
 use redis::aio::ConnectionManager;
 
+#[path = "common/redis.rs"]
+mod redis_helpers;
 #[path = "common/worker_process.rs"]
 mod worker_process;
 
+use redis_helpers::producer;
 use worker_process::WorkerProcess;
 
 /// A `probe-worker` process.
@@ -38,9 +40,7 @@ struct Ctx {
 async fn setup() -> Ctx {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    let (conn, keys, producer) = producer(&settings).await;
     Ctx {
         redis,
         settings,

@@ -17,6 +17,8 @@
 //!
 //! The scenarios run one at a time (they measure rates).
 
+#[path = "common/redis.rs"]
+mod redis_helpers;
 #[path = "common/worker_process.rs"]
 mod worker_process;
 
@@ -30,11 +32,11 @@ use coinbeat_shared::{
     jobs::{Job, MarketJob, PricesJob, WalletJob},
     keys::Keys,
     queue::{Producer, QueueStats, TaskId, queue_stats},
-    redis_conn,
     testing::TestRedis,
 };
 use coinbeat_sim::{ArrivalLog, ControlRequest, SimConfig, SimHandle, Stats};
 use redis::aio::ConnectionManager;
+use redis_helpers::producer;
 use worker_process::WorkerProcess;
 
 /// One scenario at a time: they measure rates on a shared machine.
@@ -52,9 +54,7 @@ struct Ctx {
 async fn setup() -> Ctx {
     let redis = TestRedis::start();
     let settings = redis.settings();
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    let producer = Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    let (conn, keys, producer) = producer(&settings).await;
     let sim = coinbeat_sim::start(SimConfig::default()).await.unwrap();
     Ctx {
         _redis: redis,

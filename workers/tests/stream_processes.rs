@@ -10,17 +10,20 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
-    Settings, keys::Keys, redis_conn, stream_state, stream_state::Phase, testing::TestRedis,
+    Settings, keys::Keys, stream_state, stream_state::Phase, testing::TestRedis,
 };
 use coinbeat_sim::{SimConfig, SimHandle, StreamConfig};
 use redis::aio::ConnectionManager;
 
 #[path = "common/price_records.rs"]
 mod price_records;
+#[path = "common/redis.rs"]
+mod redis_helpers;
 #[path = "common/worker_process.rs"]
 mod worker_process;
 
 use price_records::{Published, event_time};
+use redis_helpers::connect;
 use worker_process::WorkerProcess;
 
 /// Twelve tracked symbols in shards of four.
@@ -49,8 +52,7 @@ impl Ctx {
         .await
         .unwrap();
         let settings = redis.settings();
-        let conn = redis_conn::connect(&settings.redis).await.unwrap();
-        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let (conn, keys) = connect(&settings).await;
         Self {
             redis,
             sim,

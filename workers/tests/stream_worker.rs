@@ -12,7 +12,6 @@ use coinbeat_shared::{
     catalogue::{CatalogueCoin, CatalogueStore},
     domain::{CoinId, Symbol},
     keys::Keys,
-    redis_conn,
     stream_state::{self, Phase, ShardState},
     testing::TestRedis,
 };
@@ -22,8 +21,11 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "common/price_records.rs"]
 mod price_records;
+#[path = "common/redis.rs"]
+mod redis_helpers;
 
 use price_records::{Published, event_time};
+use redis_helpers::connect;
 
 struct Ctx {
     redis: TestRedis,
@@ -61,8 +63,7 @@ async fn setup(step_ms: u64, change: impl FnOnce(&mut SimConfig)) -> Ctx {
     settings.streams.reconnect_min_ms = 200;
     settings.streams.reconnect_max_ms = 1_000;
     settings.streams.coalesce_ms = 100;
-    let conn = redis_conn::connect(&settings.redis).await.unwrap();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let (conn, keys) = connect(&settings).await;
     Ctx {
         redis,
         sim,
