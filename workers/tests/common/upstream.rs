@@ -6,7 +6,7 @@
 
 use rust_decimal::Decimal;
 use wiremock::{
-    Mock, MockServer, Request, ResponseTemplate,
+    Mock, MockBuilder, MockServer, Request, ResponseTemplate,
     matchers::{any, method, path},
 };
 
@@ -54,14 +54,15 @@ pub async fn answering(response: ResponseTemplate) -> MockServer {
     server
 }
 
+/// A mock for `GET at`.
+fn get(at: &str) -> MockBuilder {
+    Mock::given(method("GET")).and(path(at))
+}
+
 /// A server whose `GET at` answers `response` (anything else finds no mock: a 404).
 pub async fn answering_at(at: &str, response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(at))
-        .respond_with(response)
-        .mount(&server)
-        .await;
+    get(at).respond_with(response).mount(&server).await;
     server
 }
 
@@ -73,17 +74,12 @@ pub async fn failing_then(
     success: ResponseTemplate,
 ) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(at))
+    get(at)
         .respond_with(failure)
         .up_to_n_times(times)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(at))
-        .respond_with(success)
-        .mount(&server)
-        .await;
+    get(at).respond_with(success).mount(&server).await;
     server
 }
 
