@@ -144,3 +144,36 @@ impl Wake {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_worker_wakes_at_once_on_a_signal_and_otherwise_every_fallback() {
+        let wake = Wake::default();
+        let fallback = Duration::from_secs(5);
+        let mut wakes = wake.stream(fallback);
+
+        // Nothing signalled: the first wake is the fallback's, not sooner.
+        let start = Instant::now();
+        wakes.next().await;
+        assert_eq!(start.elapsed(), fallback);
+
+        // A signal wakes at once.
+        let start = Instant::now();
+        wake.signal();
+        wakes.next().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+
+        // A signal given while nobody waited (the worker was busy fetching) is kept for the next
+        // wait, not lost.
+        wake.signal();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        wakes.next().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

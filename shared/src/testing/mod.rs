@@ -197,3 +197,25 @@ pub fn unique_prefix() -> String {
         ulid::Ulid::generate().to_string().to_ascii_lowercase()
     )
 }
+
+/// A test's own connection to the Redis of `settings`, and the key builder of its prefix.
+pub async fn connect(settings: &Settings) -> (redis::aio::ConnectionManager, crate::keys::Keys) {
+    let conn = crate::redis_conn::connect(&settings.redis)
+        .await
+        .expect("the test's redis-server answers");
+    let keys = crate::keys::Keys::new(settings.redis.key_prefix.clone());
+    (conn, keys)
+}
+
+/// [`connect`], and a producer for the queues of `settings` on that connection.
+pub async fn producer(
+    settings: &Settings,
+) -> (
+    redis::aio::ConnectionManager,
+    crate::keys::Keys,
+    crate::queue::Producer,
+) {
+    let (conn, keys) = connect(settings).await;
+    let producer = crate::queue::Producer::new(conn.clone(), keys.clone(), settings.queues.clone());
+    (conn, keys, producer)
+}
