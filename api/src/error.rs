@@ -450,21 +450,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// Every error answer: `{"error": {"code", "message", "details"?}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ErrorBody<'a> {
+    /// The stable, machine-readable code (`not_found`, `invalid_symbol`, ...).
     code: &'a str,
     message: &'a str,
+    /// What there is to add, by code (valid values, the task that would fill a cache, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<Value>,
 }
 
 fn error_body(code: &str, message: &str, details: Option<Value>) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
+    serde_json::to_vec(&ErrorEnvelope {
         error: ErrorBody {
             code,
             message,

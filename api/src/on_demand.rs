@@ -50,8 +50,8 @@ pub(crate) enum Outcome {
 }
 
 /// A task that will do the work.
-#[derive(Debug, Serialize)]
-pub(crate) struct Accepted {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
     pub id: TaskId,
     pub queue: Queue,
     pub status: TaskStatus,
@@ -90,14 +90,26 @@ impl Accepted {
     }
 }
 
+/// The data asked for, cached and fresh: nothing was enqueued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Fresh {
+    /// Always true.
+    pub fresh: bool,
+    /// Always false.
+    pub deduplicated: bool,
+    pub kind: Queue,
+    /// The data as its read route shows it (`{"prices": [...]}`, a wallet's analysis).
+    pub data: Value,
+}
+
 /// 200 `{"fresh": true, "deduplicated": false, "kind": ..., "data": ...}`.
 pub(crate) fn fresh_response(kind: Queue, data: Value) -> Response {
-    Json(json!({
-        "fresh": true,
-        "deduplicated": false,
-        "kind": kind,
-        "data": data,
-    }))
+    Json(Fresh {
+        fresh: true,
+        deduplicated: false,
+        kind,
+        data,
+    })
     .into_response()
 }
 

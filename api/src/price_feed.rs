@@ -26,12 +26,14 @@ use crate::{
 };
 
 /// The query both stream routes take.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StreamQuery {
     /// Comma-separated symbols (each names the coin `GET /v1/prices/{coin}` would);
-    /// absent (and no `ids`) means every coin.
+    /// absent (and no `ids`) means every coin. Not with `ids`.
+    #[param(schema_with = prices::symbol_list_schema)]
     pub symbols: Option<String>,
     /// Comma-separated coin ids, instead of symbols.
+    #[param(schema_with = prices::coin_id_list_schema)]
     pub ids: Option<String>,
 }
 

@@ -15,16 +15,33 @@ use coinbeat_shared::{
     domain::Symbol,
     tracked_symbols::{self, TrackedError},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState, JsonBody};
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/admin/symbols`: `symbol` (one) or `symbols` (a list), not both.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, max_properties = 1)]
 pub struct AddSymbol {
+    /// One symbol.
+    #[schema(value_type = Symbol, required = false)]
     symbol: Option<String>,
+    /// Several, 1 to 1000.
+    #[schema(value_type = Vec<Symbol>, required = false, min_items = 1, max_items = 1000)]
     symbols: Option<Vec<String>>,
+}
+
+/// The tracked set after a change (or as it is).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrackedView {
+    tracked: Vec<Symbol>,
+    /// `redis` (an operator's override) or `settings` (`prices.tracked`).
+    #[schema(value_type = String, pattern = "^(redis|settings)$")]
+    source: &'static str,
+    /// Whether the request changed the set; absent on a read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<bool>,
 }
 
 /// Most symbols one request may add.
@@ -40,13 +57,11 @@ async fn view(
     let overridden = state
         .redis(tracked_symbols::is_overridden(state.conn(), state.keys()))
         .await?;
-    let mut body = json!({
-        "tracked": *tracked,
-        "source": if overridden { "redis" } else { "settings" },
-    });
-    if let Some(changed) = changed {
-        body["changed"] = json!(changed);
-    }
+    let body = TrackedView {
+        tracked: tracked.to_vec(),
+        source: if overridden { "redis" } else { "settings" },
+        changed,
+    };
     Ok((status, Json(body)).into_response())
 }
 

@@ -11,6 +11,13 @@ use crate::{ApiError, AppState};
 
 const OK: &str = r#"{"status":"ok"}"#;
 
+/// What both probes answer: `{"status": "ok"}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+}
+
 /// `GET /healthz`: 200 `{"status":"ok"}` whenever the process can answer at all.
 pub async fn healthz() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OK).into_response()

@@ -27,6 +27,13 @@ use coinbeat_shared::{
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{
+    ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, ObjectBuilder, Schema, Type},
+    },
+};
 
 use crate::{
     ApiError, AppState, JsonBody,
@@ -36,22 +43,54 @@ use crate::{
 /// Decimal places of `allocation_pct`.
 pub const ALLOCATION_DECIMALS: u32 = 4;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/portfolio/value`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortfolioRequest {
+    /// 1 to `api.max_portfolio_holdings` (the document says this deployment's number).
+    #[schema(min_items = 1)]
     holdings: Vec<HoldingRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HoldingRequest {
+    #[schema(value_type = Symbol)]
     symbol: String,
     /// Kept as its JSON text, so a number is read digit by digit.
+    #[schema(schema_with = amount_schema)]
     amount: Box<RawValue>,
 }
 
-#[derive(Debug, Serialize)]
-struct PortfolioResponse {
+/// What [`parse_amount`] reads: a positive decimal, as a string or a number. (Its value times
+/// the price must also be exact in 28 significant digits, which no pattern can say: the
+/// pattern keeps to 12 whole digits and 8 decimals.)
+fn amount_schema() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    "^([1-9][0-9]{0,11}(\\.[0-9]{1,8})?|0?\\.[0-9]{0,7}[1-9])$",
+                ))
+                .examples(["0.5"]),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .exclusive_minimum(Some(0.0))
+                .maximum(Some(1e12)),
+        )
+        .description(Some(
+            "A positive amount: a decimal string (exact) or a JSON number (read from its text, \
+             never through a float).",
+        ))
+        .into()
+}
+
+/// The answer of `POST /v1/portfolio/value`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortfolioResponse {
     holdings: Vec<Valued>,
     missing: Vec<MissingHolding>,
     /// The sum of `value_usd` over `holdings`.
@@ -64,7 +103,7 @@ struct PortfolioResponse {
     valued_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Valued {
     symbol: Symbol,
     amount: Decimal,
@@ -78,7 +117,7 @@ struct Valued {
     stale: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MissingHolding {
     amount: Decimal,
     #[serde(flatten)]

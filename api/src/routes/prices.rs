@@ -27,6 +27,13 @@ use coinbeat_shared::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, ObjectBuilder, Schema, Type},
+    },
+};
 
 use super::{
     coins::{cursor_of, parse_cursor},
@@ -42,7 +49,7 @@ use crate::{
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 
 /// One cached price as the API shows it. Decimals are strings with the upstream's digits.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PriceView<'a> {
     /// The ticker as listed (not unique: `coin_id` names the coin).
     pub symbol: &'a str,
@@ -94,7 +101,7 @@ impl<'a> PriceView<'a> {
 }
 
 /// A requested coin with nothing cached, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Missing {
     /// The symbol asked for (a `?symbols=` list, the tracked set, a holding).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +110,7 @@ pub struct Missing {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coin_id: Option<CoinId>,
     /// `not_fetched_yet` or `unknown_coin`, the codes the single-coin route answers with.
+    #[schema(value_type = String, pattern = "^(not_fetched_yet|unknown_coin)$")]
     pub reason: &'static str,
     pub message: String,
 }
@@ -123,8 +131,9 @@ impl Missing {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ListResponse<'a> {
+/// `GET /v1/prices`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceList<'a> {
     prices: Vec<PriceView<'a>>,
     missing: Vec<Missing>,
     /// The page after this one (pass it as `cursor`); `null` on the last page or when the list
@@ -132,18 +141,62 @@ struct ListResponse<'a> {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The query of `GET /v1/prices`. Each is read as text, so a value that does not parse gets a
+/// 422 that says what is wrong; the document gives each its type and limits.
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
-    /// Comma-separated symbols; absent (and no `ids` or `tier`) means the tracked set.
+    /// Comma-separated symbols (any case), e.g. `BTC,ETH`; absent (and no `ids` or `tier`)
+    /// means the tracked set. Not with `ids` or a rank `tier`.
+    #[param(schema_with = symbol_list_schema)]
     symbols: Option<String>,
-    /// Comma-separated coin ids, instead of symbols.
+    /// Comma-separated coin ids, e.g. `bitcoin,ethereum`, instead of symbols.
+    #[param(schema_with = coin_id_list_schema)]
     ids: Option<String>,
-    /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked`: the catalogue's
-    /// coins in rank order, a page at a time.
+    /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked` (the default): the
+    /// catalogue's coins in rank order, a page at a time.
+    #[param(value_type = Option<String>)]
     tier: Option<String>,
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Coins per page, 1 to 1000 (default 100); a list of symbols or ids is paged only when
+    /// `limit` or `cursor` is given.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`, as it was given.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{1,9}(~[ -~]{1,100})?$")]
     cursor: Option<String>,
+}
+
+/// A comma-separated list of symbols, as [`parse_list`] reads it: spaces and empty items
+/// around them are ignored, at least one symbol.
+pub const SYMBOL_LIST_PATTERN: &str = "^[ ,]*[A-Za-z0-9]{1,15}( *,[ ,]*[A-Za-z0-9]{1,15})*[ ,]*$";
+/// A comma-separated list of coin ids, as [`parse_ids`] reads it.
+pub const COIN_ID_LIST_PATTERN: &str =
+    "^[ ,]*[a-z0-9][a-z0-9._-]{0,99}( *,[ ,]*[a-z0-9][a-z0-9._-]{0,99})*[ ,]*$";
+
+/// A `symbols` query parameter.
+pub fn symbol_list_schema() -> RefOr<Schema> {
+    list_schema(SYMBOL_LIST_PATTERN, "BTC,ETH")
+}
+
+/// An `ids` query parameter.
+pub fn coin_id_list_schema() -> RefOr<Schema> {
+    list_schema(COIN_ID_LIST_PATTERN, "bitcoin,ethereum")
+}
+
+fn list_schema(pattern: &str, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([example])
+        .into()
+}
+
+/// The `{coin}` of `/v1/prices/{coin}`: a coin id or a symbol (any case).
+pub fn coin_schema() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(CoinId::schema())
+        .item(Symbol::schema())
+        .description(Some("A coin id (`bitcoin`) or a symbol in any case (`BTC`, `btc`)."))
+        .into()
 }
 
 /// Which coins a list asks for.
@@ -185,11 +238,12 @@ impl ListQuery {
 
 /// One price the single-coin route answers: the record, and the other coins sharing the symbol
 /// asked for.
-#[derive(Debug, Serialize)]
-struct OneResponse<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OnePrice<'a> {
     #[serde(flatten)]
     price: PriceView<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<Alternative>)]
     alternatives: &'a [Alternative],
 }
 
@@ -325,7 +379,7 @@ pub async fn list(
         held.iter()
             .map(|record| PriceView::new(record, now, &state)),
     );
-    Ok(Json(ListResponse {
+    Ok(Json(PriceList {
         prices,
         missing,
         next_cursor,
@@ -404,7 +458,7 @@ pub async fn one(
     let now = Utc::now();
     if let Some(record) = state.live_prices().get(&named.id, now) {
         state.cache_reads().count(Kind::Prices, true);
-        return Ok(Json(OneResponse {
+        return Ok(Json(OnePrice {
             price: PriceView::new(&record, now, &state),
             alternatives: &named.alternatives,
         })
@@ -413,7 +467,7 @@ pub async fn one(
     let record = state.redis(state.cache().get(&named.id)).await?;
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
-        Some(record) => Ok(Json(OneResponse {
+        Some(record) => Ok(Json(OnePrice {
             price: PriceView::new(&record, Utc::now(), &state),
             alternatives: &named.alternatives,
         })
