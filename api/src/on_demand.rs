@@ -180,6 +180,24 @@ pub(crate) async fn known_args(
     kind: Queue,
     args: &Value,
 ) -> Result<Value, ApiError> {
+    // A request names at most as many coins as `GET /v1/prices` reads at once (a job of the
+    // beat may hold more): ten thousand would not fit `api.max_body_bytes` anyway.
+    if kind == Queue::Prices {
+        for list in ["symbols", "ids"] {
+            if let Some(items) = args.get(list).and_then(Value::as_array)
+                && items.len() > prices::MAX_SYMBOLS_PER_REQUEST
+            {
+                return Err(ApiError::InvalidArgs {
+                    kind,
+                    message: format!(
+                        "`{list}` has {} entries; at most {} per request",
+                        items.len(),
+                        prices::MAX_SYMBOLS_PER_REQUEST
+                    ),
+                });
+            }
+        }
+    }
     let catalogue = state.catalogue().await?;
     let prices = &state.settings().prices;
     Ok(submit::check_args_knowing(

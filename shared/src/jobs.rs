@@ -152,7 +152,10 @@ pub struct PricesJob {
 pub struct MarketJob {
     /// How many of the top coins by market cap; `DEFAULT_LIMIT` when left out.
     #[serde(default = "MarketJob::default_limit")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000, default = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 1000, default = 100)
+    )]
     pub limit: u32,
     /// Also refresh the tracked coins' supply figures (one CoinGecko call per coin); on when
     /// left out. Supplies change slowly: the default schedule reads them daily.

@@ -66,7 +66,7 @@ fn error_responses(method: &Method, access: Access, op: &Operation) -> Map<Strin
     if op.not_found {
         responses.insert(
             "404".into(),
-            error("nothing of that name is known or cached"),
+            error("nothing of that name is known or cached (a coin, a task, a queue, ...)"),
         );
     }
     if *method == Method::POST || *method == Method::DELETE {
@@ -99,10 +99,7 @@ pub struct Deployment {
 pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deployment) -> Value {
     let mut components: Components = Vec::new();
     let error = schema_ref::<ErrorEnvelope>(&mut components);
-    debug_assert_eq!(
-        to_json(&error)["$ref"],
-        "#/components/schemas/Error"
-    );
+    debug_assert_eq!(to_json(&error)["$ref"], "#/components/schemas/Error");
     let mut paths = Map::new();
     for (method, path, access) in endpoints {
         let op = describe(method, path).unwrap_or_else(|| operations::op(""));
@@ -132,15 +129,17 @@ pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deplo
             Some(schema) => json!({op.content: {"schema": to_json(schema(&mut components))}}),
             None => json!({op.content: {"schema": {}}}),
         };
-        let mut success = json!({"description": op.summary, "content": content});
-        if op.success == 101 {
-            // A protocol switch has no body.
-            success = json!({"description": op.summary});
-        }
-        responses.insert(op.success.to_string(), success);
+        responses.insert(
+            op.success.to_string(),
+            json!({"description": op.summary, "content": content.clone()}),
+        );
         for (status, description) in op.also {
-            responses.insert(status.to_string(), responses[&op.success.to_string()].clone());
-            responses[&status.to_string()]["description"] = json!(description);
+            let also = match status {
+                // A protocol switch has no body.
+                101 => json!({"description": description}),
+                _ => json!({"description": description, "content": content}),
+            };
+            responses.insert(status.to_string(), also);
         }
         let security = match access {
             Access::Public => json!([]),
@@ -180,6 +179,16 @@ pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deplo
         .and_then(|request| request.pointer_mut("/properties/holdings"))
     {
         holdings["maxItems"] = json!(deployment.max_portfolio_holdings);
+    }
+    // A request names at most `MAX_SYMBOLS_PER_REQUEST` coins (`on_demand::known_args`),
+    // fewer than a job of the beat may hold.
+    for list in ["symbols", "ids"] {
+        if let Some(items) = schemas
+            .get_mut("PricesJob")
+            .and_then(|job| job.pointer_mut(&format!("/properties/{list}")))
+        {
+            items["maxItems"] = json!(crate::routes::prices::MAX_SYMBOLS_PER_REQUEST);
+        }
     }
     if let Some(tier) = schemas
         .get_mut("PricesJob")

@@ -19,8 +19,8 @@ use crate::{
     price_feed::StreamQuery,
     routes::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health,
-        health_report, markets, portfolio, price_history, prices, purge, queues,
-        schedule_control, schedules, tasks, wallets, workers,
+        health_report, markets, portfolio, price_history, prices, purge, queues, schedule_control,
+        schedules, tasks, wallets, workers,
     },
 };
 
@@ -149,8 +149,14 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         },
         "/v1/ws/prices" if get => Operation {
             query: query::<StreamQuery>,
-            success: 101,
-            ..op("Live price updates over a WebSocket")
+            content: "text/event-stream",
+            also: &[(
+                101,
+                "With the WebSocket handshake headers (RFC 6455): the feed over a WebSocket, one JSON text message per event",
+            )],
+            ..op(
+                "Live price updates over a WebSocket; a plain GET (no Upgrade header) gets the same feed as Server-Sent Events",
+            )
         },
         "/v1/portfolio/value" if post => Operation {
             body: json::<portfolio::PortfolioRequest>(),
@@ -184,6 +190,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             response: json::<tasks::SubmitAnswer>(),
             success: 202,
             conflict: Some("the idempotency key is held by an earlier task (its id in `details`)"),
+            not_found: true,
             also: &[(
                 200,
                 "An identical task is already waiting or running (`deduplicated`), or the data asked for is cached and fresh (`fresh`, unless `force`)",
@@ -307,6 +314,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/v1/admin/prices/refresh" if post => Operation {
             body: json::<admin_prices::RefreshRequest>(),
             body_required: false,
+            not_found: true,
             response: json::<tasks::Accepted>(),
             success: 202,
             also: &[(200, "An identical refresh is already waiting or running")],
@@ -323,6 +331,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/v1/admin/symbols" if post => Operation {
             body: json::<admin_symbols::AddSymbol>(),
             response: json::<admin_symbols::TrackedView>(),
+            not_found: true,
             success: 201,
             also: &[(200, "Every symbol was tracked already (`changed`: false)")],
             ..op("Track a symbol (refused when no provider can map it)")

@@ -17,9 +17,10 @@ use crate::{
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The symbols to refresh (1 to 10,000); absent or `null`: the tracked set.
+    /// The symbols to refresh (1 to 1000, as `POST /v1/tasks` takes); absent or `null`: the
+    /// tracked set.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Symbol>>, min_items = 1, max_items = 10_000)]
+    #[schema(value_type = Option<Vec<Symbol>>, min_items = 1, max_items = 1000)]
     symbols: Option<Vec<String>>,
 }
 

@@ -16,20 +16,51 @@ use coinbeat_shared::{
     tracked_symbols::{self, TrackedError},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        Ref, RefOr,
+        schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema},
+    },
+};
 
 use crate::{ApiError, AppState, JsonBody};
 
 /// The body of `POST /v1/admin/symbols`: `symbol` (one) or `symbols` (a list), not both.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1, max_properties = 1)]
 pub struct AddSymbol {
-    /// One symbol.
-    #[schema(value_type = Symbol, required = false)]
     symbol: Option<String>,
-    /// Several, 1 to 1000.
-    #[schema(value_type = Vec<Symbol>, required = false, min_items = 1, max_items = 1000)]
     symbols: Option<Vec<String>>,
+}
+
+/// [`AddSymbol`]'s two shapes, as [`add`] takes them.
+impl PartialSchema for AddSymbol {
+    fn schema() -> RefOr<Schema> {
+        let shape = |name: &str, schema: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(name, schema)
+                .required(name)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let symbol = || RefOr::Ref(Ref::from_schema_name(Symbol::name()));
+        let many = ArrayBuilder::new()
+            .items(symbol())
+            .min_items(Some(1))
+            .max_items(Some(MAX_ADDED))
+            .description(Some("Several, 1 to 1000."));
+        OneOfBuilder::new()
+            .item(shape("symbol", symbol()))
+            .item(shape("symbols", many.into()))
+            .description(Some("`symbol` (one) or `symbols` (a list), not both."))
+            .into()
+    }
+}
+
+impl ToSchema for AddSymbol {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Symbol::name().into_owned(), Symbol::schema()));
+    }
 }
 
 /// The tracked set after a change (or as it is).

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
     queue::{
-        DeadTask, MAX_DEAD_PAGE, TaskId, TaskStatus, dead_task, list_dead, purge_all_dead, purge_dead,
-        retry_all_dead, retry_dead,
+        DeadTask, MAX_DEAD_PAGE, TaskId, TaskStatus, dead_task, list_dead, purge_all_dead,
+        purge_dead, retry_all_dead, retry_dead,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ pub struct PageQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// How many to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     offset: Option<String>,
 }
 
@@ -129,10 +129,13 @@ pub async fn list(
     };
     let offset = match query.offset.as_deref() {
         None => 0,
+        // At most i64::MAX, the most a list index in Redis (and the document's int64) can be.
         Some(raw) => raw
             .trim()
             .parse::<u64>()
-            .map_err(|_| ApiError::InvalidOffset(raw.to_owned()))?,
+            .ok()
+            .filter(|offset| i64::try_from(*offset).is_ok())
+            .ok_or_else(|| ApiError::InvalidOffset(raw.to_owned()))?,
     };
     let page = state
         .redis(list_dead(

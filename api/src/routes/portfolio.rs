@@ -71,19 +71,20 @@ fn amount_schema() -> RefOr<Schema> {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(
-                    "^([1-9][0-9]{0,11}(\\.[0-9]{1,8})?|0?\\.[0-9]{0,7}[1-9])$",
+                    "^0*([1-9][0-9]{0,11}(\\.[0-9]{1,8})?|0?\\.[0-9]{0,7}[1-9])$",
                 ))
                 .examples(["0.5"]),
         )
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::Number)
-                .exclusive_minimum(Some(0.0))
-                .maximum(Some(1e12)),
+                .minimum(Some(MIN_NUMBER_AMOUNT))
+                // The largest float below `Decimal::MAX`.
+                .maximum(Some(7.922816251426433e28)),
         )
         .description(Some(
             "A positive amount: a decimal string (exact) or a JSON number (read from its text, \
-             never through a float).",
+             never through a float) of at least 0.00000001.",
         ))
         .into()
 }
@@ -237,9 +238,14 @@ fn parse_holdings(
     Ok(order)
 }
 
+/// The smallest amount a JSON number may give (smaller ones as decimal strings): a float's
+/// shortest text below it can need more than the 28 decimal places a `Decimal` holds.
+const MIN_NUMBER_AMOUNT: f64 = 1e-8;
+
 /// An amount from its JSON text: a string holding a decimal, or a number; positive.
 fn parse_amount(json: &str) -> Result<Decimal, String> {
-    let text: String = if json.starts_with('"') {
+    let number = !json.starts_with('"');
+    let text: String = if !number {
         serde_json::from_str(json).map_err(|e| format!("is not a string: {e}"))?
     } else if json.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         json.to_owned()
@@ -255,6 +261,12 @@ fn parse_amount(json: &str) -> Result<Decimal, String> {
     .map_err(|_| format!("{trimmed:?} is not a decimal number (or has more than 28 digits)"))?;
     if amount <= Decimal::ZERO {
         return Err(format!("must be above zero, got {trimmed}"));
+    }
+    if number && amount < Decimal::new(1, 8) {
+        return Err(format!(
+            "{trimmed} is below 0.00000001, the least a JSON number may give; give it as a \
+             decimal string"
+        ));
     }
     // `Decimal`'s parser rounds digits past its 28 places; a rounded amount is not the amount.
     if amount.normalize().to_string() != normalize_text(trimmed) {
@@ -325,6 +337,12 @@ mod tests {
             d("12345678901234.123456789")
         );
         assert_eq!(parse_amount("1e-3").unwrap(), d("0.001"));
+        assert_eq!(parse_amount("1e-08").unwrap(), d("0.00000001"));
+        assert_eq!(
+            parse_amount("7.922816251426433e+28").unwrap(),
+            d("79228162514264330000000000000")
+        );
+        assert_eq!(parse_amount("\"0.000000001\"").unwrap(), d("0.000000001"));
         assert_eq!(parse_amount("\"007.50\"").unwrap(), d("7.50"));
         for bad in [
             "0",
@@ -337,6 +355,8 @@ mod tests {
             "{}",
             "\"\"",
             "\"1.00000000000000000000000000001\"",
+            "0.000000001",
+            "1.0998380632271167e-160",
         ] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }

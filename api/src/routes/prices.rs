@@ -146,10 +146,11 @@ pub struct PriceList<'a> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Comma-separated symbols (any case), e.g. `BTC,ETH`; absent (and no `ids` or `tier`)
-    /// means the tracked set. Not with `ids` or a rank `tier`.
+    /// means the tracked set. A list (`symbols`, `ids` or both) wins over `tier`.
     #[param(schema_with = symbol_list_schema)]
     symbols: Option<String>,
-    /// Comma-separated coin ids, e.g. `bitcoin,ethereum`, instead of symbols.
+    /// Comma-separated coin ids, e.g. `bitcoin,ethereum`: instead of symbols, or listed after
+    /// them.
     #[param(schema_with = coin_id_list_schema)]
     ids: Option<String>,
     /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked` (the default): the
@@ -160,7 +161,9 @@ pub struct ListQuery {
     /// `limit` or `cursor` is given.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
-    /// The previous page's `next_cursor`, as it was given.
+    /// The previous page's `next_cursor`, as it was given: a list's is a position (past the
+    /// end: an empty page), a tier's `rank~id` the last coin shown (a bare rank resumes after
+    /// that rank).
     #[param(value_type = Option<String>, pattern = "^[0-9]{1,9}(~[ -~]{1,100})?$")]
     cursor: Option<String>,
 }
@@ -195,43 +198,55 @@ pub fn coin_schema() -> RefOr<Schema> {
     AnyOfBuilder::new()
         .item(CoinId::schema())
         .item(Symbol::schema())
-        .description(Some("A coin id (`bitcoin`) or a symbol in any case (`BTC`, `btc`)."))
+        .description(Some(
+            "A coin id (`bitcoin`) or a symbol in any case (`BTC`, `btc`).",
+        ))
         .into()
 }
 
 /// Which coins a list asks for.
 enum Listing<'a> {
-    Symbols(Option<&'a str>),
-    Ids(&'a str),
-    /// `None`: every catalogued coin.
+    /// The coins of `symbols`, then those of `ids`; the tracked set when neither is given.
+    List {
+        symbols: Option<&'a str>,
+        ids: Option<&'a str>,
+    },
+    /// A rank tier's coins; `None`: every catalogued coin.
     Tier(Option<&'a TierSettings>),
 }
 
 impl ListQuery {
+    /// A list (`symbols`, `ids`, or both) names its coins, so it wins over `tier`, as it
+    /// always has over `tier=tracked`; the tier must still be one of the names.
     fn listing<'a>(
         &'a self,
         tiers: &'a BTreeMap<String, TierSettings>,
     ) -> Result<Listing<'a>, ApiError> {
-        match (&self.symbols, &self.ids, self.tier.as_deref()) {
-            (symbols, None, None | Some("tracked")) => Ok(Listing::Symbols(symbols.as_deref())),
-            (None, Some(ids), None) => Ok(Listing::Ids(ids)),
-            (None, None, Some("all")) => Ok(Listing::Tier(None)),
-            (None, None, Some(name)) => match tiers.get(name).filter(|t| t.enabled) {
-                Some(tier) => Ok(Listing::Tier(Some(tier))),
-                None => Err(ApiError::UnknownTier {
-                    tier: name.to_owned(),
-                    known: tiers
-                        .iter()
-                        .filter(|(_, t)| t.enabled)
-                        .map(|(name, _)| name.as_str())
-                        .chain(["all", "tracked"])
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }),
+        let tier = match self.tier.as_deref() {
+            None | Some("tracked") => None,
+            Some("all") => Some(None),
+            Some(name) => match tiers.get(name).filter(|t| t.enabled) {
+                Some(tier) => Some(Some(tier)),
+                None => {
+                    return Err(ApiError::UnknownTier {
+                        tier: name.to_owned(),
+                        known: tiers
+                            .iter()
+                            .filter(|(_, t)| t.enabled)
+                            .map(|(name, _)| name.as_str())
+                            .chain(["all", "tracked"])
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
             },
-            _ => Err(ApiError::BadRequest(
-                "give one of `symbols`, `ids` or `tier`".into(),
-            )),
+        };
+        match tier {
+            Some(tier) if self.symbols.is_none() && self.ids.is_none() => Ok(Listing::Tier(tier)),
+            _ => Ok(Listing::List {
+                symbols: self.symbols.as_deref(),
+                ids: self.ids.as_deref(),
+            }),
         }
     }
 }
@@ -264,81 +279,89 @@ pub async fn list(
     let paged = query.limit.is_some() || query.cursor.is_some();
     let limit = parse_limit(query.limit.as_deref())?;
     let mut next_cursor = None;
+    let listing = query.listing(&prices_settings.tiers)?;
+    let is_list = matches!(listing, Listing::List { .. });
     // What was asked, each with the coin it names (None: no coin has that symbol).
-    let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> =
-        match query.listing(&prices_settings.tiers)? {
-            Listing::Tier(tier) => {
-                let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-                // A rank tier leaves the tracked coins out, as its runs do (they are a tier of
-                // their own); `all` lists them too.
-                let tracked: HashSet<CoinId> = match tier {
-                    None => HashSet::new(),
-                    Some(_) => {
-                        let symbols = state.tracked_symbols().await?;
-                        named_symbols(&state, &symbols)
-                            .await?
-                            .into_iter()
-                            .flatten()
-                            .map(|named| named.id)
-                            .collect()
-                    }
-                };
-                let mut coins: Vec<&CatalogueCoin> = catalogue
-                    .index
-                    .ranked()
-                    .iter()
-                    .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
-                    .filter(|coin| !tracked.contains(&coin.id))
-                    .filter(|coin| {
-                        after
-                            .as_ref()
-                            .is_none_or(|(rank, id)| coin.rank_order() > (*rank, id.as_str()))
-                    })
-                    .take(limit + 1)
-                    .collect();
-                if coins.len() > limit {
-                    coins.truncate(limit);
-                    next_cursor = coins.last().map(|coin| cursor_of(coin));
+    let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match listing {
+        Listing::Tier(tier) => {
+            let after = query.cursor.as_deref().map(tier_cursor).transpose()?;
+            // A rank tier leaves the tracked coins out, as its runs do (they are a tier of
+            // their own); `all` lists them too.
+            let tracked: HashSet<CoinId> = match tier {
+                None => HashSet::new(),
+                Some(_) => {
+                    let symbols = state.tracked_symbols().await?;
+                    named_symbols(&state, &symbols)
+                        .await?
+                        .into_iter()
+                        .flatten()
+                        .map(|named| named.id)
+                        .collect()
                 }
-                coins
-                    .into_iter()
-                    .map(|coin| {
-                        let named = NamedCoin {
-                            id: coin.id.clone(),
-                            symbol: Symbol::parse(&coin.symbol).ok(),
-                            known: true,
-                            alternatives: Vec::new(),
-                        };
-                        (None, Some(named))
-                    })
-                    .collect()
-            }
-            Listing::Ids(ids) => parse_ids(ids)?
-                .into_iter()
-                .map(|id| {
-                    let named = catalogue
-                        .name(prices_settings, id.as_str())
-                        .filter(|named| named.id == id);
-                    (None, Some(named.unwrap_or_else(|| NamedCoin::bare(id))))
+            };
+            let mut coins: Vec<&CatalogueCoin> = catalogue
+                .index
+                .ranked()
+                .iter()
+                .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
+                .filter(|coin| !tracked.contains(&coin.id))
+                .filter(|coin| {
+                    after
+                        .as_ref()
+                        .is_none_or(|(rank, id)| coin.rank_order() > (*rank, id.as_str()))
                 })
-                .collect(),
-            Listing::Symbols(symbols) => {
-                let symbols: Arc<Vec<Symbol>> = match symbols {
-                    None => state.tracked_symbols().await?,
-                    Some(list) => Arc::new(parse_list(list)?),
-                };
-                let named = named_symbols(&state, &symbols).await?;
-                symbols.iter().cloned().map(Some).zip(named).collect()
+                .take(limit + 1)
+                .collect();
+            if coins.len() > limit {
+                coins.truncate(limit);
+                next_cursor = coins.last().map(|coin| cursor_of(coin));
             }
-        };
-    if paged && query.tier.as_deref().is_none_or(|t| t == "tracked") {
+            coins
+                .into_iter()
+                .map(|coin| {
+                    let named = NamedCoin {
+                        id: coin.id.clone(),
+                        symbol: Symbol::parse(&coin.symbol).ok(),
+                        known: true,
+                        alternatives: Vec::new(),
+                    };
+                    (None, Some(named))
+                })
+                .collect()
+        }
+        Listing::List { symbols, ids } => {
+            let ids = ids.map(parse_ids).transpose()?;
+            let symbols: Option<Arc<Vec<Symbol>>> = match (symbols, &ids) {
+                (None, None) => Some(state.tracked_symbols().await?),
+                (None, Some(_)) => None,
+                (Some(list), _) => Some(Arc::new(parse_list(list)?)),
+            };
+            let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match symbols {
+                Some(symbols) => {
+                    let named = named_symbols(&state, &symbols).await?;
+                    symbols.iter().cloned().map(Some).zip(named).collect()
+                }
+                None => Vec::new(),
+            };
+            // The coins of `ids` after those of `symbols`; a coin both name, once.
+            let listed: HashSet<CoinId> = asked
+                .iter()
+                .filter_map(|(_, named)| Some(named.as_ref()?.id.clone()))
+                .collect();
+            for id in ids.into_iter().flatten().filter(|id| !listed.contains(id)) {
+                let named = catalogue
+                    .name(prices_settings, id.as_str())
+                    .filter(|named| named.id == id);
+                asked.push((None, Some(named.unwrap_or_else(|| NamedCoin::bare(id)))));
+            }
+            asked
+        }
+    };
+    if paged && is_list {
+        // A position in the list; past its end, an empty last page.
         let start = match query.cursor.as_deref() {
             None => 0,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|at| *at <= asked.len())
-                .ok_or_else(|| ApiError::InvalidCursor(raw.to_owned()))?,
+            Some(raw) => list_cursor(raw)?.min(asked.len()),
         };
         let end = (start + limit).min(asked.len());
         if end < asked.len() {
@@ -385,6 +408,29 @@ pub async fn list(
         next_cursor,
     })
     .into_response())
+}
+
+/// A list's cursor: its position (`12`; what follows a `~` is a tier's, and not needed here).
+fn list_cursor(raw: &str) -> Result<usize, ApiError> {
+    let position = raw.split_once('~').map_or(raw, |(position, _)| position);
+    if position.is_empty() || !position.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::InvalidCursor(raw.to_owned()));
+    }
+    position
+        .parse()
+        .map_err(|_| ApiError::InvalidCursor(raw.to_owned()))
+}
+
+/// A tier's cursor: the last coin shown, `rank~id`; a bare rank resumes after that rank.
+fn tier_cursor(raw: &str) -> Result<(u32, String), ApiError> {
+    if !raw.contains('~') && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        let rank = raw
+            .parse()
+            .map_err(|_| ApiError::InvalidCursor(raw.to_owned()))?;
+        // `~` sorts after every character of a coin id.
+        return Ok((rank, "~".to_owned()));
+    }
+    parse_cursor(raw)
 }
 
 /// The record of each coin (same order) from the in-process copy, with one Redis round trip

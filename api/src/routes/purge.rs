@@ -6,8 +6,8 @@ use axum::{
     extract::{Path, State, rejection::PathRejection},
     response::{IntoResponse, Response},
 };
-use coinbeat_shared::queue::purge_waiting;
 use coinbeat_shared::jobs::Queue;
+use coinbeat_shared::queue::purge_waiting;
 use serde::Serialize;
 
 use super::queue_param;

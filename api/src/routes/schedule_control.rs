@@ -115,12 +115,7 @@ pub async fn run_entry(
             ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
             other => other,
         })?;
-    let accepted = Accepted::new(
-        run.task_id,
-        kind,
-        TaskStatus::Pending,
-        false,
-    );
+    let accepted = Accepted::new(run.task_id, kind, TaskStatus::Pending, false);
     Ok(accepted.respond(RunNow {
         entry,
         trigger: run.trigger,

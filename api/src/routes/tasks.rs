@@ -7,7 +7,9 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
-    jobs::{CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, QueueName, WalletJob},
+    jobs::{
+        CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, QueueName, WalletJob,
+    },
     queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, find_task},
     settings::Role,
 };
@@ -17,7 +19,7 @@ use utoipa::{
     PartialSchema, ToSchema,
     openapi::{
         RefOr,
-        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type},
+        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type},
     },
 };
 
@@ -77,7 +79,8 @@ impl PartialSchema for SubmitRequest {
                 .property(
                     "idempotency_key",
                     ObjectBuilder::new()
-                        .schema_type(Type::String)
+                        // `null` is no key, as leaving it out is.
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
                         .min_length(Some(1))
                         .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
                         .description(Some(
@@ -105,8 +108,16 @@ impl PartialSchema for SubmitRequest {
             .item(variant(Queue::Market, reference(MarketJob::name()), false))
             .item(variant(Queue::Wallet, reference(WalletJob::name()), true))
             .item(variant(Queue::Health, reference(HealthJob::name()), false))
-            .item(variant(Queue::Cleanup, reference(CleanupJob::name()), false))
-            .item(variant(Queue::Catalogue, reference(CatalogueJob::name()), false))
+            .item(variant(
+                Queue::Cleanup,
+                reference(CleanupJob::name()),
+                false,
+            ))
+            .item(variant(
+                Queue::Catalogue,
+                reference(CatalogueJob::name()),
+                false,
+            ))
             .description(Some(
                 "A job: its `kind` (which is also its queue) and that kind's `args`.",
             ))

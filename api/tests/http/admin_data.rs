@@ -69,8 +69,8 @@ async fn a_price_refresh_enqueues_a_prices_job_for_the_tracked_set_or_the_symbol
         Some(json!({"symbols": ["NOPE"]})),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_error(&body, "invalid_args");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "unknown_coin");
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn the_tracked_set_is_overridden_in_redis_and_an_unmappable_symbol_is_refu
         Some(json!({"symbol": "wif"})),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "unmappable_symbol");
     assert!(
         body["error"]["message"]

@@ -155,7 +155,14 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
     let queue = param("get", "/v1/admin/queues/{queue}/dead", "queue");
     assert_eq!(
         queue["schema"]["enum"],
-        serde_json::json!(["prices", "market", "wallet", "health", "cleanup", "catalogue"])
+        serde_json::json!([
+            "prices",
+            "market",
+            "wallet",
+            "health",
+            "cleanup",
+            "catalogue"
+        ])
     );
 
     // Query parameters: the query structs' fields, optional, with their limits.
@@ -191,10 +198,7 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
         assert_eq!(kind["required"][0], "kind", "{kind}");
         assert_eq!(kind["additionalProperties"], false, "{kind}");
     }
-    assert_eq!(
-        schemas["PricesJob"]["properties"]["symbols"]["minItems"],
-        1
-    );
+    assert_eq!(schemas["PricesJob"]["properties"]["symbols"]["minItems"], 1);
     let holdings = &schemas["PortfolioRequest"]["properties"]["holdings"];
     assert_eq!(holdings["minItems"], 1);
     assert_eq!(holdings["maxItems"], 7, "the deployment's own limit");
@@ -208,10 +212,12 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
     // Answers: the response types, and every reference resolves.
     let prices = &op("get", "/v1/prices")["responses"]["200"]["content"]["application/json"];
     assert_eq!(prices["schema"]["$ref"], "#/components/schemas/PriceList");
-    assert!(schemas["PriceView"]["required"]
-        .as_array()
-        .unwrap()
-        .contains(&serde_json::json!("usd")));
+    assert!(
+        schemas["PriceView"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("usd"))
+    );
     let mut found = Vec::new();
     refs(&doc, &mut found);
     assert!(found.len() > 40, "{}", found.len());
