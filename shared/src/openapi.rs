@@ -119,9 +119,9 @@ mod tests {
     /// The example of each schema parses: the document's examples are real values.
     #[test]
     fn each_example_parses_with_its_types_parser() {
-        let example = |schema: RefOr<Schema>| match schema {
-            RefOr::T(Schema::Object(o)) => o.examples[0].as_str().unwrap().to_owned(),
-            other => panic!("{other:?}"),
+        let example = |schema: RefOr<Schema>| {
+            let schema = serde_json::to_value(schema).unwrap();
+            schema["examples"][0].as_str().unwrap().to_owned()
         };
         Symbol::parse(&example(Symbol::schema())).unwrap();
         CoinId::parse(&example(CoinId::schema())).unwrap();

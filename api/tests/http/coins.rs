@@ -148,8 +148,11 @@ async fn a_price_is_named_by_id_or_symbol_and_a_shared_symbol_lists_its_alternat
     assert_eq!(body["missing"][0]["reason"], "unknown_coin");
     let (status, body) = api.get("/v1/prices?ids=Bad_Id").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = api.get("/v1/prices?ids=bitcoin&symbols=BTC").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Both lists: the coins of both, a coin both name once (as its symbol named it).
+    let (status, body) = api.get("/v1/prices?ids=bitcoin,batcat&symbols=BTC").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids_of(&body["prices"]), ["bitcoin", "batcat"], "{body}");
+    assert_eq!(body["prices"][0]["symbol"], "BTC", "{body}");
 }
 
 fn ids_of(prices: &Value) -> Vec<&str> {
