@@ -27,9 +27,12 @@ use common::{Up, free_port, get, local_admin_key, up_simulate, wait_for};
 /// two-core machine.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Examples schemathesis draws per operation: enough to try every parameter and body field in
-/// and out of its bounds, few enough to check the 46 routes in about a minute.
-const MAX_EXAMPLES: &str = "12";
+/// Examples schemathesis draws per operation in its random phases (its coverage phase tries
+/// every parameter and body field at and past its bounds whatever this is): few enough to check
+/// every route in a couple of minutes on two cores.
+const MAX_EXAMPLES: &str = "5";
+/// Under `api.client_rate_per_sec` (200), as a client that reads the limit would keep.
+const RATE_LIMIT: &str = "100/s";
 
 /// The virtualenv's `bin` with the tools, or a failure that says how to get them.
 fn tools() -> PathBuf {
@@ -92,6 +95,7 @@ async fn schemathesis_finds_no_failure_on_any_route_with_every_check() {
         .args(["--checks", "all"])
         .args(["--header", &format!("Authorization: Bearer {key}")])
         .args(["--max-examples", MAX_EXAMPLES])
+        .args(["--rate-limit", RATE_LIMIT])
         .args(["--seed", "20"])
         .args(["--request-timeout", "10"])
         .args(["--report", "junit", "--report-junit-path"])
@@ -127,7 +131,14 @@ async fn a_python_client_generated_from_the_document_reads_prices_and_enqueues_a
     std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
 
     let client = data.path().join("client");
+    // The generator formats what it writes with the ruff it brought along.
+    let path_var = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let (output, text) = run(Command::new(bin.join("openapi-python-client"))
+        .env("PATH", path_var)
         .arg("generate")
         .arg("--path")
         .arg(&path)
@@ -157,7 +168,7 @@ from decimal import Decimal
 
 from client import AuthenticatedClient
 from client.api.v1 import get_prices, get_tasks_id, post_tasks
-from client.models import PriceList, PricesJob, SubmitRequestType0, TaskView, Accepted
+from client.models import Accepted, PriceList, PricesJob, PricesTask, PricesTaskKind, TaskView
 
 api, key = sys.argv[1], sys.argv[2]
 with AuthenticatedClient(base_url=api, token=key) as client:
@@ -168,7 +179,7 @@ with AuthenticatedClient(base_url=api, token=key) as client:
     assert prices.missing == [], prices
     print("prices:", " ".join(p.symbol for p in prices.prices))
 
-    body = SubmitRequestType0(kind="prices", args=PricesJob(symbols=["BTC"]), force=True)
+    body = PricesTask(kind=PricesTaskKind.PRICES, args=PricesJob(symbols=["BTC"]), force=True)
     answer = post_tasks.sync_detailed(client=client, body=body)
     assert answer.status_code in (200, 202), answer
     accepted = answer.parsed
