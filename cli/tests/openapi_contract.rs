@@ -15,17 +15,17 @@ mod common;
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::Mutex,
     time::Duration,
 };
 
 use serde_json::Value;
+use tokio::sync::Mutex;
 
 use common::{Up, free_port, get, local_admin_key, up_simulate, wait_for};
 
 /// One `coinbeat up` at a time: two whole systems and schemathesis at once are too much for a
 /// two-core machine.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// Examples schemathesis draws per operation in its random phases (its coverage phase tries
 /// every parameter and body field at and past its bounds whatever this is): few enough to check
@@ -84,7 +84,7 @@ fn run(command: &mut Command) -> (Output, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_no_failure_on_any_route_with_every_check() {
     let bin = tools();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let (_up, api, key) = up_with_prices(data.path()).await;
     let report = data.path().join("junit.xml");
@@ -118,7 +118,7 @@ async fn schemathesis_finds_no_failure_on_any_route_with_every_check() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_client_generated_from_the_document_reads_prices_and_enqueues_a_task() {
     let bin = tools();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let (_up, api, key) = up_with_prices(data.path()).await;
     let document: Value = reqwest::get(format!("{api}/openapi.json"))
