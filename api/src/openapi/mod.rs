@@ -5,7 +5,8 @@
 //! reads and renders. Their schemas are derived from those types (utoipa's `ToSchema` and
 //! `IntoParams`): the query structs the handlers read, the bodies, the responses, and the domain
 //! types with the patterns and limits their parsers enforce (`coinbeat_shared::openapi`).
-//! What only the settings know (the `[prices.tiers]` names) is filled in from them.
+//! What only the settings know (the `[prices.tiers]` names, `api.max_portfolio_holdings`) is
+//! filled in from them.
 //!
 //! Served at `GET /openapi.json`; `GET /docs` ([`docs`]) renders it with no network access.
 
@@ -15,7 +16,7 @@ mod operations;
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 use utoipa::{
-    PartialSchema, ToSchema,
+    ToSchema,
     openapi::{RefOr, schema::Schema},
 };
 
@@ -30,11 +31,6 @@ pub fn schema_ref<T: ToSchema>(components: &mut Components) -> RefOr<Schema> {
     T::schemas(components);
     components.push((T::name().into_owned(), T::schema()));
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
-}
-
-/// `T`'s schema in place (a path parameter's).
-pub fn inline<T: PartialSchema>() -> Value {
-    to_json(T::schema())
 }
 
 fn to_json(value: impl serde::Serialize) -> Value {
@@ -172,7 +168,11 @@ pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deplo
     }
     let mut schemas = Map::new();
     for (name, schema) in components {
-        schemas.insert(name, to_json(schema));
+        let schema = to_json(schema);
+        // Two types of one name would make one `$ref` mean both.
+        if let Some(other) = schemas.insert(name.clone(), schema.clone()) {
+            assert_eq!(other, schema, "two schemas are named {name}");
+        }
     }
     if let Some(holdings) = schemas
         .get_mut("PortfolioRequest")
