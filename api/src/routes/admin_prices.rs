@@ -34,7 +34,12 @@ pub async fn refresh(
     let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?
+        let request =
+            serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+        if !crate::json::is_object(&body) {
+            return Err(crate::json::not_an_object());
+        }
+        request
     };
     let args = match request.symbols {
         Some(symbols) => json!({ "symbols": symbols }),

@@ -71,6 +71,16 @@ async fn a_price_refresh_enqueues_a_prices_job_for_the_tracked_set_or_the_symbol
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "unknown_coin");
+
+    let (status, body) = admin(
+        &api,
+        Method::POST,
+        "/v1/admin/prices/refresh",
+        Some(json!([])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "invalid_body");
 }
 
 #[tokio::test]
