@@ -90,6 +90,8 @@ async fn schemathesis_finds_no_failure_on_any_route_with_every_check() {
     let report = data.path().join("junit.xml");
 
     let (output, text) = run(Command::new(bin.join("st"))
+        // Its cache of what it found (`.schemathesis/`) goes with the run, not into the tree.
+        .current_dir(data.path())
         .arg("run")
         .arg(format!("{api}/openapi.json"))
         .args(["--checks", "all"])
