@@ -119,6 +119,9 @@ pub enum ApiError {
     UnknownKind(#[from] UnknownKind),
     #[error("invalid args for {kind}: {message}")]
     InvalidArgs { kind: Queue, message: String },
+    /// A job's well-formed symbols that no coin has: like a read of an unknown coin, 404.
+    #[error("{0}")]
+    UnknownSymbols(String),
     #[error("queue {queue} is full: {depth} tasks waiting, cap is {cap}; retry later")]
     QueueFull {
         queue: QueueName,
@@ -176,8 +179,8 @@ pub enum ApiError {
     WatchedInSettings(Address),
     #[error("unknown queue {0:?}")]
     UnknownQueue(String),
-    /// `offset` that is not a whole number.
-    #[error("offset must be a whole number, got {0:?}")]
+    /// `offset` that is not a whole number (from 0 to 2^63 - 1).
+    #[error("offset must be a whole number from 0 to 9223372036854775807, got {0:?}")]
     InvalidOffset(String),
     #[error("no task {id} in queue {queue} (it never existed, or its record was pruned)")]
     TaskNotInQueue { queue: QueueName, id: TaskId },
@@ -263,6 +266,7 @@ impl ApiError {
             WalletNotAnalysed { .. } => (NOT_FOUND, "not_analysed_yet"),
             UnknownKind(_) => (UNPROCESSABLE, "unknown_kind"),
             InvalidArgs { .. } => (UNPROCESSABLE, "invalid_args"),
+            UnknownSymbols(_) => (NOT_FOUND, "unknown_coin"),
             QueueFull { .. } | QueueMemoryFull { .. } => (TOO_MANY, "queue_full"),
             RateLimited { .. } => (TOO_MANY, "rate_limited"),
             Duplicate { .. } => (CONFLICT, "duplicate"),
@@ -277,7 +281,8 @@ impl ApiError {
             Unauthenticated { .. } | InvalidToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             SymbolNotTracked(_) => (NOT_FOUND, "symbol_not_tracked"),
-            UnmappableSymbol(_) => (UNPROCESSABLE, "unmappable_symbol"),
+            // Well-formed, but no coin has it: not found, as an unknown coin is on a read.
+            UnmappableSymbol(_) => (NOT_FOUND, "unmappable_symbol"),
             WalletNotWatched(_) => (NOT_FOUND, "wallet_not_watched"),
             WatchedInSettings(_) => (CONFLICT, "watched_in_settings"),
             UnknownQueue(_) => (NOT_FOUND, "unknown_queue"),
@@ -450,21 +455,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// Every error answer: `{"error": {"code", "message", "details"?}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ErrorBody<'a> {
+    /// The stable, machine-readable code (`not_found`, `invalid_symbol`, ...).
     code: &'a str,
     message: &'a str,
+    /// What there is to add, by code (valid values, the task that would fill a cache, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<Value>,
 }
 
 fn error_body(code: &str, message: &str, details: Option<Value>) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
+    serde_json::to_vec(&ErrorEnvelope {
         error: ErrorBody {
             code,
             message,
@@ -602,6 +612,9 @@ impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
             SubmitError::BadArgs { kind, message } => ApiError::InvalidArgs { kind, message },
+            unknown @ SubmitError::UnknownSymbols { .. } => {
+                ApiError::UnknownSymbols(unknown.to_string())
+            }
             SubmitError::Queue(e) => e.into(),
         }
     }

@@ -17,7 +17,8 @@ use crate::{ApiError, AppState};
 /// - wrong or missing content type → 415 `unsupported_media_type`
 /// - larger than `api.max_body_bytes` → 413 `payload_too_large`
 /// - not JSON → 400 `invalid_json`
-/// - JSON that does not fit `T` (missing or unknown field, wrong type) → 422 `invalid_body`
+/// - JSON that does not fit `T` (missing or unknown field, wrong type) → 422 `invalid_body`,
+///   and so is anything but an object (serde would read a struct from an array too)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonBody<T>(pub T);
 
@@ -37,13 +38,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 ApiError::BadRequest(rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| match e.classify() {
-                serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
-                _ => ApiError::InvalidJson(e.to_string()),
-            })
+        let body = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidBody(e.to_string()),
+            _ => ApiError::InvalidJson(e.to_string()),
+        })?;
+        if !is_object(&bytes) {
+            return Err(not_an_object());
+        }
+        Ok(JsonBody(body))
     }
+}
+
+/// Whether a body that parsed as JSON is an object (every body the API takes is one).
+pub(crate) fn is_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// 422 for a JSON body that is not an object.
+pub(crate) fn not_an_object() -> ApiError {
+    ApiError::InvalidBody("the body must be a JSON object".into())
 }
 
 fn has_json_content_type(headers: &HeaderMap) -> bool {
@@ -72,6 +85,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         h
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        assert!(is_object(b" \n{\"holdings\": []}"));
+        assert!(!is_object(b"[[]]"));
+        assert!(!is_object(b"[]"));
+        assert!(!is_object(b"null"));
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub(crate) enum Outcome {
 }
 
 /// A task that will do the work.
-#[derive(Debug, Serialize)]
-pub(crate) struct Accepted {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
     pub id: TaskId,
     pub queue: Queue,
     pub status: TaskStatus,
@@ -90,14 +90,26 @@ impl Accepted {
     }
 }
 
+/// The data asked for, cached and fresh: nothing was enqueued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Fresh {
+    /// Always true.
+    pub fresh: bool,
+    /// Always false.
+    pub deduplicated: bool,
+    pub kind: Queue,
+    /// The data as its read route shows it (`{"prices": [...]}`, a wallet's analysis).
+    pub data: Value,
+}
+
 /// 200 `{"fresh": true, "deduplicated": false, "kind": ..., "data": ...}`.
 pub(crate) fn fresh_response(kind: Queue, data: Value) -> Response {
-    Json(json!({
-        "fresh": true,
-        "deduplicated": false,
-        "kind": kind,
-        "data": data,
-    }))
+    Json(Fresh {
+        fresh: true,
+        deduplicated: false,
+        kind,
+        data,
+    })
     .into_response()
 }
 
@@ -168,6 +180,24 @@ pub(crate) async fn known_args(
     kind: Queue,
     args: &Value,
 ) -> Result<Value, ApiError> {
+    // A request names at most as many coins as `GET /v1/prices` reads at once (a job of the
+    // beat may hold more): ten thousand would not fit `api.max_body_bytes` anyway.
+    if kind == Queue::Prices {
+        for list in ["symbols", "ids"] {
+            if let Some(items) = args.get(list).and_then(Value::as_array)
+                && items.len() > prices::MAX_SYMBOLS_PER_REQUEST
+            {
+                return Err(ApiError::InvalidArgs {
+                    kind,
+                    message: format!(
+                        "`{list}` has {} entries; at most {} per request",
+                        items.len(),
+                        prices::MAX_SYMBOLS_PER_REQUEST
+                    ),
+                });
+            }
+        }
+    }
     let catalogue = state.catalogue().await?;
     let prices = &state.settings().prices;
     Ok(submit::check_args_knowing(

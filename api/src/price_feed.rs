@@ -26,12 +26,14 @@ use crate::{
 };
 
 /// The query both stream routes take.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StreamQuery {
     /// Comma-separated symbols (each names the coin `GET /v1/prices/{coin}` would);
-    /// absent (and no `ids`) means every coin.
+    /// absent (and no `ids`) means every coin. With `ids`: the coins of both lists.
+    #[param(schema_with = prices::symbol_list_schema)]
     pub symbols: Option<String>,
     /// Comma-separated coin ids, instead of symbols.
+    #[param(schema_with = prices::coin_id_list_schema)]
     pub ids: Option<String>,
 }
 
@@ -69,20 +71,19 @@ impl PriceFeed {
         query: &StreamQuery,
         client: Option<ClientIp>,
     ) -> Result<Self, ApiError> {
-        let asked: Option<Vec<CoinId>> = match (&query.symbols, &query.ids) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::BadRequest(
-                    "give `symbols` or `ids`, not both".into(),
-                ));
-            }
-            (Some(list), None) => {
+        // Both lists: the coins of either (each list is checked first, so a bad one is 422).
+        let ids = query.ids.as_deref().map(prices::parse_ids).transpose()?;
+        let asked: Option<Vec<CoinId>> = match (&query.symbols, ids) {
+            (Some(list), ids) => {
                 let symbols = prices::parse_list(list)?;
                 let named = prices::named_symbols(state, &symbols).await?;
                 // A symbol no coin has matches nothing (it may be catalogued later).
-                Some(named.into_iter().flatten().map(|named| named.id).collect())
+                let mut coins: Vec<CoinId> =
+                    named.into_iter().flatten().map(|named| named.id).collect();
+                coins.extend(ids.into_iter().flatten());
+                Some(coins)
             }
-            (None, Some(list)) => Some(prices::parse_ids(list)?),
-            (None, None) => None,
+            (None, ids) => ids,
         };
         let subscription = state
             .price_events()

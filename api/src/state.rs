@@ -2,7 +2,7 @@
 //! settings.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -88,6 +88,8 @@ struct Inner {
     catalogue: CatalogueCache,
     /// The tracked set as last read (see [`AppState::tracked_symbols`]).
     tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
+    /// The OpenAPI document, built on first request (see [`AppState::openapi_document`]).
+    openapi: OnceLock<serde_json::Value>,
 }
 
 impl AppState {
@@ -143,6 +145,7 @@ impl AppState {
                 // The API runs as long as it answers: readiness is Redis's.
                 ops: Ops::new(registry, redis_gauges, conn.clone(), redis_timeout, || true),
                 cache_reads: CacheReads::default(),
+                openapi: OnceLock::new(),
                 catalogue,
                 tracked: Mutex::new(None),
             }),
@@ -211,6 +214,17 @@ impl AppState {
     /// Hits and misses of this process's cache reads.
     pub fn cache_reads(&self) -> &CacheReads {
         &self.inner.cache_reads
+    }
+
+    /// The OpenAPI document of this API: built by `build` from the settings once, then kept.
+    pub fn openapi_document(
+        &self,
+        build: impl FnOnce(&Settings) -> serde_json::Value,
+    ) -> serde_json::Value {
+        self.inner
+            .openapi
+            .get_or_init(|| build(&self.inner.settings))
+            .clone()
     }
 
     /// The tracked set in force: the operator's override in Redis, or `prices.tracked`. Read

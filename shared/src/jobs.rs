@@ -60,6 +60,7 @@ impl fmt::Display for QueueName {
 
 /// The product's queues, one worker binary each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Queue {
     Prices,
@@ -128,12 +129,17 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// Refresh USD prices: of coin ids, or of symbols (each names its pinned or best-ranked coin),
 /// or, with neither, of the tracked set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// At most one of the three (`check_args` refuses two); none: the tracked set.
+#[cfg_attr(feature = "openapi", schema(max_properties = 1))]
 #[serde(deny_unknown_fields)]
 pub struct PricesJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10_000))]
     pub symbols: Option<Vec<Symbol>>,
     /// Coin ids (`bitcoin`), any catalogued coin or not (seed 001's update by coin id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10_000))]
     pub ids: Option<Vec<CoinId>>,
     /// A `[prices.tiers]` name: the catalogue's coins of that tier's ranks, from its source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,10 +148,15 @@ pub struct PricesJob {
 
 /// Refresh the top-N markets, global stats and supply figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MarketJob {
     /// How many of the top coins by market cap; `DEFAULT_LIMIT` when left out.
     #[serde(default = "MarketJob::default_limit")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 1000, default = 100)
+    )]
     pub limit: u32,
     /// Also refresh the tracked coins' supply figures (one CoinGecko call per coin); on when
     /// left out. Supplies change slowly: the default schedule reads them daily.
@@ -168,6 +179,7 @@ impl MarketJob {
 
 /// Analyse one wallet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WalletJob {
     /// Ethereum when left out.
@@ -178,16 +190,19 @@ pub struct WalletJob {
 
 /// Probe upstreams, Redis, queues and workers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthJob {}
 
 /// Expire records, trim histories, prune finished task records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CleanupJob {}
 
 /// Refresh the coin catalogue: every listed coin with its rank (see `catalogue::CatalogueStore`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueJob {}
 

@@ -24,6 +24,8 @@
 //! - [`service`]: the command line of every service binary (`run`, `healthcheck`,
 //!   `--check-config`).
 //! - [`telemetry`] and [`shutdown`]: logging setup and SIGINT/SIGTERM handling for every binary.
+//! - `openapi` (feature `openapi`): the OpenAPI schemas of the domain types, for the API's
+//!   document.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
 pub mod api_keys;
@@ -35,6 +37,8 @@ pub mod jobs;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod plan;
 pub mod queue;
 pub mod ratelimit;

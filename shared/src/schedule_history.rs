@@ -16,6 +16,7 @@ pub const HISTORY_LEN: usize = 50;
 
 /// What made a run happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RunTrigger {
     /// The beat fired the tick at its time.

@@ -21,6 +21,7 @@ pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// Where a shard's prices come from now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Phase {
     /// Opening the first connection.
     Connecting,
@@ -49,6 +50,7 @@ impl Phase {
 
 /// One shard as its holder sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShardState {
     pub shard: u32,
     pub phase: Phase,

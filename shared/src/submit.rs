@@ -23,6 +23,14 @@ pub enum SubmitError {
     /// The arguments do not fit the kind's payload (unknown field, wrong type, bad symbol, ...).
     #[error("invalid args for {kind}: {message}")]
     BadArgs { kind: Queue, message: String },
+    /// Well-formed symbols that no coin has (in `[prices.coins]`, or the catalogue the caller
+    /// knows): nothing could be fetched for them.
+    #[error(
+        "invalid args for {kind}: no coin is known for {} (neither in the coin catalogue nor \
+         under [prices.coins])",
+        symbols.join(", ")
+    )]
+    UnknownSymbols { kind: Queue, symbols: Vec<String> },
     /// The queue refused it (full, duplicate, Redis).
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -52,7 +60,8 @@ pub fn check_args_knowing(
     let normalised = match kind {
         Queue::Prices => {
             let mut job: PricesJob = parse(&args).map_err(bad)?;
-            let given = [job.symbols.is_some(), job.ids.is_some(), job.tier.is_some()];
+            // Named at all, even as `null`: one of the three, as the payload's schema says.
+            let given = ["symbols", "ids", "tier"].map(|name| args.get(name).is_some());
             if given.iter().filter(|g| **g).count() > 1 {
                 return Err(bad("give one of `symbols`, `ids` or `tier`".into()));
             }
@@ -100,11 +109,10 @@ pub fn check_args_knowing(
                     .map(|s| s.as_str())
                     .collect();
                 if !unknown.is_empty() {
-                    return Err(bad(format!(
-                        "no coin is known for {} (neither in the coin catalogue nor under \
-                         [prices.coins])",
-                        unknown.join(", ")
-                    )));
+                    return Err(SubmitError::UnknownSymbols {
+                        kind,
+                        symbols: unknown.into_iter().map(str::to_owned).collect(),
+                    });
                 }
             }
             serde_json::to_value(job)

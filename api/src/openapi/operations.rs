@@ -1,57 +1,116 @@
-//! What the OpenAPI document says of each route beyond the route table: a summary, the query
-//! parameters, the success status and body type, whether it takes a JSON body and whether it
-//! can answer 404. A route missing here fails `every_route_is_described` below.
+//! What the OpenAPI document says of each route beyond the route table: a summary, the success
+//! status, whether it can answer 404, and the types it reads and renders (path parameters,
+//! query struct, body, response), whose schemas are derived from them. A route missing here
+//! fails `every_route_is_described` below.
 
 use axum::http::Method;
+use coinbeat_shared::{
+    domain::{Address, CoinId, Symbol},
+    jobs::Queue,
+    queue::TaskId,
+};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{RefOr, path::Parameter, path::ParameterIn, schema::Schema},
+};
+
+use super::{Components, schema_ref};
+use crate::{
+    price_feed::StreamQuery,
+    routes::{
+        admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
+        markets, portfolio, price_history, prices, purge, queues, schedule_control, schedules,
+        tasks, wallets, workers,
+    },
+};
+
+/// A path parameter's schema.
+pub type PathSchema = fn() -> RefOr<Schema>;
+/// A body's schema, registered in the document's components.
+pub type BodySchema = fn(&mut Components) -> RefOr<Schema>;
 
 /// The description of one operation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Operation {
     pub summary: &'static str,
-    /// (name, description) of each optional query parameter.
-    pub query: &'static [(&'static str, &'static str)],
+    /// The schema of each `{name}` of the path, in order.
+    pub path: &'static [PathSchema],
+    /// The query parameters (from the handler's query struct).
+    pub query: fn() -> Vec<Parameter>,
     pub success: u16,
+    /// Other success statuses with the same body, and what each means.
+    pub also: &'static [(u16, &'static str)],
     pub content: &'static str,
-    pub body: bool,
+    pub body: Option<BodySchema>,
+    /// Whether the body may be left out.
+    pub body_required: bool,
+    pub response: Option<BodySchema>,
     pub not_found: bool,
+    /// What a 409 means here, where one can be answered.
+    pub conflict: Option<&'static str>,
 }
 
 const JSON: &str = "application/json";
 
-const fn op(summary: &'static str) -> Operation {
+pub(super) const fn op(summary: &'static str) -> Operation {
     Operation {
         summary,
-        query: &[],
+        path: &[],
+        query: no_query,
         success: 200,
+        also: &[],
         content: JSON,
-        body: false,
+        body: None,
+        body_required: true,
+        response: None,
         not_found: false,
+        conflict: None,
     }
 }
 
-const SYMBOLS: (&str, &str) = (
-    "symbols",
-    "comma-separated symbols, e.g. BTC,ETH (default: the tracked set)",
-);
-const IDS: (&str, &str) = ("ids", "comma-separated coin ids, instead of symbols");
-const CHAIN: (&str, &str) = ("chain", "ethereum (default), base, arbitrum, ...");
-const LIMIT: (&str, &str) = ("limit", "how many");
-const OFFSET: (&str, &str) = ("offset", "how many to skip");
-const CURSOR: (&str, &str) = ("cursor", "the previous page's next_cursor");
-const TIER: (&str, &str) = (
-    "tier",
-    "a [prices.tiers] name, all (every catalogued coin) or tracked (the default)",
-);
-const SEARCH: (&str, &str) = ("search", "a name, symbol or id prefix (any case)");
+fn no_query() -> Vec<Parameter> {
+    Vec::new()
+}
+
+/// The query parameters `T` reads.
+fn query<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
+}
+
+fn string() -> RefOr<Schema> {
+    String::schema()
+}
+
+/// `T` as a JSON body.
+const fn json<T: ToSchema>() -> Option<BodySchema> {
+    Some(schema_ref::<T>)
+}
 
 /// The description of `method path`, `None` for a route this table lacks.
+/// What `/healthz` and `/readyz` answer when they answer 200: `{"status": "ok"}`
+/// (`coinbeat_ops`'s handlers, as every process serves them).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+}
+
 pub fn describe(method: &Method, path: &str) -> Option<Operation> {
     let get = *method == Method::GET;
     let post = *method == Method::POST;
     let delete = *method == Method::DELETE;
+    const QUEUE: &[PathSchema] = &[<Queue as PartialSchema>::schema];
+    const DEAD_TASK: &[PathSchema] = &[<Queue as PartialSchema>::schema, TaskId::schema];
+    const ENTRY: &[PathSchema] = &[string];
     let o = match path {
-        "/healthz" if get => op("Liveness: the process answers"),
-        "/readyz" if get => op("Readiness: Redis answers (503 otherwise)"),
+        "/healthz" if get => Operation {
+            response: json::<Liveness>(),
+            ..op("Liveness: the process answers")
+        },
+        "/readyz" if get => Operation {
+            response: json::<Liveness>(),
+            ..op("Readiness: Redis answers (503 otherwise)")
+        },
         "/metrics" if get => Operation {
             content: "text/plain; version=0.0.4",
             ..op("Prometheus metrics of this API process")
@@ -70,161 +129,243 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("The documentation page's style sheet")
         },
         "/v1/prices" if get => Operation {
-            query: &[SYMBOLS, IDS, TIER, LIMIT, CURSOR],
+            query: query::<prices::ListQuery>,
+            response: json::<prices::PriceList>(),
             ..op(
                 "Cached USD prices, with what is missing: the tracked set, a list of symbols or ids, or a rank tier's coins (paged)",
             )
         },
         "/v1/prices/{coin}" if get => Operation {
+            path: &[prices::coin_schema],
+            response: json::<prices::OnePrice>(),
             not_found: true,
             ..op(
                 "One cached price by coin id or symbol (a shared symbol names the best-ranked coin and lists the others): exact decimals, fetched_at, source, age, stale",
             )
         },
         "/v1/prices/{coin}/history" if get => Operation {
-            query: &[
-                ("since", "RFC 3339 or unix seconds (default: 24 h ago)"),
-                ("until", "RFC 3339 or unix seconds (default: now)"),
-                ("step", "keep the last point per step, e.g. 1m, 5m, 1h"),
-            ],
+            path: &[prices::coin_schema],
+            query: query::<price_history::HistoryQuery>,
+            response: json::<price_history::HistoryResponse>(),
             not_found: true,
             ..op("Stored price history points of one symbol")
         },
         "/v1/stream/prices" if get => Operation {
-            query: &[SYMBOLS, IDS],
+            query: query::<StreamQuery>,
             content: "text/event-stream",
             ..op("Live price updates as Server-Sent Events (price, lagged, closing)")
         },
         "/v1/ws/prices" if get => Operation {
-            query: &[SYMBOLS, IDS],
-            success: 101,
-            ..op("Live price updates over a WebSocket")
+            query: query::<StreamQuery>,
+            content: "text/event-stream",
+            also: &[(
+                101,
+                "With the WebSocket handshake headers (RFC 6455): the feed over a WebSocket, one JSON text message per event",
+            )],
+            ..op(
+                "Live price updates over a WebSocket; a plain GET (no Upgrade header) gets the same feed as Server-Sent Events",
+            )
         },
         "/v1/portfolio/value" if post => Operation {
-            body: true,
+            body: json::<portfolio::PortfolioRequest>(),
+            response: json::<portfolio::PortfolioResponse>(),
             ..op("Value holdings at the cached prices (exact decimals, allocation, missing)")
         },
         "/v1/markets" if get => Operation {
-            query: &[LIMIT],
+            query: query::<markets::MarketsQuery>,
+            response: json::<markets::MarketsResponse>(),
             not_found: true,
             ..op("Top coins by market cap (CoinGecko, or CoinLore while it is down)")
         },
         "/v1/markets/global" if get => Operation {
+            response: json::<markets::GlobalResponse>(),
             not_found: true,
             ..op("Global market figures")
         },
         "/v1/coins" if get => Operation {
-            query: &[SEARCH, LIMIT, CURSOR],
+            query: query::<coins::CoinsQuery>,
+            response: json::<coins::CoinsResponse>(),
             ..op("The coin catalogue, best-ranked first, or a ranked search by name, symbol or id")
         },
         "/v1/coins/{id}" if get => Operation {
+            path: &[CoinId::schema],
+            response: json::<markets::CoinResponse>(),
             not_found: true,
             ..op("Supply figures of one coin")
         },
         "/v1/tasks" if post => Operation {
-            body: true,
+            body: json::<tasks::SubmitRequest>(),
+            response: json::<tasks::SubmitAnswer>(),
             success: 202,
+            conflict: Some("the idempotency key is held by an earlier task (its id in `details`)"),
+            not_found: true,
+            also: &[(
+                200,
+                "An identical task is already waiting or running (`deduplicated`), or the data asked for is cached and fresh (`fresh`, unless `force`)",
+            )],
             ..op(
                 "Enqueue a job (prices, market, wallet, health, cleanup, catalogue); 200 when an identical task is already waiting or running, or a fresh result is cached (unless force)",
             )
         },
         "/v1/tasks/{id}" if get => Operation {
+            path: &[TaskId::schema],
+            response: json::<tasks::TaskView>(),
             not_found: true,
             ..op("One task: status, attempts, result or error")
         },
         "/v1/wallets/{address}" if get => Operation {
-            query: &[CHAIN],
+            path: &[Address::schema],
+            query: query::<wallets::ChainQuery>,
+            response: json::<wallets::WalletView>(),
             not_found: true,
             ..op("The cached analysis of a wallet")
         },
         "/v1/wallets/{address}/analyze" if post => Operation {
-            query: &[
-                CHAIN,
-                ("force", "true: enqueue even if a fresh analysis is cached"),
-            ],
+            path: &[Address::schema],
+            query: query::<wallets::ChainQuery>,
+            response: json::<wallets::AnalyzeAnswer>(),
             success: 202,
+            also: &[(
+                200,
+                "An identical analysis is already waiting or running, or a fresh one is cached (unless force)",
+            )],
             ..op("Enqueue an analysis of a wallet")
         },
-        "/v1/queues" if get => op("Every queue: waiting, delayed, in flight, done, dead, workers"),
-        "/v1/schedules" if get => op("The schedule table: last run, outcome, next run, paused"),
+        "/v1/queues" if get => Operation {
+            response: json::<queues::QueuesResponse>(),
+            ..op("Every queue: waiting, delayed, in flight, done, dead, workers")
+        },
+        "/v1/schedules" if get => Operation {
+            response: json::<schedules::SchedulesResponse>(),
+            ..op("The schedule table: last run, outcome, next run, paused")
+        },
         "/v1/schedules/{entry}/runs" if get => Operation {
-            query: &[LIMIT],
+            path: ENTRY,
+            query: query::<schedule_control::RunsQuery>,
+            response: json::<schedule_control::RunsResponse>(),
             not_found: true,
             ..op("Recent runs of one schedule entry")
         },
-        "/v1/workers" if get => op("Every worker: queue, host, pid, heartbeat, tasks held"),
+        "/v1/workers" if get => Operation {
+            response: json::<workers::WorkersResponse>(),
+            ..op("Every worker: queue, host, pid, heartbeat, tasks held")
+        },
         "/v1/health" if get => Operation {
+            response: json::<health_report::ReportView>(),
             not_found: true,
             ..op("The latest health report: upstreams, breakers, limiters, Redis, queues")
         },
         "/v1/admin/queues/{queue}/dead" if get => Operation {
-            query: &[LIMIT, OFFSET],
+            path: QUEUE,
+            query: query::<dead::PageQuery>,
+            response: json::<dead::DeadPageView>(),
             not_found: true,
             ..op("Dead tasks of a queue, newest first")
         },
         "/v1/admin/queues/{queue}/dead" if delete => Operation {
+            path: QUEUE,
+            response: json::<dead::Purged>(),
             not_found: true,
             ..op("Purge every dead task of a queue")
         },
         "/v1/admin/queues/{queue}/dead/retry" if post => Operation {
+            path: QUEUE,
+            response: json::<dead::RetriedAll>(),
             not_found: true,
             ..op("Retry every dead task of a queue")
         },
         "/v1/admin/queues/{queue}/dead/{id}" if get => Operation {
+            path: DEAD_TASK,
+            response: json::<tasks::TaskView>(),
             not_found: true,
             ..op("One dead task: payload, attempts, last error")
         },
         "/v1/admin/queues/{queue}/dead/{id}" if delete => Operation {
+            path: DEAD_TASK,
+            response: json::<dead::PurgedOne>(),
             not_found: true,
+            conflict: Some("the task is not dead"),
             ..op("Purge one dead task")
         },
         "/v1/admin/queues/{queue}/dead/{id}/retry" if post => Operation {
+            path: DEAD_TASK,
+            response: json::<dead::Retried>(),
             not_found: true,
+            conflict: Some("the task is not dead, or has no payload left to run"),
             ..op("Retry one dead task")
         },
         "/v1/admin/queues/{queue}/purge" if post => Operation {
+            path: QUEUE,
+            response: json::<purge::PurgedWaiting>(),
             not_found: true,
             ..op("Delete every waiting task of a queue (in-flight ones run on)")
         },
         "/v1/admin/schedules/{entry}/pause" if post => Operation {
+            path: ENTRY,
+            response: json::<schedule_control::PauseView>(),
             not_found: true,
             ..op("Pause a schedule entry")
         },
         "/v1/admin/schedules/{entry}/resume" if post => Operation {
+            path: ENTRY,
+            response: json::<schedule_control::PauseView>(),
             not_found: true,
             ..op("Resume a schedule entry")
         },
         "/v1/admin/schedules/{entry}/run" if post => Operation {
+            path: ENTRY,
+            response: json::<schedule_control::RunNow>(),
             not_found: true,
             success: 202,
             ..op("Run a schedule entry now")
         },
         "/v1/admin/prices/refresh" if post => Operation {
-            body: true,
+            body: json::<admin_prices::RefreshRequest>(),
+            body_required: false,
+            not_found: true,
+            response: json::<tasks::Accepted>(),
             success: 202,
+            also: &[(200, "An identical refresh is already waiting or running")],
             ..op("Refresh prices now (optional symbols)")
         },
-        "/v1/admin/cache/stats" if get => {
-            op("Keys, memory, hits and misses, oldest record per kind")
-        }
-        "/v1/admin/symbols" if get => op("The tracked symbols"),
+        "/v1/admin/cache/stats" if get => Operation {
+            response: json::<admin_cache::CacheStats>(),
+            ..op("Keys, memory, hits and misses, oldest record per kind")
+        },
+        "/v1/admin/symbols" if get => Operation {
+            response: json::<admin_symbols::TrackedView>(),
+            ..op("The tracked symbols")
+        },
         "/v1/admin/symbols" if post => Operation {
-            body: true,
+            body: json::<admin_symbols::AddSymbol>(),
+            response: json::<admin_symbols::TrackedView>(),
+            not_found: true,
             success: 201,
+            also: &[(200, "Every symbol was tracked already (`changed`: false)")],
             ..op("Track a symbol (refused when no provider can map it)")
         },
         "/v1/admin/symbols/{symbol}" if delete => Operation {
+            path: &[Symbol::schema],
+            response: json::<admin_symbols::TrackedView>(),
             not_found: true,
             ..op("Stop tracking a symbol")
         },
-        "/v1/admin/wallets" if get => op("The watched wallets"),
+        "/v1/admin/wallets" if get => Operation {
+            response: json::<admin_wallets::WatchedView>(),
+            ..op("The watched wallets")
+        },
         "/v1/admin/wallets" if post => Operation {
-            body: true,
+            body: json::<admin_wallets::AddWallet>(),
+            response: json::<admin_wallets::WatchedView>(),
             success: 201,
+            also: &[(200, "The wallet was watched already (`changed`: false)")],
             ..op("Watch a wallet (analysed on the hourly schedule)")
         },
         "/v1/admin/wallets/{address}" if delete => Operation {
+            path: &[Address::schema],
+            response: json::<admin_wallets::WatchedView>(),
             not_found: true,
+            conflict: Some("the wallet is watched through the settings (`wallets.watched`)"),
             ..op("Stop watching a wallet")
         },
         _ => return None,

@@ -2,7 +2,7 @@
 //! symbols given, whether or not the cached prices are fresh.
 
 use axum::{Extension, body::Bytes, extract::State, response::Response};
-use coinbeat_shared::{jobs::Queue, queue::EnqueueOptions};
+use coinbeat_shared::{domain::Symbol, jobs::Queue, queue::EnqueueOptions};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -13,10 +13,14 @@ use crate::{
 };
 
 /// The optional body: `{"symbols": ["BTC", "ETH"]}`; none (or `{}`) means the tracked set.
-#[derive(Debug, Default, Deserialize)]
+/// The body of `POST /v1/admin/prices/refresh` (optional: none refreshes the tracked set).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub struct RefreshRequest {
+    /// The symbols to refresh (1 to 1000, as `POST /v1/tasks` takes); absent or `null`: the
+    /// tracked set.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Symbol>>, min_items = 1, max_items = 1000)]
     symbols: Option<Vec<String>>,
 }
 
@@ -30,7 +34,12 @@ pub async fn refresh(
     let request: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?
+        let request =
+            serde_json::from_slice(&body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+        if !crate::json::is_object(&body) {
+            return Err(crate::json::not_an_object());
+        }
+        request
     };
     let args = match request.symbols {
         Some(symbols) => json!({ "symbols": symbols }),

@@ -15,16 +15,64 @@ use coinbeat_shared::{
     domain::Symbol,
     tracked_symbols::{self, TrackedError},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        Ref, RefOr,
+        schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema},
+    },
+};
 
 use crate::{ApiError, AppState, JsonBody};
 
+/// The body of `POST /v1/admin/symbols`: `symbol` (one) or `symbols` (a list), not both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddSymbol {
     symbol: Option<String>,
     symbols: Option<Vec<String>>,
+}
+
+/// [`AddSymbol`]'s two shapes, as [`add`] takes them.
+impl PartialSchema for AddSymbol {
+    fn schema() -> RefOr<Schema> {
+        let shape = |name: &str, schema: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(name, schema)
+                .required(name)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let symbol = || RefOr::Ref(Ref::from_schema_name(Symbol::name()));
+        let many = ArrayBuilder::new()
+            .items(symbol())
+            .min_items(Some(1))
+            .max_items(Some(MAX_ADDED))
+            .description(Some("Several, 1 to 1000."));
+        OneOfBuilder::new()
+            .item(shape("symbol", symbol()))
+            .item(shape("symbols", many.into()))
+            .description(Some("`symbol` (one) or `symbols` (a list), not both."))
+            .into()
+    }
+}
+
+impl ToSchema for AddSymbol {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Symbol::name().into_owned(), Symbol::schema()));
+    }
+}
+
+/// The tracked set after a change (or as it is).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrackedView {
+    tracked: Vec<Symbol>,
+    /// `redis` (an operator's override) or `settings` (`prices.tracked`).
+    #[schema(value_type = String, pattern = "^(redis|settings)$")]
+    source: &'static str,
+    /// Whether the request changed the set; absent on a read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<bool>,
 }
 
 /// Most symbols one request may add.
@@ -40,13 +88,11 @@ async fn view(
     let overridden = state
         .redis(tracked_symbols::is_overridden(state.conn(), state.keys()))
         .await?;
-    let mut body = json!({
-        "tracked": *tracked,
-        "source": if overridden { "redis" } else { "settings" },
-    });
-    if let Some(changed) = changed {
-        body["changed"] = json!(changed);
-    }
+    let body = TrackedView {
+        tracked: tracked.to_vec(),
+        source: if overridden { "redis" } else { "settings" },
+        changed,
+    };
     Ok((status, Json(body)).into_response())
 }
 

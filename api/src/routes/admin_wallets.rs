@@ -11,16 +11,35 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use coinbeat_shared::{domain::Address, watched_wallets};
-use serde::Deserialize;
-use serde_json::json;
+use coinbeat_shared::{
+    domain::{Address, Chain},
+    watched_wallets,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState, JsonBody};
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/admin/wallets`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddWallet {
+    #[schema(value_type = Address)]
     address: String,
+}
+
+/// The watched wallets after a change (or as they are).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WatchedView<'a> {
+    chain: Chain,
+    /// Watched through the settings (`wallets.watched`).
+    #[schema(value_type = Vec<Address>)]
+    settings: &'a [Address],
+    /// Added here.
+    added: Vec<Address>,
+    watch_cron: &'a str,
+    /// Whether the request changed the list; absent on a read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<bool>,
 }
 
 async fn view(
@@ -36,15 +55,13 @@ async fn view(
             wallets.chain,
         ))
         .await?;
-    let mut body = json!({
-        "chain": wallets.chain,
-        "settings": wallets.watched,
-        "added": added,
-        "watch_cron": wallets.watch_cron,
-    });
-    if let Some(changed) = changed {
-        body["changed"] = json!(changed);
-    }
+    let body = WatchedView {
+        chain: wallets.chain,
+        settings: &wallets.watched,
+        added,
+        watch_cron: &wallets.watch_cron,
+        changed,
+    };
     Ok((status, Json(body)).into_response())
 }
 

@@ -12,6 +12,7 @@ use axum::{
 };
 use coinbeat_shared::catalogue::{CatalogueCoin, CatalogueMeta};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::markets::parse_limit;
 use crate::{ApiError, AppState};
@@ -19,18 +20,27 @@ use crate::{ApiError, AppState};
 /// Longest `search` accepted (longer than any coin name).
 const MAX_SEARCH_LEN: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct CoinsQuery {
+    /// A name, symbol or id prefix (any case), at most 100 characters.
+    #[param(value_type = Option<String>, max_length = 100)]
     search: Option<String>,
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Coins per page, 1 to 1000 (default 100). (Read as text, so a non-number gets the same
+    /// 422 as an out-of-range number.)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`, as it was given.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{1,9}~[ -~]{1,100}$")]
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CoinsResponse<'a> {
+/// `GET /v1/coins`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoinsResponse<'a> {
     /// What the catalogue is and where it came from; `null` before the first refresh.
+    #[schema(value_type = Option<CatalogueMeta>)]
     catalogue: Option<&'a CatalogueMeta>,
+    #[schema(value_type = Vec<CatalogueCoin>)]
     coins: Vec<&'a CatalogueCoin>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
@@ -45,7 +55,7 @@ pub async fn list(
     let limit = parse_limit(query.limit.as_deref())?;
     let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let search = query.search.as_deref().map(str::trim);
-    if search.is_some_and(|s| s.len() > MAX_SEARCH_LEN) {
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH_LEN) {
         return Err(ApiError::BadRequest(format!(
             "`search` is longer than {MAX_SEARCH_LEN} characters"
         )));

@@ -14,12 +14,11 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
     queue::{
-        DeadTask, MAX_DEAD_PAGE, TaskId, dead_task, list_dead, purge_all_dead, purge_dead,
-        retry_all_dead, retry_dead,
+        DeadTask, MAX_DEAD_PAGE, TaskId, TaskStatus, dead_task, list_dead, purge_all_dead,
+        purge_dead, retry_all_dead, retry_dead,
     },
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{at_ms, queue_param, tasks::TaskView};
 use crate::{ApiError, AppState};
@@ -27,14 +26,51 @@ use crate::{ApiError, AppState};
 /// Dead tasks per page when no `limit` is given.
 const DEFAULT_LIMIT: u64 = 50;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Tasks per page, 1 to 1000 (default 50). (Read as text, so a non-number gets the same
+    /// 422 as an out-of-range number.)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// How many to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0)]
     offset: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A dead task back on its queue.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Retried {
+    id: TaskId,
+    queue: Queue,
+    status: TaskStatus,
+    status_url: String,
+}
+
+/// Every dead task of a queue back on it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RetriedAll {
+    queue: Queue,
+    retried: u64,
+    /// Dead records without a payload, which could not run again and were deleted.
+    discarded: u64,
+}
+
+/// One dead task purged.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PurgedOne {
+    queue: Queue,
+    id: TaskId,
+    purged: u64,
+}
+
+/// Every dead task of a queue purged.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Purged {
+    queue: Queue,
+    purged: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DeadTaskView {
     id: TaskId,
     queue: Queue,
@@ -60,8 +96,9 @@ impl DeadTaskView {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct DeadPageView {
+/// A page of dead tasks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeadPageView {
     queue: Queue,
     total: u64,
     offset: u64,
@@ -92,10 +129,13 @@ pub async fn list(
     };
     let offset = match query.offset.as_deref() {
         None => 0,
+        // At most i64::MAX, the most a list index in Redis (and the document's int64) can be.
         Some(raw) => raw
             .trim()
             .parse::<u64>()
-            .map_err(|_| ApiError::InvalidOffset(raw.to_owned()))?,
+            .ok()
+            .filter(|offset| i64::try_from(*offset).is_ok())
+            .ok_or_else(|| ApiError::InvalidOffset(raw.to_owned()))?,
     };
     let page = state
         .redis(list_dead(
@@ -156,12 +196,12 @@ pub async fn retry(
             id,
         ))
         .await?;
-    Ok(Json(json!({
-        "id": id,
-        "queue": queue,
-        "status": "pending",
-        "status_url": format!("/v1/tasks/{id}"),
-    }))
+    Ok(Json(Retried {
+        id,
+        queue,
+        status: TaskStatus::Pending,
+        status_url: format!("/v1/tasks/{id}"),
+    })
     .into_response())
 }
 
@@ -181,11 +221,11 @@ pub async fn retry_all(
             &queue.name(),
         ))
         .await?;
-    Ok(Json(json!({
-        "queue": queue,
-        "retried": report.retried,
-        "discarded": report.discarded,
-    }))
+    Ok(Json(RetriedAll {
+        queue,
+        retried: report.retried,
+        discarded: report.discarded,
+    })
     .into_response())
 }
 
@@ -204,7 +244,12 @@ pub async fn purge_one(
             id,
         ))
         .await?;
-    Ok(Json(json!({ "queue": queue, "id": id, "purged": 1 })).into_response())
+    Ok(Json(PurgedOne {
+        queue,
+        id,
+        purged: 1,
+    })
+    .into_response())
 }
 
 /// `DELETE /v1/admin/queues/{queue}/dead`: every dead task's record is deleted.
@@ -220,5 +265,5 @@ pub async fn purge_all(
             &queue.name(),
         ))
         .await?;
-    Ok(Json(json!({ "queue": queue, "purged": purged })).into_response())
+    Ok(Json(Purged { queue, purged }).into_response())
 }

@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use crate::{ApiError, AppState, cache_reads::Kind};
 
-#[derive(Serialize)]
-struct ReportView {
+/// `GET /v1/health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportView {
     #[serde(flatten)]
     report: HealthReport,
     /// Seconds since the worker checked.

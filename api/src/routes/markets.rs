@@ -15,6 +15,7 @@ use coinbeat_shared::{
     domain::CoinId,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{ApiError, AppState, cache_reads::Kind};
 
@@ -24,7 +25,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1_000;
 
 /// How old a document is now. Flattened next to the document's own `fetched_at` and `source`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Age {
     /// Whole seconds since `fetched_at`.
     age_seconds: u64,
@@ -47,8 +48,9 @@ impl Age {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct MarketsResponse<'a> {
+/// `GET /v1/markets`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketsResponse<'a> {
     fetched_at: DateTime<Utc>,
     source: &'a str,
     #[serde(flatten)]
@@ -57,28 +59,35 @@ struct MarketsResponse<'a> {
     limit: usize,
     /// Rows in the cached snapshot.
     available: usize,
+    #[schema(value_type = Vec<MarketRow>)]
     rows: &'a [MarketRow],
 }
 
-#[derive(Debug, Serialize)]
-struct GlobalResponse<'a> {
+/// `GET /v1/markets/global`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GlobalResponse<'a> {
     #[serde(flatten)]
     age: Age,
     #[serde(flatten)]
+    #[schema(value_type = GlobalStats)]
     global: &'a GlobalStats,
 }
 
-#[derive(Debug, Serialize)]
-struct CoinResponse<'a> {
+/// `GET /v1/coins/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoinResponse<'a> {
     #[serde(flatten)]
     age: Age,
     #[serde(flatten)]
+    #[schema(value_type = CoinSupply)]
     supply: &'a CoinSupply,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct MarketsQuery {
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Rows, 1 to 1000 (default 100).
+    /// (Read as text, so a non-number gets the same 422 as an out-of-range number.)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 

@@ -27,6 +27,13 @@ use coinbeat_shared::{
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{
+    ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, ObjectBuilder, Schema, Type},
+    },
+};
 
 use crate::{
     ApiError, AppState, JsonBody,
@@ -36,22 +43,55 @@ use crate::{
 /// Decimal places of `allocation_pct`.
 pub const ALLOCATION_DECIMALS: u32 = 4;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/portfolio/value`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortfolioRequest {
+    /// 1 to `api.max_portfolio_holdings` (the document says this deployment's number).
+    #[schema(min_items = 1)]
     holdings: Vec<HoldingRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HoldingRequest {
+    #[schema(value_type = Symbol)]
     symbol: String,
     /// Kept as its JSON text, so a number is read digit by digit.
+    #[schema(schema_with = amount_schema)]
     amount: Box<RawValue>,
 }
 
-#[derive(Debug, Serialize)]
-struct PortfolioResponse {
+/// What [`parse_amount`] reads: a positive decimal, as a string or a number. (Its value times
+/// the price must also be exact in 28 significant digits, which no pattern can say: the
+/// pattern keeps to 12 whole digits and 8 decimals.)
+fn amount_schema() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    "^0*([1-9][0-9]{0,11}(\\.[0-9]{1,8})?|0?\\.[0-9]{0,7}[1-9])$",
+                ))
+                .examples(["0.5"]),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(MIN_NUMBER_AMOUNT))
+                // The largest float below `Decimal::MAX`.
+                .maximum(Some(7.922816251426433e28)),
+        )
+        .description(Some(
+            "A positive amount: a decimal string (exact) or a JSON number (read from its text, \
+             never through a float) of at least 0.00000001.",
+        ))
+        .into()
+}
+
+/// The answer of `POST /v1/portfolio/value`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortfolioResponse {
     holdings: Vec<Valued>,
     missing: Vec<MissingHolding>,
     /// The sum of `value_usd` over `holdings`.
@@ -64,7 +104,7 @@ struct PortfolioResponse {
     valued_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Valued {
     symbol: Symbol,
     amount: Decimal,
@@ -78,7 +118,7 @@ struct Valued {
     stale: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MissingHolding {
     amount: Decimal,
     #[serde(flatten)]
@@ -198,9 +238,14 @@ fn parse_holdings(
     Ok(order)
 }
 
+/// The smallest amount a JSON number may give (smaller ones as decimal strings): a float's
+/// shortest text below it can need more than the 28 decimal places a `Decimal` holds.
+const MIN_NUMBER_AMOUNT: f64 = 1e-8;
+
 /// An amount from its JSON text: a string holding a decimal, or a number; positive.
 fn parse_amount(json: &str) -> Result<Decimal, String> {
-    let text: String = if json.starts_with('"') {
+    let number = !json.starts_with('"');
+    let text: String = if !number {
         serde_json::from_str(json).map_err(|e| format!("is not a string: {e}"))?
     } else if json.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         json.to_owned()
@@ -216,6 +261,12 @@ fn parse_amount(json: &str) -> Result<Decimal, String> {
     .map_err(|_| format!("{trimmed:?} is not a decimal number (or has more than 28 digits)"))?;
     if amount <= Decimal::ZERO {
         return Err(format!("must be above zero, got {trimmed}"));
+    }
+    if number && amount < Decimal::new(1, 8) {
+        return Err(format!(
+            "{trimmed} is below 0.00000001, the least a JSON number may give; give it as a \
+             decimal string"
+        ));
     }
     // `Decimal`'s parser rounds digits past its 28 places; a rounded amount is not the amount.
     if amount.normalize().to_string() != normalize_text(trimmed) {
@@ -286,6 +337,12 @@ mod tests {
             d("12345678901234.123456789")
         );
         assert_eq!(parse_amount("1e-3").unwrap(), d("0.001"));
+        assert_eq!(parse_amount("1e-08").unwrap(), d("0.00000001"));
+        assert_eq!(
+            parse_amount("7.922816251426433e+28").unwrap(),
+            d("79228162514264330000000000000")
+        );
+        assert_eq!(parse_amount("\"0.000000001\"").unwrap(), d("0.000000001"));
         assert_eq!(parse_amount("\"007.50\"").unwrap(), d("7.50"));
         for bad in [
             "0",
@@ -298,6 +355,8 @@ mod tests {
             "{}",
             "\"\"",
             "\"1.00000000000000000000000000001\"",
+            "0.000000001",
+            "1.0998380632271167e-160",
         ] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }

@@ -2,7 +2,7 @@
 //!
 //! - `since`, `until`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds (`1714564800`), both
 //!   included; `until` defaults to now and `since` to 24 hours before `until`; `until` before
-//!   `since` is 422 `invalid_query`.
+//!   `since` is an empty range (no points).
 //! - `step`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `5m`, `1h`, `1d`): the
 //!   points are downsampled to the last point of each step bucket (buckets aligned to the unix
 //!   epoch, so `1h` buckets start on the hour); without it every stored point is returned.
@@ -27,6 +27,13 @@ use coinbeat_shared::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type},
+    },
+};
 
 use crate::{
     ApiError, AppState,
@@ -42,15 +49,45 @@ const MAX_POINTS_READ: usize = 100_000;
 /// The longest `step`.
 const MAX_STEP_SECS: u64 = 366 * 24 * 3_600;
 
-#[derive(Debug, Deserialize)]
+/// The query of `GET /v1/prices/{coin}/history`, read as text (see the module's doc).
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct HistoryQuery {
+    /// The first instant, included: RFC 3339 or unix seconds (default: 24 h before `until`).
+    #[param(schema_with = instant_schema)]
     since: Option<String>,
+    /// The last instant, included: RFC 3339 or unix seconds (default: now); not before `since`.
+    #[param(schema_with = instant_schema)]
     until: Option<String>,
+    /// Keep the last point per step: a whole number above zero and a unit, `s`, `m`, `h` or
+    /// `d` (`30s`, `5m`, `1h`, `1d`), at most 366 days. (The pattern bounds each unit's count
+    /// well inside that.)
+    #[param(
+        value_type = Option<String>,
+        pattern = "^(0*[1-9][0-9]{0,6}s|0*[1-9][0-9]{0,4}m|0*[1-9][0-9]{0,2}h|0*[1-9][0-9]?d)$"
+    )]
     step: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct HistoryResponse {
+/// What [`parse_instant`] takes: an RFC 3339 time or unix seconds.
+fn instant_schema() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]{1,11}$"))
+                .description(Some("unix seconds")),
+        )
+        .into()
+}
+
+/// `GET /v1/prices/{coin}/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryResponse {
     /// The coin's symbol, when known.
     symbol: Option<Symbol>,
     coin_id: CoinId,
@@ -66,7 +103,8 @@ struct HistoryResponse {
     points: Vec<PointView>,
 }
 
-#[derive(Debug, Serialize)]
+/// One stored point.
+#[derive(Debug, Serialize, ToSchema)]
 struct PointView {
     t: i64,
     at: String,
@@ -97,13 +135,8 @@ pub async fn history(
         Some(raw) => parse_instant("since", raw)?,
         None => until - DEFAULT_RANGE,
     };
-    if until < since {
-        return Err(ApiError::InvalidHistoryQuery(format!(
-            "until ({}) is before since ({})",
-            rfc3339(until),
-            rfc3339(since)
-        )));
-    }
+    // An `until` before `since` is an empty range: no point lies in it (the answer echoes
+    // both, so the caller sees why).
     let step = query.step.as_deref().map(parse_step).transpose()?;
     let max_points = state.settings().api.max_history_points;
     let read = match step {
@@ -220,10 +253,6 @@ fn parse_step(raw: &str) -> Result<Step, ApiError> {
         secs,
         text: format!("{count}{unit}"),
     })
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 #[cfg(test)]

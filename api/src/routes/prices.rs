@@ -27,6 +27,13 @@ use coinbeat_shared::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, ObjectBuilder, Schema, Type},
+    },
+};
 
 use super::{
     coins::{cursor_of, parse_cursor},
@@ -42,7 +49,7 @@ use crate::{
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 
 /// One cached price as the API shows it. Decimals are strings with the upstream's digits.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PriceView<'a> {
     /// The ticker as listed (not unique: `coin_id` names the coin).
     pub symbol: &'a str,
@@ -94,7 +101,7 @@ impl<'a> PriceView<'a> {
 }
 
 /// A requested coin with nothing cached, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Missing {
     /// The symbol asked for (a `?symbols=` list, the tracked set, a holding).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +110,7 @@ pub struct Missing {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coin_id: Option<CoinId>,
     /// `not_fetched_yet` or `unknown_coin`, the codes the single-coin route answers with.
+    #[schema(value_type = String, pattern = "^(not_fetched_yet|unknown_coin)$")]
     pub reason: &'static str,
     pub message: String,
 }
@@ -123,8 +131,9 @@ impl Missing {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ListResponse<'a> {
+/// `GET /v1/prices`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceList<'a> {
     prices: Vec<PriceView<'a>>,
     missing: Vec<Missing>,
     /// The page after this one (pass it as `cursor`); `null` on the last page or when the list
@@ -132,64 +141,124 @@ struct ListResponse<'a> {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The query of `GET /v1/prices`. Each is read as text, so a value that does not parse gets a
+/// 422 that says what is wrong; the document gives each its type and limits.
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
-    /// Comma-separated symbols; absent (and no `ids` or `tier`) means the tracked set.
+    /// Comma-separated symbols (any case), e.g. `BTC,ETH`; absent (and no `ids` or `tier`)
+    /// means the tracked set. A list (`symbols`, `ids` or both) wins over `tier`.
+    #[param(schema_with = symbol_list_schema)]
     symbols: Option<String>,
-    /// Comma-separated coin ids, instead of symbols.
+    /// Comma-separated coin ids, e.g. `bitcoin,ethereum`: instead of symbols, or listed after
+    /// them.
+    #[param(schema_with = coin_id_list_schema)]
     ids: Option<String>,
-    /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked`: the catalogue's
-    /// coins in rank order, a page at a time.
+    /// A `[prices.tiers]` name, `all` (every catalogued coin) or `tracked` (the default): the
+    /// catalogue's coins in rank order, a page at a time.
+    #[param(value_type = Option<String>)]
     tier: Option<String>,
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Coins per page, 1 to 1000 (default 100); a list of symbols or ids is paged only when
+    /// `limit` or `cursor` is given.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`, as it was given: a list's is a position (past the
+    /// end: an empty page), a tier's `rank~id` the last coin shown (a bare rank resumes after
+    /// that rank).
+    #[param(value_type = Option<String>, pattern = "^[0-9]{1,9}(~[ -~]{1,100})?$")]
     cursor: Option<String>,
+}
+
+/// A comma-separated list of symbols, as [`parse_list`] reads it: spaces and empty items
+/// around them are ignored, at least one symbol.
+pub const SYMBOL_LIST_PATTERN: &str = "^[ ,]*[A-Za-z0-9]{1,15}( *,[ ,]*[A-Za-z0-9]{1,15})*[ ,]*$";
+/// A comma-separated list of coin ids, as [`parse_ids`] reads it.
+pub const COIN_ID_LIST_PATTERN: &str =
+    "^[ ,]*[a-z0-9][a-z0-9._-]{0,99}( *,[ ,]*[a-z0-9][a-z0-9._-]{0,99})*[ ,]*$";
+
+/// A `symbols` query parameter.
+pub fn symbol_list_schema() -> RefOr<Schema> {
+    list_schema(SYMBOL_LIST_PATTERN, "BTC,ETH")
+}
+
+/// An `ids` query parameter.
+pub fn coin_id_list_schema() -> RefOr<Schema> {
+    list_schema(COIN_ID_LIST_PATTERN, "bitcoin,ethereum")
+}
+
+fn list_schema(pattern: &str, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([example])
+        .into()
+}
+
+/// The `{coin}` of `/v1/prices/{coin}`: a coin id or a symbol (any case).
+pub fn coin_schema() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(CoinId::schema())
+        .item(Symbol::schema())
+        .description(Some(
+            "A coin id (`bitcoin`) or a symbol in any case (`BTC`, `btc`).",
+        ))
+        .into()
 }
 
 /// Which coins a list asks for.
 enum Listing<'a> {
-    Symbols(Option<&'a str>),
-    Ids(&'a str),
-    /// `None`: every catalogued coin.
+    /// The coins of `symbols`, then those of `ids`; the tracked set when neither is given.
+    List {
+        symbols: Option<&'a str>,
+        ids: Option<&'a str>,
+    },
+    /// A rank tier's coins; `None`: every catalogued coin.
     Tier(Option<&'a TierSettings>),
 }
 
 impl ListQuery {
+    /// A list (`symbols`, `ids`, or both) names its coins, so it wins over `tier`, as it
+    /// always has over `tier=tracked`; the tier must still be one of the names.
     fn listing<'a>(
         &'a self,
         tiers: &'a BTreeMap<String, TierSettings>,
     ) -> Result<Listing<'a>, ApiError> {
-        match (&self.symbols, &self.ids, self.tier.as_deref()) {
-            (symbols, None, None | Some("tracked")) => Ok(Listing::Symbols(symbols.as_deref())),
-            (None, Some(ids), None) => Ok(Listing::Ids(ids)),
-            (None, None, Some("all")) => Ok(Listing::Tier(None)),
-            (None, None, Some(name)) => match tiers.get(name).filter(|t| t.enabled) {
-                Some(tier) => Ok(Listing::Tier(Some(tier))),
-                None => Err(ApiError::UnknownTier {
-                    tier: name.to_owned(),
-                    known: tiers
-                        .iter()
-                        .filter(|(_, t)| t.enabled)
-                        .map(|(name, _)| name.as_str())
-                        .chain(["all", "tracked"])
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }),
+        let tier = match self.tier.as_deref() {
+            None | Some("tracked") => None,
+            Some("all") => Some(None),
+            Some(name) => match tiers.get(name).filter(|t| t.enabled) {
+                Some(tier) => Some(Some(tier)),
+                None => {
+                    return Err(ApiError::UnknownTier {
+                        tier: name.to_owned(),
+                        known: tiers
+                            .iter()
+                            .filter(|(_, t)| t.enabled)
+                            .map(|(name, _)| name.as_str())
+                            .chain(["all", "tracked"])
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
             },
-            _ => Err(ApiError::BadRequest(
-                "give one of `symbols`, `ids` or `tier`".into(),
-            )),
+        };
+        match tier {
+            Some(tier) if self.symbols.is_none() && self.ids.is_none() => Ok(Listing::Tier(tier)),
+            _ => Ok(Listing::List {
+                symbols: self.symbols.as_deref(),
+                ids: self.ids.as_deref(),
+            }),
         }
     }
 }
 
 /// One price the single-coin route answers: the record, and the other coins sharing the symbol
 /// asked for.
-#[derive(Debug, Serialize)]
-struct OneResponse<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OnePrice<'a> {
     #[serde(flatten)]
     price: PriceView<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<Alternative>)]
     alternatives: &'a [Alternative],
 }
 
@@ -210,81 +279,89 @@ pub async fn list(
     let paged = query.limit.is_some() || query.cursor.is_some();
     let limit = parse_limit(query.limit.as_deref())?;
     let mut next_cursor = None;
+    let listing = query.listing(&prices_settings.tiers)?;
+    let is_list = matches!(listing, Listing::List { .. });
     // What was asked, each with the coin it names (None: no coin has that symbol).
-    let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> =
-        match query.listing(&prices_settings.tiers)? {
-            Listing::Tier(tier) => {
-                let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-                // A rank tier leaves the tracked coins out, as its runs do (they are a tier of
-                // their own); `all` lists them too.
-                let tracked: HashSet<CoinId> = match tier {
-                    None => HashSet::new(),
-                    Some(_) => {
-                        let symbols = state.tracked_symbols().await?;
-                        named_symbols(&state, &symbols)
-                            .await?
-                            .into_iter()
-                            .flatten()
-                            .map(|named| named.id)
-                            .collect()
-                    }
-                };
-                let mut coins: Vec<&CatalogueCoin> = catalogue
-                    .index
-                    .ranked()
-                    .iter()
-                    .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
-                    .filter(|coin| !tracked.contains(&coin.id))
-                    .filter(|coin| {
-                        after
-                            .as_ref()
-                            .is_none_or(|(rank, id)| coin.rank_order() > (*rank, id.as_str()))
-                    })
-                    .take(limit + 1)
-                    .collect();
-                if coins.len() > limit {
-                    coins.truncate(limit);
-                    next_cursor = coins.last().map(|coin| cursor_of(coin));
+    let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match listing {
+        Listing::Tier(tier) => {
+            let after = query.cursor.as_deref().map(tier_cursor).transpose()?;
+            // A rank tier leaves the tracked coins out, as its runs do (they are a tier of
+            // their own); `all` lists them too.
+            let tracked: HashSet<CoinId> = match tier {
+                None => HashSet::new(),
+                Some(_) => {
+                    let symbols = state.tracked_symbols().await?;
+                    named_symbols(&state, &symbols)
+                        .await?
+                        .into_iter()
+                        .flatten()
+                        .map(|named| named.id)
+                        .collect()
                 }
-                coins
-                    .into_iter()
-                    .map(|coin| {
-                        let named = NamedCoin {
-                            id: coin.id.clone(),
-                            symbol: Symbol::parse(&coin.symbol).ok(),
-                            known: true,
-                            alternatives: Vec::new(),
-                        };
-                        (None, Some(named))
-                    })
-                    .collect()
-            }
-            Listing::Ids(ids) => parse_ids(ids)?
-                .into_iter()
-                .map(|id| {
-                    let named = catalogue
-                        .name(prices_settings, id.as_str())
-                        .filter(|named| named.id == id);
-                    (None, Some(named.unwrap_or_else(|| NamedCoin::bare(id))))
+            };
+            let mut coins: Vec<&CatalogueCoin> = catalogue
+                .index
+                .ranked()
+                .iter()
+                .filter(|coin| tier.is_none_or(|t| t.holds(coin.rank)))
+                .filter(|coin| !tracked.contains(&coin.id))
+                .filter(|coin| {
+                    after
+                        .as_ref()
+                        .is_none_or(|(rank, id)| coin.rank_order() > (*rank, id.as_str()))
                 })
-                .collect(),
-            Listing::Symbols(symbols) => {
-                let symbols: Arc<Vec<Symbol>> = match symbols {
-                    None => state.tracked_symbols().await?,
-                    Some(list) => Arc::new(parse_list(list)?),
-                };
-                let named = named_symbols(&state, &symbols).await?;
-                symbols.iter().cloned().map(Some).zip(named).collect()
+                .take(limit + 1)
+                .collect();
+            if coins.len() > limit {
+                coins.truncate(limit);
+                next_cursor = coins.last().map(|coin| cursor_of(coin));
             }
-        };
-    if paged && query.tier.as_deref().is_none_or(|t| t == "tracked") {
+            coins
+                .into_iter()
+                .map(|coin| {
+                    let named = NamedCoin {
+                        id: coin.id.clone(),
+                        symbol: Symbol::parse(&coin.symbol).ok(),
+                        known: true,
+                        alternatives: Vec::new(),
+                    };
+                    (None, Some(named))
+                })
+                .collect()
+        }
+        Listing::List { symbols, ids } => {
+            let ids = ids.map(parse_ids).transpose()?;
+            let symbols: Option<Arc<Vec<Symbol>>> = match (symbols, &ids) {
+                (None, None) => Some(state.tracked_symbols().await?),
+                (None, Some(_)) => None,
+                (Some(list), _) => Some(Arc::new(parse_list(list)?)),
+            };
+            let mut asked: Vec<(Option<Symbol>, Option<NamedCoin>)> = match symbols {
+                Some(symbols) => {
+                    let named = named_symbols(&state, &symbols).await?;
+                    symbols.iter().cloned().map(Some).zip(named).collect()
+                }
+                None => Vec::new(),
+            };
+            // The coins of `ids` after those of `symbols`; a coin both name, once.
+            let listed: HashSet<CoinId> = asked
+                .iter()
+                .filter_map(|(_, named)| Some(named.as_ref()?.id.clone()))
+                .collect();
+            for id in ids.into_iter().flatten().filter(|id| !listed.contains(id)) {
+                let named = catalogue
+                    .name(prices_settings, id.as_str())
+                    .filter(|named| named.id == id);
+                asked.push((None, Some(named.unwrap_or_else(|| NamedCoin::bare(id)))));
+            }
+            asked
+        }
+    };
+    if paged && is_list {
+        // A position in the list; past its end, an empty last page.
         let start = match query.cursor.as_deref() {
             None => 0,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|at| *at <= asked.len())
-                .ok_or_else(|| ApiError::InvalidCursor(raw.to_owned()))?,
+            Some(raw) => list_cursor(raw)?.min(asked.len()),
         };
         let end = (start + limit).min(asked.len());
         if end < asked.len() {
@@ -325,12 +402,35 @@ pub async fn list(
         held.iter()
             .map(|record| PriceView::new(record, now, &state)),
     );
-    Ok(Json(ListResponse {
+    Ok(Json(PriceList {
         prices,
         missing,
         next_cursor,
     })
     .into_response())
+}
+
+/// A list's cursor: its position (`12`; what follows a `~` is a tier's, and not needed here).
+fn list_cursor(raw: &str) -> Result<usize, ApiError> {
+    let position = raw.split_once('~').map_or(raw, |(position, _)| position);
+    if position.is_empty() || !position.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::InvalidCursor(raw.to_owned()));
+    }
+    position
+        .parse()
+        .map_err(|_| ApiError::InvalidCursor(raw.to_owned()))
+}
+
+/// A tier's cursor: the last coin shown, `rank~id`; a bare rank resumes after that rank.
+fn tier_cursor(raw: &str) -> Result<(u32, String), ApiError> {
+    if !raw.contains('~') && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        let rank = raw
+            .parse()
+            .map_err(|_| ApiError::InvalidCursor(raw.to_owned()))?;
+        // `~` sorts after every character of a coin id.
+        return Ok((rank, "~".to_owned()));
+    }
+    parse_cursor(raw)
 }
 
 /// The record of each coin (same order) from the in-process copy, with one Redis round trip
@@ -404,7 +504,7 @@ pub async fn one(
     let now = Utc::now();
     if let Some(record) = state.live_prices().get(&named.id, now) {
         state.cache_reads().count(Kind::Prices, true);
-        return Ok(Json(OneResponse {
+        return Ok(Json(OnePrice {
             price: PriceView::new(&record, now, &state),
             alternatives: &named.alternatives,
         })
@@ -413,7 +513,7 @@ pub async fn one(
     let record = state.redis(state.cache().get(&named.id)).await?;
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
-        Some(record) => Ok(Json(OneResponse {
+        Some(record) => Ok(Json(OnePrice {
             price: PriceView::new(&record, Utc::now(), &state),
             alternatives: &named.alternatives,
         })

@@ -6,11 +6,22 @@ use axum::{
     extract::{Path, State, rejection::PathRejection},
     response::{IntoResponse, Response},
 };
+use coinbeat_shared::jobs::Queue;
 use coinbeat_shared::queue::purge_waiting;
-use serde_json::json;
+use serde::Serialize;
 
 use super::queue_param;
 use crate::{ApiError, AppState};
+
+/// The waiting tasks of a queue, deleted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PurgedWaiting {
+    queue: Queue,
+    /// Tasks that were ready to run.
+    waiting: u64,
+    /// Delayed tasks and tasks waiting for a retry.
+    delayed: u64,
+}
 
 /// `{"queue", "waiting", "delayed"}`: how many of each were deleted. 404 `unknown_queue`.
 pub async fn purge(
@@ -26,10 +37,10 @@ pub async fn purge(
             &queue.name(),
         ))
         .await?;
-    Ok(Json(json!({
-        "queue": queue,
-        "waiting": report.waiting,
-        "delayed": report.delayed,
-    }))
+    Ok(Json(PurgedWaiting {
+        queue,
+        waiting: report.waiting,
+        delayed: report.delayed,
+    })
     .into_response())
 }

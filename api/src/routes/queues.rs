@@ -11,12 +11,13 @@ use serde::Serialize;
 
 use crate::{ApiError, AppState, auth::Caller};
 
-#[derive(Serialize)]
-struct QueuesResponse {
+/// `GET /v1/queues`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueuesResponse {
     queues: Vec<QueueView>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct QueueView {
     #[serde(flatten)]
     stats: QueueStats,

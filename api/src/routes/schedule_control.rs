@@ -11,13 +11,12 @@ use axum::{
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
-    queue::TaskId,
+    queue::{TaskId, TaskStatus},
     schedule_control::{ControlError, PauseState, find_entry, pause, resume, run_now},
     schedule_history::{HISTORY_LEN, RunTrigger, read_history},
     settings::Role,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::at_ms;
 use crate::on_demand::Accepted;
@@ -32,14 +31,41 @@ fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
 }
 
+/// Whether a schedule entry is paused, and since when.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PauseView<'a> {
+    name: &'a str,
+    paused: bool,
+    paused_at: Option<DateTime<Utc>>,
+    resumed_at: Option<DateTime<Utc>>,
+}
+
 fn pause_view(entry: &str, state: PauseState) -> Response {
-    Json(json!({
-        "name": entry,
-        "paused": state.is_paused(),
-        "paused_at": at(state.paused_ms),
-        "resumed_at": at(state.resumed_ms),
-    }))
+    Json(PauseView {
+        name: entry,
+        paused: state.is_paused(),
+        paused_at: at(state.paused_ms),
+        resumed_at: at(state.resumed_ms),
+    })
     .into_response()
+}
+
+/// A schedule entry's run, enqueued now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunNow {
+    entry: String,
+    trigger: RunTrigger,
+    id: TaskId,
+    queue: Queue,
+    status: TaskStatus,
+    status_url: String,
+}
+
+/// The recent runs of a schedule entry, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunsResponse {
+    name: String,
+    runs: Vec<RunView>,
 }
 
 /// `POST /v1/admin/schedules/{entry}/pause`: the beat skips the entry (ticks and catch-up)
@@ -89,29 +115,26 @@ pub async fn run_entry(
             ApiError::RedisTimeout(after) => ApiError::EnqueueTimeout(after),
             other => other,
         })?;
-    let accepted = Accepted::new(
-        run.task_id,
-        kind,
-        coinbeat_shared::queue::TaskStatus::Pending,
-        false,
-    );
-    Ok(accepted.respond(json!({
-        "entry": entry,
-        "trigger": run.trigger,
-        "id": accepted.id,
-        "queue": accepted.queue,
-        "status": accepted.status,
-        "status_url": accepted.status_url,
-    })))
+    let accepted = Accepted::new(run.task_id, kind, TaskStatus::Pending, false);
+    Ok(accepted.respond(RunNow {
+        entry,
+        trigger: run.trigger,
+        id: accepted.id,
+        queue: accepted.queue,
+        status: accepted.status,
+        status_url: accepted.status_url.clone(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct RunsQuery {
-    /// Read as text so a non-number gets the same 422 as an out-of-range number.
+    /// Runs, 1 to 1000 (at most the history kept; default all of it). (Read as text, so a
+    /// non-number gets the same 422 as an out-of-range number.)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RunView {
     /// The tick's scheduled time; for a manual run, when it was asked for.
     tick: Option<DateTime<Utc>>,
@@ -119,6 +142,7 @@ struct RunView {
     trigger: RunTrigger,
     enqueued_at: Option<DateTime<Utc>>,
     /// The task's status now, or `expired` once its record is pruned.
+    #[schema(value_type = String)]
     outcome: &'static str,
     finished_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
@@ -179,5 +203,5 @@ pub async fn runs(
             last_error: h.task.and_then(|t| t.last_error),
         })
         .collect();
-    Ok(Json(json!({ "name": entry, "runs": runs })).into_response())
+    Ok(Json(RunsResponse { name: entry, runs }).into_response())
 }

@@ -22,16 +22,18 @@ use serde_json::Value;
 use crate::{ApiError, AppState, auth::Caller};
 
 /// One entry as configured, and what the beat recorded about it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ScheduleView<'a> {
     name: &'a str,
     cron: &'a str,
     kind: Queue,
+    #[schema(value_type = Value)]
     args: &'a Value,
     enabled: bool,
     /// Entries made from `[prices.tiers]`: the tier, its interval as scheduled and as
     /// configured, and whether the plan check stretched it to fit the providers' limits.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TierEntry>)]
     tier: Option<&'a TierEntry>,
     /// Paused by an operator: the beat skips it until it is resumed.
     paused: bool,
@@ -43,6 +45,7 @@ struct ScheduleView<'a> {
     next_tick: Option<DateTime<Utc>>,
     /// `pending`, `running`, `done`, `failed` (waiting for a retry), `dead`, or `expired` (the
     /// task record was pruned after its retention); `null` if it never ran.
+    #[schema(value_type = Option<String>)]
     last_outcome: Option<&'static str>,
     /// When the last task finished, if it did and its record is kept.
     last_finished_at: Option<DateTime<Utc>>,
@@ -50,8 +53,9 @@ struct ScheduleView<'a> {
     last_error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct SchedulesResponse<'a> {
+/// `GET /v1/schedules`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SchedulesResponse<'a> {
     schedules: Vec<ScheduleView<'a>>,
 }
 

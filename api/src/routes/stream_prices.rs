@@ -40,12 +40,17 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
+    Ok(sse(state, feed))
+}
+
+/// `feed` as Server-Sent Events (also `GET /v1/ws/prices` without a WebSocket handshake).
+pub(crate) fn sse(state: AppState, feed: PriceFeed) -> Response {
     let keepalive = KeepAlive::new()
         .interval(feed.keepalive())
         .text("keep-alive");
-    Ok(Sse::new(events(state, feed))
+    Sse::new(events(state, feed))
         .keep_alive(keepalive)
-        .into_response())
+        .into_response()
 }
 
 fn events(state: AppState, feed: PriceFeed) -> impl Stream<Item = Result<Event, Infallible>> {

@@ -7,21 +7,31 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
-    jobs::{Queue, QueueName},
+    jobs::{
+        CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, QueueName, WalletJob,
+    },
     queue::{EnqueueOptions, TaskId, TaskInfo, TaskStatus, find_task},
     settings::Role,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        RefOr,
+        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type},
+    },
+};
 
+pub use crate::on_demand::{Accepted, Fresh};
 use crate::{
     ApiError, AppState, JsonBody,
     auth::Caller,
     on_demand::{self, Outcome},
 };
 
-/// Longest accepted idempotency key, in bytes.
-pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+/// Longest accepted idempotency key, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 
 /// The body of `POST /v1/tasks`.
 #[derive(Debug, Deserialize)]
@@ -43,6 +53,102 @@ pub struct SubmitRequest {
     pub force: bool,
 }
 
+/// The document's schema of [`SubmitRequest`]: one shape per kind, each with its own `args`
+/// (the job payload `check_args` reads, `coinbeat_shared::jobs`).
+impl PartialSchema for SubmitRequest {
+    fn schema() -> RefOr<Schema> {
+        let variant = |kind: Queue, args: RefOr<Schema>, args_required: bool| {
+            let args: RefOr<Schema> = if args_required {
+                args
+            } else {
+                // Absent or `null`: no arguments (the tracked set, the defaults).
+                OneOfBuilder::new()
+                    .item(args)
+                    .item(ObjectBuilder::new().schema_type(Type::Null))
+                    .into()
+            };
+            let mut object = ObjectBuilder::new()
+                .property(
+                    "kind",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([kind.as_str()])),
+                )
+                .required("kind")
+                .property("args", args)
+                .property(
+                    "idempotency_key",
+                    ObjectBuilder::new()
+                        // `null` is no key, as leaving it out is.
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .min_length(Some(1))
+                        .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
+                        .description(Some(
+                            "While held (the queue's `idempotency_ttl_secs`), a second request \
+                             with this key is refused with 409 and the first task's id.",
+                        )),
+                )
+                .property(
+                    "force",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .description(Some("Enqueue even when fresh data is cached.")),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if args_required {
+                object = object.required("args");
+            }
+            object.title(Some(format!("{kind}_task")))
+        };
+        let reference = |name: std::borrow::Cow<'static, str>| {
+            RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name))
+        };
+        OneOfBuilder::new()
+            .item(variant(Queue::Prices, reference(PricesJob::name()), false))
+            .item(variant(Queue::Market, reference(MarketJob::name()), false))
+            .item(variant(Queue::Wallet, reference(WalletJob::name()), true))
+            .item(variant(Queue::Health, reference(HealthJob::name()), false))
+            .item(variant(
+                Queue::Cleanup,
+                reference(CleanupJob::name()),
+                false,
+            ))
+            .item(variant(
+                Queue::Catalogue,
+                reference(CatalogueJob::name()),
+                false,
+            ))
+            .description(Some(
+                "A job: its `kind` (which is also its queue) and that kind's `args`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SubmitRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            T::schemas(schemas);
+            schemas.push((T::name().into_owned(), T::schema()));
+        }
+        add::<PricesJob>(schemas);
+        add::<MarketJob>(schemas);
+        add::<WalletJob>(schemas);
+        add::<HealthJob>(schemas);
+        add::<CleanupJob>(schemas);
+        add::<CatalogueJob>(schemas);
+    }
+}
+
+/// What `POST /v1/tasks` answers: the task (new, or an identical one joined), or the fresh
+/// data that made it pointless.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SubmitAnswer {
+    Task(Accepted),
+    Fresh(Fresh),
+}
+
 /// `POST /v1/tasks`: work on demand, without waste ([`on_demand`]):
 ///
 /// - 202 `{"id", "queue", "status": "pending", "status_url", "deduplicated": false}` and a
@@ -61,10 +167,10 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let kind: Queue = request.kind.parse()?;
     if let Some(key) = &request.idempotency_key
-        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES)
+        && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS)
     {
         return Err(ApiError::InvalidBody(format!(
-            "`idempotency_key` must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+            "`idempotency_key` must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
         )));
     }
     let options = EnqueueOptions {
@@ -78,8 +184,8 @@ pub async fn submit(
 }
 
 /// A task as the API shows it; times are RFC 3339 UTC, like every time in the API.
-#[derive(Debug, Serialize)]
-pub(crate) struct TaskView {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
     id: TaskId,
     queue: QueueName,
     status: TaskStatus,

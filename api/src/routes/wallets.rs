@@ -19,27 +19,32 @@ use coinbeat_shared::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     ApiError, AppState,
     auth::Caller,
     cache_reads::Kind,
-    on_demand::{self, Accepted, Outcome},
+    on_demand::{self, Accepted, Fresh, Outcome},
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct ChainQuery {
+    /// The chain (default: `wallets.chain`, ethereum unless configured).
+    #[param(value_type = Option<Chain>)]
     chain: Option<String>,
     /// `analyze` only: enqueue even when a fresh analysis is cached.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     force: bool,
 }
 
 /// A cached analysis as the API shows it: the record, the EIP-55 form of the address, and its
 /// age and staleness (older than `wallets.fresh_secs`).
-#[derive(Debug, Serialize)]
-pub(crate) struct WalletView<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletView<'a> {
     #[serde(flatten)]
+    #[schema(value_type = WalletAnalysis)]
     analysis: &'a WalletAnalysis,
     checksum_address: String,
     age_seconds: u64,
@@ -62,14 +67,24 @@ impl<'a> WalletView<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct AnalysisAccepted<'a> {
+/// An analysis on its way: the task, and where to read the analysis once it is done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnalysisAccepted<'a> {
     #[serde(flatten)]
+    #[schema(value_type = Accepted)]
     task: &'a Accepted,
     chain: Chain,
     address: Address,
     /// Where the analysis appears once the task is done.
     analysis_url: String,
+}
+
+/// What `POST /v1/wallets/{address}/analyze` answers: the task, or the fresh analysis.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AnalyzeAnswer<'a> {
+    Task(AnalysisAccepted<'a>),
+    Fresh(Fresh),
 }
 
 fn parse(

@@ -15,7 +15,13 @@ use serde::Serialize;
 use super::at_ms;
 use crate::{ApiError, AppState, auth::Caller};
 
-#[derive(Debug, Serialize)]
+/// `GET /v1/workers`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkersResponse {
+    workers: Vec<WorkerView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WorkerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
@@ -56,5 +62,5 @@ pub async fn list(
             live: w.live,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "workers": workers })).into_response())
+    Ok(Json(WorkersResponse { workers }).into_response())
 }

@@ -7,6 +7,9 @@
 //! away). A ping every `api.stream_keepalive_ms` on a quiet stream. A client that does not take
 //! a message within two keep-alive intervals is dropped.
 //!
+//! A plain GET (no `Upgrade` header) gets the same feed as Server-Sent Events, as
+//! `GET /v1/stream/prices` gives it: a client that cannot speak WebSocket is not refused.
+//!
 //! The stream is one-way: a client may answer pings and close, nothing else. A text or binary
 //! message from it closes the stream (1008, policy), and frames and messages are capped at
 //! [`MAX_CLIENT_FRAME_BYTES`], so a client cannot make the API buffer what it would ignore
@@ -24,6 +27,7 @@ use axum::{
             rejection::WebSocketUpgradeRejection,
         },
     },
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use futures::{SinkExt, StreamExt};
@@ -45,15 +49,25 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// reading is dropped by the send timeout long before this).
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Validates the filter (422) and takes a client permit (429) before upgrading.
+/// Validates the filter (422) and takes a client permit (429) before upgrading. A GET that
+/// asks for no upgrade at all (no `Upgrade` header: curl, a browser, an HTTP client) gets the
+/// same feed as Server-Sent Events; a handshake that is wrong is 400.
 pub async fn upgrade(
     State(state): State<AppState>,
     client: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
     query: Result<Query<StreamQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(_) if !headers.contains_key(header::UPGRADE) => {
+            let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
+            return Ok(super::stream_prices::sse(state, feed));
+        }
+        Err(e) => return Err(ApiError::BadRequest(e.body_text())),
+    };
     let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
     Ok(upgrade
         .max_frame_size(MAX_CLIENT_FRAME_BYTES)

@@ -69,8 +69,18 @@ async fn a_price_refresh_enqueues_a_prices_job_for_the_tracked_set_or_the_symbol
         Some(json!({"symbols": ["NOPE"]})),
     )
     .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "unknown_coin");
+
+    let (status, body) = admin(
+        &api,
+        Method::POST,
+        "/v1/admin/prices/refresh",
+        Some(json!([])),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_error(&body, "invalid_args");
+    assert_error(&body, "invalid_body");
 }
 
 #[tokio::test]
@@ -143,7 +153,7 @@ async fn the_tracked_set_is_overridden_in_redis_and_an_unmappable_symbol_is_refu
         Some(json!({"symbol": "wif"})),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "unmappable_symbol");
     assert!(
         body["error"]["message"]

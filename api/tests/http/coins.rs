@@ -148,8 +148,11 @@ async fn a_price_is_named_by_id_or_symbol_and_a_shared_symbol_lists_its_alternat
     assert_eq!(body["missing"][0]["reason"], "unknown_coin");
     let (status, body) = api.get("/v1/prices?ids=Bad_Id").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = api.get("/v1/prices?ids=bitcoin&symbols=BTC").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Both lists: the coins of both, a coin both name once (as its symbol named it).
+    let (status, body) = api.get("/v1/prices?ids=bitcoin,batcat&symbols=BTC").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids_of(&body["prices"]), ["bitcoin", "batcat"], "{body}");
+    assert_eq!(body["prices"][0]["symbol"], "BTC", "{body}");
 }
 
 fn ids_of(prices: &Value) -> Vec<&str> {
@@ -177,7 +180,8 @@ async fn any_catalogued_coin_can_be_asked_for_by_id_or_symbol_and_tracked() {
     }
     let body = json!({"kind": "prices", "args": {"symbols": ["BCH", "NOPE"]}});
     let (status, answer) = json_of(api.post("/v1/tasks", &body).await).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_error(&answer, "unknown_coin");
     assert!(
         answer["error"]["message"]
             .as_str()
@@ -198,7 +202,7 @@ async fn any_catalogued_coin_can_be_asked_for_by_id_or_symbol_and_tracked() {
             .send()
     };
     let (status, answer) = json_of(add(json!(["BCH", "NOPE"])).await.unwrap()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
     assert_error(&answer, "unmappable_symbol");
     let (status, answer) = json_of(add(json!(["bch", "T7"])).await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
@@ -307,13 +311,33 @@ async fn a_tier_lists_its_coins_by_rank_a_page_at_a_time_and_every_list_pages() 
     let (status, body) = api.get("/v1/prices?tier=top&cursor=x").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_error(&body, "invalid_cursor");
+    // A list's cursor past its end is its (empty) last page.
     let (status, body) = api.get("/v1/prices?ids=bitcoin&cursor=9").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["prices"], json!([]), "{body}");
+    assert_eq!(body["missing"], json!([]), "{body}");
+    assert_eq!(body["next_cursor"], Value::Null, "{body}");
+    let (status, body) = api.get("/v1/prices?ids=bitcoin&cursor=x").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_error(&body, "invalid_cursor");
     let (status, body) = api.get("/v1/prices?tier=top&limit=5000").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_error(&body, "invalid_limit");
+    // A list names its coins, so it wins over a tier (whose name must still be right), and
+    // `symbols` and `ids` together list the coins of both.
     let (status, body) = api.get("/v1/prices?tier=top&ids=bitcoin").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_error(&body, "bad_request");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["prices"][0]["coin_id"], "bitcoin", "{body}");
+    assert_eq!(body["prices"].as_array().unwrap().len(), 1, "{body}");
+    let (status, body) = api.get("/v1/prices?tier=nope&ids=bitcoin").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, "unknown_tier");
+    let (status, body) = api.get("/v1/prices?symbols=ETH&ids=bitcoin,ethereum").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["prices"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["prices"][0]["coin_id"], "bitcoin", "{body}");
+    // ethereum, named by both lists, is listed once (uncached here), as its symbol named it.
+    assert_eq!(body["missing"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["missing"][0]["coin_id"], "ethereum", "{body}");
+    assert_eq!(body["missing"][0]["symbol"], "ETH", "{body}");
 }

@@ -109,3 +109,133 @@ async fn the_docs_page_loads_its_own_script_and_style_and_nothing_from_elsewhere
         assert!(!bodies.contains(external), "the page refers to {external}");
     }
 }
+
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                found.push(target);
+            }
+            map.values().for_each(|v| refs(v, found));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_and_render_them() {
+    let api = Api::start_with(|s| s.api.max_portfolio_holdings = 7).await;
+    let (_, doc) = api.get("/openapi.json").await;
+    let op = |method: &str, path: &str| doc["paths"][path][method].clone();
+    let param = |method: &str, path: &str, name: &str| {
+        op(method, path)["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path}: no {name}"))
+            .clone()
+    };
+    let schemas = &doc["components"]["schemas"];
+
+    // Path parameters: the domain types' patterns.
+    let id = param("get", "/v1/tasks/{id}", "id");
+    assert_eq!(
+        id["schema"]["pattern"],
+        coinbeat_shared::openapi::ULID_PATTERN
+    );
+    assert_eq!(id["schema"]["minLength"], 26);
+    let symbol = param("delete", "/v1/admin/symbols/{symbol}", "symbol");
+    assert_eq!(
+        symbol["schema"]["pattern"],
+        coinbeat_shared::openapi::SYMBOL_PATTERN
+    );
+    let queue = param("get", "/v1/admin/queues/{queue}/dead", "queue");
+    assert_eq!(
+        queue["schema"]["enum"],
+        serde_json::json!([
+            "prices",
+            "market",
+            "wallet",
+            "health",
+            "cleanup",
+            "catalogue"
+        ])
+    );
+
+    // Query parameters: the query structs' fields, optional, with their limits.
+    let limit = param("get", "/v1/prices", "limit");
+    assert_eq!(limit["required"], false);
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 1000);
+    let tier = param("get", "/v1/prices", "tier");
+    let tiers: Vec<&str> = tier["schema"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for name in ["top", "all", "tracked"] {
+        assert!(tiers.contains(&name), "{tiers:?}");
+    }
+    let symbols = param("get", "/v1/prices", "symbols");
+    assert!(
+        symbols["schema"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("[A-Za-z0-9]{1,15}"),
+        "{symbols}"
+    );
+
+    // Bodies: required fields and limits, one shape per task kind.
+    let submit = &op("post", "/v1/tasks")["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(submit["$ref"], "#/components/schemas/SubmitRequest");
+    let kinds = schemas["SubmitRequest"]["oneOf"].as_array().unwrap();
+    assert_eq!(kinds.len(), 6);
+    for kind in kinds {
+        assert_eq!(kind["required"][0], "kind", "{kind}");
+        assert_eq!(kind["additionalProperties"], false, "{kind}");
+    }
+    assert_eq!(schemas["PricesJob"]["properties"]["symbols"]["minItems"], 1);
+    let holdings = &schemas["PortfolioRequest"]["properties"]["holdings"];
+    assert_eq!(holdings["minItems"], 1);
+    assert_eq!(holdings["maxItems"], 7, "the deployment's own limit");
+    assert!(
+        schemas["PortfolioRequest"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("holdings"))
+    );
+
+    // Answers: the response types, and every reference resolves.
+    let prices = &op("get", "/v1/prices")["responses"]["200"]["content"]["application/json"];
+    assert_eq!(prices["schema"]["$ref"], "#/components/schemas/PriceList");
+    assert!(
+        schemas["PriceView"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("usd"))
+    );
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 40, "{}", found.len());
+    for target in found {
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(schemas[name].is_object(), "{target} is not in the document");
+    }
+    // Every JSON answer but the document's own has a schema.
+    for (method, path, _) in routes::endpoints() {
+        let op = op(&method.as_str().to_ascii_lowercase(), path);
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let schema = &response["content"]["application/json"]["schema"];
+            if path != "/openapi.json" && !response["content"]["application/json"].is_null() {
+                assert!(
+                    schema.as_object().is_some_and(|s| !s.is_empty()),
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+}

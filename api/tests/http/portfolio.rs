@@ -185,6 +185,12 @@ async fn bad_holdings_are_422_saying_what_is_wrong() {
             "invalid_body",
             "amount",
         ),
+        // serde would read the struct from an array; the API takes objects only.
+        (
+            r#"[[{"symbol": "BTC", "amount": "1"}]]"#,
+            "invalid_body",
+            "JSON object",
+        ),
     ] {
         let (status, answer) = post_raw(&api, body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");

@@ -152,11 +152,16 @@ async fn an_unknown_kind_is_a_422_naming_the_valid_kinds() {
 #[tokio::test]
 async fn bad_args_are_a_422_with_the_reason_and_enqueue_nothing() {
     let api = Api::start().await;
+    // Well-formed symbols no coin has: 404, as reading an unknown coin is.
+    let unknown = json!({"kind": "prices", "args": {"symbols": ["NOPE"]}});
+    let (status, body) = json(api.post("/v1/tasks", &unknown).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "unknown_coin");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("NOPE"),
+        "{body}"
+    );
     let cases = [
-        (
-            json!({"kind": "prices", "args": {"symbols": ["NOPE"]}}),
-            "NOPE",
-        ),
         (
             json!({"kind": "prices", "args": {"symbols": ["B-TC"]}}),
             "B-TC",

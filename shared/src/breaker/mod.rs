@@ -47,6 +47,7 @@ pub enum Transition {
 /// Closed: requests go. Open: one probe per interval goes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BreakerState {
     #[default]
     Closed,
@@ -55,6 +56,7 @@ pub enum BreakerState {
 
 /// A breaker's state as Redis holds it, for the health report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakerSnapshot {
     pub state: BreakerState,
     /// Consecutive failures so far.

@@ -11,6 +11,7 @@ use crate::{breaker::BreakerSnapshot, keys::Keys, ratelimit::LimiterSnapshot};
 /// Up, degraded (answers, but slowly or throttled), or down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     Up,
     Degraded,
@@ -19,6 +20,7 @@ pub enum Status {
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// The worst of the parts below.
     pub status: Status,
@@ -30,6 +32,7 @@ pub struct HealthReport {
 
 /// One upstream API, probed with a cheap request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpstreamHealth {
     pub name: String,
     pub status: Status,
@@ -49,6 +52,7 @@ pub struct UpstreamHealth {
 
 /// One provider's rate limiter as the health worker read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateLimitHealth {
     /// The configured limit, e.g. `3/s, 100000/day` (`off` for none).
     pub limit: String,
@@ -58,6 +62,7 @@ pub struct RateLimitHealth {
 
 /// Redis as the worker saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedisHealth {
     pub status: Status,
     /// PING round trip, microseconds.
@@ -67,6 +72,7 @@ pub struct RedisHealth {
 
 /// One queue: backlog, age of its oldest waiting task, dead tasks, live workers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueHealth {
     pub queue: String,
     pub status: Status,

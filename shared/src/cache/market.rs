@@ -19,6 +19,7 @@ pub struct MarketSnapshot {
 
 /// One coin of a [`MarketSnapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarketRow {
     /// CoinGecko's id (CoinLore's `nameid`, which follows the same slugs).
     pub coin_id: String,
@@ -40,6 +41,7 @@ pub struct MarketRow {
 
 /// The whole market's figures (CoinGecko `/global`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GlobalStats {
     pub total_market_cap_usd: Option<Decimal>,
     pub total_volume_usd: Option<Decimal>,
@@ -54,6 +56,7 @@ pub struct GlobalStats {
 
 /// One coin's tokenomics (CoinGecko `/coins/{id}` market data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoinSupply {
     pub coin_id: String,
     pub symbol: String,

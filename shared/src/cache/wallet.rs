@@ -13,6 +13,7 @@ use crate::domain::{Address, Chain, Symbol};
 
 /// One wallet's analysis as the wallet worker computed it from Etherscan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletAnalysis {
     pub chain: Chain,
     /// Lowercase; the API shows the EIP-55 form next to it.
@@ -56,6 +57,7 @@ pub struct WalletAnalysis {
 
 /// One ERC-20 token netted from the wallet's transfers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenHolding {
     pub contract: Address,
     pub symbol: String,
@@ -71,6 +73,7 @@ pub struct TokenHolding {
 
 /// An address the wallet transacted with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counterparty {
     pub address: Address,
     /// Normal transactions between the two, either direction.
@@ -82,6 +85,7 @@ pub struct Counterparty {
 
 /// Simple risk flags; the thresholds are `[wallets]` settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletFlags {
     /// No activity for `dormant_after_days` (or none at all).
     pub dormant: bool,

@@ -105,6 +105,7 @@ pub struct NamedCoin {
 
 /// A coin sharing the symbol asked for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alternative {
     pub id: CoinId,
     pub symbol: String,

@@ -10,6 +10,7 @@ use crate::domain::CoinId;
 /// A coin as the catalogue stores it. Optional fields are left out of the JSON when absent, so
 /// the long tail (no rank, no contracts) costs little in Redis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogueCoin {
     /// CoinGecko's id (CoinLore's `nameid` when the catalogue came from CoinLore).
     pub id: CoinId,

@@ -45,6 +45,7 @@ pub enum CatalogueError {
 
 /// What is known about the stored catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogueMeta {
     /// When the refresh that wrote it began asking the upstream.
     pub refreshed_at: DateTime<Utc>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A supported chain. Closed on purpose: each one needs a known chain id and native token.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Chain {
     /// The chain a request means when it names none.

@@ -9,6 +9,7 @@ use crate::{jobs::QueueName, keys::Keys};
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     /// Waiting to run (now or at `run_at`).

@@ -7,6 +7,7 @@ use crate::{jobs::QueueName, keys::Keys, settings::QueueSettings};
 
 /// A snapshot of one queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueStats {
     pub queue: QueueName,
     /// Ready to run now (the active list).

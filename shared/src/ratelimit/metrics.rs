@@ -14,6 +14,7 @@ use crate::keys::Keys;
 ///
 /// Field names are those of the metrics HASH in Redis.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimiterMetrics {
     /// Acquisitions granted.
     pub acquired: u64,
@@ -31,6 +32,7 @@ pub struct LimiterMetrics {
 
 /// One limiter as seen at one instant of Redis's clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimiterSnapshot {
     /// The limiter's id (`etherscan:k1a2b3c4d5e6f`): a key fingerprint, never a key.
     pub limiter: String,

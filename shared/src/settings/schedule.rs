@@ -27,6 +27,7 @@ pub struct ScheduleEntry {
 
 /// What a tier's entry was made from, and whether the plan check stretched it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TierEntry {
     pub tier: String,
     /// Seconds between ticks as scheduled.

@@ -34,6 +34,15 @@ async function render() {
         .map((p) => p.name + " (" + p.in + ")")
         .join(", ");
       const codes = Object.keys(op.responses || {}).join(" ");
+      // The schema a body or an answer names (its type in the API's code).
+      const named = (content) => {
+        const schema = content && content["application/json"] && content["application/json"].schema;
+        return schema && schema.$ref ? schema.$ref.split("/").pop() : "";
+      };
+      const body = op.requestBody ? named(op.requestBody.content) : "";
+      const success = Object.entries(op.responses || {}).find(([code]) => code.startsWith("2"));
+      const answer = success ? named(success[1].content) : "";
+      const types = [body && "body: " + body, answer && "answer: " + answer].filter(Boolean).join(", ");
       main.append(
         el("section", { class: "op", id: op.operationId },
           el("span", { class: "role" }, role),
@@ -41,7 +50,8 @@ async function render() {
           el("span", { class: "path" }, path),
           el("div", { class: "meta" }, op.summary || ""),
           el("div", { class: "meta" }, params ? "parameters: " + params : "no parameters"),
-          el("div", { class: "meta" }, "responses: " + codes)));
+          el("div", { class: "meta" }, "responses: " + codes),
+          el("div", { class: "meta" }, types)));
     }
   }
 }
