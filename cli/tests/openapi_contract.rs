@@ -7,8 +7,8 @@
 //! - a Python client generated from the document by openapi-python-client reads prices and
 //!   enqueues a task through its typed models.
 //!
-//! Both tools come from `.ci/openapi-tools` (pinned, into `target/openapi-tools`); without them
-//! these tests fail and say how to install them.
+//! Both tools come from `.ci/openapi-tools` (pinned, into `target/openapi-tools`), which the
+//! tests run themselves when the tools are missing.
 
 mod common;
 
@@ -34,23 +34,44 @@ const MAX_EXAMPLES: &str = "5";
 /// Under `api.client_rate_per_sec` (200), as a client that reads the limit would keep.
 const RATE_LIMIT: &str = "100/s";
 
-/// The virtualenv's `bin` with the tools, or a failure that says how to get them.
+/// The virtualenv's `bin` with the tools: `.ci/openapi-tools` installs them (pinned, from PyPI)
+/// the first time, so `cargo test --workspace` needs only Python 3 with `venv`; a failure says
+/// how to get them by hand.
 fn tools() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let venv = std::env::var_os("COINBEAT_OPENAPI_TOOLS")
-        .map(|dir| root.join(dir))
-        .unwrap_or_else(|| root.join("target/openapi-tools"));
-    let bin = venv.join("bin");
-    for tool in ["st", "openapi-python-client", "python"] {
-        assert!(
-            bin.join(tool).exists(),
-            "{} is missing: run `bash .ci/openapi-tools` at the repository's root (it installs \
-             schemathesis and openapi-python-client, pinned, into target/openapi-tools; or set \
-             COINBEAT_OPENAPI_TOOLS to a virtualenv that has them)",
-            bin.join(tool).display()
-        );
-    }
-    bin
+    static TOOLS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TOOLS
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let venv = std::env::var_os("COINBEAT_OPENAPI_TOOLS")
+                .map(|dir| root.join(dir))
+                .unwrap_or_else(|| root.join("target/openapi-tools"));
+            let bin = venv.join("bin");
+            let tools = ["st", "openapi-python-client", "python"];
+            if !tools.iter().all(|tool| bin.join(tool).exists()) {
+                let status = std::process::Command::new("bash")
+                    .arg(root.join(".ci/openapi-tools"))
+                    .env("COINBEAT_OPENAPI_TOOLS", &venv)
+                    .status()
+                    .expect("bash runs");
+                assert!(
+                    status.success(),
+                    "`bash .ci/openapi-tools` failed ({status}): it needs Python 3 with venv \
+                     (Debian: apt-get install python3-venv) and PyPI"
+                );
+            }
+            for tool in tools {
+                assert!(
+                    bin.join(tool).exists(),
+                    "{} is missing: run `bash .ci/openapi-tools` at the repository's root (it \
+                     installs schemathesis and openapi-python-client, pinned, into \
+                     target/openapi-tools; or set COINBEAT_OPENAPI_TOOLS to a virtualenv that \
+                     has them)",
+                    bin.join(tool).display()
+                );
+            }
+            bin
+        })
+        .clone()
 }
 
 /// `coinbeat up --simulate` with the tracked prices cached; its API's base URL and admin key.

@@ -95,8 +95,10 @@ fn parse(
     let Path(raw) = address.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let address = Address::parse(&raw)?;
+    // An empty `chain=` names no chain: refused like any other unknown name (the document's
+    // enum), not read as the default.
     let chain = match query.chain.as_deref() {
-        None | Some("") => state.settings().wallets.chain,
+        None => state.settings().wallets.chain,
         Some(name) => name.parse()?,
     };
     Ok((chain, address, query.force))

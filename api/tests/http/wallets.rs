@@ -172,9 +172,15 @@ async fn an_invalid_address_or_chain_is_422_saying_why() {
             assert!(message.contains(why), "{address}: {message}");
         }
     }
-    let (status, body) = api.get(&format!("/v1/wallets/{LOWER}?chain=solana")).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_error(&body, "invalid_chain");
+    for chain in ["solana", ""] {
+        let (status, body) = api.get(&format!("/v1/wallets/{LOWER}?chain={chain}")).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{chain:?}: {body}"
+        );
+        assert_error(&body, "invalid_chain");
+    }
 }
 
 #[tokio::test]
