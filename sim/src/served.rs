@@ -26,6 +26,11 @@ pub struct Served {
     /// By CoinLore `nameid` (the CoinGecko id, `bitcoin`): the last `price_usd` string.
     #[serde(default)]
     pub coinlore_by_nameid: BTreeMap<String, ServedPrice>,
+    /// By CoinLore symbol: the last [`Served::RECENT`] `price_usd` strings, oldest first. Several
+    /// jobs read CoinLore's pages (a market job, each price tier), so a test checking what one
+    /// of them stored looks for it among these rather than in the last one alone.
+    #[serde(default)]
+    pub coinlore_recent: BTreeMap<String, Vec<ServedPrice>>,
     /// By Binance symbol (`BTCUSDT`): the last trade sent on a `<symbol>@aggTrade` stream.
     #[serde(default)]
     pub binance_stream: BTreeMap<String, ServedTick>,
@@ -55,6 +60,25 @@ pub struct ServedPrice {
 }
 
 impl Served {
+    /// How many prices [`Served::coinlore_recent`] keeps per symbol.
+    pub const RECENT: usize = 16;
+
+    /// Appends prices sent at one moment to one provider's recent prices, keeping the last
+    /// [`Served::RECENT`] of each.
+    pub(crate) fn record_recent<'a>(
+        map: &mut BTreeMap<String, Vec<ServedPrice>>,
+        served_at_ms: u64,
+        prices: impl IntoIterator<Item = (&'a str, String)>,
+    ) {
+        for (key, usd) in prices {
+            let recent = map.entry(key.to_owned()).or_default();
+            if recent.len() == Self::RECENT {
+                recent.remove(0);
+            }
+            recent.push(ServedPrice { usd, served_at_ms });
+        }
+    }
+
     /// Records trades sent on a stream, by symbol.
     pub(crate) fn record_ticks(
         map: &mut BTreeMap<String, ServedTick>,
@@ -72,5 +96,24 @@ impl Served {
         for (key, usd) in prices {
             map.insert(key.to_owned(), ServedPrice { usd, served_at_ms });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_prices_keep_the_last_sixteen_of_each_symbol_oldest_first() {
+        let mut recent = BTreeMap::new();
+        for i in 0..20u64 {
+            Served::record_recent(&mut recent, i, [("BTC", i.to_string())]);
+        }
+        Served::record_recent(&mut recent, 99, [("ETH", "1".to_owned())]);
+        let btc: Vec<&str> = recent["BTC"].iter().map(|p| p.usd.as_str()).collect();
+        assert_eq!(btc.len(), Served::RECENT);
+        assert_eq!(btc.first(), Some(&"4"));
+        assert_eq!(btc.last(), Some(&"19"));
+        assert_eq!(recent["ETH"].len(), 1);
     }
 }

@@ -153,7 +153,8 @@ fn record<V>(state: &SimState, now_ms: u64, rows: &[Row<V>]) {
     let by_symbol = rows
         .iter()
         .map(|r| (r.symbol.as_str(), r.price_usd.clone()));
-    Served::record(&mut served.coinlore, now_ms, by_symbol);
+    Served::record(&mut served.coinlore, now_ms, by_symbol.clone());
+    Served::record_recent(&mut served.coinlore_recent, now_ms, by_symbol);
     let by_nameid = rows
         .iter()
         .map(|r| (r.nameid.as_str(), r.price_usd.clone()));
