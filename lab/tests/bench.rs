@@ -5,16 +5,16 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::processes_using;
+use common::{lab, processes_using};
 
 #[test]
 fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("BENCHMARKS.md");
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
-        .args([
+    let out_arg = out.to_str().unwrap();
+    let stdout = lab(
+        dir.path(),
+        [
             "bench",
             "queue",
             "--tasks",
@@ -24,19 +24,8 @@ fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
             "--latency-tasks",
             "50",
             "--out",
-        ])
-        .arg(&out)
-        // The bench's temporary folder (Redis socket, settings) goes under TMPDIR.
-        .env("TMPDIR", dir.path())
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "bench failed: {}\n{stdout}\n{stderr}",
-        output.status
+            out_arg,
+        ],
     );
     for figure in [
         "| enqueue rate (bulk, tasks/s) |",
@@ -73,8 +62,9 @@ fn bench_queue_prints_its_table_appends_it_and_leaves_no_process_behind() {
 #[test]
 fn bench_ratelimit_reports_rejections_and_the_share_of_the_limit_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
-        .args([
+    let stdout = lab(
+        dir.path(),
+        [
             "bench",
             "ratelimit",
             "--replicas",
@@ -86,17 +76,7 @@ fn bench_ratelimit_reports_rejections_and_the_share_of_the_limit_and_leaves_noth
             "--runs",
             "1",
             "--no-append",
-        ])
-        .env("TMPDIR", dir.path())
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "bench failed: {}\n{stdout}\n{stderr}",
-        output.status
+        ],
     );
     for figure in [
         "| requests the upstream rejected (worst run) |",

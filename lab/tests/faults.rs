@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::processes_using;
+use common::{lab, processes_using};
 
 /// Runs `coinbeat-lab faults <args>` with its temporary folders under a fresh directory; the
 /// reliability file it wrote and that directory.
@@ -15,23 +13,11 @@ fn faults(args: &[&str]) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("RELIABILITY.md");
     std::fs::write(&out, "# Reliability\n\nThe text above the table stays.\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_coinbeat-lab"))
-        .arg("faults")
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .env("TMPDIR", dir.path())
-        .env("RUST_LOG", "error")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "faults {args:?} failed: {}\n{stdout}\n{stderr}",
-        output.status
-    );
+    let mut all = vec!["faults"];
+    all.extend_from_slice(args);
+    let out_arg = out.to_str().unwrap();
+    all.extend(["--out", out_arg]);
+    lab(dir.path(), all);
     assert_eq!(
         processes_using(dir.path()),
         Vec::<String>::new(),
