@@ -5,12 +5,15 @@
 //! 28 significant digits. 1 to `api.max_portfolio_holdings` holdings; a symbol listed twice is
 //! one holding with the amounts summed (in the place of its first listing).
 //!
-//! Per valued holding: `amount`, `price_usd`, `value_usd` (`amount × price_usd`, exact: a
-//! product that does not fit 28 decimal places exactly is 422, never rounded), `fetched_at`,
+//! Per valued holding: `amount`, `price_usd`, `value_usd` (`amount × price_usd`), `fetched_at`,
 //! `source`, `age_seconds`, `stale`, and `allocation_pct`, its share of the valued total in
 //! percent, rounded half away from zero to [`ALLOCATION_DECIMALS`] places (so the shares add up
 //! to 100 within that rounding). A holding with no cached price is listed under `missing` and
 //! never valued; `partial` then says `total_value_usd` leaves it out.
+//!
+//! Summed amounts, values and the total are exact at any size ([`BigDecimal`]): a product of
+//! two 28-digit decimals, or a sum of values of wildly different magnitudes, needs more digits
+//! than a `Decimal` holds, and rounding one would make the total a different number.
 
 use std::collections::HashMap;
 
@@ -19,13 +22,14 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
+use bigdecimal::{BigDecimal, RoundingMode, num_bigint::BigInt};
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::Freshness,
     domain::{CoinId, Symbol},
 };
-use rust_decimal::{Decimal, RoundingStrategy};
-use serde::{Deserialize, Serialize};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use utoipa::{
     ToSchema,
@@ -62,9 +66,9 @@ struct HoldingRequest {
     amount: Box<RawValue>,
 }
 
-/// What [`parse_amount`] reads: a positive decimal, as a string or a number. (Its value times
-/// the price must also be exact in 28 significant digits, which no pattern can say: the
-/// pattern keeps to 12 whole digits and 8 decimals.)
+/// What [`parse_amount`] reads: a positive decimal of at most 28 significant digits, as a
+/// string or a number. (The string pattern keeps to 12 whole digits and 8 decimals, which every
+/// real holding fits; the parser takes any 28 digits.)
 fn amount_schema() -> RefOr<Schema> {
     AnyOfBuilder::new()
         .item(
@@ -94,8 +98,10 @@ fn amount_schema() -> RefOr<Schema> {
 pub struct PortfolioResponse {
     holdings: Vec<Valued>,
     missing: Vec<MissingHolding>,
-    /// The sum of `value_usd` over `holdings`.
-    total_value_usd: Decimal,
+    /// The sum of `value_usd` over `holdings`, exact.
+    #[serde(serialize_with = "plain")]
+    #[schema(value_type = String, example = "46594.66")]
+    total_value_usd: BigDecimal,
     /// True when some holding has no cached price and is left out of the total.
     partial: bool,
     /// True when some price used is older than `prices.fresh_secs`.
@@ -107,11 +113,19 @@ pub struct PortfolioResponse {
 #[derive(Debug, Serialize, ToSchema)]
 struct Valued {
     symbol: Symbol,
-    amount: Decimal,
+    /// The amount (amounts of one symbol listed twice summed), exact.
+    #[serde(serialize_with = "plain")]
+    #[schema(value_type = String, example = "0.5")]
+    amount: BigDecimal,
     price_usd: Decimal,
-    value_usd: Decimal,
+    /// `amount × price_usd`, exact.
+    #[serde(serialize_with = "plain")]
+    #[schema(value_type = String, example = "33593.66794682830")]
+    value_usd: BigDecimal,
     /// Percent of `total_value_usd`; `null` when the total is zero.
-    allocation_pct: Option<Decimal>,
+    #[serde(serialize_with = "plain_opt")]
+    #[schema(value_type = Option<String>, example = "72.0960")]
+    allocation_pct: Option<BigDecimal>,
     fetched_at: DateTime<Utc>,
     source: String,
     age_seconds: u64,
@@ -120,7 +134,9 @@ struct Valued {
 
 #[derive(Debug, Serialize, ToSchema)]
 struct MissingHolding {
-    amount: Decimal,
+    #[serde(serialize_with = "plain")]
+    #[schema(value_type = String, example = "2")]
+    amount: BigDecimal,
     #[serde(flatten)]
     missing: Missing,
 }
@@ -143,7 +159,7 @@ pub async fn value(
     let fresh_for = state.settings().prices.fresh_for();
     let mut valued = Vec::new();
     let mut missing = Vec::new();
-    let mut total = Decimal::ZERO;
+    let mut total = BigDecimal::from(0);
     for (((symbol, amount), record), named) in holdings.into_iter().zip(records).zip(&named) {
         let Some(record) = record else {
             missing.push(MissingHolding {
@@ -152,20 +168,8 @@ pub async fn value(
             });
             continue;
         };
-        let value = exact_mul(amount, record.usd).ok_or_else(|| {
-            ApiError::InvalidHoldings(format!(
-                "{symbol}: {amount} × {} (the cached price) has more than 28 significant digits, \
-                 so it cannot be given exactly; use fewer decimal places in the amount",
-                record.usd
-            ))
-        })?;
-        total = exact_add(total, value).ok_or_else(|| {
-            ApiError::InvalidHoldings(
-                "the total value has more than 28 significant digits, so it cannot be given \
-                 exactly"
-                    .into(),
-            )
-        })?;
+        let value = &amount * big(record.usd);
+        total += &value;
         let freshness = Freshness::assess(record.fetched_at, now, fresh_for);
         valued.push(Valued {
             symbol,
@@ -179,9 +183,9 @@ pub async fn value(
             stale: freshness.stale,
         });
     }
-    if !total.is_zero() {
+    if total != BigDecimal::from(0) {
         for holding in &mut valued {
-            holding.allocation_pct = Some(allocation(holding.value_usd, total));
+            holding.allocation_pct = Some(allocation(&holding.value_usd, &total));
         }
     }
     Ok(Json(PortfolioResponse {
@@ -201,7 +205,7 @@ pub async fn value(
 fn parse_holdings(
     request: &PortfolioRequest,
     max: usize,
-) -> Result<Vec<(Symbol, Decimal)>, ApiError> {
+) -> Result<Vec<(Symbol, BigDecimal)>, ApiError> {
     if request.holdings.is_empty() {
         return Err(ApiError::InvalidHoldings(
             "holdings is empty: list at least one {\"symbol\", \"amount\"}".into(),
@@ -213,7 +217,7 @@ fn parse_holdings(
             request.holdings.len()
         )));
     }
-    let mut order: Vec<(Symbol, Decimal)> = Vec::new();
+    let mut order: Vec<(Symbol, BigDecimal)> = Vec::new();
     let mut index: HashMap<Symbol, usize> = HashMap::new();
     for (i, holding) in request.holdings.iter().enumerate() {
         let symbol = Symbol::parse(&holding.symbol)?;
@@ -221,17 +225,10 @@ fn parse_holdings(
             ApiError::InvalidHoldings(format!("holdings[{i}] ({symbol}): amount {why}"))
         })?;
         match index.get(&symbol) {
-            Some(&at) => {
-                let sum = exact_add(order[at].1, amount).ok_or_else(|| {
-                    ApiError::InvalidHoldings(format!(
-                        "{symbol}: the summed amount has more than 28 significant digits"
-                    ))
-                })?;
-                order[at].1 = sum;
-            }
+            Some(&at) => order[at].1 += big(amount),
             None => {
                 index.insert(symbol.clone(), order.len());
-                order.push((symbol, amount));
+                order.push((symbol, big(amount)));
             }
         }
     }
@@ -297,27 +294,30 @@ fn normalize_text(text: &str) -> String {
     }
 }
 
-/// `a × b` when `Decimal` can hold it exactly (it rounds a product past 28 decimal places).
-fn exact_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
-    let (a, b) = (a.normalize(), b.normalize());
-    let product = a.checked_mul(b)?;
-    (product.scale() == a.scale() + b.scale()).then_some(product)
+/// `d` exactly, as a [`BigDecimal`] (same digits, same scale).
+fn big(d: Decimal) -> BigDecimal {
+    BigDecimal::new(BigInt::from(d.mantissa()), i64::from(d.scale()))
 }
 
-/// `a + b` when `Decimal` can hold it exactly.
-fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
-    let sum = a.checked_add(b)?;
-    (sum.scale() >= a.scale().max(b.scale())).then_some(sum)
+/// A [`BigDecimal`] in plain notation, as a JSON string (as `Decimal`s are written).
+fn plain<S: Serializer>(d: &BigDecimal, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&d.to_plain_string())
 }
 
-/// `value` as a percentage of `total`, rounded to [`ALLOCATION_DECIMALS`] places and always
-/// written with that many (`100.0000`).
-fn allocation(value: Decimal, total: Decimal) -> Decimal {
-    // Divided first: the share is at most 1, so multiplying by 100 cannot overflow.
-    let mut pct = (value / total * Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(ALLOCATION_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
-    pct.rescale(ALLOCATION_DECIMALS);
-    pct
+fn plain_opt<S: Serializer>(d: &Option<BigDecimal>, serializer: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => plain(d, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `value` as a percentage of `total`, rounded half away from zero to [`ALLOCATION_DECIMALS`]
+/// places and always written with that many (`100.0000`).
+fn allocation(value: &BigDecimal, total: &BigDecimal) -> BigDecimal {
+    // The quotient carries 100 significant digits, far past the 4 places kept, so rounding it
+    // rounds the exact share.
+    (value * BigDecimal::from(100) / total)
+        .with_scale_round(i64::from(ALLOCATION_DECIMALS), RoundingMode::HalfUp)
 }
 
 #[cfg(test)]
@@ -363,15 +363,43 @@ mod tests {
     }
 
     #[test]
-    fn a_product_is_exact_or_refused() {
+    fn products_and_sums_are_exact_past_28_digits() {
+        let product = big(d("0.1234567890123456789")) * big(d("0.1234567890123456789"));
         assert_eq!(
-            exact_mul(d("123456789.123456789"), d("0.00000123456789")),
-            Some(d("152.41578765432099750190521"))
+            product.to_plain_string(),
+            "0.01524157875323883675019051998750190521"
+        );
+        let huge = big(d("79228162514264337593543950335"));
+        assert_eq!(
+            (&huge * big(d("2")) + big(d("0.00000001"))).to_plain_string(),
+            "158456325028528675187087900670.00000001"
         );
         assert_eq!(
-            exact_mul(d("0.1234567890123456789"), d("0.1234567890123456789")),
-            None
+            big(d("7.50")).to_plain_string(),
+            "7.50",
+            "the scale is kept"
         );
-        assert_eq!(exact_mul(d("79228162514264337593543950335"), d("2")), None);
+    }
+
+    #[test]
+    fn shares_round_half_away_from_zero_to_four_places() {
+        let total = big(d("3"));
+        assert_eq!(
+            allocation(&big(d("1")), &total).to_plain_string(),
+            "33.3333"
+        );
+        assert_eq!(
+            allocation(&big(d("2")), &total).to_plain_string(),
+            "66.6667"
+        );
+        assert_eq!(allocation(&total, &total).to_plain_string(), "100.0000");
+        let tie = allocation(&big(d("0.000005")), &big(d("100")));
+        assert_eq!(
+            tie.to_plain_string(),
+            "0.0000",
+            "0.000005% is below half of the last place"
+        );
+        let tie = allocation(&big(d("0.00005")), &big(d("100")));
+        assert_eq!(tie.to_plain_string(), "0.0001", "0.00005% rounds up");
     }
 }

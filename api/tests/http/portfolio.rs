@@ -145,6 +145,46 @@ async fn a_symbol_listed_twice_is_one_holding_with_the_amounts_summed() {
     assert_eq!(body["holdings"][0]["value_usd"], "18000.0");
 }
 
+/// Values a `Decimal` cannot hold (a product past 28 digits, a total of wildly different
+/// magnitudes) are answered exactly, not refused and not rounded (schemathesis found the 422).
+#[tokio::test]
+async fn values_past_28_digits_are_exact() {
+    let api = Api::start().await;
+    let now = Utc::now();
+    api.write(&[
+        record("BTC", "67187.3358936566", now),
+        record("ETH", "0.0000000000000001", now),
+    ])
+    .await;
+    let (status, body) = post_raw(
+        &api,
+        r#"{"holdings": [{"symbol": "BTC", "amount": 7.922816251426433e28},
+            {"symbol": "ETH", "amount": "0.00000001"},
+            {"symbol": "BTC", "amount": "0.1234567890123456789"}]}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Computed apart, with Python's decimal module at 80 digits.
+    assert_eq!(
+        body["holdings"][0]["amount"],
+        "79228162514264330000000000000.1234567890123456789"
+    );
+    assert_eq!(
+        body["holdings"][0]["value_usd"],
+        "5323129167083090155005462649086294.73275172476257974692893046574"
+    );
+    assert_eq!(
+        body["holdings"][1]["value_usd"],
+        "0.000000000000000000000001"
+    );
+    assert_eq!(
+        body["total_value_usd"],
+        "5323129167083090155005462649086294.73275172476257974692893146574"
+    );
+    assert_eq!(body["holdings"][0]["allocation_pct"], "100.0000");
+    assert_eq!(body["holdings"][1]["allocation_pct"], "0.0000");
+}
+
 #[tokio::test]
 async fn bad_holdings_are_422_saying_what_is_wrong() {
     let api = Api::start_with(|s| s.api.max_portfolio_holdings = 2).await;
