@@ -22,7 +22,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use bigdecimal::{BigDecimal, RoundingMode, num_bigint::BigInt};
+use bigdecimal::{BigDecimal, RoundingMode, Zero, num_bigint::BigInt};
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::Freshness,
@@ -183,7 +183,7 @@ pub async fn value(
             stale: freshness.stale,
         });
     }
-    if total != BigDecimal::from(0) {
+    if !total.is_zero() {
         for holding in &mut valued {
             holding.allocation_pct = Some(allocation(&holding.value_usd, &total));
         }
