@@ -69,6 +69,19 @@ impl Caller {
     }
 }
 
+/// What a request's `Authorization` header presented, checked once per request (by the
+/// per-client rate limit, which counts a valid caller apart from its address, or else by
+/// [`require`]) and kept in its extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// No bearer token.
+    Nothing,
+    /// A token that is neither a configured key nor a valid JWT.
+    Invalid,
+    /// A valid token: who it names.
+    Valid(Caller),
+}
+
 /// Settings the API cannot start with.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
@@ -89,20 +102,36 @@ impl Authenticator {
         })
     }
 
-    /// Lets the caller through to a route of `access`, or says why not.
-    pub fn check(&self, access: Access, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    /// What a request's `Authorization` presents.
+    pub fn present(&self, headers: &HeaderMap) -> Presented {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer::token);
+        match token {
+            None => Presented::Nothing,
+            Some(token) => self
+                .identify(token)
+                .map_or(Presented::Invalid, Presented::Valid),
+        }
+    }
+
+    /// Lets the caller through to a route of `access`, or says why not.
+    pub fn check(&self, access: Access, presented: &Presented) -> Result<Caller, ApiError> {
         let Some(need) = access.required_role(&self.auth) else {
-            return Ok(token.and_then(|t| self.identify(t)).unwrap_or_default());
+            return Ok(match presented {
+                Presented::Valid(caller) => caller.clone(),
+                Presented::Nothing | Presented::Invalid => Caller::default(),
+            });
         };
-        let token = token.ok_or(ApiError::Unauthenticated { need })?;
-        let caller = self.identify(token).ok_or(ApiError::InvalidToken)?;
+        let caller = match presented {
+            Presented::Nothing => return Err(ApiError::Unauthenticated { need }),
+            Presented::Invalid => return Err(ApiError::InvalidToken),
+            Presented::Valid(caller) => caller,
+        };
         match caller.role {
             Some(have) if have < need => Err(ApiError::Forbidden { need, have }),
-            _ => Ok(caller),
+            _ => Ok(caller.clone()),
         }
     }
 
@@ -155,10 +184,11 @@ pub async fn require(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let checked = gate
-        .state
-        .authenticator()
-        .check(gate.access, request.headers());
+    let authenticator = gate.state.authenticator();
+    let checked = match request.extensions().get::<Presented>() {
+        Some(presented) => authenticator.check(gate.access, presented),
+        None => authenticator.check(gate.access, &authenticator.present(request.headers())),
+    };
     if gate.access != Access::Admin {
         let caller = checked?;
         request.extensions_mut().insert(caller);

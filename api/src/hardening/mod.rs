@@ -7,7 +7,7 @@
 //! | [`security_headers`] | `nosniff`, no framing, no referrer, a restrictive CSP on every response |
 //! | [`cors`] | cross-origin access only for the origins `api.cors_origins` names |
 //! | [`client_ip`] | who a client is: its address, or behind `api.trusted_proxies` the one `X-Forwarded-For` names; IPv6 by /64 |
-//! | [`client_limit`] | a request rate per client, `api.client_rate_per_sec` / `api.client_burst`; 429 with `Retry-After` past it |
+//! | [`client_limit`] | a request rate per client (a valid key's caller, else the address), `api.client_rate_per_sec` / `api.client_burst`; 429 with `Retry-After` past it |
 //! | [`client_slots`] | how many connections or streams each client holds, with a cap per client |
 //! | [`connections`] | connections per process and per client, and the header-read timeout, decided at accept |
 

@@ -136,7 +136,13 @@ pub fn router(state: AppState) -> Router {
             reshape(response, limit)
         }));
     let routes = match client_limiter {
-        Some(limiter) => routes.layer(from_fn_with_state(limiter, client_limit::limit)),
+        Some(limiter) => routes.layer(from_fn_with_state(
+            client_limit::Limit {
+                limiter,
+                state: state.clone(),
+            },
+            client_limit::limit,
+        )),
         None => routes,
     };
     // Who the client is, for the rate limit above and the stream cap in the handlers.

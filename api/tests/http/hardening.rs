@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 
-use crate::support::{Api, json};
+use crate::support::{ADMIN_KEY, Api, READ_KEY, json};
 
 #[tokio::test]
 async fn every_answer_carries_a_request_id_and_the_security_headers() {
@@ -180,7 +180,7 @@ async fn a_client_past_its_rate_gets_429_with_retry_after_and_others_are_served(
     })
     .await;
     for i in 0..5 {
-        let (status, _) = api.get("/healthz").await;
+        let (status, _) = api.get_as("/healthz", None).await;
         assert_eq!(status, StatusCode::OK, "request {i} is within the burst");
     }
     let refused = api
@@ -200,14 +200,64 @@ async fn a_client_past_its_rate_gets_429_with_retry_after_and_others_are_served(
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
     // Half a second brings one request back.
     tokio::time::sleep(Duration::from_millis(550)).await;
-    assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
-    assert_eq!(api.get("/healthz").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.get_as("/healthz", None).await.0, StatusCode::OK);
+    assert_eq!(
+        api.get_as("/healthz", None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 
     // With the limit off, a burst far past it is served.
     let unlimited = Api::start_with(|s| s.api.client_rate_per_sec = 0).await;
     for _ in 0..50 {
         assert_eq!(unlimited.get("/healthz").await.0, StatusCode::OK);
     }
+}
+
+/// A request with a valid key is counted against its key, anything else against its address:
+/// a keyed caller's load does not refuse the address's anonymous requests (which would answer
+/// 429 where 401 is due), and tokens that do not verify buy no bucket of their own.
+#[tokio::test]
+async fn a_valid_key_has_its_own_bucket_and_an_invalid_token_counts_against_the_address() {
+    let api = Api::start_with(|s| {
+        s.api.client_rate_per_sec = 1;
+        s.api.client_burst = 2;
+    })
+    .await;
+    let get = |token: Option<&str>| {
+        let request = api.http.get(api.url("/v1/queues"));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(get(Some(ADMIN_KEY)).await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        get(Some(ADMIN_KEY)).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the key's burst is spent"
+    );
+    assert_eq!(
+        get(Some(READ_KEY)).await.unwrap().status(),
+        200,
+        "another key has its own bucket"
+    );
+    assert_eq!(
+        get(None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the address's bucket is untouched by the keys: no token is 401, not 429"
+    );
+    assert_eq!(
+        get(Some("cbk_not_a_key")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(Some("cbk_another_bad_one")).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "tokens that do not verify share the address's bucket"
+    );
 }
 
 #[tokio::test]

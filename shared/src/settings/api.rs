@@ -24,8 +24,9 @@ pub struct ApiSettings {
     /// `["*"]` for any. Empty (the default): no CORS headers, browsers keep other sites out.
     pub cors_origins: Vec<String>,
     /// Requests per second one client may make; past it, 429 with `Retry-After`. 0 turns the
-    /// limit off. A client is its IP address, an IPv6 client its /64 (one host rotating
-    /// addresses inside its prefix stays one client).
+    /// limit off. A client is the caller when the request presents a valid API key or JWT,
+    /// otherwise its IP address, an IPv6 client its /64 (one host rotating addresses inside its
+    /// prefix stays one client).
     pub client_rate_per_sec: u32,
     /// Requests a client may make at once above its rate.
     pub client_burst: u32,
