@@ -547,6 +547,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
+impl ApiError {
+    /// Redis could not be reached (refused, dropped, timed out): what a read may answer from
+    /// the in-process copy instead.
+    pub fn is_redis_unavailable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::RedisUnavailable(_) | ApiError::RedisTimeout(_)
+        )
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> Self {
         if is_unavailability(&e) {

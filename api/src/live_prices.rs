@@ -1,11 +1,18 @@
 //! [`LivePrices`]: an in-process copy of the cached price records, kept current by the price
-//! event channel, so a price read costs no Redis round trip.
+//! event channel, so a price read costs no Redis round trip, and so reads go on while Redis is
+//! unreachable.
 //!
 //! [`follow`] subscribes to `{prefix}:events:prices` first and only then loads every record from
 //! Redis, so no write is missed in between; events are applied newest-wins, as the write script
-//! does. While the subscription is down (or the load is still running) the copy is not served and
-//! every read goes to Redis, so misses, 404s and Redis outages behave exactly as without it. A
-//! record past the hard expiry counts as absent (Redis expires it at the same age).
+//! does. The copy is *current* from a completed load until the subscription is lost. While it is
+//! not, reads go to Redis as they would without it (misses and 404s are Redis's); only when
+//! Redis cannot be reached does a read fall back to the copy as it was last known
+//! ([`LivePrices::last_known`]), and says so. A record past the hard expiry counts as absent
+//! (Redis expires it at the same age), current or not.
+//!
+//! On reconnecting, the load replaces the copy, newest wins: a coin Redis no longer holds
+//! (expired or purged meanwhile) leaves it, and a record the copy holds newer than Redis's (a
+//! Redis restored from an older snapshot) stays, as Redis's own write script would keep it.
 
 use std::{
     collections::HashMap,
@@ -33,19 +40,22 @@ use crate::AppState;
 const LOAD_CHUNK: usize = 500;
 /// Bound on connecting and subscribing, so a stuck Redis does not stall the follower.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Between rounds: 100 ms doubling to 5 s while Redis is away; a round that served for a second
-/// (it loaded) starts the next after 100 ms again.
-const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
+/// Between rounds: 100 ms doubling to 1 s while Redis is away (so the copy is current again
+/// within about a second of Redis's return); a round that served for a second (it loaded)
+/// starts the next after 100 ms again.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1))
     .healthy_after(Duration::from_secs(1));
 
 type Records = HashMap<CoinId, Arc<PriceRecord>>;
 
-/// The copy: records by coin id, and whether it is current enough to be served.
+/// The copy: records by coin id, and whether it is current.
 #[derive(Debug)]
 pub struct LivePrices {
     records: RwLock<Records>,
     /// True between a completed load and the loss of the subscription.
-    ready: AtomicBool,
+    current: AtomicBool,
+    /// True once a load has completed: the copy can stand in for an unreachable Redis.
+    loaded: AtomicBool,
     expire_after: TimeDelta,
 }
 
@@ -54,22 +64,45 @@ impl LivePrices {
     pub fn new(expire_after: Duration) -> Self {
         Self {
             records: RwLock::new(HashMap::new()),
-            ready: AtomicBool::new(false),
+            current: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
             expire_after: TimeDelta::from_std(expire_after).unwrap_or(TimeDelta::MAX),
         }
     }
 
     /// Whether reads are served from the copy.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+    pub fn is_current(&self) -> bool {
+        self.current.load(Ordering::Acquire)
     }
 
-    /// The record of each coin (same order) when the copy is served and holds a record within
-    /// the hard expiry; `None` means "ask Redis".
-    pub fn get_many(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
-        if !self.is_ready() {
+    /// Whether the copy was ever loaded, so it can stand in while Redis is unreachable.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The record of each coin (same order) as the copy last knew it, current or not (within
+    /// the hard expiry); for reads while Redis cannot be reached. All `None` before a load.
+    pub fn last_known(
+        &self,
+        coins: &[CoinId],
+        now: DateTime<Utc>,
+    ) -> Vec<Option<Arc<PriceRecord>>> {
+        if !self.is_loaded() {
             return vec![None; coins.len()];
         }
+        self.held(coins, now)
+    }
+
+    /// The record of each coin (same order) when the copy is current and holds a record within
+    /// the hard expiry; `None` means "ask Redis".
+    pub fn get_many(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
+        if !self.is_current() {
+            return vec![None; coins.len()];
+        }
+        self.held(coins, now)
+    }
+
+    fn held(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
         let mut expired = false;
         let found = {
             let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
@@ -94,7 +127,7 @@ impl LivePrices {
 
     /// [`LivePrices::get_many`] for one coin.
     pub fn get(&self, coin: &CoinId, now: DateTime<Utc>) -> Option<Arc<PriceRecord>> {
-        if !self.is_ready() {
+        if !self.is_current() {
             return None;
         }
         let record = {
@@ -134,8 +167,11 @@ impl LivePrices {
         self.records.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Release);
+    fn set_current(&self, current: bool) {
+        if current {
+            self.loaded.store(true, Ordering::Release);
+        }
+        self.current.store(current, Ordering::Release);
     }
 }
 
@@ -151,14 +187,15 @@ enum FollowError {
 }
 
 /// Keeps `state`'s [`LivePrices`] current until `stop` is cancelled: subscribe, load, apply
-/// events; on any error stop serving the copy, back off ([`BACKOFF`]) and start over.
+/// events; on any error the copy is no longer current (it is kept, for reads while Redis is
+/// unreachable), back off ([`BACKOFF`]) and start over.
 pub async fn follow(state: AppState, client: Client, stop: CancellationToken) {
     supervise("price copy", BACKOFF, Restarts::Debug, &stop, || async {
         let result = tokio::select! {
             result = follow_once(&state, &client) => result,
             () = stop.cancelled() => Ok(()),
         };
-        state.live_prices().set_ready(false);
+        state.live_prices().set_current(false);
         result
     })
     .await;
@@ -180,16 +217,18 @@ async fn follow_once(state: &AppState, client: &Client) -> Result<(), FollowErro
     let events = state.price_events();
     {
         let mut records = live.write();
+        let mut loaded = loaded;
         // What changed while the subscription was down (or before the first load) reaches the
-        // streams too; a stream drops what it has already sent.
-        for record in loaded.values() {
-            if let Some(record) = LivePrices::apply(&mut records, Arc::clone(record)) {
-                events.publish(record);
+        // streams too; a stream drops what it has already sent. Newest wins both ways.
+        for record in loaded.values_mut() {
+            match LivePrices::apply(&mut records, Arc::clone(record)) {
+                Some(newer) => events.publish(newer),
+                None => *record = Arc::clone(&records[&record.coin_id]),
             }
         }
         *records = loaded;
     }
-    live.set_ready(true);
+    live.set_current(true);
     tracing::debug!("price copy loaded; serving reads from it");
 
     let mut messages = pubsub.on_message();

@@ -210,7 +210,11 @@ pub(crate) async fn known_args(
 
 /// The cached prices of `coins`, when every one is there and fresh.
 async fn fresh_prices(state: &AppState, coins: &[CoinId]) -> Result<Option<Value>, ApiError> {
-    let (records, now) = prices::records(state, coins).await?;
+    let prices::Found {
+        records,
+        now,
+        unchecked,
+    } = prices::records(state, coins).await?;
     let fresh_for = state.settings().prices.fresh_for();
     let all_fresh = records.iter().all(|r| {
         r.as_ref()
@@ -222,7 +226,7 @@ async fn fresh_prices(state: &AppState, coins: &[CoinId]) -> Result<Option<Value
     let records: Vec<Arc<PriceRecord>> = records.into_iter().flatten().collect();
     let views: Vec<prices::PriceView> = records
         .iter()
-        .map(|r| prices::PriceView::new(r, now, state))
+        .map(|r| prices::PriceView::new(r, now, state).unchecked(unchecked))
         .collect();
     Ok(Some(json!({ "prices": views })))
 }

@@ -102,7 +102,7 @@ impl PriceFeed {
             }
         };
         let snapshot = match prices::records(state, &snapshot_coins).await {
-            Ok((records, _)) => records.into_iter().flatten().collect(),
+            Ok(found) => found.records.into_iter().flatten().collect(),
             Err(e) => {
                 tracing::debug!(error = %e, "stream opened without a snapshot");
                 VecDeque::new()

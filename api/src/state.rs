@@ -70,7 +70,7 @@ struct Inner {
     cache: PriceCache,
     wallets: WalletCache,
     /// The in-process copy of the price records, served while it is current.
-    live_prices: LivePrices,
+    live_prices: Arc<LivePrices>,
     /// The fan-out of price updates to the live streams.
     price_events: PriceEvents,
     producer: Producer,
@@ -113,6 +113,8 @@ impl AppState {
             })
             .collect::<Vec<_>>();
         let redis_timeout = Duration::from_millis(settings.api.redis_timeout_ms.max(1));
+        let live_prices = Arc::new(LivePrices::new(settings.prices.expire_after()));
+        let copy = Arc::clone(&live_prices);
         let registry = Registry::new();
         let http_metrics = HttpMetrics::new(&registry);
         let mut redis_gauges =
@@ -136,14 +138,16 @@ impl AppState {
                 keys,
                 cache,
                 wallets,
-                live_prices: LivePrices::new(settings.prices.expire_after()),
+                live_prices: Arc::clone(&live_prices),
                 price_events: PriceEvents::new(&settings.api),
                 producer,
                 queues,
                 redis_timeout,
                 http_metrics,
-                // The API runs as long as it answers: readiness is Redis's.
-                ops: Ops::new(registry, redis_gauges, conn.clone(), redis_timeout, || true),
+                // The API runs as long as it answers, and while Redis does not, it serves the
+                // prices from its copy once it has loaded one: ready, degraded.
+                ops: Ops::new(registry, redis_gauges, conn.clone(), redis_timeout, || true)
+                    .serving_without_redis(move || copy.is_loaded()),
                 cache_reads: CacheReads::default(),
                 openapi: OnceLock::new(),
                 catalogue,
@@ -228,7 +232,8 @@ impl AppState {
     }
 
     /// The tracked set in force: the operator's override in Redis, or `prices.tracked`. Read
-    /// at most once per [`TRACKED_REUSE`]; a Redis that does not answer is a 503, like any read.
+    /// at most once per [`TRACKED_REUSE`]; while Redis does not answer, the set as last read
+    /// (503 before the first read).
     pub async fn tracked_symbols(&self) -> Result<Arc<Vec<Symbol>>, ApiError> {
         {
             let cached = self
@@ -242,14 +247,31 @@ impl AppState {
                 return Ok(set.clone());
             }
         }
-        let set = Arc::new(
-            self.redis(coinbeat_shared::tracked_symbols::load(
+        let loaded = self
+            .redis(coinbeat_shared::tracked_symbols::load(
                 self.conn(),
                 self.keys(),
                 &self.settings().prices,
             ))
-            .await?,
-        );
+            .await;
+        let set = match loaded {
+            Ok(set) => Arc::new(set),
+            // While Redis cannot be reached, the set as last read, for another
+            // [`TRACKED_REUSE`] (reads go on from memory).
+            Err(e) if e.is_redis_unavailable() => {
+                let mut cached = self
+                    .inner
+                    .tracked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let Some((at, set)) = cached.as_mut() else {
+                    return Err(e);
+                };
+                *at = Instant::now();
+                return Ok(set.clone());
+            }
+            Err(e) => return Err(e),
+        };
         *self
             .inner
             .tracked

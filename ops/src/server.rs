@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::{NotReady, Ops};
+use crate::state::{NotReady, Ops, Ready};
 
 /// Why the ops server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -110,11 +110,21 @@ pub async fn healthz() -> Response {
     status_json(StatusCode::OK, json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 `{"status":"ok"}`, or 503 in the API's error shape with
-/// `redis_unavailable` or `not_running`.
+/// `GET /readyz`: 200 `{"status":"ok"}`; 200 `{"status":"degraded",..}` while Redis does
+/// not answer but the process serves without it ([`Ops::serving_without_redis`]); or 503 in
+/// the API's error shape with `redis_unavailable` or `not_running`.
 pub async fn readyz(State(ops): State<Ops>) -> Response {
     match ops.readiness().await {
-        Ok(()) => status_json(StatusCode::OK, json!({"status": "ok"})),
+        Ok(Ready::Fully) => status_json(StatusCode::OK, json!({"status": "ok"})),
+        Ok(Ready::Degraded) => status_json(
+            StatusCode::OK,
+            json!({
+                "status": "degraded",
+                "redis": "unreachable",
+                "message": "redis did not answer PING in time; reads are answered from this \
+                            process's last copy, marked as such, and writes are refused (503)",
+            }),
+        ),
         Err(NotReady::Redis) => status_json(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": {"code": "redis_unavailable", "message": "redis did not answer PING in time"}}),

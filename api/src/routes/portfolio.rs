@@ -106,6 +106,8 @@ pub struct PortfolioResponse {
     partial: bool,
     /// True when some price used is older than `prices.fresh_secs`.
     any_stale: bool,
+    /// True when Redis could not be reached and the prices are the API's last copy of them.
+    cache_unchecked: bool,
     allocation_decimals: u32,
     valued_at: DateTime<Utc>,
 }
@@ -149,9 +151,10 @@ pub async fn value(
     let symbols: Vec<Symbol> = holdings.iter().map(|(s, _)| s.clone()).collect();
     let named = named_symbols(&state, &symbols).await?;
     let coins: Vec<CoinId> = named.iter().flatten().map(|n| n.id.clone()).collect();
-    let (found, now) = records(&state, &coins).await?;
+    let found = records(&state, &coins).await?;
+    let (now, unchecked) = (found.now, found.unchecked);
     // Back in the holdings' order: a symbol no coin has gets no record.
-    let mut found = found.into_iter();
+    let mut found = found.records.into_iter();
     let records: Vec<_> = named
         .iter()
         .map(|n| n.as_ref().and_then(|_| found.next().flatten()))
@@ -164,7 +167,7 @@ pub async fn value(
         let Some(record) = record else {
             missing.push(MissingHolding {
                 amount,
-                missing: Missing::of(&state, &symbol, named.as_ref()),
+                missing: Missing::of(&state, Some(&symbol), named.as_ref(), unchecked),
             });
             continue;
         };
@@ -190,6 +193,7 @@ pub async fn value(
     }
     Ok(Json(PortfolioResponse {
         any_stale: valued.iter().any(|h| h.stale),
+        cache_unchecked: unchecked,
         partial: !missing.is_empty(),
         holdings: valued,
         missing,

@@ -6,7 +6,10 @@
 //! (not fetched yet, or unknown), never silently dropped and never made up.
 //!
 //! Records come from the in-process copy ([`crate::live_prices`]) while it is current; every
-//! coin it does not hold goes to Redis, so misses, 404s and Redis outages are unchanged.
+//! coin it does not hold goes to Redis, so misses and 404s are Redis's. While Redis cannot be
+//! reached, a read answers from the copy as it was last known, each price saying so
+//! (`cache_unchecked: true`, its age and staleness as exact as ever); a coin the copy does not
+//! hold is then missing with reason `cache_unreachable` in a list, and 503 on its own.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -75,6 +78,9 @@ pub struct PriceView<'a> {
     pub age_seconds: u64,
     /// True once the record is older than `prices.fresh_secs`.
     pub stale: bool,
+    /// True when Redis could not be reached and this is the API's last copy of the record,
+    /// which a newer one in Redis may have replaced since.
+    pub cache_unchecked: bool,
 }
 
 impl<'a> PriceView<'a> {
@@ -96,7 +102,14 @@ impl<'a> PriceView<'a> {
             source: &record.source,
             age_seconds: freshness.age_seconds,
             stale: freshness.stale,
+            cache_unchecked: false,
         }
+    }
+
+    /// Marks the view as read from the copy while Redis could not be reached.
+    pub fn unchecked(mut self, unchecked: bool) -> Self {
+        self.cache_unchecked = unchecked;
+        self
     }
 }
 
@@ -109,24 +122,47 @@ pub struct Missing {
     /// The coin it names, when one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coin_id: Option<CoinId>,
-    /// `not_fetched_yet` or `unknown_coin`, the codes the single-coin route answers with.
-    #[schema(value_type = String, pattern = "^(not_fetched_yet|unknown_coin)$")]
+    /// `not_fetched_yet` or `unknown_coin`, the codes the single-coin route answers with, or
+    /// `cache_unreachable`: Redis could not be reached and the API's copy does not hold it.
+    #[schema(
+        value_type = String,
+        pattern = "^(not_fetched_yet|unknown_coin|cache_unreachable)$"
+    )]
     pub reason: &'static str,
     pub message: String,
 }
 
 impl Missing {
-    /// `asked` (a symbol) had no record: `coin` is the coin it names, if any.
-    pub fn of(state: &AppState, asked: &Symbol, coin: Option<&NamedCoin>) -> Self {
-        let why = match coin {
-            Some(coin) => absent(state, coin),
-            None => ApiError::UnknownCoin(asked.to_string()),
+    /// `asked` (a symbol, or none for a coin asked by id) had no record: `coin` is the coin it
+    /// names, if any; `unchecked`: Redis could not be asked.
+    pub fn of(
+        state: &AppState,
+        asked: Option<&Symbol>,
+        coin: Option<&NamedCoin>,
+        unchecked: bool,
+    ) -> Self {
+        let (reason, message) = match coin {
+            Some(coin) if unchecked && coin.known => (
+                "cache_unreachable",
+                format!(
+                    "redis could not be reached and this API process holds no copy of {}",
+                    coin.id
+                ),
+            ),
+            Some(coin) => {
+                let why = absent(state, coin);
+                (why.code(), why.to_string())
+            }
+            None => {
+                let why = ApiError::UnknownCoin(asked.map(Symbol::to_string).unwrap_or_default());
+                (why.code(), why.to_string())
+            }
         };
         Self {
-            symbol: Some(asked.clone()),
+            symbol: asked.cloned(),
             coin_id: coin.map(|c| c.id.clone()),
-            reason: why.code(),
-            message: why.to_string(),
+            reason,
+            message,
         }
     }
 }
@@ -373,9 +409,8 @@ pub async fn list(
         .iter()
         .filter_map(|(_, named)| Some(named.as_ref()?.id.clone()))
         .collect();
-    let (records, now) = records(&state, &coins).await?;
-    let mut records = records.into_iter();
-    let mut prices = Vec::with_capacity(coins.len());
+    let found = records(&state, &coins).await?;
+    let mut records = found.records.into_iter();
     let mut missing = Vec::new();
     let mut held = Vec::with_capacity(coins.len());
     for (symbol, named) in &asked {
@@ -383,25 +418,20 @@ pub async fn list(
             Some(_) => records.next().flatten(),
             None => None,
         };
-        match (record, symbol) {
-            (Some(record), _) => held.push(record),
-            (None, Some(symbol)) => missing.push(Missing::of(&state, symbol, named.as_ref())),
-            (None, None) => {
-                let named = named.as_ref().expect("ids always name a coin");
-                let why = absent(&state, named);
-                missing.push(Missing {
-                    symbol: None,
-                    coin_id: Some(named.id.clone()),
-                    reason: why.code(),
-                    message: why.to_string(),
-                });
-            }
+        match record {
+            Some(record) => held.push(record),
+            None => missing.push(Missing::of(
+                &state,
+                symbol.as_ref(),
+                named.as_ref(),
+                found.unchecked,
+            )),
         }
     }
-    prices.extend(
-        held.iter()
-            .map(|record| PriceView::new(record, now, &state)),
-    );
+    let prices: Vec<PriceView> = held
+        .iter()
+        .map(|record| PriceView::new(record, found.now, &state).unchecked(found.unchecked))
+        .collect();
     Ok(Json(PriceList {
         prices,
         missing,
@@ -433,27 +463,44 @@ fn tier_cursor(raw: &str) -> Result<(u32, String), ApiError> {
     parse_cursor(raw)
 }
 
+/// What [`records`] found.
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// The record of each coin asked for, in order.
+    pub records: Vec<Option<Arc<PriceRecord>>>,
+    /// The time to judge their age by.
+    pub now: DateTime<Utc>,
+    /// Redis could not be reached: the records are the in-process copy as last known.
+    pub unchecked: bool,
+}
+
 /// The record of each coin (same order) from the in-process copy, with one Redis round trip
-/// for the coins it does not hold, and the time to judge their age by. Counted as cache reads.
-pub(crate) async fn records(
-    state: &AppState,
-    coins: &[CoinId],
-) -> Result<(Vec<Option<Arc<PriceRecord>>>, DateTime<Utc>), ApiError> {
+/// for the coins it does not hold; while Redis cannot be reached, the copy as last known (see
+/// the module doc). Counted as cache reads.
+pub(crate) async fn records(state: &AppState, coins: &[CoinId]) -> Result<Found, ApiError> {
+    let live = state.live_prices();
     let mut now = Utc::now();
-    let mut records = state.live_prices().get_many(coins, now);
+    let mut records = live.get_many(coins, now);
     let misses: Vec<CoinId> = coins
         .iter()
         .zip(&records)
         .filter(|(_, record)| record.is_none())
         .map(|(coin, _)| coin.clone())
         .collect();
+    let mut unchecked = false;
     if !misses.is_empty() {
-        let mut fetched = state
-            .redis(state.cache().get_many(&misses))
-            .await?
-            .into_iter();
+        let fetched: Vec<Option<Arc<PriceRecord>>> =
+            match state.redis(state.cache().get_many(&misses)).await {
+                Ok(fetched) => fetched.into_iter().map(|r| r.map(Arc::new)).collect(),
+                Err(e) if e.is_redis_unavailable() && live.is_loaded() => {
+                    unchecked = true;
+                    live.last_known(&misses, Utc::now())
+                }
+                Err(e) => return Err(e),
+            };
+        let mut fetched = fetched.into_iter();
         for slot in records.iter_mut().filter(|record| record.is_none()) {
-            *slot = fetched.next().flatten().map(Arc::new);
+            *slot = fetched.next().flatten();
         }
         now = Utc::now();
     }
@@ -461,7 +508,11 @@ pub(crate) async fn records(
     state
         .cache_reads()
         .count_many(Kind::Prices, hits, records.len() as u64 - hits);
-    Ok((records, now))
+    Ok(Found {
+        records,
+        now,
+        unchecked,
+    })
 }
 
 /// The coin each symbol names (same order; `None` for a symbol no coin has): the tracked set,
@@ -510,11 +561,23 @@ pub async fn one(
         })
         .into_response());
     }
-    let record = state.redis(state.cache().get(&named.id)).await?;
+    let (record, unchecked) = match state.redis(state.cache().get(&named.id)).await {
+        Ok(record) => (record.map(Arc::new), false),
+        Err(e) if e.is_redis_unavailable() => {
+            let copy = state
+                .live_prices()
+                .last_known(std::slice::from_ref(&named.id), Utc::now());
+            match copy.into_iter().next().flatten() {
+                Some(record) => (Some(record), true),
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
         Some(record) => Ok(Json(OnePrice {
-            price: PriceView::new(&record, Utc::now(), &state),
+            price: PriceView::new(&record, Utc::now(), &state).unchecked(unchecked),
             alternatives: &named.alternatives,
         })
         .into_response()),

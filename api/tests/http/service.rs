@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use reqwest::{StatusCode, header};
 use serde_json::json;
 
-use crate::support::{Api, assert_error, json};
+use chrono::Utc;
+
+use crate::support::{Api, assert_error, json, record, wait_served_from_copy};
 
 /// Generous for a loaded 2-core machine: this checks that requests do not hang on a dead
 /// Redis (the Redis timeout is 1 s), not how fast they fail.
@@ -51,13 +53,10 @@ async fn healthz_and_readyz_are_ok_while_redis_answers() {
 }
 
 #[tokio::test]
-async fn once_redis_dies_readyz_and_reads_answer_503_quickly_and_healthz_stays_ok() {
-    let mut api = Api::start().await;
-    assert_eq!(api.get("/readyz").await.0, StatusCode::OK);
-    assert_eq!(api.get("/v1/prices/WLD").await.0, StatusCode::NOT_FOUND);
-
+async fn before_any_copy_is_loaded_a_dead_redis_makes_readyz_and_reads_503_quickly() {
+    // Pointed at a Redis that is gone before the API's first load: nothing to serve from.
+    let mut api = Api::start_with(|_| {}).await;
     api.redis.kill();
-
     for path in ["/readyz", "/v1/prices/BTC", "/v1/prices", "/v1/queues"] {
         let started = Instant::now();
         let (status, body) = api.get(path).await;
@@ -69,16 +68,115 @@ async fn once_redis_dies_readyz_and_reads_answer_503_quickly_and_healthz_stays_o
             started.elapsed()
         );
     }
+    assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+}
+
+/// Issue 21: reads go on from the in-process copy while Redis is down, each price saying so;
+/// writes are refused; `/readyz` says degraded; once Redis is back, a write reaches the API
+/// within a second.
+#[tokio::test]
+async fn while_redis_is_down_reads_answer_from_memory_marked_and_writes_503_then_it_resyncs() {
+    let mut api = Api::start().await;
+    let now = Utc::now();
+    api.write(&[
+        record("BTC", "67000.5", now),
+        record("ETH", "3500.25", now - chrono::Duration::hours(1)),
+    ])
+    .await;
+    wait_served_from_copy(&api, "/v1/prices/BTC").await;
+    // The tracked list and the catalogue as the API last read them.
+    let (status, before) = api.get("/v1/prices").await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["prices"][0]["cache_unchecked"], false, "{before}");
+
+    api.redis.kill();
+    let killed = Instant::now();
+    // Every answer is 200 (until the copy notices the subscription's loss it is current, and
+    // then it is served marked), and within a second it is marked.
+    loop {
+        let (status, body) = api.get("/v1/prices/BTC").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["usd"], "67000.5");
+        assert_eq!(body["stale"], false);
+        if body["cache_unchecked"] == true {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(1),
+            "not marked after {:?}: {body}",
+            killed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A list: what the copy holds, marked, its age honest; the rest missing, and why.
+    let (status, list) = api.get("/v1/prices?symbols=BTC,ETH,SOL").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let prices = list["prices"].as_array().unwrap();
+    assert_eq!(prices.len(), 2, "{list}");
+    assert!(
+        prices.iter().all(|p| p["cache_unchecked"] == true),
+        "{list}"
+    );
+    assert_eq!(prices[1]["symbol"], "ETH");
+    assert_eq!(
+        prices[1]["stale"], true,
+        "an hour old is stale, from memory too"
+    );
+    assert!(prices[1]["age_seconds"].as_u64().unwrap() >= 3_600);
+    assert_eq!(list["missing"][0]["symbol"], "SOL");
+    assert_eq!(list["missing"][0]["reason"], "cache_unreachable", "{list}");
+    // The tracked list, as last read.
+    let (status, tracked) = api.get("/v1/prices").await;
+    assert_eq!(status, StatusCode::OK, "{tracked}");
+    assert_eq!(tracked["prices"][0]["cache_unchecked"], true);
+
+    // A coin the copy does not hold cannot be answered.
+    let (status, body) = api.get("/v1/prices/SOL").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_error(&body, "redis_unavailable");
+    // Writes are refused.
     let started = Instant::now();
     let (status, body) = json(api.post("/v1/tasks", &json!({"kind": "health"})).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(started.elapsed() < HANG_BOUND);
+    // Ready, degraded: the process still serves.
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
     assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+
+    // Redis is back (empty: it kept nothing). A write made after its return reaches the API
+    // within a second, and is no longer marked.
+    api.redis.restart();
+    let written = Instant::now();
+    api.write(&[record("BTC", "68000", Utc::now())]).await;
+    loop {
+        let (status, body) = api.get("/v1/prices/BTC").await;
+        if status == StatusCode::OK && body["usd"] == "68000" {
+            assert_eq!(body["cache_unchecked"], false, "{body}");
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(1),
+            "the write has not reached the API after {:?}: {status} {body}",
+            written.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (StatusCode::OK, json!("ok"))
+    );
 }
 
 #[tokio::test]
 async fn a_request_to_a_stuck_redis_answers_503_at_the_redis_timeout_instead_of_waiting() {
     let api = Api::start_with(|s| s.api.redis_timeout_ms = 250).await;
+    // The API's copy of the prices is loaded (it holds ETH, not BTC).
+    api.write(&[record("ETH", "3500", Utc::now())]).await;
+    wait_served_from_copy(&api, "/v1/prices/ETH").await;
     // A script that keeps Redis busy for 3 s: every other client waits (below Redis's 5 s
     // script limit, after which it would answer BUSY errors instead of making them wait).
     let mut blocker = coinbeat_shared::redis_conn::connect(&api.settings.redis)
@@ -95,17 +193,25 @@ async fn a_request_to_a_stuck_redis_answers_503_at_the_redis_timeout_instead_of_
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    for path in ["/v1/prices/BTC", "/readyz"] {
-        let started = Instant::now();
-        let (status, body) = api.get(path).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
-        assert_error(&body, "redis_unavailable");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{path} took {:?}",
-            started.elapsed()
-        );
-    }
+    let started = Instant::now();
+    let (status, body) = api.get("/v1/prices/BTC").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_error(&body, "redis_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The API has its copy of the prices loaded: it serves on, degraded.
+    let started = Instant::now();
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

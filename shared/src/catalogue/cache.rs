@@ -50,7 +50,8 @@ impl CatalogueCache {
         }
     }
 
-    /// The catalogue as of at most `recheck` ago.
+    /// The catalogue as of at most `recheck` ago; once read, the copy when Redis cannot be
+    /// asked (checked again after another `recheck`).
     pub async fn get(&self) -> Result<Catalogue, CatalogueError> {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
@@ -59,8 +60,26 @@ impl CatalogueCache {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
+        let catalogue = match self.reload().await {
+            Ok(catalogue) => catalogue,
+            // Redis cannot be asked: the copy stands for another `recheck` (the catalogue
+            // changes daily), so callers go on, and do not queue up behind a dead Redis.
+            Err(e) => match self.known() {
+                Some(known) => {
+                    tracing::debug!(error = %e, "catalogue recheck failed; keeping the copy");
+                    known
+                }
+                None => return Err(e),
+            },
+        };
+        *self.lock() = Some((Instant::now(), catalogue.clone()));
+        Ok(catalogue)
+    }
+
+    /// The catalogue from Redis: the copy when its facts are unchanged, else read again.
+    async fn reload(&self) -> Result<Catalogue, CatalogueError> {
         let meta = self.store.meta().await?;
-        let catalogue = match self.known() {
+        Ok(match self.known() {
             Some(known) if known.meta == meta => known,
             _ => {
                 let coins = self.store.load().await?;
@@ -69,9 +88,7 @@ impl CatalogueCache {
                     index: Arc::new(CoinIndex::new(coins, &self.pins)),
                 }
             }
-        };
-        *self.lock() = Some((Instant::now(), catalogue.clone()));
-        Ok(catalogue)
+        })
     }
 
     fn fresh(&self) -> Option<Catalogue> {
