@@ -8,9 +8,10 @@
 //!   resumes by itself, and the API answers 503 within 2 s (never a 500, never a hang) while
 //!   Redis is away.
 //! - `redis-ephemeral`: Redis with no persistence at all, the scheduler (prices every 5 s), a
-//!   `price-worker` and the API against the simulator. After the crash Redis is empty; passes
-//!   when every process resumes by itself and the API serves BTC again within two schedule
-//!   periods of Redis's return.
+//!   `price-worker` and the API against the simulator. While Redis is away the API answers BTC
+//!   from its copy, marked `cache_unchecked`. After the crash Redis is empty; passes when every
+//!   process resumes by itself and the API serves a BTC fetched after Redis's return, from
+//!   Redis, within two schedule periods of that return.
 
 use std::time::{Duration, Instant};
 
@@ -179,6 +180,8 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     println!("redis-ephemeral: redis killed");
     tokio::time::sleep(OUTAGE).await;
     let (during, _) = api.get("/v1/queues").await;
+    // Price reads go on from the API's copy, marked as such.
+    let from_memory = api.json("/v1/prices/BTC").await;
     lab.restart_redis().await?;
     let back = Instant::now();
     let back_at = chrono::Utc::now();
@@ -196,6 +199,15 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     outcome.check(
         during == 503,
         format!("API answered {during} to /v1/queues while Redis was away"),
+    );
+    outcome.check(
+        from_memory
+            .as_ref()
+            .is_some_and(|price| price["cache_unchecked"] == true),
+        format!(
+            "API answered BTC from memory, marked, while Redis was away: {}",
+            from_memory.map_or_else(|| "no 200".to_owned(), |p| p["cache_unchecked"].to_string())
+        ),
     );
     outcome.check(
         refilled && recovery <= PERIOD * 2,
@@ -223,11 +235,16 @@ async fn ephemeral(lab: &mut Lab, sim: &coinbeat_sim::SimHandle) -> anyhow::Resu
     Ok(outcome)
 }
 
-/// Waits until `GET /v1/prices/BTC` answers 200.
+/// Waits until `GET /v1/prices/BTC` answers 200 from a Redis it could check (not the API's
+/// copy as last known, `cache_unchecked`).
 async fn wait_served(api: &Api, within: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        if api.get("/v1/prices/BTC").await.0 == 200 {
+        let checked = api
+            .json("/v1/prices/BTC")
+            .await
+            .is_some_and(|price| price["cache_unchecked"] == false);
+        if checked {
             return Ok(());
         }
         if started.elapsed() > within {
