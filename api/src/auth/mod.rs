@@ -171,12 +171,18 @@ fn subject_id(sub: Option<&str>, token: &str) -> String {
     }
 }
 
-/// The check [`require`] runs for one route: the state and the route's [`Access`].
+/// The check [`require`] runs for one route: the state, the route's [`Access`], and its path
+/// template (left on the response as a [`RouteTemplate`], for the request metrics).
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub state: AppState,
     pub access: Access,
+    pub path: &'static str,
 }
+
+/// The path template of the route that answered, in the response's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteTemplate(pub &'static str);
 
 /// Middleware on every route (see the module doc).
 pub async fn require(
@@ -189,10 +195,17 @@ pub async fn require(
         Some(presented) => authenticator.check(gate.access, presented),
         None => authenticator.check(gate.access, &authenticator.present(request.headers())),
     };
+    let template = RouteTemplate(gate.path);
     if gate.access != Access::Admin {
-        let caller = checked?;
-        request.extensions_mut().insert(caller);
-        return Ok(next.run(request).await);
+        let mut response = match checked {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                next.run(request).await
+            }
+            Err(refused) => refused.into_response(),
+        };
+        response.extensions_mut().insert(template);
+        return Ok(response);
     }
     // Every admin call, refused or not, leaves one audit line: who, what, and the outcome.
     let method = request.method().clone();
@@ -205,6 +218,8 @@ pub async fn require(
         Err(refused) => (Caller::default(), refused.into_response()),
     };
     audit(&caller, &method, &path, response.status());
+    let mut response = response;
+    response.extensions_mut().insert(template);
     Ok(response)
 }
 

@@ -35,18 +35,19 @@ use axum::{
     body::Body,
     extract::DefaultBodyLimit,
     http::{Method, Request, StatusCode, Uri},
-    middleware::{from_fn_with_state, map_request, map_response},
+    middleware::{from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{MethodRouter, delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{jobs::Queue, settings::StatusRead};
+use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
+    map_response_body::MapResponseBodyLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
@@ -90,11 +91,14 @@ pub mod ws_prices;
 /// Middleware, outermost first: the request id ([`hardening::request_id`]); the security
 /// headers; CORS when `api.cors_origins` names origins; request metrics
 /// ([`crate::metrics::track`], so they count the final status); `Authorization` marked
-/// sensitive; a trace span per request (with its request id); the per-client rate limit
-/// ([`hardening::client_limit`], 429); [`reshape`], so the errors the layers below produce
-/// share the one error shape; the request timeout (503); the body limit
-/// (`api.max_body_bytes`, 413); a panic catcher (500). Inside all of them, each route's own
-/// [`auth::require`].
+/// sensitive; a trace span per request (with its request id); who the client is
+/// ([`hardening::client_ip`]); the per-client rate limit ([`hardening::client_limit`], 429);
+/// [`reshape`], so the errors the layers below produce share the one error shape; the request
+/// timeout (503); the body limit (`api.max_body_bytes`, 413); a panic catcher (500). Inside all
+/// of them, the routes, each behind its own [`auth::require`].
+///
+/// The middleware is one stack built once around the routes (not `Router::layer`, which wraps
+/// each route on its own and so clones a boxed service per layer on every request).
 ///
 /// `api.cors_origins` must have been checked with [`hardening::cors::layer`] (as
 /// [`crate::serve`] does); an origin that does not parse is left out here.
@@ -103,54 +107,50 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout();
     let http_metrics = state.http_metrics().clone();
     let api = &state.settings().api;
-    let client_limiter = ClientLimiter::new(api.client_rate_per_sec, api.client_burst);
+    let client_limit =
+        ClientLimiter::new(api.client_rate_per_sec, api.client_burst).map(|limiter| {
+            from_fn_with_state(
+                client_limit::Limit {
+                    limiter,
+                    state: state.clone(),
+                },
+                client_limit::limit,
+            )
+        });
     let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
-    let mut router = Router::new();
+    let trusted = TrustedProxies::new(&api.trusted_proxies);
+    let mut routes = Router::new();
     for route in table() {
         let gate = Gate {
             state: state.clone(),
             access: route.access,
+            path: route.path,
         };
-        router = router.route(
+        routes = routes.route(
             route.path,
             route
                 .handler
                 .route_layer(from_fn_with_state(gate, auth::require)),
         );
     }
-    let routes = router
-        .fallback(not_found)
-        // `Router::layer` turns each layer's response body back into axum's, so `reshape` sees
-        // plain responses. The last layer added is the outermost.
-        // A bug that panics answers 500 in the error shape (and is logged), not a dropped
-        // connection.
-        .layer(CatchPanicLayer::custom(panic_response))
-        // axum's extractors apply their own default limit (2 MiB); make it agree.
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
+    let routes = routes.fallback(not_found).with_state(state);
+    let stack = ServiceBuilder::new()
+        .map_request(request_id::sanitize)
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            request_id::MakeUlid,
         ))
-        .layer(map_response(move |response: Response| async move {
-            reshape(response, limit)
-        }));
-    let routes = match client_limiter {
-        Some(limiter) => routes.layer(from_fn_with_state(
-            client_limit::Limit {
-                limiter,
-                state: state.clone(),
-            },
-            client_limit::limit,
-        )),
-        None => routes,
-    };
-    // Who the client is, for the rate limit above and the stream cap in the handlers.
-    let routes = routes.layer(from_fn_with_state(
-        TrustedProxies::new(&api.trusted_proxies),
-        client_ip::identify,
-    ));
-    let routes = routes
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
+        .map_response(hardening::security_headers::add)
+        .option_layer(cors)
+        // Sees the final status, and the route template the route's gate left on the response.
+        .layer(from_fn_with_state(http_metrics, crate::metrics::track))
+        // Bearer tokens never reach a log line (the trace layer, or a `Debug` of the headers).
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+        ]))
         // Failures are logged where their cause is known (`ApiError`, `reshape`); the trace
         // layer would log each 503 of a Redis outage a second time, without the cause.
         .layer(
@@ -165,33 +165,26 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
-        // Bearer tokens never reach a log line (the trace layer, or a `Debug` of the headers).
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-        ]))
-        // `Router::layer` runs after routing, so the route template (`MatchedPath`) is known.
-        .layer(from_fn_with_state(http_metrics, crate::metrics::track));
-    let routes = match cors {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
-    let routes = hardening::security_headers::all()
-        .into_iter()
-        .fold(routes, |routes, (name, value)| {
-            routes.layer(SetResponseHeaderLayer::if_not_present(name, value))
-        });
-    routes
-        .layer(PropagateRequestIdLayer::new(
-            request_id::X_REQUEST_ID.clone(),
-        ))
-        .layer(SetRequestIdLayer::new(
-            request_id::X_REQUEST_ID.clone(),
-            request_id::MakeUlid,
-        ))
-        .layer(map_request(|request: Request<Body>| async move {
-            request_id::sanitize(request)
+        // Who the client is, for the rate limit below and the stream cap in the handlers.
+        .layer(from_fn_with_state(trusted, client_ip::identify))
+        .option_layer(client_limit)
+        .layer(map_response(move |response: Response| async move {
+            reshape(response, limit)
         }))
-        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        // The timeout answers with a default body: the layers below change the body's type.
+        .layer(MapResponseBodyLayer::new(Body::new))
+        .layer(RequestBodyLimitLayer::new(limit))
+        // axum's extractors apply their own default limit (2 MiB); make it agree.
+        .layer(DefaultBodyLimit::max(limit))
+        // A bug that panics answers 500 in the error shape (and is logged), not a dropped
+        // connection.
+        .layer(CatchPanicLayer::custom(panic_response))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// One route: its method and path template, who may call it, and its handler.

@@ -14,5 +14,7 @@ pub mod registry;
 pub mod text;
 
 pub use redis_gauges::{RedisGauges, breaker_state_value};
-pub use registry::{Counter, Gauge, HTTP_BUCKETS, Histogram, Registry, TASK_BUCKETS};
+pub use registry::{
+    BoundCounter, BoundHistogram, Counter, Gauge, HTTP_BUCKETS, Histogram, Registry, TASK_BUCKETS,
+};
 pub use text::{CONTENT_TYPE, Kind, TextWriter};

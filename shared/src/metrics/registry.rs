@@ -2,11 +2,17 @@
 //! [`Registry`] and rendered on every scrape.
 //!
 //! No global state: each process (and each test) builds its own registry and hands clones of
-//! its handles to whatever records. A handle is an `Arc`; recording takes one short lock.
+//! its handles to whatever records. A family handle is an `Arc`; recording through it looks the
+//! label set up under one short lock. A hot path binds its label set once instead
+//! ([`Counter::bind`], [`Histogram::bind`]) and then records with atomics alone: no lock, no
+//! allocation.
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use super::text::{Kind, TextWriter, format_value, valid_label_name, valid_metric_name};
@@ -102,10 +108,10 @@ impl Registry {
         for family in families {
             match family {
                 Family::Counter(c) => c.0.render(w, Kind::Counter, |w, name, labels, v| {
-                    w.sample(name, labels, *v as f64)
+                    w.sample(name, labels, v.load(Ordering::Relaxed) as f64)
                 }),
                 Family::Gauge(g) => g.0.render(w, Kind::Gauge, |w, name, labels, v| {
-                    w.sample(name, labels, *v)
+                    w.sample(name, labels, v.get())
                 }),
                 Family::Histogram(h) => h.render(w),
             }
@@ -120,16 +126,17 @@ impl Registry {
     }
 }
 
-/// One family's name, help, label names and series.
+/// One family's name, help, label names and series; each series' value is a cell of atomics
+/// that bound handles share.
 #[derive(Debug)]
 struct Series<T> {
     name: String,
     help: String,
     labels: Vec<&'static str>,
-    values: Mutex<BTreeMap<Vec<String>, T>>,
+    values: Mutex<BTreeMap<Vec<String>, Arc<T>>>,
 }
 
-impl<T: Default + Clone> Series<T> {
+impl<T> Series<T> {
     fn new(name: &str, help: &str, labels: &[&'static str]) -> Self {
         assert!(valid_metric_name(name), "invalid metric name {name:?}");
         for label in labels {
@@ -143,7 +150,8 @@ impl<T: Default + Clone> Series<T> {
         }
     }
 
-    fn with(&self, values: &[&str], f: impl FnOnce(&mut T)) {
+    /// The cell of the label set `values`, made by `make` the first time.
+    fn cell(&self, values: &[&str], make: impl FnOnce() -> T) -> Arc<T> {
         assert_eq!(
             values.len(),
             self.labels.len(),
@@ -153,10 +161,14 @@ impl<T: Default + Clone> Series<T> {
             self.labels.len()
         );
         let key = values.iter().map(|v| (*v).to_owned()).collect();
-        f(lock(&self.values).entry(key).or_default());
+        Arc::clone(
+            lock(&self.values)
+                .entry(key)
+                .or_insert_with(|| Arc::new(make())),
+        )
     }
 
-    fn get(&self, values: &[&str]) -> Option<T> {
+    fn get(&self, values: &[&str]) -> Option<Arc<T>> {
         let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         lock(&self.values).get(&key).cloned()
     }
@@ -168,7 +180,10 @@ impl<T: Default + Clone> Series<T> {
         mut sample: impl FnMut(&mut TextWriter, &str, &[(&str, &str)], &T),
     ) {
         w.family(&self.name, &self.help, kind);
-        let values = lock(&self.values).clone();
+        let values: Vec<(Vec<String>, Arc<T>)> = lock(&self.values)
+            .iter()
+            .map(|(key, cell)| (key.clone(), Arc::clone(cell)))
+            .collect();
         for (key, value) in &values {
             let labels: Vec<(&str, &str)> = self
                 .labels
@@ -181,9 +196,31 @@ impl<T: Default + Clone> Series<T> {
     }
 }
 
+/// An `f64` updated atomically (its bits in an [`AtomicU64`]).
+#[derive(Debug, Default)]
+struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    fn add(&self, delta: f64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + delta).to_bits())
+            });
+    }
+}
+
 /// A monotonic count per label set.
 #[derive(Debug, Clone)]
-pub struct Counter(Arc<Series<u64>>);
+pub struct Counter(Arc<Series<AtomicU64>>);
 
 impl Counter {
     pub fn inc(&self, labels: &[&str]) {
@@ -191,7 +228,9 @@ impl Counter {
     }
 
     pub fn inc_by(&self, labels: &[&str], n: u64) {
-        self.0.with(labels, |v| *v += n);
+        self.0
+            .cell(labels, AtomicU64::default)
+            .fetch_add(n, Ordering::Relaxed);
     }
 
     /// Makes the series exist at 0, so a scrape shows it before its first event.
@@ -201,25 +240,42 @@ impl Counter {
 
     /// The current count (0 for a series never touched).
     pub fn get(&self, labels: &[&str]) -> u64 {
-        self.0.get(labels).unwrap_or_default()
+        self.0
+            .get(labels)
+            .map_or(0, |cell| cell.load(Ordering::Relaxed))
+    }
+
+    /// The series of `labels` (made, at 0, if new), to count without a lookup.
+    pub fn bind(&self, labels: &[&str]) -> BoundCounter {
+        BoundCounter(self.0.cell(labels, AtomicU64::default))
+    }
+}
+
+/// One series of a [`Counter`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BoundCounter(Arc<AtomicU64>);
+
+impl BoundCounter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A value that goes up and down, per label set.
 #[derive(Debug, Clone)]
-pub struct Gauge(Arc<Series<f64>>);
+pub struct Gauge(Arc<Series<AtomicF64>>);
 
 impl Gauge {
     pub fn set(&self, labels: &[&str], value: f64) {
-        self.0.with(labels, |v| *v = value);
+        self.0.cell(labels, AtomicF64::default).set(value);
     }
 
     pub fn add(&self, labels: &[&str], delta: f64) {
-        self.0.with(labels, |v| *v += delta);
+        self.0.cell(labels, AtomicF64::default).add(delta);
     }
 
     pub fn get(&self, labels: &[&str]) -> f64 {
-        self.0.get(labels).unwrap_or_default()
+        self.0.get(labels).map_or(0.0, |cell| cell.get())
     }
 }
 
@@ -230,29 +286,54 @@ pub struct Histogram {
     bounds: Arc<[f64]>,
 }
 
-/// One histogram series: a count per bucket (not cumulative; summed when rendered).
-#[derive(Debug, Clone, Default)]
+/// One histogram series: a count per bucket (not cumulative; summed when rendered, so the
+/// `+Inf` bucket and `_count` always agree) and the sum.
+#[derive(Debug)]
 struct Buckets {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+    counts: Box<[AtomicU64]>,
+    sum: AtomicF64,
+}
+
+impl Buckets {
+    fn new(n: usize) -> Self {
+        Self {
+            counts: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicF64::default(),
+        }
+    }
+
+    fn observe(&self, bounds: &[f64], value: f64) {
+        let slot = bounds.partition_point(|b| *b < value);
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+        self.sum.add(value);
+    }
+
+    fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl Histogram {
     pub fn observe(&self, labels: &[&str], value: f64) {
-        let slot = self.bounds.partition_point(|b| *b < value);
-        let n = self.bounds.len() + 1;
-        self.series.with(labels, |b| {
-            b.counts.resize(n, 0);
-            b.counts[slot] += 1;
-            b.sum += value;
-            b.count += 1;
-        });
+        self.cell(labels).observe(&self.bounds, value);
     }
 
     /// How many observations the series holds.
     pub fn count(&self, labels: &[&str]) -> u64 {
-        self.series.get(labels).map_or(0, |b| b.count)
+        self.series.get(labels).map_or(0, |b| b.count())
+    }
+
+    /// The series of `labels` (made, empty, if new), to observe without a lookup.
+    pub fn bind(&self, labels: &[&str]) -> BoundHistogram {
+        BoundHistogram {
+            buckets: self.cell(labels),
+            bounds: Arc::clone(&self.bounds),
+        }
+    }
+
+    fn cell(&self, labels: &[&str]) -> Arc<Buckets> {
+        let n = self.bounds.len() + 1;
+        self.series.cell(labels, || Buckets::new(n))
     }
 
     fn render(&self, w: &mut TextWriter) {
@@ -271,15 +352,28 @@ impl Histogram {
                     .chain(std::iter::once(f64::INFINITY))
                     .enumerate()
                 {
-                    cumulative += b.counts.get(i).copied().unwrap_or(0);
+                    cumulative += b.counts[i].load(Ordering::Relaxed);
                     let le = format_value(le);
                     let mut with_le = labels.to_vec();
                     with_le.push(("le", &le));
                     w.sample(&bucket, &with_le, cumulative as f64);
                 }
-                w.sample(&sum, labels, b.sum);
-                w.sample(&count, labels, b.count as f64);
+                w.sample(&sum, labels, b.sum.get());
+                w.sample(&count, labels, cumulative as f64);
             });
+    }
+}
+
+/// One series of a [`Histogram`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BoundHistogram {
+    buckets: Arc<Buckets>,
+    bounds: Arc<[f64]>,
+}
+
+impl BoundHistogram {
+    pub fn observe(&self, value: f64) {
+        self.buckets.observe(&self.bounds, value);
     }
 }
 
@@ -328,6 +422,21 @@ mod tests {
              coinbeat_d_seconds_sum{q=\"a\"} 7.65\n\
              coinbeat_d_seconds_count{q=\"a\"} 4\n"
         );
+    }
+
+    #[test]
+    fn bound_series_record_into_the_same_series_as_lookups() {
+        let r = Registry::new();
+        let c = r.counter("coinbeat_b_total", "B.", &["x"]);
+        let h = r.histogram("coinbeat_b_seconds", "B.", &["x"], &[1.0]);
+        let (bc, bh) = (c.bind(&["a"]), h.bind(&["a"]));
+        bc.inc();
+        c.inc(&["a"]);
+        bh.observe(0.5);
+        h.observe(&["a"], 2.0);
+        assert_eq!(c.get(&["a"]), 2);
+        assert_eq!(h.count(&["a"]), 2);
+        assert!(r.render().contains("coinbeat_b_seconds_sum{x=\"a\"} 2.5\n"));
     }
 
     #[test]
