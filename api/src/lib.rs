@@ -35,6 +35,7 @@ pub mod on_demand;
 pub mod openapi;
 pub mod price_events;
 pub mod price_feed;
+pub mod price_json;
 pub mod routes;
 pub mod server;
 pub mod state;

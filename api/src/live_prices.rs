@@ -34,7 +34,7 @@ use futures::StreamExt;
 use redis::{AsyncCommands, Client};
 use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
+use crate::{AppState, price_json::Priced};
 
 /// Records per pipelined `HGET` during the load.
 const LOAD_CHUNK: usize = 500;
@@ -46,7 +46,7 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1))
     .healthy_after(Duration::from_secs(1));
 
-type Records = HashMap<CoinId, Arc<PriceRecord>>;
+type Records = HashMap<CoinId, Arc<Priced>>;
 
 /// The copy: records by coin id, and whether it is current.
 #[derive(Debug)]
@@ -82,11 +82,7 @@ impl LivePrices {
 
     /// The record of each coin (same order) as the copy last knew it, current or not (within
     /// the hard expiry); for reads while Redis cannot be reached. All `None` before a load.
-    pub fn last_known(
-        &self,
-        coins: &[CoinId],
-        now: DateTime<Utc>,
-    ) -> Vec<Option<Arc<PriceRecord>>> {
+    pub fn last_known(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<Priced>>> {
         if !self.is_loaded() {
             return vec![None; coins.len()];
         }
@@ -95,14 +91,14 @@ impl LivePrices {
 
     /// The record of each coin (same order) when the copy is current and holds a record within
     /// the hard expiry; `None` means "ask Redis".
-    pub fn get_many(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
+    pub fn get_many(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<Priced>>> {
         if !self.is_current() {
             return vec![None; coins.len()];
         }
         self.held(coins, now)
     }
 
-    fn held(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<PriceRecord>>> {
+    fn held(&self, coins: &[CoinId], now: DateTime<Utc>) -> Vec<Option<Arc<Priced>>> {
         let mut expired = false;
         let found = {
             let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
@@ -126,7 +122,7 @@ impl LivePrices {
     }
 
     /// [`LivePrices::get_many`] for one coin.
-    pub fn get(&self, coin: &CoinId, now: DateTime<Utc>) -> Option<Arc<PriceRecord>> {
+    pub fn get(&self, coin: &CoinId, now: DateTime<Utc>) -> Option<Arc<Priced>> {
         if !self.is_current() {
             return None;
         }
@@ -153,7 +149,7 @@ impl LivePrices {
 
     /// Keeps `record` unless the copy holds one as new or newer ([`PriceRecord::order`], as
     /// Redis orders them); returns it when it was kept.
-    fn apply(records: &mut Records, record: Arc<PriceRecord>) -> Option<Arc<PriceRecord>> {
+    fn apply(records: &mut Records, record: Arc<Priced>) -> Option<Arc<Priced>> {
         match records.get(&record.coin_id) {
             Some(held) if held.order() >= record.order() => None,
             _ => {
@@ -236,7 +232,7 @@ async fn follow_once(state: &AppState, client: &Client) -> Result<(), FollowErro
         let payload = message.get_payload_bytes();
         match serde_json::from_slice::<PriceRecord>(payload) {
             Ok(record) => {
-                let kept = LivePrices::apply(&mut live.write(), Arc::new(record));
+                let kept = LivePrices::apply(&mut live.write(), Arc::new(Priced::new(record)));
                 // Published outside the lock; only records newer than the copy's go out.
                 if let Some(record) = kept {
                     events.publish(record);
@@ -279,7 +275,7 @@ async fn load(state: &AppState) -> Result<Records, FollowError> {
             let Some(json) = json else { continue };
             match serde_json::from_str::<PriceRecord>(&json) {
                 Ok(record) => {
-                    LivePrices::apply(&mut records, Arc::new(record));
+                    LivePrices::apply(&mut records, Arc::new(Priced::new(record)));
                 }
                 Err(e) => tracing::warn!(%key, error = %e, "unreadable price record not copied"),
             }

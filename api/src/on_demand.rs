@@ -23,7 +23,7 @@ use axum::{
 };
 use chrono::Utc;
 use coinbeat_shared::{
-    cache::{Freshness, PriceRecord},
+    cache::Freshness,
     domain::CoinId,
     jobs::{PricesJob, Queue, WalletJob},
     queue::{CallerTasks, EnqueueOptions, TaskId, TaskStatus, lookup_task},
@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use crate::{
     ApiError, AppState,
     auth::Caller,
+    price_json::Priced,
     routes::{prices, wallets},
 };
 
@@ -223,7 +224,7 @@ async fn fresh_prices(state: &AppState, coins: &[CoinId]) -> Result<Option<Value
     if !all_fresh {
         return Ok(None);
     }
-    let records: Vec<Arc<PriceRecord>> = records.into_iter().flatten().collect();
+    let records: Vec<Arc<Priced>> = records.into_iter().flatten().collect();
     let views: Vec<prices::PriceView> = records
         .iter()
         .map(|r| prices::PriceView::new(r, now, state).unchecked(unchecked))

@@ -22,37 +22,42 @@ use std::{
 };
 
 use chrono::Utc;
-use coinbeat_shared::{cache::PriceRecord, settings::ApiSettings};
+use coinbeat_shared::settings::ApiSettings;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     ApiError, AppState,
     hardening::client_slots::{ClientSlots, Slot},
-    routes::prices::PriceView,
+    price_json::Priced,
 };
 
 /// One price update on its way to the streams.
 #[derive(Debug)]
 pub struct PriceEvent {
-    pub record: Arc<PriceRecord>,
+    pub record: Arc<Priced>,
     /// The record as `GET /v1/prices/{coin}` shows it, rendered by the first stream to send it.
     json: OnceLock<Arc<str>>,
 }
 
 impl PriceEvent {
-    pub fn new(record: Arc<PriceRecord>) -> Self {
+    pub fn new(record: Arc<Priced>) -> Self {
         Self {
             record,
             json: OnceLock::new(),
         }
     }
 
-    /// The record's JSON (a [`PriceView`]), rendered once and shared by every stream.
+    /// The record's JSON (a [`crate::routes::prices::PriceView`]), rendered once and shared
+    /// by every stream.
     pub fn json(&self, state: &AppState) -> Arc<str> {
         Arc::clone(self.json.get_or_init(|| {
-            serde_json::to_string(&PriceView::new(&self.record, Utc::now(), state))
-                .expect("price views serialize")
+            let mut json = Vec::new();
+            let fresh_for = state.settings().prices.fresh_for();
+            self.record
+                .write(&mut json, Utc::now(), fresh_for, false, b"");
+            String::from_utf8(json)
+                .expect("price views render as UTF-8")
                 .into()
         }))
     }
@@ -98,7 +103,7 @@ impl PriceEvents {
     }
 
     /// Sends `record` to every open stream. Never waits: with no stream open it goes nowhere.
-    pub fn publish(&self, record: Arc<PriceRecord>) {
+    pub fn publish(&self, record: Arc<Priced>) {
         let _ = self.sender.send(Arc::new(PriceEvent::new(record)));
     }
 

@@ -22,6 +22,7 @@ use crate::{
     ApiError, AppState,
     hardening::client_ip::ClientIp,
     price_events::{PriceEvent, Subscription},
+    price_json::Priced,
     routes::prices,
 };
 
@@ -53,7 +54,7 @@ pub struct PriceFeed {
     subscription: Subscription,
     /// `None`: every coin.
     filter: Option<HashSet<CoinId>>,
-    snapshot: VecDeque<Arc<PriceRecord>>,
+    snapshot: VecDeque<Arc<Priced>>,
     /// The order (`PriceRecord::order`) of the newest record sent per coin.
     sent: HashMap<CoinId, (DateTime<Utc>, DateTime<Utc>)>,
     closed: bool,

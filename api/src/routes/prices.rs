@@ -17,7 +17,6 @@ use std::{
 };
 
 use axum::{
-    Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
@@ -46,12 +45,16 @@ use crate::{
     ApiError, AppState,
     cache_reads::Kind,
     catalogue::{Alternative, NamedCoin},
+    price_json::{Priced, fields_of},
 };
 
 /// Most symbols one `?symbols=` list may name.
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 
 /// One cached price as the API shows it. Decimals are strings with the upstream's digits.
+///
+/// The fields that depend on the time of reading come last, so the rest can be rendered once
+/// per record ([`crate::price_json::Priced`]).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PriceView<'a> {
     /// The ticker as listed (not unique: `coin_id` names the coin).
@@ -70,10 +73,10 @@ pub struct PriceView<'a> {
     /// The moment the price is of (`PriceRecord::as_of`: the upstream's own time for it, capped
     /// at `fetched_at`, else `fetched_at`).
     pub as_of: DateTime<Utc>,
+    pub source: &'a str,
     /// Milliseconds since `as_of`: how old the price itself is (an exchange trade's age, not
     /// only this cache's).
     pub age_ms: u64,
-    pub source: &'a str,
     /// Whole seconds since `fetched_at`.
     pub age_seconds: u64,
     /// True once the record is older than `prices.fresh_secs`.
@@ -83,10 +86,33 @@ pub struct PriceView<'a> {
     pub cache_unchecked: bool,
 }
 
+/// A record's ages at the time of reading: [`PriceView`]'s time-dependent fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ages {
+    pub age_ms: u64,
+    pub age_seconds: u64,
+    pub stale: bool,
+}
+
+impl Ages {
+    pub fn of(record: &PriceRecord, now: DateTime<Utc>, fresh_for: std::time::Duration) -> Self {
+        let freshness = Freshness::assess(record.fetched_at, now, fresh_for);
+        Self {
+            age_ms: (now - record.as_of()).num_milliseconds().max(0) as u64,
+            age_seconds: freshness.age_seconds,
+            stale: freshness.stale,
+        }
+    }
+}
+
 impl<'a> PriceView<'a> {
     pub fn new(record: &'a PriceRecord, now: DateTime<Utc>, state: &AppState) -> Self {
-        let freshness =
-            Freshness::assess(record.fetched_at, now, state.settings().prices.fresh_for());
+        Self::at(record, now, state.settings().prices.fresh_for())
+    }
+
+    /// The view at `now`, stale past `fresh_for`.
+    pub fn at(record: &'a PriceRecord, now: DateTime<Utc>, fresh_for: std::time::Duration) -> Self {
+        let ages = Ages::of(record, now, fresh_for);
         Self {
             symbol: &record.symbol,
             coin_id: &record.coin_id,
@@ -98,10 +124,10 @@ impl<'a> PriceView<'a> {
             exchange_time: record.exchange_time(),
             fetched_at: record.fetched_at,
             as_of: record.as_of(),
-            age_ms: (now - record.as_of()).num_milliseconds().max(0) as u64,
             source: &record.source,
-            age_seconds: freshness.age_seconds,
-            stale: freshness.stale,
+            age_ms: ages.age_ms,
+            age_seconds: ages.age_seconds,
+            stale: ages.stale,
             cache_unchecked: false,
         }
     }
@@ -428,16 +454,30 @@ pub async fn list(
             )),
         }
     }
-    let prices: Vec<PriceView> = held
-        .iter()
-        .map(|record| PriceView::new(record, found.now, &state).unchecked(found.unchecked))
-        .collect();
-    Ok(Json(PriceList {
-        prices,
+    // `{"prices": [...], "missing": [...], "next_cursor": ..}`, each price from its head.
+    let fresh_for = prices_settings.fresh_for();
+    let mut body = Vec::with_capacity(64 + 512 * held.len());
+    body.extend_from_slice(b"{\"prices\":[");
+    for (i, record) in held.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        record.write(&mut body, found.now, fresh_for, found.unchecked, b"");
+    }
+    body.extend_from_slice(b"],");
+    body.extend_from_slice(&fields_of(&ListTail {
         missing,
         next_cursor,
-    })
-    .into_response())
+    }));
+    body.push(b'}');
+    Ok(json_response(body))
+}
+
+/// [`PriceList`]'s fields after `prices`.
+#[derive(Serialize)]
+struct ListTail {
+    missing: Vec<Missing>,
+    next_cursor: Option<String>,
 }
 
 /// A list's cursor: its position (`12`; what follows a `~` is a tier's, and not needed here).
@@ -467,7 +507,7 @@ fn tier_cursor(raw: &str) -> Result<(u32, String), ApiError> {
 #[derive(Debug)]
 pub(crate) struct Found {
     /// The record of each coin asked for, in order.
-    pub records: Vec<Option<Arc<PriceRecord>>>,
+    pub records: Vec<Option<Arc<Priced>>>,
     /// The time to judge their age by.
     pub now: DateTime<Utc>,
     /// Redis could not be reached: the records are the in-process copy as last known.
@@ -489,9 +529,12 @@ pub(crate) async fn records(state: &AppState, coins: &[CoinId]) -> Result<Found,
         .collect();
     let mut unchecked = false;
     if !misses.is_empty() {
-        let fetched: Vec<Option<Arc<PriceRecord>>> =
+        let fetched: Vec<Option<Arc<Priced>>> =
             match state.redis(state.cache().get_many(&misses)).await {
-                Ok(fetched) => fetched.into_iter().map(|r| r.map(Arc::new)).collect(),
+                Ok(fetched) => fetched
+                    .into_iter()
+                    .map(|r| r.map(|r| Arc::new(Priced::new(r))))
+                    .collect(),
                 Err(e) if e.is_redis_unavailable() && live.is_loaded() => {
                     unchecked = true;
                     live.last_known(&misses, Utc::now())
@@ -555,14 +598,10 @@ pub async fn one(
     let now = Utc::now();
     if let Some(record) = state.live_prices().get(&named.id, now) {
         state.cache_reads().count(Kind::Prices, true);
-        return Ok(Json(OnePrice {
-            price: PriceView::new(&record, now, &state),
-            alternatives: &named.alternatives,
-        })
-        .into_response());
+        return Ok(one_json(&state, &record, now, false, &named.alternatives));
     }
     let (record, unchecked) = match state.redis(state.cache().get(&named.id)).await {
-        Ok(record) => (record.map(Arc::new), false),
+        Ok(record) => (record.map(|r| Arc::new(Priced::new(r))), false),
         Err(e) if e.is_redis_unavailable() => {
             let copy = state
                 .live_prices()
@@ -576,13 +615,52 @@ pub async fn one(
     };
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
-        Some(record) => Ok(Json(OnePrice {
-            price: PriceView::new(&record, Utc::now(), &state).unchecked(unchecked),
-            alternatives: &named.alternatives,
-        })
-        .into_response()),
+        Some(record) => Ok(one_json(
+            &state,
+            &record,
+            Utc::now(),
+            unchecked,
+            &named.alternatives,
+        )),
         None => Err(absent(&state, &named)),
     }
+}
+
+/// A [`OnePrice`]'s JSON, from the record's rendered head.
+fn one_json(
+    state: &AppState,
+    record: &Priced,
+    now: DateTime<Utc>,
+    unchecked: bool,
+    alternatives: &[Alternative],
+) -> Response {
+    let extra = if alternatives.is_empty() {
+        Vec::new()
+    } else {
+        fields_of(&Alternatives { alternatives })
+    };
+    let mut body = Vec::with_capacity(512);
+    let fresh_for = state.settings().prices.fresh_for();
+    record.write(&mut body, now, fresh_for, unchecked, &extra);
+    json_response(body)
+}
+
+/// [`OnePrice`]'s own field, apart from the price.
+#[derive(Serialize)]
+struct Alternatives<'a> {
+    alternatives: &'a [Alternative],
+}
+
+/// A rendered JSON body, as `Json` would answer it.
+fn json_response(body: Vec<u8>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Why nothing is cached for `coin`.
