@@ -1,5 +1,9 @@
 //! `bench api`: with twelve prices cached, `GET /v1/prices/BTC` and `GET /v1/prices` under the
-//! built-in load generator on this machine (64 keep-alive connections by default). With
+//! built-in load generator on this machine (64 keep-alive connections by default), with every
+//! production layer on (auth with public reads, request ids, security headers, metrics, the
+//! per-client limit raised far past the load). When nginx is installed it serves the API's
+//! own answers as static files and is measured in the same runs ([`super::nginx`]); the report
+//! gives the ratio. With
 //! `--stream-clients N`, `GET /v1/prices/BTC` is measured once more while N idle SSE clients
 //! hold `GET /v1/stream/prices` open, against the figure without them (target: at most 10 %
 //! slower).
@@ -13,6 +17,7 @@ use rust_decimal::Decimal;
 use super::{
     lab::{Lab, api_env, free_addr, wait_listening},
     load, machine,
+    nginx::Nginx,
     report::{Report, Row},
     stats::{median, percentile},
     stream_clients::StreamClients,
@@ -28,6 +33,9 @@ const ROUTES: [(&str, &str); 2] = [
 
 const WARM_UP: Duration = Duration::from_secs(2);
 
+/// `api.client_rate_per_sec` (and burst) of the API measured: the limit on, far past the load.
+const CLIENT_RATE: u32 = 10_000_000;
+
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     Lab::start()
         .await?
@@ -39,9 +47,11 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     let mut report = Report::new(
         "api",
         format!(
-            "`coinbeat run api` (one process) with 12 cached prices; built-in load generator in \
-             the bench process on the same machine, {} keep-alive connections, {} s per route and \
-             run after a {} s warm-up; median of {} runs",
+            "`coinbeat run api` (one process) with 12 cached prices and every production layer \
+             (auth with public reads, request id, security headers, metrics, the per-client limit \
+             raised to {CLIENT_RATE}/s); built-in load generator in the bench process on the same \
+             machine, {} keep-alive connections, {} s per route and run after a {} s warm-up; \
+             median of {} runs",
             args.connections,
             args.duration_secs,
             WARM_UP.as_secs(),
@@ -56,12 +66,37 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     }
     write_prices(lab).await?;
     let addr = free_addr()?;
-    let api_pid = lab.spawn(
-        Component::Api,
-        &api_env(addr, args.connections, args.stream_clients),
-    )?;
+    let mut env = api_env(addr, args.connections, args.stream_clients);
+    env.retain(|(name, _)| !name.starts_with("COINBEAT_API__CLIENT_"));
+    env.push(("COINBEAT_API__CLIENT_RATE_PER_SEC", CLIENT_RATE.to_string()));
+    env.push(("COINBEAT_API__CLIENT_BURST", CLIENT_RATE.to_string()));
+    let api_pid = lab.spawn(Component::Api, &env)?;
     let me = std::process::id();
     wait_listening(addr).await?;
+    // The peer serves what the API answers, byte for byte.
+    let http = reqwest::Client::new();
+    let mut files = Vec::new();
+    for (_, path) in ROUTES {
+        let body = http
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        files.push((path, body.to_vec()));
+    }
+    let nginx = Nginx::start(&files).await?;
+    match &nginx {
+        Some(_) => report.setup.push_str(
+            "; nginx (a worker per core, sendfile, keep-alive, no access log) serving the same \
+             JSON as static files, measured after the API in each run",
+        ),
+        None => report.notes.push(
+            "nginx is not installed: no static peer measured (Debian: apt-get install nginx)"
+                .into(),
+        ),
+    }
 
     let duration = Duration::from_secs(args.duration_secs.max(1));
     for (label, path) in ROUTES {
@@ -69,6 +104,11 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         if warm.ok == 0 {
             bail!("{label}: no successful answer during the warm-up");
         }
+        if let Some(nginx) = &nginx {
+            load::run(nginx.addr, path, args.connections, WARM_UP).await?;
+        }
+        let mut peer_rates = Vec::new();
+        let mut peer_p99 = Vec::new();
         let mut rates = Vec::new();
         let mut p50 = Vec::new();
         let mut p99 = Vec::new();
@@ -102,6 +142,17 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
                 ms(99.9),
                 r.errors
             );
+            if let Some(nginx) = &nginx {
+                let peer = load::run(nginx.addr, path, args.connections, duration).await?;
+                let p99 = percentile(&peer.latencies_us, 99.0) as f64 / 1000.0;
+                println!(
+                    "nginx {label} run {run}: {:.0} req/s, p99 {p99:.3} ms, {} errors",
+                    peer.per_second(),
+                    peer.errors
+                );
+                peer_rates.push(peer.per_second());
+                peer_p99.push(p99);
+            }
             rates.push(r.per_second());
             p50.push(ms(50.0));
             p99.push(ms(99.0));
@@ -143,6 +194,21 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
             format!("{label}: p999 (ms)"),
             format!("{:.3}", median(&p999)),
         ));
+        if !peer_rates.is_empty() {
+            let peer = median(&peer_rates);
+            report.rows.push(Row::info(
+                format!("{label}: nginx static, same runs: req/s (p99 ms)"),
+                format!("{peer:.0} ({:.3})", median(&peer_p99)),
+            ));
+            let ratio = rate / peer;
+            let want = if path == "/v1/prices/BTC" { 0.8 } else { 0.5 };
+            report.rows.push(Row::target(
+                format!("{label}: API / nginx"),
+                format!("{ratio:.2}"),
+                format!("≥ {want}"),
+                ratio >= want,
+            ));
+        }
         let per = |us: u64| us as f64 / requests.max(1) as f64;
         report.rows.push(Row::info(
             format!("{label}: CPU per request, µs (api / redis / load generator)"),

@@ -26,6 +26,7 @@ pub(crate) mod lab;
 mod load;
 pub(crate) mod machine;
 mod memory;
+mod nginx;
 mod queue;
 mod ratelimit;
 mod refresh;
