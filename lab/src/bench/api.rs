@@ -48,8 +48,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         "api",
         format!(
             "`coinbeat run api` (one process) with 12 cached prices and every production layer \
-             (auth with public reads, request id, security headers, metrics, the per-client limit \
-             raised to {CLIENT_RATE}/s); built-in load generator in the bench process on the same \
+             (auth with public reads, request id, security headers, metrics, its request spans \
+             at the default `info`, the per-client limit raised to {CLIENT_RATE}/s); built-in load generator in the bench process on the same \
              machine, {} keep-alive connections, {} s per route and run after a {} s warm-up; \
              median of {} runs",
             args.connections,
@@ -70,6 +70,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     env.retain(|(name, _)| !name.starts_with("COINBEAT_API__CLIENT_"));
     env.push(("COINBEAT_API__CLIENT_RATE_PER_SEC", CLIENT_RATE.to_string()));
     env.push(("COINBEAT_API__CLIENT_BURST", CLIENT_RATE.to_string()));
+    // The production log level for the API's own target: its per-request span is on.
+    env.push(("RUST_LOG", "warn,coinbeat_api=info".into()));
     let api_pid = lab.spawn(Component::Api, &env)?;
     let me = std::process::id();
     wait_listening(addr).await?;
