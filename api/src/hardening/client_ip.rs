@@ -10,10 +10,8 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::HeaderMap,
-    middleware::Next,
-    response::Response,
+    extract::ConnectInfo,
+    http::{HeaderMap, Request},
 };
 use ipnet::IpNet;
 
@@ -85,14 +83,11 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware: the request's [`ClientIp`], from its peer address (`ConnectInfo`) and the
-/// trusted proxies. A request without a peer address (none reach here through `serve`) gets
-/// none, and the per-client limits let it through.
-pub async fn identify(
-    State(proxies): State<TrustedProxies>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Puts the request's [`ClientIp`] in its extensions, from its peer address (`ConnectInfo`)
+/// and the trusted proxies (a plain request map around the router, no middleware future). A
+/// request without a peer address (none reach here through `serve`) gets none, and the
+/// per-client limits let it through.
+pub fn identify<B>(proxies: &TrustedProxies, mut request: Request<B>) -> Request<B> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -101,7 +96,7 @@ pub async fn identify(
         let client = proxies.client(peer, request.headers());
         request.extensions_mut().insert(ClientIp(client));
     }
-    next.run(request).await
+    request
 }
 
 #[cfg(test)]

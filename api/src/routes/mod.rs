@@ -166,7 +166,7 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         // Who the client is, for the rate limit below and the stream cap in the handlers.
-        .layer(from_fn_with_state(trusted, client_ip::identify))
+        .map_request(move |request| client_ip::identify(&trusted, request))
         .option_layer(client_limit)
         .layer(map_response(move |response: Response| async move {
             reshape(response, limit)
