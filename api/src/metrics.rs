@@ -7,20 +7,21 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{Arc, PoisonError, RwLock},
+    task::{Context, Poll},
     time::Instant,
 };
 
-use crate::auth::RouteTemplate;
-use axum::{
-    extract::{Request, State},
-    http::{Method, StatusCode},
-    middleware::Next,
-    response::Response,
-};
+use axum::http::{Method, Request, StatusCode};
 use coinbeat_shared::metrics::{
     BoundCounter, BoundHistogram, Counter, HTTP_BUCKETS, Histogram, Registry,
 };
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::auth::RouteTemplate;
 
 /// The label of requests no route answered (404s of unknown paths, 405s of wrong methods): one
 /// series for all of them, so a scanner cannot grow the label set without bound.
@@ -92,21 +93,85 @@ impl HttpMetrics {
     }
 }
 
-/// The middleware: labels a request with its route template (`/v1/prices/{coin}`, never the
-/// path itself, so the series stay few), as the route's gate left it on the response.
-pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let route = response
-        .extensions()
-        .get::<RouteTemplate>()
-        .map_or(UNMATCHED, |RouteTemplate(path)| path);
-    metrics.record(
-        route,
-        &method,
-        response.status(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+/// The layer that counts and times every answer ([`Track`]).
+#[derive(Debug, Clone)]
+pub struct TrackLayer(pub HttpMetrics);
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// Labels each answer with its route template (`/v1/prices/{coin}`, never the path itself, so
+/// the series stay few), as the route's gate left it on the response, its method and status.
+/// A plain service (no boxed future, no clone of the stack below it per request).
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+    metrics: HttpMetrics,
+}
+
+impl<S, B, R> Service<Request<B>> for Track<S>
+where
+    S: Service<Request<B>, Response = axum::http::Response<R>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        Tracked {
+            started: Instant::now(),
+            method: request.method().clone(),
+            metrics: self.metrics.clone(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// [`Track`]'s future: the inner one, then the count.
+    #[derive(Debug)]
+    pub struct Tracked<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: Method,
+        metrics: HttpMetrics,
+    }
+}
+
+impl<F, R, E> Future for Tracked<F>
+where
+    F: Future<Output = Result<axum::http::Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route = response
+                .extensions()
+                .get::<RouteTemplate>()
+                .map_or(UNMATCHED, |RouteTemplate(path)| path);
+            this.metrics.record(
+                route,
+                this.method,
+                response.status(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(result)
+    }
 }

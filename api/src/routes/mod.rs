@@ -35,7 +35,7 @@ use axum::{
     body::Body,
     extract::DefaultBodyLimit,
     http::{Method, Request, StatusCode, Uri},
-    middleware::{from_fn_with_state, map_response},
+    middleware::from_fn_with_state,
     response::{IntoResponse, Response},
     routing::{MethodRouter, delete, get, post},
 };
@@ -62,6 +62,7 @@ use crate::{
         client_limit::{self, ClientLimiter},
         request_id,
     },
+    metrics::TrackLayer,
     openapi::docs,
 };
 
@@ -90,7 +91,7 @@ pub mod ws_prices;
 ///
 /// Middleware, outermost first: the request id ([`hardening::request_id`]); the security
 /// headers; CORS when `api.cors_origins` names origins; request metrics
-/// ([`crate::metrics::track`], so they count the final status); `Authorization` marked
+/// ([`crate::metrics::Track`], so they count the final status); `Authorization` marked
 /// sensitive; a trace span per request (with its request id); who the client is
 /// ([`hardening::client_ip`]); the per-client rate limit ([`hardening::client_limit`], 429);
 /// [`reshape`], so the errors the layers below produce share the one error shape; the request
@@ -146,7 +147,9 @@ pub fn router(state: AppState) -> Router {
         .map_response(hardening::security_headers::add)
         .option_layer(cors)
         // Sees the final status, and the route template the route's gate left on the response.
-        .layer(from_fn_with_state(http_metrics, crate::metrics::track))
+        .layer(TrackLayer(http_metrics))
+        // The layers above (CORS) answer some requests themselves, with a default body.
+        .layer(MapResponseBodyLayer::new(Body::new))
         // Bearer tokens never reach a log line (the trace layer, or a `Debug` of the headers).
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
@@ -168,9 +171,7 @@ pub fn router(state: AppState) -> Router {
         // Who the client is, for the rate limit below and the stream cap in the handlers.
         .map_request(move |request| client_ip::identify(&trusted, request))
         .option_layer(client_limit)
-        .layer(map_response(move |response: Response| async move {
-            reshape(response, limit)
-        }))
+        .map_response(move |response: Response| reshape(response, limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
