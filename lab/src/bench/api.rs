@@ -1,4 +1,5 @@
-//! `bench api`: with twelve prices cached, `GET /v1/prices/BTC` and `GET /v1/prices` under the
+//! `bench api`: with twelve prices cached (and 1,000 more), `GET /v1/prices/BTC`, `GET
+//! /v1/prices` (the tracked 12) and `GET /v1/prices?ids=` naming 1,000 coins under the
 //! built-in load generator on this machine (64 keep-alive connections by default), with every
 //! production layer on (auth with public reads, request ids, security headers, metrics, the
 //! per-client limit raised far past the load). When nginx is installed it serves the API's
@@ -11,7 +12,10 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use coinbeat_shared::cache::{PriceCache, PriceRecord};
+use coinbeat_shared::{
+    cache::{PriceCache, PriceRecord},
+    domain::CoinId,
+};
 use rust_decimal::Decimal;
 
 use super::{
@@ -25,11 +29,47 @@ use super::{
 use crate::args::BenchArgs;
 use coinbeat::component::Component;
 
-/// The routes measured: (label, path).
-const ROUTES: [(&str, &str); 2] = [
-    ("GET /v1/prices/BTC", "/v1/prices/BTC"),
-    ("GET /v1/prices (12 symbols)", "/v1/prices"),
-];
+/// Records of the long list (`?ids=` naming each).
+const MANY: usize = 1_000;
+
+/// One route measured: its label, its path at the API, at the static peer, and the least
+/// API / nginx ratio wanted (issue 21), if any.
+struct Measured {
+    label: &'static str,
+    path: String,
+    peer_path: &'static str,
+    ratio_wanted: Option<f64>,
+}
+
+/// The routes measured: one price, the tracked 12, and a list of [`MANY`] records by id.
+fn routes() -> Vec<Measured> {
+    let ids: Vec<String> = (0..MANY).map(many_id).collect();
+    vec![
+        Measured {
+            label: "GET /v1/prices/BTC",
+            path: "/v1/prices/BTC".into(),
+            peer_path: "/one",
+            ratio_wanted: Some(0.8),
+        },
+        Measured {
+            label: "GET /v1/prices (12 symbols)",
+            path: "/v1/prices".into(),
+            peer_path: "/twelve",
+            ratio_wanted: Some(0.5),
+        },
+        Measured {
+            label: "GET /v1/prices?ids= (1,000 records)",
+            path: format!("/v1/prices?ids={}", ids.join(",")),
+            peer_path: "/thousand",
+            ratio_wanted: None,
+        },
+    ]
+}
+
+/// The coin id of the long list's `i`th record.
+fn many_id(i: usize) -> String {
+    format!("bench-coin-{i:04}")
+}
 
 const WARM_UP: Duration = Duration::from_secs(2);
 
@@ -65,6 +105,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
         ));
     }
     write_prices(lab).await?;
+    write_many(lab).await?;
+    let routes = routes();
     let addr = free_addr()?;
     let mut env = api_env(addr, args.connections, args.stream_clients);
     env.retain(|(name, _)| !name.starts_with("COINBEAT_API__CLIENT_"));
@@ -78,15 +120,15 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     // The peer serves what the API answers, byte for byte.
     let http = reqwest::Client::new();
     let mut files = Vec::new();
-    for (_, path) in ROUTES {
+    for route in &routes {
         let body = http
-            .get(format!("http://{addr}{path}"))
+            .get(format!("http://{addr}{}", route.path))
             .send()
             .await?
             .error_for_status()?
             .bytes()
             .await?;
-        files.push((path, body.to_vec()));
+        files.push((route.peer_path, body.to_vec()));
     }
     let nginx = Nginx::start(&files).await?;
     match &nginx {
@@ -101,13 +143,14 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
     }
 
     let duration = Duration::from_secs(args.duration_secs.max(1));
-    for (label, path) in ROUTES {
+    for route in &routes {
+        let (label, path) = (route.label, route.path.as_str());
         let warm = load::run(addr, path, args.connections, WARM_UP).await?;
         if warm.ok == 0 {
             bail!("{label}: no successful answer during the warm-up");
         }
         if let Some(nginx) = &nginx {
-            load::run(nginx.addr, path, args.connections, WARM_UP).await?;
+            load::run(nginx.addr, route.peer_path, args.connections, WARM_UP).await?;
         }
         let mut peer_rates = Vec::new();
         let mut peer_p99 = Vec::new();
@@ -145,7 +188,8 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
                 r.errors
             );
             if let Some(nginx) = &nginx {
-                let peer = load::run(nginx.addr, path, args.connections, duration).await?;
+                let peer =
+                    load::run(nginx.addr, route.peer_path, args.connections, duration).await?;
                 let p99 = percentile(&peer.latencies_us, 99.0) as f64 / 1000.0;
                 println!(
                     "nginx {label} run {run}: {:.0} req/s, p99 {p99:.3} ms, {} errors",
@@ -203,13 +247,15 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
                 format!("{peer:.0} ({:.3})", median(&peer_p99)),
             ));
             let ratio = rate / peer;
-            let want = if path == "/v1/prices/BTC" { 0.8 } else { 0.5 };
-            report.rows.push(Row::target(
-                format!("{label}: API / nginx"),
-                format!("{ratio:.2}"),
-                format!("≥ {want}"),
-                ratio >= want,
-            ));
+            report.rows.push(match route.ratio_wanted {
+                Some(want) => Row::target(
+                    format!("{label}: API / nginx"),
+                    format!("{ratio:.2}"),
+                    format!("≥ {want}"),
+                    ratio >= want,
+                ),
+                None => Row::info(format!("{label}: API / nginx"), format!("{ratio:.2}")),
+            });
         }
         let per = |us: u64| us as f64 / requests.max(1) as f64;
         report.rows.push(Row::info(
@@ -291,6 +337,27 @@ async fn with_stream_clients(
         "≤ 10 %",
         slower_pct <= 10.0,
     ));
+    Ok(())
+}
+
+/// Caches the long list's [`MANY`] records.
+async fn write_many(lab: &Lab) -> anyhow::Result<()> {
+    let cache = PriceCache::new(lab.conn.clone(), lab.keys.clone(), &lab.settings.prices);
+    let now = chrono::Utc::now();
+    let records: Vec<PriceRecord> = (0..MANY)
+        .map(|i| PriceRecord {
+            symbol: format!("BC{i:04}"),
+            coin_id: CoinId::parse(&many_id(i)).expect("a valid coin id"),
+            usd: Decimal::new(1_000_000 + i as i64, 4),
+            change_24h_pct: Some(Decimal::new(-123, 2)),
+            market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),
+            volume_24h_usd: Some(Decimal::new(98_765_432_100, 0)),
+            upstream_updated_at: Some(now),
+            fetched_at: now,
+            source: "bench".into(),
+        })
+        .collect();
+    cache.write(&records).await?;
     Ok(())
 }
 
