@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{PriceCache, PriceRecord},
     domain::CoinId,
@@ -345,16 +346,14 @@ async fn write_many(lab: &Lab) -> anyhow::Result<()> {
     let cache = PriceCache::new(lab.conn.clone(), lab.keys.clone(), &lab.settings.prices);
     let now = chrono::Utc::now();
     let records: Vec<PriceRecord> = (0..MANY)
-        .map(|i| PriceRecord {
-            symbol: format!("BC{i:04}"),
-            coin_id: CoinId::parse(&many_id(i)).expect("a valid coin id"),
-            usd: Decimal::new(1_000_000 + i as i64, 4),
-            change_24h_pct: Some(Decimal::new(-123, 2)),
-            market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),
-            volume_24h_usd: Some(Decimal::new(98_765_432_100, 0)),
-            upstream_updated_at: Some(now),
-            fetched_at: now,
-            source: "bench".into(),
+        .map(|i| {
+            let coin = CoinId::parse(&many_id(i)).expect("a valid coin id");
+            record(
+                format!("BC{i:04}"),
+                coin,
+                Decimal::new(1_000_000 + i as i64, 4),
+                now,
+            )
         })
         .collect();
     cache.write(&records).await?;
@@ -371,18 +370,30 @@ pub async fn write_prices(lab: &Lab) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .filter_map(|(i, symbol)| Some((i, symbol, prices.coin(symbol)?)))
-        .map(|(i, symbol, coin_id)| PriceRecord {
-            symbol: symbol.to_string(),
-            coin_id,
-            usd: Decimal::new(6_543_210 + i as i64, 2),
-            change_24h_pct: Some(Decimal::new(-123, 2)),
-            market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),
-            volume_24h_usd: Some(Decimal::new(98_765_432_100, 0)),
-            upstream_updated_at: Some(now),
-            fetched_at: now,
-            source: "bench".into(),
+        .map(|(i, symbol, coin_id)| {
+            record(
+                symbol.to_string(),
+                coin_id,
+                Decimal::new(6_543_210 + i as i64, 2),
+                now,
+            )
         })
         .collect();
     cache.write(&records).await?;
     Ok(())
+}
+
+/// A price record as the bench caches it.
+fn record(symbol: String, coin_id: CoinId, usd: Decimal, now: DateTime<Utc>) -> PriceRecord {
+    PriceRecord {
+        symbol,
+        coin_id,
+        usd,
+        change_24h_pct: Some(Decimal::new(-123, 2)),
+        market_cap_usd: Some(Decimal::new(1_234_567_890_123, 0)),
+        volume_24h_usd: Some(Decimal::new(98_765_432_100, 0)),
+        upstream_updated_at: Some(now),
+        fetched_at: now,
+        source: "bench".into(),
+    }
 }
