@@ -34,17 +34,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts a server and waits until it answers PING.
     pub fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("coinbeat-redis-")
-            .tempdir()
-            .expect("create temp dir for redis");
-        let mut me = Self {
-            dir,
-            child: None,
-            extra: Vec::new(),
-        };
-        me.spawn();
-        me
+        Self::start_with(&[]).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts a server with `args` after the test's own (its socket and temp dir still win
