@@ -7,7 +7,10 @@
 //! does. The copy is *current* from a completed load until the subscription is lost. While it is
 //! not, reads go to Redis as they would without it (misses and 404s are Redis's); only when
 //! Redis cannot be reached does a read fall back to the copy as it was last known
-//! ([`LivePrices::last_known`]), and says so. A record past the hard expiry counts as absent
+//! ([`LivePrices::last_known`]), and says so; for half a second after such a read (or until the
+//! follower subscribes again), reads answer from
+//! the copy without asking Redis ([`LivePrices::skips_redis`]), so a Redis that hangs rather
+//! than refuses costs one read its timeout, not every read. A record past the hard expiry counts as absent
 //! (Redis expires it at the same age), current or not.
 //!
 //! On reconnecting, the load replaces the copy, newest wins: a coin Redis no longer holds
@@ -18,7 +21,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, PoisonError, RwLock,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::Duration,
 };
@@ -56,8 +59,16 @@ pub struct LivePrices {
     current: AtomicBool,
     /// True once a load has completed: the copy can stand in for an unreachable Redis.
     loaded: AtomicBool,
+    /// When a read last found Redis unreachable (ms since the Unix epoch; 0: never), so the
+    /// reads right after it answer from the copy without waiting on Redis again.
+    redis_failed_ms: AtomicI64,
     expire_after: TimeDelta,
 }
+
+/// How long after a read found Redis unreachable the reads skip asking it: the most a read may
+/// answer from the copy after Redis is back, unless the follower has resubscribed sooner (which
+/// ends the skip).
+const SKIP_REDIS_FOR: TimeDelta = TimeDelta::milliseconds(500);
 
 impl LivePrices {
     /// An empty copy, not served until [`follow`] has loaded it.
@@ -66,6 +77,7 @@ impl LivePrices {
             records: RwLock::new(HashMap::new()),
             current: AtomicBool::new(false),
             loaded: AtomicBool::new(false),
+            redis_failed_ms: AtomicI64::new(0),
             expire_after: TimeDelta::from_std(expire_after).unwrap_or(TimeDelta::MAX),
         }
     }
@@ -78,6 +90,27 @@ impl LivePrices {
     /// Whether the copy was ever loaded, so it can stand in while Redis is unreachable.
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)
+    }
+
+    /// A read found Redis unreachable at `now`.
+    pub fn note_redis_unreachable(&self, now: DateTime<Utc>) {
+        self.redis_failed_ms
+            .store(now.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Redis answered the follower again: reads ask it again.
+    fn note_redis_reachable(&self) {
+        self.redis_failed_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a read at `now` should answer from the copy without asking Redis: the copy is
+    /// not current, was loaded, and a read found Redis unreachable within [`SKIP_REDIS_FOR`].
+    pub fn skips_redis(&self, now: DateTime<Utc>) -> bool {
+        let failed = self.redis_failed_ms.load(Ordering::Relaxed);
+        failed != 0
+            && !self.is_current()
+            && self.is_loaded()
+            && now.timestamp_millis() - failed < SKIP_REDIS_FOR.num_milliseconds()
     }
 
     /// The record of each coin (same order) as the copy last knew it, current or not (within
@@ -207,6 +240,7 @@ async fn follow_once(state: &AppState, client: &Client) -> Result<(), FollowErro
     })
     .await
     .map_err(|_| FollowError::Timeout(SUBSCRIBE_TIMEOUT))??;
+    state.live_prices().note_redis_reachable();
     // Subscribed before loading: any write from now on is in the message stream.
     let loaded = load(state).await?;
     let live = state.live_prices();
@@ -282,4 +316,34 @@ async fn load(state: &AppState) -> Result<Records, FollowError> {
         }
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_skip_redis_for_half_a_second_after_it_was_unreachable_while_the_copy_is_not_current() {
+        let live = LivePrices::new(Duration::from_secs(3_600));
+        let t0 = Utc::now();
+        live.note_redis_unreachable(t0);
+        assert!(
+            !live.skips_redis(t0),
+            "never loaded: nothing to answer from"
+        );
+        live.set_current(true);
+        assert!(
+            !live.skips_redis(t0),
+            "current: reads are the copy's anyway"
+        );
+        live.set_current(false);
+        assert!(live.skips_redis(t0 + TimeDelta::milliseconds(499)));
+        assert!(
+            !live.skips_redis(t0 + TimeDelta::milliseconds(500)),
+            "half a second later, Redis is asked again"
+        );
+        live.note_redis_unreachable(t0);
+        live.note_redis_reachable();
+        assert!(!live.skips_redis(t0), "the follower reached Redis again");
+    }
 }

@@ -529,7 +529,10 @@ pub(crate) async fn records(state: &AppState, coins: &[CoinId]) -> Result<Found,
         .collect();
     let mut unchecked = false;
     if !misses.is_empty() {
-        let fetched: Vec<Option<Arc<Priced>>> =
+        let fetched: Vec<Option<Arc<Priced>>> = if live.skips_redis(now) {
+            unchecked = true;
+            live.last_known(&misses, now)
+        } else {
             match state.redis(state.cache().get_many(&misses)).await {
                 Ok(fetched) => fetched
                     .into_iter()
@@ -537,10 +540,12 @@ pub(crate) async fn records(state: &AppState, coins: &[CoinId]) -> Result<Found,
                     .collect(),
                 Err(e) if e.is_redis_unavailable() && live.is_loaded() => {
                     unchecked = true;
+                    live.note_redis_unreachable(Utc::now());
                     live.last_known(&misses, Utc::now())
                 }
                 Err(e) => return Err(e),
-            };
+            }
+        };
         let mut fetched = fetched.into_iter();
         for slot in records.iter_mut().filter(|record| record.is_none()) {
             *slot = fetched.next().flatten();
@@ -600,18 +605,35 @@ pub async fn one(
         state.cache_reads().count(Kind::Prices, true);
         return Ok(one_json(&state, &record, now, false, &named.alternatives));
     }
-    let (record, unchecked) = match state.redis(state.cache().get(&named.id)).await {
-        Ok(record) => (record.map(|r| Arc::new(Priced::new(r))), false),
-        Err(e) if e.is_redis_unavailable() => {
-            let copy = state
-                .live_prices()
-                .last_known(std::slice::from_ref(&named.id), Utc::now());
-            match copy.into_iter().next().flatten() {
-                Some(record) => (Some(record), true),
-                None => return Err(e),
+    let live = state.live_prices();
+    let from_copy = || {
+        live.last_known(std::slice::from_ref(&named.id), Utc::now())
+            .into_iter()
+            .next()
+            .flatten()
+    };
+    let (record, unchecked) = if live.skips_redis(now) {
+        match from_copy() {
+            Some(record) => (Some(record), true),
+            None => {
+                return Err(ApiError::RedisUnavailable(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "unreachable at the last read, less than a second ago",
+                ))));
             }
         }
-        Err(e) => return Err(e),
+    } else {
+        match state.redis(state.cache().get(&named.id)).await {
+            Ok(record) => (record.map(|r| Arc::new(Priced::new(r))), false),
+            Err(e) if e.is_redis_unavailable() => {
+                live.note_redis_unreachable(Utc::now());
+                match from_copy() {
+                    Some(record) => (Some(record), true),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
     };
     state.cache_reads().count(Kind::Prices, record.is_some());
     match record {
