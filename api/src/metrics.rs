@@ -27,13 +27,17 @@ use crate::auth::RouteTemplate;
 /// series for all of them, so a scanner cannot grow the label set without bound.
 pub const UNMATCHED: &str = "unmatched";
 
-/// Request counters and durations. Cheap to clone.
+/// Request counters and durations. Cheap to clone: one `Arc`, cloned into every request's
+/// [`Tracked`] future.
 #[derive(Debug, Clone)]
-pub struct HttpMetrics {
+pub struct HttpMetrics(Arc<Families>);
+
+#[derive(Debug)]
+struct Families {
     requests: Counter,
     duration: Histogram,
     refused: Counter,
-    bound: Arc<RwLock<Bound>>,
+    bound: RwLock<Bound>,
 }
 
 /// Bound series by route template, then by method and status (a route sees a handful).
@@ -42,7 +46,7 @@ type Bound = HashMap<Box<str>, Vec<(Method, StatusCode, BoundCounter, BoundHisto
 impl HttpMetrics {
     pub fn new(registry: &Registry) -> Self {
         const LABELS: &[&str] = &["route", "method", "status"];
-        Self {
+        Self(Arc::new(Families {
             requests: registry.counter(
                 "coinbeat_http_requests_total",
                 "HTTP requests answered, by route template, method and status.",
@@ -61,20 +65,20 @@ impl HttpMetrics {
                  (api.max_connections) or `client` (api.max_connections_per_client).",
                 &["cap"],
             ),
-            bound: Arc::default(),
-        }
+            bound: RwLock::default(),
+        }))
     }
 
     /// A connection closed at accept because of `cap`.
     pub fn connection_refused(&self, cap: &str) {
-        self.refused.inc(&[cap]);
+        self.0.refused.inc(&[cap]);
     }
 
     /// Counts and times one answer.
     fn record(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
         let same = |(m, s, _, _): &&(Method, StatusCode, _, _)| m == method && *s == status;
         {
-            let bound = self.bound.read().unwrap_or_else(PoisonError::into_inner);
+            let bound = self.0.bound.read().unwrap_or_else(PoisonError::into_inner);
             if let Some((_, _, count, time)) = bound.get(route).and_then(|v| v.iter().find(same)) {
                 count.inc();
                 time.observe(seconds);
@@ -82,10 +86,10 @@ impl HttpMetrics {
             }
         }
         let labels = [route, method.as_str(), status.as_str()];
-        let (count, time) = (self.requests.bind(&labels), self.duration.bind(&labels));
+        let (count, time) = (self.0.requests.bind(&labels), self.0.duration.bind(&labels));
         count.inc();
         time.observe(seconds);
-        let mut bound = self.bound.write().unwrap_or_else(PoisonError::into_inner);
+        let mut bound = self.0.bound.write().unwrap_or_else(PoisonError::into_inner);
         let series = bound.entry(route.into()).or_default();
         if !series.iter().any(|entry| same(&entry)) {
             series.push((method.clone(), status, count, time));

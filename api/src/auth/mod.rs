@@ -210,7 +210,7 @@ pub async fn require(
     // Every admin call, refused or not, leaves one audit line: who, what, and the outcome.
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let (caller, response) = match checked {
+    let (caller, mut response) = match checked {
         Ok(caller) => {
             request.extensions_mut().insert(caller.clone());
             (caller, next.run(request).await)
@@ -218,7 +218,6 @@ pub async fn require(
         Err(refused) => (Caller::default(), refused.into_response()),
     };
     audit(&caller, &method, &path, response.status());
-    let mut response = response;
     response.extensions_mut().insert(template);
     Ok(response)
 }
