@@ -193,7 +193,9 @@ impl Missing {
     }
 }
 
-/// `GET /v1/prices`.
+/// `GET /v1/prices`: the answer's documented shape. [`list`] writes it from each record's
+/// rendered head ([`Priced`]) and [`ListTail`]; `cli/tests/openapi_contract.rs` holds what is
+/// sent to this schema.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PriceList<'a> {
     prices: Vec<PriceView<'a>>,
@@ -314,7 +316,8 @@ impl ListQuery {
 }
 
 /// One price the single-coin route answers: the record, and the other coins sharing the symbol
-/// asked for.
+/// asked for. The documented shape; [`one`] writes it from the record's rendered head and
+/// [`Alternatives`] (held to this schema by `cli/tests/openapi_contract.rs`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OnePrice<'a> {
     #[serde(flatten)]
