@@ -104,7 +104,7 @@ impl LivePrices {
     }
 
     /// Whether a read at `now` should answer from the copy without asking Redis: the copy is
-    /// not current, was loaded, and a read found Redis unreachable within [`SKIP_REDIS_FOR`].
+    /// not current, was loaded, and a read found Redis unreachable within the last 500 ms.
     pub fn skips_redis(&self, now: DateTime<Utc>) -> bool {
         let failed = self.redis_failed_ms.load(Ordering::Relaxed);
         failed != 0
