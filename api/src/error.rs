@@ -212,9 +212,10 @@ pub enum ApiError {
     /// A stream asked for while the server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
-    /// A history query parameter that cannot be used (`since`, `until`, `step`).
+    /// A query parameter that cannot be used (a history's `since`, `until`, `step`; a queue
+    /// history's `resolution` or `points`; a task state).
     #[error("{0}")]
-    InvalidHistoryQuery(String),
+    InvalidQuery(String),
     /// A portfolio that cannot be valued as asked (holdings, amounts).
     #[error("{0}")]
     InvalidHoldings(String),
@@ -296,7 +297,7 @@ impl ApiError {
             TooManyStreams { .. } => (TOO_MANY, "too_many_streams"),
             TooManyTasks { .. } => (TOO_MANY, "too_many_tasks"),
             ShuttingDown => (UNAVAILABLE, "shutting_down"),
-            InvalidHistoryQuery(_) => (UNPROCESSABLE, "invalid_query"),
+            InvalidQuery(_) => (UNPROCESSABLE, "invalid_query"),
             InvalidHoldings(_) => (UNPROCESSABLE, "invalid_holdings"),
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
                 (UNAVAILABLE, "redis_unavailable")

@@ -18,6 +18,7 @@
 //!   broadcast channel fed by the copy's follower) to the live streams, and their client bound.
 //! - [`price_feed`]: [`price_feed::PriceFeed`], what one live stream sends (snapshot, updates,
 //!   `lagged`, `closing`), whether over SSE or a WebSocket.
+//! - [`dashboard`]: the web UI at `/ui`, its assets compiled in.
 //! - [`routes`]: the router, its middleware, and one file per route group.
 //! - [`server`]: [`serve`] on a given listener (it also runs the copy's follower) and [`run`] on
 //!   the configured address.
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod boot;
 pub mod cache_reads;
 pub mod catalogue;
+pub mod dashboard;
 pub mod error;
 pub mod hardening;
 pub mod json;

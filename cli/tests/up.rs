@@ -107,6 +107,15 @@ async fn up_simulate_serves_scheduled_and_on_demand_prices_honestly_and_stops_cl
         async || up.log().contains(&banner).then_some(()),
     )
     .await;
+    // ... and where the dashboard is, which the API serves.
+    assert!(
+        up.log().contains(&format!("Dashboard: {api}/ui")),
+        "{}",
+        up.log()
+    );
+    let page = http.get(format!("{api}/ui")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/ui/app.js"));
     let defaults = PricesSettings::default();
     assert_eq!(
         first.keys().cloned().collect::<BTreeSet<_>>(),

@@ -337,6 +337,17 @@ impl QueueKeys {
     pub fn finished(&self) -> String {
         format!("{}:finished", self.ns)
     }
+    /// STRING, present while the queue is paused: when it was paused (unix ms, Redis's
+    /// clock). `fetch.lua` takes nothing from a paused queue (`queue/pause.rs`).
+    pub fn paused(&self) -> String {
+        format!("{}:paused", self.ns)
+    }
+    /// Prefix of the history HASHes: `…:m:<unix hour>` (per minute of that hour) and
+    /// `…:h:<unix day>` (per hour of that day), counting what finished (`ack.lua`,
+    /// `queue/history.rs`).
+    pub fn history_prefix(&self) -> String {
+        format!("{}:history", self.ns)
+    }
     /// apalis's wake-up LIST, kept in step for apalis tools.
     pub fn signal(&self) -> String {
         format!("{}:signal", self.ns)

@@ -47,7 +47,7 @@ fn error_responses(method: &Method, access: Access, op: &Operation) -> Map<Strin
         })
     };
     responses.insert("400".into(), error("a query or path that cannot be read"));
-    if access != Access::Public {
+    if access != Access::Public || op.reads_token {
         responses.insert(
             "401".into(),
             error("no token, or a token that is invalid or expired"),
@@ -138,6 +138,7 @@ pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deplo
             responses.insert(status.to_string(), also);
         }
         let security = match access {
+            Access::Public if op.reads_token => json!([{}, {"bearer": []}]),
             Access::Public => json!([]),
             // Open while `api.auth.public_reads` is on (or `public_status` names the route);
             // a `read` token otherwise.

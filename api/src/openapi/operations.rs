@@ -19,8 +19,8 @@ use crate::{
     price_feed::StreamQuery,
     routes::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
-        markets, portfolio, price_history, prices, purge, queues, schedule_control, schedules,
-        tasks, wallets, workers,
+        markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
+        queue_tasks, queues, schedule_control, schedules, tasks, wallets, workers,
     },
 };
 
@@ -48,6 +48,9 @@ pub struct Operation {
     pub not_found: bool,
     /// What a 409 means here, where one can be answered.
     pub conflict: Option<&'static str>,
+    /// A public route that still reads a bearer token, and answers 401 for one that is not
+    /// valid (`/v1/me`).
+    pub reads_token: bool,
 }
 
 const JSON: &str = "application/json";
@@ -65,6 +68,7 @@ pub(super) const fn op(summary: &'static str) -> Operation {
         response: None,
         not_found: false,
         conflict: None,
+        reads_token: false,
     }
 }
 
@@ -75,6 +79,13 @@ fn no_query() -> Vec<Parameter> {
 /// The query parameters `T` reads.
 fn query<T: IntoParams>() -> Vec<Parameter> {
     T::into_params(|| Some(ParameterIn::Query))
+}
+
+/// The query parameters of two structs a handler reads side by side.
+fn both<A: IntoParams, B: IntoParams>() -> Vec<Parameter> {
+    let mut params = query::<A>();
+    params.extend(query::<B>());
+    params
 }
 
 fn string() -> RefOr<Schema> {
@@ -127,6 +138,21 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/docs/docs.css" if get => Operation {
             content: "text/css",
             ..op("The documentation page's style sheet")
+        },
+        "/ui" if get => Operation {
+            content: "text/html",
+            ..op("The dashboard (works offline; its assets are in the binary)")
+        },
+        "/ui/{asset}" if get => Operation {
+            path: &[string],
+            content: "text/javascript",
+            not_found: true,
+            ..op("A script or style sheet of the dashboard")
+        },
+        "/v1/me" if get => Operation {
+            response: json::<me::Me>(),
+            reads_token: true,
+            ..op("What the presented credential may do (401 for a token that is not valid)")
         },
         "/v1/prices" if get => Operation {
             query: query::<prices::ListQuery>,
@@ -235,6 +261,32 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             response: json::<queues::QueuesResponse>(),
             ..op("Every queue: waiting, delayed, in flight, done, dead, workers")
         },
+        "/v1/queues/{queue}/history" if get => Operation {
+            path: QUEUE,
+            query: query::<queue_history::HistoryQuery>,
+            response: json::<queue_history::HistoryView>(),
+            not_found: true,
+            ..op("What a queue finished per minute (a day) or per hour (30 days)")
+        },
+        "/v1/queues/{queue}/tasks" if get => Operation {
+            path: QUEUE,
+            query: both::<paging::PageQuery, queue_tasks::StateQuery>,
+            response: json::<queue_tasks::TaskPageView>(),
+            not_found: true,
+            ..op("A page of a queue's tasks in one state")
+        },
+        "/v1/admin/queues/{queue}/pause" if post => Operation {
+            path: QUEUE,
+            response: json::<queue_pause::QueuePauseView>(),
+            not_found: true,
+            ..op("Pause a queue: no worker replica fetches from it")
+        },
+        "/v1/admin/queues/{queue}/resume" if post => Operation {
+            path: QUEUE,
+            response: json::<queue_pause::QueuePauseView>(),
+            not_found: true,
+            ..op("Resume a paused queue")
+        },
         "/v1/schedules" if get => Operation {
             response: json::<schedules::SchedulesResponse>(),
             ..op("The schedule table: last run, outcome, next run, paused")
@@ -257,7 +309,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         },
         "/v1/admin/queues/{queue}/dead" if get => Operation {
             path: QUEUE,
-            query: query::<dead::PageQuery>,
+            query: query::<paging::PageQuery>,
             response: json::<dead::DeadPageView>(),
             not_found: true,
             ..op("Dead tasks of a queue, newest first")

@@ -14,28 +14,14 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
     queue::{
-        DeadTask, MAX_DEAD_PAGE, TaskId, TaskStatus, dead_task, list_dead, purge_all_dead,
-        purge_dead, retry_all_dead, retry_dead,
+        DeadTask, TaskId, TaskStatus, dead_task, list_dead, purge_all_dead, purge_dead,
+        retry_all_dead, retry_dead,
     },
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{at_ms, queue_param, tasks::TaskView};
+use super::{at_ms, paging::PageQuery, queue_param, tasks::TaskView};
 use crate::{ApiError, AppState};
-
-/// Dead tasks per page when no `limit` is given.
-const DEFAULT_LIMIT: u64 = 50;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct PageQuery {
-    /// Tasks per page, 1 to 1000 (default 50). (Read as text, so a non-number gets the same
-    /// 422 as an out-of-range number.)
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// How many to skip (default 0).
-    #[param(value_type = Option<i64>, minimum = 0)]
-    offset: Option<String>,
-}
 
 /// A dead task back on its queue.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -120,23 +106,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let queue = queue_param(&path_of(queue)?)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(n) if (1..=MAX_DEAD_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::InvalidLimit(raw.to_owned())),
-        },
-    };
-    let offset = match query.offset.as_deref() {
-        None => 0,
-        // At most i64::MAX, the most a list index in Redis (and the document's int64) can be.
-        Some(raw) => raw
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|offset| i64::try_from(*offset).is_ok())
-            .ok_or_else(|| ApiError::InvalidOffset(raw.to_owned()))?,
-    };
+    let (offset, limit) = query.parse()?;
     let page = state
         .redis(list_dead(
             &state.queue_conn(&queue.name()),

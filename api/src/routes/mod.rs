@@ -14,10 +14,15 @@
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
+//! | `GET /v1/queues/{queue}/history` | [`queue_history`] |
+//! | `GET /v1/queues/{queue}/tasks` | [`queue_tasks`] |
+//! | `POST /v1/admin/queues/{queue}/pause`, `.../resume` | [`queue_pause`] |
+//! | `GET /ui`, `GET /ui/{asset}` (the dashboard) | [`crate::dashboard`] |
 //! | `GET /v1/schedules` | [`schedules`] |
 //! | `GET /v1/schedules/{entry}/runs` | [`schedule_control`] |
 //! | `GET /v1/workers` | [`workers`] |
 //! | `GET /v1/health` | [`health_report`] |
+//! | `GET /v1/me` (what the caller may do) | [`me`] |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | [`coinbeat_ops`]'s handlers, as every process serves them |
 //! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
 //! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
@@ -55,6 +60,7 @@ use tower_http::{
 use crate::{
     ApiError, AppState,
     auth::{self, Access, Gate},
+    dashboard,
     error::reshape,
     hardening::{
         self,
@@ -74,10 +80,15 @@ pub mod coins;
 pub mod dead;
 pub mod health_report;
 pub mod markets;
+pub mod me;
+pub mod paging;
 pub mod portfolio;
 pub mod price_history;
 pub mod prices;
 pub mod purge;
+pub mod queue_history;
+pub mod queue_pause;
+pub mod queue_tasks;
 pub mod queues;
 pub mod schedule_control;
 pub mod schedules;
@@ -232,6 +243,9 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/docs", Public, get(docs::page)),
         route(M::GET, "/docs/docs.js", Public, get(docs::script)),
         route(M::GET, "/docs/docs.css", Public, get(docs::style)),
+        route(M::GET, "/ui", Public, get(dashboard::page)),
+        route(M::GET, "/ui/{asset}", Public, get(dashboard::file)),
+        route(M::GET, "/v1/me", Public, get(me::me)),
         route(M::GET, "/v1/prices", Read, get(prices::list)),
         route(M::GET, "/v1/prices/{coin}", Read, get(prices::one)),
         route(
@@ -263,6 +277,18 @@ pub fn table() -> Vec<Route> {
             post(wallets::analyze),
         ),
         route(M::GET, "/v1/queues", Status(S::Queues), get(queues::list)),
+        route(
+            M::GET,
+            "/v1/queues/{queue}/history",
+            Status(S::Queues),
+            get(queue_history::history),
+        ),
+        route(
+            M::GET,
+            "/v1/queues/{queue}/tasks",
+            Status(S::Tasks),
+            get(queue_tasks::list),
+        ),
         route(
             M::GET,
             "/v1/schedules",
@@ -322,6 +348,18 @@ pub fn table() -> Vec<Route> {
             "/v1/admin/queues/{queue}/dead/{id}/retry",
             Admin,
             post(dead::retry),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/pause",
+            Admin,
+            post(queue_pause::pause),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/resume",
+            Admin,
+            post(queue_pause::resume),
         ),
         route(
             M::POST,

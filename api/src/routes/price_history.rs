@@ -205,7 +205,7 @@ fn downsample(points: Vec<HistoryPoint>, step_ms: i64) -> Vec<HistoryPoint> {
 fn parse_instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
     let raw = raw.trim();
     let invalid = |why: &str| {
-        ApiError::InvalidHistoryQuery(format!(
+        ApiError::InvalidQuery(format!(
             "{name} must be an RFC 3339 time (2024-05-01T12:00:00Z) or unix seconds, got \
              {raw:?}{why}"
         ))
@@ -226,7 +226,7 @@ fn parse_instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
 /// `30s`, `5m`, `1h`, `1d`: a whole number above zero and a unit.
 fn parse_step(raw: &str) -> Result<Step, ApiError> {
     let invalid = || {
-        ApiError::InvalidHistoryQuery(format!(
+        ApiError::InvalidQuery(format!(
             "step must be a whole number above zero and a unit, s, m, h or d (30s, 5m, 1h, 1d), \
              at most 366d, got {raw:?}"
         ))
@@ -278,7 +278,7 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert!(
-                matches!(parse_step(bad), Err(ApiError::InvalidHistoryQuery(_))),
+                matches!(parse_step(bad), Err(ApiError::InvalidQuery(_))),
                 "{bad:?}"
             );
         }
@@ -296,10 +296,7 @@ mod tests {
         );
         for bad in ["", "yesterday", "2024-05-01", "-5", "1714564800.5"] {
             assert!(
-                matches!(
-                    parse_instant("since", bad),
-                    Err(ApiError::InvalidHistoryQuery(_))
-                ),
+                matches!(parse_instant("since", bad), Err(ApiError::InvalidQuery(_))),
                 "{bad:?}"
             );
         }

@@ -5,6 +5,7 @@ mod admin;
 mod admin_data;
 mod auth;
 mod coins;
+mod dashboard;
 mod exposure;
 mod fuzz;
 mod hardening;

@@ -227,6 +227,7 @@ async fn announce_when_listening(api_addr: String, key: String, key_file: String
     }
     println!();
     println!("coinbeat is up. API: http://{api_addr}");
+    println!("Dashboard: http://{api_addr}/ui (sign in with the local admin key)");
     if std::io::stdout().is_terminal() {
         println!(
             "Local admin key for this run (also in {key_file}; `coinbeat keys new` makes lasting ones):"

@@ -24,6 +24,17 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// The status a task's meta hash records (`status`, apalis's names), for a task no worker
+    /// holds.
+    pub(crate) fn from_meta(status: &str) -> Self {
+        match status {
+            "Done" => TaskStatus::Done,
+            "Killed" => TaskStatus::Dead,
+            "Failed" => TaskStatus::Failed,
+            _ => TaskStatus::Pending,
+        }
+    }
+
     /// The name the API and the CLI show (the serde name).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,12 +96,7 @@ pub async fn lookup_task(
     let status = if !held_by.is_empty() {
         TaskStatus::Running
     } else {
-        match meta.get("status").map(String::as_str) {
-            Some("Done") => TaskStatus::Done,
-            Some("Killed") => TaskStatus::Dead,
-            Some("Failed") => TaskStatus::Failed,
-            _ => TaskStatus::Pending,
-        }
+        TaskStatus::from_meta(meta.get("status").map_or("", String::as_str))
     };
     Ok(Some(TaskInfo {
         id,

@@ -8,25 +8,30 @@
 //! - [`RuntimeMetrics`]: what the runtime counts (tasks by outcome, run time, in flight,
 //!   retries, running), for the process's `/metrics`.
 //! - [`JobError`]: how a handler says "retry" or "never retry".
-//! - [`QueueStats`] and [`TaskInfo`]: what operators ask about queues and tasks.
+//! - [`QueueStats`], [`TaskInfo`] and [`queue_history`]: what operators ask about queues and
+//!   tasks, and what each queue finished per minute and per hour.
 //! - [`prune_finished`]: retention for finished task records (also enforced continuously, a
 //!   bounded step at each ack and each promoter tick); [`sweep_dead_workers`]: what dead workers
 //!   left in the registry.
 //! - [`list_dead`] and friends (`dead`): dead letters listed, shown, retried or purged;
-//!   [`purge_waiting`]: a queue's waiting tasks deleted; [`list_workers`]: who runs a queue.
+//!   [`purge_waiting`]: a queue's waiting tasks deleted; [`pause_queue`] and
+//!   [`resume_queue`]: no replica fetches from a paused queue; [`list_workers`]: who runs a queue.
 //! - [`CallerTasks`]: the tasks each API caller has waiting or running, for its cap.
 //! - [`QueueRedis`]: which Redis (or Redis Cluster, [`QueueConn`]) each queue lives on.
 
 mod backend;
+mod browse;
 mod caller_tasks;
 mod conn;
 mod dead;
 mod error;
+mod history;
 mod job_error;
 mod lookup;
 mod memory;
 mod metrics;
 mod migrate;
+mod pause;
 mod producer;
 mod prune;
 mod purge;
@@ -40,6 +45,7 @@ mod task_id;
 mod wake;
 mod workers;
 
+pub use browse::{MAX_TASK_PAGE, TaskPage, TaskState, TaskSummary, UnknownTaskState, list_tasks};
 pub use caller_tasks::{Admission, CallerTasks};
 pub use conn::{QueueConn, RedisConn, cluster_nodes, is_cluster_url};
 pub use dead::{
@@ -47,11 +53,13 @@ pub use dead::{
     purge_all_dead, purge_dead, retry_all_dead, retry_dead,
 };
 pub use error::QueueError;
+pub use history::{Bucket, Resolution, queue_history};
 pub use job_error::{JobError, JobResult};
 pub use lookup::{TaskInfo, TaskStatus, find_task, lookup_task};
 pub use memory::MemoryReading;
 pub use metrics::{Outcome, RuntimeMetrics};
 pub use migrate::migrate_layout;
+pub use pause::{PauseChange, pause_queue, resume_queue};
 pub use producer::{EnqueueOptions, Producer};
 pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};

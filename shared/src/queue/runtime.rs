@@ -602,7 +602,8 @@ impl AckBatcher {
             .arg(self.keys.meta_prefix())
             .arg(age_ms)
             .arg(prune)
-            .arg(self.keys.idempotency_prefix());
+            .arg(self.keys.idempotency_prefix())
+            .arg(self.keys.history_prefix());
         for f in batch.iter() {
             invocation
                 .arg(&f.id)

@@ -26,6 +26,8 @@ pub struct QueueStats {
     pub live_workers: u64,
     /// Workers still registered, live or not yet recovered.
     pub registered_workers: u64,
+    /// Paused: no replica fetches from it (`POST /v1/admin/queues/{queue}/pause`).
+    pub paused: bool,
 }
 
 /// Reads a consistent snapshot of one queue (a single Lua script, so one round trip).
@@ -43,6 +45,7 @@ pub async fn queue_stats(
         .key(k.done())
         .key(k.dead())
         .key(k.workers())
+        .key(k.paused())
         .arg(k.inflight_prefix())
         .arg(k.meta_prefix())
         .arg(settings.orphan_after().as_secs())
@@ -58,6 +61,7 @@ pub async fn queue_stats(
         oldest,
         live,
         registered,
+        paused,
     ] = r[..]
     else {
         return Err(QueueError::Protocol(format!(
@@ -77,5 +81,6 @@ pub async fn queue_stats(
         oldest_waiting_ms: (oldest >= 0).then_some(oldest as u64),
         live_workers: n(live),
         registered_workers: n(registered),
+        paused: paused == 1,
     })
 }

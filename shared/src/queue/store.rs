@@ -118,6 +118,7 @@ impl Persistence for QueueStore {
             .key(self.keys.signal())
             .key(self.keys.dead())
             .key(self.keys.finished())
+            .key(self.keys.paused())
             .arg(self.keys.meta_prefix())
             .arg(self.config.batch_size.clamp(1, MAX_FETCH_BATCH))
             .arg(worker.name())

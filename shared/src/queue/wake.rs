@@ -30,19 +30,33 @@ pub(crate) struct Wake {
 
 impl Wake {
     /// A stream that yields when work may be available, and at least every `fallback`.
+    ///
+    /// Each time it yields it also wakes the task that polled it. apalis's `PollWith` polls
+    /// its strategy on every poll of the worker but ignores what it answers, and a stream that
+    /// has just yielded has nothing registered: when it yielded while a fetch was in flight
+    /// (a fetch that began before the task was there, or while the queue was paused, and so
+    /// finds nothing), the worker would park with no wake-up armed, and sleep past every later
+    /// signal and past `fallback` too, until a heartbeat. The extra poll arms it again.
     pub(crate) fn stream(
         &self,
         fallback: Duration,
     ) -> impl Stream<Item = ()> + Send + Unpin + 'static {
         let notify = self.notify.clone();
-        futures::stream::unfold(notify, move |n| async move {
+        let mut wakes = futures::stream::unfold(notify, move |n| async move {
             tokio::select! {
                 () = n.notified() => {},
                 () = tokio::time::sleep(fallback) => {},
             }
             Some(((), n))
         })
-        .boxed()
+        .boxed();
+        futures::stream::poll_fn(move |cx| {
+            let next = wakes.poll_next_unpin(cx);
+            if next.is_ready() {
+                cx.waker().wake_by_ref();
+            }
+            next
+        })
     }
 
     fn signal(&self) {
@@ -175,5 +189,41 @@ mod tests {
         let start = Instant::now();
         wakes.next().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    /// A wake-up that yields asks to be polled again, so the stream is armed for the next
+    /// signal even when the poller ignores what it answered (apalis's `PollWith`).
+    #[tokio::test]
+    async fn each_wake_up_asks_for_another_poll_so_the_next_signal_is_not_lost() {
+        use std::{
+            sync::atomic::{AtomicUsize, Ordering},
+            task::{Context, Wake as TaskWake, Waker},
+        };
+        struct Count(AtomicUsize);
+        impl TaskWake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let woken = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        let wake = Wake::default();
+        let mut wakes = wake.stream(Duration::from_secs(3600));
+
+        assert!(wakes.poll_next_unpin(&mut cx).is_pending());
+        wake.signal();
+        assert!(wakes.poll_next_unpin(&mut cx).is_ready());
+        let after_yield = woken.0.load(Ordering::SeqCst);
+        assert!(
+            after_yield >= 2,
+            "the signal's wake and the yield's own: {after_yield}"
+        );
+
+        // The extra poll arms it: a later signal wakes the poller again.
+        assert!(wakes.poll_next_unpin(&mut cx).is_pending());
+        wake.signal();
+        assert!(woken.0.load(Ordering::SeqCst) > after_yield);
+        assert!(wakes.poll_next_unpin(&mut cx).is_ready());
     }
 }

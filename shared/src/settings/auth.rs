@@ -87,13 +87,13 @@ impl ApiKeyEntry {
 pub enum StatusRead {
     /// `GET /v1/workers`.
     Workers,
-    /// `GET /v1/queues`.
+    /// `GET /v1/queues`, `GET /v1/queues/{queue}/history`.
     Queues,
     /// `GET /v1/schedules`, `GET /v1/schedules/{entry}/runs`.
     Schedules,
     /// `GET /v1/health`.
     Health,
-    /// `GET /v1/tasks/{id}`.
+    /// `GET /v1/tasks/{id}`, `GET /v1/queues/{queue}/tasks`.
     Tasks,
     /// `GET /metrics`.
     Metrics,

@@ -11,7 +11,8 @@
 -- ARGV[4] meta key prefix (a task's meta hash is ARGV[4] .. ":" .. id)
 -- ARGV[5] prune age (ms; 0: oldest first whatever their age)  ARGV[6] most records to prune
 -- ARGV[7] idempotency key prefix
--- then five per task, from ARGV[8]: task id, "ok" | "permanent" | "transient" | "throttled",
+-- ARGV[8] history key prefix (what finished, counted per minute and per hour: see the end)
+-- then five per task, from ARGV[9]: task id, "ok" | "permanent" | "transient" | "throttled",
 -- result JSON (ok) or error text, jitter in [0, 1), least delay (ms) before the retry (e.g. an
 -- upstream's retry-after)
 -- Times (done_at, run_at, the prune cut-off) are Redis's clock, `TIME`, never the worker's.
@@ -28,7 +29,7 @@
 --
 -- Nothing below can fail on a task's data (counters are read and written as numbers, never
 -- HINCRBY on what might not be one), so one odd record never fails the acks of its batch.
-local FIXED, PER = 7, 5
+local FIXED, PER = 8, 5
 local n = math.floor((#ARGV - FIXED) / PER)
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -162,11 +163,17 @@ local function ack(id, outcome, text, jitter, least)
     return {"retry", attempts, run_at - now}
 end
 
+-- How the batch ended, counted for the queue's history.
+local counts = {done = 0, retried = 0, throttled = 0, dead = 0}
+local counted = {done = "done", retry = "retried", throttled = "throttled", dead = "dead"}
+
 for i, id in ipairs(ids) do
     if held[id] == i then
         local at = FIXED + (i - 1) * PER
         results[i] = ack(id, ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4]) or 0,
             tonumber(ARGV[at + 5]) or 0)
+        local counter = counted[results[i][1]]
+        counts[counter] = counts[counter] + 1
     else
         results[i] = {"stale", 0, 0}
     end
@@ -184,4 +191,24 @@ end
 if #delayed > 0 then
     redis.call("ZADD", KEYS[4], unpack(delayed))
 end
+
+-- The history (`queue/history.rs` reads it): per minute for a day, per hour for 30 days, in a
+-- bounded number of small hashes. A minute's counters live in the hash of its hour (field
+-- "<minute of the hour>:<counter>"), kept until a day after the hour ends; an hour's in the
+-- hash of its day ("<hour of the day>:<counter>"), kept until 31 days after the day ends. So a
+-- queue holds at most 25 + 32 history keys, whatever its rate.
+local history = ARGV[8]
+local hour, day = math.floor(now / 3600000), math.floor(now / 86400000)
+local minute_key = history .. ":m:" .. hour
+local hour_key = history .. ":h:" .. day
+local minute_of_hour = math.floor(now / 60000) % 60
+local hour_of_day = hour % 24
+for counter, count in pairs(counts) do
+    if count > 0 then
+        redis.call("HINCRBY", minute_key, minute_of_hour .. ":" .. counter, count)
+        redis.call("HINCRBY", hour_key, hour_of_day .. ":" .. counter, count)
+    end
+end
+redis.call("EXPIREAT", minute_key, (hour + 1) * 3600 + 86400)
+redis.call("EXPIREAT", hour_key, (day + 1) * 86400 + 31 * 86400)
 return results

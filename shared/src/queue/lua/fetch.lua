@@ -8,9 +8,14 @@
 --
 -- KEYS[1] workers zset  KEYS[2] active list  KEYS[3] this worker's in-flight set
 -- KEYS[4] data hash  KEYS[5] signal list  KEYS[6] dead set  KEYS[7] finished zset (ms)
+-- KEYS[8] the queue's paused flag
 -- ARGV[1] meta key prefix  ARGV[2] batch size (<= 1000)  ARGV[3] worker name
 if not redis.call("ZSCORE", KEYS[1], ARGV[3]) then
     return redis.error_reply("Cant fetch next: worker not registered")
+end
+-- A paused queue gives nothing to any replica; its tasks wait where they are.
+if redis.call("EXISTS", KEYS[8]) == 1 then
+    return {{}, {}}
 end
 local batch = tonumber(ARGV[2])
 local ids = redis.call("LRANGE", KEYS[2], 0, batch - 1)

@@ -2,13 +2,13 @@
 -- fails with WRONGTYPE: defect 7.)
 --
 -- KEYS[1] active list  KEYS[2] delayed zset (ms)  KEYS[3] done set  KEYS[4] dead set
--- KEYS[5] workers zset (unix s)
+-- KEYS[5] workers zset (unix s)  KEYS[6] paused flag
 -- ARGV[1] inflight key prefix  ARGV[2] meta key prefix
 -- ARGV[3] orphan window (s): workers heard from within it are live
 -- (times are Redis's clock, `TIME`, whoever asks)
 --
 -- Returns {waiting, due, future, in_flight, done, dead, oldest_waiting_ms (-1: none),
---          live_workers, registered_workers}
+--          live_workers, registered_workers, paused (1 or 0)}
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local cutoff = tonumber(clock[1]) - tonumber(ARGV[3])
@@ -35,4 +35,4 @@ end
 
 local live = redis.call("ZCOUNT", KEYS[5], "(" .. cutoff, "+inf")
 return {waiting, due, future, in_flight, redis.call("SCARD", KEYS[3]), redis.call("SCARD", KEYS[4]),
-        oldest, live, #workers}
+        oldest, live, #workers, redis.call("EXISTS", KEYS[6])}

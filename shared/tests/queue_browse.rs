@@ -1,0 +1,286 @@
+//! What the dashboard reads and controls of a queue, against a real redis-server with
+//! in-process workers: the pause flag every replica obeys, the per-minute and per-hour history
+//! the acks keep, and a queue's tasks listed by state.
+
+mod common;
+
+use std::{collections::BTreeSet, time::Duration};
+
+use coinbeat_shared::{
+    jobs::{Job, ProbeJob},
+    queue::{
+        EnqueueOptions, JobError, Resolution, TaskId, TaskState, TaskStatus, list_tasks,
+        pause_queue, queue_history, queue_stats, resume_queue,
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use common::{Queues, probe};
+
+impl Queues {
+    fn worker<H, Fut>(&self, handler: H) -> (CancellationToken, tokio::task::JoinHandle<()>)
+    where
+        H: Fn(ProbeJob, coinbeat_shared::queue::JobContext) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = coinbeat_shared::queue::JobResult> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let rt = self.probe_runtime();
+        let s = stop.clone();
+        let h = tokio::spawn(async move { rt.run(handler, s).await.unwrap() });
+        (stop, h)
+    }
+
+    async fn page(&self, state: TaskState, offset: u64, limit: u64) -> (u64, Vec<TaskId>) {
+        let page = list_tasks(
+            &self.conn,
+            &self.keys,
+            &ProbeJob::queue(),
+            state,
+            offset,
+            limit,
+        )
+        .await
+        .unwrap();
+        (page.total, page.tasks.iter().map(|t| t.id).collect())
+    }
+
+    async fn wait_until(&self, what: &str, mut done: impl AsyncFnMut(&Self) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !done(self).await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_paused_queue_gives_nothing_to_any_replica_until_resumed_which_wakes_them() {
+    // Polls far apart: only the resume's wake-up can start the tasks in time.
+    let ctx = Queues::start(|s| {
+        s.queues.defaults.poll_interval_ms = 60_000;
+        s.queues.defaults.heartbeat_secs = 60;
+        s.queues.defaults.orphan_after_secs = 180;
+    })
+    .await;
+    let queue = ProbeJob::queue();
+    let settings = ctx.settings.queues.for_queue(&queue);
+    let first = pause_queue(&ctx.conn, &ctx.keys, &queue).await.unwrap();
+    assert!(!first.was_paused);
+    let again = pause_queue(&ctx.conn, &ctx.keys, &queue).await.unwrap();
+    assert!(again.was_paused);
+    assert_eq!(
+        again.paused_since, first.paused_since,
+        "a second pause keeps the first time"
+    );
+
+    let workers = [
+        ctx.worker(|_job: ProbeJob, _| async move { Ok(None) }),
+        ctx.worker(|_job: ProbeJob, _| async move { Ok(None) }),
+    ];
+    let mut ids = Vec::new();
+    for seq in 0..3 {
+        ids.push(ctx.enqueue(probe(seq)).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &settings)
+        .await
+        .unwrap();
+    assert!(stats.paused);
+    assert_eq!((stats.waiting, stats.in_flight, stats.done), (3, 0, 0));
+    assert_eq!(stats.live_workers, 2, "both replicas are up, and idle");
+
+    let resumed = resume_queue(&ctx.conn, &ctx.keys, &queue).await.unwrap();
+    assert!(resumed.was_paused && resumed.paused_since.is_none());
+    ctx.wait_until("every task done after the resume", async |ctx| {
+        let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &settings)
+            .await
+            .unwrap();
+        !stats.paused && stats.done == 3
+    })
+    .await;
+    for (stop, handle) in workers {
+        stop.cancel();
+        handle.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_history_counts_each_outcome_in_its_minute_and_its_hour_in_bounded_keys() {
+    let ctx = Queues::start(|s| {
+        s.queues.defaults.max_retries = 1;
+        s.queues.defaults.retry_base_delay_ms = 10;
+        s.queues.defaults.retry_max_delay_ms = 20;
+    })
+    .await;
+    let queue = ProbeJob::queue();
+    // 0, 1, 2 succeed; 3 fails for good; 4 fails twice (retried once, then dead).
+    let (stop, handle) = ctx.worker(|job: ProbeJob, _| async move {
+        match job.seq {
+            3 => Err(JobError::permanent("no")),
+            4 => Err(JobError::transient("not now")),
+            _ => Ok(None),
+        }
+    });
+    for seq in 0..5 {
+        ctx.enqueue(probe(seq)).await;
+    }
+    let settings = ctx.settings.queues.for_queue(&queue);
+    ctx.wait_until("every task finished", async |ctx| {
+        let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &settings)
+            .await
+            .unwrap();
+        stats.done == 3 && stats.dead == 2
+    })
+    .await;
+    stop.cancel();
+    handle.await.unwrap();
+
+    for (resolution, points) in [(Resolution::Minute, 5), (Resolution::Hour, 3)] {
+        let buckets = queue_history(&ctx.conn, &ctx.keys, &queue, resolution, points)
+            .await
+            .unwrap();
+        assert_eq!(buckets.len(), points as usize);
+        assert!(buckets.windows(2).all(|w| w[0].start < w[1].start));
+        let sum =
+            |f: fn(&coinbeat_shared::queue::Bucket) -> u64| buckets.iter().map(f).sum::<u64>();
+        assert_eq!(
+            (
+                sum(|b| b.done),
+                sum(|b| b.retried),
+                sum(|b| b.dead),
+                sum(|b| b.throttled)
+            ),
+            (3, 1, 2, 0),
+            "{resolution:?}: {buckets:?}"
+        );
+    }
+    // Asking for more than is kept is clamped to what is kept.
+    let all = queue_history(&ctx.conn, &ctx.keys, &queue, Resolution::Minute, 100_000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1440);
+
+    // One hash for this hour's minutes and one for today's hours, each expiring.
+    let pattern = format!(
+        "{}:*",
+        ctx.keys
+            .queue(&queue)
+            .history_prefix()
+            .replace('{', "\\{")
+            .replace('}', "\\}")
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert!((2..=4).contains(&keys.len()), "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut ctx.conn.clone())
+            .await
+            .unwrap();
+        let day = 86_400;
+        let bound = if key.contains(":m:") {
+            2 * day
+        } else {
+            32 * day
+        };
+        assert!(ttl > day - 3_600 && ttl <= bound, "{key}: ttl {ttl}");
+    }
+}
+
+#[tokio::test]
+async fn a_queues_tasks_are_listed_by_state_in_that_states_order_a_page_at_a_time() {
+    let ctx = Queues::start(|s| s.queues.defaults.max_retries = 0).await;
+    let queue = ProbeJob::queue();
+
+    // Waiting, in the order they will run.
+    let mut waiting = Vec::new();
+    for seq in 0..5 {
+        waiting.push(ctx.enqueue(probe(seq)).await);
+    }
+    assert_eq!(
+        ctx.page(TaskState::Waiting, 0, 50).await,
+        (5, waiting.clone())
+    );
+    assert_eq!(
+        ctx.page(TaskState::Waiting, 1, 2).await,
+        (5, waiting[1..3].to_vec())
+    );
+
+    // Delayed, soonest first.
+    let mut delayed = Vec::new();
+    for secs in [300, 100, 200] {
+        let options = EnqueueOptions {
+            delay: Some(Duration::from_secs(secs)),
+            ..EnqueueOptions::default()
+        };
+        delayed.push((
+            secs,
+            ctx.producer
+                .enqueue(&probe(100 + secs), options)
+                .await
+                .unwrap(),
+        ));
+    }
+    delayed.sort();
+    let soonest_first: Vec<TaskId> = delayed.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        ctx.page(TaskState::Delayed, 0, 50).await,
+        (3, soonest_first)
+    );
+
+    // In flight: held by a worker, shown running; then done and dead, newest first.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let (stop, handle) = ctx.worker(move |job: ProbeJob, _| {
+        let mut released = released.clone();
+        async move {
+            if job.seq == 4 {
+                let _ = released.wait_for(|go| *go).await;
+            }
+            if job.seq % 2 == 1 {
+                Err(JobError::permanent("odd"))
+            } else {
+                Ok(None)
+            }
+        }
+    });
+    ctx.wait_until("task 4 held", async |ctx| {
+        ctx.page(TaskState::InFlight, 0, 50).await == (1, vec![waiting[4]])
+    })
+    .await;
+    let held = list_tasks(&ctx.conn, &ctx.keys, &queue, TaskState::InFlight, 0, 50)
+        .await
+        .unwrap();
+    assert_eq!(held.tasks[0].status, TaskStatus::Running);
+    release.send(true).unwrap();
+    ctx.wait_until("all five finished", async |ctx| {
+        ctx.page(TaskState::Done, 0, 50).await.0 == 3
+            && ctx.page(TaskState::Dead, 0, 50).await.0 == 2
+    })
+    .await;
+    stop.cancel();
+    handle.await.unwrap();
+
+    let set = |ids: &[TaskId]| ids.iter().copied().collect::<BTreeSet<_>>();
+    let (_, done) = ctx.page(TaskState::Done, 0, 50).await;
+    assert_eq!(done.len(), 3);
+    assert_eq!(done[0], waiting[4], "the last to finish comes first");
+    assert_eq!(set(&done), set(&[waiting[0], waiting[2], waiting[4]]));
+    let (_, dead) = ctx.page(TaskState::Dead, 0, 50).await;
+    assert_eq!(set(&dead), set(&[waiting[1], waiting[3]]));
+    assert_eq!(ctx.page(TaskState::Done, 1, 1).await, (3, vec![done[1]]));
+    let dead_page = list_tasks(&ctx.conn, &ctx.keys, &queue, TaskState::Dead, 0, 1)
+        .await
+        .unwrap();
+    assert_eq!(dead_page.tasks[0].status, TaskStatus::Dead);
+    assert_eq!(dead_page.tasks[0].last_error.as_deref(), Some("odd"));
+    assert!(
+        dead_page.tasks[0].payload.is_object(),
+        "{:?}",
+        dead_page.tasks[0].payload
+    );
+    assert_eq!(ctx.page(TaskState::Waiting, 0, 50).await.0, 0);
+}
