@@ -283,4 +283,10 @@ async fn a_queues_tasks_are_listed_by_state_in_that_states_order_a_page_at_a_tim
         dead_page.tasks[0].payload
     );
     assert_eq!(ctx.page(TaskState::Waiting, 0, 50).await.0, 0);
+    // An offset past anything a queue holds is an empty page, whatever its size.
+    for state in TaskState::ALL {
+        let (total, ids) = ctx.page(state, i64::MAX as u64 - 1, 1).await;
+        assert!(ids.is_empty(), "{state}: {total}");
+    }
+    assert_eq!(ctx.page(TaskState::Done, i64::MAX as u64 - 1, 1).await.0, 3);
 }

@@ -112,7 +112,8 @@ pub async fn list_tasks(
         .key(k.workers())
         .key(k.data())
         .arg(state.as_str())
-        .arg(offset)
+        // Lua counts in doubles: past 2^50 an offset is past any queue anyway, and kept exact.
+        .arg(offset.min(1 << 50))
         .arg(limit.min(MAX_TASK_PAGE))
         .arg(k.meta_prefix())
         .arg(k.inflight_prefix())

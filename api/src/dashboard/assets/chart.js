@@ -1,4 +1,4 @@
-// Small SVG charts built with DOM calls (no inline style, no library).
+// The bar chart of the history pages: SVG built with DOM calls (no inline style, no library).
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -9,7 +9,7 @@ function s(tag, attrs = {}) {
 }
 
 /**
- * Stacked bars over time: `points` is `[{t, values: {series: n}}]` oldest first, `series` is
+ * Stacked bars over time, in a box with the scale's top: `points` is `[{t, values: {series: n}}]` oldest first, `series` is
  * `[[name, cssClass]]` bottom first. The tooltip of each bar says its time and counts.
  */
 export function bars(points, series, { width = 600, height = 120, label = (t) => new Date(t).toISOString() } = {}) {
@@ -33,19 +33,12 @@ export function bars(points, series, { width = 600, height = 120, label = (t) =>
     group.prepend(s("rect", { x: i * step, y: 0, width: step, height, class: "hit" }));
     svg.append(group);
   });
-  const top = s("text", { x: 4, y: 12, class: "axis" });
+  // The scale's top as text beside the drawing, which stretches to its box.
+  const box = document.createElement("div");
+  box.className = "chart-box";
+  const top = document.createElement("span");
+  top.className = "axis";
   top.textContent = String(max);
-  svg.append(top);
-  return svg;
-}
-
-/** A line of recent values (`values` oldest first), scaled to its own maximum. */
-export function sparkline(values, { width = 160, height = 32, cls = "line" } = {}) {
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "spark", preserveAspectRatio: "none" });
-  if (values.length < 2) return svg;
-  const max = Math.max(1, ...values);
-  const step = width / (values.length - 1);
-  const d = values.map((v, i) => `${i ? "L" : "M"}${(i * step).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`).join("");
-  svg.append(s("path", { d, class: cls }));
-  return svg;
+  box.append(svg, top);
+  return box;
 }
