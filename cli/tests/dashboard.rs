@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: Debian's chromium, headless, driven through chromedriver
 //! (WebDriver) against `coinbeat up --simulate`, the real binary. A user signs in with a read
-//! key and then an admin key, sees the queues, retries a dead task, pauses and resumes a
-//! schedule and a queue, and watches a price change arrive on the board. Every page is
+//! key and then an admin key, sees the queues, retries a dead task, finds it by a piece of its
+//! arguments, pauses and resumes a schedule and a queue, and watches a price change arrive on
+//! the board. Every page is
 //! photographed on the way (`target/tmp/dashboard-screenshots/`; with
 //! `COINBEAT_UPDATE_SCREENSHOTS=1`, also the README's copies in `docs/screenshots/`), and
 //! before each photograph no resource the page loaded may come from another origin.
@@ -311,7 +312,25 @@ async fn the_dashboard_in_a_real_browser() {
     .await;
     photograph(&browser, &api, "task").await;
 
-    // 5. A schedule entry paused and resumed from the schedules page.
+    // 5. The same task, found by a piece of its arguments (the address, in capitals).
+    visit(&browser, &api, "#/search").await;
+    let field = browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("#search-args"))
+        .await
+        .unwrap();
+    field.send_keys("7E5F4552091A").await.unwrap();
+    click(&browser, "#search-submit").await;
+    text_of(&browser, &format!("main table a[href='#/tasks/{id}']")).await;
+    assert!(
+        text_of(&browser, "#search-summary")
+            .await
+            .starts_with("1 found")
+    );
+    photograph(&browser, &api, "search").await;
+
+    // 6. A schedule entry paused and resumed from the schedules page.
     let paused = async |want: bool| {
         wait_for("the entry's pause to be stored", PATIENCE, async || {
             let (_, body) = get_with(&http, &format!("{api}/v1/schedules"), Some(&admin)).await;
@@ -329,7 +348,7 @@ async fn the_dashboard_in_a_real_browser() {
     click(&browser, &format!("[data-resume='{entry}']")).await;
     paused(false).await;
 
-    // 6. A queue paused and resumed from its page.
+    // 7. A queue paused and resumed from its page.
     let queue_paused = async |want: bool| {
         wait_for("the queue's pause to be stored", PATIENCE, async || {
             let (_, body) = get_with(&http, &format!("{api}/v1/queues"), Some(&admin)).await;
@@ -349,7 +368,7 @@ async fn the_dashboard_in_a_real_browser() {
     text_of(&browser, "main table tbody tr td a").await;
     photograph(&browser, &api, "queue").await;
 
-    // 7. A price change arrives on the live board.
+    // 8. A price change arrives on the live board.
     visit(&browser, &api, "#/prices").await;
     text_of(&browser, "tr[data-coin='bitcoin'] td.price").await;
     wait_for("the board to go live", PATIENCE, async || {
@@ -388,7 +407,7 @@ async fn the_dashboard_in_a_real_browser() {
     .await;
     photograph(&browser, &api, "prices").await;
 
-    // 8. The remaining pages, photographed.
+    // 9. The remaining pages, photographed.
     for (hash, name, ready) in [
         ("#/workers", "workers", "main table tbody tr"),
         ("#/upstreams", "upstreams", "main p"),

@@ -23,6 +23,9 @@ pub enum Scenario {
     /// each of `--rates`, the API serving them to `--clients` SSE clients: ticks/s ingested,
     /// CPU per tick, exchange event → client latency, the worker's RSS.
     Stream,
+    /// `--tasks` finished tasks (use `--tasks 1000000`) searched through `GET /v1/tasks` by
+    /// arguments, error text, time and id: latency, tasks examined, Redis memory per task.
+    Search,
     /// Every scenario above but `tiers` (which watches a running system for many minutes),
     /// one after the other.
     All,
@@ -35,7 +38,8 @@ pub struct BenchArgs {
     /// not counted.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// queue: no-op tasks enqueued in bulk and drained per run.
+    /// queue: no-op tasks enqueued in bulk and drained per run; search: finished tasks
+    /// searched.
     #[arg(long, default_value_t = 100_000)]
     pub tasks: usize,
     /// queue: worker processes draining them.

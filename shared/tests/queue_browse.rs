@@ -1,6 +1,6 @@
 //! What the dashboard reads and controls of a queue, against a real redis-server with
 //! in-process workers: the pause flag every replica obeys, the per-minute and per-hour history
-//! the acks keep, and a queue's tasks listed by state.
+//! the acks keep, a queue's tasks listed by state, and searched.
 
 mod common;
 
@@ -9,9 +9,11 @@ use std::{collections::BTreeSet, time::Duration};
 use coinbeat_shared::{
     jobs::{Job, ProbeJob},
     queue::{
-        EnqueueOptions, JobError, Resolution, TaskId, TaskState, TaskStatus, list_tasks,
-        pause_queue, queue_history, queue_stats, resume_queue,
+        EnqueueOptions, JobError, Resolution, SEARCH_STEP, TaskId, TaskSearch, TaskState,
+        TaskStatus, list_tasks, pause_queue, queue_history, queue_stats, resume_queue,
+        search_queue,
     },
+    testing::{FinishedTask, write_finished},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -289,4 +291,156 @@ async fn a_queues_tasks_are_listed_by_state_in_that_states_order_a_page_at_a_tim
         assert!(ids.is_empty(), "{state}: {total}");
     }
     assert_eq!(ctx.page(TaskState::Done, i64::MAX as u64 - 1, 1).await.0, 3);
+}
+
+#[tokio::test]
+async fn a_search_finds_by_arguments_error_state_and_time_across_steps_and_says_when_time_ran_out()
+{
+    let ctx = Queues::start(|_| {}).await;
+    let queue = ProbeJob::queue();
+    // More finished tasks than two steps examine, one minute apart, oldest first: every 997th
+    // is dead with an error naming it, the rest done; one payload carries a rare word.
+    let n = 2 * SEARCH_STEP + 500;
+    let base: u64 = 1_700_000_000_000;
+    let tasks = (0..n).map(|i| FinishedTask {
+        payload: if i == 1_234 {
+            r#"{"seq":1234,"note":"Needle-In-The-Haystack"}"#.to_owned()
+        } else {
+            format!(r#"{{"seq":{i}}}"#)
+        },
+        error: (i % 997 == 0).then(|| format!("upstream said BOOM at {i}")),
+        finished_ms: base + i * 60_000,
+    });
+    let ids = write_finished(&mut ctx.conn.clone(), &ctx.keys, &queue, tasks)
+        .await
+        .unwrap();
+    let waiting = ctx.enqueue(probe(99)).await;
+    let far = std::time::Instant::now() + Duration::from_secs(60);
+    let search = async |search: TaskSearch| {
+        search_queue(&ctx.conn, &ctx.keys, &queue, &search, far)
+            .await
+            .unwrap()
+    };
+    let any = TaskSearch {
+        states: Vec::new(),
+        args: None,
+        error: None,
+        since_ms: None,
+        until_ms: None,
+        limit: 1_000,
+    };
+
+    // A rare word in the arguments, any case, found past the first step.
+    let found = search(TaskSearch {
+        args: Some("needle-in-THE".into()),
+        ..any.clone()
+    })
+    .await;
+    assert!(found.complete);
+    let hits: Vec<_> = found
+        .tasks
+        .iter()
+        .map(|(state, t)| (*state, t.id))
+        .collect();
+    assert_eq!(hits, vec![(TaskState::Done, ids[1_234])]);
+    assert_eq!(found.examined, n, "it looked at every finished task once");
+
+    // Error text: every dead task, newest first, each with its error.
+    let found = search(TaskSearch {
+        error: Some("boom".into()),
+        ..any.clone()
+    })
+    .await;
+    let dead: Vec<TaskId> = (0..n)
+        .rev()
+        .filter(|i| i % 997 == 0)
+        .map(|i| ids[i as usize])
+        .collect();
+    assert_eq!(
+        found.tasks.iter().map(|(_, t)| t.id).collect::<Vec<_>>(),
+        dead
+    );
+    assert!(
+        found
+            .tasks
+            .iter()
+            .all(|(state, t)| *state == TaskState::Dead
+                && t.status == TaskStatus::Dead
+                && t.last_error.as_deref().unwrap().contains("BOOM"))
+    );
+
+    // Both at once must both hold; arguments of a dead one.
+    let found = search(TaskSearch {
+        args: Some(r#""seq":997}"#.into()),
+        error: Some("boom at 997".into()),
+        ..any.clone()
+    })
+    .await;
+    assert_eq!(found.tasks.len(), 1);
+    assert_eq!(found.tasks[0].1.id, ids[997]);
+
+    // States: the waiting task, and nothing finished, when only waiting is asked for.
+    let found = search(TaskSearch {
+        states: vec![TaskState::Waiting],
+        ..any.clone()
+    })
+    .await;
+    assert_eq!(found.tasks.len(), 1);
+    assert_eq!(
+        found.tasks[0],
+        (TaskState::Waiting, found.tasks[0].1.clone())
+    );
+    assert_eq!(found.tasks[0].1.id, waiting);
+    assert_eq!(found.examined, 0);
+
+    // A time range of finish times: tasks 100 to 109 (both ends included), newest first.
+    let found = search(TaskSearch {
+        states: vec![TaskState::Done, TaskState::Dead],
+        since_ms: Some(base + 100 * 60_000),
+        until_ms: Some(base + 109 * 60_000),
+        ..any.clone()
+    })
+    .await;
+    let want: Vec<TaskId> = (100..110).rev().map(|i| ids[i]).collect();
+    assert_eq!(
+        found.tasks.iter().map(|(_, t)| t.id).collect::<Vec<_>>(),
+        want
+    );
+    assert_eq!(found.examined, 10);
+
+    // A limit stops it early, newest first: the first matches, and no more was examined
+    // than needed.
+    let found = search(TaskSearch {
+        states: vec![TaskState::Done],
+        limit: 3,
+        ..any.clone()
+    })
+    .await;
+    let newest: Vec<TaskId> = (0..n)
+        .rev()
+        .filter(|i| i % 997 != 0)
+        .take(3)
+        .map(|i| ids[i as usize])
+        .collect();
+    assert_eq!(
+        found.tasks.iter().map(|(_, t)| t.id).collect::<Vec<_>>(),
+        newest
+    );
+    assert!(found.examined <= SEARCH_STEP);
+
+    // A deadline already past: one step, then it stops and says it is not complete.
+    let found = search_queue(
+        &ctx.conn,
+        &ctx.keys,
+        &queue,
+        &TaskSearch {
+            args: Some("nothing has this".into()),
+            ..any.clone()
+        },
+        std::time::Instant::now(),
+    )
+    .await
+    .unwrap();
+    assert!(!found.complete);
+    assert_eq!(found.examined, SEARCH_STEP);
 }

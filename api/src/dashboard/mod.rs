@@ -30,6 +30,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("overview.js", JS, include_str!("assets/pages/overview.js")),
     ("queue.js", JS, include_str!("assets/pages/queue.js")),
     ("task.js", JS, include_str!("assets/pages/task.js")),
+    ("search.js", JS, include_str!("assets/pages/search.js")),
     ("dead.js", JS, include_str!("assets/pages/dead.js")),
     (
         "schedules.js",

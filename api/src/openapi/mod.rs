@@ -56,6 +56,9 @@ fn error_responses(method: &Method, access: Access, op: &Operation) -> Map<Strin
     if matches!(access, Access::Enqueue | Access::Admin) {
         responses.insert("403".into(), error("a token whose role is too weak"));
     }
+    if let Some(description) = op.forbidden {
+        responses.insert("403".into(), error(description));
+    }
     if let Some(description) = op.conflict {
         responses.insert("409".into(), error(description));
     }

@@ -20,7 +20,7 @@ use crate::{
     routes::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
         markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
-        queue_tasks, queues, schedule_control, schedules, tasks, wallets, workers,
+        queue_tasks, queues, schedule_control, schedules, task_search, tasks, wallets, workers,
     },
 };
 
@@ -51,6 +51,8 @@ pub struct Operation {
     /// A public route that still reads a bearer token, and answers 401 for one that is not
     /// valid (`/v1/me`).
     pub reads_token: bool,
+    /// What a 403 means on a route whose access rule alone never answers one.
+    pub forbidden: Option<&'static str>,
 }
 
 const JSON: &str = "application/json";
@@ -69,6 +71,7 @@ pub(super) const fn op(summary: &'static str) -> Operation {
         not_found: false,
         conflict: None,
         reads_token: false,
+        forbidden: None,
     }
 }
 
@@ -260,6 +263,14 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/v1/queues" if get => Operation {
             response: json::<queues::QueuesResponse>(),
             ..op("Every queue: waiting, delayed, in flight, done, dead, workers")
+        },
+        "/v1/tasks" if get => Operation {
+            query: query::<task_search::SearchQuery>,
+            response: json::<task_search::SearchView>(),
+            forbidden: Some("`args` given by a caller without the `admin` role"),
+            ..op(
+                "Search tasks by a substring of their arguments or last error, state and finish time",
+            )
         },
         "/v1/queues/{queue}/history" if get => Operation {
             path: QUEUE,

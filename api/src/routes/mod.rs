@@ -12,6 +12,7 @@
 //! | `POST /v1/portfolio/value` | [`portfolio`] |
 //! | `GET /v1/markets`, `GET /v1/markets/global`, `GET /v1/coins/{id}` | [`markets`] |
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
+//! | `GET /v1/tasks` (search) | [`task_search`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
 //! | `GET /v1/queues/{queue}/history` | [`queue_history`] |
@@ -93,6 +94,7 @@ pub mod queues;
 pub mod schedule_control;
 pub mod schedules;
 pub mod stream_prices;
+pub mod task_search;
 pub mod tasks;
 pub mod wallets;
 pub mod workers;
@@ -268,6 +270,12 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/v1/coins", Read, get(coins::list)),
         route(M::GET, "/v1/coins/{id}", Read, get(markets::coin)),
         route(M::POST, "/v1/tasks", Enqueue, post(tasks::submit)),
+        route(
+            M::GET,
+            "/v1/tasks",
+            Status(S::Tasks),
+            get(task_search::search),
+        ),
         route(M::GET, "/v1/tasks/{id}", Status(S::Tasks), get(tasks::get)),
         route(M::GET, "/v1/wallets/{address}", Read, get(wallets::one)),
         route(

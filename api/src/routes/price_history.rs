@@ -69,7 +69,7 @@ pub struct HistoryQuery {
 }
 
 /// What [`parse_instant`] takes: an RFC 3339 time or unix seconds.
-fn instant_schema() -> RefOr<Schema> {
+pub(crate) fn instant_schema() -> RefOr<Schema> {
     AnyOfBuilder::new()
         .item(
             ObjectBuilder::new()
@@ -202,7 +202,7 @@ fn downsample(points: Vec<HistoryPoint>, step_ms: i64) -> Vec<HistoryPoint> {
 
 /// RFC 3339 or unix seconds. A `+` of an offset that arrived as a space (a query string's `+`
 /// means space) is read as `+`.
-fn parse_instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
     let raw = raw.trim();
     let invalid = |why: &str| {
         ApiError::InvalidQuery(format!(

@@ -144,6 +144,7 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
         let status = [
             ("/metrics", StatusRead::Metrics),
             ("/v1/tasks/{id}", StatusRead::Tasks),
+            ("/v1/tasks", StatusRead::Tasks),
             ("/v1/queues", StatusRead::Queues),
             ("/v1/queues/{queue}/history", StatusRead::Queues),
             ("/v1/queues/{queue}/tasks", StatusRead::Tasks),

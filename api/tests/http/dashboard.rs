@@ -197,3 +197,65 @@ async fn history_and_task_pages_answer_in_their_shape_and_refuse_what_they_canno
         assert_error(&body, code);
     }
 }
+
+#[tokio::test]
+async fn a_search_finds_tasks_by_arguments_for_admins_only_and_by_error_for_readers() {
+    let api = Api::start().await;
+    for limit in [3, 11] {
+        let response = api
+            .post(
+                "/v1/tasks",
+                &json!({"kind": "market", "args": {"limit": limit}}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let (status, found) = api
+        .get_as("/v1/tasks?args=%22LIMIT%22%3A11", Some(ADMIN_KEY))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let tasks = found["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "{found}");
+    assert_eq!(tasks[0]["args"]["limit"], 11);
+    assert_eq!(
+        (tasks[0]["state"].clone(), tasks[0]["queue"].clone()),
+        (json!("waiting"), json!("market"))
+    );
+    assert_eq!(found["complete"], true);
+
+    // By its id, the same task.
+    let id = tasks[0]["id"].as_str().unwrap();
+    let (_, by_id) = api.get(&format!("/v1/tasks?id={id}")).await;
+    assert_eq!(by_id["tasks"][0]["id"], id, "{by_id}");
+    assert!(
+        by_id["tasks"][0].get("args").is_none(),
+        "a reader sees no arguments"
+    );
+
+    // A reader may not search arguments (they are shown to admins only), but may search
+    // errors and states.
+    let (status, body) = api.get("/v1/tasks?args=limit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&body, "forbidden");
+    let (status, body) = api.get("/v1/tasks?state=waiting&queue=market").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["tasks"].as_array().unwrap().len(), 2);
+    let (_, body) = api.get("/v1/tasks?error=anything&state=dead").await;
+    assert_eq!(body["tasks"], json!([]));
+
+    for (query, code) in [
+        ("state=lost", "invalid_query"),
+        ("since=yesterday", "invalid_query"),
+        ("limit=1001", "invalid_limit"),
+        ("queue=nope", "unknown_queue"),
+        ("id=not-a-task-id", "invalid_task_id"),
+    ] {
+        let (status, body) = api.get(&format!("/v1/tasks?{query}")).await;
+        assert!(status.is_client_error(), "{query}: {status} {body}");
+        assert_error(&body, code);
+    }
+    let long = "x".repeat(201);
+    let (status, body) = api.get(&format!("/v1/tasks?error={long}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, "invalid_query");
+}

@@ -258,7 +258,14 @@ async fn unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape() {
     assert_error(&body, "method_not_allowed");
     assert!(allow.expect("an Allow header").contains("GET"));
 
-    let (status, body) = json(api.http.get(api.url("/v1/tasks")).send().await.unwrap()).await;
+    let (status, body) = json(
+        api.http
+            .get(api.url("/v1/portfolio/value"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_error(&body, "method_not_allowed");
 }

@@ -15,6 +15,7 @@
 //! - [`tiers`]: `coinbeat up --simulate` watched for minutes: each tier's largest price age,
 //!   and the calls and refusals the simulator counted.
 //! - [`memory`]: resident memory of each component, idle and under load.
+//! - [`search`]: a million finished tasks searched through `GET /v1/tasks`; memory per task.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
 //! - [`stream`]: one stream-worker ingesting the simulator's Binance trades at given rates, the
 //!   API fanning the prices out to SSE clients ([`stream_clients`]) that time each arrival.
@@ -32,6 +33,7 @@ mod ratelimit;
 mod refresh;
 mod refresh_coins;
 mod report;
+mod search;
 mod stats;
 mod stream;
 mod stream_clients;
@@ -77,6 +79,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 Scenario::Memory => memory::run(&args).await,
                 Scenario::Ratelimit => ratelimit::run(&args).await,
                 Scenario::Stream => stream::run(&args).await,
+                Scenario::Search => search::run(&args).await,
                 Scenario::All => unreachable!("expanded above"),
             }
         };

@@ -122,28 +122,36 @@ pub async fn list_tasks(
     let protocol = |what: &str| QueueError::Protocol(format!("tasks page: {what}"));
     let (total, rows) = reply.split_first().ok_or_else(|| protocol("empty reply"))?;
     let total = total.parse().map_err(|_| protocol("total"))?;
-    let num = |v: &str| v.parse::<u64>().ok();
     let tasks = rows
-        .chunks_exact(9)
-        .filter_map(|r| {
-            // An id that is not a task id (written by something else) is left out, not fatal.
-            let id = r[0].parse().ok()?;
-            Some(TaskSummary {
-                id,
-                status: match state {
-                    TaskState::InFlight => TaskStatus::Running,
-                    _ => TaskStatus::from_meta(&r[1]),
-                },
-                attempts: num(&r[2]).unwrap_or(0) as u32,
-                max_attempts: num(&r[3]).unwrap_or(0) as u32,
-                last_error: Some(r[4].clone()).filter(|e| !e.is_empty()),
-                enqueued_at: num(&r[5]),
-                run_at: num(&r[6]),
-                finished_at: num(&r[7]),
-                payload: serde_json::from_str(&r[8])
-                    .unwrap_or_else(|_| serde_json::Value::String(r[8].clone())),
-            })
-        })
+        .chunks_exact(TaskSummary::ROW)
+        .filter_map(|row| TaskSummary::from_row(row, state))
         .collect();
     Ok(TaskPage { total, tasks })
+}
+
+impl TaskSummary {
+    /// Fields per task in the replies of `tasks_page.lua` and `search.lua`: id, status,
+    /// attempts, max_attempts, last_error, enqueued_at, run_at, done_at, payload.
+    pub(crate) const ROW: usize = 9;
+
+    /// One task of a reply, in `state`; `None` for an id that is not a task id (written by
+    /// something else: left out, not fatal).
+    pub(crate) fn from_row(r: &[String], state: TaskState) -> Option<Self> {
+        let num = |v: &str| v.parse::<u64>().ok();
+        Some(TaskSummary {
+            id: r[0].parse().ok()?,
+            status: match state {
+                TaskState::InFlight => TaskStatus::Running,
+                _ => TaskStatus::from_meta(&r[1]),
+            },
+            attempts: num(&r[2]).unwrap_or(0) as u32,
+            max_attempts: num(&r[3]).unwrap_or(0) as u32,
+            last_error: Some(r[4].clone()).filter(|e| !e.is_empty()),
+            enqueued_at: num(&r[5]),
+            run_at: num(&r[6]),
+            finished_at: num(&r[7]),
+            payload: serde_json::from_str(&r[8])
+                .unwrap_or_else(|_| serde_json::Value::String(r[8].clone())),
+        })
+    }
 }

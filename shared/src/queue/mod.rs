@@ -9,7 +9,9 @@
 //!   retries, running), for the process's `/metrics`.
 //! - [`JobError`]: how a handler says "retry" or "never retry".
 //! - [`QueueStats`], [`TaskInfo`] and [`queue_history`]: what operators ask about queues and
-//!   tasks, and what each queue finished per minute and per hour.
+//!   tasks, and what each queue finished per minute and per hour; [`list_tasks`] and
+//!   [`search_queue`]: a queue's tasks by state, or those whose arguments or error say
+//!   something.
 //! - [`prune_finished`]: retention for finished task records (also enforced continuously, a
 //!   bounded step at each ack and each promoter tick); [`sweep_dead_workers`]: what dead workers
 //!   left in the registry.
@@ -38,6 +40,7 @@ mod purge;
 mod routes;
 mod runtime;
 mod scripts;
+mod search;
 mod stats;
 mod store;
 mod sweep;
@@ -65,6 +68,7 @@ pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};
 pub use routes::QueueRedis;
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, replica_name, worker_name};
+pub use search::{STEP as SEARCH_STEP, SearchResult, TaskSearch, search_queue};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};

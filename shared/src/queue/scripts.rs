@@ -19,6 +19,7 @@ script!(STATS, "stats.lua");
 script!(HISTORY, "history.lua");
 script!(PAUSE, "pause.lua");
 script!(TASKS_PAGE, "tasks_page.lua");
+script!(SEARCH, "search.lua");
 script!(LOOKUP, "lookup.lua");
 script!(PRUNE, "prune.lua");
 script!(SWEEP_WORKERS, "sweep_workers.lua");

@@ -8,6 +8,9 @@
 //!
 //! [`exposition`]: a strict reader of the Prometheus text format, for tests that scrape
 //! `/metrics`.
+//!
+//! [`write_finished`]: finished tasks written straight into a queue's layout, by the
+//! thousand, for searches and benchmarks over big queues.
 
 use std::{
     path::PathBuf,
@@ -19,8 +22,10 @@ use crate::settings::{Secret, Settings};
 
 mod cluster;
 pub mod exposition;
+mod finished;
 pub use cluster::TestCluster;
 pub use exposition::Exposition;
+pub use finished::{FinishedTask, write_finished};
 
 /// A running private redis-server.
 #[derive(Debug)]

@@ -6,6 +6,7 @@ import { h, fill, toast } from "./dom.js";
 import * as overview from "./overview.js";
 import * as queue from "./queue.js";
 import * as task from "./task.js";
+import * as search from "./search.js";
 import * as dead from "./dead.js";
 import * as schedules from "./schedules.js";
 import * as workers from "./workers.js";
@@ -13,19 +14,21 @@ import * as upstreams from "./upstreams.js";
 import * as prices from "./prices.js";
 import * as wallets from "./wallets.js";
 
-// [hash pattern, page, nav label (none: not in the navigation), what `GET /v1/me` must allow]
+// [hash pattern, page, navigation entry ([label, hash]; none: not in the navigation), what
+// `GET /v1/me` must allow]. A pattern's groups are the page's parameters, as written in the
+// address (a page decodes what it needs decoded).
 const ROUTES = [
-  [/^#?\/?$/, overview, "Overview", (may) => may.queues],
+  [/^#?\/?$/, overview, ["Overview", "#/"], (may) => may.queues],
   [/^#\/queues\/([^/]+)$/, queue, null, (may) => may.queues],
+  [/^#\/search(?:\?(.*))?$/, search, ["Search", "#/search"], (may) => may.tasks],
   [/^#\/tasks\/([^/]+)$/, task, null, (may) => may.tasks],
-  [/^#\/dead(?:\/([^/]+))?$/, dead, "Dead letters", (may) => may.admin],
-  [/^#\/schedules(?:\/([^/]+))?$/, schedules, "Schedules", (may) => may.schedules],
-  [/^#\/workers$/, workers, "Workers", (may) => may.workers],
-  [/^#\/upstreams$/, upstreams, "Upstreams", (may) => may.health],
-  [/^#\/prices$/, prices, "Prices", (may) => may.market_reads],
-  [/^#\/wallets$/, wallets, "Wallets", (may) => may.market_reads],
+  [/^#\/dead(?:\/([^/]+))?$/, dead, ["Dead letters", "#/dead"], (may) => may.admin],
+  [/^#\/schedules(?:\/([^/]+))?$/, schedules, ["Schedules", "#/schedules"], (may) => may.schedules],
+  [/^#\/workers$/, workers, ["Workers", "#/workers"], (may) => may.workers],
+  [/^#\/upstreams$/, upstreams, ["Upstreams", "#/upstreams"], (may) => may.health],
+  [/^#\/prices$/, prices, ["Prices", "#/prices"], (may) => may.market_reads],
+  [/^#\/wallets$/, wallets, ["Wallets", "#/wallets"], (may) => may.market_reads],
 ];
-const NAV_HASH = ["#/", null, null, "#/dead", "#/schedules", "#/workers", "#/upstreams", "#/prices", "#/wallets"];
 
 let caller = null; // the answer of GET /v1/me
 let stopPage = () => {};
@@ -60,7 +63,7 @@ function renderChrome() {
   const nav = document.getElementById("nav");
   fill(
     nav,
-    ROUTES.map(([, , label, allowed], i) => (label && allowed(may) ? h("a", { href: NAV_HASH[i], "data-nav": NAV_HASH[i] }, label) : null)),
+    ROUTES.map(([, , entry, allowed]) => (entry && allowed(may) ? h("a", { href: entry[1], "data-nav": entry[1] }, entry[0]) : null)),
   );
   const who = document.getElementById("who");
   who.textContent = caller.role ? `${caller.caller} · ${caller.role}` : "not signed in";
@@ -96,7 +99,7 @@ function route() {
     const timers = [];
     const ctx = {
       me: caller,
-      params: match.slice(1).map((p) => (p === undefined ? undefined : decodeURIComponent(p))),
+      params: match.slice(1),
       /** Runs `fn` now and every `ms` until the page is left. */
       every(ms, fn) {
         let busy = false;

@@ -1,4 +1,5 @@
-// Dead letters (admin): per queue, paged, each retried or deleted on its own or all at once.
+// Dead letters (admin): per queue, paged, each retried or deleted on its own or all at once;
+// those whose error says something, found and handled together on the search page.
 
 import { get, post, del } from "./api.js";
 import { h, fill, table, num, link, when, toast } from "./dom.js";
@@ -7,7 +8,7 @@ const PAGE = 50;
 
 export async function render(main, ctx) {
   const { queues } = await get("/v1/queues");
-  const [chosen] = ctx.params;
+  const chosen = ctx.params[0] && decodeURIComponent(ctx.params[0]);
   const name = chosen ?? (queues.find((q) => q.dead > 0) ?? queues[0])?.queue;
   const q = encodeURIComponent(name);
   const list = h("div");
@@ -33,7 +34,22 @@ export async function render(main, ctx) {
       "Delete all",
     ),
   );
-  fill(main, h("h1", {}, "Dead letters"), tabs, bulk, list);
+  // Bulk actions on a part of them: the search page, on this queue's dead tasks.
+  const filter = h("input", { id: "dead-filter", placeholder: "error text", size: 24 });
+  const narrow = h(
+    "form",
+    {
+      class: "inline",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const query = new URLSearchParams({ queue: name, state: "dead", error: filter.value });
+        location.hash = `#/search?${query}`;
+      },
+    },
+    filter,
+    h("button", { type: "submit" }, "Find dead tasks by error"),
+  );
+  fill(main, h("h1", {}, "Dead letters"), tabs, bulk, narrow, list);
 
   async function act(call, said) {
     try {

@@ -11,7 +11,7 @@ const STATES = ["waiting", "delayed", "in_flight", "done", "dead"];
 const PAGE = 25;
 
 export async function render(main, ctx) {
-  const [name] = ctx.params;
+  const name = decodeURIComponent(ctx.params[0]);
   const path = `/v1/queues/${encodeURIComponent(name)}`;
   const may = ctx.me.may;
   const figures = h("div", { class: "stats" });

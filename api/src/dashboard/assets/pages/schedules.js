@@ -5,7 +5,7 @@ import { get, post } from "./api.js";
 import { h, fill, table, link, when, badge, duration, section, toast } from "./dom.js";
 
 export function render(main, ctx) {
-  const [entry] = ctx.params;
+  const entry = ctx.params[0] && decodeURIComponent(ctx.params[0]);
   const list = h("div");
   const runs = h("div");
   fill(main, h("h1", {}, "Schedules"), list, entry ? section(`Runs of ${entry}`, runs) : null);

@@ -6,7 +6,7 @@ import { h, fill, link, when, badge, code, section, toast } from "./dom.js";
 import { tone } from "./queue.js";
 
 export async function render(main, ctx) {
-  const [id] = ctx.params;
+  const id = decodeURIComponent(ctx.params[0]);
   const body = h("div");
   fill(main, h("h1", {}, "Task ", h("span", { class: "mono" }, id)), body);
   let finished = false;
