@@ -319,6 +319,23 @@ impl AppState {
             Err(_elapsed) => Err(ApiError::RedisTimeout(self.inner.redis_timeout)),
         }
     }
+
+    /// [`redis`](Self::redis) for an operation of many calls that stops itself after `budget`
+    /// (a search): bounded by the budget and then one call's timeout.
+    pub async fn redis_within<T, E>(
+        &self,
+        budget: std::time::Duration,
+        op: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        let bound = budget + self.inner.redis_timeout;
+        match tokio::time::timeout(bound, op).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_elapsed) => Err(ApiError::RedisTimeout(bound)),
+        }
+    }
 }
 
 impl FromRef<AppState> for Ops {

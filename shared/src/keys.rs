@@ -337,6 +337,23 @@ impl QueueKeys {
     pub fn finished(&self) -> String {
         format!("{}:finished", self.ns)
     }
+    /// HASH task id → its last error, for every task whose meta records one: what a search by
+    /// error text reads instead of every task's meta (`search.lua`). Written and deleted with
+    /// the meta's `last_error` by every script that writes or deletes it.
+    pub fn errors(&self) -> String {
+        format!("{}:errors", self.ns)
+    }
+    /// Prefix of the search logs: a STRING per hour of finish time (`…:search:<unix hour>`),
+    /// a line per task finished that hour, `<id>\t<payload in ASCII lower case>\n`,
+    /// appended by `ack.lua`; what a search by arguments reads (`queue/search.rs`). A log goes
+    /// when the finished records it covers are pruned, and expires a day after the retention.
+    pub fn search_log_prefix(&self) -> String {
+        format!("{}:search", self.ns)
+    }
+    /// ZSET of the hours that have a search log (member and score: the unix hour).
+    pub fn search_hours(&self) -> String {
+        format!("{}:search-hours", self.ns)
+    }
     /// STRING, present while the queue is paused: when it was paused (unix ms, Redis's
     /// clock). `fetch.lua` takes nothing from a paused queue (`queue/pause.rs`).
     pub fn paused(&self) -> String {

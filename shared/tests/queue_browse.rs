@@ -343,7 +343,7 @@ async fn a_search_finds_by_arguments_error_state_and_time_across_steps_and_says_
         .map(|(state, t)| (*state, t.id))
         .collect();
     assert_eq!(hits, vec![(TaskState::Done, ids[1_234])]);
-    assert_eq!(found.examined, n, "it looked at every finished task once");
+    assert_eq!(found.examined, n, "it read every finished task's line once");
 
     // Error text: every dead task, newest first, each with its error.
     let found = search(TaskSearch {
@@ -408,6 +408,21 @@ async fn a_search_finds_by_arguments_error_state_and_time_across_steps_and_says_
     );
     assert_eq!(found.examined, 10);
 
+    // Arguments within a time range: of the tasks whose seq starts with 1, those finished
+    // between tasks 100 and 199.
+    let found = search(TaskSearch {
+        args: Some(r#""seq":1"#.into()),
+        since_ms: Some(base + 100 * 60_000),
+        until_ms: Some(base + 199 * 60_000),
+        ..any.clone()
+    })
+    .await;
+    let want: Vec<TaskId> = (100..200).rev().map(|i| ids[i]).collect();
+    assert_eq!(
+        found.tasks.iter().map(|(_, t)| t.id).collect::<Vec<_>>(),
+        want
+    );
+
     // A limit stops it early, newest first: the first matches, and no more was examined
     // than needed.
     let found = search(TaskSearch {
@@ -442,5 +457,155 @@ async fn a_search_finds_by_arguments_error_state_and_time_across_steps_and_says_
     .await
     .unwrap();
     assert!(!found.complete);
-    assert_eq!(found.examined, SEARCH_STEP);
+    assert!(found.examined < n, "{}", found.examined);
+}
+
+/// The errors hash a search by error reads: exactly `id → last_error` of every task whose meta
+/// has one (and nothing else), across every move a task makes.
+async fn assert_errors_match_the_metas(ctx: &Queues, when: &str) {
+    let k = ctx.keys.queue(&ProbeJob::queue());
+    let mut c = ctx.conn.clone();
+    let pattern = format!(
+        "{}:*",
+        k.meta_prefix().replace('{', "\\{").replace('}', "\\}")
+    );
+    let metas: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut want = std::collections::BTreeMap::new();
+    for meta in metas {
+        let error: Option<String> = redis::cmd("HGET")
+            .arg(&meta)
+            .arg("last_error")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        if let Some(error) = error {
+            want.insert(meta.rsplit(':').next().unwrap().to_owned(), error);
+        }
+    }
+    let have: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(k.errors())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(have, want, "{when}");
+}
+
+#[tokio::test]
+async fn the_errors_index_and_the_search_logs_follow_every_move_of_a_task() {
+    use std::sync::{Arc, Mutex};
+    let ctx = Queues::start(|s| {
+        s.queues.defaults.max_retries = 1;
+        s.queues.defaults.retry_base_delay_ms = 10;
+        s.queues.defaults.retry_max_delay_ms = 20;
+    })
+    .await;
+    let queue = ProbeJob::queue();
+    let failed_once = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let (stop, handle) = ctx.worker(move |job: ProbeJob, _| {
+        let failed_once = failed_once.clone();
+        async move {
+            match job.seq {
+                // Fails once, then succeeds: done, with the first error kept.
+                1 if failed_once.lock().unwrap().insert(1) => Err(JobError::transient("flaky 1")),
+                2 => Err(JobError::permanent("bad input 2")),
+                3 => Err(JobError::transient("down 3")),
+                4 if failed_once.lock().unwrap().insert(4) => Err(JobError::throttled(
+                    "slow down 4",
+                    Duration::from_millis(10),
+                )),
+                _ => Ok(None),
+            }
+        }
+    });
+    let mut ids = Vec::new();
+    for seq in 0..5 {
+        ids.push(ctx.enqueue(probe(seq)).await);
+    }
+    let settings = ctx.settings.queues.for_queue(&queue);
+    ctx.wait_until("all five finished", async |ctx| {
+        let stats = queue_stats(&ctx.conn, &ctx.keys, &queue, &settings)
+            .await
+            .unwrap();
+        stats.done == 3 && stats.dead == 2
+    })
+    .await;
+    stop.cancel();
+    handle.await.unwrap();
+    assert_errors_match_the_metas(&ctx, "after the runs").await;
+    let indexed: u64 = redis::cmd("HLEN")
+        .arg(ctx.keys.queue(&queue).errors())
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(indexed, 4, "the flaky, bad, down and throttled tasks");
+    // The acks wrote this hour's search log: a search by arguments finds a finished task in it.
+    let found = search_queue(
+        &ctx.conn,
+        &ctx.keys,
+        &queue,
+        &TaskSearch {
+            states: Vec::new(),
+            args: Some(r#""SEQ":2,"#.into()),
+            error: None,
+            since_ms: None,
+            until_ms: None,
+            limit: 10,
+        },
+        std::time::Instant::now() + Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let found: Vec<_> = found
+        .tasks
+        .iter()
+        .map(|(state, t)| (*state, t.id))
+        .collect();
+    assert_eq!(found, vec![(TaskState::Dead, ids[2])]);
+
+    // A dead task retried loses its error; another purged loses its record.
+    coinbeat_shared::queue::retry_dead(&ctx.conn, &ctx.keys, &ctx.settings.queues, &queue, ids[2])
+        .await
+        .unwrap();
+    assert_errors_match_the_metas(&ctx, "after a retry").await;
+    coinbeat_shared::queue::purge_dead(&ctx.conn, &ctx.keys, &queue, ids[3])
+        .await
+        .unwrap();
+    assert_errors_match_the_metas(&ctx, "after a purge").await;
+    coinbeat_shared::queue::purge_waiting(&ctx.conn, &ctx.keys, &queue)
+        .await
+        .unwrap();
+    assert_errors_match_the_metas(&ctx, "after purging the waiting").await;
+    coinbeat_shared::queue::prune_finished(&ctx.conn, &ctx.keys, &queue, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_errors_match_the_metas(&ctx, "after pruning").await;
+    let left: u64 = redis::cmd("HLEN")
+        .arg(ctx.keys.queue(&queue).errors())
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    // The search logs went with the records they covered.
+    let k = ctx.keys.queue(&queue);
+    let hours: u64 = redis::cmd("ZCARD")
+        .arg(k.search_hours())
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    let pattern = format!(
+        "{}:*",
+        k.search_log_prefix()
+            .replace('{', "\\{")
+            .replace('}', "\\}")
+    );
+    let logs: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert_eq!((hours, logs), (0, Vec::<String>::new()));
 }

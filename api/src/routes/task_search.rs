@@ -199,7 +199,7 @@ pub async fn search(
             Ok::<_, coinbeat_shared::queue::QueueError>((*queue, found))
         }
     });
-    let results = state.redis(try_join_all(searches)).await?;
+    let results = state.redis_within(BUDGET, try_join_all(searches)).await?;
     let mut examined = 0;
     let mut complete = true;
     let mut tasks = Vec::new();
@@ -233,6 +233,9 @@ fn needle(name: &str, raw: Option<String>) -> Result<Option<String>, ApiError> {
     match raw {
         Some(text) if text.chars().count() > MAX_NEEDLE => Err(ApiError::InvalidQuery(format!(
             "{name} is at most {MAX_NEEDLE} characters"
+        ))),
+        Some(text) if text.contains('\0') => Err(ApiError::InvalidQuery(format!(
+            "{name} may not hold a NUL character"
         ))),
         Some(text) if text.is_empty() => Ok(None),
         other => Ok(other),

@@ -54,9 +54,12 @@ pub(crate) async fn prune_step(
         .key(k.done())
         .key(k.dead())
         .key(k.data())
+        .key(k.errors())
+        .key(k.search_hours())
         .arg(k.meta_prefix())
         .arg(age_ms)
         .arg(limit)
+        .arg(k.search_log_prefix())
         .invoke_async(&mut conn.clone())
         .await?)
 }

@@ -37,6 +37,7 @@ pub async fn purge_waiting(
             .key(k.active())
             .key(k.delayed())
             .key(k.data())
+            .key(k.errors())
             .arg(k.meta_prefix())
             .arg(k.idempotency_prefix())
             .arg(STEP)

@@ -252,6 +252,8 @@ impl WorkerRuntime {
             retry_max_ms: s.retry_max_delay_ms,
             max_throttled_ms: s.max_throttled_secs.saturating_mul(1_000),
             retention: retention.clone(),
+            // A backstop: logs go with the records they cover when those are pruned.
+            search_log_secs: s.finished_retention_secs.saturating_add(86_400),
             acks: 0,
         };
         tokio::spawn(
@@ -552,6 +554,8 @@ struct AckBatcher {
     max_throttled_ms: u64,
     /// What each ack prunes on the way.
     retention: Retention,
+    /// How long an hour's search log lives (the retention and a day).
+    search_log_secs: u64,
     /// Acks sent by this incarnation: only every [`ACK_PRUNE_EVERY`]th prunes (unless memory
     /// is pressed), so a busy queue does not pay a range query per task.
     acks: u64,
@@ -596,6 +600,8 @@ impl AckBatcher {
             .key(self.keys.delayed())
             .key(self.keys.finished())
             .key(self.keys.data())
+            .key(self.keys.errors())
+            .key(self.keys.search_hours())
             .arg(self.retry_base_ms)
             .arg(self.retry_max_ms)
             .arg(self.max_throttled_ms)
@@ -603,7 +609,9 @@ impl AckBatcher {
             .arg(age_ms)
             .arg(prune)
             .arg(self.keys.idempotency_prefix())
-            .arg(self.keys.history_prefix());
+            .arg(self.keys.history_prefix())
+            .arg(self.keys.search_log_prefix())
+            .arg(self.search_log_secs);
         for f in batch.iter() {
             invocation
                 .arg(&f.id)

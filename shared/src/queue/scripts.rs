@@ -20,6 +20,7 @@ script!(HISTORY, "history.lua");
 script!(PAUSE, "pause.lua");
 script!(TASKS_PAGE, "tasks_page.lua");
 script!(SEARCH, "search.lua");
+script!(SEARCH_PICK, "search_pick.lua");
 script!(LOOKUP, "lookup.lua");
 script!(PRUNE, "prune.lua");
 script!(SWEEP_WORKERS, "sweep_workers.lua");

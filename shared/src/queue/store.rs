@@ -119,6 +119,7 @@ impl Persistence for QueueStore {
             .key(self.keys.dead())
             .key(self.keys.finished())
             .key(self.keys.paused())
+            .key(self.keys.errors())
             .arg(self.keys.meta_prefix())
             .arg(self.config.batch_size.clamp(1, MAX_FETCH_BATCH))
             .arg(worker.name())

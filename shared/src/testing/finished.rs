@@ -1,5 +1,6 @@
 //! Finished tasks written straight into a queue's layout, as many as a test or a benchmark
-//! needs (a million in seconds), without running them: the records `ack.lua` would have left.
+//! needs (a million in seconds), without running them: the records `ack.lua` would have left,
+//! search logs included.
 
 use redis::aio::ConnectionLike;
 
@@ -48,9 +49,18 @@ pub async fn write_finished(
             .ignore();
         if let Some(error) = &task.error {
             pipe.hset(k.meta(&id_s), "last_error", error).ignore();
+            pipe.hset(k.errors(), &id_s, error).ignore();
         }
         pipe.zadd(k.finished(), &id_s, task.finished_ms).ignore();
         pipe.sadd(set, &id_s).ignore();
+        // The line `ack.lua` would append to the hour's search log.
+        let hour = task.finished_ms / 3_600_000;
+        pipe.append(
+            format!("{}:{hour}", k.search_log_prefix()),
+            format!("{id_s}\t{}\n", task.payload.to_ascii_lowercase()),
+        )
+        .ignore();
+        pipe.zadd(k.search_hours(), hour, hour).ignore();
         ids.push(id);
         in_pipe += 1;
         if in_pipe == 1_000 {

@@ -5,14 +5,16 @@
 -- a busy worker pays one call for many tasks and an idle one waits for nothing.
 --
 -- KEYS[1] this worker's inflight set  KEYS[2] done set  KEYS[3] dead set  KEYS[4] delayed zset (ms)
--- KEYS[5] finished zset (ms)          KEYS[6] data hash
+-- KEYS[5] finished zset (ms)          KEYS[6] data hash  KEYS[7] errors hash (id → last error)
+-- KEYS[8] search hours zset
 -- ARGV[1] retry base ms  ARGV[2] retry max ms
 -- ARGV[3] longest total time (ms) a task may spend throttled
 -- ARGV[4] meta key prefix (a task's meta hash is ARGV[4] .. ":" .. id)
 -- ARGV[5] prune age (ms; 0: oldest first whatever their age)  ARGV[6] most records to prune
 -- ARGV[7] idempotency key prefix
 -- ARGV[8] history key prefix (what finished, counted per minute and per hour: see the end)
--- then five per task, from ARGV[9]: task id, "ok" | "permanent" | "transient" | "throttled",
+-- ARGV[9] search log prefix  ARGV[10] a search log's lifetime (s)
+-- then five per task, from ARGV[11]: task id, "ok" | "permanent" | "transient" | "throttled",
 -- result JSON (ok) or error text, jitter in [0, 1), least delay (ms) before the retry (e.g. an
 -- upstream's retry-after)
 -- Times (done_at, run_at, the prune cut-off) are Redis's clock, `TIME`, never the worker's.
@@ -29,7 +31,7 @@
 --
 -- Nothing below can fail on a task's data (counters are read and written as numbers, never
 -- HINCRBY on what might not be one), so one odd record never fails the acks of its batch.
-local FIXED, PER = 8, 5
+local FIXED, PER = 10, 5
 local n = math.floor((#ARGV - FIXED) / PER)
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -77,12 +79,35 @@ if tonumber(ARGV[6]) > 0 then
         redis.call("SREM", KEYS[3], gone)
         redis.call("HDEL", KEYS[6], gone)
         redis.call("DEL", meta_prefix .. ":" .. gone)
+        redis.call("HDEL", KEYS[7], gone)
         redis.call("ZREM", KEYS[5], gone)
+    end
+    -- The search logs of hours before the oldest finished record left go with it.
+    if #old > 0 then
+        local oldest = redis.call("ZRANGE", KEYS[5], 0, 0, "WITHSCORES")
+        -- (none left: every log goes; an ack appends its own lines after this)
+        local below = "+inf"
+        if #oldest == 2 then
+            below = "(" .. math.floor(tonumber(oldest[2]) / 3600000)
+        end
+        local stale = redis.call("ZRANGEBYSCORE", KEYS[8], "-inf", below)
+        for _, hour in ipairs(stale) do
+            redis.call("DEL", ARGV[9] .. ":" .. hour)
+        end
+        if #stale > 0 then
+            redis.call("ZREMRANGEBYSCORE", KEYS[8], "-inf", below)
+        end
     end
 end
 
--- What the batch adds to the shared sets, written once at the end.
-local done, dead, finished, delayed = {}, {}, {}, {}
+-- What the batch adds to the shared sets, written once at the end; `errors` the last error of
+-- each task that failed or was throttled (the meta's `last_error`, kept beside it for search).
+local done, dead, finished, delayed, errors = {}, {}, {}, {}, {}
+
+local function failed(id, text)
+    errors[#errors + 1] = id
+    errors[#errors + 1] = text
+end
 
 -- A finished single-flight task lets its key go (while it waited or ran, identical requests
 -- joined it), so the next identical request enqueues anew and the key costs nothing after.
@@ -99,8 +124,15 @@ local function release_flight(id, meta)
     end
 end
 
+-- A line of this hour's search log per finished task: its id and its payload in lower case.
+local log_lines = {}
+
 local function finish(set, id, meta_key, meta, fields)
     set[#set + 1] = id
+    local payload = redis.call("HGET", KEYS[6], id)
+    if payload then
+        log_lines[#log_lines + 1] = id .. "\t" .. string.lower(payload) .. "\n"
+    end
     finished[#finished + 1] = now
     finished[#finished + 1] = id
     redis.call("HSET", meta_key, unpack(fields))
@@ -122,6 +154,7 @@ local function ack(id, outcome, text, jitter, least)
                 " s in total, past the queue's max_throttled_secs; last: " .. text
             finish(dead, id, meta_key, meta, {"throttled_ms", throttled, "status", "Killed",
                 "last_error", reason, "done_at", now})
+            failed(id, reason)
             return {"dead", attempts_so_far, 0}
         end
         local spread = wait
@@ -131,6 +164,7 @@ local function ack(id, outcome, text, jitter, least)
         delayed[#delayed + 1] = id
         redis.call("HSET", meta_key, "throttled_ms", throttled, "status", "Pending",
             "last_error", text, "run_at", run_at)
+        failed(id, text)
         return {"throttled", attempts_so_far, run_at - now}
     end
 
@@ -146,6 +180,7 @@ local function ack(id, outcome, text, jitter, least)
     if outcome == "permanent" or attempts >= max_attempts then
         finish(dead, id, meta_key, meta, {"attempts", attempts, "status", "Killed",
             "last_error", text, "done_at", now})
+        failed(id, text)
         return {"dead", attempts, 0}
     end
 
@@ -160,6 +195,7 @@ local function ack(id, outcome, text, jitter, least)
     delayed[#delayed + 1] = id
     redis.call("HSET", meta_key, "attempts", attempts, "status", "Failed", "last_error", text,
         "run_at", run_at)
+    failed(id, text)
     return {"retry", attempts, run_at - now}
 end
 
@@ -190,6 +226,16 @@ if #finished > 0 then
 end
 if #delayed > 0 then
     redis.call("ZADD", KEYS[4], unpack(delayed))
+end
+if #errors > 0 then
+    redis.call("HSET", KEYS[7], unpack(errors))
+end
+if #log_lines > 0 then
+    local hour = math.floor(now / 3600000)
+    local log = ARGV[9] .. ":" .. hour
+    redis.call("APPEND", log, table.concat(log_lines))
+    redis.call("EXPIRE", log, tonumber(ARGV[10]))
+    redis.call("ZADD", KEYS[8], hour, hour)
 end
 
 -- The history (`queue/history.rs` reads it): per minute for a day, per hour for 30 days, in a

@@ -1,7 +1,7 @@
 -- Delete dead tasks' records: payload, meta, dead-set and finished-index entries, and the
 -- idempotency key when it still names the task (so the same work can be submitted again).
 --
--- KEYS[1] dead set  KEYS[2] finished zset  KEYS[3] data hash
+-- KEYS[1] dead set  KEYS[2] finished zset  KEYS[3] data hash  KEYS[4] errors hash
 -- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] mode: "one" | "all"
 -- ARGV[4] the task id (mode "one") or the most tasks to delete (mode "all")
 -- Returns {"ok", deleted}, {"unknown"} or {"not_dead"}.
@@ -31,6 +31,7 @@ for _, id in ipairs(ids) do
     redis.call("SREM", KEYS[1], id)
     redis.call("ZREM", KEYS[2], id)
     redis.call("HDEL", KEYS[3], id)
+    redis.call("HDEL", KEYS[4], id)
     redis.call("DEL", meta)
 end
 return {"ok", #ids}

@@ -3,7 +3,7 @@
 -- dead and waiting.
 --
 -- KEYS[1] dead set  KEYS[2] finished zset  KEYS[3] active list  KEYS[4] delayed zset
--- KEYS[5] data hash  KEYS[6] signal list
+-- KEYS[5] data hash  KEYS[6] signal list  KEYS[7] errors hash
 -- ARGV[1] meta key prefix  ARGV[2] "available" channel  ARGV[3] backlog cap
 -- ARGV[4] mode: "one" | "all"
 -- ARGV[5] the task id (mode "one") or the most tasks to move (mode "all")
@@ -60,6 +60,7 @@ for _, id in ipairs(ids) do
     redis.call("ZREM", KEYS[2], id)
     if redis.call("HEXISTS", KEYS[5], id) == 1 then
         redis.call("HDEL", meta, "last_error", "done_at", "result")
+        redis.call("HDEL", KEYS[7], id)
         redis.call("HSET", meta, "attempts", 0, "status", "Pending", "run_at", now,
             "retried_at", now)
         local idem = redis.call("HGET", meta, "idempotency_key") or ""
@@ -79,6 +80,7 @@ for _, id in ipairs(ids) do
         retried = retried + 1
     else
         redis.call("DEL", meta)
+        redis.call("HDEL", KEYS[7], id)
         discarded = discarded + 1
     end
 end

@@ -8,7 +8,7 @@
 --
 -- KEYS[1] workers zset  KEYS[2] active list  KEYS[3] this worker's in-flight set
 -- KEYS[4] data hash  KEYS[5] signal list  KEYS[6] dead set  KEYS[7] finished zset (ms)
--- KEYS[8] the queue's paused flag
+-- KEYS[8] the queue's paused flag  KEYS[9] errors hash (id → last error)
 -- ARGV[1] meta key prefix  ARGV[2] batch size (<= 1000)  ARGV[3] worker name
 if not redis.call("ZSCORE", KEYS[1], ARGV[3]) then
     return redis.error_reply("Cant fetch next: worker not registered")
@@ -59,6 +59,7 @@ for i, id in ipairs(ids) do
         redis.call("ZADD", KEYS[7], now, id)
         redis.call("HSET", meta_key, "status", "Killed", "done_at", now,
             "last_error", "unreadable task: " .. reason)
+        redis.call("HSET", KEYS[9], id, "unreadable task: " .. reason)
         if not tonumber(attempts or "") then
             redis.call("HSET", meta_key, "attempts", 0)
         end

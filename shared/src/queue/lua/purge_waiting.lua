@@ -2,7 +2,7 @@
 -- most ARGV[3] of each per call. In-flight tasks are in workers' in-flight sets, never here, so
 -- they are untouched. An idempotency key still naming a deleted task is deleted with it.
 --
--- KEYS[1] active list  KEYS[2] delayed zset  KEYS[3] data hash
+-- KEYS[1] active list  KEYS[2] delayed zset  KEYS[3] data hash  KEYS[4] errors hash
 -- ARGV[1] meta key prefix  ARGV[2] idempotency key prefix  ARGV[3] step
 -- Returns {deleted from active, deleted from delayed}.
 local step = tonumber(ARGV[3])
@@ -17,6 +17,7 @@ local function forget(id)
         end
     end
     redis.call("HDEL", KEYS[3], id)
+    redis.call("HDEL", KEYS[4], id)
     redis.call("DEL", meta)
 end
 
