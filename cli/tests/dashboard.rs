@@ -4,7 +4,7 @@
 //! arguments, pauses and resumes a schedule and a queue, and watches a price change arrive on
 //! the board. Every page is
 //! photographed on the way (`target/tmp/dashboard-screenshots/`; with
-//! `COINBEAT_UPDATE_SCREENSHOTS=1`, also the README's copies in `docs/screenshots/`), and
+//! `UPDATE_SCREENSHOTS=1`, also the README's copies in `docs/screenshots/`), and
 //! before each photograph no resource the page loaded may come from another origin.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`), which
@@ -159,7 +159,7 @@ async fn photograph(browser: &Client, api: &str, name: &str) {
     }
     let png = browser.screenshot().await.unwrap();
     let mut dirs = vec![PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")];
-    if std::env::var_os("COINBEAT_UPDATE_SCREENSHOTS").is_some() {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
         dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"));
     }
     for dir in dirs {

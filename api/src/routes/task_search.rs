@@ -29,7 +29,7 @@ use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{at_ms, price_history::instant_schema, price_history::parse_instant, queue_param};
+use super::{at_ms, price_history::instant_schema, price_history::parse_instant};
 use crate::{ApiError, AppState, auth::Caller};
 
 /// How long a search may take before it answers what it has.
@@ -185,8 +185,14 @@ pub async fn search(
                 .ok_or_else(|| ApiError::InvalidLimit(raw.to_owned()))?,
         },
     };
+    // A filter, not a path: a queue that is not one is a query that cannot be used (422).
     let queues: Vec<Queue> = match query.queue.as_deref() {
-        Some(raw) => vec![queue_param(raw)?],
+        Some(raw) => vec![raw.parse().map_err(|_| {
+            ApiError::InvalidQuery(format!(
+                "queue must be one of {}, got {raw:?}",
+                Queue::ALL.map(|q| q.as_str()).join(", ")
+            ))
+        })?],
         None => Queue::ALL.to_vec(),
     };
     let deadline = started + BUDGET;

@@ -247,7 +247,7 @@ async fn a_search_finds_tasks_by_arguments_for_admins_only_and_by_error_for_read
         ("state=lost", "invalid_query"),
         ("since=yesterday", "invalid_query"),
         ("limit=1001", "invalid_limit"),
-        ("queue=nope", "unknown_queue"),
+        ("queue=nope", "invalid_query"),
         ("id=not-a-task-id", "invalid_task_id"),
     ] {
         let (status, body) = api.get(&format!("/v1/tasks?{query}")).await;
