@@ -344,7 +344,7 @@ impl QueueKeys {
         format!("{}:errors", self.ns)
     }
     /// Prefix of the search logs: a STRING per hour of finish time (`…:search:<unix hour>`),
-    /// a line per task finished that hour, `<id>\t<payload in ASCII lower case>\n`,
+    /// a line per task finished that hour, `<id>\t<payload>\n`,
     /// appended by `ack.lua`; what a search by arguments reads (`queue/search.rs`). A log goes
     /// when the finished records it covers are pruned, and expires a day after the retention.
     pub fn search_log_prefix(&self) -> String {

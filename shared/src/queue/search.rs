@@ -7,7 +7,7 @@
 //!   `last_error` by every script that writes or deletes it), walked in `search.lua`; a search
 //!   reads those tasks, not every payload.
 //! - **Arguments alone**: for the finished tasks, the search logs: `ack.lua` appends a line
-//!   per finished task, `<id>\t<payload in lower case>`, to a string per hour of finish time,
+//!   per finished task, `<id>\t<payload>`, to a string per hour of finish time,
 //!   so a search reads an hour of payloads with one GET and matches them here with `memchr`'s
 //!   substring search; the few matches are looked up in one call of `search_pick.lua` per
 //!   thousand (state, exact time range, what is shown). Redis turns payloads into replies at
@@ -208,16 +208,19 @@ fn read_log(
     tokio::spawn(async move { redis::cmd("GET").arg(key).query_async(&mut conn).await })
 }
 
-/// The ids of the lines of `log` whose payload holds `finder`'s needle.
-fn matching_ids(log: &[u8], finder: &memchr::memmem::Finder<'_>, out: &mut Vec<String>) -> u64 {
+/// The ids of the lines of `log` whose payload holds `finder`'s (lower-case) needle, ignoring
+/// ASCII case.
+fn matching_ids(log: &mut [u8], finder: &memchr::memmem::Finder<'_>, out: &mut Vec<String>) -> u64 {
     let mut lines = 0;
-    for line in log.split(|b| *b == b'\n') {
+    for line in log.split_mut(|b| *b == b'\n') {
         let Some(tab) = memchr::memchr(b'\t', line) else {
             continue;
         };
         lines += 1;
-        if finder.find(&line[tab + 1..]).is_some() {
-            out.push(String::from_utf8_lossy(&line[..tab]).into_owned());
+        let (id, payload) = line.split_at_mut(tab);
+        payload.make_ascii_lowercase();
+        if finder.find(payload).is_some() {
+            out.push(String::from_utf8_lossy(id).into_owned());
         }
     }
     lines
@@ -276,17 +279,23 @@ async fn by_arguments(
     let mut reading = hours.next().map(|h| read_log(conn, log_key(h)));
     let mut finished = 0u64;
     while let Some(read) = reading.take() {
-        let log = read
+        let mut log = read
             .await
             .map_err(|e| QueueError::Protocol(format!("search: a read stopped: {e}")))??
             .unwrap_or_default();
         reading = hours.next().map(|h| read_log(conn, log_key(h)));
         let mut matched = Vec::new();
-        result.examined += matching_ids(&log, &finder, &mut matched);
-        // A task's line is written once per time it finished (a retried task twice).
-        matched.sort_unstable();
-        matched.dedup();
+        result.examined += matching_ids(&mut log, &finder, &mut matched);
+        // A log is in the order its tasks finished: newest first, so a broad needle stops as
+        // soon as it has enough. A task's line is written once per time it finished (a retried
+        // task twice): each id once.
+        let mut seen = std::collections::HashSet::new();
+        matched.reverse();
+        matched.retain(|id| seen.insert(id.clone()));
         for ids in matched.chunks(1_000) {
+            if finished >= search.limit {
+                break;
+            }
             let mut pick = SEARCH_PICK.prepare_invoke();
             pick.key(k.delayed())
                 .key(k.done())

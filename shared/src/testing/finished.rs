@@ -57,7 +57,7 @@ pub async fn write_finished(
         let hour = task.finished_ms / 3_600_000;
         pipe.append(
             format!("{}:{hour}", k.search_log_prefix()),
-            format!("{id_s}\t{}\n", task.payload.to_ascii_lowercase()),
+            format!("{id_s}\t{}\n", task.payload),
         )
         .ignore();
         pipe.zadd(k.search_hours(), hour, hour).ignore();

@@ -124,15 +124,12 @@ local function release_flight(id, meta)
     end
 end
 
--- A line of this hour's search log per finished task: its id and its payload in lower case.
-local log_lines = {}
+-- The tasks that finished, for a line each in this hour's search log (written at the end).
+local finished_ids = {}
 
 local function finish(set, id, meta_key, meta, fields)
     set[#set + 1] = id
-    local payload = redis.call("HGET", KEYS[6], id)
-    if payload then
-        log_lines[#log_lines + 1] = id .. "\t" .. string.lower(payload) .. "\n"
-    end
+    finished_ids[#finished_ids + 1] = id
     finished[#finished + 1] = now
     finished[#finished + 1] = id
     redis.call("HSET", meta_key, unpack(fields))
@@ -230,12 +227,26 @@ end
 if #errors > 0 then
     redis.call("HSET", KEYS[7], unpack(errors))
 end
-if #log_lines > 0 then
-    local hour = math.floor(now / 3600000)
-    local log = ARGV[9] .. ":" .. hour
-    redis.call("APPEND", log, table.concat(log_lines))
-    redis.call("EXPIRE", log, tonumber(ARGV[10]))
-    redis.call("ZADD", KEYS[8], hour, hour)
+-- This hour's search log: a line per finished task, its id and its payload (the payloads read
+-- in one command, the lines joined once; the reader folds case, not this script).
+if #finished_ids > 0 then
+    local payloads = redis.call("HMGET", KEYS[6], unpack(finished_ids))
+    local log_lines = {}
+    for i, id in ipairs(finished_ids) do
+        if payloads[i] then
+            log_lines[#log_lines + 1] = id
+            log_lines[#log_lines + 1] = "\t"
+            log_lines[#log_lines + 1] = payloads[i]
+            log_lines[#log_lines + 1] = "\n"
+        end
+    end
+    if #log_lines > 0 then
+        local hour = math.floor(now / 3600000)
+        local log = ARGV[9] .. ":" .. hour
+        redis.call("APPEND", log, table.concat(log_lines))
+        redis.call("EXPIRE", log, tonumber(ARGV[10]))
+        redis.call("ZADD", KEYS[8], hour, hour)
+    end
 end
 
 -- The history (`queue/history.rs` reads it): per minute for a day, per hour for 30 days, in a
