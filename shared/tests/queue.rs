@@ -20,24 +20,10 @@ use coinbeat_shared::{
     submit,
     testing::command_calls,
 };
-use tokio_util::sync::CancellationToken;
 
 use common::{Queues, probe};
 
 impl Queues {
-    /// Starts an in-process worker for the probe queue with `handler`.
-    fn spawn_worker<H, Fut>(&self, handler: H) -> (CancellationToken, tokio::task::JoinHandle<()>)
-    where
-        H: Fn(ProbeJob, coinbeat_shared::queue::JobContext) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = coinbeat_shared::queue::JobResult> + Send + 'static,
-    {
-        let stop = CancellationToken::new();
-        let rt = self.probe_runtime();
-        let s = stop.clone();
-        let h = tokio::spawn(async move { rt.run(handler, s).await.unwrap() });
-        (stop, h)
-    }
-
     /// Every key of this test's prefix with a dump of its value: a full picture of what we wrote.
     async fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut c = self.conn.clone();
@@ -229,7 +215,7 @@ async fn a_permanent_error_kills_the_task_after_one_attempt_with_its_reason() {
     let ctx = Queues::start(|s| s.queues.defaults.max_retries = 5).await;
     let calls = Arc::new(Mutex::new(0u32));
     let c2 = calls.clone();
-    let (stop, h) = ctx.spawn_worker(move |job: ProbeJob, _| {
+    let (stop, h) = ctx.run_worker(move |job: ProbeJob, _| {
         let calls = c2.clone();
         async move {
             *calls.lock().unwrap() += 1;
@@ -272,7 +258,7 @@ async fn a_transient_error_is_retried_the_configured_number_of_times_with_growin
     .await;
     let calls = Arc::new(Mutex::new(Vec::<Instant>::new()));
     let c2 = calls.clone();
-    let (stop, h) = ctx.spawn_worker(move |_job: ProbeJob, _| {
+    let (stop, h) = ctx.run_worker(move |_job: ProbeJob, _| {
         let calls = c2.clone();
         async move {
             calls.lock().unwrap().push(Instant::now());
@@ -317,7 +303,7 @@ async fn a_throttled_error_waits_at_least_the_upstreams_retry_after_without_usin
         q.poll_interval_ms = 10;
     })
     .await;
-    let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move {
+    let (stop, h) = ctx.run_worker(|_job: ProbeJob, _| async move {
         Err(JobError::throttled(
             "429 from upstream",
             Duration::from_millis(1_500),
@@ -367,7 +353,7 @@ async fn throttles_never_use_up_retries_and_a_task_throttled_past_its_bound_is_d
     let runs = Arc::new(AtomicU64::new(0));
     let seen = runs.clone();
     // seq 1: throttled four times for 100 ms, then done. seq 2: always throttled for 300 ms.
-    let (stop, h) = ctx.spawn_worker(move |job: ProbeJob, _| {
+    let (stop, h) = ctx.run_worker(move |job: ProbeJob, _| {
         let seen = seen.clone();
         async move {
             let n = seen.fetch_add(1, Ordering::SeqCst);
@@ -511,7 +497,7 @@ async fn queue_stats_agree_with_the_contents_of_redis() {
     })
     .await;
     let queue = ProbeJob::queue();
-    let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
+    let (stop, h) = ctx.run_worker(|job: ProbeJob, _| async move {
         tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
         match job.fail {
             Some(_) => Err(JobError::permanent("no")),
@@ -624,7 +610,7 @@ async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is
             .is_none()
     );
 
-    let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move { Ok(None) });
+    let (stop, h) = ctx.run_worker(|_job: ProbeJob, _| async move { Ok(None) });
     let id = ctx
         .producer
         .enqueue_to(
@@ -649,7 +635,7 @@ async fn an_unknown_task_id_is_not_found_and_a_payload_the_worker_cannot_read_is
 async fn pruning_deletes_finished_task_records_past_the_retention_and_keeps_the_rest() {
     let ctx = Queues::start(|s| s.queues.defaults.max_retries = 0).await;
     let queue = ProbeJob::queue();
-    let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
+    let (stop, h) = ctx.run_worker(|job: ProbeJob, _| async move {
         match job.fail {
             Some(_) => Err(JobError::permanent("no")),
             None => Ok(Some(serde_json::json!({"seq": job.seq}))),
@@ -732,7 +718,7 @@ async fn an_idle_worker_is_woken_by_enqueue_rather_than_by_its_next_poll() {
         s.queues.defaults.orphan_after_secs = 180;
     })
     .await;
-    let (stop, h) = ctx.spawn_worker(|_job: ProbeJob, _| async move { Ok(None) });
+    let (stop, h) = ctx.run_worker(|_job: ProbeJob, _| async move { Ok(None) });
     // Let the worker register, fetch nothing and go idle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let id = ctx.enqueue(probe(1)).await;
@@ -774,7 +760,7 @@ async fn single_flight_holds_while_its_task_waits_lets_go_when_it_dies_and_a_dea
 
     // It dies: the key goes with it.
     let (stop, h) =
-        ctx.spawn_worker(|_job: ProbeJob, _| async move { Err(JobError::permanent("no")) });
+        ctx.run_worker(|_job: ProbeJob, _| async move { Err(JobError::permanent("no")) });
     ctx.wait_for_status(first, TaskStatus::Dead, Duration::from_secs(10))
         .await;
     stop.cancel();
@@ -890,7 +876,7 @@ async fn keys_of_the_layout_before_the_hash_tag_are_moved_and_every_task_runs_on
     assert!(ttl > 0 && ttl <= 600, "{ttl}");
 
     let runs = Arc::new(Mutex::new(Vec::new()));
-    let (stop, handle) = ctx.spawn_worker({
+    let (stop, handle) = ctx.run_worker({
         let runs = runs.clone();
         move |job: ProbeJob, _| {
             let runs = runs.clone();
@@ -933,7 +919,7 @@ async fn tasks_finishing_together_are_acked_many_per_script_call_each_with_its_o
     let jobs: Vec<ProbeJob> = (0..N).map(probe).collect();
     let ids = ctx.producer.enqueue_bulk(&jobs).await.unwrap();
     let scripts_before = command_calls(&ctx.conn, "evalsha").await;
-    let (stop, h) = ctx.spawn_worker(|job: ProbeJob, _| async move {
+    let (stop, h) = ctx.run_worker(|job: ProbeJob, _| async move {
         tokio::time::sleep(Duration::from_millis(5)).await;
         match job.seq % 4 {
             0 => Ok(Some(serde_json::json!({ "seq": job.seq }))),

@@ -15,23 +15,10 @@ use coinbeat_shared::{
     },
     testing::{FinishedTask, write_finished},
 };
-use tokio_util::sync::CancellationToken;
 
 use common::{Queues, probe};
 
 impl Queues {
-    fn worker<H, Fut>(&self, handler: H) -> (CancellationToken, tokio::task::JoinHandle<()>)
-    where
-        H: Fn(ProbeJob, coinbeat_shared::queue::JobContext) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = coinbeat_shared::queue::JobResult> + Send + 'static,
-    {
-        let stop = CancellationToken::new();
-        let rt = self.probe_runtime();
-        let s = stop.clone();
-        let h = tokio::spawn(async move { rt.run(handler, s).await.unwrap() });
-        (stop, h)
-    }
-
     async fn page(&self, state: TaskState, offset: u64, limit: u64) -> (u64, Vec<TaskId>) {
         let page = list_tasks(
             &self.conn,
@@ -76,8 +63,8 @@ async fn a_paused_queue_gives_nothing_to_any_replica_until_resumed_which_wakes_t
     );
 
     let workers = [
-        ctx.worker(|_job: ProbeJob, _| async move { Ok(None) }),
-        ctx.worker(|_job: ProbeJob, _| async move { Ok(None) }),
+        ctx.run_worker(|_job: ProbeJob, _| async move { Ok(None) }),
+        ctx.run_worker(|_job: ProbeJob, _| async move { Ok(None) }),
     ];
     let mut ids = Vec::new();
     for seq in 0..3 {
@@ -116,7 +103,7 @@ async fn the_history_counts_each_outcome_in_its_minute_and_its_hour_in_bounded_k
     .await;
     let queue = ProbeJob::queue();
     // 0, 1, 2 succeed; 3 fails for good; 4 fails twice (retried once, then dead).
-    let (stop, handle) = ctx.worker(|job: ProbeJob, _| async move {
+    let (stop, handle) = ctx.run_worker(|job: ProbeJob, _| async move {
         match job.seq {
             3 => Err(JobError::permanent("no")),
             4 => Err(JobError::transient("not now")),
@@ -236,7 +223,7 @@ async fn a_queues_tasks_are_listed_by_state_in_that_states_order_a_page_at_a_tim
 
     // In flight: held by a worker, shown running; then done and dead, newest first.
     let (release, released) = tokio::sync::watch::channel(false);
-    let (stop, handle) = ctx.worker(move |job: ProbeJob, _| {
+    let (stop, handle) = ctx.run_worker(move |job: ProbeJob, _| {
         let mut released = released.clone();
         async move {
             if job.seq == 4 {
@@ -505,7 +492,7 @@ async fn the_errors_index_and_the_search_logs_follow_every_move_of_a_task() {
     .await;
     let queue = ProbeJob::queue();
     let failed_once = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
-    let (stop, handle) = ctx.worker(move |job: ProbeJob, _| {
+    let (stop, handle) = ctx.run_worker(move |job: ProbeJob, _| {
         let failed_once = failed_once.clone();
         async move {
             match job.seq {

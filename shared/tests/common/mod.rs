@@ -8,11 +8,12 @@ use coinbeat_shared::{
     Settings,
     jobs::{Job, ProbeJob},
     keys::Keys,
-    queue::{EnqueueOptions, Producer, TaskId, WorkerRuntime},
+    queue::{EnqueueOptions, JobContext, JobResult, Producer, TaskId, WorkerRuntime},
     redis_conn,
     testing::TestRedis,
 };
 use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
 
 #[allow(unused_imports)] // Each test binary uses a different part.
 pub use coinbeat_shared::testing::{connect, producer};
@@ -56,6 +57,20 @@ impl Queues {
     /// A worker runtime for the probe queue on this Redis, as a worker process builds it.
     pub fn probe_runtime(&self) -> WorkerRuntime {
         probe_runtime(&self.settings, &self.conn)
+    }
+
+    /// Starts an in-process worker for the probe queue with `handler`; cancel the token to
+    /// stop it.
+    pub fn run_worker<H, Fut>(&self, handler: H) -> (CancellationToken, tokio::task::JoinHandle<()>)
+    where
+        H: Fn(ProbeJob, JobContext) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = JobResult> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let rt = self.probe_runtime();
+        let s = stop.clone();
+        let h = tokio::spawn(async move { rt.run(handler, s).await.unwrap() });
+        (stop, h)
     }
 }
 
