@@ -386,10 +386,13 @@ async fn the_dashboard_in_a_real_browser() {
     let cache = PriceCache::new(conn, Keys::new("coinbeat"), &defaults);
     let bitcoin = CoinId::parse("bitcoin").unwrap();
     let current = cache.get(&bitcoin).await.unwrap().unwrap();
+    // Of a moment a minute ahead (`as_of` is the earlier of the upstream's time and the
+    // fetch), so no trade streamed or price fetched meanwhile replaces it before it is seen.
+    let ahead = Utc::now() + chrono::Duration::seconds(60);
     let moved = PriceRecord {
         usd: Decimal::from_str("12345.6789").unwrap(),
-        // Newer than anything the beat writes meanwhile, so it stays on the board.
-        fetched_at: Utc::now() + chrono::Duration::seconds(60),
+        upstream_updated_at: Some(ahead),
+        fetched_at: ahead,
         ..current
     };
     assert_eq!(cache.write(&[moved]).await.unwrap().written, 1);
