@@ -350,6 +350,10 @@ impl QueueKeys {
     pub fn search_log_prefix(&self) -> String {
         format!("{}:search", self.ns)
     }
+    /// The search log of `hour` (unix hours).
+    pub fn search_log(&self, hour: u64) -> String {
+        format!("{}:{hour}", self.search_log_prefix())
+    }
     /// ZSET of the hours that have a search log (member and score: the unix hour).
     pub fn search_hours(&self) -> String {
         format!("{}:search-hours", self.ns)

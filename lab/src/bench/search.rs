@@ -206,10 +206,7 @@ async fn search_memory(lab: &Lab, queue: &coinbeat_shared::jobs::QueueName) -> a
         .arg(-1)
         .query_async(&mut conn)
         .await?;
-    let mut keys: Vec<String> = hours
-        .iter()
-        .map(|h| format!("{}:{h}", k.search_log_prefix()))
-        .collect();
+    let mut keys: Vec<String> = hours.iter().map(|&h| k.search_log(h)).collect();
     keys.push(k.search_hours());
     keys.push(k.errors());
     let mut total = 0;

@@ -68,10 +68,7 @@ pub use prune::prune_finished;
 pub use purge::{PurgeReport, purge_waiting};
 pub use routes::QueueRedis;
 pub use runtime::{JobContext, RuntimeError, WorkerRuntime, replica_name, worker_name};
-pub use search::{
-    MAX_COLLECTED as SEARCH_MAX_COLLECTED, STEP as SEARCH_STEP, SearchResult, TaskSearch,
-    search_queue,
-};
+pub use search::{STEP as SEARCH_STEP, SearchResult, TaskSearch, search_queue};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};

@@ -270,20 +270,19 @@ async fn by_arguments(
         .await?;
     let needle = needle(&search.args);
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    let log_key = |hour: u64| format!("{}:{hour}", k.search_log_prefix());
     // One range for every lookup, pinned by the first.
     let mut until = search
         .until_ms
         .map_or_else(|| "+inf".to_owned(), |ms| ms.to_string());
     let mut hours = hours.into_iter();
-    let mut reading = hours.next().map(|h| read_log(conn, log_key(h)));
+    let mut reading = hours.next().map(|h| read_log(conn, k.search_log(h)));
     let mut finished = 0u64;
     while let Some(read) = reading.take() {
         let mut log = read
             .await
             .map_err(|e| QueueError::Protocol(format!("search: a read stopped: {e}")))??
             .unwrap_or_default();
-        reading = hours.next().map(|h| read_log(conn, log_key(h)));
+        reading = hours.next().map(|h| read_log(conn, k.search_log(h)));
         let mut matched = Vec::new();
         result.examined += matching_ids(&mut log, &finder, &mut matched);
         // A log is in the order its tasks finished: newest first, so a broad needle stops as

@@ -55,11 +55,8 @@ pub async fn write_finished(
         pipe.sadd(set, &id_s).ignore();
         // The line `ack.lua` would append to the hour's search log.
         let hour = task.finished_ms / 3_600_000;
-        pipe.append(
-            format!("{}:{hour}", k.search_log_prefix()),
-            format!("{id_s}\t{}\n", task.payload),
-        )
-        .ignore();
+        pipe.append(k.search_log(hour), format!("{id_s}\t{}\n", task.payload))
+            .ignore();
         pipe.zadd(k.search_hours(), hour, hour).ignore();
         ids.push(id);
         in_pipe += 1;
