@@ -20,6 +20,7 @@ use coinbeat_shared::{
     domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
     queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus},
+    ratelimit::RateLimitError,
     schedule_control::ControlError,
     settings::Role,
     submit::SubmitError,
@@ -581,6 +582,15 @@ fn is_unavailability(e: &redis::RedisError) -> bool {
             false
         }
         _ => true,
+    }
+}
+
+impl From<RateLimitError> for ApiError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Redis(e) => e.into(),
+            other => ApiError::Internal(Box::new(other)),
+        }
     }
 }
 

@@ -410,15 +410,38 @@ async fn the_dashboard_in_a_real_browser() {
     .await;
     photograph(&browser, &api, "prices").await;
 
-    // 9. The remaining pages, photographed.
-    for (hash, name, ready) in [
-        ("#/workers", "workers", "main table tbody tr"),
-        ("#/upstreams", "upstreams", "main p"),
-    ] {
-        visit(&browser, &api, hash).await;
-        text_of(&browser, ready).await;
-        photograph(&browser, &api, name).await;
-    }
+    // 9. The upstreams: each limit's use, live. CoinGecko's month window (`30/min,
+    // 10000/month`) holds every price fetch of this run, so it shows permits in use, and it
+    // grows while the page is open, as a refresh of the prices fetches again.
+    visit(&browser, &api, "#/upstreams").await;
+    let month = "tr[data-provider='coingecko'] .window-use[data-window='10,000/month'] meter";
+    let used = async || -> Option<u64> {
+        let meter = browser.find(Locator::Css(month)).await.ok()?;
+        assert_eq!(meter.attr("max").await.ok()??, "10000");
+        meter.attr("value").await.ok()??.parse().ok()
+    };
+    let first = wait_for("CoinGecko's permits in use", PATIENCE, async || {
+        used().await.filter(|n| *n > 0)
+    })
+    .await;
+    let refresh = http
+        .post(format!("{api}/v1/admin/prices/refresh"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status().as_u16(), 202);
+    wait_for("more permits in use, live", PATIENCE, async || {
+        used().await.filter(|n| *n > first)
+    })
+    .await;
+    text_of(&browser, "main section table tbody tr td").await;
+    photograph(&browser, &api, "upstreams").await;
+
+    // 10. The remaining pages, photographed.
+    visit(&browser, &api, "#/workers").await;
+    text_of(&browser, "main table tbody tr").await;
+    photograph(&browser, &api, "workers").await;
     // The wallet analysed above, looked up.
     visit(&browser, &api, "#/wallets").await;
     let field = browser

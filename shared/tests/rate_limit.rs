@@ -15,7 +15,7 @@ use coinbeat_shared::{
     queue::JobError,
     ratelimit::{
         Acquired, LEASE_MARGIN, Limiter, LimiterId, LimiterMetrics, MAX_SLEEP, Provider,
-        RateLimitError, RateSpec, RateSpecError, read_snapshot,
+        RateLimitError, RateSpec, RateSpecError, WindowUsage, read_snapshot, read_usage,
     },
     redis_conn,
     settings::{Secret, SettingsError},
@@ -542,6 +542,85 @@ async fn metrics_count_exactly_what_a_scripted_sequence_did() {
             ..LimiterMetrics::default()
         }
     );
+}
+
+#[tokio::test]
+async fn usage_shows_each_windows_permits_in_use_against_its_limit_and_the_callers_waiting() {
+    let redis = TestRedis::start();
+    let prefix = coinbeat_shared::testing::unique_prefix();
+    // A log window (2/s) and a bucket window (5000/h), weighted grants.
+    let spec = "2/s, 5000/h";
+    let a = limiter(&redis, &prefix, coingecko(), spec).await;
+    let untouched = a.usage().await.unwrap();
+    let used = |u: &coinbeat_shared::ratelimit::LimiterUsage| -> Vec<u64> {
+        u.windows.iter().map(|w| w.used).collect()
+    };
+    assert_eq!(used(&untouched), [0, 0]);
+    assert_eq!(untouched.waiting, 0);
+    assert_eq!(untouched.blocked_until, None);
+
+    a.acquire(1, Duration::ZERO).await.unwrap();
+    a.acquire(1, Duration::ZERO).await.unwrap();
+    let full = a.usage().await.unwrap();
+    assert_eq!(
+        full.windows,
+        [
+            WindowUsage {
+                limit: 2,
+                period_secs: 1,
+                used: 2
+            },
+            WindowUsage {
+                limit: 5000,
+                period_secs: 3600,
+                used: 2
+            },
+        ]
+    );
+    // Two callers in other processes wait for the full second window to free.
+    let waiters: Vec<_> =
+        futures::future::join_all((0..2).map(|_| limiter(&redis, &prefix, coingecko(), spec)))
+            .await
+            .into_iter()
+            .map(|l| tokio::spawn(async move { l.acquire(1, Duration::from_secs(5)).await }))
+            .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Read as the API does: no limiter, only the connection, the keys, the id and the limit.
+    let conn = redis_conn::connect(&{
+        let mut s = redis.settings();
+        s.redis.key_prefix = prefix.clone();
+        s.redis
+    })
+    .await
+    .unwrap();
+    let keys = Keys::new(prefix.as_str());
+    let spec = RateSpec::parse(spec).unwrap();
+    let seen = read_usage(&conn, &keys, &coingecko(), &spec).await.unwrap();
+    assert_eq!(seen.waiting, 2, "{seen:?}");
+    assert_eq!(used(&seen), [2, 2]);
+    for w in waiters {
+        w.await.unwrap().unwrap();
+    }
+    let after = read_usage(&conn, &keys, &coingecko(), &spec).await.unwrap();
+    assert_eq!(after.waiting, 0);
+    assert_eq!(after.windows[1].used, 4, "the hour holds every grant");
+    assert!(after.windows[0].used <= 2, "{after:?}");
+    // The second window empties a period (and the guard) after its last grant; the hour does not.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let later = read_usage(&conn, &keys, &coingecko(), &spec).await.unwrap();
+    assert_eq!(used(&later), [0, 4]);
+    // A push-back shows as a block on Redis's clock; an `off` limit has no windows.
+    a.push_back(Duration::from_secs(30)).await.unwrap();
+    let blocked = read_usage(&conn, &keys, &coingecko(), &spec).await.unwrap();
+    let left = blocked.blocked_for().unwrap();
+    assert!(
+        left > Duration::from_secs(29) && left <= Duration::from_secs(30),
+        "{left:?}"
+    );
+    let off = read_usage(&conn, &keys, &coingecko(), &RateSpec::parse("off").unwrap())
+        .await
+        .unwrap();
+    assert!(off.windows.is_empty());
 }
 
 async fn limiter_for_other_provider(redis: &TestRedis, prefix: &str) -> Limiter {

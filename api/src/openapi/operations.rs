@@ -20,7 +20,8 @@ use crate::{
     routes::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
         markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
-        queue_tasks, queues, schedule_control, schedules, task_search, tasks, wallets, workers,
+        queue_tasks, queues, rate_limits, schedule_control, schedules, task_search, tasks, wallets,
+        workers,
     },
 };
 
@@ -317,6 +318,12 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             response: json::<health_report::ReportView>(),
             not_found: true,
             ..op("The latest health report: upstreams, breakers, limiters, Redis, queues")
+        },
+        "/v1/rate-limits" if get => Operation {
+            response: json::<rate_limits::RateLimitsResponse>(),
+            ..op(
+                "Each upstream's shared rate limit now: permits in use per window, waiting callers",
+            )
         },
         "/v1/admin/queues/{queue}/dead" if get => Operation {
             path: QUEUE,

@@ -35,7 +35,7 @@ struct May {
     workers: bool,
     /// `GET /v1/schedules` and a schedule's runs.
     schedules: bool,
-    /// `GET /v1/health`.
+    /// `GET /v1/health`, `GET /v1/rate-limits`.
     health: bool,
     /// `GET /v1/tasks/{id}`.
     tasks: bool,

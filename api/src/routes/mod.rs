@@ -23,6 +23,7 @@
 //! | `GET /v1/schedules/{entry}/runs` | [`schedule_control`] |
 //! | `GET /v1/workers` | [`workers`] |
 //! | `GET /v1/health` | [`health_report`] |
+//! | `GET /v1/rate-limits` | [`rate_limits`] |
 //! | `GET /v1/me` (what the caller may do) | [`me`] |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | [`coinbeat_ops`]'s handlers, as every process serves them |
 //! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
@@ -91,6 +92,7 @@ pub mod queue_history;
 pub mod queue_pause;
 pub mod queue_tasks;
 pub mod queues;
+pub mod rate_limits;
 pub mod schedule_control;
 pub mod schedules;
 pub mod stream_prices;
@@ -320,6 +322,12 @@ pub fn table() -> Vec<Route> {
             "/v1/health",
             Status(S::Health),
             get(health_report::latest),
+        ),
+        route(
+            M::GET,
+            "/v1/rate-limits",
+            Status(S::Health),
+            get(rate_limits::list),
         ),
         route(
             M::GET,

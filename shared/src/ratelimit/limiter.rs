@@ -43,10 +43,11 @@ use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 
 use super::{
-    LimiterId, LimiterSnapshot, RateLimitError, RateSpec,
+    LimiterId, LimiterSnapshot, RateLimitError, RateSpec, RateWindow,
     metrics::redis_instant,
     read_snapshot,
     scripts::{ACQUIRE, PUSH_BACK},
+    usage::{LimiterUsage, read_usage},
 };
 use crate::keys::{Keys, RateLimitKeys};
 
@@ -193,6 +194,11 @@ impl Limiter {
         read_snapshot(&self.conn, &self.keys, &self.id).await
     }
 
+    /// How much of each window is in use now, and how many callers wait.
+    pub async fn usage(&self) -> Result<LimiterUsage, RateLimitError> {
+        read_usage(&self.conn, &self.keys, &self.id, &self.spec).await
+    }
+
     async fn attempt(
         &self,
         cost: u32,
@@ -219,15 +225,12 @@ impl Limiter {
             .arg(millis_ceil(LEASE_MARGIN))
             .arg(millis_ceil(LATE_GRACE));
         for window in self.spec.windows() {
-            let period_ms = window.period().as_millis() as u64;
-            let bucket_ms = if window.limit() <= LOG_MAX_LIMIT {
-                invocation.key(self.rate_keys.log(period_ms));
-                0
-            } else {
-                invocation.key(self.rate_keys.buckets(period_ms));
-                period_ms.div_ceil(BUCKETS_PER_WINDOW)
-            };
-            invocation.arg(window.limit()).arg(period_ms).arg(bucket_ms);
+            let (key, bucket_ms) = window_key(&self.rate_keys, window);
+            invocation
+                .key(key)
+                .arg(window.limit())
+                .arg(window.period().as_millis() as u64)
+                .arg(bucket_ms);
         }
         let (status, wait_ms, now_us, arrival_us): (i64, u64, i64, i64) =
             invocation.invoke_async(&mut self.conn.clone()).await?;
@@ -238,6 +241,20 @@ impl Limiter {
             0 => Attempt::Wait(wait),
             _ => Attempt::Denied(wait),
         })
+    }
+}
+
+/// Where one window of a limiter is kept, and its bucket width in milliseconds: a sliding log
+/// (width 0) up to [`LOG_MAX_LIMIT`], buckets above.
+pub(super) fn window_key(keys: &RateLimitKeys, window: &RateWindow) -> (String, u64) {
+    let period_ms = window.period().as_millis() as u64;
+    if window.limit() <= LOG_MAX_LIMIT {
+        (keys.log(period_ms), 0)
+    } else {
+        (
+            keys.buckets(period_ms),
+            period_ms.div_ceil(BUCKETS_PER_WINDOW),
+        )
     }
 }
 

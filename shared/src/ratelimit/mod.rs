@@ -8,6 +8,8 @@
 //!   `limiter.rs` for the algorithm, its guard and the line).
 //! - [`LimiterSnapshot`] and [`read_snapshot`]: the counters kept in Redis per limiter and
 //!   the push-back state, for the API and the health report.
+//! - [`LimiterUsage`] and [`read_usage`]: each window's permits in use now against its limit,
+//!   and the callers waiting, read-only (the dashboard's live view).
 //! - [`RateLimitError`]: throttled, impossible cost, or Redis; converts into a `JobError`.
 
 mod error;
@@ -16,6 +18,7 @@ mod limiter_id;
 mod metrics;
 mod scripts;
 mod spec;
+mod usage;
 
 pub use error::RateLimitError;
 pub use limiter::{
@@ -25,3 +28,4 @@ pub use limiter::{
 pub use limiter_id::{FINGERPRINT_HEX, LimiterId, Provider};
 pub use metrics::{LimiterMetrics, LimiterSnapshot, read_snapshot};
 pub use spec::{MAX_WINDOW, RateSpec, RateSpecError, RateWindow};
+pub use usage::{LimiterUsage, WindowUsage, read_usage};

@@ -11,3 +11,7 @@ pub(crate) static ACQUIRE: LazyLock<Script> =
 /// Record an upstream's push-back: keep the later of the current and the new blocked-until.
 pub(crate) static PUSH_BACK: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/push_back.lua")));
+
+/// Read how much of each window is in use, and how many callers wait, without changing anything.
+pub(crate) static USAGE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/usage.lua")));
