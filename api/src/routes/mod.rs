@@ -96,6 +96,7 @@ pub mod rate_limits;
 pub mod schedule_control;
 pub mod schedules;
 pub mod stream_prices;
+pub mod task_row;
 pub mod task_search;
 pub mod tasks;
 pub mod wallets;

@@ -8,16 +8,14 @@ use axum::{
     Extension, Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
 };
-use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     jobs::Queue,
-    queue::{TaskId, TaskState, TaskStatus, TaskSummary, list_tasks},
+    queue::{TaskState, list_tasks},
     settings::Role,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{at_ms, paging::PageQuery, queue_param};
+use super::{paging::PageQuery, queue_param, task_row::TaskRow};
 use crate::{ApiError, AppState, auth::Caller};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -38,22 +36,6 @@ pub struct TaskPageView {
     offset: u64,
     limit: u64,
     tasks: Vec<TaskRow>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TaskRow {
-    id: TaskId,
-    queue: Queue,
-    status: TaskStatus,
-    attempts: u32,
-    max_attempts: u32,
-    /// The task's payload: admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args: Option<Value>,
-    last_error: Option<String>,
-    enqueued_at: Option<DateTime<Utc>>,
-    run_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
 }
 
 /// 404 for an unknown queue; 422 for a state, limit or offset that is not one.
@@ -98,24 +80,7 @@ pub async fn list(
         tasks: found
             .tasks
             .into_iter()
-            .map(|t| TaskRow::new(queue, t, admin))
+            .map(|t| TaskRow::new(queue, task_state, t, admin))
             .collect(),
     }))
-}
-
-impl TaskRow {
-    fn new(queue: Queue, t: TaskSummary, admin: bool) -> Self {
-        Self {
-            id: t.id,
-            queue,
-            status: t.status,
-            attempts: t.attempts,
-            max_attempts: t.max_attempts,
-            args: admin.then_some(t.payload),
-            last_error: t.last_error,
-            enqueued_at: at_ms(t.enqueued_at),
-            run_at: at_ms(t.run_at),
-            finished_at: at_ms(t.finished_at),
-        }
-    }
 }

@@ -19,17 +19,19 @@ use axum::{
     Extension, Json,
     extract::{Query, State, rejection::QueryRejection},
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use coinbeat_shared::{
     jobs::Queue,
-    queue::{TaskId, TaskSearch, TaskState, TaskStatus, TaskSummary, find_task, search_queue},
+    queue::{TaskId, TaskSearch, find_task, search_queue},
     settings::Role,
 };
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{at_ms, price_history::instant_schema, price_history::parse_instant};
+use super::{
+    price_history::{instant_schema, parse_instant},
+    task_row::TaskRow,
+};
 use crate::{ApiError, AppState, auth::Caller};
 
 /// How long a search may take before it answers what it has.
@@ -70,30 +72,12 @@ pub struct SearchQuery {
 /// `GET /v1/tasks`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchView {
-    tasks: Vec<FoundTask>,
+    tasks: Vec<TaskRow>,
     /// Finished tasks looked at.
     examined: u64,
     /// False when the time ran out first: what was found so far.
     complete: bool,
     took_ms: u64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct FoundTask {
-    id: TaskId,
-    queue: Queue,
-    #[schema(value_type = String)]
-    state: TaskState,
-    status: TaskStatus,
-    attempts: u32,
-    max_attempts: u32,
-    /// The task's arguments: admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args: Option<Value>,
-    last_error: Option<String>,
-    enqueued_at: Option<DateTime<Utc>>,
-    run_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /v1/tasks`: 422 for a filter that cannot be read, 403 for `args` without `admin`.
@@ -123,31 +107,8 @@ pub async fn search(
             .into_iter()
             .filter_map(|task| {
                 let queue: Queue = task.queue.as_str().parse().ok()?;
-                let now_ms = Utc::now().timestamp_millis().max(0) as u64;
-                let state = match task.status {
-                    TaskStatus::Running => TaskState::InFlight,
-                    TaskStatus::Done => TaskState::Done,
-                    TaskStatus::Dead => TaskState::Dead,
-                    // Waiting for a retry's backoff.
-                    TaskStatus::Failed => TaskState::Delayed,
-                    TaskStatus::Pending if task.run_at.is_some_and(|at| at > now_ms) => {
-                        TaskState::Delayed
-                    }
-                    TaskStatus::Pending => TaskState::Waiting,
-                };
-                Some(FoundTask {
-                    id: task.id,
-                    queue,
-                    state,
-                    status: task.status,
-                    attempts: task.attempts,
-                    max_attempts: task.max_attempts,
-                    args: admin.then_some(task.payload),
-                    last_error: task.last_error,
-                    enqueued_at: at_ms(task.enqueued_at),
-                    run_at: at_ms(task.run_at),
-                    finished_at: at_ms(task.finished_at),
-                })
+                let state = task.state(Utc::now().timestamp_millis().max(0) as u64);
+                Some(TaskRow::new(queue, state, task.into(), admin))
             })
             .collect();
         return Ok(Json(SearchView {
@@ -216,16 +177,10 @@ pub async fn search(
             found
                 .tasks
                 .into_iter()
-                .map(|(state, task)| FoundTask::new(queue, state, task, admin)),
+                .map(|(state, task)| TaskRow::new(queue, state, task, admin)),
         );
     }
-    // Not finished first (most recently enqueued first), then finished, newest first.
-    tasks.sort_by_key(|t| {
-        (
-            t.finished_at.is_some(),
-            std::cmp::Reverse(t.finished_at.or(t.enqueued_at)),
-        )
-    });
+    tasks.sort_by_key(TaskRow::newest_first);
     tasks.truncate(search.limit as usize);
     Ok(Json(SearchView {
         tasks,
@@ -251,22 +206,4 @@ fn needle(name: &str, raw: Option<String>) -> Result<Option<String>, ApiError> {
 fn ms(name: &str, raw: Option<&str>) -> Result<Option<u64>, ApiError> {
     raw.map(|raw| parse_instant(name, raw).map(|at| at.timestamp_millis().max(0) as u64))
         .transpose()
-}
-
-impl FoundTask {
-    fn new(queue: Queue, state: TaskState, t: TaskSummary, admin: bool) -> Self {
-        Self {
-            id: t.id,
-            queue,
-            state,
-            status: t.status,
-            attempts: t.attempts,
-            max_attempts: t.max_attempts,
-            args: admin.then_some(t.payload),
-            last_error: t.last_error,
-            enqueued_at: at_ms(t.enqueued_at),
-            run_at: at_ms(t.run_at),
-            finished_at: at_ms(t.finished_at),
-        }
-    }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{QueueError, QueueRedis, RedisConn, TaskId, scripts::LOOKUP};
+use super::{QueueError, QueueRedis, RedisConn, TaskId, TaskState, TaskSummary, scripts::LOOKUP};
 use crate::{jobs::QueueName, keys::Keys};
 
 /// Where a task is in its life.
@@ -65,6 +65,37 @@ pub struct TaskInfo {
     pub finished_at: Option<u64>,
     /// The worker holding it, while running.
     pub worker: Option<String>,
+}
+
+impl TaskInfo {
+    /// Where the task is at `now_ms` (unix milliseconds): a pending task whose time has not come
+    /// is delayed, as is a failed one waiting for its retry's backoff.
+    pub fn state(&self, now_ms: u64) -> TaskState {
+        match self.status {
+            TaskStatus::Running => TaskState::InFlight,
+            TaskStatus::Done => TaskState::Done,
+            TaskStatus::Dead => TaskState::Dead,
+            TaskStatus::Failed => TaskState::Delayed,
+            TaskStatus::Pending if self.run_at.is_some_and(|at| at > now_ms) => TaskState::Delayed,
+            TaskStatus::Pending => TaskState::Waiting,
+        }
+    }
+}
+
+impl From<TaskInfo> for TaskSummary {
+    fn from(t: TaskInfo) -> Self {
+        Self {
+            id: t.id,
+            status: t.status,
+            attempts: t.attempts,
+            max_attempts: t.max_attempts,
+            last_error: t.last_error,
+            enqueued_at: t.enqueued_at,
+            run_at: t.run_at,
+            finished_at: t.finished_at,
+            payload: t.payload,
+        }
+    }
 }
 
 /// Looks a task up; `Ok(None)` when the queue has no record of it (never existed or pruned).
