@@ -281,6 +281,8 @@ async fn fresh_data(
             }
             Ok(Some(serde_json::to_value(view).expect("views serialize")))
         }
-        Queue::Market | Queue::Health | Queue::Cleanup | Queue::Catalogue => Ok(None),
+        Queue::Market | Queue::Health | Queue::Cleanup | Queue::Catalogue | Queue::History => {
+            Ok(None)
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::{
 };
 
 use axum::extract::FromRef;
+use coinbeat_history::HistoryStore;
 use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
@@ -40,6 +41,8 @@ pub enum StateError {
     Redis(#[from] ConnectError),
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
+    #[error("history storage: {0}")]
+    History(#[from] coinbeat_history::HistoryError),
 }
 
 /// Shortest whole-request timeout. Every Redis call is already bounded by the Redis timeout;
@@ -88,6 +91,8 @@ struct Inner {
     catalogue: CatalogueCache,
     /// The tracked set as last read (see [`AppState::tracked_symbols`]).
     tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
+    /// PostgreSQL, for history past what Redis keeps; `None` when history storage is off.
+    history: Option<HistoryStore>,
     /// The OpenAPI document, built on first request (see [`AppState::openapi_document`]).
     openapi: OnceLock<serde_json::Value>,
 }
@@ -152,6 +157,7 @@ impl AppState {
                 openapi: OnceLock::new(),
                 catalogue,
                 tracked: Mutex::new(None),
+                history: HistoryStore::from_settings(&settings.history)?,
             }),
         })
     }
@@ -180,6 +186,11 @@ impl AppState {
 
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    /// The history in PostgreSQL, when `DATABASE_URL` is set.
+    pub fn history(&self) -> Option<&HistoryStore> {
+        self.inner.history.as_ref()
     }
 
     pub fn cache(&self) -> &PriceCache {

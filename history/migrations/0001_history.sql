@@ -30,7 +30,8 @@ CREATE TABLE sources (
 );
 
 CREATE TABLE price_snapshots (
-    -- The moment the price is of (the upstream's time for it, or when it was fetched).
+    -- The instant of the price: when it was fetched (as Redis's recent points), or the
+    -- upstream's time for a backfilled point.
     at          timestamptz NOT NULL,
     coin        integer NOT NULL,
     source      smallint NOT NULL,

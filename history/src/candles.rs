@@ -22,8 +22,49 @@ pub struct Candle {
     pub high: Decimal,
     pub low: Decimal,
     pub close: Decimal,
+    /// When the close was: the step's last point.
+    pub close_at: DateTime<Utc>,
     /// Snapshots in the step.
     pub points: u64,
+}
+
+impl Candle {
+    /// Adds the points of `later`, a candle of the same step made of later points: the open
+    /// stays, the close is `later`'s.
+    pub fn absorb(&mut self, later: &Candle) {
+        self.high = self.high.max(later.high);
+        self.low = self.low.min(later.low);
+        self.close = later.close;
+        self.close_at = later.close_at;
+        self.points += later.points;
+    }
+}
+
+/// The candles of `points` by the same rule as [`HistoryStore::candles`] (epoch-aligned
+/// steps, open the earliest point, close the latest), for points that are not in PostgreSQL
+/// (Redis's recent ones). Oldest first.
+pub fn candles_of(points: &[(DateTime<Utc>, Decimal)], step: Duration) -> Vec<Candle> {
+    let step_ms = (step.as_millis().max(1)).min(i64::MAX as u128) as i64;
+    let mut sorted = points.to_vec();
+    sorted.sort_by_key(|(at, _)| *at);
+    let mut out: Vec<Candle> = Vec::new();
+    for (at, usd) in sorted {
+        let start_ms = at.timestamp_millis().div_euclid(step_ms) * step_ms;
+        let point = Candle {
+            start: DateTime::from_timestamp_millis(start_ms).unwrap_or_default(),
+            open: usd,
+            high: usd,
+            low: usd,
+            close: usd,
+            close_at: at,
+            points: 1,
+        };
+        match out.last_mut() {
+            Some(last) if last.start == point.start => last.absorb(&point),
+            _ => out.push(point),
+        }
+    }
+    out
 }
 
 impl HistoryStore {
@@ -41,12 +82,22 @@ impl HistoryStore {
             return Ok(None);
         };
         let step_secs = step.as_secs().max(1) as f64;
-        let rows: Vec<(DateTime<Utc>, Decimal, Decimal, Decimal, Decimal, i64)> = sqlx::query_as(
+        type Row = (
+            DateTime<Utc>,
+            Decimal,
+            Decimal,
+            Decimal,
+            Decimal,
+            DateTime<Utc>,
+            i64,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT * FROM ( \
                SELECT date_bin(make_interval(secs => $2), at, 'epoch'::timestamptz) AS start, \
                       (array_agg(usd ORDER BY at))[1] AS open, \
                       max(usd) AS high, min(usd) AS low, \
                       (array_agg(usd ORDER BY at DESC))[1] AS close, \
+                      max(at) AS close_at, \
                       count(*) AS points \
                FROM price_snapshots \
                WHERE coin = $1 AND at >= $3 AND at <= $4 \
@@ -62,12 +113,13 @@ impl HistoryStore {
         .await?;
         Ok(Some(
             rows.into_iter()
-                .map(|(start, open, high, low, close, points)| Candle {
+                .map(|(start, open, high, low, close, close_at, points)| Candle {
                     start,
                     open,
                     high,
                     low,
                     close,
+                    close_at,
                     points: points as u64,
                 })
                 .collect(),

@@ -21,7 +21,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use candles::Candle;
+pub use candles::{Candle, candles_of};
 pub use coins::CoinMeta;
 pub use error::HistoryError;
 pub use snapshots::{BATCH_ROWS, Snapshot, StoredPoint, Written};

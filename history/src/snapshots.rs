@@ -20,7 +20,8 @@ pub const BATCH_ROWS: usize = 10_000;
 pub struct Snapshot {
     /// The coin's id (CoinGecko's, `bitcoin`).
     pub coin_id: String,
-    /// The moment the price is of.
+    /// The instant of the price: when it was fetched (the instant Redis's history point
+    /// carries), or the upstream's time for a backfilled point.
     pub at: DateTime<Utc>,
     pub usd: Decimal,
     pub market_cap_usd: Option<Decimal>,

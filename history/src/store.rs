@@ -15,6 +15,7 @@ use std::{
 };
 
 use chrono::{DateTime, Datelike, Utc};
+use coinbeat_shared::settings::HistorySettings;
 use sqlx::{
     PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -76,6 +77,19 @@ impl HistoryStore {
             pool,
             inner: Arc::default(),
         })
+    }
+
+    /// The store `settings` name; `None` when history storage is off (no database URL).
+    pub fn from_settings(settings: &HistorySettings) -> Result<Option<Self>, HistoryError> {
+        let Some(url) = settings.database_url.as_ref().filter(|_| settings.is_on()) else {
+            return Ok(None);
+        };
+        Self::connect_lazy(&Connect {
+            url: url.expose().trim(),
+            max_connections: settings.max_connections,
+            timeout: settings.timeout(),
+        })
+        .map(Some)
     }
 
     /// The pool, for queries of the crate's own modules.

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, TimeZone, Utc};
 use coinbeat_history::{
-    Candle, CoinMeta, Connect, HistoryStore, Snapshot, Written, testing::TestPostgres,
+    Candle, CoinMeta, Connect, HistoryStore, Snapshot, Written, candles_of, testing::TestPostgres,
 };
 use rust_decimal::Decimal;
 
@@ -131,6 +131,7 @@ fn reference(points: &[(i64, Decimal)], step: i64) -> Vec<Candle> {
                 c.high = c.high.max(usd);
                 c.low = c.low.min(usd);
                 c.close = usd;
+                c.close_at = t(at);
                 c.points += 1;
             }
             _ => out.push(Candle {
@@ -139,6 +140,7 @@ fn reference(points: &[(i64, Decimal)], step: i64) -> Vec<Candle> {
                 high: usd,
                 low: usd,
                 close: usd,
+                close_at: t(at),
                 points: 1,
             }),
         }
@@ -187,6 +189,14 @@ async fn candles_equal_a_reference_computation_over_the_same_points() {
             .unwrap()
             .unwrap();
         assert_eq!(got, reference(&points, step), "step {step}");
+        // The same rule in Rust, for the points only Redis holds (the API's newest part).
+        let timed: Vec<(DateTime<Utc>, Decimal)> =
+            points.iter().map(|(at, usd)| (t(*at), *usd)).collect();
+        assert_eq!(
+            candles_of(&timed, Duration::from_secs(step as u64)),
+            got,
+            "step {step}, in Rust"
+        );
     }
     // A range inside: only its points; a limit keeps the newest candles.
     let (since, until) = (base + 3_600 + 1, base + 5 * 3_600);

@@ -26,6 +26,10 @@ pub enum Scenario {
     /// `--tasks` finished tasks (use `--tasks 1000000`) searched through `GET /v1/tasks` by
     /// arguments, error text, time and id: latency, tasks examined, Redis memory per task.
     Search,
+    /// The history in PostgreSQL (the machine's server, a database of its own): `--coins`
+    /// coins (default 10) × a year of minute snapshots written and written again, one-year
+    /// hourly candles, bytes per coin-year.
+    History,
     /// Every scenario above but `tiers` (which watches a running system for many minutes),
     /// one after the other.
     All,
@@ -70,7 +74,8 @@ pub struct BenchArgs {
     pub symbols: Vec<usize>,
     /// refresh: the whole market instead of the tracked set: the simulator lists this many
     /// coins and every default price tier refreshes them (e.g. `--coins 14000`); tiers: the
-    /// coins the simulator lists (default 14000).
+    /// coins the simulator lists (default 14000); history: coins with a year of minute
+    /// snapshots each (default 10).
     #[arg(long)]
     pub coins: Option<u32>,
     /// tiers: minutes watched after the warm-up.

@@ -69,16 +69,18 @@ pub enum Queue {
     Health,
     Cleanup,
     Catalogue,
+    History,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 6] = [
+    pub const ALL: [Queue; 7] = [
         Queue::Prices,
         Queue::Market,
         Queue::Wallet,
         Queue::Health,
         Queue::Cleanup,
         Queue::Catalogue,
+        Queue::History,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl Queue {
             Queue::Health => "health",
             Queue::Cleanup => "cleanup",
             Queue::Catalogue => "catalogue",
+            Queue::History => "history",
         }
     }
 
@@ -106,7 +109,8 @@ impl fmt::Display for Queue {
 /// The name is not one of the product's queues (job kinds).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup, catalogue"
+    "unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup, catalogue, \
+     history"
 )]
 pub struct UnknownKind(pub String);
 
@@ -206,6 +210,32 @@ pub struct CleanupJob {}
 #[serde(deny_unknown_fields)]
 pub struct CatalogueJob {}
 
+/// Store history in PostgreSQL (`[history]`; refused while `DATABASE_URL` is not set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HistoryJob {
+    /// Store the cached prices of a set of coins, and the catalogue's metadata of each.
+    Snapshot(SnapshotJob),
+}
+
+/// Which coins a snapshot stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotJob {
+    /// `tracked` (the tracked coins, the default), `ranked` (every catalogued coin with a
+    /// cached price) or a `[prices.tiers]` tier.
+    #[serde(default = "SnapshotJob::tracked")]
+    pub set: String,
+}
+
+impl SnapshotJob {
+    fn tracked() -> String {
+        crate::settings::TRACKED.to_owned()
+    }
+}
+
 macro_rules! on_queue {
     ($($job:ty => $queue:expr),* $(,)?) => {
         $(impl Job for $job {
@@ -223,6 +253,7 @@ on_queue!(
     HealthJob => Queue::Health,
     CleanupJob => Queue::Cleanup,
     CatalogueJob => Queue::Catalogue,
+    HistoryJob => Queue::History,
 );
 
 /// A diagnostic task on the `probe` queue: it does nothing but what it asks for (sleep, fail).
@@ -268,7 +299,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn product_queue_names_are_the_six_documented_ones() {
+    fn product_queue_names_are_the_seven_documented_ones() {
         let names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
         assert_eq!(
             names,
@@ -278,7 +309,8 @@ mod tests {
                 "wallet",
                 "health",
                 "cleanup",
-                "catalogue"
+                "catalogue",
+                "history"
             ]
         );
         assert_eq!(CatalogueJob::queue().as_str(), "catalogue");

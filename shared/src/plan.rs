@@ -262,7 +262,8 @@ pub fn calls_per_run(
         Queue::Wallet => {
             calls.insert(Provider::Etherscan, 3);
         }
-        Queue::Cleanup => {}
+        // A snapshot stores what the cache holds: no upstream call.
+        Queue::Cleanup | Queue::History => {}
     }
     calls
 }

@@ -9,9 +9,11 @@ use serde_json::Value;
 use crate::{
     Settings,
     domain::Symbol,
-    jobs::{CatalogueJob, CleanupJob, HealthJob, MarketJob, PricesJob, Queue, WalletJob},
+    jobs::{
+        CatalogueJob, CleanupJob, HealthJob, HistoryJob, MarketJob, PricesJob, Queue, WalletJob,
+    },
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
-    settings::TierSettings,
+    settings::{RANKED, TRACKED, TierSettings},
 };
 
 /// Most symbols one on-demand price job may name.
@@ -128,6 +130,20 @@ pub fn check_args_knowing(
         Queue::Health => serde_json::to_value(parse::<HealthJob>(&args).map_err(bad)?),
         Queue::Cleanup => serde_json::to_value(parse::<CleanupJob>(&args).map_err(bad)?),
         Queue::Catalogue => serde_json::to_value(parse::<CatalogueJob>(&args).map_err(bad)?),
+        Queue::History => {
+            let job: HistoryJob = parse(&args).map_err(bad)?;
+            match &job {
+                HistoryJob::Snapshot(snapshot) => {
+                    let set = snapshot.set.as_str();
+                    if set != TRACKED && set != RANKED && !tiers.contains_key(set) {
+                        return Err(bad(format!(
+                            "`set` must be {TRACKED}, {RANKED} or a [prices.tiers] tier, got {set:?}"
+                        )));
+                    }
+                }
+            }
+            serde_json::to_value(job)
+        }
     };
     Ok(normalised.expect("payloads serialize"))
 }

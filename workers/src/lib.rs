@@ -8,6 +8,7 @@
 //!   [`coinlore`] fallback.
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
+//! - [`history`]: the `history` queue (price snapshots and coin metadata into PostgreSQL).
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
 //! - [`upstream`]: the gate every upstream request passes (shared rate limit, shared circuit
 //!   breaker, retries with backoff, push-back on throttling), over [`http`].
@@ -40,5 +41,6 @@ workers! {
     health::HealthWorker,
     cleanup::CleanupWorker,
     catalogue::CatalogueWorker,
+    history::HistoryWorker,
     probe::ProbeWorker,
 }

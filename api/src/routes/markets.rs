@@ -81,6 +81,50 @@ pub struct CoinResponse<'a> {
     #[serde(flatten)]
     #[schema(value_type = CoinSupply)]
     supply: &'a CoinSupply,
+    /// The coin's metadata as the history worker last stored it in PostgreSQL (symbol, name,
+    /// rank, market cap, contracts); absent when history storage is off, has none of this
+    /// coin, or did not answer in time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored: Option<StoredCoin>,
+}
+
+/// A coin's metadata in PostgreSQL.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredCoin {
+    symbol: Option<String>,
+    name: Option<String>,
+    rank: Option<u32>,
+    market_cap_usd: Option<rust_decimal::Decimal>,
+    /// Contract address by platform.
+    platforms: std::collections::BTreeMap<String, String>,
+    source: Option<String>,
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The coin's stored metadata, within `history.timeout_ms`; `None` on any failure (logged):
+/// the supply answers without it.
+async fn stored_coin(state: &AppState, id: &CoinId) -> Option<StoredCoin> {
+    let store = state.history()?;
+    let read = tokio::time::timeout(state.settings().history.timeout(), store.coin(id.as_str()));
+    match read.await {
+        Ok(Ok(meta)) => meta.map(|m| StoredCoin {
+            symbol: m.symbol,
+            name: m.name,
+            rank: m.rank,
+            market_cap_usd: m.market_cap_usd,
+            platforms: m.platforms,
+            source: m.source,
+            updated_at: m.updated_at,
+        }),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "coin metadata: PostgreSQL failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("coin metadata: PostgreSQL did not answer in time");
+            None
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -150,6 +194,7 @@ pub async fn coin(
             state.settings().markets.supply_fresh_for(),
         ),
         supply: &supply,
+        stored: stored_coin(&state, &id).await,
     })
     .into_response())
 }

@@ -1,19 +1,29 @@
-//! `GET /v1/prices/{coin}/history?since=&until=&step=`: a symbol's stored price points.
+//! `GET /v1/prices/{coin}/history?since=&until=&step=`: a coin's price points, from Redis for
+//! the recent ones and from PostgreSQL (when `DATABASE_URL` is set) for what lies before them.
 //!
 //! - `since`, `until`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds (`1714564800`), both
 //!   included; `until` defaults to now and `since` to 24 hours before `until`; `until` before
-//!   `since` is an empty range (no points).
-//! - `step`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `5m`, `1h`, `1d`): the
-//!   points are downsampled to the last point of each step bucket (buckets aligned to the unix
-//!   epoch, so `1h` buckets start on the hour); without it every stored point is returned.
-//! - At most `api.max_history_points` points: when more match, the newest are kept and
-//!   `truncated` is true (ask again with an earlier `until` for the rest). `max_points` says the
-//!   bound in every response.
+//!   `since` is an empty range (no points). Ranges of years are fine: what Redis no longer holds
+//!   comes from PostgreSQL.
+//! - `step`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `5m`, `1h`, `1d`): each
+//!   step (aligned to the unix epoch, so `1h` steps start on the hour) becomes a candle (open,
+//!   high, low, close, computed in PostgreSQL for its part), and `points` holds each step's last
+//!   point; without it every stored point is returned.
+//! - At most `api.max_history_points` points (or candles): when more match, the newest are
+//!   kept and `truncated` is true (ask again with an earlier `until` for the rest).
+//!
+//! The join: Redis answers for the range from its first point in it on, PostgreSQL for what
+//! lies before that point; the two carry the same instant for the same price (when it was
+//! fetched), so nothing is counted twice, and a step that straddles the join is one candle.
+//! PostgreSQL is asked within `history.timeout_ms`: down, the answer holds Redis's points and
+//! says `history_storage: "unavailable"`.
 //!
 //! Each point is the one the write path stored (`t`, unix ms, and `usd`, the decimal string
-//! exactly as stored), with `at`, `t` as RFC 3339. A symbol with no stored history is 404
-//! (`not_fetched_yet` or `unknown_symbol`, as `GET /v1/prices/{coin}`); a known symbol with no
-//! point in the range is 200 with no points.
+//! exactly as stored), with `at`, `t` as RFC 3339. A coin with no stored history in either store
+//! is 404 (`not_fetched_yet` or `unknown_symbol`, as `GET /v1/prices/{coin}`); a known coin with
+//! no point in the range is 200 with no points.
+
+use std::time::Duration;
 
 use axum::{
     Json,
@@ -21,10 +31,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use coinbeat_shared::{
-    cache::HistoryPoint,
-    domain::{CoinId, Symbol},
-};
+use coinbeat_history::{Candle, StoredPoint, candles_of};
+use coinbeat_shared::domain::{CoinId, Symbol};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{
@@ -58,9 +66,9 @@ pub struct HistoryQuery {
     /// The last instant, included: RFC 3339 or unix seconds (default: now); not before `since`.
     #[param(schema_with = instant_schema)]
     until: Option<String>,
-    /// Keep the last point per step: a whole number above zero and a unit, `s`, `m`, `h` or
-    /// `d` (`30s`, `5m`, `1h`, `1d`), at most 366 days. (The pattern bounds each unit's count
-    /// well inside that.)
+    /// Candles (and the last point) per step: a whole number above zero and a unit, `s`, `m`,
+    /// `h` or `d` (`30s`, `5m`, `1h`, `1d`), at most 366 days. (The pattern bounds each unit's
+    /// count well inside that.)
     #[param(
         value_type = Option<String>,
         pattern = "^(0*[1-9][0-9]{0,6}s|0*[1-9][0-9]{0,4}m|0*[1-9][0-9]{0,2}h|0*[1-9][0-9]?d)$"
@@ -100,7 +108,61 @@ pub struct HistoryResponse {
     max_points: usize,
     /// True when more points matched than were returned (the newest are returned).
     truncated: bool,
+    /// With a step: the last point of each step; without: every point.
     points: Vec<PointView>,
+    /// With a step: each step's open, high, low and close (computed in PostgreSQL for its
+    /// part of the range); absent without a step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candles: Option<Vec<CandleView>>,
+    /// `on`: PostgreSQL answered for the part of the range Redis no longer holds (or was not
+    /// needed); `off`: no `DATABASE_URL`, Redis's points only; `unavailable`: PostgreSQL did
+    /// not answer, so the answer holds only Redis's points.
+    history_storage: HistoryStorage,
+    /// How many points each store gave.
+    sources: Sources,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum HistoryStorage {
+    On,
+    Off,
+    Unavailable,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Sources {
+    redis: usize,
+    postgres: usize,
+}
+
+/// One step of the price.
+#[derive(Debug, Serialize, ToSchema)]
+struct CandleView {
+    /// The step's start, unix ms, and as RFC 3339.
+    t: i64,
+    at: String,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    /// Points in the step.
+    points: u64,
+}
+
+impl From<&Candle> for CandleView {
+    fn from(c: &Candle) -> Self {
+        let t = c.start.timestamp_millis();
+        Self {
+            t,
+            at: rfc3339_ms(t),
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            points: c.points,
+        }
+    }
 }
 
 /// One stored point.
@@ -143,32 +205,95 @@ pub async fn history(
         Some(_) => MAX_POINTS_READ,
         None => max_points + 1,
     };
-    let newest_first = state
+    let recent = state
         .redis(state.cache().history_between(
             &coin.id,
             since.timestamp_millis(),
             until.timestamp_millis(),
             read,
         ))
-        .await?
-        .ok_or_else(|| absent(&state, &coin))?;
-    let mut truncated = newest_first.len() >= read && step.is_some();
-    let mut points: Vec<HistoryPoint> = newest_first.into_iter().rev().collect();
-    if let Some(step) = &step {
-        points = downsample(points, step.secs as i64 * 1_000);
-    }
-    if points.len() > max_points {
-        points.drain(..points.len() - max_points);
-        truncated = true;
-    }
+        .await?;
+    let recent_truncated = recent.as_ref().is_some_and(|p| p.len() >= read);
+    // PostgreSQL answers for the part of the range before Redis's first point in it.
+    let boundary_ms = recent
+        .as_ref()
+        .and_then(|newest_first| newest_first.last())
+        .map_or(until.timestamp_millis().saturating_add(1), |p| p.t);
+    let older = if recent_truncated || boundary_ms <= since.timestamp_millis() {
+        Older::NotNeeded
+    } else {
+        older(
+            &state,
+            &coin.id,
+            since,
+            boundary_ms - 1,
+            step.as_ref(),
+            max_points,
+        )
+        .await
+    };
+    let storage = older.storage(&state);
+    let recent = match (recent, &older) {
+        (Some(points), _) => points,
+        (None, Older::Points(Some(_)) | Older::Candles(Some(_))) => Vec::new(),
+        (None, _) => return Err(absent(&state, &coin)),
+    };
+    let from_redis = recent.len();
+    let mut from_postgres = 0;
+    let mut truncated = recent_truncated && step.is_some();
+    let (points, candles) = match &step {
+        None => {
+            // Newest first: Redis's, then PostgreSQL's older ones.
+            let mut newest_first: Vec<(i64, Decimal)> =
+                recent.into_iter().map(|p| (p.t, p.usd)).collect();
+            if let Older::Points(Some(older)) = older {
+                from_postgres = older.len();
+                newest_first.extend(older.into_iter().map(|p| (p.at.timestamp_millis(), p.usd)));
+            }
+            if newest_first.len() > max_points {
+                newest_first.truncate(max_points);
+                truncated = true;
+            }
+            newest_first.reverse();
+            (newest_first, None)
+        }
+        Some(step) => {
+            let timed: Vec<(DateTime<Utc>, Decimal)> = recent
+                .iter()
+                .filter_map(|p| Some((DateTime::from_timestamp_millis(p.t)?, p.usd)))
+                .collect();
+            let newer = candles_of(&timed, Duration::from_secs(step.secs));
+            let mut candles = match older {
+                Older::Candles(Some(older)) => {
+                    from_postgres = older.iter().map(|c| c.points as usize).sum();
+                    older
+                }
+                _ => Vec::new(),
+            };
+            for candle in newer {
+                match candles.last_mut() {
+                    // The step Redis's first point falls in began in PostgreSQL's part.
+                    Some(last) if last.start == candle.start => last.absorb(&candle),
+                    _ => candles.push(candle),
+                }
+            }
+            if candles.len() > max_points {
+                candles.drain(..candles.len() - max_points);
+                truncated = true;
+            }
+            let points = candles
+                .iter()
+                .map(|c| (c.close_at.timestamp_millis(), c.close))
+                .collect();
+            (points, Some(candles.iter().map(CandleView::from).collect()))
+        }
+    };
     let points: Vec<PointView> = points
         .into_iter()
-        .map(|p| PointView {
-            t: p.t,
-            at: DateTime::from_timestamp_millis(p.t)
-                .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true))
-                .unwrap_or_default(),
-            usd: p.usd,
+        .map(|(t, usd)| PointView {
+            t,
+            at: rfc3339_ms(t),
+            usd,
         })
         .collect();
     Ok(Json(HistoryResponse {
@@ -182,22 +307,97 @@ pub async fn history(
         max_points,
         truncated,
         points,
+        candles,
+        history_storage: storage,
+        sources: Sources {
+            redis: from_redis,
+            postgres: from_postgres,
+        },
     })
     .into_response())
 }
 
-/// The last point of each `step_ms` bucket (aligned to the epoch) of `points`, oldest first.
-fn downsample(points: Vec<HistoryPoint>, step_ms: i64) -> Vec<HistoryPoint> {
-    let mut out: Vec<HistoryPoint> = Vec::new();
-    for point in points {
-        match out.last_mut() {
-            Some(last) if last.t.div_euclid(step_ms) == point.t.div_euclid(step_ms) => {
-                *last = point;
-            }
-            _ => out.push(point),
+/// What PostgreSQL gave for the part of the range before Redis's points.
+enum Older {
+    /// History storage is off.
+    Off,
+    /// Redis covers the range (or truncated it already): not asked.
+    NotNeeded,
+    /// It did not answer within `history.timeout_ms`, or failed.
+    Unavailable,
+    /// Its points, newest first; `None` when it has none of this coin.
+    Points(Option<Vec<StoredPoint>>),
+    /// Its candles, oldest first; `None` when it has none of this coin.
+    Candles(Option<Vec<Candle>>),
+}
+
+impl Older {
+    fn storage(&self, state: &AppState) -> HistoryStorage {
+        match self {
+            Older::Off => HistoryStorage::Off,
+            Older::NotNeeded if state.history().is_none() => HistoryStorage::Off,
+            Older::Unavailable => HistoryStorage::Unavailable,
+            _ => HistoryStorage::On,
         }
     }
-    out
+}
+
+/// Reads PostgreSQL's points (or candles, with a step) of `[since, until_ms]`, bounded by
+/// `history.timeout_ms`: a PostgreSQL down costs an answer that long, and the answer then says
+/// what Redis holds, marked.
+async fn older(
+    state: &AppState,
+    coin: &CoinId,
+    since: DateTime<Utc>,
+    until_ms: i64,
+    step: Option<&Step>,
+    max_points: usize,
+) -> Older {
+    let Some(store) = state.history() else {
+        return Older::Off;
+    };
+    let Some(until) = DateTime::from_timestamp_millis(until_ms) else {
+        return Older::NotNeeded;
+    };
+    let read = async {
+        Ok::<_, coinbeat_history::HistoryError>(match step {
+            None => Older::Points(
+                store
+                    .points(coin.as_str(), since, until, max_points)
+                    .await?,
+            ),
+            Some(step) => Older::Candles(
+                store
+                    .candles(
+                        coin.as_str(),
+                        since,
+                        until,
+                        Duration::from_secs(step.secs),
+                        max_points,
+                    )
+                    .await?,
+            ),
+        })
+    };
+    match tokio::time::timeout(state.settings().history.timeout(), read).await {
+        Ok(Ok(older)) => older,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "history: PostgreSQL failed; answering from Redis alone");
+            Older::Unavailable
+        }
+        Err(_) => {
+            tracing::warn!(
+                "history: PostgreSQL did not answer in time; answering from Redis alone"
+            );
+            Older::Unavailable
+        }
+    }
+}
+
+fn rfc3339_ms(t: i64) -> String {
+    DateTime::from_timestamp_millis(t)
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 /// RFC 3339 or unix seconds. A `+` of an offset that arrived as a space (a query string's `+`
@@ -300,16 +500,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn downsampling_keeps_the_last_point_of_each_bucket() {
-        let p = |t: i64, usd: &str| HistoryPoint {
-            t,
-            usd: usd.parse().unwrap(),
-        };
-        let points = vec![p(0, "1"), p(59_999, "2"), p(60_000, "3"), p(179_000, "4")];
-        let out = downsample(points, 60_000);
-        assert_eq!(out, vec![p(59_999, "2"), p(60_000, "3"), p(179_000, "4")]);
     }
 }

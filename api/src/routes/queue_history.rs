@@ -15,12 +15,16 @@ use serde::{Deserialize, Serialize};
 use super::queue_param;
 use crate::{ApiError, AppState};
 
+/// The most buckets one answer has: a day of minutes.
+const MAX_POINTS: u32 = 1_440;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
     /// `minute` (the default; kept a day) or `hour` (kept 30 days).
     #[param(value_type = Option<String>, pattern = "^(minute|hour)$")]
     resolution: Option<String>,
-    /// Buckets, newest last: 1 to 1440 minutes or 1 to 720 hours (default: all kept).
+    /// Buckets, newest last, 1 to 1440 (default: all kept). Minutes are kept a day (1440), hours
+    /// 30 days (720): more hours than that answer the 720 kept.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1440)]
     points: Option<String>,
 }
@@ -34,7 +38,8 @@ pub struct HistoryView {
     buckets: Vec<Bucket>,
 }
 
-/// 404 for an unknown queue, 422 for a resolution or a number of points that is not one.
+/// 404 for an unknown queue, 422 for a resolution or a number of points that is not one (a
+/// number the schema allows is never refused: past what the resolution keeps, it is capped).
 pub async fn history(
     State(state): State<AppState>,
     queue: Result<Path<String>, PathRejection>,
@@ -58,11 +63,11 @@ pub async fn history(
             .trim()
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=resolution.kept()).contains(n))
+            .filter(|n| (1..=MAX_POINTS).contains(n))
+            .map(|n| n.min(resolution.kept()))
             .ok_or_else(|| {
                 ApiError::InvalidQuery(format!(
-                    "points must be a whole number from 1 to {} at this resolution, got {raw:?}",
-                    resolution.kept()
+                    "points must be a whole number from 1 to {MAX_POINTS}, got {raw:?}"
                 ))
             })?,
     };

@@ -214,3 +214,179 @@ async fn a_symbol_never_fetched_is_404_with_the_usual_message() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["count"], 0);
 }
+
+/// History past Redis's points, from PostgreSQL: a database of its own, snapshots written as
+/// the history worker writes them, and the API started with `DATABASE_URL`.
+mod stored {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use coinbeat_history::{Snapshot, testing::TestPostgres};
+    use coinbeat_shared::settings::Secret;
+    use reqwest::StatusCode;
+    use rust_decimal::Decimal;
+    use serde_json::Value;
+
+    use super::t0;
+    use crate::support::{Api, record};
+
+    fn snapshot(at: DateTime<Utc>, usd: i64) -> Snapshot {
+        Snapshot {
+            coin_id: "bitcoin".into(),
+            at,
+            usd: Decimal::from(usd),
+            market_cap_usd: None,
+            volume_24h_usd: None,
+            source: "coingecko".into(),
+        }
+    }
+
+    fn usd_of(points: &Value) -> Vec<String> {
+        points
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["usd"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_range_past_redis_is_read_from_postgresql_joined_without_a_seam() {
+        let pg = TestPostgres::start().await;
+        let url = pg.url().to_owned();
+        let api = Api::start_with(|s| s.history.database_url = Some(Secret::new(url))).await;
+        let t0 = t0();
+        // Redis: two recent points.
+        for (offset, usd) in [(600, "101"), (1_200, "102")] {
+            api.write(&[record("BTC", usd, t0 + TimeDelta::seconds(offset))])
+                .await;
+        }
+        // PostgreSQL: three points a day for 30 days before, one in Redis's first hour but
+        // before its first point, and one inside Redis's span (Redis's own answers there).
+        let mut snapshots = Vec::new();
+        let today = DateTime::from_timestamp(t0.timestamp() / 86_400 * 86_400, 0).unwrap();
+        for day in 1..=30 {
+            let midnight = today - TimeDelta::days(day);
+            for (hour, usd) in [(0, 10), (1, 30), (2, 20)] {
+                snapshots.push(snapshot(midnight + TimeDelta::hours(hour), day * 100 + usd));
+            }
+        }
+        snapshots.push(snapshot(t0 + TimeDelta::seconds(60), 99));
+        snapshots.push(snapshot(t0 + TimeDelta::seconds(900), 7));
+        pg.store().write_snapshots(&snapshots).await.unwrap();
+
+        let since = (t0 - TimeDelta::days(40)).timestamp();
+        let until = (t0 + TimeDelta::seconds(1_800)).timestamp();
+        let (status, body) = api
+            .get(&format!(
+                "/v1/prices/BTC/history?since={since}&until={until}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["history_storage"], "on");
+        assert_eq!(body["sources"]["redis"], 2);
+        assert_eq!(body["sources"]["postgres"], 91);
+        let usd = usd_of(&body["points"]);
+        assert_eq!(usd.len(), 93);
+        assert_eq!(usd[..3], ["3010", "3030", "3020"], "oldest first");
+        assert_eq!(
+            usd[90..],
+            ["99", "101", "102"],
+            "no PostgreSQL point inside Redis's"
+        );
+        let t: Vec<i64> = body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["t"].as_i64().unwrap())
+            .collect();
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "in time order");
+
+        // Candles by the hour: PostgreSQL's from SQL, Redis's first hour joined with the
+        // PostgreSQL point before it.
+        let (status, body) = api
+            .get(&format!(
+                "/v1/prices/BTC/history?since={since}&until={until}&step=1h"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let candles = body["candles"].as_array().unwrap();
+        assert_eq!(candles.len(), 91);
+        let last = &candles[90];
+        assert_eq!(last["t"], t0.timestamp_millis());
+        assert_eq!(
+            (
+                &last["open"],
+                &last["high"],
+                &last["low"],
+                &last["close"],
+                &last["points"]
+            ),
+            (
+                &Value::from("99"),
+                &Value::from("102"),
+                &Value::from("99"),
+                &Value::from("102"),
+                &Value::from(3)
+            )
+        );
+        // A day: open at its first point, close at its last, high and low between.
+        let (_, body) = api
+            .get(&format!(
+                "/v1/prices/BTC/history?since={since}&until={until}&step=1d"
+            ))
+            .await;
+        let days = body["candles"].as_array().unwrap();
+        let day30 = days
+            .iter()
+            .find(|c| c["open"] == "3010")
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(
+            (
+                &day30["high"],
+                &day30["low"],
+                &day30["close"],
+                &day30["points"]
+            ),
+            (
+                &Value::from("3030"),
+                &Value::from("3010"),
+                &Value::from("3020"),
+                &Value::from(3)
+            )
+        );
+        // The `points` of a step are each step's last point.
+        assert_eq!(usd_of(&body["points"]).last().unwrap(), "102");
+    }
+
+    #[tokio::test]
+    async fn postgresql_down_serves_what_redis_holds_marked_and_off_says_off() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let api = Api::start_with(|s| {
+            s.history.database_url = Some(Secret::new(format!(
+                "postgres://postgres@127.0.0.1:{closed}/none"
+            )));
+            s.history.timeout_ms = 500;
+        })
+        .await;
+        let t0 = t0();
+        api.write(&[record("BTC", "101", t0)]).await;
+        let since = (t0 - TimeDelta::days(40)).timestamp();
+        let (status, body) = api
+            .get(&format!("/v1/prices/BTC/history?since={since}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["history_storage"], "unavailable");
+        assert_eq!(usd_of(&body["points"]), ["101"]);
+
+        let off = Api::start().await;
+        off.write(&[record("BTC", "101", t0)]).await;
+        let (_, body) = off
+            .get(&format!("/v1/prices/BTC/history?since={since}"))
+            .await;
+        assert_eq!(body["history_storage"], "off");
+        assert_eq!(body["sources"]["postgres"], 0);
+    }
+}

@@ -144,7 +144,8 @@ async fn an_unknown_kind_is_a_422_naming_the_valid_kinds() {
             "wallet",
             "health",
             "cleanup",
-            "catalogue"
+            "catalogue",
+            "history"
         ])
     );
 }

@@ -25,6 +25,7 @@ use coinbeat_shared::{
     settings::{RedisSettings, Role},
     shutdown,
 };
+use coinbeat_workers::{Worker, history::HistoryWorker};
 
 use crate::{args::UpArgs, component::Component};
 use children::{ChildProcess, first_exit};
@@ -147,7 +148,13 @@ pub async fn up(
     }
 
     let mut running = Vec::new();
-    for component in Component::product() {
+    // Without DATABASE_URL the history worker would only refuse jobs nobody schedules.
+    let components = Component::product()
+        .filter(|c| settings.history.is_on() || c.name() != HistoryWorker::NAME);
+    if !settings.history.is_on() {
+        println!("history storage is off (set DATABASE_URL to keep history in PostgreSQL)");
+    }
+    for component in components {
         match ChildProcess::spawn(component, &env) {
             Ok(child) => running.push(child),
             Err(e) => {

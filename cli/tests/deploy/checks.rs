@@ -657,7 +657,9 @@ fn check_redis_users(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
 }
 
 /// Settings that are secrets: a workload gets only those it uses.
-const SECRETS: [&str; 8] = [
+const SECRETS: [&str; 10] = [
+    "DATABASE_URL",
+    "COINBEAT_HISTORY__DATABASE_URL",
     "COINCAP_API_KEY",
     "COINBEAT_PROVIDERS__COINCAP__API_KEY",
     "COINGECKO_API_KEY",
@@ -670,7 +672,7 @@ const SECRETS: [&str; 8] = [
 
 /// The secrets the binary uses: Redis's (REDIS_URL, and the password it is built from), the key
 /// of each upstream it calls (its component's `providers`; CoinCap's stream for the stream-worker), the
-/// API's keys for the API.
+/// API's keys for the API, PostgreSQL's URL for those that use the history.
 fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
     let mut needed = BTreeSet::from(["REDIS_URL", "REDIS_PASSWORD", "COINBEAT_REDIS__URL"]);
     let providers = binary
@@ -691,6 +693,11 @@ fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
     }
     if binary == "coinbeat-api" {
         needed.extend(["COINBEAT_API__KEYS", "COINBEAT_API__AUTH__JWT__SECRET"]);
+    }
+    // PostgreSQL: the history worker writes it, the API reads it, the beat schedules the
+    // history entries only when it is set.
+    if ["history-worker", "coinbeat-api", "coinbeat-scheduler"].contains(&binary) {
+        needed.extend(["DATABASE_URL", "COINBEAT_HISTORY__DATABASE_URL"]);
     }
     if binary == "stream-worker" {
         needed.extend(["COINCAP_API_KEY", "COINBEAT_PROVIDERS__COINCAP__API_KEY"]);

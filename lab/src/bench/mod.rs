@@ -16,6 +16,7 @@
 //!   and the calls and refusals the simulator counted.
 //! - [`memory`]: resident memory of each component, idle and under load.
 //! - [`search`]: a million finished tasks searched through `GET /v1/tasks`; memory per task.
+//! - [`history`]: PostgreSQL snapshot writes, one-year candles, bytes per coin-year.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
 //! - [`stream`]: one stream-worker ingesting the simulator's Binance trades at given rates, the
 //!   API fanning the prices out to SSE clients ([`stream_clients`]) that time each arrival.
@@ -23,6 +24,7 @@
 //!   the processes a scenario runs on.
 
 mod api;
+mod history;
 pub(crate) mod lab;
 mod load;
 pub(crate) mod machine;
@@ -80,6 +82,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 Scenario::Ratelimit => ratelimit::run(&args).await,
                 Scenario::Stream => stream::run(&args).await,
                 Scenario::Search => search::run(&args).await,
+                Scenario::History => history::run(&args).await,
                 Scenario::All => unreachable!("expanded above"),
             }
         };

@@ -19,6 +19,7 @@ mod api;
 mod auth;
 mod catalogue;
 mod health;
+mod history;
 mod markets;
 mod ops;
 mod plan;
@@ -37,6 +38,7 @@ pub use auth::{
 };
 pub use catalogue::CatalogueSettings;
 pub use health::HealthSettings;
+pub use history::{HistorySettings, RANKED, TRACKED};
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
 pub use plan::{OverLimits, PlanSettings};
@@ -84,6 +86,7 @@ pub struct Settings {
     pub wallets: WalletSettings,
     pub api: ApiSettings,
     pub health: HealthSettings,
+    pub history: HistorySettings,
     pub ops: OpsSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -104,6 +107,7 @@ impl Default for Settings {
             wallets: WalletSettings::default(),
             api: ApiSettings::default(),
             health: HealthSettings::default(),
+            history: HistorySettings::default(),
             ops: OpsSettings::default(),
             telemetry: TelemetrySettings::default(),
         }
@@ -125,6 +129,11 @@ impl Settings {
         settings.wallets.extend_schedule(&mut settings.schedule);
         tiers::validate(&settings.prices.tiers).map_err(SettingsError::Invalid)?;
         settings.prices.extend_schedule(&mut settings.schedule);
+        settings
+            .history
+            .validate(&settings.prices.tiers)
+            .map_err(SettingsError::Invalid)?;
+        settings.history.extend_schedule(&mut settings.schedule);
         if settings.plan.over_limits == OverLimits::Stretch {
             let mut table = std::mem::take(&mut settings.schedule);
             crate::plan::stretch_tiers(&settings, &mut table, chrono::Utc::now());
@@ -176,8 +185,9 @@ impl Settings {
 
 /// Settings also read under a plain environment name, `(name, setting path)`: the names every
 /// other tool in this space uses. They win over the `COINBEAT_*` form.
-pub const ENV_ALIASES: [(&str, &str); 4] = [
+pub const ENV_ALIASES: [(&str, &str); 5] = [
     ("REDIS_URL", "redis.url"),
+    ("DATABASE_URL", "history.database_url"),
     ("COINGECKO_API_KEY", "providers.coingecko.api_key"),
     ("ETHERSCAN_API_KEY", "providers.etherscan.api_key"),
     ("COINCAP_API_KEY", "providers.coincap.api_key"),
@@ -218,8 +228,8 @@ pub struct QueuesSettings {
 }
 
 impl Default for QueuesSettings {
-    /// The built-in overrides: backlog caps by what each queue's tasks cost, so the five queues
-    /// full together fit the smaller shipped Redis (docker/k8s: `maxmemory 700mb`) with room to
+    /// The built-in overrides: backlog caps by what each queue's tasks cost, so every queue
+    /// full together fits the smaller shipped Redis (docker/k8s: `maxmemory 700mb`) with room to
     /// spare; and `cleanup` without a memory high-water mark, because its job is what frees
     /// memory (one small task a day; Redis's own `maxmemory` still bounds it).
     ///
@@ -233,8 +243,10 @@ impl Default for QueuesSettings {
     /// | wallet | an address, plus its single-flight idempotency key | 793 | 100,000 | 79 MB |
     /// | health | `{}` | 360 | 10,000 | 3.6 MB |
     /// | cleanup | `{}` | 360 | 10,000 | 3.6 MB |
+    /// | catalogue | `{}` | 360 | 200,000 | 72 MB |
+    /// | history | `{"snapshot":{"set":"ranked"}}` | 400 | 10,000 | 4 MB |
     ///
-    /// Five full queues: about 218 MB, 30% of 700 MiB (734 MB) and well under its high-water
+    /// Every queue full: about 294 MB, 40% of 700 MiB (734 MB) and well under its high-water
     /// mark at 0.8 (587 MB); the rest holds the cache, histories and finished task records
     /// (a done record is about twice a waiting one). A queue of some other name (`probe`)
     /// takes the default, 200,000.
@@ -254,6 +266,7 @@ impl Default for QueuesSettings {
                 ("wallet".to_owned(), cap(100_000)),
                 ("health".to_owned(), cap(10_000)),
                 ("cleanup".to_owned(), cleanup),
+                ("history".to_owned(), cap(10_000)),
             ]
             .into(),
         }
@@ -290,7 +303,7 @@ impl QueuesSettings {
 pub struct QueueSettings {
     /// Most tasks a queue may hold waiting (immediate plus delayed). Past it, enqueue fails with
     /// "queue full" instead of letting Redis grow without bound. The defaults (200,000, less
-    /// for some queues) fit five full queues in the shipped Redis: see `QueuesSettings::default`.
+    /// for some queues) fit every queue full in the shipped Redis: see `QueuesSettings::default`.
     pub max_backlog: u64,
     /// How many times a transient failure is retried before the task is dead.
     pub max_retries: u32,

@@ -1,0 +1,215 @@
+//! The `history` queue: history that lasts, in PostgreSQL (`coinbeat_history`).
+//!
+//! A snapshot job (`{"snapshot": {"set": "tracked"}}`) stores the cached price of every coin of
+//! its set as one snapshot at the instant it was fetched (the instant Redis's history point of
+//! it carries), with the catalogue's metadata of each
+//! coin. It calls no upstream: the price workers and the stream keep the cache, this stores what
+//! they found. A snapshot is keyed by coin and instant, so a re-delivered job, or two snapshots
+//! of a price that did not change, store it once.
+//!
+//! Sets: `tracked` (the tracked coins), `ranked` (every catalogued coin with a rank) or a
+//! `[prices.tiers]` tier; `[history.snapshots]` schedules each.
+//!
+//! PostgreSQL unreachable fails the job as transient (it retries with the queue's backoff);
+//! without `DATABASE_URL` the worker runs idle and refuses history jobs (permanent).
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use chrono::SubsecRound;
+use coinbeat_history::{CoinMeta, HistoryError, HistoryStore, Snapshot};
+use coinbeat_shared::{
+    cache::PriceCache,
+    catalogue::{Catalogue, CatalogueCache, CatalogueStore},
+    domain::CoinId,
+    jobs::{HistoryJob, SnapshotJob},
+    keys::Keys,
+    queue::{JobContext, JobError, JobResult},
+    settings::{PricesSettings, RANKED, TRACKED},
+};
+use redis::aio::ConnectionManager;
+use serde_json::json;
+
+use crate::boot::WorkerEnv;
+
+/// How often the catalogue copy is checked for a newer refresh.
+const CATALOGUE_RECHECK: Duration = Duration::from_secs(30);
+
+/// Price records read from the cache per round trip.
+const READ_BATCH: usize = 1_000;
+
+/// Handles `history` jobs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HistoryWorker {
+    /// `None` when history storage is off.
+    store: Option<HistoryStore>,
+    cache: PriceCache,
+    catalogue: Arc<CatalogueCache>,
+    prices: PricesSettings,
+    conn: ConnectionManager,
+    keys: Keys,
+}
+
+/// A store failure as a job's: transient when retrying may help.
+fn job_error(context: &str, error: HistoryError) -> JobError {
+    let message = format!("{context}: {error}");
+    if error.is_transient() {
+        JobError::transient(message)
+    } else {
+        JobError::permanent(message)
+    }
+}
+
+impl HistoryWorker {
+    pub async fn new(env: &WorkerEnv) -> anyhow::Result<Self> {
+        let settings = &env.settings;
+        let store = HistoryStore::from_settings(&settings.history)?;
+        match &store {
+            // Migrations at start when PostgreSQL is up; otherwise before the first job.
+            Some(store) => {
+                if let Err(error) = store.ready().await {
+                    tracing::warn!(%error, "PostgreSQL not ready; the first job will try again");
+                }
+            }
+            None => tracing::info!("history storage is off (no DATABASE_URL): history jobs are refused"),
+        }
+        Ok(Self {
+            store,
+            cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
+            catalogue: Arc::new(CatalogueCache::new(
+                CatalogueStore::new(env.conn.clone(), env.keys.clone()),
+                settings.prices.coins.clone(),
+                CATALOGUE_RECHECK,
+            )),
+            prices: settings.prices.clone(),
+            conn: env.conn.clone(),
+            keys: env.keys.clone(),
+        })
+    }
+
+    pub async fn handle(&self, job: HistoryJob) -> JobResult {
+        let Some(store) = &self.store else {
+            return Err(JobError::permanent(
+                "history storage is off: set DATABASE_URL (or history.database_url)",
+            ));
+        };
+        match job {
+            HistoryJob::Snapshot(snapshot) => self.snapshot(store, snapshot).await,
+        }
+    }
+
+    async fn snapshot(&self, store: &HistoryStore, job: SnapshotJob) -> JobResult {
+        let catalogue = self
+            .catalogue
+            .get()
+            .await
+            .map_err(|e| JobError::transient(format!("reading the coin catalogue: {e}")))?;
+        let coins = self.members(&catalogue, &job.set).await?;
+        let mut snapshots = Vec::new();
+        for chunk in coins.chunks(READ_BATCH) {
+            let records = self
+                .cache
+                .get_many(chunk)
+                .await
+                .map_err(|e| JobError::transient(format!("reading the cached prices: {e}")))?;
+            snapshots.extend(records.into_iter().flatten().map(|r| Snapshot {
+                coin_id: r.coin_id.to_string(),
+                // The instant Redis's history point of this record carries (when it was
+                // fetched), to the millisecond as Redis keeps it: the two stores agree on
+                // every point, and the API joins them without a seam.
+                at: r.fetched_at.trunc_subsecs(3),
+                usd: r.usd,
+                market_cap_usd: r.market_cap_usd,
+                volume_24h_usd: r.volume_24h_usd,
+                source: r.source,
+            }));
+        }
+        let (source, refreshed_at) = catalogue
+            .meta
+            .as_ref()
+            .map(|m| (Some(m.source.clone()), Some(m.refreshed_at)))
+            .unwrap_or_default();
+        let metadata: Vec<CoinMeta> = coins
+            .iter()
+            .filter_map(|id| catalogue.index.get(id))
+            .map(|coin| CoinMeta {
+                coin_id: coin.id.to_string(),
+                symbol: Some(coin.symbol.clone()),
+                name: Some(coin.name.clone()),
+                rank: coin.rank,
+                market_cap_usd: coin.market_cap_usd,
+                platforms: coin.platforms.clone(),
+                source: source.clone(),
+                updated_at: refreshed_at,
+            })
+            .collect();
+        let metadata_written = store
+            .write_coins(&metadata)
+            .await
+            .map_err(|e| job_error("storing coin metadata", e))?;
+        let written = store
+            .write_snapshots(&snapshots)
+            .await
+            .map_err(|e| job_error("storing snapshots", e))?;
+        Ok(Some(json!({
+            "set": job.set,
+            "coins": coins.len(),
+            "priced": snapshots.len(),
+            "rows": written.rows,
+            "already_stored": written.already_stored,
+            "metadata_written": metadata_written,
+        })))
+    }
+
+    /// The coins of a snapshot set, each once.
+    async fn members(&self, catalogue: &Catalogue, set: &str) -> Result<Vec<CoinId>, JobError> {
+        let mut seen = HashSet::new();
+        let ids: Vec<CoinId> = match set {
+            TRACKED => {
+                let symbols =
+                    coinbeat_shared::tracked_symbols::load(&self.conn, &self.keys, &self.prices)
+                        .await
+                        .map_err(|e| JobError::transient(format!("reading the tracked set: {e}")))?;
+                symbols
+                    .iter()
+                    .filter_map(|s| Some(catalogue.name_symbol(&self.prices, s)?.id))
+                    .collect()
+            }
+            RANKED => catalogue
+                .index
+                .ranked()
+                .iter()
+                .map(|c| c.id.clone())
+                .collect(),
+            tier => {
+                let Some(tier) = self.prices.tiers.get(tier) else {
+                    return Err(JobError::permanent(format!(
+                        "no set of coins is named {tier:?}: use {TRACKED}, {RANKED} or a \
+                         [prices.tiers] tier"
+                    )));
+                };
+                catalogue
+                    .index
+                    .ranked()
+                    .iter()
+                    .filter(|c| tier.holds(c.rank))
+                    .map(|c| c.id.clone())
+                    .collect()
+            }
+        };
+        Ok(ids.into_iter().filter(|id| seen.insert(id.clone())).collect())
+    }
+}
+
+impl crate::worker::Worker for HistoryWorker {
+    type Job = HistoryJob;
+    const NAME: &'static str = "history-worker";
+    const ABOUT: &'static str = "Runs the `history` queue: price snapshots and coin metadata into PostgreSQL (DATABASE_URL), for history that lasts.";
+
+    async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
+        Self::new(env).await
+    }
+
+    async fn run(&self, job: HistoryJob, _ctx: JobContext) -> JobResult {
+        self.handle(job).await
+    }
+}
