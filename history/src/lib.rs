@@ -11,8 +11,11 @@
 //! - [`Candle`], [`HistoryStore::candles`] (`candles.rs`): OHLC computed in SQL.
 //! - [`CoinMeta`], [`HistoryStore::write_coins`] (`coins.rs`): the catalogue's metadata, newest
 //!   wins.
+//! - [`Progress`], [`HistoryStore::store_backfill_chunk`] (`backfill.rs`): a backfill's chunks
+//!   stored with its progress in one transaction, so it resumes and never fetches twice.
 //! - [`HistoryError`] (`error.rs`): which failures are transient.
 
+mod backfill;
 mod candles;
 mod coins;
 mod error;
@@ -21,6 +24,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backfill::Progress;
 pub use candles::{Candle, candles_of};
 pub use coins::CoinMeta;
 pub use error::HistoryError;

@@ -52,6 +52,17 @@ impl HistoryStore {
         if snapshots.is_empty() {
             return Ok(Written::default());
         }
+        let rows = self.prepare(snapshots).await?;
+        let mut conn = self.pool().acquire().await?;
+        insert(&mut conn, &rows).await
+    }
+
+    /// Checks `snapshots`, gives their coins and sources their numbers and makes their months'
+    /// partitions: what must be true before they are inserted.
+    pub(crate) async fn prepare<'a>(
+        &self,
+        snapshots: &'a [Snapshot],
+    ) -> Result<Prepared<'a>, HistoryError> {
         self.ready().await?;
         for s in snapshots {
             check_time(s.at)?;
@@ -61,45 +72,15 @@ impl HistoryStore {
         let mut sources = std::collections::HashMap::new();
         for s in snapshots {
             if !sources.contains_key(s.source.as_str()) {
-                sources.insert(s.source.as_str(), self.source_number(&s.source).await?);
+                sources.insert(s.source.clone(), self.source_number(&s.source).await?);
             }
         }
         self.ensure_months(snapshots.iter().map(|s| s.at)).await?;
-        let mut written = Written::default();
-        for batch in snapshots.chunks(BATCH_ROWS) {
-            let mut at = Vec::with_capacity(batch.len());
-            let mut coin = Vec::with_capacity(batch.len());
-            let mut source = Vec::with_capacity(batch.len());
-            let mut usd = Vec::with_capacity(batch.len());
-            let mut cap = Vec::with_capacity(batch.len());
-            let mut volume = Vec::with_capacity(batch.len());
-            for s in batch {
-                at.push(s.at);
-                coin.push(coins[s.coin_id.as_str()]);
-                source.push(sources[s.source.as_str()]);
-                usd.push(s.usd);
-                cap.push(s.market_cap_usd);
-                volume.push(s.volume_24h_usd);
-            }
-            let rows = sqlx::query(
-                "INSERT INTO price_snapshots (at, coin, source, usd, market_cap_usd, volume_24h_usd) \
-                 SELECT * FROM unnest($1::timestamptz[], $2::int4[], $3::int2[], $4::numeric[], \
-                                      $5::numeric[], $6::numeric[]) \
-                 ON CONFLICT (coin, at) DO NOTHING",
-            )
-            .bind(&at)
-            .bind(&coin)
-            .bind(&source)
-            .bind(&usd)
-            .bind(&cap)
-            .bind(&volume)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-            written.rows += rows;
-            written.already_stored += batch.len() as u64 - rows;
-        }
-        Ok(written)
+        Ok(Prepared {
+            snapshots,
+            coins,
+            sources,
+        })
     }
 
     /// A coin's stored points in `[since, until]`, newest first, at most `limit`; `None` when
@@ -151,6 +132,56 @@ impl HistoryStore {
         .await?;
         Ok(n as u64)
     }
+}
+
+/// Snapshots ready to insert: their coins' and sources' numbers known, their months made.
+pub(crate) struct Prepared<'a> {
+    snapshots: &'a [Snapshot],
+    coins: std::collections::HashMap<String, i32>,
+    sources: std::collections::HashMap<String, i16>,
+}
+
+/// Inserts prepared snapshots on `conn` (a transaction's, or the pool's), [`BATCH_ROWS`] a
+/// statement, skipping those already stored.
+pub(crate) async fn insert(
+    conn: &mut sqlx::PgConnection,
+    prepared: &Prepared<'_>,
+) -> Result<Written, HistoryError> {
+    let mut written = Written::default();
+    for batch in prepared.snapshots.chunks(BATCH_ROWS) {
+        let mut at = Vec::with_capacity(batch.len());
+        let mut coin = Vec::with_capacity(batch.len());
+        let mut source = Vec::with_capacity(batch.len());
+        let mut usd = Vec::with_capacity(batch.len());
+        let mut cap = Vec::with_capacity(batch.len());
+        let mut volume = Vec::with_capacity(batch.len());
+        for s in batch {
+            at.push(s.at);
+            coin.push(prepared.coins[s.coin_id.as_str()]);
+            source.push(prepared.sources[s.source.as_str()]);
+            usd.push(s.usd);
+            cap.push(s.market_cap_usd);
+            volume.push(s.volume_24h_usd);
+        }
+        let rows = sqlx::query(
+            "INSERT INTO price_snapshots (at, coin, source, usd, market_cap_usd, volume_24h_usd) \
+             SELECT * FROM unnest($1::timestamptz[], $2::int4[], $3::int2[], $4::numeric[], \
+                                  $5::numeric[], $6::numeric[]) \
+             ON CONFLICT (coin, at) DO NOTHING",
+        )
+        .bind(&at)
+        .bind(&coin)
+        .bind(&source)
+        .bind(&usd)
+        .bind(&cap)
+        .bind(&volume)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        written.rows += rows;
+        written.already_stored += batch.len() as u64 - rows;
+    }
+    Ok(written)
 }
 
 /// PostgreSQL's `timestamptz` holds 4713 BC to 294276 AD; chrono holds more. Anything before

@@ -217,6 +217,44 @@ pub struct CatalogueJob {}
 pub enum HistoryJob {
     /// Store the cached prices of a set of coins, and the catalogue's metadata of each.
     Snapshot(SnapshotJob),
+    /// Fetch one coin's past prices over a range from CoinGecko and store them.
+    Backfill(BackfillJob),
+}
+
+/// One coin's past over one range: fetched in chunks of up to 90 days (hourly points), each
+/// stored with the backfill's progress, so a backfill stopped at any point resumes after the
+/// last chunk it stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BackfillJob {
+    /// The coin's id (CoinGecko's, `bitcoin`).
+    pub coin: CoinId,
+    /// The range's first instant (RFC 3339).
+    #[serde(deserialize_with = "rfc3339")]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// Its last instant (RFC 3339), after `from`; at most 10 years after it.
+    #[serde(deserialize_with = "rfc3339")]
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+/// An RFC 3339 time, refused with a message that shows the form and what came.
+fn rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<chrono::DateTime<chrono::Utc>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "a time must be RFC 3339 (2025-01-01T00:00:00Z), got {raw:?}"
+            ))
+        })
+}
+
+impl BackfillJob {
+    /// The longest range one backfill task covers.
+    pub const MAX_RANGE: chrono::TimeDelta = chrono::TimeDelta::days(3_660);
 }
 
 /// Which coins a snapshot stores.

@@ -10,7 +10,8 @@ use crate::{
     Settings,
     domain::Symbol,
     jobs::{
-        CatalogueJob, CleanupJob, HealthJob, HistoryJob, MarketJob, PricesJob, Queue, WalletJob,
+        BackfillJob, CatalogueJob, CleanupJob, HealthJob, HistoryJob, MarketJob, PricesJob, Queue,
+        WalletJob,
     },
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
     settings::{RANKED, TRACKED, TierSettings},
@@ -139,6 +140,20 @@ pub fn check_args_knowing(
                         return Err(bad(format!(
                             "`set` must be {TRACKED}, {RANKED} or a [prices.tiers] tier, got {set:?}"
                         )));
+                    }
+                }
+                HistoryJob::Backfill(backfill) => {
+                    use chrono::Datelike;
+                    if backfill.to <= backfill.from {
+                        return Err(bad("`to` must be after `from`".into()));
+                    }
+                    if backfill.to - backfill.from > BackfillJob::MAX_RANGE {
+                        return Err(bad(
+                            "a backfill covers at most 10 years; split the range".into()
+                        ));
+                    }
+                    if backfill.from.year() < 2009 || backfill.to.year() > 9999 {
+                        return Err(bad("`from` and `to` must lie between 2009 and 9999".into()));
                     }
                 }
             }
@@ -290,6 +305,41 @@ mod tests {
 
     fn check(kind: Queue, args: Value) -> Result<Value, String> {
         check_args(kind, &args, &Settings::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn history_args_name_a_set_of_coins_or_a_range_that_can_be_backfilled() {
+        assert_eq!(
+            check(Queue::History, json!({"snapshot": {}})).unwrap(),
+            json!({"snapshot": {"set": "tracked"}})
+        );
+        for set in ["ranked", "top", "major"] {
+            check(Queue::History, json!({"snapshot": {"set": set}})).unwrap();
+        }
+        let err = check(Queue::History, json!({"snapshot": {"set": "all"}})).unwrap_err();
+        assert!(err.contains("\"all\""), "{err}");
+        let range = |from: &str, to: &str| {
+            check(
+                Queue::History,
+                json!({"backfill": {"coin": "bitcoin", "from": from, "to": to}}),
+            )
+        };
+        range("2025-01-01T00:00:00Z", "2025-12-31T23:00:00Z").unwrap();
+        for (from, to, why) in [
+            ("2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z", "after"),
+            ("2010-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "10 years"),
+            ("2001-01-01T00:00:00Z", "2002-01-01T00:00:00Z", "2009"),
+            (
+                "yesterday",
+                "2025-01-01T00:00:00Z",
+                "RFC 3339 (2025-01-01T00:00:00Z), got \"yesterday\"",
+            ),
+        ] {
+            let err = range(from, to).unwrap_err();
+            assert!(err.contains(why), "{from}..{to}: {err}");
+        }
+        let err = check(Queue::History, json!({"backfill": {"coin": "Not A Coin"}})).unwrap_err();
+        assert!(err.contains("invalid args for history"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //! Sets: `tracked` (the tracked coins), `ranked` (every catalogued coin with a rank) or a
 //! `[prices.tiers]` tier; `[history.snapshots]` schedules each.
 //!
+//! A backfill job (`{"backfill": {"coin": "bitcoin", "from": "…", "to": "…"}}`) fetches one
+//! coin's past over one range from CoinGecko's `/coins/{id}/market_chart/range`, through the
+//! shared CoinGecko limiter like every other call, in chunks of [`BACKFILL_CHUNK`] (hourly
+//! points); each chunk is stored together with the backfill's progress in one transaction, so a
+//! backfill stopped anywhere (a killed worker, a retry) resumes after its last stored chunk and
+//! never fetches it again. One task per coin and range.
+//!
 //! PostgreSQL unreachable fails the job as transient (it retries with the queue's backoff);
 //! without `DATABASE_URL` the worker runs idle and refuses history jobs (permanent).
 
@@ -21,7 +28,7 @@ use coinbeat_shared::{
     cache::PriceCache,
     catalogue::{Catalogue, CatalogueCache, CatalogueStore},
     domain::CoinId,
-    jobs::{HistoryJob, SnapshotJob},
+    jobs::{BackfillJob, HistoryJob, SnapshotJob},
     keys::Keys,
     queue::{JobContext, JobError, JobResult},
     settings::{PricesSettings, RANKED, TRACKED},
@@ -29,7 +36,7 @@ use coinbeat_shared::{
 use redis::aio::ConnectionManager;
 use serde_json::json;
 
-use crate::boot::WorkerEnv;
+use crate::{boot::WorkerEnv, coingecko::CoinGecko};
 
 /// How often the catalogue copy is checked for a newer refresh.
 const CATALOGUE_RECHECK: Duration = Duration::from_secs(30);
@@ -37,11 +44,19 @@ const CATALOGUE_RECHECK: Duration = Duration::from_secs(30);
 /// Price records read from the cache per round trip.
 const READ_BATCH: usize = 1_000;
 
+/// The longest range one backfill request asks: CoinGecko answers hourly points for 2 to 90
+/// days.
+pub const BACKFILL_CHUNK: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
+/// The `source` of backfilled snapshots.
+pub const BACKFILL_SOURCE: &str = "coingecko-history";
+
 /// Handles `history` jobs. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HistoryWorker {
     /// `None` when history storage is off.
     store: Option<HistoryStore>,
+    coingecko: CoinGecko,
     cache: PriceCache,
     catalogue: Arc<CatalogueCache>,
     prices: PricesSettings,
@@ -74,6 +89,7 @@ impl HistoryWorker {
         }
         Ok(Self {
             store,
+            coingecko: CoinGecko::new(env)?,
             cache: PriceCache::new(env.conn.clone(), env.keys.clone(), &settings.prices),
             catalogue: Arc::new(CatalogueCache::new(
                 CatalogueStore::new(env.conn.clone(), env.keys.clone()),
@@ -94,7 +110,55 @@ impl HistoryWorker {
         };
         match job {
             HistoryJob::Snapshot(snapshot) => self.snapshot(store, snapshot).await,
+            HistoryJob::Backfill(backfill) => self.backfill(store, backfill).await,
         }
+    }
+
+    async fn backfill(&self, store: &HistoryStore, job: BackfillJob) -> JobResult {
+        let coin = job.coin.as_str();
+        let range = (job.from, job.to);
+        let progress = store
+            .backfill_progress(coin, job.from, job.to)
+            .await
+            .map_err(|e| job_error("reading the backfill's progress", e))?;
+        let resumed_from = progress.done_until;
+        let mut at = progress.done_until;
+        let (mut requests, mut points) = (0_u64, progress.points);
+        while at <= job.to {
+            let end = (at + BACKFILL_CHUNK - chrono::TimeDelta::seconds(1)).min(job.to);
+            let chart = self
+                .coingecko
+                .market_chart_range(&job.coin, at, end)
+                .await?;
+            requests += 1;
+            let snapshots: Vec<Snapshot> = chart
+                .into_iter()
+                .filter(|p| (at..=end).contains(&p.at))
+                .map(|p| Snapshot {
+                    coin_id: coin.to_owned(),
+                    at: p.at,
+                    usd: p.usd,
+                    market_cap_usd: p.market_cap_usd,
+                    volume_24h_usd: p.volume_24h_usd,
+                    source: BACKFILL_SOURCE.to_owned(),
+                })
+                .collect();
+            let next = end + chrono::TimeDelta::seconds(1);
+            let written = store
+                .store_backfill_chunk(coin, range, &snapshots, next)
+                .await
+                .map_err(|e| job_error("storing a backfilled chunk", e))?;
+            points += written.rows;
+            at = next;
+        }
+        Ok(Some(json!({
+            "coin": coin,
+            "from": job.from,
+            "to": job.to,
+            "resumed_from": resumed_from,
+            "requests": requests,
+            "points": points,
+        })))
     }
 
     async fn snapshot(&self, store: &HistoryStore, job: SnapshotJob) -> JobResult {
@@ -203,7 +267,9 @@ impl HistoryWorker {
 impl crate::worker::Worker for HistoryWorker {
     type Job = HistoryJob;
     const NAME: &'static str = "history-worker";
-    const ABOUT: &'static str = "Runs the `history` queue: price snapshots and coin metadata into PostgreSQL (DATABASE_URL), for history that lasts.";
+    const ABOUT: &'static str = "Runs the `history` queue: price snapshots and coin metadata into PostgreSQL (DATABASE_URL), for history that lasts, and backfills of past prices from CoinGecko.";
+    const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] =
+        &[coinbeat_shared::ratelimit::Provider::CoinGecko];
 
     async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
         Self::new(env).await

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -52,12 +51,7 @@ pub(super) async fn coin(
     };
     let coins = super::ranked_figures(&state);
     let Some(f) = coins.iter().find(|f| f.id == id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            r#"{"error":"coin not found"}"#,
-        )
-            .into_response();
+        return responses::coin_not_found();
     };
     let name = json::string(&f.info.name);
     let mut fields: Fields = vec![

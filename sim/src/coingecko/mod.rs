@@ -9,6 +9,7 @@ mod figures;
 mod gate;
 mod global;
 mod list;
+mod market_chart;
 mod markets;
 mod ping;
 mod prices;
@@ -35,6 +36,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router<Arc<SimState>> {
         .route("/coins/list", get(list::list))
         .route("/coins/markets", get(markets::markets))
         .route("/coins/{id}", get(coin::coin))
+        .route("/coins/{id}/market_chart/range", get(market_chart::range))
         .route("/global", get(global::global))
         // A route layer runs after routing, so unknown paths are plain 404s that count nowhere.
         .route_layer(middleware::from_fn_with_state(state, gate::gate));

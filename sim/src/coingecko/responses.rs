@@ -40,6 +40,16 @@ pub(super) fn rate_limited(retry_after_secs: u64) -> Response {
     response
 }
 
+/// 404 for an unknown or unlisted coin id.
+pub(super) fn coin_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"coin not found"}"#,
+    )
+        .into_response()
+}
+
 pub(super) fn key_missing() -> Response {
     status_body(StatusCode::UNAUTHORIZED, KEY_MISSING)
 }

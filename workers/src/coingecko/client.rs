@@ -14,8 +14,8 @@ use crate::{
 };
 
 use super::{
-    CoinDetails, CoinGeckoError, CoinsList, Global, SimplePrice, parse_coin, parse_coins_list,
-    parse_global, parse_markets, parse_simple_prices,
+    ChartPoint, CoinDetails, CoinGeckoError, CoinsList, Global, SimplePrice, parse_coin,
+    parse_coins_list, parse_global, parse_market_chart, parse_markets, parse_simple_prices,
 };
 
 /// A CoinGecko API v3 client. Cheap to clone.
@@ -158,6 +158,30 @@ impl CoinGecko {
             )
             .await?;
         parse_coin(&body).map_err(unreadable)
+    }
+
+    /// `GET /coins/{id}/market_chart/range` in USD: the coin's past points in `[from, to]`
+    /// (hourly for a range of 2 to 90 days, as CoinGecko grains it). An unknown id is
+    /// [`CoinGeckoError::Rejected`] with status 404.
+    pub async fn market_chart_range(
+        &self,
+        id: &CoinId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ChartPoint>, CoinGeckoError> {
+        let (from, to) = (from.timestamp().to_string(), to.timestamp().to_string());
+        let body = self
+            .get(
+                &format!("/coins/{id}/market_chart/range"),
+                &[
+                    ("vs_currency", "usd"),
+                    ("from", &from),
+                    ("to", &to),
+                    ("precision", "full"),
+                ],
+            )
+            .await?;
+        parse_market_chart(&body).map_err(unreadable)
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, CoinGeckoError> {
