@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::{HistoryError, HistoryStore};
+use crate::{HistoryError, HistoryStore, store::none_if_unmigrated};
 
 /// One coin's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,13 +88,15 @@ impl HistoryStore {
             Option<String>,
             Option<DateTime<Utc>>,
         );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT coin_id, symbol, name, rank, market_cap_usd, platforms, source, updated_at \
-             FROM coins WHERE coin_id = $1 AND updated_at IS NOT NULL",
-        )
-        .bind(coin_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row: Option<Row> = none_if_unmigrated(
+            sqlx::query_as(
+                "SELECT coin_id, symbol, name, rank, market_cap_usd, platforms, source, updated_at \
+                 FROM coins WHERE coin_id = $1 AND updated_at IS NOT NULL",
+            )
+            .bind(coin_id)
+            .fetch_optional(self.pool())
+            .await,
+        )?;
         Ok(row.map(
             |(coin_id, symbol, name, rank, market_cap_usd, platforms, source, updated_at)| {
                 CoinMeta {

@@ -24,6 +24,20 @@ use tokio::sync::OnceCell;
 
 use crate::HistoryError;
 
+/// PostgreSQL's code for a relation that does not exist.
+const UNDEFINED_TABLE: &str = "42P01";
+
+/// A read's answer, with "the tables do not exist yet" (no history worker has started, so
+/// nothing was migrated) read as "nothing stored".
+pub(crate) fn none_if_unmigrated<T>(
+    read: Result<Option<T>, sqlx::Error>,
+) -> Result<Option<T>, HistoryError> {
+    match read {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNDEFINED_TABLE) => Ok(None),
+        other => Ok(other?),
+    }
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The history in PostgreSQL. Cheap to clone; clones share the pool and the id caches.
@@ -171,10 +185,12 @@ impl HistoryStore {
         if let Some(n) = self.inner.coins.lock().expect("coin cache").get(coin_id) {
             return Ok(Some(*n));
         }
-        let n: Option<i32> = sqlx::query_scalar("SELECT id FROM coins WHERE coin_id = $1")
-            .bind(coin_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let n: Option<i32> = none_if_unmigrated(
+            sqlx::query_scalar("SELECT id FROM coins WHERE coin_id = $1")
+                .bind(coin_id)
+                .fetch_optional(&self.pool)
+                .await,
+        )?;
         if let Some(n) = n {
             let mut known = self.inner.coins.lock().expect("coin cache");
             known.insert(coin_id.to_owned(), n);

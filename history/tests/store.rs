@@ -275,3 +275,21 @@ async fn postgresql_unreachable_is_a_transient_error_and_a_bad_url_is_refused_at
     });
     assert!(bad.is_err());
 }
+
+#[tokio::test]
+async fn before_any_history_worker_migrated_the_database_reads_find_nothing_rather_than_fail() {
+    let pg = TestPostgres::start().await;
+    let reader = pg.store();
+    let (since, until) = (t(0), t(2_000_000_000));
+    assert_eq!(
+        reader.points("bitcoin", since, until, 10).await.unwrap(),
+        None
+    );
+    assert_eq!(reader.count("bitcoin", since, until).await.unwrap(), 0);
+    assert_eq!(reader.coin("bitcoin").await.unwrap(), None);
+    let candles = reader
+        .candles("bitcoin", since, until, Duration::from_secs(3_600), 10)
+        .await
+        .unwrap();
+    assert_eq!(candles, None);
+}

@@ -5,6 +5,8 @@
 
 #[path = "common/simulated.rs"]
 mod simulated;
+#[path = "common/worker_process.rs"]
+mod worker_process;
 
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use coinbeat_shared::{
 use coinbeat_sim::{SimConfig, SimHandle};
 use coinbeat_workers::{boot::WorkerEnv, history::HistoryWorker};
 use simulated::{Upstream, simulated};
+use worker_process::WorkerProcess;
 
 const ENDPOINT: &str = "/api/v3/coins/{id}/market_chart/range";
 
@@ -122,4 +125,119 @@ async fn a_year_per_coin_under_the_limit_and_a_stopped_backfill_resumes_without_
         "{fetched} requests for 13 chunks"
     );
     assert_eq!(sim.stats().rate_limited, 0);
+}
+
+/// The acceptance run: a year for each of 100 coins, one task per coin, against the
+/// simulator's limit (25 calls a second, enforced, and the worker's limit the same) with the
+/// `history-worker` binary as a real process at the history queue's built-in settings, SIGKILLed once about half of it is stored and started again. Every coin ends with
+/// its 8,760 hourly points, no call is refused, and no stored chunk is fetched again: at most
+/// the chunks in flight at the kill are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_coins_a_year_each_killed_halfway_completes_without_refetching() {
+    use coinbeat_shared::{
+        jobs::Job,
+        queue::{EnqueueOptions, queue_stats},
+        testing::producer,
+    };
+
+    const COINS: usize = 100;
+    const CHUNKS_PER_COIN: u64 = 5;
+    let mut config = SimConfig {
+        extra_coins: 200,
+        ..SimConfig::default()
+    };
+    config.faults.coingecko.calls_per_sec = 25;
+    let (_redis, sim, mut settings) = simulated(config, &[Upstream::CoinGecko]).await;
+    let pg = TestPostgres::start().await;
+    settings.history.database_url = Some(Secret::new(pg.url()));
+    let ids: Vec<String> = reqwest::get(format!("{}/coins/list", sim.base_url()))
+        .await
+        .unwrap()
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .take(COINS)
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), COINS);
+    // The listing is the test's own call: out of the counters and the limit's window.
+    sim.reset();
+    let (conn, keys, producer) = producer(&settings).await;
+    let from: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let to: DateTime<Utc> = "2025-12-31T23:00:00Z".parse().unwrap();
+    for id in &ids {
+        producer
+            .enqueue(&backfill(id, from, to), EnqueueOptions::default())
+            .await
+            .unwrap();
+    }
+    let env = [
+        ("DATABASE_URL", pg.url().to_owned()),
+        (
+            "COINBEAT_PROVIDERS__COINGECKO__BASE_URL",
+            settings.providers.coingecko.base_url.clone(),
+        ),
+        ("COINBEAT_PROVIDERS__COINGECKO__RATE_LIMIT", "25/s".into()),
+        ("COINBEAT_QUEUES__DEFAULTS__HEARTBEAT_SECS", "1".into()),
+        ("COINBEAT_QUEUES__DEFAULTS__ORPHAN_AFTER_SECS", "3".into()),
+    ];
+    let binary = env!("CARGO_BIN_EXE_history-worker");
+    let store = pg.store();
+    let total = |store: coinbeat_history::HistoryStore, ids: Vec<String>| async move {
+        let mut n = 0;
+        for id in &ids {
+            n += store.count(id, from, to).await.unwrap();
+        }
+        n
+    };
+    let mut first = WorkerProcess::spawn(binary, &settings, &env);
+    let started = std::time::Instant::now();
+    let want = (COINS * 8_760) as u64;
+    loop {
+        let stored = total(store.clone(), ids.clone()).await;
+        if stored >= want / 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "only {stored} of {want} points stored; worker log:\n{}",
+            first.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill9();
+    let served_at_kill = served(&sim);
+    let second = WorkerProcess::spawn(binary, &settings, &env);
+    let queue = HistoryJob::queue();
+    let queue_settings = settings.queues.for_queue(&queue);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let stats = queue_stats(&conn, &keys, &queue, &queue_settings)
+            .await
+            .unwrap();
+        if stats.done == COINS as u64 {
+            break;
+        }
+        assert_eq!(stats.dead, 0, "{stats:?}\n{}", second.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not done: {stats:?}; worker log:\n{}",
+            second.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for id in &ids {
+        assert_eq!(store.count(id, from, to).await.unwrap(), 8_760, "{id}");
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 0, "a call was refused: {stats:?}");
+    let fetched = served(&sim);
+    let chunks = COINS as u64 * CHUNKS_PER_COIN;
+    // The history queue's built-in concurrency: the tasks the killed worker ran.
+    let in_flight = queue_settings.concurrency as u64;
+    assert!(
+        (chunks..=chunks + in_flight).contains(&fetched),
+        "{fetched} calls for {chunks} chunks ({served_at_kill} before the kill)"
+    );
 }

@@ -243,10 +243,10 @@ impl Default for QueuesSettings {
     /// | wallet | an address, plus its single-flight idempotency key | 793 | 100,000 | 79 MB |
     /// | health | `{}` | 360 | 10,000 | 3.6 MB |
     /// | cleanup | `{}` | 360 | 10,000 | 3.6 MB |
-    /// | catalogue | `{}` | 360 | 200,000 | 72 MB |
-    /// | history | `{"snapshot":{"set":"ranked"}}` | 400 | 10,000 | 4 MB |
+    /// | catalogue | `{}` | 465 | 200,000 | 93 MB |
+    /// | history | `{"snapshot":{"set":"ranked"}}` | 332 | 10,000 | 3.3 MB |
     ///
-    /// Every queue full: about 294 MB, 40% of 700 MiB (734 MB) and well under its high-water
+    /// Every queue full: about 317 MB, 43% of 700 MiB (734 MB) and well under its high-water
     /// mark at 0.8 (587 MB); the rest holds the cache, histories and finished task records
     /// (a done record is about twice a waiting one). A queue of some other name (`probe`)
     /// takes the default, 200,000.
@@ -266,7 +266,16 @@ impl Default for QueuesSettings {
                 ("wallet".to_owned(), cap(100_000)),
                 ("health".to_owned(), cap(10_000)),
                 ("cleanup".to_owned(), cleanup),
-                ("history".to_owned(), cap(10_000)),
+                // Backfills are bound by CoinGecko's limit: four at once keep it busy, and
+                // more would only parse answers while permits are granted, delaying requests
+                // past the limiter's guard (workers/tests/history_backfill.rs).
+                (
+                    "history".to_owned(),
+                    QueueOverride {
+                        concurrency: Some(4),
+                        ..cap(10_000)
+                    },
+                ),
             ]
             .into(),
         }
