@@ -7,6 +7,10 @@
 //! they found. A snapshot is keyed by coin and instant, so a re-delivered job, or two snapshots
 //! of a price that did not change, store it once.
 //!
+//! Each snapshot also stores what Redis's history holds of its coins from the last
+//! `history.catch_up_secs`: a price that came while PostgreSQL was down (or between two
+//! snapshots) is stored once it is back, and one stored already is skipped.
+//!
 //! Sets: `tracked` (the tracked coins), `ranked` (every catalogued coin with a rank) or a
 //! `[prices.tiers]` tier; `[history.snapshots]` schedules each.
 //!
@@ -22,7 +26,7 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use chrono::SubsecRound;
+use chrono::{DateTime, SubsecRound, Utc};
 use coinbeat_history::{CoinMeta, HistoryError, HistoryStore, Snapshot};
 use coinbeat_shared::{
     cache::PriceCache,
@@ -31,7 +35,7 @@ use coinbeat_shared::{
     jobs::{BackfillJob, HistoryJob, SnapshotJob},
     keys::Keys,
     queue::{JobContext, JobError, JobResult},
-    settings::{PricesSettings, RANKED, TRACKED},
+    settings::{CATCH_UP_POINTS, PricesSettings, RANKED, TRACKED},
 };
 use redis::aio::ConnectionManager;
 use serde_json::json;
@@ -48,6 +52,10 @@ const READ_BATCH: usize = 1_000;
 /// days.
 pub const BACKFILL_CHUNK: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
+/// The `source` of snapshots read back from Redis's history (the record's own source is not
+/// kept with a history point).
+pub const HISTORY_SOURCE: &str = "redis-history";
+
 /// The `source` of backfilled snapshots.
 pub const BACKFILL_SOURCE: &str = "coingecko-history";
 
@@ -60,6 +68,8 @@ pub struct HistoryWorker {
     cache: PriceCache,
     catalogue: Arc<CatalogueCache>,
     prices: PricesSettings,
+    /// How far back a snapshot reads Redis's history (`history.catch_up_secs`).
+    catch_up: chrono::TimeDelta,
     conn: ConnectionManager,
     keys: Keys,
 }
@@ -97,6 +107,9 @@ impl HistoryWorker {
                 CATALOGUE_RECHECK,
             )),
             prices: settings.prices.clone(),
+            catch_up: chrono::TimeDelta::seconds(
+                settings.history.catch_up_secs.min(i64::MAX as u64) as i64,
+            ),
             conn: env.conn.clone(),
             keys: env.keys.clone(),
         })
@@ -187,6 +200,7 @@ impl HistoryWorker {
                 source: r.source,
             }));
         }
+        let caught_up = self.catch_up(&coins, &mut snapshots).await?;
         let (source, refreshed_at) = catalogue
             .meta
             .as_ref()
@@ -218,10 +232,53 @@ impl HistoryWorker {
             "set": job.set,
             "coins": coins.len(),
             "priced": snapshots.len(),
+            "history_points_read": caught_up,
             "rows": written.rows,
             "already_stored": written.already_stored,
             "metadata_written": metadata_written,
         })))
+    }
+
+    /// Adds the points Redis's history holds for `coins` from `history.catch_up_secs` ago (the
+    /// ones already stored are skipped by the write): what came while PostgreSQL was down, or
+    /// between two snapshots. Returns how many were read.
+    async fn catch_up(
+        &self,
+        coins: &[CoinId],
+        snapshots: &mut Vec<Snapshot>,
+    ) -> Result<usize, JobError> {
+        if self.catch_up.is_zero() {
+            return Ok(0);
+        }
+        let now = Utc::now();
+        let since = (now - self.catch_up).timestamp_millis();
+        let mut read = 0;
+        for chunk in coins.chunks(READ_BATCH) {
+            let reads = chunk.iter().map(|coin| async move {
+                let points = self
+                    .cache
+                    .history_between(coin, since, now.timestamp_millis(), CATCH_UP_POINTS)
+                    .await?;
+                Ok::<_, coinbeat_shared::cache::CacheError>((coin, points.unwrap_or_default()))
+            });
+            let histories = futures::future::try_join_all(reads)
+                .await
+                .map_err(|e| JobError::transient(format!("reading the price history: {e}")))?;
+            for (coin, points) in histories {
+                read += points.len();
+                snapshots.extend(points.into_iter().filter_map(|p| {
+                    Some(Snapshot {
+                        coin_id: coin.to_string(),
+                        at: DateTime::from_timestamp_millis(p.t)?,
+                        usd: p.usd,
+                        market_cap_usd: None,
+                        volume_24h_usd: None,
+                        source: HISTORY_SOURCE.to_owned(),
+                    })
+                }));
+            }
+        }
+        Ok(read)
     }
 
     /// The coins of a snapshot set, each once.

@@ -63,7 +63,9 @@ async fn a_snapshot_stores_each_cached_price_once_however_often_it_is_delivered(
 
     let first = worker.handle(snapshot("tracked")).await.unwrap().unwrap();
     assert_eq!(first["rows"], 3, "{first}");
-    assert_eq!(first["already_stored"], 0);
+    // Redis's history holds the same three points (read back in case PostgreSQL had missed
+    // them): the same rows, stored once.
+    assert_eq!(first["history_points_read"], 3, "{first}");
     // Re-delivered (a worker died after writing, before its ack), or run by two replicas.
     let (again, twice) = tokio::join!(
         worker.handle(snapshot("tracked")),
@@ -71,7 +73,7 @@ async fn a_snapshot_stores_each_cached_price_once_however_often_it_is_delivered(
     );
     for result in [again.unwrap().unwrap(), twice.unwrap().unwrap()] {
         assert_eq!(result["rows"], 0, "{result}");
-        assert_eq!(result["already_stored"], 3);
+        assert_eq!(result["already_stored"], 6);
     }
     let store = pg.store();
     let (since, until) = (at - Duration::days(1), Utc::now());
@@ -133,4 +135,108 @@ async fn a_set_that_is_no_set_or_storage_off_is_refused_for_good_and_postgresql_
         .unwrap();
     let error = down.handle(snapshot("tracked")).await.unwrap_err();
     assert!(matches!(error, JobError::Transient(_)), "{error:?}");
+}
+
+/// A TCP proxy to the machine's PostgreSQL that can be taken down (every connection through it
+/// cut, new ones refused) and brought back on the same port: PostgreSQL unreachable and back,
+/// as the worker sees it.
+struct PgProxy {
+    port: u16,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl PgProxy {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut proxy = Self {
+            port,
+            running: None,
+        };
+        proxy.up().await;
+        proxy
+    }
+
+    async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.running = Some(tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                links.spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        }));
+    }
+
+    /// Cuts every connection and stops listening.
+    fn down(&mut self) {
+        if let Some(running) = self.running.take() {
+            // Dropping the accept loop drops its JoinSet: every link is aborted.
+            running.abort();
+        }
+    }
+
+    fn url(&self, pg: &TestPostgres) -> String {
+        let database = pg.url().rsplit('/').next().unwrap();
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+#[tokio::test]
+async fn postgresql_down_fails_snapshots_as_transient_and_once_back_nothing_is_lost() {
+    let redis = TestRedis::start();
+    let pg = TestPostgres::start().await;
+    let mut proxy = PgProxy::start().await;
+    let mut settings = redis.settings();
+    settings.history.database_url = Some(Secret::new(proxy.url(&pg)));
+    settings.history.timeout_ms = 1_000;
+    let (worker, cache) = start(&settings).await;
+    let t0 = (Utc::now() - Duration::minutes(30)).trunc_subsecs(3);
+    cache
+        .write(&[record("BTC", "bitcoin", "100", t0)])
+        .await
+        .unwrap();
+    let stored = worker.handle(snapshot("tracked")).await.unwrap().unwrap();
+    assert_eq!(stored["rows"], 1);
+
+    // Down: the prices go on arriving in Redis; each snapshot fails, to be retried.
+    proxy.down();
+    let mut during = Vec::new();
+    for minute in 1..=3 {
+        let at = t0 + Duration::minutes(minute);
+        cache
+            .write(&[record("BTC", "bitcoin", &format!("{}", 100 + minute), at)])
+            .await
+            .unwrap();
+        let error = worker.handle(snapshot("tracked")).await.unwrap_err();
+        assert!(matches!(error, JobError::Transient(_)), "{error:?}");
+        during.push(at);
+    }
+
+    // Back: the retried snapshot stores the price the cache holds now and, from Redis's
+    // history, the ones that came while PostgreSQL was down: nothing is lost.
+    proxy.up().await;
+    let retried = worker.handle(snapshot("tracked")).await.unwrap().unwrap();
+    assert_eq!(retried["rows"], 3, "{retried}");
+    let points = pg
+        .store()
+        .points("bitcoin", t0 - Duration::days(1), Utc::now(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let times: Vec<DateTime<Utc>> = points.iter().map(|p| p.at).collect();
+    assert_eq!(times, [during[2], during[1], during[0], t0]);
 }

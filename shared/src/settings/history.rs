@@ -31,7 +31,15 @@ pub struct HistorySettings {
     /// the tracked coins every 5 minutes, every ranked coin hourly (seed 004's hourly top
     /// 1,000, for the whole market).
     pub snapshots: BTreeMap<String, String>,
+    /// Besides each coin's cached price, a snapshot stores the points Redis's history holds for
+    /// it from this long before (at most [`CATCH_UP_POINTS`] a coin), so what arrived while
+    /// PostgreSQL was down, or between two snapshots, is stored once it is back. 0 stores the
+    /// cached price only.
+    pub catch_up_secs: u64,
 }
+
+/// The most history points a snapshot reads back per coin.
+pub const CATCH_UP_POINTS: usize = 2_016;
 
 impl Default for HistorySettings {
     fn default() -> Self {
@@ -39,6 +47,7 @@ impl Default for HistorySettings {
             database_url: None,
             max_connections: 5,
             timeout_ms: 5_000,
+            catch_up_secs: 6 * 3_600,
             snapshots: BTreeMap::from([
                 (TRACKED.to_owned(), "40 */5 * * * *".to_owned()),
                 (RANKED.to_owned(), "50 7 * * * *".to_owned()),

@@ -38,7 +38,7 @@ pub use auth::{
 };
 pub use catalogue::CatalogueSettings;
 pub use health::HealthSettings;
-pub use history::{HistorySettings, RANKED, TRACKED};
+pub use history::{CATCH_UP_POINTS, HistorySettings, RANKED, TRACKED};
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
 pub use plan::{OverLimits, PlanSettings};
