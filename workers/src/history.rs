@@ -200,6 +200,7 @@ impl HistoryWorker {
                 source: r.source,
             }));
         }
+        let priced = snapshots.len();
         let caught_up = self.catch_up(&coins, &mut snapshots).await?;
         let (source, refreshed_at) = catalogue
             .meta
@@ -231,7 +232,7 @@ impl HistoryWorker {
         Ok(Some(json!({
             "set": job.set,
             "coins": coins.len(),
-            "priced": snapshots.len(),
+            "priced": priced,
             "history_points_read": caught_up,
             "rows": written.rows,
             "already_stored": written.already_stored,

@@ -63,6 +63,7 @@ async fn a_snapshot_stores_each_cached_price_once_however_often_it_is_delivered(
 
     let first = worker.handle(snapshot("tracked")).await.unwrap().unwrap();
     assert_eq!(first["rows"], 3, "{first}");
+    assert_eq!(first["priced"], 3, "{first}");
     // Redis's history holds the same three points (read back in case PostgreSQL had missed
     // them): the same rows, stored once.
     assert_eq!(first["history_points_read"], 3, "{first}");
