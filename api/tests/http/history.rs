@@ -358,6 +358,66 @@ mod stored {
     }
 
     #[tokio::test]
+    async fn a_coin_carries_the_metadata_postgresql_stored_for_it() {
+        use coinbeat_history::CoinMeta;
+        use coinbeat_shared::{
+            cache::{CoinSupply, MarketCache},
+            domain::CoinId,
+            keys::Keys,
+            redis_conn,
+        };
+        let pg = TestPostgres::start().await;
+        let url = pg.url().to_owned();
+        let api = Api::start_with(|s| s.history.database_url = Some(Secret::new(url))).await;
+        let conn = redis_conn::connect(&api.settings.redis).await.unwrap();
+        let markets = MarketCache::new(
+            conn,
+            Keys::new(api.settings.redis.key_prefix.clone()),
+            &api.settings.markets,
+        );
+        markets
+            .write_supply(
+                &CoinId::parse("bitcoin").unwrap(),
+                &CoinSupply {
+                    coin_id: "bitcoin".into(),
+                    symbol: "btc".into(),
+                    name: "Bitcoin".into(),
+                    circulating_supply: Some("19675987.5".parse().unwrap()),
+                    total_supply: None,
+                    max_supply: None,
+                    fetched_at: Utc::now(),
+                    source: "coingecko".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let (status, body) = api.get("/v1/coins/bitcoin").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("stored").is_none(), "nothing stored yet: {body}");
+        pg.store()
+            .write_coins(&[CoinMeta {
+                coin_id: "bitcoin".into(),
+                symbol: Some("BTC".into()),
+                name: Some("Bitcoin".into()),
+                rank: Some(1),
+                market_cap_usd: Some(Decimal::from(1_700_000_000_000_i64)),
+                platforms: Default::default(),
+                source: Some("coingecko".into()),
+                updated_at: Some(Utc::now()),
+            }])
+            .await
+            .unwrap();
+        let (_, body) = api.get("/v1/coins/bitcoin").await;
+        assert_eq!(body["stored"]["symbol"], "BTC", "{body}");
+        assert_eq!(body["stored"]["rank"], 1);
+        assert_eq!(body["stored"]["market_cap_usd"], "1700000000000");
+        assert_eq!(
+            body["circulating_supply"], "19675987.5",
+            "the supply as before"
+        );
+    }
+
+    #[tokio::test]
     async fn postgresql_down_serves_what_redis_holds_marked_and_off_says_off() {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

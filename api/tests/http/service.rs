@@ -361,6 +361,8 @@ async fn health_is_404_until_a_report_exists_then_the_report_with_its_age() {
     assert_eq!(body["upstreams"][0]["rate_limit"]["limiter"], "coingecko");
     assert!(!body.to_string().contains(FINGERPRINT), "{body}");
     assert!(body["age_seconds"].as_u64().unwrap() >= 3);
+    // No DATABASE_URL: history comes from Redis alone, and the report says so.
+    assert_eq!(body["history_storage"]["status"], "off", "{body}");
 }
 
 /// The stream-worker's shard states are read live into `/v1/health`: a healthy report is
