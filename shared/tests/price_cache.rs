@@ -255,6 +255,73 @@ async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_sti
     );
 }
 
+/// Trades land between an aggregator's answer and its write (the fetch, the parse and the script
+/// take time; the stream writes several times a second). The answer's market cap still comes in:
+/// it is compared with the market cap held, not with the last trade's arrival. Before the fix a
+/// stream that wrote first kept BTC's market cap empty until a REST answer happened to land
+/// between two trades (`coinbeat up` showed `market_cap_usd: null` for minutes on a loaded
+/// machine).
+#[tokio::test]
+async fn an_answer_written_after_a_trade_it_preceded_still_brings_its_market_cap() {
+    let (_redis, cache) = private_cache().await;
+    let t0 = Utc::now() - Duration::seconds(300);
+    let at = |ms: i64| t0 + Duration::milliseconds(ms);
+    let btc = coin("BTC");
+    let cap = |text: &str| Some(Decimal::from_str(text).unwrap());
+    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| PriceRecord {
+        upstream_updated_at: Some(at(upstream)),
+        market_cap_usd: cap(market_cap),
+        ..record("BTC", usd, at(fetched))
+    };
+    let tick = |usd: &str, event: i64| PriceRecord {
+        upstream_updated_at: Some(at(event)),
+        market_cap_usd: None,
+        source: "binance-ws".into(),
+        ..record("BTC", usd, at(event))
+    };
+
+    // Only trades so far; the aggregator's answer (fetched at 1,000 ms, of a moment a minute
+    // earlier) is written after the trade that arrived at 1,040 ms.
+    cache.write_ticks(&[tick("101", 1_000)]).await.unwrap();
+    cache.write_ticks(&[tick("102", 1_040)]).await.unwrap();
+    assert_eq!(
+        cache
+            .write(&[rest("100", "1000.5", -60_000, 1_000)])
+            .await
+            .unwrap()
+            .written,
+        0
+    );
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(
+        (held.usd.to_string(), held.market_cap_usd),
+        ("102".into(), cap("1000.5"))
+    );
+
+    // Again with a market cap held: the next answer, fetched at 2,000 ms, is written after the
+    // trade of 2,030 ms. It still replaces the cap fetched at 1,000 ms.
+    cache.write_ticks(&[tick("103", 2_030)]).await.unwrap();
+    cache
+        .write(&[rest("100", "2000.75", -50_000, 2_000)])
+        .await
+        .unwrap();
+    let held = cache.get(&btc).await.unwrap().unwrap();
+    assert_eq!(
+        (held.usd.to_string(), held.market_cap_usd),
+        ("103".into(), cap("2000.75"))
+    );
+    // An answer fetched before the cap held (a slow fetch overtaken by a later one) changes
+    // nothing, however late it is written.
+    cache
+        .write(&[rest("100", "5.5", -55_000, 1_500)])
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&btc).await.unwrap().unwrap().market_cap_usd,
+        cap("2000.75")
+    );
+}
+
 /// Ticks before a stream's first 24 h ticker keep the cached 24 h figures, and a fast stream
 /// adds history points only as often as it is told, so days of history are not pushed out.
 #[tokio::test]

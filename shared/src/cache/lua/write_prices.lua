@@ -10,8 +10,12 @@
 -- written before as-of was kept (no `as_of_ms` field) counts as of its fetched_at.
 --
 -- Figures one path lacks are not clobbered by it: a newer tick keeps the cached record's
--- market cap, and its 24 h change and volume when it has none yet; a whole record that loses on as-of (an aggregator's answer older than the last
--- trade) but was fetched later still brings its market cap into the cached record.
+-- market cap, and its 24 h change and volume when it has none yet; a whole record that loses on
+-- as-of (an aggregator's answer older than the last trade) still brings its market cap into the
+-- cached record when it was fetched after the market cap held (the hash's `cap_fetched_ms`, set
+-- by every whole record written or patched in). Comparing with the fetch of the market cap, not
+-- of the record, matters: trades land between an aggregator's answer and its write, and a cap
+-- compared with the last trade's arrival would be dropped every time that happens.
 -- Returns the number of records written; a record not newer than the cached one is skipped.
 local ttl = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
@@ -36,7 +40,7 @@ for i = 1, #KEYS / 2 do
   local ts = tonumber(ARGV[4 * i + 2])
   local as_of = tonumber(ARGV[4 * i + 3])
   local record, point = ARGV[4 * i + 4], ARGV[4 * i + 5]
-  local held = redis.call('HMGET', key, 'fetched_at_ms', 'as_of_ms', 'record')
+  local held = redis.call('HMGET', key, 'fetched_at_ms', 'as_of_ms', 'record', 'cap_fetched_ms')
   local current = tonumber(held[1])
   local current_as_of = tonumber(held[2]) or current
   if current == nil or as_of > current_as_of or (as_of == current_as_of and ts > current) then
@@ -54,6 +58,9 @@ for i = 1, #KEYS / 2 do
       end
     end
     redis.call('HSET', key, 'fetched_at_ms', ts, 'as_of_ms', as_of, 'record', record)
+    if mode == "whole" then
+      redis.call('HSET', key, 'cap_fetched_ms', ts)
+    end
     redis.call('PEXPIRE', key, ttl)
     local add_point = true
     if mode == "tick" and history_gap > 0 then
@@ -69,17 +76,23 @@ for i = 1, #KEYS / 2 do
     end
     redis.call('PUBLISH', channel, record)
     written = written + 1
-  elseif mode == "whole" and held[3] and ts > current then
+  elseif mode == "whole" and held[3] then
     local new, old = cjson.decode(record), cjson.decode(held[3])
-    local changed = false
-    for _, field in ipairs(PATCHED) do
-      if not missing(new[field]) and new[field] ~= old[field] then
-        old[field] = new[field]
-        changed = true
+    -- No `cap_fetched_ms` (a hash from before it was kept, or only trades so far): a market cap
+    -- held is as old as the record's fetch; none held has nothing to protect.
+    local cap_fetched = tonumber(held[4]) or (missing(old.market_cap_usd) and 0 or current)
+    if ts > cap_fetched and not missing(new.market_cap_usd) then
+      local changed = false
+      for _, field in ipairs(PATCHED) do
+        if not missing(new[field]) and new[field] ~= old[field] then
+          old[field] = new[field]
+          changed = true
+        end
       end
-    end
-    if changed then
-      redis.call('HSET', key, 'record', cjson.encode(old))
+      if changed then
+        redis.call('HSET', key, 'record', cjson.encode(old))
+      end
+      redis.call('HSET', key, 'cap_fetched_ms', ts)
     end
   end
 end
