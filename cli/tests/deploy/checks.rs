@@ -1,7 +1,8 @@
 //! The checks: every container runs a binary the workspace builds and the image holds, with
 //! arguments and settings that binary accepts (it is run with `--check-config`); every queue
 //! has a worker service, a Deployment and a ScaledObject that watches that queue's keys; the
-//! compose simulator profile reaches the simulator at its real paths.
+//! compose simulator profile reaches the simulator at its real paths; the bundled stores
+//! (Redis, and PostgreSQL under its profile) run hardened and are reached as they are set up.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +19,7 @@ use crate::{
     compose::{self, Compose},
     k8s::{self, K8s},
     manifests::{self, Image, Sources, Workload},
-    network,
+    network, postgres,
     redis_auth::{self, Login},
     workspace,
 };
@@ -32,6 +33,20 @@ pub const COMPOSE_REDIS_PASSWORD: &str = "deploy0check0compose0password";
 pub fn compose_vars(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut vars = extra.clone();
     vars.insert("REDIS_PASSWORD".into(), COMPOSE_REDIS_PASSWORD.into());
+    vars
+}
+
+/// The POSTGRES_PASSWORD the checks give compose with the `postgres` profile, as `.env` would.
+pub const COMPOSE_POSTGRES_PASSWORD: &str = "deploy0check0postgres0password";
+
+/// The interpolation variables of compose run with the `postgres` profile, with `.env`'s
+/// POSTGRES_PASSWORD or without one.
+fn postgres_vars(with_password: bool) -> BTreeMap<String, String> {
+    let mut vars = compose_vars(&BTreeMap::new());
+    vars.insert("COMPOSE_PROFILES".into(), postgres::PROFILE.into());
+    if with_password {
+        vars.insert("POSTGRES_PASSWORD".into(), COMPOSE_POSTGRES_PASSWORD.into());
+    }
     vars
 }
 
@@ -68,21 +83,68 @@ pub fn check(sources: &Sources, sim_paths: &SimPaths) -> Vec<String> {
     );
     compose::check_redis(&plain, &mut problems);
     compose::check_hardening(&plain, &mut problems);
+    compose::check_stores(&plain, &mut problems);
     check_sim_profile(&plain, &sim, &sim_vars, sim_paths, &mut problems);
+
+    // The `postgres` profile, its clients given the DATABASE_URL compose.yaml tells the user to
+    // set (in `.env`, interpolated there as here).
+    let mut pg_vars = postgres_vars(true);
+    let documented: Vec<String> = postgres::documented_urls(&sources.compose)
+        .iter()
+        .filter_map(|url| {
+            manifests::interpolate(url, &pg_vars)
+                .map_err(|e| problems.push(format!("compose.yaml: DATABASE_URL {url:?}: {e}")))
+                .ok()
+        })
+        .collect();
+    if let Some(url) = documented.first() {
+        pg_vars.insert("DATABASE_URL".into(), url.clone());
+    }
+    let with_postgres = compose::load(&sources.compose, &pg_vars, &image, &mut problems);
+    let without_password = compose::load(
+        &sources.compose,
+        &postgres_vars(false),
+        &image,
+        &mut problems,
+    );
+    compose::check_hardening(&with_postgres, &mut problems);
+    compose::check_stores(&with_postgres, &mut problems);
+    postgres::check_compose(
+        &plain,
+        &with_postgres,
+        &without_password,
+        &documented,
+        &mut problems,
+    );
+    let postgres_clients: Vec<&Workload> = with_postgres
+        .workloads
+        .iter()
+        .filter(|w| w.env.contains_key("DATABASE_URL"))
+        .collect();
+
     let k8s = k8s::load(&sources.k8s, &sources.kustomization, &image, &mut problems);
     check_redis_users(&plain, &k8s, &mut problems);
+    for server in &k8s.postgres {
+        postgres::check_clients(server, &k8s.workloads, &mut problems);
+    }
     network::check(&k8s, &mut problems);
 
     for w in plain
         .workloads
         .iter()
         .chain(&sim.workloads)
+        .chain(postgres_clients.iter().copied())
         .chain(&k8s.workloads)
     {
         check_workload(w, &image, &mut problems);
     }
     check_queues(&plain, &k8s, &mut problems);
-    for w in plain.workloads.iter().chain(&k8s.workloads) {
+    for w in plain
+        .workloads
+        .iter()
+        .chain(postgres_clients.iter().copied())
+        .chain(&k8s.workloads)
+    {
         check_secrets(w, &mut problems);
     }
     problems.sort();
@@ -586,7 +648,7 @@ fn login(url: &str) -> Option<Login> {
     })
 }
 
-fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_yaml::Value;
 
 use crate::manifests::{
-    self, Image, RedisServer, Workload, argv, duration_secs, interpolate, scalar,
+    self, Image, RedisServer, Store, Workload, argv, duration_secs, interpolate, scalar,
 };
 
 /// The services compose would start, by name, with their parsed definitions.
@@ -170,6 +170,26 @@ fn workload(
     }
 }
 
+/// The variables a service sets itself (its `environment`, interpolated; names passed through
+/// from the host without a value are left out).
+pub fn environment(service: &Value) -> BTreeMap<String, String> {
+    match &service["environment"] {
+        Value::Mapping(m) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+            .collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(scalar)
+            .filter_map(|item| {
+                let (k, v) = item.split_once('=')?;
+                Some((k.to_owned(), v.to_owned()))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 /// Interpolates every string scalar of `v` in place.
 fn interpolate_all(v: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), String> {
     match v {
@@ -219,14 +239,87 @@ pub fn check_redis(compose: &Compose, problems: &mut Vec<String>) {
     }
 }
 
-/// Every coinbeat service and Redis run read-only, with no capability and no way to gain a
-/// privilege, under memory, CPU and process limits that `docker compose` applies without swarm.
+/// The services that run a bundled store's image (Redis, PostgreSQL), by name.
+fn stores(compose: &Compose) -> impl Iterator<Item = (&String, &Value, Store)> {
+    compose.services.iter().filter_map(|(name, service)| {
+        let store = Store::of_image(&scalar(&service["image"])?)?;
+        Some((name, service, store))
+    })
+}
+
+/// Every service runs coinbeat's image or a bundled store's official one, pinned to a major
+/// version, as the image's own user (non-root, owner of what the image prepared), published
+/// (if at all) on this host's loopback only, its health asked with the store's own client.
+pub fn check_stores(compose: &Compose, problems: &mut Vec<String>) {
+    for (name, service) in &compose.services {
+        let ours = compose.workloads.iter().any(|w| &w.name == name);
+        let image = scalar(&service["image"]).unwrap_or_default();
+        if !ours && Store::of_image(&image).is_none() {
+            let known: Vec<&str> = Store::ALL.iter().map(|s| s.name()).collect();
+            problems.push(format!(
+                "compose.yaml: service {name}: image {image:?} is neither the coinbeat image nor \
+                 a bundled store's ({})",
+                known.join(", ")
+            ));
+        }
+    }
+    for (name, service, store) in stores(compose) {
+        let origin = format!("compose.yaml: service {name}");
+        let image = scalar(&service["image"]).unwrap_or_default();
+        if !manifests::pins_major_version(&image) {
+            problems.push(format!(
+                "{origin}: image {image:?} does not pin a major version (`{}:<major>-alpine`)",
+                store.name()
+            ));
+        }
+        let (uid, gid) = store.user(&image);
+        let user = scalar(&service["user"]);
+        if user.as_deref() != Some(&format!("{uid}:{gid}")) {
+            problems.push(format!(
+                "{origin}: runs as {}, not as the image's own user (`user: \"{uid}:{gid}\"`)",
+                user.as_deref().unwrap_or("the image's default, root")
+            ));
+        }
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let host_ip = match port {
+                Value::Mapping(_) => scalar(&port["host_ip"]),
+                // `[HOST_IP:]HOST_PORT:CONTAINER_PORT`, read from the right (an IPv6 address
+                // holds colons).
+                other => scalar(other).and_then(|p| {
+                    let parts: Vec<&str> = p.rsplitn(3, ':').collect();
+                    (parts.len() == 3).then(|| parts[2].to_owned())
+                }),
+            };
+            if !matches!(host_ip.as_deref(), Some("127.0.0.1" | "::1" | "[::1]")) {
+                problems.push(format!(
+                    "{origin}: publishes {} beyond this host's loopback ({port:?}): only the \
+                     services on the compose network need it",
+                    store.name()
+                ));
+            }
+        }
+        let test = argv(&service["healthcheck"]["test"]).unwrap_or_default();
+        if test.first().map(String::as_str) != Some("CMD")
+            || test.get(1).map(String::as_str) != Some(store.probe())
+        {
+            problems.push(format!(
+                "{origin}: its healthcheck does not ask `{}` ([\"CMD\", \"{}\", ...])",
+                store.probe(),
+                store.probe()
+            ));
+        }
+    }
+}
+
+/// Every coinbeat service and every bundled store run read-only, with no capability and no way
+/// to gain a privilege, under memory, CPU and process limits that `docker compose` applies
+/// without swarm.
 pub fn check_hardening(compose: &Compose, problems: &mut Vec<String>) {
     let names = compose
         .workloads
         .iter()
         .map(|w| w.name.as_str())
-        .chain(compose.services.contains_key("redis").then_some("redis"));
+        .chain(stores(compose).map(|(name, _, _)| name.as_str()));
     for name in names {
         let service = &compose.services[name];
         let origin = format!("compose.yaml: service {name}");

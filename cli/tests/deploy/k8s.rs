@@ -5,9 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::Value;
 
-use crate::manifests::{
-    self, Image, K8sDeployment, RedisServer, RedisTrigger, ScaledObject, Workload, argv, expand,
-    scalar,
+use crate::{
+    manifests::{
+        self, Image, K8sDeployment, PostgresServer, RedisServer, RedisTrigger, ScaledObject, Store,
+        Workload, argv, expand, image_repository, is_within, scalar,
+    },
+    postgres,
 };
 
 pub struct K8s {
@@ -20,8 +23,29 @@ pub struct K8s {
     pub objects: BTreeSet<(String, String)>,
     /// The bundled Redis containers, their arguments expanded with their environment.
     pub redis: Vec<RedisServer>,
+    /// The bundled PostgreSQL servers, as their Service reaches them.
+    pub postgres: Vec<PostgresServer>,
     pub pods: Vec<Pod>,
     pub policies: Vec<NetworkPolicy>,
+    pub services: Vec<Service>,
+}
+
+/// A Service: the pods it selects and the ports it forwards to them.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    /// `(port, targetPort)`: the target a number or a container port's name.
+    pub ports: Vec<(u16, String)>,
+}
+
+/// What backs a container's mount: one of the StatefulSet's volume claims (outlives the pod),
+/// an emptyDir (the pod's scratch space), or something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    Claim,
+    EmptyDir,
+    Other,
 }
 
 /// The pod template of a Deployment or StatefulSet, as far as who may reach it matters.
@@ -33,7 +57,10 @@ pub struct Pod {
     pub ports: BTreeSet<u16>,
     /// A container of it has REDIS_URL (a Redis client).
     pub uses_redis: bool,
-    pub is_redis: bool,
+    /// A container of it is given DATABASE_URL (a PostgreSQL client, once the URL is set).
+    pub uses_postgres: bool,
+    /// The bundled store it runs, if it runs one.
+    pub store: Option<Store>,
 }
 
 /// A label selector (`matchLabels` and `matchExpressions`); empty selects everything.
@@ -140,8 +167,10 @@ pub fn load(
         trigger_auth_params: BTreeMap::new(),
         objects: BTreeSet::new(),
         redis: Vec::new(),
+        postgres: Vec::new(),
         pods: Vec::new(),
         policies: Vec::new(),
+        services: Vec::new(),
     };
     let image_names: BTreeSet<String> = manifests::yaml(kustomization, "kustomization.yaml")
         .map(|k| {
@@ -251,6 +280,7 @@ pub fn load(
                 k8s.trigger_auth_params.insert(name, params);
             }
             "NetworkPolicy" => k8s.policies.push(network_policy(file, doc)),
+            "Service" => k8s.services.push(service(doc)),
             _ => {}
         }
     }
@@ -260,15 +290,198 @@ pub fn load(
             Some("Deployment" | "StatefulSet")
         ) {
             let pod = pod(file, doc, &k8s.workloads, problems);
-            if pod.is_redis
-                && let Some(server) = redis_server(file, doc, &config, problems)
-            {
-                k8s.redis.push(server);
+            let reached = pod
+                .store
+                .and_then(|store| store_service(doc, &pod, store, &k8s.services, problems));
+            match (pod.store, reached) {
+                (Some(Store::Redis), _) => {
+                    k8s.redis.extend(redis_server(file, doc, &config, problems));
+                }
+                (Some(Store::Postgres), Some((host, port))) => {
+                    k8s.postgres
+                        .extend(postgres_server(file, doc, &config, host, port, problems));
+                }
+                _ => {}
             }
             k8s.pods.push(pod);
         }
     }
     k8s
+}
+
+fn service(doc: &Value) -> Service {
+    let spec = &doc["spec"];
+    Service {
+        name: scalar(&doc["metadata"]["name"]).unwrap_or_default(),
+        selector: string_map(&spec["selector"]),
+        ports: spec["ports"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let port = u16::try_from(p["port"].as_u64()?).ok()?;
+                let target = scalar(&p["targetPort"]).unwrap_or_else(|| port.to_string());
+                Some((port, target))
+            })
+            .collect(),
+    }
+}
+
+/// The Service that reaches a bundled store: the StatefulSet's `serviceName`, selecting its
+/// pods and forwarding the store's port (by number or by the container port's name). Returns
+/// its name and the port it forwards.
+fn store_service(
+    doc: &Value,
+    pod: &Pod,
+    store: Store,
+    services: &[Service],
+    problems: &mut Vec<String>,
+) -> Option<(String, u16)> {
+    let origin = &pod.origin;
+    if scalar(&doc["kind"]).as_deref() != Some("StatefulSet") {
+        return None; // check_store says where a store belongs
+    }
+    let Some(name) = scalar(&doc["spec"]["serviceName"]) else {
+        problems.push(format!(
+            "{origin}: no serviceName: nothing reaches {} by name",
+            store.name()
+        ));
+        return None;
+    };
+    let Some(service) = services.iter().find(|s| s.name == name) else {
+        problems.push(format!(
+            "{origin}: serviceName {name} names no Service: nothing reaches {} by name",
+            store.name()
+        ));
+        return None;
+    };
+    if service.selector.is_empty()
+        || !service
+            .selector
+            .iter()
+            .all(|(k, v)| pod.labels.get(k) == Some(v))
+    {
+        problems.push(format!(
+            "{origin}: Service {name} does not select its pods (selector {:?}, labels {:?})",
+            service.selector, pod.labels
+        ));
+        return None;
+    }
+    let container = store_container(doc, store)?;
+    let pgport = || {
+        container["env"]
+            .as_sequence()?
+            .iter()
+            .find(|v| scalar(&v["name"]).as_deref() == Some("PGPORT"))
+            .and_then(|v| scalar(&v["value"])?.parse().ok())
+    };
+    let listens = match store {
+        Store::Postgres => pgport(),
+        Store::Redis => None,
+    }
+    .unwrap_or(store.port());
+    let named = named_ports(container);
+    let forwarded = service.ports.iter().find(|(_, target)| {
+        target
+            .parse::<u16>()
+            .ok()
+            .or_else(|| named.get(target).copied())
+            == Some(listens)
+    });
+    match forwarded {
+        Some((port, _)) => Some((name, *port)),
+        None => {
+            problems.push(format!(
+                "{origin}: Service {name} forwards no port to {} ({listens})",
+                store.name()
+            ));
+            None
+        }
+    }
+}
+
+/// The bundled PostgreSQL as its clients reach it: at the Service `host`:`port`, with the login
+/// its container's environment makes.
+fn postgres_server(
+    file: &str,
+    doc: &Value,
+    config: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    host: String,
+    port: u16,
+    problems: &mut Vec<String>,
+) -> Option<PostgresServer> {
+    let container = store_container(doc, Store::Postgres)?;
+    let origin = format!(
+        "{file}: {} {}",
+        scalar(&doc["kind"]).unwrap_or_default(),
+        scalar(&doc["metadata"]["name"]).unwrap_or_default()
+    );
+    let env = container_env(&origin, container, config, BTreeMap::new(), problems).env;
+    let mut server = PostgresServer::from_env(origin, host, &env);
+    server.port = port;
+    Some(server)
+}
+
+/// The first container of the pod template that runs `store`'s image.
+fn store_container(doc: &Value, store: Store) -> Option<&Value> {
+    doc["spec"]["template"]["spec"]["containers"]
+        .as_sequence()?
+        .iter()
+        .find(|c| Store::of_image(&scalar(&c["image"]).unwrap_or_default()) == Some(store))
+}
+
+/// A container's ports by name.
+fn named_ports(container: &Value) -> BTreeMap<String, u16> {
+    container["ports"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                scalar(&p["name"])?,
+                u16::try_from(p["containerPort"].as_u64()?).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A container's mounts by path, and what backs each.
+fn mounts(doc: &Value, container: &Value) -> BTreeMap<String, Backing> {
+    let claims: BTreeSet<String> = doc["spec"]["volumeClaimTemplates"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| scalar(&c["metadata"]["name"]))
+        .collect();
+    let volumes: BTreeMap<String, Backing> = doc["spec"]["template"]["spec"]["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let backing = if !v["emptyDir"].is_null() {
+                Backing::EmptyDir
+            } else if !v["persistentVolumeClaim"].is_null() {
+                Backing::Claim
+            } else {
+                Backing::Other
+            };
+            Some((scalar(&v["name"])?, backing))
+        })
+        .collect();
+    container["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let name = scalar(&m["name"])?;
+            let backing = match volumes.get(&name) {
+                Some(b) => *b,
+                None if claims.contains(&name) => Backing::Claim,
+                None => Backing::Other,
+            };
+            Some((scalar(&m["mountPath"])?, backing))
+        })
+        .collect()
 }
 
 fn network_policy(file: &str, doc: &Value) -> NetworkPolicy {
@@ -314,7 +527,8 @@ fn network_policy(file: &str, doc: &Value) -> NetworkPolicy {
 
 /// The pod template, checked for what every pod must have: no service-account token (no pod
 /// talks to the Kubernetes API), non-root with the runtime's seccomp profile, and containers
-/// that cannot gain privileges, hold no capability and cannot write their root filesystem.
+/// that cannot gain privileges, hold no capability and cannot write their root filesystem; a
+/// bundled store's container runs as its image's own user.
 fn pod(file: &str, doc: &Value, workloads: &[Workload], problems: &mut Vec<String>) -> Pod {
     let kind = scalar(&doc["kind"]).unwrap_or_default();
     let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
@@ -338,7 +552,7 @@ fn pod(file: &str, doc: &Value, workloads: &[Workload], problems: &mut Vec<Strin
         ));
     }
     let mut ports = BTreeSet::new();
-    let mut is_redis = false;
+    let mut store = None;
     for c in spec["containers"].as_sequence().into_iter().flatten() {
         let at = format!(
             "{origin}, container {}",
@@ -366,15 +580,37 @@ fn pod(file: &str, doc: &Value, workloads: &[Workload], problems: &mut Vec<Strin
                 ports.insert(port);
             }
         }
-        is_redis |= image_repository(&scalar(&c["image"]).unwrap_or_default()) == "redis";
+        let image = scalar(&c["image"]).unwrap_or_default();
+        if let Some(s) = Store::of_image(&image) {
+            // The kubelet refuses a root image under runAsNonRoot without a numeric user, and
+            // only the image's own user owns what the image prepared.
+            let id = |field: &str| csc[field].as_u64().or_else(|| sc[field].as_u64());
+            let (uid, gid) = s.user(&image);
+            if (id("runAsUser"), id("runAsGroup")) != (Some(uid.into()), Some(gid.into())) {
+                let show = |v: Option<u64>| v.map_or("unset".to_owned(), |v| v.to_string());
+                problems.push(format!(
+                    "{at}: runs as uid {}, gid {}, not as the {image} image's own user \
+                     (`runAsUser: {uid}`, `runAsGroup: {gid}`)",
+                    show(id("runAsUser")),
+                    show(id("runAsGroup"))
+                ));
+            }
+            store = store.or(Some(s));
+        }
     }
+    let runs = |w: &&Workload| w.name == name;
     Pod {
         labels: string_map(&template["metadata"]["labels"]),
         ports,
         uses_redis: workloads
             .iter()
-            .any(|w| w.name == name && w.env.contains_key("REDIS_URL")),
-        is_redis,
+            .filter(runs)
+            .any(|w| w.env.contains_key("REDIS_URL")),
+        uses_postgres: workloads
+            .iter()
+            .filter(runs)
+            .any(|w| postgres::is_client(&w.env, &w.passthrough)),
+        store,
         origin,
     }
 }
@@ -387,10 +623,7 @@ fn redis_server(
     problems: &mut Vec<String>,
 ) -> Option<RedisServer> {
     let name = scalar(&doc["metadata"]["name"]).unwrap_or_default();
-    let container = doc["spec"]["template"]["spec"]["containers"]
-        .as_sequence()?
-        .iter()
-        .find(|c| image_repository(&scalar(&c["image"]).unwrap_or_default()) == "redis")?;
+    let container = store_container(doc, Store::Redis)?;
     let origin = format!(
         "{file}: {} {name}, container {}",
         scalar(&doc["kind"]).unwrap_or_default(),
@@ -499,13 +732,16 @@ fn deployment(
             scalar(&container["name"]).unwrap_or_default()
         );
         if !image_names.contains(repo) {
-            if repo == "redis" {
-                check_redis(&origin, container, problems);
-            } else {
-                problems.push(format!(
-                    "{origin}: image {container_image:?} is neither the coinbeat image of \
-                     kustomization.yaml ({image_names:?}) nor redis"
-                ));
+            match Store::of_image(&container_image) {
+                Some(store) => check_store(&origin, store, doc, container, config, problems),
+                None => {
+                    let known: Vec<&str> = Store::ALL.iter().map(|s| s.name()).collect();
+                    problems.push(format!(
+                        "{origin}: image {container_image:?} is neither the coinbeat image of \
+                         kustomization.yaml ({image_names:?}) nor a bundled store's ({})",
+                        known.join(", ")
+                    ));
+                }
             }
             continue;
         }
@@ -599,12 +835,74 @@ fn scaled_object(file: &str, doc: &Value) -> ScaledObject {
     }
 }
 
-/// `registry:5000/team/app:tag` → `registry:5000/team/app` (a tag follows the last `/`).
-fn image_repository(image: &str) -> &str {
-    let image = image.split('@').next().unwrap_or(image);
-    match image.rfind(':') {
-        Some(i) if !image[i..].contains('/') => &image[..i],
-        _ => image,
+/// A bundled store's container: one replica of a StatefulSet (a second would be a second,
+/// separate store), its official image pinned to a major version, its data on a volume claim,
+/// its health asked with its own client, under a memory limit; then what each store needs.
+fn check_store(
+    origin: &str,
+    store: Store,
+    doc: &Value,
+    container: &Value,
+    config: &BTreeMap<(String, String), BTreeMap<String, String>>,
+    problems: &mut Vec<String>,
+) {
+    let name = store.name();
+    if scalar(&doc["kind"]).as_deref() != Some("StatefulSet")
+        || doc["spec"]["replicas"].as_u64() != Some(1)
+    {
+        problems.push(format!(
+            "{origin}: the bundled {name} runs as a StatefulSet with `replicas: 1` (its data on \
+             the pod's volume claim; another replica would be another, separate {name})"
+        ));
+    }
+    let image = scalar(&container["image"]).unwrap_or_default();
+    if !manifests::pins_major_version(&image) {
+        problems.push(format!(
+            "{origin}: image {image:?} does not pin a major version (`{name}:<major>-alpine`)"
+        ));
+    }
+    for kind in ["readinessProbe", "livenessProbe"] {
+        let command = argv(&container[kind]["exec"]["command"]).unwrap_or_default();
+        if command.first().map(String::as_str) != Some(store.probe()) {
+            problems.push(format!(
+                "{origin}: its {kind} does not run `{}`",
+                store.probe()
+            ));
+        }
+    }
+    if container["resources"]["limits"]["memory"].is_null() {
+        problems.push(format!("{origin}: no resources.limits.memory"));
+    }
+    let mounts = mounts(doc, container);
+    let resolved = container_env(origin, container, config, BTreeMap::new(), problems);
+    match store {
+        Store::Redis => {
+            check_redis(origin, container, problems);
+            // Redis writes its AOF in its working directory, the image's /data, unless --dir.
+            let mut args = argv(&container["command"]).unwrap_or_default();
+            args.extend(argv(&container["args"]).unwrap_or_default());
+            let dir = args
+                .windows(2)
+                .find(|w| w[0] == "--dir")
+                .map_or("/data".to_owned(), |w| w[1].clone());
+            let holder = mounts
+                .iter()
+                .filter(|(path, _)| is_within(&dir, path))
+                .max_by_key(|(path, _)| path.len());
+            if !matches!(holder, Some((_, Backing::Claim))) {
+                problems.push(format!(
+                    "{origin}: its data directory {dir} is not on a volumeClaimTemplate's \
+                     volume: the queues would go with the pod"
+                ));
+            }
+        }
+        Store::Postgres => postgres::check_k8s(
+            origin,
+            &resolved.env,
+            &resolved.from_secrets,
+            &mounts,
+            problems,
+        ),
     }
 }
 

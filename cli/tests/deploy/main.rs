@@ -12,6 +12,7 @@ mod compose;
 mod k8s;
 mod manifests;
 mod network;
+mod postgres;
 mod redis_auth;
 mod schema;
 mod stack;
@@ -414,6 +415,31 @@ fn a_misspelled_or_misplaced_field_is_caught() {
         "  stop_grace_periode: 30s",
         &["unknown field `stop_grace_periode`"],
     );
+    // PostgreSQL's volumes, hook and Service.
+    assert_caught(
+        "docker/k8s/postgres.yaml",
+        "{ name: tmp, mountPath: /tmp }",
+        "{ name: tmp, mountpath: /tmp }",
+        &["container postgres: volumeMount: unknown field `mountpath`"],
+    );
+    assert_caught(
+        "docker/k8s/postgres.yaml",
+        "{ name: tmp, emptyDir: {} }",
+        "{ name: tmp, emptydir: {} }",
+        &["StatefulSet postgres: volume tmp: unknown field `emptydir`"],
+    );
+    assert_caught(
+        "docker/k8s/postgres.yaml",
+        "            preStop:\n",
+        "            preStopp:\n",
+        &["container postgres: lifecycle: unknown field `preStopp`"],
+    );
+    assert_caught(
+        "docker/k8s/postgres.yaml",
+        "port: 5432, targetPort: postgres }",
+        "port: 5432, targetport: postgres }",
+        &["Service postgres: port: unknown field `targetport`"],
+    );
 }
 
 #[test]
@@ -594,5 +620,347 @@ fn a_pod_open_to_the_cluster_or_holding_more_than_it_needs_is_caught() {
         "pids: 256 }",
         "pid: 256 }",
         &["deploy.resources.limits: unknown field `pid`"],
+    );
+}
+
+#[test]
+fn a_bundled_store_on_a_floating_image_or_not_as_its_own_user_is_caught() {
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "          image: redis:7-alpine",
+        "          image: redis:latest",
+        &[
+            "StatefulSet redis",
+            "\"redis:latest\" does not pin a major version",
+        ],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    user: \"999:1000\"\n",
+        "",
+        &[
+            "service redis: runs as the image's default, root",
+            "`user: \"999:1000\"`",
+        ],
+    );
+    assert_caught(
+        "docker/k8s/redis.yaml",
+        "            - { name: data, mountPath: /data }\n",
+        "",
+        &[
+            "StatefulSet redis",
+            "/data is not on a volumeClaimTemplate's volume",
+        ],
+    );
+}
+
+#[test]
+fn a_postgres_statefulset_that_is_writable_floating_or_keeps_its_data_badly_is_caught() {
+    let file = "docker/k8s/postgres.yaml";
+    let at = "StatefulSet postgres, container postgres";
+    assert_caught(
+        file,
+        "            readOnlyRootFilesystem: true\n",
+        "",
+        &[&format!("{at}: lacks `readOnlyRootFilesystem: true`")],
+    );
+    assert_caught(
+        file,
+        "        runAsUser: 70\n",
+        "        runAsUser: 999\n",
+        &[
+            at,
+            "runs as uid 999, gid 70, not as the postgres:16-alpine image's own user",
+        ],
+    );
+    assert_caught(
+        file,
+        "        runAsNonRoot: true\n",
+        "",
+        &["StatefulSet postgres: pod securityContext lacks `runAsNonRoot: true`"],
+    );
+    assert_caught(
+        file,
+        "          image: postgres:16-alpine",
+        "          image: postgres",
+        &[at, "\"postgres\" does not pin a major version"],
+    );
+    assert_caught(
+        file,
+        "          image: postgres:16-alpine",
+        "          image: bitnami/postgresql:16",
+        &[
+            at,
+            "neither the coinbeat image",
+            "nor a bundled store's (redis, postgres)",
+        ],
+    );
+    assert_caught(
+        file,
+        "  replicas: 1\n",
+        "  replicas: 2\n",
+        &[at, "runs as a StatefulSet with `replicas: 1`"],
+    );
+    // The data on the volume's root (lost+found, owned by root), or on no claim at all.
+    assert_caught(
+        file,
+        "              value: /var/lib/postgresql/data/pgdata\n",
+        "              value: /var/lib/postgresql/data\n",
+        &[at, "PGDATA is the volume's root /var/lib/postgresql/data"],
+    );
+    assert_caught(
+        file,
+        "              value: /var/lib/postgresql/data/pgdata\n",
+        "              value: /srv/pgdata\n",
+        &[
+            at,
+            "PGDATA /srv/pgdata is not on a volumeClaimTemplate's volume",
+        ],
+    );
+    // Nowhere to put its socket on the read-only root.
+    assert_caught(
+        file,
+        "            - { name: run, mountPath: /var/run/postgresql }\n",
+        "",
+        &[
+            at,
+            "/var/run/postgresql is not writable on the read-only root",
+        ],
+    );
+    // The password in the manifest, or nobody asked for one.
+    assert_caught(
+        file,
+        "              valueFrom: { secretKeyRef: { name: coinbeat-postgres-password, key: password } }",
+        "              value: postgres",
+        &[at, "POSTGRES_PASSWORD is written in the manifest"],
+    );
+    assert_caught(
+        file,
+        "            - name: PGDATA\n",
+        "            - name: POSTGRES_HOST_AUTH_METHOD\n              value: trust\n            - name: PGDATA\n",
+        &[at, "authentication `trust`"],
+    );
+    assert_caught(
+        file,
+        "          readinessProbe:\n            exec: { command: [\"pg_isready\"",
+        "          readinessProbe:\n            exec: { command: [\"psql\"",
+        &[at, "its readinessProbe does not run `pg_isready`"],
+    );
+    assert_caught(
+        file,
+        "          resources:\n            requests: { cpu: 100m, memory: 256Mi }\n            limits: { memory: 1Gi }\n",
+        "          resources:\n            requests: { cpu: 100m, memory: 256Mi }\n",
+        &[at, "no resources.limits.memory"],
+    );
+    // Its name reaches nothing.
+    assert_caught(
+        file,
+        "port: 5432, targetPort: postgres }",
+        "port: 5432, targetPort: 5433 }",
+        &["StatefulSet postgres: Service postgres forwards no port to postgres (5432)"],
+    );
+}
+
+#[test]
+fn a_postgres_open_to_pods_that_do_not_use_it_or_closed_to_one_that_does_is_caught() {
+    let file = "docker/k8s/networkpolicy.yaml";
+    assert_caught(
+        file,
+        "            matchLabels: { app.kubernetes.io/name: history-worker }",
+        "            matchLabels: { app.kubernetes.io/part-of: coinbeat }",
+        &[
+            "StatefulSet postgres: a NetworkPolicy admits",
+            "Deployment price-worker, which does not use PostgreSQL, to port 5432",
+        ],
+    );
+    assert_caught(
+        file,
+        "        - podSelector:\n            matchLabels: { app.kubernetes.io/name: scheduler }\n",
+        "",
+        &["StatefulSet postgres: no NetworkPolicy admits scheduler.yaml: Deployment scheduler"],
+    );
+    assert_caught(
+        file,
+        "        - podSelector:\n            matchLabels: { app.kubernetes.io/name: scheduler }\n",
+        "        - namespaceSelector: {}\n",
+        &[
+            "StatefulSet postgres: a NetworkPolicy admits",
+            "only the pods that use it",
+        ],
+    );
+    assert_caught(
+        file,
+        "    matchLabels: { app.kubernetes.io/name: postgres }\n  policyTypes: [Ingress]",
+        "    matchLabels: { app.kubernetes.io/name: postgress }\n  policyTypes: [Ingress]",
+        &[
+            "StatefulSet postgres: no NetworkPolicy admits",
+            "Deployment history-worker",
+        ],
+    );
+}
+
+#[test]
+fn a_database_url_that_does_not_reach_the_bundled_postgres_is_caught() {
+    assert_caught(
+        "docker/k8s/config.yaml",
+        "  DATABASE_URL: \"\"",
+        "  DATABASE_URL: postgres://postgres:secret@postgres.coinbeat.svc.cluster.local:5432/coinbeat",
+        &[
+            "Deployment history-worker, container history-worker: DATABASE_URL",
+            "logs in as \"postgres\", but postgres.yaml: StatefulSet postgres creates the user \"coinbeat\"",
+        ],
+    );
+    assert_caught(
+        "docker/k8s/config.yaml",
+        "  DATABASE_URL: \"\"",
+        "  DATABASE_URL: postgres://coinbeat:secret@postgres:5432/coinbeat",
+        &[
+            "Deployment api, container api: DATABASE_URL",
+            "the password in its URL is not the one postgres.yaml: StatefulSet postgres is given",
+        ],
+    );
+    // A managed PostgreSQL is not the bundled one's business.
+    let managed = problems(&Sources::from_repo().edited(
+        "docker/k8s/config.yaml",
+        "  DATABASE_URL: \"\"",
+        "  DATABASE_URL: postgres://history:secret@db.example.com:5432/history",
+    ));
+    assert!(managed.is_empty(), "{managed:#?}");
+    // compose.yaml's own advice, against its own server.
+    assert_caught(
+        "compose.yaml",
+        "      POSTGRES_USER: coinbeat\n",
+        "      POSTGRES_USER: history\n",
+        &[
+            "compose.yaml: the DATABASE_URL its comments give",
+            "logs in as \"coinbeat\", but compose.yaml: service postgres creates the user \"history\"",
+        ],
+    );
+    assert_caught(
+        "compose.yaml",
+        "      POSTGRES_DB: coinbeat\n",
+        "      POSTGRES_DB: history\n",
+        &[
+            "opens the database \"coinbeat\", but compose.yaml: service postgres creates \"history\"",
+        ],
+    );
+    // Left out, the database is named after the user: the URL still holds.
+    let defaulted =
+        problems(&Sources::from_repo().edited("compose.yaml", "      POSTGRES_DB: coinbeat\n", ""));
+    assert!(defaulted.is_empty(), "{defaulted:#?}");
+}
+
+#[test]
+fn a_compose_postgres_that_starts_unasked_or_defaults_its_password_is_caught() {
+    assert_caught(
+        "compose.yaml",
+        "    profiles: [postgres]\n",
+        "",
+        &["compose.yaml: service postgres (PostgreSQL) runs without the `postgres` profile"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "${POSTGRES_PASSWORD:-}",
+        "${POSTGRES_PASSWORD:-postgres}",
+        &["service postgres: POSTGRES_PASSWORD is \"postgres\" without one in .env"],
+    );
+    // Required the way REDIS_PASSWORD is: every `docker compose up` would stop without it,
+    // with the profile or not.
+    assert_caught(
+        "compose.yaml",
+        "${POSTGRES_PASSWORD:-}",
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}",
+        &["service postgres: required variable POSTGRES_PASSWORD is missing a value"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "      POSTGRES_DB: coinbeat\n",
+        "      POSTGRES_DB: coinbeat\n      POSTGRES_HOST_AUTH_METHOD: trust\n",
+        &["service postgres: authentication `trust`"],
+    );
+    // The services that use it, not waiting for it, or not starting without it.
+    assert_caught(
+        "compose.yaml",
+        "    command: [\"history-worker\"]\n    depends_on: *postgres-client\n",
+        "    command: [\"history-worker\"]\n",
+        &["service history-worker: uses PostgreSQL but does not wait for service postgres"],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    condition: service_healthy\n    required: false\n",
+        "    condition: service_healthy\n",
+        &[
+            "service scheduler: depends on service postgres without `required: false`",
+            "would not start without the `postgres` profile",
+        ],
+    );
+}
+
+#[test]
+fn a_compose_postgres_that_is_writable_published_or_loses_its_data_is_caught() {
+    let at = "compose.yaml: service postgres";
+    assert_caught(
+        "compose.yaml",
+        "    user: \"70:70\"\n    read_only: true\n",
+        "    user: \"70:70\"\n",
+        &[&format!("{at}: not `read_only: true`")],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    user: \"70:70\"\n",
+        "    user: \"999:999\"\n",
+        &[&format!(
+            "{at}: runs as 999:999, not as the image's own user (`user: \"70:70\"`)"
+        )],
+    );
+    assert_caught(
+        "compose.yaml",
+        "      - /var/run/postgresql\n      - /tmp\n",
+        "      - /var/run/postgresql\n",
+        &[&format!("{at}: /tmp is not writable on the read-only root")],
+    );
+    assert_caught(
+        "compose.yaml",
+        "      - postgres-data:/var/lib/postgresql/data\n",
+        "      - /var/lib/postgresql/data\n",
+        &[&format!(
+            "{at}: PGDATA /var/lib/postgresql/data is not on a named volume"
+        )],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    profiles: [postgres]\n",
+        "    profiles: [postgres]\n    ports:\n      - \"5432:5432\"\n",
+        &[&format!(
+            "{at}: publishes postgres beyond this host's loopback"
+        )],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    image: postgres:16-alpine\n",
+        "    image: postgres:latest\n",
+        &[&format!(
+            "{at}: image \"postgres:latest\" does not pin a major version"
+        )],
+    );
+    assert_caught(
+        "compose.yaml",
+        "    image: postgres:16-alpine\n",
+        "    image: bitnami/postgresql:16\n",
+        &[&format!(
+            "{at}: image \"bitnami/postgresql:16\" is neither the coinbeat image nor a bundled store's"
+        )],
+    );
+    assert_caught(
+        "compose.yaml",
+        "[\"CMD\", \"pg_isready\", \"-h\"",
+        "[\"CMD\", \"psql\", \"-h\"",
+        &[&format!("{at}: its healthcheck does not ask `pg_isready`")],
+    );
+    assert_caught(
+        "compose.yaml",
+        "        limits: { cpus: \"1\", memory: 1G, pids: 256 }\n",
+        "        limits: { cpus: \"1\", memory: 1G }\n",
+        &[&format!("{at}: no deploy.resources.limits.pids")],
     );
 }

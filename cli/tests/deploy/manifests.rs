@@ -109,6 +109,126 @@ pub struct RedisServer {
     pub args: Vec<String>,
 }
 
+/// A data store the deployment bundles for trying coinbeat, from its official image: the only
+/// images besides coinbeat's that the files may run. A closed set: a new store is a variant the
+/// checks walk through (its user, port, data directory, health probe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Redis,
+    Postgres,
+}
+
+impl Store {
+    pub const ALL: [Store; 2] = [Store::Redis, Store::Postgres];
+
+    /// The store `image` is the official image of (`redis:7-alpine`, `postgres:16`).
+    pub fn of_image(image: &str) -> Option<Store> {
+        let repository = image_repository(image);
+        let repository = repository
+            .strip_prefix("docker.io/library/")
+            .unwrap_or(repository);
+        Store::ALL.into_iter().find(|s| s.name() == repository)
+    }
+
+    /// The official image's repository (and, in the shipped files, the service's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::Redis => "redis",
+            Store::Postgres => "postgres",
+        }
+    }
+
+    pub fn port(self) -> u16 {
+        match self {
+            Store::Redis => 6379,
+            Store::Postgres => 5432,
+        }
+    }
+
+    /// The program the platform asks the store's health with.
+    pub fn probe(self) -> &'static str {
+        match self {
+            Store::Redis => "redis-cli",
+            Store::Postgres => "pg_isready",
+        }
+    }
+
+    /// `(uid, gid)` of the image's own user, who owns the directories the image prepares (the
+    /// data directory, PostgreSQL's socket directory) and is in its /etc/passwd. The Alpine and
+    /// Debian variants differ.
+    pub fn user(self, image: &str) -> (u32, u32) {
+        let alpine = image_tag(image).is_some_and(|t| t.contains("alpine"));
+        match (self, alpine) {
+            (Store::Redis, true) => (999, 1000),
+            (Store::Redis, false) => (999, 999),
+            (Store::Postgres, true) => (70, 70),
+            (Store::Postgres, false) => (999, 999),
+        }
+    }
+}
+
+/// `registry:5000/team/app:tag` → `registry:5000/team/app` (a tag follows the last `/`).
+pub fn image_repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+/// `postgres:16-alpine` → `16-alpine`; none without a tag.
+fn image_tag(image: &str) -> Option<&str> {
+    let image = image.split('@').next().unwrap_or(image);
+    image[image_repository(image).len()..].strip_prefix(':')
+}
+
+/// The image names a major version (`7-alpine`, `16.4`) or a digest: a new major version of a
+/// store is an upgrade to plan (PostgreSQL's data directory needs pg_upgrade), not something a
+/// restart may pull (`latest`, or no tag).
+pub fn pins_major_version(image: &str) -> bool {
+    image.contains("@sha256:")
+        || image_tag(image).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// `path` is `dir` or below it.
+pub fn is_within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+/// A bundled PostgreSQL as its clients reach it: where it is declared, the host name and port
+/// it answers at, and the login the official image creates at its first start
+/// (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB).
+#[derive(Debug, Clone)]
+pub struct PostgresServer {
+    pub origin: String,
+    /// The compose service or the Kubernetes Service (`<name>` or `<name>.<namespace>...`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+}
+
+impl PostgresServer {
+    /// The login the image creates from its environment (its defaults: user `postgres`, a
+    /// database named after the user, port 5432 unless PGPORT).
+    pub fn from_env(origin: String, host: String, env: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let user = get("POSTGRES_USER").unwrap_or_else(|| "postgres".into());
+        Self {
+            origin,
+            host,
+            port: get("PGPORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(Store::Postgres.port()),
+            database: get("POSTGRES_DB").unwrap_or_else(|| user.clone()),
+            password: env.get("POSTGRES_PASSWORD").cloned().unwrap_or_default(),
+            user,
+        }
+    }
+}
+
 /// Redis flags that keep what coinbeat stores: `(flag, why)`.
 pub const REDIS_FLAGS: [(&str, &str); 3] = [
     (

@@ -1,11 +1,14 @@
 //! Who may reach which pod (`NetworkPolicy`, ingress): Redis only from coinbeat's pods and
-//! KEDA's operator, the API's port from anywhere, the ops port only from a scraper, nothing
-//! else. A pod no ingress policy selects is open to the whole cluster.
+//! KEDA's operator, PostgreSQL only from the pods that use it, the API's port from anywhere,
+//! the ops port only from a scraper, nothing else. A pod no ingress policy selects is open to
+//! the whole cluster.
 
-use crate::k8s::{IngressRule, K8s, NetworkPolicy, Pod};
+use crate::{
+    k8s::{IngressRule, K8s, NetworkPolicy, Pod},
+    manifests::Store,
+};
 
-/// The Redis port, the API's and the ops port (`COINBEAT_OPS__ADDR` in the image).
-const REDIS_PORT: u16 = 6379;
+/// The API's port and the ops port (`COINBEAT_OPS__ADDR` in the image).
 const API_PORT: u16 = 8080;
 const OPS_PORT: u16 = 9100;
 
@@ -29,7 +32,8 @@ pub fn check(k8s: &K8s, problems: &mut Vec<String>) {
             let open = rules
                 .iter()
                 .any(|r| r.from.is_empty() && (r.ports.is_empty() || r.ports.contains(port)));
-            let may_be_open = *port == API_PORT && !pod.is_redis && !pod.ports.contains(&OPS_PORT);
+            let may_be_open =
+                *port == API_PORT && pod.store.is_none() && !pod.ports.contains(&OPS_PORT);
             if open && !may_be_open {
                 let names: Vec<&str> = policies.iter().map(|p| p.origin.as_str()).collect();
                 problems.push(format!(
@@ -45,8 +49,10 @@ pub fn check(k8s: &K8s, problems: &mut Vec<String>) {
                 ));
             }
         }
-        if pod.is_redis {
-            check_redis(pod, &rules, k8s, problems);
+        match pod.store {
+            Some(Store::Redis) => check_redis(pod, &rules, k8s, problems),
+            Some(Store::Postgres) => check_postgres(pod, &rules, k8s, problems),
+            None => {}
         }
         if pod.ports.contains(&OPS_PORT) {
             check_ops(pod, &rules, problems);
@@ -54,15 +60,26 @@ pub fn check(k8s: &K8s, problems: &mut Vec<String>) {
     }
 }
 
-/// Every coinbeat pod that uses Redis is admitted on its port by a same-namespace pod
-/// selector; anything else admitted comes from a named namespace and pod (KEDA's operator).
-fn check_redis(redis: &Pod, rules: &[&IngressRule], k8s: &K8s, problems: &mut Vec<String>) {
-    let to_redis: Vec<&&IngressRule> = rules
+/// The rules that admit to `port`.
+fn rules_to<'a>(rules: &[&'a IngressRule], port: u16) -> Vec<&'a IngressRule> {
+    rules
         .iter()
-        .filter(|r| r.ports.is_empty() || r.ports.contains(&REDIS_PORT))
-        .collect();
-    for client in k8s.pods.iter().filter(|p| p.uses_redis) {
-        let admitted = to_redis.iter().any(|r| {
+        .filter(|r| r.ports.is_empty() || r.ports.contains(&port))
+        .copied()
+        .collect()
+}
+
+/// Every pod `uses` picks is admitted to `server`'s `port` by a same-namespace pod selector.
+fn check_clients_admitted(
+    server: &Pod,
+    port: u16,
+    rules: &[&IngressRule],
+    k8s: &K8s,
+    uses: impl Fn(&Pod) -> bool,
+    problems: &mut Vec<String>,
+) {
+    for client in k8s.pods.iter().filter(|p| uses(p)) {
+        let admitted = rules.iter().any(|r| {
             r.from.iter().any(|peer| {
                 peer.namespaces.is_none()
                     && peer
@@ -73,11 +90,25 @@ fn check_redis(redis: &Pod, rules: &[&IngressRule], k8s: &K8s, problems: &mut Ve
         });
         if !admitted {
             problems.push(format!(
-                "{}: no NetworkPolicy admits {} (labels {:?}) to port {REDIS_PORT}",
-                redis.origin, client.origin, client.labels
+                "{}: no NetworkPolicy admits {} (labels {:?}) to port {port}",
+                server.origin, client.origin, client.labels
             ));
         }
     }
+}
+
+/// Every coinbeat pod that uses Redis is admitted on its port by a same-namespace pod
+/// selector; anything else admitted comes from a named namespace and pod (KEDA's operator).
+fn check_redis(redis: &Pod, rules: &[&IngressRule], k8s: &K8s, problems: &mut Vec<String>) {
+    let to_redis = rules_to(rules, Store::Redis.port());
+    check_clients_admitted(
+        redis,
+        Store::Redis.port(),
+        &to_redis,
+        k8s,
+        |p| p.uses_redis,
+        problems,
+    );
     for rule in &to_redis {
         for peer in &rule.from {
             let narrow = match (&peer.namespaces, &peer.pods) {
@@ -91,6 +122,46 @@ fn check_redis(redis: &Pod, rules: &[&IngressRule], k8s: &K8s, problems: &mut Ve
                      named pod of a named namespace (KEDA's operator) may connect",
                     redis.origin
                 ));
+            }
+        }
+    }
+}
+
+/// Every pod that uses PostgreSQL (is given DATABASE_URL) is admitted on its port by a
+/// same-namespace pod selector, and nothing else is: no pod that does not use it, nothing from
+/// another namespace or an address block.
+fn check_postgres(postgres: &Pod, rules: &[&IngressRule], k8s: &K8s, problems: &mut Vec<String>) {
+    let port = Store::Postgres.port();
+    let to_postgres = rules_to(rules, port);
+    check_clients_admitted(
+        postgres,
+        port,
+        &to_postgres,
+        k8s,
+        |p| p.uses_postgres,
+        problems,
+    );
+    for rule in &to_postgres {
+        for peer in &rule.from {
+            match (&peer.namespaces, &peer.pods) {
+                (None, Some(pods)) if !pods.is_empty() && !peer.ip_block => {
+                    for other in k8s
+                        .pods
+                        .iter()
+                        .filter(|p| !p.uses_postgres && pods.matches(&p.labels))
+                    {
+                        problems.push(format!(
+                            "{}: a NetworkPolicy admits {}, which does not use PostgreSQL, to \
+                             port {port}",
+                            postgres.origin, other.origin
+                        ));
+                    }
+                }
+                _ => problems.push(format!(
+                    "{}: a NetworkPolicy admits {peer:?} to PostgreSQL: only the pods that use it \
+                     (DATABASE_URL) may connect",
+                    postgres.origin
+                )),
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Field names, checked against the specifications (the compose specification, the Kubernetes
-//! API of `apps/v1` and `core/v1`, KEDA's `keda.sh/v1alpha1` and its redis scaler): a misspelled
-//! or misplaced field would otherwise read as absent and pass every other check. The lists are
-//! the specifications' own fields, not just the ones these files use.
+//! API of `apps/v1` and `core/v1`: workloads, their volumes, Services; KEDA's `keda.sh/v1alpha1`
+//! and its redis scaler): a misspelled or misplaced field would otherwise read as absent and
+//! pass every other check. The lists are the specifications' own fields, not just the ones
+//! these files use.
 
 use serde_yaml::Value;
 
@@ -297,6 +298,94 @@ const K8S_PROBE: &[&str] = &[
     "terminationGracePeriodSeconds",
 ];
 const K8S_RESOURCES: &[&str] = &["limits", "requests", "claims"];
+const K8S_VOLUME_MOUNT: &[&str] = &[
+    "name",
+    "mountPath",
+    "readOnly",
+    "recursiveReadOnly",
+    "subPath",
+    "subPathExpr",
+    "mountPropagation",
+];
+const K8S_VOLUME: &[&str] = &[
+    "name",
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+];
+const K8S_EMPTY_DIR: &[&str] = &["medium", "sizeLimit"];
+const K8S_CLAIM_TEMPLATE: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
+const K8S_CLAIM_SPEC: &[&str] = &[
+    "accessModes",
+    "selector",
+    "resources",
+    "volumeName",
+    "storageClassName",
+    "volumeMode",
+    "dataSource",
+    "dataSourceRef",
+    "volumeAttributesClassName",
+];
+const K8S_CLAIM_RESOURCES: &[&str] = &["limits", "requests"];
+const K8S_LIFECYCLE: &[&str] = &["postStart", "preStop", "stopSignal"];
+const K8S_LIFECYCLE_HANDLER: &[&str] = &["exec", "httpGet", "tcpSocket", "sleep"];
+const K8S_SERVICE_SPEC: &[&str] = &[
+    "ports",
+    "selector",
+    "clusterIP",
+    "clusterIPs",
+    "type",
+    "externalIPs",
+    "sessionAffinity",
+    "loadBalancerIP",
+    "loadBalancerSourceRanges",
+    "externalName",
+    "externalTrafficPolicy",
+    "healthCheckNodePort",
+    "publishNotReadyAddresses",
+    "sessionAffinityConfig",
+    "ipFamilies",
+    "ipFamilyPolicy",
+    "allocateLoadBalancerNodePorts",
+    "loadBalancerClass",
+    "internalTrafficPolicy",
+    "trafficDistribution",
+];
+const K8S_SERVICE_PORT: &[&str] = &[
+    "name",
+    "protocol",
+    "appProtocol",
+    "port",
+    "targetPort",
+    "nodePort",
+];
 const K8S_CAPABILITIES: &[&str] = &["add", "drop"];
 const K8S_SECCOMP: &[&str] = &["type", "localhostProfile"];
 const K8S_ENV_VAR: &[&str] = &["name", "value", "valueFrom"];
@@ -467,6 +556,39 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
                 &format!("{at}: pod securityContext.seccompProfile"),
                 problems,
             );
+            for v in pod["volumes"].as_sequence().into_iter().flatten() {
+                let at = format!("{at}: volume {}", scalar(&v["name"]).unwrap_or_default());
+                keys(v, K8S_VOLUME, &at, problems);
+                keys(
+                    &v["emptyDir"],
+                    K8S_EMPTY_DIR,
+                    &format!("{at}: emptyDir"),
+                    problems,
+                );
+            }
+            for claim in spec["volumeClaimTemplates"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+            {
+                let at = format!(
+                    "{at}: volumeClaimTemplate {}",
+                    scalar(&claim["metadata"]["name"]).unwrap_or_default()
+                );
+                keys(claim, K8S_CLAIM_TEMPLATE, &at, problems);
+                keys(
+                    &claim["spec"],
+                    K8S_CLAIM_SPEC,
+                    &format!("{at}: spec"),
+                    problems,
+                );
+                keys(
+                    &claim["spec"]["resources"],
+                    K8S_CLAIM_RESOURCES,
+                    &format!("{at}: spec.resources"),
+                    problems,
+                );
+            }
             for c in pod["containers"].as_sequence().into_iter().flatten() {
                 let at = format!("{at}, container {}", scalar(&c["name"]).unwrap_or_default());
                 keys(c, K8S_CONTAINER, &at, problems);
@@ -518,6 +640,29 @@ pub fn k8s(file: &str, doc: &Value, problems: &mut Vec<String>) {
                 for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
                     keys(&c[probe], K8S_PROBE, &format!("{at}: {probe}"), problems);
                 }
+                for m in c["volumeMounts"].as_sequence().into_iter().flatten() {
+                    keys(m, K8S_VOLUME_MOUNT, &format!("{at}: volumeMount"), problems);
+                }
+                keys(
+                    &c["lifecycle"],
+                    K8S_LIFECYCLE,
+                    &format!("{at}: lifecycle"),
+                    problems,
+                );
+                for hook in ["postStart", "preStop"] {
+                    keys(
+                        &c["lifecycle"][hook],
+                        K8S_LIFECYCLE_HANDLER,
+                        &format!("{at}: lifecycle.{hook}"),
+                        problems,
+                    );
+                }
+            }
+        }
+        "Service" => {
+            keys(spec, K8S_SERVICE_SPEC, &format!("{at}: spec"), problems);
+            for port in spec["ports"].as_sequence().into_iter().flatten() {
+                keys(port, K8S_SERVICE_PORT, &format!("{at}: port"), problems);
             }
         }
         "ScaledObject" => {
