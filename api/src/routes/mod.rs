@@ -41,7 +41,7 @@ use axum::{
     Router,
     body::Body,
     extract::DefaultBodyLimit,
-    http::{Method, Request, StatusCode, Uri},
+    http::{Method, Request, Uri},
     middleware::from_fn_with_state,
     response::{IntoResponse, Response},
     routing::{MethodRouter, delete, get, post},
@@ -55,7 +55,6 @@ use tower_http::{
     map_response_body::MapResponseBodyLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    timeout::TimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
 
@@ -69,6 +68,7 @@ use crate::{
         client_ip::{self, TrustedProxies},
         client_limit::{self, ClientLimiter},
         request_id,
+        request_timeout::RequestTimeoutLayer,
     },
     metrics::TrackLayer,
     openapi::docs,
@@ -188,11 +188,8 @@ pub fn router(state: AppState) -> Router {
         .map_request(move |request| client_ip::identify(&trusted, request))
         .option_layer(client_limit)
         .map_response(move |response: Response| reshape(response, limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        // The timeout answers with a default body: the layers below change the body's type.
+        .layer(RequestTimeoutLayer::new(timeout))
+        // The layers below answer with bodies of their own types; the timeout's is `Body`.
         .layer(MapResponseBodyLayer::new(Body::new))
         .layer(RequestBodyLimitLayer::new(limit))
         // axum's extractors apply their own default limit (2 MiB); make it agree.
