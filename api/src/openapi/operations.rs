@@ -20,8 +20,8 @@ use crate::{
     routes::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
         markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
-        queue_tasks, queues, rate_limits, schedule_control, schedules, task_search, tasks, wallets,
-        workers,
+        queue_tasks, queues, rate_limits, schedule_control, schedules, status, task_search, tasks,
+        wallets, workers,
     },
 };
 
@@ -325,6 +325,12 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
                 "Each upstream's shared rate limit now: permits in use per window, waiting callers",
             )
         },
+        "/v1/status" if get => Operation {
+            response: json::<status::StatusView>(),
+            ..op(
+                "The price service at a glance: Redis, the tracked prices and their ages, providers, history storage",
+            )
+        },
         "/v1/admin/queues/{queue}/dead" if get => Operation {
             path: QUEUE,
             query: query::<paging::PageQuery>,
@@ -413,6 +419,12 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             success: 201,
             also: &[(200, "Every symbol was tracked already (`changed`: false)")],
             ..op("Track a symbol (refused when no provider can map it)")
+        },
+        "/v1/admin/symbols" if delete => Operation {
+            query: query::<admin_symbols::RemoveQuery>,
+            response: json::<admin_symbols::TrackedView>(),
+            not_found: true,
+            ..op("Stop tracking several symbols (all or none)")
         },
         "/v1/admin/symbols/{symbol}" if delete => Operation {
             path: &[Symbol::schema],

@@ -1,13 +1,18 @@
-//! `GET`, `POST /v1/admin/symbols` and `DELETE /v1/admin/symbols/{symbol}` (admin): the tracked
+//! `GET`, `POST`, `DELETE /v1/admin/symbols` and `DELETE /v1/admin/symbols/{symbol}` (admin): the tracked
 //! set, stored in Redis as an override of `prices.tracked` (`coinbeat_shared::tracked_symbols`),
 //! which the price worker (every job without a symbol list, the beat's included) and
 //! `GET /v1/prices` honour. Any coin the catalogue lists (or `[prices.coins]` maps) can be added,
 //! one (`{"symbol": "PEPE"}`) or many at once (`{"symbols": ["PEPE", "WIF"]}`); a symbol no coin
 //! has is refused with 422 `unmappable_symbol` and the reason, and then nothing is added.
+//! Removed one at a time (`DELETE .../{symbol}`) or many (`DELETE ...?symbols=ADA,DOT`); a symbol
+//! not tracked is 404 `symbol_not_tracked`, and then nothing is removed.
 
 use axum::{
     Json,
-    extract::{Path, State, rejection::PathRejection},
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -169,6 +174,53 @@ pub async fn remove(
         .await?;
     if !removed {
         return Err(ApiError::SymbolNotTracked(symbol));
+    }
+    view(&state, StatusCode::OK, Some(true)).await
+}
+
+/// The query of `DELETE /v1/admin/symbols`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RemoveQuery {
+    /// The symbols to stop tracking, comma-separated (1 to 1000).
+    #[param(required = true, schema_with = crate::routes::prices::symbol_list_schema)]
+    symbols: Option<String>,
+}
+
+/// `DELETE /v1/admin/symbols?symbols=ADA,DOT`: stops tracking every symbol named, or none of them
+/// (404 `symbol_not_tracked` naming the first that is not tracked).
+pub async fn remove_many(
+    State(state): State<AppState>,
+    query: Result<Query<RemoveQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let list = query.symbols.unwrap_or_default();
+    let mut symbols: Vec<Symbol> = Vec::new();
+    for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+        let symbol = Symbol::parse(item)?;
+        if !symbols.contains(&symbol) {
+            symbols.push(symbol);
+        }
+    }
+    if symbols.is_empty() || symbols.len() > MAX_ADDED {
+        return Err(ApiError::InvalidSymbols(format!(
+            "`symbols` names {} symbols; give 1 to {MAX_ADDED}, comma-separated",
+            symbols.len()
+        )));
+    }
+    state.forget_tracked_symbols();
+    let tracked = state.tracked_symbols().await?;
+    if let Some(absent) = symbols.iter().find(|s| !tracked.contains(s)) {
+        return Err(ApiError::SymbolNotTracked(absent.clone()));
+    }
+    for symbol in &symbols {
+        state
+            .redis(tracked_symbols::remove(
+                state.conn(),
+                state.keys(),
+                &state.settings().prices,
+                symbol,
+            ))
+            .await?;
     }
     view(&state, StatusCode::OK, Some(true)).await
 }

@@ -51,7 +51,7 @@ enum HistoryStatus {
 }
 
 /// Asks PostgreSQL, within `history.timeout_ms`.
-async fn history_health(state: &AppState) -> HistoryHealth {
+pub(crate) async fn history_health(state: &AppState) -> HistoryHealth {
     let Some(store) = state.history() else {
         return HistoryHealth {
             status: HistoryStatus::Off,

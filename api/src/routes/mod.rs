@@ -24,6 +24,7 @@
 //! | `GET /v1/workers` | [`workers`] |
 //! | `GET /v1/health` | [`health_report`] |
 //! | `GET /v1/rate-limits` | [`rate_limits`] |
+//! | `GET /v1/status` (the price service at a glance) | [`status`] |
 //! | `GET /v1/me` (what the caller may do) | [`me`] |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | [`coinbeat_ops`]'s handlers, as every process serves them |
 //! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
@@ -32,7 +33,7 @@
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
 //! | `POST /v1/admin/prices/refresh` | [`admin_prices`] |
 //! | `GET /v1/admin/cache/stats` | [`admin_cache`] |
-//! | `GET`, `POST /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
+//! | `GET`, `POST`, `DELETE /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
 //! | `GET`, `POST /v1/admin/wallets`; `DELETE /v1/admin/wallets/{address}` | [`admin_wallets`] |
 
 use std::any::Any;
@@ -95,6 +96,7 @@ pub mod queues;
 pub mod rate_limits;
 pub mod schedule_control;
 pub mod schedules;
+pub mod status;
 pub mod stream_prices;
 pub mod task_row;
 pub mod task_search;
@@ -327,6 +329,7 @@ pub fn table() -> Vec<Route> {
             Status(S::Health),
             get(rate_limits::list),
         ),
+        route(M::GET, "/v1/status", Status(S::Health), get(status::status)),
         route(
             M::GET,
             "/v1/admin/queues/{queue}/dead",
@@ -417,6 +420,12 @@ pub fn table() -> Vec<Route> {
             "/v1/admin/symbols",
             Admin,
             post(admin_symbols::add),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/symbols",
+            Admin,
+            delete(admin_symbols::remove_many),
         ),
         route(
             M::DELETE,

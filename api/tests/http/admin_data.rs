@@ -198,6 +198,54 @@ async fn the_tracked_set_is_overridden_in_redis_and_an_unmappable_symbol_is_refu
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "symbol_not_tracked");
 
+    // Several at once: all or none.
+    let (status, body) = admin(
+        &api,
+        Method::DELETE,
+        "/v1/admin/symbols?symbols=eth,BTC,sol",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "symbol_not_tracked");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("BTC"),
+        "names the one not tracked: {body}"
+    );
+    let (_, body) = admin(&api, Method::GET, "/v1/admin/symbols", None).await;
+    assert!(
+        body["tracked"].as_array().unwrap().contains(&json!("ETH")),
+        "a refused batch removes nothing: {body}"
+    );
+    for bad in ["", "?symbols=", "?symbols=B%24C"] {
+        let path = format!("/v1/admin/symbols{bad}");
+        let (status, body) = admin(&api, Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+    }
+    let (status, body) = admin(
+        &api,
+        Method::DELETE,
+        "/v1/admin/symbols?symbols=eth, SOL,ETH",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tracked = body["tracked"].as_array().unwrap();
+    assert!(
+        !tracked.contains(&json!("ETH")) && !tracked.contains(&json!("SOL")),
+        "{body}"
+    );
+    assert_eq!(tracked.len(), 10, "{body}");
+    // Put back, so the read below sees 12 symbols with PEPE and without BTC.
+    let (status, body) = admin(
+        &api,
+        Method::POST,
+        "/v1/admin/symbols",
+        Some(json!({"symbols": ["ETH", "SOL"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
     // The read route follows the override (after its one-second reuse).
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let (_, prices) = api.get("/v1/prices").await;

@@ -153,6 +153,7 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
             ("/v1/workers", StatusRead::Workers),
             ("/v1/health", StatusRead::Health),
             ("/v1/rate-limits", StatusRead::Health),
+            ("/v1/status", StatusRead::Health),
         ];
         let want = if path.starts_with("/v1/admin/") {
             Access::Admin

@@ -24,6 +24,7 @@ async fn anonymous_operational_reads_are_401_while_market_reads_stay_public() {
         "/v1/schedules/prices/runs",
         "/v1/health",
         "/v1/rate-limits",
+        "/v1/status",
         "/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV",
         "/metrics",
     ] {

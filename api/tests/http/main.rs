@@ -19,6 +19,7 @@ mod portfolio;
 mod prices;
 mod schedules;
 mod service;
+mod status;
 mod streams;
 mod support;
 mod tasks;

@@ -91,7 +91,7 @@ pub enum StatusRead {
     Queues,
     /// `GET /v1/schedules`, `GET /v1/schedules/{entry}/runs`.
     Schedules,
-    /// `GET /v1/health`, `GET /v1/rate-limits`.
+    /// `GET /v1/health`, `GET /v1/rate-limits`, `GET /v1/status`.
     Health,
     /// `GET /v1/tasks/{id}`, `GET /v1/queues/{queue}/tasks`.
     Tasks,

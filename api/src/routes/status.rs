@@ -1,0 +1,208 @@
+//! `GET /v1/status`: the price service at a glance, in one document (seed 000's cache status):
+//! whether Redis answers, which providers are configured, the tracked set, how many of its
+//! prices are cached and fresh and when the newest and oldest were fetched, the freshness
+//! windows, and whether history storage is on. Read now by this API process, not by the health
+//! worker; answers 200 while Redis is down (that is what it reports), from the in-process copy.
+
+use std::time::Instant;
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use coinbeat_shared::{cache::Freshness, domain::Symbol, ratelimit::Provider};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    health_report::{HistoryHealth, history_health},
+    prices::{named_symbols, records},
+};
+use crate::{ApiError, AppState};
+
+/// `GET /v1/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    /// When this API process put the document together.
+    checked_at: DateTime<Utc>,
+    redis: RedisStatus,
+    prices: PricesStatus,
+    /// Each upstream coinbeat may call, as the settings configure it.
+    providers: Vec<ProviderStatus>,
+    /// PostgreSQL, the history that lasts.
+    history_storage: HistoryHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedisStatus {
+    connected: bool,
+    /// The round trip of a `PING`, when connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PricesStatus {
+    /// The tracked symbols, in their order.
+    #[schema(value_type = Vec<String>)]
+    tracked: Vec<Symbol>,
+    /// `redis` (changed through `/v1/admin/symbols`), `settings` (`prices.tracked`), or
+    /// `settings-unchecked` (Redis did not answer, so an override there could not be read).
+    #[schema(pattern = "^(redis|settings|settings-unchecked)$")]
+    tracked_source: &'static str,
+    /// Tracked symbols with a cached price.
+    cached: usize,
+    /// Of those, the ones past `fresh_secs` (served with `stale: true`).
+    stale: usize,
+    /// Tracked symbols no coin has (see `GET /v1/prices`' `missing`).
+    unmapped: usize,
+    /// The newest and the oldest fetch among the cached tracked prices.
+    last_update: Option<DateTime<Utc>>,
+    oldest_update: Option<DateTime<Utc>>,
+    /// True when Redis could not be asked and the counts come from the in-process copy.
+    cache_unchecked: bool,
+    /// A price older than this is served as stale (`prices.fresh_secs`).
+    fresh_secs: u64,
+    /// A price older than this is gone (`prices.expire_secs`).
+    expire_secs: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderStatus {
+    #[schema(value_type = String)]
+    name: &'static str,
+    /// Whether a key is set (never the key). Binance and CoinLore take none.
+    api_key: bool,
+    /// Its shared rate limit (`providers.<name>.rate_limit`); none for a stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<String>,
+}
+
+/// `GET /v1/status`.
+pub async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let checked_at = Utc::now();
+    let (redis, history_storage) = tokio::join!(ping(&state), history_health(&state));
+    let prices = match prices_status(&state, redis.connected).await {
+        Ok(prices) => prices,
+        // Redis went away between the ping and the reads, or was never reached and nothing
+        // is held in memory: say what the settings say, and that nothing could be counted.
+        Err(e) if e.is_redis_unavailable() => unchecked_prices(&state),
+        Err(e) => return Err(e),
+    };
+    Ok(Json(StatusView {
+        checked_at,
+        redis,
+        prices,
+        providers: providers(&state),
+        history_storage,
+    })
+    .into_response())
+}
+
+async fn ping(state: &AppState) -> RedisStatus {
+    let started = Instant::now();
+    let answer = state
+        .redis(async {
+            redis::cmd("PING")
+                .query_async::<String>(&mut state.conn().clone())
+                .await
+        })
+        .await;
+    match answer {
+        Ok(_) => RedisStatus {
+            connected: true,
+            latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
+            error: None,
+        },
+        Err(e) => RedisStatus {
+            connected: false,
+            latency_ms: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+async fn prices_status(state: &AppState, redis_up: bool) -> Result<PricesStatus, ApiError> {
+    let settings = &state.settings().prices;
+    let (tracked, tracked_source) = match redis_up {
+        true => match state.tracked_symbols().await {
+            Ok(tracked) => {
+                let overridden = state
+                    .redis(coinbeat_shared::tracked_symbols::is_overridden(
+                        state.conn(),
+                        state.keys(),
+                    ))
+                    .await
+                    .unwrap_or(false);
+                let source = if overridden { "redis" } else { "settings" };
+                (tracked.to_vec(), source)
+            }
+            Err(_) => (settings.tracked.clone(), "settings-unchecked"),
+        },
+        false => (settings.tracked.clone(), "settings-unchecked"),
+    };
+    let named = named_symbols(state, &tracked).await?;
+    let coins: Vec<_> = named.iter().flatten().map(|n| n.id.clone()).collect();
+    let unmapped = named.len() - coins.len();
+    let found = records(state, &coins).await?;
+    let held: Vec<_> = found.records.iter().flatten().collect();
+    let stale = held
+        .iter()
+        .filter(|p| Freshness::assess(p.fetched_at, found.now, settings.fresh_for()).stale)
+        .count();
+    Ok(PricesStatus {
+        cached: held.len(),
+        stale,
+        unmapped,
+        last_update: held.iter().map(|p| p.fetched_at).max(),
+        oldest_update: held.iter().map(|p| p.fetched_at).min(),
+        cache_unchecked: found.unchecked || !redis_up,
+        fresh_secs: settings.fresh_secs,
+        expire_secs: settings.expire_secs,
+        tracked,
+        tracked_source,
+    })
+}
+
+fn unchecked_prices(state: &AppState) -> PricesStatus {
+    let settings = &state.settings().prices;
+    PricesStatus {
+        tracked: settings.tracked.clone(),
+        tracked_source: "settings-unchecked",
+        cached: 0,
+        stale: 0,
+        unmapped: 0,
+        last_update: None,
+        oldest_update: None,
+        cache_unchecked: true,
+        fresh_secs: settings.fresh_secs,
+        expire_secs: settings.expire_secs,
+    }
+}
+
+fn providers(state: &AppState) -> Vec<ProviderStatus> {
+    let providers = &state.settings().providers;
+    let limited = |provider: Provider, api_key: bool| ProviderStatus {
+        name: provider.as_str(),
+        api_key,
+        rate_limit: providers
+            .rate_spec(provider)
+            .ok()
+            .map(|spec| spec.to_string()),
+    };
+    vec![
+        limited(Provider::CoinGecko, providers.coingecko.api_key.is_some()),
+        limited(Provider::Binance, false),
+        limited(Provider::CoinLore, false),
+        limited(Provider::Etherscan, providers.etherscan.api_key.is_some()),
+        ProviderStatus {
+            name: "coincap",
+            api_key: providers.coincap.api_key.is_some(),
+            rate_limit: None,
+        },
+    ]
+}
