@@ -85,6 +85,16 @@ fn query<T: IntoParams>() -> Vec<Parameter> {
     T::into_params(|| Some(ParameterIn::Query))
 }
 
+/// The query parameters of `T`, every one required (utoipa leaves a parameter with its own
+/// schema optional, whatever its Rust type).
+fn required<T: IntoParams>() -> Vec<Parameter> {
+    let mut params = query::<T>();
+    for param in &mut params {
+        param.required = utoipa::openapi::Required::True;
+    }
+    params
+}
+
 /// The query parameters of two structs a handler reads side by side.
 fn both<A: IntoParams, B: IntoParams>() -> Vec<Parameter> {
     let mut params = query::<A>();
@@ -421,7 +431,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("Track a symbol (refused when no provider can map it)")
         },
         "/v1/admin/symbols" if delete => Operation {
-            query: query::<admin_symbols::RemoveQuery>,
+            query: required::<admin_symbols::RemoveQuery>,
             response: json::<admin_symbols::TrackedView>(),
             not_found: true,
             ..op("Stop tracking several symbols (all or none)")

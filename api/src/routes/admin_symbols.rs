@@ -182,8 +182,8 @@ pub async fn remove(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct RemoveQuery {
     /// The symbols to stop tracking, comma-separated (1 to 1000).
-    #[param(required = true, schema_with = crate::routes::prices::symbol_list_schema)]
-    symbols: Option<String>,
+    #[param(schema_with = crate::routes::prices::symbol_list_schema)]
+    symbols: String,
 }
 
 /// `DELETE /v1/admin/symbols?symbols=ADA,DOT`: stops tracking every symbol named, or none of them
@@ -193,9 +193,8 @@ pub async fn remove_many(
     query: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let list = query.symbols.unwrap_or_default();
     let mut symbols: Vec<Symbol> = Vec::new();
-    for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+    for item in query.symbols.split(',').filter(|s| !s.trim().is_empty()) {
         let symbol = Symbol::parse(item)?;
         if !symbols.contains(&symbol) {
             symbols.push(symbol);

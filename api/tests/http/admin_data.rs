@@ -217,10 +217,14 @@ async fn the_tracked_set_is_overridden_in_redis_and_an_unmappable_symbol_is_refu
         body["tracked"].as_array().unwrap().contains(&json!("ETH")),
         "a refused batch removes nothing: {body}"
     );
-    for bad in ["", "?symbols=", "?symbols=B%24C"] {
+    for (bad, want) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("?symbols=", StatusCode::UNPROCESSABLE_ENTITY),
+        ("?symbols=B%24C", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
         let path = format!("/v1/admin/symbols{bad}");
         let (status, body) = admin(&api, Method::DELETE, &path, None).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(status, want, "{path}: {body}");
     }
     let (status, body) = admin(
         &api,

@@ -157,6 +157,13 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
         symbol["schema"]["pattern"],
         coinbeat_shared::openapi::SYMBOL_PATTERN
     );
+    // Removing several tracked symbols: the list is required, as the route requires it.
+    let symbols = param("delete", "/v1/admin/symbols", "symbols");
+    assert_eq!(symbols["required"], true, "{symbols}");
+    assert_eq!(
+        symbols["schema"]["pattern"],
+        coinbeat_api::routes::prices::SYMBOL_LIST_PATTERN
+    );
     let queue = param("get", "/v1/admin/queues/{queue}/dead", "queue");
     assert_eq!(
         queue["schema"]["enum"],

@@ -4,7 +4,9 @@
 //! batches as the history worker writes them; then the same year written again (every row
 //! already stored: what a re-delivered backfill costs); then one-year hourly candles of a coin
 //! asked `--runs` × 100 times; then the bytes the snapshots take (tables and indexes of every
-//! month's partition) per coin-year.
+//! month's partition) per coin-year. The peer in the same run: PostgreSQL's own bulk load,
+//! `COPY ... FROM STDIN` of the same rows into a table of the same columns and primary key (not
+//! partitioned, no conflict check): what the server itself takes for these rows.
 
 use std::time::{Duration, Instant};
 
@@ -60,17 +62,27 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         println!("history: {pass}: {rows} rows in {secs:.1} s, {added} added");
         Ok((secs, added))
     };
-    let (secs, added) = write("first write").await?;
+    let (secs_first, added) = write("first write").await?;
     anyhow::ensure!(added == rows as u64, "{added} of {rows} rows added");
     report.rows.push(Row::info(
         "snapshot insert, rows/s (new rows)",
-        format!("{:.0}", rows as f64 / secs),
+        format!("{:.0}", rows as f64 / secs_first),
     ));
     let (secs, again) = write("written again").await?;
     anyhow::ensure!(again == 0, "a second write added {again} rows");
     report.rows.push(Row::info(
         "the same rows written again (all already stored, none added), rows/s",
         format!("{:.0}", rows as f64 / secs),
+    ));
+    let copy_secs = copy_peer(&pg, coins, start).await?;
+    report.rows.push(Row::info(
+        "peer, same run: COPY FROM STDIN of the same rows into a plain table with the same \
+         primary key, rows/s",
+        format!("{:.0}", rows as f64 / copy_secs),
+    ));
+    report.rows.push(Row::info(
+        "snapshot insert / COPY",
+        format!("{:.2}", copy_secs / secs_first),
     ));
 
     // VACUUM ANALYZE, as autovacuum would after a load this size, so the plans and sizes are
@@ -139,6 +151,59 @@ fn snapshot(coin: usize, start: DateTime<Utc>, minute: i64) -> Snapshot {
         volume_24h_usd: None,
         source: "coingecko".into(),
     }
+}
+
+/// The same rows as the snapshot writes (ids from `coins` and `sources`, as the store gave
+/// them), loaded by `COPY` into `copy_peer`; its time in seconds.
+async fn copy_peer(pg: &TestPostgres, coins: usize, start: DateTime<Utc>) -> anyhow::Result<f64> {
+    use std::fmt::Write as _;
+    let mut conn = sqlx::PgConnection::connect(pg.url()).await?;
+    sqlx::query(
+        "CREATE TABLE copy_peer (LIKE price_snapshots INCLUDING DEFAULTS, PRIMARY KEY (coin, at))",
+    )
+    .execute(&mut conn)
+    .await?;
+    let source: i16 = sqlx::query_scalar("SELECT id FROM sources WHERE name = 'coingecko'")
+        .fetch_one(&mut conn)
+        .await?;
+    let mut ids = Vec::with_capacity(coins);
+    for coin in 0..coins {
+        let id: i32 = sqlx::query_scalar("SELECT id FROM coins WHERE coin_id = $1")
+            .bind(format!("coin-{coin}"))
+            .fetch_one(&mut conn)
+            .await?;
+        ids.push(id);
+    }
+    let t = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY copy_peer (at, coin, source, usd) FROM STDIN")
+        .await?;
+    let mut chunk = String::with_capacity(1 << 20);
+    for (coin, id) in ids.iter().enumerate() {
+        for minute in 0..MINUTES {
+            let s = snapshot(coin, start, minute);
+            let _ = writeln!(chunk, "{}\t{id}\t{source}\t{}", s.at.to_rfc3339(), s.usd);
+            if chunk.len() >= 1 << 20 {
+                copy.send(chunk.as_bytes()).await?;
+                chunk.clear();
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        copy.send(chunk.as_bytes()).await?;
+    }
+    let copied = copy.finish().await?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        copied == coins as u64 * MINUTES as u64,
+        "COPY loaded {copied} rows"
+    );
+    println!("history: COPY peer: {copied} rows in {secs:.1} s");
+    sqlx::query("DROP TABLE copy_peer")
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(secs)
 }
 
 async fn server_version(pg: &TestPostgres) -> anyhow::Result<String> {
