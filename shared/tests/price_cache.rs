@@ -31,6 +31,35 @@ fn record(symbol: &str, usd: &str, fetched_at: DateTime<Utc>) -> PriceRecord {
     }
 }
 
+fn cap(text: &str) -> Option<Decimal> {
+    Some(Decimal::from_str(text).unwrap())
+}
+
+/// An aggregator's answer for BTC: its price and market cap of the moment `upstream`, fetched
+/// at `fetched`.
+fn answer(
+    usd: &str,
+    market_cap: &str,
+    upstream: DateTime<Utc>,
+    fetched: DateTime<Utc>,
+) -> PriceRecord {
+    PriceRecord {
+        upstream_updated_at: Some(upstream),
+        market_cap_usd: cap(market_cap),
+        ..record("BTC", usd, fetched)
+    }
+}
+
+/// A stream's BTC trade at `event` (a trade has no market cap), received at once.
+fn trade(usd: &str, event: DateTime<Utc>) -> PriceRecord {
+    PriceRecord {
+        upstream_updated_at: Some(event),
+        market_cap_usd: None,
+        source: "binance-ws".into(),
+        ..record("BTC", usd, event)
+    }
+}
+
 /// The coin id these tests give a symbol's records: the symbol in lower case.
 fn coin(symbol: &str) -> CoinId {
     CoinId::parse(&symbol.to_lowercase()).unwrap()
@@ -191,18 +220,10 @@ async fn a_trade_keeps_the_aggregators_market_cap_and_a_later_fetched_answer_sti
     let t0 = Utc::now() - Duration::seconds(300);
     let at = |s: i64| t0 + Duration::seconds(s);
     let btc = coin("BTC");
-    let cap = |text: &str| Some(Decimal::from_str(text).unwrap());
-    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| PriceRecord {
-        upstream_updated_at: Some(at(upstream)),
-        market_cap_usd: cap(market_cap),
-        ..record("BTC", usd, at(fetched))
+    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| {
+        answer(usd, market_cap, at(upstream), at(fetched))
     };
-    let tick = |usd: &str, event: i64| PriceRecord {
-        upstream_updated_at: Some(at(event)),
-        market_cap_usd: None,
-        source: "binance-ws".into(),
-        ..record("BTC", usd, at(event))
-    };
+    let tick = |usd: &str, event: i64| trade(usd, at(event));
 
     cache
         .write(&[rest("100", "1000.5", 70, 100)])
@@ -267,18 +288,10 @@ async fn an_answer_written_after_a_trade_it_preceded_still_brings_its_market_cap
     let t0 = Utc::now() - Duration::seconds(300);
     let at = |ms: i64| t0 + Duration::milliseconds(ms);
     let btc = coin("BTC");
-    let cap = |text: &str| Some(Decimal::from_str(text).unwrap());
-    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| PriceRecord {
-        upstream_updated_at: Some(at(upstream)),
-        market_cap_usd: cap(market_cap),
-        ..record("BTC", usd, at(fetched))
+    let rest = |usd: &str, market_cap: &str, upstream: i64, fetched: i64| {
+        answer(usd, market_cap, at(upstream), at(fetched))
     };
-    let tick = |usd: &str, event: i64| PriceRecord {
-        upstream_updated_at: Some(at(event)),
-        market_cap_usd: None,
-        source: "binance-ws".into(),
-        ..record("BTC", usd, at(event))
-    };
+    let tick = |usd: &str, event: i64| trade(usd, at(event));
 
     // Only trades so far; the aggregator's answer (fetched at 1,000 ms, of a moment a minute
     // earlier) is written after the trade that arrived at 1,040 ms.
