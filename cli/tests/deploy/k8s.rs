@@ -754,17 +754,7 @@ fn deployment(
         let env = resolved.env;
         let mut used = BTreeSet::new();
         args = args.iter().map(|a| expand(a, &env, &mut used)).collect();
-        let ports: BTreeMap<String, u16> = container["ports"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                Some((
-                    scalar(&p["name"])?,
-                    u16::try_from(p["containerPort"].as_u64()?).ok()?,
-                ))
-            })
-            .collect();
+        let ports = named_ports(container);
         let mut http_probes = Vec::new();
         let mut probes = Vec::new();
         for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
