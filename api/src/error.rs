@@ -19,7 +19,7 @@ use coinbeat_shared::{
     catalogue::CatalogueError,
     domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
     jobs::{Queue, QueueName, UnknownKind},
-    queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus},
+    queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus, WaitingError},
     ratelimit::RateLimitError,
     schedule_control::ControlError,
     settings::Role,
@@ -190,6 +190,12 @@ pub enum ApiError {
     TaskNotDead { id: TaskId, status: TaskStatus },
     #[error("dead task {0} has no payload left, so it cannot run again; purge it instead")]
     NoPayload(TaskId),
+    /// Only a task that waits (ready or delayed) can be deleted or run now by its id.
+    #[error(
+        "task {id} is {}, not waiting: only a waiting or delayed task can be deleted or run now",
+        .status.as_str()
+    )]
+    TaskNotWaiting { id: TaskId, status: TaskStatus },
     #[error("no schedule entry named {name:?}")]
     UnknownSchedule { name: String, known: Vec<String> },
     /// `api.max_stream_clients` live price streams are open already.
@@ -293,6 +299,7 @@ impl ApiError {
             UnknownTier { .. } => (UNPROCESSABLE, "unknown_tier"),
             TaskNotDead { .. } => (CONFLICT, "task_not_dead"),
             NoPayload(_) => (CONFLICT, "no_payload"),
+            TaskNotWaiting { .. } => (CONFLICT, "task_not_waiting"),
             UnknownSchedule { .. } => (NOT_FOUND, "unknown_schedule"),
             TooManyStreamClients { .. } => (TOO_MANY, "too_many_stream_clients"),
             TooManyStreams { .. } => (TOO_MANY, "too_many_streams"),
@@ -350,7 +357,9 @@ impl ApiError {
             ApiError::UnknownQueue(_) => Some(json!({
                 "valid_queues": Queue::ALL.map(Queue::as_str),
             })),
-            ApiError::TaskNotDead { status, .. } => Some(json!({ "status": status })),
+            ApiError::TaskNotDead { status, .. } | ApiError::TaskNotWaiting { status, .. } => {
+                Some(json!({ "status": status }))
+            }
             ApiError::TooManyStreamClients { limit }
             | ApiError::TooManyStreams { limit }
             | ApiError::TooManyTasks { limit } => Some(json!({
@@ -649,6 +658,16 @@ impl From<DeadError> for ApiError {
             DeadError::NotDead { id, status } => ApiError::TaskNotDead { id, status },
             DeadError::NoPayload { id } => ApiError::NoPayload(id),
             DeadError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<WaitingError> for ApiError {
+    fn from(e: WaitingError) -> Self {
+        match e {
+            WaitingError::NotFound { queue, id } => ApiError::TaskNotInQueue { queue, id },
+            WaitingError::NotWaiting { id, status } => ApiError::TaskNotWaiting { id, status },
+            WaitingError::Queue(e) => e.into(),
         }
     }
 }

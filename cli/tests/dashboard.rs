@@ -361,6 +361,27 @@ async fn the_dashboard_in_a_real_browser() {
     visit(&browser, &api, "#/queues/cleanup").await;
     click(&browser, "#queue-pause").await;
     queue_paused(true).await;
+    // 7b. While no worker fetches, a waiting task deleted from its page.
+    let answer: Value = http
+        .post(format!("{api}/v1/tasks"))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "cleanup"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let waiting = answer["id"].as_str().expect("a task id").to_owned();
+    visit(&browser, &api, &format!("#/tasks/{waiting}")).await;
+    click(&browser, "#task-delete").await;
+    browser.accept_alert().await.unwrap();
+    wait_for("the waiting task to be deleted", PATIENCE, async || {
+        let url = format!("{api}/v1/tasks/{waiting}");
+        (get_with(&http, &url, Some(&admin)).await.0 == 404).then_some(())
+    })
+    .await;
+    visit(&browser, &api, "#/queues/cleanup").await;
     click(&browser, "#queue-resume").await;
     queue_paused(false).await;
     visit(&browser, &api, "#/queues/prices").await;

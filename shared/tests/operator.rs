@@ -15,9 +15,10 @@ use coinbeat_shared::{
     Settings,
     jobs::{Job, ProbeJob, Queue},
     queue::{
-        DeadError, EnqueueOptions, JobContext, JobError, QueueError, TaskId, TaskStatus, dead_task,
-        list_dead, list_workers, lookup_task, purge_all_dead, purge_dead, purge_waiting,
-        queue_stats, retry_all_dead, retry_dead, sweep_dead_workers,
+        DeadError, EnqueueOptions, JobContext, JobError, QueueError, TaskId, TaskStatus,
+        WaitingError, WaitingPlace, dead_task, delete_waiting, list_dead, list_workers,
+        lookup_task, purge_all_dead, purge_dead, purge_waiting, queue_stats, retry_all_dead,
+        retry_dead, run_waiting_now, sweep_dead_workers,
     },
     schedule_control::{ControlError, pause, read_pause, resume, run_now},
     schedule_history::{HISTORY_LEN, RunRecord, RunTrigger, push_run, read_history, read_runs},
@@ -432,6 +433,118 @@ async fn purging_a_queue_deletes_waiting_and_delayed_tasks_but_never_one_in_flig
         )
         .await
         .expect("the key is free again");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn one_waiting_task_is_deleted_or_run_now_by_its_id_and_a_running_or_finished_one_is_refused()
+{
+    let ctx = setup(|_| {}).await;
+    let q = ctx.probe();
+    let worker = ctx.spawn_worker(false);
+    // Held by the worker (its one slot), so the others stay where they wait.
+    let running = ctx
+        .enqueue(ProbeJob {
+            seq: 1,
+            sleep_ms: 1_500,
+            ..ProbeJob::default()
+        })
+        .await;
+    ctx.wait_for(running, TaskStatus::Running, Duration::from_secs(5))
+        .await;
+    let keyed_job = |seq| {
+        let opts = EnqueueOptions {
+            idempotency_key: Some("refresh-2".into()),
+            ..EnqueueOptions::default()
+        };
+        (probe(seq), opts)
+    };
+    let (job, opts) = keyed_job(2);
+    let keyed = ctx.producer.enqueue(&job, opts).await.unwrap();
+    let delayed = ctx
+        .producer
+        .enqueue(
+            &probe(3),
+            EnqueueOptions {
+                delay: Some(Duration::from_secs(3_600)),
+                ..EnqueueOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Deleted from the active list, with its payload and its idempotency key.
+    let place = delete_waiting(&ctx.conn, &ctx.keys, &q, keyed)
+        .await
+        .unwrap();
+    assert_eq!(place, WaitingPlace::Active);
+    assert_eq!(ctx.status(keyed).await, None);
+    assert!(!ctx.has_payload(keyed).await);
+    let (job, opts) = keyed_job(4);
+    let again = ctx
+        .producer
+        .enqueue(&job, opts)
+        .await
+        .expect("the deleted task's key is free again");
+
+    // Run now: a task ready to run stays in its place; the delayed one goes behind it.
+    let place = run_waiting_now(&ctx.conn, &ctx.keys, &q, again)
+        .await
+        .unwrap();
+    assert_eq!(place, WaitingPlace::Active);
+    let place = run_waiting_now(&ctx.conn, &ctx.keys, &q, delayed)
+        .await
+        .unwrap();
+    assert_eq!(place, WaitingPlace::Delayed);
+    let active: Vec<String> = redis::cmd("LRANGE")
+        .arg(ctx.keys.queue(&q).active())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(active, [again.to_string(), delayed.to_string()]);
+    // Due in an hour, it runs as soon as the slot is free.
+    ctx.wait_for(delayed, TaskStatus::Done, Duration::from_secs(10))
+        .await;
+
+    // Refused: a task that runs, a finished one, one never enqueued.
+    let held = ctx
+        .enqueue(ProbeJob {
+            seq: 5,
+            sleep_ms: 1_500,
+            ..ProbeJob::default()
+        })
+        .await;
+    ctx.wait_for(held, TaskStatus::Running, Duration::from_secs(5))
+        .await;
+    for (id, want) in [(held, TaskStatus::Running), (delayed, TaskStatus::Done)] {
+        let err = delete_waiting(&ctx.conn, &ctx.keys, &q, id)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WaitingError::NotWaiting { status, .. } if status == want),
+            "{err:?}"
+        );
+        let err = run_waiting_now(&ctx.conn, &ctx.keys, &q, id)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WaitingError::NotWaiting { status, .. } if status == want),
+            "{err:?}"
+        );
+    }
+    assert!(
+        ctx.has_payload(held).await,
+        "a refused delete touches nothing"
+    );
+    let unknown = TaskId::generate();
+    let err = delete_waiting(&ctx.conn, &ctx.keys, &q, unknown)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WaitingError::NotFound { .. }), "{err:?}");
+    ctx.wait_for(held, TaskStatus::Done, Duration::from_secs(10))
+        .await;
     worker.stop().await;
 }
 

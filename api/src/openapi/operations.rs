@@ -21,7 +21,7 @@ use crate::{
         admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
         markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
         queue_tasks, queues, rate_limits, schedule_control, schedules, status, task_search, tasks,
-        wallets, workers,
+        waiting_task, wallets, workers,
     },
 };
 
@@ -125,7 +125,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
     let post = *method == Method::POST;
     let delete = *method == Method::DELETE;
     const QUEUE: &[PathSchema] = &[<Queue as PartialSchema>::schema];
-    const DEAD_TASK: &[PathSchema] = &[<Queue as PartialSchema>::schema, TaskId::schema];
+    const QUEUE_TASK: &[PathSchema] = &[<Queue as PartialSchema>::schema, TaskId::schema];
     const ENTRY: &[PathSchema] = &[string];
     let o = match path {
         "/healthz" if get => Operation {
@@ -361,24 +361,38 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             ..op("Retry every dead task of a queue")
         },
         "/v1/admin/queues/{queue}/dead/{id}" if get => Operation {
-            path: DEAD_TASK,
+            path: QUEUE_TASK,
             response: json::<tasks::TaskView>(),
             not_found: true,
             ..op("One dead task: payload, attempts, last error")
         },
         "/v1/admin/queues/{queue}/dead/{id}" if delete => Operation {
-            path: DEAD_TASK,
+            path: QUEUE_TASK,
             response: json::<dead::PurgedOne>(),
             not_found: true,
             conflict: Some("the task is not dead"),
             ..op("Purge one dead task")
         },
         "/v1/admin/queues/{queue}/dead/{id}/retry" if post => Operation {
-            path: DEAD_TASK,
+            path: QUEUE_TASK,
             response: json::<dead::Retried>(),
             not_found: true,
             conflict: Some("the task is not dead, or has no payload left to run"),
             ..op("Retry one dead task")
+        },
+        "/v1/admin/queues/{queue}/tasks/{id}" if delete => Operation {
+            path: QUEUE_TASK,
+            response: json::<waiting_task::WaitingTaskDeleted>(),
+            not_found: true,
+            conflict: Some("the task runs or has finished"),
+            ..op("Delete one waiting or delayed task")
+        },
+        "/v1/admin/queues/{queue}/tasks/{id}/run" if post => Operation {
+            path: QUEUE_TASK,
+            response: json::<waiting_task::TaskRunNow>(),
+            not_found: true,
+            conflict: Some("the task runs or has finished"),
+            ..op("Run one delayed task now (or one waiting for its next attempt)")
         },
         "/v1/admin/queues/{queue}/purge" if post => Operation {
             path: QUEUE,

@@ -29,6 +29,7 @@
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | [`coinbeat_ops`]'s handlers, as every process serves them |
 //! | `GET /openapi.json`, `GET /docs` (+ `docs.js`, `docs.css`) | [`crate::openapi::docs`] |
 //! | `GET`, `DELETE /v1/admin/queues/{queue}/dead[/{id}]`; `POST .../retry` | [`dead`] |
+//! | `DELETE /v1/admin/queues/{queue}/tasks/{id}`; `POST .../run` | [`waiting_task`] |
 //! | `POST /v1/admin/queues/{queue}/purge` | [`purge`] |
 //! | `POST /v1/admin/schedules/{entry}/pause`, `.../resume`, `.../run` | [`schedule_control`] |
 //! | `POST /v1/admin/prices/refresh` | [`admin_prices`] |
@@ -101,6 +102,7 @@ pub mod stream_prices;
 pub mod task_row;
 pub mod task_search;
 pub mod tasks;
+pub mod waiting_task;
 pub mod wallets;
 pub mod workers;
 pub mod ws_prices;
@@ -365,6 +367,18 @@ pub fn table() -> Vec<Route> {
             "/v1/admin/queues/{queue}/dead/{id}/retry",
             Admin,
             post(dead::retry),
+        ),
+        route(
+            M::DELETE,
+            "/v1/admin/queues/{queue}/tasks/{id}",
+            Admin,
+            delete(waiting_task::delete),
+        ),
+        route(
+            M::POST,
+            "/v1/admin/queues/{queue}/tasks/{id}/run",
+            Admin,
+            post(waiting_task::run),
         ),
         route(
             M::POST,

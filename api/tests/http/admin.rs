@@ -397,6 +397,92 @@ async fn purging_a_queue_over_http_deletes_its_waiting_tasks_and_reports_counts(
 }
 
 #[tokio::test]
+async fn one_waiting_task_is_deleted_or_run_now_over_http_and_a_dead_one_is_refused() {
+    let api = with_token().await;
+    let producer = producer(&api).await;
+    let job = |symbol: &str| PricesJob {
+        symbols: Some(vec![symbol.parse().unwrap()]),
+        ..PricesJob::default()
+    };
+    let waiting = producer
+        .enqueue(&job("BTC"), EnqueueOptions::default())
+        .await
+        .unwrap();
+    let delayed = producer
+        .enqueue(
+            &job("ETH"),
+            EnqueueOptions {
+                delay: Some(Duration::from_secs(3_600)),
+                ..EnqueueOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let depth = |queues: Value| {
+        let prices = queues["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["queue"] == "prices")
+            .unwrap()
+            .clone();
+        (prices["waiting"].clone(), prices["scheduled_future"].clone())
+    };
+
+    let path = format!("/v1/admin/queues/prices/tasks/{waiting}");
+    let (status, body) = admin(&api, Method::DELETE, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "id": waiting.to_string(), "queue": "prices", "was": "active" })
+    );
+    let (status, _) = api.get(&format!("/v1/tasks/{waiting}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted with its record");
+    let (status, body) = admin(&api, Method::DELETE, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "task_not_found");
+
+    let path = format!("/v1/admin/queues/prices/tasks/{delayed}/run");
+    let (status, body) = admin(&api, Method::POST, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["was"], "delayed", "{body}");
+    assert_eq!(body["status"], "pending", "{body}");
+    assert_eq!(body["status_url"], format!("/v1/tasks/{delayed}"));
+    let (_, queues) = api.get("/v1/queues").await;
+    assert_eq!(depth(queues), (json!(1), json!(0)), "ready to run now");
+    // The same task under another queue's path is not found there.
+    let path = format!("/v1/admin/queues/market/tasks/{delayed}");
+    let (status, body) = admin(&api, Method::DELETE, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "task_not_found");
+    let (status, body) = admin(&api, Method::DELETE, "/v1/admin/queues/prices/tasks/nope").await;
+    assert!(status.is_client_error(), "{status} {body}");
+
+    // A dead task is not waiting: its own routes retry or purge it.
+    let (stop, worker) = failing_prices_worker(&api);
+    wait_dead(&api, delayed).await;
+    stop.cancel();
+    worker.await.unwrap();
+    for (method, path) in [
+        (
+            Method::DELETE,
+            format!("/v1/admin/queues/prices/tasks/{delayed}"),
+        ),
+        (
+            Method::POST,
+            format!("/v1/admin/queues/prices/tasks/{delayed}/run"),
+        ),
+    ] {
+        let (status, body) = admin(&api, method, &path).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_error(&body, "task_not_waiting");
+        assert_eq!(body["error"]["details"]["status"], "dead", "{body}");
+    }
+    let (status, _) = api.get(&format!("/v1/tasks/{delayed}")).await;
+    assert_eq!(status, StatusCode::OK, "a refused delete keeps the task");
+}
+
+#[tokio::test]
 async fn a_schedule_entry_is_paused_run_now_and_resumed_over_http_and_its_runs_listed() {
     let api = with_token().await;
     let (status, paused) = admin(&api, Method::POST, "/v1/admin/schedules/prices/pause").await;

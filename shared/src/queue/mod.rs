@@ -45,6 +45,7 @@ mod stats;
 mod store;
 mod sweep;
 mod task_id;
+mod waiting_task;
 mod wake;
 mod workers;
 
@@ -72,6 +73,7 @@ pub use search::{STEP as SEARCH_STEP, SearchResult, TaskSearch, search_queue};
 pub use stats::{QueueStats, queue_stats};
 pub use sweep::sweep_dead_workers;
 pub use task_id::{TaskId, TaskIdError};
+pub use waiting_task::{WaitingError, WaitingPlace, delete_waiting, run_waiting_now};
 pub use workers::{WorkerInfo, list_workers};
 
 /// Milliseconds since the Unix epoch, the time unit of every coinbeat queue score.

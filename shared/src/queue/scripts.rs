@@ -28,6 +28,7 @@ script!(DEAD_LIST, "dead_list.lua");
 script!(DEAD_RETRY, "dead_retry.lua");
 script!(DEAD_PURGE, "dead_purge.lua");
 script!(PURGE_WAITING, "purge_waiting.lua");
+script!(WAITING_TASK, "waiting_task.lua");
 script!(WORKERS, "workers.lua");
 script!(SWEEP_METADATA, "sweep_metadata.lua");
 script!(REGISTER, "register.lua");

@@ -1,5 +1,6 @@
 // One task: its status, attempts, timings, payload and result or error (live until it
-// finishes); an admin may retry or delete it once it is dead.
+// finishes). An admin may delete it or run it now while it waits (delayed, or waiting for its
+// next attempt), and retry or delete it once it is dead.
 
 import { get, post, del } from "./api.js";
 import { h, fill, link, when, badge, code, section, toast } from "./dom.js";
@@ -20,48 +21,7 @@ export async function render(main, ctx) {
 
 function view(task, may) {
   const q = encodeURIComponent(task.queue);
-  const dead = task.status === "dead";
-  const actions =
-    may.admin && dead
-      ? h(
-          "div",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              id: "task-retry",
-              onclick: async () => {
-                try {
-                  const answer = await post(`/v1/admin/queues/${q}/dead/${task.id}/retry`);
-                  toast(`Retried: ${answer.status}`);
-                  // the same id runs again: draw the page anew, following it
-                  window.dispatchEvent(new HashChangeEvent("hashchange"));
-                } catch (e) {
-                  toast(e.message, "error");
-                }
-              },
-            },
-            "Retry",
-          ),
-          h(
-            "button",
-            {
-              class: "danger",
-              onclick: async () => {
-                if (!confirm(`Delete dead task ${task.id}?`)) return;
-                try {
-                  await del(`/v1/admin/queues/${q}/dead/${task.id}`);
-                  toast("Deleted");
-                  location.hash = `#/queues/${q}`;
-                } catch (e) {
-                  toast(e.message, "error");
-                }
-              },
-            },
-            "Delete",
-          ),
-        )
-      : null;
+  const actions = may.admin ? controls(task, q) : null;
   return h(
     "div",
     {},
@@ -80,6 +40,56 @@ function view(task, may) {
     task.last_error ? section("Last error", h("pre", { class: "code error-text" }, task.last_error)) : null,
     task.payload !== undefined ? section("Payload", code(task.payload)) : null,
     task.result !== null && task.result !== undefined ? section("Result", code(task.result)) : null,
+  );
+}
+
+// The admin's buttons for the task's state: none while it runs or once it is done.
+function controls(task, q) {
+  const again = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  const gone = () => (location.hash = `#/queues/${q}`);
+  if (task.status === "dead") {
+    return actions(
+      button("task-retry", "Retry", `/v1/admin/queues/${q}/dead/${task.id}/retry`, post, again),
+      button("task-delete", "Delete", `/v1/admin/queues/${q}/dead/${task.id}`, del, gone,
+        `Delete dead task ${task.id}?`),
+    );
+  }
+  if (task.status === "pending" || task.status === "failed") {
+    const later = task.run_at && Date.parse(task.run_at) > Date.now();
+    return actions(
+      later || task.status === "failed"
+        ? button("task-run", "Run now", `/v1/admin/queues/${q}/tasks/${task.id}/run`, post, again)
+        : null,
+      button("task-delete", "Delete", `/v1/admin/queues/${q}/tasks/${task.id}`, del, gone,
+        `Delete waiting task ${task.id}? It will not run.`),
+    );
+  }
+  return null;
+}
+
+function actions(...buttons) {
+  return h("div", { class: "actions" }, ...buttons.filter(Boolean));
+}
+
+// A button calling `method` on `path`, then `after`; with `ask`, only once confirmed.
+function button(id, label, path, method, after, ask) {
+  return h(
+    "button",
+    {
+      id,
+      class: method === del ? "danger" : undefined,
+      onclick: async () => {
+        if (ask && !confirm(ask)) return;
+        try {
+          await method(path);
+          toast(`${label}: done`);
+          after();
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      },
+    },
+    label,
   );
 }
 
