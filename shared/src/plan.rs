@@ -32,7 +32,7 @@ use crate::{
     jobs::{MarketJob, PricesJob, Queue},
     ratelimit::{Provider, RateWindow},
     settings::{
-        ScheduleTable,
+        ALCHEMY_SYMBOLS_PER_CALL, COINCAP_IDS_PER_CALL, PriceSource, ScheduleTable,
         tiers::{self, TierSource},
     },
 };
@@ -233,7 +233,29 @@ pub fn calls_per_run(
                 .map(|ids| ids.len())
                 .or(job.symbols.map(|s| s.len()))
                 .map_or(tracked, |n| n as u64);
-            calls.insert(Provider::CoinGecko, coins.div_ceil(per_call));
+            // The chain's first link is asked for every coin; the others only for what it
+            // could not price, which a plan cannot foresee.
+            match settings.prices.providers.first() {
+                Some(PriceSource::CoinGecko) | None => {
+                    calls.insert(Provider::CoinGecko, coins.div_ceil(per_call));
+                }
+                Some(PriceSource::Alchemy) => {
+                    calls.insert(Provider::Alchemy, coins.div_ceil(ALCHEMY_SYMBOLS_PER_CALL));
+                }
+                Some(PriceSource::CoinCap) => {
+                    calls.insert(Provider::CoinCap, coins.div_ceil(COINCAP_IDS_PER_CALL));
+                }
+                Some(PriceSource::Binance) => {
+                    // One `/ticker/24hr` of the pairs: weight 2 up to 20 symbols, 40 to 100,
+                    // 80 beyond.
+                    let weight = match coins {
+                        0..=20 => 2,
+                        21..=100 => 40,
+                        _ => 80,
+                    };
+                    calls.insert(Provider::Binance, weight);
+                }
+            }
         }
         Queue::Market => {
             let (limit, supply) = serde_json::from_value::<MarketJob>(payload.clone())
@@ -256,6 +278,15 @@ pub fn calls_per_run(
             calls.insert(Provider::CoinLore, 1);
             if providers.etherscan.api_key.is_some() {
                 calls.insert(Provider::Etherscan, 1);
+            }
+            // The price chain's keyed links are probed when they have their key.
+            for source in &settings.prices.providers {
+                let provider = source.provider();
+                if matches!(source, PriceSource::Alchemy | PriceSource::CoinCap)
+                    && providers.has_key(provider)
+                {
+                    calls.insert(provider, 1);
+                }
             }
         }
         // A balance, then at least one page of each list.

@@ -14,13 +14,13 @@ use tracing_subscriber::EnvFilter;
 pub const NAME: &str = "coinbeat-sim";
 
 /// What it is, in a line.
-pub const ABOUT: &str = "Simulated upstream APIs (CoinGecko, Binance, CoinCap, Etherscan, CoinLore) \
-                         speaking their wire formats, with injectable faults.";
+pub const ABOUT: &str = "Simulated upstream APIs (CoinGecko, Binance, CoinCap, Etherscan, \
+                         CoinLore, Alchemy) speaking their wire formats, with injectable faults.";
 
-/// Simulated upstream APIs (CoinGecko v3, Binance spot and its streams, CoinCap's prices stream,
-/// Etherscan V2, CoinLore) with injectable faults. Per-provider faults, the stream faults among
-/// them (stream_silent, stream_malformed_rate, drop_streams), are changed at run time with
-/// POST /sim/control.
+/// Simulated upstream APIs (CoinGecko v3, Binance spot and its streams, CoinCap REST v3 and its
+/// prices stream, Etherscan V2, CoinLore, Alchemy Prices) with injectable faults. Per-provider
+/// faults, the stream faults among them (stream_silent, stream_malformed_rate, drop_streams), are
+/// changed at run time with POST /sim/control.
 #[derive(Debug, Parser)]
 #[command(name = "coinbeat-sim", version)]
 struct Args {
@@ -130,6 +130,9 @@ pub async fn serve(config: SimConfig, stop: impl Future<Output = ()>) -> anyhow:
         binance = %sim.binance_url(),
         etherscan = %sim.etherscan_url(),
         coinlore = %sim.coinlore_url(),
+        coincap = %sim.coincap_rest_url(),
+        coincap_stream = %sim.coincap_stream_url(),
+        alchemy = %sim.alchemy_url(),
         sim_url = %sim.root_url(),
         "coinbeat-sim listening"
     );

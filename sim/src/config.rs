@@ -33,8 +33,10 @@ pub struct SimConfig {
     /// Faults at start; `/sim/control` changes them at run time.
     pub faults: Faults,
     /// When non-empty, keyed endpoints demand one of these keys (CoinGecko: demo or pro, header or
-    /// query; Etherscan: `apikey`); when empty, CoinGecko accepts any key or none and Etherscan
-    /// any non-empty `apikey` (it always requires one).
+    /// query; Etherscan: `apikey`; Alchemy: the key in its path; CoinCap REST: a bearer token or
+    /// `apiKey`; CoinCap's stream: `apiKey`); when empty, CoinGecko and CoinCap's stream accept
+    /// any key or none, and Etherscan, Alchemy and CoinCap REST any non-empty key (they always
+    /// require one).
     pub api_keys: Vec<String>,
     /// The WebSocket streams: how fast they tick, ping, and how long a connection may live.
     pub streams: StreamConfig,
@@ -140,6 +142,8 @@ pub struct Faults {
     pub coinlore: ProviderFaults,
     #[serde(default)]
     pub coincap: ProviderFaults,
+    #[serde(default)]
+    pub alchemy: ProviderFaults,
     /// Binance request weight per sliding minute before 429s; 0 means unlimited.
     pub binance_weight_per_minute: u32,
     /// Etherscan calls per sliding second before its `Max calls per sec` answer; 0 means unlimited.
@@ -158,6 +162,7 @@ impl Default for Faults {
             etherscan: ProviderFaults::default(),
             coinlore: ProviderFaults::default(),
             coincap: ProviderFaults::default(),
+            alchemy: ProviderFaults::default(),
             binance_weight_per_minute: BINANCE_WEIGHT_PER_MINUTE,
             etherscan_calls_per_sec: ETHERSCAN_CALLS_PER_SEC,
         }
@@ -211,6 +216,7 @@ impl Faults {
             Provider::Etherscan => &self.etherscan,
             Provider::CoinLore => &self.coinlore,
             Provider::CoinCap => &self.coincap,
+            Provider::Alchemy => &self.alchemy,
         }
     }
 
@@ -221,6 +227,7 @@ impl Faults {
             Provider::Etherscan => &mut self.etherscan,
             Provider::CoinLore => &mut self.coinlore,
             Provider::CoinCap => &mut self.coincap,
+            Provider::Alchemy => &mut self.alchemy,
         }
     }
 

@@ -2,11 +2,13 @@
 //! change faults at run time. They are never delayed, limited, failed or counted.
 //!
 //! - `GET /sim/stats` → [`Stats`] (totals, and per provider under `by_provider`)
-//! - `GET /sim/served` → [`crate::Served`] (CoinGecko USD texts, Binance last prices, CoinLore)
+//! - `GET /sim/served` → [`crate::Served`] (CoinGecko USD texts, Binance last prices, CoinLore,
+//!   CoinCap, Alchemy)
 //! - `GET /sim/control` → the [`Faults`] in force
 //! - `POST /sim/control` with a [`ControlRequest`] → the [`Faults`] now in force (400 if invalid);
-//!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`) the `latency_ms`,
-//!   `error_rate` and `down` fields change only that provider, e.g.
+//!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`, `coincap`, `alchemy`)
+//!   the `latency_ms`, `error_rate`, `down` and `rate_limit_per_minute` fields change only that
+//!   provider (and `calls_per_sec` needs one), e.g.
 //!   `{"provider":"coingecko","down":true}`; without it they change the global faults that apply
 //!   to every provider. The stream faults need a provider with a stream (`binance`, `coincap`):
 //!   `{"provider":"binance","stream_silent":true}` (open connections stay open but send no data),

@@ -44,11 +44,26 @@ pub(crate) fn gated(
     endpoints: Router<Arc<SimState>>,
     refuse: Refuse,
 ) -> Router<Arc<SimState>> {
+    gated_as(state, provider, base, endpoints, |_| "none", refuse)
+}
+
+/// How a request authenticated, as [`crate::Stats::by_auth`] counts it (`none`, `bearer`, ...).
+pub(crate) type AuthLabel = fn(&Request) -> &'static str;
+
+/// [`gated`], counting each request's credentials as `auth` names them.
+pub(crate) fn gated_as(
+    state: Arc<SimState>,
+    provider: Provider,
+    base: &str,
+    endpoints: Router<Arc<SimState>>,
+    auth: AuthLabel,
+    refuse: Refuse,
+) -> Router<Arc<SimState>> {
     let gate = move |State(state): State<Arc<SimState>>,
                      path: MatchedPath,
                      request: Request,
                      next: Next| async move {
-        match admit(&state, provider, path.as_str(), "none").await {
+        match admit(&state, provider, path.as_str(), auth(&request)).await {
             Ok(()) => next.run(request).await,
             Err(refused) => refuse(&state, refused),
         }

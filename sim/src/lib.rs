@@ -8,7 +8,9 @@
 //!   `coins/markets`, `global`, `coins/{id}`), one file per endpoint.
 //! - `binance/`: Binance spot at `/binance/api/v3` (`ticker/price`, `ticker/24hr`), and its combined
 //!   streams at `/binance/stream` (a WebSocket).
-//! - `coincap/`: CoinCap's prices stream at `/coincap/prices` (a WebSocket).
+//! - `coincap/`: CoinCap's prices stream at `/coincap/prices` (a WebSocket) and its REST v3 at
+//!   `/coincap/v3` (`assets`, `assets/{id}`).
+//! - `alchemy/`: Alchemy's Prices API at `/alchemy/prices/v1/{apiKey}` (`tokens/by-symbol`).
 //! - `etherscan/`: Etherscan V2 at `/etherscan/v2/api` (`balance`, `txlist`, `tokentx`) over
 //!   deterministic per-address ledgers, and `/sim/etherscan/ledger/{address}`.
 //! - `coinlore/`: CoinLore at `/api/tickers/` and `/api/ticker/`.
@@ -32,6 +34,8 @@
 //! | Binance | `http://HOST:PORT/binance` | `/binance/api/v3/ticker/price?symbol=BTCUSDT` |
 //! | Etherscan | `http://HOST:PORT/etherscan` | `/etherscan/v2/api?chainid=1&module=account&...` |
 //! | CoinLore | `http://HOST:PORT/api` | `/api/tickers/?start=0&limit=100` |
+//! | CoinCap REST | `http://HOST:PORT/coincap/v3` | `/coincap/v3/assets?ids=bitcoin,ethereum` |
+//! | Alchemy | `http://HOST:PORT/alchemy/prices/v1` | `…/v1/KEY/tokens/by-symbol?symbols=BTC` |
 //! | Binance streams | `ws://HOST:PORT/binance` | `/binance/stream?streams=btcusdt@aggTrade` |
 //! | CoinCap stream | `ws://HOST:PORT/coincap` | `/coincap/prices?assets=bitcoin,ethereum` |
 //!
@@ -46,6 +50,7 @@ pub mod served;
 pub mod server;
 pub mod stats;
 
+mod alchemy;
 mod arrivals;
 mod binance;
 mod coincap;

@@ -14,17 +14,20 @@ pub enum Provider {
     Etherscan,
     /// `/api/tickers/`, `/api/ticker/`
     CoinLore,
-    /// `/coincap/prices` (a WebSocket)
+    /// `/coincap/prices` (a WebSocket) and the REST `/coincap/v3/assets`
     CoinCap,
+    /// `/alchemy/prices/v1/{apiKey}/tokens/by-symbol`
+    Alchemy,
 }
 
 impl Provider {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::CoinGecko,
         Self::Binance,
         Self::Etherscan,
         Self::CoinLore,
         Self::CoinCap,
+        Self::Alchemy,
     ];
 
     /// The name used in JSON (`/sim/control`, `/sim/stats`): `coingecko`, `binance`, ...
@@ -35,6 +38,7 @@ impl Provider {
             Self::Etherscan => "etherscan",
             Self::CoinLore => "coinlore",
             Self::CoinCap => "coincap",
+            Self::Alchemy => "alchemy",
         }
     }
 
@@ -43,7 +47,7 @@ impl Provider {
     pub fn has_stream(self) -> bool {
         match self {
             Self::Binance | Self::CoinCap => true,
-            Self::CoinGecko | Self::Etherscan | Self::CoinLore => false,
+            Self::CoinGecko | Self::Etherscan | Self::CoinLore | Self::Alchemy => false,
         }
     }
 }

@@ -37,6 +37,14 @@ pub struct Served {
     /// By coin id (`bitcoin`): the last price sent on CoinCap's prices stream (`trade_id` 0).
     #[serde(default)]
     pub coincap_stream: BTreeMap<String, ServedTick>,
+    /// By coin id (`bitcoin`, the catalogue's id even where CoinCap's differs): the last
+    /// `priceUsd` string of CoinCap's REST `/v3/assets` or `/v3/assets/{id}`.
+    #[serde(default)]
+    pub coincap: BTreeMap<String, ServedPrice>,
+    /// By symbol as asked, upper-cased (`BTC`): the last `value` string of Alchemy's
+    /// `/tokens/by-symbol`. A symbol names the best-ranked coin holding it at that moment.
+    #[serde(default)]
+    pub alchemy: BTreeMap<String, ServedPrice>,
 }
 
 /// One trade as a stream sent it.
@@ -53,7 +61,7 @@ pub struct ServedTick {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServedPrice {
     /// The price text exactly as sent, e.g. `"0.0000220134"` (a JSON number's text for
-    /// CoinGecko, a string's content for Binance and CoinLore).
+    /// CoinGecko, a string's content for Binance, CoinLore, CoinCap and Alchemy).
     pub usd: String,
     /// When it was sent, unix milliseconds.
     pub served_at_ms: u64,

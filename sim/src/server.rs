@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use crate::Provider;
 use crate::state::{SimState, lock};
 use crate::{
-    ControlRequest, Faults, Served, SimConfig, SimError, Stats, binance, coincap, coingecko,
-    coinlore, control, etherscan,
+    ControlRequest, Faults, Served, SimConfig, SimError, Stats, alchemy, binance, coincap,
+    coingecko, coinlore, control, etherscan,
 };
 
 /// Binds `config.addr` and serves in the background until [`SimHandle::stop`] or drop.
@@ -49,6 +49,8 @@ pub async fn run_until(
         binance = %format!("{root}{}", binance::BASE_PATH),
         etherscan = %format!("{root}{}", etherscan::BASE_PATH),
         coinlore = %format!("{root}{}", coinlore::BASE_PATH),
+        coincap = %format!("{root}{}", coincap::REST_BASE_PATH),
+        alchemy = %format!("{root}{}", alchemy::BASE_PATH),
         "coinbeat-sim listening"
     );
     serve(listener, config, shutdown).await
@@ -75,6 +77,7 @@ async fn serve_state(
         .merge(binance::router(Arc::clone(&state)))
         .merge(coinlore::router(Arc::clone(&state)))
         .merge(coincap::router(Arc::clone(&state)))
+        .merge(alchemy::router(Arc::clone(&state)))
         .merge(control::router())
         .with_state(state);
     axum::serve(listener, app)
@@ -136,6 +139,19 @@ impl SimHandle {
     /// (`{this}/prices?assets=bitcoin,ethereum`), like `wss://wss.coincap.io`.
     pub fn coincap_stream_url(&self) -> String {
         format!("ws://{}{}", self.addr, coincap::BASE_PATH)
+    }
+
+    /// `http://HOST:PORT/coincap/v3`: a CoinCap REST client's base URL
+    /// (`{this}/assets?ids=bitcoin`), like `https://rest.coincap.io/v3`.
+    pub fn coincap_rest_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), coincap::REST_BASE_PATH)
+    }
+
+    /// `http://HOST:PORT/alchemy/prices/v1`: an Alchemy Prices client's base URL
+    /// (`{this}/{apiKey}/tokens/by-symbol?symbols=BTC`), like
+    /// `https://api.g.alchemy.com/prices/v1`.
+    pub fn alchemy_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), alchemy::BASE_PATH)
     }
 
     /// `http://HOST:PORT/api`: a CoinLore client's base URL (`{this}/tickers/`).

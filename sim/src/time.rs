@@ -1,4 +1,5 @@
-//! Timestamps as CoinGecko writes them: ISO 8601 UTC with milliseconds, `2024-04-07T16:49:31.736Z`.
+//! Timestamps as CoinGecko writes them: ISO 8601 UTC with milliseconds, `2024-04-07T16:49:31.736Z`;
+//! and as Alchemy does, whole seconds: `2026-06-23T00:00:00Z`.
 
 /// `unix_ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, no leap seconds).
 pub(crate) fn iso8601(unix_ms: u64) -> String {
@@ -13,6 +14,12 @@ pub(crate) fn iso8601(unix_ms: u64) -> String {
         rem % 60,
         unix_ms % 1000
     )
+}
+
+/// `unix_secs` as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) fn iso8601_secs(unix_secs: u64) -> String {
+    let millis = iso8601(unix_secs * 1000);
+    format!("{}Z", &millis[..millis.len() - ".000Z".len()])
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
@@ -38,5 +45,11 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_712_508_571_736), "2024-04-07T16:49:31.736Z");
         assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn unix_seconds_become_iso_dates_without_fractions() {
+        assert_eq!(iso8601_secs(1_782_172_800), "2026-06-23T00:00:00Z");
+        assert_eq!(iso8601_secs(1_712_508_571), "2024-04-07T16:49:31Z");
     }
 }

@@ -1,6 +1,9 @@
 //! Per-provider faults and counters over real HTTP: one provider down while the others serve,
 //! the global switch still taking every provider down, counters split by provider, and the
 //! stream faults accepted only for a provider with a stream.
+//!
+//! Each round asks every REST provider once, in the order CoinGecko, Binance, Etherscan,
+//! CoinLore, CoinCap (REST v3), Alchemy.
 
 mod common;
 
@@ -8,7 +11,7 @@ use coinbeat_sim::{Faults, Provider, ProviderFaults, Stats};
 use common::{fetch, frozen_sim, get, sim_get, sim_post};
 use serde_json::json;
 
-async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 4] {
+async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 6] {
     let coingecko = get(sim, "/ping", &[]).await.status().as_u16();
     let binance = fetch(
         &format!("{}/api/v3/ticker/price", sim.binance_url()),
@@ -35,7 +38,21 @@ async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 4] {
         .await
         .status()
         .as_u16();
-    [coingecko, binance, etherscan, coinlore]
+    let coincap = fetch(
+        &format!("{}/assets", sim.coincap_rest_url()),
+        &[("ids", "bitcoin"), ("apiKey", "k")],
+    )
+    .await
+    .status()
+    .as_u16();
+    let alchemy = fetch(
+        &format!("{}/k/tokens/by-symbol", sim.alchemy_url()),
+        &[("symbols", "BTC")],
+    )
+    .await
+    .status()
+    .as_u16();
+    [coingecko, binance, etherscan, coinlore, coincap, alchemy]
 }
 
 #[tokio::test]
@@ -72,14 +89,47 @@ async fn one_provider_can_be_down_while_the_others_serve() {
         }
     );
     assert!(!faults.down, "the global switch is untouched");
-    assert_eq!(coingecko_down, [503, 200, 200, 200]);
-    assert_eq!(etherscan_down, [200, 200, 503, 200]);
+    assert_eq!(coingecko_down, [503, 200, 200, 200, 200, 200]);
+    assert_eq!(etherscan_down, [200, 200, 503, 200, 200, 200]);
     let stats: Stats = sim_get(&sim, "/sim/stats").await;
     assert_eq!(stats.down_rejections, 2);
     assert_eq!(stats.by_provider["coingecko"].down_rejections, 1);
     assert_eq!(stats.by_provider["etherscan"].down_rejections, 1);
     assert_eq!(stats.by_provider["binance"].requests, 2);
-    assert_eq!(stats.requests_total, 8);
+    assert_eq!(stats.by_provider["coincap"].requests, 2);
+    assert_eq!(stats.by_provider["alchemy"].requests, 2);
+    assert_eq!(stats.requests_total, 12);
+}
+
+#[tokio::test]
+async fn the_new_rest_providers_go_down_alone_too() {
+    let sim = frozen_sim(1).await;
+
+    sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coincap", "down": true }),
+    )
+    .await;
+    let coincap_down = statuses(&sim).await;
+    let faults: Faults = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "alchemy", "down": true }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let both_down = statuses(&sim).await;
+
+    assert_eq!(coincap_down, [200, 200, 200, 200, 503, 200]);
+    assert_eq!(both_down, [200, 200, 200, 200, 503, 503]);
+    assert!(faults.alchemy.down && faults.coincap.down);
+    assert!(!faults.coingecko.down);
+    let stats = sim.stats();
+    assert_eq!(stats.by_provider["coincap"].down_rejections, 2);
+    assert_eq!(stats.by_provider["alchemy"].down_rejections, 1);
 }
 
 #[tokio::test]
@@ -90,8 +140,8 @@ async fn the_global_down_switch_takes_every_provider_down() {
     let down = statuses(&sim).await;
     sim_post(&sim, "/sim/control", json!({ "down": false })).await;
 
-    assert_eq!(down, [503, 503, 503, 503]);
-    assert_eq!(statuses(&sim).await, [200, 200, 200, 200]);
+    assert_eq!(down, [503; 6]);
+    assert_eq!(statuses(&sim).await, [200; 6]);
 }
 
 #[tokio::test]
@@ -106,7 +156,7 @@ async fn a_provider_error_rate_and_latency_apply_to_that_provider_only() {
 
     let answered = statuses(&sim).await;
 
-    assert_eq!(answered, [200, 503, 200, 200]);
+    assert_eq!(answered, [200, 503, 200, 200, 200, 200]);
     assert_eq!(sim.stats().by_provider["binance"].injected_errors, 1);
 }
 
@@ -129,9 +179,9 @@ async fn a_provider_minute_limit_applies_to_that_provider_only_and_the_stricter_
     assert_eq!(
         rounds,
         [
-            [200, 200, 200, 200],
-            [200, 200, 200, 200],
-            [200, 200, 200, 429]
+            [200, 200, 200, 200, 200, 200],
+            [200, 200, 200, 200, 200, 200],
+            [200, 200, 200, 429, 200, 200]
         ],
         "CoinLore's third request in the minute is refused, no other provider's"
     );
@@ -145,13 +195,13 @@ async fn a_provider_minute_limit_applies_to_that_provider_only_and_the_stricter_
     sim_post(&sim, "/sim/control", json!({ "rate_limit_per_minute": 5 })).await;
     assert_eq!(
         statuses(&sim).await,
-        [200, 200, 200, 429],
-        "the fifth CoinGecko, Binance and Etherscan request is admitted"
+        [200, 200, 200, 429, 200, 200],
+        "the fifth CoinGecko, Binance, Etherscan, CoinCap and Alchemy request is admitted"
     );
     // Etherscan says it is limited in a 200's body.
-    assert_eq!(statuses(&sim).await, [429, 429, 200, 429]);
+    assert_eq!(statuses(&sim).await, [429, 429, 200, 429, 429, 429]);
     let stats = sim.stats();
-    for provider in ["coingecko", "binance", "etherscan"] {
+    for provider in ["coingecko", "binance", "etherscan", "coincap", "alchemy"] {
         assert_eq!(stats.by_provider[provider].rate_limited, 1, "{provider}");
     }
     assert_eq!(stats.by_provider["coinlore"].rate_limited, 4);
@@ -179,6 +229,8 @@ async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwis
         json!({ "provider": "coingecko", "stream_silent": true }),
         json!({ "provider": "etherscan", "drop_streams": true }),
         json!({ "provider": "coincap", "stream_malformed_rate": 1.5 }),
+        json!({ "provider": "alchemy", "stream_silent": true }),
+        json!({ "provider": "alchemy", "drop_streams": true }),
     ];
     let mut statuses = Vec::new();
     for change in refusals {
@@ -193,7 +245,7 @@ async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwis
 
     assert_eq!(set.status(), 200);
     assert_eq!(dropped.status(), 200);
-    assert_eq!(statuses, [400; 5]);
+    assert_eq!(statuses, [400; 7]);
     assert_eq!(
         now.binance,
         ProviderFaults {

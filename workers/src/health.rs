@@ -16,13 +16,14 @@ use coinbeat_shared::{
     keys::Keys,
     queue::{JobError, JobResult, QueueRedis, queue_stats},
     ratelimit::{Provider, read_snapshot},
+    settings::PriceSource,
 };
 use futures::future::{BoxFuture, FutureExt, join_all};
 use redis::aio::ConnectionManager;
 
 use crate::{
-    binance::Binance, boot::WorkerEnv, coingecko::CoinGecko, coinlore::CoinLore,
-    etherscan::Etherscan,
+    alchemy::Alchemy, binance::Binance, boot::WorkerEnv, coincap::CoinCapRest,
+    coingecko::CoinGecko, coinlore::CoinLore, etherscan::Etherscan,
 };
 
 /// Handles `health` jobs. Cheap to clone.
@@ -38,6 +39,10 @@ pub struct HealthWorker {
     coinlore: CoinLore,
     /// Only with a key: without one there is no Etherscan to probe.
     etherscan: Option<Etherscan>,
+    /// Only when the price chain names it and its key is set.
+    alchemy: Option<Alchemy>,
+    /// Only when the price chain names it and its key is set.
+    coincap: Option<CoinCapRest>,
 }
 
 impl HealthWorker {
@@ -52,6 +57,16 @@ impl HealthWorker {
             Some(_) => Some(Etherscan::new(env)?),
             None => None,
         };
+        let chained = |source: PriceSource| {
+            env.settings.prices.providers.contains(&source)
+                && providers.has_key(source.provider())
+        };
+        let alchemy = chained(PriceSource::Alchemy)
+            .then(|| Alchemy::new(env))
+            .transpose()?;
+        let coincap = chained(PriceSource::CoinCap)
+            .then(|| CoinCapRest::new(env))
+            .transpose()?;
         Ok(Self {
             conn: env.conn.clone(),
             queue_redis: env.queues.clone(),
@@ -61,6 +76,8 @@ impl HealthWorker {
             binance,
             coinlore: CoinLore::new(env)?,
             etherscan,
+            alchemy,
+            coincap,
         })
     }
 
@@ -80,6 +97,12 @@ impl HealthWorker {
         }
         if let Some(etherscan) = &self.etherscan {
             probes.push(self.probe(Provider::Etherscan, etherscan.ping()).boxed());
+        }
+        if let Some(alchemy) = &self.alchemy {
+            probes.push(self.probe(Provider::Alchemy, alchemy.ping()).boxed());
+        }
+        if let Some(coincap) = &self.coincap {
+            probes.push(self.probe(Provider::CoinCap, coincap.ping()).boxed());
         }
         let (upstreams, redis, queues) =
             tokio::join!(join_all(probes), self.redis(), self.queues());

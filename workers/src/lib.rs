@@ -16,6 +16,7 @@
 //!   as the second source, leased per shard across replicas; [`websocket`] is their transport.
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
+pub mod alchemy;
 pub mod binance;
 pub mod boot;
 pub mod coincap;
@@ -23,6 +24,7 @@ pub mod coingecko;
 pub mod coinlore;
 pub mod etherscan;
 pub mod http;
+pub mod price_api;
 pub mod stream;
 pub mod upstream;
 pub mod websocket;

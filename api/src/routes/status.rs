@@ -12,7 +12,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use coinbeat_shared::{cache::Freshness, domain::Symbol, ratelimit::Provider};
+use coinbeat_shared::{
+    cache::Freshness, domain::Symbol, ratelimit::Provider, settings::PriceSource,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -31,6 +33,9 @@ pub struct StatusView {
     prices: PricesStatus,
     /// Each upstream coinbeat may call, as the settings configure it.
     providers: Vec<ProviderStatus>,
+    /// The price chain (`prices.providers`): the upstreams a price job asks, in order.
+    #[schema(value_type = Vec<String>)]
+    price_chain: Vec<PriceSource>,
     /// PostgreSQL, the history that lasts.
     history_storage: HistoryHealth,
 }
@@ -77,7 +82,7 @@ pub struct ProviderStatus {
     name: &'static str,
     /// Whether a key is set (never the key). Binance and CoinLore take none.
     api_key: bool,
-    /// Its shared rate limit (`providers.<name>.rate_limit`); none for a stream.
+    /// Its shared rate limit (`providers.<name>.rate_limit`); CoinCap's stream takes no permits.
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit: Option<String>,
 }
@@ -98,6 +103,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Response, ApiError>
         redis,
         prices,
         providers: providers(&state),
+        price_chain: state.settings().prices.providers.clone(),
         history_storage,
     })
     .into_response())
@@ -186,23 +192,15 @@ fn unchecked_prices(state: &AppState) -> PricesStatus {
 
 fn providers(state: &AppState) -> Vec<ProviderStatus> {
     let providers = &state.settings().providers;
-    let limited = |provider: Provider, api_key: bool| ProviderStatus {
-        name: provider.as_str(),
-        api_key,
-        rate_limit: providers
-            .rate_spec(provider)
-            .ok()
-            .map(|spec| spec.to_string()),
-    };
-    vec![
-        limited(Provider::CoinGecko, providers.coingecko.api_key.is_some()),
-        limited(Provider::Binance, false),
-        limited(Provider::CoinLore, false),
-        limited(Provider::Etherscan, providers.etherscan.api_key.is_some()),
-        ProviderStatus {
-            name: "coincap",
-            api_key: providers.coincap.api_key.is_some(),
-            rate_limit: None,
-        },
-    ]
+    Provider::ALL
+        .into_iter()
+        .map(|provider| ProviderStatus {
+            name: provider.as_str(),
+            api_key: providers.has_key(provider),
+            rate_limit: providers
+                .rate_spec(provider)
+                .ok()
+                .map(|spec| spec.to_string()),
+        })
+        .collect()
 }

@@ -426,7 +426,10 @@ async fn one_waiting_task_is_deleted_or_run_now_over_http_and_a_dead_one_is_refu
             .find(|q| q["queue"] == "prices")
             .unwrap()
             .clone();
-        (prices["waiting"].clone(), prices["scheduled_future"].clone())
+        (
+            prices["waiting"].clone(),
+            prices["scheduled_future"].clone(),
+        )
     };
 
     let path = format!("/v1/admin/queues/prices/tasks/{waiting}");

@@ -74,6 +74,26 @@ async fn status_counts_the_tracked_prices_and_their_ages_names_the_providers_and
     );
     let etherscan = providers.iter().find(|p| p["name"] == "etherscan").unwrap();
     assert_eq!(etherscan["api_key"], false, "{body}");
+    let names: Vec<&str> = providers
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "coingecko",
+            "binance",
+            "etherscan",
+            "coinlore",
+            "alchemy",
+            "coincap"
+        ]
+    );
+    assert_eq!(
+        body["price_chain"],
+        serde_json::json!(["coingecko", "binance"]),
+        "the default chain"
+    );
     assert!(!body.to_string().contains(CG_KEY), "the key leaked: {body}");
 
     // Anonymous: the operational reads need a key.

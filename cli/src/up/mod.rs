@@ -80,7 +80,7 @@ pub async fn up(
             .await
             .context("starting the simulator")?;
         println!(
-            "simulator at {} (CoinGecko, Binance and its streams, CoinCap's stream, CoinLore, Etherscan; {} coins; \
+            "simulator at {} (CoinGecko, Binance and its streams, CoinCap and its stream, Alchemy, CoinLore, Etherscan; {} coins; \
              it refuses what the configured rate limits would not allow, counted at /sim/stats)",
             sim.root_url(),
             args.sim_coins.max(coinbeat_sim::BUILTIN_COINS)
@@ -101,9 +101,21 @@ pub async fn up(
             "COINBEAT_PROVIDERS__COINCAP__WS_URL".into(),
             sim.coincap_stream_url(),
         ));
+        env.push((
+            "COINBEAT_PROVIDERS__COINCAP__BASE_URL".into(),
+            sim.coincap_rest_url(),
+        ));
         if settings.providers.coincap.api_key.is_none() {
-            // CoinCap's v3 stream needs a key; the simulator takes any.
+            // CoinCap's v3 (stream and REST) needs a key; the simulator takes any.
             env.push(("COINCAP_API_KEY".into(), "simulated".into()));
+        }
+        env.push((
+            "COINBEAT_PROVIDERS__ALCHEMY__BASE_URL".into(),
+            sim.alchemy_url(),
+        ));
+        if settings.providers.alchemy.api_key.is_none() {
+            // Alchemy needs a key in every request's path; the simulator takes any.
+            env.push(("ALCHEMY_API_KEY".into(), "simulated".into()));
         }
         env.push((
             "COINBEAT_PROVIDERS__ETHERSCAN__BASE_URL".into(),

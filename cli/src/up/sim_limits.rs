@@ -20,6 +20,8 @@ pub fn sim_limits(settings: &Settings) -> Faults {
         (Upstream::CoinGecko, Provider::CoinGecko),
         (Upstream::CoinLore, Provider::CoinLore),
         (Upstream::Etherscan, Provider::Etherscan),
+        (Upstream::Alchemy, Provider::Alchemy),
+        (Upstream::CoinCap, Provider::CoinCap),
     ] {
         // The settings were validated when they loaded.
         let Ok(spec) = settings.providers.rate_spec(upstream) else {

@@ -719,7 +719,9 @@ fn check_redis_users(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
 }
 
 /// Settings that are secrets: a workload gets only those it uses.
-const SECRETS: [&str; 10] = [
+const SECRETS: [&str; 12] = [
+    "ALCHEMY_API_KEY",
+    "COINBEAT_PROVIDERS__ALCHEMY__API_KEY",
     "DATABASE_URL",
     "COINBEAT_HISTORY__DATABASE_URL",
     "COINCAP_API_KEY",
@@ -750,6 +752,12 @@ fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
                 "ETHERSCAN_API_KEY",
                 "COINBEAT_PROVIDERS__ETHERSCAN__API_KEY",
             ]),
+            Provider::Alchemy => {
+                needed.extend(["ALCHEMY_API_KEY", "COINBEAT_PROVIDERS__ALCHEMY__API_KEY"])
+            }
+            Provider::CoinCap => {
+                needed.extend(["COINCAP_API_KEY", "COINBEAT_PROVIDERS__COINCAP__API_KEY"])
+            }
             Provider::Binance | Provider::CoinLore => {}
         }
     }

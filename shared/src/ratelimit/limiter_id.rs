@@ -16,14 +16,21 @@ pub enum Provider {
     Binance,
     Etherscan,
     CoinLore,
+    /// Alchemy's Prices API (by symbol): a link of the price chain.
+    Alchemy,
+    /// CoinCap's REST API (v3): a link of the price chain. Its stream (the stream-worker's
+    /// second source) is a WebSocket and takes no permits.
+    CoinCap,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 4] = [
+    pub const ALL: [Provider; 6] = [
         Provider::CoinGecko,
         Provider::Binance,
         Provider::Etherscan,
         Provider::CoinLore,
+        Provider::Alchemy,
+        Provider::CoinCap,
     ];
 
     /// The lowercase name used in settings paths, Redis keys and metrics.
@@ -33,6 +40,8 @@ impl Provider {
             Self::Binance => "binance",
             Self::Etherscan => "etherscan",
             Self::CoinLore => "coinlore",
+            Self::Alchemy => "alchemy",
+            Self::CoinCap => "coincap",
         }
     }
 }

@@ -23,6 +23,7 @@ mod history;
 mod markets;
 mod ops;
 mod plan;
+mod price_chain;
 mod prices;
 mod providers;
 mod schedule;
@@ -42,6 +43,7 @@ pub use history::{CATCH_UP_POINTS, HistorySettings, RANKED, TRACKED};
 pub use markets::MarketsSettings;
 pub use ops::OpsSettings;
 pub use plan::{OverLimits, PlanSettings};
+pub use price_chain::{ALCHEMY_SYMBOLS_PER_CALL, COINCAP_IDS_PER_CALL, PriceSource};
 pub use prices::PricesSettings;
 pub use providers::{
     BinanceSettings, CoinCapSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings,
@@ -147,6 +149,7 @@ impl Settings {
     /// rate limit parses.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.providers.validate()?;
+        price_chain::validate(&self.prices.providers).map_err(SettingsError::Invalid)?;
         self.api.validate_auth().map_err(SettingsError::Invalid)?;
         self.api.validate_limits().map_err(SettingsError::Invalid)?;
         self.streams.validate().map_err(SettingsError::Invalid)?;
@@ -185,12 +188,13 @@ impl Settings {
 
 /// Settings also read under a plain environment name, `(name, setting path)`: the names every
 /// other tool in this space uses. They win over the `COINBEAT_*` form.
-pub const ENV_ALIASES: [(&str, &str); 5] = [
+pub const ENV_ALIASES: [(&str, &str); 6] = [
     ("REDIS_URL", "redis.url"),
     ("DATABASE_URL", "history.database_url"),
     ("COINGECKO_API_KEY", "providers.coingecko.api_key"),
     ("ETHERSCAN_API_KEY", "providers.etherscan.api_key"),
     ("COINCAP_API_KEY", "providers.coincap.api_key"),
+    ("ALCHEMY_API_KEY", "providers.alchemy.api_key"),
 ];
 
 /// Where Redis is and how our keys are named in it.

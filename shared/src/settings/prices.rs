@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ScheduleEntry, ScheduleTable, TierEntry,
+    PriceSource, ScheduleEntry, ScheduleTable, TierEntry,
     tiers::{TierSettings, cron_every, default_tiers},
 };
 use crate::{
@@ -31,6 +31,10 @@ pub struct PricesSettings {
     /// The catalogue's coins refreshed by rank (see [`super::tiers`]); the tracked set stays
     /// the `prices` schedule entry's.
     pub tiers: BTreeMap<String, TierSettings>,
+    /// The price chain: the upstreams a price job asks, in order, each next one only for the
+    /// coins the ones before it did not price. Default `["coingecko", "binance"]`; Alchemy and
+    /// CoinCap need their keys. `COINBEAT_PRICES__PROVIDERS='["coingecko","alchemy","coincap","binance"]'`.
+    pub providers: Vec<PriceSource>,
 }
 
 /// The default tracked set (PRODUCT.md) with CoinGecko ids.
@@ -64,6 +68,7 @@ impl Default for PricesSettings {
             expire_secs: 7 * 24 * 3_600,
             history_points: 2_016,
             tiers: default_tiers(),
+            providers: PriceSource::DEFAULT.to_vec(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub struct ProvidersSettings {
     pub etherscan: EtherscanSettings,
     pub coinlore: CoinLoreSettings,
     pub coincap: CoinCapSettings,
+    pub alchemy: AlchemySettings,
 }
 
 impl ProvidersSettings {
@@ -38,18 +39,35 @@ impl ProvidersSettings {
             Provider::Binance => &self.binance.rate_limit,
             Provider::Etherscan => &self.etherscan.rate_limit,
             Provider::CoinLore => &self.coinlore.rate_limit,
+            Provider::Alchemy => &self.alchemy.rate_limit,
+            Provider::CoinCap => &self.coincap.rate_limit,
         })
     }
 
     /// The limiter one provider's calls go through: per key where the provider limits per
-    /// key (CoinGecko with a key, Etherscan), per provider otherwise (Binance and CoinLore
-    /// limit per IP address; so does keyless CoinGecko).
+    /// key (CoinGecko with a key, Etherscan, Alchemy, CoinCap), per provider otherwise (Binance
+    /// and CoinLore limit per IP address; so does keyless CoinGecko).
     pub fn limiter_id(&self, provider: Provider) -> LimiterId {
         match provider {
             Provider::CoinGecko => LimiterId::for_key(provider, self.coingecko.api_key.as_ref()),
             Provider::Etherscan => LimiterId::for_key(provider, self.etherscan.api_key.as_ref()),
+            Provider::Alchemy => LimiterId::for_key(provider, self.alchemy.api_key.as_ref()),
+            Provider::CoinCap => LimiterId::for_key(provider, self.coincap.api_key.as_ref()),
             Provider::Binance | Provider::CoinLore => LimiterId::new(provider),
         }
+    }
+
+    /// Whether `provider` has a key that is set and not blank (Binance and CoinLore need
+    /// none, CoinGecko works without one).
+    pub fn has_key(&self, provider: Provider) -> bool {
+        let key = match provider {
+            Provider::CoinGecko => self.coingecko.api_key.as_ref(),
+            Provider::Etherscan => self.etherscan.api_key.as_ref(),
+            Provider::Alchemy => self.alchemy.api_key.as_ref(),
+            Provider::CoinCap => self.coincap.api_key.as_ref(),
+            Provider::Binance | Provider::CoinLore => None,
+        };
+        key.is_some_and(|k| !k.expose().trim().is_empty())
     }
 }
 
@@ -139,12 +157,22 @@ impl CoinLoreSettings {
 }
 
 /// CoinCap: the stream-worker's second source of live prices, streamed while Binance's streams
-/// are silent or failing (`{ws_url}/prices?assets=…&apiKey=…`). v3 needs a key.
+/// are silent or failing (`{ws_url}/prices?assets=…&apiKey=…`), and a link of the price chain
+/// (`prices.providers`) through its REST API (`{base_url}/assets?ids=…`). v3 needs a key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoinCapSettings {
+    /// Empty means `https://rest.coincap.io/v3`. `COINBEAT_PROVIDERS__COINCAP__BASE_URL`.
+    pub base_url: String,
     /// Empty means `wss://wss.coincap.io`. `COINBEAT_PROVIDERS__COINCAP__WS_URL`.
     pub ws_url: String,
+    /// A REST request slower than this fails.
+    pub timeout_ms: u64,
+    /// REST requests allowed per key, like `30/min`; `off` for none. Default `30/min`:
+    /// CoinCap v3 sells credits by plan and documents no free figure we could confirm (v2
+    /// allowed 500/min with a key), so the default is CoinGecko's free pace. Set your plan's.
+    /// The stream takes no permits.
+    pub rate_limit: String,
     /// `COINBEAT_PROVIDERS__COINCAP__API_KEY` or `COINCAP_API_KEY`.
     pub api_key: Option<Secret>,
     /// CoinCap's asset id by symbol where it differs from the coin's CoinGecko id
@@ -159,7 +187,10 @@ const COINCAP_IDS: [(&str, &str); 2] = [("BNB", "binance-coin"), ("AVAX", "avala
 impl Default for CoinCapSettings {
     fn default() -> Self {
         Self {
+            base_url: String::new(),
             ws_url: String::new(),
+            timeout_ms: 10_000,
+            rate_limit: "30/min".into(),
             api_key: None,
             ids: COINCAP_IDS
                 .iter()
@@ -170,6 +201,16 @@ impl Default for CoinCapSettings {
 }
 
 impl CoinCapSettings {
+    /// The configured REST URL or the public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            "https://rest.coincap.io/v3"
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+
     /// The configured stream URL or the public one; never with a trailing slash.
     pub fn effective_ws_url(&self) -> &str {
         let url = if self.ws_url.is_empty() {
@@ -183,6 +224,47 @@ impl CoinCapSettings {
     /// CoinCap's id of the coin whose CoinGecko id is `coingecko_id`.
     pub fn asset_id<'a>(&'a self, symbol: &str, coingecko_id: &'a str) -> &'a str {
         self.ids.get(symbol).map_or(coingecko_id, String::as_str)
+    }
+}
+
+/// Alchemy's Prices API: a link of the price chain (`prices.providers`), asked by symbol
+/// (`{base_url}/{key}/tokens/by-symbol?symbols=…`). A key is required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlchemySettings {
+    /// Empty means `https://api.g.alchemy.com/prices/v1`.
+    /// `COINBEAT_PROVIDERS__ALCHEMY__BASE_URL`.
+    pub base_url: String,
+    /// `COINBEAT_PROVIDERS__ALCHEMY__API_KEY` or `ALCHEMY_API_KEY`. A path segment of every
+    /// request, as Alchemy's clients send it; request URLs are never logged.
+    pub api_key: Option<Secret>,
+    /// A request slower than this fails.
+    pub timeout_ms: u64,
+    /// Requests allowed per key, like `300/hour`; `off` for none. Default `300/hour`: the free
+    /// tier's documented limit (Pay As You Go `10000/hour`).
+    pub rate_limit: String,
+}
+
+impl Default for AlchemySettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            timeout_ms: 10_000,
+            rate_limit: "300/hour".into(),
+        }
+    }
+}
+
+impl AlchemySettings {
+    /// The configured base URL or the public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            "https://api.g.alchemy.com/prices/v1"
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
     }
 }
 

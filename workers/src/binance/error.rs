@@ -35,3 +35,25 @@ impl BinanceError {
         matches!(self, Self::Rejected { code: -1121, .. })
     }
 }
+
+/// When Binance throttles without a `Retry-After`, wait this long at least.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl From<BinanceError> for coinbeat_shared::queue::JobError {
+    fn from(e: BinanceError) -> Self {
+        use coinbeat_shared::queue::JobError;
+        match &e {
+            BinanceError::RateLimited { retry_after, .. } => {
+                let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+                JobError::throttled(&e, wait)
+            }
+            BinanceError::Gate(crate::upstream::GateError::Throttled { retry_after, .. }) => {
+                let wait = *retry_after;
+                JobError::throttled(&e, wait)
+            }
+            BinanceError::Gate(gate) if gate.is_permanent() => JobError::permanent(&e),
+            BinanceError::Rejected { .. } => JobError::permanent(&e),
+            _ => JobError::transient(&e),
+        }
+    }
+}

@@ -1,19 +1,17 @@
-//! The `prices` queue: fetch USD prices from CoinGecko in batches, fall back to Binance for
-//! what CoinGecko could not answer, and write them to the cache. A job naming a tier is a
-//! price tier's run instead (see `tier`).
+//! The `prices` queue: fetch USD prices through the price chain (`prices.providers`, by default
+//! CoinGecko in batches, then Binance for what CoinGecko could not answer; Alchemy and CoinCap
+//! can join it; see `chain`) and write them to the cache. A job naming a tier is a price tier's
+//! run instead (see `tier`).
 //!
 //! One job names coin ids, or symbols (or neither: the tracked set). A symbol names the coin
 //! `[prices.coins]` pins it to, else the catalogue's best-ranked coin with that symbol (the API
 //! resolves symbols the same way); ids go out in batches of `max_ids_per_request`, a few batches
 //! at a time. Every price that comes back
 //! becomes a [`PriceRecord`] written newest-wins (see `PriceCache::write`), so a re-delivered or
-//! late job never rolls the cache back. When a CoinGecko batch fails, its symbols are asked of
-//! Binance (USDT pairs) and recorded with `source: "binance"`; only when the fallback fails too
-//! does the job fail (and retry), with CoinGecko's error.
+//! late job never rolls the cache back. Each record says which link priced it (`source`). Only
+//! when every link asked for a coin failed does the job fail (and retry), with the first
+//! failure, after writing what the others priced.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
 use std::{sync::Arc, time::Duration};
 
 use coinbeat_shared::{
@@ -24,28 +22,24 @@ use coinbeat_shared::{
     queue::{JobError, JobResult},
     settings::PricesSettings,
 };
-use futures::{StreamExt, stream};
 use serde_json::json;
 
-use crate::{
-    binance::{Binance, BinanceError, pair_for},
-    boot::WorkerEnv,
-    coingecko::{CoinGecko, CoinGeckoError},
-    coinlore::CoinLore,
-};
+use crate::{binance::Binance, boot::WorkerEnv, coingecko::CoinGecko, coinlore::CoinLore};
 
+mod chain;
 mod coinlore_ids;
 mod tier;
 
-/// The `source` of records fetched from CoinGecko.
-pub const SOURCE: &str = "coingecko";
-/// The `source` of records fetched from the Binance fallback.
-pub const FALLBACK_SOURCE: &str = "binance";
+use chain::{Link, Wanted};
 
 /// Handles `prices` jobs. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PriceWorker {
+    /// The price chain's links, in order.
+    chain: Vec<Link>,
+    /// A `coingecko` tier's source.
     coingecko: CoinGecko,
+    /// A `binance` tier's source.
     binance: Option<Binance>,
     /// A tier's pages (see `tier`).
     coinlore: CoinLore,
@@ -65,28 +59,6 @@ pub struct PriceWorker {
 /// How long a worker trusts its copy of the catalogue before asking whether it changed.
 const CATALOGUE_RECHECK: Duration = Duration::from_secs(5);
 
-/// One coin a job asks for.
-#[derive(Debug, Clone)]
-struct Wanted {
-    id: CoinId,
-    /// The ticker its record shows (`""` for an id the catalogue does not list).
-    symbol: String,
-    /// How the job named it, for the result: the symbol, or the id.
-    asked: String,
-}
-
-/// What the CoinGecko pass produced.
-#[derive(Debug, Default)]
-struct Pass<'a> {
-    records: Vec<PriceRecord>,
-    /// Coins CoinGecko answered without a price for (unknown ids).
-    missing: Vec<&'a Wanted>,
-    /// Coins whose batch failed, with the first failure.
-    failed: Vec<&'a Wanted>,
-    failure: Option<CoinGeckoError>,
-    requests: usize,
-}
-
 impl PriceWorker {
     pub fn new(env: &WorkerEnv) -> anyhow::Result<Self> {
         let settings = &env.settings;
@@ -96,7 +68,12 @@ impl PriceWorker {
             .enabled
             .then(|| Binance::new(env))
             .transpose()?;
+        let mut chain = Vec::new();
+        for &source in &settings.prices.providers {
+            chain.extend(Link::build(source, env)?);
+        }
         Ok(Self {
+            chain,
             coingecko: CoinGecko::new(env)?,
             binance,
             coinlore: CoinLore::new(env)?,
@@ -157,46 +134,42 @@ impl PriceWorker {
         }
         let requested = wanted.len() + unmapped.len();
 
-        let mut pass = self.ask_coingecko(&wanted).await;
-        let mut fallback = serde_json::Value::Null;
-        if let Some(error) = pass.failure.take() {
-            tracing::warn!(%error, coins = pass.failed.len(), "coingecko failed");
-            match self.ask_binance(&pass.failed).await {
-                Some(Ok((records, unpriced))) => {
-                    fallback = json!({
-                        "source": FALLBACK_SOURCE,
-                        "priced": records.len(),
-                        "reason": error.to_string(),
-                    });
-                    pass.records.extend(records);
-                    pass.missing.extend(unpriced);
-                }
-                Some(Err(fallback_error)) => {
-                    tracing::warn!(error = %fallback_error, "the binance fallback failed too");
-                    self.write(&pass.records).await?;
-                    return Err(JobError::from(error));
-                }
-                None => {
-                    self.write(&pass.records).await?;
-                    return Err(JobError::from(error));
-                }
-            }
+        let outcome = chain::run_chain(&self.chain, &wanted, self.parallel_requests).await;
+        let written = self.write(&outcome.records).await?;
+        if !outcome.failed.is_empty() {
+            let error = outcome
+                .first_error
+                .unwrap_or_else(|| JobError::transient("every price provider failed"));
+            tracing::warn!(error = %error.reason(), coins = outcome.failed.len(), "no provider of the chain answered");
+            return Err(error);
         }
-
-        let outcome = self.write(&pass.records).await?;
-        let mut missing: Vec<&str> = pass.missing.iter().map(|w| w.asked.as_str()).collect();
+        let mut missing: Vec<&str> = outcome.missing.iter().map(|w| w.asked.as_str()).collect();
         missing.sort_unstable();
         if !missing.is_empty() {
             tracing::warn!(?missing, "no price for some coins");
         }
+        // The first link that failed, and the next one that priced what it could not.
+        let fallback = outcome
+            .links
+            .iter()
+            .find_map(|failed| failed.error.as_ref())
+            .and_then(|reason| {
+                let used = outcome.links.iter().skip(1).find(|l| l.priced > 0)?;
+                Some(json!({
+                    "source": used.source,
+                    "priced": used.priced,
+                    "reason": reason,
+                }))
+            });
         Ok(Some(json!({
-            "source": SOURCE,
+            "source": self.chain.first().map(|l| l.source()),
             "requested": requested,
-            "written": outcome.written,
-            "skipped_not_newer": outcome.skipped,
+            "written": written.written,
+            "skipped_not_newer": written.skipped,
             "missing": missing,
             "unmapped": unmapped,
-            "upstream_requests": pass.requests,
+            "upstream_requests": outcome.requests,
+            "links": outcome.links,
             "fallback": fallback,
         })))
     }
@@ -219,10 +192,17 @@ impl PriceWorker {
                             .map(|(symbol, _)| symbol.clone())
                     })
                     .unwrap_or_default();
+                // Does its ticker name it (so a link asking by ticker may price it)?
+                let by_ticker = Symbol::parse(&symbol).is_ok_and(|ticker| {
+                    catalogue
+                        .name_symbol(&self.prices, &ticker)
+                        .is_some_and(|named| named.id == id)
+                });
                 Wanted {
                     asked: id.to_string(),
                     id,
                     symbol,
+                    by_ticker,
                 }
             })
             .collect()
@@ -244,6 +224,7 @@ impl PriceWorker {
                     id,
                     symbol: symbol.to_string(),
                     asked: symbol.to_string(),
+                    by_ticker: true,
                 }),
                 None => unmapped.push(symbol.to_string()),
             }
@@ -261,137 +242,18 @@ impl PriceWorker {
             .map_err(|e| JobError::transient(format!("writing prices: {e}")))
     }
 
-    /// Asks CoinGecko for every coin, in batches, a few at a time.
-    async fn ask_coingecko<'a>(&self, wanted: &'a [Wanted]) -> Pass<'a> {
-        let size = self.coingecko.max_ids_per_request().max(1);
-        // Each batch as the range of `wanted` it covers and its ids (owned, so each fetch is a
-        // future of its own).
-        let batches: Vec<(std::ops::Range<usize>, Vec<String>)> = (0..wanted.len())
-            .step_by(size)
-            .map(|start| {
-                let range = start..(start + size).min(wanted.len());
-                let ids = wanted[range.clone()]
-                    .iter()
-                    .map(|w| w.id.to_string())
-                    .collect();
-                (range, ids)
-            })
-            .collect();
-        let mut pass = Pass {
-            requests: batches.len(),
-            ..Pass::default()
-        };
-        let fetches = batches.into_iter().map(|(range, ids)| {
-            let coingecko = self.coingecko.clone();
-            async move {
-                // When we asked, not when the answer arrived: see `PriceRecord::fetched_at`.
-                let asked_at = Utc::now();
-                let answer = coingecko.simple_prices(&ids).await;
-                (range, answer, asked_at)
-            }
-        });
-        let answers: Vec<_> = stream::iter(fetches)
-            .buffer_unordered(self.parallel_requests)
-            .collect()
-            .await;
-        for (range, answer, fetched_at) in answers {
-            let batch = &wanted[range];
-            let prices = match answer {
-                Ok(prices) => prices,
-                Err(e) => {
-                    pass.failed.extend(batch.iter());
-                    pass.failure.get_or_insert(e);
-                    continue;
-                }
-            };
-            for coin in batch {
-                let Some(price) = prices.get(coin.id.as_str()) else {
-                    pass.missing.push(coin);
-                    continue;
-                };
-                pass.records.push(PriceRecord {
-                    symbol: coin.symbol.clone(),
-                    coin_id: coin.id.clone(),
-                    usd: price.usd,
-                    change_24h_pct: price.usd_24h_change,
-                    market_cap_usd: price.usd_market_cap,
-                    volume_24h_usd: price.usd_24h_vol,
-                    upstream_updated_at: price.last_updated_at,
-                    fetched_at,
-                    source: SOURCE.to_owned(),
-                });
-            }
-        }
-        pass
-    }
-
-    /// Asks Binance for `coins` (USDT pairs of their tickers). `None` when the fallback is off;
-    /// otherwise the records and the coins Binance has no pair for.
-    async fn ask_binance<'a>(
-        &self,
-        coins: &[&'a Wanted],
-    ) -> Option<Result<(Vec<PriceRecord>, Vec<&'a Wanted>), BinanceError>> {
-        let binance = self.binance.as_ref()?;
-        let pairs: BTreeMap<String, &'a Wanted> = coins
-            .iter()
-            .filter_map(|w| {
-                let symbol = Symbol::parse(&w.symbol).ok()?;
-                pair_for(&symbol).map(|p| (p, *w))
-            })
-            .collect();
-        let wanted: Vec<String> = pairs.keys().cloned().collect();
-        let fetched_at = Utc::now();
-        let tickers = match binance.tickers_24h(&wanted).await {
-            Ok(tickers) => tickers,
-            Err(e) => return Some(Err(e)),
-        };
-        let mut records = Vec::with_capacity(tickers.len());
-        for ticker in tickers {
-            let Some(coin) = pairs.get(&ticker.pair) else {
-                continue;
-            };
-            records.push(binance_record(&coin.id, &coin.symbol, ticker, fetched_at));
-        }
-        let unpriced = coins
-            .iter()
-            .filter(|w| !records.iter().any(|r| r.coin_id == w.id))
-            .copied()
-            .collect();
-        Some(Ok((records, unpriced)))
-    }
-}
-
-/// A record of the coin `id` (listed as `symbol`) from its Binance USDT pair's 24 h ticker:
-/// the last trade's price, no market cap.
-fn binance_record(
-    id: &CoinId,
-    symbol: &str,
-    ticker: crate::binance::Ticker24h,
-    fetched_at: DateTime<Utc>,
-) -> PriceRecord {
-    PriceRecord {
-        symbol: symbol.to_owned(),
-        coin_id: id.clone(),
-        usd: ticker.last_price,
-        change_24h_pct: ticker.price_change_percent,
-        market_cap_usd: None,
-        volume_24h_usd: ticker.quote_volume,
-        upstream_updated_at: ticker
-            .close_time_ms
-            .and_then(DateTime::from_timestamp_millis),
-        fetched_at,
-        source: FALLBACK_SOURCE.to_owned(),
-    }
 }
 
 impl crate::worker::Worker for PriceWorker {
     type Job = PricesJob;
     const NAME: &'static str = "price-worker";
     const ABOUT: &'static str =
-        "Runs the `prices` queue: fetches prices (CoinGecko, Binance as fallback) into the cache.";
+        "Runs the `prices` queue: fetches prices through the price chain (CoinGecko, Binance as fallback, by default) into the cache.";
     const PROVIDERS: &'static [coinbeat_shared::ratelimit::Provider] = &[
         coinbeat_shared::ratelimit::Provider::CoinGecko,
         coinbeat_shared::ratelimit::Provider::Binance,
+        coinbeat_shared::ratelimit::Provider::Alchemy,
+        coinbeat_shared::ratelimit::Provider::CoinCap,
     ];
 
     async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {

@@ -32,7 +32,10 @@ use coinbeat_shared::{
 };
 use serde_json::json;
 
-use super::{PriceWorker, Wanted};
+use super::{
+    PriceWorker,
+    chain::{Link, Wanted, binance_record},
+};
 use crate::coinlore::{CoinLoreError, MAX_IDS_PER_TICKER, Tickers};
 
 /// The `source` of records priced from CoinLore's pages.
@@ -119,14 +122,18 @@ impl PriceWorker {
                         id: coin.id.clone(),
                         symbol: coin.symbol.clone(),
                         asked: coin.id.to_string(),
+                        by_ticker: false,
                     })
                     .collect();
-                let mut pass = self.ask_coingecko(&wanted).await;
-                calls.coingecko = pass.requests as u32;
-                if let Some(e) = pass.failure.take() {
-                    failures.push(format!("coingecko: {e}"));
+                let asked: Vec<&Wanted> = wanted.iter().collect();
+                let answer = Link::CoinGecko(self.coingecko.clone())
+                    .ask(&asked, self.parallel_requests)
+                    .await;
+                calls.coingecko = answer.requests as u32;
+                if let Some(e) = answer.error {
+                    failures.push(format!("coingecko: {}", e.reason()));
                 }
-                self.record(pass.records, &mut tally).await?;
+                self.record(answer.records, &mut tally).await?;
             }
             TierSource::Coinlore => {}
         }
@@ -231,7 +238,7 @@ impl PriceWorker {
             let Some(coin) = members.get(named.id.as_str()) else {
                 continue;
             };
-            records.push(super::binance_record(
+            records.push(binance_record(
                 &coin.id,
                 &coin.symbol,
                 ticker,

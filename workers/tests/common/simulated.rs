@@ -13,6 +13,9 @@ pub use coinbeat_shared::ratelimit::Provider as Upstream;
 
 /// The key the simulator's Etherscan takes.
 pub const SIM_ETHERSCAN_KEY: &str = "sim-key";
+/// The key given to the simulator's Alchemy and CoinCap (which take any key unless the
+/// simulator is configured with `api_keys`).
+pub const SIM_PRICE_KEY: &str = "sim-price-key";
 
 /// Starts a private Redis and a simulator of `config`, and returns both with the Redis's
 /// settings, `providers` pointed at the simulator. The Redis runs as long as its handle is held.
@@ -29,7 +32,8 @@ pub async fn simulated(
     (redis, sim, settings)
 }
 
-/// Points `provider`'s base URL at `sim` (Etherscan with the key the simulator takes).
+/// Points `provider`'s base URL at `sim` (Etherscan, Alchemy and CoinCap with a key the
+/// simulator takes).
 pub fn point_at(settings: &mut Settings, sim: &SimHandle, provider: Upstream) {
     let providers = &mut settings.providers;
     match provider {
@@ -39,6 +43,14 @@ pub fn point_at(settings: &mut Settings, sim: &SimHandle, provider: Upstream) {
         Upstream::Etherscan => {
             providers.etherscan.base_url = sim.etherscan_url();
             providers.etherscan.api_key = Some(Secret::new(SIM_ETHERSCAN_KEY));
+        }
+        Upstream::Alchemy => {
+            providers.alchemy.base_url = sim.alchemy_url();
+            providers.alchemy.api_key = Some(Secret::new(SIM_PRICE_KEY));
+        }
+        Upstream::CoinCap => {
+            providers.coincap.base_url = sim.coincap_rest_url();
+            providers.coincap.api_key = Some(Secret::new(SIM_PRICE_KEY));
         }
     }
 }
