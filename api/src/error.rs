@@ -17,7 +17,10 @@ use axum::{
 use coinbeat_shared::{
     cache::CacheError,
     catalogue::CatalogueError,
-    domain::{Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Symbol, SymbolError},
+    domain::{
+        Address, AddressError, Chain, ChainError, CoinId, CoinIdError, Currency, Symbol,
+        SymbolError,
+    },
     jobs::{Queue, QueueName, UnknownKind},
     queue::{DeadError, QueueError, TaskId, TaskIdError, TaskStatus, WaitingError},
     ratelimit::RateLimitError,
@@ -104,6 +107,21 @@ pub enum ApiError {
     /// A coin list's `cursor` is not one this API handed out.
     #[error("cursor {0:?} is not a cursor from an earlier page (pass back `next_cursor` as is)")]
     InvalidCursor(String),
+    /// `?vs=` that is not a currency code.
+    #[error("{0:?} is not a currency code (three letters, like eur or jpy)")]
+    InvalidCurrency(String),
+    /// `?vs=` a currency `rates.currencies` does not list.
+    #[error("prices are not shown in {currency}: it is not one of rates.currencies")]
+    UnknownCurrency {
+        currency: Currency,
+        known: Vec<Currency>,
+    },
+    /// `?vs=` a listed currency with no rate stored.
+    #[error(
+        "no {0} exchange rate is stored yet (the rates entry fetches them from Alpha Vantage; \
+         is ALPHAVANTAGE_API_KEY set?)"
+    )]
+    RateUnavailable(Currency),
     /// A valid coin id with no cached supply figures.
     #[error(
         "no supply figures for {id} are cached; {}",
@@ -296,6 +314,9 @@ impl ApiError {
             UnknownQueue(_) => (NOT_FOUND, "unknown_queue"),
             InvalidOffset(_) => (UNPROCESSABLE, "invalid_offset"),
             InvalidCursor(_) => (UNPROCESSABLE, "invalid_cursor"),
+            InvalidCurrency(_) => (UNPROCESSABLE, "invalid_currency"),
+            UnknownCurrency { .. } => (UNPROCESSABLE, "unknown_currency"),
+            RateUnavailable(_) => (UNAVAILABLE, "rate_unavailable"),
             UnknownTier { .. } => (UNPROCESSABLE, "unknown_tier"),
             TaskNotDead { .. } => (CONFLICT, "task_not_dead"),
             NoPayload(_) => (CONFLICT, "no_payload"),
@@ -351,6 +372,8 @@ impl ApiError {
                 "tracked": tracked,
                 "request": market_task(),
             })),
+            ApiError::UnknownCurrency { known, .. } => Some(json!({ "known_currencies": known })),
+            ApiError::RateUnavailable(currency) => Some(json!({ "currency": currency })),
             ApiError::InvalidChain(_) => Some(json!({
                 "valid_chains": Chain::ALL.map(Chain::as_str),
             })),

@@ -18,6 +18,8 @@
 //!   broadcast channel fed by the copy's follower) to the live streams, and their client bound.
 //! - [`price_feed`]: [`price_feed::PriceFeed`], what one live stream sends (snapshot, updates,
 //!   `lagged`, `closing`), whether over SSE or a WebSocket.
+//! - [`vs_currency`]: `?vs=eur`, a price's figures in another currency through the stored
+//!   exchange rate, with the rate's own age and source.
 //! - [`dashboard`]: the web UI at `/ui`, its assets compiled in.
 //! - [`routes`]: the router, its middleware, and one file per route group.
 //! - [`server`]: [`serve`] on a given listener (it also runs the copy's follower) and [`run`] on
@@ -29,6 +31,7 @@ pub mod cache_reads;
 pub mod catalogue;
 pub mod dashboard;
 pub mod error;
+pub mod exact;
 pub mod hardening;
 pub mod json;
 pub mod live_prices;
@@ -41,6 +44,7 @@ pub mod price_json;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod vs_currency;
 
 pub use error::ApiError;
 pub use json::JsonBody;

@@ -205,6 +205,7 @@ pub(crate) async fn known_args(
         kind,
         args,
         &prices.tiers,
+        &state.settings().rates.currencies,
         &|symbol| catalogue.name_symbol(prices, symbol).is_some(),
     )?)
 }
@@ -281,8 +282,11 @@ async fn fresh_data(
             }
             Ok(Some(serde_json::to_value(view).expect("views serialize")))
         }
-        Queue::Market | Queue::Health | Queue::Cleanup | Queue::Catalogue | Queue::History => {
-            Ok(None)
-        }
+        Queue::Market
+        | Queue::Health
+        | Queue::Cleanup
+        | Queue::Catalogue
+        | Queue::History
+        | Queue::Rates => Ok(None),
     }
 }

@@ -24,6 +24,7 @@ use crate::{
     price_events::{PriceEvent, Subscription},
     price_json::Priced,
     routes::prices,
+    vs_currency::{Conversion, with_vs},
 };
 
 /// The query both stream routes take.
@@ -36,6 +37,10 @@ pub struct StreamQuery {
     /// Comma-separated coin ids, instead of symbols.
     #[param(schema_with = prices::coin_id_list_schema)]
     pub ids: Option<String>,
+    /// A currency to show each price in besides USD (`eur`, any case): one of
+    /// `rates.currencies`, or `usd`. The rate is read again as the stream goes on.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z]{3}$")]
+    pub vs: Option<String>,
 }
 
 /// One thing to send to the client.
@@ -58,6 +63,9 @@ pub struct PriceFeed {
     /// The order (`PriceRecord::order`) of the newest record sent per coin.
     sent: HashMap<CoinId, (DateTime<Utc>, DateTime<Utc>)>,
     closed: bool,
+    /// With `?vs=`: the currency asked for and the conversion as last read.
+    vs: Option<(String, Conversion)>,
+    state: AppState,
 }
 
 impl PriceFeed {
@@ -72,6 +80,13 @@ impl PriceFeed {
         query: &StreamQuery,
         client: Option<ClientIp>,
     ) -> Result<Self, ApiError> {
+        // A currency that cannot be shown is refused before anything is streamed.
+        let vs = match query.vs.as_deref() {
+            Some(vs) => Conversion::of(state, Some(vs))
+                .await?
+                .map(|conversion| (vs.to_owned(), conversion)),
+            None => None,
+        };
         // Both lists: the coins of either (each list is checked first, so a bad one is 422).
         let ids = query.ids.as_deref().map(prices::parse_ids).transpose()?;
         let asked: Option<Vec<CoinId>> = match (&query.symbols, ids) {
@@ -115,7 +130,36 @@ impl PriceFeed {
             snapshot,
             sent: HashMap::new(),
             closed: false,
+            vs,
+            state: state.clone(),
         })
+    }
+
+    /// `event`'s JSON as this feed sends it: shared by every stream without `?vs=`, rendered
+    /// for this one with its `vs` field otherwise.
+    pub fn render(&self, event: &PriceEvent) -> Arc<str> {
+        let Some((_, conversion)) = &self.vs else {
+            return event.json(&self.state);
+        };
+        let now = Utc::now();
+        let extra = with_vs(Vec::new(), Some(conversion), &event.record, now);
+        let mut json = Vec::new();
+        let fresh_for = self.state.settings().prices.fresh_for();
+        event.record.write(&mut json, now, fresh_for, false, &extra);
+        String::from_utf8(json)
+            .expect("price views render as UTF-8")
+            .into()
+    }
+
+    /// Reads the exchange rate again (at most once a second per process, see
+    /// `AppState::rates`); while it cannot be read, the last one goes on being used.
+    async fn refresh_rate(&mut self) {
+        let Some((vs, conversion)) = &mut self.vs else {
+            return;
+        };
+        if let Ok(Some(fresh)) = Conversion::of(&self.state, Some(vs)).await {
+            *conversion = fresh;
+        }
     }
 
     /// How often the carrier sends a keep-alive on a quiet stream.
@@ -131,6 +175,7 @@ impl PriceFeed {
         }
         while let Some(record) = self.snapshot.pop_front() {
             if self.is_new(&record) {
+                self.refresh_rate().await;
                 return Some(FeedItem::Price(Arc::new(PriceEvent::new(record))));
             }
         }
@@ -146,6 +191,7 @@ impl PriceFeed {
             match received {
                 Ok(event) => {
                     if self.wants(&event.record.coin_id) && self.is_new(&event.record) {
+                        self.refresh_rate().await;
                         return Some(FeedItem::Price(event));
                     }
                 }

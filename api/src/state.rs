@@ -11,9 +11,9 @@ use coinbeat_history::HistoryStore;
 use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
-    cache::{PriceCache, WalletCache},
+    cache::{PriceCache, RateCache, RateRecord, WalletCache},
     catalogue::{CatalogueCache, CatalogueStore},
-    domain::Symbol,
+    domain::{Currency, Symbol},
     jobs::{Queue, QueueName},
     keys::Keys,
     metrics::{RedisGauges, Registry},
@@ -51,6 +51,11 @@ const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long this process reuses the tracked set it read from Redis: an operator's change shows
 /// in every replica within this, without a Redis read on every price list.
 const TRACKED_REUSE: Duration = Duration::from_secs(1);
+/// How long this process reuses the exchange rates it read (they change every few hours).
+const RATES_REUSE: Duration = Duration::from_secs(1);
+
+/// The exchange rates held, by currency.
+pub type Rates = std::collections::BTreeMap<Currency, RateRecord>;
 /// How long this process trusts its copy of the coin catalogue before asking whether a refresh
 /// replaced it.
 const CATALOGUE_RECHECK: Duration = Duration::from_secs(1);
@@ -91,6 +96,9 @@ struct Inner {
     catalogue: CatalogueCache,
     /// The tracked set as last read (see [`AppState::tracked_symbols`]).
     tracked: Mutex<Option<(Instant, Arc<Vec<Symbol>>)>>,
+    /// The exchange rates as last read (see [`AppState::rates`]).
+    rates: Mutex<Option<(Instant, Arc<Rates>)>>,
+    rate_cache: RateCache,
     /// PostgreSQL, for history past what Redis keeps; `None` when history storage is off.
     history: Option<HistoryStore>,
     /// The OpenAPI document, built on first request (see [`AppState::openapi_document`]).
@@ -107,6 +115,7 @@ impl AppState {
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
         let wallets = WalletCache::new(conn.clone(), keys.clone(), &settings.wallets);
+        let rate_cache = RateCache::new(conn.clone(), keys.clone());
         let queue_redis = redis_conn::connect_queues_lazy(settings, conn.clone())?;
         let producer = Producer::new(queue_redis.clone(), keys.clone(), settings.queues.clone());
         let queues = Queue::ALL
@@ -157,6 +166,8 @@ impl AppState {
                 openapi: OnceLock::new(),
                 catalogue,
                 tracked: Mutex::new(None),
+                rates: Mutex::new(None),
+                rate_cache,
                 history: HistoryStore::from_settings(&settings.history)?,
             }),
         })
@@ -240,6 +251,59 @@ impl AppState {
             .openapi
             .get_or_init(|| build(&self.inner.settings))
             .clone()
+    }
+
+    /// The exchange rates of `rates.currencies` held in Redis, read at most once per
+    /// [`RATES_REUSE`]; while Redis does not answer, the rates as last read (503 before the
+    /// first read).
+    pub async fn rates(&self) -> Result<Arc<Rates>, ApiError> {
+        {
+            let cached = self
+                .inner
+                .rates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, rates)) = cached.as_ref()
+                && at.elapsed() < RATES_REUSE
+            {
+                return Ok(rates.clone());
+            }
+        }
+        let currencies = &self.settings().rates.currencies;
+        let rates = match self.redis(self.inner.rate_cache.get_many(currencies)).await {
+            Ok(rates) => Arc::new(rates),
+            // While Redis cannot be reached, the rates as last read, for another
+            // [`RATES_REUSE`] (so reads do not each wait for Redis's timeout).
+            Err(e) if e.is_redis_unavailable() => {
+                let mut cached = self
+                    .inner
+                    .rates
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let Some((at, rates)) = cached.as_mut() else {
+                    return Err(e);
+                };
+                *at = Instant::now();
+                return Ok(rates.clone());
+            }
+            Err(e) => return Err(e),
+        };
+        *self
+            .inner
+            .rates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), rates.clone()));
+        Ok(rates)
+    }
+
+    /// The exchange rates as last read, without asking Redis.
+    pub fn rates_as_last_read(&self) -> Option<Arc<Rates>> {
+        let cached = self
+            .inner
+            .rates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cached.as_ref().map(|(_, rates)| rates.clone())
     }
 
     /// The tracked set in force: the operator's override in Redis, or `prices.tracked`. Read

@@ -161,7 +161,7 @@ mod tests {
             assert_eq!(component.name().parse::<Component>(), Ok(component));
             assert!(!component.spec().about.is_empty(), "{component}");
         }
-        assert_eq!(names.len(), 12, "{names:?}");
+        assert_eq!(names.len(), 13, "{names:?}");
         let unknown = "prices-worker".parse::<Component>().unwrap_err();
         assert!(unknown.to_string().contains("price-worker"), "{unknown}");
     }
@@ -175,6 +175,7 @@ mod tests {
         assert!(!product.contains(&"probe-worker"));
         assert!(product.contains(&"catalogue-worker"));
         assert!(product.contains(&"stream-worker"));
+        assert!(product.contains(&"rates-worker"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::domain::{Address, Chain, CoinId, Symbol};
+use crate::domain::{Address, Chain, CoinId, Currency, Symbol};
 
 /// A validated queue name: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,10 +70,11 @@ pub enum Queue {
     Cleanup,
     Catalogue,
     History,
+    Rates,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 7] = [
+    pub const ALL: [Queue; 8] = [
         Queue::Prices,
         Queue::Market,
         Queue::Wallet,
@@ -81,6 +82,7 @@ impl Queue {
         Queue::Cleanup,
         Queue::Catalogue,
         Queue::History,
+        Queue::Rates,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +94,7 @@ impl Queue {
             Queue::Cleanup => "cleanup",
             Queue::Catalogue => "catalogue",
             Queue::History => "history",
+            Queue::Rates => "rates",
         }
     }
 
@@ -110,7 +113,7 @@ impl fmt::Display for Queue {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup, catalogue, \
-     history"
+     history, rates"
 )]
 pub struct UnknownKind(pub String);
 
@@ -197,6 +200,24 @@ pub struct WalletJob {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthJob {}
+
+/// Refresh the exchange rates from USD: of `currencies`, or, without, of `rates.currencies`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RatesJob {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 25)
+    )]
+    pub currencies: Option<Vec<Currency>>,
+}
+
+impl RatesJob {
+    /// Most currencies one job names: a free Alpha Vantage key's whole day.
+    pub const MAX_CURRENCIES: usize = 25;
+}
 
 /// Expire records, trim histories, prune finished task records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -292,6 +313,7 @@ on_queue!(
     CleanupJob => Queue::Cleanup,
     CatalogueJob => Queue::Catalogue,
     HistoryJob => Queue::History,
+    RatesJob => Queue::Rates,
 );
 
 /// A diagnostic task on the `probe` queue: it does nothing but what it asks for (sleep, fail).
@@ -337,7 +359,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn product_queue_names_are_the_seven_documented_ones() {
+    fn product_queue_names_are_the_eight_documented_ones() {
         let names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
         assert_eq!(
             names,
@@ -348,10 +370,12 @@ mod tests {
                 "health",
                 "cleanup",
                 "catalogue",
-                "history"
+                "history",
+                "rates"
             ]
         );
         assert_eq!(CatalogueJob::queue().as_str(), "catalogue");
+        assert_eq!(RatesJob::queue().as_str(), "rates");
         assert_eq!(PricesJob::queue().as_str(), "prices");
         assert_eq!(WalletJob::queue().as_str(), "wallet");
     }

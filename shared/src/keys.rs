@@ -8,7 +8,7 @@
 //! `register.lua` replaces apalis's registration).
 
 use crate::{
-    domain::{Address, Chain, CoinId, Symbol},
+    domain::{Address, Chain, CoinId, Currency, Symbol},
     jobs::QueueName,
     ratelimit::{LimiterId, Provider},
 };
@@ -86,6 +86,11 @@ impl Keys {
     /// HASH with the supply figures of one coin: `record` (JSON) and `fetched_at_ms`.
     pub fn coin_supply(&self, coin: &CoinId) -> String {
         format!("{}:market:supply:{coin}", self.prefix)
+    }
+
+    /// HASH with the exchange rate from USD to `currency`: `record` (JSON) and `fetched_at_ms`.
+    pub fn exchange_rate(&self, currency: Currency) -> String {
+        format!("{}:market:rate:{currency}", self.prefix)
     }
 
     /// For a key matched by [`Self::price_pattern`]: whether it is a history (not a record).

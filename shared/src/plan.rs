@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::{
     Settings,
-    jobs::{MarketJob, PricesJob, Queue},
+    jobs::{MarketJob, PricesJob, Queue, RatesJob},
     ratelimit::{Provider, RateWindow},
     settings::{
         ALCHEMY_SYMBOLS_PER_CALL, COINCAP_IDS_PER_CALL, PriceSource, ScheduleTable,
@@ -245,15 +245,10 @@ pub fn calls_per_run(
                 Some(PriceSource::CoinCap) => {
                     calls.insert(Provider::CoinCap, coins.div_ceil(COINCAP_IDS_PER_CALL));
                 }
+                // One `/ticker/24hr` of the pairs.
                 Some(PriceSource::Binance) => {
-                    // One `/ticker/24hr` of the pairs: weight 2 up to 20 symbols, 40 to 100,
-                    // 80 beyond.
-                    let weight = match coins {
-                        0..=20 => 2,
-                        21..=100 => 40,
-                        _ => 80,
-                    };
-                    calls.insert(Provider::Binance, weight);
+                    let weight = ticker_24h_weight(coins as usize);
+                    calls.insert(Provider::Binance, u64::from(weight));
                 }
             }
         }
@@ -292,6 +287,14 @@ pub fn calls_per_run(
         // A balance, then at least one page of each list.
         Queue::Wallet => {
             calls.insert(Provider::Etherscan, 3);
+        }
+        // One `CURRENCY_EXCHANGE_RATE` call per currency.
+        Queue::Rates => {
+            let currencies = serde_json::from_value::<RatesJob>(payload.clone())
+                .ok()
+                .and_then(|job| job.currencies)
+                .map_or(settings.rates.currencies.len(), |c| c.len());
+            calls.insert(Provider::AlphaVantage, currencies as u64);
         }
         // A snapshot stores what the cache holds: no upstream call.
         Queue::Cleanup | Queue::History => {}
@@ -344,6 +347,16 @@ const DAY_MS: i64 = 86_400_000;
 
 /// Binance's weight for `/ticker/24hr` of every pair.
 pub const ALL_TICKERS_WEIGHT: u32 = 80;
+
+/// Binance's `/api/v3/ticker/24hr` weight for `symbols` pairs, as documented: 2 for 1 to 20,
+/// 40 up to 100, [`ALL_TICKERS_WEIGHT`] above.
+pub fn ticker_24h_weight(symbols: usize) -> u32 {
+    match symbols {
+        0..=20 => 2,
+        21..=100 => 40,
+        _ => ALL_TICKERS_WEIGHT,
+    }
+}
 
 /// Lengthens the intervals of the tier entries in `table` (`prices-<tier>`, made by
 /// `PricesSettings::extend_schedule`) until the table's plan fits every window, or no tier

@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use crate::{
     Settings,
-    domain::Symbol,
+    domain::{Currency, Symbol},
     jobs::{
         BackfillJob, CatalogueJob, CleanupJob, HealthJob, HistoryJob, MarketJob, PricesJob, Queue,
-        WalletJob,
+        RatesJob, WalletJob,
     },
     queue::{EnqueueOptions, Producer, QueueError, TaskId},
     settings::{RANKED, TRACKED, TierSettings},
@@ -42,9 +42,13 @@ pub enum SubmitError {
 /// Checks `args` against `kind`'s payload and the settings, and returns the payload as it will be
 /// stored (normalised: symbols uppercased, defaults filled in). `null` means no arguments.
 pub fn check_args(kind: Queue, args: &Value, settings: &Settings) -> Result<Value, SubmitError> {
-    check_args_knowing(kind, args, &settings.prices.tiers, &|symbol| {
-        settings.prices.coin_id(symbol).is_some()
-    })
+    check_args_knowing(
+        kind,
+        args,
+        &settings.prices.tiers,
+        &settings.rates.currencies,
+        &|symbol| settings.prices.coin_id(symbol).is_some(),
+    )
 }
 
 /// [`check_args`] with the caller's idea of which symbols name a coin: the API's knows the
@@ -53,6 +57,7 @@ pub fn check_args_knowing(
     kind: Queue,
     args: &Value,
     tiers: &BTreeMap<String, TierSettings>,
+    currencies: &[Currency],
     knows: &dyn Fn(&Symbol) -> bool,
 ) -> Result<Value, SubmitError> {
     let args = match args {
@@ -131,6 +136,31 @@ pub fn check_args_knowing(
         Queue::Health => serde_json::to_value(parse::<HealthJob>(&args).map_err(bad)?),
         Queue::Cleanup => serde_json::to_value(parse::<CleanupJob>(&args).map_err(bad)?),
         Queue::Catalogue => serde_json::to_value(parse::<CatalogueJob>(&args).map_err(bad)?),
+        Queue::Rates => {
+            let mut job: RatesJob = parse(&args).map_err(bad)?;
+            if let Some(asked) = &mut job.currencies {
+                let mut seen = std::collections::HashSet::new();
+                asked.retain(|c| seen.insert(*c));
+                if asked.is_empty() || asked.len() > RatesJob::MAX_CURRENCIES {
+                    return Err(bad(format!(
+                        "`currencies` has {} entries; give 1 to {} (leave it out for \
+                         rates.currencies)",
+                        asked.len(),
+                        RatesJob::MAX_CURRENCIES
+                    )));
+                }
+                // Only the configured ones (so never USD): each call spends part of the key's
+                // small daily quota, which the schedule is sized to.
+                if let Some(other) = asked.iter().find(|c| !currencies.contains(c)) {
+                    let listed: Vec<&str> = currencies.iter().map(Currency::as_str).collect();
+                    return Err(bad(format!(
+                        "{other} is not one of rates.currencies ({})",
+                        listed.join(", ")
+                    )));
+                }
+            }
+            serde_json::to_value(job)
+        }
         Queue::History => {
             let job: HistoryJob = parse(&args).map_err(bad)?;
             match &job {
@@ -402,5 +432,23 @@ mod tests {
             .is_err()
         );
         assert_eq!(check(Queue::Health, json!({})).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_rates_job_names_only_configured_currencies() {
+        assert_eq!(check(Queue::Rates, json!({})).unwrap(), json!({}));
+        assert_eq!(
+            check(Queue::Rates, json!({"currencies": ["eur", "EUR", "gbp"]})).unwrap(),
+            json!({"currencies": ["EUR", "GBP"]}),
+            "upper-cased, each once"
+        );
+        for bad in [
+            json!({"currencies": []}),
+            json!({"currencies": ["CHF"]}),
+            json!({"currencies": ["USD"]}),
+            json!({"currencies": ["EURO"]}),
+        ] {
+            assert!(check(Queue::Rates, bad.clone()).is_err(), "{bad}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use coinbeat_shared::{
     domain::{Address, Chain, Symbol},
     jobs::{
         CatalogueJob, CleanupJob, HealthJob, HistoryJob, Job, MarketJob, PricesJob, ProbeJob,
-        Queue, SnapshotJob, WalletJob,
+        Queue, RatesJob, SnapshotJob, WalletJob,
     },
     metrics::Registry,
     queue::{
@@ -440,6 +440,7 @@ async fn bytes_per_waiting_task(
                 });
                 bulk(producer, vec![job; N]).await
             }
+            Queue::Rates => bulk(producer, vec![RatesJob::default(); N]).await,
         }
         let after = memory(conn).await.used;
         out[i] = (queue, after.saturating_sub(before) / N as u64);

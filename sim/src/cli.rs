@@ -15,12 +15,13 @@ pub const NAME: &str = "coinbeat-sim";
 
 /// What it is, in a line.
 pub const ABOUT: &str = "Simulated upstream APIs (CoinGecko, Binance, CoinCap, Etherscan, \
-                         CoinLore, Alchemy) speaking their wire formats, with injectable faults.";
+                         CoinLore, Alchemy, Alpha Vantage) speaking their wire formats, with \
+                         injectable faults.";
 
 /// Simulated upstream APIs (CoinGecko v3, Binance spot and its streams, CoinCap REST v3 and its
-/// prices stream, Etherscan V2, CoinLore, Alchemy Prices) with injectable faults. Per-provider
-/// faults, the stream faults among them (stream_silent, stream_malformed_rate, drop_streams), are
-/// changed at run time with POST /sim/control.
+/// prices stream, Etherscan V2, CoinLore, Alchemy Prices, Alpha Vantage exchange rates) with
+/// injectable faults. Per-provider faults, the stream faults among them (stream_silent,
+/// stream_malformed_rate, drop_streams), are changed at run time with POST /sim/control.
 #[derive(Debug, Parser)]
 #[command(name = "coinbeat-sim", version)]
 struct Args {
@@ -133,6 +134,7 @@ pub async fn serve(config: SimConfig, stop: impl Future<Output = ()>) -> anyhow:
         coincap = %sim.coincap_rest_url(),
         coincap_stream = %sim.coincap_stream_url(),
         alchemy = %sim.alchemy_url(),
+        alphavantage = %sim.alphavantage_url(),
         sim_url = %sim.root_url(),
         "coinbeat-sim listening"
     );

@@ -33,10 +33,10 @@ pub struct SimConfig {
     /// Faults at start; `/sim/control` changes them at run time.
     pub faults: Faults,
     /// When non-empty, keyed endpoints demand one of these keys (CoinGecko: demo or pro, header or
-    /// query; Etherscan: `apikey`; Alchemy: the key in its path; CoinCap REST: a bearer token or
-    /// `apiKey`; CoinCap's stream: `apiKey`); when empty, CoinGecko and CoinCap's stream accept
-    /// any key or none, and Etherscan, Alchemy and CoinCap REST any non-empty key (they always
-    /// require one).
+    /// query; Etherscan and Alpha Vantage: `apikey`; Alchemy: the key in its path; CoinCap REST: a
+    /// bearer token or `apiKey`; CoinCap's stream: `apiKey`); when empty, CoinGecko and CoinCap's
+    /// stream accept any key or none, and Etherscan, Alchemy, CoinCap REST and Alpha Vantage any
+    /// non-empty key (they always require one).
     pub api_keys: Vec<String>,
     /// The WebSocket streams: how fast they tick, ping, and how long a connection may live.
     pub streams: StreamConfig,
@@ -144,6 +144,8 @@ pub struct Faults {
     pub coincap: ProviderFaults,
     #[serde(default)]
     pub alchemy: ProviderFaults,
+    #[serde(default)]
+    pub alphavantage: ProviderFaults,
     /// Binance request weight per sliding minute before 429s; 0 means unlimited.
     pub binance_weight_per_minute: u32,
     /// Etherscan calls per sliding second before its `Max calls per sec` answer; 0 means unlimited.
@@ -163,6 +165,7 @@ impl Default for Faults {
             coinlore: ProviderFaults::default(),
             coincap: ProviderFaults::default(),
             alchemy: ProviderFaults::default(),
+            alphavantage: ProviderFaults::default(),
             binance_weight_per_minute: BINANCE_WEIGHT_PER_MINUTE,
             etherscan_calls_per_sec: ETHERSCAN_CALLS_PER_SEC,
         }
@@ -187,6 +190,13 @@ pub struct ProviderFaults {
     /// Requests per sliding second this provider admits before answering with its rate-limit
     /// answer (as the per-minute limit does); 0 means unlimited.
     pub calls_per_sec: u32,
+    /// Requests per sliding 24 hours this provider admits before its rate-limit answer (Alpha
+    /// Vantage's free key: 25 a day); 0 means unlimited. The window slides over the sim's
+    /// running time (tokio's clock, so paused-time tests can cross it), not over price steps.
+    /// Like `calls_per_sec`, it counts admitted requests only while a limit is set;
+    /// `/sim/reset` empties it.
+    #[serde(default)]
+    pub calls_per_day: u32,
     /// While set, stream connections stay open and keep pinging and answering pings but send no
     /// data frame: the "connected but silent" upstream a client must notice by the lack of data,
     /// not by a closed socket. Data resumes when cleared.
@@ -206,6 +216,7 @@ pub(crate) struct Effective {
     pub(crate) down: bool,
     pub(crate) rate_limit_per_minute: u32,
     pub(crate) calls_per_sec: u32,
+    pub(crate) calls_per_day: u32,
 }
 
 impl Faults {
@@ -217,6 +228,7 @@ impl Faults {
             Provider::CoinLore => &self.coinlore,
             Provider::CoinCap => &self.coincap,
             Provider::Alchemy => &self.alchemy,
+            Provider::AlphaVantage => &self.alphavantage,
         }
     }
 
@@ -228,6 +240,7 @@ impl Faults {
             Provider::CoinLore => &mut self.coinlore,
             Provider::CoinCap => &mut self.coincap,
             Provider::Alchemy => &mut self.alchemy,
+            Provider::AlphaVantage => &mut self.alphavantage,
         }
     }
 
@@ -243,6 +256,7 @@ impl Faults {
                 (global, own) => global.min(own),
             },
             calls_per_sec: own.calls_per_sec,
+            calls_per_day: own.calls_per_day,
         }
     }
 

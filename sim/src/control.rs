@@ -3,12 +3,13 @@
 //!
 //! - `GET /sim/stats` → [`Stats`] (totals, and per provider under `by_provider`)
 //! - `GET /sim/served` → [`crate::Served`] (CoinGecko USD texts, Binance last prices, CoinLore,
-//!   CoinCap, Alchemy)
+//!   CoinCap, Alchemy, Alpha Vantage exchange rates)
 //! - `GET /sim/control` → the [`Faults`] in force
 //! - `POST /sim/control` with a [`ControlRequest`] → the [`Faults`] now in force (400 if invalid);
-//!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`, `coincap`, `alchemy`)
-//!   the `latency_ms`, `error_rate`, `down` and `rate_limit_per_minute` fields change only that
-//!   provider (and `calls_per_sec` needs one), e.g.
+//!   with `"provider":"binance"` (or `coingecko`, `etherscan`, `coinlore`, `coincap`, `alchemy`,
+//!   `alphavantage`) the `latency_ms`, `error_rate`, `down` and `rate_limit_per_minute` fields
+//!   change only that provider (and `calls_per_sec` and `calls_per_day` need one), e.g.
+//!   `{"provider":"alphavantage","calls_per_day":25}` or
 //!   `{"provider":"coingecko","down":true}`; without it they change the global faults that apply
 //!   to every provider. The stream faults need a provider with a stream (`binance`, `coincap`):
 //!   `{"provider":"binance","stream_silent":true}` (open connections stay open but send no data),
@@ -49,8 +50,8 @@ use crate::{Faults, Provider, SimError, Stats};
 #[serde(deny_unknown_fields)]
 pub struct ControlRequest {
     /// Which provider `latency_ms`, `error_rate` and `down` apply to (all of them when absent);
-    /// required by `calls_per_sec`, `throttle_once_secs` and the `stream_` fields and
-    /// `drop_streams`.
+    /// required by `calls_per_sec`, `calls_per_day`, `throttle_once_secs` and the `stream_`
+    /// fields and `drop_streams`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +73,10 @@ pub struct ControlRequest {
     /// With `provider`: that provider's requests per sliding second; 0 removes the limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls_per_sec: Option<u32>,
+    /// With `provider`: that provider's requests per sliding 24 hours
+    /// ([`crate::ProviderFaults::calls_per_day`]); 0 removes the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_per_day: Option<u32>,
     /// With `provider`: its next request gets its rate-limit answer with this `Retry-After`
     /// (seconds), once, whatever the limits say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +141,9 @@ impl ControlRequest {
             if self.calls_per_sec.is_some() {
                 return Err(SimError::ProviderOnly("calls_per_sec"));
             }
+            if self.calls_per_day.is_some() {
+                return Err(SimError::ProviderOnly("calls_per_day"));
+            }
             if self.throttle_once_secs.is_some() {
                 return Err(SimError::ProviderOnly("throttle_once_secs"));
             }
@@ -158,6 +166,7 @@ impl ControlRequest {
             Some(provider) => {
                 let own = faults.provider_mut(provider);
                 own.calls_per_sec = self.calls_per_sec.unwrap_or(own.calls_per_sec);
+                own.calls_per_day = self.calls_per_day.unwrap_or(own.calls_per_day);
                 own.rate_limit_per_minute = self
                     .rate_limit_per_minute
                     .unwrap_or(own.rate_limit_per_minute);

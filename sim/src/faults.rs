@@ -1,6 +1,6 @@
 //! The gate every provider request passes before its handler: its arrival is logged, then
-//! latency, then a one-shot throttle, the per-minute and per-second limits, then an outage, then
-//! injected errors. Each provider turns a [`Refused`] into its own wire format; [`gated`] mounts
+//! latency, then a one-shot throttle, the per-minute, per-second and per-day limits, then an
+//! outage, then injected errors. Each provider turns a [`Refused`] into its own wire format; [`gated`] mounts
 //! a provider's endpoints behind that gate.
 
 use std::sync::Arc;
@@ -22,6 +22,8 @@ use crate::stats::Refusal;
 
 /// The seed's stream for injected errors (coins use streams from 0).
 const ERROR_STREAM: u64 = u64::MAX;
+/// The span of `ProviderFaults::calls_per_day`.
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// Why [`admit`] turned a request away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +112,22 @@ pub(crate) async fn admit(
             retry_after_secs: retry_after_secs(wait),
         });
     }
-    if faults.calls_per_sec > 0 {
-        let taken = lock(&state.per_second)
+    let windows = [
+        (
+            &state.per_second,
+            Duration::from_secs(1),
+            faults.calls_per_sec,
+        ),
+        (&state.per_day, DAY, faults.calls_per_day),
+    ];
+    for (windows, span, limit) in windows {
+        if limit == 0 {
+            continue;
+        }
+        let taken = lock(windows)
             .entry(provider)
-            .or_insert_with(|| WeightWindow::new(Duration::from_secs(1)))
-            .try_take(Instant::now(), 1, faults.calls_per_sec);
+            .or_insert_with(|| WeightWindow::new(span))
+            .try_take(Instant::now(), 1, limit);
         if let Err(full) = taken {
             lock(&state.stats).record_refusal(provider, Refusal::RateLimited);
             return Err(Refused::RateLimited {
@@ -132,4 +145,78 @@ pub(crate) async fn admit(
         return Err(Refused::InjectedError);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ControlRequest, SimConfig};
+
+    fn day_limited(calls: u32) -> SimState {
+        let state = SimState::new(&SimConfig::default()).unwrap();
+        state
+            .control(&ControlRequest {
+                provider: Some(Provider::AlphaVantage),
+                calls_per_day: Some(calls),
+                ..ControlRequest::default()
+            })
+            .unwrap();
+        state
+    }
+
+    async fn admit_one(state: &SimState) -> Result<(), Refused> {
+        admit(
+            state,
+            Provider::AlphaVantage,
+            "/alphavantage/query",
+            "apikey",
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_day_limit_slides_over_24_hours_of_running_time() {
+        let state = day_limited(2);
+
+        let first = admit_one(&state).await;
+        tokio::time::advance(Duration::from_secs(3_600)).await;
+        let second = admit_one(&state).await;
+        let refused = admit_one(&state).await;
+        tokio::time::advance(Duration::from_secs(23 * 3_600)).await;
+        let after_a_day = admit_one(&state).await;
+        let still_full = admit_one(&state).await;
+
+        assert_eq!([first, second], [Ok(()), Ok(())]);
+        assert_eq!(
+            refused,
+            Err(Refused::RateLimited {
+                retry_after_secs: 23 * 3_600
+            }),
+            "the first call leaves the window 24 h after it came"
+        );
+        assert_eq!(after_a_day, Ok(()));
+        assert_eq!(
+            still_full,
+            Err(Refused::RateLimited {
+                retry_after_secs: 3_600
+            })
+        );
+        let stats = lock(&state.stats).clone();
+        assert_eq!(stats.by_provider["alphavantage"].rate_limited, 2);
+        assert_eq!(stats.by_provider["alphavantage"].requests, 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_day_limit_is_one_providers_and_a_reset_empties_it() {
+        let state = day_limited(1);
+
+        let first = admit_one(&state).await;
+        let other = admit(&state, Provider::CoinGecko, "/api/v3/ping", "none").await;
+        let refused = admit_one(&state).await;
+        state.reset();
+        let after_reset = admit_one(&state).await;
+
+        assert_eq!([first, other, after_reset], [Ok(()), Ok(()), Ok(())]);
+        assert!(matches!(refused, Err(Refused::RateLimited { .. })));
+    }
 }

@@ -11,6 +11,8 @@
 //! - `coincap/`: CoinCap's prices stream at `/coincap/prices` (a WebSocket) and its REST v3 at
 //!   `/coincap/v3` (`assets`, `assets/{id}`).
 //! - `alchemy/`: Alchemy's Prices API at `/alchemy/prices/v1/{apiKey}` (`tokens/by-symbol`).
+//! - `alphavantage/`: Alpha Vantage at `/alphavantage/query` (`CURRENCY_EXCHANGE_RATE` between
+//!   the fiat currencies of [`FIAT_CURRENCIES`]).
 //! - `etherscan/`: Etherscan V2 at `/etherscan/v2/api` (`balance`, `txlist`, `tokentx`) over
 //!   deterministic per-address ledgers, and `/sim/etherscan/ledger/{address}`.
 //! - `coinlore/`: CoinLore at `/api/tickers/` and `/api/ticker/`.
@@ -19,12 +21,13 @@
 //!   synthetic ones with generated names, tickers that sometimes collide, contracts on several
 //!   chains), which coins are listed now (churn epochs, `unlist`/`relist`), `set_rank`, and the
 //!   seeded, deterministic price walks.
-//! - `faults`, `limiter`: latency, injected errors, outages and the per-minute request limit.
+//! - `faults`, `limiter`: latency, injected errors, outages and the per-minute, per-second and
+//!   per-day request limits.
 //! - `connection`: what every stream connection shares: its stream faults (silence, malformed
 //!   frames, `drop_streams`) and its counters.
 //! - [`control`]: the `/sim/` routes that change faults and expose [`Stats`] and [`Served`] prices.
 //! - `number`, `json`, `time`: number text written digit by digit, JSON objects that keep their
-//!   order, ISO 8601 timestamps.
+//!   order, ISO 8601 (and Alpha Vantage's) timestamps.
 //!
 //! Base URLs a client sets to talk to a sim at `http://HOST:PORT` (also on [`SimHandle`]):
 //!
@@ -36,6 +39,7 @@
 //! | CoinLore | `http://HOST:PORT/api` | `/api/tickers/?start=0&limit=100` |
 //! | CoinCap REST | `http://HOST:PORT/coincap/v3` | `/coincap/v3/assets?ids=bitcoin,ethereum` |
 //! | Alchemy | `http://HOST:PORT/alchemy/prices/v1` | `…/v1/KEY/tokens/by-symbol?symbols=BTC` |
+//! | Alpha Vantage | `http://HOST:PORT/alphavantage` | `…/query?function=CURRENCY_EXCHANGE_RATE&…` |
 //! | Binance streams | `ws://HOST:PORT/binance` | `/binance/stream?streams=btcusdt@aggTrade` |
 //! | CoinCap stream | `ws://HOST:PORT/coincap` | `/coincap/prices?assets=bitcoin,ethereum` |
 //!
@@ -51,6 +55,7 @@ pub mod server;
 pub mod stats;
 
 mod alchemy;
+mod alphavantage;
 mod arrivals;
 mod binance;
 mod coincap;
@@ -67,6 +72,7 @@ mod rng;
 mod state;
 mod time;
 
+pub use alphavantage::{FIAT_CURRENCIES, FiatCurrency};
 pub use arrivals::{ArrivalLog, busiest_window};
 pub use binance::Pair as BinancePair;
 pub use config::{Faults, ProviderFaults, SimConfig, StreamConfig};

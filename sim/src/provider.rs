@@ -18,16 +18,19 @@ pub enum Provider {
     CoinCap,
     /// `/alchemy/prices/v1/{apiKey}/tokens/by-symbol`
     Alchemy,
+    /// `/alphavantage/query?function=CURRENCY_EXCHANGE_RATE`
+    AlphaVantage,
 }
 
 impl Provider {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::CoinGecko,
         Self::Binance,
         Self::Etherscan,
         Self::CoinLore,
         Self::CoinCap,
         Self::Alchemy,
+        Self::AlphaVantage,
     ];
 
     /// The name used in JSON (`/sim/control`, `/sim/stats`): `coingecko`, `binance`, ...
@@ -39,6 +42,7 @@ impl Provider {
             Self::CoinLore => "coinlore",
             Self::CoinCap => "coincap",
             Self::Alchemy => "alchemy",
+            Self::AlphaVantage => "alphavantage",
         }
     }
 
@@ -47,7 +51,11 @@ impl Provider {
     pub fn has_stream(self) -> bool {
         match self {
             Self::Binance | Self::CoinCap => true,
-            Self::CoinGecko | Self::Etherscan | Self::CoinLore | Self::Alchemy => false,
+            Self::CoinGecko
+            | Self::Etherscan
+            | Self::CoinLore
+            | Self::Alchemy
+            | Self::AlphaVantage => false,
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct Served {
     /// `/tokens/by-symbol`. A symbol names the best-ranked coin holding it at that moment.
     #[serde(default)]
     pub alchemy: BTreeMap<String, ServedPrice>,
+    /// By pair as `FROM/TO` upper-cased (`USD/EUR`): the last `5. Exchange Rate` string of Alpha
+    /// Vantage's `CURRENCY_EXCHANGE_RATE`, in units of `TO` per `FROM` (not USD).
+    #[serde(default)]
+    pub alphavantage: BTreeMap<String, ServedPrice>,
 }
 
 /// One trade as a stream sent it.
@@ -61,7 +65,8 @@ pub struct ServedTick {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServedPrice {
     /// The price text exactly as sent, e.g. `"0.0000220134"` (a JSON number's text for
-    /// CoinGecko, a string's content for Binance, CoinLore, CoinCap and Alchemy).
+    /// CoinGecko, a string's content for Binance, CoinLore, CoinCap and Alchemy; for Alpha
+    /// Vantage the exchange rate, which is in USD only when `TO` is).
     pub usd: String,
     /// When it was sent, unix milliseconds.
     pub served_at_ms: u64,

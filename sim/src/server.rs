@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use crate::Provider;
 use crate::state::{SimState, lock};
 use crate::{
-    ControlRequest, Faults, Served, SimConfig, SimError, Stats, alchemy, binance, coincap,
-    coingecko, coinlore, control, etherscan,
+    ControlRequest, Faults, Served, SimConfig, SimError, Stats, alchemy, alphavantage, binance,
+    coincap, coingecko, coinlore, control, etherscan,
 };
 
 /// Binds `config.addr` and serves in the background until [`SimHandle::stop`] or drop.
@@ -51,6 +51,7 @@ pub async fn run_until(
         coinlore = %format!("{root}{}", coinlore::BASE_PATH),
         coincap = %format!("{root}{}", coincap::REST_BASE_PATH),
         alchemy = %format!("{root}{}", alchemy::BASE_PATH),
+        alphavantage = %format!("{root}{}", alphavantage::BASE_PATH),
         "coinbeat-sim listening"
     );
     serve(listener, config, shutdown).await
@@ -78,6 +79,7 @@ async fn serve_state(
         .merge(coinlore::router(Arc::clone(&state)))
         .merge(coincap::router(Arc::clone(&state)))
         .merge(alchemy::router(Arc::clone(&state)))
+        .merge(alphavantage::router(Arc::clone(&state)))
         .merge(control::router())
         .with_state(state);
     axum::serve(listener, app)
@@ -152,6 +154,21 @@ impl SimHandle {
     /// `https://api.g.alchemy.com/prices/v1`.
     pub fn alchemy_url(&self) -> String {
         format!("{}{}", root_url(self.addr), alchemy::BASE_PATH)
+    }
+
+    /// `http://HOST:PORT/alphavantage`: an Alpha Vantage client's base URL
+    /// (`{this}/query?function=CURRENCY_EXCHANGE_RATE&...`), like `https://www.alphavantage.co`.
+    pub fn alphavantage_url(&self) -> String {
+        format!("{}{}", root_url(self.addr), alphavantage::BASE_PATH)
+    }
+
+    /// The `5. Exchange Rate` text Alpha Vantage answers now for `from` → `to` (codes of
+    /// [`crate::FIAT_CURRENCIES`], any case), without a request: nothing is counted or recorded.
+    /// `None` for an unknown code.
+    pub fn alphavantage_rate(&self, from: &str, to: &str) -> Option<String> {
+        let (from, to) = (alphavantage::fiat(from)?, alphavantage::fiat(to)?);
+        let (step, _) = self.state.market.step_now();
+        Some(alphavantage::quote(self.state.seed, step, from, to).rate)
     }
 
     /// `http://HOST:PORT/api`: a CoinLore client's base URL (`{this}/tickers/`).

@@ -25,6 +25,8 @@ pub(crate) struct SimState {
     pub(crate) etherscan_calls: Mutex<WeightWindow>,
     /// Each provider's own per-second limit (`ProviderFaults::calls_per_sec`).
     pub(crate) per_second: Mutex<BTreeMap<Provider, WeightWindow>>,
+    /// Each provider's own per-day limit (`ProviderFaults::calls_per_day`).
+    pub(crate) per_day: Mutex<BTreeMap<Provider, WeightWindow>>,
     /// A one-shot rate-limit answer per provider: its `Retry-After` in seconds.
     pub(crate) throttle_once: Mutex<BTreeMap<Provider, u64>>,
     /// When each provider request arrived, per provider.
@@ -62,6 +64,7 @@ impl SimState {
             binance_weight: Mutex::new(WeightWindow::new(Duration::from_secs(60))),
             etherscan_calls: Mutex::new(WeightWindow::new(Duration::from_secs(1))),
             per_second: Mutex::default(),
+            per_day: Mutex::default(),
             throttle_once: Mutex::default(),
             arrivals: Mutex::default(),
             ledgers: Ledgers::new(config.seed),
@@ -151,6 +154,7 @@ impl SimState {
         lock(&self.binance_weight).clear();
         lock(&self.etherscan_calls).clear();
         lock(&self.per_second).clear();
+        lock(&self.per_day).clear();
         lock(&self.throttle_once).clear();
         lock(&self.arrivals).clear();
     }

@@ -15,11 +15,11 @@ pub struct Stats {
     /// Keyed by route, e.g. `/api/v3/simple/price`, `/binance/api/v3/ticker/price`.
     pub by_endpoint: BTreeMap<String, u64>,
     /// Keyed by how the request authenticated: `none`, `demo_header`, `demo_query`, `pro_header`,
-    /// `pro_query` (CoinGecko), `apikey` (Etherscan), `path_key` (Alchemy), `bearer`,
-    /// `apikey_query` (CoinCap REST).
+    /// `pro_query` (CoinGecko), `apikey` (Etherscan, Alpha Vantage), `path_key` (Alchemy),
+    /// `bearer`, `apikey_query` (CoinCap REST).
     pub by_auth: BTreeMap<String, u64>,
     /// Answered by a rate limit (CoinGecko/Binance/CoinLore/CoinCap/Alchemy 429, Etherscan's 200
-    /// `NOTOK`).
+    /// `NOTOK`, Alpha Vantage's 200 `Information`).
     pub rate_limited: u64,
     /// Answered 5xx by the error rate.
     pub injected_errors: u64,

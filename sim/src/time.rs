@@ -1,5 +1,6 @@
 //! Timestamps as CoinGecko writes them: ISO 8601 UTC with milliseconds, `2024-04-07T16:49:31.736Z`;
-//! and as Alchemy does, whole seconds: `2026-06-23T00:00:00Z`.
+//! as Alchemy does, whole seconds: `2026-06-23T00:00:00Z`; and as Alpha Vantage does, with a
+//! space and no zone: `2025-01-29 04:41:02`.
 
 /// `unix_ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, no leap seconds).
 pub(crate) fn iso8601(unix_ms: u64) -> String {
@@ -20,6 +21,12 @@ pub(crate) fn iso8601(unix_ms: u64) -> String {
 pub(crate) fn iso8601_secs(unix_secs: u64) -> String {
     let millis = iso8601(unix_secs * 1000);
     format!("{}Z", &millis[..millis.len() - ".000Z".len()])
+}
+
+/// `unix_secs` as `YYYY-MM-DD HH:MM:SS` (UTC, the zone left to the reader).
+pub(crate) fn date_time_secs(unix_secs: u64) -> String {
+    let iso = iso8601_secs(unix_secs);
+    iso[..iso.len() - 1].replacen('T', " ", 1)
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
@@ -51,5 +58,11 @@ mod tests {
     fn unix_seconds_become_iso_dates_without_fractions() {
         assert_eq!(iso8601_secs(1_782_172_800), "2026-06-23T00:00:00Z");
         assert_eq!(iso8601_secs(1_712_508_571), "2024-04-07T16:49:31Z");
+    }
+
+    #[test]
+    fn unix_seconds_become_alpha_vantage_date_times() {
+        assert_eq!(date_time_secs(1_738_125_662), "2025-01-29 04:41:02");
+        assert_eq!(date_time_secs(0), "1970-01-01 00:00:00");
     }
 }

@@ -3,7 +3,7 @@
 //! stream faults accepted only for a provider with a stream.
 //!
 //! Each round asks every REST provider once, in the order CoinGecko, Binance, Etherscan,
-//! CoinLore, CoinCap (REST v3), Alchemy.
+//! CoinLore, CoinCap (REST v3), Alchemy, Alpha Vantage.
 
 mod common;
 
@@ -11,7 +11,7 @@ use coinbeat_sim::{Faults, Provider, ProviderFaults, Stats};
 use common::{fetch, frozen_sim, get, sim_get, sim_post};
 use serde_json::json;
 
-async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 6] {
+async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 7] {
     let coingecko = get(sim, "/ping", &[]).await.status().as_u16();
     let binance = fetch(
         &format!("{}/api/v3/ticker/price", sim.binance_url()),
@@ -52,7 +52,27 @@ async fn statuses(sim: &coinbeat_sim::SimHandle) -> [u16; 6] {
     .await
     .status()
     .as_u16();
-    [coingecko, binance, etherscan, coinlore, coincap, alchemy]
+    let alphavantage = fetch(
+        &format!("{}/query", sim.alphavantage_url()),
+        &[
+            ("function", "CURRENCY_EXCHANGE_RATE"),
+            ("from_currency", "USD"),
+            ("to_currency", "EUR"),
+            ("apikey", "k"),
+        ],
+    )
+    .await
+    .status()
+    .as_u16();
+    [
+        coingecko,
+        binance,
+        etherscan,
+        coinlore,
+        coincap,
+        alchemy,
+        alphavantage,
+    ]
 }
 
 #[tokio::test]
@@ -89,8 +109,8 @@ async fn one_provider_can_be_down_while_the_others_serve() {
         }
     );
     assert!(!faults.down, "the global switch is untouched");
-    assert_eq!(coingecko_down, [503, 200, 200, 200, 200, 200]);
-    assert_eq!(etherscan_down, [200, 200, 503, 200, 200, 200]);
+    assert_eq!(coingecko_down, [503, 200, 200, 200, 200, 200, 200]);
+    assert_eq!(etherscan_down, [200, 200, 503, 200, 200, 200, 200]);
     let stats: Stats = sim_get(&sim, "/sim/stats").await;
     assert_eq!(stats.down_rejections, 2);
     assert_eq!(stats.by_provider["coingecko"].down_rejections, 1);
@@ -98,7 +118,8 @@ async fn one_provider_can_be_down_while_the_others_serve() {
     assert_eq!(stats.by_provider["binance"].requests, 2);
     assert_eq!(stats.by_provider["coincap"].requests, 2);
     assert_eq!(stats.by_provider["alchemy"].requests, 2);
-    assert_eq!(stats.requests_total, 12);
+    assert_eq!(stats.by_provider["alphavantage"].requests, 2);
+    assert_eq!(stats.requests_total, 14);
 }
 
 #[tokio::test]
@@ -123,8 +144,8 @@ async fn the_new_rest_providers_go_down_alone_too() {
     .unwrap();
     let both_down = statuses(&sim).await;
 
-    assert_eq!(coincap_down, [200, 200, 200, 200, 503, 200]);
-    assert_eq!(both_down, [200, 200, 200, 200, 503, 503]);
+    assert_eq!(coincap_down, [200, 200, 200, 200, 503, 200, 200]);
+    assert_eq!(both_down, [200, 200, 200, 200, 503, 503, 200]);
     assert!(faults.alchemy.down && faults.coincap.down);
     assert!(!faults.coingecko.down);
     let stats = sim.stats();
@@ -140,8 +161,8 @@ async fn the_global_down_switch_takes_every_provider_down() {
     let down = statuses(&sim).await;
     sim_post(&sim, "/sim/control", json!({ "down": false })).await;
 
-    assert_eq!(down, [503; 6]);
-    assert_eq!(statuses(&sim).await, [200; 6]);
+    assert_eq!(down, [503; 7]);
+    assert_eq!(statuses(&sim).await, [200; 7]);
 }
 
 #[tokio::test]
@@ -156,7 +177,7 @@ async fn a_provider_error_rate_and_latency_apply_to_that_provider_only() {
 
     let answered = statuses(&sim).await;
 
-    assert_eq!(answered, [200, 503, 200, 200, 200, 200]);
+    assert_eq!(answered, [200, 503, 200, 200, 200, 200, 200]);
     assert_eq!(sim.stats().by_provider["binance"].injected_errors, 1);
 }
 
@@ -179,9 +200,9 @@ async fn a_provider_minute_limit_applies_to_that_provider_only_and_the_stricter_
     assert_eq!(
         rounds,
         [
-            [200, 200, 200, 200, 200, 200],
-            [200, 200, 200, 200, 200, 200],
-            [200, 200, 200, 429, 200, 200]
+            [200, 200, 200, 200, 200, 200, 200],
+            [200, 200, 200, 200, 200, 200, 200],
+            [200, 200, 200, 429, 200, 200, 200]
         ],
         "CoinLore's third request in the minute is refused, no other provider's"
     );
@@ -195,13 +216,21 @@ async fn a_provider_minute_limit_applies_to_that_provider_only_and_the_stricter_
     sim_post(&sim, "/sim/control", json!({ "rate_limit_per_minute": 5 })).await;
     assert_eq!(
         statuses(&sim).await,
-        [200, 200, 200, 429, 200, 200],
-        "the fifth CoinGecko, Binance, Etherscan, CoinCap and Alchemy request is admitted"
+        [200, 200, 200, 429, 200, 200, 200],
+        "the fifth CoinGecko, Binance, Etherscan, CoinCap, Alchemy and Alpha Vantage request is \
+         admitted"
     );
-    // Etherscan says it is limited in a 200's body.
-    assert_eq!(statuses(&sim).await, [429, 429, 200, 429, 429, 429]);
+    // Etherscan and Alpha Vantage say they are limited in a 200's body.
+    assert_eq!(statuses(&sim).await, [429, 429, 200, 429, 429, 429, 200]);
     let stats = sim.stats();
-    for provider in ["coingecko", "binance", "etherscan", "coincap", "alchemy"] {
+    for provider in [
+        "coingecko",
+        "binance",
+        "etherscan",
+        "coincap",
+        "alchemy",
+        "alphavantage",
+    ] {
         assert_eq!(stats.by_provider[provider].rate_limited, 1, "{provider}");
     }
     assert_eq!(stats.by_provider["coinlore"].rate_limited, 4);
@@ -231,6 +260,8 @@ async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwis
         json!({ "provider": "coincap", "stream_malformed_rate": 1.5 }),
         json!({ "provider": "alchemy", "stream_silent": true }),
         json!({ "provider": "alchemy", "drop_streams": true }),
+        json!({ "provider": "alphavantage", "stream_silent": true }),
+        json!({ "provider": "alphavantage", "stream_malformed_rate": 0.1 }),
     ];
     let mut statuses = Vec::new();
     for change in refusals {
@@ -245,7 +276,7 @@ async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwis
 
     assert_eq!(set.status(), 200);
     assert_eq!(dropped.status(), 200);
-    assert_eq!(statuses, [400; 7]);
+    assert_eq!(statuses, [400; 9]);
     assert_eq!(
         now.binance,
         ProviderFaults {
@@ -259,4 +290,29 @@ async fn stream_faults_are_set_for_a_provider_with_a_stream_and_refused_otherwis
         ProviderFaults::default(),
         "a drop is not a state"
     );
+}
+
+#[tokio::test]
+async fn a_day_limit_needs_a_provider_and_limits_that_provider_only() {
+    let sim = frozen_sim(1).await;
+
+    let without = sim_post(&sim, "/sim/control", json!({ "calls_per_day": 1 })).await;
+    let set = sim_post(
+        &sim,
+        "/sim/control",
+        json!({ "provider": "coingecko", "calls_per_day": 1 }),
+    )
+    .await;
+    let faults: Faults = set.json().await.unwrap();
+    let rounds = [statuses(&sim).await, statuses(&sim).await];
+
+    assert_eq!(without.status(), 400);
+    assert_eq!(faults.coingecko.calls_per_day, 1);
+    assert_eq!(faults.alphavantage.calls_per_day, 0);
+    assert_eq!(
+        rounds,
+        [[200; 7], [429, 200, 200, 200, 200, 200, 200]],
+        "CoinGecko's second request of the day gets its own 429"
+    );
+    assert_eq!(sim.stats().by_provider["coingecko"].rate_limited, 1);
 }

@@ -8,6 +8,7 @@
 //!   [`coinlore`] fallback.
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
+//! - [`rates`]: the `rates` queue (exchange rates from USD, over the [`alphavantage`] client).
 //! - [`history`]: the `history` queue (price snapshots and coin metadata into PostgreSQL).
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
 //! - [`upstream`]: the gate every upstream request passes (shared rate limit, shared circuit
@@ -17,6 +18,7 @@
 //! - [`probe`]: the diagnostic `probe` queue (no upstream), for benchmarks and process tests.
 
 pub mod alchemy;
+pub mod alphavantage;
 pub mod binance;
 pub mod boot;
 pub mod coincap;
@@ -44,5 +46,6 @@ workers! {
     cleanup::CleanupWorker,
     catalogue::CatalogueWorker,
     history::HistoryWorker,
+    rates::RatesWorker,
     probe::ProbeWorker,
 }

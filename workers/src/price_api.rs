@@ -1,10 +1,11 @@
-//! What can go wrong asking a keyed price API (Alchemy's, CoinCap's REST) for prices, and how
-//! its answers read: the two speak different formats but signal alike (401/403 for a key, 429
-//! to slow down, 5xx when down), so they share one error and one reading.
+//! What can go wrong asking a keyed market-data API (Alchemy's and CoinCap's REST for prices,
+//! Alpha Vantage for exchange rates), and how its answers read: they speak different formats
+//! but fail alike (a refused key, a refused call, slow down, down), so they share one error and
+//! one reading of HTTP statuses (Alpha Vantage adds its own reading of 200 bodies).
 
 use std::time::Duration;
 
-use coinbeat_shared::{queue::JobError, ratelimit::Provider};
+use coinbeat_shared::{queue::JobError, ratelimit::Provider, settings::Secret};
 
 use crate::{
     http::Answer,
@@ -87,8 +88,9 @@ pub fn read(answer: &Answer) -> Reading {
     }
 }
 
-/// A successful answer's body, or the error its status says.
-pub fn body_of(provider: Provider, answer: Answer) -> Result<String, PriceApiError> {
+/// A successful answer's body, or the error its status says. `key` is cut out of any message
+/// quoted from the answer (some upstreams quote the key they were sent).
+pub fn body_of(provider: Provider, answer: Answer, key: &Secret) -> Result<String, PriceApiError> {
     let status = answer.status.as_u16();
     if answer.status.is_success() {
         return Ok(answer.body);
@@ -96,7 +98,7 @@ pub fn body_of(provider: Provider, answer: Answer) -> Result<String, PriceApiErr
     let message = if answer.status.is_redirection() {
         crate::http::REDIRECT_NOT_FOLLOWED.to_owned()
     } else {
-        answer.excerpt()
+        redact(&answer.excerpt(), key)
     };
     Err(match status {
         401 | 403 => PriceApiError::Unauthorized {
@@ -121,12 +123,18 @@ pub fn body_of(provider: Provider, answer: Answer) -> Result<String, PriceApiErr
     })
 }
 
+/// `text` with every occurrence of `key` replaced by `***`.
+pub fn redact(text: &str, key: &Secret) -> String {
+    let key = key.expose();
+    if key.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(key, "***")
+}
+
 /// The configured key, when it is set, not blank and made of characters a URL path segment or
 /// a header carries as they are (letters, digits, `-`, `_`, `.`).
-pub fn key_of(
-    provider: Provider,
-    key: Option<&coinbeat_shared::settings::Secret>,
-) -> Result<String, PriceApiError> {
+pub fn key_of(provider: Provider, key: Option<&Secret>) -> Result<Secret, PriceApiError> {
     let config = |message: String| PriceApiError::Config { provider, message };
     let key = key
         .map(|k| k.expose().trim())
@@ -140,10 +148,11 @@ pub fn key_of(
     if !key
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || key.chars().all(|c| c == '.')
     {
         return Err(config(
-            "the API key has characters other than letters, digits, '-', '_' and '.'".into(),
+            "the API key must be letters, digits, '-', '_' and '.' (not dots alone)".into(),
         ));
     }
-    Ok(key.to_owned())
+    Ok(Secret::new(key))
 }

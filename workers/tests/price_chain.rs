@@ -281,3 +281,58 @@ async fn a_chain_naming_a_keyed_provider_without_its_key_does_not_start() {
     let err = PriceWorker::new(&env).unwrap_err();
     assert!(err.to_string().contains("ALCHEMY_API_KEY"), "{err:#}");
 }
+
+#[tokio::test]
+async fn a_refused_key_on_one_link_and_an_outage_on_the_next_is_retried_not_dead() {
+    use coinbeat_shared::settings::Secret;
+    let ctx = setup(
+        &[PriceSource::Alchemy, PriceSource::CoinGecko],
+        SimConfig {
+            api_keys: vec!["right".into()],
+            ..SimConfig::default()
+        },
+        |s| {
+            s.providers.alchemy.api_key = Some(Secret::new("wrong"));
+            s.providers.coingecko.api_key = Some(Secret::new("right"));
+        },
+    )
+    .await;
+    ctx.down(SimProvider::CoinGecko);
+    let err = ctx.prices(&["BTC"]).await.unwrap_err();
+    assert!(!err.is_permanent(), "CoinGecko's outage may pass: {err:?}");
+    let reason = err.reason();
+    assert!(
+        reason.contains("alchemy") && reason.contains("coingecko"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("wrong"),
+        "the key is never quoted: {reason}"
+    );
+
+    // CoinGecko's refusal too: now nothing can pass by waiting.
+    let ctx = setup(
+        &[PriceSource::Alchemy, PriceSource::CoinGecko],
+        SimConfig {
+            api_keys: vec!["right".into()],
+            ..SimConfig::default()
+        },
+        |s| {
+            s.providers.alchemy.api_key = Some(Secret::new("wrong"));
+            s.providers.coingecko.api_key = Some(Secret::new("also-wrong"));
+        },
+    )
+    .await;
+    let err = ctx.prices(&["BTC"]).await.unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+}
+
+#[test]
+fn the_clients_never_show_their_keys() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ctx = setup(&CHAIN, SimConfig::default(), |_| {}).await;
+        let shown = format!("{:?}", ctx.worker);
+        assert!(!shown.contains(simulated::SIM_PRICE_KEY), "{shown}");
+    });
+}

@@ -15,6 +15,7 @@ use utoipa::{
 };
 
 use super::{Components, schema_ref};
+use crate::vs_currency::VsQuery;
 use crate::{
     price_feed::StreamQuery,
     routes::{
@@ -177,6 +178,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         },
         "/v1/prices/{coin}" if get => Operation {
             path: &[prices::coin_schema],
+            query: query::<VsQuery>,
             response: json::<prices::OnePrice>(),
             not_found: true,
             ..op(

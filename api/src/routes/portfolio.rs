@@ -22,14 +22,14 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use bigdecimal::{BigDecimal, RoundingMode, Zero, num_bigint::BigInt};
+use bigdecimal::{BigDecimal, RoundingMode, Zero};
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::Freshness,
     domain::{CoinId, Symbol},
 };
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{
     ToSchema,
@@ -41,6 +41,7 @@ use utoipa::{
 
 use crate::{
     ApiError, AppState, JsonBody,
+    exact::{self, big},
     routes::prices::{Missing, named_symbols, records},
 };
 
@@ -99,7 +100,7 @@ pub struct PortfolioResponse {
     holdings: Vec<Valued>,
     missing: Vec<MissingHolding>,
     /// The sum of `value_usd` over `holdings`, exact.
-    #[serde(serialize_with = "plain")]
+    #[serde(serialize_with = "exact::plain")]
     #[schema(value_type = String, example = "46594.66")]
     total_value_usd: BigDecimal,
     /// True when some holding has no cached price and is left out of the total.
@@ -116,16 +117,16 @@ pub struct PortfolioResponse {
 struct Valued {
     symbol: Symbol,
     /// The amount (amounts of one symbol listed twice summed), exact.
-    #[serde(serialize_with = "plain")]
+    #[serde(serialize_with = "exact::plain")]
     #[schema(value_type = String, example = "0.5")]
     amount: BigDecimal,
     price_usd: Decimal,
     /// `amount × price_usd`, exact.
-    #[serde(serialize_with = "plain")]
+    #[serde(serialize_with = "exact::plain")]
     #[schema(value_type = String, example = "33593.66794682830")]
     value_usd: BigDecimal,
     /// Percent of `total_value_usd`; `null` when the total is zero.
-    #[serde(serialize_with = "plain_opt")]
+    #[serde(serialize_with = "exact::plain_opt")]
     #[schema(value_type = Option<String>, example = "72.0960")]
     allocation_pct: Option<BigDecimal>,
     fetched_at: DateTime<Utc>,
@@ -136,7 +137,7 @@ struct Valued {
 
 #[derive(Debug, Serialize, ToSchema)]
 struct MissingHolding {
-    #[serde(serialize_with = "plain")]
+    #[serde(serialize_with = "exact::plain")]
     #[schema(value_type = String, example = "2")]
     amount: BigDecimal,
     #[serde(flatten)]
@@ -295,23 +296,6 @@ fn normalize_text(text: &str) -> String {
         int.to_owned()
     } else {
         format!("{int}.{frac}")
-    }
-}
-
-/// `d` exactly, as a [`BigDecimal`] (same digits, same scale).
-fn big(d: Decimal) -> BigDecimal {
-    BigDecimal::new(BigInt::from(d.mantissa()), i64::from(d.scale()))
-}
-
-/// A [`BigDecimal`] in plain notation, as a JSON string (as `Decimal`s are written).
-fn plain<S: Serializer>(d: &BigDecimal, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&d.to_plain_string())
-}
-
-fn plain_opt<S: Serializer>(d: &Option<BigDecimal>, serializer: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => plain(d, serializer),
-        None => serializer.serialize_none(),
     }
 }
 

@@ -46,6 +46,7 @@ use crate::{
     cache_reads::Kind,
     catalogue::{Alternative, NamedCoin},
     price_json::{Priced, fields_of},
+    vs_currency::{Conversion, InCurrency, VsQuery, with_vs},
 };
 
 /// Most symbols one `?symbols=` list may name.
@@ -84,6 +85,10 @@ pub struct PriceView<'a> {
     /// True when Redis could not be reached and this is the API's last copy of the record,
     /// which a newer one in Redis may have replaced since.
     pub cache_unchecked: bool,
+    /// With `?vs=`: the figures in that currency and the exchange rate used
+    /// ([`crate::vs_currency`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs: Option<InCurrency>,
 }
 
 /// A record's ages at the time of reading: [`PriceView`]'s time-dependent fields.
@@ -129,6 +134,7 @@ impl<'a> PriceView<'a> {
             age_seconds: ages.age_seconds,
             stale: ages.stale,
             cache_unchecked: false,
+            vs: None,
         }
     }
 
@@ -230,6 +236,10 @@ pub struct ListQuery {
     /// that rank).
     #[param(value_type = Option<String>, pattern = "^[0-9]{1,9}(~[ -~]{1,100})?$")]
     cursor: Option<String>,
+    /// A currency to show each price in besides USD (`eur`, any case): one of
+    /// `rates.currencies`, or `usd`.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z]{3}$")]
+    vs: Option<String>,
 }
 
 /// A comma-separated list of symbols, as [`parse_list`] reads it: spaces and empty items
@@ -339,6 +349,7 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let conversion = Conversion::of(&state, query.vs.as_deref()).await?;
     let catalogue = state.catalogue().await?;
     let prices_settings = &state.settings().prices;
     let paged = query.limit.is_some() || query.cursor.is_some();
@@ -465,7 +476,8 @@ pub async fn list(
         if i > 0 {
             body.push(b',');
         }
-        record.write(&mut body, found.now, fresh_for, found.unchecked, b"");
+        let extra = with_vs(Vec::new(), conversion.as_ref(), record, found.now);
+        record.write(&mut body, found.now, fresh_for, found.unchecked, &extra);
     }
     body.extend_from_slice(b"],");
     body.extend_from_slice(&fields_of(&ListTail {
@@ -600,13 +612,25 @@ pub(crate) async fn named(state: &AppState, raw: &str) -> Result<NamedCoin, ApiE
 pub async fn one(
     State(state): State<AppState>,
     coin: Result<Path<String>, PathRejection>,
+    query: Result<Query<VsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path(raw) = coin.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    // The coin first: an unknown one is 404 whatever the currency.
     let named = named(&state, &raw).await?;
+    let conversion = Conversion::of(&state, query.vs.as_deref()).await?;
+    let conversion = conversion.as_ref();
     let now = Utc::now();
     if let Some(record) = state.live_prices().get(&named.id, now) {
         state.cache_reads().count(Kind::Prices, true);
-        return Ok(one_json(&state, &record, now, false, &named.alternatives));
+        return Ok(one_json(
+            &state,
+            &record,
+            now,
+            false,
+            &named.alternatives,
+            conversion,
+        ));
     }
     let live = state.live_prices();
     let from_copy = || {
@@ -646,6 +670,7 @@ pub async fn one(
             Utc::now(),
             unchecked,
             &named.alternatives,
+            conversion,
         )),
         None => Err(absent(&state, &named)),
     }
@@ -658,12 +683,14 @@ fn one_json(
     now: DateTime<Utc>,
     unchecked: bool,
     alternatives: &[Alternative],
+    conversion: Option<&Conversion>,
 ) -> Response {
     let extra = if alternatives.is_empty() {
         Vec::new()
     } else {
         fields_of(&Alternatives { alternatives })
     };
+    let extra = with_vs(extra, conversion, record, now);
     let mut body = Vec::with_capacity(512);
     let fresh_for = state.settings().prices.fresh_for();
     record.write(&mut body, now, fresh_for, unchecked, &extra);

@@ -13,7 +13,10 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{
-    cache::Freshness, domain::Symbol, ratelimit::Provider, settings::PriceSource,
+    cache::Freshness,
+    domain::{Currency, Symbol},
+    ratelimit::Provider,
+    settings::PriceSource,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -36,6 +39,8 @@ pub struct StatusView {
     /// The price chain (`prices.providers`): the upstreams a price job asks, in order.
     #[schema(value_type = Vec<String>)]
     price_chain: Vec<PriceSource>,
+    /// Each of `rates.currencies` with its stored exchange rate (for `?vs=`), or none yet.
+    rates: Vec<RateStatus>,
     /// PostgreSQL, the history that lasts.
     history_storage: HistoryHealth,
 }
@@ -87,10 +92,25 @@ pub struct ProviderStatus {
     rate_limit: Option<String>,
 }
 
+/// One currency prices can be shown in, and the rate held for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateStatus {
+    #[schema(value_type = String)]
+    currency: Currency,
+    /// Units per US dollar; `null`: none stored (not fetched yet, or no Alpha Vantage key).
+    per_usd: Option<rust_decimal::Decimal>,
+    source: Option<String>,
+    fetched_at: Option<DateTime<Utc>>,
+    age_seconds: Option<u64>,
+    /// True once older than `rates.fresh_secs`.
+    stale: bool,
+}
+
 /// `GET /v1/status`.
 pub async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let checked_at = Utc::now();
     let (redis, history_storage) = tokio::join!(ping(&state), history_health(&state));
+    let rates = rates_status(&state, checked_at, redis.connected).await;
     let prices = match prices_status(&state, redis.connected).await {
         Ok(prices) => prices,
         // Redis went away between the ping and the reads, or was never reached and nothing
@@ -104,9 +124,42 @@ pub async fn status(State(state): State<AppState>) -> Result<Response, ApiError>
         prices,
         providers: providers(&state),
         price_chain: state.settings().prices.providers.clone(),
+        rates,
         history_storage,
     })
     .into_response())
+}
+
+/// The rates as last read (none while Redis has never answered; not asked for again while the
+/// ping says Redis is down).
+async fn rates_status(
+    state: &AppState,
+    now: DateTime<Utc>,
+    redis_connected: bool,
+) -> Vec<RateStatus> {
+    let held = if redis_connected {
+        state.rates().await.unwrap_or_default()
+    } else {
+        state.rates_as_last_read().unwrap_or_default()
+    };
+    let settings = &state.settings().rates;
+    settings
+        .currencies
+        .iter()
+        .map(|&currency| {
+            let rate = held.get(&currency);
+            let freshness =
+                rate.map(|r| Freshness::assess(r.fetched_at, now, settings.fresh_for()));
+            RateStatus {
+                currency,
+                per_usd: rate.map(|r| r.per_usd),
+                source: rate.map(|r| r.source.clone()),
+                fetched_at: rate.map(|r| r.fetched_at),
+                age_seconds: freshness.map(|f| f.age_seconds),
+                stale: freshness.is_none_or(|f| f.stale),
+            }
+        })
+        .collect()
 }
 
 async fn ping(state: &AppState) -> RedisStatus {

@@ -40,23 +40,21 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
-    Ok(sse(state, feed))
+    Ok(sse(feed))
 }
 
 /// `feed` as Server-Sent Events (also `GET /v1/ws/prices` without a WebSocket handshake).
-pub(crate) fn sse(state: AppState, feed: PriceFeed) -> Response {
+pub(crate) fn sse(feed: PriceFeed) -> Response {
     let keepalive = KeepAlive::new()
         .interval(feed.keepalive())
         .text("keep-alive");
-    Sse::new(events(state, feed))
-        .keep_alive(keepalive)
-        .into_response()
+    Sse::new(events(feed)).keep_alive(keepalive).into_response()
 }
 
-fn events(state: AppState, feed: PriceFeed) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((state, feed), |(state, mut feed)| async move {
+fn events(feed: PriceFeed) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(feed, |mut feed| async move {
         let event = match feed.next().await? {
-            FeedItem::Price(event) => Event::default().event("price").data(&*event.json(&state)),
+            FeedItem::Price(event) => Event::default().event("price").data(&*feed.render(&event)),
             FeedItem::Lagged(missed) => Event::default()
                 .event("lagged")
                 .json_data(json!({ "missed": missed }))
@@ -66,6 +64,6 @@ fn events(state: AppState, feed: PriceFeed) -> impl Stream<Item = Result<Event, 
                 .json_data(json!({ "reason": "shutdown" }))
                 .expect("a reason serializes"),
         };
-        Some((Ok(event), (state, feed)))
+        Some((Ok(event), feed))
     })
 }

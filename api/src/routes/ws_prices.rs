@@ -64,7 +64,7 @@ pub async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(_) if !headers.contains_key(header::UPGRADE) => {
             let feed = PriceFeed::open(&state, &query, client.map(|Extension(c)| c)).await?;
-            return Ok(super::stream_prices::sse(state, feed));
+            return Ok(super::stream_prices::sse(feed));
         }
         Err(e) => return Err(ApiError::BadRequest(e.body_text())),
     };
@@ -76,11 +76,11 @@ pub async fn upgrade(
         // Every message is sent (and flushed) on its own; no buffer to fill first.
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(state, feed, socket))
+        .on_upgrade(move |socket| serve(feed, socket))
         .into_response())
 }
 
-async fn serve(state: AppState, mut feed: PriceFeed, socket: WebSocket) {
+async fn serve(mut feed: PriceFeed, socket: WebSocket) {
     let keepalive = feed.keepalive();
     let send_timeout = keepalive * 2;
     let (mut sink, mut incoming) = socket.split();
@@ -88,7 +88,7 @@ async fn serve(state: AppState, mut feed: PriceFeed, socket: WebSocket) {
     loop {
         let message = tokio::select! {
             item = feed.next() => match item {
-                Some(FeedItem::Price(event)) => price_text(&event.json(&state)),
+                Some(FeedItem::Price(event)) => price_text(&feed.render(&event)),
                 Some(FeedItem::Lagged(missed)) => text("lagged", &json!({ "missed": missed })),
                 Some(FeedItem::Closing) => {
                     let _ = send(&mut sink, text("closing", &json!({ "reason": "shutdown" })), send_timeout).await;

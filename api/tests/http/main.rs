@@ -17,6 +17,7 @@ mod on_demand;
 mod openapi;
 mod portfolio;
 mod prices;
+mod rates;
 mod schedules;
 mod service;
 mod status;

@@ -174,7 +174,8 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
             "health",
             "cleanup",
             "catalogue",
-            "history"
+            "history",
+            "rates"
         ])
     );
 

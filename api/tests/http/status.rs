@@ -86,13 +86,26 @@ async fn status_counts_the_tracked_prices_and_their_ages_names_the_providers_and
             "etherscan",
             "coinlore",
             "alchemy",
-            "coincap"
+            "coincap",
+            "alphavantage"
         ]
     );
     assert_eq!(
         body["price_chain"],
         serde_json::json!(["coingecko", "binance"]),
         "the default chain"
+    );
+    // The default currencies, none with a rate yet.
+    let rates = body["rates"].as_array().unwrap();
+    let codes: Vec<&str> = rates
+        .iter()
+        .map(|r| r["currency"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["EUR", "GBP", "JPY"], "{body}");
+    assert!(
+        rates
+            .iter()
+            .all(|r| r["per_usd"].is_null() && r["stale"] == true)
     );
     assert!(!body.to_string().contains(CG_KEY), "the key leaked: {body}");
 

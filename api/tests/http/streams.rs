@@ -199,6 +199,27 @@ async fn an_sse_client_gets_the_snapshot_then_a_write_within_a_second_shaped_lik
 }
 
 #[tokio::test]
+async fn a_stream_with_vs_sends_each_price_in_that_currency_too() {
+    let api = Api::start().await;
+    start_following(&api).await;
+    crate::rates::write_rate(&api, "EUR", "0.5", TimeDelta::minutes(1)).await;
+    let mut sse = SseClient::open(&api, "/v1/stream/prices?symbols=BTC&vs=eur").await;
+    let (_, snapshot) = sse.next_event(Duration::from_secs(2)).await;
+    assert_eq!(snapshot["usd"], "60000.1");
+    assert_eq!(snapshot["vs"]["currency"], "EUR", "{snapshot}");
+    assert_eq!(snapshot["vs"]["price"], "30000.05", "{snapshot}");
+    api.write(&[record("BTC", "61234.5", Utc::now())]).await;
+    let (_, update) = sse.next_event(Duration::from_secs(1)).await;
+    assert_eq!(update["vs"]["price"], "30617.25", "{update}");
+    assert_eq!(update["vs"]["rate_source"], "alphavantage");
+
+    // A currency with no rate is refused before anything is streamed.
+    let (status, body) = api.get("/v1/stream/prices?vs=gbp").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_error(&body, "rate_unavailable");
+}
+
+#[tokio::test]
 async fn a_websocket_client_gets_the_snapshot_then_a_write_within_a_second_shaped_like_the_price_route()
  {
     let api = Api::start().await;

@@ -145,7 +145,8 @@ async fn an_unknown_kind_is_a_422_naming_the_valid_kinds() {
             "health",
             "cleanup",
             "catalogue",
-            "history"
+            "history",
+            "rates"
         ])
     );
 }

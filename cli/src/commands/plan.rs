@@ -17,7 +17,7 @@ pub fn plan_command(settings: &coinbeat_shared::Settings, json: bool) -> anyhow:
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<10} {:<20} {:>10} {:>10} {:>10}  fits",
+        "{:<12} {:<20} {:>10} {:>10} {:>10}  fits",
         "provider", "window", "needed", "limit", "wait"
     );
     for w in &plan.windows {
@@ -26,7 +26,7 @@ pub fn plan_command(settings: &coinbeat_shared::Settings, json: bool) -> anyhow:
             .longest_wait_ms
             .map_or_else(String::new, |ms| format!("{:.1}s", ms as f64 / 1_000.0));
         println!(
-            "{:<10} {:<20} {:>10} {:>10} {:>10}  {}",
+            "{:<12} {:<20} {:>10} {:>10} {:>10}  {}",
             provider.as_str().unwrap_or_default(),
             w.window,
             w.needed,

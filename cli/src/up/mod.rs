@@ -80,7 +80,7 @@ pub async fn up(
             .await
             .context("starting the simulator")?;
         println!(
-            "simulator at {} (CoinGecko, Binance and its streams, CoinCap and its stream, Alchemy, CoinLore, Etherscan; {} coins; \
+            "simulator at {} (CoinGecko, Binance and its streams, CoinCap and its stream, Alchemy, CoinLore, Etherscan, Alpha Vantage; {} coins; \
              it refuses what the configured rate limits would not allow, counted at /sim/stats)",
             sim.root_url(),
             args.sim_coins.max(coinbeat_sim::BUILTIN_COINS)
@@ -116,6 +116,14 @@ pub async fn up(
         if settings.providers.alchemy.api_key.is_none() {
             // Alchemy needs a key in every request's path; the simulator takes any.
             env.push(("ALCHEMY_API_KEY".into(), "simulated".into()));
+        }
+        env.push((
+            "COINBEAT_PROVIDERS__ALPHAVANTAGE__BASE_URL".into(),
+            sim.alphavantage_url(),
+        ));
+        if settings.providers.alphavantage.api_key.is_none() {
+            // The exchange rates need a key; the simulator takes any.
+            env.push(("ALPHAVANTAGE_API_KEY".into(), "simulated".into()));
         }
         env.push((
             "COINBEAT_PROVIDERS__ETHERSCAN__BASE_URL".into(),

@@ -22,6 +22,7 @@ pub fn sim_limits(settings: &Settings) -> Faults {
         (Upstream::Etherscan, Provider::Etherscan),
         (Upstream::Alchemy, Provider::Alchemy),
         (Upstream::CoinCap, Provider::CoinCap),
+        (Upstream::AlphaVantage, Provider::AlphaVantage),
     ] {
         // The settings were validated when they loaded.
         let Ok(spec) = settings.providers.rate_spec(upstream) else {

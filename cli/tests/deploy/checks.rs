@@ -719,9 +719,11 @@ fn check_redis_users(compose: &Compose, k8s: &K8s, problems: &mut Vec<String>) {
 }
 
 /// Settings that are secrets: a workload gets only those it uses.
-const SECRETS: [&str; 12] = [
+const SECRETS: [&str; 14] = [
     "ALCHEMY_API_KEY",
     "COINBEAT_PROVIDERS__ALCHEMY__API_KEY",
+    "ALPHAVANTAGE_API_KEY",
+    "COINBEAT_PROVIDERS__ALPHAVANTAGE__API_KEY",
     "DATABASE_URL",
     "COINBEAT_HISTORY__DATABASE_URL",
     "COINCAP_API_KEY",
@@ -758,6 +760,10 @@ fn secrets_needed(binary: &str) -> BTreeSet<&'static str> {
             Provider::CoinCap => {
                 needed.extend(["COINCAP_API_KEY", "COINBEAT_PROVIDERS__COINCAP__API_KEY"])
             }
+            Provider::AlphaVantage => needed.extend([
+                "ALPHAVANTAGE_API_KEY",
+                "COINBEAT_PROVIDERS__ALPHAVANTAGE__API_KEY",
+            ]),
             Provider::Binance | Provider::CoinLore => {}
         }
     }

@@ -5,6 +5,7 @@
 //!   one history point per write, an update event per record, reads by symbol.
 //! - [`MarketSnapshot`], [`GlobalStats`], [`CoinSupply`], [`MarketCache`]: market data, each
 //!   document newest-wins.
+//! - [`RateRecord`], [`RateCache`]: exchange rates from USD, each newest-wins, for `?vs=`.
 //! - [`HealthReport`]: the latest report of the health worker.
 //! - [`Freshness`]: a record's age and whether it is stale.
 //! - [`WalletAnalysis`], [`WalletCache`]: one wallet's analysis, newest-wins, by chain and address.
@@ -20,6 +21,7 @@ mod price;
 mod price_cache;
 mod price_migration;
 mod price_sweep;
+mod rates;
 mod stats;
 mod wallet;
 mod wallet_cache;
@@ -38,6 +40,7 @@ pub use price::{HistoryPoint, PriceRecord};
 pub use price_cache::{PriceCache, WriteOutcome};
 pub use price_migration::migrate_symbol_keys;
 pub use price_sweep::{PriceSweep, sweep_prices};
+pub use rates::{RATE_EXPIRY, RateCache, RateRecord};
 pub use stats::{KINDS, KindStats, cache_stats};
 pub use wallet::{Counterparty, TokenHolding, WalletAnalysis, WalletFlags};
 pub use wallet_cache::WalletCache;

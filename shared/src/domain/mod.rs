@@ -3,11 +3,13 @@
 mod address;
 mod chain;
 mod coin_id;
+mod currency;
 mod symbol;
 mod units;
 
 pub use address::{Address, AddressError};
 pub use chain::{Chain, ChainError};
 pub use coin_id::{CoinId, CoinIdError};
+pub use currency::{Currency, CurrencyError};
 pub use symbol::{Symbol, SymbolError};
 pub use units::{MAX_UNITS_DIGITS, Units, UnitsError};

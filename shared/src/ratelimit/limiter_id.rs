@@ -21,16 +21,19 @@ pub enum Provider {
     /// CoinCap's REST API (v3): a link of the price chain. Its stream (the stream-worker's
     /// second source) is a WebSocket and takes no permits.
     CoinCap,
+    /// Alpha Vantage: the exchange rates (`rates` queue).
+    AlphaVantage,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 7] = [
         Provider::CoinGecko,
         Provider::Binance,
         Provider::Etherscan,
         Provider::CoinLore,
         Provider::Alchemy,
         Provider::CoinCap,
+        Provider::AlphaVantage,
     ];
 
     /// The lowercase name used in settings paths, Redis keys and metrics.
@@ -42,6 +45,7 @@ impl Provider {
             Self::CoinLore => "coinlore",
             Self::Alchemy => "alchemy",
             Self::CoinCap => "coincap",
+            Self::AlphaVantage => "alphavantage",
         }
     }
 }

@@ -26,6 +26,7 @@ mod plan;
 mod price_chain;
 mod prices;
 mod providers;
+mod rates;
 mod schedule;
 mod streams;
 pub mod tiers;
@@ -46,9 +47,10 @@ pub use plan::{OverLimits, PlanSettings};
 pub use price_chain::{ALCHEMY_SYMBOLS_PER_CALL, COINCAP_IDS_PER_CALL, PriceSource};
 pub use prices::PricesSettings;
 pub use providers::{
-    BinanceSettings, CoinCapSettings, CoinGeckoPlan, CoinGeckoSettings, CoinLoreSettings,
-    EtherscanSettings, ProviderSettings, ProvidersSettings,
+    AlchemySettings, AlphaVantageSettings, BinanceSettings, CoinCapSettings, CoinGeckoPlan,
+    CoinGeckoSettings, CoinLoreSettings, EtherscanSettings, ProviderSettings, ProvidersSettings,
 };
+pub use rates::{RATES_ENTRY, RatesSettings};
 pub use schedule::{ScheduleEntry, ScheduleTable, TierEntry, default_schedule};
 pub use streams::StreamsSettings;
 pub use tiers::{TierSettings, TierSource};
@@ -89,6 +91,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub health: HealthSettings,
     pub history: HistorySettings,
+    pub rates: RatesSettings,
     pub ops: OpsSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -110,6 +113,7 @@ impl Default for Settings {
             api: ApiSettings::default(),
             health: HealthSettings::default(),
             history: HistorySettings::default(),
+            rates: RatesSettings::default(),
             ops: OpsSettings::default(),
             telemetry: TelemetrySettings::default(),
         }
@@ -136,6 +140,8 @@ impl Settings {
             .validate(&settings.prices.tiers)
             .map_err(SettingsError::Invalid)?;
         settings.history.extend_schedule(&mut settings.schedule);
+        settings.rates.validate().map_err(SettingsError::Invalid)?;
+        settings.rates.extend_schedule(&mut settings.schedule);
         if settings.plan.over_limits == OverLimits::Stretch {
             let mut table = std::mem::take(&mut settings.schedule);
             crate::plan::stretch_tiers(&settings, &mut table, chrono::Utc::now());
@@ -188,13 +194,14 @@ impl Settings {
 
 /// Settings also read under a plain environment name, `(name, setting path)`: the names every
 /// other tool in this space uses. They win over the `COINBEAT_*` form.
-pub const ENV_ALIASES: [(&str, &str); 6] = [
+pub const ENV_ALIASES: [(&str, &str); 7] = [
     ("REDIS_URL", "redis.url"),
     ("DATABASE_URL", "history.database_url"),
     ("COINGECKO_API_KEY", "providers.coingecko.api_key"),
     ("ETHERSCAN_API_KEY", "providers.etherscan.api_key"),
     ("COINCAP_API_KEY", "providers.coincap.api_key"),
     ("ALCHEMY_API_KEY", "providers.alchemy.api_key"),
+    ("ALPHAVANTAGE_API_KEY", "providers.alphavantage.api_key"),
 ];
 
 /// Where Redis is and how our keys are named in it.
@@ -269,6 +276,8 @@ impl Default for QueuesSettings {
                 ("market".to_owned(), cap(100_000)),
                 ("wallet".to_owned(), cap(100_000)),
                 ("health".to_owned(), cap(10_000)),
+                // A few runs a day, each a handful of calls.
+                ("rates".to_owned(), cap(10_000)),
                 ("cleanup".to_owned(), cleanup),
                 // Backfills are bound by CoinGecko's limit: four at once keep it busy, and
                 // more would only parse answers while permits are granted, delaying requests

@@ -16,6 +16,7 @@ pub struct ProvidersSettings {
     pub coinlore: CoinLoreSettings,
     pub coincap: CoinCapSettings,
     pub alchemy: AlchemySettings,
+    pub alphavantage: AlphaVantageSettings,
 }
 
 impl ProvidersSettings {
@@ -41,6 +42,7 @@ impl ProvidersSettings {
             Provider::CoinLore => &self.coinlore.rate_limit,
             Provider::Alchemy => &self.alchemy.rate_limit,
             Provider::CoinCap => &self.coincap.rate_limit,
+            Provider::AlphaVantage => &self.alphavantage.rate_limit,
         })
     }
 
@@ -53,6 +55,9 @@ impl ProvidersSettings {
             Provider::Etherscan => LimiterId::for_key(provider, self.etherscan.api_key.as_ref()),
             Provider::Alchemy => LimiterId::for_key(provider, self.alchemy.api_key.as_ref()),
             Provider::CoinCap => LimiterId::for_key(provider, self.coincap.api_key.as_ref()),
+            Provider::AlphaVantage => {
+                LimiterId::for_key(provider, self.alphavantage.api_key.as_ref())
+            }
             Provider::Binance | Provider::CoinLore => LimiterId::new(provider),
         }
     }
@@ -65,6 +70,7 @@ impl ProvidersSettings {
             Provider::Etherscan => self.etherscan.api_key.as_ref(),
             Provider::Alchemy => self.alchemy.api_key.as_ref(),
             Provider::CoinCap => self.coincap.api_key.as_ref(),
+            Provider::AlphaVantage => self.alphavantage.api_key.as_ref(),
             Provider::Binance | Provider::CoinLore => None,
         };
         key.is_some_and(|k| !k.expose().trim().is_empty())
@@ -261,6 +267,46 @@ impl AlchemySettings {
     pub fn effective_base_url(&self) -> &str {
         let url = if self.base_url.is_empty() {
             "https://api.g.alchemy.com/prices/v1"
+        } else {
+            self.base_url.as_str()
+        };
+        url.trim_end_matches('/')
+    }
+}
+
+/// Alpha Vantage: the exchange rates from USD (`CURRENCY_EXCHANGE_RATE`, one pair a request)
+/// the `rates` queue stores. A key is required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlphaVantageSettings {
+    /// Empty means `https://www.alphavantage.co`; requests go to `{base_url}/query`.
+    pub base_url: String,
+    /// `COINBEAT_PROVIDERS__ALPHAVANTAGE__API_KEY` or `ALPHAVANTAGE_API_KEY`. Sent as the
+    /// `apikey` query parameter; request URLs are never logged.
+    pub api_key: Option<Secret>,
+    /// A request slower than this fails.
+    pub timeout_ms: u64,
+    /// Requests allowed per key, like `25/day`; `off` for none. Default `25/day`: the free
+    /// key's limit (premium plans `75/min` and up).
+    pub rate_limit: String,
+}
+
+impl Default for AlphaVantageSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            timeout_ms: 10_000,
+            rate_limit: "25/day".into(),
+        }
+    }
+}
+
+impl AlphaVantageSettings {
+    /// The configured base URL or the public one; never with a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        let url = if self.base_url.is_empty() {
+            "https://www.alphavantage.co"
         } else {
             self.base_url.as_str()
         };

@@ -99,6 +99,12 @@ impl Market {
         self.clock.advance(steps);
     }
 
+    /// The current step and when it began (unix seconds): the clock of what is priced off the
+    /// market but is not a coin (Alpha Vantage's exchange rates).
+    pub(crate) fn step_now(&self) -> (u64, u64) {
+        (self.clock.step(), self.clock.step_began_unix_secs())
+    }
+
     /// How many coins exist, listed or not.
     pub(crate) fn coin_count(&self) -> u64 {
         self.catalogue.len()

@@ -1,6 +1,9 @@
 //! HTTP calls to Alchemy's Prices API with the configured key, base URL and timeout.
 
-use coinbeat_shared::{ratelimit::Provider, settings::ALCHEMY_SYMBOLS_PER_CALL};
+use coinbeat_shared::{
+    ratelimit::Provider,
+    settings::{ALCHEMY_SYMBOLS_PER_CALL, Secret},
+};
 
 use crate::{
     boot::WorkerEnv,
@@ -14,8 +17,10 @@ use super::{AlchemyPrice, parse_by_symbol};
 #[derive(Debug, Clone)]
 pub struct Alchemy {
     upstream: Upstream,
-    /// `{base_url}/{key}`: every endpoint's prefix.
-    keyed_url: String,
+    base_url: String,
+    /// A path segment of every request (`{base_url}/{key}/tokens/…`), as Alchemy's clients
+    /// send it; a `Secret`, so the client's `Debug` never shows it.
+    key: Secret,
 }
 
 impl Alchemy {
@@ -32,7 +37,8 @@ impl Alchemy {
             .map_err(|e| config(format!("providers.alchemy.rate_limit: {e}")))?;
         Ok(Self {
             upstream,
-            keyed_url: format!("{}/{key}", settings.effective_base_url()),
+            base_url: settings.effective_base_url().to_owned(),
+            key,
         })
     }
 
@@ -46,18 +52,13 @@ impl Alchemy {
     pub async fn by_symbol(&self, symbols: &[String]) -> Result<Vec<AlchemyPrice>, PriceApiError> {
         debug_assert!(symbols.len() as u64 <= ALCHEMY_SYMBOLS_PER_CALL);
         let query: Vec<(&str, &str)> = symbols.iter().map(|s| ("symbols", s.as_str())).collect();
+        let path = format!("/{}/tokens/by-symbol", self.key.expose());
         let answer = self
             .upstream
-            .get(
-                &self.keyed_url,
-                "/tokens/by-symbol",
-                &query,
-                1,
-                price_api::read,
-            )
+            .get(&self.base_url, &path, &query, 1, price_api::read)
             .await?;
         let status = answer.status.as_u16();
-        let body = price_api::body_of(Provider::Alchemy, answer)?;
+        let body = price_api::body_of(Provider::Alchemy, answer, &self.key)?;
         parse_by_symbol(&body).map_err(|message| PriceApiError::Unavailable {
             provider: Provider::Alchemy,
             status,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use coinbeat_shared::ratelimit::Provider;
+use coinbeat_shared::{plan::ticker_24h_weight, ratelimit::Provider};
 use reqwest::StatusCode;
 
 use super::{BinanceError, Ticker24h, ticker::parse_tickers};
@@ -15,7 +15,7 @@ use crate::{
 
 /// When Binance throttles (429) or bans (418) without a `Retry-After`, every replica waits this
 /// long at least.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(super) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A Binance spot market-data client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -159,15 +159,6 @@ impl Binance {
             status: code,
             message: excerpt(&body),
         })
-    }
-}
-
-/// `/api/v3/ticker/24hr`'s documented weight: 2 for 1 to 20 symbols, 40 up to 100, 80 above.
-fn ticker_24h_weight(symbols: usize) -> u32 {
-    match symbols {
-        0..=20 => 2,
-        21..=100 => 40,
-        _ => 80,
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::client::DEFAULT_RETRY_AFTER;
+
 /// A Binance call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BinanceError {
@@ -35,9 +37,6 @@ impl BinanceError {
         matches!(self, Self::Rejected { code: -1121, .. })
     }
 }
-
-/// When Binance throttles without a `Retry-After`, wait this long at least.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl From<BinanceError> for coinbeat_shared::queue::JobError {
     fn from(e: BinanceError) -> Self {

@@ -1,7 +1,10 @@
 //! HTTP calls to CoinCap's REST API (v3) with the configured key, base URL and timeout: a
 //! link of the price chain. The key goes in an `Authorization: Bearer` header.
 
-use coinbeat_shared::{ratelimit::Provider, settings::COINCAP_IDS_PER_CALL};
+use coinbeat_shared::{
+    ratelimit::Provider,
+    settings::{COINCAP_IDS_PER_CALL, Secret},
+};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use crate::{
@@ -17,6 +20,8 @@ use super::assets::{Asset, parse_assets};
 pub struct CoinCapRest {
     upstream: Upstream,
     base_url: String,
+    /// Only to cut it out of quoted answers: it travels in a sensitive header.
+    key: Secret,
 }
 
 impl CoinCapRest {
@@ -27,7 +32,7 @@ impl CoinCapRest {
         let settings = &env.settings.providers.coincap;
         let key = price_api::key_of(provider, settings.api_key.as_ref())?;
         let config = |message: String| PriceApiError::Config { provider, message };
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {key}"))
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
             .map_err(|_| config("the API key cannot be sent in a header".into()))?;
         bearer.set_sensitive(true);
         let headers = HeaderMap::from_iter([(AUTHORIZATION, bearer)]);
@@ -38,6 +43,7 @@ impl CoinCapRest {
         Ok(Self {
             upstream,
             base_url: settings.effective_base_url().to_owned(),
+            key,
         })
     }
 
@@ -59,7 +65,7 @@ impl CoinCapRest {
             .get(&self.base_url, "/assets", &query, 1, price_api::read)
             .await?;
         let status = answer.status.as_u16();
-        let body = price_api::body_of(Provider::CoinCap, answer)?;
+        let body = price_api::body_of(Provider::CoinCap, answer, &self.key)?;
         parse_assets(&body).map_err(|message| PriceApiError::Unavailable {
             provider: Provider::CoinCap,
             status,

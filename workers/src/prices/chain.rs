@@ -172,7 +172,15 @@ impl Link {
                     .collect()
             }
             Self::CoinCap(client, settings) => {
-                let asset_id = |coin: &Wanted| settings.asset_id(&coin.symbol, coin.id.as_str()).to_owned();
+// CoinCap's own id where it differs, by ticker: only for a coin its ticker names
+                // (another coin of that ticker is asked by its own id).
+                let asset_id = |coin: &Wanted| {
+                    if coin.by_ticker {
+                        settings.asset_id(&coin.symbol, coin.id.as_str()).to_owned()
+                    } else {
+                        coin.id.to_string()
+                    }
+                };
                 let ids: Vec<String> = batch.iter().map(|w| asset_id(w)).collect();
                 let assets = client.assets(&ids).await?;
                 batch
@@ -293,9 +301,7 @@ pub(super) async fn run_chain<'a>(
         });
         outcome.requests += answer.requests;
         outcome.records.extend(answer.records);
-        if let Some(error) = answer.error {
-            outcome.first_error.get_or_insert(error);
-        }
+        outcome.errors.extend(answer.error);
     }
     // Failed: asked, and no link that was asked answered. Missing: the rest of the unpriced.
     (outcome.failed, outcome.missing) = left
@@ -312,10 +318,34 @@ pub(super) struct ChainOutcome<'a> {
     pub(super) missing: Vec<&'a Wanted>,
     /// Coins every link asked for failed on.
     pub(super) failed: Vec<&'a Wanted>,
-    /// The first failure of any link.
-    pub(super) first_error: Option<JobError>,
+    /// Each link's first failure, in the chain's order.
+    pub(super) errors: Vec<JobError>,
     pub(super) links: Vec<LinkReport>,
     pub(super) requests: usize,
+}
+
+impl ChainOutcome<'_> {
+    /// The job's error when coins failed on every link asked: every link's reason, classed by
+    /// the most hopeful of them (throttled, for the shortest wait, if any link was; else
+    /// transient if any failure may pass; permanent only when every one is), so one link's
+    /// refused key does not kill a job another link's passing outage would let through.
+    pub(super) fn job_error(&self) -> JobError {
+        let reason = self
+            .errors
+            .iter()
+            .map(JobError::reason)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let shortest_wait = self.errors.iter().filter_map(JobError::retry_after).min();
+        match shortest_wait {
+            Some(wait) => JobError::throttled(reason, wait),
+            None if self.errors.iter().all(JobError::is_permanent) && !self.errors.is_empty() => {
+                JobError::permanent(reason)
+            }
+            None if self.errors.is_empty() => JobError::transient("no price provider answered"),
+            None => JobError::transient(reason),
+        }
+    }
 }
 
 /// One link's part, for the job's result.

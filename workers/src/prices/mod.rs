@@ -72,6 +72,12 @@ impl PriceWorker {
         for &source in &settings.prices.providers {
             chain.extend(Link::build(source, env)?);
         }
+        if chain.is_empty() {
+            anyhow::bail!(
+                "the price chain is empty: prices.providers names only binance, and \
+                 providers.binance.enabled is false"
+            );
+        }
         Ok(Self {
             chain,
             coingecko: CoinGecko::new(env)?,
@@ -137,9 +143,7 @@ impl PriceWorker {
         let outcome = chain::run_chain(&self.chain, &wanted, self.parallel_requests).await;
         let written = self.write(&outcome.records).await?;
         if !outcome.failed.is_empty() {
-            let error = outcome
-                .first_error
-                .unwrap_or_else(|| JobError::transient("every price provider failed"));
+            let error = outcome.job_error();
             tracing::warn!(error = %error.reason(), coins = outcome.failed.len(), "no provider of the chain answered");
             return Err(error);
         }
@@ -148,17 +152,17 @@ impl PriceWorker {
         if !missing.is_empty() {
             tracing::warn!(?missing, "no price for some coins");
         }
-        // The first link that failed, and the next one that priced what it could not.
+        // The first link that failed, and the first one after it that priced something.
         let fallback = outcome
             .links
             .iter()
-            .find_map(|failed| failed.error.as_ref())
-            .and_then(|reason| {
-                let used = outcome.links.iter().skip(1).find(|l| l.priced > 0)?;
+            .position(|link| link.error.is_some())
+            .and_then(|failed| {
+                let used = outcome.links[failed + 1..].iter().find(|l| l.priced > 0)?;
                 Some(json!({
                     "source": used.source,
                     "priced": used.priced,
-                    "reason": reason,
+                    "reason": outcome.links[failed].error,
                 }))
             });
         Ok(Some(json!({

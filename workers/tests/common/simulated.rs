@@ -13,7 +13,7 @@ pub use coinbeat_shared::ratelimit::Provider as Upstream;
 
 /// The key the simulator's Etherscan takes.
 pub const SIM_ETHERSCAN_KEY: &str = "sim-key";
-/// The key given to the simulator's Alchemy and CoinCap (which take any key unless the
+/// The key given to the simulator's Alchemy, CoinCap and Alpha Vantage (which take any key unless the
 /// simulator is configured with `api_keys`).
 pub const SIM_PRICE_KEY: &str = "sim-price-key";
 
@@ -51,6 +51,10 @@ pub fn point_at(settings: &mut Settings, sim: &SimHandle, provider: Upstream) {
         Upstream::CoinCap => {
             providers.coincap.base_url = sim.coincap_rest_url();
             providers.coincap.api_key = Some(Secret::new(SIM_PRICE_KEY));
+        }
+        Upstream::AlphaVantage => {
+            providers.alphavantage.base_url = sim.alphavantage_url();
+            providers.alphavantage.api_key = Some(Secret::new(SIM_PRICE_KEY));
         }
     }
 }
