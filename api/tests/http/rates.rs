@@ -31,10 +31,11 @@ pub async fn write_rate(api: &Api, currency: &str, per_usd: &str, age: Duration)
     assert!(written);
 }
 
-/// `a × b` as Python's `Decimal` computes it (default context: 28 significant digits), in
-/// plain notation without trailing zeros.
+/// `a × b` as Python's `Decimal` computes it, with a context wide enough (100 digits) that
+/// the product is exact, in plain notation without trailing zeros.
 fn python_product(a: &str, b: &str) -> String {
-    let script = "import sys\nfrom decimal import Decimal as D\n\
+    let script = "import sys\nfrom decimal import Decimal as D, getcontext\n\
+                  getcontext().prec = 100\n\
                   p = (D(sys.argv[1]) * D(sys.argv[2])).normalize()\nprint(format(p, 'f'))";
     let out = std::process::Command::new("python3")
         .args(["-c", script, a, b])
@@ -48,14 +49,21 @@ fn python_product(a: &str, b: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// A decimal string without trailing zeros, as `python_product` prints.
+/// A plain decimal string without trailing zeros, as `python_product` prints (read as text:
+/// a `Decimal` would round past 28 digits).
 fn normal(text: &Value) -> String {
-    text.as_str()
-        .unwrap()
-        .parse::<rust_decimal::Decimal>()
-        .unwrap()
-        .normalize()
-        .to_string()
+    let text = text.as_str().unwrap();
+    match text.split_once('.') {
+        Some((int, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                int.to_owned()
+            } else {
+                format!("{int}.{frac}")
+            }
+        }
+        None => text.to_owned(),
+    }
 }
 
 #[tokio::test]
@@ -94,6 +102,18 @@ async fn eur_prices_are_the_exact_decimal_product_of_the_usd_price_and_the_store
     let age = vs["rate_age_seconds"].as_u64().unwrap();
     assert!((299..330).contains(&age), "{vs}");
     assert_eq!(vs["rate_stale"], false);
+
+    // A figure of CoinCap's 16 places times the rate has 36 digits, past a `Decimal`'s 28:
+    // every one is kept.
+    let mut wide = record("SOL", "141.2345678901234567", now);
+    wide.market_cap_usd = Some("119150835874.4699281625807300".parse().unwrap());
+    api.write(&[wide]).await;
+    let (_, sol) = api.get("/v1/prices/SOL?vs=eur").await;
+    assert_eq!(
+        normal(&sol["vs"]["market_cap"]),
+        python_product("119150835874.4699281625807300", "0.92345678")
+    );
+    assert!(normal(&sol["vs"]["market_cap"]).len() > 30, "{sol}");
 
     // The list, every price converted; a sub-cent one keeps its digits.
     let (status, list) = api.get("/v1/prices?symbols=BTC,TRX&vs=EUR").await;
