@@ -107,6 +107,20 @@ impl Queues {
         }
     }
 
+    /// Enqueues a probe task that holds a worker's slot for 1.5 s, and waits until it runs.
+    async fn hold_the_slot(&self, seq: u64) -> TaskId {
+        let running = self
+            .enqueue(ProbeJob {
+                seq,
+                sleep_ms: 1_500,
+                ..ProbeJob::default()
+            })
+            .await;
+        self.wait_for(running, TaskStatus::Running, Duration::from_secs(5))
+            .await;
+        running
+    }
+
     /// Enqueues `n` probe tasks (seq 1..=n) and lets a failing worker kill them, one by one.
     async fn dead_tasks(&self, n: u64) -> Vec<TaskId> {
         let worker = self.spawn_worker(true);
@@ -377,15 +391,7 @@ async fn purging_a_queue_deletes_waiting_and_delayed_tasks_but_never_one_in_flig
     let q = ctx.probe();
     let worker = ctx.spawn_worker(false);
     // Held by the worker (its one slot) while the purge runs.
-    let running = ctx
-        .enqueue(ProbeJob {
-            seq: 1,
-            sleep_ms: 1_500,
-            ..ProbeJob::default()
-        })
-        .await;
-    ctx.wait_for(running, TaskStatus::Running, Duration::from_secs(5))
-        .await;
+    let running = ctx.hold_the_slot(1).await;
     let mut waiting = Vec::new();
     for seq in 2..=4 {
         waiting.push(ctx.enqueue(probe(seq)).await);
@@ -443,15 +449,7 @@ async fn one_waiting_task_is_deleted_or_run_now_by_its_id_and_a_running_or_finis
     let q = ctx.probe();
     let worker = ctx.spawn_worker(false);
     // Held by the worker (its one slot), so the others stay where they wait.
-    let running = ctx
-        .enqueue(ProbeJob {
-            seq: 1,
-            sleep_ms: 1_500,
-            ..ProbeJob::default()
-        })
-        .await;
-    ctx.wait_for(running, TaskStatus::Running, Duration::from_secs(5))
-        .await;
+    ctx.hold_the_slot(1).await;
     let keyed_job = |seq| {
         let opts = EnqueueOptions {
             idempotency_key: Some("refresh-2".into()),
@@ -509,15 +507,7 @@ async fn one_waiting_task_is_deleted_or_run_now_by_its_id_and_a_running_or_finis
         .await;
 
     // Refused: a task that runs, a finished one, one never enqueued.
-    let held = ctx
-        .enqueue(ProbeJob {
-            seq: 5,
-            sleep_ms: 1_500,
-            ..ProbeJob::default()
-        })
-        .await;
-    ctx.wait_for(held, TaskStatus::Running, Duration::from_secs(5))
-        .await;
+    let held = ctx.hold_the_slot(5).await;
     for (id, want) in [(held, TaskStatus::Running), (delayed, TaskStatus::Done)] {
         let err = delete_waiting(&ctx.conn, &ctx.keys, &q, id)
             .await
