@@ -315,7 +315,7 @@ impl ApiError {
             InvalidOffset(_) => (UNPROCESSABLE, "invalid_offset"),
             InvalidCursor(_) => (UNPROCESSABLE, "invalid_cursor"),
             InvalidCurrency(_) => (UNPROCESSABLE, "invalid_currency"),
-            UnknownCurrency { .. } => (UNPROCESSABLE, "unknown_currency"),
+            UnknownCurrency { .. } => (NOT_FOUND, "unknown_currency"),
             RateUnavailable(_) => (UNAVAILABLE, "rate_unavailable"),
             UnknownTier { .. } => (UNPROCESSABLE, "unknown_tier"),
             TaskNotDead { .. } => (CONFLICT, "task_not_dead"),

@@ -7,7 +7,8 @@
 //! the figure is. `?vs=usd` is the identity (rate 1, source `usd`).
 //!
 //! - 422 `invalid_currency`: not a three-letter code.
-//! - 422 `unknown_currency`: a currency `rates.currencies` does not list.
+//! - 404 `unknown_currency`: a currency `rates.currencies` does not list (as an unknown coin
+//!   is 404: the price in that currency does not exist).
 //! - 503 `rate_unavailable`: a listed currency with no rate stored (not fetched yet, no Alpha
 //!   Vantage key, or gone a week after its last refresh).
 

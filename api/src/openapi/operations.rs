@@ -172,6 +172,8 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/v1/prices" if get => Operation {
             query: query::<prices::ListQuery>,
             response: json::<prices::PriceList>(),
+            // `?vs=` a currency `rates.currencies` does not list.
+            not_found: true,
             ..op(
                 "Cached USD prices, with what is missing: the tracked set, a list of symbols or ids, or a rank tier's coins (paged)",
             )
@@ -195,11 +197,13 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
         "/v1/stream/prices" if get => Operation {
             query: query::<StreamQuery>,
             content: "text/event-stream",
+            not_found: true,
             ..op("Live price updates as Server-Sent Events (price, lagged, closing)")
         },
         "/v1/ws/prices" if get => Operation {
             query: query::<StreamQuery>,
             content: "text/event-stream",
+            not_found: true,
             also: &[(
                 101,
                 "With the WebSocket handshake headers (RFC 6455): the feed over a WebSocket, one JSON text message per event",

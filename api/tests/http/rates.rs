@@ -153,9 +153,9 @@ async fn an_old_rate_is_marked_stale_and_a_currency_without_one_is_refused_clear
             .unwrap()
             .contains("ALPHAVANTAGE_API_KEY")
     );
-    // Not listed: 422 with the currencies that are.
+    // Not listed: 404 (like a coin nobody lists) with the currencies that are.
     let (status, body) = api.get("/v1/prices?vs=chf").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_error(&body, "unknown_currency");
     assert_eq!(
         body["error"]["details"]["known_currencies"],
