@@ -282,21 +282,26 @@ async fn a_chain_naming_a_keyed_provider_without_its_key_does_not_start() {
     assert!(err.to_string().contains("ALCHEMY_API_KEY"), "{err:#}");
 }
 
-#[tokio::test]
-async fn a_refused_key_on_one_link_and_an_outage_on_the_next_is_retried_not_dead() {
+/// A chain of Alchemy then CoinGecko, against a simulator that takes only the key `right`.
+async fn keyed_chain(alchemy_key: &str, coingecko_key: &str) -> Ctx {
     use coinbeat_shared::settings::Secret;
-    let ctx = setup(
+    setup(
         &[PriceSource::Alchemy, PriceSource::CoinGecko],
         SimConfig {
             api_keys: vec!["right".into()],
             ..SimConfig::default()
         },
         |s| {
-            s.providers.alchemy.api_key = Some(Secret::new("wrong"));
-            s.providers.coingecko.api_key = Some(Secret::new("right"));
+            s.providers.alchemy.api_key = Some(Secret::new(alchemy_key));
+            s.providers.coingecko.api_key = Some(Secret::new(coingecko_key));
         },
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_refused_key_on_one_link_and_an_outage_on_the_next_is_retried_not_dead() {
+    let ctx = keyed_chain("wrong", "right").await;
     ctx.down(SimProvider::CoinGecko);
     let err = ctx.prices(&["BTC"]).await.unwrap_err();
     assert!(!err.is_permanent(), "CoinGecko's outage may pass: {err:?}");
@@ -311,18 +316,7 @@ async fn a_refused_key_on_one_link_and_an_outage_on_the_next_is_retried_not_dead
     );
 
     // CoinGecko's refusal too: now nothing can pass by waiting.
-    let ctx = setup(
-        &[PriceSource::Alchemy, PriceSource::CoinGecko],
-        SimConfig {
-            api_keys: vec!["right".into()],
-            ..SimConfig::default()
-        },
-        |s| {
-            s.providers.alchemy.api_key = Some(Secret::new("wrong"));
-            s.providers.coingecko.api_key = Some(Secret::new("also-wrong"));
-        },
-    )
-    .await;
+    let ctx = keyed_chain("wrong", "also-wrong").await;
     let err = ctx.prices(&["BTC"]).await.unwrap_err();
     assert!(err.is_permanent(), "{err:?}");
 }
