@@ -15,6 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use coinbeat_shared::{
+    alerts::{AlertId, AlertIdError, StoreError, TargetError},
     cache::CacheError,
     catalogue::CatalogueError,
     domain::{
@@ -166,6 +167,23 @@ pub enum ApiError {
     InvalidTaskId(#[from] TaskIdError),
     #[error("no task with id {0} (it never existed, or its record was pruned)")]
     TaskNotFound(TaskId),
+    #[error(transparent)]
+    InvalidAlertId(#[from] AlertIdError),
+    /// No alert of the caller's has that id (another caller's is never shown).
+    #[error("you have no alert with id {0}")]
+    AlertNotFound(AlertId),
+    #[error("invalid condition: {0}")]
+    InvalidCondition(String),
+    /// A webhook URL that is malformed (422), points at an internal address (422), or names a
+    /// host that does not resolve (404, as an unknown coin is).
+    #[error(transparent)]
+    Webhook(TargetError),
+    /// The caller holds `alerts.max_per_key` alerts already.
+    #[error(
+        "you hold {max} alerts, the most one key may (the alerts.max_per_key setting); delete \
+         one first"
+    )]
+    TooManyAlerts { max: u32 },
     #[error(
         "no health report yet: the health job runs on the `health` schedule entry, or request \
          one with POST /v1/tasks {{\"kind\": \"health\"}}"
@@ -331,6 +349,13 @@ impl ApiError {
             RedisTimeout(_) | EnqueueTimeout(_) | RedisUnavailable(_) => {
                 (UNAVAILABLE, "redis_unavailable")
             }
+            InvalidAlertId(_) => (UNPROCESSABLE, "invalid_alert_id"),
+            AlertNotFound(_) => (NOT_FOUND, "alert_not_found"),
+            InvalidCondition(_) => (UNPROCESSABLE, "invalid_condition"),
+            Webhook(TargetError::Denied { .. }) => (UNPROCESSABLE, "webhook_target_refused"),
+            Webhook(TargetError::Unresolved { .. }) => (NOT_FOUND, "webhook_host_not_found"),
+            Webhook(_) => (UNPROCESSABLE, "invalid_webhook_url"),
+            TooManyAlerts { .. } => (CONFLICT, "too_many_alerts"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -395,6 +420,15 @@ impl ApiError {
                 "role": have,
             })),
             ApiError::UnknownSchedule { known, .. } => Some(json!({ "valid_entries": known })),
+            ApiError::Webhook(TargetError::Denied {
+                host,
+                address,
+                range,
+            }) => Some(json!({ "host": host, "address": address, "range": range })),
+            ApiError::Webhook(TargetError::Unresolved { host, .. }) => {
+                Some(json!({ "host": host }))
+            }
+            ApiError::TooManyAlerts { max } => Some(json!({ "limit": max })),
             _ => None,
         }
     }
@@ -670,6 +704,16 @@ impl From<SubmitError> for ApiError {
                 ApiError::UnknownSymbols(unknown.to_string())
             }
             SubmitError::Queue(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TooMany { max } => ApiError::TooManyAlerts { max },
+            StoreError::Redis(e) => e.into(),
+            corrupt @ StoreError::Corrupt { .. } => ApiError::Internal(Box::new(corrupt)),
         }
     }
 }

@@ -287,6 +287,7 @@ async fn fresh_data(
         | Queue::Cleanup
         | Queue::Catalogue
         | Queue::History
-        | Queue::Rates => Ok(None),
+        | Queue::Rates
+        | Queue::Alerts => Ok(None),
     }
 }

@@ -11,6 +11,7 @@ use coinbeat_history::HistoryStore;
 use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
+    alerts::AlertStore,
     cache::{PriceCache, RateCache, RateRecord, WalletCache},
     catalogue::{CatalogueCache, CatalogueStore},
     domain::{Currency, Symbol},
@@ -76,6 +77,8 @@ struct Inner {
     conn: ConnectionManager,
     keys: Keys,
     cache: PriceCache,
+    /// The price alerts (`/v1/alerts`).
+    alerts: AlertStore,
     wallets: WalletCache,
     /// The in-process copy of the price records, served while it is current.
     live_prices: Arc<LivePrices>,
@@ -149,6 +152,7 @@ impl AppState {
                 settings: settings.clone(),
                 authenticator,
                 conn: conn.clone(),
+                alerts: AlertStore::new(conn.clone(), keys.clone()),
                 keys,
                 cache,
                 wallets,
@@ -206,6 +210,11 @@ impl AppState {
 
     pub fn cache(&self) -> &PriceCache {
         &self.inner.cache
+    }
+
+    /// The price alerts.
+    pub fn alerts(&self) -> &AlertStore {
+        &self.inner.alerts
     }
 
     /// The cached wallet analyses.

@@ -161,7 +161,7 @@ mod tests {
             assert_eq!(component.name().parse::<Component>(), Ok(component));
             assert!(!component.spec().about.is_empty(), "{component}");
         }
-        assert_eq!(names.len(), 13, "{names:?}");
+        assert_eq!(names.len(), 14, "{names:?}");
         let unknown = "prices-worker".parse::<Component>().unwrap_err();
         assert!(unknown.to_string().contains("price-worker"), "{unknown}");
     }
@@ -176,6 +176,7 @@ mod tests {
         assert!(product.contains(&"catalogue-worker"));
         assert!(product.contains(&"stream-worker"));
         assert!(product.contains(&"rates-worker"));
+        assert!(product.contains(&"alerts-worker"));
     }
 
     #[test]
@@ -185,6 +186,7 @@ mod tests {
             .collect();
         assert!(queues.contains(&("price-worker", "prices".to_owned())));
         assert!(queues.contains(&("catalogue-worker", "catalogue".to_owned())));
+        assert!(queues.contains(&("alerts-worker", "alerts".to_owned())));
         assert!(queues.contains(&("probe-worker", "probe".to_owned())));
         assert_eq!(Component::Api.queue(), None);
         assert_eq!(Component::StreamWorker.queue(), None);

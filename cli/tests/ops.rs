@@ -63,7 +63,8 @@ fn enqueue_then_task_then_queues_round_trip_as_json() {
 
     let queues = json_of(&coinbeat(&settings, &["queues", "--json"]));
     let queues = queues.as_array().unwrap();
-    assert_eq!(queues.len(), 8);
+    assert_eq!(queues.len(), 9);
+    assert!(queues.iter().any(|q| q["queue"] == "alerts"), "{queues:?}");
     let prices = queues.iter().find(|q| q["queue"] == "prices").unwrap();
     assert_eq!(prices["waiting"], 1);
 

@@ -30,6 +30,9 @@ pub enum Scenario {
     /// coins (default 10) × a year of minute snapshots written and written again, one-year
     /// hourly candles, bytes per coin-year.
     History,
+    /// 10,000 price alerts on one coin against one price update that crosses them all, one
+    /// that crosses none, and (the peer) an update of a coin without alerts.
+    Alerts,
     /// Every scenario above but `tiers` (which watches a running system for many minutes),
     /// one after the other.
     All,

@@ -8,7 +8,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::domain::{Address, Chain, CoinId, Currency, Symbol};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::{
+    alerts::{AlertId, Condition},
+    domain::{Address, Chain, CoinId, Currency, Symbol},
+};
 
 /// A validated queue name: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,10 +77,11 @@ pub enum Queue {
     Catalogue,
     History,
     Rates,
+    Alerts,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 8] = [
+    pub const ALL: [Queue; 9] = [
         Queue::Prices,
         Queue::Market,
         Queue::Wallet,
@@ -83,6 +90,7 @@ impl Queue {
         Queue::Catalogue,
         Queue::History,
         Queue::Rates,
+        Queue::Alerts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +103,7 @@ impl Queue {
             Queue::Catalogue => "catalogue",
             Queue::History => "history",
             Queue::Rates => "rates",
+            Queue::Alerts => "alerts",
         }
     }
 
@@ -113,7 +122,7 @@ impl fmt::Display for Queue {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown job kind {0:?}; expected one of prices, market, wallet, health, cleanup, catalogue, \
-     history, rates"
+     history, rates, alerts"
 )]
 pub struct UnknownKind(pub String);
 
@@ -219,6 +228,49 @@ impl RatesJob {
     pub const MAX_CURRENCIES: usize = 25;
 }
 
+/// Deliver one crossing of one alert to its webhook. Enqueued by the price write that crossed
+/// it (`alerts::AlertWatch`), with [`Self::trigger`] as its idempotency key; never by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlertJob {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub alert_id: AlertId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub coin: CoinId,
+    pub symbol: String,
+    pub condition: Condition,
+    /// The price that crossed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub usd: Decimal,
+    /// The price it replaced.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub previous_usd: Decimal,
+    /// For a `move` alert, the price it moved from (the window's oldest history point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub reference_usd: Option<Decimal>,
+    /// The crossing price's as-of and fetch times (`cache::PriceRecord::order`).
+    pub as_of: DateTime<Utc>,
+    pub fetched_at: DateTime<Utc>,
+    /// Which upstream the price came from.
+    pub source: String,
+}
+
+impl AlertJob {
+    /// The trigger's identity, `alert:{id}:{as-of ms}:{fetched ms}`: one alert, one price
+    /// record (no two records of a coin share both times). Its idempotency key on the queue,
+    /// and the `Idempotency-Key` its webhook receives.
+    pub fn trigger(&self) -> String {
+        format!(
+            "alert:{}:{}:{}",
+            self.alert_id,
+            self.as_of.timestamp_millis(),
+            self.fetched_at.timestamp_millis()
+        )
+    }
+}
+
 /// Expire records, trim histories, prune finished task records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -314,6 +366,7 @@ on_queue!(
     CatalogueJob => Queue::Catalogue,
     HistoryJob => Queue::History,
     RatesJob => Queue::Rates,
+    AlertJob => Queue::Alerts,
 );
 
 /// A diagnostic task on the `probe` queue: it does nothing but what it asks for (sleep, fail).
@@ -359,7 +412,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn product_queue_names_are_the_eight_documented_ones() {
+    fn product_queue_names_are_the_nine_documented_ones() {
         let names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
         assert_eq!(
             names,
@@ -371,11 +424,13 @@ mod tests {
                 "cleanup",
                 "catalogue",
                 "history",
-                "rates"
+                "rates",
+                "alerts"
             ]
         );
         assert_eq!(CatalogueJob::queue().as_str(), "catalogue");
         assert_eq!(RatesJob::queue().as_str(), "rates");
+        assert_eq!(AlertJob::queue().as_str(), "alerts");
         assert_eq!(PricesJob::queue().as_str(), "prices");
         assert_eq!(WalletJob::queue().as_str(), "wallet");
     }

@@ -8,6 +8,7 @@
 //! `register.lua` replaces apalis's registration).
 
 use crate::{
+    alerts::AlertId,
     domain::{Address, Chain, CoinId, Currency, Symbol},
     jobs::QueueName,
     ratelimit::{LimiterId, Provider},
@@ -91,6 +92,51 @@ impl Keys {
     /// HASH with the exchange rate from USD to `currency`: `record` (JSON) and `fetched_at_ms`.
     pub fn exchange_rate(&self, currency: Currency) -> String {
         format!("{}:market:rate:{currency}", self.prefix)
+    }
+
+    /// STRING: one price alert (JSON, `alerts::StoredAlert`). Never expires; deleted with the
+    /// alert.
+    pub fn alert(&self, id: &AlertId) -> String {
+        format!("{}:alert:{id}", self.prefix)
+    }
+
+    /// SET of the ids of the alerts one caller (`auth::Caller::id`) holds: the per-key bound.
+    pub fn alerts_of(&self, owner: &str) -> String {
+        format!("{}:alerts:owner:{owner}", self.prefix)
+    }
+
+    /// ZSET of the `above` alerts of `coin`, scored by threshold (a double: the candidates of a
+    /// crossing, confirmed exactly against each alert's decimal).
+    pub fn alerts_above(&self, coin: &CoinId) -> String {
+        format!("{}:alerts:above:{coin}", self.prefix)
+    }
+
+    /// ZSET of the `below` alerts of `coin`, scored by threshold.
+    pub fn alerts_below(&self, coin: &CoinId) -> String {
+        format!("{}:alerts:below:{coin}", self.prefix)
+    }
+
+    /// SET of the `move` alerts of `coin`.
+    pub fn alerts_moves(&self, coin: &CoinId) -> String {
+        format!("{}:alerts:move:{coin}", self.prefix)
+    }
+
+    /// SET of the coins with at least one alert: the price write reports a coin's previous
+    /// price only for these, so prices without alerts cost nothing more.
+    pub fn alerts_coins(&self) -> String {
+        format!("{}:alerts:coins", self.prefix)
+    }
+
+    /// STRING held once a trigger's webhook answered 2xx (`alert:{id}:{as_of}:{fetched}`), so a
+    /// re-delivered task for it sends nothing. Expires after `alerts.remember_delivered_secs`.
+    pub fn alert_delivered(&self, trigger: &str) -> String {
+        format!("{}:alerts:delivered:{trigger}", self.prefix)
+    }
+
+    /// STRING held by the worker delivering a trigger, while it calls the webhook, so two
+    /// copies of one trigger are never sent at once.
+    pub fn alert_delivering(&self, trigger: &str) -> String {
+        format!("{}:alerts:delivering:{trigger}", self.prefix)
     }
 
     /// For a key matched by [`Self::price_pattern`]: whether it is a history (not a record).

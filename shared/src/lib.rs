@@ -28,6 +28,7 @@
 //!   document.
 //! - `testing` (feature `testing`): a private `redis-server` per test.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod breaker;
 pub mod cache;

@@ -297,7 +297,8 @@ pub fn calls_per_run(
             calls.insert(Provider::AlphaVantage, currencies as u64);
         }
         // A snapshot stores what the cache holds: no upstream call.
-        Queue::Cleanup | Queue::History => {}
+        // An alert's delivery calls its owner's webhook, no upstream.
+        Queue::Cleanup | Queue::History | Queue::Alerts => {}
     }
     calls
 }

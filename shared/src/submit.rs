@@ -136,6 +136,15 @@ pub fn check_args_knowing(
         Queue::Health => serde_json::to_value(parse::<HealthJob>(&args).map_err(bad)?),
         Queue::Cleanup => serde_json::to_value(parse::<CleanupJob>(&args).map_err(bad)?),
         Queue::Catalogue => serde_json::to_value(parse::<CatalogueJob>(&args).map_err(bad)?),
+        // A delivery is a crossing a price write found; one made up here would call someone's
+        // webhook with a price that never crossed.
+        Queue::Alerts => {
+            return Err(bad(
+                "alert deliveries are enqueued by the price updates that cross an alert; create \
+                 an alert with POST /v1/alerts"
+                    .into(),
+            ));
+        }
         Queue::Rates => {
             let mut job: RatesJob = parse(&args).map_err(bad)?;
             if let Some(asked) = &mut job.currencies {

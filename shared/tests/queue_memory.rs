@@ -15,10 +15,11 @@ use std::{
 
 use coinbeat_shared::{
     Settings,
-    domain::{Address, Chain, Symbol},
+    alerts::{AlertId, Condition},
+    domain::{Address, Chain, CoinId, Symbol},
     jobs::{
-        CatalogueJob, CleanupJob, HealthJob, HistoryJob, Job, MarketJob, PricesJob, ProbeJob,
-        Queue, RatesJob, SnapshotJob, WalletJob,
+        AlertJob, CatalogueJob, CleanupJob, HealthJob, HistoryJob, Job, MarketJob, PricesJob,
+        ProbeJob, Queue, RatesJob, SnapshotJob, WalletJob,
     },
     metrics::Registry,
     queue::{
@@ -441,11 +442,41 @@ async fn bytes_per_waiting_task(
                 bulk(producer, vec![job; N]).await
             }
             Queue::Rates => bulk(producer, vec![RatesJob::default(); N]).await,
+            // Each crossing's delivery carries its trigger as its idempotency key.
+            Queue::Alerts => {
+                let jobs: Vec<(AlertJob, String)> = (0..N)
+                    .map(|n| {
+                        let job = alert_job(n);
+                        let key = job.trigger();
+                        (job, key)
+                    })
+                    .collect();
+                producer.enqueue_keyed(&jobs).await.unwrap();
+            }
         }
         let after = memory(conn).await.used;
         out[i] = (queue, after.saturating_sub(before) / N as u64);
     }
     out
+}
+
+/// A delivery as a price write enqueues it.
+fn alert_job(n: usize) -> AlertJob {
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(n as i64);
+    AlertJob {
+        alert_id: AlertId::generate(),
+        coin: CoinId::parse("bitcoin").unwrap(),
+        symbol: "BTC".into(),
+        condition: Condition::Above {
+            usd: "100000".parse().unwrap(),
+        },
+        usd: "100000.12".parse().unwrap(),
+        previous_usd: "99999.87".parse().unwrap(),
+        reference_usd: None,
+        as_of: at,
+        fetched_at: at,
+        source: "binance-ws".into(),
+    }
 }
 
 async fn bulk<J: Job>(producer: &Producer, jobs: Vec<J>) {

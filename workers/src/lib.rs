@@ -9,6 +9,7 @@
 //! - [`cleanup`]: the `cleanup` queue (expired records, old history, finished tasks, dead workers).
 //! - [`health`]: the `health` queue (upstreams, Redis, queues, workers → the health report).
 //! - [`rates`]: the `rates` queue (exchange rates from USD, over the [`alphavantage`] client).
+//! - [`alerts`]: the `alerts` queue (each price alert's crossing, signed, to its webhook).
 //! - [`history`]: the `history` queue (price snapshots and coin metadata into PostgreSQL).
 //! - [`wallet`]: the `wallet` queue, over the [`etherscan`] client (API V2).
 //! - [`upstream`]: the gate every upstream request passes (shared rate limit, shared circuit
@@ -47,5 +48,6 @@ workers! {
     catalogue::CatalogueWorker,
     history::HistoryWorker,
     rates::RatesWorker,
+    alerts::AlertsWorker,
     probe::ProbeWorker,
 }

@@ -55,7 +55,11 @@ async fn an_upstream_the_simulator_stops_is_down_and_up_again_when_it_returns() 
     );
     assert_eq!(report.redis.status, Status::Up);
     assert!(report.redis.used_memory_bytes.unwrap() > 0);
-    assert_eq!(report.queues.len(), 8);
+    assert_eq!(report.queues.len(), 9);
+    assert!(
+        report.queues.iter().any(|q| q.queue == "alerts"),
+        "{report:?}"
+    );
 
     sim.control(&ControlRequest {
         down: Some(true),

@@ -62,7 +62,9 @@ fn error_responses(method: &Method, access: Access, op: &Operation) -> Map<Strin
     if let Some(description) = op.conflict {
         responses.insert("409".into(), error(description));
     }
-    if op.not_found {
+    if let Some(description) = op.not_found_means {
+        responses.insert("404".into(), error(description));
+    } else if op.not_found {
         responses.insert(
             "404".into(),
             error("nothing of that name is known or cached (a coin, a task, a queue, ...)"),
@@ -72,7 +74,13 @@ fn error_responses(method: &Method, access: Access, op: &Operation) -> Map<Strin
         responses.insert("413".into(), error("a body over `api.max_body_bytes`"));
         responses.insert("415".into(), error("a body that is not `application/json`"));
     }
-    responses.insert("422".into(), error("input that was read but is not valid"));
+    responses.insert(
+        "422".into(),
+        error(
+            op.invalid_means
+                .unwrap_or("input that was read but is not valid"),
+        ),
+    );
     let mut limited = error("too many requests from this client, or a full queue");
     limited["headers"] =
         json!({"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}});
@@ -128,10 +136,18 @@ pub fn document(endpoints: &[(Method, &'static str, Access)], deployment: &Deplo
             Some(schema) => json!({op.content: {"schema": to_json(schema(&mut components))}}),
             None => json!({op.content: {"schema": {}}}),
         };
-        responses.insert(
-            op.success.to_string(),
-            json!({"description": op.summary, "content": content.clone()}),
-        );
+        let mut success = match op.success {
+            // No content: no body, no media type.
+            204 => json!({"description": op.summary}),
+            _ => json!({"description": op.summary, "content": content.clone()}),
+        };
+        if let Some(target) = op.location {
+            success["headers"] = json!({"Location": {
+                "schema": {"type": "string"},
+                "description": target,
+            }});
+        }
+        responses.insert(op.success.to_string(), success);
         for (status, description) in op.also {
             let also = match status {
                 // A protocol switch has no body.

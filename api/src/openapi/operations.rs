@@ -19,10 +19,10 @@ use crate::vs_currency::VsQuery;
 use crate::{
     price_feed::StreamQuery,
     routes::{
-        admin_cache, admin_prices, admin_symbols, admin_wallets, coins, dead, health_report,
-        markets, me, paging, portfolio, price_history, prices, purge, queue_history, queue_pause,
-        queue_tasks, queues, rate_limits, schedule_control, schedules, status, task_search, tasks,
-        waiting_task, wallets, workers,
+        admin_cache, admin_prices, admin_symbols, admin_wallets, alerts, coins, dead,
+        health_report, markets, me, paging, portfolio, price_history, prices, purge, queue_history,
+        queue_pause, queue_tasks, queues, rate_limits, schedule_control, schedules, status,
+        task_search, tasks, waiting_task, wallets, workers,
     },
 };
 
@@ -55,6 +55,13 @@ pub struct Operation {
     pub reads_token: bool,
     /// What a 403 means on a route whose access rule alone never answers one.
     pub forbidden: Option<&'static str>,
+    /// What a 404 means here, where it says more than the generic sentence (implies
+    /// `not_found`).
+    pub not_found_means: Option<&'static str>,
+    /// What a 422 means here, where it says more than the generic sentence.
+    pub invalid_means: Option<&'static str>,
+    /// What the success answer's `Location` header points at, where it has one.
+    pub location: Option<&'static str>,
 }
 
 const JSON: &str = "application/json";
@@ -74,6 +81,9 @@ pub(super) const fn op(summary: &'static str) -> Operation {
         conflict: None,
         reads_token: false,
         forbidden: None,
+        not_found_means: None,
+        invalid_means: None,
+        location: None,
     }
 }
 
@@ -258,6 +268,40 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             response: json::<tasks::TaskView>(),
             not_found: true,
             ..op("One task: status, attempts, result or error")
+        },
+        "/v1/alerts" if post => Operation {
+            body: json::<alerts::CreateAlert>(),
+            response: json::<alerts::AlertView>(),
+            success: 201,
+            location: Some("the new alert (`/v1/alerts/{id}`)"),
+            conflict: Some("the key holds `alerts.max_per_key` alerts already (`too_many_alerts`)"),
+            not_found_means: Some(
+                "no coin has that id or symbol (`unknown_coin`), or the webhook's host does not resolve (`webhook_host_not_found`)",
+            ),
+            invalid_means: Some(
+                "a condition out of range or not as documented (`invalid_condition`), a webhook URL that is not an http(s) URL or carries credentials (`invalid_webhook_url`), or a webhook host that is or resolves to an internal address: loopback, private, link-local, carrier-grade NAT, unique local, multicast, ... (`webhook_target_refused`, unless `alerts.allow_private_targets`)",
+            ),
+            ..op(
+                "Create a price alert: a condition on a coin's USD price and a webhook to call when a price update crosses it; the answer carries the signing secret, shown this once",
+            )
+        },
+        "/v1/alerts" if get => Operation {
+            response: json::<alerts::AlertList>(),
+            ..op("The caller's price alerts, oldest first (without their secrets)")
+        },
+        "/v1/alerts/{id}" if get => Operation {
+            path: &[alerts::alert_id_schema],
+            response: json::<alerts::AlertView>(),
+            not_found_means: Some("the caller has no alert of that id (`alert_not_found`)"),
+            invalid_means: Some("an id that is not a ULID (`invalid_alert_id`)"),
+            ..op("One of the caller's price alerts (without its secret)")
+        },
+        "/v1/alerts/{id}" if delete => Operation {
+            path: &[alerts::alert_id_schema],
+            success: 204,
+            not_found_means: Some("the caller has no alert of that id (`alert_not_found`)"),
+            invalid_means: Some("an id that is not a ULID (`invalid_alert_id`)"),
+            ..op("Delete one of the caller's price alerts")
         },
         "/v1/wallets/{address}" if get => Operation {
             path: &[Address::schema],

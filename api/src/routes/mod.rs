@@ -13,6 +13,7 @@
 //! | `GET /v1/markets`, `GET /v1/markets/global`, `GET /v1/coins/{id}` | [`markets`] |
 //! | `POST /v1/tasks`, `GET /v1/tasks/{id}` | [`tasks`] |
 //! | `GET /v1/tasks` (search) | [`task_search`] |
+//! | `POST`, `GET /v1/alerts`; `GET`, `DELETE /v1/alerts/{id}` (price alerts) | [`alerts`] |
 //! | `GET /v1/wallets/{address}`, `POST /v1/wallets/{address}/analyze` | [`wallets`] |
 //! | `GET /v1/queues` | [`queues`] |
 //! | `GET /v1/queues/{queue}/history` | [`queue_history`] |
@@ -80,6 +81,7 @@ pub mod admin_cache;
 pub mod admin_prices;
 pub mod admin_symbols;
 pub mod admin_wallets;
+pub mod alerts;
 pub mod coins;
 pub mod dead;
 pub mod health_report;
@@ -230,7 +232,8 @@ fn route(
 
 /// Every route the API has, with its access rule. Market reads are [`Access::Read`], the
 /// operational reads (queues, workers, schedules, health, tasks, the scrape) [`Access::Status`],
-/// everything that enqueues work is [`Access::Enqueue`], everything under `/v1/admin` is
+/// everything that enqueues work is [`Access::Enqueue`] (and so are a caller's price alerts,
+/// reads included: an alert is work done for its owner), everything under `/v1/admin` is
 /// [`Access::Admin`], and only the probes and the documentation are [`Access::Public`].
 pub fn table() -> Vec<Route> {
     use Access::{Admin, Enqueue, Public, Read, Status};
@@ -281,6 +284,15 @@ pub fn table() -> Vec<Route> {
             get(task_search::search),
         ),
         route(M::GET, "/v1/tasks/{id}", Status(S::Tasks), get(tasks::get)),
+        route(M::POST, "/v1/alerts", Enqueue, post(alerts::create)),
+        route(M::GET, "/v1/alerts", Enqueue, get(alerts::list)),
+        route(M::GET, "/v1/alerts/{id}", Enqueue, get(alerts::get)),
+        route(
+            M::DELETE,
+            "/v1/alerts/{id}",
+            Enqueue,
+            delete(alerts::delete),
+        ),
         route(M::GET, "/v1/wallets/{address}", Read, get(wallets::one)),
         route(
             M::POST,

@@ -130,9 +130,12 @@ enum Expect {
 }
 
 #[test]
-fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_post() {
+fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_post_and_to_alerts()
+{
     // POSTs that only read the cache (valuing holdings) are reads.
     const READING_POSTS: [&str; 1] = ["/v1/portfolio/value"];
+    // A caller's price alerts are its own: reading them needs the role that makes them.
+    const OWN_ALERTS: [&str; 2] = ["/v1/alerts", "/v1/alerts/{id}"];
     let table = routes::endpoints();
     assert!(table.len() >= 35, "{} routes", table.len());
     let mut seen = std::collections::HashSet::new();
@@ -176,6 +179,8 @@ fn the_route_table_gives_admin_to_every_admin_route_and_enqueue_to_every_other_p
         .contains(path)
         {
             Access::Public
+        } else if OWN_ALERTS.contains(path) {
+            Access::Enqueue
         } else if *method == Method::GET || READING_POSTS.contains(path) {
             Access::Read
         } else {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_data;
+mod alerts;
 mod auth;
 mod coins;
 mod dashboard;

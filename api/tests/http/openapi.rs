@@ -175,7 +175,8 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
             "cleanup",
             "catalogue",
             "history",
-            "rates"
+            "rates",
+            "alerts"
         ])
     );
 
@@ -252,4 +253,75 @@ async fn parameters_bodies_and_answers_have_the_schemas_of_the_types_that_read_a
             }
         }
     }
+}
+
+#[tokio::test]
+async fn the_alert_routes_are_documented_with_their_answers_and_tasks_never_offer_alerts() {
+    let api = Api::start().await;
+    let (_, doc) = api.get("/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+
+    let create = &doc["paths"]["/v1/alerts"]["post"];
+    for code in ["201", "401", "403", "404", "409", "422", "503"] {
+        assert!(create["responses"][code].is_object(), "POST: {code}");
+    }
+    assert!(create["responses"]["201"]["headers"]["Location"].is_object());
+    assert!(
+        create["responses"]["422"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("webhook_target_refused")
+    );
+    let body = &schemas["CreateAlert"];
+    assert_eq!(body["additionalProperties"], false);
+    let url = &body["properties"]["webhook_url"];
+    assert_eq!(url["format"], "uri");
+    assert_eq!(url["pattern"], "^[Hh][Tt][Tt][Pp][Ss]?://");
+    assert_eq!(url["maxLength"], 2048);
+    let kinds = schemas["ConditionRequest"]["oneOf"].as_array().unwrap();
+    assert_eq!(kinds.len(), 3, "above, below, move");
+    let usd = &kinds[0]["properties"]["usd"];
+    assert_eq!(usd["type"], "string");
+    assert!(
+        usd["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("1000000000000000")
+    );
+    let window = &kinds[2]["properties"]["window_secs"];
+    assert_eq!(
+        (window["minimum"].as_f64(), window["maximum"].as_f64()),
+        (Some(60.0), Some(604800.0))
+    );
+
+    let one = &doc["paths"]["/v1/alerts/{id}"];
+    for method in ["get", "delete"] {
+        for code in ["401", "403", "404", "422", "503"] {
+            assert!(
+                one[method]["responses"][code].is_object(),
+                "{method}: {code}"
+            );
+        }
+    }
+    let deleted = &one["delete"]["responses"]["204"];
+    assert!(deleted.is_object());
+    assert!(deleted["content"].is_null(), "204 has no body: {deleted}");
+    assert!(
+        schemas["AlertView"]["properties"]["secret"].is_object()
+            && !schemas["AlertView"]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("secret")),
+        "the secret is shown on creation only"
+    );
+
+    // `POST /v1/tasks` offers no `alerts` kind: deliveries are not made on request.
+    let offered: Vec<&str> = schemas["SubmitRequest"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|kind| kind["properties"]["kind"]["enum"].as_array().unwrap())
+        .map(|kind| kind.as_str().unwrap())
+        .collect();
+    assert!(!offered.contains(&"alerts"), "{offered:?}");
 }

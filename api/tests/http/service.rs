@@ -14,7 +14,7 @@ use crate::support::{Api, assert_error, json, record, wait_served_from_copy};
 const HANG_BOUND: Duration = Duration::from_secs(3);
 
 #[tokio::test]
-async fn queues_lists_all_eight_product_queues() {
+async fn queues_lists_all_nine_product_queues() {
     let api = Api::start().await;
     let (status, body) = api.get("/v1/queues").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -34,7 +34,8 @@ async fn queues_lists_all_eight_product_queues() {
             "cleanup",
             "catalogue",
             "history",
-            "rates"
+            "rates",
+            "alerts"
         ]
     );
     assert_eq!(body["queues"][2]["waiting"], 0);

@@ -146,7 +146,8 @@ async fn an_unknown_kind_is_a_422_naming_the_valid_kinds() {
             "cleanup",
             "catalogue",
             "history",
-            "rates"
+            "rates",
+            "alerts"
         ])
     );
 }
@@ -170,6 +171,8 @@ async fn bad_args_are_a_422_with_the_reason_and_enqueue_nothing() {
         ),
         (json!({"kind": "market", "args": {"limit": 0}}), "limit"),
         (json!({"kind": "prices", "args": [1]}), "JSON object"),
+        // Deliveries come from price updates that cross an alert, never from a request.
+        (json!({"kind": "alerts", "args": {}}), "POST /v1/alerts"),
     ];
     for (request, mentions) in cases {
         let (status, body) = json(api.post("/v1/tasks", &request).await).await;

@@ -570,7 +570,8 @@ fn redis_address(url: &str) -> (String, String) {
 }
 
 /// `docker/sim.env` turns the `sim` profile on and points every provider at the simulator
-/// service, at the paths the simulator really serves; without it, no simulator runs.
+/// service, at the paths the simulator really serves, in every worker that calls a provider;
+/// without it, no simulator runs.
 fn check_sim_profile(
     plain: &Compose,
     sim: &Compose,
@@ -610,8 +611,13 @@ fn check_sim_profile(
     if !vars.contains_key("ETHERSCAN_API_KEY") {
         problems.push("docker/sim.env: no ETHERSCAN_API_KEY (wallet jobs refuse to call Etherscan without one)".into());
     }
+    // Every queue worker but those that call no upstream (alerts-worker calls only webhooks).
     for w in &sim.workloads {
-        if w.binary().and_then(queue_of_binary).is_some() {
+        let calls_upstreams = w
+            .binary()
+            .and_then(|b| b.parse::<Component>().ok())
+            .is_some_and(|c| c.queue().is_some() && !c.spec().providers.is_empty());
+        if calls_upstreams {
             for setting in paths.by_setting.keys() {
                 if !w.env.contains_key(*setting) {
                     problems.push(format!(

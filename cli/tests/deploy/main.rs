@@ -196,6 +196,12 @@ fn a_queue_without_its_worker_service_or_scaled_object_is_caught() {
         &["compose.yaml: no worker service for the `wallet` queue"],
     );
     assert_caught(
+        "docker/k8s/workers.yaml",
+        r#"command: ["alerts-worker"]"#,
+        r#"command: ["cleanup-worker"]"#,
+        &["docker/k8s: no worker Deployment for the `alerts` queue"],
+    );
+    assert_caught(
         "docker/k8s/autoscaling.yaml",
         "  scaleTargetRef:\n    name: health-worker",
         "  scaleTargetRef:\n    name: health",
@@ -255,6 +261,17 @@ fn a_grace_period_shorter_than_the_shutdown_timeout_and_a_missing_probe_are_caug
         &[
             "Deployment scheduler",
             "readinessProbe asks port Some(9101)",
+        ],
+    );
+    // A worker that calls an upstream must be pointed at the simulator (alerts-worker, which
+    // calls none, gets no provider settings).
+    assert_caught(
+        "compose.yaml",
+        "      <<: [*env, *upstreams]\n      ALPHAVANTAGE_API_KEY:\n",
+        "      <<: *env\n      ALPHAVANTAGE_API_KEY:\n",
+        &[
+            "service rates-worker (sim profile)",
+            "COINBEAT_PROVIDERS__COINGECKO__BASE_URL does not reach the container",
         ],
     );
     assert_caught(
@@ -594,6 +611,16 @@ fn a_pod_open_to_the_cluster_or_holding_more_than_it_needs_is_caught() {
         &[
             "Deployment wallet-worker",
             "receives the secret COINGECKO_API_KEY, which wallet-worker does not use",
+        ],
+    );
+    // The alerts worker calls webhooks only: no provider key.
+    assert_caught(
+        "compose.yaml",
+        "      COINBEAT_ALERTS__REMEMBER_DELIVERED_SECS:\n",
+        "      COINBEAT_ALERTS__REMEMBER_DELIVERED_SECS:\n      COINGECKO_API_KEY:\n",
+        &[
+            "service alerts-worker",
+            "receives the secret COINGECKO_API_KEY, which alerts-worker does not use",
         ],
     );
     assert_caught(

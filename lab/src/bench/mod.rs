@@ -17,12 +17,14 @@
 //! - [`memory`]: resident memory of each component, idle and under load.
 //! - [`search`]: a million finished tasks searched through `GET /v1/tasks`; memory per task.
 //! - [`history`]: PostgreSQL snapshot writes, one-year candles, bytes per coin-year.
+//! - [`alerts`]: 10,000 price alerts on one coin against one price update.
 //! - [`ratelimit`]: worker replicas sharing one upstream limit the simulator enforces too.
 //! - [`stream`]: one stream-worker ingesting the simulator's Binance trades at given rates, the
 //!   API fanning the prices out to SSE clients ([`stream_clients`]) that time each arrival.
 //! - [`machine`], [`report`], [`stats`], [`lab`]: the machine, the table, the arithmetic, and
 //!   the processes a scenario runs on.
 
+mod alerts;
 mod api;
 mod history;
 pub(crate) mod lab;
@@ -83,6 +85,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 Scenario::Stream => stream::run(&args).await,
                 Scenario::Search => search::run(&args).await,
                 Scenario::History => history::run(&args).await,
+                Scenario::Alerts => alerts::run(&args).await,
                 Scenario::All => unreachable!("expanded above"),
             }
         };

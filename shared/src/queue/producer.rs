@@ -183,6 +183,35 @@ impl Producer {
         Ok(ids)
     }
 
+    /// Enqueues many jobs of one kind, immediately, each with its own idempotency key (held for
+    /// the queue's `idempotency_ttl_secs`). Each result is the new task's id, or `Err` with the
+    /// id of the task already holding that key, which was not enqueued again. The cap is
+    /// checked as [`Self::enqueue_bulk`] checks it.
+    pub async fn enqueue_keyed<J: Job>(
+        &self,
+        jobs: &[(J, String)],
+    ) -> Result<Vec<Result<TaskId, TaskId>>, QueueError> {
+        let queue = J::queue();
+        let settings = self.queues.for_queue(&queue);
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut remaining = jobs.len();
+        for chunk in jobs.chunks(BULK_CHUNK) {
+            let entries = chunk
+                .iter()
+                .map(|(job, key)| {
+                    let opts = EnqueueOptions {
+                        idempotency_key: Some(key.clone()),
+                        ..EnqueueOptions::default()
+                    };
+                    entry(&settings, job, &opts)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            results.extend(self.push(&queue, &settings, &entries, remaining).await?);
+            remaining -= chunk.len();
+        }
+        Ok(results)
+    }
+
     /// Runs the enqueue script; each result is the new id or the id holding the idempotency key.
     /// Refused before the script when Redis is above the queue's memory high-water mark.
     async fn push(

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::QueueName;
 
+mod alerts;
 mod api;
 mod auth;
 mod catalogue;
@@ -33,6 +34,7 @@ pub mod tiers;
 mod upstream;
 mod wallets;
 
+pub use alerts::AlertsSettings;
 pub use api::ApiSettings;
 pub use auth::{
     ApiKeyEntry, AuthSettings, JwtAlgorithm, JwtSettings, MIN_HS256_SECRET_BYTES, Role, StatusRead,
@@ -92,6 +94,7 @@ pub struct Settings {
     pub health: HealthSettings,
     pub history: HistorySettings,
     pub rates: RatesSettings,
+    pub alerts: AlertsSettings,
     pub ops: OpsSettings,
     pub telemetry: TelemetrySettings,
 }
@@ -114,6 +117,7 @@ impl Default for Settings {
             health: HealthSettings::default(),
             history: HistorySettings::default(),
             rates: RatesSettings::default(),
+            alerts: AlertsSettings::default(),
             ops: OpsSettings::default(),
             telemetry: TelemetrySettings::default(),
         }
@@ -159,6 +163,7 @@ impl Settings {
         self.api.validate_auth().map_err(SettingsError::Invalid)?;
         self.api.validate_limits().map_err(SettingsError::Invalid)?;
         self.streams.validate().map_err(SettingsError::Invalid)?;
+        self.alerts.validate().map_err(SettingsError::Invalid)?;
         let unmapped = self.prices.unmapped();
         if !unmapped.is_empty() {
             let list: Vec<&str> = unmapped.iter().map(|s| s.as_str()).collect();
@@ -256,8 +261,10 @@ impl Default for QueuesSettings {
     /// | cleanup | `{}` | 360 | 10,000 | 3.6 MB |
     /// | catalogue | `{}` | 465 | 200,000 | 93 MB |
     /// | history | `{"snapshot":{"set":"ranked"}}` | 332 | 10,000 | 3.3 MB |
+    /// | rates | `{}` | 359 | 10,000 | 3.6 MB |
+    /// | alerts | a crossing of an `above` alert, plus its trigger as idempotency key | 1,006 | 40,000 | 40 MB |
     ///
-    /// Every queue full: about 317 MB, 43% of 700 MiB (734 MB) and well under its high-water
+    /// Every queue full: about 360 MB, 49% of 700 MiB (734 MB) and well under its high-water
     /// mark at 0.8 (587 MB); the rest holds the cache, histories and finished task records
     /// (a done record is about twice a waiting one). A queue of some other name (`probe`)
     /// takes the default, 200,000.
@@ -278,6 +285,19 @@ impl Default for QueuesSettings {
                 ("health".to_owned(), cap(10_000)),
                 // A few runs a day, each a handful of calls.
                 ("rates".to_owned(), cap(10_000)),
+                // A webhook receiver may be down for minutes: eight retries from 2 s,
+                // doubling up to 10 minutes, about 18 minutes in all before a delivery is dead.
+                // One task per alert and crossing, the largest payload of all (1 kB): 40,000
+                // waiting is four full bursts of the bench's 10,000 alerts crossed at once.
+                (
+                    "alerts".to_owned(),
+                    QueueOverride {
+                        max_retries: Some(8),
+                        retry_base_delay_ms: Some(2_000),
+                        retry_max_delay_ms: Some(600_000),
+                        ..cap(40_000)
+                    },
+                ),
                 ("cleanup".to_owned(), cleanup),
                 // Backfills are bound by CoinGecko's limit: four at once keep it busy, and
                 // more would only parse answers while permits are granted, delaying requests

@@ -1,0 +1,25 @@
+//! Price alerts: a caller's condition on a coin's USD price, and a webhook told when a price
+//! update crosses it.
+//!
+//! - [`alert`]: the alert and its condition (`above`, `below`, a percentage `move` within a
+//!   window), parsed at the edge.
+//! - [`target`]: the webhook URL, and the deny list of internal addresses it is checked
+//!   against at creation and at every delivery.
+//! - [`store`]: alerts in Redis, indexed by coin and kind, bounded per owner.
+//! - [`evaluate`]: the crossings of each price write, enqueued once per trigger on the
+//!   `alerts` queue.
+//! - [`signature`]: the HMAC-SHA256 signature of each delivery.
+//!
+//! The `alerts-worker` (`workers/src/alerts.rs`) delivers; the API (`/v1/alerts`) creates,
+//! lists and deletes.
+
+pub mod alert;
+pub mod evaluate;
+pub mod signature;
+pub mod store;
+pub mod target;
+
+pub use alert::{AlertId, AlertIdError, Condition, ConditionError, Direction, StoredAlert};
+pub use evaluate::{AlertWatch, EvaluateError, Fired, PriceMove};
+pub use store::{AlertStore, StoreError};
+pub use target::{TargetError, WebhookUrl};
