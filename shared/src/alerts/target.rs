@@ -36,8 +36,9 @@ pub enum TargetError {
     Unresolved { host: String, reason: String },
     /// The host is, or resolves to, an address on the deny list.
     #[error(
-        "webhook_url's host {host} is {address}, a {range} address: webhooks may not point at \
-         internal addresses unless alerts.allow_private_targets is set"
+        "webhook_url's host {host}{} is a {range} address: webhooks may not point at internal \
+         addresses unless alerts.allow_private_targets is set",
+        if host.parse::<IpAddr>().is_ok() { String::new() } else { format!(" resolves to {address}, which") }
     )]
     Denied {
         host: String,
@@ -257,5 +258,21 @@ mod tests {
             );
             assert!(target.resolve(true).await.is_ok(), "{url}");
         }
+        let said = |url: &str| {
+            let url = WebhookUrl::parse(url).unwrap();
+            async move { url.resolve(false).await.unwrap_err().to_string() }
+        };
+        assert!(
+            said("http://localhost:9/").await.starts_with(
+                "webhook_url's host localhost resolves to 127.0.0.1, which is a loopback"
+            ) || said("http://localhost:9/")
+                .await
+                .contains("resolves to ::1, which is a loopback")
+        );
+        assert!(
+            said("http://127.0.0.1:9/")
+                .await
+                .starts_with("webhook_url's host 127.0.0.1 is a loopback (127.0.0.0/8) address")
+        );
     }
 }
