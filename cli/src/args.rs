@@ -163,7 +163,7 @@ fn queue_arg(name: &str) -> Result<Queue, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct PurgeArgs {
-    /// The queue: prices, market, wallet, health, cleanup.
+    /// The queue: prices, market, wallet, health, cleanup, catalogue, history, rates, alerts.
     #[arg(value_parser = queue_arg)]
     pub queue: Queue,
     /// Really delete (without it, nothing is deleted and the counts are shown).
@@ -177,7 +177,7 @@ pub struct PurgeArgs {
 pub enum DeadCommand {
     /// List a queue's dead tasks, newest death first: id, attempts, last error, when it died.
     List {
-        /// The queue: prices, market, wallet, health, cleanup.
+        /// The queue: prices, market, wallet, health, cleanup, catalogue, history, rates, alerts.
         #[arg(value_parser = queue_arg)]
         queue: Queue,
         /// Tasks per page (at most 1000).

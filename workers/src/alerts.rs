@@ -140,9 +140,15 @@ impl AlertsWorker {
         trigger: &str,
     ) -> Result<StatusCode, JobError> {
         let target = &alert.webhook_url;
-        let addrs = target
-            .resolve(self.settings.allow_private_targets)
+        let timeout = self.settings.delivery_timeout();
+        let addrs = tokio::time::timeout(timeout, target.resolve(self.settings.allow_private_targets))
             .await
+            .unwrap_or_else(|_| {
+                Err(TargetError::Unresolved {
+                    host: target.host(),
+                    reason: format!("no answer within {timeout:?}"),
+                })
+            })
             .map_err(|e| match e {
                 TargetError::Unresolved { .. } => JobError::transient(e),
                 _ => JobError::permanent(e),
@@ -152,8 +158,8 @@ impl AlertsWorker {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("coinbeat/", env!("CARGO_PKG_VERSION")))
-            .timeout(self.settings.delivery_timeout())
-            .connect_timeout(self.settings.delivery_timeout());
+            .timeout(timeout)
+            .connect_timeout(timeout);
         if let Some(url::Host::Domain(domain)) = target.as_url().host() {
             // Connect to the addresses just checked, not to a second lookup's.
             client = client.resolve_to_addrs(domain, &addrs);

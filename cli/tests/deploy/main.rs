@@ -61,6 +61,18 @@ fn sim_paths() -> &'static SimPaths {
                     "COINBEAT_PROVIDERS__COINLORE__BASE_URL",
                     path(sim.coinlore_url()),
                 ),
+                (
+                    "COINBEAT_PROVIDERS__COINCAP__BASE_URL",
+                    path(sim.coincap_rest_url()),
+                ),
+                (
+                    "COINBEAT_PROVIDERS__ALCHEMY__BASE_URL",
+                    path(sim.alchemy_url()),
+                ),
+                (
+                    "COINBEAT_PROVIDERS__ALPHAVANTAGE__BASE_URL",
+                    path(sim.alphavantage_url()),
+                ),
             ]);
             sim.stop().await.expect("the simulator stops");
             SimPaths { by_setting }
