@@ -8,7 +8,7 @@
 //! Without a key the job fetches nothing and says so in its result: rates are optional, and a
 //! deployment without them answers `?vs=` for other currencies with 503 `rate_unavailable`.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     cache::{RateCache, RateRecord},
     domain::Currency,
@@ -48,9 +48,12 @@ impl RatesWorker {
     }
 
     /// Fetches and stores each currency's rate in turn; stores what it got before failing on
-    /// one, with that one's error (the retry asks for them all again, newest-wins).
-    pub async fn handle(&self, job: RatesJob) -> JobResult {
-        let currencies = job.currencies.unwrap_or_else(|| self.currencies.clone());
+    /// one, with that one's error. A currency whose stored rate was fetched after `since` (the
+    /// task's enqueue: an earlier attempt of this task, or a later task, stored it) is kept, not
+    /// fetched again, so a retry after a throttle spends the day's few calls only on what is
+    /// still missing.
+    pub async fn handle(&self, job: RatesJob, since: Option<DateTime<Utc>>) -> JobResult {
+        let asked = job.currencies.unwrap_or_else(|| self.currencies.clone());
         let Some(client) = &self.client else {
             tracing::warn!("no Alpha Vantage key (ALPHAVANTAGE_API_KEY): no exchange rates fetched");
             return Ok(Some(json!({
@@ -58,7 +61,21 @@ impl RatesWorker {
                 "skipped": "no Alpha Vantage key: set ALPHAVANTAGE_API_KEY to fetch exchange rates",
             })));
         };
+        let held = match since {
+            Some(_) => self
+                .cache
+                .get_many(&asked)
+                .await
+                .map_err(|e| JobError::transient(format!("reading the stored rates: {e}")))?,
+            None => Default::default(),
+        };
+        let (kept, currencies): (Vec<Currency>, Vec<Currency>) = asked.into_iter().partition(|c| {
+            since.is_some_and(|since| held.get(c).is_some_and(|rate| rate.fetched_at >= since))
+        });
         let mut rates = serde_json::Map::new();
+        for currency in &kept {
+            rates.insert(currency.to_string(), json!(held[currency].per_usd.to_string()));
+        }
         let mut written = 0;
         for currency in currencies {
             let fetched_at = Utc::now();
@@ -93,6 +110,7 @@ impl RatesWorker {
         Ok(Some(json!({
             "source": SOURCE,
             "written": written,
+            "kept": kept,
             "rates": rates,
         })))
     }
@@ -108,7 +126,7 @@ impl crate::worker::Worker for RatesWorker {
         Self::new(env)
     }
 
-    async fn run(&self, job: RatesJob, _ctx: coinbeat_shared::queue::JobContext) -> JobResult {
-        self.handle(job).await
+    async fn run(&self, job: RatesJob, ctx: coinbeat_shared::queue::JobContext) -> JobResult {
+        self.handle(job, Some(ctx.task_id.created_at())).await
     }
 }

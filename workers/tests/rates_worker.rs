@@ -41,7 +41,7 @@ async fn each_configured_currency_is_stored_with_the_exact_rate_served() {
     let ctx = setup(SimConfig::default(), |_| {}).await;
     let result = ctx
         .worker
-        .handle(RatesJob::default())
+        .handle(RatesJob::default(), None)
         .await
         .unwrap()
         .unwrap();
@@ -63,9 +63,12 @@ async fn each_configured_currency_is_stored_with_the_exact_rate_served() {
     // A job naming its own currencies asks for those alone.
     let result = ctx
         .worker
-        .handle(RatesJob {
-            currencies: Some(currencies(&["EUR"])),
-        })
+        .handle(
+            RatesJob {
+                currencies: Some(currencies(&["EUR"])),
+            },
+            None,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -86,7 +89,12 @@ async fn the_daily_quota_hands_the_job_back_for_an_hour_keeping_what_it_got() {
             ..Default::default()
         })
         .unwrap();
-    let err = ctx.worker.handle(RatesJob::default()).await.unwrap_err();
+    let enqueued = chrono::Utc::now();
+    let err = ctx
+        .worker
+        .handle(RatesJob::default(), Some(enqueued))
+        .await
+        .unwrap_err();
     assert!(!err.is_permanent(), "{err:?}");
     assert!(err.reason().contains("rate limit"), "{err:?}");
     assert!(
@@ -103,6 +111,56 @@ async fn the_daily_quota_hands_the_job_back_for_an_hour_keeping_what_it_got() {
         2,
         "the two answered before the quota ran out are kept"
     );
+
+    // The task's retry, an hour later (the push-back every replica honours let go), once calls
+    // are allowed again, asks only for the one still missing.
+    let mut conn = redis::Client::open(ctx._redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let blocked: Vec<String> = redis::cmd("KEYS")
+        .arg("*:ratelimit:alphavantage*:blocked")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    let _: () = redis::cmd("DEL")
+        .arg(&blocked)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    ctx.sim
+        .control(&ControlRequest {
+            provider: Some(SimProvider::AlphaVantage),
+            calls_per_day: Some(100),
+            ..Default::default()
+        })
+        .unwrap();
+    let before = ctx.sim.stats().by_provider["alphavantage"].requests;
+    let result = ctx
+        .worker
+        .handle(RatesJob::default(), Some(enqueued))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ctx.sim.stats().by_provider["alphavantage"].requests - before,
+        1,
+        "{result}"
+    );
+    assert_eq!(result["written"], 1, "{result}");
+    assert_eq!(result["kept"].as_array().unwrap().len(), 2, "{result}");
+    assert_eq!(result["rates"].as_object().unwrap().len(), 3, "{result}");
+    // A new task (enqueued after them) asks for all three again.
+    ctx.worker
+        .handle(RatesJob::default(), Some(chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.sim.stats().by_provider["alphavantage"].requests - before,
+        4
+    );
 }
 
 #[tokio::test]
@@ -115,7 +173,11 @@ async fn a_refused_key_is_permanent_and_no_key_fetches_nothing() {
         |s| s.providers.alphavantage.api_key = Some(Secret::new("wrong")),
     )
     .await;
-    let err = ctx.worker.handle(RatesJob::default()).await.unwrap_err();
+    let err = ctx
+        .worker
+        .handle(RatesJob::default(), None)
+        .await
+        .unwrap_err();
     assert!(err.is_permanent(), "{err:?}");
     assert!(err.reason().contains("apikey"), "{err:?}");
 
@@ -125,7 +187,7 @@ async fn a_refused_key_is_permanent_and_no_key_fetches_nothing() {
     .await;
     let result = ctx
         .worker
-        .handle(RatesJob::default())
+        .handle(RatesJob::default(), None)
         .await
         .unwrap()
         .unwrap();

@@ -19,6 +19,12 @@ impl TaskId {
     pub fn generate() -> Self {
         Self(Ulid::generate())
     }
+
+    /// When the task was made (its enqueue), to the millisecond: the ULID's time part. The same
+    /// on every attempt.
+    pub fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.0.timestamp_ms() as i64).unwrap_or_default()
+    }
 }
 
 impl FromStr for TaskId {
