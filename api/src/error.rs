@@ -199,6 +199,13 @@ pub enum ApiError {
     /// about why.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// A JWT without `sub` asked for an alert: it names no owner that lasts past the token.
+    #[error(
+        "an alert belongs to the credential that made it, and a JWT without `sub` names none \
+         that outlasts the token (its alerts could never be listed or deleted again); use an \
+         API key, or a JWT with a `sub`"
+    )]
+    NoLastingOwner,
     /// A valid token whose role is below the route's.
     #[error("this route needs role `{need}` or higher; the token presented has role `{have}`")]
     Forbidden { need: Role, have: Role },
@@ -323,7 +330,7 @@ impl ApiError {
             InvalidCoinId(_) => (UNPROCESSABLE, "invalid_coin_id"),
             CoinNotFetched { .. } => (NOT_FOUND, "coin_not_fetched"),
             Unauthenticated { .. } | InvalidToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            Forbidden { .. } | NoLastingOwner => (StatusCode::FORBIDDEN, "forbidden"),
             SymbolNotTracked(_) => (NOT_FOUND, "symbol_not_tracked"),
             // Well-formed, but no coin has it: not found, as an unknown coin is on a read.
             UnmappableSymbol(_) => (NOT_FOUND, "unmappable_symbol"),
@@ -424,7 +431,11 @@ impl ApiError {
                 host,
                 address,
                 range,
-            }) => Some(json!({ "host": host, "address": address, "range": range })),
+            }) => {
+                // The address only when the caller wrote it: never where a name points inside.
+                let address = host.parse::<std::net::IpAddr>().is_ok().then_some(address);
+                Some(json!({ "host": host, "address": address, "range": range }))
+            }
             ApiError::Webhook(TargetError::Unresolved { host, .. }) => {
                 Some(json!({ "host": host }))
             }

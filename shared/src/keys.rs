@@ -127,6 +127,12 @@ impl Keys {
         format!("{}:alerts:coins", self.prefix)
     }
 
+    /// STREAM of the price moves of coins with alerts, appended by the price write and read by
+    /// the alerts-workers' consumer group (`alerts::MoveLog`).
+    pub fn alert_moves(&self) -> String {
+        format!("{}:alerts:moves", self.prefix)
+    }
+
     /// STRING held once a trigger's webhook answered 2xx (`alert:{id}:{as_of}:{fetched}`), so a
     /// re-delivered task for it sends nothing. Expires after `alerts.remember_delivered_secs`.
     pub fn alert_delivered(&self, trigger: &str) -> String {

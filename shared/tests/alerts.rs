@@ -1,12 +1,15 @@
-//! Price alerts against a real, private redis-server: stored and bounded per owner, and
-//! evaluated by the price cache's own write, whichever path writes (a whole record or an
-//! exchange's tick), once per crossing, exactly.
+//! Price alerts against a real, private redis-server: stored and bounded per owner; every price
+//! write of a coin with alerts logged by the price cache's own script, whichever path writes (a
+//! whole record or an exchange's tick), and evaluated from the log once per crossing, exactly,
+//! with nothing lost when an evaluator dies or cannot enqueue.
 
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use coinbeat_shared::{
-    alerts::{AlertStore, AlertWatch, Condition, Direction, StoreError, StoredAlert, WebhookUrl},
+    alerts::{
+        AlertStore, AlertWatch, Condition, Direction, MoveLog, StoreError, StoredAlert, WebhookUrl,
+    },
     cache::{PriceCache, PriceRecord},
     domain::CoinId,
     jobs::{AlertJob, Queue},
@@ -22,8 +25,12 @@ struct Ctx {
     conn: ConnectionManager,
     keys: Keys,
     store: AlertStore,
-    /// Writes prices and evaluates alerts, as the price, tier and stream workers do.
+    /// Writes prices, as the price, tier and stream workers do: each move of a coin with
+    /// alerts is logged.
     cache: PriceCache,
+    /// The log of moves and their evaluation, as an alerts-worker reads it.
+    log: MoveLog,
+    watch: AlertWatch,
     producer: Producer,
 }
 
@@ -32,10 +39,14 @@ async fn setup() -> Ctx {
     let settings = redis.settings();
     let (conn, keys, producer) = producer(&settings).await;
     let store = AlertStore::new(conn.clone(), keys.clone());
-    let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices)
-        .with_alerts(AlertWatch::new(store.clone(), producer.clone()));
+    let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices);
+    let log =
+        MoveLog::new(conn.clone(), &keys).with_stale_after(std::time::Duration::from_millis(300));
+    log.ensure_group().await.unwrap();
     Ctx {
         _redis: redis,
+        log,
+        watch: AlertWatch::new(store.clone(), producer.clone()),
         conn,
         keys,
         store,
@@ -76,13 +87,25 @@ fn alert(owner: &str, condition: Condition) -> StoredAlert {
 }
 
 impl Ctx {
-    /// Writes `usd` as of `at`; how many deliveries it enqueued.
+    /// Writes `usd` as of `at` and evaluates the moves logged; how many deliveries it
+    /// enqueued.
     async fn write(&self, usd: &str, at: DateTime<Utc>) -> usize {
-        self.cache
-            .write(&[price(usd, at)])
+        self.cache.write(&[price(usd, at)]).await.unwrap();
+        self.evaluate().await
+    }
+
+    /// Evaluates the moves no evaluator has read yet, as an alerts-worker does.
+    async fn evaluate(&self) -> usize {
+        let entries = self
+            .log
+            .read_new("test", 1_000, std::time::Duration::from_millis(1))
+            .await
+            .unwrap();
+        self.log
+            .evaluate(&self.watch, entries)
             .await
             .unwrap()
-            .alerts_fired
+            .enqueued
     }
 
     /// The deliveries waiting on the `alerts` queue, oldest first.
@@ -160,7 +183,7 @@ async fn each_crossing_enqueues_one_delivery_and_staying_past_the_threshold_fire
     let first = &queued[0];
     assert_eq!(first.alert_id, above.id);
     assert_eq!(first.usd, d("70000.000000000000000001"));
-    assert_eq!(first.as_of, at(2));
+    assert_eq!(first.as_of.timestamp_millis(), at(2).timestamp_millis());
     assert_eq!(
         first.trigger(),
         format!(
@@ -189,7 +212,8 @@ async fn an_exchange_tick_is_evaluated_like_any_other_write_and_a_trigger_is_enq
         .write_ticks(std::slice::from_ref(&tick))
         .await
         .unwrap();
-    assert_eq!(outcome.alerts_fired, 1);
+    assert_eq!(outcome.moves_logged, 1);
+    assert_eq!(ctx.evaluate().await, 1);
 
     // The same trigger again (a writer that retried after a lost reply) is the same task.
     let job = ctx.queued().await.pop().unwrap();
@@ -209,15 +233,16 @@ async fn a_move_fires_when_the_price_has_moved_by_the_percentage_within_the_wind
         "key:a",
         Condition::Move {
             percent: d("5"),
-            window_secs: 600,
+            window_secs: 900,
             direction: Direction::Up,
         },
     );
     ctx.store.create(&up, 10).await.unwrap();
     let now = Utc::now();
-    // Twenty minutes ago, out of the window: not the reference.
-    ctx.write("50", now - Duration::minutes(20)).await;
-    assert_eq!(ctx.write("100", now - Duration::minutes(9)).await, 0);
+    // Forty minutes ago, out of every window below: never the reference.
+    ctx.write("50", now - Duration::minutes(40)).await;
+    // No point within the 15 minutes before it: no reference, nothing fires.
+    assert_eq!(ctx.write("100", now - Duration::minutes(14)).await, 0);
     assert_eq!(ctx.write("104.99", now - Duration::minutes(5)).await, 0);
     assert_eq!(ctx.write("105", now - Duration::minutes(4)).await, 1);
     assert_eq!(
@@ -274,8 +299,67 @@ async fn alerts_are_bounded_per_owner_listed_by_owner_and_deleted_only_by_it() {
         .await
         .unwrap();
     assert!(coins.is_empty(), "{coins:?}");
-    // And a price write then crosses nothing, in one round trip as before.
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:alert*", ctx.keys.prefix()))
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    // The log of moves (a stream with its consumer group) stays; no alert, index or owner set.
+    assert_eq!(left, [ctx.keys.alert_moves()]);
+    // And a price write of the coin then logs no move.
     let t0 = Utc::now() - Duration::minutes(1);
-    ctx.write("1", t0).await;
-    assert_eq!(ctx.write("200", t0 + Duration::seconds(1)).await, 0);
+    ctx.cache.write(&[price("1", t0)]).await.unwrap();
+    let outcome = ctx
+        .cache
+        .write(&[price("200", t0 + Duration::seconds(1))])
+        .await
+        .unwrap();
+    assert_eq!((outcome.written, outcome.moves_logged), (1, 0));
+}
+
+#[tokio::test]
+async fn a_move_is_never_lost_an_evaluator_that_dies_or_cannot_enqueue_leaves_it_to_another() {
+    let ctx = setup().await;
+    ctx.store
+        .create(&alert("key:a", Condition::Above { usd: d("100") }), 10)
+        .await
+        .unwrap();
+    let t0 = Utc::now() - Duration::minutes(1);
+    let at = |s: i64| t0 + Duration::seconds(s);
+    ctx.cache.write(&[price("99", at(0))]).await.unwrap();
+    ctx.cache.write(&[price("101", at(1))]).await.unwrap();
+
+    // An evaluator reads the move and dies before it is evaluated.
+    let taken = ctx
+        .log
+        .read_new("dead", 100, std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(ctx.evaluate().await, 0, "no one else is given it at once");
+    assert!(ctx.log.claim_stale("alive", 100).await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let claimed = ctx.log.claim_stale("alive", 100).await.unwrap();
+    assert_eq!(claimed, taken);
+
+    // The queue refuses the delivery (full): the move stays, and is evaluated once it is not.
+    let mut full = coinbeat_shared::Settings::default().queues;
+    full.overrides
+        .entry("alerts".into())
+        .or_default()
+        .max_backlog = Some(0);
+    let refused = AlertWatch::new(
+        ctx.store.clone(),
+        Producer::new(ctx.conn.clone(), ctx.keys.clone(), full),
+    );
+    assert!(ctx.log.evaluate(&refused, claimed).await.is_err());
+    assert_eq!(ctx.log.len().await.unwrap(), 1);
+    assert!(ctx.queued().await.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let claimed = ctx.log.claim_stale("alive", 100).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let fired = ctx.log.evaluate(&ctx.watch, claimed).await.unwrap();
+    assert_eq!(fired.enqueued, 1);
+    assert_eq!(ctx.log.len().await.unwrap(), 0, "acknowledged and deleted");
+    assert_eq!(ctx.queued().await.len(), 1);
 }

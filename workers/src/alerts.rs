@@ -1,5 +1,8 @@
-//! The `alerts` queue: each task is one crossing of one alert (enqueued by the price write that
-//! crossed it, `alerts::AlertWatch`), delivered to the alert's webhook as a signed JSON POST.
+//! The `alerts` queue: each task is one crossing of one alert, delivered to the alert's webhook
+//! as a signed JSON POST. Beside its queue, each alerts-worker evaluates the price moves the
+//! price writes log ([`evaluate_moves`]): it reads them through the log's consumer group, finds
+//! the alerts each crosses, enqueues their deliveries, and only then acknowledges them; a move
+//! whose evaluator died is taken over by another after `move_log::STALE_AFTER`.
 //!
 //! - **Once per trigger.** The queue holds one task per trigger (its idempotency key). A
 //!   delivery that got a 2xx is remembered (`Keys::alert_delivered`), so a re-delivered task
@@ -16,21 +19,40 @@
 //!   checked against the deny list at every delivery (it was checked at creation too, but DNS
 //!   can change), and the call connects to those very addresses, following no redirect.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use coinbeat_shared::{
-    alerts::{AlertStore, StoredAlert, TargetError, signature},
+    alerts::{AlertStore, AlertWatch, EvaluateError, MoveLog, StoredAlert, TargetError, signature},
     jobs::AlertJob,
     keys::Keys,
-    queue::{JobContext, JobError, JobResult},
+    queue::{JobContext, JobError, JobResult, Producer, replica_name},
+    redis_conn,
     settings::AlertsSettings,
 };
 use redis::aio::ConnectionManager;
 use reqwest::{StatusCode, header};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::boot::WorkerEnv;
+
+/// Deletes a claim only if it is still the caller's (one that expired may be another's now).
+static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+    )
+});
+
+/// Moves evaluated per read of the log.
+const MOVES_PER_READ: usize = 500;
+/// How long one read of the log waits for a move.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// How often an evaluator looks for moves another one left pending.
+const CLAIM_EVERY: Duration = Duration::from_secs(5);
 
 /// How much of a receiver's answer a failure quotes.
 const QUOTED_BYTES: usize = 200;
@@ -58,12 +80,14 @@ impl AlertsWorker {
     pub async fn handle(&self, job: AlertJob, holder: &str) -> JobResult {
         let trigger = job.trigger();
         let mut conn = self.conn.clone();
-        // One caller at a time per trigger; the claim outlives a call that hangs to its timeout.
+        // One caller at a time per trigger. The claim outlives the longest delivery (the lookup
+        // and the call, each bounded by the timeout), and only its own holder lets it go.
         let delivering_key = self.keys.alert_delivering(&trigger);
-        let claim_for = self.settings.delivery_timeout() + Duration::from_secs(5);
+        let claim_for = self.settings.delivery_timeout() * 2 + Duration::from_secs(5);
+        let token = format!("{holder}:{:016x}", rand::random::<u64>());
         let claimed: Option<String> = redis::cmd("SET")
             .arg(&delivering_key)
-            .arg(holder)
+            .arg(&token)
             .arg("NX")
             .arg("PX")
             .arg(claim_for.as_millis() as u64)
@@ -80,9 +104,10 @@ impl AlertsWorker {
         }
         let outcome = self.deliver_once(&job, &trigger).await;
         // Let go whatever happened; a claim left behind only delays a retry by its expiry.
-        let _: Result<i64, _> = redis::cmd("DEL")
-            .arg(&delivering_key)
-            .query_async(&mut conn)
+        let _: Result<i64, _> = RELEASE
+            .key(&delivering_key)
+            .arg(&token)
+            .invoke_async(&mut conn)
             .await;
         outcome
     }
@@ -261,6 +286,60 @@ async fn quote(answer: reqwest::Response) -> String {
     }
 }
 
+/// Evaluates the logged price moves until `stop`: reads them through the log's consumer group
+/// as `consumer` (and, every few seconds, takes over those another evaluator left pending),
+/// enqueues the deliveries of their crossings, then acknowledges them. Redis errors are waited
+/// out; nothing is acknowledged that was not evaluated.
+pub async fn evaluate_moves(
+    log: MoveLog,
+    watch: AlertWatch,
+    consumer: String,
+    stop: CancellationToken,
+) {
+    let mut group_ready = false;
+    let mut last_claim: Option<Instant> = None;
+    while !stop.is_cancelled() {
+        let step = async {
+            if !group_ready {
+                log.ensure_group().await?;
+                group_ready = true;
+            }
+            let mut entries = Vec::new();
+            if last_claim.is_none_or(|at| at.elapsed() >= CLAIM_EVERY) {
+                last_claim = Some(Instant::now());
+                entries = log.claim_stale(&consumer, MOVES_PER_READ).await?;
+            }
+            if entries.is_empty() {
+                entries = log.read_new(&consumer, MOVES_PER_READ, READ_BLOCK).await?;
+            }
+            log.evaluate(&watch, entries).await
+        };
+        let outcome = tokio::select! {
+            outcome = step => outcome,
+            () = stop.cancelled() => break,
+        };
+        match outcome {
+            Ok(fired) if fired.enqueued + fired.duplicates > 0 => {
+                tracing::debug!(enqueued = fired.enqueued, duplicates = fired.duplicates, "alert crossings enqueued");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                // The group may be gone with its stream (a flushed Redis): made again next time.
+                group_ready = false;
+                log_evaluate_error(&error);
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = stop.cancelled() => break,
+                }
+            }
+        }
+    }
+}
+
+fn log_evaluate_error(error: &EvaluateError) {
+    tracing::warn!(%error, "price moves not evaluated yet; they stay in the log and are tried again");
+}
+
 impl crate::worker::Worker for AlertsWorker {
     type Job = AlertJob;
     const NAME: &'static str = "alerts-worker";
@@ -273,5 +352,24 @@ impl crate::worker::Worker for AlertsWorker {
 
     async fn run(&self, job: AlertJob, ctx: JobContext) -> JobResult {
         self.handle(job, &ctx.worker).await
+    }
+
+    fn beside(
+        &self,
+        env: &WorkerEnv,
+        stop: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let watch = AlertWatch::new(
+            self.store.clone(),
+            Producer::new(env.queues.clone(), env.keys.clone(), env.settings.queues.clone()),
+        );
+        let (redis, keys) = (env.settings.redis.clone(), env.keys.clone());
+        async move {
+            // A connection of its own: the log's blocking read holds it while it waits.
+            let conn = redis_conn::connect(&redis).await?;
+            evaluate_moves(MoveLog::new(conn, &keys), watch, replica_name("alerts-eval"), stop)
+                .await;
+            Ok(())
+        }
     }
 }

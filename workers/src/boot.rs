@@ -6,17 +6,14 @@ use anyhow::Context;
 use coinbeat_ops::Ops;
 use coinbeat_shared::{
     Settings,
-    alerts::{AlertStore, AlertWatch},
-    cache::PriceCache,
     jobs::Job,
     keys::Keys,
     metrics::{RedisGauges, Registry},
-    queue::{JobContext, Producer, QueueRedis, RuntimeMetrics, WorkerRuntime, migrate_layout},
+    queue::{JobContext, QueueRedis, RuntimeMetrics, WorkerRuntime, migrate_layout},
     redis_conn,
     service::{self, HealthEndpoint, Service},
     shutdown, telemetry,
 };
-use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -46,25 +43,6 @@ impl WorkerEnv {
             queues,
         })
     }
-}
-
-impl WorkerEnv {
-    /// The price cache for writing: every record written is evaluated against the alerts
-    /// (`alerts::AlertWatch`), whichever worker writes it.
-    pub fn price_writer(&self) -> PriceCache {
-        PriceCache::new(self.conn.clone(), self.keys.clone(), &self.settings.prices).with_alerts(
-            alert_watch(&self.settings, self.conn.clone(), self.queues.clone()),
-        )
-    }
-}
-
-/// What finds the alerts a price write crosses and enqueues their deliveries.
-pub fn alert_watch(settings: &Settings, conn: ConnectionManager, queues: QueueRedis) -> AlertWatch {
-    let keys = Keys::new(settings.redis.key_prefix.clone());
-    AlertWatch::new(
-        AlertStore::new(conn, keys.clone()),
-        Producer::new(queues, keys, settings.queues.clone()),
-    )
 }
 
 /// The `main` of the worker binary `W` (also what the image's `coinbeat` runs when called by
@@ -130,14 +108,19 @@ pub async fn run_on<W: Worker>(
         migrate_layout(&queue_conn, &env.keys, &queue)
             .await
             .context("moving the queue's keys to the current layout")?;
+        let beside = worker.beside(&env, stop.clone());
         let handler = move |job: W::Job, ctx: JobContext| {
             let worker = worker.clone();
             async move { worker.run(job, ctx).await }
         };
-        WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
-            .with_metrics(metrics)
-            .run(handler, stop.clone())
-            .await?;
+        let queue = async {
+            WorkerRuntime::new(client, queue_conn, env.keys.clone(), queue_settings)
+                .with_metrics(metrics)
+                .run(handler, stop.clone())
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        tokio::try_join!(queue, beside)?;
         Ok(())
     };
     coinbeat_ops::beside(ops, ops_state, &stop, work).await

@@ -37,6 +37,16 @@ pub trait Worker: Clone + Send + Sync + 'static {
 
     /// Runs one task.
     fn run(&self, job: Self::Job, ctx: JobContext) -> impl Future<Output = JobResult> + Send;
+
+    /// Work the process does beside its queue until `stop` (the alerts-worker evaluates the
+    /// logged price moves); none by default. An error stops the process.
+    fn beside(
+        &self,
+        _env: &WorkerEnv,
+        _stop: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        async { Ok(()) }
+    }
 }
 
 /// A component's whole run, boxed so one table can hold every kind.

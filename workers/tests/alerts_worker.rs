@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     Settings,
     alerts::{AlertStore, Condition, StoredAlert, WebhookUrl, signature},
-    cache::PriceRecord,
+    cache::{PriceCache, PriceRecord},
     domain::CoinId,
     jobs::{AlertJob, Queue},
     keys::Keys,
@@ -28,7 +28,6 @@ use worker_process::WorkerProcess;
 struct Ctx {
     _redis: TestRedis,
     settings: Settings,
-    env: WorkerEnv,
     conn: ConnectionManager,
     keys: Keys,
     producer: Producer,
@@ -42,7 +41,8 @@ async fn setup(status: u16) -> Ctx {
     let mut settings = redis.settings();
     settings.alerts.allow_private_targets = true;
     // Every process of a deployment shares these: a task's attempts are fixed when it is
-    // enqueued (by the price write), its backoff by the worker (`worker_env`).
+    // enqueued (by an alerts-worker evaluating the move), its backoff by the worker running it
+    // (`worker_env`).
     let alerts = settings
         .queues
         .overrides
@@ -52,7 +52,6 @@ async fn setup(status: u16) -> Ctx {
     alerts.retry_base_delay_ms = Some(100);
     alerts.retry_max_delay_ms = Some(200);
     let (conn, keys, producer) = producer(&settings).await;
-    let env = WorkerEnv::connect(settings.clone()).await.unwrap();
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status).set_body_string("receiver says hi"))
@@ -62,7 +61,6 @@ async fn setup(status: u16) -> Ctx {
         _redis: redis,
         store: AlertStore::new(conn.clone(), keys.clone()),
         settings,
-        env,
         conn,
         keys,
         producer,
@@ -130,14 +128,28 @@ impl Ctx {
         alert
     }
 
-    /// Writes BTC at `usd`, as a price worker does; the deliveries it enqueued.
+    /// Writes BTC at `usd`, as a price worker does; the moves it logged for the alerts-workers
+    /// to evaluate.
     async fn write(&self, usd: &str, at: DateTime<Utc>) -> usize {
-        self.env
-            .price_writer()
+        PriceCache::new(self.conn.clone(), self.keys.clone(), &self.settings.prices)
             .write(&[price(usd, at)])
             .await
             .unwrap()
-            .alerts_fired
+            .moves_logged
+    }
+
+    /// The one task the `alerts` queue will hold, once an alerts-worker has evaluated the move.
+    async fn only_task(&self) -> TaskId {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut ids = self.task_ids().await;
+            if let Some(id) = ids.pop() {
+                assert!(ids.is_empty(), "more than one task: {ids:?}");
+                return id;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no task enqueued");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn received(&self) -> Vec<wiremock::Request> {
@@ -201,9 +213,17 @@ async fn a_crossing_is_delivered_once_with_two_workers_and_a_redelivered_task_an
 
     let t0 = Utc::now() - chrono::Duration::minutes(5);
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
-    assert_eq!(ctx.write("99000", at(0)).await, 0);
+    assert_eq!(
+        ctx.write("99000", at(0)).await,
+        0,
+        "a first price is no move"
+    );
     assert_eq!(ctx.write("100000.5", at(1)).await, 1, "the crossing");
-    assert_eq!(ctx.write("101000", at(2)).await, 0, "still above");
+    assert_eq!(
+        ctx.write("101000", at(2)).await,
+        1,
+        "a move, but still above"
+    );
     assert_eq!(ctx.wait_received(1, Duration::from_secs(20)).await, 1);
 
     // The same trigger enqueued again while its key is held is the same task.
@@ -296,8 +316,8 @@ async fn a_crossing_is_delivered_once_with_two_workers_and_a_redelivered_task_an
     );
 
     // Down and back up is a second crossing: a second call.
-    assert_eq!(ctx.write("99999", at(3)).await, 0);
-    assert_eq!(ctx.write("100000", at(4)).await, 1);
+    ctx.write("99999", at(3)).await;
+    ctx.write("100000", at(4)).await;
     assert_eq!(ctx.wait_received(2, Duration::from_secs(20)).await, 2);
 
     // Ten copies of one new trigger at once, shared by the two workers: one call.
@@ -334,7 +354,7 @@ async fn a_5xx_webhook_is_retried_then_dead_after_the_configured_attempts_and_a_
         ctx.write("100001", t0 + chrono::Duration::seconds(1)).await,
         1
     );
-    let id = ctx.task_ids().await.pop().unwrap();
+    let id = ctx.only_task().await;
     let dead = ctx
         .wait_status(id, TaskStatus::Dead, Duration::from_secs(30))
         .await;
@@ -352,7 +372,7 @@ async fn a_5xx_webhook_is_retried_then_dead_after_the_configured_attempts_and_a_
     let _worker = alerts_worker(&ctx.settings);
     ctx.write("99000", t0).await;
     ctx.write("100001", t0 + chrono::Duration::seconds(1)).await;
-    let id = ctx.task_ids().await.pop().unwrap();
+    let id = ctx.only_task().await;
     ctx.wait_status(id, TaskStatus::Dead, Duration::from_secs(30))
         .await;
     assert_eq!(ctx.received().await.len(), 1, "a 4xx is not retried");

@@ -128,6 +128,10 @@ pub async fn create(
     JsonBody(request): JsonBody<CreateAlert>,
 ) -> Result<Response, ApiError> {
     let owner = owner(&caller)?;
+    // `auth::Caller::id` of a JWT without `sub`: a hash of the token itself.
+    if owner.starts_with("jwt:#") {
+        return Err(ApiError::NoLastingOwner);
+    }
     let condition = parse_condition(request.condition)?;
     let webhook_url = parse_webhook_url(&request.webhook_url)?;
     let coin = alert_coin(&state, &request.coin).await?;
@@ -363,10 +367,15 @@ fn positive_up_to(max: &str) -> String {
     format!("^([1-9][0-9]{{0,{below}}}(\\.[0-9]+)?|{max}(\\.0+)?|0\\.[0-9]*[1-9][0-9]*)$")
 }
 
-fn decimal_schema(max: &str, description: &str, example: &str) -> ObjectBuilder {
+/// [`positive_up_to`] from 0.1 (included) instead of above 0: a `move`'s percent.
+fn a_tenth_up_to(max: &str) -> String {
+    positive_up_to(max).replace("0\\.[0-9]*[1-9][0-9]*", "0\\.[1-9][0-9]*")
+}
+
+fn decimal_schema(pattern: String, description: &str, example: &str) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(positive_up_to(max)))
+        .pattern(Some(pattern))
         .min_length(Some(1))
         .max_length(Some(MAX_DECIMAL_CHARS))
         .description(Some(description))
@@ -383,7 +392,7 @@ impl PartialSchema for ConditionRequest {
         };
         let usd = || {
             decimal_schema(
-                &MAX_THRESHOLD_USD.to_string(),
+                positive_up_to(&MAX_THRESHOLD_USD.to_string()),
                 "A USD price as a decimal string, above 0 and at most 10^15.",
                 "70000",
             )
@@ -402,7 +411,10 @@ impl PartialSchema for ConditionRequest {
             .schema_type(Type::Integer)
             .minimum(Some(*MOVE_WINDOW_SECS.start() as f64))
             .maximum(Some(*MOVE_WINDOW_SECS.end() as f64))
-            .description(Some("The window, in seconds: a minute to a week."))
+            .description(Some(
+                "The window, in seconds: 15 minutes (the streams add a history point every 5) \
+                 to a week.",
+            ))
             .examples([3600]);
         let moved = ObjectBuilder::new()
             .property("kind", kind("move"))
@@ -410,8 +422,8 @@ impl PartialSchema for ConditionRequest {
             .property(
                 "percent",
                 decimal_schema(
-                    &MAX_MOVE_PERCENT.to_string(),
-                    "The move, in percent, as a decimal string: above 0 and at most 1000.",
+                    a_tenth_up_to(&MAX_MOVE_PERCENT.to_string()),
+                    "The move, in percent, as a decimal string: at least 0.1 and at most 1000.",
                     "5",
                 ),
             )
@@ -500,6 +512,10 @@ mod tests {
             "^([1-9][0-9]{0,2}(\\.[0-9]+)?|1000(\\.0+)?|0\\.[0-9]*[1-9][0-9]*)$"
         );
         assert_eq!(MAX_THRESHOLD_USD.to_string(), "1000000000000000");
+        assert_eq!(
+            a_tenth_up_to("1000"),
+            "^([1-9][0-9]{0,2}(\\.[0-9]+)?|1000(\\.0+)?|0\\.[1-9][0-9]*)$"
+        );
     }
 
     #[test]
@@ -516,12 +532,16 @@ mod tests {
         let ok = serde_json::json!({"kind": "move", "percent": "5", "window_secs": 3600});
         assert!(parse_condition(ok).is_ok());
         // JSON Schema's `integer` is any number without a fraction.
-        let whole = serde_json::json!({"kind": "move", "percent": "5", "window_secs": 66.0});
+        let whole = serde_json::json!({"kind": "move", "percent": "5", "window_secs": 3600.0});
         assert!(parse_condition(whole).is_ok());
         let fraction = serde_json::json!({"kind": "move", "percent": "5", "window_secs": 66.5});
         assert!(refused(fraction).contains("whole number"));
         let negative = serde_json::json!({"kind": "move", "percent": "5", "window_secs": -60});
         assert!(refused(negative).contains("whole number"));
+        let tiny = serde_json::json!({"kind": "move", "percent": "0.09", "window_secs": 3600});
+        assert!(refused(tiny).contains("at least 0.1"));
+        let tenth = serde_json::json!({"kind": "move", "percent": "0.1", "window_secs": 900});
+        assert!(parse_condition(tenth).is_ok());
     }
 
     #[test]

@@ -295,6 +295,37 @@ fn assert_refused(status: StatusCode, body: &Value, what: &str) {
 }
 
 #[tokio::test]
+async fn a_jwt_without_sub_cannot_own_an_alert_and_one_with_sub_can() {
+    let api = Api::start().await;
+    let alert = json!({
+        "coin": "BTC",
+        "condition": {"kind": "above", "usd": "70000"},
+        "webhook_url": "https://1.1.1.1/coinbeat-test",
+    });
+    let create = async |token: String| {
+        let response = api
+            .http
+            .post(api.url("/v1/alerts"))
+            .bearer_auth(token)
+            .json(&alert)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = create(hs256(JWT_SECRET, &idp(json!({"role": "enqueue"})))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_error(&body, "forbidden");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("`sub`"),
+        "{body}"
+    );
+    let with_sub = idp(json!({"role": "enqueue", "sub": "alerts-bot"}));
+    let (status, body) = create(hs256(JWT_SECRET, &with_sub)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
 async fn an_hs256_jwt_carries_its_role_and_every_bad_one_is_just_invalid_or_expired() {
     let api = Api::start().await;
 

@@ -291,7 +291,7 @@ async fn the_alert_routes_are_documented_with_their_answers_and_tasks_never_offe
     let window = &kinds[2]["properties"]["window_secs"];
     assert_eq!(
         (window["minimum"].as_f64(), window["maximum"].as_f64()),
-        (Some(60.0), Some(604800.0))
+        (Some(900.0), Some(604800.0))
     );
 
     let one = &doc["paths"]["/v1/alerts/{id}"];

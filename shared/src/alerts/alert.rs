@@ -15,8 +15,13 @@ use crate::domain::CoinId;
 pub const MAX_THRESHOLD_USD: Decimal = Decimal::from_parts(0xa4c6_8000, 0x3_8d7e, 0, false, 0);
 /// Largest percentage a `move` alert may name.
 pub const MAX_MOVE_PERCENT: u32 = 1_000;
-/// The shortest and longest window of a `move` alert.
-pub const MOVE_WINDOW_SECS: std::ops::RangeInclusive<u64> = 60..=7 * 24 * 3_600;
+/// Smallest percentage a `move` alert may name, in tenths of a percent: a smaller one would
+/// fire on the noise of every tick.
+pub const MIN_MOVE_PERMILLE: u32 = 1;
+/// The shortest and longest window of a `move` alert. The reference is the window's oldest
+/// history point, and exchange streams add one every `streams.history_every_secs` (5 minutes),
+/// so a window shorter than 15 minutes would often hold none (and fire never).
+pub const MOVE_WINDOW_SECS: std::ops::RangeInclusive<u64> = 900..=7 * 24 * 3_600;
 
 /// An alert's id: a ULID, as a task's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,7 +117,7 @@ pub enum Condition {
 pub enum ConditionError {
     #[error("usd must be greater than 0 and at most {MAX_THRESHOLD_USD}")]
     Threshold,
-    #[error("percent must be greater than 0 and at most {MAX_MOVE_PERCENT}")]
+    #[error("percent must be at least 0.1 and at most {MAX_MOVE_PERCENT}")]
     Percent,
     #[error("window_secs must be from {} to {} (a week)", MOVE_WINDOW_SECS.start(), MOVE_WINDOW_SECS.end())]
     Window,
@@ -132,7 +137,9 @@ impl Condition {
                 window_secs,
                 ..
             } => {
-                if *percent <= Decimal::ZERO || *percent > Decimal::from(MAX_MOVE_PERCENT) {
+                if *percent < Decimal::new(i64::from(MIN_MOVE_PERMILLE), 1)
+                    || *percent > Decimal::from(MAX_MOVE_PERCENT)
+                {
                     return Err(ConditionError::Percent);
                 }
                 if !MOVE_WINDOW_SECS.contains(window_secs) {
@@ -152,8 +159,8 @@ impl Condition {
     }
 }
 
-/// An alert as stored, with the secret its deliveries are signed with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An alert as stored, with the secret its deliveries are signed with (never in its `Debug`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAlert {
     pub id: AlertId,
     /// Who created it (`auth::Caller::id`): the only caller who may see or delete it.
@@ -165,6 +172,20 @@ pub struct StoredAlert {
     /// creation.
     pub secret: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for StoredAlert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAlert")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("coin", &self.coin)
+            .field("condition", &self.condition)
+            .field("webhook_url", &self.webhook_url.host())
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl StoredAlert {
@@ -218,7 +239,7 @@ mod tests {
         assert_eq!(
             Condition::Move {
                 percent: Decimal::from(5),
-                window_secs: 10,
+                window_secs: 600,
                 direction: Direction::Up
             }
             .check(),

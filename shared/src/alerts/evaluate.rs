@@ -1,10 +1,11 @@
 //! Evaluating alerts on price updates. Every price write, whichever path makes it (a price
-//! job, a tier refresh, an exchange stream), goes through `PriceCache`'s one script, which
-//! reports the previous price of each record it wrote for a coin with alerts. Each such move
-//! is one step of the coin's price as the cache holds it, seen by exactly one writer, so a
+//! job, a tier refresh, an exchange stream), goes through `PriceCache`'s one script, which logs
+//! each record it wrote for a coin with alerts, with the price it replaced ([`super::MoveLog`]).
+//! Each such move is one step of the coin's price as the cache holds it, logged once, so a
 //! crossing is found once. [`AlertWatch::on_moves`] finds the alerts each move crosses and
 //! enqueues one delivery per alert and move on the `alerts` queue, keyed by the trigger
-//! ([`AlertJob::trigger`]): the same trigger enqueued twice is one task.
+//! ([`AlertJob::trigger`]): the same trigger enqueued twice (a move evaluated again after its
+//! evaluator died) is one task.
 //!
 //! Candidates come from the ZSETs by score (a double, so the bounds are widened a little);
 //! each is confirmed against its exact decimal: `above X` fires when previous < X ≤ new,

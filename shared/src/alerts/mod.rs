@@ -6,20 +6,23 @@
 //! - [`target`]: the webhook URL, and the deny list of internal addresses it is checked
 //!   against at creation and at every delivery.
 //! - [`store`]: alerts in Redis, indexed by coin and kind, bounded per owner.
-//! - [`evaluate`]: the crossings of each price write, enqueued once per trigger on the
-//!   `alerts` queue.
+//! - [`move_log`]: the price moves of coins with alerts, logged by the price write itself and
+//!   read by the alerts-workers, acknowledged only once evaluated: no move is lost.
+//! - [`evaluate`]: the crossings of each move, enqueued once per trigger on the `alerts` queue.
 //! - [`signature`]: the HMAC-SHA256 signature of each delivery.
 //!
-//! The `alerts-worker` (`workers/src/alerts.rs`) delivers; the API (`/v1/alerts`) creates,
-//! lists and deletes.
+//! The `alerts-worker` (`workers/src/alerts.rs`) evaluates the moves and delivers; the API
+//! (`/v1/alerts`) creates, lists and deletes.
 
 pub mod alert;
 pub mod evaluate;
+pub mod move_log;
 pub mod signature;
 pub mod store;
 pub mod target;
 
 pub use alert::{AlertId, AlertIdError, Condition, ConditionError, Direction, StoredAlert};
 pub use evaluate::{AlertWatch, EvaluateError, Fired, PriceMove};
+pub use move_log::{LoggedMove, MoveLog};
 pub use store::{AlertStore, StoreError};
 pub use target::{TargetError, WebhookUrl};

@@ -34,11 +34,14 @@ pub enum TargetError {
     TooLong,
     #[error("webhook_url's host {host} does not resolve: {reason}")]
     Unresolved { host: String, reason: String },
-    /// The host is, or resolves to, an address on the deny list.
+    /// The host is, or resolves to, an address on the deny list. The message names the range
+    /// but not the address a name resolved to: whoever made the alert learns nothing of the
+    /// internal network's addresses.
     #[error(
-        "webhook_url's host {host}{} is a {range} address: webhooks may not point at internal \
-         addresses unless alerts.allow_private_targets is set",
-        if host.parse::<IpAddr>().is_ok() { String::new() } else { format!(" resolves to {address}, which") }
+        "webhook_url's host {host} {} a {range} address: webhooks may not point at internal \
+         addresses{}",
+        if host.parse::<IpAddr>().is_ok() { "is" } else { "resolves to" },
+        if always_denied(*address) { "" } else { " unless alerts.allow_private_targets is set" }
     )]
     Denied {
         host: String,
@@ -113,15 +116,20 @@ impl WebhookUrl {
                 reason: "no address".into(),
             });
         }
-        if !allow_private {
-            for addr in &addrs {
-                if let Some(range) = denied(addr.ip()) {
-                    return Err(TargetError::Denied {
-                        host,
-                        address: addr.ip(),
-                        range,
-                    });
-                }
+        for addr in &addrs {
+            let range = if always_denied(addr.ip()) {
+                Some("cloud metadata")
+            } else if allow_private {
+                None
+            } else {
+                denied(addr.ip())
+            };
+            if let Some(range) = range {
+                return Err(TargetError::Denied {
+                    host,
+                    address: addr.ip(),
+                    range,
+                });
             }
         }
         Ok(addrs)
@@ -145,6 +153,22 @@ impl fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The cloud metadata services (AWS, GCP and Azure at 169.254.169.254, AWS's IPv6 one,
+/// Alibaba's): refused even when `alerts.allow_private_targets` lets other internal addresses
+/// through, since they hand out the machine's credentials.
+pub fn always_denied(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    [
+        IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+        IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    ]
+    .contains(&ip)
 }
 
 /// The range `ip` is in when it is not a public unicast address; `None`: allowed.
@@ -185,11 +209,17 @@ fn denied_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_loopback() => "loopback (::1)",
         _ if first & 0xfe00 == 0xfc00 => "unique local (fc00::/7)",
         _ if first & 0xffc0 == 0xfe80 => "link-local (fe80::/10)",
+        _ if first & 0xffc0 == 0xfec0 => "site-local (fec0::/10)",
         _ if first & 0xff00 == 0xff00 => "multicast (ff00::/8)",
         _ if first == 0x2001 && ip.segments()[1] == 0x0db8 => "documentation (2001:db8::/32)",
         // IPv4-compatible, NAT64 and 6to4 forms can carry an internal IPv4 address.
         _ if ip.segments()[..6] == [0; 6] => "IPv4-compatible (::/96)",
         _ if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => "NAT64 (64:ff9b::/96)",
+        _ if ip.segments()[..3] == [0x64, 0xff9b, 1] => "local NAT64 (64:ff9b:1::/48)",
+        // IPv4-translated (SIIT) addresses carry an IPv4 address too.
+        _ if ip.segments()[..4] == [0; 4] && ip.segments()[4] == 0xffff => {
+            "IPv4-translated (::ffff:0:0:0/96)"
+        }
         _ if first == 0x2002 => "6to4 (2002::/16)",
         _ => return None,
     })
@@ -220,6 +250,11 @@ mod tests {
             "fe80::1",
             "ff02::1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "fec0::1",
+            "::ffff:0:7f00:1",
+            "::127.0.0.1",
+            "2002:7f00:1::",
         ] {
             assert!(denied(ip.parse().unwrap()).is_some(), "{ip} must be denied");
         }
@@ -244,6 +279,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_cloud_metadata_services_are_refused_even_when_private_targets_are_allowed() {
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://100.100.100.200/",
+        ] {
+            let refused = WebhookUrl::parse(url).unwrap().resolve(true).await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(TargetError::Denied {
+                        range: "cloud metadata",
+                        ..
+                    })
+                ),
+                "{url}: {refused:?}"
+            );
+        }
+        // Host forms the URL parser reads as an address are checked as that address.
+        for url in [
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://[::ffff:7f00:1]/",
+        ] {
+            let refused = WebhookUrl::parse(url).unwrap().resolve(false).await;
+            assert!(
+                matches!(refused, Err(TargetError::Denied { .. })),
+                "{url}: {refused:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_loopback_target_is_refused_by_default_and_allowed_when_private_targets_are() {
         for url in [
             "http://127.0.0.1:9/hook",
@@ -262,12 +331,14 @@ mod tests {
             let url = WebhookUrl::parse(url).unwrap();
             async move { url.resolve(false).await.unwrap_err().to_string() }
         };
+        let localhost = said("http://localhost:9/").await;
         assert!(
-            said("http://localhost:9/").await.starts_with(
-                "webhook_url's host localhost resolves to 127.0.0.1, which is a loopback"
-            ) || said("http://localhost:9/")
-                .await
-                .contains("resolves to ::1, which is a loopback")
+            localhost.starts_with("webhook_url's host localhost resolves to a loopback"),
+            "{localhost}"
+        );
+        assert!(
+            !localhost.contains("127.0.0.1") && !localhost.contains("::1"),
+            "{localhost}"
         );
         assert!(
             said("http://127.0.0.1:9/")

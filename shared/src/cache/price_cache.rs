@@ -5,12 +5,7 @@ use std::sync::LazyLock;
 use redis::{Script, aio::ConnectionManager};
 
 use super::{CacheError, HistoryPoint, PriceRecord};
-use crate::{
-    alerts::{AlertWatch, PriceMove},
-    domain::CoinId,
-    keys::Keys,
-    settings::PricesSettings,
-};
+use crate::{alerts::move_log, domain::CoinId, keys::Keys, settings::PricesSettings};
 
 static WRITE_PRICES: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/write_prices.lua")));
@@ -25,8 +20,9 @@ pub struct WriteOutcome {
     pub written: usize,
     /// Records not newer than the cached one, left out.
     pub skipped: usize,
-    /// Alert deliveries the written records enqueued (their crossings).
-    pub alerts_fired: usize,
+    /// Written records of coins with alerts, logged for the alerts' evaluation
+    /// (`alerts::MoveLog`).
+    pub moves_logged: usize,
 }
 
 /// The price cache of one deployment.
@@ -38,9 +34,6 @@ pub struct PriceCache {
     history_points: u64,
     /// The least time between two history points written by ticks (0: every tick adds one).
     tick_history_every_ms: u64,
-    /// Where the moves of coins with alerts go; `None`: a reader, or a writer that evaluates
-    /// no alerts (tests of the cache alone).
-    alerts: Option<AlertWatch>,
 }
 
 impl PriceCache {
@@ -51,15 +44,7 @@ impl PriceCache {
             expire_ms: settings.expire_after().as_millis() as u64,
             history_points: settings.history_points,
             tick_history_every_ms: 0,
-            alerts: None,
         }
-    }
-
-    /// Evaluates alerts on every record written ([`AlertWatch::on_moves`]). Every process that
-    /// writes prices sets it: the price, tier and stream workers.
-    pub fn with_alerts(mut self, alerts: AlertWatch) -> Self {
-        self.alerts = Some(alerts);
-        self
     }
 
     /// Ticks add a history point only when the symbol's newest one is at least `every` old.
@@ -91,16 +76,17 @@ impl PriceCache {
         mode: &str,
     ) -> Result<WriteOutcome, CacheError> {
         let mut outcome = WriteOutcome::default();
-        let mut moves = Vec::new();
         for chunk in records.chunks(WRITE_CHUNK) {
             let mut invocation = WRITE_PRICES.prepare_invoke();
             invocation
                 .key(self.keys.alerts_coins())
+                .key(self.keys.alert_moves())
                 .arg(self.expire_ms)
                 .arg(self.history_points)
                 .arg(self.keys.price_events())
                 .arg(mode)
-                .arg(self.tick_history_every_ms);
+                .arg(self.tick_history_every_ms)
+                .arg(move_log::MAX_ENTRIES);
             for record in chunk {
                 let record_json = serde_json::to_string(record).expect("records serialize");
                 let point = HistoryPoint {
@@ -117,38 +103,11 @@ impl PriceCache {
                     .arg(point_json)
                     .arg(record.coin_id.as_str());
             }
-            let reply: Vec<redis::Value> = invocation.invoke_async(&mut self.conn.clone()).await?;
-            let mut reply = reply.into_iter();
-            let written: usize = parse(reply.next().unwrap_or(redis::Value::Nil))?;
+            let (written, logged): (usize, usize) =
+                invocation.invoke_async(&mut self.conn.clone()).await?;
             outcome.written += written;
             outcome.skipped += chunk.len() - written;
-            while let (Some(i), Some(previous)) = (reply.next(), reply.next()) {
-                let i: usize = parse(i)?;
-                let previous: String = parse(previous)?;
-                let (Some(record), Ok(previous)) = (chunk.get(i.wrapping_sub(1)), previous.parse())
-                else {
-                    continue;
-                };
-                moves.push(PriceMove {
-                    coin: record.coin_id.clone(),
-                    symbol: record.symbol.clone(),
-                    previous,
-                    usd: record.usd,
-                    as_of: record.as_of(),
-                    fetched_at: record.fetched_at,
-                    source: record.source.clone(),
-                });
-            }
-        }
-        if let (Some(alerts), false) = (&self.alerts, moves.is_empty()) {
-            // The prices are written whatever happens here: a failure to enqueue loses these
-            // crossings (logged), never the prices.
-            match alerts.on_moves(&moves).await {
-                Ok(fired) => outcome.alerts_fired = fired.enqueued,
-                Err(error) => {
-                    tracing::error!(%error, moves = moves.len(), "alert crossings not enqueued")
-                }
-            }
+            outcome.moves_logged += logged;
         }
         Ok(outcome)
     }
@@ -249,15 +208,4 @@ impl PriceCache {
             .collect::<Result<_, _>>()
             .map(Some)
     }
-}
-
-/// One value of a script's reply.
-fn parse<T: redis::FromRedisValue>(value: redis::Value) -> Result<T, CacheError> {
-    redis::from_redis_value(value).map_err(|e| {
-        CacheError::Redis(redis::RedisError::from((
-            redis::ErrorKind::UnexpectedReturnType,
-            "write_prices.lua's reply",
-            e.to_string(),
-        )))
-    })
 }

@@ -18,7 +18,7 @@ pub struct AlertsSettings {
     /// How long one webhook call may take, connecting included.
     pub delivery_timeout_ms: u64,
     /// How long a delivered trigger is remembered, so a re-delivered task for it is not sent
-    /// again.
+    /// again: a day, far past the last retry of a delivery (about 18 minutes by default).
     pub remember_delivered_secs: u64,
 }
 
@@ -28,7 +28,7 @@ impl Default for AlertsSettings {
             max_per_key: 100,
             allow_private_targets: false,
             delivery_timeout_ms: 10_000,
-            remember_delivered_secs: 7 * 24 * 3_600,
+            remember_delivered_secs: 24 * 3_600,
         }
     }
 }

@@ -89,10 +89,6 @@ pub async fn run_on(
         .await
         .context("connecting to redis")?;
     let keys = Keys::new(settings.redis.key_prefix.clone());
-    // Where the alerts its ticks cross are enqueued.
-    let queues = redis_conn::connect_queues(&settings, conn.clone())
-        .await
-        .context("connecting to the queues' redis")?;
     let holder = replica_name("stream");
 
     let registry = Registry::new();
@@ -114,11 +110,6 @@ pub async fn run_on(
         // The coin each streamed symbol names, as of the last read of the symbol set.
         let (coins_tx, coins) = watch::channel(Arc::new(Coins::new()));
         let cache = PriceCache::new(conn.clone(), keys.clone(), &settings.prices)
-            .with_alerts(crate::boot::alert_watch(
-                &settings,
-                conn.clone(),
-                queues.clone(),
-            ))
             .with_tick_history_every(std::time::Duration::from_secs(
                 settings.streams.history_every_secs,
             ));

@@ -1,12 +1,14 @@
 -- Writes price records, newest wins, atomically.
--- KEYS[1] = the set of coins with alerts (`Keys::alerts_coins`), then for record i:
--- KEYS[2i] = price hash, KEYS[2i+1] = history zset
+-- KEYS[1] = the set of coins with alerts (`Keys::alerts_coins`), KEYS[2] = the log of price
+-- moves for the alerts (`Keys::alert_moves`), then for record i: KEYS[2i+1] = price hash,
+-- KEYS[2i+2] = history zset
 -- ARGV[1] = expiry (ms), ARGV[2] = history points kept, ARGV[3] = event channel,
 -- ARGV[4] = "whole" (a record with every figure its upstream has) or "tick" (an exchange
 -- stream's record, without a market cap), ARGV[5] = in "tick" mode, the least time (ms) between
--- two history points a tick adds (0: every tick adds one),
--- then per record i: ARGV[5i+1] = fetched_at_ms, ARGV[5i+2] = as_of_ms (`PriceRecord::as_of`),
--- ARGV[5i+3] = record JSON, ARGV[5i+4] = history point JSON, ARGV[5i+5] = coin id
+-- two history points a tick adds (0: every tick adds one), ARGV[6] = most entries the log of
+-- moves keeps,
+-- then per record i: ARGV[5i+2] = fetched_at_ms, ARGV[5i+3] = as_of_ms (`PriceRecord::as_of`),
+-- ARGV[5i+4] = record JSON, ARGV[5i+5] = history point JSON, ARGV[5i+6] = coin id
 -- "Newer" is `PriceRecord::order`: a later as-of, or the same as-of fetched later. A record
 -- written before as-of was kept (no `as_of_ms` field) counts as of its fetched_at.
 --
@@ -17,9 +19,10 @@
 -- by every whole record written or patched in). Comparing with the fetch of the market cap, not
 -- of the record, matters: trades land between an aggregator's answer and its write, and a cap
 -- compared with the last trade's arrival would be dropped every time that happens.
--- Returns {written, i, previous usd, ...}: the number of records written (a record not newer
--- than the cached one is skipped), then for each written record i of a coin with alerts that
--- replaced a record, the price it replaced, for the alerts' evaluation (`alerts::evaluate`).
+-- Each written record of a coin with alerts that replaced a record is a move, appended to the
+-- log in this same step (coin, symbol, previous and new price, as-of, fetched, source), so
+-- every price update is evaluated against the alerts whichever path wrote it (`alerts::MoveLog`).
+-- Returns {written, moves logged}; a record not newer than the cached one is skipped.
 local ttl = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
 local channel = ARGV[3]
@@ -37,23 +40,25 @@ local function missing(v)
   return v == nil or v == cjson.null
 end
 
-local alert_coins = KEYS[1]
-local written = 0
-local moves = {}
-for i = 1, (#KEYS - 1) / 2 do
-  local key, history = KEYS[2 * i], KEYS[2 * i + 1]
-  local ts = tonumber(ARGV[5 * i + 1])
-  local as_of = tonumber(ARGV[5 * i + 2])
-  local record, point, coin = ARGV[5 * i + 3], ARGV[5 * i + 4], ARGV[5 * i + 5]
+local alert_coins, move_log = KEYS[1], KEYS[2]
+local log_max = ARGV[6]
+local written, logged = 0, 0
+for i = 1, (#KEYS - 2) / 2 do
+  local key, history = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local ts = tonumber(ARGV[5 * i + 2])
+  local as_of = tonumber(ARGV[5 * i + 3])
+  local record, point, coin = ARGV[5 * i + 4], ARGV[5 * i + 5], ARGV[5 * i + 6]
   local held = redis.call('HMGET', key, 'fetched_at_ms', 'as_of_ms', 'record', 'cap_fetched_ms')
   local current = tonumber(held[1])
   local current_as_of = tonumber(held[2]) or current
   if current == nil or as_of > current_as_of or (as_of == current_as_of and ts > current) then
     if held[3] and redis.call('SISMEMBER', alert_coins, coin) == 1 then
-      local previous = cjson.decode(held[3]).usd
-      if type(previous) == "string" then
-        moves[#moves + 1] = i
-        moves[#moves + 1] = previous
+      local previous, new = cjson.decode(held[3]).usd, cjson.decode(record)
+      if type(previous) == "string" and type(new.usd) == "string" then
+        redis.call('XADD', move_log, 'MAXLEN', '~', log_max, '*',
+          'coin', coin, 'symbol', tostring(new.symbol), 'previous', previous, 'usd', new.usd,
+          'as_of', as_of, 'fetched', ts, 'source', tostring(new.source))
+        logged = logged + 1
       end
     end
     if mode == "tick" and held[3] then
@@ -108,8 +113,4 @@ for i = 1, (#KEYS - 1) / 2 do
     end
   end
 end
-local reply = {written}
-for _, v in ipairs(moves) do
-  reply[#reply + 1] = v
-end
-return reply
+return {written, logged}
