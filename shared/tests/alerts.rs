@@ -336,6 +336,10 @@ async fn a_move_is_never_lost_an_evaluator_that_dies_or_cannot_enqueue_leaves_it
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
+    assert!(
+        !ctx.log.leave("dead").await.unwrap(),
+        "a consumer holding entries stays in the group"
+    );
     assert_eq!(ctx.evaluate().await, 0, "no one else is given it at once");
     assert!(ctx.log.claim_stale("alive", 100).await.unwrap().is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -362,4 +366,7 @@ async fn a_move_is_never_lost_an_evaluator_that_dies_or_cannot_enqueue_leaves_it
     assert_eq!(fired.enqueued, 1);
     assert_eq!(ctx.log.len().await.unwrap(), 0, "acknowledged and deleted");
     assert_eq!(ctx.queued().await.len(), 1);
+    // Evaluators that hold nothing leave the group as they stop.
+    assert!(ctx.log.leave("dead").await.unwrap());
+    assert!(ctx.log.leave("alive").await.unwrap());
 }

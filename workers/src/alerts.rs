@@ -334,6 +334,9 @@ pub async fn evaluate_moves(
             }
         }
     }
+    if let Err(error) = log.leave(&consumer).await {
+        tracing::debug!(%error, "could not leave the evaluators' group");
+    }
 }
 
 fn log_evaluate_error(error: &EvaluateError) {

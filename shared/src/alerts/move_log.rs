@@ -141,6 +141,32 @@ impl MoveLog {
         pipe.query_async(&mut self.conn.clone()).await
     }
 
+    /// Leaves the group as `consumer` when it holds no pending entry (a stopping evaluator),
+    /// so the group does not collect a consumer per process ever started. One that still holds
+    /// entries stays: deleting it would drop them, and another evaluator takes them over.
+    pub async fn leave(&self, consumer: &str) -> redis::RedisResult<bool> {
+        let pending: Vec<Value> = redis::cmd("XPENDING")
+            .arg(&self.key)
+            .arg(GROUP)
+            .arg("-")
+            .arg("+")
+            .arg(1)
+            .arg(consumer)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        if !pending.is_empty() {
+            return Ok(false);
+        }
+        let _: i64 = redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&self.key)
+            .arg(GROUP)
+            .arg(consumer)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(true)
+    }
+
     /// Entries written and not yet acknowledged.
     pub async fn len(&self) -> redis::RedisResult<u64> {
         redis::cmd("XLEN")
