@@ -26,7 +26,7 @@ use std::{
 
 use chrono::Utc;
 use coinbeat_shared::{
-    alerts::{AlertStore, AlertWatch, EvaluateError, MoveLog, StoredAlert, TargetError, signature},
+    alerts::{AlertStore, AlertWatch, MoveLog, StoredAlert, TargetError, signature},
     jobs::AlertJob,
     keys::Keys,
     queue::{JobContext, JobError, JobResult, Producer, replica_name},
@@ -326,7 +326,7 @@ pub async fn evaluate_moves(
             Err(error) => {
                 // The group may be gone with its stream (a flushed Redis): made again next time.
                 group_ready = false;
-                log_evaluate_error(&error);
+                tracing::warn!(%error, "price moves not evaluated yet; they stay in the log and are tried again");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     () = stop.cancelled() => break,
@@ -339,15 +339,11 @@ pub async fn evaluate_moves(
     }
 }
 
-fn log_evaluate_error(error: &EvaluateError) {
-    tracing::warn!(%error, "price moves not evaluated yet; they stay in the log and are tried again");
-}
-
 impl crate::worker::Worker for AlertsWorker {
     type Job = AlertJob;
     const NAME: &'static str = "alerts-worker";
     const ABOUT: &'static str =
-        "Runs the `alerts` queue: delivers each price alert's crossing to its webhook, signed.";
+        "Evaluates the logged price moves against the price alerts, and runs the `alerts` queue: delivers each crossing to its webhook, signed.";
 
     async fn build(env: &WorkerEnv) -> anyhow::Result<Self> {
         Ok(Self::new(env))
