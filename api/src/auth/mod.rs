@@ -23,14 +23,22 @@ pub mod api_key;
 mod bearer;
 pub mod jwt;
 
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, Method, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use coinbeat_shared::settings::{ApiSettings, AuthSettings, Role};
+use pin_project_lite::pin_project;
 use sha2::{Digest, Sha256};
+use tower::{Layer, Service};
 
 pub use access::Access;
 pub use api_key::{ApiKey, KeyRing};
@@ -171,7 +179,7 @@ fn subject_id(sub: Option<&str>, token: &str) -> String {
     }
 }
 
-/// The check [`require`] runs for one route: the state, the route's [`Access`], and its path
+/// The check [`require`] puts on one route: the state, the route's [`Access`], and its path
 /// template (left on the response as a [`RouteTemplate`], for the request metrics).
 #[derive(Debug, Clone)]
 pub struct Gate {
@@ -184,42 +192,138 @@ pub struct Gate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteTemplate(pub &'static str);
 
-/// Middleware on every route (see the module doc).
-pub async fn require(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let authenticator = gate.state.authenticator();
-    let checked = match request.extensions().get::<Presented>() {
-        Some(presented) => authenticator.check(gate.access, presented),
-        None => authenticator.check(gate.access, &authenticator.present(request.headers())),
-    };
-    let template = RouteTemplate(gate.path);
-    if gate.access != Access::Admin {
-        let mut response = match checked {
+/// The middleware on every route (see the module doc): [`Gate`] as a layer.
+pub fn require(gate: Gate) -> GateLayer {
+    GateLayer(gate)
+}
+
+/// [`require`]'s layer.
+#[derive(Debug, Clone)]
+pub struct GateLayer(Gate);
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gated<S>;
+
+    fn layer(&self, inner: S) -> Gated<S> {
+        Gated {
+            inner,
+            gate: self.0.clone(),
+        }
+    }
+}
+
+/// A route behind its gate. A plain service: no boxed future, no clone of the route per
+/// request.
+#[derive(Debug, Clone)]
+pub struct Gated<S> {
+    inner: S,
+    gate: Gate,
+}
+
+impl<S> Service<Request> for Gated<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GateFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let authenticator = self.gate.state.authenticator();
+        let checked = match request.extensions().get::<Presented>() {
+            Some(presented) => authenticator.check(self.gate.access, presented),
+            None => {
+                authenticator.check(self.gate.access, &authenticator.present(request.headers()))
+            }
+        };
+        let template = RouteTemplate(self.gate.path);
+        // Every admin call, refused or not, leaves one audit line: who, what, and the outcome.
+        let audit = (self.gate.access == Access::Admin).then(|| Audit {
+            caller: match &checked {
+                Ok(caller) => caller.clone(),
+                Err(_) => Caller::default(),
+            },
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+        });
+        let state = match checked {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
-                next.run(request).await
+                GateState::Passed {
+                    inner: self.inner.call(request),
+                }
             }
-            Err(refused) => refused.into_response(),
+            Err(refused) => GateState::Refused {
+                response: Some(refused.into_response()),
+            },
         };
-        response.extensions_mut().insert(template);
-        return Ok(response);
-    }
-    // Every admin call, refused or not, leaves one audit line: who, what, and the outcome.
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let (caller, mut response) = match checked {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller.clone());
-            (caller, next.run(request).await)
+        GateFuture {
+            state,
+            template,
+            audit,
         }
-        Err(refused) => (Caller::default(), refused.into_response()),
-    };
-    audit(&caller, &method, &path, response.status());
-    response.extensions_mut().insert(template);
-    Ok(response)
+    }
+}
+
+/// What an admin call's audit line says.
+#[derive(Debug)]
+struct Audit {
+    caller: Caller,
+    method: Method,
+    path: String,
+}
+
+pin_project! {
+    /// [`Gated`]'s future: the route's answer, or the refusal; then the template and the audit
+    /// line.
+    pub struct GateFuture<F> {
+        #[pin]
+        state: GateState<F>,
+        template: RouteTemplate,
+        audit: Option<Audit>,
+    }
+}
+
+pin_project! {
+    #[project = GateStateProj]
+    enum GateState<F> {
+        Passed { #[pin] inner: F },
+        Refused { response: Option<Response> },
+    }
+}
+
+impl<F> Future for GateFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match this.state.project() {
+            GateStateProj::Passed { inner } => match ready!(inner.poll(cx)) {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+            GateStateProj::Refused { response } => response
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        };
+        if let Some(Audit {
+            caller,
+            method,
+            path,
+        }) = this.audit.take()
+        {
+            audit(&caller, &method, &path, response.status());
+        }
+        response.extensions_mut().insert(*this.template);
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// One line on the `audit` target for an admin call.

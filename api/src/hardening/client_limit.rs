@@ -22,14 +22,16 @@ use std::{
     hash::Hash,
     net::IpAddr,
     sync::{Arc, Mutex},
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use axum::{
-    extract::{Request, State},
-    middleware::Next,
+    extract::Request,
     response::{IntoResponse, Response},
 };
+use futures::future::{Either, Ready, ready};
+use tower::{Layer, Service};
 
 use super::client_ip::{ClientIp, client_key};
 use crate::{ApiError, AppState, auth::Presented};
@@ -153,35 +155,67 @@ fn shard_of_ip(client: IpAddr) -> usize {
     usize::from(last)
 }
 
-/// What [`limit`] needs: the buckets, and the state whose authenticator names the caller.
+/// The layer that applies a [`ClientLimiter`] to every request ([`Limited`]); the state's
+/// authenticator names the caller.
 #[derive(Debug, Clone)]
-pub struct Limit {
+pub struct LimitLayer {
     pub limiter: ClientLimiter,
     pub state: AppState,
 }
 
-/// Middleware: lets a request through when its client has a token (see the module doc), and
-/// leaves what its `Authorization` presented in the extensions. Anonymous requests without a
-/// [`ClientIp`] (none reach here through `serve`) are let through.
-pub async fn limit(State(limit): State<Limit>, mut request: Request, next: Next) -> Response {
-    let presented = limit.state.authenticator().present(request.headers());
-    let client = match &presented {
-        Presented::Valid(caller) => caller.id.as_deref().map(Client::Caller),
-        Presented::Nothing | Presented::Invalid => request
-            .extensions()
-            .get::<ClientIp>()
-            .map(|ClientIp(ip)| Client::Ip(*ip)),
-    };
-    if let Some(client) = client
-        && let Err(wait) = limit.limiter.take(client, Instant::now())
-    {
-        return ApiError::RateLimited {
-            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+impl<S> Layer<S> for LimitLayer {
+    type Service = Limited<S>;
+
+    fn layer(&self, inner: S) -> Limited<S> {
+        Limited {
+            inner,
+            limit: self.clone(),
         }
-        .into_response();
     }
-    request.extensions_mut().insert(presented);
-    next.run(request).await
+}
+
+/// Lets a request through when its client has a token (see the module doc), and leaves what
+/// its `Authorization` presented in the extensions. Anonymous requests without a [`ClientIp`]
+/// (none reach here through `serve`) are let through. A plain service: no boxed future, no
+/// clone of the stack below it per request.
+#[derive(Debug, Clone)]
+pub struct Limited<S> {
+    inner: S,
+    limit: LimitLayer,
+}
+
+impl<S> Service<Request> for Limited<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let presented = self.limit.state.authenticator().present(request.headers());
+        let client = match &presented {
+            Presented::Valid(caller) => caller.id.as_deref().map(Client::Caller),
+            Presented::Nothing | Presented::Invalid => request
+                .extensions()
+                .get::<ClientIp>()
+                .map(|ClientIp(ip)| Client::Ip(*ip)),
+        };
+        if let Some(client) = client
+            && let Err(wait) = self.limit.limiter.take(client, Instant::now())
+        {
+            let refused = ApiError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            };
+            return Either::Left(ready(Ok(refused.into_response())));
+        }
+        request.extensions_mut().insert(presented);
+        Either::Right(self.inner.call(request))
+    }
 }
 
 #[cfg(test)]

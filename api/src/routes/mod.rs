@@ -38,20 +38,19 @@
 //! | `GET`, `POST`, `DELETE /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
 //! | `GET`, `POST /v1/admin/wallets`; `DELETE /v1/admin/wallets/{address}` | [`admin_wallets`] |
 
-use std::any::Any;
+use std::{any::Any, convert::Infallible};
 
 use axum::{
     Router,
     body::Body,
     extract::DefaultBodyLimit,
     http::{Method, Request, Uri},
-    middleware::from_fn_with_state,
     response::{IntoResponse, Response},
     routing::{MethodRouter, delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use coinbeat_shared::{jobs::Queue, settings::StatusRead};
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
@@ -126,19 +125,27 @@ pub mod ws_prices;
 /// `api.cors_origins` must have been checked with [`hardening::cors::layer`] (as
 /// [`crate::serve`] does); an origin that does not parse is left out here.
 pub fn router(state: AppState) -> Router {
+    Router::new().fallback_service(service(state))
+}
+
+/// [`router`]'s whole stack as the service it is, which [`crate::serve`] calls on each
+/// connection in place (a `Router` would clone a boxed copy of it for every request).
+pub fn service(
+    state: AppState,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
     let limit = state.max_body_bytes();
     let timeout = state.request_timeout();
     let http_metrics = state.http_metrics().clone();
     let api = &state.settings().api;
     let client_limit =
         ClientLimiter::new(api.client_rate_per_sec, api.client_burst).map(|limiter| {
-            from_fn_with_state(
-                client_limit::Limit {
-                    limiter,
-                    state: state.clone(),
-                },
-                client_limit::limit,
-            )
+            client_limit::LimitLayer {
+                limiter,
+                state: state.clone(),
+            }
         });
     let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
     let trusted = TrustedProxies::new(&api.trusted_proxies);
@@ -149,15 +156,10 @@ pub fn router(state: AppState) -> Router {
             access: route.access,
             path: route.path,
         };
-        routes = routes.route(
-            route.path,
-            route
-                .handler
-                .route_layer(from_fn_with_state(gate, auth::require)),
-        );
+        routes = routes.route(route.path, route.handler.route_layer(auth::require(gate)));
     }
     let routes = routes.fallback(not_found).with_state(state);
-    let stack = ServiceBuilder::new()
+    ServiceBuilder::new()
         .map_request(request_id::sanitize)
         .layer(SetRequestIdLayer::new(
             request_id::X_REQUEST_ID.clone(),
@@ -203,8 +205,7 @@ pub fn router(state: AppState) -> Router {
         // A bug that panics answers 500 in the error shape (and is logged), not a dropped
         // connection.
         .layer(CatchPanicLayer::custom(panic_response))
-        .service(routes);
-    Router::new().fallback_service(stack)
+        .service(routes)
 }
 
 /// One route: its method and path template, who may call it, and its handler.

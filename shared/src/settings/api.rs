@@ -50,6 +50,10 @@ pub struct ApiSettings {
     /// A connection whose next request's headers are not complete this long after it became
     /// ready for them is closed. It bounds slow headers and idle keep-alive connections alike.
     pub header_timeout_ms: u64,
+    /// Threads serving requests, each a single-threaded runtime holding its own connections. 0
+    /// (the default): two per core. More than one per core keeps a thread the kernel has
+    /// preempted from holding many connections' answers back (see BENCHMARKS.md).
+    pub serving_threads: usize,
     /// Tasks one caller (API key or JWT subject) may have waiting or running at once from the
     /// enqueue routes; one more is 429 `too_many_tasks`. 0 turns the cap off.
     pub max_waiting_per_caller: usize,
@@ -82,6 +86,7 @@ impl Default for ApiSettings {
             max_connections: 10_000,
             max_connections_per_client: 256,
             header_timeout_ms: 10_000,
+            serving_threads: 0,
             max_waiting_per_caller: 100,
             stream_keepalive_ms: 15_000,
             stream_buffer: 1_024,
@@ -92,6 +97,14 @@ impl Default for ApiSettings {
 }
 
 impl ApiSettings {
+    /// How many threads serve requests: `serving_threads`, or two per core when it is 0.
+    pub fn serving_threads(&self) -> usize {
+        match self.serving_threads {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// What the types cannot say about the connection and stream limits.
     pub fn validate_limits(&self) -> Result<(), String> {
         let keepalive_ms = self.stream_keepalive_ms;

@@ -5,19 +5,24 @@
 //! each connection is admitted against the process's and its client's connection caps
 //! ([`ConnectionLimits`]) and served by hyper's HTTP/1.1 with a header-read timeout, so a client
 //! that opens connections and never finishes a request cannot hold them.
+//!
+//! - [`threads`]: the serving threads (`api.serving_threads`), each a single-threaded runtime;
+//!   the accept loop hands each connection to the one serving the fewest.
+//! - [`connection`]: one connection served by hyper until it closes or is told to finish.
 
-use std::time::Duration;
+mod connection;
+mod threads;
 
-use axum::{body::Body, extract::ConnectInfo, http::Request};
+use std::{convert::Infallible, time::Duration};
+
+use axum::{body::Body, http::Request, response::Response};
+
 use coinbeat_shared::{
     Settings,
     redis_conn::{self, ConnectError},
 };
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::{
     AppState,
@@ -25,8 +30,10 @@ use crate::{
         client_ip::TrustedProxies,
         connections::{ConnectionLimits, Refused},
     },
-    live_prices, router,
+    live_prices,
+    routes::service,
 };
+use threads::ServingThreads;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +66,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets requests in progress
 /// finish. Does not wait for Redis: the API starts (and reports 503) while Redis is down.
 /// Alongside, it keeps the in-process price copy current until it returns.
+///
+/// The caller's runtime accepts, checks Redis's policy and runs the copy's follower; the
+/// requests are served on [`threads`] (`api.serving_threads`).
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
@@ -73,12 +83,17 @@ pub async fn serve(
     let _stop_follower = follower_stop.clone().drop_guard();
     tokio::spawn(live_prices::follow(state.clone(), client, follower_stop));
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening");
     let limits = ConnectionLimits::new(
         &settings.api,
         TrustedProxies::new(&settings.api.trusted_proxies),
     );
-    let app = router(state.clone());
+    let serving_threads = settings.api.serving_threads();
+    let connection = ConnectionSettings {
+        header_timeout: limits.header_timeout(),
+    };
+    // Each thread has a stack of its own (the shared state stays shared).
+    let threads = ServingThreads::start(serving_threads, || service(state.clone()), connection)?;
+    tracing::info!(%addr, threads = serving_threads, "listening");
     // The API starts while Redis is down, so Redis's eviction policy is checked beside serving,
     // once Redis first answers; a Redis that evicts our keys stops the API with the reason.
     let policy = redis_conn::watch_every_eviction_policy(
@@ -89,9 +104,6 @@ pub async fn serve(
     tokio::pin!(policy);
     let mut policy_checked = false;
     let mut refused = None;
-    // Every connection task holds a receiver; the sender going away tells them to finish, and
-    // `closed` resolves once the last of them has.
-    let (stop_tx, stop_rx) = watch::channel(());
     loop {
         let (tcp, peer) = tokio::select! {
             verdict = &mut policy, if !policy_checked => {
@@ -132,47 +144,45 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let app = app.clone();
-        // Each request carries the peer address, as `into_make_service_with_connect_info` would.
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(Body::new))
-        });
-        let header_timeout = limits.header_timeout();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let _admitted = admitted;
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let conn = builder
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::trace!(error = %e, "connection ended");
-                    }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
+        threads.dispatch(tcp, peer, admitted);
     }
     drop(listener);
     // Live streams never end by themselves; graceful shutdown waits for them.
     state.price_events().close();
-    drop(stop_rx);
-    // Every connection starts its graceful shutdown; `closed` resolves once each has ended.
-    stop_tx.send_replace(());
-    stop_tx.closed().await;
+    // Every connection finishes its request in progress and closes; then the threads end.
+    threads.finish().await;
     tracing::info!("stopped");
     match refused {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// What the serving threads serve: the router's whole stack ([`service`]).
+trait App:
+    tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            Request<Body>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// How each connection is served.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionSettings {
+    /// How long a request's head may take to arrive (`api.header_timeout_ms`), counted from
+    /// the connection's first byte or the previous answer.
+    header_timeout: Duration,
 }
