@@ -30,6 +30,7 @@ use crate::{
     auth::{AuthConfigError, Authenticator},
     cache_reads::CacheReads,
     catalogue::Catalogue,
+    hardening::client_limit::ClientLimiter,
     live_prices::LivePrices,
     metrics::HttpMetrics,
     price_events::PriceEvents,
@@ -106,6 +107,9 @@ struct Inner {
     history: Option<HistoryStore>,
     /// The OpenAPI document, built on first request (see [`AppState::openapi_document`]).
     openapi: OnceLock<serde_json::Value>,
+    /// The per-client request rate's buckets, one set for the whole process (every serving
+    /// thread takes from the same); `None` when `api.client_rate_per_sec` is 0.
+    client_limiter: Option<ClientLimiter>,
 }
 
 impl AppState {
@@ -173,6 +177,10 @@ impl AppState {
                 rates: Mutex::new(None),
                 rate_cache,
                 history: HistoryStore::from_settings(&settings.history)?,
+                client_limiter: ClientLimiter::new(
+                    settings.api.client_rate_per_sec,
+                    settings.api.client_burst,
+                ),
             }),
         })
     }
@@ -239,6 +247,11 @@ impl AppState {
     /// The product queues, in [`Queue::ALL`] order, with their effective settings.
     pub fn queues(&self) -> &[(Queue, QueueName, QueueSettings)] {
         &self.inner.queues
+    }
+
+    /// The per-client request rate's buckets (`None`: no limit).
+    pub fn client_limiter(&self) -> Option<&ClientLimiter> {
+        self.inner.client_limiter.as_ref()
     }
 
     /// The request counters and durations the router's middleware records.

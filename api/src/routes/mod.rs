@@ -68,8 +68,7 @@ use crate::{
     hardening::{
         self,
         client_ip::{self, TrustedProxies},
-        client_limit::{self, ClientLimiter},
-        request_id,
+        client_limit, request_id,
         request_timeout::RequestTimeoutLayer,
     },
     metrics::TrackLayer,
@@ -140,12 +139,12 @@ pub fn service(
     let timeout = state.request_timeout();
     let http_metrics = state.http_metrics().clone();
     let api = &state.settings().api;
-    let client_limit =
-        ClientLimiter::new(api.client_rate_per_sec, api.client_burst).map(|limiter| {
-            client_limit::LimitLayer {
-                limiter,
-                state: state.clone(),
-            }
+    let client_limit = state
+        .client_limiter()
+        .cloned()
+        .map(|limiter| client_limit::LimitLayer {
+            limiter,
+            state: state.clone(),
         });
     let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
     let trusted = TrustedProxies::new(&api.trusted_proxies);

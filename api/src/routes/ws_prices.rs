@@ -37,6 +37,7 @@ use crate::{
     ApiError, AppState,
     hardening::client_ip::ClientIp,
     price_feed::{FeedItem, PriceFeed, StreamQuery},
+    server::ConnectionHold,
 };
 
 /// The largest frame or message a client may send: room for a control frame (at most 125
@@ -55,6 +56,7 @@ const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 pub async fn upgrade(
     State(state): State<AppState>,
     client: Option<Extension<ClientIp>>,
+    hold: Option<Extension<ConnectionHold>>,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -76,7 +78,11 @@ pub async fn upgrade(
         // Every message is sent (and flushed) on its own; no buffer to fill first.
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(feed, socket))
+        .on_upgrade(move |socket| async move {
+            // The socket is still its connection: counted, and waited for at shutdown.
+            let _hold = hold;
+            serve(feed, socket).await;
+        })
         .into_response())
 }
 

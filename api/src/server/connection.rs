@@ -4,10 +4,18 @@
 use std::{
     cell::RefCell,
     net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, Waker},
 };
 
-use axum::{body::Body, extract::ConnectInfo, http::Request};
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{Request, header},
+};
 use futures::future::Either;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -15,19 +23,62 @@ use tokio::{net::TcpStream, sync::watch};
 use tower::ServiceExt;
 
 use super::{App, ConnectionSettings};
+use crate::hardening::connections::Admitted;
 
-/// Serves `tcp` until it closes, or, once `stop` changes or closes, finishes the request in
-/// progress and closes it.
+/// What keeps a connection admitted, counted on its thread, and its thread's shutdown waiting
+/// for it. The connection's task holds it; a request asking to upgrade carries a copy, which
+/// the route moves into the task serving the upgraded socket (a WebSocket outlives the HTTP
+/// exchange that opened it, and is still this connection).
+#[derive(Clone)]
+pub struct ConnectionHold(Arc<Held>);
+
+impl std::fmt::Debug for ConnectionHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionHold")
+    }
+}
+
+/// What a [`ConnectionHold`] keeps until its last copy goes.
+pub(super) struct Held {
+    /// The thread's stop signal: the thread's shutdown waits for every receiver to go.
+    pub(super) stop: watch::Receiver<()>,
+    /// The thread's count of open connections, this one counted off when it goes.
+    pub(super) open: Arc<AtomicUsize>,
+    /// The connection's place under the process's and its client's connection caps.
+    pub(super) _admitted: Admitted,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl ConnectionHold {
+    pub(super) fn new(held: Held) -> Self {
+        Self(Arc::new(held))
+    }
+
+    /// The thread's stop signal.
+    fn stop(&self) -> watch::Receiver<()> {
+        self.0.stop.clone()
+    }
+}
+
+/// Serves `tcp` until it closes, or, once the thread's stop signal changes or closes, finishes
+/// the request in progress and closes it.
 pub(super) async fn serve<S: App>(
     tcp: TcpStream,
     peer: SocketAddr,
     app: S,
     settings: ConnectionSettings,
-    mut stop: watch::Receiver<()>,
+    hold: ConnectionHold,
 ) {
+    let mut stop = hold.stop();
     let service = PerConnection {
         app: RefCell::new(app),
         peer,
+        hold,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -55,6 +106,7 @@ pub(super) async fn serve<S: App>(
 struct PerConnection<S> {
     app: RefCell<S>,
     peer: SocketAddr,
+    hold: ConnectionHold,
 }
 
 impl<S: App> hyper::service::Service<Request<Incoming>> for PerConnection<S> {
@@ -66,6 +118,9 @@ impl<S: App> hyper::service::Service<Request<Incoming>> for PerConnection<S> {
         // Each request carries the peer address, as `into_make_service_with_connect_info`
         // would.
         request.extensions_mut().insert(ConnectInfo(self.peer));
+        if request.headers().contains_key(header::UPGRADE) {
+            request.extensions_mut().insert(self.hold.clone());
+        }
         let request = request.map(Body::new);
         let mut app = self.app.borrow_mut();
         // The stack is always ready; were it ever not, the request waits on a copy of it.

@@ -8,10 +8,13 @@
 //!
 //! - [`threads`]: the serving threads (`api.serving_threads`), each a single-threaded runtime;
 //!   the accept loop hands each connection to the one serving the fewest.
-//! - [`connection`]: one connection served by hyper until it closes or is told to finish.
+//! - [`connection`]: one connection served by hyper until it closes or is told to finish, and
+//!   [`ConnectionHold`], which keeps it counted while an upgraded socket of it lives on.
 
 mod connection;
 mod threads;
+
+pub use connection::ConnectionHold;
 
 use std::{convert::Infallible, time::Duration};
 
@@ -81,7 +84,11 @@ pub async fn serve(
     let follower_stop = shutdown.child_token();
     // Stops the follower however `serve` returns.
     let _stop_follower = follower_stop.clone().drop_guard();
-    tokio::spawn(live_prices::follow(state.clone(), client, follower_stop));
+    let follower = tokio::spawn(live_prices::follow(
+        state.clone(),
+        client,
+        follower_stop.clone(),
+    ));
     let addr = listener.local_addr()?;
     let limits = ConnectionLimits::new(
         &settings.api,
@@ -149,8 +156,13 @@ pub async fn serve(
     drop(listener);
     // Live streams never end by themselves; graceful shutdown waits for them.
     state.price_events().close();
-    // Every connection finishes its request in progress and closes; then the threads end.
-    threads.finish().await;
+    // Every connection finishes its request in progress and closes, on every thread at once.
+    let drained = threads.drain().await;
+    // The follower may be using a Redis connection whose driver a serving thread's runtime
+    // runs (see `threads`): it stops before the threads end.
+    follower_stop.cancel();
+    let _ = follower.await;
+    drained.end().await;
     tracing::info!("stopped");
     match refused {
         Some(e) => Err(e.into()),

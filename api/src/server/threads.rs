@@ -22,7 +22,10 @@ use tokio::{
     sync::{mpsc, oneshot, watch},
 };
 
-use super::{App, ConnectionSettings, connection};
+use super::{
+    App, ConnectionSettings,
+    connection::{self, ConnectionHold, Held},
+};
 use crate::hardening::connections::Admitted;
 
 /// A connection on its way to a serving thread, with its admission (released when it closes).
@@ -38,11 +41,15 @@ struct Thread {
     /// Connections it serves now.
     open: Arc<AtomicUsize>,
     /// Resolves when the thread has finished its last connection.
+    drained: oneshot::Receiver<()>,
+    /// Lets the thread end (and its runtime go) once every thread has drained.
+    release: oneshot::Sender<()>,
+    /// Resolves when the thread has ended.
     done: oneshot::Receiver<()>,
 }
 
 /// The serving threads, started by [`ServingThreads::start`] and stopped by
-/// [`ServingThreads::finish`].
+/// [`ServingThreads::drain`] and [`Drained::end`].
 pub(super) struct ServingThreads(Vec<Thread>);
 
 impl ServingThreads {
@@ -56,6 +63,8 @@ impl ServingThreads {
         for index in 0..count.max(1) {
             let (handoff, receiver) = mpsc::unbounded_channel();
             let open = Arc::new(AtomicUsize::new(0));
+            let (drained_tx, drained) = oneshot::channel();
+            let (release, released) = oneshot::channel();
             let (done_tx, done) = oneshot::channel();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -64,7 +73,15 @@ impl ServingThreads {
             std::thread::Builder::new()
                 .name(format!("api-{index}"))
                 .spawn(move || {
-                    runtime.block_on(run(receiver, app, settings, thread_open));
+                    runtime.block_on(async move {
+                        run(receiver, app, settings, thread_open).await;
+                        let _ = drained_tx.send(());
+                        // Tasks spawned here may serve other threads too (a Redis connection
+                        // reconnected from a request here runs its driver on this runtime),
+                        // so the runtime stays until every thread has drained and the caller
+                        // has stopped what else uses them.
+                        let _ = released.await;
+                    });
                     // Dropping the runtime here, before saying so, ends whatever the
                     // connections left spawned on it.
                     drop(runtime);
@@ -73,6 +90,8 @@ impl ServingThreads {
             threads.push(Thread {
                 handoff,
                 open,
+                drained,
+                release,
                 done,
             });
         }
@@ -109,15 +128,37 @@ impl ServingThreads {
         }
     }
 
-    /// Stops the threads: each lets its requests in progress finish, closes its connections and
-    /// ends.
-    pub(super) async fn finish(self) {
+    /// Stops the threads, all at once: each lets its requests in progress finish and closes
+    /// its connections (and upgraded sockets). Their runtimes stay until [`Drained::end`].
+    pub(super) async fn drain(self) -> Drained {
+        let mut drained = Vec::with_capacity(self.0.len());
+        let mut rest = Vec::with_capacity(self.0.len());
         for thread in self.0 {
             drop(thread.handoff);
-            if thread.done.await.is_err() {
+            drained.push(thread.drained);
+            rest.push((thread.release, thread.done));
+        }
+        for result in futures::future::join_all(drained).await {
+            if result.is_err() {
                 tracing::error!("a serving thread panicked");
             }
         }
+        Drained(rest)
+    }
+}
+
+/// Serving threads that have closed every connection, their runtimes still up.
+pub(super) struct Drained(Vec<(oneshot::Sender<()>, oneshot::Receiver<()>)>);
+
+impl Drained {
+    /// Ends the threads and their runtimes.
+    pub(super) async fn end(self) {
+        let mut done = Vec::with_capacity(self.0.len());
+        for (release, ended) in self.0 {
+            let _ = release.send(());
+            done.push(ended);
+        }
+        futures::future::join_all(done).await;
     }
 }
 
@@ -129,8 +170,8 @@ async fn run<S: App>(
     settings: ConnectionSettings,
     open: Arc<AtomicUsize>,
 ) {
-    // Every connection task holds a receiver; the sender changing tells them to finish, and
-    // `closed` resolves once the last of them has.
+    // Every connection (and upgraded socket) holds a receiver; the sender changing tells them
+    // to finish, and `closed` resolves once the last of them has.
     let (stop_tx, stop_rx) = watch::channel(());
     while let Some(Handoff {
         tcp,
@@ -138,7 +179,11 @@ async fn run<S: App>(
         admitted,
     }) = handoffs.recv().await
     {
-        let closed = Closed(Arc::clone(&open));
+        let hold = ConnectionHold::new(Held {
+            stop: stop_rx.clone(),
+            open: Arc::clone(&open),
+            _admitted: admitted,
+        });
         let tcp = match TcpStream::from_std(tcp) {
             Ok(tcp) => tcp,
             Err(e) => {
@@ -146,54 +191,103 @@ async fn run<S: App>(
                 continue;
             }
         };
-        let (app, stop) = (app.clone(), stop_rx.clone());
-        tokio::spawn(async move {
-            let _admitted = admitted;
-            let _closed = closed;
-            connection::serve(tcp, peer, app, settings, stop).await;
-        });
+        tokio::spawn(connection::serve(tcp, peer, app.clone(), settings, hold));
     }
     drop(stop_rx);
     stop_tx.send_replace(());
     stop_tx.closed().await;
 }
 
-/// Counts a connection off its thread when it ends, however it ends.
-struct Closed(Arc<AtomicUsize>);
-
-impl Drop for Closed {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::{convert::Infallible, time::Duration};
+    use std::{convert::Infallible, sync::Arc, time::Duration};
 
     use axum::{body::Body, http::Request, response::Response};
     use coinbeat_shared::settings::ApiSettings;
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt},
         net::TcpListener,
+        sync::Notify,
     };
 
     use super::*;
     use crate::hardening::{client_ip::TrustedProxies, connections::ConnectionLimits};
 
-    /// Answers each request with the name of the thread serving it.
-    fn thread_name() -> impl super::super::App {
-        tower::service_fn(|_request: Request<Body>| async {
-            let name = std::thread::current().name().unwrap_or("?").to_owned();
-            Ok::<_, Infallible>(Response::new(Body::from(name)))
+    /// Answers each request with the name of the thread serving it; `GET /slow` says it has
+    /// started (`started`) and answers only once `release` is notified.
+    fn thread_name(started: Arc<Notify>, release: Arc<Notify>) -> impl super::super::App {
+        tower::service_fn(move |request: Request<Body>| {
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            async move {
+                if request.uri().path() == "/slow" {
+                    started.notify_one();
+                    release.notified().await;
+                }
+                let name = std::thread::current().name().unwrap_or("?").to_owned();
+                Ok::<_, Infallible>(Response::new(Body::from(name)))
+            }
         })
     }
 
-    /// One request on `tcp`; the answer's body.
-    async fn ask(tcp: &mut tokio::net::TcpStream) -> String {
-        tcp.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
-            .await
+    struct Fixture {
+        listener: TcpListener,
+        threads: ServingThreads,
+        limits: ConnectionLimits,
+        started: Arc<Notify>,
+        release: Arc<Notify>,
+    }
+
+    impl Fixture {
+        async fn start(count: usize) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+            let settings = ConnectionSettings {
+                header_timeout: Duration::from_secs(10),
+            };
+            let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+            let threads = ServingThreads::start(
+                count,
+                move || thread_name(Arc::clone(&s), Arc::clone(&r)),
+                settings,
+            )
             .unwrap();
+            let limits = ConnectionLimits::new(&ApiSettings::default(), TrustedProxies::default());
+            Self {
+                listener,
+                threads,
+                limits,
+                started,
+                release,
+            }
+        }
+
+        /// A new connection, accepted and handed to the threads.
+        async fn connect(&self) -> tokio::net::TcpStream {
+            let client = tokio::net::TcpStream::connect(self.listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (tcp, peer) = self.listener.accept().await.unwrap();
+            self.threads
+                .dispatch(tcp, peer, self.limits.admit(peer.ip()).unwrap());
+            client
+        }
+
+        fn open(&self) -> usize {
+            self.threads
+                .0
+                .iter()
+                .map(|t| t.open.load(Ordering::Relaxed))
+                .sum()
+        }
+    }
+
+    async fn send(tcp: &mut tokio::net::TcpStream, path: &str) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+    }
+
+    /// Reads one answer on `tcp`; its body.
+    async fn answer(tcp: &mut tokio::net::TcpStream) -> String {
         let mut answer = Vec::new();
         let mut buf = [0u8; 1024];
         loop {
@@ -210,20 +304,26 @@ mod tests {
         }
     }
 
+    async fn ask(tcp: &mut tokio::net::TcpStream) -> String {
+        send(tcp, "/").await;
+        answer(tcp).await
+    }
+
+    /// Waits for the server to close `tcp`.
+    async fn closed(tcp: &mut tokio::net::TcpStream) {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+            .await
+            .expect("closed by the server within 5 s");
+        assert_eq!(read.unwrap(), 0);
+    }
+
     #[tokio::test]
-    async fn each_connection_goes_to_the_least_busy_thread_stays_there_and_ends_at_finish() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let settings = ConnectionSettings {
-            header_timeout: Duration::from_secs(10),
-        };
-        let threads = ServingThreads::start(2, thread_name, settings).unwrap();
-        let limits = ConnectionLimits::new(&ApiSettings::default(), TrustedProxies::default());
+    async fn each_connection_goes_to_the_least_busy_thread_and_stays_there() {
+        let fixture = Fixture::start(2).await;
         let mut clients = Vec::new();
         for _ in 0..4 {
-            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let (tcp, peer) = listener.accept().await.unwrap();
-            threads.dispatch(tcp, peer, limits.admit(peer.ip()).unwrap());
+            let mut client = fixture.connect().await;
             // Answered once it is served, so the next one sees this one counted.
             let first = ask(&mut client).await;
             clients.push((client, first));
@@ -243,35 +343,52 @@ mod tests {
         // A connection of the second thread closes: the next goes there (where taking turns
         // would send it to the first).
         let second = clients.iter().position(|(_, t)| t == "api-1").unwrap();
-        let (closed, freed) = clients.remove(second);
-        drop(closed);
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (tcp, peer) = listener.accept().await.unwrap();
+        let (gone, freed) = clients.remove(second);
+        drop(gone);
         // The thread counts the connection off once it has seen it close.
         tokio::time::timeout(Duration::from_secs(5), async {
-            while threads
-                .0
-                .iter()
-                .map(|t| t.open.load(Ordering::Relaxed))
-                .sum::<usize>()
-                > 3
-            {
+            while fixture.open() > 3 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
         .await
         .expect("the closed connection is counted off");
-        threads.dispatch(tcp, peer, limits.admit(peer.ip()).unwrap());
+        let mut client = fixture.connect().await;
         assert_eq!(ask(&mut client).await, freed);
-        // Finishing closes every connection and ends every thread.
-        tokio::time::timeout(Duration::from_secs(5), threads.finish())
+        fixture.threads.drain().await.end().await;
+        closed(&mut client).await;
+    }
+
+    #[tokio::test]
+    async fn draining_stops_every_thread_at_once_and_lets_a_request_in_progress_finish() {
+        let fixture = Fixture::start(2).await;
+        let mut busy = fixture.connect().await;
+        assert_eq!(ask(&mut busy).await, "api-0");
+        let mut idle = fixture.connect().await;
+        assert_eq!(ask(&mut idle).await, "api-1");
+        send(&mut busy, "/slow").await;
+        fixture.started.notified().await;
+        let Fixture {
+            threads, release, ..
+        } = fixture;
+        let draining = tokio::spawn(threads.drain());
+        // The other thread closes its idle connection while the first still serves its
+        // request (a drain one thread after the other would wait for that request first).
+        closed(&mut idle).await;
+        assert!(!draining.is_finished());
+        release.notify_one();
+        assert_eq!(
+            answer(&mut busy).await,
+            "api-0",
+            "the request in progress is answered"
+        );
+        closed(&mut busy).await;
+        let drained = tokio::time::timeout(Duration::from_secs(5), draining)
+            .await
+            .expect("drained")
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), drained.end())
             .await
             .expect("the threads end");
-        let mut buf = [0u8; 16];
-        assert_eq!(
-            client.read(&mut buf).await.unwrap(),
-            0,
-            "closed by the server"
-        );
     }
 }

@@ -213,6 +213,39 @@ async fn a_client_past_its_rate_gets_429_with_retry_after_and_others_are_served(
     }
 }
 
+/// One client's rate holds across its connections, whichever serving thread each lands on:
+/// the buckets are the process's, not a thread's.
+#[tokio::test]
+async fn a_clients_rate_holds_across_its_connections_on_every_serving_thread() {
+    let api = Api::start_with(|s| {
+        s.api.client_rate_per_sec = 1;
+        s.api.client_burst = 4;
+        s.api.serving_threads = 4;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        // A client of its own per request: a connection of its own, kept open (idle in the
+        // client's pool), so the next one goes to another thread.
+        let client = reqwest::Client::new();
+        let status = client
+            .get(api.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        statuses.push(status.as_u16());
+        clients.push(client);
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        4,
+        "the burst, and no more, over 8 connections: {statuses:?}"
+    );
+    assert!(statuses[4..].iter().all(|&s| s == 429), "{statuses:?}");
+}
+
 /// A request with a valid key is counted against its key, anything else against its address:
 /// a keyed caller's load does not refuse the address's anonymous requests (which would answer
 /// 429 where 401 is due), and tokens that do not verify buy no bucket of their own.
