@@ -36,6 +36,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use coinbeat_shared::settings::{ApiSettings, AuthSettings, Role};
+use futures::future::{self, Either, Ready};
 use pin_project_lite::pin_project;
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
@@ -250,19 +251,15 @@ where
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
         });
-        let state = match checked {
+        let answer = match checked {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
-                GateState::Passed {
-                    inner: self.inner.call(request),
-                }
+                Either::Right(self.inner.call(request))
             }
-            Err(refused) => GateState::Refused {
-                response: Some(refused.into_response()),
-            },
+            Err(refused) => Either::Left(future::ready(Ok(refused.into_response()))),
         };
         GateFuture {
-            state,
+            answer,
             template,
             audit,
         }
@@ -282,17 +279,9 @@ pin_project! {
     /// line.
     pub struct GateFuture<F> {
         #[pin]
-        state: GateState<F>,
+        answer: Either<Ready<Result<Response, Infallible>>, F>,
         template: RouteTemplate,
         audit: Option<Audit>,
-    }
-}
-
-pin_project! {
-    #[project = GateStateProj]
-    enum GateState<F> {
-        Passed { #[pin] inner: F },
-        Refused { response: Option<Response> },
     }
 }
 
@@ -304,15 +293,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = match this.state.project() {
-            GateStateProj::Passed { inner } => match ready!(inner.poll(cx)) {
-                Ok(response) => response,
-                Err(never) => match never {},
-            },
-            GateStateProj::Refused { response } => response
-                .take()
-                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        };
+        let Ok(mut response) = ready!(this.answer.poll(cx));
         if let Some(Audit {
             caller,
             method,

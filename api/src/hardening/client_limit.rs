@@ -155,13 +155,10 @@ fn shard_of_ip(client: IpAddr) -> usize {
     usize::from(last)
 }
 
-/// The layer that applies a [`ClientLimiter`] to every request ([`Limited`]); the state's
-/// authenticator names the caller.
+/// The layer that applies the process's [`ClientLimiter`] ([`AppState::client_limiter`]) to
+/// every request ([`Limited`]); the state's authenticator names the caller.
 #[derive(Debug, Clone)]
-pub struct LimitLayer {
-    pub limiter: ClientLimiter,
-    pub state: AppState,
-}
+pub struct LimitLayer(pub AppState);
 
 impl<S> Layer<S> for LimitLayer {
     type Service = Limited<S>;
@@ -169,7 +166,7 @@ impl<S> Layer<S> for LimitLayer {
     fn layer(&self, inner: S) -> Limited<S> {
         Limited {
             inner,
-            limit: self.clone(),
+            state: self.0.clone(),
         }
     }
 }
@@ -181,7 +178,7 @@ impl<S> Layer<S> for LimitLayer {
 #[derive(Debug, Clone)]
 pub struct Limited<S> {
     inner: S,
-    limit: LimitLayer,
+    state: AppState,
 }
 
 impl<S> Service<Request> for Limited<S>
@@ -197,7 +194,7 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let presented = self.limit.state.authenticator().present(request.headers());
+        let presented = self.state.authenticator().present(request.headers());
         let client = match &presented {
             Presented::Valid(caller) => caller.id.as_deref().map(Client::Caller),
             Presented::Nothing | Presented::Invalid => request
@@ -206,7 +203,8 @@ where
                 .map(|ClientIp(ip)| Client::Ip(*ip)),
         };
         if let Some(client) = client
-            && let Err(wait) = self.limit.limiter.take(client, Instant::now())
+            && let Some(limiter) = self.state.client_limiter()
+            && let Err(wait) = limiter.take(client, Instant::now())
         {
             let refused = ApiError::RateLimited {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,

@@ -141,11 +141,8 @@ pub fn service(
     let api = &state.settings().api;
     let client_limit = state
         .client_limiter()
-        .cloned()
-        .map(|limiter| client_limit::LimitLayer {
-            limiter,
-            state: state.clone(),
-        });
+        .is_some()
+        .then(|| client_limit::LimitLayer(state.clone()));
     let cors = hardening::cors::layer(&api.cors_origins).ok().flatten();
     let trusted = TrustedProxies::new(&api.trusted_proxies);
     let mut routes = Router::new();

@@ -29,16 +29,11 @@ use crate::hardening::connections::Admitted;
 /// for it. The connection's task holds it; a request asking to upgrade carries a copy, which
 /// the route moves into the task serving the upgraded socket (a WebSocket outlives the HTTP
 /// exchange that opened it, and is still this connection).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ConnectionHold(Arc<Held>);
 
-impl std::fmt::Debug for ConnectionHold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ConnectionHold")
-    }
-}
-
 /// What a [`ConnectionHold`] keeps until its last copy goes.
+#[derive(Debug)]
 pub(super) struct Held {
     /// The thread's stop signal: the thread's shutdown waits for every receiver to go.
     pub(super) stop: watch::Receiver<()>,
