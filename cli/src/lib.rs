@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod component;
+pub mod huge_pages;
 pub mod multicall;
 mod output;
 pub mod up;

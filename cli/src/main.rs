@@ -6,5 +6,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    coinbeat::huge_pages::off_unless_asked();
     coinbeat::main()
 }
