@@ -174,6 +174,8 @@ pub enum ApiError {
     AlertNotFound(AlertId),
     #[error("invalid condition: {0}")]
     InvalidCondition(String),
+    #[error("invalid cooldown: {0}")]
+    InvalidCooldown(String),
     /// A webhook URL that is malformed (422), points at an internal address (422), or names a
     /// host that does not resolve (404, as an unknown coin is).
     #[error(transparent)]
@@ -359,6 +361,7 @@ impl ApiError {
             InvalidAlertId(_) => (UNPROCESSABLE, "invalid_alert_id"),
             AlertNotFound(_) => (NOT_FOUND, "alert_not_found"),
             InvalidCondition(_) => (UNPROCESSABLE, "invalid_condition"),
+            InvalidCooldown(_) => (UNPROCESSABLE, "invalid_cooldown"),
             Webhook(TargetError::Denied { .. }) => (UNPROCESSABLE, "webhook_target_refused"),
             Webhook(TargetError::Unresolved { .. }) => (NOT_FOUND, "webhook_host_not_found"),
             Webhook(_) => (UNPROCESSABLE, "invalid_webhook_url"),

@@ -100,6 +100,12 @@ impl Keys {
         format!("{}:alert:{id}", self.prefix)
     }
 
+    /// STRING `{fetched ms} {trigger}`: the price an alert with a cooldown last fired on
+    /// (`alerts::evaluate`). Expires an hour after its cooldown; deleted with the alert.
+    pub fn alert_last_fired(&self, id: &AlertId) -> String {
+        format!("{}:alert:{id}:fired", self.prefix)
+    }
+
     /// SET of the ids of the alerts one caller (`auth::Caller::id`) holds: the per-key bound.
     pub fn alerts_of(&self, owner: &str) -> String {
         format!("{}:alerts:owner:{owner}", self.prefix)

@@ -8,7 +8,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use coinbeat_shared::{
     alerts::{
-        AlertStore, AlertWatch, Condition, Direction, MoveLog, StoreError, StoredAlert, WebhookUrl,
+        AlertStore, AlertWatch, Condition, Direction, Fired, MoveLog, PriceMove, StoreError,
+        StoredAlert, WebhookUrl,
     },
     cache::{PriceCache, PriceRecord},
     domain::CoinId,
@@ -90,22 +91,28 @@ impl Ctx {
     /// Writes `usd` as of `at` and evaluates the moves logged; how many deliveries it
     /// enqueued.
     async fn write(&self, usd: &str, at: DateTime<Utc>) -> usize {
+        self.write_all(usd, at).await.enqueued
+    }
+
+    /// [`Self::write`], with everything the evaluation did.
+    async fn write_all(&self, usd: &str, at: DateTime<Utc>) -> Fired {
         self.cache.write(&[price(usd, at)]).await.unwrap();
-        self.evaluate().await
+        self.evaluate_all().await
     }
 
     /// Evaluates the moves no evaluator has read yet, as an alerts-worker does.
     async fn evaluate(&self) -> usize {
+        self.evaluate_all().await.enqueued
+    }
+
+    /// [`Self::evaluate`], with everything the evaluation did.
+    async fn evaluate_all(&self) -> Fired {
         let entries = self
             .log
             .read_new("test", 1_000, std::time::Duration::from_millis(1))
             .await
             .unwrap();
-        self.log
-            .evaluate(&self.watch, entries)
-            .await
-            .unwrap()
-            .enqueued
+        self.log.evaluate(&self.watch, entries).await.unwrap()
     }
 
     /// The deliveries waiting on the `alerts` queue, oldest first.
@@ -253,6 +260,92 @@ async fn a_move_fires_when_the_price_has_moved_by_the_percentage_within_the_wind
     let job = ctx.queued().await.pop().unwrap();
     assert_eq!(job.reference_usd, Some(d("100")));
     assert_eq!(job.previous_usd, d("104.99"));
+}
+
+#[tokio::test]
+async fn a_cooldown_holds_back_crossings_fetched_within_it_but_never_a_trigger_evaluated_again() {
+    let ctx = setup().await;
+    let cooling = StoredAlert {
+        cooldown_secs: 60,
+        ..alert("key:a", Condition::Above { usd: d("100") })
+    };
+    let every = alert("key:a", Condition::Above { usd: d("100") });
+    ctx.store.create(&cooling, 10).await.unwrap();
+    ctx.store.create(&every, 10).await.unwrap();
+    // Price time, well in the past: the evaluation's own clock plays no part. (Whole seconds:
+    // prices are kept to the millisecond.)
+    let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 7_200, 0).unwrap();
+    let at = |s: i64| t0 + Duration::seconds(s);
+    ctx.write("99", at(0)).await;
+    let first = ctx.write_all("101", at(1)).await;
+    assert_eq!((first.enqueued, first.held_back), (2, 0), "both fire");
+    // Flapping around the threshold within the minute: only the alert without one fires.
+    for s in [2, 4, 6] {
+        ctx.write("99", at(s)).await;
+        let again = ctx.write_all("101", at(s + 1)).await;
+        assert_eq!((again.enqueued, again.held_back), (1, 1), "at {s} s");
+    }
+    // 60 s after the price it fired on (not after the last held back): fires again.
+    ctx.write("99", at(60)).await;
+    let later = ctx.write_all("101", at(61)).await;
+    assert_eq!((later.enqueued, later.held_back), (2, 0));
+    let queued = ctx.queued().await;
+    let fired_at = |id| -> Vec<i64> {
+        queued
+            .iter()
+            .filter(|j| j.alert_id == id)
+            .map(|j| (j.fetched_at - t0).num_seconds())
+            .collect()
+    };
+    assert_eq!(fired_at(cooling.id), [1, 61]);
+    assert_eq!(fired_at(every.id), [1, 3, 5, 7, 61]);
+
+    // The move it fired on, evaluated again (its evaluator died after enqueueing): not held
+    // back by its own firing, and the queue's key makes it the same task.
+    let step = PriceMove {
+        coin: bitcoin(),
+        symbol: "BTC".into(),
+        previous: d("99"),
+        usd: d("101"),
+        as_of: at(61),
+        fetched_at: at(61),
+        source: "test".into(),
+    };
+    let again = ctx
+        .watch
+        .on_moves(std::slice::from_ref(&step))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.enqueued, again.duplicates, again.held_back),
+        (0, 2, 0)
+    );
+    // A move from before it, evaluated late, within the cooldown of the firing: held back.
+    let late = PriceMove {
+        as_of: at(30),
+        fetched_at: at(30),
+        ..step
+    };
+    let held = ctx
+        .watch
+        .on_moves(std::slice::from_ref(&late))
+        .await
+        .unwrap();
+    assert_eq!((held.enqueued, held.held_back), (1, 1));
+
+    // Deleted, the alert leaves no firing behind.
+    let mut conn = ctx.conn.clone();
+    let fired_key = ctx.keys.alert_last_fired(&cooling.id);
+    let exists = async |conn: &mut ConnectionManager| -> bool {
+        redis::cmd("EXISTS")
+            .arg(&fired_key)
+            .query_async(conn)
+            .await
+            .unwrap()
+    };
+    assert!(exists(&mut conn).await);
+    assert!(ctx.store.delete("key:a", &cooling.id).await.unwrap());
+    assert!(!exists(&mut conn).await);
 }
 
 #[tokio::test]

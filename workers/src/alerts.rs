@@ -319,8 +319,13 @@ pub async fn evaluate_moves(
             () = stop.cancelled() => break,
         };
         match outcome {
-            Ok(fired) if fired.enqueued + fired.duplicates > 0 => {
-                tracing::debug!(enqueued = fired.enqueued, duplicates = fired.duplicates, "alert crossings enqueued");
+            Ok(fired) if fired.enqueued + fired.duplicates + fired.held_back > 0 => {
+                tracing::debug!(
+                    enqueued = fired.enqueued,
+                    duplicates = fired.duplicates,
+                    held_back = fired.held_back,
+                    "alert crossings enqueued"
+                );
             }
             Ok(_) => {}
             Err(error) => {

@@ -279,7 +279,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
                 "no coin has that id or symbol (`unknown_coin`), or the webhook's host does not resolve (`webhook_host_not_found`)",
             ),
             invalid_means: Some(
-                "a condition out of range or not as documented (`invalid_condition`), a webhook URL that is not an http(s) URL or carries credentials (`invalid_webhook_url`), or a webhook host that is or resolves to an internal address: loopback, private, link-local, carrier-grade NAT, unique local, multicast, ... (`webhook_target_refused`, unless `alerts.allow_private_targets`)",
+                "a condition out of range or not as documented (`invalid_condition`), a cooldown that is no whole number of seconds up to a week (`invalid_cooldown`), a webhook URL that is not an http(s) URL or carries credentials (`invalid_webhook_url`), or a webhook host that is or resolves to an internal address: loopback, private, link-local, carrier-grade NAT, unique local, multicast, ... (`webhook_target_refused`, unless `alerts.allow_private_targets`)",
             ),
             ..op(
                 "Create a price alert: a condition on a coin's USD price and a webhook to call when a price update crosses it; the answer carries the signing secret, shown this once",

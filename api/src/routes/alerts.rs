@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use coinbeat_shared::{
     alerts::{
         AlertId, Condition, Direction, StoredAlert, TargetError, WebhookUrl,
-        alert::{MAX_MOVE_PERCENT, MAX_THRESHOLD_USD, MOVE_WINDOW_SECS},
+        alert::{MAX_COOLDOWN_SECS, MAX_MOVE_PERCENT, MAX_THRESHOLD_USD, MOVE_WINDOW_SECS},
         target::MAX_URL_LEN,
     },
     domain::CoinId,
@@ -36,7 +36,10 @@ use utoipa::{
     PartialSchema, ToSchema,
     openapi::{
         RefOr,
-        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type},
+        schema::{
+            AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType,
+            Type,
+        },
     },
 };
 
@@ -57,6 +60,9 @@ pub struct CreateAlert {
     /// Read by [`parse_condition`], so a bad one is answered as `invalid_condition`.
     condition: Value,
     webhook_url: String,
+    /// Read by [`parse_cooldown`], so a bad one is answered as `invalid_cooldown`.
+    #[serde(default)]
+    cooldown_secs: Value,
 }
 
 /// A condition as a request writes it: decimals as strings, read by [`plain_decimal`].
@@ -89,6 +95,9 @@ pub struct AlertView {
     condition: Condition,
     #[schema(schema_with = webhook_url_schema)]
     webhook_url: String,
+    /// After a delivery, crossings on prices fetched less than this many seconds from the one
+    /// that fired are held back; 0: every crossing fires.
+    cooldown_secs: u64,
     created_at: DateTime<Utc>,
     /// The key of the HMAC-SHA256 signature each delivery carries (`Coinbeat-Signature`):
     /// only in the answer to `POST /v1/alerts`, the one time it is shown.
@@ -105,6 +114,7 @@ impl AlertView {
             coin: alert.coin,
             condition: alert.condition,
             webhook_url: alert.webhook_url.to_string(),
+            cooldown_secs: alert.cooldown_secs,
             created_at: alert.created_at,
             secret: None,
         }
@@ -119,8 +129,8 @@ pub struct AlertList {
 }
 
 /// `POST /v1/alerts`: 201 with the alert, its secret (shown this once) and a `Location`
-/// header; 422 for a bad condition or webhook URL, or a webhook pointing at an internal
-/// address; 404 for an unknown coin or a host that does not resolve; 409 `too_many_alerts` at
+/// header; 422 for a bad condition, cooldown or webhook URL, or a webhook pointing at an
+/// internal address; 404 for an unknown coin or a host that does not resolve; 409 `too_many_alerts` at
 /// `alerts.max_per_key`.
 pub async fn create(
     State(state): State<AppState>,
@@ -133,11 +143,15 @@ pub async fn create(
         return Err(ApiError::NoLastingOwner);
     }
     let condition = parse_condition(request.condition)?;
+    let cooldown_secs = parse_cooldown(&request.cooldown_secs)?;
     let webhook_url = parse_webhook_url(&request.webhook_url)?;
     let coin = alert_coin(&state, &request.coin).await?;
     let settings = &state.settings().alerts;
     resolve(&webhook_url, settings.allow_private_targets).await?;
-    let alert = StoredAlert::new(owner.to_owned(), coin, condition, webhook_url);
+    let alert = StoredAlert {
+        cooldown_secs,
+        ..StoredAlert::new(owner.to_owned(), coin, condition, webhook_url)
+    };
     state
         .redis(state.alerts().create(&alert, settings.max_per_key))
         .await?;
@@ -238,6 +252,23 @@ fn parse_condition(json: Value) -> Result<Condition, ApiError> {
     };
     condition.check().map_err(|e| invalid(e.to_string()))?;
     Ok(condition)
+}
+
+/// The cooldown of a request: whole seconds from 0 to [`MAX_COOLDOWN_SECS`]; none (or `null`)
+/// is 0.
+fn parse_cooldown(json: &Value) -> Result<u64, ApiError> {
+    let secs = match json {
+        Value::Null => return Ok(0),
+        Value::Number(number) => whole_seconds(number),
+        _ => None,
+    };
+    secs.filter(|secs| *secs <= MAX_COOLDOWN_SECS)
+        .ok_or_else(|| {
+            ApiError::InvalidCooldown(format!(
+                "cooldown_secs must be a whole number of seconds from 0 to {MAX_COOLDOWN_SECS} (a \
+             week), got {json}"
+            ))
+        })
 }
 
 /// A JSON number without a fraction as seconds (one too large for a `u64` saturates, and is
@@ -478,6 +509,20 @@ impl PartialSchema for CreateAlert {
             .required("condition")
             .property("webhook_url", webhook_url_schema())
             .required("webhook_url")
+            .property(
+                "cooldown_secs",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+                    .minimum(Some(0.0))
+                    .maximum(Some(MAX_COOLDOWN_SECS as f64))
+                    .description(Some(
+                        "After a delivery, crossings on prices fetched less than this many \
+                         seconds from the one that fired are held back, so a price flapping \
+                         around a threshold fires once per cooldown. 0 (the default): every \
+                         crossing fires, as with none or `null`. At most a week.",
+                    ))
+                    .examples([300]),
+            )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .into()
     }

@@ -263,6 +263,51 @@ async fn bad_conditions_and_webhook_urls_are_422_saying_what_is_wrong() {
 }
 
 #[tokio::test]
+async fn a_cooldown_is_kept_with_the_alert_and_one_out_of_range_is_422_storing_nothing() {
+    let api = Api::start().await;
+    let with_cooldown = |cooldown: Value| {
+        let mut body = alert("BTC", PUBLIC_HOOK);
+        body["cooldown_secs"] = cooldown;
+        body
+    };
+    for bad in [
+        json!(-1),
+        json!(604_801),
+        json!(1.5),
+        json!("300"),
+        json!([]),
+    ] {
+        let (status, body) = create_as(&api, ENQUEUE_KEY, &with_cooldown(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_error(&body, "invalid_cooldown");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cooldown_secs"),
+            "{bad}: {body}"
+        );
+    }
+    let (_, list) = call(&api, Method::GET, "/v1/alerts", Some(ENQUEUE_KEY), None).await;
+    assert_eq!(list, json!({"alerts": []}), "nothing was stored");
+
+    let (status, created) = create_as(&api, ENQUEUE_KEY, &with_cooldown(json!(300))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["cooldown_secs"], 300);
+    let path = format!("/v1/alerts/{}", created["id"].as_str().unwrap());
+    let (_, shown) = call(&api, Method::GET, &path, Some(ENQUEUE_KEY), None).await;
+    assert_eq!(shown["cooldown_secs"], 300);
+    // None given (or null) is none: every crossing fires.
+    let (_, plain) = create_as(&api, ENQUEUE_KEY, &alert("BTC", PUBLIC_HOOK)).await;
+    assert_eq!(plain["cooldown_secs"], 0, "{plain}");
+    let (_, null) = create_as(&api, ENQUEUE_KEY, &with_cooldown(Value::Null)).await;
+    assert_eq!(null["cooldown_secs"], 0, "{null}");
+    // A week is the most.
+    let (status, week) = create_as(&api, ENQUEUE_KEY, &with_cooldown(json!(604_800))).await;
+    assert_eq!(status, StatusCode::CREATED, "{week}");
+}
+
+#[tokio::test]
 async fn an_unknown_coin_or_a_host_that_does_not_resolve_is_404() {
     let api = Api::start().await;
     for coin in ["NOPECOIN", "no-such-coin"] {

@@ -123,9 +123,13 @@ async fn measure(args: &BenchArgs, lab: &mut Lab) -> anyhow::Result<Report> {
             source: "bench".into(),
         };
         let t = Instant::now();
-        let jobs = watch.crossings(std::slice::from_ref(&step)).await?;
+        let crossings = watch.crossings(std::slice::from_ref(&step)).await?;
         let evaluate_all = t.elapsed();
-        anyhow::ensure!(jobs.len() == ALERTS as usize, "{} crossings", jobs.len());
+        anyhow::ensure!(
+            crossings.len() == ALERTS as usize,
+            "{} crossings",
+            crossings.len()
+        );
 
         // Above them all and staying above: nothing crossed.
         let t = Instant::now();

@@ -22,6 +22,8 @@ pub const MIN_MOVE_PERMILLE: u32 = 1;
 /// history point, and exchange streams add one every `streams.history_every_secs` (5 minutes),
 /// so a window shorter than 15 minutes would often hold none (and fire never).
 pub const MOVE_WINDOW_SECS: std::ops::RangeInclusive<u64> = 900..=7 * 24 * 3_600;
+/// The longest cooldown an alert may ask for: a week.
+pub const MAX_COOLDOWN_SECS: u64 = 7 * 24 * 3_600;
 
 /// An alert's id: a ULID, as a task's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -168,6 +170,12 @@ pub struct StoredAlert {
     pub coin: CoinId,
     pub condition: Condition,
     pub webhook_url: WebhookUrl,
+    /// After a delivery, crossings of prices fetched less than this many seconds from the one
+    /// that fired are held back (`super::evaluate`): a price that flaps around a threshold
+    /// fires once per cooldown, not on every tick. 0 (the default, and what alerts stored
+    /// before it existed read as): every crossing fires.
+    #[serde(default)]
+    pub cooldown_secs: u64,
     /// The HMAC-SHA256 key of its deliveries (`whsec_` and 64 hex digits), shown once, on
     /// creation.
     pub secret: String,
@@ -182,6 +190,7 @@ impl fmt::Debug for StoredAlert {
             .field("coin", &self.coin)
             .field("condition", &self.condition)
             .field("webhook_url", &self.webhook_url.host())
+            .field("cooldown_secs", &self.cooldown_secs)
             .field("secret", &"<redacted>")
             .field("created_at", &self.created_at)
             .finish()
@@ -189,7 +198,7 @@ impl fmt::Debug for StoredAlert {
 }
 
 impl StoredAlert {
-    /// A new alert with a fresh id and signing secret.
+    /// A new alert with a fresh id and signing secret, and no cooldown.
     pub fn new(owner: String, coin: CoinId, condition: Condition, webhook_url: WebhookUrl) -> Self {
         Self {
             id: AlertId::generate(),
@@ -197,6 +206,7 @@ impl StoredAlert {
             coin,
             condition,
             webhook_url,
+            cooldown_secs: 0,
             secret: super::signature::new_secret(),
             created_at: Utc::now(),
         }

@@ -11,10 +11,19 @@
 //! each is confirmed against its exact decimal: `above X` fires when previous < X ≤ new,
 //! `below X` when new ≤ X < previous, `move` when the new price has moved by the percentage
 //! against the window's oldest history point and the previous price had not.
+//!
+//! An alert with a cooldown (`StoredAlert::cooldown_secs`) then has its crossings held back
+//! when they are on a price fetched within the cooldown of the one it last fired on (one script,
+//! `lua/hold_back.lua`, so two evaluators never both fire it). Price time, not the evaluator's
+//! clock: a backlog of moves evaluated at once fires as the prices moved.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::LazyLock,
+};
 
 use chrono::{DateTime, Utc};
+use redis::Script;
 use rust_decimal::Decimal;
 
 use super::{AlertId, AlertStore, Condition, Direction, StoredAlert, store::score};
@@ -24,6 +33,9 @@ use crate::{
     jobs::AlertJob,
     queue::{Producer, QueueError},
 };
+
+static HOLD_BACK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/hold_back.lua")));
 
 /// One written price record of a coin with alerts, with the price it replaced.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +56,15 @@ pub struct Fired {
     pub enqueued: usize,
     /// Triggers already on the queue (their key held), not enqueued again.
     pub duplicates: usize,
+    /// Crossings held back: their alert fired within its cooldown.
+    pub held_back: usize,
+}
+
+/// One crossing of an alert, and the alert's cooldown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crossing {
+    pub job: AlertJob,
+    pub cooldown_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +91,15 @@ impl AlertWatch {
 
     /// Evaluates `moves` and enqueues a delivery for each crossing.
     pub async fn on_moves(&self, moves: &[PriceMove]) -> Result<Fired, EvaluateError> {
-        let jobs = self.crossings(moves).await?;
+        let crossings = self.crossings(moves).await?;
+        let count = crossings.len();
+        let jobs = self.hold_back(crossings).await?;
+        let mut fired = Fired {
+            held_back: count - jobs.len(),
+            ..Fired::default()
+        };
         if jobs.is_empty() {
-            return Ok(Fired::default());
+            return Ok(fired);
         }
         let keyed: Vec<(AlertJob, String)> = jobs
             .into_iter()
@@ -81,7 +108,6 @@ impl AlertWatch {
                 (job, key)
             })
             .collect();
-        let mut fired = Fired::default();
         for result in self.producer.enqueue_keyed(&keyed).await? {
             match result {
                 Ok(_) => fired.enqueued += 1,
@@ -91,8 +117,34 @@ impl AlertWatch {
         Ok(fired)
     }
 
-    /// The deliveries `moves` call for, without enqueueing them.
-    pub async fn crossings(&self, moves: &[PriceMove]) -> Result<Vec<AlertJob>, EvaluateError> {
+    /// The crossings of alerts with a cooldown that fired within it, taken out; the others'
+    /// deliveries, in order. Each crossing let through is recorded as its alert's last firing.
+    async fn hold_back(&self, crossings: Vec<Crossing>) -> Result<Vec<AlertJob>, EvaluateError> {
+        let cooling: Vec<&Crossing> = crossings.iter().filter(|c| c.cooldown_secs > 0).collect();
+        let flags: Vec<i64> = if cooling.is_empty() {
+            Vec::new()
+        } else {
+            let mut invocation = HOLD_BACK.prepare_invoke();
+            for crossing in &cooling {
+                invocation
+                    .key(self.store.keys().alert_last_fired(&crossing.job.alert_id))
+                    .arg(crossing.job.fetched_at.timestamp_millis())
+                    .arg(crossing.cooldown_secs.saturating_mul(1_000))
+                    .arg(crossing.job.trigger());
+            }
+            invocation.invoke_async(&mut self.store.conn()).await?
+        };
+        let mut flags = flags.into_iter();
+        Ok(crossings
+            .into_iter()
+            .filter(|c| c.cooldown_secs == 0 || flags.next() == Some(1))
+            .map(|c| c.job)
+            .collect())
+    }
+
+    /// The crossings `moves` make, without enqueueing their deliveries or looking at the
+    /// alerts' cooldowns.
+    pub async fn crossings(&self, moves: &[PriceMove]) -> Result<Vec<Crossing>, EvaluateError> {
         let moves: Vec<&PriceMove> = moves.iter().filter(|m| m.usd != m.previous).collect();
         if moves.is_empty() {
             return Ok(Vec::new());
@@ -194,7 +246,7 @@ impl AlertWatch {
                         _ => None,
                     };
                     if crosses(&alert.condition, &m.previous, &m.usd, reference.as_ref()) {
-                        jobs.push(AlertJob {
+                        let job = AlertJob {
                             alert_id: alert.id,
                             coin: m.coin.clone(),
                             symbol: m.symbol.clone(),
@@ -205,6 +257,10 @@ impl AlertWatch {
                             as_of: m.as_of,
                             fetched_at: m.fetched_at,
                             source: m.source.clone(),
+                        };
+                        jobs.push(Crossing {
+                            job,
+                            cooldown_secs: alert.cooldown_secs,
                         });
                     }
                 }

@@ -8,7 +8,8 @@
 //! - [`store`]: alerts in Redis, indexed by coin and kind, bounded per owner.
 //! - [`move_log`]: the price moves of coins with alerts, logged by the price write itself and
 //!   read by the alerts-workers, acknowledged only once evaluated: no move is lost.
-//! - [`evaluate`]: the crossings of each move, enqueued once per trigger on the `alerts` queue.
+//! - [`evaluate`]: the crossings of each move, held back within an alert's cooldown, enqueued
+//!   once per trigger on the `alerts` queue.
 //! - [`signature`]: the HMAC-SHA256 signature of each delivery.
 //!
 //! The `alerts-worker` (`workers/src/alerts.rs`) evaluates the moves and delivers; the API
@@ -22,7 +23,7 @@ pub mod store;
 pub mod target;
 
 pub use alert::{AlertId, AlertIdError, Condition, ConditionError, Direction, StoredAlert};
-pub use evaluate::{AlertWatch, EvaluateError, Fired, PriceMove};
+pub use evaluate::{AlertWatch, Crossing, EvaluateError, Fired, PriceMove};
 pub use move_log::{LoggedMove, MoveLog};
 pub use store::{AlertStore, StoreError};
 pub use target::{TargetError, WebhookUrl};
