@@ -172,6 +172,9 @@ pub enum ApiError {
     /// No alert of the caller's has that id (another caller's is never shown).
     #[error("you have no alert with id {0}")]
     AlertNotFound(AlertId),
+    /// No alert of anyone's has that id (an admin's lookup).
+    #[error("no alert has id {0}")]
+    NoSuchAlert(AlertId),
     #[error("invalid condition: {0}")]
     InvalidCondition(String),
     #[error("invalid cooldown: {0}")]
@@ -359,7 +362,7 @@ impl ApiError {
                 (UNAVAILABLE, "redis_unavailable")
             }
             InvalidAlertId(_) => (UNPROCESSABLE, "invalid_alert_id"),
-            AlertNotFound(_) => (NOT_FOUND, "alert_not_found"),
+            AlertNotFound(_) | NoSuchAlert(_) => (NOT_FOUND, "alert_not_found"),
             InvalidCondition(_) => (UNPROCESSABLE, "invalid_condition"),
             InvalidCooldown(_) => (UNPROCESSABLE, "invalid_cooldown"),
             Webhook(TargetError::Denied { .. }) => (UNPROCESSABLE, "webhook_target_refused"),

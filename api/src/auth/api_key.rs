@@ -41,6 +41,12 @@ impl KeyRing {
         }
         found.map(|role| (role, hex(&digest[..6])))
     }
+
+    /// Whether a configured key has `id` (the 12 hex digits [`Self::identify`] names a key
+    /// by) as the start of its hash.
+    pub fn holds(&self, id: &str) -> bool {
+        self.keys.iter().any(|(key, _)| hex(&key[..6]) == id)
+    }
 }
 
 /// Whether `a == b`, looking at every byte whatever the first difference.

@@ -144,6 +144,12 @@ impl Authenticator {
         }
     }
 
+    /// Whether the credential an owner id (`Caller::id`) names can still call: for a key,
+    /// whether it is configured; for a JWT subject, `None` (any new token may carry it).
+    pub fn still_configured(&self, owner: &str) -> Option<bool> {
+        owner.strip_prefix("key:").map(|hash| self.keys.holds(hash))
+    }
+
     /// The caller a bearer token makes, if it is a configured API key or a valid JWT.
     fn identify(&self, token: &str) -> Option<Caller> {
         let (role, id) = match &self.jwt {

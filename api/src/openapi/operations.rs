@@ -19,7 +19,7 @@ use crate::vs_currency::VsQuery;
 use crate::{
     price_feed::StreamQuery,
     routes::{
-        admin_cache, admin_prices, admin_symbols, admin_wallets, alerts, coins, dead,
+        admin_alerts, admin_cache, admin_prices, admin_symbols, admin_wallets, alerts, coins, dead,
         health_report, markets, me, paging, portfolio, price_history, prices, purge, queue_history,
         queue_pause, queue_tasks, queues, rate_limits, schedule_control, schedules, status,
         task_search, tasks, waiting_task, wallets, workers,
@@ -505,6 +505,20 @@ pub fn describe(method: &Method, path: &str) -> Option<Operation> {
             response: json::<admin_symbols::TrackedView>(),
             not_found: true,
             ..op("Stop tracking a symbol")
+        },
+        "/v1/admin/alerts" if get => Operation {
+            query: query::<admin_alerts::AdminAlertsQuery>,
+            response: json::<admin_alerts::AdminAlertList>(),
+            ..op(
+                "Every caller's price alerts (or one owner's, or those whose key is no longer configured), oldest first, without their secrets",
+            )
+        },
+        "/v1/admin/alerts/{id}" if delete => Operation {
+            path: &[alerts::alert_id_schema],
+            success: 204,
+            not_found_means: Some("no alert has that id (`alert_not_found`)"),
+            invalid_means: Some("an id that is not a ULID (`invalid_alert_id`)"),
+            ..op("Delete any caller's price alert")
         },
         "/v1/admin/wallets" if get => Operation {
             response: json::<admin_wallets::WatchedView>(),

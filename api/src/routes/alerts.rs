@@ -108,7 +108,7 @@ pub struct AlertView {
 
 impl AlertView {
     /// The alert without its secret.
-    fn of(alert: StoredAlert) -> Self {
+    pub(crate) fn of(alert: StoredAlert) -> Self {
         Self {
             id: alert.id,
             coin: alert.coin,

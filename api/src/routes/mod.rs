@@ -37,6 +37,7 @@
 //! | `GET /v1/admin/cache/stats` | [`admin_cache`] |
 //! | `GET`, `POST`, `DELETE /v1/admin/symbols`; `DELETE /v1/admin/symbols/{symbol}` | [`admin_symbols`] |
 //! | `GET`, `POST /v1/admin/wallets`; `DELETE /v1/admin/wallets/{address}` | [`admin_wallets`] |
+//! | `GET /v1/admin/alerts`; `DELETE /v1/admin/alerts/{id}` (every caller's price alerts) | [`admin_alerts`] |
 
 use std::{any::Any, convert::Infallible};
 
@@ -75,6 +76,7 @@ use crate::{
     openapi::docs,
 };
 
+pub mod admin_alerts;
 pub mod admin_cache;
 pub mod admin_prices;
 pub mod admin_symbols;
@@ -468,6 +470,13 @@ pub fn table() -> Vec<Route> {
             "/v1/admin/wallets/{address}",
             Admin,
             delete(admin_wallets::remove),
+        ),
+        route(M::GET, "/v1/admin/alerts", Admin, get(admin_alerts::list)),
+        route(
+            M::DELETE,
+            "/v1/admin/alerts/{id}",
+            Admin,
+            delete(admin_alerts::delete),
         ),
     ]
 }

@@ -2,6 +2,8 @@
 //! refused at the edge when its condition, coin or webhook is not one that could ever be
 //! delivered safely (an internal address, unless the deployment allows private targets).
 
+use coinbeat_api::auth::api_key::sha256_hex;
+use coinbeat_shared::settings::{ApiKeyEntry, Role};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -305,6 +307,88 @@ async fn a_cooldown_is_kept_with_the_alert_and_one_out_of_range_is_422_storing_n
     // A week is the most.
     let (status, week) = create_as(&api, ENQUEUE_KEY, &with_cooldown(json!(604_800))).await;
     assert_eq!(status, StatusCode::CREATED, "{week}");
+}
+
+#[tokio::test]
+async fn an_admin_sees_every_alert_with_its_owner_and_deletes_the_orphans_of_a_removed_key() {
+    const LEAVING_KEY: &str =
+        "cbk_4444444444444444444444444444444444444444444444444444444444444444";
+    let mut api = Api::start_with(|settings| {
+        settings.api.keys.push(ApiKeyEntry {
+            role: Role::Enqueue,
+            sha256: sha256_hex(LEAVING_KEY),
+        });
+    })
+    .await;
+    let (status, stays) = create_as(&api, ENQUEUE_KEY, &alert("BTC", PUBLIC_HOOK)).await;
+    assert_eq!(status, StatusCode::CREATED, "{stays}");
+    let (status, leaves) = create_as(&api, LEAVING_KEY, &alert("ETH", PUBLIC_HOOK)).await;
+    assert_eq!(status, StatusCode::CREATED, "{leaves}");
+
+    // The key is taken out of the settings and the API redeployed: its alert stays, and fires.
+    api.settings
+        .api
+        .keys
+        .retain(|k| k.sha256 != sha256_hex(LEAVING_KEY));
+    api.restart_server().await;
+    let admin = |path: &str| {
+        let path = path.to_owned();
+        let api = &api;
+        async move { call(api, Method::GET, &path, Some(ADMIN_KEY), None).await }
+    };
+    let (status, all) = admin("/v1/admin/alerts").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let listed = all["alerts"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{all}");
+    let enqueue_owner = format!("key:{}", &sha256_hex(ENQUEUE_KEY)[..12]);
+    let leaving_owner = format!("key:{}", &sha256_hex(LEAVING_KEY)[..12]);
+    assert_eq!(listed[0]["id"], stays["id"], "oldest first");
+    assert_eq!(listed[0]["owner"], enqueue_owner.as_str());
+    assert_eq!(listed[0]["owner_configured"], true);
+    assert_eq!(listed[1]["owner"], leaving_owner.as_str());
+    assert_eq!(listed[1]["owner_configured"], false);
+    assert_eq!(listed[1]["coin"], "ethereum");
+    assert!(listed[1].get("secret").is_none(), "{all}");
+
+    let (_, orphans) = admin("/v1/admin/alerts?orphaned=true").await;
+    let ids = |list: &Value| -> Vec<Value> {
+        list["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&orphans), [leaves["id"].clone()]);
+    let (_, kept) = admin("/v1/admin/alerts?orphaned=false").await;
+    assert_eq!(ids(&kept), [stays["id"].clone()]);
+    let (_, mine) = admin(&format!("/v1/admin/alerts?owner={enqueue_owner}")).await;
+    assert_eq!(ids(&mine), [stays["id"].clone()]);
+    let (status, body) = admin("/v1/admin/alerts?orphaned=maybe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Only an admin sees them all.
+    let (status, body) = call(
+        &api,
+        Method::GET,
+        "/v1/admin/alerts",
+        Some(ENQUEUE_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let path = format!("/v1/admin/alerts/{}", leaves["id"].as_str().unwrap());
+    let (status, body) = call(&api, Method::DELETE, &path, Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = call(&api, Method::DELETE, &path, Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted once: {body}");
+    assert_error(&body, "alert_not_found");
+    let (_, all) = admin("/v1/admin/alerts").await;
+    assert_eq!(ids(&all), [stays["id"].clone()]);
+    // The owner's own list is untouched.
+    let (_, list) = call(&api, Method::GET, "/v1/alerts", Some(ENQUEUE_KEY), None).await;
+    assert_eq!(ids(&list), [stays["id"].clone()]);
 }
 
 #[tokio::test]

@@ -3,13 +3,13 @@
 //! bound. Creating and deleting are one script each, so the bound and the indexes never
 //! disagree with the alerts.
 
-use std::sync::LazyLock;
+use std::{collections::BTreeSet, sync::LazyLock};
 
 use redis::{Script, aio::ConnectionManager};
 use rust_decimal::prelude::ToPrimitive;
 
 use super::{AlertId, Condition, StoredAlert};
-use crate::keys::Keys;
+use crate::{domain::CoinId, keys::Keys};
 
 static CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/create_alert.lua")));
@@ -130,6 +130,49 @@ impl AlertStore {
             .collect();
         alerts.sort_by_key(|alert| (alert.created_at, alert.id));
         Ok(alerts)
+    }
+
+    /// Every alert, whoever owns it, oldest first: found through the coins with alerts and
+    /// their indexes, as the evaluation finds them (so an alert listed here is one that fires).
+    pub async fn list_all(&self) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut conn = self.conn.clone();
+        let coins: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.alerts_coins())
+            .query_async(&mut conn)
+            .await?;
+        let coins: Vec<CoinId> = coins
+            .iter()
+            .filter_map(|coin| CoinId::parse(coin).ok())
+            .collect();
+        if coins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for coin in &coins {
+            pipe.zrange(self.keys.alerts_above(coin), 0, -1)
+                .zrange(self.keys.alerts_below(coin), 0, -1)
+                .smembers(self.keys.alerts_moves(coin));
+        }
+        let found: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+        let ids: BTreeSet<AlertId> = found
+            .iter()
+            .flatten()
+            .filter_map(|id| AlertId::parse(id).ok())
+            .collect();
+        let ids: Vec<AlertId> = ids.into_iter().collect();
+        let mut alerts: Vec<StoredAlert> =
+            self.get_many(&ids).await?.into_iter().flatten().collect();
+        alerts.sort_by_key(|alert| (alert.created_at, alert.id));
+        Ok(alerts)
+    }
+
+    /// Deletes alert `id` whoever owns it (an operator's call): the alert deleted, if there
+    /// was one.
+    pub async fn delete_any(&self, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        let Some(alert) = self.get(id).await? else {
+            return Ok(None);
+        };
+        Ok(self.delete(&alert.owner, id).await?.then_some(alert))
     }
 
     /// Deletes alert `id` if `owner` holds it; `Ok(false)`: it has no such alert (never says
