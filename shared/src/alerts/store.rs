@@ -172,7 +172,7 @@ impl AlertStore {
         let Some(alert) = self.get(id).await? else {
             return Ok(None);
         };
-        Ok(self.delete(&alert.owner, id).await?.then_some(alert))
+        Ok(self.remove(&alert).await?.then_some(alert))
     }
 
     /// Deletes alert `id` if `owner` holds it; `Ok(false)`: it has no such alert (never says
@@ -184,8 +184,14 @@ impl AlertStore {
         if alert.owner != owner {
             return Ok(false);
         }
+        self.remove(&alert).await
+    }
+
+    /// Deletes `alert` with its index entries; `Ok(false)`: it was gone already.
+    async fn remove(&self, alert: &StoredAlert) -> Result<bool, StoreError> {
+        let id = &alert.id;
         let deleted: i64 = DELETE
-            .key(self.keys.alerts_of(owner))
+            .key(self.keys.alerts_of(&alert.owner))
             .key(self.keys.alert(id))
             .key(self.keys.alerts_above(&alert.coin))
             .key(self.keys.alerts_below(&alert.coin))
