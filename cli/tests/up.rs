@@ -423,8 +423,11 @@ async fn up_simulate_streams_live_prices_by_default() {
     // Up to 5 writes a second per symbol: 8 ticks of two symbols take about a second. A loaded
     // machine may deliver them slower, so the bound is a generous deadline, not a rate.
     let (mut text, started) = (String::new(), std::time::Instant::now());
+    // Whole lines only: a chunk can end in the middle of an event.
     let streamed = |text: &str| -> Vec<Value> {
-        text.lines()
+        let whole = text.rsplit_once('\n').map_or("", |(whole, _)| whole);
+        whole
+            .lines()
             .filter_map(|l| l.strip_prefix("data:"))
             .filter(|d| d.contains("binance-ws"))
             .map(|d| serde_json::from_str(d.trim()).unwrap())

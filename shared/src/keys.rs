@@ -100,10 +100,11 @@ impl Keys {
         format!("{}:alert:{id}", self.prefix)
     }
 
-    /// STRING `{fetched ms} {trigger}`: the price an alert with a cooldown last fired on
-    /// (`alerts::evaluate`). Expires an hour after its cooldown; deleted with the alert.
-    pub fn alert_last_fired(&self, id: &AlertId) -> String {
-        format!("{}:alert:{id}:fired", self.prefix)
+    /// ZSET of the triggers an alert with a cooldown fired on, scored by the fetched ms of
+    /// their prices (`alerts::evaluate`): those within reach of a move still to be evaluated.
+    /// Expires an hour after the cooldown of its newest; deleted with the alert.
+    pub fn alert_firings(&self, id: &AlertId) -> String {
+        format!("{}:alert:{id}:firings", self.prefix)
     }
 
     /// SET of the ids of the alerts one caller (`auth::Caller::id`) holds: the per-key bound.

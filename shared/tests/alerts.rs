@@ -335,7 +335,7 @@ async fn a_cooldown_holds_back_crossings_fetched_within_it_but_never_a_trigger_e
 
     // Deleted, the alert leaves no firing behind.
     let mut conn = ctx.conn.clone();
-    let fired_key = ctx.keys.alert_last_fired(&cooling.id);
+    let fired_key = ctx.keys.alert_firings(&cooling.id);
     let exists = async |conn: &mut ConnectionManager| -> bool {
         redis::cmd("EXISTS")
             .arg(&fired_key)
@@ -346,6 +346,71 @@ async fn a_cooldown_holds_back_crossings_fetched_within_it_but_never_a_trigger_e
     assert!(exists(&mut conn).await);
     assert!(ctx.store.delete("key:a", &cooling.id).await.unwrap());
     assert!(!exists(&mut conn).await);
+}
+
+#[tokio::test]
+async fn a_cooldown_holds_when_moves_are_evaluated_out_of_order_and_an_alert_deleted_meanwhile_fires_nothing()
+ {
+    let ctx = setup().await;
+    let cooling = StoredAlert {
+        cooldown_secs: 10,
+        ..alert("key:a", Condition::Above { usd: d("100") })
+    };
+    ctx.store.create(&cooling, 10).await.unwrap();
+    let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 7_200, 0).unwrap();
+    let fire = async |s: i64| {
+        let at = t0 + Duration::seconds(s);
+        let step = PriceMove {
+            coin: bitcoin(),
+            symbol: "BTC".into(),
+            previous: d("99"),
+            usd: d("101"),
+            as_of: at,
+            fetched_at: at,
+            source: "test".into(),
+        };
+        let fired = ctx.watch.on_moves(&[step]).await.unwrap();
+        (fired.enqueued, fired.duplicates, fired.held_back)
+    };
+    // A batch's crossing at 100 fires; its enqueue is lost with its evaluator, so the batch is
+    // evaluated again after another's crossing at 112 has fired.
+    assert_eq!(fire(100).await, (1, 0, 0));
+    assert_eq!(fire(112).await, (1, 0, 0));
+    assert_eq!(fire(100).await, (0, 1, 0), "its own trigger, the same task");
+    // 116 is within the cooldown of the firing at 112, whichever was evaluated last.
+    assert_eq!(fire(116).await, (0, 0, 1));
+    // Two evaluators sharing a backlog, the later move first: the cooldown holds both ways.
+    assert_eq!(fire(140).await, (1, 0, 0));
+    assert_eq!(fire(135).await, (0, 0, 1));
+    assert_eq!(fire(145).await, (0, 0, 1));
+    assert_eq!(fire(150).await, (1, 0, 0), "a whole cooldown after 140");
+
+    // Deleted between finding the crossing and firing it: nothing is delivered, and nothing
+    // is recorded under its id.
+    let at = t0 + Duration::seconds(300);
+    let found = ctx
+        .watch
+        .crossings(&[PriceMove {
+            coin: bitcoin(),
+            symbol: "BTC".into(),
+            previous: d("99"),
+            usd: d("101"),
+            as_of: at,
+            fetched_at: at,
+            source: "test".into(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(ctx.store.delete("key:a", &cooling.id).await.unwrap());
+    let fired = ctx.watch.fire(found).await.unwrap();
+    assert_eq!((fired.enqueued, fired.held_back), (0, 1));
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(ctx.keys.alert_firings(&cooling.id))
+        .query_async(&mut ctx.conn.clone())
+        .await
+        .unwrap();
+    assert!(!exists, "nothing recorded for a deleted alert");
 }
 
 #[tokio::test]

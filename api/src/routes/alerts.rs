@@ -95,8 +95,8 @@ pub struct AlertView {
     condition: Condition,
     #[schema(schema_with = webhook_url_schema)]
     webhook_url: String,
-    /// After a delivery, crossings on prices fetched less than this many seconds from the one
-    /// that fired are held back; 0: every crossing fires.
+    /// Crossings on prices fetched less than this many seconds from one the alert fired on
+    /// are held back; 0: every crossing fires.
     cooldown_secs: u64,
     created_at: DateTime<Utc>,
     /// The key of the HMAC-SHA256 signature each delivery carries (`Coinbeat-Signature`):
@@ -516,9 +516,9 @@ impl PartialSchema for CreateAlert {
                     .minimum(Some(0.0))
                     .maximum(Some(MAX_COOLDOWN_SECS as f64))
                     .description(Some(
-                        "After a delivery, crossings on prices fetched less than this many \
-                         seconds from the one that fired are held back, so a price flapping \
-                         around a threshold fires once per cooldown. 0 (the default): every \
+                        "Crossings on prices fetched less than this many seconds from one \
+                         the alert fired on are held back, so a price flapping around a \
+                         threshold fires once per cooldown. 0 (the default): every \
                          crossing fires, as with none or `null`. At most a week.",
                     ))
                     .examples([300]),

@@ -170,9 +170,9 @@ pub struct StoredAlert {
     pub coin: CoinId,
     pub condition: Condition,
     pub webhook_url: WebhookUrl,
-    /// After a delivery, crossings of prices fetched less than this many seconds from the one
-    /// that fired are held back (`super::evaluate`): a price that flaps around a threshold
-    /// fires once per cooldown, not on every tick. 0 (the default, and what alerts stored
+    /// Crossings on prices fetched less than this many seconds from one the alert fired on
+    /// (before or after it) are held back (`super::evaluate`): a price that flaps around a
+    /// threshold fires once per cooldown, not on every tick. 0 (the default, and what alerts stored
     /// before it existed read as): every crossing fires.
     #[serde(default)]
     pub cooldown_secs: u64,

@@ -13,9 +13,10 @@
 //! against the window's oldest history point and the previous price had not.
 //!
 //! An alert with a cooldown (`StoredAlert::cooldown_secs`) then has its crossings held back
-//! when they are on a price fetched within the cooldown of the one it last fired on (one script,
-//! `lua/hold_back.lua`, so two evaluators never both fire it). Price time, not the evaluator's
-//! clock: a backlog of moves evaluated at once fires as the prices moved.
+//! when they are on a price fetched within the cooldown of one it fired on, before or after
+//! (one script, `lua/hold_back.lua`, keeping the alert's recent firings, so neither two
+//! evaluators nor moves evaluated out of order fire it twice within it). Price time, not the
+//! evaluator's clock: a backlog of moves evaluated at once fires as the prices moved.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -56,7 +57,7 @@ pub struct Fired {
     pub enqueued: usize,
     /// Triggers already on the queue (their key held), not enqueued again.
     pub duplicates: usize,
-    /// Crossings held back: their alert fired within its cooldown.
+    /// Crossings held back: their alert fired within its cooldown (or was deleted since).
     pub held_back: usize,
 }
 
@@ -91,7 +92,11 @@ impl AlertWatch {
 
     /// Evaluates `moves` and enqueues a delivery for each crossing.
     pub async fn on_moves(&self, moves: &[PriceMove]) -> Result<Fired, EvaluateError> {
-        let crossings = self.crossings(moves).await?;
+        self.fire(self.crossings(moves).await?).await
+    }
+
+    /// Enqueues a delivery for each of `crossings` its alert's cooldown lets through.
+    pub async fn fire(&self, crossings: Vec<Crossing>) -> Result<Fired, EvaluateError> {
         let count = crossings.len();
         let jobs = self.hold_back(crossings).await?;
         let mut fired = Fired {
@@ -117,8 +122,9 @@ impl AlertWatch {
         Ok(fired)
     }
 
-    /// The crossings of alerts with a cooldown that fired within it, taken out; the others'
-    /// deliveries, in order. Each crossing let through is recorded as its alert's last firing.
+    /// The crossings of alerts with a cooldown that fired within it (or were deleted since),
+    /// taken out; the others' deliveries, in order. Each crossing let through is recorded as a
+    /// firing of its alert.
     async fn hold_back(&self, crossings: Vec<Crossing>) -> Result<Vec<AlertJob>, EvaluateError> {
         let cooling: Vec<&Crossing> = crossings.iter().filter(|c| c.cooldown_secs > 0).collect();
         let flags: Vec<i64> = if cooling.is_empty() {
@@ -126,8 +132,10 @@ impl AlertWatch {
         } else {
             let mut invocation = HOLD_BACK.prepare_invoke();
             for crossing in &cooling {
+                let id = &crossing.job.alert_id;
                 invocation
-                    .key(self.store.keys().alert_last_fired(&crossing.job.alert_id))
+                    .key(self.store.keys().alert_firings(id))
+                    .key(self.store.keys().alert(id))
                     .arg(crossing.job.fetched_at.timestamp_millis())
                     .arg(crossing.cooldown_secs.saturating_mul(1_000))
                     .arg(crossing.job.trigger());

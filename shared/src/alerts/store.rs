@@ -197,7 +197,7 @@ impl AlertStore {
             .key(self.keys.alerts_below(&alert.coin))
             .key(self.keys.alerts_moves(&alert.coin))
             .key(self.keys.alerts_coins())
-            .key(self.keys.alert_last_fired(id))
+            .key(self.keys.alert_firings(id))
             .arg(id.to_string())
             .arg(alert.coin.as_str())
             .invoke_async(&mut self.conn.clone())

@@ -7,14 +7,25 @@
 //! `alerts.allow_private_targets` lifts the deny list, for receivers on one's own network.
 
 use std::{
-    fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    fmt, io,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs},
+    sync::{Arc, LazyLock},
 };
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// Longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2_048;
+
+/// Name lookups of webhook hosts in flight at most, per process. Each is the system resolver
+/// (`getaddrinfo`) on a blocking thread, which nothing can cancel: a caller that gives up on a
+/// slow name leaves its lookup running until the resolver itself does (up to its own timeouts,
+/// 30 s and more). Unbounded, alerts naming hosts under a slow DNS server would fill the
+/// process's blocking threads; bounded, they wait for a permit within their caller's timeout.
+pub const MAX_LOOKUPS: usize = 32;
+
+static LOOKUPS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(MAX_LOOKUPS)));
 
 /// A webhook URL: `http` or `https`, with a host, without credentials or a fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,13 +113,19 @@ impl WebhookUrl {
         let addrs: Vec<SocketAddr> = match self.0.host() {
             Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
             Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            _ => tokio::net::lookup_host((host.as_str(), port))
+            _ => {
+                let name = host.clone();
+                bounded(&LOOKUPS, move || {
+                    (name.as_str(), port)
+                        .to_socket_addrs()
+                        .map(Iterator::collect)
+                })
                 .await
                 .map_err(|e| TargetError::Unresolved {
                     host: host.clone(),
                     reason: e.to_string(),
                 })?
-                .collect(),
+            }
         };
         if addrs.is_empty() {
             return Err(TargetError::Unresolved {
@@ -225,9 +242,63 @@ fn denied_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+/// Runs `work` on a blocking thread once `limit` has a permit, and holds that permit until
+/// `work` returns, even when the caller stops waiting for it.
+async fn bounded<T: Send + 'static>(
+    limit: &Arc<Semaphore>,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let permit = Arc::clone(limit)
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
 #[cfg(test)]
 mod tests {
+    use std::{
+        sync::atomic::{AtomicUsize, Ordering},
+        time::Duration,
+    };
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_lookup_its_caller_gave_up_on_holds_its_permit_until_it_ends() {
+        let limit = Arc::new(Semaphore::new(2));
+        let running = Arc::new(AtomicUsize::new(0));
+        let slow = |running: Arc<AtomicUsize>| {
+            move || {
+                running.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(300));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }
+        };
+        // Two callers give up at once; their lookups run on.
+        for _ in 0..2 {
+            let call = bounded(&limit, slow(running.clone()));
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), call)
+                    .await
+                    .is_err()
+            );
+        }
+        assert_eq!(running.load(Ordering::SeqCst), 2);
+        // A third waits for one of them to end, not merely for its caller to leave.
+        let seen = running.clone();
+        let running_when_started = bounded(&limit, move || Ok(seen.load(Ordering::SeqCst)))
+            .await
+            .unwrap();
+        assert!(running_when_started < 2, "{running_when_started}");
+    }
 
     #[test]
     fn internal_addresses_are_denied_and_public_ones_are_not() {

@@ -2,7 +2,7 @@
 -- leaves the set of coins with alerts.
 -- KEYS[1] = the owner's set of alert ids, KEYS[2] = the alert's key, KEYS[3..5] = the coin's
 -- above, below and move indexes, KEYS[6] = the set of coins with alerts, KEYS[7] = the alert's
--- last firing (its cooldown)
+-- firings (its cooldown)
 -- ARGV[1] = id, ARGV[2] = coin id
 -- Returns 1 when deleted, 0 when the owner holds no such alert.
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then
