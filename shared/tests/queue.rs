@@ -16,6 +16,7 @@ use coinbeat_shared::{
     jobs::{Job, ProbeFailure, ProbeJob, Queue},
     queue::{
         EnqueueOptions, JobError, QueueError, TaskStatus, lookup_task, migrate_layout, queue_stats,
+        stoppable,
     },
     submit,
     testing::command_calls,
@@ -995,4 +996,66 @@ async fn tasks_finishing_together_are_acked_many_per_script_call_each_with_its_o
         .unwrap();
     assert_eq!((s.done, s.dead), (N / 4, N / 4), "{s:?}");
     assert_eq!(s.scheduled_future, N / 2, "{s:?}");
+}
+
+#[tokio::test]
+async fn at_shutdown_a_job_only_waiting_goes_back_to_the_queue_at_once_and_a_working_one_finishes()
+{
+    // A shutdown timeout far longer than the test: only the stop of the waiting job ends it.
+    let ctx = Queues::start(|s| s.queues.defaults.shutdown_timeout_secs = 120).await;
+    let (started, mut began) = tokio::sync::mpsc::unbounded_channel();
+    let finished = Arc::new(AtomicU64::new(0));
+    let done = finished.clone();
+    let (stop, worker) = ctx.run_worker(move |job: ProbeJob, _| {
+        let (started, done) = (started.clone(), done.clone());
+        async move {
+            started.send(job.seq).unwrap();
+            if job.seq == 1 {
+                // As a job waiting for a rate limit's permit.
+                stoppable::sleep(Duration::from_secs(3_600)).await;
+            } else {
+                // As a job calling an upstream: not a wait it can be stopped in.
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+    });
+    let waiting = ctx.enqueue(probe(1)).await;
+    let working = ctx.enqueue(probe(2)).await;
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(10), began.recv())
+            .await
+            .expect("both jobs start")
+            .unwrap();
+    }
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops without waiting out its 120 s timeout")
+        .unwrap();
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "only the working job ran to its end"
+    );
+    let queue = ProbeJob::queue();
+    let info = |id| lookup_task(&ctx.conn, &ctx.keys, &queue, id);
+    let worked = info(working).await.unwrap().unwrap();
+    assert_eq!(worked.status, TaskStatus::Done, "{worked:?}");
+    let back = info(waiting).await.unwrap().unwrap();
+    assert_eq!(
+        back.status,
+        TaskStatus::Pending,
+        "back in the queue: {back:?}"
+    );
+    assert_eq!(back.attempts, 0, "no attempt spent: {back:?}");
+
+    // The next worker runs it from its start.
+    let (stop, worker) = ctx.run_worker(|_: ProbeJob, _| async { Ok(None) });
+    ctx.wait_for_status(waiting, TaskStatus::Done, Duration::from_secs(10))
+        .await;
+    stop.cancel();
+    worker.await.unwrap();
 }

@@ -23,7 +23,7 @@ use coinbeat_shared::{
     catalogue::{CatalogueCoin, CatalogueError, CatalogueStore, Written, normalize_symbol},
     domain::CoinId,
     jobs::CatalogueJob,
-    queue::{JobError, JobResult},
+    queue::{JobError, JobResult, stoppable},
     ratelimit::{Provider, RateSpec},
     settings::CatalogueSettings,
 };
@@ -217,7 +217,9 @@ impl Pacer {
 
     async fn wait(&mut self) {
         if let Some(last) = self.last {
-            tokio::time::sleep_until(last + self.pace).await;
+            // A refresh stops here when its worker shuts down, and runs again from the start.
+            let until = last + self.pace;
+            stoppable::sleep(until.saturating_duration_since(tokio::time::Instant::now())).await;
         }
         self.last = Some(tokio::time::Instant::now());
     }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use coinbeat_shared::{
     breaker::{Admission, Breaker, Transition},
+    queue::stoppable,
     ratelimit::{Limiter, Provider, RateLimitError, RateSpecError},
     settings::UpstreamSettings,
 };
@@ -214,7 +215,7 @@ impl Upstream {
                     let ceiling = self.settings.backoff_ceiling(failures);
                     let wait = rand::rng().random_range(Duration::ZERO..=ceiling);
                     tracing::debug!(provider = %self.provider, ?wait, failures, "transient failure; retrying");
-                    tokio::time::sleep(wait).await;
+                    stoppable::sleep(wait).await;
                 }
             }
         }

@@ -7,7 +7,8 @@
 //!   heartbeats, wake-on-enqueue, our own acks and retries, graceful stop.
 //! - [`RuntimeMetrics`]: what the runtime counts (tasks by outcome, run time, in flight,
 //!   retries, running), for the process's `/metrics`.
-//! - [`JobError`]: how a handler says "retry" or "never retry".
+//! - [`JobError`]: how a handler says "retry" or "never retry"; [`stoppable::sleep`]: a wait a
+//!   job can be stopped in when its worker shuts down (its task goes back to the queue at once).
 //! - [`QueueStats`], [`TaskInfo`] and [`queue_history`]: what operators ask about queues and
 //!   tasks, and what each queue finished per minute and per hour; [`list_tasks`] and
 //!   [`search_queue`]: a queue's tasks by state, or those whose arguments or error say
@@ -42,6 +43,7 @@ mod runtime;
 mod scripts;
 mod search;
 mod stats;
+pub mod stoppable;
 mod store;
 mod sweep;
 mod task_id;

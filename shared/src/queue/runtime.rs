@@ -44,6 +44,7 @@ use super::{
     memory::MemoryWatch,
     prune::{ACK_STEP, ACK_STEP_PRESSED, Retention},
     scripts,
+    stoppable::Running,
     store::{MAX_FETCH_BATCH, QueueStore},
     wake::Wake,
     workers::register_info,
@@ -267,6 +268,7 @@ impl WorkerRuntime {
             queue: queue.clone(),
         };
         let queue = queue.clone();
+        let stopping = shutdown.clone();
         let worker = WorkerBuilder::new(name)
             .backend(backend)
             .concurrency(s.concurrency)
@@ -275,6 +277,7 @@ impl WorkerRuntime {
                     let handler = handler.clone();
                     let ack = ack.clone();
                     let queue = queue.clone();
+                    let stop = stopping.clone();
                     async move {
                         let id_s = id.to_string();
                         let span = tracing::info_span!("job", queue = %queue, task_id = %id_s);
@@ -291,12 +294,18 @@ impl WorkerRuntime {
                                         queue,
                                         worker: wctx.name().to_owned(),
                                     };
-                                    AssertUnwindSafe(handler(job, ctx))
-                                        .catch_unwind()
-                                        .await
-                                        .unwrap_or_else(|_| {
-                                            Err(JobError::transient("handler panicked"))
-                                        })
+                                    let job = AssertUnwindSafe(handler(job, ctx)).catch_unwind();
+                                    let Some(ran) = Running::new(stop.clone()).run(job).await
+                                    else {
+                                        // Left in flight: `release` hands it back at once.
+                                        tracing::info!(
+                                            "stopped while waiting; its task goes back to the queue"
+                                        );
+                                        return Ok(());
+                                    };
+                                    ran.unwrap_or_else(|_| {
+                                        Err(JobError::transient("handler panicked"))
+                                    })
                                 }
                                 (Err(e), _) => {
                                     Err(JobError::permanent(format!("invalid payload: {e}")))

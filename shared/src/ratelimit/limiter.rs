@@ -49,7 +49,10 @@ use super::{
     scripts::{ACQUIRE, PUSH_BACK},
     usage::{LimiterUsage, read_usage},
 };
-use crate::keys::{Keys, RateLimitKeys};
+use crate::{
+    keys::{Keys, RateLimitKeys},
+    queue::stoppable,
+};
 
 /// How much longer than its period each window counts a grant. It covers up to
 /// 50 ms of variation between the moment Redis grants a permit and the moment the request
@@ -159,7 +162,8 @@ impl Limiter {
                         granted_at: redis_instant(at_us),
                     });
                 }
-                Attempt::Wait(wait) => tokio::time::sleep(wait.min(MAX_SLEEP)).await,
+                // A job waiting here is stopped here when its worker shuts down.
+                Attempt::Wait(wait) => stoppable::sleep(wait.min(MAX_SLEEP)).await,
                 Attempt::Denied(retry_after) => {
                     tracing::debug!(limiter = %self.id, ?retry_after, "rate limit: no permit within max wait");
                     return Err(RateLimitError::Throttled {

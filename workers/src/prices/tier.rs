@@ -27,7 +27,7 @@ use coinbeat_shared::{
     cache::{MarketRow, PriceRecord},
     catalogue::{Catalogue, CatalogueCoin},
     domain::{CoinId, Symbol},
-    queue::{JobError, JobResult},
+    queue::{JobError, JobResult, stoppable},
     settings::{TierSettings, TierSource, tiers::COINLORE_PAGE},
 };
 use serde_json::json;
@@ -210,7 +210,7 @@ impl PriceWorker {
             if !catalogue.index.is_empty() || started.elapsed() >= CATALOGUE_WAIT {
                 return Ok(catalogue);
             }
-            tokio::time::sleep(CATALOGUE_POLL).await;
+            stoppable::sleep(CATALOGUE_POLL).await;
         }
     }
 
