@@ -999,9 +999,8 @@ async fn tasks_finishing_together_are_acked_many_per_script_call_each_with_its_o
 }
 
 #[tokio::test]
-async fn at_shutdown_a_job_only_waiting_goes_back_to_the_queue_at_once_and_a_working_one_finishes()
-{
-    // A shutdown timeout far longer than the test: only the stop of the waiting job ends it.
+async fn at_shutdown_a_job_only_waiting_goes_back_to_the_queue_and_no_call_in_progress_is_cut() {
+    // A shutdown timeout far longer than the test: only the stop of the waiting jobs ends it.
     let ctx = Queues::start(|s| s.queues.defaults.shutdown_timeout_secs = 120).await;
     let (started, mut began) = tokio::sync::mpsc::unbounded_channel();
     let finished = Arc::new(AtomicU64::new(0));
@@ -1010,12 +1009,21 @@ async fn at_shutdown_a_job_only_waiting_goes_back_to_the_queue_at_once_and_a_wor
         let (started, done) = (started.clone(), done.clone());
         async move {
             started.send(job.seq).unwrap();
-            if job.seq == 1 {
+            match job.seq {
                 // As a job waiting for a rate limit's permit.
-                stoppable::sleep(Duration::from_secs(3_600)).await;
-            } else {
+                1 => stoppable::sleep(Duration::from_secs(3_600)).await,
+                // Batches in parallel: one waits for a permit while another is calling. The
+                // call is not cut; the job stops once it is done.
+                3 => {
+                    let calling = async {
+                        let _busy = stoppable::busy();
+                        tokio::time::sleep(Duration::from_millis(1_500)).await;
+                        done.fetch_add(10, Ordering::SeqCst);
+                    };
+                    tokio::join!(stoppable::sleep(Duration::from_secs(3_600)), calling);
+                }
                 // As a job calling an upstream: not a wait it can be stopped in.
-                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                _ => tokio::time::sleep(Duration::from_millis(1_500)).await,
             }
             done.fetch_add(1, Ordering::SeqCst);
             Ok(None)
@@ -1023,39 +1031,44 @@ async fn at_shutdown_a_job_only_waiting_goes_back_to_the_queue_at_once_and_a_wor
     });
     let waiting = ctx.enqueue(probe(1)).await;
     let working = ctx.enqueue(probe(2)).await;
-    for _ in 0..2 {
+    let both = ctx.enqueue(probe(3)).await;
+    for _ in 0..3 {
         tokio::time::timeout(Duration::from_secs(10), began.recv())
             .await
-            .expect("both jobs start")
+            .expect("every job starts")
             .unwrap();
     }
 
     stop.cancel();
-    tokio::time::timeout(Duration::from_secs(30), worker)
+    tokio::time::timeout(Duration::from_secs(10), worker)
         .await
         .expect("the worker stops without waiting out its 120 s timeout")
         .unwrap();
     assert_eq!(
         finished.load(Ordering::SeqCst),
-        1,
-        "only the working job ran to its end"
+        11,
+        "the working job ran to its end, and so did the call of the job doing both"
     );
     let queue = ProbeJob::queue();
     let info = |id| lookup_task(&ctx.conn, &ctx.keys, &queue, id);
     let worked = info(working).await.unwrap().unwrap();
     assert_eq!(worked.status, TaskStatus::Done, "{worked:?}");
-    let back = info(waiting).await.unwrap().unwrap();
-    assert_eq!(
-        back.status,
-        TaskStatus::Pending,
-        "back in the queue: {back:?}"
-    );
-    assert_eq!(back.attempts, 0, "no attempt spent: {back:?}");
+    for id in [waiting, both] {
+        let back = info(id).await.unwrap().unwrap();
+        assert_eq!(
+            back.status,
+            TaskStatus::Pending,
+            "back in the queue: {back:?}"
+        );
+        assert_eq!(back.attempts, 0, "no attempt spent: {back:?}");
+    }
 
-    // The next worker runs it from its start.
+    // The next worker runs them from their start.
     let (stop, worker) = ctx.run_worker(|_: ProbeJob, _| async { Ok(None) });
-    ctx.wait_for_status(waiting, TaskStatus::Done, Duration::from_secs(10))
-        .await;
+    for id in [waiting, both] {
+        ctx.wait_for_status(id, TaskStatus::Done, Duration::from_secs(10))
+            .await;
+    }
     stop.cancel();
     worker.await.unwrap();
 }

@@ -175,6 +175,8 @@ impl Upstream {
                 }
             };
             self.permit(cost).await?;
+            // From the permit to the answer's recording, no shutdown cuts this call.
+            let calling = stoppable::busy();
             let outcome = match Answer::fetch(build(&self.http), self.settings.max_body_bytes).await
             {
                 Ok(answer) => Ok(answer),
@@ -215,6 +217,7 @@ impl Upstream {
                     let ceiling = self.settings.backoff_ceiling(failures);
                     let wait = rand::rng().random_range(Duration::ZERO..=ceiling);
                     tracing::debug!(provider = %self.provider, ?wait, failures, "transient failure; retrying");
+                    drop(calling);
                     stoppable::sleep(wait).await;
                 }
             }
