@@ -87,6 +87,19 @@ fn alert(owner: &str, condition: Condition) -> StoredAlert {
     )
 }
 
+/// A step of BTC's price from 99 to 101 fetched at `at`, as the move log hands it over.
+fn rise_through_100(at: DateTime<Utc>) -> PriceMove {
+    PriceMove {
+        coin: bitcoin(),
+        symbol: "BTC".into(),
+        previous: d("99"),
+        usd: d("101"),
+        as_of: at,
+        fetched_at: at,
+        source: "test".into(),
+    }
+}
+
 impl Ctx {
     /// Writes `usd` as of `at` and evaluates the moves logged; how many deliveries it
     /// enqueued.
@@ -302,15 +315,7 @@ async fn a_cooldown_holds_back_crossings_fetched_within_it_but_never_a_trigger_e
 
     // The move it fired on, evaluated again (its evaluator died after enqueueing): not held
     // back by its own firing, and the queue's key makes it the same task.
-    let step = PriceMove {
-        coin: bitcoin(),
-        symbol: "BTC".into(),
-        previous: d("99"),
-        usd: d("101"),
-        as_of: at(61),
-        fetched_at: at(61),
-        source: "test".into(),
-    };
+    let step = rise_through_100(at(61));
     let again = ctx
         .watch
         .on_moves(std::slice::from_ref(&step))
@@ -321,11 +326,7 @@ async fn a_cooldown_holds_back_crossings_fetched_within_it_but_never_a_trigger_e
         (0, 2, 0)
     );
     // A move from before it, evaluated late, within the cooldown of the firing: held back.
-    let late = PriceMove {
-        as_of: at(30),
-        fetched_at: at(30),
-        ..step
-    };
+    let late = rise_through_100(at(30));
     let held = ctx
         .watch
         .on_moves(std::slice::from_ref(&late))
@@ -360,16 +361,7 @@ async fn a_cooldown_holds_when_moves_are_evaluated_out_of_order_and_an_alert_del
     let t0 = DateTime::from_timestamp(Utc::now().timestamp() - 7_200, 0).unwrap();
     let fire = async |s: i64| {
         let at = t0 + Duration::seconds(s);
-        let step = PriceMove {
-            coin: bitcoin(),
-            symbol: "BTC".into(),
-            previous: d("99"),
-            usd: d("101"),
-            as_of: at,
-            fetched_at: at,
-            source: "test".into(),
-        };
-        let fired = ctx.watch.on_moves(&[step]).await.unwrap();
+        let fired = ctx.watch.on_moves(&[rise_through_100(at)]).await.unwrap();
         (fired.enqueued, fired.duplicates, fired.held_back)
     };
     // A batch's crossing at 100 fires; its enqueue is lost with its evaluator, so the batch is
@@ -388,19 +380,7 @@ async fn a_cooldown_holds_when_moves_are_evaluated_out_of_order_and_an_alert_del
     // Deleted between finding the crossing and firing it: nothing is delivered, and nothing
     // is recorded under its id.
     let at = t0 + Duration::seconds(300);
-    let found = ctx
-        .watch
-        .crossings(&[PriceMove {
-            coin: bitcoin(),
-            symbol: "BTC".into(),
-            previous: d("99"),
-            usd: d("101"),
-            as_of: at,
-            fetched_at: at,
-            source: "test".into(),
-        }])
-        .await
-        .unwrap();
+    let found = ctx.watch.crossings(&[rise_through_100(at)]).await.unwrap();
     assert_eq!(found.len(), 1);
     assert!(ctx.store.delete("key:a", &cooling.id).await.unwrap());
     let fired = ctx.watch.fire(found).await.unwrap();
