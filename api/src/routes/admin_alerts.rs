@@ -9,11 +9,10 @@ use axum::{
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
     http::StatusCode,
 };
-use coinbeat_shared::alerts::AlertId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::alerts::AlertView;
+use super::alerts::{self, AlertView};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,8 +81,7 @@ pub async fn delete(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let id = AlertId::parse(&raw)?;
+    let id = alerts::alert_id(id)?;
     match state.redis(state.alerts().delete_any(&id)).await? {
         Some(alert) => {
             tracing::info!(alert = %alert.id, owner = %alert.owner, "alert deleted by an admin");

@@ -219,7 +219,9 @@ fn owner(caller: &Caller) -> Result<&str, ApiError> {
     })
 }
 
-fn alert_id(id: Result<Path<String>, PathRejection>) -> Result<AlertId, ApiError> {
+/// The `{id}` of an alert's path: 400 for a path that does not fit, 422 `invalid_alert_id`
+/// for one that is no ULID.
+pub(crate) fn alert_id(id: Result<Path<String>, PathRejection>) -> Result<AlertId, ApiError> {
     let Path(raw) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(AlertId::parse(&raw)?)
 }
